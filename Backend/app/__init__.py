@@ -1,0 +1,1 @@
+"""PayTrace: USSD-first mobile money with Stellar custody."""

@@ -1,0 +1,152 @@
+"""One typed Settings object, read from the environment (and `Backend/.env`).
+
+Development and test may run with no secrets configured: PayTrace then generates
+them once and keeps them in the data directory, so wallets encrypted yesterday can
+still be decrypted today. Production refuses to start without real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BACKEND_DIR = Path(__file__).resolve().parent.parent
+
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change"}
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=BACKEND_DIR / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = ""
+    data_dir: Path = BACKEND_DIR / ".data"
+    log_level: str = "INFO"
+
+    # Unset: the development runner starts embedded servers and fills these in.
+    database_url: str = ""
+    redis_url: str = ""
+    db_pool_max: int = 16
+    db_connect_timeout_s: int = 2
+    db_statement_timeout_ms: int = 5000
+    redis_timeout_s: float = 0.5
+    # Namespace for every Redis key, so that several PayTrace instances (or test
+    # runs) can share one Redis without seeing each other's keys.
+    redis_prefix: str = "pt:"
+
+    # USSD
+    ussd_service_codes: Annotated[list[str], NoDecode] = ["*384*123#"]
+    ussd_callback_token: SecretStr | None = None
+    ussd_session_ttl_s: int = 180
+    # The whole hop must answer well inside AT's deadline, even with a dead database.
+    ussd_hop_deadline_s: float = 1.5
+    profile_cache_ttl_s: int = 600
+
+    # PINs
+    pin_pepper: SecretStr | None = None
+    pin_max_attempts: int = 3
+    pin_lock_minutes: int = 30
+    # argon2id cost; OWASP's minimum profile by default.
+    pin_kdf_time_cost: int = 2
+    pin_kdf_memory_kib: int = 19456
+
+    # Keys (url-safe base64 Fernet keys) for wallet secrets: the first encrypts,
+    # all decrypt. Rotate by prepending a new key, then `make -C Backend rekey`.
+    wallet_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Keys the HMAC of USSD hop texts (the text holds the PIN, so never stored raw).
+    session_secret: SecretStr | None = None
+
+    # Africa's Talking. With no API key the SDK talks to the local sandbox.
+    at_username: str = "sandbox"
+    at_api_key: SecretStr | None = None
+    at_sender_id: str | None = None
+    at_base_url: str = ""
+    at_timeout_s: float = 10.0
+    # Shared secret AT is configured to send (path segment) on delivery reports.
+    at_callback_token: SecretStr | None = None
+
+    # Outbox worker
+    worker_poll_interval_s: float = 0.5
+    worker_batch_size: int = 20
+    outbox_max_attempts: int = 8
+
+    @field_validator("ussd_service_codes", mode="before")
+    @classmethod
+    def _codes(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("wallet_encryption_keys", mode="before")
+    @classmethod
+    def _keys(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _secrets_in_place(self) -> Settings:
+        if self.environment == "production":
+            for name in ("pin_pepper", "session_secret"):
+                value = getattr(self, name)
+                if value is None or value.get_secret_value().lower() in _PLACEHOLDERS:
+                    raise ValueError(f"{name.upper()} must be set in production")
+            if not self.wallet_encryption_keys:
+                raise ValueError("WALLET_ENCRYPTION_KEYS must be set in production")
+            if self.at_api_key is None:
+                raise ValueError("AT_API_KEY must be set in production")
+            if not self.database_url or not self.redis_url:
+                raise ValueError("DATABASE_URL and REDIS_URL must be set in production")
+        else:
+            self._fill_development_secrets()
+        for key in self.wallet_encryption_keys:
+            Fernet(key.get_secret_value())  # fails early on a malformed key
+        return self
+
+    def _fill_development_secrets(self) -> None:
+        """Generate missing secrets once and keep them in the data directory."""
+        missing = [name for name in ("pin_pepper", "session_secret") if getattr(self, name) is None]
+        if not missing and self.wallet_encryption_keys:
+            return
+        path = self.data_dir / "dev-secrets.json"
+        stored: dict[str, str] = {}
+        if path.exists():
+            stored = json.loads(path.read_text())
+        stored.setdefault("pin_pepper", secrets.token_urlsafe(32))
+        stored.setdefault("session_secret", secrets.token_urlsafe(32))
+        stored.setdefault("wallet_encryption_key", Fernet.generate_key().decode())
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(stored, indent=2))
+            path.chmod(0o600)
+        for name in missing:
+            setattr(self, name, SecretStr(stored[name]))
+        if not self.wallet_encryption_keys:
+            self.wallet_encryption_keys = [SecretStr(stored["wallet_encryption_key"])]
+
+    @property
+    def sms_sandbox_enabled(self) -> bool:
+        """The local AT sandbox stands in only when no real AT key is given."""
+        return self.at_api_key is None and self.environment != "production"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_base_url or f"http://{self.host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

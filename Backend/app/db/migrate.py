@@ -1,0 +1,73 @@
+"""A small, transactional migration runner.
+
+Migrations are `db/migrations/NNNN_name.sql`, applied in order, each in its own
+transaction, recorded in `schema_migrations`. An advisory lock lets the API and
+the worker start together without applying anything twice. A test proves that
+applying all of them yields exactly `schema.sql`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import psycopg2
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_LOCK_ID = 0x5041_5954  # "PAYT"
+
+
+def migration_files() -> list[Path]:
+    files = sorted(p for p in MIGRATIONS_DIR.iterdir() if _NAME.match(p.name))
+    versions = [p.name[:4] for p in files]
+    if len(versions) != len(set(versions)):
+        raise RuntimeError("two migrations share a version number")
+    return files
+
+
+def apply_migrations(dsn: str) -> list[str]:
+    """Apply every pending migration; returns the names applied."""
+    applied_now: list[str] = []
+    conn = psycopg2.connect(dsn, application_name="paytrace-migrate")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%(id)s)", {"id": _LOCK_ID})
+            cur.execute(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version    TEXT PRIMARY KEY,
+                    name       TEXT NOT NULL,
+                    checksum   TEXT NOT NULL,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                )
+                """
+            )
+            cur.execute("SELECT version, checksum FROM schema_migrations")
+            done = dict(cur.fetchall())
+        conn.autocommit = False
+        for path in migration_files():
+            sql = path.read_text()
+            checksum = hashlib.sha256(sql.encode()).hexdigest()
+            version = path.name[:4]
+            if version in done:
+                if done[version] != checksum:
+                    raise RuntimeError(f"migration {path.name} changed after it was applied")
+                continue
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum)"
+                    " VALUES (%(v)s, %(n)s, %(c)s)",
+                    {"v": version, "n": path.name, "c": checksum},
+                )
+            conn.commit()
+            applied_now.append(path.name)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%(id)s)", {"id": _LOCK_ID})
+    finally:
+        conn.close()
+    return applied_now

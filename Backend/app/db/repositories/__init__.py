@@ -1,0 +1,1 @@
+"""Repositories: the only modules that contain SQL. Named parameters only."""

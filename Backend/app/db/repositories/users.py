@@ -1,0 +1,88 @@
+"""Users: identity, profile and language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+
+from app.domain.models import User
+from app.errors import AlreadyRegistered
+
+_COLUMNS = "id, paytrace_id, phone, full_name, role, language, registration_key, created_at"
+
+
+class PaytraceIdTaken(Exception):
+    """The random PayTrace ID collided; the caller draws another."""
+
+
+class UserRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    def get_by_phone(self, phone: str) -> User | None:
+        return self._one(f"SELECT {_COLUMNS} FROM users WHERE phone = %(phone)s", phone=phone)
+
+    def get_by_id(self, user_id: int) -> User | None:
+        return self._one(f"SELECT {_COLUMNS} FROM users WHERE id = %(id)s", id=user_id)
+
+    def get_by_registration_key(self, key: str) -> User | None:
+        return self._one(f"SELECT {_COLUMNS} FROM users WHERE registration_key = %(key)s", key=key)
+
+    def add(
+        self,
+        *,
+        paytrace_id: str,
+        phone: str,
+        full_name: str,
+        role: str,
+        language: str,
+        registration_key: str,
+        terms_accepted_at: datetime,
+    ) -> User:
+        """Insert a user; raises AlreadyRegistered or PaytraceIdTaken."""
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute("SAVEPOINT add_user")
+                cur.execute(
+                    f"""
+                    INSERT INTO users (paytrace_id, phone, full_name, role, language,
+                                       registration_key, terms_accepted_at)
+                    VALUES (%(paytrace_id)s, %(phone)s, %(full_name)s, %(role)s,
+                            %(language)s, %(registration_key)s, %(terms_accepted_at)s)
+                    RETURNING {_COLUMNS}
+                    """,
+                    {
+                        "paytrace_id": paytrace_id,
+                        "phone": phone,
+                        "full_name": full_name,
+                        "role": role,
+                        "language": language,
+                        "registration_key": registration_key,
+                        "terms_accepted_at": terms_accepted_at,
+                    },
+                )
+                row = cur.fetchone()
+                cur.execute("RELEASE SAVEPOINT add_user")
+        except psycopg2.errors.UniqueViolation as exc:
+            with self._conn.cursor() as cur:
+                cur.execute("ROLLBACK TO SAVEPOINT add_user")
+            if exc.diag.constraint_name == "users_paytrace_id_key":
+                raise PaytraceIdTaken from exc
+            raise AlreadyRegistered("this phone number is already registered") from exc
+        return User(*row)
+
+    def set_language(self, user_id: int, language: str) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE users SET language = %(language)s, updated_at = now() WHERE id = %(id)s",
+                {"language": language, "id": user_id},
+            )
+
+    def _one(self, sql: str, **params: object) -> User | None:
+        with self._conn.cursor() as cur:
+            cur.execute(sql, params)
+            row = cur.fetchone()
+        return User(*row) if row else None

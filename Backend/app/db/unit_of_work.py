@@ -1,0 +1,67 @@
+"""The unit of work: `with uow:` is one PostgreSQL transaction.
+
+It rolls back unless `commit()` is called, and gives the service layer its
+repositories, the only place SQL lives.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import psycopg2
+import psycopg2.extensions
+
+from app.db.pool import Database
+from app.db.repositories.outbox import OutboxRepository
+from app.db.repositories.pins import PinRepository
+from app.db.repositories.users import UserRepository
+from app.db.repositories.wallets import WalletRepository
+from app.errors import ServiceUnavailable
+
+
+class UnitOfWork:
+    users: UserRepository
+    wallets: WalletRepository
+    pins: PinRepository
+    outbox: OutboxRepository
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._cm = None
+        self.conn: psycopg2.extensions.connection | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self._cm = self._database.connection()
+        self.conn = self._cm.__enter__()
+        self.users = UserRepository(self.conn)
+        self.wallets = WalletRepository(self.conn)
+        self.pins = PinRepository(self.conn)
+        self.outbox = OutboxRepository(self.conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._cm is not None and self.conn is not None
+        try:
+            if not self.conn.closed:
+                self.conn.rollback()
+        except psycopg2.Error:
+            pass
+        finally:
+            cm, self._cm, self.conn = self._cm, None, None
+        return cm.__exit__(exc_type, exc, tb)
+
+    def commit(self) -> None:
+        assert self.conn is not None, "commit() outside `with uow:`"
+        try:
+            self.conn.commit()
+        except psycopg2.OperationalError as exc:
+            raise ServiceUnavailable("database unavailable") from exc
+
+    def rollback(self) -> None:
+        assert self.conn is not None
+        self.conn.rollback()

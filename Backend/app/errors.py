@@ -1,0 +1,71 @@
+"""One error hierarchy for PayTrace.
+
+Business errors carry an HTTP status and a stable code; the API renders them as
+`{"error": code, "detail": message}` and USSD turns them into a re-prompt or an
+END. Anything not derived from PayTraceError is a bug and answers a generic 500
+(REST) or an apology END (USSD), never a stack trace.
+"""
+
+from __future__ import annotations
+
+
+class PayTraceError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str = "", **context: object) -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail or self.code
+        self.context = context
+
+
+class ValidationFailed(PayTraceError):
+    status_code = 422
+    code = "validation_failed"
+
+
+class NotFound(PayTraceError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(PayTraceError):
+    status_code = 409
+    code = "conflict"
+
+
+class AlreadyRegistered(Conflict):
+    code = "already_registered"
+
+
+class Unauthorized(PayTraceError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(PayTraceError):
+    status_code = 403
+    code = "forbidden"
+
+
+class WrongPin(Unauthorized):
+    code = "wrong_pin"
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__("wrong PIN", attempts_left=attempts_left)
+        self.attempts_left = attempts_left
+
+
+class PinLocked(Forbidden):
+    code = "pin_locked"
+
+    def __init__(self, seconds_left: int) -> None:
+        super().__init__("PIN locked", seconds_left=seconds_left)
+        self.seconds_left = seconds_left
+
+
+class ServiceUnavailable(PayTraceError):
+    """A dependency (PostgreSQL, Redis) cannot be reached; safe to retry later."""
+
+    status_code = 503
+    code = "service_unavailable"

@@ -1,0 +1,46 @@
+"""The long-lived resources one PayTrace process holds: settings, pools, clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from app.config import Settings
+from app.db.pool import Database
+from app.db.unit_of_work import UnitOfWork
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    redis: aioredis.Redis
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        database = Database(
+            settings.database_url,
+            max_connections=settings.db_pool_max,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
+        client = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
+            decode_responses=True,
+            max_connections=512,
+        )
+        return cls(settings=settings, database=database, redis=client)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.database)
+
+    def key(self, *parts: str) -> str:
+        """A Redis key inside this instance's namespace."""
+        return self.settings.redis_prefix + ":".join(parts)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        self.database.close()

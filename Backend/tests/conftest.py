@@ -1,0 +1,181 @@
+"""Shared fixtures: real PostgreSQL and Redis, isolated per test run.
+
+TEST_DATABASE_URL / TEST_REDIS_URL point at servers to use (CI sets them); when
+unset, embedded servers start under Backend/.data/. Each run gets its own
+database (dropped at the end) and its own Redis key prefix, so parallel runs on
+one machine never see each other.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import psycopg2.extensions
+import pytest
+import redis as redis_sync
+
+from app.config import Settings
+from app.db.migrate import apply_migrations
+from app.db.pool import Database
+from app.infra.embedded import EmbeddedServers, start_postgres, start_redis
+
+BACKEND_DIR = Path(__file__).resolve().parent.parent
+TEST_DATA_DIR = BACKEND_DIR / ".data" / "test"
+_RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="session")
+def _embedded() -> Iterator[EmbeddedServers]:
+    servers = EmbeddedServers()
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(_embedded: EmbeddedServers) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or start_postgres(TEST_DATA_DIR, _embedded)
+
+
+@pytest.fixture(scope="session")
+def redis_url(_embedded: EmbeddedServers) -> str:
+    return os.environ.get("TEST_REDIS_URL") or start_redis(TEST_DATA_DIR, _embedded)
+
+
+def _admin_exec(admin_url: str, sql: str) -> None:
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def make_database(admin_url: str, name: str) -> str:
+    """Create an empty database next to admin_url's; returns its DSN."""
+    _admin_exec(admin_url, f'CREATE DATABASE "{name}"')
+    return psycopg2.extensions.make_dsn(admin_url, dbname=name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    name = f"paytrace_test_{_RUN_ID}"
+    dsn = make_database(pg_admin_url, name)
+    apply_migrations(dsn)
+    yield dsn
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url, max_connections=32)
+    yield db
+    db.close()
+
+
+def _truncate_all(database: Database) -> None:
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        )
+        tables = cur.fetchone()[0]
+        cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        conn.commit()
+
+
+@pytest.fixture
+def clean_database(database: Database) -> Database:
+    """The run's database, emptied before the test."""
+    _truncate_all(database)
+    return database
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    prefix = f"t{_RUN_ID}:{uuid.uuid4().hex[:6]}:"
+    yield prefix
+    client = redis_sync.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def settings(
+    clean_database: Database, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> Settings:
+    """Settings for one test: the run's database (emptied), a fresh Redis namespace."""
+    return Settings(
+        _env_file=None,
+        environment="test",
+        database_url=clean_database.dsn,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        data_dir=tmp_path,
+        # Cheap KDF in tests; production cost is a setting, exercised by the benchmark.
+        pin_kdf_time_cost=1,
+        pin_kdf_memory_kib=1024,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """A real uvicorn serving the app over real HTTP, in a background thread."""
+
+    def __init__(self, app, port: int) -> None:
+        import uvicorn
+
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_settings(settings: Settings) -> Settings:
+    """Settings whose base URL is a free port; the AT SDK is pointed at its sandbox."""
+    port = free_port()
+    return settings.model_copy(
+        update={"port": port, "at_base_url": f"http://127.0.0.1:{port}/sandbox/at"}
+    )
+
+
+@pytest.fixture
+def live_server(live_settings: Settings) -> Iterator[LiveServer]:
+    from app.api.app import create_app
+
+    with LiveServer(create_app(live_settings), live_settings.port) as server:
+        yield server
