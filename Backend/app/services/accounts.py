@@ -1,0 +1,52 @@
+"""Account reads and settings: the profile a channel shows, the language it speaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.db.unit_of_work import UnitOfWork
+from app.errors import NotFound
+from app.services.registration import validate_language
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: int
+    paytrace_id: str
+    phone: str
+    full_name: str
+    language: str
+    role: str
+    stellar_address: str
+
+
+def get_profile(uow: UnitOfWork, phone: str) -> Profile | None:
+    """The registered user behind an E.164 phone number, or None; raises ServiceUnavailable."""
+    with uow:
+        found = uow.users.get_with_address_by_phone(phone)
+    if found is None:
+        return None
+    user, address = found
+    return Profile(
+        user_id=user.id,
+        paytrace_id=user.paytrace_id,
+        phone=user.phone,
+        full_name=user.full_name,
+        language=user.language,
+        role=user.role,
+        stellar_address=address,
+    )
+
+
+def set_language(uow: UnitOfWork, *, user_id: int, language: str) -> None:
+    """Change the user's language; commits.
+
+    Raises ValidationFailed (code 'invalid_language') unless 'en' or 'sw', and
+    NotFound for an unknown user.
+    """
+    validate_language(language)
+    with uow:
+        if uow.users.get_by_id(user_id) is None:
+            raise NotFound("no such user")
+        uow.users.set_language(user_id, language)
+        uow.commit()

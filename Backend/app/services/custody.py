@@ -1,0 +1,111 @@
+"""Custody of wallet secrets: Stellar keypairs, encrypted at rest with rotating keys.
+
+Secrets are MultiFernet tokens. Keys come from WALLET_ENCRYPTION_KEYS: the first
+encrypts, every key decrypts, so a new key is prepended first and the old one is
+removed only after `rekey_wallets` has moved every secret onto the new key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from stellar_sdk import Keypair
+
+from app.config import Settings
+from app.db.pool import Database
+from app.db.unit_of_work import UnitOfWork
+
+log = logging.getLogger("paytrace.custody")
+
+
+class UndecryptableSecret(RuntimeError):
+    """A stored secret opens under none of the configured keys (a key was dropped too early)."""
+
+
+class SecretBox:
+    """MultiFernet over Fernet keys: the first encrypts, all decrypt."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ValueError("SecretBox needs at least one Fernet key")
+        fernets = [Fernet(key) for key in keys]
+        self._newest = fernets[0]
+        self._all = MultiFernet(fernets)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretBox:
+        """Build from WALLET_ENCRYPTION_KEYS; raises ValueError when none is configured."""
+        return cls([key.get_secret_value() for key in settings.wallet_encryption_keys])
+
+    def encrypt(self, plaintext: str) -> str:
+        """A token under the newest key; raises nothing."""
+        return self._newest.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        """Raises UndecryptableSecret when no configured key opens the token."""
+        try:
+            return self._all.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise UndecryptableSecret("no configured key decrypts this secret") from exc
+
+    def rotate(self, token: str) -> str:
+        """The same plaintext under the newest key; raises UndecryptableSecret."""
+        try:
+            return self._all.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise UndecryptableSecret("no configured key decrypts this secret") from exc
+
+    def is_current(self, token: str) -> bool:
+        """True when the newest key already opens the token (nothing to rotate)."""
+        try:
+            self._newest.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
+
+
+def new_keypair() -> tuple[str, str]:
+    """A fresh Stellar keypair: (public address G..., secret seed S...)."""
+    keypair = Keypair.random()
+    return keypair.public_key, keypair.secret
+
+
+def rekey_wallets(database: Database, box: SecretBox, batch_size: int = 500) -> int:
+    """Re-encrypt every wallet secret under the newest key; returns how many were rewritten.
+
+    Batch by batch, each batch one transaction with its rows locked
+    (WalletRepository.batch_for_rekey), so signing can carry on meanwhile.
+    Idempotent: secrets already under the newest key are left alone.
+    Raises UndecryptableSecret (naming the wallet id, never the secret) if a stored
+    secret opens under no configured key; batches already done stay committed, so a
+    rerun with the right keys carries on where this one stopped.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    rewritten = 0
+    after_id = 0
+    while True:
+        uow = UnitOfWork(database)
+        with uow:
+            batch = list(uow.wallets.batch_for_rekey(after_id, batch_size))
+            for wallet in batch:
+                # Skipping secrets already under the newest key makes a rerun (or a
+                # run interrupted halfway) cheap and keeps the count meaningful.
+                if box.is_current(wallet.stellar_secret_ct):
+                    continue
+                try:
+                    rotated = box.rotate(wallet.stellar_secret_ct)
+                except UndecryptableSecret as exc:
+                    raise UndecryptableSecret(
+                        f"wallet {wallet.id}: secret opens under no configured key"
+                    ) from exc
+                uow.wallets.set_secret(wallet.id, rotated)
+                rewritten += 1
+            uow.commit()
+        if len(batch) < batch_size:
+            break
+        after_id = batch[-1].id
+    log.info("rekey finished", extra={"rewritten": rewritten})
+    return rewritten

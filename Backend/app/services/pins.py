@@ -1,0 +1,204 @@
+"""PINs: hashing, checking for money-out, lockout after repeated failures, changing.
+
+A 4-digit PIN has only 10,000 values, so a stolen hash alone must be useless:
+the PIN is first keyed with a server-side pepper (HMAC-SHA256) that never enters
+the database, then stretched with argon2id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.config import Settings
+from app.db.unit_of_work import UnitOfWork
+from app.domain.pin import is_weak, is_well_formed
+from app.errors import NotFound, PinLocked, WrongPin
+from app.services.notifications import queue_sms
+from app.services.registration import refused
+
+
+@dataclass(frozen=True)
+class PinPolicy:
+    max_attempts: int = 3
+    lock_minutes: int = 30
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PinPolicy:
+        """PIN_MAX_ATTEMPTS and PIN_LOCK_MINUTES; raises nothing."""
+        return cls(max_attempts=settings.pin_max_attempts, lock_minutes=settings.pin_lock_minutes)
+
+
+class PinHasher:
+    """argon2id over HMAC-SHA256(pepper, PIN)."""
+
+    def __init__(self, pepper: str, *, time_cost: int, memory_kib: int) -> None:
+        if not pepper:
+            raise ValueError("a PIN pepper is required")
+        self._pepper = pepper.encode()
+        # parallelism=1: OWASP's argon2id profile; many hashes run side by side anyway.
+        self._argon = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=1, type=Type.ID
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PinHasher:
+        """Raises ValueError when PIN_PEPPER is missing."""
+        if settings.pin_pepper is None:
+            raise ValueError("PIN_PEPPER is not set")
+        return cls(
+            settings.pin_pepper.get_secret_value(),
+            time_cost=settings.pin_kdf_time_cost,
+            memory_kib=settings.pin_kdf_memory_kib,
+        )
+
+    def _peppered(self, pin: str) -> str:
+        return hmac.new(self._pepper, pin.encode(), hashlib.sha256).hexdigest()
+
+    def hash(self, pin: str) -> str:
+        """A salted argon2id hash of the peppered PIN; raises nothing for any string."""
+        return self._argon.hash(self._peppered(pin))
+
+    def verify(self, pin_hash: str, pin: str) -> bool:
+        """True only for the right PIN; a wrong PIN or a malformed hash gives False."""
+        try:
+            return self._argon.verify(pin_hash, self._peppered(pin))
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def _seconds_left(locked_until: datetime, now: datetime) -> int:
+    return max(1, math.ceil((locked_until - now).total_seconds()))
+
+
+def verify_pin(
+    uow: UnitOfWork,
+    hasher: PinHasher,
+    policy: PinPolicy,
+    *,
+    user_id: int,
+    pin: str,
+    attempt_key: str,
+    now: datetime | None = None,
+) -> None:
+    """Check a PIN for money-out; commits.
+
+    Raises PinLocked(seconds_left) while locked (that attempt is not counted) and
+    also on the wrong attempt that engages the lock; WrongPin(attempts_left >= 1) on
+    any other wrong PIN; NotFound if the user has no PIN. A repeated attempt_key
+    replays its outcome against the current state without counting again.
+    """
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (locked_until is TIMESTAMPTZ)")
+    with uow:
+        # The row lock serialises every attempt for this user: concurrent wrong
+        # PINs are counted one after another and can never overshoot the limit.
+        credential = uow.pins.get_for_update(user_id)
+        if credential is None:
+            raise NotFound("no PIN is set for this user")
+        locked_until = credential.locked_until
+        locked = locked_until is not None and locked_until > now
+        # A lock that has run out starts the user afresh.
+        failed = 0 if locked_until is not None and not locked else credential.failed_attempts
+
+        previous = uow.pins.attempt_outcome(attempt_key)
+        if previous is not None:
+            if previous:
+                return
+            if locked:
+                raise PinLocked(_seconds_left(locked_until, now))
+            raise WrongPin(max(1, policy.max_attempts - failed))
+
+        if locked:
+            raise PinLocked(_seconds_left(locked_until, now))
+
+        correct = hasher.verify(credential.pin_hash, pin)
+        uow.pins.record_attempt(attempt_key, user_id, correct)
+        if correct:
+            if credential.failed_attempts or locked_until is not None:
+                uow.pins.set_failures(user_id, 0, None)
+            uow.commit()
+            return
+
+        failed += 1
+        if failed < policy.max_attempts:
+            uow.pins.set_failures(user_id, failed, None)
+            uow.commit()
+            raise WrongPin(policy.max_attempts - failed)
+
+        new_lock = now + timedelta(minutes=policy.lock_minutes)
+        uow.pins.set_failures(user_id, failed, new_lock)
+        user = uow.users.get_by_id(user_id)
+        assert user is not None  # the credential's foreign key guarantees it
+        queue_sms(
+            uow,
+            to=user.phone,
+            template="pin_locked",
+            language=user.language,
+            dedupe_key=f"pin_locked:{user_id}:{new_lock.isoformat()}",
+            minutes=policy.lock_minutes,
+        )
+        uow.commit()
+        raise PinLocked(_seconds_left(new_lock, now))
+
+
+def set_pin(uow: UnitOfWork, *, user_id: int, pin_hash: str, dedupe_key: str) -> None:
+    """Store a new PIN hash, clear failures and lock, queue a 'pin_changed' SMS; commits.
+
+    The caller has just verified the old PIN. Raises NotFound if the user has no
+    PIN credential.
+    """
+    with uow:
+        credential = uow.pins.get_for_update(user_id)
+        user = uow.users.get_by_id(user_id)
+        if credential is None or user is None:
+            raise NotFound("no PIN is set for this user")
+        uow.pins.set_pin(user_id, pin_hash)
+        queue_sms(
+            uow,
+            to=user.phone,
+            template="pin_changed",
+            language=user.language,
+            dedupe_key=dedupe_key,
+        )
+        uow.commit()
+
+
+def check_new_pin(pin: str) -> None:
+    """Raises ValidationFailed (code 'invalid_pin' or 'weak_pin') for a PIN we refuse."""
+    if not is_well_formed(pin):
+        raise refused("invalid_pin", "the PIN must be 4 digits")
+    if is_weak(pin):
+        raise refused("weak_pin", "this PIN is too easy to guess")
+
+
+def change_pin(
+    uow: UnitOfWork,
+    hasher: PinHasher,
+    policy: PinPolicy,
+    *,
+    user_id: int,
+    old_pin: str,
+    new_pin: str,
+    attempt_key: str,
+) -> None:
+    """Verify the old PIN, then store a new one; two transactions (verify_pin, set_pin).
+
+    Raises what verify_pin raises (WrongPin, PinLocked, NotFound), then
+    ValidationFailed with code 'invalid_pin' or 'weak_pin' for a refused new PIN.
+    """
+    verify_pin(uow, hasher, policy, user_id=user_id, pin=old_pin, attempt_key=attempt_key)
+    check_new_pin(new_pin)
+    set_pin(
+        uow,
+        user_id=user_id,
+        pin_hash=hasher.hash(new_pin),
+        dedupe_key=f"pin_changed:{attempt_key}",
+    )

@@ -1,0 +1,201 @@
+"""Migrations build exactly schema.sql, compared catalog by catalog.
+
+pg_dump text differs between PostgreSQL versions (15 on hosts, 16 embedded), so
+the comparison reads the catalogs of two databases on the same server instead.
+"""
+
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from app.db.migrate import apply_migrations
+from tests.conftest import drop_database, make_database
+
+SCHEMA_SQL = Path(__file__).resolve().parents[3] / "schema.sql"
+# Bookkeeping of the runner itself; schema.sql does not describe it.
+EXCLUDED_TABLES = ("schema_migrations",)
+
+CATALOG_QUERIES = {
+    "relations": """
+        SELECT c.relname, c.relkind::text, c.relpersistence::text
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND c.relname <> ALL(%(excluded)s)
+        ORDER BY 1
+    """,
+    # Column order is part of the schema (SELECT * and COPY see it); rank, not attnum,
+    # so that a column dropped by a migration leaves no gap to compare.
+    "columns": """
+        SELECT c.relname,
+               rank() OVER (PARTITION BY c.oid ORDER BY a.attnum),
+               a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+               pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text,
+               co.collname
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND a.attnum > 0 AND NOT a.attisdropped
+          AND c.relname <> ALL(%(excluded)s)
+        ORDER BY 1, 2
+    """,
+    "constraints": """
+        SELECT c.relname, con.conname, con.contype::text, pg_get_constraintdef(con.oid),
+               con.condeferrable, con.condeferred
+        FROM pg_constraint con
+        JOIN pg_class c ON c.oid = con.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relname <> ALL(%(excluded)s)
+        ORDER BY 1, 2
+    """,
+    "indexes": """
+        SELECT tablename, indexname, indexdef FROM pg_indexes
+        WHERE schemaname = 'public' AND tablename <> ALL(%(excluded)s)
+        ORDER BY 1, 2
+    """,
+    "sequences": """
+        SELECT s.sequencename, s.data_type::text, s.start_value, s.min_value, s.max_value,
+               s.increment_by, s.cycle, s.cache_size,
+               (SELECT dc.relname || '.' || a.attname
+                FROM pg_depend dep
+                JOIN pg_class dc ON dc.oid = dep.refobjid
+                JOIN pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
+                WHERE dep.objid = format('%%I.%%I', s.schemaname, s.sequencename)::regclass
+                  AND dep.classid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i'))
+        FROM pg_sequences s
+        WHERE s.schemaname = 'public'
+        ORDER BY 1
+    """,
+    "functions": """
+        SELECT p.proname, pg_get_function_identity_arguments(p.oid), p.prokind::text,
+               CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) END
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public'
+        ORDER BY 1, 2
+    """,
+    "triggers": """
+        SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled::text
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND NOT t.tgisinternal
+        ORDER BY 1, 2
+    """,
+    "views": """
+        SELECT viewname, definition FROM pg_views WHERE schemaname = 'public' ORDER BY 1
+    """,
+    "types": """
+        SELECT t.typname, t.typtype::text,
+               array_to_string(ARRAY(SELECT e.enumlabel FROM pg_enum e
+                                     WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder), ','),
+               pg_catalog.format_type(t.typbasetype, t.typtypmod)
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c', 'r')
+          AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c')
+        ORDER BY 1
+    """,
+    "extensions": "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
+    "policies": """
+        SELECT tablename, policyname, permissive, roles::text, cmd, qual, with_check
+        FROM pg_policies WHERE schemaname = 'public' ORDER BY 1, 2
+    """,
+}
+
+# Object names are already compared; the one database-specific part of the text
+# that may differ is the schema qualifier's quoting and the search path.
+_SCHEMA_PREFIX = re.compile(r'(?<![\w"])"?public"?\.')
+
+
+def _normalise(value: object) -> object:
+    return _SCHEMA_PREFIX.sub("", value) if isinstance(value, str) else value
+
+
+def catalog(dsn: str) -> dict[str, list[tuple]]:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            snapshot = {}
+            for name, sql in CATALOG_QUERIES.items():
+                cur.execute(sql, {"excluded": list(EXCLUDED_TABLES)})
+                snapshot[name] = [tuple(_normalise(v) for v in row) for row in cur.fetchall()]
+            return snapshot
+    finally:
+        conn.close()
+
+
+def run_sql(dsn: str, sql: str) -> None:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def fresh_database(pg_admin_url) -> Iterator:
+    """A factory of empty databases, all dropped after the test."""
+    names: list[str] = []
+
+    def make() -> str:
+        names.append(f"paytrace_mig_{secrets.token_hex(4)}")
+        return make_database(pg_admin_url, names[-1])
+
+    yield make
+    for name in names:
+        drop_database(pg_admin_url, name)
+
+
+def assert_same_catalog(left: dict, right: dict) -> None:
+    for part in CATALOG_QUERIES:
+        only_left = sorted(set(left[part]) - set(right[part]), key=repr)
+        only_right = sorted(set(right[part]) - set(left[part]), key=repr)
+        assert (only_left, only_right) == ([], []), f"{part}: migrations vs schema.sql differ"
+        assert left[part] == right[part], f"{part}: same objects, different order"
+
+
+def test_migrations_build_exactly_schema_sql(fresh_database):
+    migrated, from_schema = fresh_database(), fresh_database()
+    apply_migrations(migrated)
+    run_sql(from_schema, SCHEMA_SQL.read_text())
+
+    expected = catalog(from_schema)
+    assert {"users", "wallets", "user_credentials", "outbox"} <= {
+        row[0] for row in expected["relations"]
+    }
+    assert_same_catalog(catalog(migrated), expected)
+
+
+def test_the_comparison_notices_a_schema_that_drifted(fresh_database):
+    migrated, from_schema = fresh_database(), fresh_database()
+    apply_migrations(migrated)
+    run_sql(from_schema, SCHEMA_SQL.read_text())
+    run_sql(from_schema, "ALTER TABLE users ALTER COLUMN full_name DROP NOT NULL")
+
+    with pytest.raises(AssertionError, match="columns"):
+        assert_same_catalog(catalog(migrated), catalog(from_schema))
+
+
+def test_applying_migrations_again_changes_nothing(fresh_database):
+    dsn = fresh_database()
+    assert apply_migrations(dsn)  # the first run applies them all
+    before = catalog(dsn)
+
+    assert apply_migrations(dsn) == []
+    assert catalog(dsn) == before
+
+
+def test_an_applied_migration_that_changed_is_refused(fresh_database):
+    dsn = fresh_database()
+    apply_migrations(dsn)
+    # As if 0001's file had been edited after it ran: its recorded checksum no longer matches.
+    run_sql(dsn, "UPDATE schema_migrations SET checksum = 'edited' WHERE version = '0001'")
+
+    with pytest.raises(RuntimeError, match="changed after it was applied"):
+        apply_migrations(dsn)

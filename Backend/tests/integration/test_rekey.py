@@ -1,0 +1,112 @@
+import pytest
+from cryptography.fernet import Fernet
+from stellar_sdk import Keypair
+
+from app import rekey
+from app.db.unit_of_work import UnitOfWork
+from app.services.custody import SecretBox, UndecryptableSecret, rekey_wallets
+from app.services.pins import PinHasher
+from app.services.registration import NewUser, register_user
+
+OLD = Fernet.generate_key().decode()
+NEW = Fernet.generate_key().decode()
+
+
+def register_many(database, box: SecretBox, how_many: int, pin_hash: str) -> None:
+    for n in range(how_many):
+        new = NewUser(
+            phone=f"+2547120000{n:02d}",
+            full_name=f"Worker {chr(65 + n)}a",
+            pin_hash=pin_hash,
+            language="en",
+            registration_key=f"ussd:rekey-{n}",
+        )
+        register_user(UnitOfWork(database), box, new, shortcode="*384*123#")
+
+
+def wallets(database) -> list[tuple[int, str, str]]:
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT id, stellar_address, stellar_secret_ct FROM wallets ORDER BY id")
+        return cur.fetchall()
+
+
+@pytest.fixture
+def pin_hash(settings) -> str:
+    return PinHasher.from_settings(settings).hash("4821")
+
+
+def test_rekey_moves_every_secret_to_the_new_key_in_batches(settings, clean_database, pin_hash):
+    register_many(clean_database, SecretBox([OLD]), 7, pin_hash)
+    before = wallets(clean_database)
+
+    rewritten = rekey_wallets(clean_database, SecretBox([NEW, OLD]), batch_size=3)
+
+    after = wallets(clean_database)
+    assert rewritten == 7
+    only_new = SecretBox([NEW])  # the old key is left out to prove it is no longer needed
+    for (wallet_id, address, old_ct), (_, _, new_ct) in zip(before, after, strict=True):
+        assert new_ct != old_ct, f"wallet {wallet_id} was not rewritten"
+        assert Keypair.from_secret(only_new.decrypt(new_ct)).public_key == address
+
+
+def test_rekey_twice_rewrites_nothing_the_second_time(settings, clean_database, pin_hash):
+    register_many(clean_database, SecretBox([OLD]), 4, pin_hash)
+    box = SecretBox([NEW, OLD])
+    assert rekey_wallets(clean_database, box, batch_size=2) == 4
+    rekeyed = wallets(clean_database)
+
+    assert rekey_wallets(clean_database, box, batch_size=2) == 0
+    assert wallets(clean_database) == rekeyed
+
+
+def test_rekey_only_rewrites_secrets_still_under_an_old_key(settings, clean_database, pin_hash):
+    register_many(clean_database, SecretBox([OLD]), 2, pin_hash)
+    box = SecretBox([NEW, OLD])
+    register_user(
+        UnitOfWork(clean_database),
+        box,
+        NewUser("+254712000099", "Newer Worker", pin_hash, "sw", "ussd:rekey-new"),
+        shortcode="*384*123#",
+    )
+
+    assert rekey_wallets(clean_database, box) == 2
+
+
+def test_rekey_stops_at_a_secret_no_key_opens_and_names_only_the_wallet(
+    settings, clean_database, pin_hash
+):
+    register_many(clean_database, SecretBox([OLD]), 2, pin_hash)
+
+    first_id = wallets(clean_database)[0][0]
+
+    with pytest.raises(UndecryptableSecret) as refused:
+        rekey_wallets(clean_database, SecretBox([NEW]))
+    assert str(refused.value) == f"wallet {first_id}: secret opens under no configured key"
+
+
+def test_rekey_command_rekeys_with_keys_from_the_environment(
+    settings, clean_database, pin_hash, monkeypatch, capsys
+):
+    register_many(clean_database, SecretBox([OLD]), 3, pin_hash)
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DATABASE_URL", clean_database.dsn)
+    monkeypatch.setenv("WALLET_ENCRYPTION_KEYS", f"{NEW},{OLD}")
+
+    assert rekey.main() == 0
+
+    out = capsys.readouterr()
+    assert "3 wallet secret(s) re-encrypted" in out.out
+    assert NEW not in out.out + out.err and OLD not in out.out + out.err
+    for _, address, ciphertext in wallets(clean_database):
+        assert Keypair.from_secret(SecretBox([NEW]).decrypt(ciphertext)).public_key == address
+
+
+def test_rekey_command_explains_a_missing_database_url(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "")
+
+    assert rekey.main() == 2
+    assert "DATABASE_URL is not set" in capsys.readouterr().err
