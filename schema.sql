@@ -47,33 +47,42 @@ CREATE TABLE wallets (
 );
 
 -- Transactional outbox: external effects written in the same transaction as the
--- change that causes them, performed later by the worker.
+-- change that causes them, performed later by the worker. At most once: a row is
+-- marked 'sending' (and committed) before its effect is attempted; a row whose
+-- lease ran out while 'sending' (its worker died mid-call) becomes 'unknown' for
+-- an operator, never 'pending' again.
 CREATE TABLE outbox (
-    id           BIGSERIAL PRIMARY KEY,
-    kind         TEXT        NOT NULL CHECK (kind IN ('sms')),
-    payload      JSONB       NOT NULL,
-    dedupe_key   TEXT        NOT NULL UNIQUE,
-    status       TEXT        NOT NULL DEFAULT 'pending'
-                 CHECK (status IN ('pending', 'sending', 'done', 'failed', 'unknown')),
-    attempts     INTEGER     NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    available_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    last_error   TEXT,
-    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+    id               BIGSERIAL PRIMARY KEY,
+    kind             TEXT        NOT NULL CHECK (kind IN ('sms')),
+    payload          JSONB       NOT NULL,
+    dedupe_key       TEXT        NOT NULL UNIQUE,
+    status           TEXT        NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'sending', 'done', 'failed', 'unknown')),
+    attempts         INTEGER     NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    available_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- Which worker holds the row while 'sending', and until when.
+    claimed_by       TEXT,
+    lease_expires_at TIMESTAMPTZ,
+    last_error       TEXT,
+    created_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CHECK (status <> 'sending' OR lease_expires_at IS NOT NULL)
 );
 CREATE INDEX outbox_ready_idx ON outbox (available_at, id) WHERE status = 'pending';
-CREATE INDEX outbox_sending_idx ON outbox (updated_at) WHERE status = 'sending';
+CREATE INDEX outbox_sending_idx ON outbox (lease_expires_at) WHERE status = 'sending';
 
 -- What PayTrace handed to Africa's Talking, and what AT reported back.
 CREATE TABLE sms_messages (
     id                  BIGSERIAL PRIMARY KEY,
     outbox_id           BIGINT      NOT NULL UNIQUE REFERENCES outbox (id),
     recipient           TEXT        NOT NULL,
+    -- AT's messageId; NULL when AT rejected the recipient (AT then says "None").
     provider_message_id TEXT        UNIQUE,
     status              TEXT        NOT NULL
                         CHECK (status IN ('submitted', 'rejected', 'sent', 'delivered', 'failed')),
     status_code         INTEGER,
     cost                TEXT,
+    network_code        TEXT,
     failure_reason      TEXT,
     created_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at          TIMESTAMPTZ NOT NULL DEFAULT now()

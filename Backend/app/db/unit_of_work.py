@@ -14,6 +14,7 @@ import psycopg2.extensions
 from app.db.pool import Database
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pins import PinRepository
+from app.db.repositories.sms import SmsRepository
 from app.db.repositories.users import UserRepository
 from app.db.repositories.wallets import WalletRepository
 from app.errors import ServiceUnavailable
@@ -24,6 +25,7 @@ class UnitOfWork:
     wallets: WalletRepository
     pins: PinRepository
     outbox: OutboxRepository
+    sms: SmsRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -37,6 +39,7 @@ class UnitOfWork:
         self.wallets = WalletRepository(self.conn)
         self.pins = PinRepository(self.conn)
         self.outbox = OutboxRepository(self.conn)
+        self.sms = SmsRepository(self.conn)
         return self
 
     def __exit__(

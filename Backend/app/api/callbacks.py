@@ -1,0 +1,119 @@
+"""Callbacks from Africa's Talking: SMS delivery reports.
+
+AT POSTs a form (id, status, phoneNumber, networkCode, failureReason, retryCount)
+for each message it handled. Reports are idempotent and only move a message
+forward; an unknown id is acknowledged (AT would otherwise keep retrying) and
+logged. When AT_CALLBACK_TOKEN is set, AT is configured to call
+`/callbacks/at/sms-delivery/<token>` and any other token is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from app.errors import Forbidden, PayTraceError
+from app.integrations.at_forms import MalformedForm, parse_form
+
+log = logging.getLogger("paytrace.callbacks")
+
+router = APIRouter(prefix="/callbacks/at", tags=["callbacks"])
+
+# AT's delivery statuses -> ours. 'Sent', 'Submitted' and 'Buffered' are on the way.
+DELIVERY_STATUSES = {
+    "Success": "delivered",
+    "Failed": "failed",
+    "Rejected": "failed",
+    "Sent": "sent",
+    "Submitted": "sent",
+    "Buffered": "sent",
+}
+
+
+class MalformedCallback(PayTraceError):
+    status_code = 400
+    code = "malformed_callback"
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    message_id: str
+    status: str  # ours: delivered | failed | sent
+    failure_reason: str | None
+    network_code: str | None
+
+
+@router.post("/sms-delivery", summary="AT SMS delivery report")
+async def sms_delivery(request: Request) -> dict[str, str]:
+    """Record AT's delivery report (deployments without a callback token)."""
+    return await _handle(request, token=None)
+
+
+@router.post("/sms-delivery/{token}", summary="AT SMS delivery report (tokened URL)")
+async def sms_delivery_with_token(request: Request, token: str) -> dict[str, str]:
+    """Record AT's delivery report sent to the secret callback URL."""
+    return await _handle(request, token=token)
+
+
+async def _handle(request: Request, token: str | None) -> dict[str, str]:
+    runtime = request.app.state.runtime
+    _check_token(runtime.settings.at_callback_token, token)
+    report = parse_delivery_report(request.headers.get("content-type"), await request.body())
+    outcome = await run_in_threadpool(_apply, runtime, report)
+    return {"status": outcome}
+
+
+def _check_token(expected, given: str | None) -> None:
+    if expected is None:
+        return
+    if given is None or not hmac.compare_digest(
+        given.encode(), expected.get_secret_value().encode()
+    ):
+        log.warning("delivery report with a wrong callback token refused")
+        raise Forbidden("invalid callback token")
+
+
+def parse_delivery_report(content_type: str | None, body: bytes) -> DeliveryReport:
+    """Read AT's form; raises MalformedCallback."""
+    try:
+        form = parse_form(content_type, body)
+    except MalformedForm as exc:
+        raise MalformedCallback(str(exc)) from exc
+    message_id, at_status = form.get("id", "").strip(), form.get("status", "").strip()
+    if not message_id or len(message_id) > 128:
+        raise MalformedCallback("field 'id' is required")
+    if at_status not in DELIVERY_STATUSES:
+        raise MalformedCallback("field 'status' must be one of " + ", ".join(DELIVERY_STATUSES))
+    status = DELIVERY_STATUSES[at_status]
+    return DeliveryReport(
+        message_id=message_id,
+        status=status,
+        failure_reason=(form.get("failureReason") or at_status) if status == "failed" else None,
+        network_code=form.get("networkCode") or None,
+    )
+
+
+def _apply(runtime, report: DeliveryReport) -> str:
+    with runtime.uow() as uow:
+        message = uow.sms.apply_delivery_report(
+            report.message_id,
+            status=report.status,
+            failure_reason=report.failure_reason,
+            network_code=report.network_code,
+        )
+        uow.commit()
+    if message is None:
+        log.warning(
+            "delivery report for an unknown message ignored",
+            extra={"provider_message_id": report.message_id, "status": report.status},
+        )
+        return "ignored"
+    log.info(
+        "sms delivery report",
+        extra={"sms_id": message.id, "status": message.status, "reported": report.status},
+    )
+    return message.status

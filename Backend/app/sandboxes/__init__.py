@@ -1,0 +1,1 @@
+"""Local stand-ins for external providers, mounted in development and tests only."""

@@ -1,0 +1,1 @@
+"""The outbox worker: performs queued external effects, at most once each."""

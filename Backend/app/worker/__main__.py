@@ -1,0 +1,58 @@
+"""`python -m app.worker`: run the outbox worker until SIGINT or SIGTERM.
+
+On a signal the worker finishes and records the row in flight, then exits; it
+never abandons a row mid-call if it can help it (an abandoned row becomes
+'unknown', not resent).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from app.config import get_settings
+from app.db.pool import Database
+from app.logging_setup import configure_logging
+from app.worker.outbox import build_worker
+
+log = logging.getLogger("paytrace.worker")
+
+
+def main() -> int:
+    """Run the worker; returns the process exit code."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if not settings.database_url:
+        log.error("DATABASE_URL is not set (the development runner fills it in)")
+        return 2
+    database = Database(
+        settings.database_url,
+        max_connections=2,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+    )
+    worker = build_worker(settings, database)
+    stop = threading.Event()
+
+    def _request_stop(signum: int, _frame: object) -> None:
+        log.info("stopping after the row in flight", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+    log.info(
+        "outbox worker started",
+        extra={"worker_id": worker.worker_id, "sms_sandbox": settings.sms_sandbox_enabled},
+    )
+    try:
+        worker.run_forever(stop)
+    finally:
+        database.close()
+    log.info("outbox worker stopped", extra={"worker_id": worker.worker_id})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

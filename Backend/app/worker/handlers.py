@@ -1,0 +1,121 @@
+"""Outbox handlers, one per `kind`, so that the worker loop stays generic.
+
+A handler performs the external effect (no database access while doing it) and
+then records its kind-specific results inside the transaction that settles the
+outbox row. Only SMS exists today; Stellar and M-Pesa handlers register the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from app.db.repositories.outbox import OutboxRow
+from app.db.unit_of_work import UnitOfWork
+from app.integrations.sms import SmsError, SmsOutcome, SmsResult, SmsSender
+
+
+class Verdict(StrEnum):
+    DONE = "done"  # the effect happened
+    RETRY = "retry"  # it provably did not happen; try again later
+    FAILED = "failed"  # it will never happen
+    UNKNOWN = "unknown"  # it may have happened; an operator decides
+
+
+@dataclass(frozen=True)
+class Outcome:
+    verdict: Verdict
+    error: str | None = None
+    # Handler-specific detail (e.g. AT's per-recipient answer) for `record`.
+    result: object = None
+
+
+class Handler(Protocol):
+    kind: str
+
+    def perform(self, row: OutboxRow) -> Outcome:
+        """Attempt the effect once; expected failures become an Outcome, not an exception."""
+        ...
+
+    def record(self, uow: UnitOfWork, row: OutboxRow, outcome: Outcome) -> None:
+        """Write what the attempt produced, in the transaction that settles the row."""
+        ...
+
+
+class HandlerRegistry:
+    """The handlers a worker runs; rows of other kinds are left for other workers."""
+
+    def __init__(self, *handlers: Handler) -> None:
+        self._by_kind: dict[str, Handler] = {}
+        for handler in handlers:
+            self.register(handler)
+
+    def register(self, handler: Handler) -> None:
+        """Add a handler; raises ValueError if its kind is taken."""
+        if handler.kind in self._by_kind:
+            raise ValueError(f"a handler for {handler.kind!r} is already registered")
+        self._by_kind[handler.kind] = handler
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self._by_kind)
+
+    def get(self, kind: str) -> Handler:
+        """The handler for a kind; raises KeyError if none is registered."""
+        return self._by_kind[kind]
+
+
+_VERDICTS = {
+    SmsOutcome.ACCEPTED: Verdict.DONE,
+    SmsOutcome.PERMANENT: Verdict.FAILED,
+    SmsOutcome.RETRYABLE: Verdict.RETRY,
+    SmsOutcome.AMBIGUOUS: Verdict.UNKNOWN,
+}
+
+
+class SmsHandler:
+    """Outbox kind 'sms': payload {"to", "message", "template"}, one recipient per row."""
+
+    kind = "sms"
+
+    def __init__(self, sender: SmsSender) -> None:
+        self._sender = sender
+
+    def perform(self, row: OutboxRow) -> Outcome:
+        """Send the row's SMS once through the sender."""
+        to, message = row.payload.get("to"), row.payload.get("message")
+        if not isinstance(to, str) or not isinstance(message, str) or not message:
+            return Outcome(Verdict.FAILED, "malformed sms payload")
+        try:
+            results = self._sender.send(message, [to])
+        except SmsError as exc:
+            return Outcome(_VERDICTS[exc.outcome], f"{exc.outcome}: {exc}")
+        if len(results) != 1:
+            return Outcome(Verdict.UNKNOWN, f"expected 1 recipient answer, got {len(results)}")
+        result = results[0]
+        error = None
+        if result.outcome is not SmsOutcome.ACCEPTED:
+            error = f"AT statusCode {result.status_code} {result.status}"
+        return Outcome(_VERDICTS[result.outcome], error, result)
+
+    def record(self, uow: UnitOfWork, row: OutboxRow, outcome: Outcome) -> None:
+        """Log AT's answer in sms_messages when it accepted or finally rejected the SMS."""
+        result = outcome.result
+        if not isinstance(result, SmsResult):
+            return
+        if outcome.verdict is Verdict.DONE:
+            status, reason = "submitted", None
+        elif outcome.verdict is Verdict.FAILED:
+            status, reason = "rejected", result.status
+        else:
+            return
+        uow.sms.record_submission(
+            outbox_id=row.id,
+            recipient=row.payload["to"],
+            status=status,
+            provider_message_id=result.message_id,
+            status_code=result.status_code,
+            cost=result.cost,
+            failure_reason=reason,
+        )
