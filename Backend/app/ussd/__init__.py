@@ -1,0 +1,1 @@
+"""USSD entrypoint: Africa's Talking hops in, CON/END screens out."""

@@ -1,0 +1,254 @@
+"""The PayTrace USSD menu tree, declared as data.
+
+Screens name their texts (texts.py) and their next screen; the few handlers
+below validate input and call the service port. docs/ussd.md draws this tree.
+"""
+
+from __future__ import annotations
+
+from app.domain import pin as pin_rules
+from app.domain.phone import mask
+from app.errors import AlreadyRegistered, PinLocked, ValidationFailed, WrongPin
+from app.ussd.engine import (
+    Context,
+    End,
+    Flow,
+    Goto,
+    Info,
+    Menu,
+    Option,
+    Outcome,
+    Prompt,
+    Reprompt,
+)
+from app.ussd.texts import text
+
+# ---- shared PIN steps -------------------------------------------------------------
+
+
+async def _new_pin(ctx: Context, value: str, next_screen: str) -> Outcome:
+    if not pin_rules.is_well_formed(value):
+        return Reprompt("err.pin_format")
+    if pin_rules.is_weak(value):
+        return Reprompt("err.pin_weak")
+    # Only a slow salted hash is kept in the session, never the PIN itself.
+    ctx.state.data["pin_hash"] = await ctx.services.hash_pin(value)
+    return Goto(next_screen)
+
+
+async def _confirm_pin(ctx: Context, value: str, retry_screen: str) -> Outcome | None:
+    """None when the confirmation matches; else send the user back to choose again."""
+    pin_hash = ctx.state.data.get("pin_hash")
+    well_formed = bool(pin_hash) and pin_rules.is_well_formed(value)
+    if well_formed and await ctx.services.pin_matches(pin_hash, value):
+        return None
+    ctx.state.data.pop("pin_hash", None)
+    ctx.state.stack.pop()  # back to the "choose a PIN" screen, with the reason on top
+    return Goto(retry_screen, notice="err.pin_mismatch")
+
+
+def _locked_minutes(seconds: int) -> int:
+    return max(1, -(-seconds // 60))
+
+
+# ---- registration -----------------------------------------------------------------
+
+
+async def reg_name(ctx: Context, value: str) -> Outcome:
+    try:
+        ctx.state.data["name"] = ctx.services.validate_name(value)
+    except ValidationFailed:
+        return Reprompt("err.name")
+    return Goto("reg.pin")
+
+
+async def reg_pin(ctx: Context, value: str) -> Outcome:
+    return await _new_pin(ctx, value, "reg.pin_confirm")
+
+
+async def reg_pin_confirm(ctx: Context, value: str) -> Outcome:
+    return await _confirm_pin(ctx, value, "reg.pin") or Goto("reg.language")
+
+
+def _choose_language(language: str):
+    async def handler(ctx: Context, _: str) -> Outcome:
+        ctx.state.data["language"] = language
+        ctx.state.language = language  # the rest of registration speaks it
+        return Goto("reg.terms")
+
+    return handler
+
+
+async def reg_accept(ctx: Context, _: str) -> Outcome:
+    data = ctx.state.data
+    if "name" not in data or "pin_hash" not in data:
+        return Goto("reg.name", reset=True)
+    try:
+        profile = await ctx.services.register(
+            phone=ctx.state.phone,
+            full_name=data["name"],
+            pin_hash=data["pin_hash"],
+            language=data.get("language", ctx.lang),
+            key=f"ussd:{ctx.session_id}",
+        )
+    except AlreadyRegistered:
+        return End("end.already_registered")
+    ctx.state.user = profile
+    ctx.state.data = {}
+    first = profile["full_name"].split()[0][:20]
+    return End("end.registered", {"first": first, "paytrace_id": profile["paytrace_id"]})
+
+
+async def reg_decline(ctx: Context, _: str) -> Outcome:
+    return End("end.declined")
+
+
+# ---- main menu ----------------------------------------------------------------------
+
+
+def _coming_soon(feature_key: str):
+    async def handler(ctx: Context, _: str) -> Outcome:
+        return End("end.coming_soon", {"feature": text(ctx.lang, feature_key)})
+
+    return handler
+
+
+# ---- my account ---------------------------------------------------------------------
+
+
+def details_body(ctx: Context) -> str:
+    user = ctx.user
+    return text(
+        ctx.lang,
+        "details.body",
+        name=user["full_name"],
+        paytrace_id=user["paytrace_id"],
+        masked_phone=mask(user["phone"]),
+    )
+
+
+def address_body(ctx: Context) -> str:
+    address = ctx.user["stellar_address"]
+    # Groups of four, four groups a line: readable aloud and copyable by hand.
+    groups = [address[i : i + 4] for i in range(0, len(address), 4)]
+    lines = "\n".join(" ".join(groups[i : i + 4]) for i in range(0, len(groups), 4))
+    status = text(ctx.lang, f"address.{ctx.user.get('activation_status', 'pending')}")
+    return text(ctx.lang, "address.body", address=lines, status=status)
+
+
+async def pin_old(ctx: Context, value: str) -> Outcome:
+    if not pin_rules.is_well_formed(value):
+        return Reprompt("err.pin_format")
+    try:
+        await ctx.services.verify_pin(
+            user_id=ctx.user["user_id"], pin=value, attempt_key=f"ussd:{ctx.hop_key}"
+        )
+    except WrongPin as exc:
+        if exc.attempts_left <= 0:
+            return End("end.pin_locked_now", {"minutes": ctx.pin_lock_minutes})
+        return Reprompt("err.wrong_pin", {"left": exc.attempts_left})
+    except PinLocked as exc:
+        return End("end.pin_locked", {"minutes": _locked_minutes(exc.seconds_left)})
+    ctx.state.data["old_pin_verified"] = True
+    return Goto("pin.new")
+
+
+async def pin_new(ctx: Context, value: str) -> Outcome:
+    if not ctx.state.data.get("old_pin_verified"):
+        return Goto("pin.old", reset=True)
+    return await _new_pin(ctx, value, "pin.confirm")
+
+
+async def pin_confirm(ctx: Context, value: str) -> Outcome:
+    mismatch = await _confirm_pin(ctx, value, "pin.new")
+    if mismatch:
+        return mismatch
+    await ctx.services.set_pin(
+        user_id=ctx.user["user_id"],
+        pin_hash=ctx.state.data["pin_hash"],
+        key=f"ussd:{ctx.hop_key}",
+    )
+    return End("end.pin_changed")
+
+
+def _set_language(language: str):
+    async def handler(ctx: Context, _: str) -> Outcome:
+        ctx.state.user = await ctx.services.set_language(
+            user_id=ctx.user["user_id"], phone=ctx.state.phone, language=language
+        )
+        ctx.state.language = language
+        ctx.state.stack.pop()  # back to My account, with the confirmation on top
+        return Goto("account", notice="language.changed")
+
+    return handler
+
+
+# ---- the tree -----------------------------------------------------------------------
+
+SCREENS = [
+    # unregistered
+    Menu(
+        "welcome",
+        "welcome.title",
+        (Option("welcome.register", goto="reg.name"), Option("welcome.about", goto="about")),
+    ),
+    Info("about", lambda ctx: text(ctx.lang, "about.body")),
+    Prompt("reg.name", "reg.name", reg_name),
+    Prompt("reg.pin", "reg.pin", reg_pin),
+    Prompt("reg.pin_confirm", "reg.pin_confirm", reg_pin_confirm),
+    Menu(
+        "reg.language",
+        "reg.language",
+        (
+            Option("lang.en", action=_choose_language("en")),
+            Option("lang.sw", action=_choose_language("sw")),
+        ),
+    ),
+    Menu(
+        "reg.terms",
+        "reg.terms",
+        (Option("reg.accept", action=reg_accept), Option("reg.decline", action=reg_decline)),
+    ),
+    # registered
+    Menu(
+        "main",
+        "main.title",
+        (
+            Option("main.send", action=_coming_soon("main.send")),
+            Option("main.deposit", action=_coming_soon("main.deposit")),
+            Option("main.withdraw", action=_coming_soon("main.withdraw")),
+            Option("main.harambee", action=_coming_soon("main.harambee")),
+            Option("main.pay", action=_coming_soon("main.pay")),
+            Option("main.account", goto="account"),
+        ),
+    ),
+    Menu(
+        "account",
+        "account.title",
+        (
+            Option("account.details", goto="details"),
+            Option("account.address", goto="address"),
+            Option("account.change_pin", goto="pin.old"),
+            Option("account.language", goto="language"),
+        ),
+    ),
+    Info("details", details_body),
+    Info("address", address_body),
+    Prompt("pin.old", "pin.old", pin_old),
+    Prompt("pin.new", "pin.new", pin_new),
+    Prompt("pin.confirm", "pin.confirm", pin_confirm),
+    Menu(
+        "language",
+        "language.title",
+        (
+            Option("lang.en", action=_set_language("en")),
+            Option("lang.sw", action=_set_language("sw")),
+        ),
+    ),
+]
+
+FLOW = Flow(
+    screens={screen.id: screen for screen in SCREENS},
+    home_registered="main",
+    home_unregistered="welcome",
+)

@@ -1,0 +1,90 @@
+"""One USSD hop: identify it, replay it if seen, else run the flow and remember.
+
+A hop is identified by an HMAC of (sessionId, text): the text holds the PIN, so
+neither it nor a plain hash of it (four digits are easy to brute-force) is ever
+stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+
+from app.domain.phone import mask
+from app.ussd.engine import Context, Flow, State, new_inputs, run_hop
+from app.ussd.ports import UssdServices
+from app.ussd.render import render_end
+from app.ussd.session_store import SessionStore
+from app.ussd.texts import text
+
+log = logging.getLogger("paytrace.ussd")
+
+
+@dataclass(frozen=True)
+class Hop:
+    session_id: str
+    service_code: str
+    phone: str  # E.164
+    network_code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class HopConfig:
+    secret: bytes
+    shortcode: str
+    pin_lock_minutes: int
+
+
+def hop_digest(secret: bytes, session_id: str, text_field: str) -> str:
+    message = f"{session_id}\x00{text_field}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+async def handle_hop(
+    hop: Hop, flow: Flow, store: SessionStore, services: UssdServices, config: HopConfig
+) -> str:
+    """Answer one hop with a CON/END string; side effects happen at most once per hop."""
+    digest = hop_digest(config.secret, hop.session_id, hop.text)
+    state_json, answer, profile, known = await store.load(hop.session_id, digest, hop.phone)
+    if answer is not None:
+        log.debug("ussd hop replayed", extra={"session": hop.session_id})
+        return answer
+    if state_json is not None:
+        state = State.from_dict(json.loads(state_json))
+    else:
+        if not known:
+            profile = await services.profile(hop.phone)
+            await store.cache_profile(hop.phone, profile)
+        state = State(
+            phone=hop.phone,
+            language=profile["language"] if profile else "en",
+            user=profile,
+            stack=[],
+        )
+    if state.ended:
+        return render_end(state.language, text(state.language, "end.goodbye")).response
+    inputs, state.consumed = new_inputs(hop.text, state.consumed)
+    ctx = Context(
+        state=state,
+        services=services,
+        session_id=hop.session_id,
+        hop_key=digest,
+        shortcode=config.shortcode,
+        pin_lock_minutes=config.pin_lock_minutes,
+    )
+    rendered = await run_hop(flow, ctx, inputs)
+    await store.save(hop.session_id, json.dumps(state.to_dict()), digest, rendered.response)
+    log.debug(
+        "ussd hop",
+        extra={
+            "session": hop.session_id,
+            "phone": mask(hop.phone),
+            "screen": state.stack[-1] if state.stack else None,
+            "ended": rendered.ends,
+        },
+    )
+    return rendered.response

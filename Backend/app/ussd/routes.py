@@ -1,0 +1,128 @@
+"""POST /ussd: Africa's Talking's USSD callback.
+
+AT posts form fields (sessionId, serviceCode, phoneNumber, networkCode, text)
+and wants `200 text/plain` starting `CON ` or `END `. Whatever arrives (missing
+fields, junk, a dead database), the caller gets a screen: a re-prompt from the
+flow, or an END that says what happened. Only a wrong callback token is refused
+(403), because then the caller is not AT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from redis.exceptions import RedisError
+
+from app.api.errors import error_body
+from app.domain.phone import InvalidPhone, normalise
+from app.errors import ServiceUnavailable
+from app.ussd.flow import FLOW
+from app.ussd.hop import Hop, handle_hop
+from app.ussd.texts import text
+
+log = logging.getLogger("paytrace.ussd")
+router = APIRouter(tags=["ussd"])
+
+MAX_BODY_BYTES = 16_384
+_FORM_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["sessionId", "serviceCode", "phoneNumber", "text"],
+                    "properties": {
+                        "sessionId": {"type": "string", "example": "ATUid_1b2c3d"},
+                        "serviceCode": {"type": "string", "example": "*384*123#"},
+                        "phoneNumber": {"type": "string", "example": "+254712345678"},
+                        "networkCode": {"type": "string", "example": "63902"},
+                        "text": {"type": "string", "example": "1*Jane Wanjiku"},
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "The screen to show: `CON ...` continues, `END ...` closes",
+            "content": {"text/plain": {"example": "CON Welcome to PayTrace\n1. Register"}},
+        }
+    },
+}
+
+
+def _end(key: str, **values: object) -> PlainTextResponse:
+    return PlainTextResponse(f"END {text('en', key, **values)}")
+
+
+def _token_ok(request: Request, path_token: str | None) -> bool:
+    expected = request.app.state.runtime.settings.ussd_callback_token
+    if expected is None:
+        return True
+    given = path_token or ""
+    auth = request.headers.get("authorization", "")
+    if not given and auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+
+
+async def _ussd(request: Request, path_token: str | None) -> Response:
+    if not _token_ok(request, path_token):
+        return JSONResponse(error_body("forbidden", "bad callback token"), status_code=403)
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return _end("end.bad_request")
+    fields = {
+        k: v[0]
+        for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
+    }
+    session_id = fields.get("sessionId", "")
+    raw_phone = fields.get("phoneNumber", "")
+    service_code = fields.get("serviceCode", "")
+    if not session_id or len(session_id) > 128 or not raw_phone or not service_code:
+        return _end("end.bad_request")
+    hub = request.app.state.ussd
+    if service_code not in hub.service_codes:
+        return _end("end.unknown_code", shortcode=hub.service_codes[0])
+    try:
+        phone = normalise(raw_phone)
+    except InvalidPhone:
+        return _end("end.bad_request")
+    hop = Hop(
+        session_id=session_id,
+        service_code=service_code,
+        phone=phone,
+        network_code=fields.get("networkCode", ""),
+        text=fields.get("text", ""),
+    )
+    try:
+        answer = await asyncio.wait_for(
+            handle_hop(hop, FLOW, hub.store, hub.services, hub.config), hub.deadline_s
+        )
+    except (TimeoutError, ServiceUnavailable, RedisError, OSError) as exc:
+        log.warning("ussd hop unavailable", extra={"error": type(exc).__name__})
+        return _end("end.sorry")
+    except Exception:
+        log.exception("ussd hop failed")
+        return _end("end.sorry")
+    return PlainTextResponse(answer)
+
+
+@router.post("/ussd", summary="Africa's Talking USSD callback", openapi_extra=_FORM_SCHEMA)
+async def ussd(request: Request) -> Response:
+    return await _ussd(request, None)
+
+
+@router.post(
+    "/ussd/{token}",
+    summary="USSD callback with the token in the path",
+    openapi_extra=_FORM_SCHEMA,
+)
+async def ussd_with_token(request: Request, token: str) -> Response:
+    return await _ussd(request, token)

@@ -1,0 +1,189 @@
+"""Every word a USSD screen shows, per language.
+
+GSM-7 only and short: a screen is at most 182 characters including its options
+and navigation footer (a test renders every screen in every language with the
+longest values a user can have).
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "sw")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        # navigation
+        "nav.more": "98. More",
+        "nav.back_home": "0. Back 00. Home",
+        # errors and notices
+        "err.invalid_option": "Invalid choice.",
+        "err.empty": "Please enter a value.",
+        "err.too_long": "That is too long.",
+        "err.name": "Use letters only, 2 to 60.",
+        "err.pin_format": "PIN must be 4 digits.",
+        "err.pin_weak": "That PIN is too easy to guess.",
+        "err.pin_mismatch": "PINs did not match.",
+        "err.pin_same": "New PIN must differ from old.",
+        "err.wrong_pin": "Wrong PIN. {left} attempt(s) left.",
+        "end.sorry": "Sorry, PayTrace is unavailable right now. Please try again in a few minutes.",
+        "end.bad_request": "Sorry, we could not read that request. Please dial again.",
+        "end.unknown_code": "This service code is not in use. Dial {shortcode} for PayTrace.",
+        "end.goodbye": "Thank you for using PayTrace.",
+        # unregistered
+        "welcome.title": "Welcome to PayTrace",
+        "welcome.register": "Register",
+        "welcome.about": "About",
+        "about.body": (
+            "PayTrace is a mobile wallet for any phone. Send and receive money, "
+            "cash in and out with M-Pesa, pay shops and join harambees.\n"
+            "Your wallet is a Stellar account that PayTrace keeps safe for you. "
+            "You never need a smartphone, a bank or crypto.\n"
+            "Fees are shown before you confirm. Your PIN is yours alone: "
+            "PayTrace staff will never ask for it."
+        ),
+        "reg.name": "Enter your full name",
+        "reg.pin": "Create a 4-digit PIN",
+        "reg.pin_confirm": "Enter the PIN again to confirm",
+        "reg.language": "Choose language",
+        "reg.terms": (
+            "Accept the PayTrace terms? Your wallet is held in custody by PayTrace. "
+            "Full terms: paytrace.africa/terms"
+        ),
+        "reg.accept": "Accept",
+        "reg.decline": "Decline",
+        "end.registered": (
+            "Welcome {first}! Your PayTrace ID is {paytrace_id}. We have sent you an SMS. "
+            "Dial {shortcode} again to use your wallet."
+        ),
+        "end.declined": "Registration cancelled. Dial {shortcode} any time to register.",
+        "end.already_registered": "This number is already registered. Dial {shortcode} again.",
+        # registered
+        "main.title": "PayTrace - Hi {first}",
+        "main.send": "Send money",
+        "main.deposit": "Deposit",
+        "main.withdraw": "Withdraw",
+        "main.harambee": "Harambee",
+        "main.pay": "Pay",
+        "main.account": "My account",
+        "end.coming_soon": "{feature} is coming soon to PayTrace. We will send you an SMS.",
+        "account.title": "My account",
+        "account.details": "My details",
+        "account.address": "My Stellar address",
+        "account.change_pin": "Change PIN",
+        "account.language": "Language",
+        "details.body": "Name: {name}\nPayTrace ID: {paytrace_id}\nPhone: {masked_phone}",
+        "address.body": (
+            "Your wallet address on Stellar:\n{address}\n"
+            "Status: {status}\n"
+            "Anyone can pay you KES at this address. PayTrace holds its key for you, "
+            "so you never need XLM or a smartphone."
+        ),
+        "address.pending": "being activated",
+        "address.active": "active",
+        "address.failed": "activation delayed",
+        "pin.old": "Enter your current PIN",
+        "pin.new": "Enter a new 4-digit PIN",
+        "pin.confirm": "Enter the new PIN again",
+        "end.pin_changed": "Your PIN has been changed. We have sent you an SMS.",
+        "end.pin_locked_now": (
+            "Wrong PIN 3 times. Sending and withdrawing are locked for {minutes} min. "
+            "You can still receive money."
+        ),
+        "end.pin_locked": (
+            "Your PIN is locked. Try again in {minutes} min. You can still receive money."
+        ),
+        "language.title": "Choose language",
+        "language.changed": "Language set to English.",
+        "lang.en": "English",
+        "lang.sw": "Kiswahili",
+    },
+    "sw": {
+        "nav.more": "98. Zaidi",
+        "nav.back_home": "0. Rudi 00. Mwanzo",
+        "err.invalid_option": "Chaguo si sahihi.",
+        "err.empty": "Tafadhali weka jibu.",
+        "err.too_long": "Ni ndefu mno.",
+        "err.name": "Tumia herufi tu, 2 hadi 60.",
+        "err.pin_format": "PIN ni tarakimu 4.",
+        "err.pin_weak": "PIN hiyo ni rahisi kukisia.",
+        "err.pin_mismatch": "PIN hazilingani.",
+        "err.pin_same": "PIN mpya iwe tofauti na ya zamani.",
+        "err.wrong_pin": "PIN si sahihi. Umebakiza majaribio {left}.",
+        "end.sorry": (
+            "Samahani, PayTrace haipatikani sasa. Tafadhali jaribu tena baada ya dakika chache."
+        ),
+        "end.bad_request": "Samahani, hatukuweza kusoma ombi hilo. Tafadhali piga tena.",
+        "end.unknown_code": "Nambari hii ya huduma haitumiki. Piga {shortcode} kwa PayTrace.",
+        "end.goodbye": "Asante kwa kutumia PayTrace.",
+        "welcome.title": "Karibu PayTrace",
+        "welcome.register": "Jisajili",
+        "welcome.about": "Kuhusu",
+        "about.body": (
+            "PayTrace ni pochi ya simu kwa simu yoyote. Tuma na pokea pesa, "
+            "weka na toa kupitia M-Pesa, lipa maduka na changia harambee.\n"
+            "Pochi yako ni akaunti ya Stellar ambayo PayTrace inakulindia. "
+            "Huhitaji simu janja, benki wala crypto.\n"
+            "Ada huonyeshwa kabla ya kuthibitisha. PIN yako ni siri yako: "
+            "wafanyakazi wa PayTrace hawataiomba kamwe."
+        ),
+        "reg.name": "Weka jina lako kamili",
+        "reg.pin": "Tengeneza PIN ya tarakimu 4",
+        "reg.pin_confirm": "Weka PIN tena kuthibitisha",
+        "reg.language": "Chagua lugha",
+        "reg.terms": (
+            "Unakubali masharti ya PayTrace? Pochi yako inalindwa na PayTrace. "
+            "Masharti kamili: paytrace.africa/terms"
+        ),
+        "reg.accept": "Kubali",
+        "reg.decline": "Kataa",
+        "end.registered": (
+            "Karibu {first}! Nambari yako ya PayTrace ni {paytrace_id}. Tumekutumia SMS. "
+            "Piga {shortcode} tena kutumia pochi yako."
+        ),
+        "end.declined": "Usajili umesitishwa. Piga {shortcode} wakati wowote kujisajili.",
+        "end.already_registered": "Nambari hii imeshasajiliwa. Piga {shortcode} tena.",
+        "main.title": "PayTrace - Habari {first}",
+        "main.send": "Tuma pesa",
+        "main.deposit": "Weka pesa",
+        "main.withdraw": "Toa pesa",
+        "main.harambee": "Harambee",
+        "main.pay": "Lipa",
+        "main.account": "Akaunti yangu",
+        "end.coming_soon": "{feature} itakuja hivi karibuni kwenye PayTrace. Tutakutumia SMS.",
+        "account.title": "Akaunti yangu",
+        "account.details": "Taarifa zangu",
+        "account.address": "Anwani yangu ya Stellar",
+        "account.change_pin": "Badilisha PIN",
+        "account.language": "Lugha",
+        "details.body": "Jina: {name}\nNambari ya PayTrace: {paytrace_id}\nSimu: {masked_phone}",
+        "address.body": (
+            "Anwani ya pochi yako kwenye Stellar:\n{address}\n"
+            "Hali: {status}\n"
+            "Mtu yeyote anaweza kukulipa KES kwa anwani hii. PayTrace inalinda ufunguo "
+            "wake, kwa hivyo huhitaji XLM wala simu janja."
+        ),
+        "address.pending": "inawashwa",
+        "address.active": "hai",
+        "address.failed": "uwashaji umechelewa",
+        "pin.old": "Weka PIN yako ya sasa",
+        "pin.new": "Weka PIN mpya ya tarakimu 4",
+        "pin.confirm": "Weka PIN mpya tena",
+        "end.pin_changed": "PIN yako imebadilishwa. Tumekutumia SMS.",
+        "end.pin_locked_now": (
+            "PIN si sahihi mara 3. Kutuma na kutoa pesa kumefungwa kwa dakika {minutes}. "
+            "Bado unaweza kupokea pesa."
+        ),
+        "end.pin_locked": (
+            "PIN yako imefungwa. Jaribu tena baada ya dakika {minutes}. Bado unaweza kupokea pesa."
+        ),
+        "language.title": "Chagua lugha",
+        "language.changed": "Lugha imewekwa Kiswahili.",
+        "lang.en": "English",
+        "lang.sw": "Kiswahili",
+    },
+}
+
+
+def text(language: str, key: str, **values: object) -> str:
+    table = TEXTS.get(language) or TEXTS["en"]
+    template = table.get(key) or TEXTS["en"][key]
+    return template.format(**values) if values else template

@@ -1,0 +1,42 @@
+"""Assembles the USSD entrypoint from a Runtime: store, services, per-hop config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.runtime import Runtime
+from app.ussd.adapter import RuntimeUssdServices
+from app.ussd.hop import HopConfig
+from app.ussd.ports import UssdServices
+from app.ussd.session_store import SessionStore
+
+
+@dataclass
+class UssdHub:
+    store: SessionStore
+    services: UssdServices
+    config: HopConfig
+    service_codes: list[str]
+    deadline_s: float
+
+
+def build_ussd(runtime: Runtime) -> UssdHub:
+    settings = runtime.settings
+    store = SessionStore(
+        runtime.redis,
+        settings.redis_prefix,
+        ttl_s=settings.ussd_session_ttl_s,
+        profile_ttl_s=settings.profile_cache_ttl_s,
+    )
+    assert settings.session_secret is not None  # filled in outside production
+    return UssdHub(
+        store=store,
+        services=RuntimeUssdServices(runtime, store),
+        config=HopConfig(
+            secret=settings.session_secret.get_secret_value().encode(),
+            shortcode=settings.ussd_service_codes[0],
+            pin_lock_minutes=settings.pin_lock_minutes,
+        ),
+        service_codes=settings.ussd_service_codes,
+        deadline_s=settings.ussd_hop_deadline_s,
+    )
