@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from app.errors import Forbidden, PayTraceError
 from app.integrations.at_forms import MalformedForm, parse_form
+from app.services.notifications import DeliveryReport, record_delivery_report
 
 log = logging.getLogger("paytrace.callbacks")
 
@@ -39,14 +39,6 @@ class MalformedCallback(PayTraceError):
     code = "malformed_callback"
 
 
-@dataclass(frozen=True)
-class DeliveryReport:
-    message_id: str
-    status: str  # ours: delivered | failed | sent
-    failure_reason: str | None
-    network_code: str | None
-
-
 @router.post("/sms-delivery", summary="AT SMS delivery report")
 async def sms_delivery(request: Request) -> dict[str, str]:
     """Record AT's delivery report (deployments without a callback token)."""
@@ -63,7 +55,7 @@ async def _handle(request: Request, token: str | None) -> dict[str, str]:
     runtime = request.app.state.runtime
     _check_token(runtime.settings.at_callback_token, token)
     report = parse_delivery_report(request.headers.get("content-type"), await request.body())
-    outcome = await run_in_threadpool(_apply, runtime, report)
+    outcome = await run_in_threadpool(record_delivery_report, runtime.uow(), report)
     return {"status": outcome}
 
 
@@ -95,25 +87,3 @@ def parse_delivery_report(content_type: str | None, body: bytes) -> DeliveryRepo
         failure_reason=(form.get("failureReason") or at_status) if status == "failed" else None,
         network_code=form.get("networkCode") or None,
     )
-
-
-def _apply(runtime, report: DeliveryReport) -> str:
-    with runtime.uow() as uow:
-        message = uow.sms.apply_delivery_report(
-            report.message_id,
-            status=report.status,
-            failure_reason=report.failure_reason,
-            network_code=report.network_code,
-        )
-        uow.commit()
-    if message is None:
-        log.warning(
-            "delivery report for an unknown message ignored",
-            extra={"provider_message_id": report.message_id, "status": report.status},
-        )
-        return "ignored"
-    log.info(
-        "sms delivery report",
-        extra={"sms_id": message.id, "status": message.status, "reported": report.status},
-    )
-    return message.status

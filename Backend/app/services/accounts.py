@@ -18,15 +18,16 @@ class Profile:
     language: str
     role: str
     stellar_address: str
+    activation_status: str  # pending | active | failed (on Stellar)
 
 
 def get_profile(uow: UnitOfWork, phone: str) -> Profile | None:
     """The registered user behind an E.164 phone number, or None; raises ServiceUnavailable."""
     with uow:
-        found = uow.users.get_with_address_by_phone(phone)
+        found = uow.users.get_with_wallet_by_phone(phone)
     if found is None:
         return None
-    user, address = found
+    user, address, activation_status = found
     return Profile(
         user_id=user.id,
         paytrace_id=user.paytrace_id,
@@ -35,6 +36,7 @@ def get_profile(uow: UnitOfWork, phone: str) -> Profile | None:
         language=user.language,
         role=user.role,
         stellar_address=address,
+        activation_status=activation_status,
     )
 
 

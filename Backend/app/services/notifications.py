@@ -7,6 +7,9 @@ the worker: {"to": E.164 phone, "message": text, "template": name}.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
 from app.db.unit_of_work import UnitOfWork
 from app.services.sms_texts import render_sms
 
@@ -27,3 +30,40 @@ def queue_sms(
         payload={"to": to, "message": message, "template": template},
         dedupe_key=dedupe_key,
     )
+
+
+log = logging.getLogger("paytrace.sms")
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    message_id: str  # AT's messageId
+    status: str  # ours: delivered | failed | sent
+    failure_reason: str | None
+    network_code: str | None
+
+
+def record_delivery_report(uow: UnitOfWork, report: DeliveryReport) -> str:
+    """Apply AT's report to the SMS it names; returns its status, or 'ignored' if unknown.
+
+    Idempotent and forward-only (a late 'sent' never undoes 'delivered'). Commits.
+    """
+    with uow:
+        message = uow.sms.apply_delivery_report(
+            report.message_id,
+            status=report.status,
+            failure_reason=report.failure_reason,
+            network_code=report.network_code,
+        )
+        uow.commit()
+    if message is None:
+        log.warning(
+            "delivery report for an unknown message ignored",
+            extra={"provider_message_id": report.message_id, "status": report.status},
+        )
+        return "ignored"
+    log.info(
+        "sms delivery report",
+        extra={"sms_id": message.id, "status": message.status, "reported": report.status},
+    )
+    return message.status

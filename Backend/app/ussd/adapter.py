@@ -16,7 +16,7 @@ from app.ussd.ports import ProfileDict
 from app.ussd.session_store import SessionStore
 
 
-def _as_dict(profile: Profile, activation_status: str = "pending") -> ProfileDict:
+def _as_dict(profile: Profile) -> ProfileDict:
     return ProfileDict(
         user_id=profile.user_id,
         paytrace_id=profile.paytrace_id,
@@ -25,7 +25,7 @@ def _as_dict(profile: Profile, activation_status: str = "pending") -> ProfileDic
         language=profile.language,
         role=profile.role,
         stellar_address=profile.stellar_address,
-        activation_status=activation_status,
+        activation_status=profile.activation_status,
     )
 
 

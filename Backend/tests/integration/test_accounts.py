@@ -33,6 +33,7 @@ def test_profile_of_a_registered_phone(clean_database, registered):
         language="en",
         role="employer",
         stellar_address=registered.wallet.stellar_address,
+        activation_status="pending",
     )
 
 

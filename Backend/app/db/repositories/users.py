@@ -74,20 +74,20 @@ class UserRepository:
             raise AlreadyRegistered("this phone number is already registered") from exc
         return User(*row)
 
-    def get_with_address_by_phone(self, phone: str) -> tuple[User, str] | None:
-        """The user and their wallet's Stellar address in one round trip (a hot path)."""
+    def get_with_wallet_by_phone(self, phone: str) -> tuple[User, str, str] | None:
+        """The user, their Stellar address and its activation status in one round trip."""
         columns = ", ".join(f"u.{c.strip()}" for c in _COLUMNS.split(","))
         with self._conn.cursor() as cur:
             cur.execute(
                 f"""
-                SELECT {columns}, w.stellar_address
+                SELECT {columns}, w.stellar_address, w.activation_status
                 FROM users u JOIN wallets w ON w.user_id = u.id
                 WHERE u.phone = %(phone)s
                 """,
                 {"phone": phone},
             )
             row = cur.fetchone()
-        return (User(*row[:-1]), row[-1]) if row else None
+        return (User(*row[:-2]), row[-2], row[-1]) if row else None
 
     def set_language(self, user_id: int, language: str) -> None:
         with self._conn.cursor() as cur:
