@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Unset: the development runner starts embedded servers and fills these in.
     database_url: str = ""
     redis_url: str = ""
+    # Apply pending migrations when the API starts (an advisory lock makes it safe
+    # for several processes at once).
+    migrate_on_start: bool = True
     db_pool_max: int = 16
     db_connect_timeout_s: int = 2
     db_statement_timeout_ms: int = 5000

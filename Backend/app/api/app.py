@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from app.api import callbacks, health
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
+from app.db.migrate import migrate_at_start
 from app.runtime import Runtime
 from app.sandboxes import at_sms
 from app.ussd import routes as ussd_routes
 from app.ussd.wiring import build_ussd
+
+log = logging.getLogger("paytrace.api")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,6 +26,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await run_in_threadpool(migrate_at_start, settings.database_url, log)
         runtime = Runtime.from_settings(settings)
         app.state.runtime = runtime
         app.state.ussd = build_ussd(runtime)

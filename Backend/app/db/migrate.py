@@ -9,6 +9,7 @@ applying all of them yields exactly `schema.sql`.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from pathlib import Path
 
@@ -71,3 +72,19 @@ def apply_migrations(dsn: str) -> list[str]:
     finally:
         conn.close()
     return applied_now
+
+
+def migrate_at_start(dsn: str, log: logging.Logger) -> bool:
+    """Apply pending migrations when a process starts; False (logged) if it could not.
+
+    A process whose database is down still starts: the API must answer USSD with
+    an apology, and readiness reports the database until it is back.
+    """
+    try:
+        applied = apply_migrations(dsn)
+    except psycopg2.OperationalError as exc:
+        log.error("migrations not applied: database unavailable", extra={"error": str(exc)})
+        return False
+    if applied:
+        log.info("migrations applied", extra={"migrations": applied})
+    return True

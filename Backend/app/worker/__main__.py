@@ -13,6 +13,7 @@ import sys
 import threading
 
 from app.config import get_settings
+from app.db.migrate import migrate_at_start
 from app.db.pool import Database
 from app.logging_setup import configure_logging
 from app.worker.outbox import build_worker
@@ -27,6 +28,7 @@ def main() -> int:
     if not settings.database_url:
         log.error("DATABASE_URL is not set (the development runner fills it in)")
         return 2
+    migrate_at_start(settings.database_url, log)
     database = Database(
         settings.database_url,
         max_connections=2,

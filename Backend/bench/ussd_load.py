@@ -1,0 +1,296 @@
+"""`make -C Backend bench-ussd`: USSD navigation hops under concurrent sessions.
+
+Starts its own servers (embedded PostgreSQL/Redis under .data/bench, or
+$DATABASE_URL / $REDIS_URL), one uvicorn worker serving PayTrace and one serving
+the floor app (one Redis GET + SET), seeds registered callers by walking
+registration once per phone, then drives each server in turn with the same number
+of keep-alive sessions and prints hops/s, p50/p90/p99/max and errors, and
+PayTrace's throughput as a fraction of the floor's.
+
+    python -m bench.ussd_load [--sessions 200] [--duration 15] [--url http://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode, urlsplit
+
+from app.config import BACKEND_DIR, Settings
+from app.db.migrate import apply_migrations
+from app.devserver import Child, Supervisor, child_env, uvicorn_argv
+from app.infra.embedded import EmbeddedServers, ensure_servers, start_redis
+from app.phone import DEFAULT_SERVICE_CODE, NETWORK_CODE, dial, make_client, new_session_id
+from bench.loadgen import Result, http_request, run_load
+
+HOST = "127.0.0.1"
+PIN = "4826"
+REGISTRATION = ["1", "Bench Caller", PIN, PIN, "1", "1"]  # Register, name, PIN x2, English, accept
+# Registered: My account, my details, back, home, My account, my details, home.
+REGISTERED_WALK = ["6", "1", "0", "00", "6", "1", "00"]
+UNREGISTERED_WALK = ["2", "0", "2", "00"]  # About, back, About, home
+
+
+def phone_number(index: int) -> str:
+    return f"+2547{index:08d}"  # a valid Kenyan mobile range, one number per session
+
+
+def ussd_call(port: int, service_code: str, token: str | None, walk: list[str]):
+    """The raw requests of one call: dial, then each input, text accumulating as AT's does."""
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    headers = f"Content-Type: application/x-www-form-urlencoded\r\n{auth}"
+
+    def build(index: int, _call_no: int) -> list[bytes]:
+        session_id, phone = new_session_id(), phone_number(index)
+        texts = ["*".join(walk[:n]) for n in range(len(walk) + 1)]
+        return [
+            http_request(
+                "POST",
+                HOST,
+                port,
+                "/ussd",
+                urlencode(
+                    {
+                        "sessionId": session_id,
+                        "serviceCode": service_code,
+                        "phoneNumber": phone,
+                        "networkCode": NETWORK_CODE,
+                        "text": text,
+                    }
+                ).encode(),
+                headers,
+            )
+            for text in texts
+        ]
+
+    return build
+
+
+def get_call(port: int, path: str, hops: int = 8):
+    request = http_request("GET", HOST, port, path)
+    return lambda _index, _call_no: [request] * hops
+
+
+def is_ussd_answer(status: int, body: bytes) -> bool:
+    return status == 200 and body[:4] in (b"CON ", b"END ")
+
+
+def is_navigation_answer(status: int, body: bytes) -> bool:
+    """Every hop of the walk continues the call: an END there is an apology, not a menu."""
+    return is_ussd_answer(status, body) and body[:4] == b"CON "
+
+
+def is_ok(status: int, _body: bytes) -> bool:
+    return status == 200
+
+
+def wait_ready(url: str, supervisor: Supervisor | None, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if supervisor is not None and supervisor.dead_child() is not None:
+            raise SystemExit(f"bench: {supervisor.dead_child().name} died while starting")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+            if response.status == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"bench: {url} not ready after {timeout_s:.0f} s")
+
+
+def ussd_route_exists(base_url: str, service_code: str, token: str | None) -> bool:
+    with make_client(base_url, token) as client:
+        response = client.post(
+            "/ussd",
+            data={
+                "sessionId": new_session_id(),
+                "serviceCode": service_code,
+                "phoneNumber": phone_number(0),
+                "networkCode": NETWORK_CODE,
+                "text": "",
+            },
+        )
+    return response.status_code not in (404, 405)
+
+
+def seed_callers(base_url: str, count: int, service_code: str, token: str | None) -> int:
+    """Register every bench phone that is not yet registered; returns how many are."""
+
+    def ensure(index: int) -> bool:
+        with make_client(base_url, token) as client:
+            first = dial(client, phone_number(index), [], service_code)[0]
+            if "PayTrace - " in first.text:  # the registered main menu's title
+                return True
+            screens = dial(client, phone_number(index), REGISTRATION, service_code)
+            return len(screens) == len(REGISTRATION) + 1 and screens[-1].ended
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return sum(pool.map(ensure, range(count)))
+
+
+def pin_cores(server_pids: list[int]) -> str:
+    """Server on one core, load generator on the other, so neither measures the other."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "no CPU pinning on this platform"
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return "one core: server and load generator share it"
+    for pid in server_pids:
+        os.sched_setaffinity(pid, {cores[0]})
+    os.sched_setaffinity(0, {cores[1]})
+    return f"uvicorn on core {cores[0]}, load generator on core {cores[1]} (PG/Redis unpinned)"
+
+
+def table(results: list[Result]) -> str:
+    head = f"{'target':<10}{'hops/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    lines = [head + f"{'hops':>9}{'errors':>8}{'gen cpu':>9}", "-" * (len(head) + 26)]
+    for r in results:
+        figures = [r.percentile_ms(p) for p in (50, 90, 99, 100)]
+        lines.append(
+            f"{r.name:<10}{r.hops_per_s:>9.0f}"
+            + "".join(f"{f:>9.1f}" for f in figures)
+            + f"{len(r.latencies_s):>9}{r.errors:>8}{r.generator_cpu_pct:>8.0f}%"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=200, help="concurrent sessions")
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds first")
+    parser.add_argument("--url", help="benchmark an already running PayTrace (127.0.0.1 only)")
+    parser.add_argument("--service-code", default=DEFAULT_SERVICE_CODE)
+    parser.add_argument("--token", help="USSD callback token (default: USSD_CALLBACK_TOKEN)")
+    parser.add_argument(
+        "--endpoint",
+        choices=["ussd", "ready"],
+        default="ussd",
+        help="ussd: navigation hops (default); ready: GET /health/ready, for comparison",
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.sessions <= 2000 or not 0 < args.duration <= 600:
+        parser.error("--sessions must be 1..2000 and --duration 0..600 s")
+    if args.url and urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
+        parser.error("--url must be on 127.0.0.1: load is only ever sent to this machine")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data_dir = BACKEND_DIR / ".data" / "bench"  # bench callers never mix with `make run` data
+    settings = Settings(data_dir=data_dir)
+    token = args.token or (
+        settings.ussd_callback_token.get_secret_value() if settings.ussd_callback_token else None
+    )
+    servers = EmbeddedServers()
+    children: list[Child] = []
+    supervisor: Supervisor | None = None
+    try:
+        if args.url:
+            redis_url = settings.redis_url or start_redis(data_dir, servers)
+            database_url = ""
+        else:
+            database_url, redis_url, servers = ensure_servers(
+                data_dir, settings.database_url, settings.redis_url
+            )
+            apply_migrations(database_url)
+        env = child_env(database_url, redis_url)
+        env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING")
+        floor_port = _free_port()
+        children.append(
+            Child("floor", uvicorn_argv("bench.floor_app:create_app", HOST, floor_port, "warning"))
+        )
+        if not args.url:
+            api_port = _free_port()
+            children.append(
+                Child("paytrace", uvicorn_argv("app.api.app:create_app", HOST, api_port, "warning"))
+            )
+            args.url = f"http://{HOST}:{api_port}"
+        supervisor = Supervisor(children, env)
+        supervisor.start()
+        wait_ready(f"{args.url}/health/ready", supervisor)
+        wait_ready(f"http://{HOST}:{floor_port}/floor", supervisor)
+        return _measure(args, token, floor_port, supervisor)
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+        servers.stop()
+
+
+def _measure(args: argparse.Namespace, token: str | None, floor_port: int, sup: Supervisor) -> int:
+    api_port = urlsplit(args.url).port or 80
+    if args.endpoint == "ussd":
+        if not ussd_route_exists(args.url, args.service_code, token):
+            print("bench: this PayTrace has no POST /ussd; try --endpoint ready", file=sys.stderr)
+            return 2
+        started = time.monotonic()
+        registered = seed_callers(args.url, args.sessions, args.service_code, token)
+        print(
+            f"seeded: {registered}/{args.sessions} callers registered "
+            f"({time.monotonic() - started:.1f} s)"
+        )
+        walk = REGISTERED_WALK if registered == args.sessions else UNREGISTERED_WALK
+        build = ussd_call(api_port, args.service_code, token, walk)
+        check, what = is_navigation_answer, f"USSD call: dial + {'/'.join(walk)}"
+    else:
+        build, check, what = get_call(api_port, "/health/ready"), is_ok, "GET /health/ready"
+    pids = [c.proc.pid for c in sup.children if c.proc is not None]
+    print(pin_cores(pids))
+    print(
+        f"{args.sessions} sessions, {args.warmup:.0f} s warm-up + {args.duration:.0f} s; "
+        f"PayTrace: {what}; floor: GET /floor (Redis GET + SET)"
+    )
+    results = []
+    for name, port, builder, checker in (
+        ("paytrace", api_port, build, check),
+        ("floor", floor_port, get_call(floor_port, "/floor"), is_ok),
+    ):
+        results.append(
+            _run(
+                run_load(
+                    name,
+                    HOST,
+                    port,
+                    builder,
+                    checker,
+                    sessions=args.sessions,
+                    warmup_s=args.warmup,
+                    duration_s=args.duration,
+                )
+            )
+        )
+    print(table(results))
+    paytrace, floor = results
+    if floor.hops_per_s:
+        print(f"PayTrace/floor throughput: {paytrace.hops_per_s / floor.hops_per_s:.2f}")
+    for r in results:
+        for sample in r.error_samples:
+            print(f"  {r.name} error: {sample}")
+    return 1 if paytrace.errors or floor.errors else 0
+
+
+def _run(coro):
+    """uvloop when present: the generator's own cost per request is what we keep small."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
