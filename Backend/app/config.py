@@ -90,6 +90,22 @@ class Settings(BaseSettings):
     worker_batch_size: int = 20
     outbox_max_attempts: int = 8
 
+    @field_validator(
+        "ussd_callback_token",
+        "pin_pepper",
+        "session_secret",
+        "at_api_key",
+        "at_sender_id",
+        "at_callback_token",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `PIN_PEPPER=` in a .env file means "not set", never "an empty secret".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("ussd_service_codes", mode="before")
     @classmethod
     def _codes(cls, value: object) -> object:
