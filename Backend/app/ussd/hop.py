@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass
 
@@ -49,12 +48,12 @@ async def handle_hop(
 ) -> str:
     """Answer one hop with a CON/END string; side effects happen at most once per hop."""
     digest = hop_digest(config.secret, hop.session_id, hop.text)
-    state_json, answer, profile, known = await store.load(hop.session_id, digest, hop.phone)
-    if answer is not None:
-        log.debug("ussd hop replayed", extra={"session": hop.session_id})
-        return answer
-    if state_json is not None:
-        state = State.from_dict(json.loads(state_json))
+    stored, profile, known = await store.load(hop.session_id, hop.phone)
+    if stored is not None:
+        answer = stored["answers"].get(digest)
+        if answer is not None:
+            return answer  # a gateway retry: same answer, nothing runs again
+        state = State.from_dict(stored["state"])
     else:
         if not known:
             profile = await services.profile(hop.phone)
@@ -77,14 +76,15 @@ async def handle_hop(
         pin_lock_minutes=config.pin_lock_minutes,
     )
     rendered = await run_hop(flow, ctx, inputs)
-    await store.save(hop.session_id, json.dumps(state.to_dict()), digest, rendered.response)
-    log.debug(
-        "ussd hop",
-        extra={
-            "session": hop.session_id,
-            "phone": mask(hop.phone),
-            "screen": state.stack[-1] if state.stack else None,
-            "ended": rendered.ends,
-        },
-    )
+    await store.save(hop.session_id, stored, state.to_dict(), digest, rendered.response)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "ussd hop",
+            extra={
+                "session": hop.session_id,
+                "phone": mask(hop.phone),
+                "screen": state.stack[-1] if state.stack else None,
+                "ended": rendered.ends,
+            },
+        )
     return rendered.response

@@ -1,14 +1,16 @@
-"""USSD sessions in Redis: one hash per AT session.
+"""USSD sessions in Redis: one string key per AT session.
 
-Fields: `state` (the engine's JSON state) and `h:<hop digest>` (the answer given
-to that hop), so a gateway retry of a hop gets the same answer without running
-anything again. Loading a hop is one round trip (a pipeline that also fetches
-the caller's cached profile); saving is another.
+The value is the engine's state plus the answers given to the session's last
+few hops (keyed by hop digest), so a gateway retry of a hop gets the same
+answer without running anything again. Loading a hop is one MGET (session and
+the caller's cached profile); saving it is one SET with the session TTL: the
+same two commands as the bare Redis endpoint the benchmark compares against.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -16,6 +18,8 @@ from app.ussd.ports import ProfileDict
 
 _NO_USER = "-"  # a cached "this phone is not registered"
 NEGATIVE_TTL_S = 30
+# AT only retries the hop in flight; a few more cover a retry overtaken by the next hop.
+ANSWERS_KEPT = 4
 
 
 class SessionStore:
@@ -32,25 +36,33 @@ class SessionStore:
         return f"{self._prefix}profile:{phone}"
 
     async def load(
-        self, session_id: str, hop_digest: str, phone: str
-    ) -> tuple[str | None, str | None, ProfileDict | None, bool]:
-        """(state JSON, cached answer to this hop, cached profile, profile known)."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hmget(self._session_key(session_id), "state", f"h:{hop_digest}")
-        pipe.get(self._profile_key(phone))
-        (state, answer), profile = await pipe.execute()
+        self, session_id: str, phone: str
+    ) -> tuple[dict[str, Any] | None, ProfileDict | None, bool]:
+        """(stored session or None, cached profile, whether the profile cache answered)."""
+        session, profile = await self._redis.mget(
+            self._session_key(session_id), self._profile_key(phone)
+        )
+        stored = json.loads(session) if session else None
         if profile is None:
-            return state, answer, None, False
+            return stored, None, False
         if profile == _NO_USER:
-            return state, answer, None, True
-        return state, answer, json.loads(profile), True
+            return stored, None, True
+        return stored, json.loads(profile), True
 
-    async def save(self, session_id: str, state_json: str, hop_digest: str, answer: str) -> None:
-        key = self._session_key(session_id)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hset(key, mapping={"state": state_json, f"h:{hop_digest}": answer})
-        pipe.expire(key, self._ttl)
-        await pipe.execute()
+    async def save(
+        self,
+        session_id: str,
+        stored: dict[str, Any] | None,
+        state: dict[str, Any],
+        digest: str,
+        answer: str,
+    ) -> None:
+        answers = dict(stored["answers"]) if stored else {}
+        answers[digest] = answer
+        while len(answers) > ANSWERS_KEPT:
+            answers.pop(next(iter(answers)))
+        value = json.dumps({"state": state, "answers": answers}, separators=(",", ":"))
+        await self._redis.set(self._session_key(session_id), value, ex=self._ttl)
 
     async def cache_profile(self, phone: str, profile: ProfileDict | None) -> None:
         if profile is None:
