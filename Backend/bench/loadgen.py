@@ -10,6 +10,7 @@ deadline and the whole run is cancelled if it overstays.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ async def _session(
     result: Result,
     measure_from: float,
     deadline: float,
+    think_s: float = 0.0,
 ) -> None:
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
@@ -120,6 +122,10 @@ async def _session(
                 writer.close()
                 reader = writer = None
                 break
+            if think_s:
+                # A caller reading the screen and typing; jittered, because real callers
+                # are not in lockstep (lockstep sessions measure bursts, not load).
+                await asyncio.sleep(think_s * random.uniform(0.5, 1.5))
     if writer is not None:
         writer.close()
 
@@ -134,6 +140,7 @@ async def run_load(
     sessions: int,
     warmup_s: float,
     duration_s: float,
+    think_s: float = 0.0,
 ) -> Result:
     """Run `sessions` concurrent sessions for warm-up + duration; figures cover the duration."""
     result = Result(name=name, duration_s=duration_s)
@@ -141,7 +148,7 @@ async def run_load(
     now = time.perf_counter()
     measure_from, deadline = now + warmup_s, now + warmup_s + duration_s
     tasks = [
-        _session(i, host, port, build_call, check, result, measure_from, deadline)
+        _session(i, host, port, build_call, check, result, measure_from, deadline, think_s)
         for i in range(sessions)
     ]
     # Sessions stop themselves at the deadline; a hop stuck past AT's deadline is cut.

@@ -173,7 +173,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="ussd",
         help="ussd: navigation hops (default); ready: GET /health/ready, for comparison",
     )
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="pause after each answer, as a caller reads and types (0: saturation test)",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.think_ms <= 60_000:
+        parser.error("--think-ms must be 0..60000")
     if not 1 <= args.sessions <= 2000 or not 0 < args.duration <= 600:
         parser.error("--sessions must be 1..2000 and --duration 0..600 s")
     if args.url and urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
@@ -243,7 +251,8 @@ def _measure(args: argparse.Namespace, token: str | None, floor_port: int, sup: 
     pids = [c.proc.pid for c in sup.children if c.proc is not None]
     print(pin_cores(pids))
     print(
-        f"{args.sessions} sessions, {args.warmup:.0f} s warm-up + {args.duration:.0f} s; "
+        f"{args.sessions} sessions, {args.think_ms:.0f} ms think time, "
+        f"{args.warmup:.0f} s warm-up + {args.duration:.0f} s; "
         f"PayTrace: {what}; floor: GET /floor (Redis GET + SET)"
     )
     results = []
@@ -262,6 +271,7 @@ def _measure(args: argparse.Namespace, token: str | None, floor_port: int, sup: 
                     sessions=args.sessions,
                     warmup_s=args.warmup,
                     duration_s=args.duration,
+                    think_s=args.think_ms / 1000,
                 )
             )
         )
