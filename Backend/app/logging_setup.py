@@ -36,11 +36,34 @@ class JsonFormatter(logging.Formatter):
         return mask_phones(json.dumps(entry, default=str))
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the record, not at set-up."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    """JSON to stderr for PayTrace and uvicorn alike; safe to call more than once.
+
+    Only a previous PayTrace handler is replaced: other handlers on the root logger
+    (a test's log capture, say) are left where they are.
+    """
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_paytrace", False)]
+    handler = _StderrHandler()
+    handler.setFormatter(JsonFormatter())
+    handler._paytrace = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
     # Access lines would carry callback tokens in paths; PayTrace logs hops itself.
     logging.getLogger("uvicorn.access").disabled = True

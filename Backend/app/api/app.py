@@ -13,6 +13,7 @@ from app.api import callbacks, health
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
 from app.db.migrate import migrate_at_start
+from app.logging_setup import configure_logging
 from app.runtime import Runtime
 from app.sandboxes import at_sms
 from app.ussd import routes as ussd_routes
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
         if settings.migrate_on_start:
             await run_in_threadpool(migrate_at_start, settings.database_url, log)
         runtime = Runtime.from_settings(settings)

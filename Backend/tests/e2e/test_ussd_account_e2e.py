@@ -175,3 +175,21 @@ def test_callback_token_is_required_when_configured(guarded_server, database):
         headers={"Authorization": "Bearer at-secret-token"},
     )
     assert by_header.text.startswith("CON Welcome to PayTrace")
+
+
+def test_concurrent_wrong_pin_hops_cannot_get_past_the_lock(live_server, database):
+    from concurrent.futures import ThreadPoolExecutor
+
+    register(live_server.url)
+    gateways = [AtGateway(live_server.url, PHONE) for _ in range(8)]
+    for gateway in gateways:
+        gateway.walk("6", "3")  # each caller waits at "Enter your current PIN"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda g: g.send("1111"), gateways))
+    [(failed, locked_until)] = rows(
+        database, "SELECT failed_attempts, locked_until FROM user_credentials"
+    )
+    assert failed == 3 and locked_until is not None
+    assert sum("attempt(s) left" in a for a in answers) == 2
+    assert all(a.startswith(("CON Wrong PIN.", "END ")) for a in answers)
+    assert len(rows(database, "SELECT 1 FROM pin_attempts WHERE NOT succeeded")) == 3
