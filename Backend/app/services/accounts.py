@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.models import User
 from app.errors import NotFound
 from app.services.registration import validate_language
 
@@ -28,6 +29,11 @@ def get_profile(uow: UnitOfWork, phone: str) -> Profile | None:
     if found is None:
         return None
     user, address, activation_status = found
+    return profile_of(user, address, activation_status)
+
+
+def profile_of(user: User, stellar_address: str, activation_status: str) -> Profile:
+    """The profile a channel shows, from a user and their wallet's address and status."""
     return Profile(
         user_id=user.id,
         paytrace_id=user.paytrace_id,
@@ -35,7 +41,7 @@ def get_profile(uow: UnitOfWork, phone: str) -> Profile | None:
         full_name=user.full_name,
         language=user.language,
         role=user.role,
-        stellar_address=address,
+        stellar_address=stellar_address,
         activation_status=activation_status,
     )
 

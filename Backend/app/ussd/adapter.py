@@ -6,6 +6,8 @@ never get here (they are served from Redis alone).
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from starlette.concurrency import run_in_threadpool
 
 from app.runtime import Runtime
@@ -17,16 +19,7 @@ from app.ussd.session_store import SessionStore
 
 
 def _as_dict(profile: Profile) -> ProfileDict:
-    return ProfileDict(
-        user_id=profile.user_id,
-        paytrace_id=profile.paytrace_id,
-        phone=profile.phone,
-        full_name=profile.full_name,
-        language=profile.language,
-        role=profile.role,
-        stellar_address=profile.stellar_address,
-        activation_status=profile.activation_status,
-    )
+    return ProfileDict(**asdict(profile))  # the session keeps it as JSON
 
 
 class RuntimeUssdServices:
@@ -66,16 +59,9 @@ class RuntimeUssdServices:
             new_user,
             shortcode=self._shortcode,
         )
-        user, wallet = done.user, done.wallet
-        profile = ProfileDict(
-            user_id=user.id,
-            paytrace_id=user.paytrace_id,
-            phone=user.phone,
-            full_name=user.full_name,
-            language=user.language,
-            role=user.role,
-            stellar_address=wallet.stellar_address,
-            activation_status=wallet.activation_status,
+        wallet = done.wallet
+        profile = _as_dict(
+            accounts.profile_of(done.user, wallet.stellar_address, wallet.activation_status)
         )
         await self._store.cache_profile(phone, profile)
         return profile
