@@ -9,12 +9,13 @@ logged. When AT_CALLBACK_TOKEN is set, AT is configured to call
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import SecretStr
 
+from app.api.tokens import token_matches
 from app.errors import Forbidden, PayTraceError
 from app.integrations.at_forms import MalformedForm, parse_form
 from app.services.notifications import DeliveryReport, record_delivery_report
@@ -59,12 +60,8 @@ async def _handle(request: Request, token: str | None) -> dict[str, str]:
     return {"status": outcome}
 
 
-def _check_token(expected, given: str | None) -> None:
-    if expected is None:
-        return
-    if given is None or not hmac.compare_digest(
-        given.encode(), expected.get_secret_value().encode()
-    ):
+def _check_token(expected: SecretStr | None, given: str | None) -> None:
+    if not token_matches(expected, given):
         log.warning("delivery report with a wrong callback token refused")
         raise Forbidden("invalid callback token")
 

@@ -18,18 +18,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _check_postgres(runtime: Runtime) -> None:
-    with runtime.database.connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT 1")
-        cur.fetchone()
-
-
 @router.get("/health/ready", summary="Readiness: PostgreSQL and Redis reachable")
 async def ready(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(run_in_threadpool(_check_postgres, runtime), timeout=2)
+        await asyncio.wait_for(run_in_threadpool(runtime.database.ping), timeout=2)
         checks["postgres"] = "ok"
     except Exception:
         checks["postgres"] = "unavailable"

@@ -68,6 +68,12 @@ class Database:
                 conn.rollback()
             pool.putconn(conn, close=broken)
 
+    def ping(self) -> None:
+        """Round trip to PostgreSQL; raises ServiceUnavailable."""
+        with self.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.closeall()

@@ -9,7 +9,7 @@ touches I/O except through the `UssdServices` port in the context.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.ussd.ports import ProfileDict, UssdServices
@@ -98,17 +98,7 @@ class State:
     ended: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "phone": self.phone,
-            "language": self.language,
-            "user": self.user,
-            "stack": self.stack,
-            "page": self.page,
-            "data": self.data,
-            "notice": self.notice,
-            "consumed": self.consumed,
-            "ended": self.ended,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> State:

@@ -10,7 +10,6 @@ flow, or an END that says what happened. Only a wrong callback token is refused
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from urllib.parse import parse_qs
 
@@ -19,6 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from redis.exceptions import RedisError
 
 from app.api.errors import error_body
+from app.api.tokens import token_matches
 from app.domain.phone import InvalidPhone, normalise
 from app.errors import ServiceUnavailable
 from app.ussd.flow import FLOW
@@ -62,14 +62,11 @@ def _end(key: str, **values: object) -> PlainTextResponse:
 
 
 def _token_ok(request: Request, path_token: str | None) -> bool:
-    expected = request.app.state.runtime.settings.ussd_callback_token
-    if expected is None:
-        return True
-    given = path_token or ""
+    given = path_token
     auth = request.headers.get("authorization", "")
     if not given and auth.lower().startswith("bearer "):
         given = auth[7:].strip()
-    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+    return token_matches(request.app.state.runtime.settings.ussd_callback_token, given)
 
 
 async def _ussd(request: Request, path_token: str | None) -> Response:

@@ -77,7 +77,8 @@ def test_registered_caller_sees_main_menu_details_and_stellar_address(live_serve
     register(live_server.url)
     gateway = AtGateway(live_server.url, PHONE)
     assert gateway.dial().startswith("CON PayTrace - Hi Jane\n1. Send money")
-    details = gateway.send("6") and gateway.send("1")
+    gateway.send("6")
+    details = gateway.send("1")
     [(paytrace_id, address)] = rows(
         database,
         "SELECT paytrace_id, stellar_address FROM users JOIN wallets ON user_id = users.id",

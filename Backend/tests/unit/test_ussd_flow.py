@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from tests.unit.fakes import FakeUssdServices
+from tests.unit.fakes import FakeUssdServices, fake_hash
 from tests.unit.ussd_harness import PHONE, make_phone
+
+
+def registered_caller():
+    """Jane (PIN 4821) is registered and has just dialled: the main menu is showing."""
+    services = FakeUssdServices()
+    services.add_user(PHONE, "Jane Wanjiku", "4821")
+    phone = make_phone(services=services)
+    phone.dial()
+    return phone
 
 
 def register(phone, name="Jane Wanjiku", pin="4821", language="1"):
@@ -146,10 +155,7 @@ def test_registered_caller_gets_the_main_menu_and_coming_soon():
 
 
 def test_my_details_show_the_id_and_a_masked_phone():
-    services = FakeUssdServices()
-    services.add_user(PHONE, "Jane Wanjiku", "4821")
-    phone = make_phone(services=services)
-    phone.dial()
+    phone = registered_caller()
     phone.send("6")
     details = phone.send("1")
     assert "PayTrace ID: PT00000001" in details
@@ -158,10 +164,7 @@ def test_my_details_show_the_id_and_a_masked_phone():
 
 
 def test_stellar_address_screen_shows_the_whole_address_in_groups():
-    services = FakeUssdServices()
-    services.add_user(PHONE, "Jane Wanjiku", "4821")
-    phone = make_phone(services=services)
-    phone.dial()
+    phone = registered_caller()
     phone.send("6")
     screen = phone.send("2")
     pages = [screen]
@@ -171,16 +174,13 @@ def test_stellar_address_screen_shows_the_whole_address_in_groups():
 
 
 def test_wrong_pins_count_down_then_lock_and_say_so():
-    services = FakeUssdServices()
-    services.add_user(PHONE, "Jane Wanjiku", "4821")
-    phone = make_phone(services=services)
-    phone.dial()
+    phone = registered_caller()
     phone.send("6")
     phone.send("3")
     assert phone.send("1111").startswith("CON Wrong PIN. 2 attempt(s) left.")
     assert phone.send("2222").startswith("CON Wrong PIN. 1 attempt(s) left.")
     assert phone.send("3333").startswith("END Wrong PIN 3 times.")
-    again = make_phone(services=services)
+    again = make_phone(services=phone.services)
     again.dial()
     again.send("6")
     again.send("3")
@@ -195,20 +195,17 @@ def test_change_pin_walk_replaces_the_pin():
     for value in ("6", "3", "4821", "5937"):
         phone.send(value)
     assert phone.send("5937").startswith("END Your PIN has been changed.")
-    assert services.pin_hashes[profile["user_id"]] != services.pin_hashes.get(0)
+    assert services.pin_hashes[profile["user_id"]] == fake_hash("5937")
     assert services.calls.count("set_pin") == 1
 
 
 def test_language_change_answers_in_the_new_language():
-    services = FakeUssdServices()
-    services.add_user(PHONE, "Jane Wanjiku", "4821")
-    phone = make_phone(services=services)
-    phone.dial()
+    phone = registered_caller()
     phone.send("6")
     phone.send("4")
     screen = phone.send("2")
     assert screen.startswith("CON Lugha imewekwa Kiswahili.\nAkaunti yangu")
-    assert services.users[PHONE]["language"] == "sw"
+    assert phone.services.users[PHONE]["language"] == "sw"
 
 
 def test_text_arriving_all_at_once_is_consumed_in_order():
