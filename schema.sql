@@ -1,6 +1,23 @@
 -- PayTrace: the full current database schema. Migrations under
 -- Backend/app/db/migrations build exactly this (a test compares the catalogs).
 
+-- KYC tiers: outflow limits per tier, in cents (data; operators change them).
+CREATE TABLE kyc_tiers (
+    tier                  SMALLINT PRIMARY KEY,
+    name                  TEXT   NOT NULL UNIQUE,
+    -- Outflow limits in cents: one transaction, one Nairobi calendar day, and the
+    -- 30 Nairobi calendar days ending today.
+    per_transaction_limit BIGINT NOT NULL CHECK (per_transaction_limit > 0),
+    daily_limit           BIGINT NOT NULL,
+    rolling_30_day_limit  BIGINT NOT NULL,
+    CHECK (per_transaction_limit <= daily_limit AND daily_limit <= rolling_30_day_limit)
+);
+
+INSERT INTO kyc_tiers (tier, name, per_transaction_limit, daily_limit, rolling_30_day_limit)
+VALUES (1, 'basic', 7000000, 15000000, 30000000),
+       (2, 'verified', 25000000, 50000000, 300000000),
+       (3, 'business', 100000000, 300000000, 3000000000);
+
 CREATE TABLE users (
     id                BIGSERIAL PRIMARY KEY,
     paytrace_id       TEXT        NOT NULL UNIQUE CHECK (paytrace_id ~ '^PT[0-9]{8}$'),
@@ -13,7 +30,8 @@ CREATE TABLE users (
     registration_key  TEXT        NOT NULL UNIQUE,
     terms_accepted_at TIMESTAMPTZ NOT NULL,
     created_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
-    updated_at        TIMESTAMPTZ NOT NULL DEFAULT now()
+    updated_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
+    kyc_tier          SMALLINT    NOT NULL DEFAULT 1 REFERENCES kyc_tiers (tier)
 );
 
 CREATE TABLE user_credentials (
@@ -86,4 +104,181 @@ CREATE TABLE sms_messages (
     failure_reason      TEXT,
     created_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at          TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- ---- ledger ------------------------------------------------------------------
+-- Sign convention: a leg's amount is added to its account's balance. User wallets
+-- are positive; the M-Pesa float goes negative as money enters; all balances sum to 0.
+
+-- Fee bands per movement kind, in cents; both ends inclusive.
+CREATE TABLE fee_bands (
+    kind       TEXT   NOT NULL CHECK (kind IN ('transfer')),
+    min_amount BIGINT NOT NULL CHECK (min_amount > 0),
+    max_amount BIGINT NOT NULL,
+    fee        BIGINT NOT NULL CHECK (fee >= 0),
+    PRIMARY KEY (kind, min_amount),
+    CHECK (max_amount >= min_amount)
+);
+
+INSERT INTO fee_bands (kind, min_amount, max_amount, fee)
+VALUES ('transfer', 1, 10000, 0),
+       ('transfer', 10001, 50000, 500),
+       ('transfer', 50001, 100000, 1000),
+       ('transfer', 100001, 500000, 2500),
+       ('transfer', 500001, 2000000, 5000),
+       ('transfer', 2000001, 100000000, 10000);
+
+-- ---- accounts -----------------------------------------------------------------
+
+CREATE TABLE ledger_accounts (
+    id         BIGSERIAL PRIMARY KEY,
+    kind       TEXT        NOT NULL
+               CHECK (kind IN ('wallet', 'fees', 'mpesa_float', 'suspense')),
+    -- The owner of a wallet; system accounts have a code instead.
+    user_id    BIGINT      UNIQUE REFERENCES users (id) ON DELETE RESTRICT,
+    code       TEXT        UNIQUE,
+    currency   TEXT        NOT NULL DEFAULT 'KES' CHECK (currency = 'KES'),
+    -- Always the sum of the account's legs: only the leg trigger may change it.
+    balance    BIGINT      NOT NULL DEFAULT 0,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT ledger_accounts_owner CHECK ((kind = 'wallet') = (user_id IS NOT NULL)
+                                            AND (user_id IS NULL) = (code IS NOT NULL)),
+    -- Only the float and suspense may go below zero; a user wallet never.
+    CONSTRAINT ledger_accounts_non_negative
+        CHECK (balance >= 0 OR kind IN ('mpesa_float', 'suspense'))
+);
+
+CREATE FUNCTION paytrace_seed_system_accounts() RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO ledger_accounts (kind, code)
+    VALUES ('fees', 'fees'), ('mpesa_float', 'mpesa_float'), ('suspense', 'suspense')
+    ON CONFLICT (code) DO NOTHING;
+$$;
+
+SELECT paytrace_seed_system_accounts();
+
+-- ---- journal ------------------------------------------------------------------
+
+CREATE TABLE journal_transactions (
+    id                BIGSERIAL PRIMARY KEY,
+    -- Short, unambiguous and easy to read out over the phone.
+    reference         TEXT        NOT NULL UNIQUE CHECK (reference ~ '^[A-Z2-9]{10}$'),
+    kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal')),
+    -- The movement's own amount and fee (cents), as the user was shown them.
+    amount            BIGINT      NOT NULL CHECK (amount > 0),
+    fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
+    -- Same key and same request: the original result. Same key, other request: refused.
+    idempotency_key   TEXT        NOT NULL UNIQUE CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    request_hash      TEXT        NOT NULL,
+    -- A correction is a new transaction referencing the original, at most one each.
+    reverses_id       BIGINT      UNIQUE REFERENCES journal_transactions (id),
+    channel           TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'admin', 'system')),
+    initiator_user_id BIGINT      REFERENCES users (id),
+    note              TEXT        CHECK (length(note) <= 100),
+    created_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CHECK ((kind = 'reversal') = (reverses_id IS NOT NULL))
+);
+
+CREATE TABLE journal_legs (
+    id             BIGSERIAL PRIMARY KEY,
+    transaction_id BIGINT NOT NULL REFERENCES journal_transactions (id),
+    account_id     BIGINT NOT NULL REFERENCES ledger_accounts (id),
+    amount         BIGINT NOT NULL CHECK (amount <> 0),
+    -- The account's balance just after this leg (set by the trigger): statements
+    -- and replays read it instead of summing history.
+    balance_after  BIGINT NOT NULL
+);
+CREATE INDEX journal_legs_account_idx ON journal_legs (account_id, id);
+CREATE INDEX journal_legs_transaction_idx ON journal_legs (transaction_id);
+
+-- A leg moves its account's balance, in the same statement. The account row is
+-- already locked by the service (in id order); the CHECK on ledger_accounts
+-- refuses an overdraft even for a leg written by hand.
+CREATE FUNCTION journal_leg_apply() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE ledger_accounts SET balance = balance + NEW.amount
+    WHERE id = NEW.account_id
+    RETURNING balance INTO NEW.balance_after;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ledger account % does not exist', NEW.account_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER journal_legs_apply BEFORE INSERT ON journal_legs
+    FOR EACH ROW EXECUTE FUNCTION journal_leg_apply();
+
+-- Balances change only through legs: a hand-written UPDATE is refused.
+CREATE FUNCTION ledger_account_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.balance IS DISTINCT FROM OLD.balance AND pg_trigger_depth() < 2 THEN
+        RAISE EXCEPTION 'a ledger balance changes only through journal legs'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER ledger_accounts_guard BEFORE UPDATE ON ledger_accounts
+    FOR EACH ROW EXECUTE FUNCTION ledger_account_guard();
+
+-- Legs and journal transactions are written once, never edited or deleted.
+CREATE FUNCTION journal_immutable() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: correct with a reversing transaction', TG_TABLE_NAME
+        USING ERRCODE = 'integrity_constraint_violation';
+END;
+$$;
+
+CREATE TRIGGER journal_legs_immutable BEFORE UPDATE OR DELETE ON journal_legs
+    FOR EACH ROW EXECUTE FUNCTION journal_immutable();
+CREATE TRIGGER journal_transactions_immutable BEFORE UPDATE OR DELETE ON journal_transactions
+    FOR EACH ROW EXECUTE FUNCTION journal_immutable();
+
+-- Double entry, enforced at COMMIT: every journal transaction touched has at least
+-- two legs and they sum to zero. Deferred, so the legs of one transaction can be
+-- written one by one.
+CREATE FUNCTION journal_check_balanced() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    tx_id  BIGINT;
+    legs   INTEGER;
+    total  NUMERIC;
+BEGIN
+    IF TG_TABLE_NAME = 'journal_legs' THEN
+        tx_id := NEW.transaction_id;
+    ELSE
+        tx_id := NEW.id;
+    END IF;
+    SELECT count(*), coalesce(sum(amount), 0) INTO legs, total
+    FROM journal_legs WHERE transaction_id = tx_id;
+    IF legs < 2 OR total <> 0 THEN
+        RAISE EXCEPTION 'journal transaction % is unbalanced (% legs, sum %)', tx_id, legs, total
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'journal_balanced';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE CONSTRAINT TRIGGER journal_legs_balanced AFTER INSERT ON journal_legs
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION journal_check_balanced();
+CREATE CONSTRAINT TRIGGER journal_transactions_balanced AFTER INSERT ON journal_transactions
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION journal_check_balanced();
+
+-- ---- usage for the daily and rolling 30-day limits ------------------------------
+
+-- Money out of each wallet per Nairobi calendar day, kept with the movement.
+CREATE TABLE account_outflows (
+    account_id BIGINT  NOT NULL REFERENCES ledger_accounts (id),
+    day        DATE    NOT NULL,
+    amount     BIGINT  NOT NULL CHECK (amount >= 0),
+    movements  INTEGER NOT NULL CHECK (movements >= 0),
+    PRIMARY KEY (account_id, day)
 );

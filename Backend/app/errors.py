@@ -69,3 +69,35 @@ class ServiceUnavailable(PayTraceError):
 
     status_code = 503
     code = "service_unavailable"
+
+
+class IdempotencyConflict(Conflict):
+    """The idempotency key was already used for a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class RecipientNotRegistered(NotFound):
+    code = "recipient_not_registered"
+
+
+class InsufficientFunds(PayTraceError):
+    status_code = 422
+    code = "insufficient_funds"
+
+    def __init__(self, balance: int, needed: int) -> None:
+        super().__init__("the wallet balance is too low", balance=balance, needed=needed)
+        self.balance = balance
+        self.needed = needed
+
+
+class LimitExceeded(PayTraceError):
+    """An outflow above the user's KYC tier limit; `limit` names which one."""
+
+    status_code = 422
+    code = "limit_exceeded"
+
+    def __init__(self, limit: str, allowed: int) -> None:
+        super().__init__(f"the {limit} limit would be exceeded", limit=limit, allowed=allowed)
+        self.limit = limit  # 'per_transaction' | 'daily' | 'rolling_30_days'
+        self.allowed = allowed  # cents still allowed under that limit

@@ -95,14 +95,21 @@ def database(database_url: str) -> Iterator[Database]:
     db.close()
 
 
+# Reference data the migrations seed: kept across tests (the ledger's system
+# accounts are re-seeded after each truncation).
+SEEDED_TABLES = ("schema_migrations", "kyc_tiers", "fee_bands")
+
+
 def _truncate_all(database: Database) -> None:
     with database.connection() as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables"
-            " WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+            "SELECT string_agg(format('%%I', tablename), ', ') FROM pg_tables"
+            " WHERE schemaname = 'public' AND tablename <> ALL(%(kept)s)",
+            {"kept": list(SEEDED_TABLES)},
         )
         tables = cur.fetchone()[0]
         cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        cur.execute("SELECT paytrace_seed_system_accounts()")
         conn.commit()
 
 

@@ -12,6 +12,7 @@ import psycopg2
 import psycopg2.extensions
 
 from app.db.pool import Database
+from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pins import PinRepository
 from app.db.repositories.sms import SmsRepository
@@ -26,6 +27,7 @@ class UnitOfWork:
     pins: PinRepository
     outbox: OutboxRepository
     sms: SmsRepository
+    ledger: LedgerRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -40,6 +42,7 @@ class UnitOfWork:
         self.pins = PinRepository(self.conn)
         self.outbox = OutboxRepository(self.conn)
         self.sms = SmsRepository(self.conn)
+        self.ledger = LedgerRepository(self.conn)
         return self
 
     def __exit__(

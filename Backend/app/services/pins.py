@@ -202,3 +202,28 @@ def change_pin(
         pin_hash=hasher.hash(new_pin),
         dedupe_key=f"pin_changed:{attempt_key}",
     )
+
+
+def unlock(uow: UnitOfWork, *, user_id: int, dedupe_key: str) -> bool:
+    """Clear wrong-PIN failures and any lock (support's reset); commits.
+
+    Returns whether anything was locked or counted; only then is the user told
+    by SMS. Raises NotFound if the user has no PIN credential.
+    """
+    with uow:
+        credential = uow.pins.get_for_update(user_id)
+        user = uow.users.get_by_id(user_id)
+        if credential is None or user is None:
+            raise NotFound("no PIN is set for this user")
+        if not credential.failed_attempts and credential.locked_until is None:
+            return False
+        uow.pins.set_failures(user_id, 0, None)
+        queue_sms(
+            uow,
+            to=user.phone,
+            template="pin_unlocked",
+            language=user.language,
+            dedupe_key=dedupe_key,
+        )
+        uow.commit()
+    return True

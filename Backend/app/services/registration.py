@@ -82,7 +82,7 @@ def register_user(
     shortcode: str,
     now: datetime | None = None,
 ) -> Registered:
-    """Create user, PIN credential, encrypted Stellar wallet and welcome SMS in one transaction.
+    """Create user, PIN, encrypted Stellar wallet, ledger account and welcome SMS at once.
 
     Idempotent per registration_key: a repeat returns the same user and wallet with
     created=False and writes nothing. Raises AlreadyRegistered if the phone belongs
@@ -120,6 +120,7 @@ def register_user(
             user_id=user.id, stellar_address=address, stellar_secret_ct=box.encrypt(seed)
         )
         uow.pins.add(user.id, new.pin_hash)
+        uow.ledger.open_wallet(user.id)
         queue_sms(
             uow,
             to=user.phone,

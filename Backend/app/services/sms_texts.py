@@ -27,6 +27,66 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
         "en": "PayTrace: your PIN was changed. If this was not you, call support now.",
         "sw": "PayTrace: PIN yako imebadilishwa. Kama si wewe, piga huduma kwa wateja sasa.",
     },
+    "transfer_sent": {
+        "en": (
+            "PayTrace {reference} confirmed. KES {amount} sent to {name} {phone} on {when}. "
+            "Fee KES {fee}. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. KES {amount} imetumwa kwa {name} {phone} "
+            "tarehe {when}. Ada KES {fee}. Salio jipya KES {balance}."
+        ),
+    },
+    "transfer_received": {
+        "en": (
+            "PayTrace {reference} confirmed. You have received KES {amount} from {name} "
+            "{phone} on {when}. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. Umepokea KES {amount} kutoka kwa {name} "
+            "{phone} tarehe {when}. Salio jipya KES {balance}."
+        ),
+    },
+    "cash_in": {
+        "en": (
+            "PayTrace {reference} confirmed. KES {amount} added to your wallet on {when}. "
+            "New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. KES {amount} imeongezwa kwenye pochi yako "
+            "tarehe {when}. Salio jipya KES {balance}."
+        ),
+    },
+    "reversal": {
+        "en": (
+            "PayTrace {reference}: transaction {original} was reversed. KES {amount} "
+            "{direction} your wallet. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: muamala {original} umebatilishwa. KES {amount} "
+            "{direction} pochi yako. Salio jipya KES {balance}."
+        ),
+    },
+    "invite": {
+        "en": (
+            "{name} wants to send you money with PayTrace. Dial {shortcode} to open a free "
+            "wallet in a minute, on any phone."
+        ),
+        "sw": (
+            "{name} anataka kukutumia pesa kwa PayTrace. Piga {shortcode} kufungua pochi "
+            "bila malipo kwa dakika moja, kwa simu yoyote."
+        ),
+    },
+    "pin_unlocked": {
+        "en": "PayTrace: your PIN has been unlocked by PayTrace support. You can send money again.",
+        "sw": "PayTrace: PIN yako imefunguliwa na huduma kwa wateja. Unaweza kutuma pesa tena.",
+    },
+}
+
+# Words that fill {direction} in the reversal SMS.
+REVERSAL_DIRECTION = {
+    "en": {"in": "returned to", "out": "taken back from"},
+    "sw": {"in": "imerudishwa kwenye", "out": "imetolewa kwenye"},
 }
 
 

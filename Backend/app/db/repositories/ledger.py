@@ -1,0 +1,362 @@
+"""The ledger: accounts, journal transactions and their legs, limits and fees.
+
+Balances move only through legs (a trigger applies each leg to its account), and
+the database refuses an unbalanced journal transaction at COMMIT and an overdrawn
+user wallet at once. Driver errors are translated here into the few the service
+layer acts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+
+
+class KeyTaken(Exception):
+    """The idempotency key (or the original of a reversal) was used by a concurrent call."""
+
+
+class ReferenceTaken(Exception):
+    """The random reference collided; draw another and retry."""
+
+
+class Overdraft(Exception):
+    """A leg would take an account below zero that may not go there."""
+
+
+@dataclass(frozen=True, slots=True)
+class TierLimits:
+    tier: int
+    per_transaction: int
+    daily: int
+    rolling_30_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockedAccount:
+    id: int
+    kind: str
+    code: str | None
+    user_id: int | None
+    balance: int
+    limits: TierLimits | None  # wallets only
+    # The wallet's owner, for the SMS that confirm the movement (wallets only).
+    full_name: str | None
+    phone: str | None
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    account_id: int
+    amount: int
+    balance_after: int
+    kind: str
+    user_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    id: int
+    reference: str
+    kind: str
+    amount: int
+    fee: int
+    request_hash: str
+    reverses_id: int | None
+    channel: str
+    initiator_user_id: int | None
+    note: str | None
+    created_at: datetime
+    legs: tuple[Leg, ...]
+
+    def leg_of_user(self, user_id: int) -> Leg | None:
+        return next((leg for leg in self.legs if leg.user_id == user_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    transaction_id: int
+    reference: str
+    kind: str
+    created_at: datetime
+    amount: int  # signed: what this movement did to the wallet, fee included
+    balance_after: int
+    counterparty_name: str | None
+    counterparty_phone: str | None
+
+
+_ENTRY_SQL = """
+    SELECT t.id, t.reference, t.kind, t.amount, t.fee, t.request_hash, t.reverses_id,
+           t.channel, t.initiator_user_id, t.note, t.created_at,
+           l.account_id, l.amount, l.balance_after, a.kind, a.user_id
+    FROM journal_transactions t
+    JOIN journal_legs l ON l.transaction_id = t.id
+    JOIN ledger_accounts a ON a.id = l.account_id
+    WHERE {where}
+    ORDER BY l.id
+"""
+
+
+class LedgerRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    # ---- accounts -----------------------------------------------------------
+
+    def open_wallet(self, user_id: int) -> int:
+        """Create the user's wallet account (balance 0); returns its id."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO ledger_accounts (kind, user_id) VALUES ('wallet', %(user_id)s)"
+                " RETURNING id",
+                {"user_id": user_id},
+            )
+            return cur.fetchone()[0]
+
+    def accounts(
+        self,
+        *,
+        user_ids: list[int] | None = None,
+        codes: list[str] | None = None,
+        account_ids: list[int] | None = None,
+        for_update: bool = True,
+    ) -> list[LockedAccount]:
+        """Users' wallets, named system accounts or accounts by id, in id order.
+
+        for_update locks them: one fixed order for every caller is what makes
+        deadlocks impossible.
+        """
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT a.id, a.kind, a.code, a.user_id, a.balance,
+                       k.tier, k.per_transaction_limit, k.daily_limit, k.rolling_30_day_limit,
+                       u.full_name, u.phone, u.language
+                FROM ledger_accounts a
+                LEFT JOIN users u ON u.id = a.user_id
+                LEFT JOIN kyc_tiers k ON k.tier = u.kyc_tier
+                WHERE a.user_id = ANY(%(user_ids)s) OR a.code = ANY(%(codes)s)
+                   OR a.id = ANY(%(ids)s)
+                ORDER BY a.id
+                """
+                + (" FOR UPDATE OF a" if for_update else ""),
+                {
+                    "user_ids": user_ids or [],
+                    "codes": codes or [],
+                    "ids": account_ids or [],
+                },
+            )
+            rows = cur.fetchall()
+        return [
+            LockedAccount(
+                id=row[0],
+                kind=row[1],
+                code=row[2],
+                user_id=row[3],
+                balance=row[4],
+                limits=TierLimits(*row[5:9]) if row[5] is not None else None,
+                full_name=row[9],
+                phone=row[10],
+                language=row[11],
+            )
+            for row in rows
+        ]
+
+    def wallet_balance(self, user_id: int) -> int | None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT balance FROM ledger_accounts WHERE user_id = %(user_id)s",
+                {"user_id": user_id},
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    # ---- limits and fees --------------------------------------------------------
+
+    def fee(self, kind: str, amount: int) -> int | None:
+        """The fee for an amount of a movement kind, or None when no band covers it."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT fee FROM fee_bands
+                WHERE kind = %(kind)s AND %(amount)s BETWEEN min_amount AND max_amount
+                """,
+                {"kind": kind, "amount": amount},
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def tier_limits(self, user_id: int) -> TierLimits | None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT k.tier, k.per_transaction_limit, k.daily_limit, k.rolling_30_day_limit
+                FROM users u JOIN kyc_tiers k ON k.tier = u.kyc_tier
+                WHERE u.id = %(user_id)s
+                """,
+                {"user_id": user_id},
+            )
+            row = cur.fetchone()
+        return TierLimits(*row) if row else None
+
+    def outflows(self, account_id: int, today: date) -> tuple[int, int]:
+        """Money out of an account today and over the 30 days ending today, in cents."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT coalesce(sum(amount) FILTER (WHERE day = %(today)s), 0),
+                       coalesce(sum(amount), 0)
+                FROM account_outflows
+                WHERE account_id = %(account_id)s AND day > %(today)s - 30
+                """,
+                {"account_id": account_id, "today": today},
+            )
+            day_total, rolling_total = cur.fetchone()
+        return int(day_total), int(rolling_total)
+
+    def add_outflow(self, account_id: int, day: date, amount: int) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO account_outflows (account_id, day, amount, movements)
+                VALUES (%(account_id)s, %(day)s, %(amount)s, 1)
+                ON CONFLICT (account_id, day) DO UPDATE
+                SET amount = account_outflows.amount + EXCLUDED.amount,
+                    movements = account_outflows.movements + 1
+                """,
+                {"account_id": account_id, "day": day, "amount": amount},
+            )
+
+    # ---- journal --------------------------------------------------------------------
+
+    def post(
+        self,
+        *,
+        reference: str,
+        kind: str,
+        amount: int,
+        fee: int,
+        idempotency_key: str,
+        request_hash: str,
+        legs: list[tuple[int, int]],
+        channel: str,
+        initiator_user_id: int | None = None,
+        reverses_id: int | None = None,
+        note: str | None = None,
+    ) -> tuple[int, datetime]:
+        """Write one journal transaction and its legs in one statement; returns id and time.
+
+        Raises KeyTaken, ReferenceTaken or Overdraft; each leaves the database
+        transaction aborted, so the caller must roll back.
+        """
+        params = {
+            "reference": reference,
+            "kind": kind,
+            "amount": amount,
+            "fee": fee,
+            "key": idempotency_key,
+            "hash": request_hash,
+            "reverses_id": reverses_id,
+            "channel": channel,
+            "initiator": initiator_user_id,
+            "note": note,
+            "accounts": [account for account, _ in legs],
+            "amounts": [leg_amount for _, leg_amount in legs],
+        }
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(
+                    """
+                    WITH tx AS (
+                        INSERT INTO journal_transactions
+                            (reference, kind, amount, fee, idempotency_key, request_hash,
+                             reverses_id, channel, initiator_user_id, note)
+                        VALUES (%(reference)s, %(kind)s, %(amount)s, %(fee)s, %(key)s,
+                                %(hash)s, %(reverses_id)s, %(channel)s, %(initiator)s,
+                                %(note)s)
+                        RETURNING id, created_at
+                    ), legs AS (
+                        INSERT INTO journal_legs (transaction_id, account_id, amount, balance_after)
+                        SELECT tx.id, leg.account_id, leg.amount, 0
+                        FROM tx, unnest(%(accounts)s::bigint[], %(amounts)s::bigint[])
+                                 WITH ORDINALITY AS leg (account_id, amount, n)
+                        ORDER BY leg.n
+                        RETURNING 1
+                    )
+                    SELECT tx.id, tx.created_at, (SELECT count(*) FROM legs) FROM tx
+                    """,
+                    params,
+                )
+                tx_id, created_at, _ = cur.fetchone()
+                return tx_id, created_at
+        except psycopg2.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "journal_transactions_reference_key":
+                raise ReferenceTaken from exc
+            raise KeyTaken from exc
+        except psycopg2.errors.CheckViolation as exc:
+            if exc.diag.constraint_name == "ledger_accounts_non_negative":
+                raise Overdraft from exc
+            raise
+
+    def find(
+        self, *, key: str | None = None, transaction_id: int | None = None
+    ) -> JournalEntry | None:
+        """A journal transaction with its legs, by idempotency key or id."""
+        if key is not None:
+            where, params = "t.idempotency_key = %(v)s", {"v": key}
+        else:
+            where, params = "t.id = %(v)s", {"v": transaction_id}
+        return self._entry(where, params)
+
+    def reversal_of(self, transaction_id: int) -> JournalEntry | None:
+        return self._entry("t.reverses_id = %(v)s", {"v": transaction_id})
+
+    def _entry(self, where: str, params: dict) -> JournalEntry | None:
+        with self._conn.cursor() as cur:
+            cur.execute(_ENTRY_SQL.format(where=where), params)
+            rows = cur.fetchall()
+        if not rows:
+            return None
+        head = rows[0]
+        return JournalEntry(
+            *head[:11],
+            legs=tuple(Leg(*row[11:16]) for row in rows),
+        )
+
+    def statement(self, account_id: int, limit: int) -> list[StatementLine]:
+        """The account's latest movements, newest first, each with its counterparty."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT t.id, t.reference, t.kind, t.created_at, l.amount, l.balance_after,
+                       other.full_name, other.phone
+                FROM (SELECT * FROM journal_legs WHERE account_id = %(account_id)s
+                      ORDER BY id DESC LIMIT %(limit)s) l
+                JOIN journal_transactions t ON t.id = l.transaction_id
+                LEFT JOIN LATERAL (
+                    SELECT u.full_name, u.phone
+                    FROM journal_legs o
+                    JOIN ledger_accounts a ON a.id = o.account_id
+                    JOIN users u ON u.id = a.user_id
+                    WHERE o.transaction_id = l.transaction_id AND o.account_id <> l.account_id
+                    ORDER BY o.id LIMIT 1
+                ) other ON true
+                ORDER BY l.id DESC
+                """,
+                {"account_id": account_id, "limit": limit},
+            )
+            return [StatementLine(*row) for row in cur.fetchall()]
+
+    def wallet_account_id(self, user_id: int) -> int | None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT id FROM ledger_accounts WHERE user_id = %(user_id)s",
+                {"user_id": user_id},
+            )
+            row = cur.fetchone()
+        return row[0] if row else None

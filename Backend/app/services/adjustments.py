@@ -1,0 +1,178 @@
+"""Movements operators and agents make: cash-in from the float, and reversals."""
+
+from __future__ import annotations
+
+from app.db.repositories.ledger import JournalEntry, LockedAccount, Overdraft
+from app.db.unit_of_work import UnitOfWork
+from app.domain.money import format_kes, new_reference
+from app.errors import Conflict, InsufficientFunds, NotFound
+from app.services.ledger import (
+    CHANNELS,
+    Movement,
+    check_amount,
+    earlier_result,
+    request_hash,
+    run_idempotent,
+    sms_time,
+)
+from app.services.notifications import queue_sms
+from app.services.registration import refused
+from app.services.sms_texts import REVERSAL_DIRECTION
+
+# One cash-in is at most KES 1,000,000: above that is an operator's typo.
+MAX_CASH_IN = 100_000_000
+REFERENCE_MAX = 64
+
+
+class NotReversible(Conflict):
+    code = "not_reversible"
+
+
+def cash_in(
+    uow: UnitOfWork,
+    *,
+    phone: str,
+    amount: int,
+    reference: str,
+    channel: str = "admin",
+) -> Movement:
+    """Credit a wallet from the M-Pesa float (agent or operator cash-in); commits.
+
+    The external reference is the idempotency key: the same reference with the
+    same phone and amount returns the original movement; with anything else it
+    raises IdempotencyConflict. Raises ValidationFailed ('invalid_amount',
+    'invalid_reference', 'invalid_channel') and RecipientNotRegistered-like
+    NotFound for an unknown phone.
+    """
+    check_amount(amount, maximum=MAX_CASH_IN)
+    reference = reference.strip() if isinstance(reference, str) else ""
+    if not 1 <= len(reference) <= REFERENCE_MAX or not reference.isprintable():
+        raise refused("invalid_reference", f"a reference of 1 to {REFERENCE_MAX} characters")
+    if channel not in CHANNELS:
+        raise refused("invalid_channel", "unknown channel")
+    key = f"cash_in:{reference}"
+    fingerprint = request_hash(kind="cash_in", phone=phone, amount=amount)
+
+    def attempt() -> Movement:
+        with uow:
+            user = uow.users.get_by_phone(phone)
+            if user is None:
+                raise NotFound("no PayTrace user has this phone number")
+            locked = uow.ledger.accounts(user_ids=[user.id], codes=["mpesa_float"])
+            earlier = earlier_result(uow, key, fingerprint)
+            if earlier is not None:
+                return earlier
+            wallet = next(a for a in locked if a.user_id == user.id)
+            float_account = next(a for a in locked if a.code == "mpesa_float")
+            tx_id, created_at = uow.ledger.post(
+                reference=(ref := new_reference()),
+                kind="cash_in",
+                amount=amount,
+                fee=0,
+                idempotency_key=key,
+                request_hash=fingerprint,
+                legs=[(float_account.id, -amount), (wallet.id, amount)],
+                channel=channel,
+                note=reference,
+            )
+            balance = wallet.balance + amount
+            queue_sms(
+                uow,
+                to=user.phone,
+                template="cash_in",
+                language=user.language,
+                dedupe_key=f"journal:{tx_id}:{user.id}",
+                reference=ref,
+                amount=format_kes(amount),
+                when=sms_time(created_at),
+                balance=format_kes(balance),
+            )
+            uow.commit()
+        return Movement(tx_id, ref, "cash_in", amount, 0, created_at, {user.id: balance})
+
+    return run_idempotent(uow, key, fingerprint, attempt)
+
+
+def reverse(
+    uow: UnitOfWork,
+    *,
+    transaction_id: int,
+    reason: str | None = None,
+    channel: str = "admin",
+) -> Movement:
+    """Post the exact opposite of a journal transaction, and tell each wallet by SMS.
+
+    At most one reversal per transaction: asking again returns it (replayed=True).
+    Raises NotFound, NotReversible (a reversal cannot itself be reversed) and
+    InsufficientFunds when a wallet no longer holds what it received (an
+    operator then settles it by other means).
+    """
+    key = f"reversal:{transaction_id}"
+    fingerprint = request_hash(kind="reversal", transaction_id=transaction_id)
+    note = (reason or "").strip()[:100] or None
+
+    def attempt() -> Movement:
+        with uow:
+            original = uow.ledger.find(transaction_id=transaction_id)
+            if original is None:
+                raise NotFound("no such transaction")
+            if original.kind == "reversal":
+                raise NotReversible("a reversal cannot be reversed")
+            locked = uow.ledger.accounts(account_ids=[leg.account_id for leg in original.legs])
+            earlier = earlier_result(uow, key, fingerprint)
+            if earlier is not None:
+                return earlier
+            by_id = {account.id: account for account in locked}
+            for leg in original.legs:
+                account = by_id[leg.account_id]
+                if account.kind == "wallet" and account.balance < leg.amount:
+                    raise InsufficientFunds(balance=account.balance, needed=leg.amount)
+            try:
+                tx_id, created_at = uow.ledger.post(
+                    reference=(ref := new_reference()),
+                    kind="reversal",
+                    amount=original.amount,
+                    fee=original.fee,
+                    idempotency_key=key,
+                    request_hash=fingerprint,
+                    legs=[(leg.account_id, -leg.amount) for leg in original.legs],
+                    channel=channel,
+                    reverses_id=original.id,
+                    note=note,
+                )
+            except Overdraft:  # unreachable under the row locks; the CHECK is the backstop
+                raise InsufficientFunds(balance=0, needed=original.amount) from None
+            balances = {}
+            for leg in original.legs:
+                account = by_id[leg.account_id]
+                if account.user_id is not None:
+                    balances[account.user_id] = account.balance - leg.amount
+                    _tell_wallet(uow, original, account, -leg.amount, ref, tx_id)
+            uow.commit()
+        return Movement(tx_id, ref, "reversal", original.amount, original.fee, created_at, balances)
+
+    return run_idempotent(uow, key, fingerprint, attempt)
+
+
+def _tell_wallet(
+    uow: UnitOfWork,
+    original: JournalEntry,
+    account: LockedAccount,
+    change: int,
+    reference: str,
+    tx_id: int,
+) -> None:
+    language = account.language or "en"
+    words = REVERSAL_DIRECTION.get(language, REVERSAL_DIRECTION["en"])
+    queue_sms(
+        uow,
+        to=account.phone,
+        template="reversal",
+        language=language,
+        dedupe_key=f"journal:{tx_id}:{account.user_id}",
+        reference=reference,
+        original=original.reference,
+        amount=format_kes(abs(change)),
+        direction=words["in" if change > 0 else "out"],
+        balance=format_kes(account.balance + change),
+    )

@@ -1,0 +1,127 @@
+"""What every money movement shares: idempotency, limits, the posted result.
+
+A movement is one call of a service function (transfer, cash-in, reversal), one
+PostgreSQL transaction: lock the accounts it touches in id order, check the key
+was not used before, check the rules, post the journal transaction, queue its SMS
+through the outbox, commit. The database refuses what the rules should never let
+through (unbalanced legs, an overdrawn wallet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from app.db.repositories.ledger import JournalEntry, KeyTaken, LockedAccount, ReferenceTaken
+from app.db.unit_of_work import UnitOfWork
+from app.domain.money import NAIROBI
+from app.errors import IdempotencyConflict, LimitExceeded, ServiceUnavailable
+from app.services.registration import refused
+
+CHANNELS = ("ussd", "api", "admin", "system")
+MAX_KEY_LENGTH = 200
+# 31^10 references: a collision is rare; a handful of redraws makes failure absurd.
+_REFERENCE_DRAWS = 5
+
+
+@dataclass(frozen=True)
+class Movement:
+    """A posted journal transaction as the channels show it."""
+
+    transaction_id: int
+    reference: str
+    kind: str  # transfer | cash_in | reversal
+    amount: int  # cents
+    fee: int  # cents
+    created_at: datetime
+    # Each wallet's balance right after the movement, by user id.
+    balances: dict[int, int]
+    replayed: bool = False  # True: an earlier call with this key did the work
+
+
+def request_hash(**fields: object) -> str:
+    """A stable fingerprint of a request: same key + other fingerprint = refused."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def movement_of(entry: JournalEntry, *, replayed: bool) -> Movement:
+    return Movement(
+        transaction_id=entry.id,
+        reference=entry.reference,
+        kind=entry.kind,
+        amount=entry.amount,
+        fee=entry.fee,
+        created_at=entry.created_at,
+        balances={leg.user_id: leg.balance_after for leg in entry.legs if leg.user_id},
+        replayed=replayed,
+    )
+
+
+def earlier_result(uow: UnitOfWork, key: str, fingerprint: str) -> Movement | None:
+    """The result of an earlier call with this key, or None; raises IdempotencyConflict."""
+    entry = uow.ledger.find(key=key)
+    if entry is None:
+        return None
+    if entry.request_hash != fingerprint:
+        raise IdempotencyConflict("this idempotency key was used for a different request")
+    return movement_of(entry, replayed=True)
+
+
+def run_idempotent(
+    uow: UnitOfWork, key: str, fingerprint: str, attempt: Callable[[], Movement]
+) -> Movement:
+    """Run one movement attempt (its own `with uow:`), retrying a reference collision.
+
+    A concurrent call that committed the same key first wins: its result is
+    returned as a replay (or IdempotencyConflict if it was another request).
+    """
+    for _ in range(_REFERENCE_DRAWS):
+        try:
+            return attempt()
+        except ReferenceTaken:
+            continue
+        except KeyTaken:
+            with uow:
+                earlier = earlier_result(uow, key, fingerprint)
+            if earlier is None:  # the unique index named another movement
+                raise IdempotencyConflict("this movement was already made") from None
+            return earlier
+    raise ServiceUnavailable("could not draw a free transaction reference")
+
+
+def check_key(key: str) -> str:
+    """Raises ValidationFailed (code 'invalid_idempotency_key')."""
+    if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise refused(
+            "invalid_idempotency_key", f"an idempotency key of 1 to {MAX_KEY_LENGTH} characters"
+        )
+    return key
+
+
+def check_amount(amount: object, *, maximum: int) -> int:
+    """Raises ValidationFailed (code 'invalid_amount') unless 0 < amount <= maximum cents."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= maximum:
+        raise refused("invalid_amount", f"the amount must be whole cents from 1 to {maximum}")
+    return amount
+
+
+def check_limits(uow: UnitOfWork, account: LockedAccount, amount: int, today: date) -> None:
+    """Refuse an outflow above the owner's tier limits; raises LimitExceeded."""
+    limits = account.limits
+    assert limits is not None, "limits apply to wallets"
+    if amount > limits.per_transaction:
+        raise LimitExceeded("per_transaction", limits.per_transaction)
+    day_total, rolling_total = uow.ledger.outflows(account.id, today)
+    if day_total + amount > limits.daily:
+        raise LimitExceeded("daily", max(0, limits.daily - day_total))
+    if rolling_total + amount > limits.rolling_30_days:
+        raise LimitExceeded("rolling_30_days", max(0, limits.rolling_30_days - rolling_total))
+
+
+def sms_time(moment: datetime) -> str:
+    """22/11/26 14:05, Nairobi time: how Kenyan users read a receipt."""
+    return moment.astimezone(NAIROBI).strftime("%d/%m/%y %H:%M")

@@ -1,0 +1,284 @@
+"""Send money: wallet to wallet, with the fee to PayTrace, SMS to both sides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.db.repositories.ledger import LockedAccount, Overdraft
+from app.db.unit_of_work import UnitOfWork
+from app.domain.money import format_kes, nairobi_day, new_reference
+from app.domain.phone import mask
+from app.errors import InsufficientFunds, NotFound, RecipientNotRegistered
+from app.services import pins
+from app.services.ledger import (
+    CHANNELS,
+    Movement,
+    check_amount,
+    check_key,
+    check_limits,
+    earlier_result,
+    request_hash,
+    run_idempotent,
+    sms_time,
+)
+from app.services.notifications import queue_sms
+from app.services.registration import refused
+
+# Above every tier's per-transaction limit: the tier refuses first, with its reason.
+MAX_TRANSFER = 1_000_000_000
+NOTE_MAX = 100
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    full_name: str
+    phone: str  # E.164
+
+
+@dataclass(frozen=True)
+class Quote:
+    amount: int
+    fee: int
+    balance: int  # the sender's balance now
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.fee
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    sender_user_id: int
+    recipient_phone: str  # E.164
+    amount: int  # cents
+    idempotency_key: str  # e.g. 'ussd:<hop digest>' or the API's Idempotency-Key
+    channel: str = "ussd"
+    note: str | None = None
+
+
+def find_recipient(uow: UnitOfWork, *, sender_user_id: int, phone: str) -> Recipient:
+    """The registered user behind phone; raises RecipientNotRegistered, or
+    ValidationFailed (code 'send_to_self')."""
+    with uow:
+        user = uow.users.get_by_phone(phone)
+    if user is None:
+        raise RecipientNotRegistered("this number is not registered with PayTrace")
+    if user.id == sender_user_id:
+        raise refused("send_to_self", "you cannot send money to yourself")
+    return Recipient(user_id=user.id, full_name=user.full_name, phone=user.phone)
+
+
+def quote_transfer(
+    uow: UnitOfWork, *, sender_user_id: int, amount: int, now: datetime | None = None
+) -> Quote:
+    """The fee for a transfer the sender could make now, without moving money.
+
+    Raises ValidationFailed ('invalid_amount'), LimitExceeded, InsufficientFunds or
+    NotFound. The transfer itself checks all of it again under lock.
+    """
+    check_amount(amount, maximum=MAX_TRANSFER)
+    today = nairobi_day(now or datetime.now(UTC))
+    with uow:
+        found = uow.ledger.accounts(user_ids=[sender_user_id], for_update=False)
+        if not found:
+            raise NotFound("no wallet for this user")
+        account = found[0]
+        check_limits(uow, account, amount, today)
+        fee = _fee(uow, amount)
+    if account.balance < amount + fee:
+        raise InsufficientFunds(balance=account.balance, needed=amount + fee)
+    return Quote(amount=amount, fee=fee, balance=account.balance)
+
+
+def transfer(uow: UnitOfWork, request: TransferRequest, *, now: datetime | None = None) -> Movement:
+    """Move amount (+ fee) from the sender's wallet to the recipient's; commits.
+
+    Idempotent on request.idempotency_key: the same request again returns the
+    original Movement (replayed=True); another request with that key raises
+    IdempotencyConflict. Raises RecipientNotRegistered, ValidationFailed (codes
+    'send_to_self', 'invalid_amount', 'invalid_note', 'invalid_channel',
+    'invalid_idempotency_key'), LimitExceeded, InsufficientFunds, NotFound.
+    """
+    amount = check_amount(request.amount, maximum=MAX_TRANSFER)
+    key = check_key(request.idempotency_key)
+    if request.channel not in CHANNELS:
+        raise refused("invalid_channel", "unknown channel")
+    if request.note is not None and len(request.note) > NOTE_MAX:
+        raise refused("invalid_note", f"a note is at most {NOTE_MAX} characters")
+    fingerprint = request_hash(
+        kind="transfer",
+        sender=request.sender_user_id,
+        to=request.recipient_phone,
+        amount=amount,
+        note=request.note,
+    )
+    return run_idempotent(
+        uow, key, fingerprint, lambda: _transfer_once(uow, request, fingerprint, now)
+    )
+
+
+def _transfer_once(
+    uow: UnitOfWork, request: TransferRequest, fingerprint: str, now: datetime | None
+) -> Movement:
+    sender_id, amount, key = request.sender_user_id, request.amount, request.idempotency_key
+    with uow:
+        recipient = uow.users.get_by_phone(request.recipient_phone)
+        if recipient is None:
+            raise RecipientNotRegistered("this number is not registered with PayTrace")
+        locked = uow.ledger.accounts(user_ids=[sender_id, recipient.id], codes=["fees"])
+        earlier = earlier_result(uow, key, fingerprint)
+        if earlier is not None:
+            return earlier
+        if recipient.id == sender_id:
+            raise refused("send_to_self", "you cannot send money to yourself")
+        sender = _wallet(locked, sender_id)
+        receiver = _wallet(locked, recipient.id)
+        fees = next(a for a in locked if a.code == "fees")
+        today = nairobi_day(now or datetime.now(UTC))
+        check_limits(uow, sender, amount, today)
+        fee = _fee(uow, amount)
+        if sender.balance < amount + fee:
+            raise InsufficientFunds(balance=sender.balance, needed=amount + fee)
+        legs = [(sender.id, -(amount + fee)), (receiver.id, amount)]
+        if fee:
+            legs.append((fees.id, fee))
+        try:
+            tx_id, created_at = uow.ledger.post(
+                reference=(reference := new_reference()),
+                kind="transfer",
+                amount=amount,
+                fee=fee,
+                idempotency_key=key,
+                request_hash=fingerprint,
+                legs=legs,
+                channel=request.channel,
+                initiator_user_id=sender_id,
+                note=request.note,
+            )
+        except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
+            raise InsufficientFunds(balance=sender.balance, needed=amount + fee) from None
+        uow.ledger.add_outflow(sender.id, today, amount)
+        movement = Movement(
+            transaction_id=tx_id,
+            reference=reference,
+            kind="transfer",
+            amount=amount,
+            fee=fee,
+            created_at=created_at,
+            balances={
+                sender_id: sender.balance - amount - fee,
+                recipient.id: receiver.balance + amount,
+            },
+        )
+        _confirm_by_sms(uow, movement, sender, receiver)
+        uow.commit()
+    return movement
+
+
+def send_money(
+    uow: UnitOfWork,
+    hasher: pins.PinHasher,
+    policy: pins.PinPolicy,
+    request: TransferRequest,
+    *,
+    pin: str,
+    now: datetime | None = None,
+) -> Movement:
+    """Check the sender's PIN, then transfer; two transactions.
+
+    The PIN attempt is keyed by the idempotency key, so a retried request counts
+    once and replays. Raises what pins.verify_pin raises (WrongPin, PinLocked),
+    then what transfer raises.
+    """
+    pins.verify_pin(
+        uow,
+        hasher,
+        policy,
+        user_id=request.sender_user_id,
+        pin=pin,
+        attempt_key=f"send:{request.idempotency_key}",
+    )
+    return transfer(uow, request, now=now)
+
+
+def invite(
+    uow: UnitOfWork,
+    *,
+    sender_user_id: int,
+    phone: str,
+    shortcode: str,
+    now: datetime | None = None,
+) -> bool:
+    """Queue an invitation SMS to an unregistered number; commits.
+
+    At most one invitation per sender, number and day: returns False when it was
+    already sent. Raises ValidationFailed ('already_registered') for a user's
+    number and NotFound for an unknown sender.
+    """
+    day = nairobi_day(now or datetime.now(UTC))
+    with uow:
+        sender = uow.users.get_by_id(sender_user_id)
+        if sender is None:
+            raise NotFound("no such user")
+        if uow.users.get_by_phone(phone) is not None:
+            raise refused("already_registered", "this number is already on PayTrace")
+        queued = queue_sms(
+            uow,
+            to=phone,
+            template="invite",
+            # The invitee's language is unknown: the sender's is the best guess.
+            language=sender.language,
+            dedupe_key=f"invite:{sender_user_id}:{phone}:{day.isoformat()}",
+            name=sender.full_name.split(" ")[0],
+            shortcode=shortcode,
+        )
+        uow.commit()
+    return queued is not None
+
+
+def _wallet(locked: list[LockedAccount], user_id: int) -> LockedAccount:
+    found = next((a for a in locked if a.user_id == user_id), None)
+    if found is None:
+        raise NotFound("no wallet for this user")
+    return found
+
+
+def _fee(uow: UnitOfWork, amount: int) -> int:
+    fee = uow.ledger.fee("transfer", amount)
+    if fee is None:
+        raise refused("invalid_amount", "no fee band covers this amount")
+    return fee
+
+
+def _confirm_by_sms(
+    uow: UnitOfWork, movement: Movement, sender: LockedAccount, receiver: LockedAccount
+) -> None:
+    when = sms_time(movement.created_at)
+    common = {"reference": movement.reference, "amount": format_kes(movement.amount)}
+    queue_sms(
+        uow,
+        to=sender.phone,
+        template="transfer_sent",
+        language=sender.language,
+        dedupe_key=f"journal:{movement.transaction_id}:{sender.user_id}",
+        name=receiver.full_name,
+        phone=mask(receiver.phone),
+        when=when,
+        fee=format_kes(movement.fee),
+        balance=format_kes(movement.balances[sender.user_id]),
+        **common,
+    )
+    queue_sms(
+        uow,
+        to=receiver.phone,
+        template="transfer_received",
+        language=receiver.language,
+        dedupe_key=f"journal:{movement.transaction_id}:{receiver.user_id}",
+        name=sender.full_name,
+        phone=mask(sender.phone),
+        when=when,
+        balance=format_kes(movement.balances[receiver.user_id]),
+        **common,
+    )
