@@ -12,13 +12,18 @@ from contextlib import contextmanager
 
 import psycopg2
 import psycopg2.extensions
-import psycopg2.pool
 
 from app.errors import ServiceUnavailable
 
 
 class Database:
-    """A lazily opened connection pool for one DSN."""
+    """A lazily filled pool of connections for one DSN.
+
+    Connections are opened on demand, kept for reuse (most recently used first,
+    so a quiet pool shrinks to the connections it really needs warm), and never
+    more than max_connections at once: a caller beyond that waits up to the
+    connect timeout, then gets ServiceUnavailable.
+    """
 
     def __init__(
         self,
@@ -29,32 +34,44 @@ class Database:
         statement_timeout_ms: int = 5000,
     ) -> None:
         self.dsn = dsn
-        self._max = max_connections
+        self._wait_s = connect_timeout_s
         self._kwargs = {
             "connect_timeout": connect_timeout_s,
             "options": f"-c statement_timeout={statement_timeout_ms}",
             "application_name": "paytrace",
         }
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._idle: list[psycopg2.extensions.connection] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._closed = False
 
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
-        if self._pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        0, self._max, self.dsn, **self._kwargs
-                    )
-        return self._pool
+    def _acquire(self) -> psycopg2.extensions.connection:
+        if not self._slots.acquire(timeout=self._wait_s):
+            raise ServiceUnavailable("database busy: no free connection")
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is not None:
+            return conn
+        try:
+            return psycopg2.connect(self.dsn, **self._kwargs)
+        except psycopg2.OperationalError as exc:
+            self._slots.release()
+            raise ServiceUnavailable("database unavailable") from exc
+
+    def _release(self, conn: psycopg2.extensions.connection, broken: bool) -> None:
+        try:
+            if broken or self._closed or conn.closed:
+                conn.close()
+            else:
+                with self._lock:
+                    self._idle.append(conn)
+        finally:
+            self._slots.release()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
         """Borrow a connection; a broken one is discarded, not returned to the pool."""
-        pool = self._get_pool()
-        try:
-            conn = pool.getconn()
-        except (psycopg2.OperationalError, psycopg2.pool.PoolError) as exc:
-            raise ServiceUnavailable("database unavailable") from exc
+        conn = self._acquire()
         broken = False
         try:
             yield conn
@@ -65,8 +82,11 @@ class Database:
             if conn.closed:
                 broken = True
             elif not broken and conn.status != psycopg2.extensions.STATUS_READY:
-                conn.rollback()
-            pool.putconn(conn, close=broken)
+                try:
+                    conn.rollback()
+                except psycopg2.Error:
+                    broken = True
+            self._release(conn, broken)
 
     def ping(self) -> None:
         """Round trip to PostgreSQL; raises ServiceUnavailable."""
@@ -75,6 +95,9 @@ class Database:
             cur.fetchone()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.closeall()
-            self._pool = None
+        """Close idle connections now; those in use close when they come back."""
+        self._closed = True
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from app.db.repositories.ledger import JournalEntry, LockedAccount, Overdraft
+from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, new_reference
 from app.errors import Conflict, InsufficientFunds, NotFound
@@ -15,7 +18,7 @@ from app.services.ledger import (
     run_idempotent,
     sms_time,
 )
-from app.services.notifications import queue_sms
+from app.services.notifications import sms_message
 from app.services.registration import refused
 from app.services.sms_texts import REVERSAL_DIRECTION
 
@@ -64,8 +67,10 @@ def cash_in(
                 return earlier
             wallet = next(a for a in locked if a.user_id == user.id)
             float_account = next(a for a in locked if a.code == "mpesa_float")
-            tx_id, created_at = uow.ledger.post(
-                reference=(ref := new_reference()),
+            ref, now = new_reference(), datetime.now(UTC)
+            balance = wallet.balance + amount
+            tx_id = uow.ledger.post(
+                reference=ref,
                 kind="cash_in",
                 amount=amount,
                 fee=0,
@@ -73,22 +78,23 @@ def cash_in(
                 request_hash=fingerprint,
                 legs=[(float_account.id, -amount), (wallet.id, amount)],
                 channel=channel,
+                created_at=now,
                 note=reference,
-            )
-            balance = wallet.balance + amount
-            queue_sms(
-                uow,
-                to=user.phone,
-                template="cash_in",
-                language=user.language,
-                dedupe_key=f"journal:{tx_id}:{user.id}",
-                reference=ref,
-                amount=format_kes(amount),
-                when=sms_time(created_at),
-                balance=format_kes(balance),
+                messages=(
+                    sms_message(
+                        to=user.phone,
+                        template="cash_in",
+                        language=user.language,
+                        dedupe_key=f"journal:{ref}:{user.id}",
+                        reference=ref,
+                        amount=format_kes(amount),
+                        when=sms_time(now),
+                        balance=format_kes(balance),
+                    ),
+                ),
             )
             uow.commit()
-        return Movement(tx_id, ref, "cash_in", amount, 0, created_at, {user.id: balance})
+        return Movement(tx_id, ref, "cash_in", amount, 0, now, {user.id: balance})
 
     return run_idempotent(uow, key, fingerprint, attempt)
 
@@ -123,13 +129,19 @@ def reverse(
             if earlier is not None:
                 return earlier
             by_id = {account.id: account for account in locked}
+            ref, now = new_reference(), datetime.now(UTC)
+            balances: dict[int, int] = {}
+            messages = []
             for leg in original.legs:
                 account = by_id[leg.account_id]
                 if account.kind == "wallet" and account.balance < leg.amount:
                     raise InsufficientFunds(balance=account.balance, needed=leg.amount)
+                if account.user_id is not None:
+                    balances[account.user_id] = account.balance - leg.amount
+                    messages.append(_reversal_sms(original, account, -leg.amount, ref))
             try:
-                tx_id, created_at = uow.ledger.post(
-                    reference=(ref := new_reference()),
+                tx_id = uow.ledger.post(
+                    reference=ref,
                     kind="reversal",
                     amount=original.amount,
                     fee=original.fee,
@@ -137,39 +149,30 @@ def reverse(
                     request_hash=fingerprint,
                     legs=[(leg.account_id, -leg.amount) for leg in original.legs],
                     channel=channel,
+                    created_at=now,
                     reverses_id=original.id,
                     note=note,
+                    messages=tuple(messages),
                 )
             except Overdraft:  # unreachable under the row locks; the CHECK is the backstop
                 raise InsufficientFunds(balance=0, needed=original.amount) from None
-            balances = {}
-            for leg in original.legs:
-                account = by_id[leg.account_id]
-                if account.user_id is not None:
-                    balances[account.user_id] = account.balance - leg.amount
-                    _tell_wallet(uow, original, account, -leg.amount, ref, tx_id)
             uow.commit()
-        return Movement(tx_id, ref, "reversal", original.amount, original.fee, created_at, balances)
+        return Movement(tx_id, ref, "reversal", original.amount, original.fee, now, balances)
 
     return run_idempotent(uow, key, fingerprint, attempt)
 
 
-def _tell_wallet(
-    uow: UnitOfWork,
-    original: JournalEntry,
-    account: LockedAccount,
-    change: int,
-    reference: str,
-    tx_id: int,
-) -> None:
+def _reversal_sms(
+    original: JournalEntry, account: LockedAccount, change: int, reference: str
+) -> OutboxMessage:
     language = account.language or "en"
     words = REVERSAL_DIRECTION.get(language, REVERSAL_DIRECTION["en"])
-    queue_sms(
-        uow,
+    assert account.phone is not None
+    return sms_message(
         to=account.phone,
         template="reversal",
         language=language,
-        dedupe_key=f"journal:{tx_id}:{account.user_id}",
+        dedupe_key=f"journal:{reference}:{account.user_id}",
         reference=reference,
         original=original.reference,
         amount=format_kes(abs(change)),

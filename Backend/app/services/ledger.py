@@ -13,9 +13,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from app.db.repositories.ledger import JournalEntry, KeyTaken, LockedAccount, ReferenceTaken
+from app.db.repositories.ledger import JournalEntry, KeyTaken, ReferenceTaken, TierLimits
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import NAIROBI
 from app.errors import IdempotencyConflict, LimitExceeded, ServiceUnavailable
@@ -109,13 +109,11 @@ def check_amount(amount: object, *, maximum: int) -> int:
     return amount
 
 
-def check_limits(uow: UnitOfWork, account: LockedAccount, amount: int, today: date) -> None:
-    """Refuse an outflow above the owner's tier limits; raises LimitExceeded."""
-    limits = account.limits
-    assert limits is not None, "limits apply to wallets"
+def check_limits(limits: TierLimits, amount: int, day_total: int, rolling_total: int) -> None:
+    """Refuse an outflow above the owner's tier limits, given what already went out
+    today and over the 30 days ending today; raises LimitExceeded."""
     if amount > limits.per_transaction:
         raise LimitExceeded("per_transaction", limits.per_transaction)
-    day_total, rolling_total = uow.ledger.outflows(account.id, today)
     if day_total + amount > limits.daily:
         raise LimitExceeded("daily", max(0, limits.daily - day_total))
     if rolling_total + amount > limits.rolling_30_days:

@@ -10,8 +10,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.services.sms_texts import render_sms
+
+
+def sms_message(
+    *, to: str, template: str, language: str, dedupe_key: str, **params: object
+) -> OutboxMessage:
+    """An SMS rendered in the recipient's language, ready for the outbox."""
+    return OutboxMessage(
+        kind="sms",
+        payload={
+            "to": to,
+            "message": render_sms(template, language, **params),
+            "template": template,
+        },
+        dedupe_key=dedupe_key,
+    )
 
 
 def queue_sms(
@@ -24,12 +40,10 @@ def queue_sms(
     **params: object,
 ) -> int | None:
     """Add an SMS to the outbox once per dedupe_key; returns the outbox id or None."""
-    message = render_sms(template, language, **params)
-    return uow.outbox.add(
-        kind="sms",
-        payload={"to": to, "message": message, "template": template},
-        dedupe_key=dedupe_key,
+    message = sms_message(
+        to=to, template=template, language=language, dedupe_key=dedupe_key, **params
     )
+    return uow.outbox.add(kind=message.kind, payload=message.payload, dedupe_key=message.dedupe_key)
 
 
 log = logging.getLogger("paytrace.sms")

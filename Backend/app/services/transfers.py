@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.db.repositories.ledger import LockedAccount, Overdraft
+from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, nairobi_day, new_reference
 from app.domain.phone import mask
@@ -22,7 +23,7 @@ from app.services.ledger import (
     run_idempotent,
     sms_time,
 )
-from app.services.notifications import queue_sms
+from app.services.notifications import queue_sms, sms_message
 from app.services.registration import refused
 
 # Above every tier's per-transaction limit: the tier refuses first, with its reason.
@@ -85,7 +86,8 @@ def quote_transfer(
         if not found:
             raise NotFound("no wallet for this user")
         account = found[0]
-        check_limits(uow, account, amount, today)
+        assert account.limits is not None
+        check_limits(account.limits, amount, *uow.ledger.outflows(account.id, today))
         fee = _fee(uow, amount)
     if account.balance < amount + fee:
         raise InsufficientFunds(balance=account.balance, needed=amount + fee)
@@ -123,30 +125,47 @@ def _transfer_once(
     uow: UnitOfWork, request: TransferRequest, fingerprint: str, now: datetime | None
 ) -> Movement:
     sender_id, amount, key = request.sender_user_id, request.amount, request.idempotency_key
+    now = now or datetime.now(UTC)
+    today = nairobi_day(now)
     with uow:
-        recipient = uow.users.get_by_phone(request.recipient_phone)
-        if recipient is None:
+        # Round trips are lock time on a hot account: one to lock (with the
+        # recipient and the fee), one for what must be read after the locks, one
+        # to write everything, then COMMIT.
+        locked, recipient_id, fee = uow.ledger.lock_for_transfer(
+            sender_user_id=sender_id,
+            recipient_phone=request.recipient_phone,
+            fee_kind="transfer",
+            amount=amount,
+        )
+        if recipient_id is None:
             raise RecipientNotRegistered("this number is not registered with PayTrace")
-        locked = uow.ledger.accounts(user_ids=[sender_id, recipient.id], codes=["fees"])
-        earlier = earlier_result(uow, key, fingerprint)
-        if earlier is not None:
-            return earlier
-        if recipient.id == sender_id:
-            raise refused("send_to_self", "you cannot send money to yourself")
         sender = _wallet(locked, sender_id)
-        receiver = _wallet(locked, recipient.id)
+        earlier_id, day_total, rolling_total = uow.ledger.key_and_outflows(key, sender.id, today)
+        if earlier_id is not None:
+            earlier = earlier_result(uow, key, fingerprint)
+            assert earlier is not None
+            return earlier
+        if recipient_id == sender_id:
+            raise refused("send_to_self", "you cannot send money to yourself")
+        receiver = _wallet(locked, recipient_id)
         fees = next(a for a in locked if a.code == "fees")
-        today = nairobi_day(now or datetime.now(UTC))
-        check_limits(uow, sender, amount, today)
-        fee = _fee(uow, amount)
+        assert sender.limits is not None
+        check_limits(sender.limits, amount, day_total, rolling_total)
+        if fee is None:
+            raise refused("invalid_amount", "no fee band covers this amount")
         if sender.balance < amount + fee:
             raise InsufficientFunds(balance=sender.balance, needed=amount + fee)
         legs = [(sender.id, -(amount + fee)), (receiver.id, amount)]
         if fee:
             legs.append((fees.id, fee))
+        reference = new_reference()
+        balances = {
+            sender_id: sender.balance - amount - fee,
+            recipient_id: receiver.balance + amount,
+        }
         try:
-            tx_id, created_at = uow.ledger.post(
-                reference=(reference := new_reference()),
+            tx_id = uow.ledger.post(
+                reference=reference,
                 kind="transfer",
                 amount=amount,
                 fee=fee,
@@ -154,27 +173,16 @@ def _transfer_once(
                 request_hash=fingerprint,
                 legs=legs,
                 channel=request.channel,
+                created_at=now,
                 initiator_user_id=sender_id,
                 note=request.note,
+                outflow=(sender.id, today, amount),
+                messages=_confirmations(reference, amount, fee, now, sender, receiver, balances),
             )
         except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
             raise InsufficientFunds(balance=sender.balance, needed=amount + fee) from None
-        uow.ledger.add_outflow(sender.id, today, amount)
-        movement = Movement(
-            transaction_id=tx_id,
-            reference=reference,
-            kind="transfer",
-            amount=amount,
-            fee=fee,
-            created_at=created_at,
-            balances={
-                sender_id: sender.balance - amount - fee,
-                recipient.id: receiver.balance + amount,
-            },
-        )
-        _confirm_by_sms(uow, movement, sender, receiver)
         uow.commit()
-    return movement
+    return Movement(tx_id, reference, "transfer", amount, fee, now, balances)
 
 
 def send_money(
@@ -252,33 +260,39 @@ def _fee(uow: UnitOfWork, amount: int) -> int:
     return fee
 
 
-def _confirm_by_sms(
-    uow: UnitOfWork, movement: Movement, sender: LockedAccount, receiver: LockedAccount
-) -> None:
-    when = sms_time(movement.created_at)
-    common = {"reference": movement.reference, "amount": format_kes(movement.amount)}
-    queue_sms(
-        uow,
-        to=sender.phone,
-        template="transfer_sent",
-        language=sender.language,
-        dedupe_key=f"journal:{movement.transaction_id}:{sender.user_id}",
-        name=receiver.full_name,
-        phone=mask(receiver.phone),
-        when=when,
-        fee=format_kes(movement.fee),
-        balance=format_kes(movement.balances[sender.user_id]),
-        **common,
-    )
-    queue_sms(
-        uow,
-        to=receiver.phone,
-        template="transfer_received",
-        language=receiver.language,
-        dedupe_key=f"journal:{movement.transaction_id}:{receiver.user_id}",
-        name=sender.full_name,
-        phone=mask(sender.phone),
-        when=when,
-        balance=format_kes(movement.balances[receiver.user_id]),
-        **common,
+def _confirmations(
+    reference: str,
+    amount: int,
+    fee: int,
+    now: datetime,
+    sender: LockedAccount,
+    receiver: LockedAccount,
+    balances: dict[int, int],
+) -> tuple[OutboxMessage, OutboxMessage]:
+    """The SMS to both sides, each in its reader's language."""
+    assert sender.user_id is not None and receiver.user_id is not None
+    assert sender.phone is not None and receiver.phone is not None
+    common = {"reference": reference, "amount": format_kes(amount), "when": sms_time(now)}
+    return (
+        sms_message(
+            to=sender.phone,
+            template="transfer_sent",
+            language=sender.language or "en",
+            dedupe_key=f"journal:{reference}:{sender.user_id}",
+            name=receiver.full_name,
+            phone=mask(receiver.phone),
+            fee=format_kes(fee),
+            balance=format_kes(balances[sender.user_id]),
+            **common,
+        ),
+        sms_message(
+            to=receiver.phone,
+            template="transfer_received",
+            language=receiver.language or "en",
+            dedupe_key=f"journal:{reference}:{receiver.user_id}",
+            name=sender.full_name,
+            phone=mask(sender.phone),
+            balance=format_kes(balances[receiver.user_id]),
+            **common,
+        ),
     )

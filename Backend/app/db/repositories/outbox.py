@@ -16,6 +16,15 @@ _COLUMNS = "id, kind, payload, attempts, dedupe_key, status, available_at, last_
 
 
 @dataclass(frozen=True)
+class OutboxMessage:
+    """An effect to queue: written by `add`, or with a ledger posting in one statement."""
+
+    kind: str
+    payload: dict
+    dedupe_key: str
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     id: int
     kind: str
