@@ -273,3 +273,30 @@ def test_quote_shows_fee_and_refuses_what_the_transfer_would(clean_database, peo
     assert (quote.fee, quote.total, quote.balance) == (500, 20_500, 50_000)
     with pytest.raises(InsufficientFunds):
         transfers.quote_transfer(uow, sender_user_id=alice, amount=50_000)
+
+
+def test_a_locked_pin_stops_sending_but_not_receiving(settings, clean_database, people):
+    from app.errors import PinLocked, WrongPin
+    from app.services import pins
+
+    alice, bob = people
+    fund(clean_database, ALICE, 100_000, reference="a")
+    fund(clean_database, BOB, 100_000, reference="b")
+    hasher, policy = PinHasher.from_settings(settings), pins.PinPolicy.from_settings(settings)
+    uow = UnitOfWork(clean_database)
+    for attempt in range(3):
+        with pytest.raises((WrongPin, PinLocked)):
+            pins.verify_pin(
+                uow, hasher, policy, user_id=alice, pin="1357", attempt_key=f"w{attempt}"
+            )
+
+    with pytest.raises(PinLocked):
+        transfers.send_money(
+            uow, hasher, policy, TransferRequest(alice, BOB, 1_000, "locked-send"), pin="4821"
+        )
+    received = transfers.send_money(
+        uow, hasher, policy, TransferRequest(bob, ALICE, 1_000, "to-locked"), pin="4821"
+    )
+
+    assert received.balances[alice] == 101_000
+    assert wallet_balance(clean_database, bob) == 99_000
