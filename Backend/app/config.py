@@ -8,6 +8,7 @@ still be decrypted today. Production refuses to start without real ones.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change"}
+# Secrets that development generates once and keeps in the data directory.
+_GENERATED_SECRETS = ("pin_pepper", "session_secret", "admin_token")
+# The admin API moves money: a guessable token is refused in production.
+ADMIN_TOKEN_MIN_LENGTH = 16
 
 
 def _split_csv(value: object) -> object:
@@ -85,6 +90,10 @@ class Settings(BaseSettings):
     # Shared secret AT is configured to send (path segment) on delivery reports.
     at_callback_token: SecretStr | None = None
 
+    # Bearer token of the operator/agent API under /api/v1/admin. Unset in
+    # production: that API refuses every request (403), the rest runs as usual.
+    admin_token: SecretStr | None = None
+
     # Outbox worker
     worker_poll_interval_s: float = 0.5
     worker_batch_size: int = 20
@@ -97,6 +106,7 @@ class Settings(BaseSettings):
         "at_api_key",
         "at_sender_id",
         "at_callback_token",
+        "admin_token",
         mode="before",
     )
     @classmethod
@@ -129,32 +139,48 @@ class Settings(BaseSettings):
                 raise ValueError("AT_API_KEY must be set in production")
             if not self.database_url or not self.redis_url:
                 raise ValueError("DATABASE_URL and REDIS_URL must be set in production")
+            self._check_admin_token()
         else:
             self._fill_development_secrets()
         for key in self.wallet_encryption_keys:
             Fernet(key.get_secret_value())  # fails early on a malformed key
         return self
 
+    def _check_admin_token(self) -> None:
+        # Unset is allowed (the admin API is then off); a weak token is not.
+        if self.admin_token is None:
+            return
+        token = self.admin_token.get_secret_value()
+        if token.lower() in _PLACEHOLDERS or len(token) < ADMIN_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} random characters"
+                " in production (or unset, which turns the admin API off)"
+            )
+
     def _fill_development_secrets(self) -> None:
         """Generate missing secrets once and keep them in the data directory."""
-        missing = [name for name in ("pin_pepper", "session_secret") if getattr(self, name) is None]
+        missing = [name for name in _GENERATED_SECRETS if getattr(self, name) is None]
         if not missing and self.wallet_encryption_keys:
             return
-        path = self.data_dir / "dev-secrets.json"
+        path = self.dev_secrets_path
         stored: dict[str, str] = {}
         if path.exists():
             stored = json.loads(path.read_text())
-        stored.setdefault("pin_pepper", secrets.token_urlsafe(32))
-        stored.setdefault("session_secret", secrets.token_urlsafe(32))
+        before = dict(stored)
+        for name in _GENERATED_SECRETS:
+            stored.setdefault(name, secrets.token_urlsafe(32))
         stored.setdefault("wallet_encryption_key", Fernet.generate_key().decode())
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(stored, indent=2))
-            path.chmod(0o600)
+        if stored != before:  # a new file, or one written before a secret was added
+            _write_private(path, json.dumps(stored, indent=2))
         for name in missing:
             setattr(self, name, SecretStr(stored[name]))
         if not self.wallet_encryption_keys:
             self.wallet_encryption_keys = [SecretStr(stored["wallet_encryption_key"])]
+
+    @property
+    def dev_secrets_path(self) -> Path:
+        """Where development keeps the secrets it generated (never used in production)."""
+        return self.data_dir / "dev-secrets.json"
 
     @property
     def sms_sandbox_enabled(self) -> bool:
@@ -164,6 +190,16 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.host}:{self.port}"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace the file in one step, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
 
 
 @lru_cache(maxsize=1)

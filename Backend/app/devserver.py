@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -166,6 +167,10 @@ def banner(base_url: str, settings: Settings, worker: bool, embedded: bool) -> s
     ]
     if settings.sms_sandbox_enabled:
         lines.append(f"  SMS sandbox    {base_url}/sandbox/sms   (local AT sandbox, no real SMS)")
+    lines += [
+        f"  Admin API      {base_url}/docs#/admin   (docs/operations.md has curl examples)",
+        f"  Admin token    {_admin_token_hint(settings)}",
+    ]
     lines.append(
         "  Outbox worker  " + ("running" if worker else "not started (app.worker not found)")
     )
@@ -173,6 +178,20 @@ def banner(base_url: str, settings: Settings, worker: bool, embedded: bool) -> s
         lines.append(f"  Data           {settings.data_dir}")
     lines += ["Ctrl-C stops everything.", ""]
     return "\n".join(lines)
+
+
+def _admin_token_hint(settings: Settings) -> str:
+    """Where the admin bearer token comes from; never the token itself."""
+    if settings.admin_token is None:
+        return "none: the admin API is off (ADMIN_TOKEN is not set)"
+    path = settings.dev_secrets_path
+    try:
+        generated = json.loads(path.read_text()).get("admin_token")
+    except (OSError, ValueError):
+        generated = None
+    if generated == settings.admin_token.get_secret_value():
+        return f'"admin_token" in {path}'
+    return "ADMIN_TOKEN from the environment or Backend/.env"
 
 
 def main() -> int:

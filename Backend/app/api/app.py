@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from app.api import callbacks, health
+from app.api import admin, callbacks, health
 from app.api.errors import install_error_handlers
 from app.config import Settings, get_settings
 from app.db.migrate import migrate_at_start
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(callbacks.router)
+    app.include_router(admin.router)
     if settings.sms_sandbox_enabled:
         app.include_router(at_sms.router)
     app.include_router(ussd_routes.router)

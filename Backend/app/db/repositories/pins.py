@@ -78,3 +78,16 @@ class PinRepository:
                 """,
                 {"pin_hash": pin_hash, "user_id": user_id},
             )
+
+    def get(self, user_id: int) -> PinCredential | None:
+        """The user's credential without a lock: for reading its state, never for checking."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT user_id, pin_hash, failed_attempts, locked_until
+                FROM user_credentials WHERE user_id = %(user_id)s
+                """,
+                {"user_id": user_id},
+            )
+            row = cur.fetchone()
+        return PinCredential(*row) if row else None

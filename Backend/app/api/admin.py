@@ -1,0 +1,189 @@
+"""The operator/agent API under /api/v1/admin: look up, cash in, reverse, unlock.
+
+Every route needs ADMIN_TOKEN as a bearer token (see app/api/admin_auth.py).
+Amounts are integer cents; every failure is `{"error": code, "detail": message}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from app.api.admin_auth import AdminRoute, AdminRuntime
+from app.api.admin_models import (
+    CashInOut,
+    CashInRequest,
+    ErrorOut,
+    ReversalOut,
+    ReverseRequest,
+    TransactionOut,
+    UnlockOut,
+    UserOut,
+)
+from app.domain.phone import InvalidPhone, normalise
+from app.errors import NotFound, ServiceUnavailable
+from app.services import accounts, adjustments, admin_views, pins
+from app.services.registration import refused
+
+log = logging.getLogger("paytrace.admin")
+
+MAX_ID = 2**63 - 1  # BIGINT: a larger id cannot exist, and must not reach PostgreSQL
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, object]]:
+    return {code: {"model": ErrorOut} for code in codes}
+
+
+router = APIRouter(
+    prefix="/api/v1/admin",
+    tags=["admin"],
+    route_class=AdminRoute,
+    responses={
+        400: {"model": ErrorOut, "description": "the body is not JSON text (e.g. not UTF-8)"},
+        401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
+        403: {"model": ErrorOut, "description": "`admin_disabled`: ADMIN_TOKEN is not set"},
+        422: {"model": ErrorOut, "description": "the request is malformed"},
+        503: {"model": ErrorOut, "description": "the database is unavailable; retry"},
+    },
+)
+
+PhonePath = Annotated[
+    str, Path(description="any format, e.g. +254712345678 or 0712345678", examples=["0712345678"])
+]
+TransactionId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[43])]
+
+
+def _e164(raw: str) -> str:
+    """Raises ValidationFailed (code 'invalid_phone')."""
+    try:
+        return normalise(raw)
+    except InvalidPhone:
+        raise refused("invalid_phone", "not a valid phone number") from None
+
+
+@router.get(
+    "/users/{phone}",
+    summary="A user's profile, balance and PIN state",
+    responses=_errors(404),
+)
+async def get_user(phone: PhonePath, runtime: AdminRuntime) -> UserOut:
+    """Look a user up by phone before acting on their account."""
+    overview = await run_in_threadpool(admin_views.user_overview, runtime.uow(), _e164(phone))
+    if overview is None:
+        raise NotFound("no PayTrace user has this phone number")
+    return UserOut.of(overview)
+
+
+@router.post(
+    "/cash-in",
+    summary="Credit a wallet from the M-Pesa float",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": CashInOut, "description": "a repeat of an earlier cash-in (replayed)"},
+        **_errors(404, 409),
+    },
+)
+async def cash_in(body: CashInRequest, response: Response, runtime: AdminRuntime) -> CashInOut:
+    """Cash in once per reference: the same reference, phone and amount again replays the
+    first cash-in (200); the same reference with anything else is refused (409
+    `idempotency_key_reused`)."""
+    phone = _e164(body.phone)
+    movement = await run_in_threadpool(
+        adjustments.cash_in,
+        runtime.uow(),
+        phone=phone,
+        amount=body.amount,
+        reference=body.reference,
+        channel="admin",
+    )
+    if movement.replayed:
+        response.status_code = status.HTTP_200_OK
+    else:
+        log.info(
+            "admin cash-in",
+            extra={"transaction_id": movement.transaction_id, "amount": movement.amount},
+        )
+    return CashInOut.of(movement, phone)
+
+
+@router.get(
+    "/transactions/{transaction_id}",
+    summary="A journal transaction and its legs",
+    responses=_errors(404),
+)
+async def get_transaction(transaction_id: TransactionId, runtime: AdminRuntime) -> TransactionOut:
+    """What moved where, and whether it was reversed: read it before reversing."""
+    view = await run_in_threadpool(admin_views.transaction_view, runtime.uow(), transaction_id)
+    if view is None:
+        raise NotFound("no such transaction")
+    return TransactionOut.of(view)
+
+
+@router.post(
+    "/transactions/{transaction_id}/reverse",
+    summary="Reverse a journal transaction",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": ReversalOut, "description": "reversed before: that reversal (replayed)"},
+        **_errors(404),
+        409: {"model": ErrorOut, "description": "`not_reversible`: it is itself a reversal"},
+        422: {
+            "model": ErrorOut,
+            "description": "`insufficient_funds`: a wallet no longer holds what it received;"
+            " or the request is malformed",
+        },
+    },
+)
+async def reverse(
+    transaction_id: TransactionId,
+    response: Response,
+    runtime: AdminRuntime,
+    body: ReverseRequest | None = None,
+) -> ReversalOut:
+    """Post the exact opposite of a transaction, once; every wallet it touches gets an SMS."""
+    movement = await run_in_threadpool(
+        adjustments.reverse,
+        runtime.uow(),
+        transaction_id=transaction_id,
+        reason=body.reason if body is not None else None,
+        channel="admin",
+    )
+    view = await run_in_threadpool(
+        admin_views.transaction_view, runtime.uow(), movement.transaction_id
+    )
+    if view is None:  # a committed journal transaction is never deleted
+        raise ServiceUnavailable("the reversal was posted but could not be read back")
+    if movement.replayed:
+        response.status_code = status.HTTP_200_OK
+    else:
+        log.info(
+            "admin reversal",
+            extra={"transaction_id": movement.transaction_id, "reverses": transaction_id},
+        )
+    return ReversalOut.of(view, replayed=movement.replayed)
+
+
+@router.post(
+    "/users/{phone}/unlock",
+    summary="Clear wrong-PIN failures and the PIN lock",
+    responses=_errors(404),
+)
+async def unlock(phone: PhonePath, runtime: AdminRuntime) -> UnlockOut:
+    """Support's reset after the caller proved who they are; the user is told by SMS."""
+    profile = await run_in_threadpool(accounts.get_profile, runtime.uow(), _e164(phone))
+    if profile is None:
+        raise NotFound("no PayTrace user has this phone number")
+    unlocked = await run_in_threadpool(
+        pins.unlock,
+        runtime.uow(),
+        user_id=profile.user_id,
+        # One SMS per unlock that cleared something; a second call clears nothing.
+        dedupe_key=f"pin_unlocked:{profile.user_id}:{uuid.uuid4().hex}",
+    )
+    if unlocked:
+        log.info("admin PIN unlock", extra={"user_id": profile.user_id})
+    return UnlockOut(unlocked=unlocked)

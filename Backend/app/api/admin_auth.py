@@ -1,0 +1,107 @@
+"""Who may use the admin API: the holder of ADMIN_TOKEN, sent as a bearer token.
+
+The check runs twice on purpose. AdminRoute makes it before FastAPI reads the
+body, so a caller without the token learns nothing (not even that its JSON was
+malformed) and gets `WWW-Authenticate: Bearer`; the `AdminRuntime` dependency
+makes it again, so an admin route can never be added without it (and OpenAPI
+shows the bearer scheme).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Request, Response, Security
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import SecretStr
+
+from app.api.errors import error_body
+from app.api.tokens import token_matches
+from app.errors import Forbidden, Unauthorized
+from app.runtime import Runtime
+
+log = logging.getLogger("paytrace.admin")
+
+
+class AdminDisabled(Forbidden):
+    """ADMIN_TOKEN is unset (production): the admin API refuses everything."""
+
+    code = "admin_disabled"
+
+
+class AdminUnauthorized(Unauthorized):
+    """No bearer token, or not the admin token."""
+
+
+def check_admin_token(expected: SecretStr | None, given: str | None) -> None:
+    """Raises AdminDisabled when no token is configured, AdminUnauthorized unless it matches."""
+    if expected is None:
+        # token_matches lets everyone in when nothing is configured: not here.
+        raise AdminDisabled("the admin API is disabled: ADMIN_TOKEN is not set")
+    if not given or not token_matches(expected, given):
+        raise AdminUnauthorized("a valid admin bearer token is required")
+
+
+def _bearer_token(authorization: str | None) -> str | None:
+    scheme, token = get_authorization_scheme_param(authorization)
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _unauthorized(exc: AdminUnauthorized) -> JSONResponse:
+    return JSONResponse(
+        error_body(exc.code, exc.detail),
+        status_code=exc.status_code,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+class AdminRoute(APIRoute):
+    """An APIRoute that checks the admin token before the request body is read."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            settings = request.app.state.runtime.settings
+            try:
+                check_admin_token(
+                    settings.admin_token, _bearer_token(request.headers.get("authorization"))
+                )
+                return await handler(request)
+            except AdminUnauthorized as exc:
+                log.warning(
+                    "admin request refused: bad or missing token", extra={"path": self.path}
+                )
+                return _unauthorized(exc)
+
+        return checked
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="AdminToken",
+    description="ADMIN_TOKEN (development: `admin_token` in DATA_DIR/dev-secrets.json)",
+)
+
+
+async def admin_runtime(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Runtime:
+    """The runtime, once the caller has shown the admin token; raises like check_admin_token.
+
+    async: a plain def would cost a thread-pool hop for a string comparison.
+    """
+    runtime: Runtime = request.app.state.runtime
+    check_admin_token(
+        runtime.settings.admin_token, credentials.credentials if credentials else None
+    )
+    return runtime
+
+
+AdminRuntime = Annotated[Runtime, Security(admin_runtime)]

@@ -1,0 +1,180 @@
+"""Request and response bodies of the admin API. Amounts are integer cents, always."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from app.api import admin_examples as examples
+from app.services.adjustments import MAX_CASH_IN, REFERENCE_MAX
+from app.services.admin_views import TransactionView, UserOverview
+from app.services.ledger import Movement
+
+REASON_MAX = 100  # journal_transactions.note holds 100 characters
+
+
+def _printable(value: str) -> str:
+    # NUL and lone surrogates would only fail later, inside the database driver.
+    if not value.isprintable():
+        raise ValueError("only printable characters are allowed")
+    return value
+
+
+PrintableStr = Annotated[StrictStr, AfterValidator(_printable)]
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(examples=["not_found"])
+    detail: str = Field(examples=["no PayTrace user has this phone number"])
+
+
+class PinStateOut(BaseModel):
+    failed_attempts: int
+    locked_until: datetime | None
+    locked: bool = Field(description="money-out is refused until locked_until")
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.USER]})
+
+    paytrace_id: str
+    phone: str
+    full_name: str
+    language: str
+    role: str
+    kyc_tier: int
+    stellar_address: str
+    activation_status: str = Field(description="pending | active | failed (on Stellar)")
+    created_at: datetime
+    balance: int = Field(description="wallet balance in cents")
+    pin: PinStateOut | None
+
+    @classmethod
+    def of(cls, view: UserOverview) -> UserOut:
+        profile = view.profile
+        return cls(
+            paytrace_id=profile.paytrace_id,
+            phone=profile.phone,
+            full_name=profile.full_name,
+            language=profile.language,
+            role=profile.role,
+            kyc_tier=view.kyc_tier,
+            stellar_address=profile.stellar_address,
+            activation_status=profile.activation_status,
+            created_at=view.created_at,
+            balance=view.balance,
+            pin=PinStateOut(**asdict(view.pin)) if view.pin is not None else None,
+        )
+
+
+class CashInRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [examples.CASH_IN_REQUEST]},
+    )
+
+    phone: StrictStr = Field(description="any format; read as a Kenyan number by default")
+    amount: StrictInt = Field(gt=0, le=MAX_CASH_IN, description="cents (50000 = KES 500)")
+    reference: PrintableStr = Field(
+        min_length=1,
+        max_length=REFERENCE_MAX,
+        description="the agent's or M-Pesa's reference: the idempotency key of the cash-in",
+    )
+
+
+class CashInOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CASH_IN]})
+
+    transaction_id: int
+    reference: str = Field(description="PayTrace's reference, told to the user by SMS")
+    kind: str
+    phone: str
+    amount: int
+    fee: int
+    created_at: datetime
+    balance: int = Field(description="the wallet's balance right after the cash-in, cents")
+    replayed: bool = Field(description="true: this reference was cashed in before")
+
+    @classmethod
+    def of(cls, movement: Movement, phone: str) -> CashInOut:
+        (balance,) = movement.balances.values()
+        return cls(
+            transaction_id=movement.transaction_id,
+            reference=movement.reference,
+            kind=movement.kind,
+            phone=phone,
+            amount=movement.amount,
+            fee=movement.fee,
+            created_at=movement.created_at,
+            balance=balance,
+            replayed=movement.replayed,
+        )
+
+
+class ReverseRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [examples.REVERSE_REQUEST]},
+    )
+
+    reason: PrintableStr | None = Field(default=None, max_length=REASON_MAX)
+
+
+class LegOut(BaseModel):
+    account_id: int
+    account_kind: str = Field(description="wallet | fees | mpesa_float | suspense")
+    account_code: str | None = Field(description="system accounts only")
+    phone: str | None = Field(description="the wallet's owner")
+    full_name: str | None
+    amount: int = Field(description="cents: positive in, negative out")
+    balance_after: int
+
+
+class TransactionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TRANSACTION]})
+
+    transaction_id: int
+    reference: str
+    kind: str = Field(description="transfer | cash_in | reversal")
+    amount: int
+    fee: int
+    channel: str
+    note: str | None
+    reverses: int | None = Field(description="the transaction this reversal undoes")
+    reversed_by: int | None = Field(description="the reversal of this transaction, if any")
+    created_at: datetime
+    legs: list[LegOut]
+
+    @classmethod
+    def of(cls, view: TransactionView, **extra: object) -> Self:
+        return cls(
+            transaction_id=view.id,
+            reference=view.reference,
+            kind=view.kind,
+            amount=view.amount,
+            fee=view.fee,
+            channel=view.channel,
+            note=view.note,
+            reverses=view.reverses_id,
+            reversed_by=view.reversed_by_id,
+            created_at=view.created_at,
+            legs=[LegOut(**asdict(leg)) for leg in view.legs],
+            **extra,
+        )
+
+
+class ReversalOut(TransactionOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REVERSAL]})
+
+    replayed: bool = Field(description="true: this transaction was reversed before")
+
+
+class UnlockOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.UNLOCK]})
+
+    unlocked: bool = Field(
+        description="true: failures or a lock were cleared and the user is told by SMS"
+    )
