@@ -227,3 +227,21 @@ def unlock(uow: UnitOfWork, *, user_id: int, dedupe_key: str) -> bool:
         )
         uow.commit()
     return True
+
+
+def lock_seconds_left(uow: UnitOfWork, *, user_id: int, now: datetime | None = None) -> int | None:
+    """Seconds until the user's PIN lock ends, or None when money-out is not locked.
+
+    Read-only (rolls back). Raises NotFound if the user has no PIN credential.
+    """
+    now = now or datetime.now(UTC)
+    with uow:
+        # No row lock: a screen that says "locked" a moment late is harmless,
+        # and the PIN check itself locks the row.
+        credential = uow.pins.get(user_id)
+    if credential is None:
+        raise NotFound("no PIN is set for this user")
+    locked_until = credential.locked_until
+    if locked_until is None or locked_until <= now:
+        return None
+    return _seconds_left(locked_until, now)

@@ -1,7 +1,8 @@
 """The real UssdServices: the service layer, run in worker threads.
 
 psycopg2 and argon2 block, so each call hops to the thread pool; navigation hops
-never get here (they are served from Redis alone).
+never get here (they are served from Redis alone). A money hop is one thread-pool
+call: the PIN check and what it guards run together in the worker thread.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from dataclasses import asdict
 from starlette.concurrency import run_in_threadpool
 
 from app.runtime import Runtime
-from app.services import accounts, pins, registration
+from app.services import accounts, pins, registration, statements, transfers
 from app.services.accounts import Profile
 from app.services.custody import SecretBox
-from app.ussd.ports import ProfileDict
+from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
 from app.ussd.session_store import SessionStore
 
 
@@ -67,16 +68,7 @@ class RuntimeUssdServices:
         return profile
 
     async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None:
-        await run_in_threadpool(
-            lambda: pins.verify_pin(
-                self._runtime.uow(),
-                self._hasher,
-                self._policy,
-                user_id=user_id,
-                pin=pin,
-                attempt_key=attempt_key,
-            )
-        )
+        await run_in_threadpool(self._verify, user_id, pin, attempt_key)
 
     async def set_pin(self, *, user_id: int, pin_hash: str, key: str) -> None:
         await run_in_threadpool(
@@ -96,3 +88,93 @@ class RuntimeUssdServices:
 
     def validate_name(self, raw: str) -> str:
         return registration.validate_full_name(raw)
+
+    async def pin_lock_seconds(self, *, user_id: int) -> int | None:
+        return await run_in_threadpool(
+            lambda: pins.lock_seconds_left(self._runtime.uow(), user_id=user_id)
+        )
+
+    async def find_recipient(self, *, sender_user_id: int, phone: str) -> Payee:
+        found = await run_in_threadpool(
+            lambda: transfers.find_recipient(
+                self._runtime.uow(), sender_user_id=sender_user_id, phone=phone
+            )
+        )
+        return Payee(user_id=found.user_id, full_name=found.full_name, phone=found.phone)
+
+    async def invite(self, *, sender_user_id: int, phone: str) -> bool:
+        return await run_in_threadpool(
+            lambda: transfers.invite(
+                self._runtime.uow(),
+                sender_user_id=sender_user_id,
+                phone=phone,
+                shortcode=self._shortcode,
+            )
+        )
+
+    async def quote_transfer(self, *, sender_user_id: int, amount: int) -> TransferQuote:
+        quote = await run_in_threadpool(
+            lambda: transfers.quote_transfer(
+                self._runtime.uow(), sender_user_id=sender_user_id, amount=amount
+            )
+        )
+        return TransferQuote(amount=quote.amount, fee=quote.fee, balance=quote.balance)
+
+    async def send_money(
+        self, *, sender_user_id: int, recipient_phone: str, amount: int, pin: str, key: str
+    ) -> SentMoney:
+        request = transfers.TransferRequest(
+            sender_user_id=sender_user_id,
+            recipient_phone=recipient_phone,
+            amount=amount,
+            idempotency_key=key,
+            channel="ussd",
+        )
+        movement = await run_in_threadpool(
+            lambda: transfers.send_money(
+                self._runtime.uow(), self._hasher, self._policy, request, pin=pin
+            )
+        )
+        return SentMoney(
+            reference=movement.reference,
+            amount=movement.amount,
+            fee=movement.fee,
+            balance=movement.balances[sender_user_id],
+            replayed=movement.replayed,
+        )
+
+    def _verify(self, user_id: int, pin: str, attempt_key: str) -> None:
+        pins.verify_pin(
+            self._runtime.uow(),
+            self._hasher,
+            self._policy,
+            user_id=user_id,
+            pin=pin,
+            attempt_key=attempt_key,
+        )
+
+    async def balance(self, *, user_id: int, pin: str, attempt_key: str) -> int:
+        def run() -> int:
+            self._verify(user_id, pin, attempt_key)
+            return statements.balance(self._runtime.uow(), user_id=user_id)
+
+        return await run_in_threadpool(run)
+
+    async def mini_statement(
+        self, *, user_id: int, pin: str, attempt_key: str
+    ) -> list[StatementEntry]:
+        def run() -> list[StatementEntry]:
+            self._verify(user_id, pin, attempt_key)
+            lines = statements.mini_statement(self._runtime.uow(), user_id=user_id)
+            return [
+                StatementEntry(
+                    created_at=line.created_at,
+                    kind=line.kind,
+                    amount=line.amount,
+                    reference=line.reference,
+                    counterparty_name=line.counterparty_name,
+                )
+                for line in lines
+            ]
+
+        return await run_in_threadpool(run)

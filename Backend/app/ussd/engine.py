@@ -44,7 +44,10 @@ class End:
 
 Outcome = Goto | Reprompt | End
 Handler = Callable[["Context", str], Awaitable[Outcome]]
-Body = Callable[["Context"], str]
+# A body is one text (paged to fit) or a list of pages shown exactly as given.
+Body = Callable[["Context"], str | list[str]]
+# Values a screen's own text needs (a recipient's name...), on top of Context.values().
+Values = Callable[["Context"], dict[str, Any]]
 
 
 # ---- screens ------------------------------------------------------------------
@@ -62,6 +65,7 @@ class Menu:
     id: str
     title: str  # text key, formatted with context values
     options: tuple[Option, ...]
+    values: Values | None = None
 
 
 @dataclass(frozen=True)
@@ -69,11 +73,12 @@ class Prompt:
     id: str
     prompt: str  # text key
     handler: Handler
+    values: Values | None = None
 
 
 @dataclass(frozen=True)
 class Info:
-    """Read-only content, paged with 98 when long."""
+    """Read-only content, paged with 98: split to fit, or as the explicit pages given."""
 
     id: str
     body: Body
@@ -224,20 +229,25 @@ def _render_current(flow: Flow, ctx: Context, error: tuple[str, dict[str, Any]] 
     state = ctx.state
     screen = flow.screens[state.stack[-1]]
     values = ctx.values()
+    if not isinstance(screen, Info) and screen.values is not None:
+        values.update(screen.values(ctx))
     lead = []
     if state.notice:
         lead.append(text(ctx.lang, state.notice, **values))
     if error:
         lead.append(text(ctx.lang, error[0], **{**values, **error[1]}))
+    body: str | list[str]
     if isinstance(screen, Menu):
         head = text(ctx.lang, screen.title, **values)
         lines = [f"{i}. {text(ctx.lang, o.label)}" for i, o in enumerate(screen.options, 1)]
-        body = "\n".join([*lead, head, *lines])
+        body = "\n".join([head, *lines])
     elif isinstance(screen, Prompt):
-        body = "\n".join([*lead, text(ctx.lang, screen.prompt, **values)])
+        body = text(ctx.lang, screen.prompt, **values)
     else:
-        body = "\n".join([*lead, screen.body(ctx)])
+        body = screen.body(ctx)
     at_home = len(state.stack) == 1
-    rendered = render_screen(ctx.lang, body, page=state.page, with_nav=not at_home)
+    rendered = render_screen(
+        ctx.lang, body, page=state.page, with_nav=not at_home, lead="\n".join(lead)
+    )
     state.page = rendered.page
     return rendered

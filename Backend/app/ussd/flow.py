@@ -1,7 +1,9 @@
 """The PayTrace USSD menu tree, declared as data.
 
 Screens name their texts (texts.py) and their next screen; the few handlers
-below validate input and call the service port. docs/ussd.md draws this tree.
+below validate input and call the service port. The money journeys' handlers
+live in money_flow.py (send money) and statement_flow.py (balance, mini
+statement). docs/ussd.md draws this tree.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from app.domain import pin as pin_rules
 from app.domain.phone import mask
 from app.errors import AlreadyRegistered, PinLocked, ValidationFailed, WrongPin
+from app.ussd import money_flow as send
+from app.ussd import statement_flow as statement
 from app.ussd.engine import (
     Context,
     End,
@@ -21,35 +25,8 @@ from app.ussd.engine import (
     Prompt,
     Reprompt,
 )
+from app.ussd.pin_steps import confirm_pin, new_pin, pin_refused
 from app.ussd.texts import text
-
-# ---- shared PIN steps -------------------------------------------------------------
-
-
-async def _new_pin(ctx: Context, value: str, next_screen: str) -> Outcome:
-    if not pin_rules.is_well_formed(value):
-        return Reprompt("err.pin_format")
-    if pin_rules.is_weak(value):
-        return Reprompt("err.pin_weak")
-    # Only a slow salted hash is kept in the session, never the PIN itself.
-    ctx.state.data["pin_hash"] = await ctx.services.hash_pin(value)
-    return Goto(next_screen)
-
-
-async def _confirm_pin(ctx: Context, value: str, retry_screen: str) -> Outcome | None:
-    """None when the confirmation matches; else send the user back to choose again."""
-    pin_hash = ctx.state.data.get("pin_hash")
-    well_formed = bool(pin_hash) and pin_rules.is_well_formed(value)
-    if well_formed and await ctx.services.pin_matches(pin_hash, value):
-        return None
-    ctx.state.data.pop("pin_hash", None)
-    ctx.state.stack.pop()  # back to the "choose a PIN" screen, with the reason on top
-    return Goto(retry_screen, notice="err.pin_mismatch")
-
-
-def _locked_minutes(seconds: int) -> int:
-    return max(1, -(-seconds // 60))
-
 
 # ---- registration -----------------------------------------------------------------
 
@@ -63,11 +40,11 @@ async def reg_name(ctx: Context, value: str) -> Outcome:
 
 
 async def reg_pin(ctx: Context, value: str) -> Outcome:
-    return await _new_pin(ctx, value, "reg.pin_confirm")
+    return await new_pin(ctx, value, "reg.pin_confirm")
 
 
 async def reg_pin_confirm(ctx: Context, value: str) -> Outcome:
-    return await _confirm_pin(ctx, value, "reg.pin") or Goto("reg.language")
+    return await confirm_pin(ctx, value, "reg.pin") or Goto("reg.language")
 
 
 def _choose_language(language: str):
@@ -143,12 +120,8 @@ async def pin_old(ctx: Context, value: str) -> Outcome:
         await ctx.services.verify_pin(
             user_id=ctx.user["user_id"], pin=value, attempt_key=f"ussd:{ctx.hop_key}"
         )
-    except WrongPin as exc:
-        if exc.attempts_left <= 0:
-            return End("end.pin_locked_now", {"minutes": ctx.pin_lock_minutes})
-        return Reprompt("err.wrong_pin", {"left": exc.attempts_left})
-    except PinLocked as exc:
-        return End("end.pin_locked", {"minutes": _locked_minutes(exc.seconds_left)})
+    except (WrongPin, PinLocked) as exc:
+        return pin_refused(ctx, exc)
     ctx.state.data["old_pin_verified"] = True
     return Goto("pin.new")
 
@@ -156,11 +129,11 @@ async def pin_old(ctx: Context, value: str) -> Outcome:
 async def pin_new(ctx: Context, value: str) -> Outcome:
     if not ctx.state.data.get("old_pin_verified"):
         return Goto("pin.old", reset=True)
-    return await _new_pin(ctx, value, "pin.confirm")
+    return await new_pin(ctx, value, "pin.confirm")
 
 
 async def pin_confirm(ctx: Context, value: str) -> Outcome:
-    mismatch = await _confirm_pin(ctx, value, "pin.new")
+    mismatch = await confirm_pin(ctx, value, "pin.new")
     if mismatch:
         return mismatch
     await ctx.services.set_pin(
@@ -214,7 +187,7 @@ SCREENS = [
         "main",
         "main.title",
         (
-            Option("main.send", action=_coming_soon("main.send")),
+            Option("main.send", action=send.send_start),
             Option("main.deposit", action=_coming_soon("main.deposit")),
             Option("main.withdraw", action=_coming_soon("main.withdraw")),
             Option("main.harambee", action=_coming_soon("main.harambee")),
@@ -226,12 +199,31 @@ SCREENS = [
         "account",
         "account.title",
         (
+            Option("account.balance", goto="balance.pin"),
+            Option("account.statement", goto="statement.pin"),
             Option("account.details", goto="details"),
             Option("account.address", goto="address"),
             Option("account.change_pin", goto="pin.old"),
             Option("account.language", goto="language"),
         ),
     ),
+    # send money
+    Prompt("send.phone", "send.phone", send.send_phone),
+    Menu(
+        "send.not_registered",
+        "send.not_registered",
+        (
+            Option("send.invite", action=send.send_invite),
+            Option("send.other_number", action=send.send_other_number),
+        ),
+        values=send.invitee_values,
+    ),
+    Prompt("send.amount", "send.amount", send.send_amount, values=send.recipient_values),
+    Prompt("send.confirm", "send.confirm", send.send_confirm, values=send.confirm_values),
+    # my account
+    Prompt("balance.pin", "balance.pin", statement.balance_pin),
+    Prompt("statement.pin", "statement.pin", statement.statement_pin),
+    Info("statement", statement.statement_pages),
     Info("details", details_body),
     Info("address", address_body),
     Prompt("pin.old", "pin.old", pin_old),

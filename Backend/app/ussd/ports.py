@@ -7,6 +7,8 @@ tests use `FakeUssdServices` (tests/unit/fakes.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TypedDict
 
 
@@ -19,6 +21,44 @@ class ProfileDict(TypedDict):
     role: str
     stellar_address: str
     activation_status: str
+
+
+@dataclass(frozen=True)
+class Payee:
+    """A registered recipient, as the sender is shown them."""
+
+    user_id: int
+    full_name: str
+    phone: str  # E.164
+
+
+@dataclass(frozen=True)
+class TransferQuote:
+    amount: int  # cents
+    fee: int  # cents
+    balance: int  # the sender's balance now, cents
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.fee
+
+
+@dataclass(frozen=True)
+class SentMoney:
+    reference: str
+    amount: int  # cents
+    fee: int  # cents
+    balance: int  # the sender's balance after the transfer, cents
+    replayed: bool  # True: an earlier call with the same key made the transfer
+
+
+@dataclass(frozen=True)
+class StatementEntry:
+    created_at: datetime  # timezone-aware
+    kind: str  # transfer | cash_in | reversal
+    amount: int  # signed cents, fee included
+    reference: str
+    counterparty_name: str | None
 
 
 class UssdServices(Protocol):
@@ -47,3 +87,34 @@ class UssdServices(Protocol):
 
     def validate_name(self, raw: str) -> str:
         """The cleaned full name; raises ValidationFailed."""
+
+    async def pin_lock_seconds(self, *, user_id: int) -> int | None:
+        """Seconds until the user's PIN lock ends, or None when it is not locked."""
+
+    async def find_recipient(self, *, sender_user_id: int, phone: str) -> Payee:
+        """The user behind phone (E.164); raises RecipientNotRegistered, or
+        ValidationFailed (code 'send_to_self')."""
+
+    async def invite(self, *, sender_user_id: int, phone: str) -> bool:
+        """Queue an invitation SMS; False if one was already sent today. Raises
+        ValidationFailed ('already_registered')."""
+
+    async def quote_transfer(self, *, sender_user_id: int, amount: int) -> TransferQuote:
+        """The fee of a transfer the sender could make now; raises LimitExceeded,
+        InsufficientFunds, ValidationFailed ('invalid_amount')."""
+
+    async def send_money(
+        self, *, sender_user_id: int, recipient_phone: str, amount: int, pin: str, key: str
+    ) -> SentMoney:
+        """Check the PIN, then transfer, once per key (a repeat returns the same result).
+        Raises WrongPin, PinLocked, then LimitExceeded, InsufficientFunds,
+        RecipientNotRegistered."""
+
+    async def balance(self, *, user_id: int, pin: str, attempt_key: str) -> int:
+        """The wallet balance in cents once the PIN checks; raises WrongPin, PinLocked."""
+
+    async def mini_statement(
+        self, *, user_id: int, pin: str, attempt_key: str
+    ) -> list[StatementEntry]:
+        """The latest movements, newest first, once the PIN checks; raises WrongPin,
+        PinLocked."""

@@ -1,8 +1,8 @@
 """Turning screen bodies into what a handset can show.
 
 This is the one place that enforces the USSD limits: at most 182 characters,
-GSM-7 only. Long bodies are split into pages joined by `98. More`; `0. Back
-00. Home` closes every screen but the home screen.
+GSM-7 only. Long bodies are split into pages joined by `98. More` (or come as
+explicit pages); `0. Back 00. Home` closes every screen but the home screen.
 """
 
 from __future__ import annotations
@@ -73,16 +73,33 @@ def _wrap(line: str, budget: int) -> list[str]:
     return out
 
 
-def render_screen(language: str, body: str, *, page: int, with_nav: bool) -> Rendered:
+def render_screen(
+    language: str, body: str | list[str], *, page: int, with_nav: bool, lead: str = ""
+) -> Rendered:
+    """A CON screen: lead (a reason or notice) above the body, the footer below.
+
+    A text body is split into pages where it must be; a list body is explicit
+    pages (a statement, three lines a screen), split further only if one could not
+    fit. `page` counts 98s and wraps past the last page.
+    """
     nav = text(language, "nav.back_home") if with_nav else ""
     more = text(language, "nav.more")
     room = USSD_MAX_CHARS - len("CON ")
-    whole = f"{body}\n{nav}" if nav else body
-    if len(whole) <= room:
-        return Rendered(_guard("CON", whole), 0)
-    footer = f"{more}\n{nav}" if nav else more
-    pages = _paginate(body, room - len(footer) - 1)
+    paged_footer = f"{more}\n{nav}" if nav else more
+    budget = room - len(paged_footer) - 1
+    if isinstance(body, str):
+        body = f"{lead}\n{body}" if lead else body
+        whole = f"{body}\n{nav}" if nav else body
+        if len(whole) <= room:
+            return Rendered(_guard("CON", whole), 0)
+        pages, lead = _paginate(body, budget), ""
+    else:
+        pages = [part for given in body or [""] for part in _paginate(given, budget)]
     page = page % len(pages)  # 98 on the last page starts again at the first
-    if page == len(pages) - 1:
-        footer = nav
-    return Rendered(_guard("CON", f"{pages[page]}\n{footer}" if footer else pages[page]), page)
+    footer = nav if page == len(pages) - 1 else paged_footer
+    content = pages[page]
+    # On explicit pages a reason goes on top only when it fits: the page itself,
+    # and the footer saying which inputs work, matter more.
+    if lead and len(lead) + 1 + len(content) + (len(footer) + 1 if footer else 0) <= room:
+        content = f"{lead}\n{content}"
+    return Rendered(_guard("CON", f"{content}\n{footer}" if footer else content), page)

@@ -91,6 +91,51 @@ TEXTS: dict[str, dict[str, str]] = {
         "end.pin_locked": (
             "Your PIN is locked. Try again in {minutes} min. You can still receive money."
         ),
+        # send money
+        "send.phone": "Enter the phone number to send to",
+        "send.not_registered": "{masked_phone} is not on PayTrace.",
+        "send.invite": "Send them an invite SMS",
+        "send.other_number": "Enter another number",
+        "send.amount": "Send to {name} {masked_phone}\nEnter amount in KES",
+        "send.confirm": (
+            "Send KES {amount} to {name} ({masked_phone})? Fee KES {fee}. Total KES {total}.\n"
+            "Enter PIN to confirm"
+        ),
+        "err.phone_invalid": "That is not a valid phone number.",
+        "err.send_to_self": "You cannot send money to yourself.",
+        "err.amount_not_a_number": "Enter the amount in digits, e.g. 500.",
+        "err.amount_not_whole": "Whole shillings only, no cents.",
+        "err.amount_not_positive": "The amount must be more than 0.",
+        "err.amount_too_large": "That amount is too large.",
+        "err.limit_per_transaction": "Above your limit of KES {allowed} per transaction.",
+        "err.limit_daily": "Above your daily limit. You can send KES {allowed} more today.",
+        "err.limit_rolling_30_days": "Above your 30-day limit. You can send KES {allowed} more.",
+        "err.insufficient": (
+            "Balance too low: KES {balance}. With the fee this needs KES {needed}."
+        ),
+        "err.recipient_gone": "The recipient is no longer on PayTrace.",
+        "end.invite_sent": (
+            "We have sent {masked_phone} an SMS inviting them to PayTrace. "
+            "You can send to them once they register."
+        ),
+        "end.invite_already": (
+            "{masked_phone} was already invited today. You can send to them once they register."
+        ),
+        "end.sent": (
+            "Sent KES {amount} to {name} {masked_phone}. Fee KES {fee}. Ref {reference}. "
+            "New balance KES {balance}."
+        ),
+        "end.not_sent": "Not sent. {reason}",
+        # balance and mini statement
+        "account.balance": "Balance",
+        "account.statement": "Mini statement",
+        "balance.pin": "Enter PIN to see your balance",
+        "end.balance": "Your PayTrace balance is KES {balance}.",
+        "statement.pin": "Enter PIN to see your mini statement",
+        "statement.title": "Mini statement {page}/{pages}",
+        "statement.empty": "Mini statement\nNo transactions yet.",
+        "statement.cash_in": "Cash in",
+        "statement.reversal": "Reversal",
         "language.title": "Choose language",
         "language.changed": "Language set to English.",
         "lang.en": "English",
@@ -175,6 +220,51 @@ TEXTS: dict[str, dict[str, str]] = {
         "end.pin_locked": (
             "PIN yako imefungwa. Jaribu tena baada ya dakika {minutes}. Bado unaweza kupokea pesa."
         ),
+        "send.phone": "Weka nambari ya simu ya mpokeaji",
+        "send.not_registered": "{masked_phone} hayuko kwenye PayTrace.",
+        "send.invite": "Mtumie SMS ya mwaliko",
+        "send.other_number": "Weka nambari nyingine",
+        "send.amount": "Tuma kwa {name} {masked_phone}\nWeka kiasi cha KES",
+        "send.confirm": (
+            "Tuma KES {amount} kwa {name} ({masked_phone})? Ada KES {fee}. Jumla KES {total}.\n"
+            "Weka PIN kuthibitisha"
+        ),
+        "err.phone_invalid": "Nambari hiyo ya simu si sahihi.",
+        "err.send_to_self": "Huwezi kujitumia pesa mwenyewe.",
+        "err.amount_not_a_number": "Weka kiasi kwa tarakimu, mfano 500.",
+        "err.amount_not_whole": "Shilingi kamili tu, bila senti.",
+        "err.amount_not_positive": "Kiasi lazima kiwe zaidi ya 0.",
+        "err.amount_too_large": "Kiasi hicho ni kikubwa mno.",
+        "err.limit_per_transaction": "Umezidi kikomo chako cha KES {allowed} kwa muamala.",
+        "err.limit_daily": "Umezidi kikomo cha siku. Unaweza kutuma KES {allowed} zaidi leo.",
+        "err.limit_rolling_30_days": (
+            "Umezidi kikomo cha siku 30. Unaweza kutuma KES {allowed} zaidi."
+        ),
+        "err.insufficient": (
+            "Salio halitoshi: KES {balance}. Pamoja na ada unahitaji KES {needed}."
+        ),
+        "err.recipient_gone": "Mpokeaji hayuko tena kwenye PayTrace.",
+        "end.invite_sent": (
+            "Tumemtumia {masked_phone} SMS ya mwaliko wa PayTrace. "
+            "Utaweza kumtumia pesa akishajisajili."
+        ),
+        "end.invite_already": (
+            "{masked_phone} ameshaalikwa leo. Utaweza kumtumia pesa akishajisajili."
+        ),
+        "end.sent": (
+            "Umetuma KES {amount} kwa {name} {masked_phone}. Ada KES {fee}. "
+            "Kumb. {reference}. Salio jipya KES {balance}."
+        ),
+        "end.not_sent": "Pesa hazijatumwa. {reason}",
+        "account.balance": "Salio",
+        "account.statement": "Taarifa fupi",
+        "balance.pin": "Weka PIN kuona salio lako",
+        "end.balance": "Salio lako la PayTrace ni KES {balance}.",
+        "statement.pin": "Weka PIN kuona taarifa fupi",
+        "statement.title": "Taarifa fupi {page}/{pages}",
+        "statement.empty": "Taarifa fupi\nHakuna miamala bado.",
+        "statement.cash_in": "Kuweka",
+        "statement.reversal": "Ubatilisho",
         "language.title": "Chagua lugha",
         "language.changed": "Lugha imewekwa Kiswahili.",
         "lang.en": "English",

@@ -22,14 +22,14 @@ def test_a_new_caller_registers_then_reads_their_details(live_server):
         assert registered[-1].ended and "Welcome Jane" in registered[-1].text
         assert not any(screen.ended for screen in registered[:-1])
 
-        details = dial(client, PHONE, ["6", "1"])[-1]
+        details = dial(client, PHONE, ["6", "3"])[-1]
         assert "Jane Wanjiku" in details.text and not details.ended
 
 
 def test_back_and_home_walk_back_to_the_main_menu(live_server):
     with make_client(live_server.url) as client:
         dial(client, PHONE, REGISTER)
-        screens = dial(client, PHONE, ["6", "1", "0", "00"])
+        screens = dial(client, PHONE, ["6", "3", "0", "00"])
     assert [s.ended for s in screens] == [False] * 5
     assert "My details" in screens[3].text  # back from the details: My account again
     assert screens[4].text.startswith("PayTrace - Hi Jane")  # home: the main menu

@@ -3,27 +3,82 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
-from app.errors import AlreadyRegistered, PinLocked, ValidationFailed, WrongPin
-from app.ussd.ports import ProfileDict
+from app.errors import (
+    AlreadyRegistered,
+    IdempotencyConflict,
+    InsufficientFunds,
+    LimitExceeded,
+    PinLocked,
+    RecipientNotRegistered,
+    ValidationFailed,
+    WrongPin,
+)
+from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
+
+# The transfer fee bands the migrations seed: (largest amount, fee), in cents.
+FEE_BANDS = (
+    (10_000, 0),
+    (50_000, 500),
+    (100_000, 1_000),
+    (500_000, 2_500),
+    (2_000_000, 5_000),
+    (100_000_000, 10_000),
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Tier 1 ('basic'), as seeded: KES 70,000 a transfer, 150,000 a day, 300,000 in 30 days."""
+
+    per_transaction: int = 7_000_000
+    daily: int = 15_000_000
+    rolling_30_days: int = 30_000_000
 
 
 def fake_hash(pin: str) -> str:
     return "fake$" + hashlib.sha256(f"salt:{pin}".encode()).hexdigest()
 
 
-class FakeUssdServices:
-    """In-memory users, PINs and lockout, counting every side effect."""
+def transfer_fee(amount: int) -> int | None:
+    return next((fee for top, fee in FEE_BANDS if amount <= top), None)
 
-    def __init__(self, max_attempts: int = 3) -> None:
+
+def _refused(code: str) -> ValidationFailed:
+    error = ValidationFailed(code)
+    error.code = code
+    return error
+
+
+class FakeUssdServices:
+    """In-memory users, PINs and lockout, wallets and transfers, counting every side effect."""
+
+    def __init__(self, max_attempts: int = 3, lock_minutes: int = 30) -> None:
         self.users: dict[str, ProfileDict] = {}
         self.pin_hashes: dict[int, str] = {}
         self.failures: dict[int, int] = {}
-        self.locked: set[int] = set()
+        self.lock_seconds: dict[int, int] = {}  # user id -> seconds left while locked
         self.keys: dict[str, int] = {}
         self.attempts: dict[str, bool] = {}
         self.calls: list[str] = []
         self.max_attempts = max_attempts
+        self.lock_minutes = lock_minutes
+        # money
+        self.limits = Limits()
+        self.balances: dict[int, int] = {}
+        self.sent_today: dict[int, int] = {}
+        self.sent_30_days: dict[int, int] = {}
+        self.statements: dict[int, list[StatementEntry]] = {}
+        self.transfers: list[tuple[int, int, int, int]] = []  # sender, recipient, amount, fee
+        self.results: dict[str, tuple[tuple, SentMoney]] = {}  # idempotency key -> result
+        self.invited: set[tuple[int, str]] = set()
+        self.sms: list[tuple[str, str]] = []  # (to, template)
+        self.clock = datetime(2026, 3, 14, 6, 30, tzinfo=UTC)
+        self.references = 0
+
+    # ---- arranging a test -----------------------------------------------------------
 
     def add_user(self, phone: str, name: str, pin: str, language: str = "en") -> ProfileDict:
         user_id = len(self.users) + 1
@@ -39,7 +94,35 @@ class FakeUssdServices:
         )
         self.users[phone] = profile
         self.pin_hashes[user_id] = fake_hash(pin)
+        self.balances[user_id] = 0
         return profile
+
+    def cash_in(self, phone: str, amount: int) -> None:
+        user_id = self.users[phone]["user_id"]
+        self.balances[user_id] += amount
+        self._record(user_id, "cash_in", amount, None)
+
+    def record(self, phone: str, kind: str, amount: int, counterparty: str | None = None) -> None:
+        """A movement on the statement (a reversal...), with the balance moved by it."""
+        user_id = self.users[phone]["user_id"]
+        self.balances[user_id] += amount
+        self._record(user_id, kind, amount, counterparty)
+
+    def _record(
+        self, user_id: int, kind: str, amount: int, counterparty: str | None, reference: str = ""
+    ) -> str:
+        """One line on user_id's statement; both sides of a transfer share its reference."""
+        self.clock += timedelta(hours=7)
+        self.references += 0 if reference else 1
+        reference = reference or f"REF{self.references:07d}"
+        entry = StatementEntry(self.clock, kind, amount, reference, counterparty)
+        self.statements.setdefault(user_id, []).insert(0, entry)
+        return reference
+
+    def _user(self, user_id: int) -> ProfileDict:
+        return next(u for u in self.users.values() if u["user_id"] == user_id)
+
+    # ---- accounts and PINs ---------------------------------------------------------
 
     async def profile(self, phone: str) -> ProfileDict | None:
         self.calls.append("profile")
@@ -56,7 +139,7 @@ class FakeUssdServices:
     ) -> ProfileDict:
         self.calls.append("register")
         if key in self.keys:
-            return next(u for u in self.users.values() if u["user_id"] == self.keys[key])
+            return self._user(self.keys[key])
         if phone in self.users:
             raise AlreadyRegistered("taken")
         profile = self.add_user(phone, full_name, "0000", language)
@@ -64,20 +147,34 @@ class FakeUssdServices:
         self.keys[key] = profile["user_id"]
         return profile
 
+    def _check_pin(self, user_id: int, pin: str, attempt_key: str) -> None:
+        """As pins.verify_pin: the attempt that reaches the limit raises PinLocked."""
+        previous = self.attempts.get(attempt_key)
+        if previous:
+            return
+        if user_id in self.lock_seconds:
+            raise PinLocked(self.lock_seconds[user_id])
+        if previous is False:
+            raise WrongPin(max(1, self.max_attempts - self.failures.get(user_id, 0)))
+        correct = self.pin_hashes[user_id] == fake_hash(pin)
+        self.attempts[attempt_key] = correct
+        if correct:
+            self.failures[user_id] = 0
+            return
+        self.failures[user_id] = self.failures.get(user_id, 0) + 1
+        if self.failures[user_id] < self.max_attempts:
+            raise WrongPin(self.max_attempts - self.failures[user_id])
+        self.lock_seconds[user_id] = self.lock_minutes * 60
+        self.sms.append((self._user(user_id)["phone"], "pin_locked"))
+        raise PinLocked(self.lock_seconds[user_id])
+
     async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None:
         self.calls.append("verify_pin")
-        if user_id in self.locked:
-            raise PinLocked(1800)
-        if attempt_key not in self.attempts:
-            self.attempts[attempt_key] = self.pin_hashes[user_id] == fake_hash(pin)
-            if not self.attempts[attempt_key]:
-                self.failures[user_id] = self.failures.get(user_id, 0) + 1
-        if not self.attempts[attempt_key]:
-            left = self.max_attempts - self.failures[user_id]
-            if left <= 0:
-                self.locked.add(user_id)
-            raise WrongPin(max(left, 0))
-        self.failures[user_id] = 0
+        self._check_pin(user_id, pin, attempt_key)
+
+    async def pin_lock_seconds(self, *, user_id: int) -> int | None:
+        self.calls.append("pin_lock_seconds")
+        return self.lock_seconds.get(user_id)
 
     async def set_pin(self, *, user_id: int, pin_hash: str, key: str) -> None:
         self.calls.append("set_pin")
@@ -95,3 +192,88 @@ class FakeUssdServices:
         if not name.isascii():
             raise ValidationFailed("invalid name")
         return name
+
+    # ---- money ---------------------------------------------------------------------
+
+    async def find_recipient(self, *, sender_user_id: int, phone: str) -> Payee:
+        self.calls.append("find_recipient")
+        user = self.users.get(phone)
+        if user is None:
+            raise RecipientNotRegistered("not registered")
+        if user["user_id"] == sender_user_id:
+            raise _refused("send_to_self")
+        return Payee(user["user_id"], user["full_name"], user["phone"])
+
+    async def invite(self, *, sender_user_id: int, phone: str) -> bool:
+        self.calls.append("invite")
+        if phone in self.users:
+            raise _refused("already_registered")
+        if (sender_user_id, phone) in self.invited:
+            return False
+        self.invited.add((sender_user_id, phone))
+        self.sms.append((phone, "invite"))
+        return True
+
+    def _quote(self, sender_user_id: int, amount: int) -> TransferQuote:
+        fee = transfer_fee(amount)
+        if amount <= 0 or fee is None:
+            raise _refused("invalid_amount")
+        if amount > self.limits.per_transaction:
+            raise LimitExceeded("per_transaction", self.limits.per_transaction)
+        today, month = (
+            self.sent_today.get(sender_user_id, 0),
+            self.sent_30_days.get(sender_user_id, 0),
+        )
+        if today + amount > self.limits.daily:
+            raise LimitExceeded("daily", max(0, self.limits.daily - today))
+        if month + amount > self.limits.rolling_30_days:
+            raise LimitExceeded("rolling_30_days", max(0, self.limits.rolling_30_days - month))
+        balance = self.balances[sender_user_id]
+        if balance < amount + fee:
+            raise InsufficientFunds(balance=balance, needed=amount + fee)
+        return TransferQuote(amount=amount, fee=fee, balance=balance)
+
+    async def quote_transfer(self, *, sender_user_id: int, amount: int) -> TransferQuote:
+        self.calls.append("quote_transfer")
+        return self._quote(sender_user_id, amount)
+
+    async def send_money(
+        self, *, sender_user_id: int, recipient_phone: str, amount: int, pin: str, key: str
+    ) -> SentMoney:
+        self.calls.append("send_money")
+        self._check_pin(sender_user_id, pin, f"send:{key}")
+        request = (sender_user_id, recipient_phone, amount)
+        if key in self.results:
+            earlier_request, earlier = self.results[key]
+            if earlier_request != request:
+                raise IdempotencyConflict("key reused")
+            return replace(earlier, replayed=True)
+        recipient = self.users.get(recipient_phone)
+        if recipient is None:
+            raise RecipientNotRegistered("not registered")
+        quote = self._quote(sender_user_id, amount)
+        sender = self._user(sender_user_id)
+        receiver_id = recipient["user_id"]
+        self.balances[sender_user_id] -= quote.total
+        self.balances[receiver_id] += amount
+        for totals in (self.sent_today, self.sent_30_days):
+            totals[sender_user_id] = totals.get(sender_user_id, 0) + amount
+        reference = self._record(sender_user_id, "transfer", -quote.total, recipient["full_name"])
+        self._record(receiver_id, "transfer", amount, sender["full_name"], reference)
+        self.transfers.append((sender_user_id, receiver_id, amount, quote.fee))
+        self.sms += [(sender["phone"], "transfer_sent"), (recipient_phone, "transfer_received")]
+        sent = SentMoney(reference, amount, quote.fee, self.balances[sender_user_id], False)
+        self.results[key] = (request, sent)
+        return sent
+
+    async def balance(self, *, user_id: int, pin: str, attempt_key: str) -> int:
+        self.calls.append("balance")
+        self._check_pin(user_id, pin, attempt_key)
+        return self.balances[user_id]
+
+    async def mini_statement(
+        self, *, user_id: int, pin: str, attempt_key: str
+    ) -> list[StatementEntry]:
+        self.calls.append("mini_statement")
+        self._check_pin(user_id, pin, attempt_key)
+        return self.statements.get(user_id, [])[:9]

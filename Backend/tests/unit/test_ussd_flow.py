@@ -144,20 +144,20 @@ def test_five_thousand_characters_reprompt_and_emoji_names_are_refused():
     assert phone.send("Jane \U0001f600").startswith("CON Use letters only")
 
 
-def test_registered_caller_gets_the_main_menu_and_coming_soon():
+def test_registered_caller_gets_the_main_menu_and_deposit_is_coming_soon():
     services = FakeUssdServices()
     services.add_user(PHONE, "Jane Wanjiku", "4821")
     phone = make_phone(services=services)
     menu = phone.dial()
     assert menu.splitlines()[0] == "CON PayTrace - Hi Jane"
     assert "6. My account" in menu
-    assert phone.send("1").startswith("END Send money is coming soon")
+    assert phone.send("2").startswith("END Deposit is coming soon")
 
 
 def test_my_details_show_the_id_and_a_masked_phone():
     phone = registered_caller()
     phone.send("6")
-    details = phone.send("1")
+    details = phone.send("3")
     assert "PayTrace ID: PT00000001" in details
     assert "+2547****5678" in details
     assert "712345678" not in details
@@ -166,7 +166,7 @@ def test_my_details_show_the_id_and_a_masked_phone():
 def test_stellar_address_screen_shows_the_whole_address_in_groups():
     phone = registered_caller()
     phone.send("6")
-    screen = phone.send("2")
+    screen = phone.send("4")
     pages = [screen]
     while "98. More" in pages[-1]:
         pages.append(phone.send("98"))
@@ -176,14 +176,14 @@ def test_stellar_address_screen_shows_the_whole_address_in_groups():
 def test_wrong_pins_count_down_then_lock_and_say_so():
     phone = registered_caller()
     phone.send("6")
-    phone.send("3")
+    phone.send("5")
     assert phone.send("1111").startswith("CON Wrong PIN. 2 attempt(s) left.")
     assert phone.send("2222").startswith("CON Wrong PIN. 1 attempt(s) left.")
     assert phone.send("3333").startswith("END Wrong PIN 3 times.")
     again = make_phone(services=phone.services)
     again.dial()
     again.send("6")
-    again.send("3")
+    again.send("5")
     assert again.send("4821").startswith("END Your PIN is locked.")
 
 
@@ -192,7 +192,7 @@ def test_change_pin_walk_replaces_the_pin():
     profile = services.add_user(PHONE, "Jane Wanjiku", "4821")
     phone = make_phone(services=services)
     phone.dial()
-    for value in ("6", "3", "4821", "5937"):
+    for value in ("6", "5", "4821", "5937"):
         phone.send(value)
     assert phone.send("5937").startswith("END Your PIN has been changed.")
     assert services.pin_hashes[profile["user_id"]] == fake_hash("5937")
@@ -202,7 +202,7 @@ def test_change_pin_walk_replaces_the_pin():
 def test_language_change_answers_in_the_new_language():
     phone = registered_caller()
     phone.send("6")
-    phone.send("4")
+    phone.send("6")
     screen = phone.send("2")
     assert screen.startswith("CON Lugha imewekwa Kiswahili.\nAkaunti yangu")
     assert phone.services.users[PHONE]["language"] == "sw"
@@ -213,7 +213,7 @@ def test_text_arriving_all_at_once_is_consumed_in_order():
     services.add_user(PHONE, "Jane Wanjiku", "4821")
     phone = make_phone(services=services)
     phone.session_id = "ATUid_direct"
-    phone.inputs = ["6", "1"]  # *384*123*6*1# dialled directly
+    phone.inputs = ["6", "3"]  # *384*123*6*3# dialled directly
     assert "PayTrace ID: PT00000001" in phone.hop()
 
 

@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.domain.gsm7 import is_gsm7
+from app.domain.phone import mask
 from app.ussd.engine import Context, Info, Menu, Prompt, State, _render_current
 from app.ussd.flow import FLOW
+from app.ussd.money_flow import NAME_ON_SCREEN
+from app.ussd.ports import StatementEntry
+from app.ussd.statement_flow import statement_line
 from app.ussd.texts import LANGUAGES, TEXTS, text
 from tests.unit.fakes import FakeUssdServices
 from tests.unit.ussd_harness import PHONE, make_phone
 
+LONGEST_NAME = "W" * 30 + " " + "W" * 29  # 60 characters, the most registration takes
+LONGEST_PHONE = "+123456789012345"  # E.164's 15 digits
 LONGEST = {
     "first": "W" * 20,
     "shortcode": "*384*123*999#",
@@ -24,6 +31,15 @@ LONGEST = {
     "minutes": 1440,
     "left": 2,
     "feature": "Anwani yangu ya Stellar",
+    "name": "W" * NAME_ON_SCREEN,  # screens show at most this much of a name
+    "masked_phone": mask(LONGEST_PHONE),
+    "amount": "1,000,000",  # the largest transfer any tier allows (business)
+    "fee": "100",
+    "total": "1,000,100",
+    "reference": "ABCDEFGHJK",
+    "balance": "99,999,999.99",
+    "needed": "99,999,999.99",
+    "allowed": "30,000,000",  # the business tier's 30-day limit
 }
 WORST_USER = {
     "user_id": 1,
@@ -43,36 +59,96 @@ def _fits(response: str) -> None:
     assert is_gsm7(response), response
 
 
+# The worst a money journey can leave in the session.
+WORST_DATA = {
+    "invitee": LONGEST_PHONE,
+    "to": {"name": LONGEST_NAME, "phone": LONGEST_PHONE},
+    "amount": 100_000_000,
+    "fee": 10_000,
+    "statement": [
+        statement_line(
+            StatementEntry(datetime(2026, 12, 28, tzinfo=UTC), kind, amount, "ABCDEFGHJK", who)
+        )
+        for kind, amount, who in [
+            ("transfer", -100_010_099, LONGEST_NAME),
+            ("reversal", -100_010_099, None),
+            ("cash_in", 100_000_099, None),
+        ]
+        * 3
+    ],
+}
+PIN_REASONS = ("err.pin_format", "err.wrong_pin")
+# The reasons a screen can show above itself, beyond those the engine gives anywhere.
+ANYWHERE = ("err.empty", "err.too_long", "err.invalid_option")
+REASONS = {
+    "send.phone": ("err.phone_invalid", "err.send_to_self"),
+    "send.amount": (
+        "err.amount_not_a_number",
+        "err.amount_not_whole",
+        "err.amount_not_positive",
+        "err.amount_too_large",
+        "err.limit_per_transaction",
+        "err.limit_daily",
+        "err.limit_rolling_30_days",
+        "err.insufficient",
+    ),
+    "send.confirm": PIN_REASONS,
+    "balance.pin": PIN_REASONS,
+    "statement.pin": PIN_REASONS,
+    "pin.old": PIN_REASONS,
+    "pin.new": ("err.pin_format", "err.pin_weak"),
+    "reg.pin": ("err.pin_format", "err.pin_weak"),
+    "reg.name": ("err.name",),
+}
+UNREGISTERED = {"welcome", "about"}
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("screen_id", sorted(FLOW.screens))
 def test_every_screen_fits_a_handset_on_every_page(language, screen_id):
-    registered = screen_id in {"main", "account", "details", "address", "language"} or (
-        screen_id.startswith("pin.")
-    )
+    registered = screen_id not in UNREGISTERED and not screen_id.startswith("reg.")
     state = State(
         phone=PHONE,
         language=language,
         user=WORST_USER if registered else None,
         stack=[FLOW.home_registered if registered else FLOW.home_unregistered, screen_id],
+        data=dict(WORST_DATA),
     )
     ctx = Context(state, FakeUssdServices(), "s", "h", "*384*123*999#", 1440)
+    screen = FLOW.screens[screen_id]
+    # A notice and a reason together: more than any screen shows, so paging may help.
+    crowded = ("err.pin_mismatch", ("err.wrong_pin", {"left": 2}))
+    leads = [(None, None), *((None, (key, LONGEST)) for key in ANYWHERE)]
+    leads += [(None, (key, LONGEST)) for key in REASONS.get(screen_id, ())]
     seen = []
     for page in range(6):
-        state.page = page
-        for notice, error in ((None, None), ("err.pin_mismatch", ("err.wrong_pin", {"left": 2}))):
-            state.notice = notice
+        for notice, error in [*leads, crowded]:
+            state.page, state.notice = page, notice
             rendered = _render_current(FLOW, ctx, error)
             _fits(rendered.response)
+            if isinstance(screen, Prompt) and (notice, error) != crowded:
+                # Never paged: on a prompt, 98 is an answer (KES 98), not "more".
+                assert text(language, "nav.more") not in rendered.response, rendered.response
             seen.append(rendered.response)
-    screen = FLOW.screens[screen_id]
     assert isinstance(screen, Menu | Prompt | Info)
     assert text(language, "nav.back_home") in seen[0]  # back/home offered off the home screen
+
+
+# Why a confirmed transfer was not sent after all (the balance or limits changed).
+NOT_SENT_REASONS = (
+    "err.limit_per_transaction",
+    "err.limit_daily",
+    "err.limit_rolling_30_days",
+    "err.insufficient",
+    "err.recipient_gone",
+)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("key", sorted(k for k in TEXTS["en"] if k.startswith("end.")))
 def test_every_closing_text_fits_a_handset(language, key):
-    body = text(language, key, **LONGEST)
+    reasons = [text(language, reason, **LONGEST) for reason in NOT_SENT_REASONS]
+    body = text(language, key, **LONGEST, reason=max(reasons, key=len))
     _fits(f"END {body}")
 
 
@@ -86,6 +162,8 @@ def test_both_languages_have_every_text():
 _INPUTS = st.one_of(
     st.sampled_from(["", "0", "00", "98", "1", "2", "3", "4", "5", "6", "7", "99", "***"]),
     st.sampled_from(["4821", "5937", "1234", "abcd", "Jane Wanjiku", "x" * 5000]),
+    # Send money: a registered and an unregistered recipient, amounts good and bad.
+    st.sampled_from(["0711000002", "0722000333", "0712345678", "100", "1,500", "12.50", "-5"]),
     st.text(max_size=40),
 )
 
@@ -96,6 +174,8 @@ def test_any_sequence_of_inputs_gets_a_valid_screen(registered, inputs):
     services = FakeUssdServices()
     if registered:
         services.add_user(PHONE, "Jane Wanjiku", "4821")
+        services.add_user("+254711000002", "Amina Otieno", "5937")
+        services.cash_in(PHONE, 1_000_00)
     phone = make_phone(services=services)
     _fits(phone.dial())
     for value in inputs:
