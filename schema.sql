@@ -148,10 +148,14 @@ CREATE TABLE ledger_accounts (
         CHECK (balance >= 0 OR kind IN ('mpesa_float', 'suspense'))
 );
 
+-- Fees are split into 16 shards ('fees:0'..'fees:15'): every fee-bearing transfer
+-- credits one, chosen by its sender, so transfers do not all queue on one row.
 CREATE FUNCTION paytrace_seed_system_accounts() RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO ledger_accounts (kind, code)
-    VALUES ('fees', 'fees'), ('mpesa_float', 'mpesa_float'), ('suspense', 'suspense')
+    SELECT 'fees', 'fees:' || shard FROM generate_series(0, 15) AS shard
+    UNION ALL
+    VALUES ('mpesa_float', 'mpesa_float'), ('suspense', 'suspense')
     ON CONFLICT (code) DO NOTHING;
 $$;
 

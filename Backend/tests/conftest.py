@@ -113,6 +113,10 @@ def _truncate_all(database: Database) -> None:
         conn.commit()
 
 
+# Public name for tests that empty the database themselves (one hypothesis example each).
+truncate_all = _truncate_all
+
+
 @pytest.fixture
 def clean_database(database: Database) -> Database:
     """The run's database, emptied before the test."""

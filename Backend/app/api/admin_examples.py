@@ -67,7 +67,7 @@ TRANSACTION = {
         {
             "account_id": 1,
             "account_kind": "fees",
-            "account_code": "fees",
+            "account_code": "fees:3",
             "phone": None,
             "full_name": None,
             "amount": 1000,
@@ -109,7 +109,7 @@ REVERSAL = {
         {
             "account_id": 1,
             "account_kind": "fees",
-            "account_code": "fees",
+            "account_code": "fees:3",
             "phone": None,
             "full_name": None,
             "amount": -1000,

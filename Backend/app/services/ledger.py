@@ -22,7 +22,8 @@ from app.errors import IdempotencyConflict, LimitExceeded, ServiceUnavailable
 from app.services.registration import refused
 
 CHANNELS = ("ussd", "api", "admin", "system")
-MAX_KEY_LENGTH = 200
+# A channel's own key; stored scoped (e.g. 'transfer:<user id>:<key>') within 200.
+MAX_KEY_LENGTH = 128
 # 31^10 references: a collision is rare; a handful of redraws makes failure absurd.
 _REFERENCE_DRAWS = 5
 

@@ -29,6 +29,18 @@ from app.services.registration import refused
 # Above every tier's per-transaction limit: the tier refuses first, with its reason.
 MAX_TRANSFER = 1_000_000_000
 NOTE_MAX = 100
+# The fees account's shards (migration 0003): a sender always credits the same one.
+FEE_SHARDS = 16
+
+
+def fees_shard(sender_user_id: int) -> str:
+    return f"fees:{sender_user_id % FEE_SHARDS}"
+
+
+def scoped_key(sender_user_id: int, key: str) -> str:
+    """A channel's key, scoped to its sender: one user's key can never collide
+    with another user's, nor with a cash-in's or a reversal's."""
+    return f"transfer:{sender_user_id}:{key}"
 
 
 @dataclass(frozen=True)
@@ -104,7 +116,7 @@ def transfer(uow: UnitOfWork, request: TransferRequest, *, now: datetime | None 
     'invalid_idempotency_key'), LimitExceeded, InsufficientFunds, NotFound.
     """
     amount = check_amount(request.amount, maximum=MAX_TRANSFER)
-    key = check_key(request.idempotency_key)
+    key = scoped_key(request.sender_user_id, check_key(request.idempotency_key))
     if request.channel not in CHANNELS:
         raise refused("invalid_channel", "unknown channel")
     if request.note is not None and len(request.note) > NOTE_MAX:
@@ -117,14 +129,14 @@ def transfer(uow: UnitOfWork, request: TransferRequest, *, now: datetime | None 
         note=request.note,
     )
     return run_idempotent(
-        uow, key, fingerprint, lambda: _transfer_once(uow, request, fingerprint, now)
+        uow, key, fingerprint, lambda: _transfer_once(uow, request, key, fingerprint, now)
     )
 
 
 def _transfer_once(
-    uow: UnitOfWork, request: TransferRequest, fingerprint: str, now: datetime | None
+    uow: UnitOfWork, request: TransferRequest, key: str, fingerprint: str, now: datetime | None
 ) -> Movement:
-    sender_id, amount, key = request.sender_user_id, request.amount, request.idempotency_key
+    sender_id, amount = request.sender_user_id, request.amount
     now = now or datetime.now(UTC)
     today = nairobi_day(now)
     with uow:
@@ -134,6 +146,7 @@ def _transfer_once(
         locked, recipient_id, fee = uow.ledger.lock_for_transfer(
             sender_user_id=sender_id,
             recipient_phone=request.recipient_phone,
+            fees_code=fees_shard(sender_id),
             fee_kind="transfer",
             amount=amount,
         )
@@ -148,7 +161,7 @@ def _transfer_once(
         if recipient_id == sender_id:
             raise refused("send_to_self", "you cannot send money to yourself")
         receiver = _wallet(locked, recipient_id)
-        fees = next(a for a in locked if a.code == "fees")
+        fees = next(a for a in locked if a.kind == "fees")
         assert sender.limits is not None
         check_limits(sender.limits, amount, day_total, rolling_total)
         if fee is None:
@@ -206,7 +219,7 @@ def send_money(
         policy,
         user_id=request.sender_user_id,
         pin=pin,
-        attempt_key=f"send:{request.idempotency_key}",
+        attempt_key=f"send:{request.sender_user_id}:{request.idempotency_key}",
     )
     return transfer(uow, request, now=now)
 

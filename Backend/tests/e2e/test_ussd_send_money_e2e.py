@@ -91,7 +91,8 @@ def test_send_money_moves_money_once_and_confirms_by_sms_to_both(
     )
     assert len(transfers) == 1
     assert transfers[0][:3] == (reference, 250 * KES, 5 * KES)
-    assert transfers[0][3].startswith("ussd:") and transfers[0][4] == "ussd"
+    assert transfers[0][3].startswith(f"transfer:{two_users[JANE]}:ussd:")
+    assert transfers[0][4] == "ussd"
     assert balances(database) == {JANE: 745 * KES, AMINA: 250 * KES}
     ledger = check_ledger(database)
     assert ledger.sum_of_all_legs == 0 and ledger.negative_wallets == 0

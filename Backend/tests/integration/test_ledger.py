@@ -243,7 +243,7 @@ def test_the_database_refuses_an_unbalanced_journal_written_by_hand(clean_databa
             tx_id = cur.fetchone()[0]
             cur.execute(
                 "INSERT INTO journal_legs (transaction_id, account_id, amount, balance_after)"
-                " SELECT %s, id, 100, 0 FROM ledger_accounts WHERE code = 'fees'",
+                " SELECT %s, id, 100, 0 FROM ledger_accounts WHERE code = 'fees:0'",
                 (tx_id,),
             )
         with pytest.raises(psycopg2.errors.CheckViolation, match="unbalanced"):
@@ -257,7 +257,7 @@ def test_the_database_refuses_a_balance_edited_by_hand(clean_database, people):
     conn = psycopg2.connect(clean_database.dsn)
     try:
         with conn.cursor() as cur, pytest.raises(psycopg2.errors.IntegrityConstraintViolation):
-            cur.execute("UPDATE ledger_accounts SET balance = 100 WHERE code = 'fees'")
+            cur.execute("UPDATE ledger_accounts SET balance = 100 WHERE code = 'fees:0'")
     finally:
         conn.close()
 

@@ -7,12 +7,14 @@ the comparison reads the catalogs of two databases on the same server instead.
 import re
 import secrets
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import psycopg2
 import pytest
 
 from app.db.migrate import apply_migrations
+from app.services import transfers
 from tests.conftest import drop_database, make_database
 
 SCHEMA_SQL = Path(__file__).resolve().parents[3] / "schema.sql"
@@ -199,3 +201,81 @@ def test_an_applied_migration_that_changed_is_refused(fresh_database):
 
     with pytest.raises(RuntimeError, match="changed after it was applied"):
         apply_migrations(dsn)
+
+
+# ---- reference data: what the ledger reads as rules ---------------------------------
+
+SEED_QUERIES = {
+    "kyc_tiers": "SELECT * FROM kyc_tiers ORDER BY tier",
+    "fee_bands": "SELECT * FROM fee_bands ORDER BY kind, min_amount",
+    "system_accounts": """
+        SELECT kind, code, currency, balance FROM ledger_accounts
+        WHERE user_id IS NULL ORDER BY code
+    """,
+}
+
+
+def seed_data(dsn: str) -> dict[str, list[tuple]]:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            seeded = {}
+            for name, sql in SEED_QUERIES.items():
+                cur.execute(sql)
+                seeded[name] = cur.fetchall()
+            return seeded
+    finally:
+        conn.close()
+
+
+def test_migrations_seed_the_same_tiers_fees_and_system_accounts_as_schema_sql(fresh_database):
+    migrated, from_schema = fresh_database(), fresh_database()
+    apply_migrations(migrated)
+    run_sql(from_schema, SCHEMA_SQL.read_text())
+
+    expected = seed_data(from_schema)
+    assert [row[1] for row in expected["kyc_tiers"]] == ["basic", "verified", "business"]
+    assert {kind for kind, *_ in expected["fee_bands"]} == {"transfer"}
+    assert sorted((kind, code) for kind, code, *_ in expected["system_accounts"]) == sorted(
+        [("fees", f"fees:{shard}") for shard in range(transfers.FEE_SHARDS)]
+        + [("mpesa_float", "mpesa_float"), ("suspense", "suspense")]
+    )
+    assert seed_data(migrated) == expected
+
+    # The comparison sees a changed fee.
+    run_sql(from_schema, "UPDATE fee_bands SET fee = fee + 1 WHERE min_amount = 1")
+    assert seed_data(migrated)["fee_bands"] != seed_data(from_schema)["fee_bands"]
+
+
+def fee_band_problems(bands: list[tuple[str, int, int, int]]) -> list[str]:
+    """Gaps and overlaps in (kind, min_amount, max_amount, fee) rows sorted by kind, min."""
+    problems = []
+    for kind in dict.fromkeys(kind for kind, *_ in bands):
+        ranges = [(low, high) for k, low, high, _ in bands if k == kind]
+        if ranges[0][0] != 1:
+            problems.append(f"{kind}: starts at {ranges[0][0]}, not 1 cent")
+        for (_, high), (low, _) in pairwise(ranges):
+            if low != high + 1:
+                word = "gap" if low > high + 1 else "overlap"
+                problems.append(f"{kind}: {word} between {high} and {low}")
+    return problems
+
+
+def test_fee_bands_cover_every_cent_once_from_1_to_their_maximum(database_url):
+    # The fee lookup (amount BETWEEN min_amount AND max_amount) needs exactly one band
+    # per amount: a gap refuses a valid transfer, an overlap makes its fee arbitrary.
+    assert fee_band_problems([("t", 1, 10, 0), ("t", 12, 20, 5), ("t", 20, 30, 9)]) == [
+        "t: gap between 10 and 12",
+        "t: overlap between 20 and 20",
+    ]
+    seeded = seed_data(database_url)["fee_bands"]
+
+    assert seeded and fee_band_problems(seeded) == []
+
+
+def test_every_amount_a_tier_lets_through_has_a_transfer_fee(database_url):
+    seeded = seed_data(database_url)
+    largest_allowed = max(per_transaction for _, _, per_transaction, *_ in seeded["kyc_tiers"])
+    top_of_bands = max(high for kind, _, high, _ in seeded["fee_bands"] if kind == "transfer")
+
+    assert top_of_bands >= largest_allowed

@@ -215,9 +215,15 @@ class LedgerRepository:
         return [_locked(row) for row in rows]
 
     def lock_for_transfer(
-        self, *, sender_user_id: int, recipient_phone: str, fee_kind: str, amount: int
+        self,
+        *,
+        sender_user_id: int,
+        recipient_phone: str,
+        fees_code: str,
+        fee_kind: str,
+        amount: int,
     ) -> tuple[list[LockedAccount], int | None, int | None]:
-        """Lock sender, recipient and fees accounts in id order, in one round trip.
+        """Lock sender, recipient and a fees shard in id order, in one round trip.
 
         Returns the locked accounts, the recipient's user id (None: not registered)
         and the fee for the amount (None: no band covers it).
@@ -233,13 +239,14 @@ class LedgerRepository:
                           AND %(amount)s BETWEEN min_amount AND max_amount)
                 {_ACCOUNT_FROM}
                 WHERE a.user_id = %(sender)s OR a.user_id = (SELECT id FROM recipient)
-                   OR a.code = 'fees'
+                   OR a.code = %(fees_code)s
                 ORDER BY a.id
                 FOR UPDATE OF a
                 """,
                 {
                     "phone": recipient_phone,
                     "sender": sender_user_id,
+                    "fees_code": fees_code,
                     "fee_kind": fee_kind,
                     "amount": amount,
                 },
