@@ -1,4 +1,4 @@
-"""`make -C Backend bench-ussd`: USSD navigation hops under concurrent sessions.
+"""`make -C Backend bench-ussd`: USSD hops under concurrent sessions.
 
 Starts its own servers (embedded PostgreSQL/Redis under .data/bench, or
 $DATABASE_URL / $REDIS_URL), one uvicorn worker serving PayTrace and one serving
@@ -7,7 +7,11 @@ registration once per phone, then drives each server in turn with the same numbe
 of keep-alive sessions and prints hops/s, p50/p90/p99/max and errors, and
 PayTrace's throughput as a fraction of the floor's.
 
-    python -m bench.ussd_load [--sessions 200] [--duration 15] [--url http://...]
+With --money each call is a Send money journey (bench.ussd_money): callers are
+also funded through the real cash-in service, and the final PIN hop (PIN check,
+ledger transaction, outbox) is reported apart from the navigation hops.
+
+    python -m bench.ussd_load [--sessions 200] [--duration 15] [--money] [--url http://...]
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 import time
 import urllib.error
@@ -28,7 +31,8 @@ from app.db.migrate import apply_migrations
 from app.devserver import Child, Supervisor, child_env, uvicorn_argv
 from app.infra.embedded import EmbeddedServers, ensure_servers, start_redis
 from app.phone import DEFAULT_SERVICE_CODE, NETWORK_CODE, dial, make_client, new_session_id
-from bench.loadgen import Result, http_request, run_load
+from bench import ussd_money
+from bench.loadgen import Result, http_request, pin_cores, process_cpu_s, run_load
 
 HOST = "127.0.0.1"
 PIN = "4826"
@@ -78,16 +82,16 @@ def get_call(port: int, path: str, hops: int = 8):
     return lambda _index, _call_no: [request] * hops
 
 
-def is_ussd_answer(status: int, body: bytes) -> bool:
+def is_ussd_answer(_hop: int, status: int, body: bytes) -> bool:
     return status == 200 and body[:4] in (b"CON ", b"END ")
 
 
-def is_navigation_answer(status: int, body: bytes) -> bool:
+def is_navigation_answer(hop: int, status: int, body: bytes) -> bool:
     """Every hop of the walk continues the call: an END there is an apology, not a menu."""
-    return is_ussd_answer(status, body) and body[:4] == b"CON "
+    return is_ussd_answer(hop, status, body) and body[:4] == b"CON "
 
 
-def is_ok(status: int, _body: bytes) -> bool:
+def is_ok(_hop: int, status: int, _body: bytes) -> bool:
     return status == 200
 
 
@@ -133,29 +137,19 @@ def seed_callers(base_url: str, count: int, service_code: str, token: str | None
         return sum(pool.map(ensure, range(count)))
 
 
-def pin_cores(server_pids: list[int]) -> str:
-    """Server on one core, load generator on the other, so neither measures the other."""
-    if not hasattr(os, "sched_setaffinity"):
-        return "no CPU pinning on this platform"
-    cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < 2:
-        return "one core: server and load generator share it"
-    for pid in server_pids:
-        os.sched_setaffinity(pid, {cores[0]})
-    os.sched_setaffinity(0, {cores[1]})
-    return f"uvicorn on core {cores[0]}, load generator on core {cores[1]} (PG/Redis unpinned)"
-
-
 def table(results: list[Result]) -> str:
-    head = f"{'target':<10}{'hops/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-    lines = [head + f"{'hops':>9}{'errors':>8}{'gen cpu':>9}", "-" * (len(head) + 26)]
+    head = f"{'target':<12}{'hops/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+    lines = [head + f"{'hops':>9}{'errors':>8}{'gen cpu':>9}{'srv cpu':>9}", "-" * (len(head) + 35)]
     for r in results:
-        figures = [r.percentile_ms(p) for p in (50, 90, 99, 100)]
-        lines.append(
-            f"{r.name:<10}{r.hops_per_s:>9.0f}"
-            + "".join(f"{f:>9.1f}" for f in figures)
-            + f"{len(r.latencies_s):>9}{r.errors:>8}{r.generator_cpu_pct:>8.0f}%"
-        )
+        rows = [(r.name, r, f"{r.errors:>8}{r.generator_cpu_pct:>8.0f}%{r.server_cpu_pct:>8.0f}%")]
+        rows += [(f"  {k}", r.kind(k), f"{r.kind(k).errors:>8}") for k in sorted(r.by_kind)]
+        for name, figures_of, tail in rows:
+            figures = [figures_of.percentile_ms(p) for p in (50, 90, 99, 100)]
+            lines.append(
+                f"{name:<12}{figures_of.hops_per_s:>9.0f}"
+                + "".join(f"{f:>9.1f}" for f in figures)
+                + f"{len(figures_of.latencies_s):>9}{tail}"
+            )
     return "\n".join(lines)
 
 
@@ -174,6 +168,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="ussd: navigation hops (default); ready: GET /health/ready, for comparison",
     )
     parser.add_argument(
+        "--money",
+        action="store_true",
+        help="each call sends money (1, number, amount, PIN); callers are funded first",
+    )
+    parser.add_argument(
         "--think-ms",
         type=float,
         default=0.0,
@@ -186,6 +185,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--sessions must be 1..2000 and --duration 0..600 s")
     if args.url and urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
         parser.error("--url must be on 127.0.0.1: load is only ever sent to this machine")
+    if args.money and (args.endpoint != "ussd" or args.sessions < 2):
+        parser.error("--money needs --endpoint ussd and at least 2 sessions")
     return args
 
 
@@ -202,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.url:
             redis_url = settings.redis_url or start_redis(data_dir, servers)
-            database_url = ""
+            # --money funds callers in the server's database: it must be named.
+            database_url = settings.database_url
+            if args.money and not database_url:
+                print("bench: --money with --url needs DATABASE_URL", file=sys.stderr)
+                return 2
         else:
             database_url, redis_url, servers = ensure_servers(
                 data_dir, settings.database_url, settings.redis_url
@@ -224,15 +229,22 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.start()
         wait_ready(f"{args.url}/health/ready", supervisor)
         wait_ready(f"http://{HOST}:{floor_port}/floor", supervisor)
-        return _measure(args, token, floor_port, supervisor)
+        return _measure(args, token, floor_port, supervisor, database_url)
     finally:
         if supervisor is not None:
             supervisor.stop()
         servers.stop()
 
 
-def _measure(args: argparse.Namespace, token: str | None, floor_port: int, sup: Supervisor) -> int:
+def _measure(
+    args: argparse.Namespace,
+    token: str | None,
+    floor_port: int,
+    sup: Supervisor,
+    database_url: str,
+) -> int:
     api_port = urlsplit(args.url).port or 80
+    hop_kind = None
     if args.endpoint == "ussd":
         if not ussd_route_exists(args.url, args.service_code, token):
             print("bench: this PayTrace has no POST /ussd; try --endpoint ready", file=sys.stderr)
@@ -246,20 +258,39 @@ def _measure(args: argparse.Namespace, token: str | None, floor_port: int, sup: 
         walk = REGISTERED_WALK if registered == args.sessions else UNREGISTERED_WALK
         build = ussd_call(api_port, args.service_code, token, walk)
         check, what = is_navigation_answer, f"USSD call: dial + {'/'.join(walk)}"
+        if args.money:
+            if registered != args.sessions:
+                print("bench: --money needs every caller registered", file=sys.stderr)
+                return 2
+            phones = [phone_number(i) for i in range(args.sessions)]
+            took = ussd_money.fund_callers(database_url, phones)
+            print(f"funded: {len(phones)} callers through cash_in ({took:.1f} s)")
+            build = ussd_money.money_call(api_port, HOST, args.service_code, token, phones, PIN)
+            check, hop_kind = ussd_money.is_money_journey_answer, ussd_money.hop_kind
+            what = "Send money: dial + 1/<next caller>/<KES 50-250>/<PIN>, answered END Sent"
     else:
         build, check, what = get_call(api_port, "/health/ready"), is_ok, "GET /health/ready"
     pids = [c.proc.pid for c in sup.children if c.proc is not None]
     print(pin_cores(pids))
+    # With think time, stagger the first dials over one call and warm up for at
+    # least that long, so the measured window sees callers at every step of a call.
+    hops_per_call = len(build(0, 1))
+    stagger_s = args.think_ms / 1000 * hops_per_call
+    if stagger_s > args.warmup:
+        args.warmup = stagger_s
     print(
         f"{args.sessions} sessions, {args.think_ms:.0f} ms think time, "
-        f"{args.warmup:.0f} s warm-up + {args.duration:.0f} s; "
+        f"{args.warmup:.0f} s warm-up (first dials spread over {stagger_s:.1f} s) "
+        f"+ {args.duration:.0f} s; "
         f"PayTrace: {what}; floor: GET /floor (Redis GET + SET)"
     )
     results = []
-    for name, port, builder, checker in (
-        ("paytrace", api_port, build, check),
-        ("floor", floor_port, get_call(floor_port, "/floor"), is_ok),
+    server_pids = {c.name: c.proc.pid for c in sup.children if c.proc is not None}
+    for name, port, builder, checker, kinds in (
+        ("paytrace", api_port, build, check, hop_kind),
+        ("floor", floor_port, get_call(floor_port, "/floor"), is_ok, None),
     ):
+        cpu_before, wall_before = process_cpu_s(server_pids.get(name)), time.monotonic()
         results.append(
             _run(
                 run_load(
@@ -272,13 +303,19 @@ def _measure(args: argparse.Namespace, token: str | None, floor_port: int, sup: 
                     warmup_s=args.warmup,
                     duration_s=args.duration,
                     think_s=args.think_ms / 1000,
+                    hop_kind=kinds,
+                    stagger_s=stagger_s,
                 )
             )
         )
+        spent = process_cpu_s(server_pids.get(name)) - cpu_before
+        results[-1].server_cpu_pct = 100 * spent / (time.monotonic() - wall_before)
     print(table(results))
     paytrace, floor = results
     if floor.hops_per_s:
         print(f"PayTrace/floor throughput: {paytrace.hops_per_s / floor.hops_per_s:.2f}")
+    if args.money:
+        print(ussd_money.summary(paytrace))
     for r in results:
         for sample in r.error_samples:
             print(f"  {r.name} error: {sample}")
