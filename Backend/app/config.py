@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     ussd_session_ttl_s: int = 180
     # The whole hop must answer well inside AT's deadline, even with a dead database.
     ussd_hop_deadline_s: float = 1.5
+    # A hop that has begun to commit (money, registration, a new PIN) gets this
+    # long instead, still inside AT's 15 s, so its caller hears the real outcome.
+    ussd_commit_deadline_s: float = 10.0
     profile_cache_ttl_s: int = 600
 
     # PINs
@@ -74,6 +77,9 @@ class Settings(BaseSettings):
     # argon2id cost; OWASP's minimum profile by default.
     pin_kdf_time_cost: int = 2
     pin_kdf_memory_kib: int = 19456
+    # PIN checks (argon2id) run at once per API process; more wait their turn, so
+    # navigation hops keep a share of the CPU during a burst of PIN hops.
+    pin_checks_in_flight: int = 2
 
     # Keys (url-safe base64 Fernet keys) for wallet secrets: the first encrypts,
     # all decrypt. Rotate by prepending a new key, then `make -C Backend rekey`.

@@ -7,7 +7,10 @@ call: the PIN check and what it guards run together in the worker thread.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import asdict
+from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +20,8 @@ from app.services.accounts import Profile
 from app.services.custody import SecretBox
 from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
 from app.ussd.session_store import SessionStore
+
+T = TypeVar("T")
 
 
 def _as_dict(profile: Profile) -> ProfileDict:
@@ -32,16 +37,24 @@ class RuntimeUssdServices:
         self._policy = pins.PinPolicy.from_settings(settings)
         self._box = SecretBox.from_settings(settings)
         self._shortcode = settings.ussd_service_codes[0]
+        # argon2id is ~30 ms of CPU per PIN: a burst of PIN hops must not take every
+        # core from the event loop, or every navigation hop waits behind them.
+        self._pin_checks = asyncio.Semaphore(settings.pin_checks_in_flight)
+
+    async def _with_pin(self, work: Callable[[], T]) -> T:
+        """Run work that checks or hashes a PIN, a few at a time per process."""
+        async with self._pin_checks:
+            return await run_in_threadpool(work)
 
     async def profile(self, phone: str) -> ProfileDict | None:
         found = await run_in_threadpool(accounts.get_profile, self._runtime.uow(), phone)
         return _as_dict(found) if found else None
 
     async def hash_pin(self, pin: str) -> str:
-        return await run_in_threadpool(self._hasher.hash, pin)
+        return await self._with_pin(lambda: self._hasher.hash(pin))
 
     async def pin_matches(self, pin_hash: str, pin: str) -> bool:
-        return await run_in_threadpool(self._hasher.verify, pin_hash, pin)
+        return await self._with_pin(lambda: self._hasher.verify(pin_hash, pin))
 
     async def register(
         self, *, phone: str, full_name: str, pin_hash: str, language: str, key: str
@@ -68,7 +81,7 @@ class RuntimeUssdServices:
         return profile
 
     async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None:
-        await run_in_threadpool(self._verify, user_id, pin, attempt_key)
+        await self._with_pin(lambda: self._verify(user_id, pin, attempt_key))
 
     async def set_pin(self, *, user_id: int, pin_hash: str, key: str) -> None:
         await run_in_threadpool(
@@ -130,7 +143,7 @@ class RuntimeUssdServices:
             idempotency_key=key,
             channel="ussd",
         )
-        movement = await run_in_threadpool(
+        movement = await self._with_pin(
             lambda: transfers.send_money(
                 self._runtime.uow(), self._hasher, self._policy, request, pin=pin
             )
@@ -158,7 +171,7 @@ class RuntimeUssdServices:
             self._verify(user_id, pin, attempt_key)
             return statements.balance(self._runtime.uow(), user_id=user_id)
 
-        return await run_in_threadpool(run)
+        return await self._with_pin(run)
 
     async def mini_statement(
         self, *, user_id: int, pin: str, attempt_key: str
@@ -177,4 +190,4 @@ class RuntimeUssdServices:
                 for line in lines
             ]
 
-        return await run_in_threadpool(run)
+        return await self._with_pin(run)

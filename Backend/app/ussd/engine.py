@@ -118,6 +118,14 @@ class Context:
     hop_key: str  # identifies this hop (HMAC of session and text): idempotency keys
     shortcode: str
     pin_lock_minutes: int
+    # Called just before a call that commits something the caller must hear about
+    # (money, a registration, a new PIN): the entrypoint then gives the hop the
+    # longer commit deadline instead of cutting it off mid-commit.
+    on_commit: Callable[[], None] | None = None
+
+    def committing(self) -> None:
+        if self.on_commit is not None:
+            self.on_commit()
 
     @property
     def lang(self) -> str:

@@ -60,6 +60,7 @@ async def reg_accept(ctx: Context, _: str) -> Outcome:
     data = ctx.state.data
     if "name" not in data or "pin_hash" not in data:
         return Goto("reg.name", reset=True)
+    ctx.committing()
     try:
         profile = await ctx.services.register(
             phone=ctx.state.phone,
@@ -136,6 +137,7 @@ async def pin_confirm(ctx: Context, value: str) -> Outcome:
     mismatch = await confirm_pin(ctx, value, "pin.new")
     if mismatch:
         return mismatch
+    ctx.committing()
     await ctx.services.set_pin(
         user_id=ctx.user["user_id"],
         pin_hash=ctx.state.data["pin_hash"],

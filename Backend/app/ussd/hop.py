@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.domain.phone import mask
@@ -44,7 +45,12 @@ def hop_digest(secret: bytes, session_id: str, text_field: str) -> str:
 
 
 async def handle_hop(
-    hop: Hop, flow: Flow, store: SessionStore, services: UssdServices, config: HopConfig
+    hop: Hop,
+    flow: Flow,
+    store: SessionStore,
+    services: UssdServices,
+    config: HopConfig,
+    on_commit: Callable[[], None] | None = None,
 ) -> str:
     """Answer one hop with a CON/END string; side effects happen at most once per hop."""
     digest = hop_digest(config.secret, hop.session_id, hop.text)
@@ -74,6 +80,7 @@ async def handle_hop(
         hop_key=digest,
         shortcode=config.shortcode,
         pin_lock_minutes=config.pin_lock_minutes,
+        on_commit=on_commit,
     )
     rendered = await run_hop(flow, ctx, inputs)
     await store.save(hop.session_id, stored, state.to_dict(), digest, rendered.response)

@@ -156,6 +156,7 @@ async def send_confirm(ctx: Context, value: str) -> Outcome:
     if not pin_rules.is_well_formed(value):
         return Reprompt("err.pin_format")
     to = data["to"]
+    ctx.committing()
     try:
         sent = await ctx.services.send_money(
             sender_user_id=ctx.user["user_id"],

@@ -98,13 +98,27 @@ async def _ussd(request: Request, path_token: str | None) -> Response:
         network_code=fields.get("networkCode", ""),
         text=fields.get("text", ""),
     )
+    committing = False
     try:
         # asyncio.timeout, not wait_for: no extra task per hop on the hot path.
-        async with asyncio.timeout(hub.deadline_s):
-            answer = await handle_hop(hop, FLOW, hub.store, hub.services, hub.config)
+        async with asyncio.timeout(hub.deadline_s) as deadline:
+
+            def give_commit_time() -> None:
+                # Cutting a hop off while it commits would tell the caller "sorry"
+                # about money that moved: from here the hop gets the commit deadline.
+                nonlocal committing
+                committing = True
+                deadline.reschedule(asyncio.get_running_loop().time() + hub.commit_deadline_s)
+
+            answer = await handle_hop(
+                hop, FLOW, hub.store, hub.services, hub.config, on_commit=give_commit_time
+            )
     except (TimeoutError, ServiceUnavailable, RedisError, OSError) as exc:
-        log.warning("ussd hop unavailable", extra={"error": type(exc).__name__})
-        return _end("end.sorry")
+        log.warning(
+            "ussd hop unavailable", extra={"error": type(exc).__name__, "committing": committing}
+        )
+        # Past the commit point the outcome is unknown to us: never say "failed".
+        return _end("end.unconfirmed" if committing else "end.sorry")
     except Exception:
         log.exception("ussd hop failed")
         return _end("end.sorry")

@@ -25,6 +25,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "err.pin_same": "New PIN must differ from old.",
         "err.wrong_pin": "Wrong PIN. {left} attempt(s) left.",
         "end.sorry": "Sorry, PayTrace is unavailable right now. Please try again in a few minutes.",
+        "end.unconfirmed": (
+            "We could not confirm your request in time. If it went through you will get an "
+            "SMS. Check your balance before you try again."
+        ),
         "end.bad_request": "Sorry, we could not read that request. Please dial again.",
         "end.unknown_code": "This service code is not in use. Dial {shortcode} for PayTrace.",
         "end.goodbye": "Thank you for using PayTrace.",
@@ -155,6 +159,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "err.wrong_pin": "PIN si sahihi. Umebakiza majaribio {left}.",
         "end.sorry": (
             "Samahani, PayTrace haipatikani sasa. Tafadhali jaribu tena baada ya dakika chache."
+        ),
+        "end.unconfirmed": (
+            "Hatukuweza kuthibitisha ombi lako kwa wakati. Likikamilika utapata SMS. "
+            "Angalia salio lako kabla ya kujaribu tena."
         ),
         "end.bad_request": "Samahani, hatukuweza kusoma ombi hilo. Tafadhali piga tena.",
         "end.unknown_code": "Nambari hii ya huduma haitumiki. Piga {shortcode} kwa PayTrace.",

@@ -18,6 +18,7 @@ class UssdHub:
     config: HopConfig
     service_codes: list[str]
     deadline_s: float
+    commit_deadline_s: float
 
 
 def build_ussd(runtime: Runtime) -> UssdHub:
@@ -39,4 +40,5 @@ def build_ussd(runtime: Runtime) -> UssdHub:
         ),
         service_codes=settings.ussd_service_codes,
         deadline_s=settings.ussd_hop_deadline_s,
+        commit_deadline_s=settings.ussd_commit_deadline_s,
     )
