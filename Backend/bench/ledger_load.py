@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet
 
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
+from app.services import statements
 from app.services.adjustments import cash_in
 from app.services.custody import SecretBox
 from app.services.pins import PinHasher
@@ -104,28 +105,24 @@ def transfers(users: list[tuple[int, str]], hot: bool) -> OperationFactory:
 
 
 def check_ledger(dsn: str) -> dict[str, int]:
-    """The ledger's invariants from scratch (the query of tests/support/wallets.py)."""
+    """The ledger's invariants from scratch (the operators' check), and the transfers."""
     database = Database(dsn, max_connections=1)
-    with database.connection() as conn, conn.cursor() as cur:
-        cur.execute(
-            """
-            SELECT
-              (SELECT coalesce(sum(amount), 0) FROM journal_legs),
-              (SELECT coalesce(sum(balance), 0) FROM ledger_accounts),
-              (SELECT count(*) FROM ledger_accounts WHERE kind = 'wallet' AND balance < 0),
-              (SELECT count(*) FROM ledger_accounts a
-               WHERE a.balance <> (SELECT coalesce(sum(amount), 0) FROM journal_legs l
-                                   WHERE l.account_id = a.id)),
-              (SELECT count(*) FROM (SELECT transaction_id FROM journal_legs
-                                     GROUP BY transaction_id HAVING sum(amount) <> 0) t),
-              (SELECT count(*) FROM journal_transactions WHERE kind = 'transfer')
-            """
-        )
-        row = [int(v) for v in cur.fetchone()]
-        conn.rollback()
-    database.close()
-    names = ("sum of legs", "sum of balances", "negative wallets", "balance <> sum of legs")
-    return dict(zip((*names, "unbalanced transactions", "transfers in journal"), row, strict=True))
+    try:
+        check = statements.check_ledger(UnitOfWork(database))
+        with database.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM journal_transactions WHERE kind = 'transfer'")
+            transfers_in_journal = cur.fetchone()[0]
+            conn.rollback()
+    finally:
+        database.close()
+    return {
+        "sum of legs": check.sum_of_all_legs,
+        "sum of balances": check.sum_of_all_balances,
+        "negative wallets": check.negative_wallets,
+        "balance <> sum of legs": check.balances_not_equal_to_legs,
+        "unbalanced transactions": check.unbalanced_transactions,
+        "transfers in journal": transfers_in_journal,
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
@@ -18,6 +19,7 @@ from app.api.admin_models import (
     CashInOut,
     CashInRequest,
     ErrorOut,
+    LedgerCheckOut,
     ReversalOut,
     ReverseRequest,
     TransactionOut,
@@ -26,7 +28,7 @@ from app.api.admin_models import (
 )
 from app.domain.phone import InvalidPhone, normalise
 from app.errors import NotFound, ServiceUnavailable
-from app.services import accounts, adjustments, admin_views, pins
+from app.services import accounts, adjustments, admin_views, pins, statements
 from app.services.registration import refused
 
 log = logging.getLogger("paytrace.admin")
@@ -187,3 +189,17 @@ async def unlock(phone: PhonePath, runtime: AdminRuntime) -> UnlockOut:
     if unlocked:
         log.info("admin PIN unlock", extra={"user_id": profile.user_id})
     return UnlockOut(unlocked=unlocked)
+
+
+@router.get(
+    "/ledger/check",
+    summary="Recompute the ledger's invariants",
+)
+async def ledger_check(runtime: AdminRuntime) -> LedgerCheckOut:
+    """Sum of all legs and of all balances, overdrawn accounts, balances that are not the
+    sum of their legs, unbalanced journal transactions: all 0 when the ledger is sound.
+    A full scan of the journal: for operators and schedules, not for every request."""
+    check = await run_in_threadpool(statements.check_ledger, runtime.uow())
+    if not check.sound:
+        log.error("ledger check failed", extra=asdict(check))
+    return LedgerCheckOut(sound=check.sound, **asdict(check))

@@ -178,3 +178,29 @@ class UnlockOut(BaseModel):
     unlocked: bool = Field(
         description="true: failures or a lock were cleared and the user is told by SMS"
     )
+
+
+class LedgerCheckOut(BaseModel):
+    """Every count is 0 when the ledger is sound."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sound": True,
+                    "sum_of_all_legs": 0,
+                    "sum_of_all_balances": 0,
+                    "negative_wallets": 0,
+                    "balances_not_equal_to_legs": 0,
+                    "unbalanced_transactions": 0,
+                }
+            ]
+        }
+    )
+
+    sound: bool = Field(description="true when every figure below is 0")
+    sum_of_all_legs: int = Field(description="cents; double entry makes it 0")
+    sum_of_all_balances: int = Field(description="cents; 0 as well")
+    negative_wallets: int = Field(description="accounts below 0 that may not be")
+    balances_not_equal_to_legs: int = Field(description="accounts whose balance drifted")
+    unbalanced_transactions: int = Field(description="journal transactions not summing to 0")

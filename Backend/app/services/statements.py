@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.db.repositories.ledger import StatementLine
+from app.db.repositories.ledger import LedgerCheck, StatementLine
 from app.db.unit_of_work import UnitOfWork
 from app.errors import NotFound
 
@@ -27,3 +27,13 @@ def mini_statement(
         if account_id is None:
             raise NotFound("no wallet for this user")
         return uow.ledger.statement(account_id, limit)
+
+
+def check_ledger(uow: UnitOfWork) -> LedgerCheck:
+    """Recompute the ledger's invariants from every leg; raises ServiceUnavailable.
+
+    One statement, so one snapshot. A full scan: run it from an operator's request
+    or a schedule, never per movement.
+    """
+    with uow:
+        return uow.ledger.check()

@@ -498,3 +498,46 @@ def test_unlock_of_an_unknown_or_malformed_phone_is_refused(admin, clean_databas
     assert_error(admin.post(f"/users/{UNREGISTERED}/unlock"), 404, "not_found")
     assert_error(admin.post("/users/0800/unlock"), 422, "invalid_phone")
     assert "pin_unlocked" not in sms_templates(clean_database)
+
+
+# ---- the ledger check ------------------------------------------------------------------------
+
+
+def test_ledger_check_is_sound_after_real_movements(admin, clean_database, people):
+    alice, _ = people
+    fund(clean_database, ALICE, 500_000)
+    send(clean_database, alice, BOB, 100_000, key="c1")
+
+    response = admin.get("/ledger/check")
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "sound": True,
+        "sum_of_all_legs": 0,
+        "sum_of_all_balances": 0,
+        "negative_wallets": 0,
+        "balances_not_equal_to_legs": 0,
+        "unbalanced_transactions": 0,
+    }
+
+
+def test_ledger_check_reports_a_balance_that_drifted(admin, clean_database, people):
+    fund(clean_database, ALICE, 500_000)
+    # What only an intruder with the database owner's rights could do: switch the
+    # guard trigger off and edit a balance behind the ledger's back.
+    with clean_database.connection() as conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE ledger_accounts DISABLE TRIGGER ledger_accounts_guard")
+        cur.execute("UPDATE ledger_accounts SET balance = balance + 1 WHERE code = 'fees:0'")
+        cur.execute("ALTER TABLE ledger_accounts ENABLE TRIGGER ledger_accounts_guard")
+        conn.commit()
+
+    found = admin.get("/ledger/check").json()
+
+    assert found["sound"] is False
+    assert (found["balances_not_equal_to_legs"], found["sum_of_all_balances"]) == (1, 1)
+    assert found["sum_of_all_legs"] == 0
+
+
+def test_ledger_check_needs_the_admin_token(live_server):
+    response = httpx.get(f"{live_server.url}/api/v1/admin/ledger/check")
+    assert response.status_code == 401

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from app.config import Settings
 from app.db.pool import Database
+from app.db.repositories.ledger import LedgerCheck
 from app.db.unit_of_work import UnitOfWork
 from app.services.adjustments import cash_in
 from app.services.custody import SecretBox
 from app.services.pins import PinHasher
 from app.services.registration import NewUser, register_user
+from app.services.statements import check_ledger as check_ledger_service
 
 SHORTCODE = "*384*123#"
 
@@ -55,34 +57,9 @@ def fund(database: Database, phone: str, amount: int, reference: str | None = No
     cash_in(UnitOfWork(database), phone=phone, amount=amount, reference=reference or f"f-{phone}")
 
 
-@dataclass(frozen=True)
-class LedgerCheck:
-    sum_of_all_legs: int
-    sum_of_all_balances: int
-    negative_wallets: int
-    balances_not_equal_to_legs: int
-    unbalanced_transactions: int
-
-
 def check_ledger(database: Database) -> LedgerCheck:
-    """The ledger's invariants, computed from scratch by SQL."""
-    with database.connection() as conn, conn.cursor() as cur:
-        cur.execute(
-            """
-            SELECT
-              (SELECT coalesce(sum(amount), 0) FROM journal_legs),
-              (SELECT coalesce(sum(balance), 0) FROM ledger_accounts),
-              (SELECT count(*) FROM ledger_accounts WHERE kind = 'wallet' AND balance < 0),
-              (SELECT count(*) FROM ledger_accounts a
-               WHERE a.balance <> (SELECT coalesce(sum(amount), 0) FROM journal_legs l
-                                   WHERE l.account_id = a.id)),
-              (SELECT count(*) FROM (SELECT transaction_id FROM journal_legs
-                                     GROUP BY transaction_id HAVING sum(amount) <> 0) t)
-            """
-        )
-        row = cur.fetchone()
-        conn.rollback()
-    return LedgerCheck(*(int(v) for v in row))
+    """The ledger's invariants, recomputed from scratch by the operators' own check."""
+    return check_ledger_service(UnitOfWork(database))
 
 
 def wallet_balance(database: Database, user_id: int) -> int:

@@ -82,6 +82,29 @@ class JournalEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerCheck:
+    """The ledger's invariants, recomputed from every leg; all zero when it is sound."""
+
+    sum_of_all_legs: int
+    sum_of_all_balances: int
+    negative_wallets: int
+    balances_not_equal_to_legs: int
+    unbalanced_transactions: int
+
+    @property
+    def sound(self) -> bool:
+        return not any(
+            (
+                self.sum_of_all_legs,
+                self.sum_of_all_balances,
+                self.negative_wallets,
+                self.balances_not_equal_to_legs,
+                self.unbalanced_transactions,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class StatementLine:
     transaction_id: int
     reference: str
@@ -459,3 +482,23 @@ class LedgerRepository:
             )
             row = cur.fetchone()
         return row[0] if row else None
+
+    def check(self) -> LedgerCheck:
+        """Recompute the invariants from every leg: a full scan, for operators and tests."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT
+                  (SELECT coalesce(sum(amount), 0) FROM journal_legs),
+                  (SELECT coalesce(sum(balance), 0) FROM ledger_accounts),
+                  (SELECT count(*) FROM ledger_accounts
+                   WHERE balance < 0 AND kind NOT IN ('mpesa_float', 'suspense')),
+                  (SELECT count(*) FROM ledger_accounts a
+                   LEFT JOIN (SELECT account_id, sum(amount) AS total FROM journal_legs
+                              GROUP BY account_id) l ON l.account_id = a.id
+                   WHERE a.balance <> coalesce(l.total, 0)),
+                  (SELECT count(*) FROM (SELECT transaction_id FROM journal_legs
+                                         GROUP BY transaction_id HAVING sum(amount) <> 0) t)
+                """
+            )
+            return LedgerCheck(*(int(value) for value in cur.fetchone()))
