@@ -9,7 +9,7 @@ layer acts on.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime
 
 import psycopg2
@@ -77,9 +77,6 @@ class JournalEntry:
     created_at: datetime
     legs: tuple[Leg, ...]
 
-    def leg_of_user(self, user_id: int) -> Leg | None:
-        return next((leg for leg in self.legs if leg.user_id == user_id), None)
-
 
 @dataclass(frozen=True, slots=True)
 class LedgerCheck:
@@ -93,15 +90,7 @@ class LedgerCheck:
 
     @property
     def sound(self) -> bool:
-        return not any(
-            (
-                self.sum_of_all_legs,
-                self.sum_of_all_balances,
-                self.negative_wallets,
-                self.balances_not_equal_to_legs,
-                self.unbalanced_transactions,
-            )
-        )
+        return not any(astuple(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,19 +338,6 @@ class LedgerRepository:
             )
             day_total, rolling_total = cur.fetchone()
         return int(day_total), int(rolling_total)
-
-    def add_outflow(self, account_id: int, day: date, amount: int) -> None:
-        with self._conn.cursor() as cur:
-            cur.execute(
-                """
-                INSERT INTO account_outflows (account_id, day, amount, movements)
-                VALUES (%(account_id)s, %(day)s, %(amount)s, 1)
-                ON CONFLICT (account_id, day) DO UPDATE
-                SET amount = account_outflows.amount + EXCLUDED.amount,
-                    movements = account_outflows.movements + 1
-                """,
-                {"account_id": account_id, "day": day, "amount": amount},
-            )
 
     # ---- journal --------------------------------------------------------------------
 
