@@ -22,9 +22,11 @@ BACKEND_DIR = Path(__file__).resolve().parent.parent
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change"}
 # Secrets that development generates once and keeps in the data directory.
-_GENERATED_SECRETS = ("pin_pepper", "session_secret", "admin_token")
+_GENERATED_SECRETS = ("pin_pepper", "session_secret", "admin_token", "api_token_secret")
 # The admin API moves money: a guessable token is refused in production.
 ADMIN_TOKEN_MIN_LENGTH = 16
+# HS256 keys shorter than the hash (32 bytes) weaken every access token.
+API_TOKEN_SECRET_MIN_LENGTH = 32
 
 
 def _split_csv(value: object) -> object:
@@ -100,6 +102,25 @@ class Settings(BaseSettings):
     # production: that API refuses every request (403), the rest runs as usual.
     admin_token: SecretStr | None = None
 
+    # REST API for the PWA (/api/v1). Access tokens are JWTs signed (HS256) with
+    # API_TOKEN_SECRET; refresh tokens are random, stored hashed, rotated on use.
+    api_token_secret: SecretStr | None = None
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_days: int = 30
+    # One-time codes sent by SMS to sign in or to register through the API.
+    otp_ttl_s: int = 300
+    otp_max_attempts: int = 5
+    # Rate limits, per window: codes asked for, and sign-in/registration attempts.
+    api_rate_window_s: int = 900
+    otp_requests_per_phone: int = 3
+    otp_requests_per_address: int = 20
+    login_attempts_per_phone: int = 10
+    login_attempts_per_address: int = 30
+    # Browser origins allowed to call the API (CORS); empty: no cross-origin calls.
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Largest request body /api accepts, in bytes.
+    api_max_body_bytes: int = 16_384
+
     # Outbox worker
     worker_poll_interval_s: float = 0.5
     worker_batch_size: int = 20
@@ -113,6 +134,7 @@ class Settings(BaseSettings):
         "at_sender_id",
         "at_callback_token",
         "admin_token",
+        "api_token_secret",
         mode="before",
     )
     @classmethod
@@ -122,7 +144,7 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("ussd_service_codes", mode="before")
+    @field_validator("ussd_service_codes", "cors_allow_origins", mode="before")
     @classmethod
     def _codes(cls, value: object) -> object:
         return _split_csv(value)
@@ -135,10 +157,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _secrets_in_place(self) -> Settings:
         if self.environment == "production":
-            for name in ("pin_pepper", "session_secret"):
+            for name in ("pin_pepper", "session_secret", "api_token_secret"):
                 value = getattr(self, name)
                 if value is None or value.get_secret_value().lower() in _PLACEHOLDERS:
                     raise ValueError(f"{name.upper()} must be set in production")
+            token_secret = self.api_token_secret
+            if token_secret and len(token_secret.get_secret_value()) < API_TOKEN_SECRET_MIN_LENGTH:
+                raise ValueError(
+                    f"API_TOKEN_SECRET must be at least {API_TOKEN_SECRET_MIN_LENGTH}"
+                    " random characters in production"
+                )
             if not self.wallet_encryption_keys:
                 raise ValueError("WALLET_ENCRYPTION_KEYS must be set in production")
             if self.at_api_key is None:

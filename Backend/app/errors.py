@@ -18,6 +18,11 @@ class PayTraceError(Exception):
         self.detail = detail or self.code
         self.context = context
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """HTTP headers the API adds to this error's answer (e.g. Retry-After)."""
+        return None
+
 
 class ValidationFailed(PayTraceError):
     status_code = 422
@@ -43,6 +48,26 @@ class Unauthorized(PayTraceError):
     code = "unauthorized"
 
 
+class InvalidCredentials(Unauthorized):
+    """Sign-in refused. One answer for an unknown phone, a wrong or expired code and a
+    wrong PIN, so that nobody learns from it who is registered."""
+
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("the phone number, code or PIN is not right")
+
+
+class InvalidToken(Unauthorized):
+    """An access or refresh token that is malformed, expired, revoked or already used."""
+
+    code = "invalid_token"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
 class Forbidden(PayTraceError):
     status_code = 403
     code = "forbidden"
@@ -52,7 +77,10 @@ class WrongPin(Unauthorized):
     code = "wrong_pin"
 
     def __init__(self, attempts_left: int) -> None:
-        super().__init__("wrong PIN", attempts_left=attempts_left)
+        plural = "s" if attempts_left != 1 else ""
+        super().__init__(
+            f"wrong PIN: {attempts_left} attempt{plural} left", attempts_left=attempts_left
+        )
         self.attempts_left = attempts_left
 
 
@@ -60,8 +88,31 @@ class PinLocked(Forbidden):
     code = "pin_locked"
 
     def __init__(self, seconds_left: int) -> None:
-        super().__init__("PIN locked", seconds_left=seconds_left)
+        minutes = -(-seconds_left // 60)
+        super().__init__(
+            f"too many wrong PINs: try again in {minutes} minute{'s' if minutes != 1 else ''}",
+            seconds_left=seconds_left,
+        )
         self.seconds_left = seconds_left
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.seconds_left)}
+
+
+class RateLimited(PayTraceError):
+    """Too many requests of one kind from one phone or address; retry after a while."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many requests: try again in {retry_after_s} seconds")
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class ServiceUnavailable(PayTraceError):

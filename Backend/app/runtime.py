@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 
@@ -16,6 +17,9 @@ class Runtime:
     settings: Settings
     database: Database
     redis: aioredis.Redis
+    # argon2id is ~30 ms of CPU per PIN: a burst of PIN checks (USSD and REST alike)
+    # must not take every core from the event loop, or every other request waits.
+    pin_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -32,7 +36,12 @@ class Runtime:
             decode_responses=True,
             max_connections=512,
         )
-        return cls(settings=settings, database=database, redis=client)
+        return cls(
+            settings=settings,
+            database=database,
+            redis=client,
+            pin_checks=asyncio.Semaphore(settings.pin_checks_in_flight),
+        )
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.database)

@@ -26,10 +26,9 @@ from app.api.admin_models import (
     UnlockOut,
     UserOut,
 )
-from app.domain.phone import InvalidPhone, normalise
+from app.api.phones import e164
 from app.errors import NotFound, ServiceUnavailable
 from app.services import accounts, adjustments, admin_views, pins, statements
-from app.services.registration import refused
 
 log = logging.getLogger("paytrace.admin")
 
@@ -59,14 +58,6 @@ PhonePath = Annotated[
 TransactionId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[43])]
 
 
-def _e164(raw: str) -> str:
-    """Raises ValidationFailed (code 'invalid_phone')."""
-    try:
-        return normalise(raw)
-    except InvalidPhone:
-        raise refused("invalid_phone", "not a valid phone number") from None
-
-
 @router.get(
     "/users/{phone}",
     summary="A user's profile, balance and PIN state",
@@ -74,7 +65,7 @@ def _e164(raw: str) -> str:
 )
 async def get_user(phone: PhonePath, runtime: AdminRuntime) -> UserOut:
     """Look a user up by phone before acting on their account."""
-    overview = await run_in_threadpool(admin_views.user_overview, runtime.uow(), _e164(phone))
+    overview = await run_in_threadpool(admin_views.user_overview, runtime.uow(), e164(phone))
     if overview is None:
         raise NotFound("no PayTrace user has this phone number")
     return UserOut.of(overview)
@@ -93,7 +84,7 @@ async def cash_in(body: CashInRequest, response: Response, runtime: AdminRuntime
     """Cash in once per reference: the same reference, phone and amount again replays the
     first cash-in (200); the same reference with anything else is refused (409
     `idempotency_key_reused`)."""
-    phone = _e164(body.phone)
+    phone = e164(body.phone)
     movement = await run_in_threadpool(
         adjustments.cash_in,
         runtime.uow(),
@@ -176,7 +167,7 @@ async def reverse(
 )
 async def unlock(phone: PhonePath, runtime: AdminRuntime) -> UnlockOut:
     """Support's reset after the caller proved who they are; the user is told by SMS."""
-    profile = await run_in_threadpool(accounts.get_profile, runtime.uow(), _e164(phone))
+    profile = await run_in_threadpool(accounts.get_profile, runtime.uow(), e164(phone))
     if profile is None:
         raise NotFound("no PayTrace user has this phone number")
     unlocked = await run_in_threadpool(

@@ -7,10 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from app.api import admin, callbacks, health
+from app.api.body_limit import BodyLimit
 from app.api.errors import install_error_handlers
+from app.api.v1 import auth as v1_auth
+from app.api.v1 import me as v1_me
+from app.api.v1 import transfers as v1_transfers
+from app.api.v1 import wallet as v1_wallet
+from app.api.v1.context import ApiServices
 from app.config import Settings, get_settings
 from app.db.migrate import migrate_at_start
 from app.logging_setup import configure_logging
@@ -33,6 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime = Runtime.from_settings(settings)
         app.state.runtime = runtime
         app.state.ussd = build_ussd(runtime)
+        # The REST API shares USSD's profile cache, so that a change made on one
+        # channel is seen on the other at once.
+        app.state.api = ApiServices.build(runtime, app.state.ussd.store.forget_profile)
         try:
             yield
         finally:
@@ -45,8 +55,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Retry-After", "Idempotent-Replayed"],
+            max_age=600,
+        )
     app.include_router(health.router)
     app.include_router(callbacks.router)
+    for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers):
+        app.include_router(v1.router)
     app.include_router(admin.router)
     if settings.sms_sandbox_enabled:
         app.include_router(at_sms.router)

@@ -12,7 +12,9 @@ import psycopg2
 import psycopg2.extensions
 
 from app.db.pool import Database
+from app.db.repositories.api_sessions import ApiSessionRepository
 from app.db.repositories.ledger import LedgerRepository
+from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pins import PinRepository
 from app.db.repositories.sms import SmsRepository
@@ -28,6 +30,8 @@ class UnitOfWork:
     outbox: OutboxRepository
     sms: SmsRepository
     ledger: LedgerRepository
+    otps: OtpRepository
+    api_sessions: ApiSessionRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -43,6 +47,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.conn)
         self.sms = SmsRepository(self.conn)
         self.ledger = LedgerRepository(self.conn)
+        self.otps = OtpRepository(self.conn)
+        self.api_sessions = ApiSessionRepository(self.conn)
         return self
 
     def __exit__(

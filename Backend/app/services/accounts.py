@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from app.db.unit_of_work import UnitOfWork
 from app.domain.models import User
 from app.errors import NotFound
-from app.services.registration import validate_language
+from app.services.registration import validate_full_name, validate_language
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,39 @@ def get_profile(uow: UnitOfWork, phone: str) -> Profile | None:
         return None
     user, address, activation_status = found
     return profile_of(user, address, activation_status)
+
+
+def get_profile_by_id(uow: UnitOfWork, user_id: int) -> Profile:
+    """The profile of a user by id; raises NotFound, ServiceUnavailable."""
+    with uow:
+        found = uow.users.get_with_wallet_by_id(user_id)
+    if found is None:
+        raise NotFound("no such user")
+    return profile_of(*found)
+
+
+def update_profile(
+    uow: UnitOfWork, *, user_id: int, full_name: str | None = None, language: str | None = None
+) -> Profile:
+    """Change the user's name and/or language; commits and returns the new profile.
+
+    The name is checked as at registration. Raises ValidationFailed (codes
+    'invalid_name', 'invalid_language') and NotFound for an unknown user.
+    """
+    name = validate_full_name(full_name) if full_name is not None else None
+    if language is not None:
+        validate_language(language)
+    with uow:
+        if uow.users.get_by_id(user_id) is None:
+            raise NotFound("no such user")
+        if name is not None:
+            uow.users.set_full_name(user_id, name)
+        if language is not None:
+            uow.users.set_language(user_id, language)
+        found = uow.users.get_with_wallet_by_id(user_id)
+        uow.commit()
+    assert found is not None  # the user was there a statement ago, in this transaction
+    return profile_of(*found)
 
 
 def profile_of(user: User, stellar_address: str, activation_status: str) -> Profile:

@@ -2,7 +2,8 @@
 
 The outbox row is written in the same unit of work as the change it confirms;
 the worker sends it later through Africa's Talking. Payload shape, relied on by
-the worker: {"to": E.164 phone, "message": text, "template": name}.
+the worker: {"to": E.164 phone, "message": text, "template": name}, or "sealed"
+(the text sealed with SmsSeal) in place of "message".
 """
 
 from __future__ import annotations
@@ -12,20 +13,29 @@ from dataclasses import dataclass
 
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
+from app.services.keys import SmsSeal
 from app.services.sms_texts import render_sms
 
 
 def sms_message(
-    *, to: str, template: str, language: str, dedupe_key: str, **params: object
+    *,
+    to: str,
+    template: str,
+    language: str,
+    dedupe_key: str,
+    seal: SmsSeal | None = None,
+    **params: object,
 ) -> OutboxMessage:
-    """An SMS rendered in the recipient's language, ready for the outbox."""
+    """An SMS rendered in the recipient's language, ready for the outbox.
+
+    With a seal, the payload carries the text sealed ("sealed") instead of readable
+    ("message"): for a one-time code, which must not sit readable in the database.
+    """
+    text = render_sms(template, language, **params)
+    body = {"sealed": seal.seal(text)} if seal is not None else {"message": text}
     return OutboxMessage(
         kind="sms",
-        payload={
-            "to": to,
-            "message": render_sms(template, language, **params),
-            "template": template,
-        },
+        payload={"to": to, "template": template, **body},
         dedupe_key=dedupe_key,
     )
 
@@ -37,11 +47,12 @@ def queue_sms(
     template: str,
     language: str,
     dedupe_key: str,
+    seal: SmsSeal | None = None,
     **params: object,
 ) -> int | None:
     """Add an SMS to the outbox once per dedupe_key; returns the outbox id or None."""
     message = sms_message(
-        to=to, template=template, language=language, dedupe_key=dedupe_key, **params
+        to=to, template=template, language=language, dedupe_key=dedupe_key, seal=seal, **params
     )
     return uow.outbox.add(kind=message.kind, payload=message.payload, dedupe_key=message.dedupe_key)
 

@@ -90,7 +90,17 @@ def register_user(
     ValidationFailed (codes 'invalid_name', 'invalid_language', 'invalid_role',
     'invalid_phone', 'invalid_pin_hash', 'invalid_registration_key') for bad input.
     """
-    full_name = validate_full_name(new.full_name)
+    check_new_user(new)
+    with uow:
+        done = register_in(uow, box, new, shortcode=shortcode, now=now)
+        if done.created:
+            uow.commit()
+    return done
+
+
+def check_new_user(new: NewUser) -> None:
+    """Raises ValidationFailed as register_user does for bad input, touching nothing."""
+    validate_full_name(new.full_name)
     validate_language(new.language)
     if new.role not in ROLES:
         raise refused("invalid_role", "the role must be 'worker' or 'employer'")
@@ -101,38 +111,52 @@ def register_user(
         raise refused("invalid_pin_hash", "the PIN must be hashed before registration")
     if not new.registration_key:
         raise refused("invalid_registration_key", "a registration key is required")
-    now = now or datetime.now(UTC)
 
-    with uow:
-        earlier = _earlier_registration(uow, new)
-        if earlier is not None:
-            return earlier
-        if uow.users.get_by_phone(new.phone) is not None:
-            return _registered_meanwhile(uow, new)
-        try:
-            user = _add_user(uow, new, full_name, now)
-        except AlreadyRegistered:
-            # The unique index made us wait for a concurrent registration of this
-            # phone; it has committed, so its user is now visible.
-            return _registered_meanwhile(uow, new)
-        address, seed = new_keypair()
-        wallet = uow.wallets.add(
-            user_id=user.id, stellar_address=address, stellar_secret_ct=box.encrypt(seed)
-        )
-        uow.pins.add(user.id, new.pin_hash)
-        uow.ledger.open_wallet(user.id)
-        queue_sms(
-            uow,
-            to=user.phone,
-            template="welcome",
-            language=user.language,
-            dedupe_key=f"welcome:{user.id}",
-            # The first name keeps the welcome within one 160-character SMS part.
-            name=full_name.split(" ")[0],
-            paytrace_id=user.paytrace_id,
-            shortcode=shortcode,
-        )
-        uow.commit()
+
+def register_in(
+    uow: UnitOfWork,
+    box: SecretBox,
+    new: NewUser,
+    *,
+    shortcode: str,
+    now: datetime | None = None,
+) -> Registered:
+    """register_user's work inside the caller's open transaction; the caller commits
+    (when created) together with whatever else the registration must go with.
+
+    Raises what register_user raises.
+    """
+    check_new_user(new)
+    full_name = validate_full_name(new.full_name)
+    now = now or datetime.now(UTC)
+    earlier = _earlier_registration(uow, new)
+    if earlier is not None:
+        return earlier
+    if uow.users.get_by_phone(new.phone) is not None:
+        return _registered_meanwhile(uow, new)
+    try:
+        user = _add_user(uow, new, full_name, now)
+    except AlreadyRegistered:
+        # The unique index made us wait for a concurrent registration of this
+        # phone; it has committed, so its user is now visible.
+        return _registered_meanwhile(uow, new)
+    address, seed = new_keypair()
+    wallet = uow.wallets.add(
+        user_id=user.id, stellar_address=address, stellar_secret_ct=box.encrypt(seed)
+    )
+    uow.pins.add(user.id, new.pin_hash)
+    uow.ledger.open_wallet(user.id)
+    queue_sms(
+        uow,
+        to=user.phone,
+        template="welcome",
+        language=user.language,
+        dedupe_key=f"welcome:{user.id}",
+        # The first name keeps the welcome within one 160-character SMS part.
+        name=full_name.split(" ")[0],
+        paytrace_id=user.paytrace_id,
+        shortcode=shortcode,
+    )
     return Registered(user=user, wallet=wallet, created=True)
 
 

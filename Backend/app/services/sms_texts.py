@@ -81,6 +81,26 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
         "en": "PayTrace: your PIN has been unlocked by PayTrace support. You can send money again.",
         "sw": "PayTrace: PIN yako imefunguliwa na huduma kwa wateja. Unaweza kutuma pesa tena.",
     },
+    "otp": {
+        "en": (
+            "PayTrace code: {code}. It expires in {minutes} minutes. Never share it: "
+            "PayTrace will never ask you for it."
+        ),
+        "sw": (
+            "Nambari ya PayTrace: {code}. Itaisha baada ya dakika {minutes}. Usimpe mtu: "
+            "PayTrace haitakuomba kamwe."
+        ),
+    },
+    "otp_already_registered": {
+        "en": (
+            "PayTrace: this number already has a PayTrace wallet, so no new one was opened. "
+            "Sign in instead, or dial {shortcode}."
+        ),
+        "sw": (
+            "PayTrace: nambari hii tayari ina pochi ya PayTrace, kwa hivyo hakuna mpya "
+            "iliyofunguliwa. Ingia badala yake, au piga {shortcode}."
+        ),
+    },
 }
 
 # Words that fill {direction} in the reversal SMS.

@@ -205,13 +205,14 @@ def send_money(
     request: TransferRequest,
     *,
     pin: str,
+    attempt_key: str | None = None,
     now: datetime | None = None,
 ) -> Movement:
     """Check the sender's PIN, then transfer; two transactions.
 
-    The PIN attempt is keyed by the idempotency key, so a retried request counts
-    once and replays. Raises what pins.verify_pin raises (WrongPin, PinLocked),
-    then what transfer raises.
+    The PIN attempt is keyed by attempt_key (by default the idempotency key), so a
+    retried request counts once and replays. Raises what pins.verify_pin raises
+    (WrongPin, PinLocked), then what transfer raises.
     """
     pins.verify_pin(
         uow,
@@ -219,7 +220,7 @@ def send_money(
         policy,
         user_id=request.sender_user_id,
         pin=pin,
-        attempt_key=f"send:{request.sender_user_id}:{request.idempotency_key}",
+        attempt_key=attempt_key or f"send:{request.sender_user_id}:{request.idempotency_key}",
     )
     return transfer(uow, request, now=now)
 

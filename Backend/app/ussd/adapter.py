@@ -7,7 +7,6 @@ call: the PIN check and what it guards run together in the worker thread.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import TypeVar
@@ -37,9 +36,8 @@ class RuntimeUssdServices:
         self._policy = pins.PinPolicy.from_settings(settings)
         self._box = SecretBox.from_settings(settings)
         self._shortcode = settings.ussd_service_codes[0]
-        # argon2id is ~30 ms of CPU per PIN: a burst of PIN hops must not take every
-        # core from the event loop, or every navigation hop waits behind them.
-        self._pin_checks = asyncio.Semaphore(settings.pin_checks_in_flight)
+        # Shared with the REST API: PIN checks of both channels take turns.
+        self._pin_checks = runtime.pin_checks
 
     async def _with_pin(self, work: Callable[[], T]) -> T:
         """Run work that checks or hashes a PIN, a few at a time per process."""

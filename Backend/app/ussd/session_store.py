@@ -71,3 +71,7 @@ class SessionStore:
             await self._redis.set(
                 self._profile_key(phone), json.dumps(profile), ex=self._profile_ttl
             )
+
+    async def forget_profile(self, phone: str) -> None:
+        """Drop a cached profile (changed elsewhere, e.g. over the REST API)."""
+        await self._redis.delete(self._profile_key(phone))

@@ -14,6 +14,7 @@ from typing import Protocol
 from app.db.repositories.outbox import OutboxRow
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.sms import SmsError, SmsOutcome, SmsResult, SmsSender
+from app.services.keys import SmsSeal, UnreadableSeal
 
 
 class Verdict(StrEnum):
@@ -75,16 +76,29 @@ _VERDICTS = {
 
 
 class SmsHandler:
-    """Outbox kind 'sms': payload {"to", "message", "template"}, one recipient per row."""
+    """Outbox kind 'sms': payload {"to", "message" or "sealed", "template"}, one recipient
+    per row. A sealed text (a one-time code) is opened only here, just before sending."""
 
     kind = "sms"
 
-    def __init__(self, sender: SmsSender) -> None:
+    def __init__(self, sender: SmsSender, seal: SmsSeal | None = None) -> None:
         self._sender = sender
+        self._seal = seal
+
+    def _text(self, payload: dict) -> str | None:
+        sealed = payload.get("sealed")
+        if sealed is None:
+            return payload.get("message")
+        if self._seal is None or not isinstance(sealed, str):
+            return None
+        try:
+            return self._seal.open(sealed)
+        except UnreadableSeal:
+            return None
 
     def perform(self, row: OutboxRow) -> Outcome:
         """Send the row's SMS once through the sender."""
-        to, message = row.payload.get("to"), row.payload.get("message")
+        to, message = row.payload.get("to"), self._text(row.payload)
         if not isinstance(to, str) or not isinstance(message, str) or not message:
             return Outcome(Verdict.FAILED, "malformed sms payload")
         try:

@@ -36,6 +36,7 @@ from app.db.repositories.outbox import OutboxRow
 from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
 from app.integrations.sms import AfricasTalkingSms, SmsSender
+from app.services.keys import SmsSeal
 from app.worker.handlers import HandlerRegistry, Outcome, SmsHandler, Verdict
 
 log = logging.getLogger("paytrace.worker")
@@ -184,7 +185,11 @@ def build_worker(
     settings: Settings, database: Database, *, sms: SmsSender | None = None
 ) -> OutboxWorker:
     """A worker wired from settings: AT (or its local sandbox) for SMS."""
-    handlers = HandlerRegistry(SmsHandler(sms or AfricasTalkingSms.from_settings(settings)))
+    handlers = HandlerRegistry(
+        SmsHandler(
+            sms or AfricasTalkingSms.from_settings(settings), seal=SmsSeal.from_settings(settings)
+        )
+    )
     return OutboxWorker(
         database,
         handlers,

@@ -179,6 +179,7 @@ def production_server(settings: Settings) -> Iterator[LiveServer]:
         port=free_port(),
         pin_pepper="p" * 32,
         session_secret="s" * 32,
+        api_token_secret="t" * 32,
         wallet_encryption_keys=Fernet.generate_key().decode(),
         at_api_key="a-real-looking-key",
         admin_token=None,

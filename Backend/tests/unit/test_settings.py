@@ -22,13 +22,16 @@ def test_development_secrets_are_generated_once_and_kept(tmp_path):
     assert first.wallet_encryption_keys == second.wallet_encryption_keys
 
 
-@pytest.mark.parametrize("missing", ["PIN_PEPPER", "SESSION_SECRET", "WALLET_ENCRYPTION_KEYS"])
+@pytest.mark.parametrize(
+    "missing", ["PIN_PEPPER", "SESSION_SECRET", "API_TOKEN_SECRET", "WALLET_ENCRYPTION_KEYS"]
+)
 def test_production_refuses_missing_or_placeholder_secrets(monkeypatch, tmp_path, missing):
     from cryptography.fernet import Fernet
 
     values = {
         "PIN_PEPPER": "p" * 32,
         "SESSION_SECRET": "s" * 32,
+        "API_TOKEN_SECRET": "t" * 32,
         "WALLET_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "AT_API_KEY": "k",
         "DATABASE_URL": "postgresql://db/paytrace",
@@ -50,6 +53,7 @@ def _production_env(monkeypatch) -> None:
     for key, value in {
         "PIN_PEPPER": "p" * 32,
         "SESSION_SECRET": "s" * 32,
+        "API_TOKEN_SECRET": "t" * 32,
         "WALLET_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "AT_API_KEY": "k",
         "DATABASE_URL": "postgresql://db/paytrace",
@@ -111,3 +115,18 @@ def test_production_accepts_a_real_admin_token(monkeypatch, tmp_path):
     monkeypatch.setenv("ADMIN_TOKEN", "Zx8-q2LmT0v7RkW1nB5sYc3")
     settings = Settings(_env_file=None, environment="production", data_dir=tmp_path)
     assert settings.admin_token.get_secret_value() == "Zx8-q2LmT0v7RkW1nB5sYc3"
+
+
+def test_production_refuses_a_short_api_token_secret(monkeypatch, tmp_path):
+    _production_env(monkeypatch)
+    monkeypatch.setenv("API_TOKEN_SECRET", "t" * 31)
+    with pytest.raises(ValidationError, match="API_TOKEN_SECRET"):
+        Settings(_env_file=None, environment="production", data_dir=tmp_path)
+
+
+def test_cors_origins_read_as_a_comma_separated_list(monkeypatch):
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.paytrace.example, http://localhost:5173")
+    assert Settings(_env_file=None).cors_allow_origins == [
+        "https://app.paytrace.example",
+        "http://localhost:5173",
+    ]

@@ -103,6 +103,20 @@ class StatementLine:
     balance_after: int
     counterparty_name: str | None
     counterparty_phone: str | None
+    leg_id: int  # the line's position in the account's history (a cursor)
+    fee: int  # the part of a money-out that was the fee
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementFilter:
+    """Which lines of an account's history to read, newest first."""
+
+    before_leg_id: int | None = None  # only lines older than this one (paging)
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+    kinds: tuple[str, ...] = ()  # empty: every kind
+    direction: str | None = None  # 'in' | 'out' | None for both
 
 
 _ENTRY_SQL = """
@@ -426,15 +440,19 @@ class LedgerRepository:
             legs=tuple(Leg(*row[11:16]) for row in rows),
         )
 
-    def statement(self, account_id: int, limit: int) -> list[StatementLine]:
-        """The account's latest movements, newest first, each with its counterparty."""
+    def statement(
+        self, account_id: int, limit: int, where: StatementFilter | None = None
+    ) -> list[StatementLine]:
+        """The account's movements matching `where`, newest first, each with its counterparty."""
+        where = where or StatementFilter()
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 SELECT t.id, t.reference, t.kind, t.created_at, l.amount, l.balance_after,
-                       other.full_name, other.phone
-                FROM (SELECT * FROM journal_legs WHERE account_id = %(account_id)s
-                      ORDER BY id DESC LIMIT %(limit)s) l
+                       other.full_name, other.phone, l.id,
+                       CASE WHEN t.kind = 'transfer' AND l.amount < 0 THEN t.fee ELSE 0 END,
+                       t.note
+                FROM journal_legs l
                 JOIN journal_transactions t ON t.id = l.transaction_id
                 LEFT JOIN LATERAL (
                     SELECT u.full_name, u.phone
@@ -444,9 +462,24 @@ class LedgerRepository:
                     WHERE o.transaction_id = l.transaction_id AND o.account_id <> l.account_id
                     ORDER BY o.id LIMIT 1
                 ) other ON true
+                WHERE l.account_id = %(account_id)s
+                  AND (%(before)s::bigint IS NULL OR l.id < %(before)s::bigint)
+                  AND (%(since)s::timestamptz IS NULL OR t.created_at >= %(since)s::timestamptz)
+                  AND (%(until)s::timestamptz IS NULL OR t.created_at < %(until)s::timestamptz)
+                  AND (cardinality(%(kinds)s::text[]) = 0 OR t.kind = ANY(%(kinds)s::text[]))
+                  AND (%(direction)s::text IS NULL OR (l.amount > 0) = (%(direction)s = 'in'))
                 ORDER BY l.id DESC
+                LIMIT %(limit)s
                 """,
-                {"account_id": account_id, "limit": limit},
+                {
+                    "account_id": account_id,
+                    "limit": limit,
+                    "before": where.before_leg_id,
+                    "since": where.since,
+                    "until": where.until,
+                    "kinds": list(where.kinds),
+                    "direction": where.direction,
+                },
             )
             return [StatementLine(*row) for row in cur.fetchall()]
 

@@ -76,18 +76,32 @@ class UserRepository:
 
     def get_with_wallet_by_phone(self, phone: str) -> tuple[User, str, str] | None:
         """The user, their Stellar address and its activation status in one round trip."""
+        return self._with_wallet("u.phone = %(v)s", phone)
+
+    def get_with_wallet_by_id(self, user_id: int) -> tuple[User, str, str] | None:
+        """As get_with_wallet_by_phone, by user id."""
+        return self._with_wallet("u.id = %(v)s", user_id)
+
+    def _with_wallet(self, where: str, value: object) -> tuple[User, str, str] | None:
         columns = ", ".join(f"u.{c.strip()}" for c in _COLUMNS.split(","))
         with self._conn.cursor() as cur:
             cur.execute(
                 f"""
                 SELECT {columns}, w.stellar_address, w.activation_status
                 FROM users u JOIN wallets w ON w.user_id = u.id
-                WHERE u.phone = %(phone)s
+                WHERE {where}
                 """,
-                {"phone": phone},
+                {"v": value},
             )
             row = cur.fetchone()
         return (User(*row[:-2]), row[-2], row[-1]) if row else None
+
+    def set_full_name(self, user_id: int, full_name: str) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE users SET full_name = %(name)s, updated_at = now() WHERE id = %(id)s",
+                {"name": full_name, "id": user_id},
+            )
 
     def set_language(self, user_id: int, language: str) -> None:
         with self._conn.cursor() as cur:

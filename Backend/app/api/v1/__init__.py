@@ -1,0 +1,1 @@
+"""The REST API for the PWA and mobile apps: /api/v1."""

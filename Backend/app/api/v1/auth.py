@@ -1,0 +1,170 @@
+"""Sign-in and registration: /api/v1/auth/* and /api/v1/workers/register.
+
+A client asks for a code by SMS, then exchanges phone + code + PIN for a
+15-minute access token and a refresh token that rotates on every use. Answers
+never tell a registered number from an unregistered one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from starlette.concurrency import run_in_threadpool
+
+from app.api.phones import e164
+from app.api.v1.context import Api, ApiServices, CurrentUser, client_address
+from app.api.v1.models import (
+    MeOut,
+    OtpRequest,
+    OtpSent,
+    RefreshRequest,
+    RegisteredOut,
+    RegisterRequest,
+    SignedOut,
+    TokenOut,
+    TokenRequest,
+)
+from app.api.v1.responses import COMMON, SIGNED_IN, errors
+from app.services import api_auth, otp, pins
+from app.services.accounts import profile_of
+from app.services.api_auth import RefreshTokenReused, SessionGrant
+from app.services.registration import refused
+
+log = logging.getLogger("paytrace.api")
+
+router = APIRouter(prefix="/api/v1", tags=["auth"], responses=COMMON)
+Address = Annotated[str, Depends(client_address)]
+
+
+def _tokens(api: ApiServices, grant: SessionGrant) -> dict[str, object]:
+    return {
+        "access_token": api.tokens.issue(grant.user_id, grant.session_id),
+        "expires_in": api.tokens.ttl_s,
+        "refresh_token": grant.refresh_token,
+        "refresh_expires_at": grant.refresh_expires_at,
+    }
+
+
+async def _limit_sign_in(api: ApiServices, phone: str, address: str) -> None:
+    settings = api.runtime.settings
+    await api.limiter.hit("signin", "addr", address, limit=settings.login_attempts_per_address)
+    await api.limiter.hit("signin", "phone", phone, limit=settings.login_attempts_per_phone)
+
+
+@router.post(
+    "/auth/otp",
+    summary="Send a one-time code by SMS",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(429),
+)
+async def send_code(body: OtpRequest, api: Api, address: Address) -> OtpSent:
+    """Ask for a 6-digit code to sign in (`login`) or to open a wallet (`register`).
+
+    The answer is the same whether or not the number is registered; only the phone
+    learns (by SMS) whether a code was sent. Limited per phone and per address."""
+    phone = e164(body.phone)
+    settings = api.runtime.settings
+    await api.limiter.hit("otp", "addr", address, limit=settings.otp_requests_per_address)
+    await api.limiter.hit("otp", "phone", phone, limit=settings.otp_requests_per_phone)
+    await run_in_threadpool(
+        lambda: otp.request_code(
+            api.runtime.uow(),
+            api.otp_kit,
+            phone=phone,
+            purpose=body.purpose,
+            language=body.language,
+        )
+    )
+    return OtpSent(
+        detail="if this number can use it, a code is on its way by SMS",
+        expires_in=api.otp_kit.policy.ttl_s,
+    )
+
+
+@router.post("/auth/token", summary="Sign in: phone + code + PIN", responses=errors(401, 403, 429))
+async def sign_in(body: TokenRequest, api: Api, address: Address) -> TokenOut:
+    """Exchange the SMS code and the PIN for an access token (15 minutes) and a refresh
+    token. A wrong PIN counts toward the same lock as on USSD."""
+    phone = e164(body.phone)
+    await _limit_sign_in(api, phone, address)
+    grant = await api.with_pin(
+        lambda: api_auth.sign_in(
+            api.runtime.uow(),
+            api.otp_kit,
+            api.hasher,
+            api.pin_policy,
+            phone=phone,
+            code=body.otp,
+            pin=body.pin,
+            refresh_ttl=api.refresh_ttl,
+        )
+    )
+    log.info("api sign-in", extra={"user_id": grant.user_id})
+    return TokenOut(**_tokens(api, grant))
+
+
+@router.post("/auth/refresh", summary="Rotate the refresh token", responses=errors(401, 429))
+async def refresh(body: RefreshRequest, api: Api, address: Address) -> TokenOut:
+    """Use the refresh token once for a new access token and the next refresh token.
+    Using a refresh token a second time ends its whole session."""
+    await api.limiter.hit(
+        "refresh", "addr", address, limit=api.runtime.settings.login_attempts_per_address
+    )
+    try:
+        grant = await run_in_threadpool(
+            lambda: api_auth.refresh(
+                api.runtime.uow(), refresh_token=body.refresh_token, refresh_ttl=api.refresh_ttl
+            )
+        )
+    except RefreshTokenReused as exc:
+        log.warning("refresh token reused: session ended", extra={"session": str(exc.session_id)})
+        await api.end_access(exc.session_id)
+        raise
+    return TokenOut(**_tokens(api, grant))
+
+
+@router.post("/auth/logout", summary="Sign out this device", responses=SIGNED_IN)
+async def sign_out(api: Api, caller: CurrentUser) -> SignedOut:
+    """End the session of this access token: its refresh token and access tokens stop working."""
+    await run_in_threadpool(
+        lambda: api_auth.sign_out(api.runtime.uow(), session_id=caller.session_id)
+    )
+    await api.end_access(caller.session_id)
+    return SignedOut()
+
+
+@router.post(
+    "/workers/register",
+    summary="Open a wallet (after a `register` code)",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(401, 409, 429),
+)
+async def register(body: RegisterRequest, api: Api, address: Address) -> RegisteredOut:
+    """Create the same user, PIN and custodied Stellar wallet as USSD registration, with
+    the phone proven by the code from `POST /auth/otp` (`purpose: register`); the new
+    user is signed in at once. A welcome SMS follows."""
+    phone = e164(body.phone)
+    if not body.accept_terms:
+        raise refused("terms_not_accepted", "the terms must be accepted to open a wallet")
+    pins.check_new_pin(body.pin)
+    await _limit_sign_in(api, phone, address)
+    pin_hash = await api.with_pin(lambda: api.hasher.hash(body.pin))
+    done, grant = await run_in_threadpool(
+        lambda: api_auth.register_and_sign_in(
+            api.runtime.uow(),
+            api.otp_kit,
+            api.box,
+            phone=phone,
+            full_name=body.full_name,
+            pin_hash=pin_hash,
+            language=body.language,
+            code=body.otp,
+            refresh_ttl=api.refresh_ttl,
+        )
+    )
+    await api.forget_profile(phone)  # a cached "not registered" must not linger on USSD
+    log.info("api registration", extra={"user_id": done.user.id})
+    profile = profile_of(done.user, done.wallet.stellar_address, done.wallet.activation_status)
+    return RegisteredOut(user=MeOut.of(profile), **_tokens(api, grant))

@@ -1,0 +1,250 @@
+"""Request and response bodies of /api/v1. Amounts are integer cents, always."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from app.api.admin_models import PrintableStr
+from app.services.accounts import Profile
+from app.services.registration import NAME_MAX
+from app.services.transfers import MAX_TRANSFER, NOTE_MAX
+
+PHONE_EXAMPLE = "+254712345678"
+Phone = Annotated[
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=32,
+        description="any format; read as a Kenyan number by default",
+        examples=[PHONE_EXAMPLE, "0712345678"],
+    ),
+]
+Pin = Annotated[StrictStr, Field(pattern=r"^[0-9]{4}$", examples=["4821"])]
+Code = Annotated[
+    StrictStr, Field(pattern=r"^[0-9]{6}$", description="the code sent by SMS", examples=["482913"])
+]
+Language = Literal["en", "sw"]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- sign-in ---------------------------------------------------------------------------
+
+
+class OtpRequest(Strict):
+    phone: Phone
+    purpose: Literal["login", "register"] = Field(
+        default="login", description="`login` to sign in, `register` to open a wallet"
+    )
+    language: Language = Field(
+        default="en", description="language of the SMS to a number not yet registered"
+    )
+
+
+class OtpSent(BaseModel):
+    status: Literal["sent"] = "sent"
+    detail: str = Field(
+        examples=["if this number can use it, a code is on its way by SMS"],
+        description="the same answer for every number, registered or not",
+    )
+    expires_in: int = Field(description="seconds the code stays valid", examples=[300])
+
+
+class TokenRequest(Strict):
+    phone: Phone
+    otp: Code
+    pin: Pin
+
+
+class RefreshRequest(Strict):
+    refresh_token: StrictStr = Field(min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    access_token: str = Field(description="JWT; send as `Authorization: Bearer ...`")
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth word, not a secret
+    expires_in: int = Field(description="seconds the access token lives", examples=[900])
+    refresh_token: str = Field(description="use once with /auth/refresh; it rotates")
+    refresh_expires_at: datetime
+
+
+class RegisterRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "phone": PHONE_EXAMPLE,
+                    "otp": "482913",
+                    "full_name": "Jane Wanjiku",
+                    "pin": "4821",
+                    "language": "sw",
+                    "accept_terms": True,
+                }
+            ]
+        },
+    )
+
+    phone: Phone
+    otp: Code
+    full_name: Annotated[StrictStr, AfterValidator(_not_blank)] = Field(
+        min_length=1, max_length=NAME_MAX + 20
+    )
+    pin: Pin
+    language: Language = "en"
+    accept_terms: bool = Field(description="must be true: the user accepted PayTrace's terms")
+
+
+# ---- the user --------------------------------------------------------------------------
+
+
+class MeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "paytrace_id": "PT04817263",
+                    "phone": PHONE_EXAMPLE,
+                    "full_name": "Jane Wanjiku",
+                    "language": "sw",
+                    "role": "worker",
+                    "stellar_address": "GB3KJPLFUYN5VL6R3GU3EGCGVCKFDSD7BEDX42HWG5BWFKB3KQGJJRMA",
+                    "activation_status": "pending",
+                }
+            ]
+        }
+    )
+
+    paytrace_id: str
+    phone: str
+    full_name: str
+    language: str
+    role: str
+    stellar_address: str
+    activation_status: str = Field(description="pending | active | failed (on Stellar)")
+
+    @classmethod
+    def of(cls, profile: Profile) -> MeOut:
+        return cls(
+            paytrace_id=profile.paytrace_id,
+            phone=profile.phone,
+            full_name=profile.full_name,
+            language=profile.language,
+            role=profile.role,
+            stellar_address=profile.stellar_address,
+            activation_status=profile.activation_status,
+        )
+
+
+class RegisteredOut(TokenOut):
+    user: MeOut
+
+
+class MePatch(Strict):
+    full_name: Annotated[StrictStr, AfterValidator(_not_blank)] | None = Field(
+        default=None, min_length=1, max_length=NAME_MAX + 20, examples=["Jane W. Kamau"]
+    )
+    language: Language | None = None
+
+
+class PinChange(Strict):
+    old_pin: Pin
+    new_pin: Pin = Field(description="4 digits, not an easy one like 1234 or 0000")
+
+
+class PinChanged(BaseModel):
+    status: Literal["changed"] = "changed"
+
+
+class SignedOut(BaseModel):
+    status: Literal["signed_out"] = "signed_out"
+
+
+# ---- the wallet ------------------------------------------------------------------------
+
+
+class LimitsOut(BaseModel):
+    tier: int
+    per_transaction: int = Field(description="cents")
+    daily_remaining: int = Field(description="cents still allowed out today (Nairobi day)")
+    rolling_30_days_remaining: int = Field(description="cents still allowed out over 30 days")
+
+
+class WalletOut(BaseModel):
+    currency: Literal["KES"] = "KES"
+    balance: int = Field(description="cents", examples=[125000])
+    stellar_address: str
+    activation_status: str = Field(description="pending | active | failed (on Stellar)")
+    limits: LimitsOut
+
+
+class Counterparty(BaseModel):
+    name: str
+    phone: str = Field(description="masked, e.g. +2547****5678")
+
+
+class TransactionOut(BaseModel):
+    id: str = Field(description="PayTrace's reference, as in the SMS", examples=["K7QX2M9PLA"])
+    type: Literal["transfer", "cash_in", "reversal"]
+    direction: Literal["in", "out"]
+    amount: int = Field(
+        description="cents added to (in) or taken from (out) the wallet, fee included"
+    )
+    fee: int = Field(description="cents of `amount` that were the fee")
+    balance_after: int = Field(description="cents")
+    counterparty: Counterparty | None
+    note: str | None
+    created_at: datetime
+
+
+class TransactionPage(BaseModel):
+    items: list[TransactionOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
+
+
+# ---- transfers -------------------------------------------------------------------------
+
+
+class TransferIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"to": "0722000111", "amount": 50000, "note": "rent", "pin": "4821"}]
+        },
+    )
+
+    to: Phone
+    amount: StrictInt = Field(gt=0, le=MAX_TRANSFER, description="cents (50000 = KES 500)")
+    note: PrintableStr | None = Field(default=None, max_length=NOTE_MAX)
+    pin: Pin = Field(description="the sender's PIN: every money-out is confirmed with it")
+
+
+class TransferOut(BaseModel):
+    id: str = Field(description="PayTrace's reference, as in the SMS", examples=["K7QX2M9PLA"])
+    to: str = Field(examples=["+254722000111"])
+    recipient_name: str = Field(examples=["Amani Otieno"])
+    amount: int = Field(description="cents")
+    fee: int = Field(description="cents")
+    balance: int = Field(description="the sender's balance right after, in cents")
+    note: str | None
+    created_at: datetime
+
+
+class QuoteOut(BaseModel):
+    to: str
+    recipient_name: str = Field(description="the registered name: show it before the PIN")
+    amount: int
+    fee: int
+    total: int = Field(description="amount + fee, in cents")
+    balance: int = Field(description="the sender's balance now, in cents")

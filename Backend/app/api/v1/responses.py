@@ -1,0 +1,27 @@
+"""OpenAPI error answers shared by /api/v1 routes: every failure is ErrorOut."""
+
+from __future__ import annotations
+
+from app.api.admin_models import ErrorOut
+
+_WHY = {
+    400: "the body is not JSON text",
+    401: "missing, wrong or expired credentials or token",
+    403: "`pin_locked`: too many wrong PINs (USSD and REST count together)",
+    404: "not found",
+    409: "conflict, e.g. `idempotency_key_reused`",
+    413: "the request body is too large",
+    422: "the request is malformed or breaks a rule (the `error` code says which)",
+    429: "`rate_limited`: too many requests; see Retry-After",
+    503: "a dependency is unavailable; retry",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` for these error statuses."""
+    return {code: {"model": ErrorOut, "description": _WHY[code]} for code in codes}
+
+
+# Every route can answer these.
+COMMON = errors(400, 413, 422, 503)
+SIGNED_IN = errors(401)

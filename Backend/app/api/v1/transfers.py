@@ -1,0 +1,147 @@
+"""Send money over REST: the same service, limits, fees, PIN lock and SMS as USSD.
+
+`POST /api/v1/transfers` needs an `Idempotency-Key` header: the same key with
+the same body answers the original transfer again (and moves nothing); the same
+key with another body is refused (409). The PIN confirms every transfer, as on
+USSD; a retry with the same PIN counts as one attempt, a corrected PIN as a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from app.api.phones import e164
+from app.api.v1.context import Api, CurrentUser
+from app.api.v1.models import QuoteOut, TransferIn, TransferOut
+from app.api.v1.responses import COMMON, SIGNED_IN, errors
+from app.services import transfers
+from app.services.keys import keyed_digest
+from app.services.ledger import MAX_KEY_LENGTH
+
+log = logging.getLogger("paytrace.api")
+
+router = APIRouter(
+    prefix="/api/v1/transfers", tags=["transfers"], responses={**COMMON, **SIGNED_IN}
+)
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=MAX_KEY_LENGTH,
+        pattern=r"^[\x21-\x7e]+$",
+        description="a fresh random key per transfer (e.g. a UUID); reuse it to retry",
+        examples=["3f1c2a9e-5b7d-4c1e-9a0b-6d2e8f4c7a15"],
+    ),
+]
+
+
+@router.get(
+    "/quote",
+    summary="Check a transfer before the PIN: recipient's name and fee",
+    responses=errors(404),
+)
+async def quote(
+    api: Api,
+    caller: CurrentUser,
+    to: Annotated[str, Query(min_length=1, max_length=32, examples=["0722000111"])],
+    amount: Annotated[int, Query(gt=0, le=transfers.MAX_TRANSFER, description="cents")],
+) -> QuoteOut:
+    """What USSD shows on its confirmation screen: who will receive it (their registered
+    name), the fee and the total. Nothing moves. Limits and balance are checked too."""
+    phone = e164(to)
+
+    def run() -> tuple[transfers.Recipient, transfers.Quote]:
+        recipient = transfers.find_recipient(
+            api.runtime.uow(), sender_user_id=caller.user_id, phone=phone
+        )
+        priced = transfers.quote_transfer(
+            api.runtime.uow(), sender_user_id=caller.user_id, amount=amount
+        )
+        return recipient, priced
+
+    recipient, priced = await run_in_threadpool(run)
+    return QuoteOut(
+        to=recipient.phone,
+        recipient_name=recipient.full_name,
+        amount=priced.amount,
+        fee=priced.fee,
+        total=priced.total,
+        balance=priced.balance,
+    )
+
+
+@router.post(
+    "",
+    summary="Send money to a phone number",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **errors(403, 404, 409),
+        201: {
+            "description": "sent; a replay of an earlier request with the same key and body"
+            " answers the same, with `Idempotent-Replayed: true`"
+        },
+    },
+)
+async def send(
+    body: TransferIn,
+    response: Response,
+    api: Api,
+    caller: CurrentUser,
+    idempotency_key: IdempotencyKey,
+) -> TransferOut:
+    """Move `amount` cents (plus the fee) to the wallet of the user registered on `to`.
+    Both sides get an SMS. Errors: `wrong_pin` (401, with attempts left), `pin_locked`
+    (403), `recipient_not_registered` (404), `idempotency_key_reused` (409),
+    `insufficient_funds` / `limit_exceeded` / `send_to_self` (422)."""
+    to = e164(body.to)
+    request = transfers.TransferRequest(
+        sender_user_id=caller.user_id,
+        recipient_phone=to,
+        amount=body.amount,
+        idempotency_key=f"api:{idempotency_key}",
+        channel="api",
+        note=body.note,
+    )
+    # The PIN's keyed digest in the attempt key: a retry with the same PIN replays its
+    # outcome, a corrected PIN is a new attempt. The PIN itself is never stored.
+    pin_digest = keyed_digest(api.attempt_key, idempotency_key, body.pin)
+    attempt_key = f"api-send:{caller.user_id}:{idempotency_key}:{pin_digest}"
+
+    def run() -> tuple[transfers.Movement, transfers.Recipient]:
+        movement = transfers.send_money(
+            api.runtime.uow(),
+            api.hasher,
+            api.pin_policy,
+            request,
+            pin=body.pin,
+            attempt_key=attempt_key,
+        )
+        recipient = transfers.find_recipient(
+            api.runtime.uow(), sender_user_id=caller.user_id, phone=to
+        )
+        return movement, recipient
+
+    movement, recipient = await api.with_pin(run)
+    if movement.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        log.info(
+            "api transfer",
+            extra={"transaction_id": movement.transaction_id, "amount": movement.amount},
+        )
+    return TransferOut(
+        id=movement.reference,
+        to=to,
+        recipient_name=recipient.full_name,
+        amount=movement.amount,
+        fee=movement.fee,
+        balance=movement.balances[caller.user_id],
+        note=body.note,
+        created_at=movement.created_at,
+    )
