@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     otp_max_attempts: int = 5
     # Rate limits, per window: codes asked for, and sign-in/registration attempts.
     api_rate_window_s: int = 900
-    otp_requests_per_phone: int = 3
+    otp_requests_per_phone: int = 5
     otp_requests_per_address: int = 20
     login_attempts_per_phone: int = 10
     login_attempts_per_address: int = 30

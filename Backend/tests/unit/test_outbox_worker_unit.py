@@ -68,3 +68,25 @@ def test_sms_handler_fails_a_malformed_payload_without_sending():
     outcome = SmsHandler(fake).perform(sms_row(message=""))
     assert outcome.verdict is Verdict.FAILED
     assert fake.calls == []
+
+
+def test_sms_handler_opens_a_sealed_text_only_to_send_it():
+    from app.services.keys import SmsSeal, derive_key
+
+    seal = SmsSeal(derive_key("s" * 32, "sms-seal"))
+    fake = FakeSms()
+    sealed = sms_row(message=None, sealed=seal.seal("PayTrace code: 123456"))
+    assert SmsHandler(fake, seal=seal).perform(sealed).verdict is Verdict.DONE
+    assert fake.calls == [(PHONE, "PayTrace code: 123456")]
+
+
+def test_sms_handler_fails_a_seal_it_cannot_open_without_sending():
+    from app.services.keys import SmsSeal, derive_key
+
+    sealed_elsewhere = SmsSeal(derive_key("another secret", "sms-seal")).seal("code")
+    fake = FakeSms()
+    seal = SmsSeal(derive_key("s" * 32, "sms-seal"))
+    row = sms_row(message=None, sealed=sealed_elsewhere)
+    assert SmsHandler(fake, seal=seal).perform(row).verdict is Verdict.FAILED
+    assert SmsHandler(fake).perform(row).verdict is Verdict.FAILED  # no seal configured
+    assert fake.calls == []
