@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from cryptography.fernet import Fernet
@@ -130,3 +131,12 @@ def test_cors_origins_read_as_a_comma_separated_list(monkeypatch):
         "https://app.paytrace.example",
         "http://localhost:5173",
     ]
+
+
+def test_env_example_names_every_setting():
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    named = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, flags=re.MULTILINE))
+    missing = {name.upper() for name in Settings.model_fields} - named
+    assert not missing, f".env.example does not name: {sorted(missing)}"
