@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(callbacks.router)
     for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers):
         app.include_router(v1.router)
+    app.include_router(v1_transfers.invitations)
     app.include_router(admin.router)
     if settings.sms_sandbox_enabled:
         app.include_router(at_sms.router)

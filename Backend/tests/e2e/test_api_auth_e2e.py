@@ -3,6 +3,9 @@ phone), PIN, rotating refresh tokens, and what an outsider can and cannot learn.
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pytest
 
 from app.db.pool import Database
@@ -249,3 +252,25 @@ def test_registration_with_a_wrong_code_creates_nobody(pwa, database):
     }
     assert_error(pwa.http.post("/workers/register", json=body), 401, "invalid_credentials")
     assert rows(database, "SELECT count(*) FROM users") == [(0,)]
+
+
+def test_canary_pin_and_codes_never_reach_the_logs(pwa, caplog):
+    from app.logging_setup import JsonFormatter
+
+    canary = "5937"
+    caplog.set_level(logging.DEBUG)
+    tokens = pwa.register(STRANGER, "Canary Bird", canary)
+    code = pwa.new_code(STRANGER)
+    assert_error(pwa.token(STRANGER, code, "9047"), 401, "invalid_credentials")
+    assert pwa.token(STRANGER, code, canary).status_code == 200
+    pin_change = {"old_pin": canary, "new_pin": "7305"}
+    assert pwa.http.post("/me/pin", json=pin_change, headers=pwa.bearer(tokens)).status_code == 200
+    pwa.deliver_sms()
+    formatter = JsonFormatter()
+    captured = "\n".join(formatter.format(record) for record in caplog.records)
+    assert captured, "nothing was logged: the canary check would prove nothing"
+    codes = pwa.codes(STRANGER)
+    assert len(codes) == 2
+    for secret in (canary, "7305", tokens["refresh_token"], *codes):
+        # As a whole token: a random id in a log line may hold "5937" by chance.
+        assert not re.search(rf"(?<![0-9A-Za-z_-]){re.escape(secret)}(?![0-9A-Za-z_-])", captured)

@@ -213,6 +213,19 @@ def test_limits_and_rules_are_the_ussd_ones(pwa, jane, amina):
     assert_error(pwa.send(jane, AMINA, 0, JANE_PIN), 422, "validation_failed")
 
 
+def test_a_number_not_on_paytrace_can_be_invited_once_a_day(pwa, jane):
+    invite = lambda: pwa.http.post(  # noqa: E731
+        "/invitations", json={"phone": STRANGER}, headers=pwa.bearer(jane)
+    )
+    assert invite().json() == {"status": "invited"}
+    assert invite().json() == {"status": "already_invited"}
+    pwa.deliver_sms()
+    [text] = pwa.inbox(STRANGER)
+    assert text.startswith("Jane wants to send you money with PayTrace")
+    registered = pwa.http.post("/invitations", json={"phone": JANE}, headers=pwa.bearer(jane))
+    assert_error(registered, 422, "already_registered")
+
+
 # ---- the edges ---------------------------------------------------------------------
 
 

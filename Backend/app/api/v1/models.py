@@ -248,3 +248,11 @@ class QuoteOut(BaseModel):
     fee: int
     total: int = Field(description="amount + fee, in cents")
     balance: int = Field(description="the sender's balance now, in cents")
+
+
+class InvitationIn(Strict):
+    phone: Phone
+
+
+class InvitationOut(BaseModel):
+    status: Literal["invited", "already_invited"]

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.phones import e164
 from app.api.v1.context import Api, CurrentUser
-from app.api.v1.models import QuoteOut, TransferIn, TransferOut
+from app.api.v1.models import InvitationIn, InvitationOut, QuoteOut, TransferIn, TransferOut
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
 from app.services import transfers
 from app.services.keys import keyed_digest
@@ -145,3 +145,29 @@ async def send(
         note=body.note,
         created_at=movement.created_at,
     )
+
+
+invitations = APIRouter(
+    prefix="/api/v1/invitations", tags=["transfers"], responses={**COMMON, **SIGNED_IN}
+)
+
+
+@invitations.post(
+    "",
+    summary="Invite a number that is not on PayTrace",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(422),
+)
+async def invite(body: InvitationIn, api: Api, caller: CurrentUser) -> InvitationOut:
+    """What USSD offers when the recipient is not registered: an SMS inviting them to
+    open a wallet, at most once per sender, number and day (`already_invited` then)."""
+    phone = e164(body.phone)
+    sent = await run_in_threadpool(
+        lambda: transfers.invite(
+            api.runtime.uow(),
+            sender_user_id=caller.user_id,
+            phone=phone,
+            shortcode=api.otp_kit.shortcode,
+        )
+    )
+    return InvitationOut(status="invited" if sent else "already_invited")
