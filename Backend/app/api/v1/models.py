@@ -72,6 +72,20 @@ class RefreshRequest(Strict):
 
 
 class TokenOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2ln",
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                    "refresh_token": "qzmVR-5obNL8EY4nV9FOhH9abKDX7lAPXzA0CvTTGF0",
+                    "refresh_expires_at": "2026-12-28T19:39:18Z",
+                }
+            ]
+        }
+    )
+
     access_token: str = Field(description="JWT; send as `Authorization: Bearer ...`")
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth word, not a secret
     expires_in: int = Field(description="seconds the access token lives", examples=[900])
@@ -182,6 +196,25 @@ class LimitsOut(BaseModel):
 
 
 class WalletOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "currency": "KES",
+                    "balance": 125000,
+                    "stellar_address": "GB3KJPLFUYN5VL6R3GU3EGCGVCKFDSD7BEDX42HWG5BWFKB3KQGJJRMA",
+                    "activation_status": "active",
+                    "limits": {
+                        "tier": 1,
+                        "per_transaction": 7000000,
+                        "daily_remaining": 14975000,
+                        "rolling_30_days_remaining": 29975000,
+                    },
+                }
+            ]
+        }
+    )
+
     currency: Literal["KES"] = "KES"
     balance: int = Field(description="cents", examples=[125000])
     stellar_address: str
@@ -209,6 +242,29 @@ class TransactionOut(BaseModel):
 
 
 class TransactionPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "K7QX2M9PLA",
+                            "type": "transfer",
+                            "direction": "out",
+                            "amount": 25500,
+                            "fee": 500,
+                            "balance_after": 74500,
+                            "counterparty": {"name": "Amani Otieno", "phone": "+2547****0111"},
+                            "note": "rent",
+                            "created_at": "2026-11-28T16:45:29Z",
+                        }
+                    ],
+                    "next_cursor": "bDo0Mg",
+                }
+            ]
+        }
+    )
+
     items: list[TransactionOut]
     next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
 
@@ -231,6 +287,23 @@ class TransferIn(Strict):
 
 
 class TransferOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "K7QX2M9PLA",
+                    "to": "+254722000111",
+                    "recipient_name": "Amani Otieno",
+                    "amount": 25000,
+                    "fee": 500,
+                    "balance": 74500,
+                    "note": "rent",
+                    "created_at": "2026-11-28T16:45:29Z",
+                }
+            ]
+        }
+    )
+
     id: str = Field(description="PayTrace's reference, as in the SMS", examples=["K7QX2M9PLA"])
     to: str = Field(examples=["+254722000111"])
     recipient_name: str = Field(examples=["Amani Otieno"])
@@ -242,6 +315,21 @@ class TransferOut(BaseModel):
 
 
 class QuoteOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "to": "+254722000111",
+                    "recipient_name": "Amani Otieno",
+                    "amount": 25000,
+                    "fee": 500,
+                    "total": 25500,
+                    "balance": 100000,
+                }
+            ]
+        }
+    )
+
     to: str
     recipient_name: str = Field(description="the registered name: show it before the PIN")
     amount: int

@@ -24,4 +24,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, object]]:
 
 # Every route can answer these.
 COMMON = errors(400, 413, 422, 503)
-SIGNED_IN = errors(401)
+# A token outlives nothing it names in practice (users are never deleted), but a
+# route that reads the caller's own records documents the 404 it would give.
+SIGNED_IN = errors(401, 404)
