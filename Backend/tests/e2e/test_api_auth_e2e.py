@@ -274,3 +274,27 @@ def test_canary_pin_and_codes_never_reach_the_logs(pwa, caplog):
     for secret in (canary, "7305", tokens["refresh_token"], *codes):
         # As a whole token: a random id in a log line may hold "5937" by chance.
         assert not re.search(rf"(?<![0-9A-Za-z_-]){re.escape(secret)}(?![0-9A-Za-z_-])", captured)
+
+
+SIGNED_IN_ROUTES = [
+    ("GET", "/me", None),
+    ("PATCH", "/me", {"language": "sw"}),
+    ("POST", "/me/pin", {"old_pin": PIN, "new_pin": "7305"}),
+    ("GET", "/wallet", None),
+    ("GET", "/wallet/transactions", None),
+    ("GET", "/transfers/quote?to=0711000002&amount=100", None),
+    ("POST", "/transfers", {"to": STRANGER, "amount": 100, "pin": PIN}),
+    ("POST", "/invitations", {"phone": STRANGER}),
+    ("POST", "/auth/logout", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SIGNED_IN_ROUTES)
+def test_every_signed_in_route_refuses_a_caller_without_a_live_token(pwa, jane, method, path, body):
+    headers = {"Idempotency-Key": "k1"}
+    missing = pwa.http.request(method, path, json=body, headers=headers)
+    assert_error(missing, 401, "unauthorized")
+    # A token of a session that has ended (here: signed out) is refused as well.
+    assert pwa.http.post("/auth/logout", headers=pwa.bearer(jane)).status_code == 200
+    ended = pwa.http.request(method, path, json=body, headers={**headers, **pwa.bearer(jane)})
+    assert_error(ended, 401, "invalid_token")
