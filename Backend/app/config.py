@@ -14,15 +14,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from stellar_sdk import Keypair
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change"}
 # Secrets that development generates once and keeps in the data directory.
 _GENERATED_SECRETS = ("pin_pepper", "session_secret", "admin_token", "api_token_secret")
+# PayTrace's own Stellar accounts: development makes a keypair for each, its seed
+# encrypted under the wallet key like every custodied secret.
+_GENERATED_STELLAR_ACCOUNTS = (
+    "stellar_issuer_secret",
+    "stellar_treasury_secret",
+    "stellar_fee_secret",
+)
 # The admin API moves money: a guessable token is refused in production.
 ADMIN_TOKEN_MIN_LENGTH = 16
 # HS256 keys shorter than the hash (32 bytes) weaken every access token.
@@ -121,6 +129,22 @@ class Settings(BaseSettings):
     # Largest request body /api accepts, in bytes.
     api_max_body_bytes: int = 16_384
 
+    # Stellar custody. Unset STELLAR_HORIZON_URL in development: the runner starts
+    # PayTrace's local development network and points this at it.
+    stellar_horizon_url: str = ""
+    stellar_network_passphrase: str = "PayTrace Local Network ; development only"  # noqa: S105
+    stellar_asset_code: str = "KES"
+    # PayTrace's own accounts, each a secret seed encrypted like the wallets' (a
+    # token under WALLET_ENCRYPTION_KEYS): the asset's issuer, the treasury (pays
+    # activations and sponsors users' reserves) and the fee account (fee-bumps).
+    stellar_issuer_secret: SecretStr | None = None
+    stellar_treasury_secret: SecretStr | None = None
+    stellar_fee_secret: SecretStr | None = None
+    stellar_timeout_s: float = 30.0
+    # Upper time bound of a signed envelope, from signing: a retry resends the same
+    # bytes until then; after it, a new envelope may be built.
+    stellar_envelope_ttl_s: int = 120
+
     # Outbox worker
     worker_poll_interval_s: float = 0.5
     worker_batch_size: int = 20
@@ -135,6 +159,9 @@ class Settings(BaseSettings):
         "at_callback_token",
         "admin_token",
         "api_token_secret",
+        "stellar_issuer_secret",
+        "stellar_treasury_secret",
+        "stellar_fee_secret",
         mode="before",
     )
     @classmethod
@@ -193,7 +220,8 @@ class Settings(BaseSettings):
 
     def _fill_development_secrets(self) -> None:
         """Generate missing secrets once and keep them in the data directory."""
-        missing = [name for name in _GENERATED_SECRETS if getattr(self, name) is None]
+        generated = _GENERATED_SECRETS + _GENERATED_STELLAR_ACCOUNTS
+        missing = [name for name in generated if getattr(self, name) is None]
         if not missing and self.wallet_encryption_keys:
             return
         path = self.dev_secrets_path
@@ -204,17 +232,42 @@ class Settings(BaseSettings):
         for name in _GENERATED_SECRETS:
             stored.setdefault(name, secrets.token_urlsafe(32))
         stored.setdefault("wallet_encryption_key", Fernet.generate_key().decode())
+        wallet_key = Fernet(stored["wallet_encryption_key"])
+        for name in _GENERATED_STELLAR_ACCOUNTS:
+            if name not in stored:
+                stored[name] = wallet_key.encrypt(Keypair.random().secret.encode()).decode()
         if stored != before:  # a new file, or one written before a secret was added
             _write_private(path, json.dumps(stored, indent=2))
-        for name in missing:
-            setattr(self, name, SecretStr(stored[name]))
         if not self.wallet_encryption_keys:
             self.wallet_encryption_keys = [SecretStr(stored["wallet_encryption_key"])]
+        for name in missing:
+            value = stored[name]
+            if name in _GENERATED_STELLAR_ACCOUNTS and not self._opens(value):
+                # Made under a wallet key this configuration no longer has: a fresh one.
+                value = self._newest_fernet().encrypt(Keypair.random().secret.encode()).decode()
+            setattr(self, name, SecretStr(value))
+
+    def _newest_fernet(self) -> Fernet:
+        return Fernet(self.wallet_encryption_keys[0].get_secret_value())
+
+    def _opens(self, token: str) -> bool:
+        keys = [Fernet(key.get_secret_value()) for key in self.wallet_encryption_keys]
+        try:
+            MultiFernet(keys).decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
     @property
     def dev_secrets_path(self) -> Path:
         """Where development keeps the secrets it generated (never used in production)."""
         return self.data_dir / "dev-secrets.json"
+
+    @property
+    def custody_enabled(self) -> bool:
+        """Wallets are created and settled on Stellar when a Horizon is configured
+        (`make run` always configures its local network)."""
+        return bool(self.stellar_horizon_url)
 
     @property
     def sms_sandbox_enabled(self) -> bool:

@@ -18,6 +18,7 @@ from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pins import PinRepository
 from app.db.repositories.sms import SmsRepository
+from app.db.repositories.stellar import StellarRepository
 from app.db.repositories.users import UserRepository
 from app.db.repositories.wallets import WalletRepository
 from app.errors import ServiceUnavailable
@@ -32,6 +33,7 @@ class UnitOfWork:
     ledger: LedgerRepository
     otps: OtpRepository
     api_sessions: ApiSessionRepository
+    stellar: StellarRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -49,6 +51,7 @@ class UnitOfWork:
         self.ledger = LedgerRepository(self.conn)
         self.otps = OtpRepository(self.conn)
         self.api_sessions = ApiSessionRepository(self.conn)
+        self.stellar = StellarRepository(self.conn)
         return self
 
     def __exit__(

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from stellar_sdk import Keypair
+from stellar_sdk import Asset, Keypair
 
 from app.config import Settings
 from app.db.pool import Database
@@ -109,3 +110,30 @@ def rekey_wallets(database: Database, box: SecretBox, batch_size: int = 500) -> 
         after_id = batch[-1].id
     log.info("rekey finished", extra={"rewritten": rewritten})
     return rewritten
+
+
+@dataclass(frozen=True)
+class SystemAccounts:
+    """PayTrace's own Stellar accounts, their seeds opened for signing (worker only)."""
+
+    issuer: Keypair
+    treasury: Keypair
+    fee: Keypair
+    asset: Asset
+
+    @classmethod
+    def from_settings(cls, settings: Settings, box: SecretBox) -> SystemAccounts:
+        """Raises ValueError when a seed is not configured, UndecryptableSecret when no
+        wallet key opens it."""
+        seeds = {}
+        for name in ("issuer", "treasury", "fee"):
+            token = getattr(settings, f"stellar_{name}_secret")
+            if token is None:
+                raise ValueError(f"STELLAR_{name.upper()}_SECRET is not set")
+            seeds[name] = Keypair.from_secret(box.decrypt(token.get_secret_value()))
+        return cls(
+            issuer=seeds["issuer"],
+            treasury=seeds["treasury"],
+            fee=seeds["fee"],
+            asset=Asset(settings.stellar_asset_code, seeds["issuer"].public_key),
+        )

@@ -70,6 +70,7 @@ class RuntimeUssdServices:
             self._box,
             new_user,
             shortcode=self._shortcode,
+            activate=self._runtime.settings.custody_enabled,
         )
         wallet = done.wallet
         profile = _as_dict(

@@ -34,6 +34,9 @@ class Outcome:
 
 class Handler(Protocol):
     kind: str
+    # True when performing a row again is safe after a worker died mid-call (the
+    # effect is idempotent at the provider): such rows are resumed, not parked.
+    resumable: bool
 
     def perform(self, row: OutboxRow) -> Outcome:
         """Attempt the effect once; expected failures become an Outcome, not an exception."""
@@ -62,6 +65,10 @@ class HandlerRegistry:
     def kinds(self) -> list[str]:
         return sorted(self._by_kind)
 
+    @property
+    def resumable_kinds(self) -> list[str]:
+        return sorted(kind for kind, handler in self._by_kind.items() if handler.resumable)
+
     def get(self, kind: str) -> Handler:
         """The handler for a kind; raises KeyError if none is registered."""
         return self._by_kind[kind]
@@ -80,6 +87,8 @@ class SmsHandler:
     per row. A sealed text (a one-time code) is opened only here, just before sending."""
 
     kind = "sms"
+    # Never resent blind: AT may have accepted it (a duplicate money SMS is worse).
+    resumable = False
 
     def __init__(self, sender: SmsSender, seal: SmsSeal | None = None) -> None:
         self._sender = sender

@@ -125,13 +125,19 @@ class OutboxRepository:
             )
             return cur.rowcount == 1
 
-    def reclaim_stale(self, *, limit: int = 100) -> list[OutboxRow]:
-        """Move rows whose 'sending' lease ran out to 'unknown'; returns them."""
+    def reclaim_stale(
+        self, *, resumable_kinds: list[str] | None = None, limit: int = 100
+    ) -> list[OutboxRow]:
+        """Move rows whose 'sending' lease ran out to 'unknown', or those of a resumable
+        kind back to 'pending' (at once); returns them with their new status."""
         with self._conn.cursor() as cur:
             cur.execute(
                 f"""
                 UPDATE outbox
-                SET status = 'unknown', updated_at = now(),
+                SET status = CASE WHEN kind = ANY(%(resumable)s) THEN 'pending'
+                                  ELSE 'unknown' END,
+                    claimed_by = NULL, lease_expires_at = NULL, available_at = now(),
+                    updated_at = now(),
                     last_error = 'lease expired while sending (worker '
                                  || coalesce(claimed_by, '?') || ' died mid-call?)'
                 WHERE id IN (
@@ -143,7 +149,7 @@ class OutboxRepository:
                 )
                 RETURNING {_COLUMNS}
                 """,
-                {"limit": limit},
+                {"limit": limit, "resumable": resumable_kinds or []},
             )
             return [OutboxRow(*row) for row in cur.fetchall()]
 
