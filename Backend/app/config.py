@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # Upper time bound of a signed envelope, from signing: a retry resends the same
     # bytes until then; after it, a new envelope may be built.
     stellar_envelope_ttl_s: int = 120
+    # Channel accounts: the sources of settlement transactions (one in flight each),
+    # derived from the fee account's seed, so they need no settings of their own.
+    stellar_channels: int = Field(default=16, ge=1, le=64)
 
     # Outbox worker
     worker_poll_interval_s: float = 0.5

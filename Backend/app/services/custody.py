@@ -7,6 +7,8 @@ removed only after `rekey_wallets` has moved every secret onto the new key.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,6 +122,7 @@ class SystemAccounts:
     treasury: Keypair
     fee: Keypair
     asset: Asset
+    channels: tuple[Keypair, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings, box: SecretBox) -> SystemAccounts:
@@ -136,4 +139,18 @@ class SystemAccounts:
             treasury=seeds["treasury"],
             fee=seeds["fee"],
             asset=Asset(settings.stellar_asset_code, seeds["issuer"].public_key),
+            channels=channel_keypairs(seeds["fee"], settings.stellar_channels),
         )
+
+
+def channel_keypairs(fee: Keypair, count: int) -> tuple[Keypair, ...]:
+    """The settlement channel accounts: seeds derived from the fee account's seed
+    (HMAC-SHA256 keyed by it), so rotating or restoring the fee secret brings them along
+    and no further secret needs keeping."""
+    root = fee.raw_secret_key()
+    return tuple(
+        Keypair.from_raw_ed25519_seed(
+            hmac.new(root, f"paytrace-channel:{index}".encode(), hashlib.sha256).digest()
+        )
+        for index in range(count)
+    )

@@ -239,6 +239,7 @@ def test_migrations_seed_the_same_tiers_fees_and_system_accounts_as_schema_sql(f
     assert sorted((kind, code) for kind, code, *_ in expected["system_accounts"]) == sorted(
         [("fees", f"fees:{shard}") for shard in range(transfers.FEE_SHARDS)]
         + [("mpesa_float", "mpesa_float"), ("suspense", "suspense")]
+        + [("stellar_clearing", "stellar_clearing")]
     )
     assert seed_data(migrated) == expected
 

@@ -178,6 +178,28 @@ _POST_SQL = """
         SET amount = account_outflows.amount + EXCLUDED.amount,
             movements = account_outflows.movements + 1
         RETURNING 1
+    ), parties AS (
+        -- Where each leg's money lives on-chain (see stellar_settlements), netted.
+        SELECT CASE WHEN a.kind = 'wallet' THEN a.id ELSE 0 END AS party,
+               sum(leg.amount) AS net
+        FROM unnest(%(accounts)s::bigint[], %(amounts)s::bigint[]) AS leg (account_id, amount)
+        JOIN ledger_accounts a ON a.id = leg.account_id
+        WHERE a.kind NOT IN ('mpesa_float', 'suspense', 'stellar_clearing')
+        GROUP BY 1
+        HAVING sum(leg.amount) <> 0
+    ), settlement AS (
+        INSERT INTO stellar_settlements
+            (transaction_id, payers, parties, status, origin, tx_hash, settled_at)
+        SELECT tx.id,
+               coalesce(array_agg(p.party ORDER BY p.party) FILTER (WHERE p.net < 0), '{}'),
+               array_agg(p.party ORDER BY p.party),
+               CASE WHEN %(on_chain_hash)s::text IS NULL THEN 'pending' ELSE 'settled' END,
+               CASE WHEN %(on_chain_hash)s::text IS NULL THEN 'paytrace' ELSE 'incoming' END,
+               %(on_chain_hash)s::text,
+               CASE WHEN %(on_chain_hash)s::text IS NULL THEN NULL ELSE now() END
+        FROM tx, parties p
+        GROUP BY tx.id
+        RETURNING 1
     ), messages AS (
         INSERT INTO outbox (kind, payload, dedupe_key)
         SELECT m.kind, m.payload, m.dedupe_key
@@ -187,7 +209,7 @@ _POST_SQL = """
         RETURNING 1
     )
     SELECT tx.id, (SELECT count(*) FROM legs), (SELECT count(*) FROM outflow),
-           (SELECT count(*) FROM messages)
+           (SELECT count(*) FROM messages), (SELECT count(*) FROM settlement)
     FROM tx
 """
 
@@ -372,10 +394,13 @@ class LedgerRepository:
         note: str | None = None,
         outflow: tuple[int, date, int] | None = None,
         messages: tuple[OutboxMessage, ...] = (),
+        on_chain_hash: str | None = None,
     ) -> int:
         """Write a journal transaction, its legs, the outflow it counts against a
-        limit (account, day, amount) and its outbox messages: one statement, one
-        round trip. Returns the transaction id.
+        limit (account, day, amount), its outbox messages and its settlement row
+        (the movement between on-chain parties still to be mirrored on Stellar; or,
+        with `on_chain_hash`, already mirrored by that incoming transaction): one
+        statement, one round trip. Returns the transaction id.
 
         Raises KeyTaken, ReferenceTaken or Overdraft; each leaves the database
         transaction aborted, so the caller must roll back.
@@ -401,6 +426,7 @@ class LedgerRepository:
             "m_kinds": [m.kind for m in messages],
             "m_payloads": [json.dumps(m.payload) for m in messages],
             "m_keys": [m.dedupe_key for m in messages],
+            "on_chain_hash": on_chain_hash,
         }
         try:
             with self._conn.cursor() as cur:
@@ -501,7 +527,8 @@ class LedgerRepository:
                   (SELECT coalesce(sum(amount), 0) FROM journal_legs),
                   (SELECT coalesce(sum(balance), 0) FROM ledger_accounts),
                   (SELECT count(*) FROM ledger_accounts
-                   WHERE balance < 0 AND kind NOT IN ('mpesa_float', 'suspense')),
+                   WHERE balance < 0
+                     AND kind NOT IN ('mpesa_float', 'suspense', 'stellar_clearing')),
                   (SELECT count(*) FROM ledger_accounts a
                    LEFT JOIN (SELECT account_id, sum(amount) AS total FROM journal_legs
                               GROUP BY account_id) l ON l.account_id = a.id
