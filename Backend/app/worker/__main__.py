@@ -16,6 +16,7 @@ from app.config import get_settings
 from app.db.migrate import migrate_at_start
 from app.db.pool import Database
 from app.logging_setup import configure_logging
+from app.worker import loops as worker_loops
 from app.worker.outbox import build_worker
 
 log = logging.getLogger("paytrace.worker")
@@ -31,11 +32,13 @@ def main() -> int:
     migrate_at_start(settings.database_url, log)
     database = Database(
         settings.database_url,
-        max_connections=2,
+        # The outbox loop, and up to two connections for each background loop.
+        max_connections=8,
         connect_timeout_s=settings.db_connect_timeout_s,
         statement_timeout_ms=settings.db_statement_timeout_ms,
     )
     worker = build_worker(settings, database)
+    loops = worker_loops.build_loops(settings, database)
     stop = threading.Event()
 
     def _request_stop(signum: int, _frame: object) -> None:
@@ -48,9 +51,13 @@ def main() -> int:
         "outbox worker started",
         extra={"worker_id": worker.worker_id, "sms_sandbox": settings.sms_sandbox_enabled},
     )
+    threads = worker_loops.start(loops, stop)
     try:
         worker.run_forever(stop)
     finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
         database.close()
     log.info("outbox worker stopped", extra={"worker_id": worker.worker_id})
     return 0

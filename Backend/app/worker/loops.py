@@ -1,0 +1,41 @@
+"""The worker's background loops beside the outbox: each runs in its own thread until
+the stop event is set (settlement, the incoming watcher, reconciliation)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Protocol
+
+from app.config import Settings
+from app.db.pool import Database
+
+log = logging.getLogger("paytrace.worker")
+
+
+class Loop(Protocol):
+    name: str
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Work until stop is set; never raises (log and carry on)."""
+        ...
+
+
+def build_loops(settings: Settings, database: Database) -> list[Loop]:
+    """The loops this deployment runs: the Stellar ones only when custody is on."""
+    loops: list[Loop] = []
+    if not settings.custody_enabled:
+        return loops
+    return loops
+
+
+def start(loops: list[Loop], stop: threading.Event) -> list[threading.Thread]:
+    """One daemon thread per loop, already started."""
+    threads = []
+    for loop in loops:
+        thread = threading.Thread(target=loop.run_forever, args=(stop,), name=loop.name)
+        thread.daemon = True
+        thread.start()
+        threads.append(thread)
+        log.info("worker loop started", extra={"loop": loop.name})
+    return threads
