@@ -17,6 +17,7 @@ from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pins import PinRepository
+from app.db.repositories.settlements import SettlementRepository
 from app.db.repositories.sms import SmsRepository
 from app.db.repositories.stellar import StellarRepository
 from app.db.repositories.users import UserRepository
@@ -34,6 +35,7 @@ class UnitOfWork:
     otps: OtpRepository
     api_sessions: ApiSessionRepository
     stellar: StellarRepository
+    settlements: SettlementRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -52,6 +54,7 @@ class UnitOfWork:
         self.otps = OtpRepository(self.conn)
         self.api_sessions = ApiSessionRepository(self.conn)
         self.stellar = StellarRepository(self.conn)
+        self.settlements = SettlementRepository(self.conn)
         return self
 
     def __exit__(

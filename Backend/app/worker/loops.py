@@ -26,7 +26,25 @@ def build_loops(settings: Settings, database: Database) -> list[Loop]:
     loops: list[Loop] = []
     if not settings.custody_enabled:
         return loops
+    loops.append(_settler(settings, database))
     return loops
+
+
+def _settler(settings: Settings, database: Database) -> Loop:
+    # Imported here: the Stellar stack loads only where custody is on.
+    from app.integrations.stellar import Horizon
+    from app.services.custody import SecretBox, SystemAccounts
+    from app.worker.settlement import Settler
+
+    box = SecretBox.from_settings(settings)
+    return Settler(
+        database,
+        Horizon.from_settings(settings),
+        SystemAccounts.from_settings(settings, box),
+        box,
+        passphrase=settings.stellar_network_passphrase,
+        envelope_ttl_s=settings.stellar_envelope_ttl_s,
+    )
 
 
 def start(loops: list[Loop], stop: threading.Event) -> list[threading.Thread]:

@@ -3,15 +3,20 @@ own accounts created and funded as `make run` does."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from app.config import Settings
+from app.db.pool import Database
 from app.integrations.stellar import Horizon, cents_to_amount, to_stroops
 from app.sandboxes.stellar import create_app
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.custody_bootstrap import prepare_development_network
+from app.worker.handlers import HandlerRegistry
+from app.worker.outbox import OutboxWorker, stellar_handler
+from app.worker.settlement import Settler
 from tests.conftest import LiveServer, free_port
 
 
@@ -47,3 +52,48 @@ def kes_cents(horizon: Horizon, system: SystemAccounts, address: str) -> int | N
     cents, rest = divmod(stroops, to_stroops(cents_to_amount(1)))
     assert rest == 0, f"{address} holds a fraction of a cent"
     return cents
+
+
+def activate_pending(settings: Settings, database: Database, *, timeout_s: float = 30.0) -> int:
+    """Run the worker's activation handler until no wallet waits; returns how many ran."""
+    worker = OutboxWorker(
+        database, HandlerRegistry(stellar_handler(settings, database)), backoff=lambda n: 0.05
+    )
+    deadline, done = time.monotonic() + timeout_s, 0
+    while time.monotonic() < deadline:
+        done += worker.run_once(limit=50)
+        with database.connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM wallets WHERE activation_status = 'pending'")
+            if cur.fetchone()[0] == 0:
+                return done
+        time.sleep(0.05)
+    raise TimeoutError("wallets were not activated in time")
+
+
+def settler(settings: Settings, database: Database, system: SystemAccounts) -> Settler:
+    """The worker's settler, wired as the worker wires it."""
+    return Settler(
+        database,
+        Horizon.from_settings(settings),
+        system,
+        SecretBox.from_settings(settings),
+        passphrase=settings.stellar_network_passphrase,
+        envelope_ttl_s=settings.stellar_envelope_ttl_s,
+        poll_interval_s=0.01,
+    )
+
+
+def books(
+    database: Database, horizon: Horizon, system: SystemAccounts
+) -> tuple[dict[str, int], dict[str, int | None]]:
+    """Ledger and on-chain KES (cents) for every wallet and the treasury, by address."""
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT w.stellar_address, a.balance FROM wallets w"
+            " JOIN ledger_accounts a ON a.user_id = w.user_id"
+        )
+        ledger = dict(cur.fetchall())
+        cur.execute("SELECT coalesce(sum(balance), 0) FROM ledger_accounts WHERE kind = 'fees'")
+        ledger[system.treasury.public_key] = int(cur.fetchone()[0])
+    on_chain = {address: kes_cents(horizon, system, address) for address in ledger}
+    return ledger, on_chain

@@ -1,0 +1,387 @@
+"""The settler: mirrors committed ledger movements on Stellar, each exactly once.
+
+Each round it plans the pending movements (app/services/settlement_plan.py), signs
+one envelope per batch with a free channel account as its source (the channel pays
+the fee; users never hold XLM) and the payers' keys (decrypted here only, only to
+sign), saves the envelope and marks its movements 'submitted' in one commit, and
+only then submits it. Many channels are in flight at once, so many users settle in
+the same ledger.
+
+What an answer means, as for activations (app/worker/stellar.py):
+
+* applied: the envelope and its movements are recorded settled, with hash and ledger;
+* retry (timeout, 5xx): the very same bytes are sent again, until the envelope's time
+  bound has passed and its hash is confirmed absent; then it is dead and its
+  movements are planned again;
+* bad sequence / too late: dead once its hash is confirmed absent (the channel's
+  sequence is reloaded), and its movements are planned again;
+* refused: the movements whose operations failed are parked for an operator (they
+  block later movements spending from the same parties); the others are planned again.
+
+After a crash, every envelope still 'signed' is resubmitted as it is before anything
+new is built: a payment is never applied twice and never lost. One settler runs per
+database (an advisory lock), because the plan relies on seeing every envelope in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg2
+from stellar_sdk import Account, Keypair, TransactionBuilder
+
+from app.db.pool import Database
+from app.db.repositories.settlements import OpenSettlement
+from app.db.repositories.stellar import SignedEnvelope
+from app.db.unit_of_work import UnitOfWork
+from app.integrations.stellar import (
+    StellarNetwork,
+    StellarUnavailable,
+    Submission,
+    SubmitResult,
+    cents_to_amount,
+)
+from app.services import settlement_plan
+from app.services.custody import SecretBox, SystemAccounts
+from app.services.settlement_plan import Batch, Side
+
+log = logging.getLogger("paytrace.settlement")
+
+BASE_FEE = 100  # stroops per operation, paid by the channel
+PENDING_SCAN = 2000  # movements looked at per round
+_LOCK_KEY = 0x5041_5954  # pg advisory lock: one settler per database
+RETRY_BASE_S = 1.0
+RETRY_CAP_S = 30.0
+
+
+@dataclass
+class InFlight:
+    envelope: SignedEnvelope
+    future: Future[SubmitResult] | None = None
+    retry_at: float = 0.0  # monotonic time before which it is not resent
+    attempts: int = 0
+
+
+class Settler:
+    name = "stellar-settlement"
+
+    def __init__(
+        self,
+        database: Database,
+        network: StellarNetwork,
+        system: SystemAccounts,
+        box: SecretBox,
+        *,
+        passphrase: str,
+        envelope_ttl_s: int,
+        poll_interval_s: float = 0.05,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if not system.channels:
+            raise ValueError("settlement needs at least one channel account")
+        self._database = database
+        self._network = network
+        self._system = system
+        self._box = box
+        self._passphrase = passphrase
+        self._ttl = timedelta(seconds=envelope_ttl_s)
+        self._poll_s = poll_interval_s
+        self._clock = clock
+        self._channels = {c.public_key: c for c in system.channels}
+        self._in_flight: dict[str, InFlight] = {}  # channel address -> its envelope
+        self._sequences: dict[str, int] = {}  # channel address -> current sequence
+        self._pool = ThreadPoolExecutor(len(self._channels), thread_name_prefix="settle")
+        self._resumed = False
+
+    # ---- the loop ---------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Settle until stop is set (in-flight envelopes are answered first)."""
+        lock = self._take_lock(stop)
+        if lock is None:
+            return
+        try:
+            while not stop.is_set():
+                try:
+                    busy = self.step()
+                except Exception:
+                    log.exception("settlement round failed; trying again")
+                    busy = False
+                if not busy:
+                    stop.wait(self._poll_s)
+            self.drain()
+        finally:
+            lock.close()
+            self._pool.shutdown(wait=True)
+
+    def _take_lock(self, stop: threading.Event):
+        while not stop.is_set():
+            try:
+                conn = psycopg2.connect(self._database.dsn)
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,))
+                    if cur.fetchone()[0]:
+                        return conn
+                conn.close()
+            except psycopg2.Error:
+                log.warning("settlement lock unavailable; waiting")
+            stop.wait(5.0)
+        return None
+
+    def step(self) -> bool:
+        """One round: record answers, resend what is due, submit new batches.
+        Returns True if it did anything (the loop then goes again at once)."""
+        if not self._resumed:
+            self._resume()
+        busy = self._collect()
+        busy |= self._resend_due()
+        free = [c for c in self._channels if c not in self._in_flight]
+        if free:
+            busy |= self._submit_new(free)
+        return busy
+
+    def drain(self, timeout_s: float = 60.0) -> None:
+        """Wait for the envelopes in flight and record their answers (no new ones)."""
+        deadline = time.monotonic() + timeout_s
+        while self._in_flight and time.monotonic() < deadline:
+            if not (self._collect() | self._resend_due()):
+                time.sleep(0.02)
+
+    def settle_all(self, timeout_s: float = 60.0) -> None:
+        """Run rounds until nothing is pending or in flight (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.step():
+                with UnitOfWork(self._database) as uow:
+                    open_rows = uow.settlements.unsettled_count()
+                if not open_rows and not self._in_flight:
+                    return
+                time.sleep(0.02)
+        raise TimeoutError("settlement did not finish in time")
+
+    # ---- building and submitting ------------------------------------------------------
+
+    def _resume(self) -> None:
+        with UnitOfWork(self._database) as uow:
+            signed = uow.settlements.signed_envelopes()
+        for envelope in signed:
+            if envelope.source in self._in_flight:
+                continue
+            log.info("resending a settlement envelope after a restart")
+            self._in_flight[envelope.source] = InFlight(envelope)
+            self._send(envelope.source)
+        self._resumed = True
+
+    def _submit_new(self, free: list[str]) -> bool:
+        with UnitOfWork(self._database) as uow:
+            pending = uow.settlements.pending(PENDING_SCAN)
+            if not pending:
+                return False
+            blocked = uow.settlements.blocking_parties()
+        batches, empty = settlement_plan.plan(pending, blocked, max_batches=len(free))
+        if empty:
+            with UnitOfWork(self._database) as uow:
+                uow.settlements.mark_settled_without_payment([s.transaction_id for s in empty])
+                uow.commit()
+        for channel, batch in zip(free, batches, strict=False):
+            sequence = self._sequence(channel)
+            if sequence is None:
+                continue
+            self._in_flight[channel] = InFlight(self._sign_and_save(channel, sequence, batch))
+            self._send(channel)
+        return bool(batches or empty)
+
+    def _sequence(self, channel: str) -> int | None:
+        if channel not in self._sequences:
+            try:
+                account = self._network.account(channel)
+            except StellarUnavailable as exc:
+                log.warning("channel sequence unavailable", extra={"error": str(exc)})
+                return None
+            if account is None:
+                log.error("channel account missing on the network", extra={"channel": channel})
+                return None
+            self._sequences[channel] = account.sequence
+        return self._sequences[channel]
+
+    def _sign_and_save(self, channel: str, sequence: int, batch: Batch) -> SignedEnvelope:
+        max_time = datetime.fromtimestamp(int((self._clock() + self._ttl).timestamp()), UTC)
+        builder = TransactionBuilder(
+            Account(channel, sequence), self._passphrase, base_fee=BASE_FEE
+        )
+        for payments in batch.payments:
+            for payment in payments:
+                builder.append_payment_op(
+                    destination=self._address(payment.payee),
+                    asset=self._system.asset,
+                    amount=cents_to_amount(payment.cents),
+                    source=self._address(payment.payer),
+                )
+        envelope = builder.add_time_bounds(0, int(max_time.timestamp())).build()
+        envelope.sign(self._channels[channel])
+        for signer in self._signers(batch):
+            envelope.sign(signer)
+        ids = [s.transaction_id for s in batch.settlements]
+        with UnitOfWork(self._database) as uow:
+            envelope_id = uow.settlements.add_envelope(
+                source=channel,
+                sequence=envelope.transaction.sequence,
+                tx_hash=envelope.hash_hex(),
+                envelope_xdr=envelope.to_xdr(),
+                max_time=max_time,
+            )
+            uow.settlements.mark_submitted(ids, envelope_id)
+            uow.commit()  # saved before it is ever submitted
+        self._sequences[channel] = envelope.transaction.sequence
+        return SignedEnvelope(
+            envelope_id,
+            None,
+            channel,
+            envelope.transaction.sequence,
+            envelope.hash_hex(),
+            envelope.to_xdr(),
+            max_time,
+            "signed",
+            None,
+        )
+
+    def _address(self, side: Side) -> str:
+        if side.party is settlement_plan.ISSUER:
+            return self._system.issuer.public_key
+        if side.party == 0:
+            return self._system.treasury.public_key
+        assert side.address is not None
+        return side.address
+
+    def _signers(self, batch: Batch) -> list[Keypair]:
+        payers = {p.payer for payments in batch.payments for p in payments}
+        signers = []
+        wallets = sorted(side.address for side in payers if side.address is not None)
+        if any(side.party is settlement_plan.ISSUER for side in payers):
+            signers.append(self._system.issuer)
+        if any(side.party == 0 for side in payers):
+            signers.append(self._system.treasury)
+        with UnitOfWork(self._database) as uow:
+            secrets = uow.settlements.wallet_secrets(wallets)
+        # Decrypted for this signature only, never kept.
+        signers.extend(Keypair.from_secret(self._box.decrypt(secrets[a])) for a in wallets)
+        return signers
+
+    def _send(self, channel: str) -> None:
+        flight = self._in_flight[channel]
+        flight.attempts += 1
+        flight.future = self._pool.submit(self._network.submit, flight.envelope.envelope_xdr)
+
+    # ---- answers ----------------------------------------------------------------------
+
+    def _collect(self) -> bool:
+        busy = False
+        for channel, flight in list(self._in_flight.items()):
+            if flight.future is None or not flight.future.done():
+                continue
+            busy = True
+            future, flight.future = flight.future, None
+            try:
+                result = future.result()
+            except Exception as exc:  # the adapter sorts every answer; this is a bug
+                log.exception("settlement submission raised")
+                result = SubmitResult(Submission.RETRY, error=f"{type(exc).__name__}: {exc}")
+            try:
+                self._answer(channel, flight, result)
+            except StellarUnavailable as exc:
+                self._later(flight, str(exc))
+        return busy
+
+    def _resend_due(self) -> bool:
+        now, busy = time.monotonic(), False
+        for channel, flight in list(self._in_flight.items()):
+            if flight.future is None and flight.retry_at <= now:
+                busy = True
+                if self._clock() > flight.envelope.max_time:
+                    try:  # past its time bound: on the ledger, or never
+                        self._past_time_bound(channel, flight)
+                    except StellarUnavailable as exc:
+                        self._later(flight, str(exc))
+                else:
+                    self._send(channel)
+        return busy
+
+    def _later(self, flight: InFlight, why: str) -> None:
+        delay = min(RETRY_CAP_S, RETRY_BASE_S * 2 ** max(0, flight.attempts - 1))
+        flight.retry_at = time.monotonic() + delay
+        log.warning("settlement envelope will be resent", extra={"error": why})
+
+    def _answer(self, channel: str, flight: InFlight, result: SubmitResult) -> None:
+        envelope = flight.envelope
+        if result.outcome is Submission.APPLIED:
+            self._settled(channel, envelope, result.ledger or 0)
+        elif result.outcome is Submission.RETRY:
+            self._later(flight, result.error or "retry")
+        elif result.outcome in (Submission.BAD_SEQUENCE, Submission.EXPIRED):
+            self._unusable(channel, envelope)
+        else:
+            self._refused(channel, envelope, result.result_codes)
+
+    def _past_time_bound(self, channel: str, flight: InFlight) -> None:
+        self._unusable(channel, flight.envelope)
+
+    def _unusable(self, channel: str, envelope: SignedEnvelope) -> None:
+        ledger = self._network.transaction_ledger(envelope.tx_hash)
+        if ledger is not None:  # it did apply; the answer saying so was lost
+            self._settled(channel, envelope, ledger)
+            return
+        with UnitOfWork(self._database) as uow:
+            uow.settlements.release(envelope.id, "dead")
+            uow.commit()
+        self._sequences.pop(channel, None)
+        del self._in_flight[channel]
+        log.info("settlement envelope dead; its movements will be built again")
+
+    def _settled(self, channel: str, envelope: SignedEnvelope, ledger: int) -> None:
+        with UnitOfWork(self._database) as uow:
+            count = uow.settlements.mark_settled(
+                envelope.id, tx_hash=envelope.tx_hash, ledger=ledger
+            )
+            uow.commit()
+        del self._in_flight[channel]
+        log.info("settled on stellar", extra={"movements": count, "ledger": ledger})
+
+    def _refused(self, channel: str, envelope: SignedEnvelope, codes: dict) -> None:
+        with UnitOfWork(self._database) as uow:
+            carried = uow.settlements.of_envelope(envelope.id)
+        failed = _failing_movements(carried, codes)
+        with UnitOfWork(self._database) as uow:
+            uow.settlements.release(envelope.id, "failed", failed=failed, result_codes=codes)
+            uow.commit()
+        self._sequences.pop(channel, None)  # a refused transaction may have used its number
+        del self._in_flight[channel]
+        log.error(
+            "settlement refused by the network; movements parked for an operator",
+            extra={"parked": len(failed), "result_codes": codes},
+        )
+
+
+def _failing_movements(carried: list[OpenSettlement], codes: dict) -> dict[int, str]:
+    """Which movements of a refused envelope failed (their operations did), with why.
+    When the network names no failing operation, all of them are parked."""
+    operations = codes.get("operations") or []
+    failed: dict[int, str] = {}
+    index = 0
+    for settlement in carried:
+        count = len(settlement_plan.payments_for(settlement))
+        own = operations[index : index + count]
+        index += count
+        bad = [code for code in own if code != "op_success"]
+        if bad:
+            failed[settlement.transaction_id] = ", ".join(bad)
+    if not failed:
+        why = str(codes.get("transaction") or "refused")
+        failed = {s.transaction_id: why for s in carried}
+    return failed
