@@ -101,6 +101,12 @@ class RuntimeUssdServices:
     def validate_name(self, raw: str) -> str:
         return registration.validate_full_name(raw)
 
+    async def wallet_status(self, *, user_id: int) -> str:
+        # The worker activates wallets with no Redis at hand: the cached profile keeps
+        # 'pending' until it expires, so this screen asks PostgreSQL.
+        found = await run_in_threadpool(accounts.get_profile_by_id, self._runtime.uow(), user_id)
+        return found.activation_status
+
     async def pin_lock_seconds(self, *, user_id: int) -> int | None:
         return await run_in_threadpool(
             lambda: pins.lock_seconds_left(self._runtime.uow(), user_id=user_id)

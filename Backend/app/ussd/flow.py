@@ -105,13 +105,30 @@ def details_body(ctx: Context) -> str:
     )
 
 
-def address_body(ctx: Context) -> str:
+ACTIVATION_STATUSES = ("pending", "active", "failed")
+
+
+async def address_open(ctx: Context, _: str) -> Outcome:
+    """The wallet's status is read fresh on the way in: the cached profile may still say
+    'pending' for minutes after the worker activated the wallet on Stellar."""
+    status = await ctx.services.wallet_status(user_id=ctx.user["user_id"])
+    ctx.state.user = {**ctx.user, "activation_status": status}
+    return Goto("address")
+
+
+def address_body(ctx: Context) -> list[str]:
+    """Page 1: the status in words and the whole address; page 2 (98): what it is for."""
     address = ctx.user["stellar_address"]
     # Groups of four, four groups a line: readable aloud and copyable by hand.
     groups = [address[i : i + 4] for i in range(0, len(address), 4)]
     lines = "\n".join(" ".join(groups[i : i + 4]) for i in range(0, len(groups), 4))
-    status = text(ctx.lang, f"address.{ctx.user.get('activation_status', 'pending')}")
-    return text(ctx.lang, "address.body", address=lines, status=status)
+    status = ctx.user.get("activation_status")
+    status = status if status in ACTIVATION_STATUSES else "pending"
+    words = text(ctx.lang, f"address.{status}")
+    return [
+        text(ctx.lang, "address.body", address=lines, status=words),
+        text(ctx.lang, "address.about"),
+    ]
 
 
 async def pin_old(ctx: Context, value: str) -> Outcome:
@@ -204,7 +221,7 @@ SCREENS = [
             Option("account.balance", goto="balance.pin"),
             Option("account.statement", goto="statement.pin"),
             Option("account.details", goto="details"),
-            Option("account.address", goto="address"),
+            Option("account.address", action=address_open),
             Option("account.change_pin", goto="pin.old"),
             Option("account.language", goto="language"),
         ),

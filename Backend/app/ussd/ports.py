@@ -88,6 +88,10 @@ class UssdServices(Protocol):
     def validate_name(self, raw: str) -> str:
         """The cleaned full name; raises ValidationFailed."""
 
+    async def wallet_status(self, *, user_id: int) -> str:
+        """The wallet's on-chain status read now from PostgreSQL, never from the cached
+        profile: pending | active | failed."""
+
     async def pin_lock_seconds(self, *, user_id: int) -> int | None:
         """Seconds until the user's PIN lock ends, or None when it is not locked."""
 

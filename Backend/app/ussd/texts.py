@@ -75,15 +75,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "account.change_pin": "Change PIN",
         "account.language": "Language",
         "details.body": "Name: {name}\nPayTrace ID: {paytrace_id}\nPhone: {masked_phone}",
-        "address.body": (
-            "Your wallet address on Stellar:\n{address}\n"
-            "Status: {status}\n"
+        "address.body": "Status: {status}\nYour wallet address on Stellar:\n{address}",
+        "address.about": (
             "Anyone can pay you KES at this address. PayTrace holds its key for you, "
             "so you never need XLM or a smartphone."
         ),
-        "address.pending": "being activated",
-        "address.active": "active",
-        "address.failed": "activation delayed",
+        "address.pending": "Activating",
+        "address.active": "Active",
+        "address.failed": "Activation delayed, we are on it",
         "pin.old": "Enter your current PIN",
         "pin.new": "Enter a new 4-digit PIN",
         "pin.confirm": "Enter the new PIN again",
@@ -208,15 +207,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "account.change_pin": "Badilisha PIN",
         "account.language": "Lugha",
         "details.body": "Jina: {name}\nNambari ya PayTrace: {paytrace_id}\nSimu: {masked_phone}",
-        "address.body": (
-            "Anwani ya pochi yako kwenye Stellar:\n{address}\n"
-            "Hali: {status}\n"
+        "address.body": "Hali: {status}\nAnwani yako ya Stellar:\n{address}",
+        "address.about": (
             "Mtu yeyote anaweza kukulipa KES kwa anwani hii. PayTrace inalinda ufunguo "
             "wake, kwa hivyo huhitaji XLM wala simu janja."
         ),
-        "address.pending": "inawashwa",
-        "address.active": "hai",
-        "address.failed": "uwashaji umechelewa",
+        "address.pending": "Inawashwa",
+        "address.active": "Inatumika",
+        "address.failed": "Uwashaji umechelewa, tunaushughulikia",
         "pin.old": "Weka PIN yako ya sasa",
         "pin.new": "Weka PIN mpya ya tarakimu 4",
         "pin.confirm": "Weka PIN mpya tena",

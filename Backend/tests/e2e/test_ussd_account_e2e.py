@@ -3,13 +3,16 @@ PostgreSQL and in the SMS sandbox."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import httpx
 import pytest
+import redis
 
 from app.api.app import create_app
 from app.db.pool import Database
+from app.db.unit_of_work import UnitOfWork
 from app.logging_setup import JsonFormatter
 from app.services.custody import SecretBox
 from app.worker.outbox import build_worker
@@ -87,9 +90,39 @@ def test_registered_caller_sees_main_menu_details_and_stellar_address(live_serve
     assert "Phone: +2547****5678" in details
     gateway.send("0")
     address_page = gateway.send("4")
-    assert address[:4] in address_page
-    shown = address_page.split("\n", 1)[1].split("\nStatus")[0]
+    assert address_page.startswith("CON Status: Activating\nYour wallet address on Stellar:\n")
+    shown = address_page.split("\n", 2)[2].split("\n98. More")[0]
     assert shown.replace(" ", "").replace("\n", "") == address
+
+
+def test_wallet_status_flips_to_active_as_soon_as_the_database_says_so(
+    live_server, live_settings, database
+):
+    register(live_server.url)
+    gateway = AtGateway(live_server.url, PHONE)
+    assert gateway.walk("6", "4").startswith("CON Status: Activating\n")
+    [(address,)] = rows(database, "SELECT stellar_address FROM wallets")
+
+    # What the worker records when the activation applies on Stellar (it has no Redis).
+    with UnitOfWork(database) as uow:
+        uow.stellar.set_wallet_status(address, "active")
+        uow.commit()
+    client = redis.Redis.from_url(live_settings.redis_url)
+    try:
+        cached = client.get(f"{live_settings.redis_prefix}profile:{PHONE}")
+    finally:
+        client.close()
+    assert json.loads(cached)["activation_status"] == "pending"  # still cached for minutes
+
+    page = AtGateway(live_server.url, PHONE).walk("6", "4")
+    assert page.startswith("CON Status: Active\nYour wallet address on Stellar:\n"), page
+    assert address[:4] in page
+
+    with UnitOfWork(database) as uow:
+        uow.stellar.set_wallet_status(address, "failed")
+        uow.commit()
+    page = AtGateway(live_server.url, PHONE).walk("6", "6", "2", "4")  # in Kiswahili now
+    assert page.startswith("CON Hali: Uwashaji umechelewa, tunaushughulikia\n"), page
 
 
 def test_local_number_format_is_the_same_user(live_server, database):

@@ -180,6 +180,10 @@ class FakeUssdServices:
         self.calls.append("set_pin")
         self.pin_hashes[user_id] = pin_hash
 
+    async def wallet_status(self, *, user_id: int) -> str:
+        self.calls.append("wallet_status")
+        return self._user(user_id)["activation_status"]
+
     async def set_language(self, *, user_id: int, phone: str, language: str) -> ProfileDict:
         self.calls.append("set_language")
         self.users[phone] = ProfileDict(**{**self.users[phone], "language": language})
