@@ -5,6 +5,9 @@ REDIS_URL are unset (their data survives restarts), applies migrations, then run
 the API and the outbox worker as child processes and supervises them: Ctrl-C or
 SIGTERM stops everything cleanly; a child that dies on its own stops everything
 with a non-zero exit, so a broken process is never mistaken for a running system.
+When STELLAR_HORIZON_URL is unset, PayTrace's local Stellar development network is
+the first child: the runner waits for it, creates PayTrace's own accounts on it,
+and only then starts the API and the worker, pointed at it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,20 +26,38 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import httpx
+from stellar_sdk.exceptions import SdkError
+
 from app.config import BACKEND_DIR, Settings
 from app.db.migrate import apply_migrations
 from app.infra.embedded import ensure_servers
+from app.services.custody import SecretBox, SystemAccounts, UndecryptableSecret
+from app.services.custody_bootstrap import RefusedNetwork, prepare_development_network
 
 _POLL_S = 0.2
+LOCAL_STELLAR_HOST = "127.0.0.1"
 
 
 @dataclass
 class Child:
-    """One supervised process: a name for messages and the argv that starts it."""
+    """One supervised process: a name for messages and the argv that starts it.
+
+    A child with a `ready_url` is a service the children after it depend on: the
+    supervisor starts nothing more until that URL answers 200 (then runs `on_ready`),
+    and stops it only after the children started after it have stopped.
+    """
 
     name: str
     argv: list[str]
+    ready_url: str | None = None
+    on_ready: Callable[[], None] | None = field(default=None, repr=False)
+    ready_timeout_s: float = 30.0
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+
+class StartFailed(RuntimeError):
+    """A service never became ready, or preparing it failed: nothing is left running."""
 
 
 def uvicorn_argv(app: str, host: str, port: int, log_level: str = "info") -> list[str]:
@@ -72,10 +94,97 @@ def worker_available() -> bool:
         return False
 
 
-def child_env(database_url: str, redis_url: str) -> dict[str, str]:
+def child_env(
+    database_url: str, redis_url: str, stellar_horizon_url: str | None = None
+) -> dict[str, str]:
+    """The children's environment; `stellar_horizon_url` is given when the runner
+    started the local Stellar network (otherwise the configured one is inherited)."""
     env = dict(os.environ)
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, PYTHONUNBUFFERED="1")
+    if stellar_horizon_url is not None:
+        env["STELLAR_HORIZON_URL"] = stellar_horizon_url
     return env
+
+
+def local_stellar_url(settings: Settings) -> str:
+    return f"http://{LOCAL_STELLAR_HOST}:{settings.stellar_local_network_port}"
+
+
+def stellar_network_argv(settings: Settings) -> list[str]:
+    """PayTrace's local Stellar development network, its ledger under the data directory."""
+    return [
+        sys.executable,
+        "-m",
+        "app.sandboxes.stellar",
+        "--host",
+        LOCAL_STELLAR_HOST,
+        "--port",
+        str(settings.stellar_local_network_port),
+        "--data-dir",
+        str(settings.data_dir / "stellar-network"),
+        "--passphrase",
+        settings.stellar_network_passphrase,
+        "--close-interval",
+        str(settings.stellar_local_network_close_interval_s),
+        "--log-level",
+        "warning",
+    ]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Something already accepts connections there (another PayTrace, say)."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def prepare_local_network(settings: Settings, horizon_url: str) -> None:
+    """Create PayTrace's issuer, treasury, fee and channel accounts (idempotent)."""
+    try:
+        system = SystemAccounts.from_settings(settings, SecretBox.from_settings(settings))
+        created = prepare_development_network(
+            horizon_url,
+            system,
+            settings.stellar_network_passphrase,
+            timeout_s=settings.stellar_timeout_s,
+        )
+    except (
+        RefusedNetwork,
+        UndecryptableSecret,
+        ValueError,
+        httpx.HTTPError,
+        SdkError,
+    ) as exc:
+        raise StartFailed(f"could not prepare the local Stellar network: {exc!r}") from exc
+    print(
+        "devserver: local Stellar network ready"
+        + (f"; created {', '.join(created)}" if created else "; PayTrace's accounts exist")
+    )
+
+
+def stellar_network_child(settings: Settings) -> Child | None:
+    """The local Stellar network, only when no Horizon is configured."""
+    if settings.stellar_horizon_url:
+        return None
+    url = local_stellar_url(settings)
+    return Child(
+        "stellar-network",
+        stellar_network_argv(settings),
+        ready_url=f"{url}/",
+        on_ready=lambda: prepare_local_network(settings, url),
+    )
+
+
+def build_children(settings: Settings, *, worker: bool) -> list[Child]:
+    """In start order: the local Stellar network (when needed), the API, the worker."""
+    children: list[Child] = []
+    network = stellar_network_child(settings)
+    if network is not None:
+        children.append(network)
+    children.append(Child("api", api_argv(settings.host, settings.port)))
+    if worker:
+        children.append(Child("worker", [sys.executable, "-m", "app.worker"]))
+    return children
 
 
 def _die_with_parent() -> None:
@@ -98,8 +207,13 @@ class Supervisor:
         self.env = env
         self.grace_s = grace_s
 
-    def start(self) -> None:
+    def start(self, stop: threading.Event | None = None) -> None:
+        """Start the children in order, waiting for each service the next ones need.
+        Returns early, with the rest not started, once `stop` is set; raises
+        StartFailed when a service dies, never answers, or its `on_ready` fails."""
         for child in self.children:
+            if stop is not None and stop.is_set():
+                return
             child.proc = subprocess.Popen(  # noqa: S603 - argv built here, no shell
                 child.argv,
                 env=self.env,
@@ -107,6 +221,27 @@ class Supervisor:
                 process_group=0,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
+            ready = child.ready_url is not None and self._wait_ready(child, stop)
+            if ready and child.on_ready is not None:
+                child.on_ready()
+
+    def _wait_ready(self, child: Child, stop: threading.Event | None) -> bool:
+        """True once the child answers; False if a stop was asked for meanwhile."""
+        assert child.proc is not None and child.ready_url is not None
+        stop = stop or threading.Event()
+        deadline = time.monotonic() + child.ready_timeout_s
+        while not probe_ready(child.ready_url):
+            code = child.proc.poll()
+            if code is not None:
+                raise StartFailed(f"{child.name} exited ({code}) before it was ready")
+            if time.monotonic() > deadline:
+                raise StartFailed(
+                    f"{child.name} did not answer {child.ready_url} "
+                    f"within {child.ready_timeout_s:g} s"
+                )
+            if stop.wait(_POLL_S):
+                return False
+        return True
 
     def dead_child(self) -> Child | None:
         for child in self.children:
@@ -115,7 +250,18 @@ class Supervisor:
         return None
 
     def stop(self) -> None:
-        running = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
+        """Stop in reverse dependency order: the children started after a service stop
+        (together) before it does."""
+        waves: list[list[Child]] = [[]]
+        for child in self.children:
+            waves[-1].append(child)
+            if child.ready_url is not None:
+                waves.append([])
+        for wave in reversed(waves):
+            self._stop_together(wave)
+
+    def _stop_together(self, children: Sequence[Child]) -> None:
+        running = [c for c in children if c.proc is not None and c.proc.poll() is None]
         for child in running:
             with contextlib.suppress(ProcessLookupError):
                 child.proc.send_signal(signal.SIGTERM)
@@ -129,9 +275,13 @@ class Supervisor:
                 child.proc.wait()
 
     def run(self, stop: threading.Event, on_tick: Callable[[], None] | None = None) -> int:
-        """Supervise until `stop` is set (exit 0) or a child dies (exit 1)."""
-        self.start()
+        """Supervise until `stop` is set (exit 0) or a child dies or fails to start (exit 1)."""
         try:
+            try:
+                self.start(stop)
+            except StartFailed as exc:
+                print(f"devserver: {exc}; stopping", file=sys.stderr)
+                return 1
             while not stop.wait(_POLL_S):
                 dead = self.dead_child()
                 if dead is not None:
@@ -154,7 +304,9 @@ def probe_ready(url: str) -> bool:
         return False
 
 
-def banner(base_url: str, settings: Settings, worker: bool, embedded: bool) -> str:
+def banner(
+    base_url: str, settings: Settings, worker: bool, embedded: bool, local_stellar: bool = False
+) -> str:
     phone_cmd = "make -C Backend phone PHONE=+254712345678"
     if base_url != "http://127.0.0.1:8000":  # the make target dials the default address
         phone_cmd = f".venv/bin/python -m app.phone --phone +254712345678 --url {base_url}"
@@ -167,6 +319,13 @@ def banner(base_url: str, settings: Settings, worker: bool, embedded: bool) -> s
     ]
     if settings.sms_sandbox_enabled:
         lines.append(f"  SMS sandbox    {base_url}/sandbox/sms   (local AT sandbox, no real SMS)")
+    if local_stellar:
+        lines.append(
+            f"  Stellar        {local_stellar_url(settings)}   (local development network,"
+            f" ledger in {settings.data_dir / 'stellar-network'})"
+        )
+    elif settings.stellar_horizon_url:
+        lines.append(f"  Stellar        {settings.stellar_horizon_url}")
     lines += [
         f"  Admin API      {base_url}/docs#/admin   (docs/operations.md has curl examples)",
         f"  Admin token    {_admin_token_hint(settings)}",
@@ -220,11 +379,22 @@ def main() -> int:
                 )
             return 1
         print(f"devserver: migrations applied: {', '.join(applied) or 'none pending'}")
-        children = [Child("api", api_argv(settings.host, settings.port))]
         worker = worker_available()
-        if worker:
-            children.append(Child("worker", [sys.executable, "-m", "app.worker"]))
-        supervisor = Supervisor(children, child_env(database_url, redis_url))
+        children = build_children(settings, worker=worker)
+        local_stellar = not settings.stellar_horizon_url
+        if local_stellar:
+            if port_in_use(LOCAL_STELLAR_HOST, settings.stellar_local_network_port):
+                print(
+                    f"devserver: {local_stellar_url(settings)} is already in use; stop what"
+                    " listens there, or set STELLAR_LOCAL_NETWORK_PORT (or STELLAR_HORIZON_URL)",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"devserver: starting the local Stellar network on {local_stellar_url(settings)}")
+        env = child_env(
+            database_url, redis_url, local_stellar_url(settings) if local_stellar else None
+        )
+        supervisor = Supervisor(children, env)
         base_url = f"http://{settings.host}:{settings.port}"
         announced = False
 
@@ -232,7 +402,7 @@ def main() -> int:
             nonlocal announced
             if not announced and probe_ready(f"{base_url}/health/ready"):
                 announced = True
-                print(banner(base_url, settings, worker, embedded), flush=True)
+                print(banner(base_url, settings, worker, embedded, local_stellar), flush=True)
 
         return supervisor.run(stop, on_tick=announce)
     finally:

@@ -55,7 +55,9 @@ log = logging.getLogger("paytrace.settlement")
 
 BASE_FEE = 100  # stroops per operation, paid by the channel
 PENDING_SCAN = 2000  # movements looked at per round
-_LOCK_KEY = 0x5041_5954  # pg advisory lock: one settler per database
+# pg advisory lock: one settler per database. Distinct from the migration lock
+# (app/db/migrate.py), which the settler would otherwise hold for its lifetime.
+_LOCK_KEY = 0x50_54_53_45_54_54_4C_45  # "PTSETTLE"
 RETRY_BASE_S = 1.0
 RETRY_CAP_S = 30.0
 

@@ -4,7 +4,19 @@ import sys
 import threading
 import time
 
-from app.devserver import Child, Supervisor, api_argv, child_env
+import pytest
+
+from app.config import Settings
+from app.devserver import (
+    Child,
+    Supervisor,
+    api_argv,
+    banner,
+    build_children,
+    child_env,
+    stellar_network_child,
+)
+from tests.conftest import free_port
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
@@ -67,3 +79,127 @@ def test_the_api_runs_uvicorn_factory_with_uvloop_httptools_and_no_access_log():
     for part in ("--port 8123", "--host 127.0.0.1", "--loop uvloop", "--http httptools"):
         assert part in joined
     assert "--no-access-log" in argv
+
+
+# ---- the local Stellar network -----------------------------------------------------------
+
+
+def _settings(tmp_path, monkeypatch, **overrides) -> Settings:
+    monkeypatch.delenv("STELLAR_HORIZON_URL", raising=False)
+    return Settings(_env_file=None, environment="development", data_dir=tmp_path, **overrides)
+
+
+def _option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_the_local_stellar_network_starts_first_when_no_horizon_is_configured(
+    tmp_path, monkeypatch
+):
+    settings = _settings(
+        tmp_path,
+        monkeypatch,
+        stellar_local_network_port=8123,
+        stellar_local_network_close_interval_s=0.5,
+    )
+    children = build_children(settings, worker=True)
+    assert [child.name for child in children] == ["stellar-network", "api", "worker"]
+    network = children[0]
+    assert network.argv[1:3] == ["-m", "app.sandboxes.stellar"]
+    assert _option(network.argv, "--host") == "127.0.0.1"
+    assert _option(network.argv, "--port") == "8123"
+    assert _option(network.argv, "--data-dir") == str(tmp_path / "stellar-network")
+    assert _option(network.argv, "--passphrase") == settings.stellar_network_passphrase
+    assert _option(network.argv, "--close-interval") == "0.5"
+    # The API and the worker wait for it, and for PayTrace's accounts on it.
+    assert network.ready_url == "http://127.0.0.1:8123/"
+    assert network.on_ready is not None
+    assert "http://127.0.0.1:8123" in banner("http://127.0.0.1:8000", settings, True, False, True)
+
+
+def test_no_local_stellar_network_when_a_horizon_is_configured(tmp_path, monkeypatch):
+    settings = _settings(tmp_path, monkeypatch, stellar_horizon_url="https://horizon.example")
+    assert stellar_network_child(settings) is None
+    assert [child.name for child in build_children(settings, worker=True)] == ["api", "worker"]
+    text = banner("http://127.0.0.1:8000", settings, True, False)
+    assert "https://horizon.example" in text and "local development network" not in text
+
+
+def test_children_are_pointed_at_the_local_stellar_network(monkeypatch):
+    monkeypatch.delenv("STELLAR_HORIZON_URL", raising=False)
+    env = child_env("postgresql://db/x", "redis://r/0", "http://127.0.0.1:8010")
+    assert env["STELLAR_HORIZON_URL"] == "http://127.0.0.1:8010"
+    assert "STELLAR_HORIZON_URL" not in child_env("postgresql://db/x", "redis://r/0")
+
+
+def test_a_configured_horizon_is_passed_on_unchanged(monkeypatch):
+    monkeypatch.setenv("STELLAR_HORIZON_URL", "https://horizon.example")
+    env = child_env("postgresql://db/x", "redis://r/0")
+    assert env["STELLAR_HORIZON_URL"] == "https://horizon.example"
+
+
+def _http_service(tmp_path) -> Child:
+    port = free_port()
+    argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    argv += ["--directory", str(tmp_path)]
+    return Child("network", argv, ready_url=f"http://127.0.0.1:{port}/")
+
+
+def test_a_service_is_ready_and_prepared_before_the_next_child_starts(tmp_path):
+    service = _http_service(tmp_path)
+    dependent = Child("worker", SLEEPER)
+    seen: list[object] = []
+    service.on_ready = lambda: seen.append(dependent.proc)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    assert Supervisor([service, dependent], env={}).run(stop) == 0
+    assert seen == [None]  # prepared once, while the worker was not yet started
+    assert dependent.proc is not None
+
+
+def test_a_service_outlives_the_children_that_depend_on_it(tmp_path):
+    service = _http_service(tmp_path)
+    started, seen = tmp_path / "started", tmp_path / "seen"
+    dependent = _child(
+        "worker",
+        "import pathlib, signal, sys, time, urllib.request\n"
+        "def bye(*_):\n"
+        "    try:\n"
+        f"        urllib.request.urlopen({service.ready_url!r}, timeout=2)\n"
+        "        state = 'up'\n"
+        "    except OSError:\n"
+        "        state = 'down'\n"
+        f"    pathlib.Path({str(seen)!r}).write_text(state)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        f"pathlib.Path({str(started)!r}).touch()\n"
+        "time.sleep(60)\n",
+    )
+    stop = threading.Event()
+
+    def stop_once_started() -> None:
+        deadline = time.monotonic() + 10
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+
+    threading.Thread(target=stop_once_started, daemon=True).start()
+    assert Supervisor([service, dependent], env={}).run(stop) == 0
+    assert seen.read_text() == "up"  # the worker stopped while the network still answered
+    assert service.proc.returncode is not None
+
+
+@pytest.mark.parametrize("code", ["raise SystemExit(4)", "import time; time.sleep(60)"])
+def test_a_service_that_dies_or_never_answers_stops_the_start(code):
+    service = Child(
+        "network",
+        [sys.executable, "-c", code],
+        ready_url=f"http://127.0.0.1:{free_port()}/",
+        ready_timeout_s=1.0,
+    )
+    dependent = Child("worker", SLEEPER)
+    started = time.monotonic()
+    assert Supervisor([service, dependent], env={}).run(threading.Event()) == 1
+    assert time.monotonic() - started < 10
+    assert dependent.proc is None  # never started
+    assert service.proc.returncode is not None  # not left running
