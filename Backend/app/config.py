@@ -147,6 +147,8 @@ class Settings(BaseSettings):
     # Channel accounts: the sources of settlement transactions (one in flight each),
     # derived from the fee account's seed, so they need no settings of their own.
     stellar_channels: int = Field(default=16, ge=1, le=64)
+    # Seconds between the incoming watcher's polls of Horizon's payments.
+    stellar_watch_interval_s: float = Field(default=2.0, gt=0)
     # The local development network `make run` starts when STELLAR_HORIZON_URL is
     # unset: its port on 127.0.0.1, and the seconds between its ledger closes.
     stellar_local_network_port: int = 8010

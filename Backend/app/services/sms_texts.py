@@ -57,6 +57,16 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "tarehe {when}. Salio jipya KES {balance}."
         ),
     },
+    "stellar_received": {
+        "en": (
+            "PayTrace {reference} confirmed. You have received KES {amount} from Stellar "
+            "account {sender} on {when}. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. Umepokea KES {amount} kutoka akaunti ya "
+            "Stellar {sender} tarehe {when}. Salio jipya KES {balance}."
+        ),
+    },
     "reversal": {
         "en": (
             "PayTrace {reference}: transaction {original} was reversed. KES {amount} "

@@ -27,6 +27,7 @@ def build_loops(settings: Settings, database: Database) -> list[Loop]:
     if not settings.custody_enabled:
         return loops
     loops.append(_settler(settings, database))
+    loops.append(_incoming_watcher(settings, database))
     return loops
 
 
@@ -45,6 +46,12 @@ def _settler(settings: Settings, database: Database) -> Loop:
         passphrase=settings.stellar_network_passphrase,
         envelope_ttl_s=settings.stellar_envelope_ttl_s,
     )
+
+
+def _incoming_watcher(settings: Settings, database: Database) -> Loop:
+    from app.worker.incoming import IncomingWatcher
+
+    return IncomingWatcher.from_settings(settings, database)
 
 
 def start(loops: list[Loop], stop: threading.Event) -> list[threading.Thread]:

@@ -166,6 +166,20 @@ def account_payments(
     return _hal(_page(href, records, cursor or "", order, size))
 
 
+@router.get("/payments", summary="Every payment on the network, paged")
+def payments(
+    request: Request, cursor: str | None = None, order: str | None = None, limit: str | None = None
+) -> JSONResponse:
+    try:
+        start, order, size = page_params(cursor, order, limit)
+    except BadQuery as exc:
+        return _problem(problems.bad_request(exc.field, exc.reason))
+    rows = request.app.state.reader.payments(start, order, size)
+    base = _base(request)
+    records = [resources.payment(base, row) for row in rows]
+    return _hal(_page(f"{base}/payments", records, cursor or "", order, size))
+
+
 def _page(href: str, records: list[dict], cursor: str, order: str, size: int) -> dict:
     first = records[0]["paging_token"] if records else cursor
     last = records[-1]["paging_token"] if records else cursor

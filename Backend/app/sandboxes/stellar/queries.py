@@ -18,6 +18,9 @@ _PAYMENTS = (
 )
 _PAYMENTS_ASC = _PAYMENTS + " AND p.id > ? ORDER BY p.id ASC LIMIT ?"
 _PAYMENTS_DESC = _PAYMENTS + " AND p.id < ? ORDER BY p.id DESC LIMIT ?"
+_ALL_PAYMENTS = "SELECT p.*, l.closed_at FROM payments p JOIN ledgers l ON l.sequence = p.ledger"
+_ALL_PAYMENTS_ASC = _ALL_PAYMENTS + " WHERE p.id > ? ORDER BY p.id ASC LIMIT ?"
+_ALL_PAYMENTS_DESC = _ALL_PAYMENTS + " WHERE p.id < ? ORDER BY p.id DESC LIMIT ?"
 MAX_PAGE = 200
 DEFAULT_PAGE = 10
 
@@ -121,6 +124,12 @@ class Reader:
         with self._snapshot() as conn:
             rows = conn.execute(sql, (account_id, account_id, start, limit))
             return [dict(row) for row in rows]
+
+    def payments(self, start: int, order: str, limit: int) -> list[dict]:
+        """Every payment and account creation on the network, after/before `start`."""
+        sql = _ALL_PAYMENTS_ASC if order == "asc" else _ALL_PAYMENTS_DESC
+        with self._snapshot() as conn:
+            return [dict(row) for row in conn.execute(sql, (start, limit))]
 
     def account_exists(self, account_id: str) -> bool:
         with self._snapshot() as conn:

@@ -32,6 +32,7 @@ def root(base: str, latest: dict, passphrase: str) -> dict:
             "friendbot": {"href": f"{base}/friendbot{{?addr}}", "templated": True},
             "transaction": {"href": f"{base}/transactions/{{hash}}", "templated": True},
             "fee_stats": {"href": f"{base}/fee_stats"},
+            "payments": {"href": f"{base}/payments{_PAGED}", "templated": True},
             "self": {"href": f"{base}/"},
         },
         "horizon_version": "paytrace-local-network",
