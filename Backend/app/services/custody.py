@@ -2,7 +2,8 @@
 
 Secrets are MultiFernet tokens. Keys come from WALLET_ENCRYPTION_KEYS: the first
 encrypts, every key decrypts, so a new key is prepended first and the old one is
-removed only after `rekey_wallets` has moved every secret onto the new key.
+removed only after `rekey_wallets` has moved every wallet secret onto the new key and
+PayTrace's own secrets (settings) hold the tokens `rotate_system_secrets` re-encrypted.
 """
 
 from __future__ import annotations
@@ -112,6 +113,51 @@ def rekey_wallets(database: Database, box: SecretBox, batch_size: int = 500) -> 
         after_id = batch[-1].id
     log.info("rekey finished", extra={"rewritten": rewritten})
     return rewritten
+
+
+# PayTrace's own Stellar seeds: Fernet tokens kept in settings (the secret store),
+# not in the database, so rotation can only report them and re-encrypt them for the
+# operator to put back.
+SYSTEM_SECRET_SETTINGS = ("stellar_issuer_secret", "stellar_treasury_secret", "stellar_fee_secret")
+
+
+@dataclass(frozen=True)
+class SystemSecret:
+    """Where one of PayTrace's own Stellar secrets stands against the newest key."""
+
+    setting: str  # the environment variable, e.g. STELLAR_FEE_SECRET
+    state: str  # current | older_key | unset
+    rotated: str | None = None  # older_key only: the same seed's token under the newest key
+
+    def __repr__(self) -> str:  # the token stays out of reprs and tracebacks
+        return f"SystemSecret(setting={self.setting!r}, state={self.state!r})"
+
+
+def rotate_system_secrets(settings: Settings, box: SecretBox) -> list[SystemSecret]:
+    """Each of PayTrace's own Stellar secrets, and for those under an older key the token
+    re-encrypted under the newest (a ciphertext; the seed never leaves this function).
+
+    Changes nothing: the settings live in the secret store, where the operator puts the
+    new tokens. Raises UndecryptableSecret naming the setting (never its value) when no
+    configured key opens it.
+    """
+    found = []
+    for name in SYSTEM_SECRET_SETTINGS:
+        setting = name.upper()
+        value = getattr(settings, name)
+        if value is None:
+            found.append(SystemSecret(setting, "unset"))
+            continue
+        token = value.get_secret_value()
+        if box.is_current(token):
+            found.append(SystemSecret(setting, "current"))
+            continue
+        try:
+            rotated = box.rotate(token)
+        except UndecryptableSecret as exc:
+            raise UndecryptableSecret(f"{setting} opens under no configured key") from exc
+        found.append(SystemSecret(setting, "older_key", rotated))
+    return found
 
 
 @dataclass(frozen=True)
