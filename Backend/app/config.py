@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     stellar_local_network_port: int = 8010
     stellar_local_network_close_interval_s: float = Field(default=1.0, gt=0)
 
+    # Seconds between reconciliations of the ledger against Stellar (one worker runs
+    # each, under an advisory lock); 0 turns the periodic job off.
+    reconciliation_interval_s: int = Field(default=3600, ge=0)
+
     # Outbox worker
     worker_poll_interval_s: float = 0.5
     worker_batch_size: int = 20

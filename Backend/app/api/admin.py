@@ -1,4 +1,4 @@
-"""The operator/agent API under /api/v1/admin: look up, cash in, reverse, unlock.
+"""The operator/agent API under /api/v1/admin: look up, cash in, reverse, unlock, check.
 
 Every route needs ADMIN_TOKEN as a bearer token (see app/api/admin_auth.py).
 Amounts are integer cents; every failure is `{"error": code, "detail": message}`.
@@ -20,6 +20,7 @@ from app.api.admin_models import (
     CashInRequest,
     ErrorOut,
     LedgerCheckOut,
+    ReconciliationOut,
     ReversalOut,
     ReverseRequest,
     TransactionOut,
@@ -28,7 +29,7 @@ from app.api.admin_models import (
 )
 from app.api.phones import e164
 from app.errors import NotFound, ServiceUnavailable
-from app.services import accounts, adjustments, admin_views, pins, statements
+from app.services import accounts, adjustments, admin_views, pins, reconciliation, statements
 
 log = logging.getLogger("paytrace.admin")
 
@@ -194,3 +195,18 @@ async def ledger_check(runtime: AdminRuntime) -> LedgerCheckOut:
     if not check.sound:
         log.error("ledger check failed", extra=asdict(check))
     return LedgerCheckOut(sound=check.sound, **asdict(check))
+
+
+@router.get(
+    "/reconciliation",
+    summary="The latest reconciliation of the ledger against Stellar",
+    responses={404: {"model": ErrorOut, "description": "no reconciliation has run yet"}},
+)
+async def latest_reconciliation(runtime: AdminRuntime) -> ReconciliationOut:
+    """Every active wallet and the treasury compared with their Stellar accounts: the
+    worker runs it every RECONCILIATION_INTERVAL_S, `make -C Backend reconcile` on demand.
+    Differences explained by movements not yet settled are listed, not counted as drift."""
+    stored = await run_in_threadpool(reconciliation.latest, runtime.uow())
+    if stored is None:
+        raise NotFound("no reconciliation has run yet")
+    return ReconciliationOut.of(stored)

@@ -120,3 +120,85 @@ REVERSAL = {
 }
 
 UNLOCK = {"unlocked": True}
+
+RECONCILIATION = {
+    "id": 12,
+    "started_at": WHEN,
+    "finished_at": "2026-03-02T09:15:06.034+00:00",
+    "accounts": 3,
+    "drifts": 1,
+    "sound": False,
+    "treasury": {
+        "party": 0,
+        "kind": "treasury",
+        "address": "GCKFBEIYTKP6RCZNVPH73XL7XFWTEOAO7MRR7K7ZQ3ZZ2BZNHQ3VVUE5",
+        "ledger_balance": 1000,
+        "unsettled_effect": 0,
+        "unsettled_movements": 0,
+        "expected_on_chain": 1000,
+        "actual_on_chain": 1000,
+        "drift": 0,
+        "problem": None,
+        "unsettled": [],
+    },
+    "drifting": [
+        {
+            "party": 4,
+            "kind": "wallet",
+            "address": "GDZHKN3LJE47Y6XEXIDJXDSTFC2DUMWVCXFPATOUWS6GD6IWPFG3SBEU",
+            "ledger_balance": 99000,
+            "unsettled_effect": 0,
+            "unsettled_movements": 0,
+            "expected_on_chain": 99000,
+            "actual_on_chain": 99100,
+            "drift": 100,
+            "problem": None,
+            "unsettled": [],
+        }
+    ],
+    "explained": [
+        {
+            "party": 5,
+            "kind": "wallet",
+            "address": "GBRPYHIL2CI3FNQ4BXLFMNDLFJUNPU2HY3ZMFSHONUCEOASW7QC7OX2H",
+            "ledger_balance": 150000,
+            "unsettled_effect": 50000,
+            "unsettled_movements": 1,
+            "expected_on_chain": 100000,
+            "actual_on_chain": 100000,
+            "drift": 0,
+            "problem": None,
+            "unsettled": [
+                {
+                    "transaction_id": 44,
+                    "reference": "HB3T7N2RKD",
+                    "kind": "cash_in",
+                    "status": "pending",
+                    "effect": 50000,
+                }
+            ],
+        }
+    ],
+    "explained_count": 1,
+    "awaiting_activation": {
+        "wallets": 2,
+        "with_balance": 1,
+        "balance": 20000,
+        "listed": [
+            {
+                "party": 6,
+                "address": "GAHK7EEG2WWHVKDNT4CEQFZGKF2LGDSW2IVM4S5DP42RBW3K6BTODB4A",
+                "activation_status": "pending",
+                "ledger_balance": 20000,
+            }
+        ],
+    },
+    "totals": {
+        "on_chain_held": 200100,
+        "issuer_side_ledger": 270000,
+        "difference": 69900,
+        "unsettled_effect": 50000,
+        "awaiting_activation_balance": 20000,
+    },
+    "rechecked": 1,
+}

@@ -9,6 +9,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from app.api import admin_examples as examples
+from app.db.repositories.reconciliation import StoredReport
 from app.services.adjustments import MAX_CASH_IN, REFERENCE_MAX
 from app.services.admin_views import TransactionView, UserOverview
 from app.services.ledger import Movement
@@ -204,3 +205,93 @@ class LedgerCheckOut(BaseModel):
     negative_wallets: int = Field(description="accounts below 0 that may not be")
     balances_not_equal_to_legs: int = Field(description="accounts whose balance drifted")
     unbalanced_transactions: int = Field(description="journal transactions not summing to 0")
+
+
+class UnsettledMovementOut(BaseModel):
+    transaction_id: int
+    reference: str
+    kind: str = Field(description="transfer | cash_in | reversal")
+    status: str = Field(description="pending | submitted | failed (on Stellar)")
+    effect: int = Field(description="cents: what it does to this account's ledger balance")
+
+
+class PartyOut(BaseModel):
+    """One account's two sides of the books: expected_on_chain = ledger_balance -
+    unsettled_effect, drift = actual_on_chain (0 if none) - expected_on_chain."""
+
+    party: int = Field(description="the wallet's ledger account id; 0 for the treasury")
+    kind: str = Field(description="wallet | treasury")
+    address: str = Field(description="its Stellar account")
+    ledger_balance: int = Field(description="cents")
+    unsettled_effect: int = Field(description="cents: net of its movements not yet settled")
+    unsettled_movements: int
+    expected_on_chain: int = Field(description="cents")
+    actual_on_chain: int | None = Field(description="KES cents on Stellar; null: none")
+    drift: int = Field(description="cents; 0 when the books agree")
+    problem: str | None = Field(description="no_account | no_trustline | fraction_of_a_cent")
+    unsettled: list[UnsettledMovementOut] = Field(
+        description="its oldest movements not yet settled (all are counted and summed)"
+    )
+
+
+class AwaitingWalletOut(BaseModel):
+    party: int
+    address: str
+    activation_status: str = Field(description="pending | failed")
+    ledger_balance: int = Field(description="cents")
+
+
+class AwaitingActivationOut(BaseModel):
+    wallets: int = Field(description="wallets not yet active on Stellar")
+    with_balance: int = Field(description="of which hold money in the ledger")
+    balance: int = Field(description="cents they hold in the ledger, in all")
+    listed: list[AwaitingWalletOut]
+
+
+class ReconciliationTotalsOut(BaseModel):
+    """Informational: with nothing moving, difference = unsettled_effect +
+    awaiting_activation_balance - the sum of the drifts."""
+
+    on_chain_held: int = Field(description="KES cents on the checked accounts")
+    issuer_side_ledger: int = Field(description="cents: -(float + suspense + clearing)")
+    difference: int = Field(description="issuer_side_ledger - on_chain_held")
+    unsettled_effect: int
+    awaiting_activation_balance: int
+
+
+class ReconciliationOut(BaseModel):
+    """A reconciliation of the ledger against Stellar. Amounts are cents."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RECONCILIATION]})
+
+    id: int
+    started_at: datetime
+    finished_at: datetime
+    accounts: int = Field(description="accounts checked: active wallets and the treasury")
+    drifts: int = Field(description="accounts whose on-chain balance is not the expected one")
+    sound: bool = Field(description="true when drifts is 0")
+    treasury: PartyOut
+    drifting: list[PartyOut] = Field(description="the first 1000 drifting accounts")
+    explained: list[PartyOut] = Field(
+        description="accounts that agree once their unsettled movements are counted"
+        " (the first 1000)"
+    )
+    explained_count: int
+    awaiting_activation: AwaitingActivationOut = Field(
+        description="wallets not active on Stellar yet: their money is on the ledger only"
+    )
+    totals: ReconciliationTotalsOut
+    rechecked: int = Field(description="accounts read a second time after a first drift")
+
+    @classmethod
+    def of(cls, stored: StoredReport) -> ReconciliationOut:
+        body = {key: value for key, value in stored.report.items() if key != "version"}
+        return cls(
+            id=stored.id,
+            started_at=stored.started_at,
+            finished_at=stored.finished_at,
+            accounts=stored.accounts,
+            drifts=stored.drifts,
+            sound=stored.drifts == 0,
+            **body,
+        )

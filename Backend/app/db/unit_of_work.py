@@ -17,6 +17,7 @@ from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pins import PinRepository
+from app.db.repositories.reconciliation import ReconciliationRepository
 from app.db.repositories.settlements import SettlementRepository
 from app.db.repositories.sms import SmsRepository
 from app.db.repositories.stellar import StellarRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
     otps: OtpRepository
     api_sessions: ApiSessionRepository
     stellar: StellarRepository
+    reconciliation: ReconciliationRepository
     settlements: SettlementRepository
 
     def __init__(self, database: Database) -> None:
@@ -54,6 +56,7 @@ class UnitOfWork:
         self.otps = OtpRepository(self.conn)
         self.api_sessions = ApiSessionRepository(self.conn)
         self.stellar = StellarRepository(self.conn)
+        self.reconciliation = ReconciliationRepository(self.conn)
         self.settlements = SettlementRepository(self.conn)
         return self
 

@@ -71,7 +71,7 @@ def prepare_development_network(
         server.submit_transaction(envelope)
         done.append(f"{len(missing)} channel account(s)")
     if done:
-        log.info("development network prepared", extra={"created": ", ".join(done)})
+        log.info("development network prepared", extra={"made": ", ".join(done)})
     return done
 
 

@@ -28,6 +28,8 @@ def build_loops(settings: Settings, database: Database) -> list[Loop]:
         return loops
     loops.append(_settler(settings, database))
     loops.append(_incoming_watcher(settings, database))
+    if settings.reconciliation_interval_s > 0:
+        loops.append(_reconciliation(settings, database))
     return loops
 
 
@@ -52,6 +54,12 @@ def _incoming_watcher(settings: Settings, database: Database) -> Loop:
     from app.worker.incoming import IncomingWatcher
 
     return IncomingWatcher.from_settings(settings, database)
+
+
+def _reconciliation(settings: Settings, database: Database) -> Loop:
+    from app.worker.reconciliation import ReconciliationJob
+
+    return ReconciliationJob.from_settings(settings, database)
 
 
 def start(loops: list[Loop], stop: threading.Event) -> list[threading.Thread]:

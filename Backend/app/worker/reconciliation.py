@@ -1,0 +1,109 @@
+"""The reconciliation job: every RECONCILIATION_INTERVAL_S, the ledger against Stellar.
+
+Any number of workers may run this loop; a PostgreSQL advisory lock lets one of them
+reconcile at a time, and the last stored report says when the next run is due, so a
+restart or a second worker does not run it again early.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import psycopg2
+
+from app.config import Settings
+from app.db.pool import Database
+from app.db.unit_of_work import UnitOfWork
+from app.errors import ServiceUnavailable
+from app.integrations.stellar import Horizon, StellarNetwork, StellarUnavailable
+from app.services import reconciliation
+from app.services.custody import SecretBox, SystemAccounts
+
+log = logging.getLogger("paytrace.reconciliation")
+
+# pg_try_advisory_lock key: one reconciliation at a time per database.
+LOCK_KEY = 0x50_54_52_45_43_4F_4E_43  # "PTRECONC"
+# After a failed run, or while another worker holds the lock: try again this soon.
+RETRY_S = 300.0
+
+
+class ReconciliationJob:
+    name = "stellar-reconciliation"
+
+    def __init__(
+        self,
+        database: Database,
+        network: StellarNetwork,
+        system: SystemAccounts,
+        *,
+        interval_s: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        recheck_delay_s: float = reconciliation.RECHECK_DELAY_S,
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be positive (0 turns the job off)")
+        self._database = database
+        self._network = network
+        self._system = system
+        self._interval_s = interval_s
+        self._clock = clock
+        self._recheck_delay_s = recheck_delay_s
+
+    @classmethod
+    def from_settings(cls, settings: Settings, database: Database) -> ReconciliationJob:
+        return cls(
+            database,
+            Horizon.from_settings(settings),
+            SystemAccounts.from_settings(settings, SecretBox.from_settings(settings)),
+            interval_s=settings.reconciliation_interval_s,
+        )
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Reconcile whenever a run is due, until stop is set; never raises."""
+        while not stop.is_set():
+            try:
+                wait = self.run_if_due()
+            except (StellarUnavailable, ServiceUnavailable, psycopg2.Error) as exc:
+                log.warning(
+                    "reconciliation could not run; trying again later",
+                    extra={"error": f"{type(exc).__name__}: {exc}"},
+                )
+                wait = min(self._interval_s, RETRY_S)
+            except Exception:
+                log.exception("reconciliation failed; trying again later")
+                wait = min(self._interval_s, RETRY_S)
+            stop.wait(wait)
+
+    def run_if_due(self) -> float:
+        """Reconcile if no run finished within the interval and no other worker is at it;
+        returns the seconds until it should look again."""
+        lock = psycopg2.connect(self._database.dsn, connect_timeout=10)
+        try:
+            lock.autocommit = True
+            with lock.cursor() as cur:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
+                if not cur.fetchone()[0]:
+                    return min(self._interval_s, RETRY_S)  # another worker is reconciling
+            due_in = self._due_in()
+            if due_in > 0:
+                return due_in
+            reconciliation.reconcile(
+                self._database,
+                self._network,
+                self._system,
+                self._clock,
+                recheck_delay_s=self._recheck_delay_s,
+            )
+            return self._interval_s
+        finally:
+            lock.close()  # ends the session, and with it the lock
+
+    def _due_in(self) -> float:
+        last = reconciliation.last_finished_at(UnitOfWork(self._database))
+        if last is None:
+            return 0.0
+        elapsed = (self._clock() - last).total_seconds()
+        return max(0.0, self._interval_s - elapsed)
