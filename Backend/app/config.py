@@ -146,7 +146,10 @@ class Settings(BaseSettings):
     stellar_envelope_ttl_s: int = 120
     # Channel accounts: the sources of settlement transactions (one in flight each),
     # derived from the fee account's seed, so they need no settings of their own.
-    stellar_channels: int = Field(default=16, ge=1, le=64)
+    stellar_channels: int = Field(default=32, ge=1, le=64)
+    # How long a settlement batch with room to spare may wait for more movements
+    # (full batches go at once); about a quarter of a ledger close.
+    stellar_batch_window_s: float = Field(default=0.25, ge=0.0, le=5.0)
     # Seconds between the incoming watcher's polls of Horizon's payments.
     stellar_watch_interval_s: float = Field(default=2.0, gt=0)
     # The local development network `make run` starts when STELLAR_HORIZON_URL is

@@ -76,6 +76,11 @@ class Batch:
     parties: set[int] = field(default_factory=set)
     operations: int = 0
 
+    @property
+    def full(self) -> bool:
+        """No room for another typical movement (one payer, two payments)."""
+        return len(self.signers) >= MAX_PAYER_SIGNERS or self.operations >= MAX_OPERATIONS - 2
+
     def fits(self, payments: list[Payment]) -> bool:
         signers = self.signers | {p.payer.party for p in payments}
         return (

@@ -44,3 +44,35 @@ def activation(
     envelope.sign(system.treasury)
     envelope.sign(user)
     return envelope
+
+
+def activations(
+    system: SystemAccounts,
+    users: list[Keypair],
+    *,
+    source: Keypair,
+    source_sequence: int,
+    max_time: datetime,
+    passphrase: str,
+) -> TransactionEnvelope:
+    """Activate many users in one transaction sourced (and paid for) by `source`, e.g. a
+    channel account, each exactly as `activation` does; signed by the source, the
+    treasury and every user (so at most 18 users: 20 signatures per transaction)."""
+    if not 1 <= len(users) <= 18:
+        raise ValueError("one to 18 users per activation transaction")
+    treasury = system.treasury.public_key
+    builder = TransactionBuilder(
+        source_account=Account(source.public_key, source_sequence),
+        network_passphrase=passphrase,
+        base_fee=BASE_FEE,
+    )
+    for user in users:
+        address = user.public_key
+        builder.append_begin_sponsoring_future_reserves_op(sponsored_id=address, source=treasury)
+        builder.append_create_account_op(destination=address, starting_balance="0", source=treasury)
+        builder.append_change_trust_op(asset=system.asset, source=address)
+        builder.append_end_sponsoring_future_reserves_op(source=address)
+    envelope = builder.add_time_bounds(0, int(max_time.timestamp())).build()
+    for signer in (source, system.treasury, *users):
+        envelope.sign(signer)
+    return envelope

@@ -47,6 +47,7 @@ def _settler(settings: Settings, database: Database) -> Loop:
         box,
         passphrase=settings.stellar_network_passphrase,
         envelope_ttl_s=settings.stellar_envelope_ttl_s,
+        batch_window_s=settings.stellar_batch_window_s,
     )
 
 

@@ -83,6 +83,7 @@ class Settler:
         passphrase: str,
         envelope_ttl_s: int,
         poll_interval_s: float = 0.05,
+        batch_window_s: float = 0.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not system.channels:
@@ -94,6 +95,8 @@ class Settler:
         self._passphrase = passphrase
         self._ttl = timedelta(seconds=envelope_ttl_s)
         self._poll_s = poll_interval_s
+        self._window_s = batch_window_s
+        self._last_partial = 0.0  # monotonic time a batch with room to spare last went
         self._clock = clock
         self._channels = {c.public_key: c for c in system.channels}
         self._in_flight: dict[str, InFlight] = {}  # channel address -> its envelope
@@ -192,10 +195,19 @@ class Settler:
             with UnitOfWork(self._database) as uow:
                 uow.settlements.mark_settled_without_payment([s.transaction_id for s in empty])
                 uow.commit()
+        # A batch with room to spare waits up to the window for more movements: sent at
+        # once, small batches would use up the channels early in a ledger and leave the
+        # movements that follow waiting for the next one.
+        now = time.monotonic()
+        partial_due = now - self._last_partial >= self._window_s
         for channel, batch in zip(free, batches, strict=False):
+            if not batch.full and not partial_due:
+                continue
             sequence = self._sequence(channel)
             if sequence is None:
                 continue
+            if not batch.full:
+                self._last_partial = now
             self._in_flight[channel] = InFlight(self._sign_and_save(channel, sequence, batch))
             self._send(channel)
         return bool(batches or empty)
@@ -227,16 +239,18 @@ class Settler:
                     source=self._address(payment.payer),
                 )
         envelope = builder.add_time_bounds(0, int(max_time.timestamp())).build()
-        envelope.sign(self._channels[channel])
-        for signer in self._signers(batch):
-            envelope.sign(signer)
+        # The hash once for all signatures: envelope.sign() would serialise it each time.
+        tx_hash = envelope.hash()
+        for signer in (self._channels[channel], *self._signers(batch)):
+            envelope.signatures.append(signer.sign_decorated(tx_hash))
+        xdr = envelope.to_xdr()
         ids = [s.transaction_id for s in batch.settlements]
         with UnitOfWork(self._database) as uow:
             envelope_id = uow.settlements.add_envelope(
                 source=channel,
                 sequence=envelope.transaction.sequence,
-                tx_hash=envelope.hash_hex(),
-                envelope_xdr=envelope.to_xdr(),
+                tx_hash=tx_hash.hex(),
+                envelope_xdr=xdr,
                 max_time=max_time,
             )
             uow.settlements.mark_submitted(ids, envelope_id)
@@ -247,8 +261,8 @@ class Settler:
             None,
             channel,
             envelope.transaction.sequence,
-            envelope.hash_hex(),
-            envelope.to_xdr(),
+            tx_hash.hex(),
+            xdr,
             max_time,
             "signed",
             None,

@@ -4,7 +4,7 @@ an order that never spends what an account does not yet hold."""
 
 from __future__ import annotations
 
-import random
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -133,12 +133,11 @@ def test_any_run_of_transfers_leaves_every_on_chain_balance_equal_to_the_ledger(
         for n in range(3):
             fund(clean_database, phone_of(n), 300_00, reference=f"seed-{n}")
     engine = settler(settings, clean_database, system)
-    rng = random.Random(len(transfers))
-    for number, (sender, recipient, amount, settle_now) in enumerate(transfers):
+    for sender, recipient, amount, settle_now in transfers:
         if sender == recipient:
             recipient = (recipient + 1) % 3
         try:
-            send(clean_database, users[sender], recipient, amount, f"p{rng.random()}:{number}")
+            send(clean_database, users[sender], recipient, amount, f"p:{uuid.uuid4().hex}")
         except Exception as exc:  # insufficient funds, limits: the ledger refused, fine
             assert type(exc).__name__ in {"InsufficientFunds", "LimitExceeded"}, exc
         if settle_now:
