@@ -60,7 +60,12 @@ FROM_PAYTRACE = "from a PayTrace account: operator"
 
 
 class CursorMoved(Exception):
-    """Another watcher moved the cursor since this one read it: start again from it."""
+    """Another watcher moved the cursor since this one read it: start again from it.
+    `done` is what this watcher recorded on the page before that."""
+
+    def __init__(self, stored: str | None) -> None:
+        super().__init__(stored)
+        self.done = WatchPass()
 
 
 @dataclass(frozen=True)
@@ -225,8 +230,9 @@ class IncomingWatcher:
                 break
             try:
                 cursor, did = self._page(cursor, records)
-            except CursorMoved:
+            except CursorMoved as moved:
                 log.info("another watcher moved the cursor; resuming from it")
+                done += moved.done
                 cursor = self._stored_cursor()
                 continue
             done += did
@@ -249,7 +255,11 @@ class IncomingWatcher:
             )
             if payment is None:
                 continue  # the next commit moves the cursor past it
-            recorded = self._commit(cursor, payment.paging_token, payment)
+            try:
+                recorded = self._commit(cursor, payment.paging_token, payment)
+            except CursorMoved as moved:
+                moved.done = done
+                raise
             cursor = payment.paging_token
             if recorded:
                 credited = payment.reason is None
