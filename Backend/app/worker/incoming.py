@@ -53,7 +53,6 @@ STROOPS_PER_CENT = to_stroops(cents_to_amount(1))
 LOCK_KEY = 0x50_54_49_4E_43_4F_4D_45  # "PTINCOME"
 _REFERENCE_DRAWS = 5
 
-OWN = "PayTrace's own"
 NOT_A_WALLET = "not a wallet"
 TO_TREASURY = "to treasury: operator"
 FROM_PAYTRACE = "from a PayTrace account: operator"
@@ -125,10 +124,12 @@ def sort_payment(
     user_id = known.wallets.get(to)
     if not ours and user_id is None and to != treasury:
         return None
-    cents, fraction = divmod(to_stroops(amount), STROOPS_PER_CENT)
     if record["transaction_hash"] in known.own_hashes:
-        reason = OWN
-    elif not ours:
+        # PayTrace's own settlement: already in the ledger, and already recorded in
+        # stellar_settlements; a row here for each would double every payment's writes.
+        return None
+    cents, fraction = divmod(to_stroops(amount), STROOPS_PER_CENT)
+    if not ours:
         name = "XLM" if record.get("asset_type") == "native" else _asset_name(record)
         reason = f"not our asset: {amount} {name}"
     elif to == treasury:

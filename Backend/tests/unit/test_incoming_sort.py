@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from stellar_sdk import Asset, Keypair
 
-from app.worker.incoming import NOT_A_WALLET, OWN, Known, shorten, sort_payment
+from app.worker.incoming import NOT_A_WALLET, Known, shorten, sort_payment
 
 ISSUER, TREASURY, WALLET, OUTSIDE = (Keypair.random().public_key for _ in range(4))
 KES = Asset("KES", ISSUER)
@@ -43,13 +43,13 @@ def test_path_payments_credit_what_arrived():
 
 def test_what_is_none_of_paytraces_business_is_not_recorded():
     assert sort(record(type="create_account")) is None
+    assert sort(record(transaction_hash="a" * 64)) is None  # PayTrace's own settlement
     assert sort(record(transaction_successful=False)) is None
     assert sort(record(asset_type="native", to=OUTSIDE)) is None
     assert sort(record(asset_issuer=OUTSIDE, to=OUTSIDE)) is None
 
 
 def test_reasons():
-    assert sort(record(transaction_hash="a" * 64)).reason == OWN
     assert sort(record(to=OUTSIDE)).reason == NOT_A_WALLET
     fraction = sort(record(amount="0.0000001"))
     assert (fraction.reason, fraction.cents) == ("amount not whole cents: 0.0000001 KES", 1)
