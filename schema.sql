@@ -355,11 +355,18 @@ CREATE TABLE stellar_transactions (
     CHECK ((status = 'applied') = (ledger IS NOT NULL)),
     -- Settlement envelopes belong to no outbox row: their source is a channel account.
     purpose       TEXT        NOT NULL DEFAULT 'activation'
-                  CHECK (purpose IN ('activation', 'settlement')),
+                  CHECK (purpose IN ('activation', 'settlement', 'activations')),
     CONSTRAINT stellar_transactions_owner CHECK ((purpose = 'activation') = (outbox_id IS NOT NULL))
 );
 CREATE UNIQUE INDEX stellar_transactions_live_idx ON stellar_transactions (outbox_id)
     WHERE status IN ('signed', 'applied');
+
+-- Activation in the settler's rounds (up to 18 wallets per transaction): the
+-- envelope activating a wallet, while it is in flight (cleared if it dies).
+ALTER TABLE wallets ADD COLUMN activation_envelope_id BIGINT
+    REFERENCES stellar_transactions (id);
+CREATE INDEX wallets_pending_activation_idx ON wallets (id)
+    WHERE activation_status = 'pending';
 
 -- ---- Stellar settlement, incoming payments, reconciliation ----
 

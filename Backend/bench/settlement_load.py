@@ -24,23 +24,21 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from stellar_sdk import Keypair
 
 from app.config import Settings
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.errors import InsufficientFunds
-from app.integrations.stellar import Horizon, Submission, cents_to_amount, to_stroops
+from app.integrations.stellar import Horizon, cents_to_amount, to_stroops
 from app.services.adjustments import cash_in
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.custody_bootstrap import prepare_development_network
 from app.services.pins import PinHasher
 from app.services.registration import NewUser, register_user
-from app.services.stellar_envelopes import activations
 from app.services.transfers import TransferRequest, transfer
 from app.worker.settlement import Settler
 from bench.scratch_db import scratch_database, server_summary
@@ -109,62 +107,14 @@ def register_users(database: Database, box: SecretBox, count: int) -> list[tuple
         return list(pool.map(one, range(count)))
 
 
-def activate_all(
-    database: Database,
-    box: SecretBox,
-    horizon: Horizon,
-    system: SystemAccounts,
-    passphrase: str,
-    addresses: list[str],
-) -> None:
-    """Benchmark set-up: activate the users in batches of 18, one batch per channel at
-    a time (the worker activates one wallet per transaction; too slow to set up a run)."""
-    with database.connection() as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT stellar_address, stellar_secret_ct FROM wallets"
-            " WHERE stellar_address = ANY(%s)",
-            (addresses,),
-        )
-        secrets = dict(cur.fetchall())
-    batches = [addresses[i : i + 18] for i in range(0, len(addresses), 18)]
-
-    def run(channel: Keypair, mine: list[list[str]]) -> None:
-        sequence = horizon.account(channel.public_key).sequence
-        for batch in mine:
-            sequence += 1
-            envelope = activations(
-                system,
-                [Keypair.from_secret(box.decrypt(secrets[a])) for a in batch],
-                source=channel,
-                source_sequence=sequence - 1,
-                max_time=datetime.now(UTC) + timedelta(minutes=5),
-                passphrase=passphrase,
-            )
-            result = horizon.submit(envelope.to_xdr())
-            if result.outcome is not Submission.APPLIED:
-                raise SystemExit(f"activation refused: {result.result_codes or result.error}")
-
-    channels = system.channels
-    with ThreadPoolExecutor(len(channels)) as pool:
-        futures = [
-            pool.submit(run, channel, batches[i :: len(channels)])
-            for i, channel in enumerate(channels)
-        ]
-        for future in futures:
-            future.result()
-    with database.connection() as conn, conn.cursor() as cur:
-        cur.execute(
-            "UPDATE wallets SET activation_status = 'active' WHERE stellar_address = ANY(%s)",
-            (addresses,),
-        )
-        conn.commit()
-
-
 def wait_settled(database: Database, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with database.connection() as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM stellar_settlements WHERE status <> 'settled'")
+            cur.execute(
+                "SELECT (SELECT count(*) FROM stellar_settlements WHERE status <> 'settled')"
+                " + (SELECT count(*) FROM wallets WHERE activation_status = 'pending')"
+            )
             if cur.fetchone()[0] == 0:
                 return
         time.sleep(0.05)
@@ -307,14 +257,6 @@ def main(argv: list[str] | None = None) -> int:
             horizon = Horizon(url)
             started = time.monotonic()
             users = register_users(database, box, args.users)
-            activate_all(
-                database,
-                box,
-                horizon,
-                system,
-                settings.stellar_network_passphrase,
-                [address for *_, address in users],
-            )
             settler = Settler(
                 database,
                 horizon,
@@ -326,7 +268,20 @@ def main(argv: list[str] | None = None) -> int:
                 batch_window_s=settings.stellar_batch_window_s,
             )
             thread = threading.Thread(target=settler.run_forever, args=(stop,), daemon=True)
+            activating = time.monotonic()
             thread.start()
+            wait_settled(database, 300)  # nothing posted yet: the activations
+            activated = time.monotonic() - activating
+            with database.connection() as conn, conn.cursor() as cur:
+                cur.execute(
+                    "SELECT count(*) FROM stellar_transactions WHERE purpose = 'activations'"
+                )
+                activation_txs = cur.fetchone()[0]
+                conn.rollback()
+            print(
+                f"activation: {args.users} wallets on-chain in {activated:.1f} s"
+                f" ({args.users / activated:.0f}/s) in {activation_txs} Stellar transactions"
+            )
             with ThreadPoolExecutor(8) as pool:
                 list(
                     pool.map(
@@ -338,8 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             wait_settled(database, 300)
             print(
-                f"set-up: {args.users} users registered, activated, funded and settled"
-                f" in {time.monotonic() - started:.1f} s"
+                f"set-up: {args.users} users registered, activated on-chain by the settler,"
+                f" funded and settled in {time.monotonic() - started:.1f} s"
             )
 
             since = datetime.now(UTC)

@@ -119,7 +119,6 @@ def register_and_sign_in(
     language: str,
     code: str,
     refresh_ttl: timedelta,
-    activate: bool = False,
     now: datetime | None = None,
 ) -> tuple[Registered, SessionGrant]:
     """Register the holder of phone's registration code and open their first session.
@@ -145,7 +144,7 @@ def register_and_sign_in(
     with uow:
         if not uow.otps.consume(otp_id, now):
             raise InvalidCredentials()
-        done = register_in(uow, box, new, shortcode=kit.shortcode, activate=activate, now=now)
+        done = register_in(uow, box, new, shortcode=kit.shortcode, now=now)
         grant = _open_session(uow, done.user.id, refresh_ttl, now)
         uow.commit()
     return done, grant

@@ -80,11 +80,11 @@ def register_user(
     new: NewUser,
     *,
     shortcode: str,
-    activate: bool = False,
     now: datetime | None = None,
 ) -> Registered:
-    """Create user, PIN, encrypted Stellar wallet, ledger account and welcome SMS at once
-    (and, with activate, the outbox row that creates the wallet's account on Stellar).
+    """Create user, PIN, encrypted Stellar wallet, ledger account and welcome SMS at once.
+    The wallet starts 'pending'; with custody on, the worker's settler creates its
+    account on Stellar.
 
     Idempotent per registration_key: a repeat returns the same user and wallet with
     created=False and writes nothing. Raises AlreadyRegistered if the phone belongs
@@ -94,7 +94,7 @@ def register_user(
     """
     check_new_user(new)
     with uow:
-        done = register_in(uow, box, new, shortcode=shortcode, activate=activate, now=now)
+        done = register_in(uow, box, new, shortcode=shortcode, now=now)
         if done.created:
             uow.commit()
     return done
@@ -121,7 +121,6 @@ def register_in(
     new: NewUser,
     *,
     shortcode: str,
-    activate: bool = False,
     now: datetime | None = None,
 ) -> Registered:
     """register_user's work inside the caller's open transaction; the caller commits
@@ -149,13 +148,6 @@ def register_in(
     )
     uow.pins.add(user.id, new.pin_hash)
     uow.ledger.open_wallet(user.id)
-    if activate:
-        # The worker creates the account on Stellar; until then the wallet is 'pending'.
-        uow.outbox.add(
-            kind="stellar",
-            payload={"action": "activate", "address": address},
-            dedupe_key=f"stellar:activate:{wallet.id}",
-        )
     queue_sms(
         uow,
         to=user.phone,

@@ -1,8 +1,10 @@
-"""The Stellar transactions PayTrace signs, built with the official stellar-sdk.
+"""The activation transactions PayTrace signs, built with the official stellar-sdk.
 
-Users never hold XLM. Activation creates the user's account with a 0 XLM
-balance and its KES trustline, both reserves *sponsored* by the treasury (CAP-33),
-in one transaction the treasury pays for: nothing about it can half-happen.
+Users never hold XLM. Activation creates each user's account with a 0 XLM balance
+and its KES trustline, both reserves *sponsored* by the treasury (CAP-33), in a
+transaction whose source (a channel account) pays the fee: nothing about one
+user's activation can half-happen. (Settlement envelopes are built by the settler,
+app/worker/settlement.py.)
 """
 
 from __future__ import annotations
@@ -14,36 +16,6 @@ from stellar_sdk import Account, Keypair, TransactionBuilder, TransactionEnvelop
 from app.services.custody import SystemAccounts
 
 BASE_FEE = 100  # stroops per operation: the network's minimum
-
-
-def activation(
-    system: SystemAccounts,
-    user: Keypair,
-    *,
-    treasury_sequence: int,
-    max_time: datetime,
-    passphrase: str,
-) -> TransactionEnvelope:
-    """Create user's account (0 XLM) and its trustline to PayTrace's asset, sponsored and
-    paid for by the treasury; signed by both. treasury_sequence is the treasury's
-    current sequence number (the envelope uses the next one)."""
-    treasury, address = system.treasury.public_key, user.public_key
-    envelope = (
-        TransactionBuilder(
-            source_account=Account(treasury, treasury_sequence),
-            network_passphrase=passphrase,
-            base_fee=BASE_FEE,
-        )
-        .append_begin_sponsoring_future_reserves_op(sponsored_id=address, source=treasury)
-        .append_create_account_op(destination=address, starting_balance="0", source=treasury)
-        .append_change_trust_op(asset=system.asset, source=address)
-        .append_end_sponsoring_future_reserves_op(source=address)
-        .add_time_bounds(0, int(max_time.timestamp()))
-        .build()
-    )
-    envelope.sign(system.treasury)
-    envelope.sign(user)
-    return envelope
 
 
 def activations(
@@ -73,6 +45,8 @@ def activations(
         builder.append_change_trust_op(asset=system.asset, source=address)
         builder.append_end_sponsoring_future_reserves_op(source=address)
     envelope = builder.add_time_bounds(0, int(max_time.timestamp())).build()
-    for signer in (source, system.treasury, *users):
-        envelope.sign(signer)
+    tx_hash = envelope.hash()  # once: envelope.sign() would serialise it per signer
+    signers = {k.public_key: k for k in (source, system.treasury, *users)}  # each once
+    for signer in signers.values():
+        envelope.signatures.append(signer.sign_decorated(tx_hash))
     return envelope

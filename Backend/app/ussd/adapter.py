@@ -70,7 +70,6 @@ class RuntimeUssdServices:
             self._box,
             new_user,
             shortcode=self._shortcode,
-            activate=self._runtime.settings.custody_enabled,
         )
         wallet = done.wallet
         profile = _as_dict(

@@ -36,11 +36,8 @@ from app.db.repositories.outbox import OutboxRow
 from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
 from app.integrations.sms import AfricasTalkingSms, SmsSender
-from app.integrations.stellar import Horizon
-from app.services.custody import SecretBox, SystemAccounts
 from app.services.keys import SmsSeal
 from app.worker.handlers import HandlerRegistry, Outcome, SmsHandler, Verdict
-from app.worker.stellar import StellarHandler
 
 log = logging.getLogger("paytrace.worker")
 
@@ -194,34 +191,19 @@ class OutboxWorker:
 def build_worker(
     settings: Settings, database: Database, *, sms: SmsSender | None = None
 ) -> OutboxWorker:
-    """A worker wired from settings: AT (or its local sandbox) for SMS, and Stellar
-    (Horizon, or the local development network) when custody is configured."""
+    """A worker wired from settings: AT (or its local sandbox) for SMS. Stellar work
+    (activation, settlement) runs in the worker's loops (app/worker/loops.py)."""
     handlers = HandlerRegistry(
         SmsHandler(
             sms or AfricasTalkingSms.from_settings(settings), seal=SmsSeal.from_settings(settings)
         )
     )
-    if settings.custody_enabled:
-        handlers.register(stellar_handler(settings, database))
     return OutboxWorker(
         database,
         handlers,
         max_attempts=settings.outbox_max_attempts,
         # Longer than the slowest possible provider call (connect + read timeouts).
-        lease_s=max(60.0, 3 * max(settings.at_timeout_s, settings.stellar_timeout_s)),
+        lease_s=max(60.0, 3 * settings.at_timeout_s),
         batch_size=settings.worker_batch_size,
         poll_interval_s=settings.worker_poll_interval_s,
-    )
-
-
-def stellar_handler(settings: Settings, database: Database) -> StellarHandler:
-    """The Stellar handler: Horizon, PayTrace's own accounts, the wallets' key box."""
-    box = SecretBox.from_settings(settings)
-    return StellarHandler(
-        database,
-        Horizon.from_settings(settings),
-        SystemAccounts.from_settings(settings, box),
-        box,
-        passphrase=settings.stellar_network_passphrase,
-        envelope_ttl_s=settings.stellar_envelope_ttl_s,
     )

@@ -7,7 +7,11 @@ sign), saves the envelope and marks its movements 'submitted' in one commit, and
 only then submits it. Many channels are in flight at once, so many users settle in
 the same ledger.
 
-What an answer means, as for activations (app/worker/stellar.py):
+Activation rides the same rounds: wallets waiting for their account on-chain go first,
+18 to an envelope (app/services/stellar_envelopes.activations), each a sponsored
+0-XLM account with its KES trustline.
+
+What an answer means (for both kinds of envelope):
 
 * applied: the envelope and its movements are recorded settled, with hash and ledger;
 * retry (timeout, 5xx): the very same bytes are sent again, until the envelope's time
@@ -47,7 +51,7 @@ from app.integrations.stellar import (
     SubmitResult,
     cents_to_amount,
 )
-from app.services import settlement_plan
+from app.services import settlement_plan, stellar_envelopes
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.settlement_plan import Batch, Side
 
@@ -62,9 +66,13 @@ RETRY_BASE_S = 1.0
 RETRY_CAP_S = 30.0
 
 
+ACTIVATIONS_PER_ENVELOPE = 18  # 20 signatures: the channel's, the treasury's, 18 users'
+
+
 @dataclass
 class InFlight:
     envelope: SignedEnvelope
+    purpose: str = "settlement"  # or 'activations'
     future: Future[SubmitResult] | None = None
     retry_at: float = 0.0  # monotonic time before which it is not resent
     attempts: int = 0
@@ -84,6 +92,7 @@ class Settler:
         envelope_ttl_s: int,
         poll_interval_s: float = 0.05,
         batch_window_s: float = 0.0,
+        retry_base_s: float = RETRY_BASE_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not system.channels:
@@ -96,6 +105,7 @@ class Settler:
         self._ttl = timedelta(seconds=envelope_ttl_s)
         self._poll_s = poll_interval_s
         self._window_s = batch_window_s
+        self._retry_base_s = retry_base_s
         self._last_partial = 0.0  # monotonic time a batch with room to spare last went
         self._clock = clock
         self._channels = {c.public_key: c for c in system.channels}
@@ -166,6 +176,7 @@ class Settler:
             if not self.step():
                 with UnitOfWork(self._database) as uow:
                     open_rows = uow.settlements.unsettled_count()
+                    open_rows += len(uow.settlements.pending_activations(1))
                 if not open_rows and not self._in_flight:
                     return
                 time.sleep(0.02)
@@ -176,20 +187,28 @@ class Settler:
     def _resume(self) -> None:
         with UnitOfWork(self._database) as uow:
             signed = uow.settlements.signed_envelopes()
-        for envelope in signed:
+        for purpose, envelope in signed:
             if envelope.source in self._in_flight:
                 continue
-            log.info("resending a settlement envelope after a restart")
-            self._in_flight[envelope.source] = InFlight(envelope)
+            log.info("resending an envelope after a restart", extra={"purpose": purpose})
+            self._in_flight[envelope.source] = InFlight(envelope, purpose)
             self._send(envelope.source)
         self._resumed = True
 
     def _submit_new(self, free: list[str]) -> bool:
+        # Activations first: every movement of a wallet waits for its account.
+        activated = self._activate(free)
+        free = free[activated:]
+        if not free:
+            return bool(activated)
         with UnitOfWork(self._database) as uow:
+            # Parked and in-flight parties before the pending movements: one an operator
+            # puts back to pending in between is then seen twice (held back a round),
+            # never not at all (later movements of its parties would go ahead of it).
+            blocked = uow.settlements.blocking_parties()
             pending = uow.settlements.pending(PENDING_SCAN)
             if not pending:
-                return False
-            blocked = uow.settlements.blocking_parties()
+                return bool(activated)
         batches, empty = settlement_plan.plan(pending, blocked, max_batches=len(free))
         if empty:
             with UnitOfWork(self._database) as uow:
@@ -210,7 +229,42 @@ class Settler:
                 self._last_partial = now
             self._in_flight[channel] = InFlight(self._sign_and_save(channel, sequence, batch))
             self._send(channel)
-        return bool(batches or empty)
+        return bool(batches or empty or activated)
+
+    def _activate(self, free: list[str]) -> int:
+        """Activation envelopes for waiting wallets on free channels; returns how many."""
+        with UnitOfWork(self._database) as uow:
+            waiting = uow.settlements.pending_activations(ACTIVATIONS_PER_ENVELOPE * len(free))
+        used = 0
+        for start in range(0, len(waiting), ACTIVATIONS_PER_ENVELOPE):
+            channel = free[used]
+            sequence = self._sequence(channel)
+            if sequence is None:
+                break
+            wallets = waiting[start : start + ACTIVATIONS_PER_ENVELOPE]
+            max_time = datetime.fromtimestamp(int((self._clock() + self._ttl).timestamp()), UTC)
+            envelope = stellar_envelopes.activations(
+                self._system,
+                # Decrypted for this signature only, never kept.
+                [Keypair.from_secret(self._box.decrypt(secret)) for _, secret in wallets],
+                source=self._channels[channel],
+                source_sequence=sequence,
+                max_time=max_time,
+                passphrase=self._passphrase,
+            )
+            saved = self._save(
+                channel,
+                envelope,
+                max_time,
+                "activations",
+                lambda uow, envelope_id, addresses=[a for a, _ in wallets]: (
+                    uow.settlements.mark_activating(addresses, envelope_id)
+                ),
+            )
+            self._in_flight[channel] = InFlight(saved, "activations")
+            self._send(channel)
+            used += 1
+        return used
 
     def _sequence(self, channel: str) -> int | None:
         if channel not in self._sequences:
@@ -243,17 +297,28 @@ class Settler:
         tx_hash = envelope.hash()
         for signer in (self._channels[channel], *self._signers(batch)):
             envelope.signatures.append(signer.sign_decorated(tx_hash))
-        xdr = envelope.to_xdr()
         ids = [s.transaction_id for s in batch.settlements]
+        return self._save(
+            channel,
+            envelope,
+            max_time,
+            "settlement",
+            lambda uow, envelope_id: uow.settlements.mark_submitted(ids, envelope_id),
+        )
+
+    def _save(self, channel, envelope, max_time, purpose, mark) -> SignedEnvelope:
+        """Commit the signed envelope (and `mark` what it carries) before it is sent."""
+        tx_hash, xdr = envelope.hash_hex(), envelope.to_xdr()
         with UnitOfWork(self._database) as uow:
             envelope_id = uow.settlements.add_envelope(
                 source=channel,
                 sequence=envelope.transaction.sequence,
-                tx_hash=tx_hash.hex(),
+                tx_hash=tx_hash,
                 envelope_xdr=xdr,
                 max_time=max_time,
+                purpose=purpose,
             )
-            uow.settlements.mark_submitted(ids, envelope_id)
+            mark(uow, envelope_id)
             uow.commit()  # saved before it is ever submitted
         self._sequences[channel] = envelope.transaction.sequence
         return SignedEnvelope(
@@ -261,7 +326,7 @@ class Settler:
             None,
             channel,
             envelope.transaction.sequence,
-            tx_hash.hex(),
+            tx_hash,
             xdr,
             max_time,
             "signed",
@@ -330,7 +395,7 @@ class Settler:
         return busy
 
     def _later(self, flight: InFlight, why: str) -> None:
-        delay = min(RETRY_CAP_S, RETRY_BASE_S * 2 ** max(0, flight.attempts - 1))
+        delay = min(RETRY_CAP_S, self._retry_base_s * 2 ** max(0, flight.attempts - 1))
         flight.retry_at = time.monotonic() + delay
         log.warning("settlement envelope will be resent", extra={"error": why})
 
@@ -354,33 +419,78 @@ class Settler:
             self._settled(channel, envelope, ledger)
             return
         with UnitOfWork(self._database) as uow:
-            uow.settlements.release(envelope.id, "dead")
+            if self._in_flight[channel].purpose == "activations":
+                uow.settlements.finish_activations(envelope.id, "dead")
+            else:
+                uow.settlements.release(envelope.id, "dead")
             uow.commit()
         self._sequences.pop(channel, None)
         del self._in_flight[channel]
-        log.info("settlement envelope dead; its movements will be built again")
+        log.info("envelope dead; what it carried will be built again")
 
     def _settled(self, channel: str, envelope: SignedEnvelope, ledger: int) -> None:
+        activations = self._in_flight[channel].purpose == "activations"
         with UnitOfWork(self._database) as uow:
-            count = uow.settlements.mark_settled(
-                envelope.id, tx_hash=envelope.tx_hash, ledger=ledger
-            )
+            if activations:
+                wallets = uow.settlements.activating(envelope.id)
+                uow.settlements.finish_activations(
+                    envelope.id, "applied", ledger=ledger, active=wallets
+                )
+                count = len(wallets)
+            else:
+                count = uow.settlements.mark_settled(
+                    envelope.id, tx_hash=envelope.tx_hash, ledger=ledger
+                )
             uow.commit()
         del self._in_flight[channel]
-        log.info("settled on stellar", extra={"movements": count, "ledger": ledger})
+        log.info(
+            "applied on stellar",
+            extra={"what": "activations" if activations else "movements", "count": count},
+        )
 
     def _refused(self, channel: str, envelope: SignedEnvelope, codes: dict) -> None:
-        with UnitOfWork(self._database) as uow:
-            carried = uow.settlements.of_envelope(envelope.id)
-        failed = _failing_movements(carried, codes)
-        with UnitOfWork(self._database) as uow:
-            uow.settlements.release(envelope.id, "failed", failed=failed, result_codes=codes)
-            uow.commit()
+        if self._in_flight[channel].purpose == "activations":
+            self._activations_refused(envelope, codes)
+        else:
+            with UnitOfWork(self._database) as uow:
+                carried = uow.settlements.of_envelope(envelope.id)
+            failed = _failing_movements(carried, codes)
+            with UnitOfWork(self._database) as uow:
+                uow.settlements.release(envelope.id, "failed", failed=failed, result_codes=codes)
+                uow.commit()
+            log.error(
+                "settlement refused by the network; movements parked for an operator",
+                extra={"parked": len(failed), "result_codes": codes},
+            )
         self._sequences.pop(channel, None)  # a refused transaction may have used its number
         del self._in_flight[channel]
+
+    def _activations_refused(self, envelope: SignedEnvelope, codes: dict) -> None:
+        """Wallets whose four operations failed: already on-chain (a wallet activated
+        before, e.g. by an earlier version) counts as active; otherwise parked."""
+        with UnitOfWork(self._database) as uow:
+            wallets = uow.settlements.activating(envelope.id)
+        operations = codes.get("operations") or []
+        active, failed = [], []
+        for index, address in enumerate(wallets):
+            own = operations[4 * index : 4 * index + 4]
+            if own and all(code == "op_success" for code in own):
+                continue  # refused for another wallet's sake: it goes again
+            if self._network.account(address) is not None:
+                active.append(address)
+            else:
+                failed.append(address)
+        if not active and not failed:  # the network named no operation: park them all
+            failed = [a for a in wallets if self._network.account(a) is None]
+            active = [a for a in wallets if a not in failed]
+        with UnitOfWork(self._database) as uow:
+            uow.settlements.finish_activations(
+                envelope.id, "failed", active=active, failed=failed, result_codes=codes
+            )
+            uow.commit()
         log.error(
-            "settlement refused by the network; movements parked for an operator",
-            extra={"parked": len(failed), "result_codes": codes},
+            "activation refused by the network",
+            extra={"parked": len(failed), "already_active": len(active), "result_codes": codes},
         )
 
 

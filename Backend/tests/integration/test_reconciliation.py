@@ -78,7 +78,6 @@ def register(custody: Custody, database, n: int, *, activate: bool = True) -> Wa
         box,
         NewUser(phone, f"User {'ABCDEFGHIJ'[n]}", pin_hash, "en", f"test:{phone}"),
         shortcode=SHORTCODE,
-        activate=activate,
     )
     if activate:
         activate_pending(custody.settings, database)

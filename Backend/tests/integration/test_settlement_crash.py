@@ -103,7 +103,6 @@ def test_a_worker_killed_between_submit_and_record_applies_nothing_twice(
                 box,
                 NewUser(phone_of(n), f"{name} Test", pin_hash, "en", f"crash:{n}"),
                 shortcode=SHORTCODE,
-                activate=True,
             )
             users.append(done.user.id)
         activate_pending(custody, clean_database, timeout_s=60)

@@ -61,7 +61,6 @@ def register_active(settings, database, n: int, language: str = "en") -> tuple[i
             registration_key=f"test:incoming:{n}",
         ),
         shortcode=SHORTCODE,
-        activate=True,
     )
     activate_pending(settings, database)
     return done.user.id, done.wallet.stellar_address

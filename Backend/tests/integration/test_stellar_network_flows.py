@@ -19,7 +19,7 @@ from app.integrations.stellar import Horizon, Submission
 from app.sandboxes.stellar import DEFAULT_PASSPHRASE, create_app
 from app.sandboxes.stellar.amounts import parse_amount
 from app.services.custody import SystemAccounts
-from app.services.stellar_envelopes import activation
+from app.services.stellar_envelopes import activations
 from tests.conftest import LiveServer, free_port
 
 PASSPHRASE = DEFAULT_PASSPHRASE
@@ -79,10 +79,11 @@ def test_a_sponsored_zero_xlm_account_holds_kes_and_pays_through_a_fee_bump(serv
     submit(server, issuer, lambda b: b.append_payment_op(treasury.public_key, kes, "1000"))
     treasury_before = server.accounts().account_id(treasury.public_key).call()
 
-    envelope = activation(  # PayTrace's own activation envelope, unchanged
+    envelope = activations(  # PayTrace's own activation envelope, unchanged
         system,
-        user,
-        treasury_sequence=server.load_account(treasury.public_key).sequence,
+        [user],
+        source=treasury,
+        source_sequence=server.load_account(treasury.public_key).sequence,
         max_time=datetime.now(UTC) + timedelta(minutes=2),
         passphrase=PASSPHRASE,
     )

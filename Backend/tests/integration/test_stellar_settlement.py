@@ -44,7 +44,6 @@ def register_active(custody_settings, database, count: int) -> list[int]:
             box,
             NewUser(phone, f"User {'ABCDEFGHIJ'[n]}", pin_hash, "en", f"test:{phone}"),
             shortcode=SHORTCODE,
-            activate=True,
         )
         ids.append(done.user.id)
     activate_pending(custody_settings, database)
@@ -94,7 +93,6 @@ def test_a_movement_waits_for_its_payers_activation(custody, clean_database):
         box,
         NewUser(phone, "Late Starter", pin_hash, "en", "test:late"),
         shortcode=SHORTCODE,
-        activate=True,
     )
     fund(clean_database, phone, 10_00)
     engine = settler(settings, clean_database, system)

@@ -14,8 +14,6 @@ from app.integrations.stellar import Horizon, cents_to_amount, to_stroops
 from app.sandboxes.stellar import create_app
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.custody_bootstrap import prepare_development_network
-from app.worker.handlers import HandlerRegistry
-from app.worker.outbox import OutboxWorker, stellar_handler
 from app.worker.settlement import Settler
 from tests.conftest import LiveServer, free_port
 
@@ -55,18 +53,28 @@ def kes_cents(horizon: Horizon, system: SystemAccounts, address: str) -> int | N
 
 
 def activate_pending(settings: Settings, database: Database, *, timeout_s: float = 30.0) -> int:
-    """Run the worker's activation handler until no wallet waits; returns how many ran."""
-    worker = OutboxWorker(
-        database, HandlerRegistry(stellar_handler(settings, database)), backoff=lambda n: 0.05
+    """Run the worker's settler until no wallet waits for its account; returns how many
+    wallets it activated (movements already posted may settle along the way)."""
+    engine = settler(
+        settings,
+        database,
+        SystemAccounts.from_settings(settings, SecretBox.from_settings(settings)),
     )
-    deadline, done = time.monotonic() + timeout_s, 0
+    deadline = time.monotonic() + timeout_s
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM wallets WHERE activation_status = 'pending'")
+        waiting = cur.fetchone()[0]
+        conn.rollback()
     while time.monotonic() < deadline:
-        done += worker.run_once(limit=50)
+        engine.step()
         with database.connection() as conn, conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM wallets WHERE activation_status = 'pending'")
-            if cur.fetchone()[0] == 0:
-                return done
-        time.sleep(0.05)
+            left = cur.fetchone()[0]
+            conn.rollback()
+        if left == 0:
+            engine.drain()
+            return waiting
+        time.sleep(0.02)
     raise TimeoutError("wallets were not activated in time")
 
 

@@ -162,7 +162,6 @@ async def register(body: RegisterRequest, api: Api, address: Address) -> Registe
             language=body.language,
             code=body.otp,
             refresh_ttl=api.refresh_ttl,
-            activate=api.runtime.settings.custody_enabled,
         )
     )
     await api.forget_profile(phone)  # a cached "not registered" must not linger on USSD

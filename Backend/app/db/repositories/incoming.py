@@ -64,7 +64,7 @@ class IncomingRepository:
         with self._conn.cursor() as cur:
             cur.execute(
                 "SELECT min(ledger) FROM stellar_transactions"
-                " WHERE purpose = 'activation' AND ledger IS NOT NULL"
+                " WHERE purpose IN ('activation', 'activations') AND ledger IS NOT NULL"
             )
             return cur.fetchone()[0]
 

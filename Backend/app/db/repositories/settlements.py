@@ -108,28 +108,38 @@ class SettlementRepository:
             )
             return {row[0] for row in cur.fetchall()}
 
-    def signed_envelopes(self) -> list[SignedEnvelope]:
-        """Settlement envelopes signed and not yet known applied (after a restart)."""
+    def signed_envelopes(self) -> list[tuple[str, SignedEnvelope]]:
+        """The settler's envelopes signed and not yet known applied (after a restart),
+        with their purpose ('settlement' or 'activations')."""
         with self._conn.cursor() as cur:
             cur.execute(
-                "SELECT id, outbox_id, source, sequence, tx_hash, envelope_xdr, max_time,"
-                " status, ledger FROM stellar_transactions"
-                " WHERE purpose = 'settlement' AND status = 'signed' ORDER BY id"
+                "SELECT purpose, id, outbox_id, source, sequence, tx_hash, envelope_xdr,"
+                " max_time, status, ledger FROM stellar_transactions"
+                " WHERE purpose IN ('settlement', 'activations') AND status = 'signed'"
+                " ORDER BY id"
             )
-            return [SignedEnvelope(*row) for row in cur.fetchall()]
+            return [(row[0], SignedEnvelope(*row[1:])) for row in cur.fetchall()]
 
     def add_envelope(
-        self, *, source: str, sequence: int, tx_hash: str, envelope_xdr: str, max_time: datetime
+        self,
+        *,
+        source: str,
+        sequence: int,
+        tx_hash: str,
+        envelope_xdr: str,
+        max_time: datetime,
+        purpose: str = "settlement",
     ) -> int:
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 INSERT INTO stellar_transactions
                     (purpose, source, sequence, tx_hash, envelope_xdr, max_time)
-                VALUES ('settlement', %(source)s, %(sequence)s, %(hash)s, %(xdr)s, %(max_time)s)
+                VALUES (%(purpose)s, %(source)s, %(sequence)s, %(hash)s, %(xdr)s, %(max_time)s)
                 RETURNING id
                 """,
                 {
+                    "purpose": purpose,
                     "source": source,
                     "sequence": sequence,
                     "hash": tx_hash,
@@ -138,6 +148,74 @@ class SettlementRepository:
                 },
             )
             return cur.fetchone()[0]
+
+    # ---- activations --------------------------------------------------------------------
+
+    def pending_activations(self, limit: int) -> list[tuple[str, str]]:
+        """(address, encrypted seed) of wallets waiting for their account on-chain, with
+        no envelope in flight, oldest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT stellar_address, stellar_secret_ct FROM wallets"
+                " WHERE activation_status = 'pending' AND activation_envelope_id IS NULL"
+                " ORDER BY id LIMIT %(limit)s",
+                {"limit": limit},
+            )
+            return cur.fetchall()
+
+    def mark_activating(self, addresses: list[str], envelope_id: int) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE wallets SET activation_envelope_id = %(e)s"
+                " WHERE stellar_address = ANY(%(addresses)s) AND activation_status = 'pending'"
+                " AND activation_envelope_id IS NULL",
+                {"e": envelope_id, "addresses": addresses},
+            )
+            if cur.rowcount != len(addresses):
+                raise RuntimeError("a wallet changed under the settler")
+
+    def activating(self, envelope_id: int) -> list[str]:
+        """The wallets an activation envelope carries, in operation order."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT stellar_address FROM wallets WHERE activation_envelope_id = %(e)s"
+                " ORDER BY id",
+                {"e": envelope_id},
+            )
+            return [row[0] for row in cur.fetchall()]
+
+    def finish_activations(
+        self,
+        envelope_id: int,
+        envelope_status: str,
+        *,
+        ledger: int | None = None,
+        active: list[str] = (),
+        failed: list[str] = (),
+        result_codes: dict | None = None,
+    ) -> None:
+        """Record an activation envelope's fate: `active` wallets are on-chain, `failed`
+        ones are parked for an operator, the rest wait for another envelope."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE stellar_transactions SET status = %(status)s, ledger = %(ledger)s,"
+                " result_codes = %(codes)s, updated_at = now() WHERE id = %(e)s",
+                {
+                    "e": envelope_id,
+                    "status": envelope_status,
+                    "ledger": ledger,
+                    "codes": json.dumps(result_codes) if result_codes else None,
+                },
+            )
+            cur.execute(
+                "UPDATE wallets SET activation_envelope_id = NULL,"
+                " activation_status = CASE"
+                "   WHEN stellar_address = ANY(%(active)s) THEN 'active'"
+                "   WHEN stellar_address = ANY(%(failed)s) THEN 'failed'"
+                "   ELSE activation_status END"
+                " WHERE activation_envelope_id = %(e)s",
+                {"e": envelope_id, "active": list(active), "failed": list(failed)},
+            )
 
     def mark_submitted(self, transaction_ids: list[int], envelope_id: int) -> None:
         with self._conn.cursor() as cur:
