@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from stellar_sdk import Account, Asset, Keypair, MuxedAccount, Server, TransactionBuilder
 from stellar_sdk.client.requests_client import RequestsClient
@@ -21,6 +20,7 @@ from app.sandboxes.stellar.amounts import parse_amount
 from app.services.custody import SystemAccounts
 from app.services.stellar_envelopes import activations
 from tests.conftest import LiveServer, free_port
+from tests.support.stellar_network import funded
 
 PASSPHRASE = DEFAULT_PASSPHRASE
 RESERVE = 5_000_000
@@ -28,24 +28,6 @@ RESERVE = 5_000_000
 
 def serve(data_dir: Path, close_interval_s: float = 0.1) -> LiveServer:
     return LiveServer(create_app(data_dir, close_interval_s=close_interval_s), free_port())
-
-
-@pytest.fixture(scope="module")
-def horizon_url(tmp_path_factory):
-    with serve(tmp_path_factory.mktemp("stellar")) as server:
-        yield server.url
-
-
-@pytest.fixture
-def server(horizon_url: str) -> Server:
-    return Server(horizon_url, client=RequestsClient(num_retries=0))
-
-
-def funded(horizon_url: str) -> Keypair:
-    keypair = Keypair.random()
-    answer = httpx.get(f"{horizon_url}/friendbot", params={"addr": keypair.public_key}, timeout=10)
-    assert answer.status_code == 200, answer.text
-    return keypair
 
 
 def submit(server: Server, source: Keypair, build, *signers: Keypair, base_fee: int = 100) -> dict:

@@ -4,35 +4,14 @@ cursors, in the same record shape as an account's own payments."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from stellar_sdk import Asset, Keypair, Server, TransactionBuilder
-from stellar_sdk.client.requests_client import RequestsClient
 from stellar_sdk.exceptions import BadRequestError
 
-from app.sandboxes.stellar import DEFAULT_PASSPHRASE, create_app
-from tests.conftest import LiveServer, free_port
+from app.sandboxes.stellar import DEFAULT_PASSPHRASE
+from tests.support.stellar_network import funded
 
 PASSPHRASE = DEFAULT_PASSPHRASE
-
-
-@pytest.fixture(scope="module")
-def horizon_url(tmp_path_factory):
-    app = create_app(tmp_path_factory.mktemp("stellar"), close_interval_s=0.1)
-    with LiveServer(app, free_port()) as server:
-        yield server.url
-
-
-@pytest.fixture
-def server(horizon_url: str) -> Server:
-    return Server(horizon_url, client=RequestsClient(num_retries=0))
-
-
-def funded(horizon_url: str) -> Keypair:
-    keypair = Keypair.random()
-    answer = httpx.get(f"{horizon_url}/friendbot", params={"addr": keypair.public_key}, timeout=10)
-    assert answer.status_code == 200, answer.text
-    return keypair
 
 
 def pay(server: Server, payer: Keypair, *payments: tuple[str, Asset, str]) -> dict:

@@ -5,42 +5,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from stellar_sdk import Account, Asset, Keypair, Network, Server, TransactionBuilder
-from stellar_sdk.client.requests_client import RequestsClient
 from stellar_sdk.exceptions import BadRequestError, NotFoundError
 from stellar_sdk.xdr import TransactionResult, TransactionResultCode
 
-from app.sandboxes.stellar import DEFAULT_PASSPHRASE, create_app
+from app.sandboxes.stellar import DEFAULT_PASSPHRASE
 from app.sandboxes.stellar.amounts import parse_amount
 from app.sandboxes.stellar.network import LocalNetwork
-from tests.conftest import LiveServer, free_port
+from tests.support.stellar_network import funded
 
 PASSPHRASE = DEFAULT_PASSPHRASE
 FEE = 100
-
-
-@pytest.fixture(scope="module")
-def horizon_url(tmp_path_factory) -> Iterator[str]:
-    app = create_app(tmp_path_factory.mktemp("stellar"), close_interval_s=0.1)
-    with LiveServer(app, free_port()) as server:
-        yield server.url
-
-
-@pytest.fixture
-def server(horizon_url: str) -> Server:
-    return Server(horizon_url, client=RequestsClient(num_retries=0))
-
-
-def funded(horizon_url: str) -> Keypair:
-    """A new account with 10,000 XLM from the network's friendbot."""
-    keypair = Keypair.random()
-    answer = httpx.get(f"{horizon_url}/friendbot", params={"addr": keypair.public_key}, timeout=10)
-    assert answer.status_code == 200, answer.text
-    return keypair
 
 
 def builder(server: Server, source: Keypair, **kwargs) -> TransactionBuilder:
