@@ -1,0 +1,54 @@
+"""What the sandbox answers to: its app credentials, shortcodes and timings.
+
+The defaults are the sandbox's own development values (never Safaricom's): PayTrace's
+development settings carry the same ones, so `make run` works with no configuration.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+DEFAULT_CONSUMER_KEY = "paytrace-sandbox-consumer-key"
+DEFAULT_CONSUMER_SECRET = "paytrace-sandbox-consumer-secret"  # noqa: S105 - a development value
+DEFAULT_SHORTCODE = "174379"
+# A 64-hex-digit passkey, like the ones Safaricom issues, derived from a fixed phrase.
+DEFAULT_PASSKEY = hashlib.sha256(b"PayTrace local Daraja sandbox passkey").hexdigest()
+DEFAULT_B2C_SHORTCODE = "600000"
+DEFAULT_INITIATOR_NAME = "paytrace_sandbox_initiator"
+# Daraja's SecurityCredential is the initiator password encrypted with Safaricom's
+# certificate; PayTrace sends it as an opaque setting, so the sandbox compares strings.
+DEFAULT_SECURITY_CREDENTIAL = base64.b64encode(b"PayTrace sandbox initiator credential").decode()
+TOKEN_TTL_S = 3599
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """The sandbox's credentials and timings; every value has a development default."""
+
+    consumer_key: str = DEFAULT_CONSUMER_KEY
+    consumer_secret: str = DEFAULT_CONSUMER_SECRET
+    shortcode: str = DEFAULT_SHORTCODE
+    passkey: str = DEFAULT_PASSKEY
+    b2c_shortcode: str = DEFAULT_B2C_SHORTCODE
+    initiator_name: str = DEFAULT_INITIATOR_NAME
+    security_credential: str = DEFAULT_SECURITY_CREDENTIAL
+    organization_name: str = "PayTrace Sandbox"
+    # Seconds between a request and its result (the customer answering the prompt,
+    # M-Pesa paying out); the result callback is sent then.
+    callback_delay_s: float = 1.0
+    # Seconds between the two copies of a duplicated callback.
+    duplicate_gap_s: float = 0.2
+    token_ttl_s: int = TOKEN_TTL_S
+
+    def __post_init__(self) -> None:
+        if self.callback_delay_s < 0 or self.duplicate_gap_s < 0:
+            raise ValueError("delays cannot be negative")
+        if self.token_ttl_s <= 0:
+            raise ValueError("token_ttl_s must be positive")
+
+    def stk_password(self, timestamp: str) -> str:
+        """base64(BusinessShortCode + passkey + Timestamp), as Daraja expects it."""
+        raw = f"{self.shortcode}{self.passkey}{timestamp}".encode()
+        return base64.b64encode(raw).decode()

@@ -1,0 +1,100 @@
+"""The sandbox's own control routes under `/sandbox/` (no Daraja equivalent): choose
+what the customer and M-Pesa do, see what callbacks were sent, expire tokens.
+
+Errors here are `{"error", "detail"}`, not Daraja-shaped: these routes are the
+sandbox's, for developers and tests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.sandboxes.daraja.identifiers import eat
+from app.sandboxes.daraja.scenarios import DEFAULT_RULES, BadScenario, parse_rule
+from app.sandboxes.daraja.store import Delivery, Store
+
+router = APIRouter(prefix="/sandbox", tags=["sandbox control"])
+_DEV_ONLY = "Development tool (local Daraja sandbox); absent in production."
+
+
+def _store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def _bad(detail: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": "invalid_scenario", "detail": detail}, status_code=status)
+
+
+@router.post("/scenarios", summary="Add a scenario rule", description=_DEV_ONLY, status_code=201)
+async def add_scenario(request: Request) -> JSONResponse:
+    """`{"phone" | "amount", "result", "callback"?, "api"?}`; the newest rule wins."""
+    try:
+        rule = parse_rule(json.loads(await request.body() or b"null"))
+    except (ValueError, UnicodeDecodeError) as exc:  # BadScenario is a ValueError
+        detail = str(exc) if isinstance(exc, BadScenario) else "send a JSON object"
+        return _bad(detail)
+    return JSONResponse(_store(request).add_rule(rule).to_json(), status_code=201)
+
+
+@router.get("/scenarios", summary="Scenario rules and defaults", description=_DEV_ONLY)
+def list_scenarios(request: Request) -> dict:
+    defaults = [
+        {"amount_ends_with": f"{ending:02d}", "result": result, "callback": delivery}
+        for ending, result, delivery in DEFAULT_RULES
+    ]
+    return {
+        "rules": [rule.to_json() for rule in _store(request).rules()],
+        "defaults": {"applies_from_amount": 100, "by_last_two_digits": defaults},
+    }
+
+
+@router.delete("/scenarios", summary="Remove every rule", description=_DEV_ONLY, status_code=204)
+def clear_scenarios(request: Request) -> Response:
+    _store(request).delete_rules()
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/scenarios/{rule_id}", summary="Remove one rule", description=_DEV_ONLY, status_code=204
+)
+def delete_scenario(request: Request, rule_id: int) -> Response:
+    if not _store(request).delete_rules(rule_id):
+        return _bad(f"no rule {rule_id}", 404)
+    return Response(status_code=204)
+
+
+def _when(epoch: float | None) -> str | None:
+    return eat(epoch).isoformat(timespec="milliseconds") if epoch is not None else None
+
+
+def _delivery_json(delivery: Delivery) -> dict:
+    return {
+        "id": delivery.id,
+        "kind": delivery.kind,
+        "reference": delivery.reference,
+        "url": delivery.url,
+        "body": delivery.body,
+        "due_at": _when(delivery.due_at),
+        "sent_at": _when(delivery.sent_at),
+        "status_code": delivery.status_code,
+        "error": delivery.error,
+    }
+
+
+@router.get("/callbacks", summary="Callbacks planned and sent", description=_DEV_ONLY)
+def list_callbacks(request: Request, reference: str | None = None) -> list[dict]:
+    """Oldest first; `reference` is a CheckoutRequestID or a ConversationID."""
+    return [_delivery_json(d) for d in _store(request).deliveries(reference)]
+
+
+@router.post(
+    "/tokens/expire", summary="Expire every issued token", description=_DEV_ONLY, status_code=204
+)
+def expire_tokens(request: Request) -> Response:
+    """As if an hour had passed: every bearer token is refused from now on."""
+    _store(request).expire_tokens(time.time())
+    return Response(status_code=204)

@@ -1,0 +1,272 @@
+"""The sandbox's state in SQLite under its data directory: issued tokens, every STK
+push and B2C payment with the outcome it was given, the scenario rules, and every
+callback planned and sent. It survives restarts, so a query after a restart answers
+as before and callbacks due meanwhile are still sent.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+from app.sandboxes.daraja.scenarios import Rule
+
+DB_FILE = "daraja.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS stk_pushes (
+    checkout_request_id TEXT PRIMARY KEY,
+    merchant_request_id TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    party_b TEXT NOT NULL,
+    account_reference TEXT NOT NULL,
+    callback_url TEXT NOT NULL,
+    result TEXT NOT NULL,
+    result_code INTEGER NOT NULL,
+    result_desc TEXT NOT NULL,
+    receipt TEXT UNIQUE,
+    created_at REAL NOT NULL,
+    settles_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS b2c_payments (
+    conversation_id TEXT PRIMARY KEY,
+    originator_conversation_id TEXT NOT NULL UNIQUE,
+    phone TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    command_id TEXT NOT NULL,
+    remarks TEXT NOT NULL,
+    occasion TEXT NOT NULL,
+    result_url TEXT NOT NULL,
+    queue_timeout_url TEXT NOT NULL,
+    result TEXT NOT NULL,
+    result_code INTEGER NOT NULL,
+    result_desc TEXT NOT NULL,
+    transaction_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    settles_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS b2c_by_transaction ON b2c_payments (transaction_id);
+CREATE TABLE IF NOT EXISTS rules (
+    id INTEGER PRIMARY KEY,
+    result TEXT NOT NULL,
+    delivery TEXT NOT NULL,
+    phone TEXT,
+    amount INTEGER,
+    api TEXT
+);
+CREATE TABLE IF NOT EXISTS callbacks (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    due_at REAL NOT NULL,
+    sent_at REAL,
+    status_code INTEGER,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS callbacks_unsent ON callbacks (due_at) WHERE sent_at IS NULL;
+CREATE INDEX IF NOT EXISTS callbacks_by_reference ON callbacks (reference);
+"""
+
+
+@dataclass(frozen=True)
+class StkRecord:
+    checkout_request_id: str
+    merchant_request_id: str
+    phone: str
+    amount: int
+    party_b: str
+    account_reference: str
+    callback_url: str
+    result: str
+    result_code: int
+    result_desc: str
+    receipt: str | None  # success only
+    created_at: float
+    settles_at: float  # when the customer's answer (or the prompt's timeout) is known
+
+
+@dataclass(frozen=True)
+class B2CRecord:
+    conversation_id: str
+    originator_conversation_id: str
+    phone: str
+    amount: int
+    command_id: str
+    remarks: str
+    occasion: str
+    result_url: str
+    queue_timeout_url: str
+    result: str
+    result_code: int
+    result_desc: str
+    transaction_id: str  # the receipt on success, `XXX0000000` otherwise
+    created_at: float
+    settles_at: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One callback: planned with its body, then sent once (never retried, as Daraja)."""
+
+    kind: str  # stk_callback | b2c_result | b2c_queue_timeout | status_result
+    reference: str  # CheckoutRequestID, or the request's ConversationID
+    url: str
+    body: dict
+    due_at: float
+    id: int | None = None
+    sent_at: float | None = None
+    status_code: int | None = None
+    error: str | None = None
+
+
+def _columns(record_type: type) -> str:
+    return ", ".join(field.name for field in fields(record_type))
+
+
+def _placeholders(record_type: type) -> str:
+    return ", ".join("?" for _ in fields(record_type))
+
+
+class Store:
+    """One SQLite connection shared by the request handlers and the callback sender."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / DB_FILE
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _all(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: tuple = ()) -> sqlite3.Row | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    # Tokens
+    def issue_token(self, token: str, expires_at: float) -> None:
+        with self._lock:
+            self._conn.execute("INSERT INTO tokens VALUES (?, ?)", (token, expires_at))
+
+    def token_valid(self, token: str, now: float) -> bool:
+        row = self._one("SELECT 1 FROM tokens WHERE token = ? AND expires_at > ?", (token, now))
+        return row is not None
+
+    def expire_tokens(self, now: float) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE tokens SET expires_at = ? WHERE expires_at > ?", (now, now))
+
+    # Requests, each written with its planned callbacks in one transaction
+    def _add(self, table: str, record: StkRecord | B2CRecord, deliveries: list[Delivery]) -> None:
+        kind = type(record)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    f"INSERT INTO {table} ({_columns(kind)}) VALUES ({_placeholders(kind)})",  # noqa: S608 - fixed names
+                    astuple(record),
+                )
+                self._insert_deliveries(deliveries)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _insert_deliveries(self, deliveries: list[Delivery]) -> None:
+        self._conn.executemany(
+            "INSERT INTO callbacks (kind, reference, url, body, due_at) VALUES (?, ?, ?, ?, ?)",
+            [(d.kind, d.reference, d.url, json.dumps(d.body), d.due_at) for d in deliveries],
+        )
+
+    def add_stk(self, record: StkRecord, deliveries: list[Delivery]) -> None:
+        """Raises sqlite3.IntegrityError if the CheckoutRequestID is taken."""
+        self._add("stk_pushes", record, deliveries)
+
+    def add_b2c(self, record: B2CRecord, deliveries: list[Delivery]) -> None:
+        """Raises sqlite3.IntegrityError on an OriginatorConversationID seen before."""
+        self._add("b2c_payments", record, deliveries)
+
+    def add_deliveries(self, deliveries: list[Delivery]) -> None:
+        with self._lock:
+            self._insert_deliveries(deliveries)
+
+    def stk(self, *, checkout_request_id: str = "", receipt: str = "") -> StkRecord | None:
+        row = self._one(
+            "SELECT * FROM stk_pushes WHERE checkout_request_id = ? OR receipt = ?",
+            (checkout_request_id, receipt),
+        )
+        return StkRecord(**dict(row)) if row else None
+
+    def b2c(self, *, originator_conversation_id: str = "", receipt: str = "") -> B2CRecord | None:
+        """A payment by its OriginatorConversationID, or by the receipt of a paid one."""
+        row = self._one(
+            "SELECT * FROM b2c_payments WHERE originator_conversation_id = ?"
+            " OR (transaction_id = ? AND result = 'success')",
+            (originator_conversation_id, receipt),
+        )
+        return B2CRecord(**dict(row)) if row else None
+
+    # Scenario rules
+    def rules(self) -> list[Rule]:
+        return [Rule(**dict(row)) for row in self._all("SELECT * FROM rules ORDER BY id")]
+
+    def add_rule(self, rule: Rule) -> Rule:
+        with self._lock:
+            cursor = self._conn.execute(
+                "INSERT INTO rules (result, delivery, phone, amount, api) VALUES (?, ?, ?, ?, ?)",
+                (rule.result, rule.delivery, rule.phone, rule.amount, rule.api),
+            )
+        return Rule(**{**rule.__dict__, "id": cursor.lastrowid})
+
+    def delete_rules(self, rule_id: int | None = None) -> int:
+        """Delete one rule (or all of them); how many went."""
+        with self._lock:
+            if rule_id is None:
+                return self._conn.execute("DELETE FROM rules").rowcount
+            return self._conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount
+
+    # Callbacks
+    def claim_due(self, now: float) -> list[Delivery]:
+        """Callbacks due by `now`, marked sent (at most once, even across a crash)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "UPDATE callbacks SET sent_at = ? WHERE sent_at IS NULL AND due_at <= ?"
+                " RETURNING *",
+                (now, now),
+            ).fetchall()
+        return sorted((_delivery(row) for row in rows), key=lambda d: (d.due_at, d.id))
+
+    def record_answer(self, delivery_id: int, status_code: int | None, error: str | None) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE callbacks SET status_code = ?, error = ? WHERE id = ?",
+                (status_code, error, delivery_id),
+            )
+
+    def deliveries(self, reference: str | None = None) -> list[Delivery]:
+        if reference is None:
+            rows = self._all("SELECT * FROM callbacks ORDER BY id")
+        else:
+            rows = self._all(
+                "SELECT * FROM callbacks WHERE reference = ? ORDER BY id", (reference,)
+            )
+        return [_delivery(row) for row in rows]
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(**{**dict(row), "body": json.loads(row["body"])})
