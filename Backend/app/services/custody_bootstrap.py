@@ -1,10 +1,11 @@
-"""Development only: create and fund PayTrace's own accounts on a local network.
+"""PayTrace's own Stellar accounts: made ready on a network.
 
-On the real network the issuer, treasury, fee and channel accounts are created once
-by an operator (docs/operations.md). On PayTrace's local development network the
-runner and the tests do it here: the issuer, treasury and fee accounts come from the
-network's friendbot, the treasury trusts the KES asset, and the fee account creates
-the channel accounts. Every step checks first, so running it again changes nothing.
+On a real network an operator creates and funds the issuer, treasury and fee accounts,
+then `python -m app.stellar_setup` adds the treasury's trustline and the channel
+accounts (`ensure_operating_accounts`; docs/operations.md). On PayTrace's local
+development network the runner and the tests do it all here: the issuer, treasury and
+fee accounts come from the network's friendbot, then the same trustline and channels.
+Every step checks first, so running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -48,10 +49,22 @@ def prepare_development_network(
         )
         answer.raise_for_status()
         done.append(name)
-    treasury = server.load_account(system.treasury.public_key)
+    done.extend(ensure_operating_accounts(server, system, passphrase))
+    if done:
+        log.info("development network prepared", extra={"made": ", ".join(done)})
+    return done
+
+
+def ensure_operating_accounts(server: Server, system: SystemAccounts, passphrase: str) -> list[str]:
+    """On any network, once issuer, treasury and fee exist: the treasury's KES trustline
+    and the channel accounts (created and funded by the fee account). Returns what it
+    had to do; raises stellar-sdk's errors when the network refuses."""
+    done: list[str] = []
     if not _trusts(server, system.treasury.public_key, system):
         envelope = (
-            TransactionBuilder(treasury, passphrase, base_fee=100)
+            TransactionBuilder(
+                server.load_account(system.treasury.public_key), passphrase, base_fee=100
+            )
             .append_change_trust_op(asset=system.asset)
             .set_timeout(60)
             .build()
@@ -70,9 +83,16 @@ def prepare_development_network(
         envelope.sign(system.fee)
         server.submit_transaction(envelope)
         done.append(f"{len(missing)} channel account(s)")
-    if done:
-        log.info("development network prepared", extra={"made": ", ".join(done)})
     return done
+
+
+def missing_accounts(server: Server, system: SystemAccounts) -> list[tuple[str, str]]:
+    """(name, address) of PayTrace's issuer, treasury and fee accounts not on the network."""
+    return [
+        (name, getattr(system, name).public_key)
+        for name in ("issuer", "treasury", "fee")
+        if not _exists(server, getattr(system, name).public_key)
+    ]
 
 
 def _exists(server: Server, address: str) -> bool:
