@@ -1,4 +1,5 @@
-"""The operator/agent API under /api/v1/admin: look up, cash in, reverse, unlock, check.
+"""The operator/agent API under /api/v1/admin: look up, cash in, reverse, unlock, check,
+and settlements on Stellar (list the parked ones, retry one).
 
 Every route needs ADMIN_TOKEN as a bearer token (see app/api/admin_auth.py).
 Amounts are integer cents; every failure is `{"error": code, "detail": message}`.
@@ -6,12 +7,14 @@ Amounts are integer cents; every failure is `{"error": code, "detail": message}`
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import uuid
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRoute, AdminRuntime
@@ -23,13 +26,25 @@ from app.api.admin_models import (
     ReconciliationOut,
     ReversalOut,
     ReverseRequest,
+    SettlementItemOut,
+    SettlementPageOut,
+    SettlementRetryOut,
     TransactionOut,
     UnlockOut,
     UserOut,
 )
 from app.api.phones import e164
 from app.errors import NotFound, ServiceUnavailable
-from app.services import accounts, adjustments, admin_views, pins, reconciliation, statements
+from app.services import (
+    accounts,
+    adjustments,
+    admin_views,
+    pins,
+    reconciliation,
+    settlement_admin,
+    statements,
+)
+from app.services.registration import refused
 
 log = logging.getLogger("paytrace.admin")
 
@@ -210,3 +225,90 @@ async def latest_reconciliation(runtime: AdminRuntime) -> ReconciliationOut:
     if stored is None:
         raise NotFound("no reconciliation has run yet")
     return ReconciliationOut.of(stored)
+
+
+_CURSOR_PREFIX = "s:"
+
+
+def encode_settlement_cursor(transaction_id: int) -> str:
+    raw = f"{_CURSOR_PREFIX}{transaction_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_settlement_cursor(cursor: str) -> int:
+    """Raises ValidationFailed (code 'invalid_cursor')."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw.startswith(_CURSOR_PREFIX):
+            transaction_id = int(raw[len(_CURSOR_PREFIX) :])
+            if 0 < transaction_id <= MAX_ID:
+                return transaction_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise refused("invalid_cursor", "the cursor is not one this API gave out")
+
+
+@router.get(
+    "/settlements",
+    summary="Settlements on Stellar that are parked, pending or in flight",
+)
+async def list_settlements(
+    runtime: AdminRuntime,
+    status_: Annotated[
+        Literal["failed", "pending", "submitted"],
+        Query(
+            alias="status",
+            description="failed: refused by the network, parked for an operator (the"
+            " default); pending: waiting for the settler; submitted: with the network",
+        ),
+    ] = "failed",
+    limit: Annotated[int, Query(ge=1, le=settlement_admin.PAGE_MAX)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=40, description="`next_cursor` of the previous page")
+    ] = None,
+) -> SettlementPageOut:
+    """In journal order, oldest first: the settler settles in that order, and a parked
+    movement holds back the later movements of the wallets it touches, so the oldest is
+    the one to fix first. Cursor-paginated: pass `next_cursor` back as `cursor` until it
+    is null (movements parked meanwhile appear on later pages)."""
+    after = decode_settlement_cursor(cursor) if cursor else None
+    rows, more = await run_in_threadpool(
+        lambda: settlement_admin.unsettled(runtime.uow(), status=status_, limit=limit, after=after)
+    )
+    return SettlementPageOut(
+        items=[SettlementItemOut.of(row) for row in rows],
+        next_cursor=encode_settlement_cursor(rows[-1].transaction_id) if more and rows else None,
+    )
+
+
+@router.post(
+    "/settlements/{transaction_id}/retry",
+    summary="Send a parked settlement to Stellar again",
+    responses={
+        404: {
+            "model": ErrorOut,
+            "description": "no such journal transaction, or one that moves nothing on-chain",
+        },
+        409: {
+            "model": ErrorOut,
+            "description": "`not_retryable`: it is submitted or settled (only a failed one"
+            " can be retried)",
+        },
+    },
+)
+async def retry_settlement(
+    transaction_id: TransactionId, runtime: AdminRuntime
+) -> SettlementRetryOut:
+    """Once the cause of the refusal is fixed (see `last_error`), put a failed settlement
+    back to pending: the settler plans it again in journal order and signs a new envelope
+    for it (the refused one moved nothing: see docs/stellar.md). Retrying one that is
+    pending already answers its state with `"retried": false`."""
+    state, retried = await run_in_threadpool(
+        lambda: settlement_admin.retry(runtime.uow(), transaction_id=transaction_id)
+    )
+    if retried:
+        log.info(
+            "admin settlement retry",
+            extra={"transaction_id": transaction_id, "last_error": state.last_error},
+        )
+    return SettlementRetryOut.of(state, retried=retried)

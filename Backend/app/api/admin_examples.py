@@ -34,6 +34,41 @@ CASH_IN = {
 
 REVERSE_REQUEST = {"reason": "sent to the wrong number, ticket 1182"}
 
+SETTLEMENT = {
+    "status": "settled",
+    "origin": "paytrace",
+    "stellar_tx_hash": "3389e9f0f1a65f19736cacf544c2e825313e8447f569233bb8db39aa607c8889",
+    "ledger": 52718,
+    "last_error": None,
+    "envelope_hash": "3389e9f0f1a65f19736cacf544c2e825313e8447f569233bb8db39aa607c8889",
+    "settled_at": "2026-03-02T09:15:05.731+00:00",
+}
+
+PARKED_SETTLEMENT = {
+    "status": "failed",
+    "origin": "paytrace",
+    "stellar_tx_hash": None,
+    "ledger": None,
+    "last_error": "op_no_trust",
+    "envelope_hash": "a1f3c0d9e2b8476a5c1d0e9f8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b",
+    "settled_at": None,
+    "transaction_id": 43,
+    "reference": "ZP4M8K2WQA",
+    "kind": "transfer",
+    "amount": 100000,
+    "fee": 1000,
+    "created_at": WHEN,
+}
+
+SETTLEMENT_PAGE = {"items": [PARKED_SETTLEMENT], "next_cursor": "czo0Mw"}
+
+SETTLEMENT_RETRY = {
+    **PARKED_SETTLEMENT,
+    "status": "pending",
+    "envelope_hash": None,
+    "retried": True,
+}
+
 TRANSACTION = {
     "transaction_id": 43,
     "reference": "ZP4M8K2WQA",
@@ -74,6 +109,7 @@ TRANSACTION = {
             "balance_after": 1000,
         },
     ],
+    "settlement": SETTLEMENT,
 }
 
 REVERSAL = {
@@ -116,6 +152,15 @@ REVERSAL = {
             "balance_after": 0,
         },
     ],
+    "settlement": {
+        "status": "pending",
+        "origin": "paytrace",
+        "stellar_tx_hash": None,
+        "ledger": None,
+        "last_error": None,
+        "envelope_hash": None,
+        "settled_at": None,
+    },
     "replayed": False,
 }
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from app.api import admin_examples as examples
 from app.db.repositories.reconciliation import StoredReport
+from app.db.repositories.settlements import SettlementState
 from app.services.adjustments import MAX_CASH_IN, REFERENCE_MAX
 from app.services.admin_views import TransactionView, UserOverview
 from app.services.ledger import Movement
@@ -134,6 +135,99 @@ class LegOut(BaseModel):
     balance_after: int
 
 
+SettlementStatus = Literal["pending", "submitted", "settled", "failed"]
+STELLAR_HASH = r"^[0-9a-f]{64}$"
+
+
+class SettlementStateOut(BaseModel):
+    """A journal transaction's settlement on Stellar (docs/stellar.md)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SETTLEMENT]})
+
+    status: SettlementStatus = Field(
+        description="pending: waiting for the settler (or a wallet's activation); submitted:"
+        " its envelope is with the network; settled: applied on the Stellar ledger; failed:"
+        " refused by the network and parked for an operator (`POST"
+        " /settlements/{transaction_id}/retry` once the cause is fixed)"
+    )
+    origin: Literal["paytrace", "incoming"] = Field(
+        description="incoming: KES paid into a wallet on Stellar from outside PayTrace,"
+        " recorded already settled"
+    )
+    stellar_tx_hash: str | None = Field(
+        pattern=STELLAR_HASH, description="the Stellar transaction that settled it"
+    )
+    ledger: int | None = Field(description="the ledger that applied it (null for incoming)")
+    last_error: str | None = Field(
+        description="the network's result codes for its operations when it was refused;"
+        " kept after a retry until its new envelope is signed"
+    )
+    envelope_hash: str | None = Field(
+        pattern=STELLAR_HASH,
+        description="the envelope carrying it: in flight (submitted), applied (settled) or"
+        " refused (failed); null while pending",
+    )
+    settled_at: datetime | None
+
+    @classmethod
+    def fields_of(cls, state: SettlementState) -> dict[str, object]:
+        return {
+            "status": state.status,
+            "origin": state.origin,
+            "stellar_tx_hash": state.tx_hash,
+            "ledger": state.ledger,
+            "last_error": state.last_error,
+            "envelope_hash": state.envelope_hash,
+            "settled_at": state.settled_at,
+        }
+
+    @classmethod
+    def of(cls, state: SettlementState) -> Self:
+        return cls(**cls.fields_of(state))
+
+
+class SettlementItemOut(SettlementStateOut):
+    """A movement's settlement with the journal transaction it mirrors."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PARKED_SETTLEMENT]})
+
+    transaction_id: int
+    reference: str = Field(description="PayTrace's reference of the journal transaction")
+    kind: str = Field(description="transfer | cash_in | reversal")
+    amount: int = Field(description="cents")
+    fee: int = Field(description="cents")
+    created_at: datetime = Field(description="when the journal transaction was posted")
+
+    @classmethod
+    def of(cls, state: SettlementState, **extra: object) -> Self:
+        return cls(
+            transaction_id=state.transaction_id,
+            reference=state.reference,
+            kind=state.kind,
+            amount=state.amount,
+            fee=state.fee,
+            created_at=state.created_at,
+            **SettlementStateOut.fields_of(state),
+            **extra,
+        )
+
+
+class SettlementPageOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SETTLEMENT_PAGE]})
+
+    items: list[SettlementItemOut] = Field(description="in journal order, oldest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (newer) page")
+
+
+class SettlementRetryOut(SettlementItemOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SETTLEMENT_RETRY]})
+
+    retried: bool = Field(
+        description="true: it was failed and is pending now; false: it was already pending"
+        " (a retry repeated), nothing changed"
+    )
+
+
 class TransactionOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.TRANSACTION]})
 
@@ -148,6 +242,10 @@ class TransactionOut(BaseModel):
     reversed_by: int | None = Field(description="the reversal of this transaction, if any")
     created_at: datetime
     legs: list[LegOut]
+    settlement: SettlementStateOut | None = Field(
+        description="its settlement on Stellar; null when none is recorded (it moves no"
+        " money on-chain, e.g. between the float and suspense)"
+    )
 
     @classmethod
     def of(cls, view: TransactionView, **extra: object) -> Self:
@@ -163,6 +261,9 @@ class TransactionOut(BaseModel):
             reversed_by=view.reversed_by_id,
             created_at=view.created_at,
             legs=[LegOut(**asdict(leg)) for leg in view.legs],
+            settlement=SettlementStateOut.of(view.settlement)
+            if view.settlement is not None
+            else None,
             **extra,
         )
 

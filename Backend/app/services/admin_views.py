@@ -1,10 +1,12 @@
-"""What operators read before they act: a user's standing, a journal transaction."""
+"""What operators read before they act: a user's standing, a journal transaction and
+its settlement on Stellar."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app.db.repositories.settlements import SettlementState
 from app.db.unit_of_work import UnitOfWork
 from app.services.accounts import Profile, profile_of
 
@@ -49,6 +51,7 @@ class TransactionView:
     reversed_by_id: int | None  # the reversal of this transaction, if there is one
     created_at: datetime
     legs: tuple[LegView, ...]
+    settlement: SettlementState | None = None  # None: it moves nothing on-chain
 
 
 def user_overview(uow: UnitOfWork, phone: str, now: datetime | None = None) -> UserOverview | None:
@@ -83,7 +86,8 @@ def user_overview(uow: UnitOfWork, phone: str, now: datetime | None = None) -> U
 
 
 def transaction_view(uow: UnitOfWork, transaction_id: int) -> TransactionView | None:
-    """A journal transaction with its legs and their accounts' owners, or None.
+    """A journal transaction with its legs, their accounts' owners and its settlement on
+    Stellar, or None.
 
     Reads only (no lock is taken). Raises ServiceUnavailable.
     """
@@ -98,6 +102,7 @@ def transaction_view(uow: UnitOfWork, transaction_id: int) -> TransactionView | 
             )
         }
         reversal = uow.ledger.reversal_of(entry.id)
+        settlement = uow.settlements.state(entry.id)
     legs = []
     for leg in entry.legs:
         account = accounts[leg.account_id]
@@ -124,4 +129,5 @@ def transaction_view(uow: UnitOfWork, transaction_id: int) -> TransactionView | 
         reversed_by_id=reversal.id if reversal is not None else None,
         created_at=entry.created_at,
         legs=tuple(legs),
+        settlement=settlement,
     )

@@ -122,6 +122,8 @@ ROUTES = [
     ("GET", "/transactions/1", None),
     ("POST", "/transactions/1/reverse", {"reason": "test"}),
     ("POST", f"/users/{ALICE}/unlock", None),
+    ("GET", "/settlements?status=pending", None),
+    ("POST", "/settlements/1/retry", None),
 ]
 BAD_AUTH = {
     "missing": {},

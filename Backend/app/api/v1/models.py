@@ -222,14 +222,46 @@ class WalletOut(BaseModel):
     limits: LimitsOut
 
 
+# Journal kinds: harambee adds a contribution, a campaign's payout and its refunds.
+TransactionType = Literal[
+    "transfer", "cash_in", "reversal", "contribution", "campaign_payout", "campaign_refund"
+]
+
+
 class Counterparty(BaseModel):
     name: str
     phone: str = Field(description="masked, e.g. +2547****5678")
 
 
+SettlementStatus = Literal["pending", "submitted", "settled", "failed"]
+STELLAR_HASH = r"^[0-9a-f]{64}$"
+
+
+class TransactionSettlementOut(BaseModel):
+    """Where the movement stands on Stellar: PayTrace's ledger is the book of record and
+    every movement between wallets (and PayTrace's own accounts) is mirrored there by KES
+    payments, usually within a few seconds."""
+
+    status: SettlementStatus = Field(
+        description="pending: waiting to be sent (or for the wallet's Stellar account);"
+        " submitted: sent to the network; settled: on the Stellar ledger; failed: refused"
+        " by the network and waiting for PayTrace's operators (the movement itself stands)"
+    )
+    stellar_tx_hash: str | None = Field(
+        pattern=STELLAR_HASH,
+        description="the Stellar transaction that settled it (settled only)",
+        examples=["3389e9f0f1a65f19736cacf544c2e825313e8447f569233bb8db39aa607c8889"],
+    )
+    ledger: int | None = Field(
+        description="the Stellar ledger that applied it; null until settled, and for KES"
+        " paid into the wallet from outside PayTrace",
+        examples=[52718],
+    )
+
+
 class TransactionOut(BaseModel):
     id: str = Field(description="PayTrace's reference, as in the SMS", examples=["K7QX2M9PLA"])
-    type: Literal["transfer", "cash_in", "reversal"]
+    type: TransactionType
     direction: Literal["in", "out"]
     amount: int = Field(
         description="cents added to (in) or taken from (out) the wallet, fee included"
@@ -239,6 +271,10 @@ class TransactionOut(BaseModel):
     counterparty: Counterparty | None
     note: str | None
     created_at: datetime
+    settlement: TransactionSettlementOut | None = Field(
+        description="its settlement on Stellar; null when none is recorded (it moves no"
+        " money on-chain)"
+    )
 
 
 class TransactionPage(BaseModel):
@@ -257,6 +293,12 @@ class TransactionPage(BaseModel):
                             "counterparty": {"name": "Amani Otieno", "phone": "+2547****0111"},
                             "note": "rent",
                             "created_at": "2026-11-28T16:45:29Z",
+                            "settlement": {
+                                "status": "settled",
+                                "stellar_tx_hash": "3389e9f0f1a65f19736cacf544c2e825"
+                                "313e8447f569233bb8db39aa607c8889",
+                                "ledger": 52718,
+                            },
                         }
                     ],
                     "next_cursor": "bDo0Mg",

@@ -16,6 +16,8 @@ from app.api.v1.models import (
     LimitsOut,
     TransactionOut,
     TransactionPage,
+    TransactionSettlementOut,
+    TransactionType,
     WalletOut,
 )
 from app.api.v1.responses import COMMON, SIGNED_IN
@@ -90,6 +92,13 @@ def _item(line: StatementLine) -> TransactionOut:
         counterparty=counterparty,
         note=line.note,
         created_at=line.created_at,
+        settlement=TransactionSettlementOut(
+            status=line.settlement_status,
+            stellar_tx_hash=line.stellar_tx_hash,
+            ledger=line.stellar_ledger,
+        )
+        if line.settlement_status is not None
+        else None,
     )
 
 
@@ -108,7 +117,7 @@ async def list_transactions(
         date | None, Query(alias="to", description="last Nairobi day (inclusive)")
     ] = None,
     type: Annotated[
-        Literal["transfer", "cash_in", "reversal"] | None, Query(description="one kind only")
+        TransactionType | None, Query(description="one kind only")
     ] = None,
     direction: Annotated[Literal["in", "out"] | None, Query()] = None,
 ) -> TransactionPage:

@@ -106,6 +106,10 @@ class StatementLine:
     leg_id: int  # the line's position in the account's history (a cursor)
     fee: int  # the part of a money-out that was the fee
     note: str | None
+    # Its settlement on Stellar (stellar_settlements); None: it moves nothing on-chain.
+    settlement_status: str | None = None  # pending | submitted | settled | failed
+    stellar_tx_hash: str | None = None
+    stellar_ledger: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,7 +473,8 @@ class LedgerRepository:
     def statement(
         self, account_id: int, limit: int, where: StatementFilter | None = None
     ) -> list[StatementLine]:
-        """The account's movements matching `where`, newest first, each with its counterparty."""
+        """The account's movements matching `where`, newest first, each with its counterparty
+        and its settlement on Stellar."""
         where = where or StatementFilter()
         with self._conn.cursor() as cur:
             cur.execute(
@@ -477,9 +482,10 @@ class LedgerRepository:
                 SELECT t.id, t.reference, t.kind, t.created_at, l.amount, l.balance_after,
                        other.full_name, other.phone, l.id,
                        CASE WHEN t.kind = 'transfer' AND l.amount < 0 THEN t.fee ELSE 0 END,
-                       t.note
+                       t.note, s.status, s.tx_hash, s.ledger
                 FROM journal_legs l
                 JOIN journal_transactions t ON t.id = l.transaction_id
+                LEFT JOIN stellar_settlements s ON s.transaction_id = t.id
                 LEFT JOIN LATERAL (
                     SELECT u.full_name, u.phone
                     FROM journal_legs o

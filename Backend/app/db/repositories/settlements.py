@@ -76,6 +76,35 @@ def _group(rows: list[tuple]) -> list[OpenSettlement]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class SettlementState:
+    """A journal transaction's settlement on Stellar, with the journal's own facts: what
+    operators read, and users in part."""
+
+    transaction_id: int
+    reference: str
+    kind: str
+    amount: int  # cents
+    fee: int  # cents
+    created_at: datetime  # the journal transaction's
+    status: str  # pending | submitted | settled | failed
+    origin: str  # paytrace | incoming (a payment that already happened on-chain)
+    tx_hash: str | None  # the Stellar transaction that settled it
+    ledger: int | None  # the ledger that applied it (None for incoming payments)
+    last_error: str | None  # the network's refusal (failed; kept while retried)
+    envelope_hash: str | None  # its envelope: in flight, applied, or refused
+    settled_at: datetime | None
+
+
+_STATE_SQL = """
+    SELECT s.transaction_id, t.reference, t.kind, t.amount, t.fee, t.created_at,
+           s.status, s.origin, s.tx_hash, s.ledger, s.last_error, e.tx_hash, s.settled_at
+    FROM stellar_settlements s
+    JOIN journal_transactions t ON t.id = s.transaction_id
+    LEFT JOIN stellar_transactions e ON e.id = s.envelope_id
+"""
+
+
 class SettlementRepository:
     def __init__(self, conn: psycopg2.extensions.connection) -> None:
         self._conn = conn
@@ -309,3 +338,35 @@ class SettlementRepository:
         with self._conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM stellar_settlements WHERE status <> 'settled'")
             return cur.fetchone()[0]
+
+    # ---- operators ----------------------------------------------------------------------
+
+    def state(self, transaction_id: int) -> SettlementState | None:
+        """A journal transaction's settlement, or None: it moves nothing on-chain."""
+        with self._conn.cursor() as cur:
+            cur.execute(_STATE_SQL + " WHERE s.transaction_id = %(id)s", {"id": transaction_id})
+            row = cur.fetchone()
+        return SettlementState(*row) if row else None
+
+    def unsettled_page(self, status: str, limit: int, after: int | None) -> list[SettlementState]:
+        """Up to `limit` settlements in `status` (not 'settled'), in journal order (oldest
+        first), after the journal transaction `after`."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                _STATE_SQL + " WHERE s.status = %(status)s AND s.status <> 'settled'"
+                " AND s.transaction_id > %(after)s ORDER BY s.transaction_id LIMIT %(limit)s",
+                {"status": status, "after": after or 0, "limit": limit},
+            )
+            return [SettlementState(*row) for row in cur.fetchall()]
+
+    def retry(self, transaction_id: int) -> bool:
+        """A parked ('failed') settlement back to 'pending', without its refused envelope:
+        the settler builds a new one. False if it was not 'failed'. last_error stays until
+        the new envelope is signed."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE stellar_settlements SET status = 'pending', envelope_id = NULL"
+                " WHERE transaction_id = %(id)s AND status = 'failed'",
+                {"id": transaction_id},
+            )
+            return cur.rowcount == 1
