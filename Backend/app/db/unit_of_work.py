@@ -13,10 +13,13 @@ import psycopg2.extensions
 
 from app.db.pool import Database
 from app.db.repositories.api_sessions import ApiSessionRepository
+from app.db.repositories.campaigns import CampaignRepository
+from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pins import PinRepository
+from app.db.repositories.pledges import PledgeRepository
 from app.db.repositories.reconciliation import ReconciliationRepository
 from app.db.repositories.settlements import SettlementRepository
 from app.db.repositories.sms import SmsRepository
@@ -38,6 +41,9 @@ class UnitOfWork:
     stellar: StellarRepository
     reconciliation: ReconciliationRepository
     settlements: SettlementRepository
+    campaigns: CampaignRepository
+    contributions: ContributionRepository
+    pledges: PledgeRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -58,6 +64,9 @@ class UnitOfWork:
         self.stellar = StellarRepository(self.conn)
         self.reconciliation = ReconciliationRepository(self.conn)
         self.settlements = SettlementRepository(self.conn)
+        self.campaigns = CampaignRepository(self.conn)
+        self.contributions = ContributionRepository(self.conn)
+        self.pledges = PledgeRepository(self.conn)
         return self
 
     def __exit__(

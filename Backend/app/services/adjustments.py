@@ -25,6 +25,9 @@ from app.services.sms_texts import REVERSAL_DIRECTION
 # One cash-in is at most KES 1,000,000: above that is an operator's typo.
 MAX_CASH_IN = 100_000_000
 REFERENCE_MAX = 64
+# A campaign's money is returned by cancelling it (each contributor refunded once); a
+# reversal beside that would pay someone back twice.
+HARAMBEE_KINDS = ("contribution", "campaign_payout", "campaign_refund")
 
 
 class NotReversible(Conflict):
@@ -109,7 +112,7 @@ def reverse(
     """Post the exact opposite of a journal transaction, and tell each wallet by SMS.
 
     At most one reversal per transaction: asking again returns it (replayed=True).
-    Raises NotFound, NotReversible (a reversal cannot itself be reversed) and
+    Raises NotFound, NotReversible (a reversal, or a harambee movement) and
     InsufficientFunds when a wallet no longer holds what it received (an
     operator then settles it by other means).
     """
@@ -124,6 +127,8 @@ def reverse(
                 raise NotFound("no such transaction")
             if original.kind == "reversal":
                 raise NotReversible("a reversal cannot be reversed")
+            if original.kind in HARAMBEE_KINDS:
+                raise NotReversible("harambee money is returned by cancelling the campaign")
             locked = uow.ledger.accounts(account_ids=[leg.account_id for leg in original.legs])
             earlier = earlier_result(uow, key, fingerprint)
             if earlier is not None:

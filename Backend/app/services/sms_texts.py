@@ -111,6 +111,67 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "iliyofunguliwa. Ingia badala yake, au piga {shortcode}."
         ),
     },
+    # ---- harambee: {title} is at most 40 GSM-7 characters, {code} six digits ----
+    "harambee_started": {
+        "en": (
+            "PayTrace: your harambee {title} is open. Its code is {code}: share it so people "
+            "can contribute on {shortcode} > Harambee. Target KES {target}."
+        ),
+        "sw": (
+            "PayTrace: harambee yako {title} imefunguliwa. Nambari yake ni {code}: isambaze "
+            "ili watu wachange kwa {shortcode} > Harambee. Lengo KES {target}."
+        ),
+    },
+    "harambee_contributed": {
+        "en": (
+            "PayTrace {reference} confirmed. KES {amount} to harambee {code} {title} on "
+            "{when}. Raised KES {raised} of {target}. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. KES {amount} kwa harambee {code} {title} "
+            "tarehe {when}. Imechangwa KES {raised} kati ya {target}. Salio jipya KES {balance}."
+        ),
+    },
+    "harambee_milestone": {
+        "en": (
+            "PayTrace: your harambee {code} {title} has reached {percent}% of its target: "
+            "KES {raised} of KES {target}."
+        ),
+        "sw": (
+            "PayTrace: harambee yako {code} {title} imefikia asilimia {percent} ya lengo: "
+            "KES {raised} kati ya KES {target}."
+        ),
+    },
+    "harambee_pledged": {
+        "en": (
+            "PayTrace: you pledged KES {amount} to harambee {code} {title}, due {due}. "
+            "Pay it on {shortcode} > Harambee > My pledges."
+        ),
+        "sw": (
+            "PayTrace: umeahidi KES {amount} kwa harambee {code} {title}, kufikia {due}. "
+            "Lipa kwa {shortcode} > Harambee > Ahadi zangu."
+        ),
+    },
+    "harambee_payout": {
+        "en": (
+            "PayTrace {reference} confirmed. Harambee {code} {title} closed: KES {amount} "
+            "paid into your wallet on {when}. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. Harambee {code} {title} imefungwa: KES "
+            "{amount} imewekwa kwenye pochi yako tarehe {when}. Salio jipya KES {balance}."
+        ),
+    },
+    "harambee_refund": {
+        "en": (
+            "PayTrace {reference}: harambee {code} {title} was cancelled. KES {amount} "
+            "returned to your wallet. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: harambee {code} {title} imesitishwa. KES {amount} "
+            "imerudishwa kwenye pochi yako. Salio jipya KES {balance}."
+        ),
+    },
 }
 
 # Words that fill {direction} in the reversal SMS.

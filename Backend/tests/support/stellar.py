@@ -101,7 +101,12 @@ def books(
             " JOIN ledger_accounts a ON a.user_id = w.user_id"
         )
         ledger = dict(cur.fetchall())
-        cur.execute("SELECT coalesce(sum(balance), 0) FROM ledger_accounts WHERE kind = 'fees'")
+        # The treasury holds what every account that is neither a wallet nor the
+        # issuer's side holds: the fee shards, campaigns' escrows.
+        cur.execute(
+            "SELECT coalesce(sum(balance), 0) FROM ledger_accounts WHERE kind NOT IN"
+            " ('wallet', 'mpesa_float', 'suspense', 'stellar_clearing')"
+        )
         ledger[system.treasury.public_key] = int(cur.fetchone()[0])
     on_chain = {address: kes_cents(horizon, system, address) for address in ledger}
     return ledger, on_chain

@@ -1,0 +1,259 @@
+"""Campaigns: their rows, with what they raised read from their escrow accounts.
+
+A campaign's current amount is its escrow's balance, plus what was paid out to the
+organiser once it closed: the ledger's numbers, never a counter kept beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+
+from app.domain.harambee import campaign_status
+
+
+class CampaignCodeTaken(Exception):
+    """The random campaign code is in use; draw another."""
+
+
+class CampaignKeyTaken(Exception):
+    """A concurrent call started a campaign with this creation key."""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    id: int
+    code: str
+    title: str
+    description: str
+    target_amount: int  # cents
+    current_amount: int  # cents: the escrow's balance, plus the payout once closed
+    stored_status: str  # active | closed | cancelled
+    balance: int  # cents the escrow holds now
+    organiser_id: int
+    organiser_name: str
+    end_date: date | None
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    account_id: int
+    payout_id: int | None
+
+    @property
+    def status(self) -> str:
+        """active | funded | closed | cancelled."""
+        return campaign_status(self.stored_status, self.balance, self.target_amount)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignHead:
+    """What a movement needs to know about its campaign before it takes the locks:
+    nothing here changes while money moves (a title edit shows in the next SMS)."""
+
+    id: int
+    code: str
+    title: str
+    account_id: int
+    organiser_id: int
+    organiser_phone: str
+    organiser_language: str
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignFilter:
+    status: str | None = None  # as shown: active | funded | closed | cancelled
+    organiser_id: int | None = None
+    search: str | None = None  # part of the title, any case
+    code: str | None = None
+    before_id: int | None = None  # paging: campaigns older than this one
+
+
+_COLUMNS = """c.id, c.code, c.title, c.description, c.target_amount,
+       a.balance + coalesce(p.amount, 0), c.status, a.balance, c.organiser_id, u.full_name,
+       c.end_date, c.created_at, c.updated_at, c.ended_at, c.account_id, c.payout_id"""
+_FROM = """FROM campaigns c
+    JOIN ledger_accounts a ON a.id = c.account_id
+    JOIN users u ON u.id = c.organiser_id
+    LEFT JOIN journal_transactions p ON p.id = c.payout_id"""
+# The status users see, in SQL (app.domain.harambee.campaign_status in Python).
+SHOWN_STATUS = (
+    "CASE WHEN c.status = 'active' AND a.balance >= c.target_amount THEN 'funded' ELSE c.status END"
+)
+
+_CREATE_SQL = """
+    WITH account AS (
+        INSERT INTO ledger_accounts (kind, code)
+        VALUES ('campaign', 'campaign:' || %(code)s)
+        RETURNING id
+    )
+    INSERT INTO campaigns (code, title, description, target_amount, organiser_id, account_id,
+                           end_date, creation_key, request_hash, created_at, updated_at)
+    SELECT %(code)s, %(title)s, %(description)s, %(target)s, %(organiser)s, account.id,
+           %(end_date)s, %(key)s, %(hash)s, %(now)s, %(now)s
+    FROM account
+    RETURNING id
+"""
+
+
+class CampaignRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    def create(
+        self,
+        *,
+        code: str,
+        title: str,
+        description: str,
+        target_amount: int,
+        organiser_id: int,
+        end_date: date | None,
+        creation_key: str,
+        request_hash: str,
+        now: datetime,
+    ) -> int:
+        """The campaign and its escrow account, in one statement; returns its id.
+
+        Raises CampaignCodeTaken or CampaignKeyTaken; either leaves the database
+        transaction aborted, so the caller must roll back.
+        """
+        params = {
+            "code": code,
+            "title": title,
+            "description": description,
+            "target": target_amount,
+            "organiser": organiser_id,
+            "end_date": end_date,
+            "key": creation_key,
+            "hash": request_hash,
+            "now": now,
+        }
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(_CREATE_SQL, params)
+                return cur.fetchone()[0]
+        except psycopg2.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "campaigns_creation_key_key":
+                raise CampaignKeyTaken from exc
+            raise CampaignCodeTaken from exc
+
+    def snapshot(self) -> None:
+        """Every later read of this transaction sees one moment (first statement only)."""
+        with self._conn.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    def by_creation_key(self, key: str) -> tuple[CampaignRow, str] | None:
+        """The campaign a creation key started, with its request hash."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS}, c.request_hash {_FROM} WHERE c.creation_key = %(key)s",
+                {"key": key},
+            )
+            row = cur.fetchone()
+        return (CampaignRow(*row[:-1]), row[-1]) if row else None
+
+    def get(self, campaign_id: int) -> CampaignRow | None:
+        with self._conn.cursor() as cur:
+            cur.execute(f"SELECT {_COLUMNS} {_FROM} WHERE c.id = %(id)s", {"id": campaign_id})
+            row = cur.fetchone()
+        return CampaignRow(*row) if row else None
+
+    def head(self, campaign_id: int) -> CampaignHead | None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT c.id, c.code, c.title, c.account_id, c.organiser_id, u.phone, u.language
+                FROM campaigns c JOIN users u ON u.id = c.organiser_id
+                WHERE c.id = %(id)s
+                """,
+                {"id": campaign_id},
+            )
+            row = cur.fetchone()
+        return CampaignHead(*row) if row else None
+
+    def list(self, where: CampaignFilter, limit: int) -> list[CampaignRow]:
+        """Campaigns matching `where`, newest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT {_COLUMNS} {_FROM}
+                WHERE (%(status)s::text IS NULL OR {SHOWN_STATUS} = %(status)s::text)
+                  AND (%(organiser)s::bigint IS NULL OR c.organiser_id = %(organiser)s::bigint)
+                  AND (%(search)s::text IS NULL
+                       OR strpos(lower(c.title), lower(%(search)s::text)) > 0)
+                  AND (%(code)s::text IS NULL OR c.code = %(code)s::text)
+                  AND (%(before)s::bigint IS NULL OR c.id < %(before)s::bigint)
+                ORDER BY c.id DESC
+                LIMIT %(limit)s
+                """,
+                {
+                    "status": where.status,
+                    "organiser": where.organiser_id,
+                    "search": where.search,
+                    "code": where.code,
+                    "before": where.before_id,
+                    "limit": limit,
+                },
+            )
+            return [CampaignRow(*row) for row in cur.fetchall()]
+
+    def count_active(self, organiser_id: int) -> int:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM campaigns WHERE organiser_id = %(id)s AND status = 'active'",
+                {"id": organiser_id},
+            )
+            return cur.fetchone()[0]
+
+    def update(self, campaign_id: int, changes: dict[str, object], now: datetime) -> bool:
+        """Apply changes (title, description, target_amount, end_date) to an active
+        campaign; False when it is not active (any more)."""
+        allowed = ("title", "description", "target_amount", "end_date")
+        columns = [name for name in allowed if name in changes]
+        assignments = ", ".join(f"{name} = %({name})s" for name in columns)
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"UPDATE campaigns SET {assignments}, updated_at = %(now)s"
+                " WHERE id = %(id)s AND status = 'active'",
+                {**{name: changes[name] for name in columns}, "now": now, "id": campaign_id},
+            )
+            return cur.rowcount == 1
+
+    def stored_status(self, campaign_id: int) -> str | None:
+        """The stored status, read afresh (call it after taking the escrow's lock)."""
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT status FROM campaigns WHERE id = %(id)s", {"id": campaign_id})
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def end(self, campaign_id: int, *, status: str, payout_id: int | None, now: datetime) -> None:
+        """Mark an active campaign closed (with its payout) or cancelled."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE campaigns
+                SET status = %(status)s, payout_id = %(payout)s, ended_at = %(now)s,
+                    updated_at = %(now)s
+                WHERE id = %(id)s AND status = 'active'
+                """,
+                {"status": status, "payout": payout_id, "now": now, "id": campaign_id},
+            )
+            if cur.rowcount != 1:
+                raise RuntimeError(f"campaign {campaign_id} was not active")
+
+    def cancelled_holding_money(self, limit: int) -> list[int]:
+        """Cancelled campaigns whose escrow still holds money: refunds to finish."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT c.id FROM campaigns c JOIN ledger_accounts a ON a.id = c.account_id
+                WHERE c.status = 'cancelled' AND a.balance > 0
+                ORDER BY c.id LIMIT %(limit)s
+                """,
+                {"limit": limit},
+            )
+            return [row[0] for row in cur.fetchall()]

@@ -1,0 +1,182 @@
+"""Pledges: promises to pay a campaign by a date.
+
+What has been paid toward a pledge is the sum of the contributions that name it
+(their amounts are their journal transactions'), and its status follows from that,
+its due date and whether it or its campaign ended: app.domain.harambee.pledge_status
+is the same rule in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+
+
+class PledgeKeyTaken(Exception):
+    """A concurrent call made a pledge with this creation key."""
+
+
+@dataclass(frozen=True, slots=True)
+class PledgeRow:
+    id: int
+    campaign_id: int
+    campaign_code: str
+    campaign_title: str
+    user_id: int
+    amount: int  # cents promised
+    paid_amount: int  # cents paid toward it so far
+    due_date: date
+    status: str  # pledged | partially_paid | fulfilled | overdue | cancelled
+    is_anonymous: bool
+    message: str | None
+    created_at: datetime
+    cancelled_at: datetime | None
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.amount - self.paid_amount)
+
+
+@dataclass(frozen=True, slots=True)
+class PledgeFilter:
+    user_id: int | None = None
+    campaign_id: int | None = None
+    status: str | None = None
+    before_id: int | None = None  # paging: pledges older than this one
+
+
+# Cents paid toward pledge `p` (a LATERAL subquery named `paid`, column `total`).
+PAID_LATERAL = """CROSS JOIN LATERAL (
+        SELECT coalesce(sum(t.amount), 0) AS total
+        FROM campaign_contributions cc JOIN journal_transactions t ON t.id = cc.transaction_id
+        WHERE cc.pledge_id = p.id
+    ) paid"""
+# The status of pledge `p` of campaign `c` on Nairobi day %(today)s.
+STATUS_SQL = """CASE WHEN p.cancelled_at IS NOT NULL THEN 'cancelled'
+            WHEN paid.total >= p.amount THEN 'fulfilled'
+            WHEN c.status <> 'active' THEN 'cancelled'
+            WHEN p.due_date < %(today)s THEN 'overdue'
+            WHEN paid.total > 0 THEN 'partially_paid'
+            ELSE 'pledged' END"""
+
+_SELECT = f"""
+    SELECT p.id, p.campaign_id, c.code, c.title, p.user_id, p.amount, paid.total, p.due_date,
+           {STATUS_SQL} AS status,
+           p.is_anonymous, p.message, p.created_at, p.cancelled_at
+    FROM pledges p
+    JOIN campaigns c ON c.id = p.campaign_id
+    {PAID_LATERAL}
+"""
+
+
+class PledgeRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    def create(
+        self,
+        *,
+        campaign_id: int,
+        user_id: int,
+        amount: int,
+        due_date: date,
+        is_anonymous: bool,
+        message: str | None,
+        creation_key: str,
+        request_hash: str,
+        now: datetime,
+    ) -> int:
+        """The new pledge's id. Raises PledgeKeyTaken (the transaction is then aborted)."""
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(
+                    """
+                    INSERT INTO pledges (campaign_id, user_id, amount, due_date, is_anonymous,
+                                         message, creation_key, request_hash, created_at)
+                    VALUES (%(campaign)s, %(user)s, %(amount)s, %(due)s, %(anonymous)s,
+                            %(message)s, %(key)s, %(hash)s, %(now)s)
+                    RETURNING id
+                    """,
+                    {
+                        "campaign": campaign_id,
+                        "user": user_id,
+                        "amount": amount,
+                        "due": due_date,
+                        "anonymous": is_anonymous,
+                        "message": message,
+                        "key": creation_key,
+                        "hash": request_hash,
+                        "now": now,
+                    },
+                )
+                return cur.fetchone()[0]
+        except psycopg2.errors.UniqueViolation as exc:
+            raise PledgeKeyTaken from exc
+
+    def by_creation_key(self, key: str) -> tuple[int, str] | None:
+        """The pledge a creation key made, and its request hash."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT id, request_hash FROM pledges WHERE creation_key = %(key)s", {"key": key}
+            )
+            row = cur.fetchone()
+        return (row[0], row[1]) if row else None
+
+    def get(self, pledge_id: int, today: date) -> PledgeRow | None:
+        with self._conn.cursor() as cur:
+            cur.execute(_SELECT + " WHERE p.id = %(id)s", {"id": pledge_id, "today": today})
+            row = cur.fetchone()
+        return PledgeRow(*row) if row else None
+
+    def list(self, where: PledgeFilter, today: date, limit: int) -> list[PledgeRow]:
+        """Pledges matching `where`, newest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT * FROM ({_SELECT}
+                    WHERE (%(user)s::bigint IS NULL OR p.user_id = %(user)s::bigint)
+                      AND (%(campaign)s::bigint IS NULL OR p.campaign_id = %(campaign)s::bigint)
+                      AND (%(before)s::bigint IS NULL OR p.id < %(before)s::bigint)
+                ) found
+                WHERE %(status)s::text IS NULL OR found.status = %(status)s::text
+                ORDER BY found.id DESC
+                LIMIT %(limit)s
+                """,
+                {
+                    "user": where.user_id,
+                    "campaign": where.campaign_id,
+                    "before": where.before_id,
+                    "status": where.status,
+                    "today": today,
+                    "limit": limit,
+                },
+            )
+            return [PledgeRow(*row) for row in cur.fetchall()]
+
+    def cancel(self, pledge_id: int, now: datetime) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE pledges SET cancelled_at = %(now)s"
+                " WHERE id = %(id)s AND cancelled_at IS NULL",
+                {"id": pledge_id, "now": now},
+            )
+
+    def statuses(self, campaign_id: int, today: date) -> dict[str, tuple[int, int, int]]:
+        """Per status of a campaign's pledges: (count, cents promised, cents paid)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT status, count(*), coalesce(sum(amount), 0), coalesce(sum(paid), 0)
+                FROM (SELECT {STATUS_SQL} AS status, p.amount, paid.total AS paid
+                      FROM pledges p JOIN campaigns c ON c.id = p.campaign_id
+                      {PAID_LATERAL}
+                      WHERE p.campaign_id = %(campaign)s) found
+                GROUP BY status
+                """,
+                {"campaign": campaign_id, "today": today},
+            )
+            return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in cur.fetchall()}
