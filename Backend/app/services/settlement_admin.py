@@ -20,7 +20,8 @@ PAGE_MAX = 200
 
 
 class NotRetryable(Conflict):
-    """Only a parked ('failed') settlement can be retried."""
+    """Only a parked ('failed') settlement can be retried, and only once the envelope the
+    network refused is past its time bound (it can then never apply)."""
 
     code = "not_retryable"
 
@@ -50,6 +51,13 @@ def retry(uow: UnitOfWork, *, transaction_id: int) -> tuple[SettlementState, boo
         state = uow.settlements.state(transaction_id)
         if state is None:
             raise NotFound("no settlement on Stellar for this transaction")
+        if not retried and state.status == "failed":
+            until = uow.settlements.refused_envelope_live_until(transaction_id)
+            raise NotRetryable(
+                "the refused envelope could still be applied until"
+                f" {until.isoformat() if until else 'its time bound'}; retry after that",
+                status=state.status,
+            )
         if not retried and state.status != "pending":
             raise NotRetryable(
                 f"only a failed settlement can be retried; this one is {state.status}",

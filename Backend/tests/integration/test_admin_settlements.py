@@ -84,7 +84,9 @@ def cash_in_id(database, phone: str, amount: int, reference: str) -> int:
 # ---- the settler's own steps, through its repository ------------------------------------
 
 
-def submit(database, transaction_ids: list[int]) -> tuple[int, str]:
+def submit(
+    database, transaction_ids: list[int], max_time: datetime | None = None
+) -> tuple[int, str]:
     """Sign-and-save: an envelope for these movements, saved, they become 'submitted'."""
     tx_hash = secrets.token_hex(32)
     with UnitOfWork(database) as uow:
@@ -93,7 +95,7 @@ def submit(database, transaction_ids: list[int]) -> tuple[int, str]:
             sequence=1,
             tx_hash=tx_hash,
             envelope_xdr="AAAA",
-            max_time=datetime.now(UTC) + timedelta(minutes=2),
+            max_time=max_time or datetime.now(UTC) + timedelta(minutes=2),
         )
         uow.settlements.mark_submitted(transaction_ids, envelope_id)
         uow.commit()
@@ -118,9 +120,11 @@ def apply(database, envelope_id: int, tx_hash: str, ledger: int) -> None:
         uow.commit()
 
 
-def park(database, transaction_id: int, why: str = "op_no_trust") -> str:
-    """A movement refused by the network and parked; returns its envelope's hash."""
-    envelope_id, tx_hash = submit(database, [transaction_id])
+def park(database, transaction_id: int, why: str = "op_no_trust", *, live_for_s: float = -1) -> str:
+    """A movement refused by the network and parked; returns its envelope's hash. The
+    envelope's time bound is live_for_s from now (by default already past)."""
+    max_time = datetime.now(UTC) + timedelta(seconds=live_for_s)
+    envelope_id, tx_hash = submit(database, [transaction_id], max_time)
     refuse(database, envelope_id, {transaction_id: why})
     return tx_hash
 
@@ -285,6 +289,19 @@ def test_retry_puts_a_failed_settlement_back_to_pending_and_repeats_harmlessly(
         new_hash,
         4242,
     )
+
+
+def test_no_retry_while_the_refused_envelope_could_still_apply(admin, clean_database, people):
+    """Refused before any ledger (tx_bad_auth...), an envelope could still be applied by
+    whoever holds its bytes until its time bound: a new one meanwhile could pay twice."""
+    alice, _ = people
+    fund(clean_database, ALICE, 500_000)
+    moved = send(clean_database, alice, BOB, 100_000, "t-live")
+    park(clean_database, moved, "tx_bad_auth", live_for_s=120)
+
+    refused = assert_error(admin.post(f"/settlements/{moved}/retry"), 409, "not_retryable")
+    assert "could still be applied until" in refused["detail"]
+    assert row(clean_database, moved)[0] == "failed"
 
 
 def test_retry_of_a_transaction_without_a_settlement_is_404(admin, clean_database, people):

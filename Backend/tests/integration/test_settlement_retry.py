@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -39,7 +40,9 @@ ALICE, BOB, CAROL = phone_of(1), phone_of(2), phone_of(3)
 def custody(live_settings, tmp_path) -> Iterator[tuple]:
     """The local network, PayTrace's accounts on it, and the API serving against it."""
     with local_network(tmp_path / "net", close_interval_s=0.05) as net:
-        settings = custody_settings(live_settings, net.url, stellar_channels=2)
+        settings = custody_settings(
+            live_settings, net.url, stellar_channels=2, stellar_envelope_ttl_s=3
+        )
         system = prepared_system(settings)
         with LiveServer(create_app(settings), settings.port) as api:
             token = settings.admin_token.get_secret_value()
@@ -159,8 +162,14 @@ def test_a_refused_movement_is_parked_retried_by_an_operator_and_then_settles(
     assert horizon.transaction_ledger(refused_hash) is None
     assert admin.get(f"/transactions/{refused}").json()["settlement"]["status"] == "failed"
 
-    # The operator fixes the cause, then retries through the admin API.
+    # The operator fixes the cause, then retries through the admin API: refused while
+    # the refused envelope's time bound lies ahead, accepted once it has passed.
     operator_transaction(settings, horizon, system, bob_key, trust=True)
+    live_until = envelope_max_time(clean_database, refused_hash)
+    if datetime.now(UTC) < live_until - timedelta(seconds=0.5):
+        early = admin.post(f"/settlements/{refused}/retry")
+        assert (early.status_code, early.json()["error"]) == (409, "not_retryable")
+    time.sleep(max(0.0, (live_until - datetime.now(UTC)).total_seconds()) + 1.1)
     retried = admin.post(f"/settlements/{refused}/retry")
     assert retried.status_code == 200, retried.text
     assert (retried.json()["status"], retried.json()["retried"]) == ("pending", True)
@@ -179,3 +188,11 @@ def test_a_refused_movement_is_parked_retried_by_an_operator_and_then_settles(
     assert admin.get("/settlements").json()["items"] == []
     again = admin.post(f"/settlements/{refused}/retry")
     assert (again.status_code, again.json()["error"]) == (409, "not_retryable")
+
+
+def envelope_max_time(database, tx_hash: str) -> datetime:
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT max_time FROM stellar_transactions WHERE tx_hash = %s", (tx_hash,))
+        found = cur.fetchone()[0]
+        conn.rollback()
+    return found

@@ -364,9 +364,27 @@ class SettlementRepository:
         the settler builds a new one. False if it was not 'failed'. last_error stays until
         the new envelope is signed."""
         with self._conn.cursor() as cur:
+            # Not while the refused envelope's time bound lies ahead: one refused before
+            # reaching a ledger (tx_bad_auth...) could still be applied by whoever holds
+            # its bytes, and the new envelope would then pay a second time.
             cur.execute(
-                "UPDATE stellar_settlements SET status = 'pending', envelope_id = NULL"
-                " WHERE transaction_id = %(id)s AND status = 'failed'",
+                "UPDATE stellar_settlements s SET status = 'pending', envelope_id = NULL"
+                " WHERE s.transaction_id = %(id)s AND s.status = 'failed'"
+                " AND NOT EXISTS (SELECT 1 FROM stellar_transactions e"
+                "                 WHERE e.id = s.envelope_id AND e.max_time >= now())",
                 {"id": transaction_id},
             )
             return cur.rowcount == 1
+
+    def refused_envelope_live_until(self, transaction_id: int) -> datetime | None:
+        """Until when the envelope that refused this settlement could still apply (its
+        upper time bound), if that is still ahead."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT e.max_time FROM stellar_settlements s"
+                " JOIN stellar_transactions e ON e.id = s.envelope_id"
+                " WHERE s.transaction_id = %(id)s AND e.max_time >= now()",
+                {"id": transaction_id},
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
