@@ -116,9 +116,7 @@ async def list_transactions(
     date_to: Annotated[
         date | None, Query(alias="to", description="last Nairobi day (inclusive)")
     ] = None,
-    type: Annotated[
-        TransactionType | None, Query(description="one kind only")
-    ] = None,
+    type: Annotated[TransactionType | None, Query(description="one kind only")] = None,
     direction: Annotated[Literal["in", "out"] | None, Query()] = None,
 ) -> TransactionPage:
     """Cursor-paginated: pass `next_cursor` back as `cursor` until it is null. Filters
