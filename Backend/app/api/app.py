@@ -14,7 +14,10 @@ from app.api import admin, callbacks, health
 from app.api.body_limit import BodyLimit
 from app.api.errors import install_error_handlers
 from app.api.v1 import auth as v1_auth
+from app.api.v1 import campaigns as v1_campaigns
+from app.api.v1 import contributions as v1_contributions
 from app.api.v1 import me as v1_me
+from app.api.v1 import pledges as v1_pledges
 from app.api.v1 import transfers as v1_transfers
 from app.api.v1 import wallet as v1_wallet
 from app.api.v1.context import ApiServices
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers):
         app.include_router(v1.router)
     app.include_router(v1_transfers.invitations)
+    for harambee in (v1_campaigns, v1_contributions, v1_pledges):
+        app.include_router(harambee.router)
     app.include_router(admin.router)
     if settings.sms_sandbox_enabled:
         app.include_router(at_sms.router)

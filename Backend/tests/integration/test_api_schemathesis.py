@@ -28,9 +28,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.api.app import create_app
+from app.db.unit_of_work import UnitOfWork
+from app.services.harambee.campaigns import start_campaign
 from tests.conftest import LiveServer
 from tests.support.pwa import Pwa
-from tests.support.wallets import check_ledger, fund, phone_of
+from tests.support.wallets import SHORTCODE, check_ledger, fund, phone_of
 
 CHECKS = [
     not_a_server_error,
@@ -67,7 +69,25 @@ def _signed_in(server: LiveServer, settings, database) -> str:
     finally:
         pwa.close()
     fund(database, USER, 5_000_00)
+    open_campaign(database)
     return tokens["access_token"]
+
+
+def open_campaign(database) -> int:
+    """Campaign 1, organised by the fuzzing user: the schema's examples name it, so the
+    harambee operations reach a real campaign, not only 404s."""
+    with UnitOfWork(database) as uow:
+        user = uow.users.get_by_phone(USER)
+    assert user is not None
+    started = start_campaign(
+        UnitOfWork(database),
+        organiser_user_id=user.id,
+        title="Fuzz harambee",
+        target_amount=1_000_00,
+        key="fuzz",
+        shortcode=SHORTCODE,
+    )
+    return started.campaign.id
 
 
 def _fuzz(
@@ -117,7 +137,7 @@ def test_no_api_operation_answers_5xx_or_off_its_schema(fuzz_server, database):
                 failures.append(f"{operation.label} [{mode.value}]: {exc}")
 
     assert not failures, "\n\n".join(failures)
-    assert len(statuses) >= 19, sorted(statuses)
+    assert len(statuses) >= 34, sorted(statuses)
     # The fuzzing reached the services: every operation answered something besides 401.
     assert all(seen - {401} for seen in statuses.values()), statuses
     assert any(200 <= status < 300 for seen in statuses.values() for status in seen)
@@ -156,3 +176,51 @@ def test_transfers_with_any_amount_note_and_key_stay_on_schema_and_move_money_on
     run()
     assert 201 in statuses and 409 in statuses and 422 in statuses, statuses
     assert check_ledger(database).sound
+
+
+def test_contributions_with_any_amount_message_and_key_stay_on_schema_and_move_money_once(
+    fuzz_server, database
+):
+    """Past the PIN and into a campaign's escrow: amounts, messages, anonymity and
+    idempotency keys (repeated ones included) from hypothesis, every answer checked by
+    Schemathesis; what the campaign shows is its escrow's balance throughout."""
+    server, settings = fuzz_server
+    access = _signed_in(server, settings, database)
+    schema = schemathesis.openapi.from_dict(httpx.get(f"{server.url}/openapi.json").json())
+    operation = schema["/api/v1/contributions"]["POST"]
+    campaign = schema["/api/v1/campaigns/{campaign_id}"]["GET"]
+    headers = {"Authorization": f"Bearer {access}"}
+    statuses: set[int] = set()
+
+    @given(
+        amount=st.integers(min_value=-10, max_value=10**8),
+        message=st.none() | st.text(max_size=110),
+        anonymous=st.booleans(),
+        key=st.sampled_from(["k1", "k2", "k3"]) | st.text(KEY_ALPHABET, min_size=1, max_size=128),
+    )
+    @hypothesis_settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    def run(amount: int, message: str | None, anonymous: bool, key: str) -> None:
+        body = {"campaign_id": 1, "amount": amount, "pin": PIN, "is_anonymous": anonymous}
+        if message is not None:
+            body["message"] = message
+        case = operation.Case(
+            body=body, headers={**headers, "Idempotency-Key": key}, media_type="application/json"
+        )
+        statuses.add(
+            case.call_and_validate(base_url=server.url, checks=CHECKS, timeout=30).status_code
+        )
+        shown = campaign.Case(path_parameters={"campaign_id": 1}, headers=headers)
+        answer = shown.call_and_validate(base_url=server.url, checks=CHECKS, timeout=30)
+        assert answer.json()["current_amount"] == escrow_balance(database)
+
+    run()
+    assert 201 in statuses and 409 in statuses and 422 in statuses, statuses
+    assert check_ledger(database).sound
+
+
+def escrow_balance(database) -> int:
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT balance FROM ledger_accounts WHERE kind = 'campaign'")
+        (balance,) = cur.fetchone()
+        conn.rollback()
+    return balance
