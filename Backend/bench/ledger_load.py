@@ -3,7 +3,9 @@
 In a scratch database (see bench.scratch_db) it registers and funds N users
 through the real services, traces one transfer's round trips, then runs two
 phases of `app.services.transfers.transfer` from T concurrent workers: "spread"
-(random sender and recipient) and "hot" (everyone pays one wallet). Each phase
+(random sender and recipient) and "hot" (everyone pays one wallet), and one of
+`app.services.harambee.contributions.contribute`: "campaign" (everyone contributes
+to one harambee: its escrow is the hot account). Each phase
 is preceded by its floor, measured the same way in the same run: a one-row
 `UPDATE ... SET n = n + 1` and COMMIT per operation, through the same pool and
 driver (spread over many rows, or onto one row), and the same SQL from pgbench
@@ -31,6 +33,8 @@ from app.db.unit_of_work import UnitOfWork
 from app.services import statements
 from app.services.adjustments import cash_in
 from app.services.custody import SecretBox
+from app.services.harambee.campaigns import start_campaign
+from app.services.harambee.contributions import ContributionRequest, contribute
 from app.services.pins import PinHasher
 from app.services.registration import NewUser, register_user
 from app.services.transfers import TransferRequest, transfer
@@ -40,7 +44,7 @@ from bench.ledger_workers import OperationFactory, PhaseResult, run_phase
 from bench.scratch_db import scratch_database, server_summary
 
 # PRODUCT.md, "Quality bars": ledger alone, on a 2-core machine.
-TARGETS = {"spread": 2000, "hot": 1000}
+TARGETS = {"spread": 2000, "hot": 1000, "campaign": 1000}
 FUNDING = 10_000_000  # KES 100,000 per user: no transfer in a run is refused for funds
 SHORTCODE = "*384*123#"
 
@@ -104,13 +108,54 @@ def transfers(users: list[tuple[int, str]], hot: bool) -> OperationFactory:
     return make
 
 
+def open_campaign(dsn: str, organiser: int) -> int:
+    """A harambee everyone will contribute to, started through the real service."""
+    database = Database(dsn, max_connections=1)
+    try:
+        started = start_campaign(
+            UnitOfWork(database),
+            organiser_user_id=organiser,
+            title="Bench harambee",
+            target_amount=10_000_000_000,
+            key="bench",
+            shortcode=SHORTCODE,
+        )
+    finally:
+        database.close()
+    return started.campaign.id
+
+
+def contributions(users: list[tuple[int, str]], campaign_id: int) -> OperationFactory:
+    """Every worker's users contribute to one campaign (its escrow locked by each), unique keys."""
+
+    def make(database: Database, rng: random.Random, tag: str) -> Callable[[], object]:
+        counter = iter(range(1 << 62))
+
+        def one() -> object:
+            user_id = users[rng.randrange(1, len(users))][0]
+            request = ContributionRequest(
+                user_id=user_id,
+                campaign_id=campaign_id,
+                amount=random_amount(rng),
+                idempotency_key=f"bench:campaign:{tag}:{next(counter)}",
+            )
+            return contribute(UnitOfWork(database), request)
+
+        return one
+
+    return make
+
+
 def check_ledger(dsn: str) -> dict[str, int]:
     """The ledger's invariants from scratch (the operators' check), and the transfers."""
     database = Database(dsn, max_connections=1)
     try:
         check = statements.check_ledger(UnitOfWork(database))
         with database.connection() as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM journal_transactions WHERE kind = 'transfer'")
+            cur.execute(
+                "SELECT count(*) FROM journal_transactions"
+                " WHERE kind IN ('transfer', 'contribution')"
+            )
             transfers_in_journal = cur.fetchone()[0]
             conn.rollback()
     finally:
@@ -121,7 +166,7 @@ def check_ledger(dsn: str) -> dict[str, int]:
         "negative wallets": check.negative_wallets,
         "balance <> sum of legs": check.balances_not_equal_to_legs,
         "unbalanced transactions": check.unbalanced_transactions,
-        "transfers in journal": transfers_in_journal,
+        "movements in journal": transfers_in_journal,
     }
 
 
@@ -139,12 +184,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per phase")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
     parser.add_argument("--trace", type=int, default=300, help="transfers to trace (0: none)")
-    parser.add_argument("--phases", default="spread,hot", help="spread, hot or both")
+    parser.add_argument(
+        "--phases", default="spread,hot,campaign", help="any of spread, hot, campaign"
+    )
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench floor")
     args = parser.parse_args(argv)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if set(args.phases) - set(TARGETS) or not args.phases:
-        parser.error("--phases takes spread, hot or spread,hot")
+        parser.error("--phases takes spread, hot and/or campaign")
     if not 10 <= args.users <= 100_000 or not 1 <= args.threads <= 64:
         parser.error("--users must be 10..100000 and --threads 1..64")
     if not 1 <= args.procs <= args.threads or not 0 < args.duration <= 600:
@@ -174,6 +221,7 @@ def _run(args: argparse.Namespace, dsn: str, where: str) -> int:
         for line in trace(traced, make, args.trace).lines():
             print(line)
         traced.close()
+    campaign_id = open_campaign(dsn, users[0][0]) if "campaign" in args.phases else 0
     floors.create_table(dsn, args.users)
     layout = "threads in 1 process" if args.procs == 1 else f"threads over {args.procs} processes"
     print(
@@ -182,7 +230,7 @@ def _run(args: argparse.Namespace, dsn: str, where: str) -> int:
     )
     rows, states, failed = [], [], False
     for phase in args.phases:
-        hot = phase == "hot"
+        hot = phase != "spread"  # a campaign's escrow is a hot account: the same floor
         common = {
             "threads": args.threads,
             "procs": args.procs,
@@ -197,7 +245,8 @@ def _run(args: argparse.Namespace, dsn: str, where: str) -> int:
             meter.watch(window)
             waits.watch(window)
 
-        result = run_phase(phase, transfers(users, hot), dsn, on_window=watch, **common)
+        work = contributions(users, campaign_id) if phase == "campaign" else transfers(users, hot)
+        result = run_phase(phase, work, dsn, on_window=watch, **common)
         rows.append((result, floor, pgbench, meter.read(result.client_cpu_s)))
         states.append((phase, waits.read()))
         failed |= bool(result.errors or floor.errors)
@@ -225,7 +274,7 @@ def _verify(dsn: str, rows: list[tuple[PhaseResult, ...]], args: argparse.Namesp
     # Transfers counted done, plus the traced ones and their warm-up, plus those
     # that finished outside the measured windows (not counted): at least as many.
     counted = sum(result.done for result, *_ in rows) + args.trace + min(20, args.trace)
-    ok = all(check[k] == 0 for k in list(check)[:5]) and check["transfers in journal"] >= counted
+    ok = all(check[k] == 0 for k in list(check)[:5]) and check["movements in journal"] >= counted
     figures = ", ".join(f"{k} {v}" for k, v in check.items())
     print(f"ledger check: {figures} (at least {counted} expected): {'OK' if ok else 'FAILED'}")
     return 0 if ok else 1

@@ -93,10 +93,12 @@ def contribute(
     'invalid_channel', 'invalid_idempotency_key').
     """
     request, key, fingerprint = _checked(request)
-    movement = run_idempotent(
+    # A fresh contribution comes back whole; a replay as the earlier Movement, whose
+    # contribution is then read (its balances from its legs).
+    done = run_idempotent(
         uow, key, fingerprint, lambda: _contribute_once(uow, request, key, fingerprint, now)
     )
-    return _receipt(uow, movement)
+    return done if isinstance(done, Contribution) else _receipt(uow, done)
 
 
 def contribute_with_pin(
@@ -163,7 +165,7 @@ def _contribute_once(
     key: str,
     fingerprint: str,
     now: datetime | None,
-) -> Movement:
+) -> Contribution | Movement:
     now = now or datetime.now(UTC)
     today = nairobi_day(now)
     with uow:
@@ -221,7 +223,7 @@ def _contribute_once(
             )
         except Overdraft:  # unreachable under the row lock; the CHECK is the backstop
             raise InsufficientFunds(balance=wallet.balance, needed=amount) from None
-        uow.contributions.record(
+        contribution_id = uow.contributions.record(
             transaction_id=tx_id,
             campaign_id=head.id,
             user_id=request.user_id,
@@ -230,7 +232,23 @@ def _contribute_once(
             message=request.message,
         )
         uow.commit()
-    return Movement(tx_id, reference, "contribution", amount, 0, now, {request.user_id: balance})
+    assert wallet.full_name is not None
+    return Contribution(
+        id=contribution_id,
+        transaction_id=tx_id,
+        reference=reference,
+        campaign_id=head.id,
+        user_id=request.user_id,
+        contributor_name=wallet.full_name,
+        amount=amount,
+        pledge_id=request.pledge_id,
+        is_anonymous=request.is_anonymous,
+        message=request.message,
+        created_at=now,
+        balance=balance,
+        raised=raised,
+        replayed=False,
+    )
 
 
 def _why_not_open(status: str) -> str:
