@@ -17,6 +17,7 @@ from app.runtime import Runtime
 from app.services import accounts, pins, registration, statements, transfers
 from app.services.accounts import Profile
 from app.services.custody import SecretBox
+from app.ussd.harambee_adapter import HarambeeAdapter
 from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
 from app.ussd.session_store import SessionStore
 
@@ -27,7 +28,7 @@ def _as_dict(profile: Profile) -> ProfileDict:
     return ProfileDict(**asdict(profile))  # the session keeps it as JSON
 
 
-class RuntimeUssdServices:
+class RuntimeUssdServices(HarambeeAdapter):
     def __init__(self, runtime: Runtime, store: SessionStore) -> None:
         settings = runtime.settings
         self._runtime = runtime

@@ -11,6 +11,7 @@ from __future__ import annotations
 from app.domain import pin as pin_rules
 from app.domain.phone import mask
 from app.errors import AlreadyRegistered, PinLocked, ValidationFailed, WrongPin
+from app.ussd import harambee_screens as harambee
 from app.ussd import money_flow as send
 from app.ussd import statement_flow as statement
 from app.ussd.engine import (
@@ -209,7 +210,7 @@ SCREENS = [
             Option("main.send", action=send.send_start),
             Option("main.deposit", action=_coming_soon("main.deposit")),
             Option("main.withdraw", action=_coming_soon("main.withdraw")),
-            Option("main.harambee", action=_coming_soon("main.harambee")),
+            Option("main.harambee", goto="harambee"),
             Option("main.pay", action=_coming_soon("main.pay")),
             Option("main.account", goto="account"),
         ),
@@ -259,7 +260,7 @@ SCREENS = [
 ]
 
 FLOW = Flow(
-    screens={screen.id: screen for screen in SCREENS},
+    screens={screen.id: screen for screen in [*SCREENS, *harambee.SCREENS]},
     home_registered="main",
     home_unregistered="welcome",
 )

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypedDict
 
+from app.ussd.harambee_ports import HarambeeServices
+
 
 class ProfileDict(TypedDict):
     user_id: int
@@ -61,7 +63,7 @@ class StatementEntry:
     counterparty_name: str | None
 
 
-class UssdServices(Protocol):
+class UssdServices(HarambeeServices, Protocol):
     async def profile(self, phone: str) -> ProfileDict | None:
         """The registered user behind a phone, or None."""
 

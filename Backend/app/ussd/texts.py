@@ -7,6 +7,8 @@ longest values a user can have).
 
 from __future__ import annotations
 
+from app.ussd.harambee_texts import HARAMBEE_TEXTS
+
 LANGUAGES = ("en", "sw")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -277,6 +279,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "lang.sw": "Kiswahili",
     },
 }
+
+# The Harambee menu's words are kept beside its screens.
+for _language, _texts in HARAMBEE_TEXTS.items():
+    TEXTS[_language].update(_texts)
 
 
 def text(language: str, key: str, **values: object) -> str:

@@ -171,6 +171,7 @@ def test_pledges_are_paid_in_parts_and_then_fulfilled(clean_database, people):
     pay(uow(clean_database), pledge_id=pledge.id, user_id=amani, amount=400_00, key="pp1", now=NOW)
     mid = pledges.get_pledge(uow(clean_database), pledge_id=pledge.id, user_id=amani, now=NOW)
     assert mid.status == "partially_paid" and mid.paid_amount == 400_00
+    assert type(mid.paid_amount) is int  # cents, never a Decimal (sum() of BIGINT is numeric)
     with pytest.raises(ValidationFailed) as refused:
         pay(uow(clean_database), pledge_id=pledge.id, user_id=amani, amount=600_01, key="pp2")
     assert refused.value.code == "exceeds_pledge"

@@ -17,6 +17,7 @@ from app.errors import (
     WrongPin,
 )
 from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
+from tests.unit.harambee_fakes import FakeHarambee
 
 # The transfer fee bands the migrations seed: (largest amount, fee), in cents.
 FEE_BANDS = (
@@ -52,7 +53,7 @@ def _refused(code: str) -> ValidationFailed:
     return error
 
 
-class FakeUssdServices:
+class FakeUssdServices(FakeHarambee):
     """In-memory users, PINs and lockout, wallets and transfers, counting every side effect."""
 
     def __init__(self, max_attempts: int = 3, lock_minutes: int = 30) -> None:

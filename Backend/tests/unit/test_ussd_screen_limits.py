@@ -40,6 +40,13 @@ LONGEST = {
     "balance": "99,999,999.99",
     "needed": "99,999,999.99",
     "allowed": "30,000,000",  # the business tier's 30-day limit
+    # Harambee (tests/unit/test_ussd_harambee.py renders its screens with its own worst)
+    "title": "T" * 40,
+    "code": "482913",
+    "raised": "100,000,000",
+    "target": "100,000,000",
+    "due": "31/12/26",
+    "refunded": 99_999,
 }
 WORST_USER = {
     "user_id": 1,

@@ -70,6 +70,8 @@ class CampaignFilter:
     search: str | None = None  # part of the title, any case
     code: str | None = None
     before_id: int | None = None  # paging: campaigns older than this one
+    stored_status: str | None = None  # active | closed | cancelled, as stored
+    ends_from: date | None = None  # only those with no end date or ending on it or later
 
 
 _COLUMNS = """c.id, c.code, c.title, c.description, c.target_amount,
@@ -187,6 +189,9 @@ class CampaignRepository:
                        OR strpos(lower(c.title), lower(%(search)s::text)) > 0)
                   AND (%(code)s::text IS NULL OR c.code = %(code)s::text)
                   AND (%(before)s::bigint IS NULL OR c.id < %(before)s::bigint)
+                  AND (%(stored)s::text IS NULL OR c.status = %(stored)s::text)
+                  AND (%(ends_from)s::date IS NULL OR c.end_date IS NULL
+                       OR c.end_date >= %(ends_from)s::date)
                 ORDER BY c.id DESC
                 LIMIT %(limit)s
                 """,
@@ -196,6 +201,8 @@ class CampaignRepository:
                     "search": where.search,
                     "code": where.code,
                     "before": where.before_id,
+                    "stored": where.stored_status,
+                    "ends_from": where.ends_from,
                     "limit": limit,
                 },
             )

@@ -47,11 +47,12 @@ class PledgeFilter:
     campaign_id: int | None = None
     status: str | None = None
     before_id: int | None = None  # paging: pledges older than this one
+    payable_only: bool = False  # only pledged, partially_paid and overdue ones
 
 
 # Cents paid toward pledge `p` (a LATERAL subquery named `paid`, column `total`).
 PAID_LATERAL = """CROSS JOIN LATERAL (
-        SELECT coalesce(sum(t.amount), 0) AS total
+        SELECT coalesce(sum(t.amount), 0)::bigint AS total  -- sum(bigint) is numeric
         FROM campaign_contributions cc JOIN journal_transactions t ON t.id = cc.transaction_id
         WHERE cc.pledge_id = p.id
     ) paid"""
@@ -142,7 +143,9 @@ class PledgeRepository:
                       AND (%(campaign)s::bigint IS NULL OR p.campaign_id = %(campaign)s::bigint)
                       AND (%(before)s::bigint IS NULL OR p.id < %(before)s::bigint)
                 ) found
-                WHERE %(status)s::text IS NULL OR found.status = %(status)s::text
+                WHERE (%(status)s::text IS NULL OR found.status = %(status)s::text)
+                  AND (NOT %(payable)s
+                       OR found.status IN ('pledged', 'partially_paid', 'overdue'))
                 ORDER BY found.id DESC
                 LIMIT %(limit)s
                 """,
@@ -151,6 +154,7 @@ class PledgeRepository:
                     "campaign": where.campaign_id,
                     "before": where.before_id,
                     "status": where.status,
+                    "payable": where.payable_only,
                     "today": today,
                     "limit": limit,
                 },

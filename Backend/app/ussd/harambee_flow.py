@@ -1,0 +1,344 @@
+"""Harambee over USSD: contribute (pay now or pledge), my pledges, start, my harambees.
+
+Lists come three to a screen from the service port and are kept in the session
+as the few values the screen shows; 98 on a list asks for the next three. Every
+step that moves money or commits something ends behind the PIN, with an
+idempotency key derived from the hop (`ussd:<hop key>`), so a gateway retry never
+contributes, pledges, starts, closes or cancels twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from app.domain import harambee as rules
+from app.domain import pin as pin_rules
+from app.domain.money import InvalidAmount, format_kes, nairobi_day, parse_shillings
+from app.errors import (
+    InsufficientFunds,
+    LimitExceeded,
+    NotFound,
+    PinLocked,
+    ValidationFailed,
+    WrongPin,
+)
+from app.services.harambee.common import CampaignNotOpen, PledgeNotOpen
+from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
+from app.ussd.money_flow import display_name
+from app.ussd.pin_steps import locked_minutes, pin_refused
+from app.ussd.texts import text
+
+PER_SCREEN = 3
+# A pledge's line carries two amounts' worth: two a screen, so a reason still fits above.
+PLEDGES_PER_SCREEN = 2
+TITLE_ON_LIST = 14  # a list line: "1. <title> 482913", three of them and the footer fit
+TITLE_ON_SCREEN = 40
+# End dates a new campaign can have, in days from today (None: no end date).
+END_CHOICES = {"1": 7, "2": 30, "3": 90, "4": None}
+
+
+def _today() -> date:
+    return nairobi_day(datetime.now(UTC))
+
+
+def _short(title: str, limit: int = TITLE_ON_LIST) -> str:
+    return display_name(title, limit)
+
+
+def _day(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%y")
+
+
+def _more(ctx: Context, lines: list[str], more: bool) -> str:
+    return "\n".join([*lines, text(ctx.lang, "nav.more")] if more else lines)
+
+
+def _pick(value: str, items: list) -> Any | None:
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= len(items):
+        return items[int(value) - 1]
+    return None
+
+
+async def _locked(ctx: Context) -> End | None:
+    """Money-out is locked: say so before asking anything (as Send money does)."""
+    seconds = await ctx.services.pin_lock_seconds(user_id=ctx.user["user_id"])
+    return End("end.pin_locked", {"minutes": locked_minutes(seconds)}) if seconds else None
+
+
+def _not_paid(ctx: Context, error: Exception) -> End:
+    if isinstance(error, LimitExceeded):
+        reason = text(ctx.lang, f"err.limit_{error.limit}", allowed=format_kes(error.allowed))
+    elif isinstance(error, InsufficientFunds):
+        values = {"balance": format_kes(error.balance), "needed": format_kes(error.needed)}
+        reason = text(ctx.lang, "err.insufficient", **values)
+    else:
+        reason = text(ctx.lang, "err.har_not_open")
+    return End("end.har_not_paid", {"reason": reason})
+
+
+# ---- contribute: choose a campaign ----------------------------------------------------
+
+
+async def contribute_start(ctx: Context, _: str) -> Outcome:
+    page = await ctx.services.open_campaigns(after_id=None, limit=PER_SCREEN)
+    ctx.state.data.update(h_list=[asdict(c) for c in page.items], h_more=page.more)
+    return Goto("har.list")
+
+
+def list_values(ctx: Context) -> dict[str, Any]:
+    items = ctx.state.data.get("h_list", [])
+    lines = [f"{i}. {_short(c['title'])} {c['code']}" for i, c in enumerate(items, 1)]
+    if not lines:
+        lines = [text(ctx.lang, "har.none_open")]
+    return {"lines": _more(ctx, lines, ctx.state.data.get("h_more", False))}
+
+
+async def list_choose(ctx: Context, value: str) -> Outcome:
+    data = ctx.state.data
+    items = data.get("h_list", [])
+    if value == "98" and data.get("h_more") and items:
+        page = await ctx.services.open_campaigns(after_id=items[-1]["id"], limit=PER_SCREEN)
+        data.update(h_list=[asdict(c) for c in page.items], h_more=page.more)
+        return Goto("har.list")
+    chosen = _pick(value, items)
+    if chosen is None:
+        if not rules.is_campaign_code(value):
+            return Reprompt("err.har_choose")
+        try:
+            chosen = asdict(await ctx.services.campaign_by_code(code=value))
+        except (NotFound, ValidationFailed):
+            return Reprompt("err.har_no_code")
+    if not chosen["takes_money"]:
+        return Reprompt("err.har_not_open")
+    data["h_campaign"] = chosen
+    return Goto("har.amount")
+
+
+def campaign_values(ctx: Context) -> dict[str, Any]:
+    campaign = ctx.state.data.get("h_campaign") or {"title": "", "code": "", "raised": 0}
+    return {
+        "title": _short(campaign["title"], TITLE_ON_SCREEN),
+        "code": campaign["code"],
+        "raised": format_kes(campaign.get("raised", 0)),
+        "target": format_kes(campaign.get("target", 0)),
+        "amount": format_kes(ctx.state.data.get("h_amount", 0)),
+        "anon": text(ctx.lang, "har.anon") if ctx.state.data.get("h_anon") else "",
+        "due": _day(ctx.state.data["h_due"]) if ctx.state.data.get("h_due") else "",
+    }
+
+
+async def amount_entered(ctx: Context, value: str) -> Outcome:
+    if not ctx.state.data.get("h_campaign"):
+        return Goto("harambee", reset=True)
+    try:
+        ctx.state.data["h_amount"] = parse_shillings(value)
+    except InvalidAmount as exc:
+        return Reprompt(f"err.amount_{exc.reason}")
+    return Goto("har.how")
+
+
+def pay(anonymous: bool):
+    async def handler(ctx: Context, _: str) -> Outcome:
+        ctx.state.data["h_anon"] = anonymous
+        return Goto("har.pay_pin")
+
+    return handler
+
+
+async def pay_confirm(ctx: Context, value: str) -> Outcome:
+    data = ctx.state.data
+    if not data.get("h_campaign") or not data.get("h_amount"):
+        return Goto("harambee", reset=True)
+    if not pin_rules.is_well_formed(value):
+        return Reprompt("err.pin_format")
+    campaign = data["h_campaign"]
+    ctx.committing()
+    try:
+        paid = await ctx.services.contribute(
+            user_id=ctx.user["user_id"],
+            campaign_id=campaign["id"],
+            amount=data["h_amount"],
+            anonymous=bool(data.get("h_anon")),
+            pin=value,
+            key=f"ussd:{ctx.hop_key}",
+        )
+    except (WrongPin, PinLocked) as exc:
+        return pin_refused(ctx, exc)
+    except (CampaignNotOpen, LimitExceeded, InsufficientFunds) as exc:
+        return _not_paid(ctx, exc)
+    return End(
+        "end.har_paid",
+        {
+            "title": _short(campaign["title"], TITLE_ON_SCREEN),
+            "amount": format_kes(paid.amount),
+            "reference": paid.reference,
+            "raised": format_kes(paid.raised),
+            "target": format_kes(paid.target),
+            "balance": format_kes(paid.balance),
+        },
+    )
+
+
+# ---- contribute: pledge ---------------------------------------------------------------
+
+
+def due(days: int):
+    async def handler(ctx: Context, _: str) -> Outcome:
+        campaign = ctx.state.data.get("h_campaign")
+        if not campaign:
+            return Goto("harambee", reset=True)
+        due = _today() + timedelta(days=days)
+        end = campaign.get("end_date")
+        if end and due > date.fromisoformat(end):
+            return Reprompt("err.har_due_late", {"day": _day(end)})
+        ctx.state.data["h_due"] = due.isoformat()
+        return Goto("har.pledge_pin")
+
+    return handler
+
+
+async def pledge_confirm(ctx: Context, value: str) -> Outcome:
+    data = ctx.state.data
+    if not data.get("h_campaign") or not data.get("h_amount") or not data.get("h_due"):
+        return Goto("harambee", reset=True)
+    if not pin_rules.is_well_formed(value):
+        return Reprompt("err.pin_format")
+    campaign = data["h_campaign"]
+    ctx.committing()
+    try:
+        pledged = await ctx.services.pledge(
+            user_id=ctx.user["user_id"],
+            campaign_id=campaign["id"],
+            amount=data["h_amount"],
+            due_date=data["h_due"],
+            anonymous=False,
+            pin=value,
+            key=f"ussd:{ctx.hop_key}",
+        )
+    except (WrongPin, PinLocked) as exc:
+        return pin_refused(ctx, exc)
+    except (CampaignNotOpen, ValidationFailed) as exc:
+        return _not_paid(ctx, exc)
+    return End(
+        "end.har_pledged",
+        {
+            "title": _short(campaign["title"], TITLE_ON_SCREEN),
+            "amount": format_kes(pledged.amount),
+            "due": _day(pledged.due_date),
+        },
+    )
+
+
+# ---- my pledges ------------------------------------------------------------------------
+
+
+async def pledges_start(ctx: Context, _: str) -> Outcome:
+    if locked := await _locked(ctx):
+        return locked
+    page = await ctx.services.open_pledges(
+        user_id=ctx.user["user_id"], after_id=None, limit=PLEDGES_PER_SCREEN
+    )
+    if not page.items:
+        return End("end.har_no_pledges")
+    ctx.state.data.update(h_pledges=[asdict(p) for p in page.items], h_pledges_more=page.more)
+    return Goto("har.pledges")
+
+
+def _left(pledge: dict[str, Any]) -> int:
+    return max(0, pledge["amount"] - pledge["paid"])
+
+
+def pledges_values(ctx: Context) -> dict[str, Any]:
+    items = ctx.state.data.get("h_pledges", [])
+    lines = [
+        f"{i}. {_short(p['campaign_title'])} KES {format_kes(_left(p))} {_day(p['due_date'])[:5]}"
+        for i, p in enumerate(items, 1)
+    ]
+    return {"lines": _more(ctx, lines, ctx.state.data.get("h_pledges_more", False))}
+
+
+async def pledges_choose(ctx: Context, value: str) -> Outcome:
+    data = ctx.state.data
+    items = data.get("h_pledges", [])
+    if value == "98" and data.get("h_pledges_more") and items:
+        page = await ctx.services.open_pledges(
+            user_id=ctx.user["user_id"], after_id=items[-1]["id"], limit=PLEDGES_PER_SCREEN
+        )
+        data.update(h_pledges=[asdict(p) for p in page.items], h_pledges_more=page.more)
+        return Goto("har.pledges")
+    chosen = _pick(value, items)
+    if chosen is None:
+        return Reprompt("err.invalid_option")
+    data["h_pledge"] = chosen
+    return Goto("har.pledge")
+
+
+def pledge_values(ctx: Context) -> dict[str, Any]:
+    pledge = ctx.state.data.get("h_pledge") or {
+        "campaign_title": "",
+        "amount": 0,
+        "paid": 0,
+        "due_date": "2000-01-01",
+    }
+    amount = ctx.state.data.get("h_pay")
+    return {
+        "title": _short(pledge["campaign_title"], TITLE_ON_SCREEN),
+        "left": format_kes(_left(pledge)),
+        "amount": format_kes(_left(pledge) if amount is None else amount),
+        "due": _day(pledge["due_date"]),
+    }
+
+
+async def pay_all(ctx: Context, _: str) -> Outcome:
+    ctx.state.data["h_pay"] = None  # all that remains, read under the lock
+    return Goto("har.pledge_pay_pin")
+
+
+async def part_entered(ctx: Context, value: str) -> Outcome:
+    pledge = ctx.state.data.get("h_pledge")
+    if not pledge:
+        return Goto("harambee", reset=True)
+    try:
+        amount = parse_shillings(value)
+    except InvalidAmount as exc:
+        return Reprompt(f"err.amount_{exc.reason}")
+    if amount > _left(pledge):
+        return Reprompt("err.har_over_pledge", {"left": format_kes(_left(pledge))})
+    ctx.state.data["h_pay"] = amount
+    return Goto("har.pledge_pay_pin")
+
+
+async def pledge_pay_confirm(ctx: Context, value: str) -> Outcome:
+    data = ctx.state.data
+    pledge = data.get("h_pledge")
+    if not pledge:
+        return Goto("harambee", reset=True)
+    if not pin_rules.is_well_formed(value):
+        return Reprompt("err.pin_format")
+    ctx.committing()
+    try:
+        paid = await ctx.services.pay_pledge(
+            user_id=ctx.user["user_id"],
+            pledge_id=pledge["id"],
+            amount=data.get("h_pay"),
+            pin=value,
+            key=f"ussd:{ctx.hop_key}",
+        )
+    except (WrongPin, PinLocked) as exc:
+        return pin_refused(ctx, exc)
+    except (CampaignNotOpen, PledgeNotOpen, ValidationFailed, LimitExceeded) as exc:
+        return _not_paid(ctx, exc)
+    except InsufficientFunds as exc:
+        return _not_paid(ctx, exc)
+    return End(
+        "end.har_pledge_paid",
+        {
+            "title": _short(pledge["campaign_title"], TITLE_ON_SCREEN),
+            "amount": format_kes(paid.amount),
+            "reference": paid.reference,
+            "left": format_kes(paid.pledge_left or 0),
+            "balance": format_kes(paid.balance),
+        },
+    )
