@@ -172,6 +172,26 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "imerudishwa kwenye pochi yako. Salio jipya KES {balance}."
         ),
     },
+    "harambee_reminder_soon": {
+        "en": (
+            "PayTrace: your pledge to harambee {code} {title} is due on {due}: KES {left} "
+            "left to pay. Dial {shortcode} > Harambee > My pledges."
+        ),
+        "sw": (
+            "PayTrace: ahadi yako kwa harambee {code} {title} inaisha tarehe {due}: KES "
+            "{left} zimebaki. Piga {shortcode} > Harambee > Ahadi zangu."
+        ),
+    },
+    "harambee_reminder_today": {
+        "en": (
+            "PayTrace: your pledge to harambee {code} {title} is due today: KES {left} "
+            "left to pay. Dial {shortcode} > Harambee > My pledges."
+        ),
+        "sw": (
+            "PayTrace: ahadi yako kwa harambee {code} {title} inaisha leo: KES {left} "
+            "zimebaki. Piga {shortcode} > Harambee > Ahadi zangu."
+        ),
+    },
 }
 
 # Words that fill {direction} in the reversal SMS.

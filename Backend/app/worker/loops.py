@@ -23,7 +23,7 @@ class Loop(Protocol):
 
 def build_loops(settings: Settings, database: Database) -> list[Loop]:
     """The loops this deployment runs: the Stellar ones only when custody is on."""
-    loops: list[Loop] = []
+    loops: list[Loop] = [_harambee(settings, database)]
     if not settings.custody_enabled:
         return loops
     loops.append(_settler(settings, database))
@@ -49,6 +49,12 @@ def _settler(settings: Settings, database: Database) -> Loop:
         envelope_ttl_s=settings.stellar_envelope_ttl_s,
         batch_window_s=settings.stellar_batch_window_s,
     )
+
+
+def _harambee(settings: Settings, database: Database) -> Loop:
+    from app.worker.harambee import HarambeeJob
+
+    return HarambeeJob.from_settings(settings, database)
 
 
 def _incoming_watcher(settings: Settings, database: Database) -> Loop:

@@ -74,6 +74,24 @@ _SELECT = f"""
 """
 
 
+@dataclass(frozen=True, slots=True)
+class PledgeReminder:
+    """A payable pledge due on a reminder day, with what its SMS says and to whom."""
+
+    id: int
+    left: int  # cents still to pay
+    due_date: date
+    campaign_code: str
+    campaign_title: str
+    phone: str
+    language: str
+
+
+def reminder_key(pledge_id: int, due_date: date, when: str) -> str:
+    """The outbox dedupe key of a reminder: each is queued once ('soon' or 'today')."""
+    return f"pledge:{pledge_id}:reminder:{due_date.isoformat()}:{when}"
+
+
 class PledgeRepository:
     def __init__(self, conn: psycopg2.extensions.connection) -> None:
         self._conn = conn
@@ -184,3 +202,30 @@ class PledgeRepository:
                 {"campaign": campaign_id, "today": today},
             )
             return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in cur.fetchall()}
+
+    def due_for_reminder(self, today: date, soon: date, limit: int) -> list[PledgeReminder]:
+        """Payable pledges of active campaigns due today or on `soon` whose reminder for
+        that day is not queued yet (reminder_key), oldest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT p.id, p.amount - paid.total, p.due_date, c.code, c.title, u.phone,
+                       u.language
+                FROM pledges p
+                JOIN campaigns c ON c.id = p.campaign_id
+                JOIN users u ON u.id = p.user_id
+                {PAID_LATERAL}
+                WHERE p.due_date IN (%(today)s::date, %(soon)s::date)
+                  AND p.cancelled_at IS NULL AND c.status = 'active'
+                  AND paid.total < p.amount
+                  AND NOT EXISTS (
+                      SELECT 1 FROM outbox o
+                      WHERE o.dedupe_key = 'pledge:' || p.id || ':reminder:' || p.due_date
+                            || CASE WHEN p.due_date = %(today)s::date THEN ':today'
+                                    ELSE ':soon' END)
+                ORDER BY p.id
+                LIMIT %(limit)s
+                """,
+                {"today": today, "soon": soon, "limit": limit},
+            )
+            return [PledgeReminder(*row) for row in cur.fetchall()]
