@@ -32,8 +32,9 @@ def main() -> int:
     migrate_at_start(settings.database_url, log)
     database = Database(
         settings.database_url,
-        # The outbox loop, and up to two connections for each background loop.
-        max_connections=8,
+        # The outbox loop, and up to two connections for each background loop (settler,
+        # watcher, reconciliation, harambee, M-Pesa); advisory locks hold their own.
+        max_connections=16,
         connect_timeout_s=settings.db_connect_timeout_s,
         statement_timeout_ms=settings.db_statement_timeout_ms,
     )
