@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stellar_sdk import Keypair
 
@@ -23,7 +23,13 @@ BACKEND_DIR = Path(__file__).resolve().parent.parent
 
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change"}
 # Secrets that development generates once and keeps in the data directory.
-_GENERATED_SECRETS = ("pin_pepper", "session_secret", "admin_token", "api_token_secret")
+_GENERATED_SECRETS = (
+    "pin_pepper",
+    "session_secret",
+    "admin_token",
+    "api_token_secret",
+    "mpesa_callback_token",
+)
 # PayTrace's own Stellar accounts: development makes a keypair for each, its seed
 # encrypted under the wallet key like every custodied secret.
 _GENERATED_STELLAR_ACCOUNTS = (
@@ -35,6 +41,19 @@ _GENERATED_STELLAR_ACCOUNTS = (
 ADMIN_TOKEN_MIN_LENGTH = 16
 # HS256 keys shorter than the hash (32 bytes) weaken every access token.
 API_TOKEN_SECRET_MIN_LENGTH = 32
+# Daraja's callbacks carry this token in their path: it must not be guessable.
+MPESA_CALLBACK_TOKEN_MIN_LENGTH = 16
+# What production needs once DARAJA_CONSUMER_KEY turns M-Pesa on.
+_DARAJA_REQUIRED = (
+    "daraja_base_url",
+    "daraja_consumer_secret",
+    "daraja_shortcode",
+    "daraja_passkey",
+    "daraja_b2c_shortcode",
+    "daraja_initiator_name",
+    "daraja_security_credential",
+    "mpesa_callback_token",
+)
 
 
 def _split_csv(value: object) -> object:
@@ -161,6 +180,45 @@ class Settings(BaseSettings):
     # each, under an advisory lock); 0 turns the periodic job off.
     reconciliation_interval_s: int = Field(default=3600, ge=0)
 
+    # M-Pesa through Safaricom's Daraja API. Without DARAJA_CONSUMER_KEY outside
+    # production, PayTrace talks to its local Daraja sandbox (`make run` starts it on
+    # DARAJA_LOCAL_SANDBOX_PORT) with the sandbox's own development values; in
+    # production M-Pesa is then off (deposits and withdrawals answer "unavailable").
+    daraja_base_url: str = ""
+    daraja_consumer_key: SecretStr | None = None
+    daraja_consumer_secret: SecretStr | None = None
+    # M-Pesa Express (STK push): the paybill or till number, its passkey, and the
+    # transaction type (CustomerBuyGoodsOnline for a till).
+    daraja_shortcode: str = ""
+    daraja_passkey: SecretStr | None = None
+    daraja_stk_transaction_type: Literal["CustomerPayBillOnline", "CustomerBuyGoodsOnline"] = (
+        "CustomerPayBillOnline"
+    )
+    # B2C (withdrawals) and transaction status: the paying shortcode, the API
+    # initiator's name and its SecurityCredential (the initiator password encrypted
+    # with Safaricom's certificate, as the Daraja portal gives it).
+    daraja_b2c_shortcode: str = ""
+    daraja_initiator_name: str = ""
+    daraja_security_credential: SecretStr | None = None
+    daraja_timeout_s: float = Field(default=15.0, gt=0)
+    daraja_local_sandbox_port: int = 8020
+    # Secret path segment of PayTrace's M-Pesa callback URLs (generated in development).
+    mpesa_callback_token: SecretStr | None = None
+    # Where Daraja reaches PayTrace's callbacks; empty: PUBLIC_BASE_URL (or HOST:PORT).
+    mpesa_callback_base_url: str = ""
+    # A deposit with no result this long after its prompt is asked about (STK query).
+    mpesa_stk_query_after_s: float = Field(default=180.0, gt=0)
+    # A withdrawal with no result this long after M-Pesa took it is asked about
+    # (transaction status), and asked again this often until it is settled.
+    mpesa_result_wait_s: float = Field(default=300.0, gt=0)
+    mpesa_status_query_interval_s: float = Field(default=120.0, gt=0)
+    # "No such transaction" answers needed before a withdrawal's hold is released.
+    mpesa_release_after_not_found: int = Field(default=2, ge=1)
+    # Seconds between the worker's passes over open deposits and withdrawals.
+    mpesa_check_interval_s: float = Field(default=2.0, gt=0)
+    # Set when the local sandbox's values were filled in (see daraja_sandbox_enabled).
+    _daraja_sandbox: bool = PrivateAttr(default=False)
+
     # Outbox worker
     worker_poll_interval_s: float = 0.5
     worker_batch_size: int = 20
@@ -178,6 +236,11 @@ class Settings(BaseSettings):
         "stellar_issuer_secret",
         "stellar_treasury_secret",
         "stellar_fee_secret",
+        "daraja_consumer_key",
+        "daraja_consumer_secret",
+        "daraja_passkey",
+        "daraja_security_credential",
+        "mpesa_callback_token",
         mode="before",
     )
     @classmethod
@@ -217,8 +280,10 @@ class Settings(BaseSettings):
             if not self.database_url or not self.redis_url:
                 raise ValueError("DATABASE_URL and REDIS_URL must be set in production")
             self._check_admin_token()
+            self._check_daraja()
         else:
             self._fill_development_secrets()
+            self._fill_daraja_sandbox()
         for key in self.wallet_encryption_keys:
             Fernet(key.get_secret_value())  # fails early on a malformed key
         return self
@@ -233,6 +298,47 @@ class Settings(BaseSettings):
                 f"ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} random characters"
                 " in production (or unset, which turns the admin API off)"
             )
+
+    def _check_daraja(self) -> None:
+        # Unset: M-Pesa is off. Set: everything Daraja and its callbacks need, for real.
+        if self.daraja_consumer_key is None:
+            return
+        missing = [name.upper() for name in _DARAJA_REQUIRED if not getattr(self, name)]
+        if missing:
+            raise ValueError(
+                f"DARAJA_CONSUMER_KEY is set: {', '.join(missing)} must be set too in production"
+            )
+        token = self.mpesa_callback_token
+        assert token is not None
+        value = token.get_secret_value()
+        if value.lower() in _PLACEHOLDERS or len(value) < MPESA_CALLBACK_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"MPESA_CALLBACK_TOKEN must be at least {MPESA_CALLBACK_TOKEN_MIN_LENGTH}"
+                " random characters in production"
+            )
+
+    def _fill_daraja_sandbox(self) -> None:
+        """Without a consumer key, PayTrace talks to its local Daraja sandbox with the
+        sandbox's own development values (they are no secrets: nothing real moves)."""
+        if self.daraja_consumer_key is not None:
+            return
+        from app.sandboxes.daraja import config as sandbox
+
+        self.daraja_base_url = self.daraja_base_url or (
+            f"http://127.0.0.1:{self.daraja_local_sandbox_port}"
+        )
+        self.daraja_consumer_key = SecretStr(sandbox.DEFAULT_CONSUMER_KEY)
+        self.daraja_consumer_secret = self.daraja_consumer_secret or SecretStr(
+            sandbox.DEFAULT_CONSUMER_SECRET
+        )
+        self.daraja_shortcode = self.daraja_shortcode or sandbox.DEFAULT_SHORTCODE
+        self.daraja_passkey = self.daraja_passkey or SecretStr(sandbox.DEFAULT_PASSKEY)
+        self.daraja_b2c_shortcode = self.daraja_b2c_shortcode or sandbox.DEFAULT_B2C_SHORTCODE
+        self.daraja_initiator_name = self.daraja_initiator_name or sandbox.DEFAULT_INITIATOR_NAME
+        self.daraja_security_credential = self.daraja_security_credential or SecretStr(
+            sandbox.DEFAULT_SECURITY_CREDENTIAL
+        )
+        self._daraja_sandbox = True
 
     def _fill_development_secrets(self) -> None:
         """Generate missing secrets once and keep them in the data directory."""
@@ -284,6 +390,21 @@ class Settings(BaseSettings):
         """Wallets are created and settled on Stellar when a Horizon is configured
         (`make run` always configures its local network)."""
         return bool(self.stellar_horizon_url)
+
+    @property
+    def daraja_sandbox_enabled(self) -> bool:
+        """PayTrace's local Daraja sandbox stands in: no consumer key was given (never in
+        production). `make run` then starts it."""
+        return self._daraja_sandbox
+
+    @property
+    def mpesa_enabled(self) -> bool:
+        """Deposits and withdrawals can reach M-Pesa (or the local sandbox)."""
+        return self.daraja_consumer_key is not None
+
+    @property
+    def mpesa_callback_base(self) -> str:
+        return (self.mpesa_callback_base_url or self.base_url).rstrip("/")
 
     @property
     def sms_sandbox_enabled(self) -> bool:

@@ -152,3 +152,9 @@ class LimitExceeded(PayTraceError):
         super().__init__(f"the {limit} limit would be exceeded", limit=limit, allowed=allowed)
         self.limit = limit  # 'per_transaction' | 'daily' | 'rolling_30_days'
         self.allowed = allowed  # cents still allowed under that limit
+
+
+class MpesaUnavailable(ServiceUnavailable):
+    """M-Pesa is not configured here (production without Daraja credentials)."""
+
+    code = "mpesa_unavailable"

@@ -10,13 +10,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from app.api import admin, callbacks, health
+from app.api import admin, admin_callbacks, callbacks, health, mpesa_callbacks
 from app.api.body_limit import BodyLimit
 from app.api.errors import install_error_handlers
 from app.api.v1 import auth as v1_auth
 from app.api.v1 import campaigns as v1_campaigns
 from app.api.v1 import contributions as v1_contributions
 from app.api.v1 import me as v1_me
+from app.api.v1 import mpesa as v1_mpesa
 from app.api.v1 import pledges as v1_pledges
 from app.api.v1 import transfers as v1_transfers
 from app.api.v1 import wallet as v1_wallet
@@ -70,12 +71,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health.router)
     app.include_router(callbacks.router)
+    app.include_router(mpesa_callbacks.router)
     for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers):
         app.include_router(v1.router)
     app.include_router(v1_transfers.invitations)
+    app.include_router(v1_mpesa.deposits_router)
+    app.include_router(v1_mpesa.withdrawals_router)
     for harambee in (v1_campaigns, v1_contributions, v1_pledges):
         app.include_router(harambee.router)
     app.include_router(admin.router)
+    app.include_router(admin_callbacks.router)
     if settings.sms_sandbox_enabled:
         app.include_router(at_sms.router)
     app.include_router(ussd_routes.router)

@@ -4,7 +4,8 @@ AT POSTs a form (id, status, phoneNumber, networkCode, failureReason, retryCount
 for each message it handled. Reports are idempotent and only move a message
 forward; an unknown id is acknowledged (AT would otherwise keep retrying) and
 logged. When AT_CALLBACK_TOKEN is set, AT is configured to call
-`/callbacks/at/sms-delivery/<token>` and any other token is refused.
+`/callbacks/at/sms-delivery/<token>` and any other token is refused. Every report is
+stored as it arrived first (inbound_callbacks), with its outcome once processed.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import SecretStr
 
-from app.api.tokens import token_matches
+from app.api.callback_store import store
 from app.errors import Forbidden, PayTraceError
 from app.integrations.at_forms import MalformedForm, parse_form
+from app.services.inbound_callbacks import record_outcome
 from app.services.notifications import DeliveryReport, record_delivery_report
 
 log = logging.getLogger("paytrace.callbacks")
@@ -54,16 +55,28 @@ async def sms_delivery_with_token(request: Request, token: str) -> dict[str, str
 
 async def _handle(request: Request, token: str | None) -> dict[str, str]:
     runtime = request.app.state.runtime
-    _check_token(runtime.settings.at_callback_token, token)
-    report = parse_delivery_report(request.headers.get("content-type"), await request.body())
-    outcome = await run_in_threadpool(record_delivery_report, runtime.uow(), report)
-    return {"status": outcome}
-
-
-def _check_token(expected: SecretStr | None, given: str | None) -> None:
-    if not token_matches(expected, given):
+    stored = await store(
+        request,
+        provider="at",
+        kind="sms_delivery",
+        expected=runtime.settings.at_callback_token,
+        given=token,
+    )
+    if not stored.verified:
         log.warning("delivery report with a wrong callback token refused")
         raise Forbidden("invalid callback token")
+    try:
+        report = parse_delivery_report(request.headers.get("content-type"), stored.body)
+    except MalformedCallback as exc:
+        await run_in_threadpool(
+            record_outcome, runtime.uow(), stored.callback_id, "malformed", exc.detail
+        )
+        raise
+    outcome = await run_in_threadpool(record_delivery_report, runtime.uow(), report)
+    await run_in_threadpool(
+        record_outcome, runtime.uow(), stored.callback_id, outcome, None, report.message_id
+    )
+    return {"status": outcome}
 
 
 def parse_delivery_report(content_type: str | None, body: bytes) -> DeliveryReport:

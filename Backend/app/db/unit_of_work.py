@@ -13,9 +13,12 @@ import psycopg2.extensions
 
 from app.db.pool import Database
 from app.db.repositories.api_sessions import ApiSessionRepository
+from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.ledger import LedgerRepository
+from app.db.repositories.mpesa_deposits import DepositRepository
+from app.db.repositories.mpesa_withdrawals import WithdrawalRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pins import PinRepository
@@ -41,6 +44,9 @@ class UnitOfWork:
     stellar: StellarRepository
     reconciliation: ReconciliationRepository
     settlements: SettlementRepository
+    deposits: DepositRepository
+    withdrawals: WithdrawalRepository
+    callbacks: CallbackRepository
     campaigns: CampaignRepository
     contributions: ContributionRepository
     pledges: PledgeRepository
@@ -64,6 +70,9 @@ class UnitOfWork:
         self.stellar = StellarRepository(self.conn)
         self.reconciliation = ReconciliationRepository(self.conn)
         self.settlements = SettlementRepository(self.conn)
+        self.deposits = DepositRepository(self.conn)
+        self.withdrawals = WithdrawalRepository(self.conn)
+        self.callbacks = CallbackRepository(self.conn)
         self.campaigns = CampaignRepository(self.conn)
         self.contributions = ContributionRepository(self.conn)
         self.pledges = PledgeRepository(self.conn)

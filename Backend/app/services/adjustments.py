@@ -28,6 +28,9 @@ REFERENCE_MAX = 64
 # A campaign's money is returned by cancelling it (each contributor refunded once); a
 # reversal beside that would pay someone back twice.
 HARAMBEE_KINDS = ("contribution", "campaign_payout", "campaign_refund")
+# A withdrawal's hold is paid out or released only on M-Pesa's word (services/mpesa);
+# reversing one of its movements could pay the user twice.
+WITHDRAWAL_KINDS = ("withdrawal", "withdrawal_payout", "withdrawal_release")
 
 
 class NotReversible(Conflict):
@@ -112,7 +115,7 @@ def reverse(
     """Post the exact opposite of a journal transaction, and tell each wallet by SMS.
 
     At most one reversal per transaction: asking again returns it (replayed=True).
-    Raises NotFound, NotReversible (a reversal, or a harambee movement) and
+    Raises NotFound, NotReversible (a reversal, a harambee or withdrawal movement) and
     InsufficientFunds when a wallet no longer holds what it received (an
     operator then settles it by other means).
     """
@@ -129,6 +132,8 @@ def reverse(
                 raise NotReversible("a reversal cannot be reversed")
             if original.kind in HARAMBEE_KINDS:
                 raise NotReversible("harambee money is returned by cancelling the campaign")
+            if original.kind in WITHDRAWAL_KINDS:
+                raise NotReversible("a withdrawal is settled or released by M-Pesa's result")
             locked = uow.ledger.accounts(account_ids=[leg.account_id for leg in original.legs])
             earlier = earlier_result(uow, key, fingerprint)
             if earlier is not None:

@@ -77,6 +77,47 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "{direction} pochi yako. Salio jipya KES {balance}."
         ),
     },
+    # ---- M-Pesa: {receipt} in deposit_received is " <M-Pesa receipt>" or empty ----
+    "deposit_received": {
+        "en": (
+            "PayTrace {reference} confirmed. KES {amount} deposited from M-Pesa{receipt} on "
+            "{when}. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. KES {amount} imewekwa kutoka M-Pesa{receipt} "
+            "tarehe {when}. Salio jipya KES {balance}."
+        ),
+    },
+    "deposit_failed": {
+        "en": (
+            "PayTrace: your deposit of KES {amount} from M-Pesa did not go through: {reason}. "
+            "No money was taken. You can try again."
+        ),
+        "sw": (
+            "PayTrace: kuweka KES {amount} kutoka M-Pesa hakukufanikiwa: {reason}. "
+            "Hakuna pesa iliyotolewa. Unaweza kujaribu tena."
+        ),
+    },
+    "withdrawal_sent": {
+        "en": (
+            "PayTrace {reference} confirmed. KES {amount} sent to your M-Pesa {phone} on {when}. "
+            "M-Pesa ref {receipt}. Fee KES {fee}. Balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. KES {amount} imetumwa kwa M-Pesa yako {phone} "
+            "tarehe {when}. Kumb. M-Pesa {receipt}. Ada KES {fee}. Salio KES {balance}."
+        ),
+    },
+    "withdrawal_failed": {
+        "en": (
+            "PayTrace {reference}: your withdrawal of KES {amount} to M-Pesa did not go "
+            "through. KES {total} is back in your wallet. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: kutoa KES {amount} kwenda M-Pesa hakukufanikiwa. KES {total} "
+            "imerudishwa kwenye pochi yako. Salio jipya KES {balance}."
+        ),
+    },
     "invite": {
         "en": (
             "{name} wants to send you money with PayTrace. Dial {shortcode} to open a free "
@@ -198,6 +239,27 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
 REVERSAL_DIRECTION = {
     "en": {"in": "returned to", "out": "taken back from"},
     "sw": {"in": "imerudishwa kwenye", "out": "imetolewa kwenye"},
+}
+
+
+# Words that fill {reason} in deposit_failed, by app.domain.mpesa.failure_reason.
+DEPOSIT_FAILURE_REASONS = {
+    "en": {
+        "cancelled": "the M-Pesa prompt was cancelled",
+        "timeout": "the M-Pesa prompt was not answered in time",
+        "wrong_pin": "the M-Pesa PIN entered was wrong",
+        "insufficient_funds": "your M-Pesa balance was too low",
+        "not_started": "M-Pesa could not be reached",
+        "other": "M-Pesa could not complete it",
+    },
+    "sw": {
+        "cancelled": "ombi la M-Pesa lilikataliwa",
+        "timeout": "ombi la M-Pesa halikujibiwa kwa wakati",
+        "wrong_pin": "PIN ya M-Pesa haikuwa sahihi",
+        "insufficient_funds": "salio lako la M-Pesa halitoshi",
+        "not_started": "M-Pesa haikupatikana",
+        "other": "M-Pesa haikuweza kuikamilisha",
+    },
 }
 
 

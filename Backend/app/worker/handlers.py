@@ -2,7 +2,8 @@
 
 A handler performs the external effect (no database access while doing it) and
 then records its kind-specific results inside the transaction that settles the
-outbox row. Only SMS exists today; Stellar and M-Pesa handlers register the same way.
+outbox row. SMS is here; M-Pesa's (the STK push, the B2C payment) are in
+app/worker/mpesa_handlers.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The worker's background loops beside the outbox: each runs in its own thread until
-the stop event is set (settlement, the incoming watcher, reconciliation)."""
+the stop event is set (the M-Pesa checker; settlement, the incoming watcher,
+reconciliation)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ class Loop(Protocol):
 
 
 def build_loops(settings: Settings, database: Database) -> list[Loop]:
-    """The loops this deployment runs: the Stellar ones only when custody is on."""
+    """The loops this deployment runs: the M-Pesa checker when M-Pesa is on, the Stellar
+    ones only when custody is on."""
     loops: list[Loop] = [_harambee(settings, database)]
+    if settings.mpesa_enabled:
+        loops.append(_mpesa_checker(settings, database))
     if not settings.custody_enabled:
         return loops
     loops.append(_settler(settings, database))
@@ -49,6 +53,12 @@ def _settler(settings: Settings, database: Database) -> Loop:
         envelope_ttl_s=settings.stellar_envelope_ttl_s,
         batch_window_s=settings.stellar_batch_window_s,
     )
+
+
+def _mpesa_checker(settings: Settings, database: Database) -> Loop:
+    from app.worker.mpesa import MpesaChecker
+
+    return MpesaChecker.from_settings(settings, database)
 
 
 def _harambee(settings: Settings, database: Database) -> Loop:

@@ -35,9 +35,11 @@ from app.db.pool import Database
 from app.db.repositories.outbox import OutboxRow
 from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
+from app.integrations.daraja import Daraja, DarajaClient
 from app.integrations.sms import AfricasTalkingSms, SmsSender
 from app.services.keys import SmsSeal
 from app.worker.handlers import HandlerRegistry, Outcome, SmsHandler, Verdict
+from app.worker.mpesa_handlers import mpesa_handlers
 
 log = logging.getLogger("paytrace.worker")
 
@@ -189,15 +191,23 @@ class OutboxWorker:
 
 
 def build_worker(
-    settings: Settings, database: Database, *, sms: SmsSender | None = None
+    settings: Settings,
+    database: Database,
+    *,
+    sms: SmsSender | None = None,
+    daraja: Daraja | None = None,
 ) -> OutboxWorker:
-    """A worker wired from settings: AT (or its local sandbox) for SMS. Stellar work
-    (activation, settlement) runs in the worker's loops (app/worker/loops.py)."""
+    """A worker wired from settings: AT (or its local sandbox) for SMS, Daraja (or its
+    local sandbox) for M-Pesa when it is on. Stellar work (activation, settlement) runs
+    in the worker's loops (app/worker/loops.py)."""
     handlers = HandlerRegistry(
         SmsHandler(
             sms or AfricasTalkingSms.from_settings(settings), seal=SmsSeal.from_settings(settings)
         )
     )
+    if settings.mpesa_enabled:
+        for handler in mpesa_handlers(settings, daraja or DarajaClient.from_settings(settings)):
+            handlers.register(handler)
     return OutboxWorker(
         database,
         handlers,

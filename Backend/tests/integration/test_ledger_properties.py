@@ -67,6 +67,7 @@ FEE_BANDS = (
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MAX_USERS = 5
 FEES, FLOAT, SUSPENSE, CLEARING = "fees", "mpesa_float", "suspense", "stellar_clearing"
+HOLDS = "mpesa_hold"  # withdrawals to M-Pesa wait there; none are made here
 
 BAND_EDGES = sorted(
     {edge for low, high, _ in FEE_BANDS for edge in (low, high) if edge <= PER_TRANSACTION}
@@ -150,7 +151,13 @@ class Model:
     """The ledger as it should be, in plain Python."""
 
     def __init__(self) -> None:
-        self.balances: dict[int | str, int] = {FEES: 0, FLOAT: 0, SUSPENSE: 0, CLEARING: 0}
+        self.balances: dict[int | str, int] = {
+            FEES: 0,
+            FLOAT: 0,
+            SUSPENSE: 0,
+            CLEARING: 0,
+            HOLDS: 0,
+        }
         self.users: dict[str, int] = {}  # phone -> user id
         self.phones: dict[int, str] = {}
         self.sent_today: dict[int, int] = {}

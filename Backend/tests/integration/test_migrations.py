@@ -235,9 +235,10 @@ def test_migrations_seed_the_same_tiers_fees_and_system_accounts_as_schema_sql(f
 
     expected = seed_data(from_schema)
     assert [row[1] for row in expected["kyc_tiers"]] == ["basic", "verified", "business"]
-    assert {kind for kind, *_ in expected["fee_bands"]} == {"transfer"}
+    assert {kind for kind, *_ in expected["fee_bands"]} == {"transfer", "withdrawal"}
     assert sorted((kind, code) for kind, code, *_ in expected["system_accounts"]) == sorted(
         [("fees", f"fees:{shard}") for shard in range(transfers.FEE_SHARDS)]
+        + [("mpesa_hold", f"mpesa_hold:{shard}") for shard in range(transfers.FEE_SHARDS)]
         + [("mpesa_float", "mpesa_float"), ("suspense", "suspense")]
         + [("stellar_clearing", "stellar_clearing")]
     )

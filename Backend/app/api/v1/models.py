@@ -222,9 +222,18 @@ class WalletOut(BaseModel):
     limits: LimitsOut
 
 
-# Journal kinds: harambee adds a contribution, a campaign's payout and its refunds.
+# Journal kinds: harambee adds a contribution, a campaign's payout and its refunds;
+# M-Pesa a deposit, a withdrawal (its hold) and a withdrawal's release.
 TransactionType = Literal[
-    "transfer", "cash_in", "reversal", "contribution", "campaign_payout", "campaign_refund"
+    "transfer",
+    "cash_in",
+    "reversal",
+    "contribution",
+    "campaign_payout",
+    "campaign_refund",
+    "deposit",
+    "withdrawal",
+    "withdrawal_release",
 ]
 
 

@@ -1,0 +1,102 @@
+"""Callbacks from M-Pesa (Daraja): STK push results, B2C results and queue timeouts,
+transaction status answers.
+
+Each route's last path segment is MPESA_CALLBACK_TOKEN, the secret PayTrace put in the
+URLs it gave Daraja. Every callback is stored as it arrived (its token checked, the
+token itself masked in the stored path) before it is read; a wrong token is refused
+(403) once stored. A stored callback whose processing fails is processed again by the
+worker, so Daraja - which never retries - always gets its 200 once PayTrace has it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.api.callback_store import store
+from app.api.errors import error_body
+from app.errors import Forbidden, PayTraceError
+from app.services.mpesa import inbound, payouts
+
+log = logging.getLogger("paytrace.callbacks")
+
+router = APIRouter(prefix="/callbacks/mpesa", tags=["callbacks"])
+
+# Unconstrained on purpose: whatever arrives is stored before anything is refused.
+Token = Annotated[str, Path(description="MPESA_CALLBACK_TOKEN")]
+ACKNOWLEDGED = {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+
+@router.post("/stk/{token}", summary="M-Pesa STK push result")
+async def stk_result(
+    request: Request,
+    token: Token,
+    deposit: Annotated[str | None, Query(description="the deposit PayTrace asked for")] = None,
+) -> JSONResponse:
+    """Credit the deposit it names (by CheckoutRequestID) once, or record why not."""
+    return await _handle(request, token, "stk")
+
+
+@router.post("/b2c/result/{token}", summary="M-Pesa B2C result")
+async def b2c_result(request: Request, token: Token) -> JSONResponse:
+    """Pay out or release the withdrawal it names (by OriginatorConversationID), once."""
+    return await _handle(request, token, "b2c_result")
+
+
+@router.post("/b2c/timeout/{token}", summary="M-Pesa B2C queue timeout")
+async def b2c_timeout(request: Request, token: Token) -> JSONResponse:
+    """The payment's fate is unknown: its withdrawal is asked about, nothing released."""
+    return await _handle(request, token, "b2c_timeout")
+
+
+@router.post("/status/result/{token}", summary="M-Pesa transaction status answer")
+async def status_result(request: Request, token: Token) -> JSONResponse:
+    """What M-Pesa knows of a withdrawal's payment: paid, failed, or no such payment."""
+    return await _handle(request, token, "status_result")
+
+
+@router.post("/status/timeout/{token}", summary="M-Pesa transaction status queue timeout")
+async def status_timeout(request: Request, token: Token) -> JSONResponse:
+    """The status query itself timed out: the withdrawal is asked about again later."""
+    return await _handle(request, token, "status_timeout")
+
+
+async def _handle(request: Request, token: str, kind: str) -> JSONResponse:
+    runtime = request.app.state.runtime
+    settings = runtime.settings
+    expected = settings.mpesa_callback_token
+    stored = await store(request, provider="mpesa", kind=kind, expected=expected, given=token)
+    if not stored.verified or expected is None:
+        log.warning("M-Pesa callback with a wrong token refused", extra={"kind": kind})
+        raise Forbidden("invalid callback token")
+    try:
+        outcome = await run_in_threadpool(
+            inbound.process_mpesa,
+            runtime.uow(),
+            stored.callback_id,
+            kind=kind,
+            body=stored.body,
+            query=request.url.query or None,
+            policy=payouts.CheckPolicy.from_settings(settings),
+        )
+    except PayTraceError as exc:
+        # Stored already: the worker processes it again once the cause has passed.
+        log.warning(
+            "M-Pesa callback stored, not processed yet",
+            extra={"callback_id": stored.callback_id, "error": exc.code},
+        )
+        return JSONResponse(ACKNOWLEDGED)
+    except Exception:
+        log.exception(
+            "M-Pesa callback stored, processing failed", extra={"callback_id": stored.callback_id}
+        )
+        return JSONResponse(ACKNOWLEDGED)
+    if outcome == "malformed":
+        return JSONResponse(
+            error_body("malformed_callback", "not a callback Daraja sends"), status_code=400
+        )
+    return JSONResponse(ACKNOWLEDGED)

@@ -1,0 +1,105 @@
+"""M-Pesa's callbacks, once stored (app/services/inbound_callbacks.py), processed.
+
+`process_mpesa` reads a stored callback and hands it to the deposit or withdrawal
+service, which records its outcome in the transaction that acts on it. The worker
+processes again any M-Pesa callback still 'received' after a while (processing is
+idempotent: the same callback a hundred times credits once).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
+
+from app.db.repositories.callbacks import InboundCallback
+from app.db.unit_of_work import UnitOfWork
+from app.integrations.daraja_payloads import (
+    MalformedPayload,
+    parse_b2c_result,
+    parse_status_result,
+    parse_stk_callback,
+    read_json,
+)
+from app.services.inbound_callbacks import record_outcome
+from app.services.mpesa import deposits, payouts
+
+log = logging.getLogger("paytrace.callbacks")
+
+MPESA_KINDS = ("stk", "b2c_result", "b2c_timeout", "status_result", "status_timeout")
+# A callback still 'received' this long after it arrived is processed again.
+STALE_AFTER = timedelta(seconds=60)
+
+
+def process_mpesa(
+    uow: UnitOfWork,
+    callback_id: int,
+    *,
+    kind: str,
+    body: bytes,
+    query: str | None,
+    policy: payouts.CheckPolicy,
+    now: datetime | None = None,
+) -> str:
+    """Act on a stored M-Pesa callback, once whatever the number of deliveries;
+    returns its outcome ('malformed' when it is not a body Daraja sends)."""
+    try:
+        payload = read_json(body)
+        if kind == "stk":
+            outcome = parse_stk_callback(payload)
+            return deposits.settle(
+                uow, outcome, deposit_hint=_hint(query), callback_id=callback_id, now=now
+            )
+        parse = parse_b2c_result if kind.startswith("b2c") else parse_status_result
+        payment = parse(payload, queue_timeout=kind.endswith("_timeout"))
+    except MalformedPayload as exc:
+        log.warning("malformed M-Pesa callback", extra={"callback_id": callback_id, "kind": kind})
+        record_outcome(uow, callback_id, "malformed", str(exc))
+        return "malformed"
+    return payouts.settle(uow, payment, policy=policy, callback_id=callback_id, now=now)
+
+
+def _hint(query: str | None) -> str | None:
+    """The deposit reference PayTrace put in the STK callback URL (?deposit=...)."""
+    values = parse_qs(query or "").get("deposit") or [None]
+    hint = values[0]
+    return hint if hint and len(hint) <= 20 else None
+
+
+def process_stale(
+    uow: UnitOfWork, *, policy: payouts.CheckPolicy, limit: int = 50, now: datetime | None = None
+) -> int:
+    """Process again the M-Pesa callbacks still 'received' (their first processing
+    failed or was cut off); one that fails again is marked 'error' for an operator.
+    Returns how many were processed."""
+    now = now or datetime.now(UTC)
+    with uow:
+        stale = uow.callbacks.unprocessed(
+            provider="mpesa", received_before=now - STALE_AFTER, limit=limit
+        )
+    for callback in stale:
+        _again(uow, callback, policy, now)
+    return len(stale)
+
+
+def _again(
+    uow: UnitOfWork, callback: InboundCallback, policy: payouts.CheckPolicy, now: datetime
+) -> None:
+    try:
+        outcome = process_mpesa(
+            uow,
+            callback.id,
+            kind=callback.kind,
+            body=callback.body.encode(),
+            query=callback.query,
+            policy=policy,
+            now=now,
+        )
+    except Exception as exc:
+        log.exception("M-Pesa callback failed again", extra={"callback_id": callback.id})
+        record_outcome(uow, callback.id, "error", f"{type(exc).__name__}: {exc}"[:500])
+        return
+    log.warning(
+        "M-Pesa callback processed again",
+        extra={"callback_id": callback.id, "outcome": outcome},
+    )

@@ -1,0 +1,297 @@
+"""How a withdrawal ends: paid out, or released - exactly once, and never both.
+
+`settle` is where everything M-Pesa says about a B2C payment lands: its result
+callback, its queue-timeout notice, a transaction status answer, or the worker's
+"refused outright". The withdrawal's row is locked first, so these queue on it; a
+finished withdrawal is never finished again. A hold is released only on M-Pesa's
+word: a failed result, a status answer that says failed, or - once the payment
+request can no longer be sent - several status answers that find no such
+transaction. A payment reported after a release is parked for an operator
+('review'), never paid for twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from app.config import Settings
+from app.db.repositories.ledger import ReferenceTaken
+from app.db.repositories.mpesa_withdrawals import Withdrawal
+from app.db.unit_of_work import UnitOfWork
+from app.domain.money import format_kes, new_reference
+from app.domain.phone import mask
+from app.errors import ServiceUnavailable
+from app.integrations.daraja_payloads import PaymentOutcome, Verdict
+from app.services.ledger import request_hash, sms_time
+from app.services.mpesa.withdrawals import hold_shard
+from app.services.notifications import sms_message
+from app.services.transfers import fees_shard
+
+log = logging.getLogger("paytrace.mpesa")
+
+_DRAWS = 5
+# Outbox states in which a B2C request may still be sent to M-Pesa.
+_MAY_STILL_BE_SENT = ("pending", "sending")
+
+
+@dataclass(frozen=True)
+class CheckPolicy:
+    """When to ask M-Pesa again, and how many "no such transaction" answers release."""
+
+    status_interval_s: float = 120.0
+    release_after_not_found: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CheckPolicy:
+        return cls(
+            status_interval_s=settings.mpesa_status_query_interval_s,
+            release_after_not_found=settings.mpesa_release_after_not_found,
+        )
+
+
+def settle(
+    uow: UnitOfWork,
+    outcome: PaymentOutcome,
+    *,
+    policy: CheckPolicy,
+    callback_id: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Apply what M-Pesa said about a payment; commits, with the callback's outcome when
+    one is given. Returns that outcome: paid, released, released_not_found,
+    check_scheduled, not_found, duplicate, unknown_request, conflict, amount_mismatch or
+    paid_after_release."""
+    now = now or datetime.now(UTC)
+    for _ in range(_DRAWS):
+        try:
+            return _settle_once(uow, outcome, policy, callback_id, now)
+        except ReferenceTaken:
+            continue
+    raise ServiceUnavailable("could not draw a free transaction reference")
+
+
+def _settle_once(
+    uow: UnitOfWork,
+    outcome: PaymentOutcome,
+    policy: CheckPolicy,
+    callback_id: int | None,
+    now: datetime,
+) -> str:
+    with uow:
+        withdrawal = _locked(uow, outcome)
+        verdict, detail = _apply(uow, withdrawal, outcome, policy, now)
+        if callback_id is not None:
+            named = withdrawal.originator_conversation_id if withdrawal else None
+            reference = named or outcome.originator_conversation_id
+            uow.callbacks.set_outcome(callback_id, verdict, detail, reference=reference)
+        uow.commit()
+    serious = verdict in ("conflict", "amount_mismatch", "paid_after_release")
+    log.log(
+        logging.ERROR if serious else logging.INFO,
+        "withdrawal result",
+        extra={
+            "withdrawal": withdrawal.reference if withdrawal else None,
+            "verdict": str(outcome.verdict),
+            "outcome": verdict,
+            "detail": detail,
+        },
+    )
+    return verdict
+
+
+def _locked(uow: UnitOfWork, outcome: PaymentOutcome) -> Withdrawal | None:
+    """The withdrawal the answer is about: by our OriginatorConversationID, else by
+    the status query it answers, else by the Occasion we gave that query."""
+    if outcome.originator_conversation_id:
+        found = uow.withdrawals.lock_by_originator(outcome.originator_conversation_id)
+        if found is not None:
+            return found
+    if outcome.query_conversation_id:
+        found = uow.withdrawals.lock_by_query(outcome.query_conversation_id)
+        if found is not None:
+            return found
+    if outcome.occasion:
+        return uow.withdrawals.lock_by_reference(outcome.occasion)
+    return None
+
+
+def _apply(
+    uow: UnitOfWork,
+    w: Withdrawal | None,
+    outcome: PaymentOutcome,
+    policy: CheckPolicy,
+    now: datetime,
+) -> tuple[str, str | None]:
+    if w is None:
+        return "unknown_request", "no withdrawal matches it"
+    verdict = outcome.verdict
+    if verdict is Verdict.PAID:
+        return _paid(uow, w, outcome, now)
+    if verdict is Verdict.FAILED:
+        if w.status == "completed":
+            return "conflict", "M-Pesa said failed after it said paid: kept as paid"
+        if not w.open:
+            return "duplicate", f"the withdrawal is already {w.status}"
+        _release(uow, w, outcome.result_code, outcome.result_desc, now)
+        return "released", f"ResultCode {outcome.result_code}"
+    if not w.open:
+        return "duplicate", f"the withdrawal is already {w.status}"
+    later = now + timedelta(seconds=policy.status_interval_s)
+    if verdict is Verdict.UNKNOWN:
+        # A queue timeout: ask at once. A status query that failed: ask again later.
+        uow.withdrawals.check_soon(w.id, later if outcome.query_conversation_id else now)
+        return "check_scheduled", f"ResultCode {outcome.result_code}"
+    return _not_found(uow, w, policy, later, now)
+
+
+def _paid(
+    uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: datetime
+) -> tuple[str, str | None]:
+    if w.status in ("completed", "review"):
+        return "duplicate", f"the withdrawal is already {w.status}"
+    if w.status == "released":
+        uow.withdrawals.finish(
+            w.id,
+            status="review",
+            outcome_id=None,
+            result_code=outcome.result_code,
+            result_desc="paid after its hold was released",
+            receipt=outcome.receipt,
+        )
+        return "paid_after_release", "M-Pesa paid after the hold was released: review"
+    if outcome.amount is not None and outcome.amount != w.amount:
+        uow.withdrawals.finish(
+            w.id,
+            status="review",
+            outcome_id=None,
+            result_code=outcome.result_code,
+            result_desc=f"paid {outcome.amount} cents, asked {w.amount}",
+            receipt=outcome.receipt,
+        )
+        return "amount_mismatch", f"paid {outcome.amount} cents, asked {w.amount}"
+    _payout(uow, w, outcome, now)
+    return "paid", outcome.receipt
+
+
+def _not_found(
+    uow: UnitOfWork, w: Withdrawal, policy: CheckPolicy, later: datetime, now: datetime
+) -> tuple[str, str | None]:
+    request = uow.withdrawals.payment_request_state(w.originator_conversation_id)
+    if request is None or request[0] in _MAY_STILL_BE_SENT:
+        # Not found yet, but the worker may still send it: nothing can be released.
+        uow.withdrawals.check_soon(w.id, later)
+        return "not_found", "its payment request may still be sent"
+    answers = w.not_found + 1
+    if answers >= policy.release_after_not_found:
+        _release(uow, w, "not_found", f"M-Pesa found no such payment ({answers} times)", now)
+        return "released_not_found", f"{answers} answers found no such payment"
+    uow.withdrawals.check_soon(w.id, later, not_found=True)
+    return "not_found", f"{answers} of {policy.release_after_not_found} answers"
+
+
+def release_refused(
+    uow: UnitOfWork, withdrawal: Withdrawal, *, policy: CheckPolicy, now: datetime | None = None
+) -> str:
+    """Release a withdrawal M-Pesa refused outright (its one B2C request was turned
+    down, so it was never taken); commits."""
+    return settle(
+        uow,
+        PaymentOutcome(
+            verdict=Verdict.FAILED,
+            result_code="refused",
+            result_desc=withdrawal.result_desc or "refused by M-Pesa",
+            originator_conversation_id=withdrawal.originator_conversation_id,
+        ),
+        policy=policy,
+        now=now,
+    )
+
+
+# ---- the two endings ------------------------------------------------------------------
+
+
+def _payout(uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: datetime) -> None:
+    """The hold to the float (paid out of M-Pesa) and the fee to PayTrace."""
+    hold_code, fee_code = hold_shard(w.user_id), fees_shard(w.user_id)
+    codes = [hold_code, "mpesa_float"] + ([fee_code] if w.fee else [])
+    by_code = {a.code: a for a in uow.ledger.accounts(codes=codes)}
+    legs = [(by_code[hold_code].id, -w.total), (by_code["mpesa_float"].id, w.amount)]
+    if w.fee:
+        legs.append((by_code[fee_code].id, w.fee))
+    owner = uow.ledger.accounts(user_ids=[w.user_id], for_update=False)[0]
+    receipt = outcome.receipt
+    tx_id = uow.ledger.post(
+        reference=new_reference(),
+        kind="withdrawal_payout",
+        amount=w.amount,
+        fee=w.fee,
+        idempotency_key=f"withdrawal_payout:{w.id}",
+        request_hash=request_hash(kind="withdrawal_payout", withdrawal=w.id),
+        legs=legs,
+        channel="system",
+        created_at=now,
+        initiator_user_id=w.user_id,
+        note=f"{w.reference} M-Pesa {receipt}" if receipt else w.reference,
+        messages=(
+            sms_message(
+                to=w.phone,
+                template="withdrawal_sent",
+                language=owner.language or "en",
+                dedupe_key=f"withdrawal:{w.reference}:sent",
+                reference=w.reference,
+                amount=format_kes(w.amount),
+                phone=mask(w.phone),
+                when=sms_time(now),
+                receipt=receipt or "-",
+                fee=format_kes(w.fee),
+                balance=format_kes(owner.balance),
+            ),
+        ),
+    )
+    uow.withdrawals.finish(
+        w.id,
+        status="completed",
+        outcome_id=tx_id,
+        result_code=outcome.result_code,
+        result_desc=outcome.result_desc,
+        receipt=receipt,
+    )
+
+
+def _release(uow: UnitOfWork, w: Withdrawal, code: str, desc: str, now: datetime) -> None:
+    """The hold back to the wallet; the amount stops counting against the limits."""
+    locked = uow.ledger.accounts(user_ids=[w.user_id], codes=[hold_shard(w.user_id)])
+    wallet = next(a for a in locked if a.user_id == w.user_id)
+    hold = next(a for a in locked if a.kind == "mpesa_hold")
+    reference = new_reference()
+    tx_id = uow.ledger.post(
+        reference=reference,
+        kind="withdrawal_release",
+        amount=w.amount,
+        fee=w.fee,
+        idempotency_key=f"withdrawal_release:{w.id}",
+        request_hash=request_hash(kind="withdrawal_release", withdrawal=w.id),
+        legs=[(hold.id, -w.total), (wallet.id, w.total)],
+        channel="system",
+        created_at=now,
+        initiator_user_id=w.user_id,
+        note=w.reference,
+        messages=(
+            sms_message(
+                to=w.phone,
+                template="withdrawal_failed",
+                language=wallet.language or "en",
+                dedupe_key=f"withdrawal:{w.reference}:released",
+                reference=w.reference,
+                amount=format_kes(w.amount),
+                total=format_kes(w.total),
+                balance=format_kes(wallet.balance + w.total),
+            ),
+        ),
+    )
+    uow.withdrawals.give_back_outflow(wallet.id, w.hold_day, w.amount)
+    uow.withdrawals.finish(
+        w.id, status="released", outcome_id=tx_id, result_code=code, result_desc=desc
+    )

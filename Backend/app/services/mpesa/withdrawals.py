@@ -1,0 +1,253 @@
+"""Withdrawals: the amount and its fee held at once, then a B2C payment to the user's
+own M-Pesa through the outbox.
+
+`withdraw` is Send money's twin: the same PIN check and lock, limits and
+idempotency, one transaction that locks the wallet and its hold shard in id order,
+posts the hold ('withdrawal': wallet -> mpesa_hold) and queues the B2C request (outbox
+kind 'mpesa_b2c') under a fresh OriginatorConversationID. What happens next is in
+payouts.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from app.db.repositories.ledger import KeyTaken, Overdraft, ReferenceTaken
+from app.db.repositories.mpesa_withdrawals import Withdrawal, b2c_dedupe_key
+from app.db.repositories.outbox import OutboxMessage
+from app.db.unit_of_work import UnitOfWork
+from app.domain import mpesa
+from app.domain.money import format_kes, nairobi_day, new_reference
+from app.domain.phone import InvalidPhone
+from app.errors import IdempotencyConflict, InsufficientFunds, NotFound, ServiceUnavailable
+from app.services import pins
+from app.services.ledger import check_key, check_limits, request_hash
+from app.services.registration import refused
+from app.services.transfers import FEE_SHARDS, Quote
+
+log = logging.getLogger("paytrace.mpesa")
+
+CHANNELS = ("ussd", "api")
+_DRAWS = 5
+
+
+def hold_shard(user_id: int) -> str:
+    """The hold account a user's withdrawals wait in (as the fees, 16 shards)."""
+    return f"mpesa_hold:{user_id % FEE_SHARDS}"
+
+
+@dataclass(frozen=True)
+class WithdrawalRequest:
+    user_id: int
+    amount: int  # cents, whole shillings, paid out to the user's own M-Pesa
+    idempotency_key: str  # the channel's key, e.g. 'ussd:<hop digest>'
+    channel: str = "ussd"
+
+
+@dataclass(frozen=True)
+class Held:
+    withdrawal: Withdrawal
+    balance: int  # the wallet's balance right after the hold (now, for a replay)
+    replayed: bool = False
+
+
+def check_withdrawal_amount(amount: object) -> int:
+    """Raises ValidationFailed ('invalid_amount') unless M-Pesa can pay it: whole
+    shillings from KES 10 to KES 250,000."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise refused("invalid_amount", "the amount must be whole cents")
+    if not mpesa.MIN_WITHDRAWAL <= amount <= mpesa.MAX_PAYMENT:
+        raise refused(
+            "invalid_amount",
+            f"a withdrawal is from KES {format_kes(mpesa.MIN_WITHDRAWAL)} to"
+            f" KES {format_kes(mpesa.MAX_PAYMENT)}",
+        )
+    try:
+        mpesa.shillings(amount)
+    except mpesa.NotWholeShillings:
+        raise refused("invalid_amount", "M-Pesa moves whole shillings only") from None
+    return amount
+
+
+def quote_withdrawal(
+    uow: UnitOfWork, *, user_id: int, amount: int, now: datetime | None = None
+) -> Quote:
+    """The fee of a withdrawal the user could make now, without moving money.
+
+    Raises ValidationFailed ('invalid_amount', 'not_an_mpesa_number'), LimitExceeded,
+    InsufficientFunds or NotFound. The withdrawal checks all of it again under lock.
+    """
+    check_withdrawal_amount(amount)
+    today = nairobi_day(now or datetime.now(UTC))
+    with uow:
+        found = uow.ledger.accounts(user_ids=[user_id], for_update=False)
+        if not found or found[0].limits is None or found[0].phone is None:
+            raise NotFound("no wallet for this user")
+        account = found[0]
+        _payable(account.phone)
+        check_limits(account.limits, amount, *uow.ledger.outflows(account.id, today))
+        fee = _fee(uow, amount)
+    if account.balance < amount + fee:
+        raise InsufficientFunds(balance=account.balance, needed=amount + fee)
+    return Quote(amount=amount, fee=fee, balance=account.balance)
+
+
+def withdraw(
+    uow: UnitOfWork,
+    hasher: pins.PinHasher,
+    policy: pins.PinPolicy,
+    request: WithdrawalRequest,
+    *,
+    pin: str,
+    result_wait_s: float,
+    attempt_key: str | None = None,
+    now: datetime | None = None,
+) -> Held:
+    """Check the PIN, then hold the amount and fee and queue the B2C payment; two
+    transactions, as Send money.
+
+    Idempotent on the request's key (a repeat returns the same withdrawal, replayed;
+    another request with it raises IdempotencyConflict). Raises WrongPin, PinLocked,
+    then ValidationFailed ('invalid_amount', 'invalid_channel', 'not_an_mpesa_number',
+    'invalid_idempotency_key'), LimitExceeded, InsufficientFunds, NotFound.
+    """
+    amount = check_withdrawal_amount(request.amount)
+    if request.channel not in CHANNELS:
+        raise refused("invalid_channel", "unknown channel")
+    key = f"withdrawal:{request.user_id}:{check_key(request.idempotency_key)}"
+    pins.verify_pin(
+        uow,
+        hasher,
+        policy,
+        user_id=request.user_id,
+        pin=pin,
+        attempt_key=attempt_key or f"withdraw:{request.user_id}:{request.idempotency_key}",
+    )
+    fingerprint = request_hash(kind="withdrawal", user=request.user_id, amount=amount)
+    for _ in range(_DRAWS):
+        try:
+            return _hold_once(uow, request, key, fingerprint, result_wait_s, now)
+        except ReferenceTaken:
+            continue
+        except KeyTaken:  # a concurrent request with this key committed first
+            with uow:
+                balance = uow.ledger.wallet_balance(request.user_id) or 0
+                return _replay(uow, key, fingerprint, balance)
+    raise ServiceUnavailable("could not draw a free transaction reference")
+
+
+def get_withdrawal(uow: UnitOfWork, *, reference: str, user_id: int | None = None) -> Withdrawal:
+    """A withdrawal (only the user's own when user_id is given); raises NotFound."""
+    with uow:
+        found = uow.withdrawals.get(reference, user_id=user_id)
+    if found is None:
+        raise NotFound("no such withdrawal")
+    return found
+
+
+# ---- the hold -------------------------------------------------------------------------
+
+
+def _hold_once(
+    uow: UnitOfWork,
+    request: WithdrawalRequest,
+    key: str,
+    fingerprint: str,
+    result_wait_s: float,
+    now: datetime | None,
+) -> Held:
+    user_id, amount = request.user_id, request.amount
+    now = now or datetime.now(UTC)
+    today = nairobi_day(now)
+    with uow:
+        locked = uow.ledger.accounts(user_ids=[user_id], codes=[hold_shard(user_id)])
+        wallet = next((a for a in locked if a.user_id == user_id), None)
+        hold = next((a for a in locked if a.kind == "mpesa_hold"), None)
+        if wallet is None or hold is None or wallet.limits is None or wallet.phone is None:
+            raise NotFound("no wallet for this user")
+        earlier_id, day_total, rolling_total = uow.ledger.key_and_outflows(key, wallet.id, today)
+        if earlier_id is not None:
+            return _replay(uow, key, fingerprint, wallet.balance)
+        phone = _payable(wallet.phone)
+        check_limits(wallet.limits, amount, day_total, rolling_total)
+        fee = _fee(uow, amount)
+        if wallet.balance < amount + fee:
+            raise InsufficientFunds(balance=wallet.balance, needed=amount + fee)
+        reference, originator = new_reference(), str(uuid.uuid4())
+        try:
+            hold_id = uow.ledger.post(
+                reference=reference,
+                kind="withdrawal",
+                amount=amount,
+                fee=fee,
+                idempotency_key=key,
+                request_hash=fingerprint,
+                legs=[(wallet.id, -(amount + fee)), (hold.id, amount + fee)],
+                channel=request.channel,
+                created_at=now,
+                initiator_user_id=user_id,
+                note="to M-Pesa",
+                outflow=(wallet.id, today, amount),
+                messages=(_b2c_request(reference, originator, phone, amount),),
+            )
+        except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
+            raise InsufficientFunds(balance=wallet.balance, needed=amount + fee) from None
+        withdrawal = uow.withdrawals.add(
+            reference=reference,
+            user_id=user_id,
+            phone=wallet.phone,
+            amount=amount,
+            fee=fee,
+            channel=request.channel,
+            originator_conversation_id=originator,
+            hold_id=hold_id,
+            hold_day=today,
+            # Should the B2C never be performed, the worker looks at it after this.
+            check_after=now + timedelta(seconds=result_wait_s),
+        )
+        uow.commit()
+    log.info("withdrawal held", extra={"withdrawal": reference, "amount": amount, "fee": fee})
+    return Held(withdrawal, wallet.balance - amount - fee)
+
+
+def _b2c_request(reference: str, originator: str, phone: str, amount: int) -> OutboxMessage:
+    return OutboxMessage(
+        kind="mpesa_b2c",
+        payload={
+            "action": "b2c",
+            "withdrawal": reference,
+            "originator_conversation_id": originator,
+            "phone": phone,
+            "amount": mpesa.shillings(amount),
+        },
+        dedupe_key=b2c_dedupe_key(originator),
+    )
+
+
+def _replay(uow: UnitOfWork, key: str, fingerprint: str, balance: int) -> Held:
+    """The withdrawal an earlier request with this key made; raises IdempotencyConflict
+    when that request was another."""
+    entry = uow.ledger.find(key=key)
+    withdrawal = uow.withdrawals.by_hold(entry.id) if entry is not None else None
+    if entry is None or withdrawal is None:
+        raise IdempotencyConflict("this withdrawal was already made")
+    if entry.request_hash != fingerprint:
+        raise IdempotencyConflict("this idempotency key was used for a different request")
+    return Held(withdrawal, balance, replayed=True)
+
+
+def _payable(phone: str) -> str:
+    try:
+        return mpesa.msisdn(phone)
+    except InvalidPhone:
+        raise refused("not_an_mpesa_number", "M-Pesa pays Kenyan mobile numbers only") from None
+
+
+def _fee(uow: UnitOfWork, amount: int) -> int:
+    fee = uow.ledger.fee("withdrawal", amount)
+    if fee is None:
+        raise refused("invalid_amount", "no fee band covers this amount")
+    return fee

@@ -1,0 +1,189 @@
+"""The M-Pesa checker: a worker loop that settles what no callback settled.
+
+Every MPESA_CHECK_INTERVAL_S it claims (FOR UPDATE SKIP LOCKED, so any number of
+workers may run it) the deposits and withdrawals whose check is due, and:
+
+* a deposit prompted and unanswered after MPESA_STK_QUERY_AFTER_S is asked about
+  with the STK query, and settled either way from its answer; one whose push never
+  went out is closed (failed, or unknown when the push's answer was lost);
+* a withdrawal with no result after MPESA_RESULT_WAIT_S (or after a queue timeout)
+  is asked about with a transaction status query, whose answer comes by callback;
+  one M-Pesa refused outright is released. While its B2C request may still be sent,
+  nothing is released;
+* M-Pesa callbacks whose processing failed are processed again.
+
+Calls to Daraja are made outside any transaction: a claim moves the row's next check
+forward (a lease), so a worker that dies mid-call only delays it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from app.config import Settings
+from app.db.pool import Database
+from app.db.repositories.mpesa_deposits import Deposit
+from app.db.repositories.mpesa_withdrawals import Withdrawal
+from app.db.unit_of_work import UnitOfWork
+from app.errors import ServiceUnavailable
+from app.integrations.daraja import Daraja, DarajaClient, DarajaError, Failure
+from app.integrations.daraja_payloads import StkOutcome
+from app.services.mpesa import deposits, inbound, payouts
+from app.worker.mpesa_handlers import CallbackLinks
+
+log = logging.getLogger("paytrace.mpesa")
+
+BATCH = 20
+# An STK query that finds no answer yet waits this many query intervals at most.
+MAX_QUERY_BACKOFF = 8
+
+
+class MpesaChecker:
+    name = "mpesa-checker"
+
+    def __init__(
+        self,
+        database: Database,
+        daraja: Daraja,
+        links: CallbackLinks,
+        *,
+        policy: payouts.CheckPolicy,
+        stk_query_after_s: float,
+        interval_s: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._database = database
+        self._daraja = daraja
+        self._links = links
+        self._policy = policy
+        self._stk_query_after_s = stk_query_after_s
+        self._interval_s = interval_s
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, database: Database) -> MpesaChecker:
+        return cls(
+            database,
+            DarajaClient.from_settings(settings),
+            CallbackLinks.from_settings(settings),
+            policy=payouts.CheckPolicy.from_settings(settings),
+            stk_query_after_s=settings.mpesa_stk_query_after_s,
+            interval_s=settings.mpesa_check_interval_s,
+        )
+
+    def _uow(self) -> UnitOfWork:
+        return UnitOfWork(self._database)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Check whatever is due every interval until stop is set; never raises."""
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except ServiceUnavailable:
+                log.warning("database unavailable; M-Pesa checks wait")
+            except Exception:
+                log.exception("M-Pesa check failed; trying again")
+            stop.wait(self._interval_s)
+
+    def run_once(self) -> int:
+        """One pass: due deposits, due withdrawals, stale callbacks; returns how many."""
+        done = sum(self._check_deposit(d) for d in self._claim(deposits_due=True))
+        done += sum(self._check_withdrawal(w) for w in self._claim(deposits_due=False))
+        return done + inbound.process_stale(self._uow(), policy=self._policy, now=self._clock())
+
+    def _claim(self, *, deposits_due: bool) -> list:
+        now = self._clock()
+        lease = now + timedelta(seconds=self._policy.status_interval_s)
+        with self._uow() as uow:
+            repository = uow.deposits if deposits_due else uow.withdrawals
+            claimed = repository.claim_due(now, lease, BATCH)
+            uow.commit()
+        return claimed
+
+    # ---- deposits -----------------------------------------------------------------------
+
+    def _check_deposit(self, deposit: Deposit) -> int:
+        if deposit.checkout_request_id is None:
+            return self._close_unpushed(deposit)
+        try:
+            result = self._daraja.stk_query(deposit.checkout_request_id)
+        except DarajaError as exc:
+            if exc.kind is Failure.PERMANENT and exc.status == 400:
+                # Daraja does not know this push: M-Pesa never took any money for it.
+                failed = StkOutcome(
+                    deposit.checkout_request_id, "", exc.code or "unknown", exc.message
+                )
+                deposits.settle(self._uow(), failed, now=self._clock())
+                return 1
+            self._query_later(deposit)
+            log.info(
+                "stk query: no result yet",
+                extra={"deposit": deposit.reference, "error": str(exc)},
+            )
+            return 0
+        outcome = StkOutcome(
+            checkout_request_id=deposit.checkout_request_id,
+            merchant_request_id=deposit.merchant_request_id or "",
+            result_code=result.result_code,
+            result_desc=result.result_desc,
+        )
+        verdict = deposits.settle(self._uow(), outcome, now=self._clock())
+        log.info(
+            "deposit settled by query", extra={"deposit": deposit.reference, "outcome": verdict}
+        )
+        return 1
+
+    def _query_later(self, deposit: Deposit) -> None:
+        steps = min(deposit.queries + 1, MAX_QUERY_BACKOFF)
+        at = self._clock() + timedelta(seconds=self._stk_query_after_s * steps / 2)
+        with self._uow() as uow:
+            uow.deposits.checked(deposit.id, next_check_at=at)
+            uow.commit()
+
+    def _close_unpushed(self, deposit: Deposit) -> int:
+        """A deposit whose push was never answered: wait while it may still be made,
+        else close it (the push handler normally has)."""
+        with self._uow() as uow:
+            request = uow.deposits.push_request_state(deposit.reference)
+            if request is None or request[0] in ("pending", "sending"):
+                return 0  # the claim's lease already moved its next check
+            unknown = request[0] != "failed"
+            deposits.push_failed(
+                uow, deposit.reference, reason=f"push {request[0]}", unknown=unknown
+            )
+            uow.commit()
+        return 1
+
+    # ---- withdrawals --------------------------------------------------------------------
+
+    def _check_withdrawal(self, withdrawal: Withdrawal) -> int:
+        with self._uow() as uow:
+            request = uow.withdrawals.payment_request_state(withdrawal.originator_conversation_id)
+        if withdrawal.status == "held" and withdrawal.result_code == "refused":
+            payouts.release_refused(self._uow(), withdrawal, policy=self._policy, now=self._clock())
+            return 1
+        if withdrawal.status == "held" and (
+            request is None or request[0] in ("pending", "sending")
+        ):
+            return 0  # its B2C request is still to be made; the lease moved the check on
+        try:
+            accepted = self._daraja.transaction_status(
+                originator_conversation_id=withdrawal.originator_conversation_id,
+                occasion=withdrawal.reference,
+                result_url=self._links.status_result,
+                timeout_url=self._links.status_timeout,
+            )
+        except DarajaError as exc:
+            log.warning(
+                "transaction status query not made; trying later",
+                extra={"withdrawal": withdrawal.reference, "error": str(exc)},
+            )
+            return 0
+        with self._uow() as uow:
+            uow.withdrawals.queried(withdrawal.id, query_conversation_id=accepted.conversation_id)
+            uow.commit()
+        log.info("transaction status asked", extra={"withdrawal": withdrawal.reference})
+        return 1
