@@ -13,12 +13,22 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from app.errors import MpesaUnavailable
 from app.runtime import Runtime
 from app.services import accounts, pins, registration, statements, transfers
 from app.services.accounts import Profile
 from app.services.custody import SecretBox
+from app.services.mpesa import deposits, withdrawals
 from app.ussd.harambee_adapter import HarambeeAdapter
-from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
+from app.ussd.ports import (
+    DepositAsked,
+    Payee,
+    ProfileDict,
+    SentMoney,
+    StatementEntry,
+    TransferQuote,
+    WithdrawalAsked,
+)
 from app.ussd.session_store import SessionStore
 
 T = TypeVar("T")
@@ -160,6 +170,51 @@ class RuntimeUssdServices(HarambeeAdapter):
             balance=movement.balances[sender_user_id],
             replayed=movement.replayed,
         )
+
+    def _mpesa_on(self) -> None:
+        if not self._runtime.settings.mpesa_enabled:
+            raise MpesaUnavailable("M-Pesa is not available here")
+
+    async def request_deposit(self, *, user_id: int, amount: int, key: str) -> DepositAsked:
+        self._mpesa_on()
+        request = deposits.DepositRequest(
+            user_id=user_id, amount=amount, idempotency_key=key, channel="ussd"
+        )
+        asked = await run_in_threadpool(
+            lambda: deposits.request_deposit(
+                self._runtime.uow(),
+                request,
+                query_after_s=self._runtime.settings.mpesa_stk_query_after_s,
+            )
+        )
+        deposit = asked.deposit
+        return DepositAsked(deposit.reference, deposit.amount, asked.replayed)
+
+    async def quote_withdrawal(self, *, user_id: int, amount: int) -> TransferQuote:
+        quote = await run_in_threadpool(
+            lambda: withdrawals.quote_withdrawal(
+                self._runtime.uow(), user_id=user_id, amount=amount
+            )
+        )
+        return TransferQuote(amount=quote.amount, fee=quote.fee, balance=quote.balance)
+
+    async def withdraw(self, *, user_id: int, amount: int, pin: str, key: str) -> WithdrawalAsked:
+        self._mpesa_on()
+        request = withdrawals.WithdrawalRequest(
+            user_id=user_id, amount=amount, idempotency_key=key, channel="ussd"
+        )
+        held = await self._with_pin(
+            lambda: withdrawals.withdraw(
+                self._runtime.uow(),
+                self._hasher,
+                self._policy,
+                request,
+                pin=pin,
+                result_wait_s=self._runtime.settings.mpesa_result_wait_s,
+            )
+        )
+        w = held.withdrawal
+        return WithdrawalAsked(w.reference, w.amount, w.fee, held.balance, held.replayed)
 
     def _verify(self, user_id: int, pin: str, attempt_key: str) -> None:
         pins.verify_pin(

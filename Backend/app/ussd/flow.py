@@ -2,8 +2,8 @@
 
 Screens name their texts (texts.py) and their next screen; the few handlers
 below validate input and call the service port. The money journeys' handlers
-live in money_flow.py (send money) and statement_flow.py (balance, mini
-statement). docs/ussd.md draws this tree.
+live in money_flow.py (send money), mpesa_flow.py (deposit, withdraw) and
+statement_flow.py (balance, mini statement). docs/ussd.md draws this tree.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from app.domain.phone import mask
 from app.errors import AlreadyRegistered, PinLocked, ValidationFailed, WrongPin
 from app.ussd import harambee_screens as harambee
 from app.ussd import money_flow as send
+from app.ussd import mpesa_flow as mpesa
 from app.ussd import statement_flow as statement
 from app.ussd.engine import (
     Context,
@@ -208,8 +209,8 @@ SCREENS = [
         "main.title",
         (
             Option("main.send", action=send.send_start),
-            Option("main.deposit", action=_coming_soon("main.deposit")),
-            Option("main.withdraw", action=_coming_soon("main.withdraw")),
+            Option("main.deposit", action=mpesa.deposit_start),
+            Option("main.withdraw", action=mpesa.withdraw_start),
             Option("main.harambee", goto="harambee"),
             Option("main.pay", action=_coming_soon("main.pay")),
             Option("main.account", goto="account"),
@@ -240,6 +241,12 @@ SCREENS = [
     ),
     Prompt("send.amount", "send.amount", send.send_amount, values=send.recipient_values),
     Prompt("send.confirm", "send.confirm", send.send_confirm, values=send.confirm_values),
+    # deposit and withdraw (M-Pesa, the caller's own number)
+    Prompt("deposit.amount", "deposit.amount", mpesa.deposit_amount, values=mpesa.phone_values),
+    Prompt("withdraw.amount", "withdraw.amount", mpesa.withdraw_amount, values=mpesa.phone_values),
+    Prompt(
+        "withdraw.confirm", "withdraw.confirm", mpesa.withdraw_confirm, values=mpesa.confirm_values
+    ),
     # my account
     Prompt("balance.pin", "balance.pin", statement.balance_pin),
     Prompt("statement.pin", "statement.pin", statement.statement_pin),

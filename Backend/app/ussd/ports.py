@@ -55,6 +55,26 @@ class SentMoney:
 
 
 @dataclass(frozen=True)
+class DepositAsked:
+    """A deposit whose M-Pesa prompt is on its way to the user's phone."""
+
+    reference: str
+    amount: int  # cents
+    replayed: bool  # True: an earlier call with the same key asked for it
+
+
+@dataclass(frozen=True)
+class WithdrawalAsked:
+    """A withdrawal held in the wallet and on its way to M-Pesa."""
+
+    reference: str
+    amount: int  # cents
+    fee: int  # cents
+    balance: int  # the wallet's balance after the hold, cents
+    replayed: bool
+
+
+@dataclass(frozen=True)
 class StatementEntry:
     created_at: datetime  # timezone-aware
     kind: str  # transfer | cash_in | reversal
@@ -115,6 +135,19 @@ class UssdServices(HarambeeServices, Protocol):
         """Check the PIN, then transfer, once per key (a repeat returns the same result).
         Raises WrongPin, PinLocked, then LimitExceeded, InsufficientFunds,
         RecipientNotRegistered."""
+
+    async def request_deposit(self, *, user_id: int, amount: int, key: str) -> DepositAsked:
+        """Queue an M-Pesa prompt to the user's own phone, once per key. Raises
+        ValidationFailed ('invalid_amount', 'not_an_mpesa_number'), MpesaUnavailable."""
+
+    async def quote_withdrawal(self, *, user_id: int, amount: int) -> TransferQuote:
+        """The fee of a withdrawal the user could make now; raises LimitExceeded,
+        InsufficientFunds, ValidationFailed ('invalid_amount')."""
+
+    async def withdraw(self, *, user_id: int, amount: int, pin: str, key: str) -> WithdrawalAsked:
+        """Check the PIN, then hold amount + fee and queue the M-Pesa payment, once per
+        key. Raises WrongPin, PinLocked, then LimitExceeded, InsufficientFunds,
+        ValidationFailed, MpesaUnavailable."""
 
     async def balance(self, *, user_id: int, pin: str, attempt_key: str) -> int:
         """The wallet balance in cents once the PIN checks; raises WrongPin, PinLocked."""

@@ -17,6 +17,7 @@ from app.errors import (
     WrongPin,
 )
 from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
+from tests.unit.fake_mpesa import FakeMpesaServices
 from tests.unit.harambee_fakes import FakeHarambee
 
 # The transfer fee bands the migrations seed: (largest amount, fee), in cents.
@@ -53,8 +54,9 @@ def _refused(code: str) -> ValidationFailed:
     return error
 
 
-class FakeUssdServices(FakeHarambee):
-    """In-memory users, PINs and lockout, wallets and transfers, counting every side effect."""
+class FakeUssdServices(FakeMpesaServices, FakeHarambee):
+    """In-memory users, PINs and lockout, wallets and transfers (and M-Pesa deposits and
+    withdrawals: fake_mpesa.py), counting every side effect."""
 
     def __init__(self, max_attempts: int = 3, lock_minutes: int = 30) -> None:
         self.users: dict[str, ProfileDict] = {}

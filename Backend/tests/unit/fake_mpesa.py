@@ -1,0 +1,94 @@
+"""The M-Pesa part of the fake USSD services: deposits asked and withdrawals held, in
+memory, with the same rules as the real services (whole shillings, fee bands, limits,
+PIN, one result per key)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from app.errors import IdempotencyConflict, InsufficientFunds, MpesaUnavailable
+from app.ussd.ports import DepositAsked, TransferQuote, WithdrawalAsked
+
+# The withdrawal fee bands migration 0008 seeds: (largest amount, fee), in cents.
+WITHDRAWAL_FEES = (
+    (10_000, 500),
+    (100_000, 1_500),
+    (500_000, 2_500),
+    (2_000_000, 3_500),
+    (25_000_000, 5_000),
+)
+
+
+def withdrawal_fee(amount: int) -> int | None:
+    return next((fee for top, fee in WITHDRAWAL_FEES if amount <= top), None)
+
+
+class FakeMpesaServices:
+    """Mixed into FakeUssdServices (which supplies users, balances, PINs and limits)."""
+
+    mpesa_on = True
+
+    def _mpesa_state(self) -> dict:
+        if not hasattr(self, "_mpesa"):
+            self._mpesa = {"deposits": [], "withdrawals": [], "results": {}}
+        return self._mpesa
+
+    @property
+    def deposits(self) -> list[tuple[int, int]]:
+        """(user id, cents) of every STK push asked for."""
+        return self._mpesa_state()["deposits"]
+
+    @property
+    def withdrawals(self) -> list[tuple[int, int, int]]:
+        """(user id, cents, fee) of every withdrawal held."""
+        return self._mpesa_state()["withdrawals"]
+
+    def _once(self, key: str, request: tuple, make):
+        results = self._mpesa_state()["results"]
+        if key in results:
+            earlier_request, earlier = results[key]
+            if earlier_request != request:
+                raise IdempotencyConflict("key reused")
+            return replace(earlier, replayed=True)
+        results[key] = (request, make())
+        return results[key][1]
+
+    async def request_deposit(self, *, user_id: int, amount: int, key: str) -> DepositAsked:
+        self.calls.append("request_deposit")
+        if not self.mpesa_on:
+            raise MpesaUnavailable("off")
+
+        def make() -> DepositAsked:
+            self.deposits.append((user_id, amount))
+            return DepositAsked(f"DEP{len(self.deposits):07d}", amount, False)
+
+        return self._once(key, ("deposit", user_id, amount), make)
+
+    def _withdrawal_quote(self, user_id: int, amount: int) -> TransferQuote:
+        fee = withdrawal_fee(amount)
+        quote = self._quote(user_id, amount)  # limits and balance as for a transfer
+        assert fee is not None
+        if self.balances[user_id] < amount + fee:
+            raise InsufficientFunds(balance=self.balances[user_id], needed=amount + fee)
+        return TransferQuote(amount=amount, fee=fee, balance=quote.balance)
+
+    async def quote_withdrawal(self, *, user_id: int, amount: int) -> TransferQuote:
+        self.calls.append("quote_withdrawal")
+        return self._withdrawal_quote(user_id, amount)
+
+    async def withdraw(self, *, user_id: int, amount: int, pin: str, key: str) -> WithdrawalAsked:
+        self.calls.append("withdraw")
+        if not self.mpesa_on:
+            raise MpesaUnavailable("off")
+        self._check_pin(user_id, pin, f"withdraw:{key}")
+
+        def make() -> WithdrawalAsked:
+            quote = self._withdrawal_quote(user_id, amount)
+            self.balances[user_id] -= quote.total
+            for totals in (self.sent_today, self.sent_30_days):
+                totals[user_id] = totals.get(user_id, 0) + amount
+            reference = self._record(user_id, "withdrawal", -quote.total, None)
+            self.withdrawals.append((user_id, amount, quote.fee))
+            return WithdrawalAsked(reference, amount, quote.fee, self.balances[user_id], False)
+
+        return self._once(key, ("withdraw", user_id, amount), make)
