@@ -7,7 +7,9 @@ SIGTERM stops everything cleanly; a child that dies on its own stops everything
 with a non-zero exit, so a broken process is never mistaken for a running system.
 When STELLAR_HORIZON_URL is unset, PayTrace's local Stellar development network is
 the first child: the runner waits for it, creates PayTrace's own accounts on it,
-and only then starts the API and the worker, pointed at it.
+and only then starts the API and the worker, pointed at it. When no Daraja consumer
+key is set, PayTrace's local Daraja (M-Pesa) sandbox is started the same way, before
+the API and the worker, with the credentials PayTrace's settings carry.
 """
 
 from __future__ import annotations
@@ -175,12 +177,64 @@ def stellar_network_child(settings: Settings) -> Child | None:
     )
 
 
+def local_daraja_url(settings: Settings) -> str:
+    return f"http://{LOCAL_STELLAR_HOST}:{settings.daraja_local_sandbox_port}"
+
+
+def daraja_sandbox_argv(settings: Settings) -> list[str]:
+    """PayTrace's local Daraja sandbox, answering to the credentials PayTrace will send
+    (the development values settings filled in), its state under the data directory."""
+
+    def secret(value) -> str:
+        return value.get_secret_value() if value is not None else ""
+
+    return [
+        sys.executable,
+        "-m",
+        "app.sandboxes.daraja",
+        "--host",
+        LOCAL_STELLAR_HOST,
+        "--port",
+        str(settings.daraja_local_sandbox_port),
+        "--data-dir",
+        str(settings.data_dir / "daraja-sandbox"),
+        "--consumer-key",
+        secret(settings.daraja_consumer_key),
+        "--consumer-secret",
+        secret(settings.daraja_consumer_secret),
+        "--shortcode",
+        settings.daraja_shortcode,
+        "--passkey",
+        secret(settings.daraja_passkey),
+        "--b2c-shortcode",
+        settings.daraja_b2c_shortcode,
+        "--initiator-name",
+        settings.daraja_initiator_name,
+        "--security-credential",
+        secret(settings.daraja_security_credential),
+        "--log-level",
+        "warning",
+    ]
+
+
+def daraja_sandbox_child(settings: Settings) -> Child | None:
+    """The local Daraja sandbox, only when no Daraja credentials are configured."""
+    if not settings.daraja_sandbox_enabled:
+        return None
+    return Child(
+        "daraja-sandbox",
+        daraja_sandbox_argv(settings),
+        ready_url=f"{local_daraja_url(settings)}/sandbox/scenarios",
+    )
+
+
 def build_children(settings: Settings, *, worker: bool) -> list[Child]:
-    """In start order: the local Stellar network (when needed), the API, the worker."""
+    """In start order: the local Stellar network and Daraja sandbox (when needed), the
+    API, the worker."""
     children: list[Child] = []
-    network = stellar_network_child(settings)
-    if network is not None:
-        children.append(network)
+    for service in (stellar_network_child(settings), daraja_sandbox_child(settings)):
+        if service is not None:
+            children.append(service)
     children.append(Child("api", api_argv(settings.host, settings.port)))
     if worker:
         children.append(Child("worker", [sys.executable, "-m", "app.worker"]))
@@ -326,6 +380,13 @@ def banner(
         )
     elif settings.stellar_horizon_url:
         lines.append(f"  Stellar        {settings.stellar_horizon_url}")
+    if settings.daraja_sandbox_enabled:
+        lines.append(
+            f"  M-Pesa         {local_daraja_url(settings)}   (local Daraja sandbox, nothing real"
+            " moves; scenarios in docs/mpesa.md)"
+        )
+    elif settings.mpesa_enabled:
+        lines.append(f"  M-Pesa         {settings.daraja_base_url}")
     lines += [
         f"  Admin API      {base_url}/docs#/admin   (docs/operations.md has curl examples)",
         f"  Admin token    {_admin_token_hint(settings)}",
@@ -391,6 +452,15 @@ def main() -> int:
                 )
                 return 1
             print(f"devserver: starting the local Stellar network on {local_stellar_url(settings)}")
+        if settings.daraja_sandbox_enabled:
+            if port_in_use(LOCAL_STELLAR_HOST, settings.daraja_local_sandbox_port):
+                print(
+                    f"devserver: {local_daraja_url(settings)} is already in use; stop what"
+                    " listens there, or set DARAJA_LOCAL_SANDBOX_PORT",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"devserver: starting the local Daraja sandbox on {local_daraja_url(settings)}")
         env = child_env(
             database_url, redis_url, local_stellar_url(settings) if local_stellar else None
         )

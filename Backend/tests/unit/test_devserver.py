@@ -14,6 +14,7 @@ from app.devserver import (
     banner,
     build_children,
     child_env,
+    daraja_sandbox_child,
     stellar_network_child,
 )
 from tests.conftest import free_port
@@ -86,6 +87,7 @@ def test_the_api_runs_uvicorn_factory_with_uvloop_httptools_and_no_access_log():
 
 def _settings(tmp_path, monkeypatch, **overrides) -> Settings:
     monkeypatch.delenv("STELLAR_HORIZON_URL", raising=False)
+    monkeypatch.delenv("DARAJA_CONSUMER_KEY", raising=False)
     return Settings(_env_file=None, environment="development", data_dir=tmp_path, **overrides)
 
 
@@ -103,7 +105,8 @@ def test_the_local_stellar_network_starts_first_when_no_horizon_is_configured(
         stellar_local_network_close_interval_s=0.5,
     )
     children = build_children(settings, worker=True)
-    assert [child.name for child in children] == ["stellar-network", "api", "worker"]
+    names = [child.name for child in children]
+    assert names == ["stellar-network", "daraja-sandbox", "api", "worker"]
     network = children[0]
     assert network.argv[1:3] == ["-m", "app.sandboxes.stellar"]
     assert _option(network.argv, "--host") == "127.0.0.1"
@@ -120,7 +123,8 @@ def test_the_local_stellar_network_starts_first_when_no_horizon_is_configured(
 def test_no_local_stellar_network_when_a_horizon_is_configured(tmp_path, monkeypatch):
     settings = _settings(tmp_path, monkeypatch, stellar_horizon_url="https://horizon.example")
     assert stellar_network_child(settings) is None
-    assert [child.name for child in build_children(settings, worker=True)] == ["api", "worker"]
+    names = [child.name for child in build_children(settings, worker=True)]
+    assert names == ["daraja-sandbox", "api", "worker"]
     text = banner("http://127.0.0.1:8000", settings, True, False)
     assert "https://horizon.example" in text and "local development network" not in text
 
@@ -203,3 +207,37 @@ def test_a_service_that_dies_or_never_answers_stops_the_start(code):
     assert time.monotonic() - started < 10
     assert dependent.proc is None  # never started
     assert service.proc.returncode is not None  # not left running
+
+
+# ---- the local Daraja sandbox --------------------------------------------------------------
+
+
+def test_the_local_daraja_sandbox_starts_before_the_api_with_paytraces_credentials(
+    tmp_path, monkeypatch
+):
+    settings = _settings(tmp_path, monkeypatch, daraja_local_sandbox_port=8124)
+    sandbox = daraja_sandbox_child(settings)
+    assert sandbox is not None and sandbox.argv[1:3] == ["-m", "app.sandboxes.daraja"]
+    assert _option(sandbox.argv, "--port") == "8124"
+    assert _option(sandbox.argv, "--data-dir") == str(tmp_path / "daraja-sandbox")
+    assert sandbox.ready_url == "http://127.0.0.1:8124/sandbox/scenarios"
+    # It answers to exactly what PayTrace will send (the same development values).
+    assert settings.daraja_base_url == "http://127.0.0.1:8124"
+    assert _option(sandbox.argv, "--consumer-key") == "paytrace-sandbox-consumer-key"
+    passkey = settings.daraja_passkey.get_secret_value()
+    assert _option(sandbox.argv, "--passkey") == passkey
+    assert _option(sandbox.argv, "--shortcode") == settings.daraja_shortcode == "174379"
+    assert "local Daraja sandbox" in banner("http://127.0.0.1:8000", settings, True, False)
+
+
+def test_no_local_daraja_sandbox_when_daraja_credentials_are_configured(tmp_path, monkeypatch):
+    settings = _settings(
+        tmp_path,
+        monkeypatch,
+        daraja_consumer_key="real-key",
+        daraja_base_url="https://sandbox.safaricom.co.ke",
+    )
+    assert daraja_sandbox_child(settings) is None
+    assert "daraja-sandbox" not in [c.name for c in build_children(settings, worker=True)]
+    text = banner("http://127.0.0.1:8000", settings, True, False)
+    assert "https://sandbox.safaricom.co.ke" in text and "local Daraja sandbox" not in text
