@@ -4,6 +4,7 @@ tokens on every call, the STK password, and Daraja-shaped refusals."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -137,7 +138,9 @@ def test_an_stk_push_without_a_password_is_refused(daraja, receiver):
 
 def test_the_password_is_bound_to_its_own_timestamp(daraja, receiver):
     body = daraja.stk_body(PHONE, 10, receiver.url("/stk"))
-    body["Timestamp"] = str(int(body["Timestamp"]) - 1)  # a second earlier, same password
+    # A second earlier, same password (as a time, so that :00 goes back to :59).
+    stamp = datetime.strptime(body["Timestamp"], "%Y%m%d%H%M%S") - timedelta(seconds=1)
+    body["Timestamp"] = stamp.strftime("%Y%m%d%H%M%S")
     answer = daraja.post("/mpesa/stkpush/v1/processrequest", body)
     assert_daraja_error(answer, 500, "500.001.1001", "Wrong credentials")
 
