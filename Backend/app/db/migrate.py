@@ -15,9 +15,11 @@ from pathlib import Path
 
 import psycopg2
 
+from app.db import advisory
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-_LOCK_ID = 0x5041_5954  # "PAYT"
+_LOCK_ID = advisory.MIGRATIONS
 
 
 def migration_files() -> list[Path]:

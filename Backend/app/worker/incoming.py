@@ -18,18 +18,17 @@ the ledger) and is ignored.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import psycopg2
-import psycopg2.extensions
 from stellar_sdk import Asset, Server
 
 from app.config import Settings
+from app.db import advisory
+from app.db.advisory import SessionLock
 from app.db.pool import Database
 from app.db.repositories.incoming import IncomingPayment, IncomingRepository
 from app.db.repositories.ledger import ReferenceTaken
@@ -49,8 +48,6 @@ PAGE_SIZE = 200  # Horizon's largest page
 # what arrived. (create_account and account_merge move XLM only: never credited.)
 PAYMENT_TYPES = frozenset({"payment", "path_payment_strict_receive", "path_payment_strict_send"})
 STROOPS_PER_CENT = to_stroops(cents_to_amount(1))
-# pg_try_advisory_lock key of the watcher: one watching process at a time.
-LOCK_KEY = 0x50_54_49_4E_43_4F_4D_45  # "PTINCOME"
 _REFERENCE_DRAWS = 5
 
 NOT_A_WALLET = "not a wallet"
@@ -202,7 +199,7 @@ class IncomingWatcher:
 
     def run_forever(self, stop: threading.Event) -> None:
         """Watch while this process holds the watcher's lock; never raises."""
-        lock = WatcherLock(self._database.dsn)
+        lock = SessionLock(self._database.dsn, advisory.INCOMING, name="incoming-watcher")
         try:
             while not stop.is_set():
                 try:
@@ -405,51 +402,3 @@ class IncomingWatcher:
             first = IncomingRepository(uow.conn).first_activation_ledger()
         ledger = first if first is not None else (records[0]["sequence"] if records else 0)
         return str(int(ledger) << 32)  # the paging token before the ledger's operations
-
-
-class WatcherLock:
-    """One watching process at a time: a session-level advisory lock, held on a
-    dedicated connection for as long as this process watches (a standby process
-    keeps asking). A correctness backstop is not needed from it: the cursor row's
-    lock already keeps two watchers from recording the same payment."""
-
-    def __init__(self, dsn: str, key: int = LOCK_KEY, *, connect_timeout_s: int = 2) -> None:
-        self._dsn = dsn
-        self._key = key
-        self._connect_timeout_s = connect_timeout_s
-        self._conn: psycopg2.extensions.connection | None = None
-        self._held = False
-
-    def held(self) -> bool:
-        """True while this process holds the lock (taking it when it is free)."""
-        try:
-            if self._conn is None:
-                self._conn = psycopg2.connect(
-                    self._dsn,
-                    connect_timeout=self._connect_timeout_s,
-                    application_name="paytrace-incoming-watcher",
-                )
-                self._conn.autocommit = True
-            with self._conn.cursor() as cur:
-                if self._held:
-                    cur.execute("SELECT 1")
-                else:
-                    cur.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))
-                    self._held = bool(cur.fetchone()[0])
-            return self._held
-        except psycopg2.Error:
-            log.warning("incoming watcher lock connection lost")
-            self._close()
-            return False
-
-    def release(self) -> None:
-        if self._conn is not None and self._held:
-            with contextlib.suppress(psycopg2.Error), self._conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
-        self._close()
-
-    def _close(self) -> None:
-        conn, self._conn, self._held = self._conn, None, False
-        if conn is not None:
-            with contextlib.suppress(psycopg2.Error):
-                conn.close()

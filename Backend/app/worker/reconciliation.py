@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 import psycopg2
 
 from app.config import Settings
+from app.db import advisory
+from app.db.advisory import SessionLock
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
@@ -24,8 +26,6 @@ from app.services.custody import SecretBox, SystemAccounts
 
 log = logging.getLogger("paytrace.reconciliation")
 
-# pg_try_advisory_lock key: one reconciliation at a time per database.
-LOCK_KEY = 0x50_54_52_45_43_4F_4E_43  # "PTRECONC"
 # After a failed run, or while another worker holds the lock: try again this soon.
 RETRY_S = 300.0
 
@@ -80,13 +80,10 @@ class ReconciliationJob:
     def run_if_due(self) -> float:
         """Reconcile if no run finished within the interval and no other worker is at it;
         returns the seconds until it should look again."""
-        lock = psycopg2.connect(self._database.dsn, connect_timeout=10)
+        lock = SessionLock(self._database.dsn, advisory.RECONCILIATION, name="reconciliation")
         try:
-            lock.autocommit = True
-            with lock.cursor() as cur:
-                cur.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,))
-                if not cur.fetchone()[0]:
-                    return min(self._interval_s, RETRY_S)  # another worker is reconciling
+            if not lock.held():
+                return min(self._interval_s, RETRY_S)  # another worker is reconciling
             due_in = self._due_in()
             if due_in > 0:
                 return due_in
@@ -99,7 +96,7 @@ class ReconciliationJob:
             )
             return self._interval_s
         finally:
-            lock.close()  # ends the session, and with it the lock
+            lock.release()
 
     def _due_in(self) -> float:
         last = reconciliation.last_finished_at(UnitOfWork(self._database))

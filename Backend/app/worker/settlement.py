@@ -37,9 +37,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
 from stellar_sdk import Account, Keypair, TransactionBuilder
 
+from app.db import advisory
+from app.db.advisory import SessionLock
 from app.db.pool import Database
 from app.db.repositories.settlements import OpenSettlement
 from app.db.repositories.stellar import SignedEnvelope
@@ -59,9 +60,10 @@ log = logging.getLogger("paytrace.settlement")
 
 BASE_FEE = 100  # stroops per operation, paid by the channel
 PENDING_SCAN = 2000  # movements looked at per round
-# pg advisory lock: one settler per database. Distinct from the migration lock
-# (app/db/migrate.py), which the settler would otherwise hold for its lifetime.
-_LOCK_KEY = 0x50_54_53_45_54_54_4C_45  # "PTSETTLE"
+# One settler per database (app/db/advisory.py): a standby asks for the lock this
+# often, and the holder checks it still has it this often.
+LOCK_RETRY_S = 5.0
+LOCK_CHECK_S = 1.0
 RETRY_BASE_S = 1.0
 RETRY_CAP_S = 30.0
 
@@ -117,38 +119,32 @@ class Settler:
     # ---- the loop ---------------------------------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Settle until stop is set (in-flight envelopes are answered first)."""
-        lock = self._take_lock(stop)
-        if lock is None:
-            return
+        """Settle while this process holds the settlement lock, until stop is set
+        (in-flight envelopes are answered first)."""
+        lock = SessionLock(self._database.dsn, advisory.SETTLEMENT, name="settler")
         try:
             while not stop.is_set():
-                try:
-                    busy = self.step()
-                except Exception:
-                    log.exception("settlement round failed; trying again")
-                    busy = False
-                if not busy:
-                    stop.wait(self._poll_s)
+                if not lock.held():  # another process settles, or the lock was lost
+                    self.drain()
+                    # Once it is ours again: resume from the database, whose channels'
+                    # sequences another settler may have moved meanwhile.
+                    self._resumed = False
+                    self._sequences.clear()
+                    stop.wait(LOCK_RETRY_S)
+                    continue
+                checked = time.monotonic()
+                while not stop.is_set() and time.monotonic() - checked < LOCK_CHECK_S:
+                    try:
+                        busy = self.step()
+                    except Exception:
+                        log.exception("settlement round failed; trying again")
+                        busy = False
+                    if not busy:
+                        stop.wait(self._poll_s)
             self.drain()
         finally:
-            lock.close()
+            lock.release()
             self._pool.shutdown(wait=True)
-
-    def _take_lock(self, stop: threading.Event):
-        while not stop.is_set():
-            try:
-                conn = psycopg2.connect(self._database.dsn)
-                conn.autocommit = True
-                with conn.cursor() as cur:
-                    cur.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,))
-                    if cur.fetchone()[0]:
-                        return conn
-                conn.close()
-            except psycopg2.Error:
-                log.warning("settlement lock unavailable; waiting")
-            stop.wait(5.0)
-        return None
 
     def step(self) -> bool:
         """One round: record answers, resend what is due, submit new batches.

@@ -18,6 +18,7 @@ from stellar_sdk import Keypair, TransactionBuilder
 
 from app import reconcile as reconcile_command
 from app.config import Settings
+from app.db.advisory import RECONCILIATION
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.stellar import (
     AccountState,
@@ -33,7 +34,7 @@ from app.services.reconciliation import Report, reconcile
 from app.services.registration import NewUser, register_user
 from app.services.transfers import TransferRequest, transfer
 from app.worker import loops as worker_loops
-from app.worker.reconciliation import LOCK_KEY, RETRY_S, ReconciliationJob
+from app.worker.reconciliation import RETRY_S, ReconciliationJob
 from tests.support.stellar import (
     activate_pending,
     custody_settings,
@@ -470,7 +471,7 @@ def test_the_job_runs_once_per_interval_and_one_worker_at_a_time(custody, clean_
     other = psycopg2.connect(clean_database.dsn)  # another worker is reconciling
     try:
         with other.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+            cur.execute("SELECT pg_advisory_lock(%s)", (RECONCILIATION,))
         assert job.run_if_due() == RETRY_S
         assert len(stored_reports(clean_database)) == 1
     finally:

@@ -14,12 +14,14 @@ import httpx
 import pytest
 from stellar_sdk import Asset, Keypair, Server, TransactionBuilder
 
+from app.db import advisory
+from app.db.advisory import SessionLock
 from app.db.repositories.incoming import IncomingPayment, IncomingRepository
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.stellar import Horizon
 from app.services.custody import SecretBox
 from app.services.registration import NewUser, register_user
-from app.worker.incoming import IncomingWatcher, WatcherLock, WatchPass, shorten
+from app.worker.incoming import IncomingWatcher, WatchPass, shorten
 from app.worker.loops import build_loops
 from tests.support.stellar import (
     activate_pending,
@@ -342,7 +344,7 @@ def test_the_worker_loop_watches_while_it_holds_the_lock(custody, outside, clean
     settings = custody[0]
     user_id, address = register_active(settings, clean_database, 1)
     sender = outside.account()
-    standby = WatcherLock(clean_database.dsn)
+    standby = SessionLock(clean_database.dsn, advisory.INCOMING, name="standby")
     loops = build_loops(
         settings.model_copy(update={"stellar_watch_interval_s": 0.05}), clean_database
     )

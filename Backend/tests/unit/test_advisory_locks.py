@@ -2,9 +2,10 @@
 lock for as long as it runs, so sharing the migration lock's key would block every
 API start (`migrate_on_start`) behind a running worker."""
 
-from app.db import migrate
-from app.worker import settlement
+from app.db import advisory, migrate
 
 
-def test_the_settlement_lock_is_not_the_migration_lock():
-    assert settlement._LOCK_KEY != migrate._LOCK_ID
+def test_every_purpose_has_its_own_lock_key():
+    keys = [advisory.MIGRATIONS, advisory.SETTLEMENT, advisory.INCOMING, advisory.RECONCILIATION]
+    assert len(set(keys)) == len(keys)
+    assert migrate._LOCK_ID == advisory.MIGRATIONS
