@@ -22,6 +22,7 @@ from app.domain.phone import InvalidPhone, mask
 from app.errors import IdempotencyConflict, NotFound, ServiceUnavailable
 from app.integrations.daraja_payloads import StkOutcome
 from app.services.ledger import check_key, request_hash, sms_time
+from app.services.mpesa.amounts import check_mpesa_amount
 from app.services.notifications import queue_sms, sms_message
 from app.services.registration import refused
 from app.services.sms_texts import DEPOSIT_FAILURE_REASONS
@@ -47,21 +48,8 @@ class Requested:
 
 
 def check_deposit_amount(amount: object) -> int:
-    """Raises ValidationFailed ('invalid_amount') unless M-Pesa can take it: whole
-    shillings from KES 1 to KES 250,000."""
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise refused("invalid_amount", "the amount must be whole cents")
-    if not mpesa.MIN_DEPOSIT <= amount <= mpesa.MAX_PAYMENT:
-        raise refused(
-            "invalid_amount",
-            f"a deposit is from KES {format_kes(mpesa.MIN_DEPOSIT)} to"
-            f" KES {format_kes(mpesa.MAX_PAYMENT)}",
-        )
-    try:
-        mpesa.shillings(amount)
-    except mpesa.NotWholeShillings:
-        raise refused("invalid_amount", "M-Pesa moves whole shillings only") from None
-    return amount
+    """Raises ValidationFailed ('invalid_amount') unless M-Pesa can move it as a deposit."""
+    return check_mpesa_amount(amount, minimum=mpesa.MIN_DEPOSIT, what="a deposit")
 
 
 def request_deposit(

@@ -20,11 +20,12 @@ from app.db.repositories.mpesa_withdrawals import Withdrawal, b2c_dedupe_key
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain import mpesa
-from app.domain.money import format_kes, nairobi_day, new_reference
+from app.domain.money import nairobi_day, new_reference
 from app.domain.phone import InvalidPhone
 from app.errors import IdempotencyConflict, InsufficientFunds, NotFound, ServiceUnavailable
 from app.services import pins
 from app.services.ledger import check_key, check_limits, request_hash
+from app.services.mpesa.amounts import check_mpesa_amount
 from app.services.registration import refused
 from app.services.transfers import FEE_SHARDS, Quote
 
@@ -55,21 +56,8 @@ class Held:
 
 
 def check_withdrawal_amount(amount: object) -> int:
-    """Raises ValidationFailed ('invalid_amount') unless M-Pesa can pay it: whole
-    shillings from KES 10 to KES 250,000."""
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise refused("invalid_amount", "the amount must be whole cents")
-    if not mpesa.MIN_WITHDRAWAL <= amount <= mpesa.MAX_PAYMENT:
-        raise refused(
-            "invalid_amount",
-            f"a withdrawal is from KES {format_kes(mpesa.MIN_WITHDRAWAL)} to"
-            f" KES {format_kes(mpesa.MAX_PAYMENT)}",
-        )
-    try:
-        mpesa.shillings(amount)
-    except mpesa.NotWholeShillings:
-        raise refused("invalid_amount", "M-Pesa moves whole shillings only") from None
-    return amount
+    """Raises ValidationFailed ('invalid_amount') unless M-Pesa can move it as a withdrawal."""
+    return check_mpesa_amount(amount, minimum=mpesa.MIN_WITHDRAWAL, what="a withdrawal")
 
 
 def quote_withdrawal(
