@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from app.domain import harambee as rules
@@ -53,6 +54,18 @@ def _day(iso: str) -> str:
 
 def _more(ctx: Context, lines: list[str], more: bool) -> str:
     return "\n".join([*lines, text(ctx.lang, "nav.more")] if more else lines)
+
+
+async def _next_page(ctx: Context, value: str, items_key: str, more_key: str, fetch) -> bool:
+    """On 98 with more to show, the next page (fetch(after_id=...)) replaces the list in
+    the session; True if it did (the caller shows the list again)."""
+    data = ctx.state.data
+    items = data.get(items_key, [])
+    if value != "98" or not data.get(more_key) or not items:
+        return False
+    page = await fetch(after_id=items[-1]["id"])
+    data.update({items_key: [asdict(item) for item in page.items], more_key: page.more})
+    return True
 
 
 def _pick(value: str, items: list) -> Any | None:
@@ -98,9 +111,8 @@ def list_values(ctx: Context) -> dict[str, Any]:
 async def list_choose(ctx: Context, value: str) -> Outcome:
     data = ctx.state.data
     items = data.get("h_list", [])
-    if value == "98" and data.get("h_more") and items:
-        page = await ctx.services.open_campaigns(after_id=items[-1]["id"], limit=PER_SCREEN)
-        data.update(h_list=[asdict(c) for c in page.items], h_more=page.more)
+    fetch = partial(ctx.services.open_campaigns, limit=PER_SCREEN)
+    if await _next_page(ctx, value, "h_list", "h_more", fetch):
         return Goto("har.list")
     chosen = _pick(value, items)
     if chosen is None:
@@ -262,11 +274,10 @@ def pledges_values(ctx: Context) -> dict[str, Any]:
 async def pledges_choose(ctx: Context, value: str) -> Outcome:
     data = ctx.state.data
     items = data.get("h_pledges", [])
-    if value == "98" and data.get("h_pledges_more") and items:
-        page = await ctx.services.open_pledges(
-            user_id=ctx.user["user_id"], after_id=items[-1]["id"], limit=PLEDGES_PER_SCREEN
-        )
-        data.update(h_pledges=[asdict(p) for p in page.items], h_pledges_more=page.more)
+    fetch = partial(
+        ctx.services.open_pledges, user_id=ctx.user["user_id"], limit=PLEDGES_PER_SCREEN
+    )
+    if await _next_page(ctx, value, "h_pledges", "h_pledges_more", fetch):
         return Goto("har.pledges")
     chosen = _pick(value, items)
     if chosen is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from app.domain import harambee as rules
@@ -20,6 +21,7 @@ from app.ussd.harambee_flow import (
     TITLE_ON_SCREEN,
     _day,
     _more,
+    _next_page,
     _pick,
     _short,
     _today,
@@ -122,11 +124,8 @@ def mine_values(ctx: Context) -> dict[str, Any]:
 async def mine_choose(ctx: Context, value: str) -> Outcome:
     data = ctx.state.data
     items = data.get("h_mine", [])
-    if value == "98" and data.get("h_mine_more") and items:
-        page = await ctx.services.my_campaigns(
-            user_id=ctx.user["user_id"], after_id=items[-1]["id"], limit=PER_SCREEN
-        )
-        data.update(h_mine=[asdict(c) for c in page.items], h_mine_more=page.more)
+    fetch = partial(ctx.services.my_campaigns, user_id=ctx.user["user_id"], limit=PER_SCREEN)
+    if await _next_page(ctx, value, "h_mine", "h_mine_more", fetch):
         return Goto("har.mine")
     chosen = _pick(value, items)
     if chosen is None:

@@ -280,3 +280,28 @@ def test_no_pin_and_no_money_for_someone_without_a_harambee(services):
     )
     listed = phone.send(option(to_harambee(phone), "Contribute"))
     assert "(none open now)" in listed
+
+
+def test_my_pledges_and_my_harambees_page_with_98_showing_each_once(services):
+    from tests.unit.harambee_fakes import FakePledge
+
+    for n in range(3):
+        campaign = services.add_campaign(2, f"Pledged {n}", 1_000_00, end_date="2026-12-31")
+        services.pledges.append(FakePledge(n + 1, campaign, 1, (n + 1) * 100_00, "2026-12-30"))
+    for n in range(5):
+        services.add_campaign(1, f"Mine {n}", 1_000_00)
+    phone = make_phone(PHONE, services)
+
+    first = phone.send(option(to_harambee(phone), "My pledges"))
+    assert "98. More" in first
+    second = phone.send("98")
+    assert "98. More" not in second
+    shown = re.findall(r"Pledged \d", first + second)
+    assert sorted(shown) == ["Pledged 0", "Pledged 1", "Pledged 2"]
+
+    first = phone.send(option(to_harambee(phone), "My harambees"))
+    assert "98. More" in first
+    second = phone.send("98")
+    assert "98. More" not in second
+    shown = re.findall(r"Mine \d", first + second)
+    assert sorted(shown) == [f"Mine {n}" for n in range(5)]
