@@ -31,8 +31,8 @@ from app.infra.embedded import EmbeddedServers, start_postgres, start_redis
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = BACKEND_DIR / ".data" / "test"
 _RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
-# Fixtures for the local Stellar network's own tests (horizon_url, server).
-pytest_plugins = ["tests.support.stellar_network"]
+# Fixtures for the local Stellar network's and Daraja sandbox's own tests.
+pytest_plugins = ["tests.support.stellar_network", "tests.support.daraja_sandbox_fixtures"]
 
 
 @pytest.fixture(scope="session")

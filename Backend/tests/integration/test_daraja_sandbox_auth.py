@@ -14,23 +14,6 @@ from tests.support.daraja import CallbackReceiver, DarajaClient, daraja_sandbox
 PHONE = "254711000001"
 
 
-@pytest.fixture(scope="module")
-def receiver():
-    with CallbackReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def sandbox_url(tmp_path_factory):
-    with daraja_sandbox(tmp_path_factory.mktemp("daraja")) as server:
-        yield server.url
-
-
-@pytest.fixture
-def daraja(sandbox_url) -> DarajaClient:
-    return DarajaClient(sandbox_url)
-
-
 def assert_daraja_error(answer, status: int, code: str, message: str) -> None:
     assert answer.status_code == status, answer.text
     body = answer.json()

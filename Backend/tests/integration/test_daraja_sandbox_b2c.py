@@ -22,30 +22,6 @@ from tests.support.daraja import (
 QUIET_S = 0.5
 
 
-@pytest.fixture(scope="module")
-def receiver():
-    with CallbackReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def sandbox_url(tmp_path_factory):
-    with daraja_sandbox(tmp_path_factory.mktemp("daraja")) as server:
-        yield server.url
-
-
-@pytest.fixture
-def daraja(sandbox_url) -> DarajaClient:
-    client = DarajaClient(sandbox_url)
-    assert client.http.delete("/sandbox/scenarios").status_code == 204
-    return client
-
-
-@pytest.fixture
-def phone() -> str:
-    return "2547" + "".join(secrets.choice("0123456789") for _ in range(8))
-
-
 class Urls:
     """The test's own ResultURL, QueueTimeOutURL and status ResultURL paths."""
 

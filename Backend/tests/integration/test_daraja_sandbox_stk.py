@@ -11,33 +11,9 @@ from datetime import datetime
 import pytest
 
 from app.sandboxes.daraja.identifiers import EAT
-from tests.support.daraja import CallbackReceiver, DarajaClient, daraja_sandbox, items
+from tests.support.daraja import DarajaClient, daraja_sandbox, items
 
 QUIET_S = 0.5  # well past the 0.1 s callback delay: what has not come will not
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with CallbackReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def sandbox_url(tmp_path_factory):
-    with daraja_sandbox(tmp_path_factory.mktemp("daraja")) as server:
-        yield server.url
-
-
-@pytest.fixture
-def daraja(sandbox_url) -> DarajaClient:
-    client = DarajaClient(sandbox_url)
-    assert client.http.delete("/sandbox/scenarios").status_code == 204
-    return client
-
-
-@pytest.fixture
-def phone() -> str:
-    return "2547" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 @pytest.fixture
