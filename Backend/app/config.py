@@ -154,8 +154,9 @@ class Settings(BaseSettings):
     stellar_network_passphrase: str = "PayTrace Local Network ; development only"  # noqa: S105
     stellar_asset_code: str = "KES"
     # PayTrace's own accounts, each a secret seed encrypted like the wallets' (a
-    # token under WALLET_ENCRYPTION_KEYS): the asset's issuer, the treasury (pays
-    # activations and sponsors users' reserves) and the fee account (fee-bumps).
+    # token under WALLET_ENCRYPTION_KEYS): the asset's issuer, the treasury (sponsors
+    # users' reserves, holds the fees' KES) and the fee account (funds the channel
+    # accounts, whose seeds derive from its own).
     stellar_issuer_secret: SecretStr | None = None
     stellar_treasury_secret: SecretStr | None = None
     stellar_fee_secret: SecretStr | None = None
