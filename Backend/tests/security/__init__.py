@@ -1,0 +1,1 @@
+"""Hostile-client suite: every inbound edge attacked; each test asserts no money moved and no state changed."""
