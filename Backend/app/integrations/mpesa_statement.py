@@ -22,7 +22,7 @@ import csv
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +33,10 @@ from app.domain.mpesa_reconciliation import EAT, StatementEntry
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%d-%m-%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%Y%m%d%H%M%S")
 _MSISDN = re.compile(r"^\s*(\d{6,15})")
+# Shillings as the portal writes them: an optional minus, digits (thousands may be
+# comma-separated), at most two decimals. Nothing else (no exponent, NaN, Infinity).
+_SHILLINGS = re.compile(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?$")
+MAX_CENTS = 10**15  # far above any M-Pesa transaction, far below BIGINT
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a day's statement far below this; refuse anything larger
 
 
@@ -54,17 +58,15 @@ class MpesaStatement(Protocol):
 
 
 def _cents(text: str, row: str) -> int:
-    cleaned = str(text).replace(",", "").strip()
-    if not cleaned:
+    text = str(text).strip()
+    if not text:
         return 0
-    try:
-        shillings = abs(Decimal(cleaned))
-    except InvalidOperation:
-        raise StatementUnavailable(f"{row}: amount {text!r} is not a number") from None
-    cents = shillings * 100
-    if cents != cents.to_integral_value():
-        raise StatementUnavailable(f"{row}: amount {text!r} has a fraction of a cent")
-    return int(cents)
+    if len(text) > 30 or not _SHILLINGS.match(text):
+        raise StatementUnavailable(f"{row}: amount {text[:30]!r} is not an amount in shillings")
+    cents = int(abs(Decimal(text.replace(",", ""))) * 100)
+    if cents > MAX_CENTS:
+        raise StatementUnavailable(f"{row}: amount {text!r} is out of range")
+    return cents
 
 
 def _time(text: str, row: str) -> datetime:

@@ -243,3 +243,23 @@ def test_a_statement_not_there_yet_is_asked_for_again_later(clean_database):
     assert rows(clean_database, "SELECT day FROM mpesa_reconciliation_reports") == [
         (date(2026, 11, 29),)
     ]
+
+
+def test_the_worker_runs_the_daily_job_wherever_there_is_a_statement(settings, clean_database):
+    from app.config import Settings
+    from app.worker import loops as worker_loops
+
+    def names(some: Settings) -> list[str]:
+        return [loop.name for loop in worker_loops.build_loops(some, clean_database)]
+
+    assert settings.daraja_sandbox_enabled and "mpesa-reconciliation" in names(settings)
+    real_daraja = Settings(
+        **{
+            **settings.model_dump(exclude={"daraja_consumer_key"}),
+            "daraja_consumer_key": "a-real-consumer-key",
+        }
+    )
+    assert not real_daraja.daraja_sandbox_enabled
+    assert "mpesa-reconciliation" not in names(real_daraja)  # nothing to compare with
+    with_files = real_daraja.model_copy(update={"mpesa_statement_dir": "/srv/mpesa"})
+    assert "mpesa-reconciliation" in names(with_files)

@@ -49,8 +49,13 @@ def test_a_day_without_its_file_has_no_statement_yet(tmp_path):
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [
-        ("Paid In", "10.005", "fraction of a cent"),
-        ("Paid In", "ten", "not a number"),
+        ("Paid In", "10.005", "not an amount"),
+        ("Paid In", "ten", "not an amount"),
+        ("Paid In", "1e3", "not an amount"),
+        ("Paid In", "Infinity", "not an amount"),
+        ("Paid In", "NaN", "not an amount"),
+        ("Paid In", "1,00.00", "not an amount"),
+        ("Paid In", "99999999999999999", "out of range"),
         ("Completion Time", "yesterday", "not a time"),
         ("Receipt No.", "", "no receipt"),
         ("Withdrawn", "-5.00", "both"),
