@@ -104,6 +104,17 @@ class MpesaDifferenceOut(BaseModel):
         return cls(**fields)
 
 
+class MpesaTotalsOut(BaseModel):
+    mpesa_in: int = Field(description="the day's statement, paid in")
+    mpesa_out: int = Field(description="the day's statement, withdrawn")
+    paytrace_in: int = Field(description="deposits PayTrace credited that belong to the day")
+    paytrace_out: int = Field(description="withdrawals PayTrace paid out that belong to the day")
+    difference_in: int = Field(description="mpesa_in - paytrace_in")
+    difference_out: int = Field(description="mpesa_out - paytrace_out")
+    counts: dict[str, int] = Field(description="differences of each kind")
+    amounts: dict[str, int] = Field(description="the sum of each kind's deltas")
+
+
 class MpesaReconciliationOut(BaseModel):
     """One day's report (its latest version). Amounts are cents."""
 
@@ -118,7 +129,7 @@ class MpesaReconciliationOut(BaseModel):
     matched: int = Field(description="pairs of the day that agree")
     differences: int
     sound: bool = Field(description="true when differences is 0")
-    totals: dict = Field(description="sums each way and per kind of difference (cents)")
+    totals: MpesaTotalsOut
     items: list[MpesaDifferenceOut] = Field(
         description=f"the first {mpesa_reconciliation.LISTED} differences"
     )
@@ -135,7 +146,7 @@ class MpesaReconciliationOut(BaseModel):
             matched=stored.matched,
             differences=stored.differences,
             sound=stored.differences == 0,
-            totals=stored.totals,
+            totals=MpesaTotalsOut(**stored.totals),
             items=[MpesaDifferenceOut.of(item) for item in items],
         )
 
