@@ -3,8 +3,8 @@
 
 Each East Africa Time day, PayTrace's deposits and withdrawals are compared with
 M-Pesa's statement (the worker does yesterday daily, `make -C Backend reconcile-mpesa
-DAY=...` any day); this reads the latest report, of a day or of any day, with its
-differences. It only reads. Same conventions as app/api/admin.py: ADMIN_TOKEN as a
+DAY=...` any day); this reads a day's latest report (by default the most recent
+day's) with its differences. It only reads. Same conventions as app/api/admin.py: ADMIN_TOKEN as a
 bearer token, `{"error", "detail"}` failures, amounts in cents.
 """
 
@@ -156,7 +156,7 @@ async def mpesa_reconciliation_report(
     runtime: AdminRuntime,
     day: Annotated[
         date | None,
-        Query(description="YYYY-MM-DD (East Africa Time); without it, the latest report"),
+        Query(description="YYYY-MM-DD (East Africa Time); without it, the most recent day"),
     ] = None,
 ) -> MpesaReconciliationOut:
     """A day's deposits and withdrawals compared with M-Pesa's statement: what is missing

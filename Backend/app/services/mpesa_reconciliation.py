@@ -128,8 +128,9 @@ def _log(report: MpesaReport) -> None:
 def report(
     uow: UnitOfWork, day: date | None = None, *, listed: int = LISTED
 ) -> tuple[StoredMpesaReport, list[StoredItem]] | None:
-    """The latest report of `day` (or of any day) with its first `listed` items; None
-    when there is none. Raises ServiceUnavailable."""
+    """The latest version of `day`'s report (without a day: of the most recent day
+    reconciled) with its first `listed` items; None when there is none. Raises
+    ServiceUnavailable."""
     with uow:
         stored = uow.mpesa_reconciliation.report(day)
         if stored is None:

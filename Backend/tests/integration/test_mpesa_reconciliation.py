@@ -263,3 +263,21 @@ def test_the_worker_runs_the_daily_job_wherever_there_is_a_statement(settings, c
     assert "mpesa-reconciliation" not in names(real_daraja)  # nothing to compare with
     with_files = real_daraja.model_copy(update={"mpesa_statement_dir": "/srv/mpesa"})
     assert "mpesa-reconciliation" in names(with_files)
+
+
+def test_the_latest_report_is_the_most_recent_day_s_even_after_an_older_day_is_run_again(
+    clean_database,
+):
+    from app.db.unit_of_work import UnitOfWork
+    from app.services import mpesa_reconciliation
+
+    statement = FakeStatement()
+    older, newer = date(2026, 11, 28), date(2026, 11, 29)
+    reconcile_day(clean_database, statement, older)
+    reconcile_day(clean_database, statement, newer)
+    again = reconcile_day(clean_database, statement, older)
+
+    latest, _ = mpesa_reconciliation.report(UnitOfWork(clean_database))
+    of_older, _ = mpesa_reconciliation.report(UnitOfWork(clean_database), older)
+    assert (latest.day, latest.version) == (newer, 1)
+    assert (of_older.id, of_older.version) == (again.id, 2)

@@ -127,10 +127,11 @@ class MpesaReconciliationRepository:
         return report_id, version
 
     def report(self, day: date | None = None) -> StoredMpesaReport | None:
-        """The latest version of `day`'s report, or the latest report of any day."""
+        """The latest version of `day`'s report, or without a day that of the most
+        recent day reconciled."""
         with self._conn.cursor() as cur:
             if day is None:
-                cur.execute(_REPORT + " ORDER BY id DESC LIMIT 1")
+                cur.execute(_REPORT + " ORDER BY day DESC, version DESC LIMIT 1")
             else:
                 cur.execute(
                     _REPORT + " WHERE day = %(day)s ORDER BY version DESC LIMIT 1", {"day": day}
