@@ -217,6 +217,13 @@ class Settings(BaseSettings):
     mpesa_release_after_not_found: int = Field(default=2, ge=1)
     # Seconds between the worker's passes over open deposits and withdrawals.
     mpesa_check_interval_s: float = Field(default=2.0, gt=0)
+    # M-Pesa reconciliation (docs/mpesa.md): where Safaricom's daily statements are
+    # dropped as YYYY-MM-DD.csv (the org portal's export). Empty: the local sandbox's
+    # statement in development; in production the daily job is then off.
+    mpesa_statement_dir: str = ""
+    # Seconds past midnight East Africa Time before yesterday is reconciled, so that
+    # late results have landed and the day's statement has been downloaded.
+    mpesa_reconciliation_delay_s: int = Field(default=7200, ge=0, lt=86400)
     # Set when the local sandbox's values were filled in (see daraja_sandbox_enabled).
     _daraja_sandbox: bool = PrivateAttr(default=False)
 

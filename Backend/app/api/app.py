@@ -10,7 +10,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from app.api import admin, admin_callbacks, callbacks, health, mpesa_callbacks
+from app.api import (
+    admin,
+    admin_callbacks,
+    admin_mpesa_reconciliation,
+    callbacks,
+    health,
+    mpesa_callbacks,
+)
 from app.api.body_limit import BodyLimit
 from app.api.errors import install_error_handlers
 from app.api.v1 import auth as v1_auth
@@ -81,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(harambee.router)
     app.include_router(admin.router)
     app.include_router(admin_callbacks.router)
+    app.include_router(admin_mpesa_reconciliation.router)
     if settings.sms_sandbox_enabled:
         app.include_router(at_sms.router)
     app.include_router(ussd_routes.router)

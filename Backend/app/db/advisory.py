@@ -21,6 +21,10 @@ MIGRATIONS = 0x5041_5954  # "PAYT": app/db/migrate.py
 SETTLEMENT = 0x50_54_53_45_54_54_4C_45  # "PTSETTLE"
 INCOMING = 0x50_54_49_4E_43_4F_4D_45  # "PTINCOME"
 RECONCILIATION = 0x50_54_52_45_43_4F_4E_43  # "PTRECONC"
+MPESA_RECONCILIATION = 0x50_54_4D_52_45_43_4F_4E  # "PTMRECON": the daily M-Pesa loop
+# Transaction locks, one per East Africa Time day (plus its ordinal, < 2**20): runs of
+# the same day take their report versions in turn (repositories/mpesa_reconciliation.py).
+MPESA_RECONCILIATION_DAY = 0x50_54_4D_44_00_00_00_00  # "PTMD" and the day
 
 
 class SessionLock:

@@ -18,6 +18,7 @@ from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
+from app.db.repositories.mpesa_reconciliation import MpesaReconciliationRepository
 from app.db.repositories.mpesa_withdrawals import WithdrawalRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
@@ -72,6 +73,7 @@ class UnitOfWork:
         self.settlements = SettlementRepository(self.conn)
         self.deposits = DepositRepository(self.conn)
         self.withdrawals = WithdrawalRepository(self.conn)
+        self.mpesa_reconciliation = MpesaReconciliationRepository(self.conn)
         self.callbacks = CallbackRepository(self.conn)
         self.campaigns = CampaignRepository(self.conn)
         self.contributions = ContributionRepository(self.conn)

@@ -1,6 +1,6 @@
 """The worker's background loops beside the outbox: each runs in its own thread until
-the stop event is set (the M-Pesa checker; settlement, the incoming watcher,
-reconciliation)."""
+the stop event is set (the M-Pesa checker and M-Pesa's daily reconciliation; settlement,
+the incoming watcher, reconciliation with Stellar)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def build_loops(settings: Settings, database: Database) -> list[Loop]:
     loops: list[Loop] = [_harambee(settings, database)]
     if settings.mpesa_enabled:
         loops.append(_mpesa_checker(settings, database))
+        reconciliation = _mpesa_reconciliation(settings, database)
+        if reconciliation is not None:
+            loops.append(reconciliation)
     if not settings.custody_enabled:
         return loops
     loops.append(_settler(settings, database))
@@ -59,6 +62,16 @@ def _mpesa_checker(settings: Settings, database: Database) -> Loop:
     from app.worker.mpesa import MpesaChecker
 
     return MpesaChecker.from_settings(settings, database)
+
+
+def _mpesa_reconciliation(settings: Settings, database: Database) -> Loop | None:
+    from app.worker.mpesa_reconciliation import MpesaReconciliationJob
+
+    try:
+        return MpesaReconciliationJob.from_settings(settings, database)
+    except ValueError as exc:  # no statement to reconcile against
+        log.warning("M-Pesa reconciliation is off", extra={"reason": str(exc)})
+        return None
 
 
 def _harambee(settings: Settings, database: Database) -> Loop:

@@ -21,7 +21,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.sandboxes.daraja import control, errors, identifiers, payloads, processing, validation
+from app.sandboxes.daraja import (
+    control,
+    errors,
+    identifiers,
+    payloads,
+    processing,
+    statement,
+    validation,
+)
 from app.sandboxes.daraja.callbacks import CallbackSender
 from app.sandboxes.daraja.config import SandboxConfig
 from app.sandboxes.daraja.errors import DarajaError
@@ -181,6 +189,7 @@ def create_app(data_dir: Path | str, config: SandboxConfig | None = None) -> Fas
     )
     app.include_router(router)
     app.include_router(control.router)
+    app.include_router(statement.router)
     app.add_exception_handler(DarajaError, _daraja_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)

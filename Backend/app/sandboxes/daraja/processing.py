@@ -23,7 +23,7 @@ from app.sandboxes.daraja.store import B2CRecord, Delivery, StkRecord, Store
 from app.sandboxes.daraja.validation import B2CPayment, StatusQuery, StkPush
 
 _COPIES = {"once": 1, "duplicate": 2, "none": 0}
-_REASONS = {
+REASONS = {
     "BusinessPayment": "Business Payment to Customer via API",
     "SalaryPayment": "Salary Payment via API",
     "PromotionPayment": "Promotion Payment via API",
@@ -183,7 +183,7 @@ def _b2c_parameters(payment: B2CRecord, config: SandboxConfig) -> list:
         amount=payment.amount,
         debit_party=f"{config.b2c_shortcode} - {config.organization_name}",
         credit_party=f"{payment.phone} - Sandbox Customer",
-        reason_type=_REASONS[payment.command_id],
+        reason_type=REASONS[payment.command_id],
         initiated_at=payment.created_at,
         finalised_at=payment.settles_at,
         conversation_id=payment.conversation_id,

@@ -221,6 +221,22 @@ class Store:
         )
         return B2CRecord(**dict(row)) if row else None
 
+    def completed_between(
+        self, start: float, end: float
+    ) -> tuple[list[StkRecord], list[B2CRecord]]:
+        """The STK pushes paid and the B2C payments made in [start, end): a statement."""
+        pushes = self._all(
+            "SELECT * FROM stk_pushes WHERE result_code = 0 AND settles_at >= ?"
+            " AND settles_at < ? ORDER BY settles_at",
+            (start, end),
+        )
+        payments = self._all(
+            "SELECT * FROM b2c_payments WHERE result_code = 0 AND settles_at >= ?"
+            " AND settles_at < ? ORDER BY settles_at",
+            (start, end),
+        )
+        return [StkRecord(**dict(r)) for r in pushes], [B2CRecord(**dict(r)) for r in payments]
+
     # Scenario rules
     def rules(self) -> list[Rule]:
         return [Rule(**dict(row)) for row in self._all("SELECT * FROM rules ORDER BY id")]

@@ -1,0 +1,173 @@
+"""M-Pesa reconciliation: PayTrace's deposits and withdrawals of a period, and the
+stored reports (migration 0013), each day's versions append-only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import psycopg2.extensions
+
+from app.db import advisory
+from app.domain.mpesa_reconciliation import Difference, Movement
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMpesaReport:
+    id: int
+    day: date
+    version: int
+    source: str
+    started_at: datetime
+    finished_at: datetime
+    matched: int
+    differences: int
+    totals: dict
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    kind: str
+    direction: str
+    paytrace_reference: str | None
+    paytrace_status: str | None
+    paytrace_amount: int | None
+    paytrace_at: datetime | None
+    mpesa_receipt: str | None
+    mpesa_amount: int | None
+    mpesa_at: datetime | None
+    mpesa_reference: str | None
+    mpesa_counterparty: str | None
+    delta: int
+
+
+_REPORT = (
+    "SELECT id, day, version, source, started_at, finished_at, matched, differences, totals"
+    " FROM mpesa_reconciliation_reports"
+)
+
+
+class MpesaReconciliationRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    def movements(self, start: datetime, end: datetime) -> list[Movement]:
+        """Every deposit and withdrawal PayTrace recorded in [start, end), any status.
+        A withdrawal's amount is what M-Pesa pays (its fee stays with PayTrace)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT 'in', reference, status, amount, created_at, receipt,
+                       checkout_request_id
+                FROM mpesa_deposits
+                WHERE created_at >= %(start)s AND created_at < %(end)s
+                UNION ALL
+                SELECT 'out', reference, status, amount, created_at, receipt, conversation_id
+                FROM mpesa_withdrawals
+                WHERE created_at >= %(start)s AND created_at < %(end)s
+                """,
+                {"start": start, "end": end},
+            )
+            return [Movement(*row) for row in cur.fetchall()]
+
+    def add_report(
+        self,
+        *,
+        day: date,
+        source: str,
+        started_at: datetime,
+        finished_at: datetime,
+        matched: int,
+        differences: list[Difference],
+        totals: dict,
+    ) -> tuple[int, int]:
+        """Store the day's next version with its items; returns (id, version). Runs of
+        the same day queue on a transaction lock, so versions never collide."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(%(key)s)",
+                {"key": advisory.MPESA_RECONCILIATION_DAY + day.toordinal()},
+            )
+            cur.execute(
+                """
+                INSERT INTO mpesa_reconciliation_reports
+                    (day, version, source, started_at, finished_at, matched, differences,
+                     totals)
+                SELECT %(day)s, coalesce(max(version), 0) + 1, %(source)s, %(started)s,
+                       %(finished)s, %(matched)s, %(differences)s, %(totals)s
+                FROM mpesa_reconciliation_reports WHERE day = %(day)s
+                RETURNING id, version
+                """,
+                {
+                    "day": day,
+                    "source": source,
+                    "started": started_at,
+                    "finished": finished_at,
+                    "matched": matched,
+                    "differences": len(differences),
+                    "totals": json.dumps(totals),
+                },
+            )
+            report_id, version = cur.fetchone()
+            if differences:
+                cur.executemany(
+                    """
+                    INSERT INTO mpesa_reconciliation_items
+                        (report_id, kind, direction, paytrace_reference, paytrace_status,
+                         paytrace_amount, paytrace_at, mpesa_receipt, mpesa_amount, mpesa_at,
+                         mpesa_reference, mpesa_counterparty, delta)
+                    VALUES (%(report)s, %(kind)s, %(direction)s, %(p_ref)s, %(p_status)s,
+                            %(p_amount)s, %(p_at)s, %(receipt)s, %(m_amount)s, %(m_at)s,
+                            %(m_ref)s, %(party)s, %(delta)s)
+                    """,
+                    [_item_params(report_id, difference) for difference in differences],
+                )
+        return report_id, version
+
+    def report(self, day: date | None = None) -> StoredMpesaReport | None:
+        """The latest version of `day`'s report, or without a day that of the most
+        recent day reconciled."""
+        with self._conn.cursor() as cur:
+            if day is None:
+                cur.execute(_REPORT + " ORDER BY day DESC, version DESC LIMIT 1")
+            else:
+                cur.execute(
+                    _REPORT + " WHERE day = %(day)s ORDER BY version DESC LIMIT 1", {"day": day}
+                )
+            row = cur.fetchone()
+        return StoredMpesaReport(*row) if row else None
+
+    def items(self, report_id: int, limit: int) -> list[StoredItem]:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT id, kind, direction, paytrace_reference, paytrace_status,
+                       paytrace_amount, paytrace_at, mpesa_receipt, mpesa_amount, mpesa_at,
+                       mpesa_reference, mpesa_counterparty, delta
+                FROM mpesa_reconciliation_items WHERE report_id = %(report)s
+                ORDER BY id LIMIT %(limit)s
+                """,
+                {"report": report_id, "limit": limit},
+            )
+            return [StoredItem(*row) for row in cur.fetchall()]
+
+
+def _item_params(report_id: int, difference: Difference) -> dict:
+    movement, entry = difference.movement, difference.entry
+    return {
+        "report": report_id,
+        "kind": difference.kind,
+        "direction": difference.direction,
+        "p_ref": movement.reference if movement else None,
+        "p_status": movement.status if movement else None,
+        "p_amount": movement.amount if movement else None,
+        "p_at": movement.created_at if movement else None,
+        "receipt": entry.receipt[:40] if entry else None,
+        "m_amount": entry.amount if entry else None,
+        "m_at": entry.completed_at if entry else None,
+        "m_ref": entry.reference[:100] if entry else None,
+        "party": entry.counterparty[:20] if entry else None,
+        "delta": difference.delta,
+    }
