@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api import admin, admin_callbacks, callbacks, health, mpesa_callbacks
 from app.api.body_limit import BodyLimit
+from app.api.callback_store import MAX_CALLBACK_BYTES
 from app.api.errors import install_error_handlers
 from app.api.v1 import auth as v1_auth
 from app.api.v1 import campaigns as v1_campaigns
@@ -59,7 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    # Every entry point has a body cap: /api's own, the callbacks' (far above anything
+    # AT or Daraja sends), and /ussd caps its own so that it can answer a screen.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.api_max_body_bytes,
+        limits={"/callbacks/": MAX_CALLBACK_BYTES},
+        exempt=("/ussd",),
+    )
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
