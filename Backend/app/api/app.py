@@ -14,6 +14,7 @@ from app.api import admin, admin_callbacks, callbacks, health, mpesa_callbacks
 from app.api.body_limit import BodyLimit
 from app.api.callback_store import MAX_CALLBACK_BYTES
 from app.api.errors import install_error_handlers
+from app.api.source_networks import SourceNetworks, rules_from_settings
 from app.api.v1 import auth as v1_auth
 from app.api.v1 import campaigns as v1_campaigns
 from app.api.v1 import contributions as v1_contributions
@@ -77,6 +78,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After", "Idempotent-Replayed"],
             max_age=600,
         )
+    # Outermost: a caller from outside a provider's networks is refused before
+    # anything (its body included) is read.
+    app.add_middleware(
+        SourceNetworks,
+        rules=rules_from_settings(settings),
+        trusted_proxies=settings.trusted_proxies,
+    )
     app.include_router(health.router)
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)
