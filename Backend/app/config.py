@@ -182,7 +182,8 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = 30
     # Browser origins allowed to call the API (CORS); empty: no cross-origin calls.
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Largest request body /api accepts, in bytes.
+    # Largest request body /api (REST and admin) accepts, in bytes; also the limit of
+    # any path with no limit of its own (/ussd: 4 KiB, /callbacks: 64 KiB).
     api_max_body_bytes: int = 16_384
 
     # Stellar custody. Unset STELLAR_HORIZON_URL in development: the runner starts

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from redis.exceptions import RedisError
 
 from app.api.body_limit import read_body_capped
+from app.api.client_address import forwarded_chain, resolve_client
 from app.api.errors import error_body
 from app.api.tokens import callback_token_matches
 from app.domain.phone import InvalidPhone, normalise
@@ -77,13 +78,23 @@ def _token_ok(request: Request, path_token: str | None) -> bool:
     )
 
 
+def _caller(request: Request) -> str:
+    return resolve_client(
+        request.client.host if request.client else None,
+        forwarded_chain(request.headers.getlist("x-forwarded-for")),
+        request.app.state.runtime.settings.trusted_proxies,
+    )
+
+
 async def _ussd(request: Request, path_token: str | None) -> Response:
     if not _token_ok(request, path_token):
-        log.warning("ussd hop with a wrong callback token refused")
+        log.warning(
+            "ussd hop with a wrong callback token refused", extra={"address": _caller(request)}
+        )
         return JSONResponse(error_body("forbidden", "bad callback token"), status_code=403)
     body = await read_body_capped(request, USSD_MAX_BODY_BYTES)
     if body is None:
-        log.warning("ussd hop over the body limit refused")
+        log.warning("ussd hop over the body limit refused", extra={"address": _caller(request)})
         return _end("end.bad_request")
     fields = {
         k: v[0]
