@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
+from starlette.requests import Request
+
 IPNetwork = IPv4Network | IPv6Network
 IPAddress = IPv4Address | IPv6Address
 UNKNOWN = "unknown"
@@ -61,3 +63,12 @@ def resolve_client(
             break
         current = hop
     return str(current)
+
+
+def request_client(request: Request, trusted_proxies: Sequence[IPNetwork]) -> str:
+    """The caller of `request`, as resolve_client reads it."""
+    return resolve_client(
+        request.client.host if request.client else None,
+        forwarded_chain(request.headers.getlist("x-forwarded-for")),
+        trusted_proxies,
+    )

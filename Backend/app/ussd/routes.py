@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from redis.exceptions import RedisError
 
 from app.api.body_limit import read_body_capped
-from app.api.client_address import forwarded_chain, resolve_client
+from app.api.client_address import request_client
 from app.api.errors import error_body
 from app.api.tokens import callback_token_matches
 from app.domain.phone import InvalidPhone, normalise
@@ -79,11 +79,7 @@ def _token_ok(request: Request, path_token: str | None) -> bool:
 
 
 def _caller(request: Request) -> str:
-    return resolve_client(
-        request.client.host if request.client else None,
-        forwarded_chain(request.headers.getlist("x-forwarded-for")),
-        request.app.state.runtime.settings.trusted_proxies,
-    )
+    return request_client(request, request.app.state.runtime.settings.trusted_proxies)
 
 
 async def _ussd(request: Request, path_token: str | None) -> Response:

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from app.api.client_address import forwarded_chain, resolve_client
+from app.api.client_address import request_client
 from app.errors import InvalidToken, RateLimited, ServiceUnavailable, Unauthorized
 from app.runtime import Runtime
 from app.services.access_tokens import AccessClaims, AccessTokens
@@ -150,8 +150,4 @@ CurrentUser = Annotated[AccessClaims, Security(_current_user)]
 def client_address(request: Request) -> str:
     """The caller's address: the peer, or behind TRUSTED_PROXIES the right-most
     untrusted X-Forwarded-For entry (app/api/client_address.py)."""
-    return resolve_client(
-        request.client.host if request.client else None,
-        forwarded_chain(request.headers.getlist("x-forwarded-for")),
-        request.app.state.runtime.settings.trusted_proxies,
-    )
+    return request_client(request, request.app.state.runtime.settings.trusted_proxies)
