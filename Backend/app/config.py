@@ -1,8 +1,12 @@
 """One typed Settings object, read from the environment (and `Backend/.env`).
 
+PayTrace runs as production unless told otherwise: an image started with no settings
+refuses to start instead of generating secrets and serving sandboxes. `make run` (and
+the other development targets) ask for ENVIRONMENT=development; tests set `test`.
 Development and test may run with no secrets configured: PayTrace then generates
 them once and keeps them in the data directory, so wallets encrypted yesterday can
-still be decrypted today. Production refuses to start without real ones.
+still be decrypted today. Production refuses to start without real ones, each checked
+by app/secret_policy.py.
 """
 
 from __future__ import annotations
@@ -15,13 +19,21 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    IPvAnyNetwork,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stellar_sdk import Keypair
 
+from app.secret_policy import check_secret
+
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 
-_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change"}
 # Secrets that development generates once and keeps in the data directory.
 _GENERATED_SECRETS = (
     "pin_pepper",
@@ -37,12 +49,25 @@ _GENERATED_STELLAR_ACCOUNTS = (
     "stellar_treasury_secret",
     "stellar_fee_secret",
 )
-# The admin API moves money: a guessable token is refused in production.
-ADMIN_TOKEN_MIN_LENGTH = 16
-# HS256 keys shorter than the hash (32 bytes) weaken every access token.
-API_TOKEN_SECRET_MIN_LENGTH = 32
-# Daraja's callbacks carry this token in their path: it must not be guessable.
-MPESA_CALLBACK_TOKEN_MIN_LENGTH = 16
+# Secrets production cannot start without (each held to app/secret_policy.py): the
+# PIN pepper, the hop-text HMAC key, the access-token key, and the tokens that prove a
+# caller of /ussd or of an AT callback is Africa's Talking.
+_REQUIRED_SECRETS = (
+    "pin_pepper",
+    "session_secret",
+    "api_token_secret",
+    "ussd_callback_token",
+    "at_callback_token",
+)
+# Optional in production (unset turns their edge off, or there is no rotation under
+# way), held to the same policy when set.
+_OPTIONAL_SECRETS = (
+    "admin_token",
+    "mpesa_callback_token",
+    "ussd_callback_token_previous",
+    "at_callback_token_previous",
+    "mpesa_callback_token_previous",
+)
 # What production needs once DARAJA_CONSUMER_KEY turns M-Pesa on.
 _DARAJA_REQUIRED = (
     "daraja_base_url",
@@ -64,10 +89,15 @@ def _split_csv(value: object) -> object:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=BACKEND_DIR / ".env", env_file_encoding="utf-8", extra="ignore"
+        env_file=BACKEND_DIR / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refusal at start-up must not print the settings it was given (secrets).
+        hide_input_in_errors=True,
     )
 
-    environment: Literal["development", "test", "production"] = "development"
+    # production unless asked: `make run` and friends say development, tests say test.
+    environment: Literal["development", "test", "production"] = "production"
     host: str = "127.0.0.1"
     port: int = 8000
     public_base_url: str = ""
@@ -90,7 +120,11 @@ class Settings(BaseSettings):
 
     # USSD
     ussd_service_codes: Annotated[list[str], NoDecode] = ["*384*123#"]
+    # Shared secret AT sends on every hop (Authorization: Bearer, or /ussd/<token>).
+    # Required in production: without it anyone could post a hop as any phone.
     ussd_callback_token: SecretStr | None = None
+    # The token being retired during a rotation: accepted too until it is removed.
+    ussd_callback_token_previous: SecretStr | None = None
     ussd_session_ttl_s: int = 180
     # The whole hop must answer well inside AT's deadline, even with a dead database.
     ussd_hop_deadline_s: float = 1.5
@@ -123,7 +157,10 @@ class Settings(BaseSettings):
     at_base_url: str = ""
     at_timeout_s: float = 10.0
     # Shared secret AT is configured to send (path segment) on delivery reports.
+    # Required in production.
     at_callback_token: SecretStr | None = None
+    # The token being retired during a rotation: accepted too until it is removed.
+    at_callback_token_previous: SecretStr | None = None
 
     # Bearer token of the operator/agent API under /api/v1/admin. Unset in
     # production: that API refuses every request (403), the rest runs as usual.
@@ -145,7 +182,8 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = 30
     # Browser origins allowed to call the API (CORS); empty: no cross-origin calls.
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Largest request body /api accepts, in bytes.
+    # Largest request body /api (REST and admin) accepts, in bytes; also the limit of
+    # any path with no limit of its own (/ussd: 4 KiB, /callbacks: 64 KiB).
     api_max_body_bytes: int = 16_384
 
     # Stellar custody. Unset STELLAR_HORIZON_URL in development: the runner starts
@@ -205,6 +243,8 @@ class Settings(BaseSettings):
     daraja_local_sandbox_port: int = 8020
     # Secret path segment of PayTrace's M-Pesa callback URLs (generated in development).
     mpesa_callback_token: SecretStr | None = None
+    # The token being retired during a rotation: accepted too until it is removed.
+    mpesa_callback_token_previous: SecretStr | None = None
     # Where Daraja reaches PayTrace's callbacks; empty: PUBLIC_BASE_URL (or HOST:PORT).
     mpesa_callback_base_url: str = ""
     # A deposit with no result this long after its prompt is asked about (STK query).
@@ -227,6 +267,14 @@ class Settings(BaseSettings):
     # Set when the local sandbox's values were filled in (see daraja_sandbox_enabled).
     _daraja_sandbox: bool = PrivateAttr(default=False)
 
+    # Source networks (comma-separated CIDRs) allowed to call /ussd and the AT
+    # callbacks, and the Daraja callbacks; empty: any address (the token still applies).
+    at_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    mpesa_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    # Proxies (CIDRs) whose X-Forwarded-For is believed; empty: the direct peer is
+    # the caller, whatever the header says.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+
     # Outbox worker
     worker_poll_interval_s: float = 0.5
     worker_batch_size: int = 20
@@ -234,6 +282,9 @@ class Settings(BaseSettings):
 
     @field_validator(
         "ussd_callback_token",
+        "ussd_callback_token_previous",
+        "at_callback_token_previous",
+        "mpesa_callback_token_previous",
         "pin_pepper",
         "session_secret",
         "at_api_key",
@@ -258,7 +309,14 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("ussd_service_codes", "cors_allow_origins", mode="before")
+    @field_validator(
+        "ussd_service_codes",
+        "cors_allow_origins",
+        "at_allowed_networks",
+        "mpesa_allowed_networks",
+        "trusted_proxies",
+        mode="before",
+    )
     @classmethod
     def _codes(cls, value: object) -> object:
         return _split_csv(value)
@@ -271,23 +329,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _secrets_in_place(self) -> Settings:
         if self.environment == "production":
-            for name in ("pin_pepper", "session_secret", "api_token_secret"):
-                value = getattr(self, name)
-                if value is None or value.get_secret_value().lower() in _PLACEHOLDERS:
-                    raise ValueError(f"{name.upper()} must be set in production")
-            token_secret = self.api_token_secret
-            if token_secret and len(token_secret.get_secret_value()) < API_TOKEN_SECRET_MIN_LENGTH:
-                raise ValueError(
-                    f"API_TOKEN_SECRET must be at least {API_TOKEN_SECRET_MIN_LENGTH}"
-                    " random characters in production"
-                )
+            for name in _REQUIRED_SECRETS:
+                check_secret(name.upper(), getattr(self, name))
+            for name in _OPTIONAL_SECRETS:
+                check_secret(name.upper(), getattr(self, name), required=False)
             if not self.wallet_encryption_keys:
                 raise ValueError("WALLET_ENCRYPTION_KEYS must be set in production")
             if self.at_api_key is None:
                 raise ValueError("AT_API_KEY must be set in production")
             if not self.database_url or not self.redis_url:
                 raise ValueError("DATABASE_URL and REDIS_URL must be set in production")
-            self._check_admin_token()
             self._check_daraja()
         else:
             self._fill_development_secrets()
@@ -296,33 +347,15 @@ class Settings(BaseSettings):
             Fernet(key.get_secret_value())  # fails early on a malformed key
         return self
 
-    def _check_admin_token(self) -> None:
-        # Unset is allowed (the admin API is then off); a weak token is not.
-        if self.admin_token is None:
-            return
-        token = self.admin_token.get_secret_value()
-        if token.lower() in _PLACEHOLDERS or len(token) < ADMIN_TOKEN_MIN_LENGTH:
-            raise ValueError(
-                f"ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} random characters"
-                " in production (or unset, which turns the admin API off)"
-            )
-
     def _check_daraja(self) -> None:
-        # Unset: M-Pesa is off. Set: everything Daraja and its callbacks need, for real.
+        # Unset: M-Pesa is off. Set: everything Daraja and its callbacks need, for real
+        # (MPESA_CALLBACK_TOKEN's strength is checked with the other secrets).
         if self.daraja_consumer_key is None:
             return
         missing = [name.upper() for name in _DARAJA_REQUIRED if not getattr(self, name)]
         if missing:
             raise ValueError(
                 f"DARAJA_CONSUMER_KEY is set: {', '.join(missing)} must be set too in production"
-            )
-        token = self.mpesa_callback_token
-        assert token is not None
-        value = token.get_secret_value()
-        if value.lower() in _PLACEHOLDERS or len(value) < MPESA_CALLBACK_TOKEN_MIN_LENGTH:
-            raise ValueError(
-                f"MPESA_CALLBACK_TOKEN must be at least {MPESA_CALLBACK_TOKEN_MIN_LENGTH}"
-                " random characters in production"
             )
 
     def _fill_daraja_sandbox(self) -> None:

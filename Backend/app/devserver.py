@@ -79,6 +79,8 @@ def uvicorn_argv(app: str, host: str, port: int, log_level: str = "info") -> lis
         "--http",
         "httptools",
         "--no-access-log",
+        # PayTrace reads X-Forwarded-For itself, and only from TRUSTED_PROXIES.
+        "--no-proxy-headers",
         "--log-level",
         log_level,
     ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 import urllib.error
@@ -193,6 +194,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data_dir = BACKEND_DIR / ".data" / "bench"  # bench callers never mix with `make run` data
+    # A benchmark is a development run (its own server and data on 127.0.0.1), also
+    # when started without `make`; the servers it starts inherit this.
+    os.environ.setdefault("ENVIRONMENT", "development")
     settings = Settings(data_dir=data_dir)
     token = args.token or (
         settings.ussd_callback_token.get_secret_value() if settings.ussd_callback_token else None

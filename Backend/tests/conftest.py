@@ -169,7 +169,10 @@ class LiveServer:
 
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        # As production runs it: PayTrace reads X-Forwarded-For itself (TRUSTED_PROXIES).
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

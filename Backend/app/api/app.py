@@ -19,7 +19,9 @@ from app.api import (
     mpesa_callbacks,
 )
 from app.api.body_limit import BodyLimit
+from app.api.callback_store import MAX_CALLBACK_BYTES
 from app.api.errors import install_error_handlers
+from app.api.source_networks import SourceNetworks, rules_from_settings
 from app.api.v1 import auth as v1_auth
 from app.api.v1 import campaigns as v1_campaigns
 from app.api.v1 import contributions as v1_contributions
@@ -66,7 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    # Every entry point has a body cap: /api's own, the callbacks' (far above anything
+    # AT or Daraja sends), and /ussd caps its own so that it can answer a screen.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.api_max_body_bytes,
+        limits={"/callbacks/": MAX_CALLBACK_BYTES},
+        exempt=("/ussd",),
+    )
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -76,6 +85,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After", "Idempotent-Replayed"],
             max_age=600,
         )
+    # Outermost: a caller from outside a provider's networks is refused before
+    # anything (its body included) is read.
+    app.add_middleware(
+        SourceNetworks,
+        rules=rules_from_settings(settings),
+        trusted_proxies=settings.trusted_proxies,
+    )
     app.include_router(health.router)
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)

@@ -1,13 +1,24 @@
-"""A request-body size limit for the REST API, enforced before anything reads it."""
+"""Request-body size limits for every entry point, enforced while the body streams.
+
+Nothing reads a body whole before its size is known: a declared Content-Length over
+the limit is refused before a byte is read, and a chunked body is counted as it
+arrives, so a client that lies about its size (or declares none) is stopped at the
+limit with nothing more read into memory.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import error_body
+
+log = logging.getLogger("paytrace.api")
 
 
 class BodyTooLarge(HTTPException):
@@ -18,27 +29,70 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is over {max_bytes} bytes")
 
 
-class BodyLimit:
-    """Answers 413 `payload_too_large` for a body above max_bytes under `prefix`.
+def declared_too_large(scope: Scope, max_bytes: int) -> bool:
+    """The request declares a Content-Length over max_bytes (or one that is no number)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and (not value.isdigit() or int(value) > max_bytes):
+            return True
+    return False
 
-    A declared Content-Length is refused at once; a chunked body is counted as it
-    streams, so a client that lies about its size is stopped too. Other paths
-    (USSD has its own limit and must always answer a screen) pass untouched.
+
+async def read_body_capped(request: Request, max_bytes: int) -> bytes | None:
+    """The whole body, or None as soon as it is over max_bytes (nothing more is read)."""
+    if declared_too_large(request.scope, max_bytes):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix.rstrip("/") or path.startswith(prefix.rstrip("/") + "/")
+
+
+class BodyLimit:
+    """Answers 413 `payload_too_large` for a body over its path's limit.
+
+    `limits` maps path prefixes to their own limit (the longest matching prefix
+    wins); every other path gets `max_bytes`. Paths under `exempt` pass untouched:
+    /ussd must always answer a screen, so it caps its own body (read_body_capped).
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, prefix: str = "/api/") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        limits: Mapping[str, int] | None = None,
+        exempt: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.prefix = prefix
+        self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
+        self.exempt = exempt
+
+    def limit_for(self, path: str) -> int | None:
+        """The body limit of `path`, or None when the path caps its own body."""
+        if any(_under(path, prefix) for prefix in self.exempt):
+            return None
+        for prefix, limit in self.limits:
+            if _under(path, prefix):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        limit = self.limit_for(scope["path"]) if scope["type"] == "http" else None
+        if limit is None:
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
-                await self._refuse(send)
-                return
+        if declared_too_large(scope, limit):
+            await self._refuse(scope, send, limit)
+            return
         seen = 0
         started = False
 
@@ -47,8 +101,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -61,11 +115,16 @@ class BodyLimit:
             await self.app(scope, counted_receive, tracked_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+        client = scope.get("client")
+        log.warning(
+            "request body over the limit refused",
+            extra={"path": scope["path"], "address": client[0] if client else None},
+        )
         body = json.dumps(
-            error_body("payload_too_large", f"the request body is over {self.max_bytes} bytes")
+            error_body("payload_too_large", f"the request body is over {limit} bytes")
         ).encode()
         await send(
             {

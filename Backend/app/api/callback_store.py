@@ -9,7 +9,7 @@ from fastapi import Request
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
-from app.api.tokens import token_matches
+from app.api.tokens import callback_token_matches
 from app.services import inbound_callbacks
 
 # Far above any real callback (a few KB); a bigger body is kept cut at this size.
@@ -51,13 +51,15 @@ async def store(
     kind: str,
     expected: SecretStr | None,
     given: str | None,
+    previous: SecretStr | None = None,
 ) -> Stored:
-    """Store the callback with its verification; raises ServiceUnavailable when the
-    database cannot take it."""
+    """Store the callback with its verification (`given` against `expected`, or the
+    `previous` token during a rotation); raises ServiceUnavailable when the database
+    cannot take it."""
     body, truncated = await read_capped(request)
     if expected is None:  # none configured for this route: nothing to check
         verification = "no_token"
-    elif token_matches(expected, given):
+    elif callback_token_matches(expected, previous, given):
         verification = "token_matched"
     else:
         verification = "token_mismatch"

@@ -4,7 +4,8 @@ AT POSTs a form (id, status, phoneNumber, networkCode, failureReason, retryCount
 for each message it handled. Reports are idempotent and only move a message
 forward; an unknown id is acknowledged (AT would otherwise keep retrying) and
 logged. When AT_CALLBACK_TOKEN is set, AT is configured to call
-`/callbacks/at/sms-delivery/<token>` and any other token is refused. Every report is
+`/callbacks/at/sms-delivery/<token>` and any other token is refused
+(AT_CALLBACK_TOKEN_PREVIOUS is accepted too while a rotation is under way). Every report is
 stored as it arrived first (inbound_callbacks), with its outcome once processed.
 """
 
@@ -61,6 +62,7 @@ async def _handle(request: Request, token: str | None) -> dict[str, str]:
         kind="sms_delivery",
         expected=runtime.settings.at_callback_token,
         given=token,
+        previous=runtime.settings.at_callback_token_previous,
     )
     if not stored.verified:
         log.warning("delivery report with a wrong callback token refused")

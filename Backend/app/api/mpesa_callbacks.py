@@ -69,7 +69,14 @@ async def _handle(request: Request, token: str, kind: str) -> JSONResponse:
     runtime = request.app.state.runtime
     settings = runtime.settings
     expected = settings.mpesa_callback_token
-    stored = await store(request, provider="mpesa", kind=kind, expected=expected, given=token)
+    stored = await store(
+        request,
+        provider="mpesa",
+        kind=kind,
+        expected=expected,
+        given=token,
+        previous=settings.mpesa_callback_token_previous,
+    )
     if not stored.verified or expected is None:
         log.warning("M-Pesa callback with a wrong token refused", extra={"kind": kind})
         raise Forbidden("invalid callback token")

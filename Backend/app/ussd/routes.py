@@ -4,7 +4,9 @@ AT posts form fields (sessionId, serviceCode, phoneNumber, networkCode, text)
 and wants `200 text/plain` starting `CON ` or `END `. Whatever arrives (missing
 fields, junk, a dead database), the caller gets a screen: a re-prompt from the
 flow, or an END that says what happened. Only a wrong callback token is refused
-(403), because then the caller is not AT.
+(403), because then the caller is not AT. The body is read with a cap (an AT hop is
+a few hundred bytes): past USSD_MAX_BODY_BYTES nothing more is read, nothing is
+stored, and the caller gets an END apology (200, which AT shows on the phone).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from redis.exceptions import RedisError
 
+from app.api.body_limit import read_body_capped
+from app.api.client_address import request_client
 from app.api.errors import error_body
-from app.api.tokens import token_matches
+from app.api.tokens import callback_token_matches
 from app.domain.phone import InvalidPhone, normalise
 from app.errors import ServiceUnavailable
 from app.ussd.flow import FLOW
@@ -28,7 +32,9 @@ from app.ussd.texts import text
 log = logging.getLogger("paytrace.ussd")
 router = APIRouter(tags=["ussd"])
 
-MAX_BODY_BYTES = 16_384
+# AT's hop (five short form fields) is a few hundred bytes; the cumulative `text` of a
+# long session stays well under 1 KiB.
+USSD_MAX_BODY_BYTES = 4096
 _FORM_SCHEMA = {
     "requestBody": {
         "required": True,
@@ -66,14 +72,25 @@ def _token_ok(request: Request, path_token: str | None) -> bool:
     auth = request.headers.get("authorization", "")
     if not given and auth.lower().startswith("bearer "):
         given = auth[7:].strip()
-    return token_matches(request.app.state.runtime.settings.ussd_callback_token, given)
+    settings = request.app.state.runtime.settings
+    return callback_token_matches(
+        settings.ussd_callback_token, settings.ussd_callback_token_previous, given
+    )
+
+
+def _caller(request: Request) -> str:
+    return request_client(request, request.app.state.runtime.settings.trusted_proxies)
 
 
 async def _ussd(request: Request, path_token: str | None) -> Response:
     if not _token_ok(request, path_token):
+        log.warning(
+            "ussd hop with a wrong callback token refused", extra={"address": _caller(request)}
+        )
         return JSONResponse(error_body("forbidden", "bad callback token"), status_code=403)
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+    body = await read_body_capped(request, USSD_MAX_BODY_BYTES)
+    if body is None:
+        log.warning("ussd hop over the body limit refused", extra={"address": _caller(request)})
         return _end("end.bad_request")
     fields = {
         k: v[0]

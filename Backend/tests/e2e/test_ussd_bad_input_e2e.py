@@ -33,7 +33,7 @@ def post(url, **fields):
         ({"phoneNumber": "not-a-phone"}, "END Sorry, we could not read that request."),
         ({"serviceCode": "*999#"}, "END This service code is not in use."),
         ({"text": "9"}, "CON Invalid choice."),
-        ({"text": "x" * 5000}, "CON That is too long."),
+        ({"text": "x" * 1000}, "CON That is too long."),
         ({"text": "\U0001f600\U0001f600"}, "CON Invalid choice."),
         ({"text": "***"}, "CON "),
     ],

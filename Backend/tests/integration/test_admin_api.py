@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ from tests.support.wallets import check_ledger, fund, phone_of, register, wallet
 PIN = "4821"
 ALICE, BOB = phone_of(1), phone_of(2)
 UNREGISTERED = phone_of(99)
+USSD_TOKEN = secrets.token_urlsafe(32)
 
 
 @pytest.fixture
@@ -179,9 +181,11 @@ def production_server(settings: Settings) -> Iterator[LiveServer]:
         redis_prefix=settings.redis_prefix,
         data_dir=settings.data_dir / "production",
         port=free_port(),
-        pin_pepper="p" * 32,
-        session_secret="s" * 32,
-        api_token_secret="t" * 32,
+        pin_pepper=secrets.token_urlsafe(32),
+        session_secret=secrets.token_urlsafe(32),
+        api_token_secret=secrets.token_urlsafe(32),
+        ussd_callback_token=USSD_TOKEN,
+        at_callback_token=secrets.token_urlsafe(32),
         wallet_encryption_keys=Fernet.generate_key().decode(),
         at_api_key="a-real-looking-key",
         admin_token=None,
@@ -208,7 +212,7 @@ def test_production_without_admin_token_refuses_admin_but_serves_ussd(
 
     assert httpx.get(base + "/health/ready").status_code == 200
     hop = httpx.post(
-        base + "/ussd",
+        base + "/ussd/" + USSD_TOKEN,
         data={"sessionId": "prod-1", "serviceCode": "*384*123#", "phoneNumber": ALICE, "text": ""},
     )
     assert hop.status_code == 200 and hop.text.startswith("CON ")

@@ -1,5 +1,6 @@
 import json
 import re
+import secrets
 
 import pytest
 from cryptography.fernet import Fernet
@@ -23,21 +24,26 @@ def test_development_secrets_are_generated_once_and_kept(tmp_path):
     assert first.wallet_encryption_keys == second.wallet_encryption_keys
 
 
-@pytest.mark.parametrize(
-    "missing", ["PIN_PEPPER", "SESSION_SECRET", "API_TOKEN_SECRET", "WALLET_ENCRYPTION_KEYS"]
-)
-def test_production_refuses_missing_or_placeholder_secrets(monkeypatch, tmp_path, missing):
-    from cryptography.fernet import Fernet
-
-    values = {
-        "PIN_PEPPER": "p" * 32,
-        "SESSION_SECRET": "s" * 32,
-        "API_TOKEN_SECRET": "t" * 32,
+def _production_values() -> dict[str, str]:
+    return {
+        "PIN_PEPPER": secrets.token_urlsafe(32),
+        "SESSION_SECRET": secrets.token_urlsafe(32),
+        "API_TOKEN_SECRET": secrets.token_urlsafe(32),
+        "USSD_CALLBACK_TOKEN": secrets.token_urlsafe(32),
+        "AT_CALLBACK_TOKEN": secrets.token_urlsafe(32),
         "WALLET_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "AT_API_KEY": "k",
         "DATABASE_URL": "postgresql://db/paytrace",
         "REDIS_URL": "redis://cache:6379/0",
     }
+
+
+@pytest.mark.parametrize(
+    "missing", ["PIN_PEPPER", "SESSION_SECRET", "API_TOKEN_SECRET", "WALLET_ENCRYPTION_KEYS"]
+)
+def test_production_refuses_missing_or_placeholder_secrets(monkeypatch, tmp_path, missing):
+
+    values = _production_values()
     values[missing] = "changeme" if missing != "WALLET_ENCRYPTION_KEYS" else ""
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -45,21 +51,14 @@ def test_production_refuses_missing_or_placeholder_secrets(monkeypatch, tmp_path
         Settings(_env_file=None, environment="production", data_dir=tmp_path)
 
 
-def test_service_codes_read_as_a_comma_separated_list(monkeypatch):
+def test_service_codes_read_as_a_comma_separated_list(monkeypatch, tmp_path):
     monkeypatch.setenv("USSD_SERVICE_CODES", "*384*123#, *384*124#")
-    assert Settings(_env_file=None).ussd_service_codes == ["*384*123#", "*384*124#"]
+    settings = Settings(_env_file=None, environment="test", data_dir=tmp_path)
+    assert settings.ussd_service_codes == ["*384*123#", "*384*124#"]
 
 
 def _production_env(monkeypatch) -> None:
-    for key, value in {
-        "PIN_PEPPER": "p" * 32,
-        "SESSION_SECRET": "s" * 32,
-        "API_TOKEN_SECRET": "t" * 32,
-        "WALLET_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "AT_API_KEY": "k",
-        "DATABASE_URL": "postgresql://db/paytrace",
-        "REDIS_URL": "redis://cache:6379/0",
-    }.items():
+    for key, value in _production_values().items():
         monkeypatch.setenv(key, value)
 
 
@@ -103,7 +102,7 @@ def test_production_starts_without_an_admin_token_and_generates_none(monkeypatch
     assert not settings.dev_secrets_path.exists()
 
 
-@pytest.mark.parametrize("weak", ["changeme", "secret", "short-token"])
+@pytest.mark.parametrize("weak", ["changeme", "secret", "short-token", "Zx8-q2LmT0v7RkW1nB5sYc3"])
 def test_production_refuses_a_placeholder_or_short_admin_token(monkeypatch, tmp_path, weak):
     _production_env(monkeypatch)
     monkeypatch.setenv("ADMIN_TOKEN", weak)
@@ -113,21 +112,23 @@ def test_production_refuses_a_placeholder_or_short_admin_token(monkeypatch, tmp_
 
 def test_production_accepts_a_real_admin_token(monkeypatch, tmp_path):
     _production_env(monkeypatch)
-    monkeypatch.setenv("ADMIN_TOKEN", "Zx8-q2LmT0v7RkW1nB5sYc3")
+    token = "Zx8-q2LmT0v7RkW1nB5sYc3Hq9aPf4dKu6Ej1WmN"
+    monkeypatch.setenv("ADMIN_TOKEN", token)
     settings = Settings(_env_file=None, environment="production", data_dir=tmp_path)
-    assert settings.admin_token.get_secret_value() == "Zx8-q2LmT0v7RkW1nB5sYc3"
+    assert settings.admin_token.get_secret_value() == token
 
 
 def test_production_refuses_a_short_api_token_secret(monkeypatch, tmp_path):
     _production_env(monkeypatch)
-    monkeypatch.setenv("API_TOKEN_SECRET", "t" * 31)
+    monkeypatch.setenv("API_TOKEN_SECRET", secrets.token_urlsafe(32)[:31])
     with pytest.raises(ValidationError, match="API_TOKEN_SECRET"):
         Settings(_env_file=None, environment="production", data_dir=tmp_path)
 
 
-def test_cors_origins_read_as_a_comma_separated_list(monkeypatch):
+def test_cors_origins_read_as_a_comma_separated_list(monkeypatch, tmp_path):
     monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://app.paytrace.example, http://localhost:5173")
-    assert Settings(_env_file=None).cors_allow_origins == [
+    settings = Settings(_env_file=None, environment="test", data_dir=tmp_path)
+    assert settings.cors_allow_origins == [
         "https://app.paytrace.example",
         "http://localhost:5173",
     ]
