@@ -217,6 +217,13 @@ class Settings(BaseSettings):
     mpesa_release_after_not_found: int = Field(default=2, ge=1)
     # Seconds between the worker's passes over open deposits and withdrawals.
     mpesa_check_interval_s: float = Field(default=2.0, gt=0)
+    # A deposit over this many cents is credited only once M-Pesa confirms it (STK
+    # query) after its callback; 0: every deposit is confirmed (a callback alone
+    # never credits). Deposits at or under it are credited on a verified callback.
+    mpesa_confirm_deposits_over_cents: int = Field(default=0, ge=0)
+    # STK queries answered with an HTTP error (never a decision) for one deposit before
+    # each further one is logged at error level, for an alert.
+    mpesa_stk_query_alert_after: int = Field(default=5, ge=1)
     # Set when the local sandbox's values were filled in (see daraja_sandbox_enabled).
     _daraja_sandbox: bool = PrivateAttr(default=False)
 

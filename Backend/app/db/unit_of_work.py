@@ -18,6 +18,7 @@ from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
+from app.db.repositories.mpesa_status_queries import StatusQueryRepository
 from app.db.repositories.mpesa_withdrawals import WithdrawalRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
@@ -46,6 +47,7 @@ class UnitOfWork:
     settlements: SettlementRepository
     deposits: DepositRepository
     withdrawals: WithdrawalRepository
+    status_queries: StatusQueryRepository
     callbacks: CallbackRepository
     campaigns: CampaignRepository
     contributions: ContributionRepository
@@ -72,6 +74,7 @@ class UnitOfWork:
         self.settlements = SettlementRepository(self.conn)
         self.deposits = DepositRepository(self.conn)
         self.withdrawals = WithdrawalRepository(self.conn)
+        self.status_queries = StatusQueryRepository(self.conn)
         self.callbacks = CallbackRepository(self.conn)
         self.campaigns = CampaignRepository(self.conn)
         self.contributions = ContributionRepository(self.conn)

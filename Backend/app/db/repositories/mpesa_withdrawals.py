@@ -110,12 +110,8 @@ class WithdrawalRepository:
     def lock_by_originator(self, originator_conversation_id: str) -> Withdrawal | None:
         return self._one("originator_conversation_id = %(v)s", originator_conversation_id, True)
 
-    def lock_by_query(self, query_conversation_id: str) -> Withdrawal | None:
-        """The withdrawal whose latest status query M-Pesa answered under this id."""
-        return self._one("query_conversation_id = %(v)s", query_conversation_id, True)
-
-    def lock_by_reference(self, reference: str) -> Withdrawal | None:
-        return self._one("reference = %(v)s", reference, True)
+    def lock_by_id(self, withdrawal_id: int) -> Withdrawal | None:
+        return self._one("id = %(v)s", withdrawal_id, True)
 
     def _one(self, where: str, value: object, lock: bool = False) -> Withdrawal | None:
         with self._conn.cursor() as cur:

@@ -34,20 +34,29 @@ log = logging.getLogger("paytrace.mpesa")
 _DRAWS = 5
 # Outbox states in which a B2C request may still be sent to M-Pesa.
 _MAY_STILL_BE_SENT = ("pending", "sending")
+# What a callback says is a reason to ask M-Pesa; what M-Pesa answers PayTrace's own
+# status query (or PayTrace's record of an outright refusal) is acted on.
+CALLBACK_SOURCES = ("b2c_result", "b2c_timeout")
+STATUS_SOURCES = ("status_result", "status_timeout")
+SERIOUS = ("conflict", "amount_mismatch", "paid_after_release", "mismatch")
 
 
 @dataclass(frozen=True)
 class CheckPolicy:
-    """When to ask M-Pesa again, and how many "no such transaction" answers release."""
+    """When to ask M-Pesa again, how many "no such transaction" answers release, and
+    which deposits a callback alone may not credit."""
 
     status_interval_s: float = 120.0
     release_after_not_found: int = 2
+    # Deposits over this are credited only once an STK query confirms the callback.
+    confirm_deposits_over_cents: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CheckPolicy:
         return cls(
             status_interval_s=settings.mpesa_status_query_interval_s,
             release_after_not_found=settings.mpesa_release_after_not_found,
+            confirm_deposits_over_cents=settings.mpesa_confirm_deposits_over_cents,
         )
 
 
@@ -62,7 +71,8 @@ def settle(
     """Apply what M-Pesa said about a payment; commits, with the callback's outcome when
     one is given. Returns that outcome: paid, released, released_not_found,
     check_scheduled, not_found, duplicate, unknown_request, conflict, amount_mismatch or
-    paid_after_release."""
+    paid_after_release, confirming (a callback: M-Pesa is asked first) or mismatch (a
+    status answer that is not about what was asked)."""
     now = now or datetime.now(UTC)
     for _ in range(_DRAWS):
         try:
@@ -80,19 +90,23 @@ def _settle_once(
     now: datetime,
 ) -> str:
     with uow:
-        withdrawal = _locked(uow, outcome)
-        verdict, detail = _apply(uow, withdrawal, outcome, policy, now)
+        withdrawal, query_id, verdict, detail = _match(uow, outcome)
+        if verdict is None:
+            verdict, detail = _apply(uow, withdrawal, outcome, policy, now)
+            if query_id is not None:
+                uow.status_queries.answered(query_id, verdict)
         if callback_id is not None:
             named = withdrawal.originator_conversation_id if withdrawal else None
-            reference = named or outcome.originator_conversation_id
+            reference = named or outcome.originator_conversation_id or outcome.query_conversation_id
             uow.callbacks.set_outcome(callback_id, verdict, detail, reference=reference)
         uow.commit()
-    serious = verdict in ("conflict", "amount_mismatch", "paid_after_release")
+    serious = verdict in SERIOUS
     log.log(
         logging.ERROR if serious else logging.INFO,
         "withdrawal result",
         extra={
             "withdrawal": withdrawal.reference if withdrawal else None,
+            "source": outcome.source,
             "verdict": str(outcome.verdict),
             "outcome": verdict,
             "detail": detail,
@@ -101,20 +115,37 @@ def _settle_once(
     return verdict
 
 
-def _locked(uow: UnitOfWork, outcome: PaymentOutcome) -> Withdrawal | None:
-    """The withdrawal the answer is about: by our OriginatorConversationID, else by
-    the status query it answers, else by the Occasion we gave that query."""
-    if outcome.originator_conversation_id:
-        found = uow.withdrawals.lock_by_originator(outcome.originator_conversation_id)
-        if found is not None:
-            return found
-    if outcome.query_conversation_id:
-        found = uow.withdrawals.lock_by_query(outcome.query_conversation_id)
-        if found is not None:
-            return found
-    if outcome.occasion:
-        return uow.withdrawals.lock_by_reference(outcome.occasion)
-    return None
+def _match(
+    uow: UnitOfWork, outcome: PaymentOutcome
+) -> tuple[Withdrawal | None, int | None, str | None, str | None]:
+    """The withdrawal the answer is about, locked, or why it is not acted on.
+
+    A B2C result or queue timeout names PayTrace's own OriginatorConversationID. A
+    status answer is matched ONLY by the ConversationID of a query PayTrace stored
+    when it asked (never by its Occasion or the ids in its parameters), once.
+    """
+    if outcome.source not in STATUS_SOURCES:
+        found = None
+        if outcome.originator_conversation_id:
+            found = uow.withdrawals.lock_by_originator(outcome.originator_conversation_id)
+        if found is None:
+            return None, None, "unknown_request", "no withdrawal has this OriginatorConversationID"
+        return found, None, None, None
+    query = uow.status_queries.lock(outcome.query_conversation_id or "")
+    if query is None:
+        return None, None, "unknown_request", "PayTrace asked no status query with this id"
+    found = uow.withdrawals.lock_by_id(query.withdrawal_id)
+    if query.answered_at is not None:
+        return found, None, "duplicate", f"this query was answered already ({query.outcome})"
+    if query.originator_conversation_id and outcome.query_originator_id not in (
+        None,
+        query.originator_conversation_id,
+    ):
+        return found, None, "mismatch", "OriginatorConversationID is not the query's"
+    named = outcome.originator_conversation_id
+    if found is not None and named is not None and named != found.originator_conversation_id:
+        return found, None, "mismatch", "it is about another payment than the one asked about"
+    return found, query.id, None, None
 
 
 def _apply(
@@ -126,6 +157,8 @@ def _apply(
 ) -> tuple[str, str | None]:
     if w is None:
         return "unknown_request", "no withdrawal matches it"
+    if outcome.source in CALLBACK_SOURCES:
+        return _confirm(uow, w, outcome, now)
     verdict = outcome.verdict
     if verdict is Verdict.PAID:
         return _paid(uow, w, outcome, now)
@@ -134,16 +167,33 @@ def _apply(
             return "conflict", "M-Pesa said failed after it said paid: kept as paid"
         if not w.open:
             return "duplicate", f"the withdrawal is already {w.status}"
-        _release(uow, w, outcome.result_code, outcome.result_desc, now)
-        return "released", f"ResultCode {outcome.result_code}"
+        # A status answer's ResultCode is the query's (0): the payment's word is "failed".
+        code = "failed" if outcome.source in STATUS_SOURCES else outcome.result_code
+        _release(uow, w, code, outcome.result_desc, now)
+        return "released", f"M-Pesa says {code}"
     if not w.open:
         return "duplicate", f"the withdrawal is already {w.status}"
     later = now + timedelta(seconds=policy.status_interval_s)
     if verdict is Verdict.UNKNOWN:
-        # A queue timeout: ask at once. A status query that failed: ask again later.
-        uow.withdrawals.check_soon(w.id, later if outcome.query_conversation_id else now)
+        # The status query itself failed or timed out: ask again later.
+        uow.withdrawals.check_soon(w.id, later)
         return "check_scheduled", f"ResultCode {outcome.result_code}"
     return _not_found(uow, w, policy, later, now)
+
+
+def _confirm(
+    uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: datetime
+) -> tuple[str, str | None]:
+    """A B2C result or queue timeout moves no money on its own word: M-Pesa is asked
+    (transaction status) at once, and its answer pays out or releases."""
+    said = f"{outcome.verdict} (ResultCode {outcome.result_code})"
+    if w.status == "released" and outcome.verdict is Verdict.PAID:
+        # Flagged on the callback for an operator; only a status answer parks it.
+        return "paid_after_release", f"a callback says paid after the release: {said}"
+    if not w.open:
+        return "duplicate", f"the withdrawal is already {w.status}"
+    uow.withdrawals.check_soon(w.id, now)
+    return "confirming", f"M-Pesa is asked to confirm: the callback says {said}"
 
 
 def _paid(
@@ -161,7 +211,7 @@ def _paid(
             receipt=outcome.receipt,
         )
         return "paid_after_release", "M-Pesa paid after the hold was released: review"
-    if outcome.amount is not None and outcome.amount != w.amount:
+    if outcome.amount != w.amount:  # a status answer that says paid names the amount
         uow.withdrawals.finish(
             w.id,
             status="review",
@@ -200,6 +250,7 @@ def release_refused(
         uow,
         PaymentOutcome(
             verdict=Verdict.FAILED,
+            source="refused",
             result_code="refused",
             result_desc=withdrawal.result_desc or "refused by M-Pesa",
             originator_conversation_id=withdrawal.originator_conversation_id,
