@@ -3,11 +3,13 @@
 `settle` is where everything M-Pesa says about a B2C payment lands: its result
 callback, its queue-timeout notice, a transaction status answer, or the worker's
 "refused outright". The withdrawal's row is locked first, so these queue on it; a
-finished withdrawal is never finished again. A hold is released only on M-Pesa's
-word: a failed result, a status answer that says failed, or - once the payment
-request can no longer be sent - several status answers that find no such
-transaction. A payment reported after a release is parked for an operator
-('review'), never paid for twice.
+finished withdrawal is never finished again. A callback's word moves no money: a
+result or queue timeout only makes the worker ask M-Pesa (transaction status). Only
+the answer to a status query PayTrace stored (`mpesa_status_queries`, matched by its
+ConversationID, once) pays out or releases: a failed payment, or - once the payment
+request can no longer be sent - several answers that find no such transaction. A
+payment reported after a release is parked for an operator ('review'), never paid
+for twice.
 """
 
 from __future__ import annotations
@@ -20,14 +22,9 @@ from app.config import Settings
 from app.db.repositories.ledger import ReferenceTaken
 from app.db.repositories.mpesa_withdrawals import Withdrawal
 from app.db.unit_of_work import UnitOfWork
-from app.domain.money import format_kes, new_reference
-from app.domain.phone import mask
 from app.errors import ServiceUnavailable
 from app.integrations.daraja_payloads import PaymentOutcome, Verdict
-from app.services.ledger import request_hash, sms_time
-from app.services.mpesa.withdrawals import hold_shard
-from app.services.notifications import sms_message
-from app.services.transfers import fees_shard
+from app.services.mpesa.hold_endings import pay_out, release
 
 log = logging.getLogger("paytrace.mpesa")
 
@@ -169,7 +166,7 @@ def _apply(
             return "duplicate", f"the withdrawal is already {w.status}"
         # A status answer's ResultCode is the query's (0): the payment's word is "failed".
         code = "failed" if outcome.source in STATUS_SOURCES else outcome.result_code
-        _release(uow, w, code, outcome.result_desc, now)
+        release(uow, w, code, outcome.result_desc, now)
         return "released", f"M-Pesa says {code}"
     if not w.open:
         return "duplicate", f"the withdrawal is already {w.status}"
@@ -221,7 +218,7 @@ def _paid(
             receipt=outcome.receipt,
         )
         return "amount_mismatch", f"paid {outcome.amount} cents, asked {w.amount}"
-    _payout(uow, w, outcome, now)
+    pay_out(uow, w, outcome, now)
     return "paid", outcome.receipt
 
 
@@ -235,7 +232,7 @@ def _not_found(
         return "not_found", "its payment request may still be sent"
     answers = w.not_found + 1
     if answers >= policy.release_after_not_found:
-        _release(uow, w, "not_found", f"M-Pesa found no such payment ({answers} times)", now)
+        release(uow, w, "not_found", f"M-Pesa found no such payment ({answers} times)", now)
         return "released_not_found", f"{answers} answers found no such payment"
     uow.withdrawals.check_soon(w.id, later, not_found=True)
     return "not_found", f"{answers} of {policy.release_after_not_found} answers"
@@ -257,92 +254,4 @@ def release_refused(
         ),
         policy=policy,
         now=now,
-    )
-
-
-# ---- the two endings ------------------------------------------------------------------
-
-
-def _payout(uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: datetime) -> None:
-    """The hold to the float (paid out of M-Pesa) and the fee to PayTrace."""
-    hold_code, fee_code = hold_shard(w.user_id), fees_shard(w.user_id)
-    codes = [hold_code, "mpesa_float"] + ([fee_code] if w.fee else [])
-    by_code = {a.code: a for a in uow.ledger.accounts(codes=codes)}
-    legs = [(by_code[hold_code].id, -w.total), (by_code["mpesa_float"].id, w.amount)]
-    if w.fee:
-        legs.append((by_code[fee_code].id, w.fee))
-    owner = uow.ledger.accounts(user_ids=[w.user_id], for_update=False)[0]
-    receipt = outcome.receipt
-    tx_id = uow.ledger.post(
-        reference=new_reference(),
-        kind="withdrawal_payout",
-        amount=w.amount,
-        fee=w.fee,
-        idempotency_key=f"withdrawal_payout:{w.id}",
-        request_hash=request_hash(kind="withdrawal_payout", withdrawal=w.id),
-        legs=legs,
-        channel="system",
-        created_at=now,
-        initiator_user_id=w.user_id,
-        note=f"{w.reference} M-Pesa {receipt}" if receipt else w.reference,
-        messages=(
-            sms_message(
-                to=w.phone,
-                template="withdrawal_sent",
-                language=owner.language or "en",
-                dedupe_key=f"withdrawal:{w.reference}:sent",
-                reference=w.reference,
-                amount=format_kes(w.amount),
-                phone=mask(w.phone),
-                when=sms_time(now),
-                receipt=receipt or "-",
-                fee=format_kes(w.fee),
-                balance=format_kes(owner.balance),
-            ),
-        ),
-    )
-    uow.withdrawals.finish(
-        w.id,
-        status="completed",
-        outcome_id=tx_id,
-        result_code=outcome.result_code,
-        result_desc=outcome.result_desc,
-        receipt=receipt,
-    )
-
-
-def _release(uow: UnitOfWork, w: Withdrawal, code: str, desc: str, now: datetime) -> None:
-    """The hold back to the wallet; the amount stops counting against the limits."""
-    locked = uow.ledger.accounts(user_ids=[w.user_id], codes=[hold_shard(w.user_id)])
-    wallet = next(a for a in locked if a.user_id == w.user_id)
-    hold = next(a for a in locked if a.kind == "mpesa_hold")
-    reference = new_reference()
-    tx_id = uow.ledger.post(
-        reference=reference,
-        kind="withdrawal_release",
-        amount=w.amount,
-        fee=w.fee,
-        idempotency_key=f"withdrawal_release:{w.id}",
-        request_hash=request_hash(kind="withdrawal_release", withdrawal=w.id),
-        legs=[(hold.id, -w.total), (wallet.id, w.total)],
-        channel="system",
-        created_at=now,
-        initiator_user_id=w.user_id,
-        note=w.reference,
-        messages=(
-            sms_message(
-                to=w.phone,
-                template="withdrawal_failed",
-                language=wallet.language or "en",
-                dedupe_key=f"withdrawal:{w.reference}:released",
-                reference=w.reference,
-                amount=format_kes(w.amount),
-                total=format_kes(w.total),
-                balance=format_kes(wallet.balance + w.total),
-            ),
-        ),
-    )
-    uow.withdrawals.give_back_outflow(wallet.id, w.hold_day, w.amount)
-    uow.withdrawals.finish(
-        w.id, status="released", outcome_id=tx_id, result_code=code, result_desc=desc
     )
