@@ -136,3 +136,14 @@ def test_a_wrong_token_is_refused_and_changes_nothing(rig, kind):
     assert answer.status_code == 403
     assert books(rig.database) == before
     assert one(rig.database, "SELECT count(*) FROM inbound_callbacks")[0] == 1
+
+
+def test_a_result_for_a_payment_not_yet_sent_changes_nothing(rig):
+    w = take(rig, 100 * KES)  # the worker has not run: the B2C request is not sent
+    before = books(rig.database)
+    rig.post_callback("b2c/result", b2c_result(w.originator_conversation_id, code=1))
+    rig.post_callback("b2c/result", b2c_result(w.originator_conversation_id, code=0))
+    rig.checker.run_once()  # its request may still be sent: M-Pesa is not even asked
+    assert books(rig.database) == before
+    assert rig.withdrawal(w.reference)[0] == "held"
+    rig.until(lambda: rig.withdrawal(w.reference)[0] == "completed")  # then as usual

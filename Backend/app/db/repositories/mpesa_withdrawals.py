@@ -172,6 +172,17 @@ class WithdrawalRepository:
                 {"id": withdrawal_id, "at": at, "not_found": not_found},
             )
 
+    def ask_at(self, withdrawal_id: int, at: datetime) -> None:
+        """Ask M-Pesa about it at `at` (a callback spoke of it); its status is untouched."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE mpesa_withdrawals SET check_after = %(at)s, updated_at = now()
+                WHERE id = %(id)s AND status IN ('held', 'submitted')
+                """,
+                {"id": withdrawal_id, "at": at},
+            )
+
     def queried(self, withdrawal_id: int, *, query_conversation_id: str) -> None:
         """A transaction status query was sent; its answer comes under this id."""
         with self._conn.cursor() as cur:

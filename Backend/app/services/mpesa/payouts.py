@@ -189,7 +189,7 @@ def _confirm(
         return "paid_after_release", f"a callback says paid after the release: {said}"
     if not w.open:
         return "duplicate", f"the withdrawal is already {w.status}"
-    uow.withdrawals.check_soon(w.id, now)
+    uow.withdrawals.ask_at(w.id, now)
     return "confirming", f"M-Pesa is asked to confirm: the callback says {said}"
 
 
