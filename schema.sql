@@ -555,10 +555,11 @@ CREATE TABLE mpesa_deposits (
     -- requested: the push is queued; pending: M-Pesa prompted the phone; completed:
     -- credited; failed: not paid (cancelled, timed out, wrong PIN, no funds, refused);
     -- disputed: M-Pesa says paid but not what was asked (an operator decides);
-    -- unknown: the push's answer was lost (a late callback still completes it).
+    -- unknown: the push's answer was lost (a late callback still completes it);
+    -- confirming: a callback arrived, PayTrace asks M-Pesa (STK query) before acting.
     status              TEXT        NOT NULL DEFAULT 'requested'
-                        CHECK (status IN ('requested', 'pending', 'completed', 'failed',
-                                          'disputed', 'unknown')),
+                        CHECK (status IN ('requested', 'pending', 'confirming', 'completed',
+                                          'failed', 'disputed', 'unknown')),
     merchant_request_id TEXT,
     checkout_request_id TEXT        UNIQUE,
     result_code         TEXT,
@@ -570,12 +571,16 @@ CREATE TABLE mpesa_deposits (
     next_check_at       TIMESTAMPTZ,
     created_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- STK queries answered with an HTTP error (never a decision), and the last one.
+    query_errors        INTEGER     NOT NULL DEFAULT 0 CHECK (query_errors >= 0),
+    last_query_error    TEXT        CHECK (length(last_query_error) <= 300),
     CHECK ((status = 'completed') = (transaction_id IS NOT NULL)),
-    CHECK (status NOT IN ('pending', 'completed', 'disputed') OR checkout_request_id IS NOT NULL)
+    CHECK (status NOT IN ('pending', 'confirming', 'completed', 'disputed')
+           OR checkout_request_id IS NOT NULL)
 );
 CREATE INDEX mpesa_deposits_user_idx ON mpesa_deposits (user_id, id);
 CREATE INDEX mpesa_deposits_open_idx ON mpesa_deposits (next_check_at)
-    WHERE status IN ('requested', 'pending');
+    WHERE status IN ('requested', 'pending', 'confirming');
 
 -- A withdrawal: its hold, the B2C payment asked of M-Pesa under a unique
 -- OriginatorConversationID (M-Pesa refuses that id a second time, so asking again is
@@ -622,6 +627,21 @@ CREATE INDEX mpesa_withdrawals_check_idx ON mpesa_withdrawals (check_after)
     WHERE status IN ('held', 'submitted') AND check_after IS NOT NULL;
 CREATE INDEX mpesa_withdrawals_query_idx ON mpesa_withdrawals (query_conversation_id)
     WHERE query_conversation_id IS NOT NULL;
+
+-- Every transaction status query PayTrace made, under the ids Daraja gave it. A
+-- status answer is matched to a withdrawal ONLY through this table (never by its
+-- Occasion or any other field it carries), and acted on once.
+CREATE TABLE mpesa_status_queries (
+    id                         BIGSERIAL   PRIMARY KEY,
+    withdrawal_id              BIGINT      NOT NULL REFERENCES mpesa_withdrawals (id),
+    conversation_id            TEXT        NOT NULL UNIQUE CHECK (length(conversation_id) <= 100),
+    originator_conversation_id TEXT        CHECK (length(originator_conversation_id) <= 100),
+    asked_at                   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- Set by the first answer acted on; a later answer to the same query is a replay.
+    answered_at                TIMESTAMPTZ,
+    outcome                    TEXT        CHECK (length(outcome) <= 40)
+);
+CREATE INDEX mpesa_status_queries_withdrawal_idx ON mpesa_status_queries (withdrawal_id, id);
 
 -- Every callback that reached PayTrace (M-Pesa's, and Africa's Talking's delivery
 -- reports), stored as it arrived before it is acted on, with whether its secret token

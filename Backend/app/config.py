@@ -264,6 +264,13 @@ class Settings(BaseSettings):
     # Seconds past midnight East Africa Time before yesterday is reconciled, so that
     # late results have landed and the day's statement has been downloaded.
     mpesa_reconciliation_delay_s: int = Field(default=7200, ge=0, lt=86400)
+    # A deposit over this many cents is credited only once M-Pesa confirms it (STK
+    # query) after its callback; 0: every deposit is confirmed (a callback alone
+    # never credits). Deposits at or under it are credited on a verified callback.
+    mpesa_confirm_deposits_over_cents: int = Field(default=0, ge=0)
+    # STK queries answered with an HTTP error (never a decision) for one deposit before
+    # each further one is logged at error level, for an alert.
+    mpesa_stk_query_alert_after: int = Field(default=5, ge=1)
     # Set when the local sandbox's values were filled in (see daraja_sandbox_enabled).
     _daraja_sandbox: bool = PrivateAttr(default=False)
 

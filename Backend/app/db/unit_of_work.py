@@ -19,6 +19,7 @@ from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
 from app.db.repositories.mpesa_reconciliation import MpesaReconciliationRepository
+from app.db.repositories.mpesa_status_queries import StatusQueryRepository
 from app.db.repositories.mpesa_withdrawals import WithdrawalRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
@@ -47,6 +48,7 @@ class UnitOfWork:
     settlements: SettlementRepository
     deposits: DepositRepository
     withdrawals: WithdrawalRepository
+    status_queries: StatusQueryRepository
     callbacks: CallbackRepository
     campaigns: CampaignRepository
     contributions: ContributionRepository
@@ -74,6 +76,7 @@ class UnitOfWork:
         self.deposits = DepositRepository(self.conn)
         self.withdrawals = WithdrawalRepository(self.conn)
         self.mpesa_reconciliation = MpesaReconciliationRepository(self.conn)
+        self.status_queries = StatusQueryRepository(self.conn)
         self.callbacks = CallbackRepository(self.conn)
         self.campaigns = CampaignRepository(self.conn)
         self.contributions = ContributionRepository(self.conn)

@@ -14,9 +14,11 @@ depends on it:
 * *permanent* - Daraja refused it (a 4xx, or an answer whose ResponseCode is not 0):
   it will never take effect as sent;
 * *ambiguous* - it may have been accepted: a read timeout, a dropped connection, a
-  5xx, an answer we cannot read. Resending an STK push then could prompt the
-  customer twice; resending a B2C is safe (M-Pesa refuses an OriginatorConversationID
-  it has seen: `DarajaError.duplicate`).
+  5xx, an answer we cannot read. Neither an STK push (a second prompt) nor a B2C
+  payment (a second payment, should M-Pesa's refusal of a repeated
+  OriginatorConversationID ever fail) is sent again: PayTrace asks M-Pesa what
+  became of it. A 503 counts as retryable for queries only; the B2C handler treats
+  every 5xx as ambiguous.
 """
 
 from __future__ import annotations

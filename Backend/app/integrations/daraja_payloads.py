@@ -44,6 +44,9 @@ class StkOutcome:
     amount: int | None = None  # cents, as M-Pesa reported it (callbacks only)
     receipt: str | None = None
     phone: str | None = None  # as reported; Safaricom may mask digits
+    # "callback": M-Pesa's callback said it (a hint, confirmed before money moves);
+    # "query": M-Pesa answered PayTrace's own STK query.
+    source: str = "callback"
 
     @property
     def paid(self) -> bool:
@@ -56,15 +59,19 @@ class PaymentOutcome:
     transaction status answer."""
 
     verdict: Verdict
+    # b2c_result | b2c_timeout | status_result | status_timeout | refused (PayTrace's
+    # own record that M-Pesa refused the request outright).
+    source: str
     result_code: str
     result_desc: str
     originator_conversation_id: str | None = None
     conversation_id: str | None = None
     amount: int | None = None  # cents paid, when M-Pesa says
     receipt: str | None = None
-    # A status answer: the ConversationID of the query it answers, and its Occasion.
+    # A status answer: the ConversationID and OriginatorConversationID of the query it
+    # answers (its Occasion is never read: it proves nothing).
     query_conversation_id: str | None = None
-    occasion: str | None = None
+    query_originator_id: str | None = None
 
 
 def read_json(body: bytes) -> dict:
@@ -107,6 +114,7 @@ def parse_b2c_result(body: dict, *, queue_timeout: bool = False) -> PaymentOutco
     paid = verdict is Verdict.PAID
     return PaymentOutcome(
         verdict=verdict,
+        source="b2c_timeout" if queue_timeout else "b2c_result",
         result_code=code,
         result_desc=_text(result.get("ResultDesc")),
         originator_conversation_id=_id(result, "OriginatorConversationID"),
@@ -124,7 +132,6 @@ def parse_status_result(body: dict, *, queue_timeout: bool = False) -> PaymentOu
     result = _object(body, "Result")
     code = _code(result)
     params = _pairs(_listed(result.get("ResultParameters"), "ResultParameter"), "Key")
-    reference = _pairs(_listed(result.get("ReferenceData"), "ReferenceItem"), "Key")
     status = _text(params.get("TransactionStatus")).lower()
     if queue_timeout:
         verdict = Verdict.UNKNOWN
@@ -141,14 +148,15 @@ def parse_status_result(body: dict, *, queue_timeout: bool = False) -> PaymentOu
     paid = verdict is Verdict.PAID
     return PaymentOutcome(
         verdict=verdict,
+        source="status_timeout" if queue_timeout else "status_result",
         result_code=code,
         result_desc=_text(result.get("ResultDesc")),
         originator_conversation_id=_text(params.get("Originator Conversation ID")) or None,
         conversation_id=_text(params.get("Conversation ID")) or None,
         amount=_cents(params.get("Amount")) if paid else None,
         receipt=(_text(params.get("ReceiptNo")) or None) if paid else None,
-        query_conversation_id=_text(result.get("ConversationID")) or None,
-        occasion=_text(reference.get("Occasion")) or None,
+        query_conversation_id=_text(result.get("ConversationID"))[:MAX_ID] or None,
+        query_originator_id=_text(result.get("OriginatorConversationID")) or None,
     )
 
 

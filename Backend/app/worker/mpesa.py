@@ -3,11 +3,14 @@
 Every MPESA_CHECK_INTERVAL_S it claims (FOR UPDATE SKIP LOCKED, so any number of
 workers may run it) the deposits and withdrawals whose check is due, and:
 
-* a deposit prompted and unanswered after MPESA_STK_QUERY_AFTER_S is asked about
-  with the STK query, and settled either way from its answer; one whose push never
-  went out is closed (failed, or unknown when the push's answer was lost);
-* a withdrawal with no result after MPESA_RESULT_WAIT_S (or after a queue timeout)
-  is asked about with a transaction status query, whose answer comes by callback;
+* a deposit prompted and unanswered after MPESA_STK_QUERY_AFTER_S, or whose callback
+  arrived ('confirming'), is asked about with the STK query and settled from its
+  answer's ResultCode; a query answered with an HTTP error decides nothing (counted,
+  asked again with back-off, an alert logged after MPESA_STK_QUERY_ALERT_AFTER); one
+  whose push never went out is closed (failed, or unknown when its answer was lost);
+* a withdrawal with no result after MPESA_RESULT_WAIT_S, or whose result or queue
+  timeout arrived, is asked about with a transaction status query (stored in
+  mpesa_status_queries: its answer comes by callback and is matched by those ids);
   one M-Pesa refused outright is released. While its B2C request may still be sent,
   nothing is released;
 * M-Pesa callbacks whose processing failed are processed again.
@@ -29,9 +32,9 @@ from app.db.repositories.mpesa_deposits import Deposit
 from app.db.repositories.mpesa_withdrawals import Withdrawal
 from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
-from app.integrations.daraja import Daraja, DarajaClient, DarajaError, Failure
+from app.integrations.daraja import Daraja, DarajaClient, DarajaError
 from app.integrations.daraja_payloads import StkOutcome
-from app.services.mpesa import deposits, inbound, payouts
+from app.services.mpesa import deposits, inbound, payouts, stk_results
 from app.worker.mpesa_handlers import CallbackLinks
 
 log = logging.getLogger("paytrace.mpesa")
@@ -53,6 +56,7 @@ class MpesaChecker:
         policy: payouts.CheckPolicy,
         stk_query_after_s: float,
         interval_s: float = 2.0,
+        query_alert_after: int = 5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._database = database
@@ -61,6 +65,7 @@ class MpesaChecker:
         self._policy = policy
         self._stk_query_after_s = stk_query_after_s
         self._interval_s = interval_s
+        self._query_alert_after = query_alert_after
         self._clock = clock
 
     @classmethod
@@ -72,6 +77,7 @@ class MpesaChecker:
             policy=payouts.CheckPolicy.from_settings(settings),
             stk_query_after_s=settings.mpesa_stk_query_after_s,
             interval_s=settings.mpesa_check_interval_s,
+            query_alert_after=settings.mpesa_stk_query_alert_after,
         )
 
     def _uow(self) -> UnitOfWork:
@@ -111,30 +117,43 @@ class MpesaChecker:
         try:
             result = self._daraja.stk_query(deposit.checkout_request_id)
         except DarajaError as exc:
-            if exc.kind is Failure.PERMANENT and exc.status == 400:
-                # Daraja does not know this push: M-Pesa never took any money for it.
-                failed = StkOutcome(
-                    deposit.checkout_request_id, "", exc.code or "unknown", exc.message
-                )
-                deposits.settle(self._uow(), failed, now=self._clock())
-                return 1
-            self._query_later(deposit)
-            log.info(
-                "stk query: no result yet",
-                extra={"deposit": deposit.reference, "error": str(exc)},
-            )
+            if exc.being_processed:  # the customer has not answered yet
+                self._query_later(deposit)
+                return 0
+            # A 400, a 500, a timeout: the query failed, not the payment. Only an
+            # explicit ResultCode ends a deposit; this one is asked again later.
+            self._query_failed(deposit, exc)
             return 0
         outcome = StkOutcome(
             checkout_request_id=deposit.checkout_request_id,
             merchant_request_id=deposit.merchant_request_id or "",
             result_code=result.result_code,
             result_desc=result.result_desc,
+            source="query",
         )
-        verdict = deposits.settle(self._uow(), outcome, now=self._clock())
+        verdict = stk_results.settle(self._uow(), outcome, now=self._clock())
         log.info(
             "deposit settled by query", extra={"deposit": deposit.reference, "outcome": verdict}
         )
         return 1
+
+    def _query_failed(self, deposit: Deposit, exc: DarajaError) -> None:
+        steps = min(2 ** (deposit.query_errors + 1), MAX_QUERY_BACKOFF)
+        at = self._clock() + timedelta(seconds=self._stk_query_after_s * steps / 2)
+        with self._uow() as uow:
+            errors = uow.deposits.query_failed(deposit.id, error=str(exc), next_check_at=at)
+            uow.commit()
+        alert = errors >= self._query_alert_after
+        log.log(
+            logging.ERROR if alert else logging.WARNING,
+            "stk query failed; asking again later",
+            extra={
+                "deposit": deposit.reference,
+                "error": str(exc),
+                "query_errors": errors,
+                "alert": alert,
+            },
+        )
 
     def _query_later(self, deposit: Deposit) -> None:
         steps = min(deposit.queries + 1, MAX_QUERY_BACKOFF)
@@ -183,6 +202,12 @@ class MpesaChecker:
             )
             return 0
         with self._uow() as uow:
+            # The answer is matched to this withdrawal by these ids only.
+            uow.status_queries.add(
+                withdrawal_id=withdrawal.id,
+                conversation_id=accepted.conversation_id,
+                originator_conversation_id=accepted.originator_conversation_id,
+            )
             uow.withdrawals.queried(withdrawal.id, query_conversation_id=accepted.conversation_id)
             uow.commit()
         log.info("transaction status asked", extra={"withdrawal": withdrawal.reference})

@@ -1,12 +1,14 @@
 """Outbox handlers for M-Pesa: the STK push (at most once) and the B2C payment (until
 M-Pesa has it).
 
-The two differ on purpose. An STK push sent twice prompts the customer twice, so it
-is made at most once, like an SMS: a push whose answer was lost is 'unknown', and
-its callback (whose URL names the deposit) can still complete it. A B2C payment
-carries PayTrace's OriginatorConversationID, which M-Pesa refuses a second time, so
-it is sent again until M-Pesa answers: "accepted" and "duplicate" both mean M-Pesa
-has it. Only a refusal of its very first request proves M-Pesa never took it.
+Both are made at most once. An STK push sent twice prompts the customer twice: a
+push whose answer was lost is 'unknown', and its callback (whose URL names the
+deposit) can still complete it. A B2C payment is sent again only when the attempt
+provably never reached M-Pesa (no connection, 429); one whose answer was unclear (a
+timeout, a 5xx, a connection lost after sending) is 'unknown' and is NOT resent -
+M-Pesa may have paid it, and its refusal of a repeated OriginatorConversationID is
+not a promise PayTrace bets money on. The worker then asks M-Pesa (transaction
+status); only answers that find no such payment release the hold.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ class B2CHandler:
     "phone" (MSISDN), "amount" (KES)}."""
 
     kind = "mpesa_b2c"
-    resumable = True  # M-Pesa refuses an OriginatorConversationID it has seen
+    resumable = False  # a worker that died mid-call leaves it 'unknown': M-Pesa is asked
 
     def __init__(
         self,
@@ -160,7 +162,7 @@ class B2CHandler:
         self._clock = clock
 
     def perform(self, row: OutboxRow) -> Outcome:
-        """Ask M-Pesa to pay; again after any doubt, since a repeat is refused."""
+        """Ask M-Pesa to pay, once; again only when the attempt never reached it."""
         payload = row.payload
         originator = payload.get("originator_conversation_id")
         phone, amount = payload.get("phone"), payload.get("amount")
@@ -183,14 +185,20 @@ class B2CHandler:
             if exc.duplicate:  # an earlier attempt reached M-Pesa: it has the payment
                 return Outcome(Verdict.DONE, f"already with M-Pesa: {exc}")
             if exc.kind is Failure.PERMANENT:
+                # Only the very first request's refusal proves it was never taken;
+                # after that, a status query decides.
                 first = row.attempts <= 1
                 return Outcome(Verdict.FAILED, str(exc), REFUSED if first else None)
-            return Outcome(Verdict.RETRY, str(exc))  # sending it again is safe
+            if exc.kind is Failure.RETRYABLE and (exc.status or 0) < 500:
+                return Outcome(Verdict.RETRY, str(exc))  # it never reached M-Pesa
+            # It may have been paid: never resent; a status query decides.
+            return Outcome(Verdict.UNKNOWN, str(exc))
         return Outcome(Verdict.DONE, result=accepted)
 
     def record(self, uow: UnitOfWork, row: OutboxRow, outcome: Outcome) -> None:
         """Submitted (its result awaited), refused (released by the worker's check), or
-        given up on (the worker asks M-Pesa about it before anything is released)."""
+        unknown / given up on (the worker asks M-Pesa about it at once, before
+        anything is released)."""
         originator = row.payload.get("originator_conversation_id")
         if not isinstance(originator, str) or outcome.verdict is Verdict.RETRY:
             return

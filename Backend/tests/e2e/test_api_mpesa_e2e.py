@@ -4,6 +4,8 @@ cents refused, another user's deposit not found."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.support.mpesa import mpesa_rig
@@ -94,3 +96,20 @@ def test_cents_wrong_pins_and_other_users_records_are_refused(rig):
     assert get(rig, f"/deposits/{deposit['id']}", tokens=amina).status_code == 404
     assert get(rig, "/withdrawals/ABCDEFGHJK").status_code == 404
     assert get(rig, "/deposits/not-an-id").status_code == 422
+
+
+def test_a_deposit_called_back_is_pending_until_m_pesa_confirms_it(rig):
+    deposit = post(rig, "/deposits", {"amount": 300 * KES}, "dep-c").json()
+    deadline = time.monotonic() + 10
+    # Only the outbox worker runs: the push goes out and its callback comes back.
+    while not rig.callbacks() and time.monotonic() < deadline:
+        rig.worker.run_once()
+        time.sleep(0.05)
+    assert [outcome for _, _, outcome, _, _ in rig.callbacks()] == ["confirming"]
+    internal = rig.deposit(deposit["id"])[0]
+    assert internal == "confirming"
+    assert get(rig, f"/deposits/{deposit['id']}").json()["status"] == "pending"
+    assert get(rig, "/wallet").json()["balance"] == 0  # the callback alone credits nothing
+
+    rig.until(lambda: get(rig, f"/deposits/{deposit['id']}").json()["status"] == "completed")
+    assert get(rig, "/wallet").json()["balance"] == 300 * KES

@@ -12,7 +12,7 @@ import pytest
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.daraja_payloads import PaymentOutcome, StkOutcome, Verdict
 from app.integrations.stellar import Horizon
-from app.services.mpesa import deposits, payouts, withdrawals
+from app.services.mpesa import deposits, payouts, stk_results, withdrawals
 from app.services.pins import PinHasher, PinPolicy
 from tests.integration.test_stellar_settlement import register_active, settlement_rows
 from tests.support.stellar import books, custody_settings, local_network, prepared_system, settler
@@ -34,8 +34,18 @@ def deposit(database, user_id: int, amount: int) -> None:
         deposits.DepositRequest(user_id, amount, uuid.uuid4().hex, "api"),
         query_after_s=60,
     ).deposit
-    paid = StkOutcome(f"ws_CO_{asked.reference}", "m", "0", "paid")  # as an STK query says
-    assert deposits.settle(UnitOfWork(database), paid, deposit_hint=asked.reference) == "credited"
+    checkout = f"ws_CO_{asked.reference}"
+    with UnitOfWork(database) as uow:  # as the worker records M-Pesa taking the push
+        deposits.push_accepted(
+            uow,
+            asked.reference,
+            merchant_request_id="m",
+            checkout_request_id=checkout,
+            query_after_s=60,
+        )
+        uow.commit()
+    paid = StkOutcome(checkout, "m", "0", "paid", source="query")  # as an STK query says
+    assert stk_results.settle(UnitOfWork(database), paid) == "credited"
 
 
 def hold(settings, database, user_id: int, amount: int) -> str:
@@ -51,7 +61,23 @@ def hold(settings, database, user_id: int, amount: int) -> str:
 
 
 def answer(database, originator: str, verdict: Verdict) -> str:
-    outcome = PaymentOutcome(verdict, "0" if verdict is Verdict.PAID else "1", "d", originator)
+    """M-Pesa's answer to a transaction status query PayTrace made about it."""
+    query = f"AG_{uuid.uuid4().hex[:12]}"
+    with UnitOfWork(database) as uow:
+        [withdrawal] = [uow.withdrawals.lock_by_originator(originator)]
+        uow.status_queries.add(
+            withdrawal_id=withdrawal.id, conversation_id=query, originator_conversation_id=None
+        )
+        uow.commit()
+    outcome = PaymentOutcome(
+        verdict,
+        "status_result",
+        "0",
+        "d",
+        originator,
+        amount=withdrawal.amount if verdict is Verdict.PAID else None,
+        query_conversation_id=query,
+    )
     return payouts.settle(UnitOfWork(database), outcome, policy=POLICY)
 
 

@@ -169,7 +169,10 @@ def test_status_answers_found_failed_not_found_and_inconclusive():
 
     found = parse_status_result(answer(0, "Completed"))
     assert (found.verdict, found.originator_conversation_id) == (Verdict.PAID, "o-1")
-    assert (found.amount, found.receipt, found.occasion) == (50_000, "UKT3Q8XSZ1", "K7QX2M9PLA")
+    assert (found.amount, found.receipt) == (50_000, "UKT3Q8XSZ1")
+    # Matched by the query's own ids only; its Occasion is not even read.
+    assert (found.query_conversation_id, found.query_originator_id) == ("AG_query", "q-1")
+    assert not hasattr(found, "occasion")
     assert found.query_conversation_id == "AG_query"
     assert parse_status_result(answer(0, "Failed")).verdict is Verdict.FAILED
     assert parse_status_result(answer("R000002")).verdict is Verdict.NOT_FOUND
@@ -319,10 +322,26 @@ def test_callback_urls_carry_the_token_in_their_path():
     assert LINKS.status_result == "https://paytrace.test/callbacks/mpesa/status/result/tok"
 
 
-def test_a_b2c_is_resent_after_any_doubt_and_a_duplicate_means_m_pesa_has_it():
+@pytest.mark.parametrize(
+    "unclear",
+    [
+        DarajaError(Failure.AMBIGUOUS, "no answer: ReadTimeout"),
+        DarajaError(Failure.AMBIGUOUS, "System is busy", status=500, code="500.003.02"),
+        DarajaError(Failure.RETRYABLE, "Service Unavailable", status=503),
+    ],
+)
+def test_a_b2c_whose_answer_was_unclear_is_unknown_never_resent(unclear):
     daraja = FakeDaraja()
     handler = B2CHandler(daraja, LINKS, result_wait_s=300)
-    daraja.fail("b2c", DarajaError(Failure.AMBIGUOUS, "read timeout"))
+    daraja.fail("b2c", unclear)
+    assert handler.perform(b2c_row()).verdict is RowVerdict.UNKNOWN
+    assert B2CHandler.resumable is False  # a worker dying mid-call leaves it unknown too
+
+
+def test_a_b2c_that_never_reached_m_pesa_is_sent_again_and_a_duplicate_means_it_has_it():
+    daraja = FakeDaraja()
+    handler = B2CHandler(daraja, LINKS, result_wait_s=300)
+    daraja.fail("b2c", DarajaError(Failure.RETRYABLE, "not connected: ConnectError"))
     assert handler.perform(b2c_row()).verdict is RowVerdict.RETRY
     assert handler.perform(b2c_row(2)).verdict is RowVerdict.DONE
     again = handler.perform(b2c_row(3))  # the same OriginatorConversationID once more
@@ -352,7 +371,7 @@ def test_an_stk_push_is_never_resent_blind_and_never_made_late():
     }
     daraja.fail("stk_push", DarajaError(Failure.AMBIGUOUS, "read timeout"))
     assert handler.perform(row("mpesa_stk", fresh)).verdict is RowVerdict.UNKNOWN
-    assert StkPushHandler.resumable is False and B2CHandler.resumable is True
+    assert StkPushHandler.resumable is False and B2CHandler.resumable is False
     stale = {**fresh, "requested_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}
     assert handler.perform(row("mpesa_stk", stale)).verdict is RowVerdict.FAILED
     assert daraja.apis() == ["stk_push"]  # the late one never reached Daraja

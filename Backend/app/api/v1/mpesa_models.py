@@ -17,6 +17,7 @@ from app.domain import mpesa
 DEPOSIT_STATUS = {
     "requested": "pending",
     "pending": "pending",
+    "confirming": "pending",
     "completed": "completed",
     "failed": "failed",
     "disputed": "under_review",

@@ -18,8 +18,9 @@ from app.db.repositories.ledger import ReferenceTaken
 
 _COLUMNS = """id, reference, user_id, phone, amount, channel, request_key, request_hash,
     status, merchant_request_id, checkout_request_id, result_code, result_desc, receipt,
-    transaction_id, queries, next_check_at, created_at, updated_at"""
-OPEN = ("requested", "pending")
+    transaction_id, queries, next_check_at, created_at, updated_at, query_errors,
+    last_query_error"""
+OPEN = ("requested", "pending", "confirming")
 FINISHED = ("completed", "failed", "disputed")
 
 
@@ -33,7 +34,8 @@ class Deposit:
     channel: str
     request_key: str
     request_hash: str
-    status: str  # requested | pending | completed | failed | disputed | unknown
+    # requested | pending | confirming | completed | failed | disputed | unknown
+    status: str
     merchant_request_id: str | None
     checkout_request_id: str | None
     result_code: str | None
@@ -44,6 +46,8 @@ class Deposit:
     next_check_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    query_errors: int = 0  # STK queries answered with an HTTP error
+    last_query_error: str | None = None
 
 
 class DepositRepository:
@@ -163,6 +167,63 @@ class DepositRepository:
                 },
             )
 
+    def confirm(
+        self,
+        deposit_id: int,
+        *,
+        result_code: str,
+        result_desc: str | None,
+        receipt: str | None,
+        next_check_at: datetime,
+    ) -> None:
+        """A callback spoke for the deposit: hold what it claimed, ask M-Pesa at
+        next_check_at (the STK query decides)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE mpesa_deposits
+                SET status = 'confirming', result_code = %(code)s, result_desc = %(desc)s,
+                    receipt = coalesce(%(receipt)s, receipt), next_check_at = %(next)s,
+                    updated_at = now()
+                WHERE id = %(id)s AND status IN ('requested', 'pending', 'unknown')
+                """,
+                {
+                    "id": deposit_id,
+                    "code": result_code,
+                    "desc": (result_desc or "")[:300] or None,
+                    "receipt": receipt,
+                    "next": next_check_at,
+                },
+            )
+
+    def query_failed(self, deposit_id: int, *, error: str, next_check_at: datetime) -> int:
+        """An STK query answered with an HTTP error (no decision): count it, ask again
+        at next_check_at. Returns the deposit's query errors so far."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE mpesa_deposits
+                SET query_errors = query_errors + 1, last_query_error = %(error)s,
+                    queries = queries + 1, next_check_at = %(next)s, updated_at = now()
+                WHERE id = %(id)s AND status IN ('requested', 'pending', 'confirming')
+                RETURNING query_errors
+                """,
+                {"id": deposit_id, "error": error[:300], "next": next_check_at},
+            )
+            row = cur.fetchone()
+        return row[0] if row else 0
+
+    def held(self, limit: int = 100) -> list[Deposit]:
+        """Deposits an operator must decide (disputed, or whose push answer was lost),
+        oldest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM mpesa_deposits WHERE status IN ('disputed', 'unknown')"
+                " ORDER BY id LIMIT %(limit)s",
+                {"limit": limit},
+            )
+            return [Deposit(*row) for row in cur.fetchall()]
+
     def finish(
         self,
         deposit_id: int,
@@ -203,7 +264,8 @@ class DepositRepository:
                 UPDATE mpesa_deposits SET next_check_at = %(lease)s, updated_at = now()
                 WHERE id IN (
                     SELECT id FROM mpesa_deposits
-                    WHERE status IN ('requested', 'pending') AND next_check_at <= %(now)s
+                    WHERE status IN ('requested', 'pending', 'confirming')
+                      AND next_check_at <= %(now)s
                     ORDER BY next_check_at
                     LIMIT %(limit)s
                     FOR UPDATE SKIP LOCKED
@@ -221,7 +283,7 @@ class DepositRepository:
                 """
                 UPDATE mpesa_deposits
                 SET queries = queries + 1, next_check_at = %(next)s, updated_at = now()
-                WHERE id = %(id)s AND status IN ('requested', 'pending')
+                WHERE id = %(id)s AND status IN ('requested', 'pending', 'confirming')
                 """,
                 {"id": deposit_id, "next": next_check_at},
             )
@@ -230,7 +292,7 @@ class DepositRepository:
         with self._conn.cursor() as cur:
             cur.execute(
                 "UPDATE mpesa_deposits SET next_check_at = %(next)s, updated_at = now()"
-                " WHERE id = %(id)s AND status IN ('requested', 'pending')",
+                " WHERE id = %(id)s AND status IN ('requested', 'pending', 'confirming')",
                 {"id": deposit_id, "next": next_check_at},
             )
 

@@ -110,12 +110,8 @@ class WithdrawalRepository:
     def lock_by_originator(self, originator_conversation_id: str) -> Withdrawal | None:
         return self._one("originator_conversation_id = %(v)s", originator_conversation_id, True)
 
-    def lock_by_query(self, query_conversation_id: str) -> Withdrawal | None:
-        """The withdrawal whose latest status query M-Pesa answered under this id."""
-        return self._one("query_conversation_id = %(v)s", query_conversation_id, True)
-
-    def lock_by_reference(self, reference: str) -> Withdrawal | None:
-        return self._one("reference = %(v)s", reference, True)
+    def lock_by_id(self, withdrawal_id: int) -> Withdrawal | None:
+        return self._one("id = %(v)s", withdrawal_id, True)
 
     def _one(self, where: str, value: object, lock: bool = False) -> Withdrawal | None:
         with self._conn.cursor() as cur:
@@ -174,6 +170,17 @@ class WithdrawalRepository:
                 WHERE id = %(id)s AND status IN ('held', 'submitted')
                 """,
                 {"id": withdrawal_id, "at": at, "not_found": not_found},
+            )
+
+    def ask_at(self, withdrawal_id: int, at: datetime) -> None:
+        """Ask M-Pesa about it at `at` (a callback spoke of it); its status is untouched."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE mpesa_withdrawals SET check_after = %(at)s, updated_at = now()
+                WHERE id = %(id)s AND status IN ('held', 'submitted')
+                """,
+                {"id": withdrawal_id, "at": at},
             )
 
     def queried(self, withdrawal_id: int, *, query_conversation_id: str) -> None:

@@ -33,6 +33,7 @@ from app.sandboxes.daraja import (
 from app.sandboxes.daraja.callbacks import CallbackSender
 from app.sandboxes.daraja.config import SandboxConfig
 from app.sandboxes.daraja.errors import DarajaError
+from app.sandboxes.daraja.faults import Fault, Faults
 from app.sandboxes.daraja.store import Store
 
 log = logging.getLogger("paytrace.sandbox.daraja")
@@ -97,25 +98,55 @@ async def _body(request: Request) -> dict:
     return validation.parse_json(await request.body())
 
 
+def _fault(request: Request, api: str) -> Fault | None:
+    faults: Faults = request.app.state.faults
+    return faults.take(api)
+
+
+async def _answer(fault: Fault | None, perform):
+    """perform()'s answer, or the fault's instead: an error body, or an answer held
+    past the caller's timeout; `after_send` performs the request first."""
+    if fault is None:
+        return perform()
+    if fault.after_send:
+        perform()
+    if fault.fault == "timeout":
+        await asyncio.sleep(fault.delay_s)
+    raise fault.error()
+
+
 @router.post("/mpesa/stkpush/v1/processrequest", summary="M-Pesa Express (STK push)")
 async def stk_push(request: Request) -> dict:
     """Prompt the customer's phone; the result is POSTed to CallBackURL."""
     push = validation.stk_push(await _body(request), _config(request))
-    record = processing.accept_stk_push(_store(request), _config(request), push, time.time())
-    return payloads.stk_accepted(record)
+    metadata = _fault(request, "stk_callback") is None
+
+    def perform() -> dict:
+        store, config = _store(request), _config(request)
+        record = processing.accept_stk_push(store, config, push, time.time(), metadata=metadata)
+        return payloads.stk_accepted(record)
+
+    return await _answer(_fault(request, "stk_push"), perform)
 
 
 @router.post("/mpesa/stkpushquery/v1/query", summary="M-Pesa Express query")
 async def stk_query(request: Request) -> dict:
     """The STK push's result once the customer has answered (or the prompt timed out)."""
     checkout_request_id = validation.stk_query(await _body(request), _config(request))
-    return processing.answer_stk_query(_store(request), checkout_request_id, time.time())
+    return await _answer(
+        _fault(request, "stk_query"),
+        lambda: processing.answer_stk_query(_store(request), checkout_request_id, time.time()),
+    )
 
 
 async def _b2c(request: Request, version: int) -> dict:
     payment = validation.b2c_payment(await _body(request), _config(request), version=version)
-    record = processing.accept_b2c(_store(request), _config(request), payment, time.time())
-    return payloads.request_accepted(record.conversation_id, record.originator_conversation_id)
+
+    def perform() -> dict:
+        record = processing.accept_b2c(_store(request), _config(request), payment, time.time())
+        return payloads.request_accepted(record.conversation_id, record.originator_conversation_id)
+
+    return await _answer(_fault(request, "b2c"), perform)
 
 
 @router.post("/mpesa/b2c/v3/paymentrequest", summary="B2C payment (v3)")
@@ -136,7 +167,10 @@ async def transaction_status(request: Request) -> dict:
     POSTed to ResultURL."""
     query = validation.status_query(await _body(request), _config(request))
     store, config = _store(request), _config(request)
-    return processing.accept_status_query(store, config, query, time.time())
+    return await _answer(
+        _fault(request, "status_query"),
+        lambda: processing.accept_status_query(store, config, query, time.time()),
+    )
 
 
 def _error(error: DarajaError) -> JSONResponse:
@@ -173,6 +207,7 @@ def create_app(data_dir: Path | str, config: SandboxConfig | None = None) -> Fas
     async def lifespan(app: FastAPI):
         app.state.config = config
         app.state.store = Store(Path(data_dir))
+        app.state.faults = Faults()
         sending = asyncio.create_task(CallbackSender(app.state.store).run())
         try:
             yield

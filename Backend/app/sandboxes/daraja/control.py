@@ -13,6 +13,7 @@ import time
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.sandboxes.daraja.faults import parse_fault
 from app.sandboxes.daraja.identifiers import eat
 from app.sandboxes.daraja.scenarios import DEFAULT_RULES, BadScenario, parse_rule
 from app.sandboxes.daraja.store import Delivery, Store
@@ -97,4 +98,27 @@ def list_callbacks(request: Request, reference: str | None = None) -> list[dict]
 def expire_tokens(request: Request) -> Response:
     """As if an hour had passed: every bearer token is refused from now on."""
     _store(request).expire_tokens(time.time())
+    return Response(status_code=204)
+
+
+@router.post("/faults", summary="Make the next answer(s) of one API go wrong", status_code=201)
+async def add_fault(request: Request) -> JSONResponse:
+    """`{"api", "fault", "after_send"?, "count"?, "delay_s"?}` (app/sandboxes/daraja/
+    faults.py says what each does); in memory only."""
+    try:
+        fault = parse_fault(json.loads(await request.body() or b"null"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _bad(str(exc) if isinstance(exc, BadScenario) else "send a JSON object")
+    request.app.state.faults.add(fault)
+    return JSONResponse({"pending": request.app.state.faults.listed()}, status_code=201)
+
+
+@router.get("/faults", summary="Faults still to happen", description=_DEV_ONLY)
+def list_faults(request: Request) -> list[dict]:
+    return request.app.state.faults.listed()
+
+
+@router.delete("/faults", summary="Remove every fault", description=_DEV_ONLY, status_code=204)
+def clear_faults(request: Request) -> Response:
+    request.app.state.faults.clear()
     return Response(status_code=204)

@@ -26,7 +26,7 @@ def stk_accepted(record: StkRecord) -> dict:
     }
 
 
-def stk_callback(record: StkRecord) -> dict:
+def stk_callback(record: StkRecord, *, metadata: bool = True) -> dict:
     """The body POSTed to the CallBackURL once the customer has answered."""
     callback = {
         "MerchantRequestID": record.merchant_request_id,
@@ -34,7 +34,7 @@ def stk_callback(record: StkRecord) -> dict:
         "ResultCode": record.result_code,
         "ResultDesc": record.result_desc,
     }
-    if record.result_code == 0:
+    if record.result_code == 0 and metadata:
         callback["CallbackMetadata"] = {
             "Item": [
                 {"Name": "Amount", "Value": record.amount},

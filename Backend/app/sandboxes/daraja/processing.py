@@ -40,8 +40,11 @@ def _deliveries(
     return [Delivery(kind, reference, url, body, due_at + i * gap) for i in range(copies)]
 
 
-def accept_stk_push(store: Store, config: SandboxConfig, push: StkPush, now: float) -> StkRecord:
-    """Record an STK push with its outcome, and its callbacks (none, one or two)."""
+def accept_stk_push(
+    store: Store, config: SandboxConfig, push: StkPush, now: float, *, metadata: bool = True
+) -> StkRecord:
+    """Record an STK push with its outcome, and its callbacks (none, one or two);
+    `metadata=False` sends a paid one without its CallbackMetadata (a fault)."""
     scenario = resolve(store.rules(), "stk", push.phone, push.amount)
     code, desc = result_for("stk", scenario.result)
     settles_at = now + config.callback_delay_s
@@ -61,7 +64,7 @@ def accept_stk_push(store: Store, config: SandboxConfig, push: StkPush, now: flo
             created_at=now,
             settles_at=settles_at,
         )
-        body = payloads.stk_callback(record)
+        body = payloads.stk_callback(record, metadata=metadata)
         deliveries = _deliveries(
             "stk_callback",
             record.checkout_request_id,

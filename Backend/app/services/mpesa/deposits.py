@@ -1,31 +1,27 @@
 """Deposits: an STK push to the user's own phone, credited from the M-Pesa float once.
 
 `request_deposit` records the request and queues the push (outbox kind 'mpesa_stk': the
-worker makes it, at most once, since a second push is a second prompt). `settle` is
-where every result lands - the callback, the worker's STK query, a callback processed
-again - and it credits at most once: the deposit's row is locked first, a finished
-deposit is left as it is, and the journal posting's idempotency key is the deposit's.
+worker makes it, at most once, since a second push is a second prompt). How the push
+went is recorded here; what M-Pesa then says of it is settled in `stk_results`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.db.repositories.ledger import ReferenceTaken
 from app.db.repositories.mpesa_deposits import Deposit, stk_dedupe_key
 from app.db.unit_of_work import UnitOfWork
 from app.domain import mpesa
-from app.domain.money import format_kes, new_reference
-from app.domain.phone import InvalidPhone, mask
+from app.domain.money import new_reference
+from app.domain.phone import InvalidPhone
 from app.errors import IdempotencyConflict, NotFound, ServiceUnavailable
-from app.integrations.daraja_payloads import StkOutcome
-from app.services.ledger import check_key, request_hash, sms_time
+from app.services.ledger import check_key, request_hash
 from app.services.mpesa.amounts import check_mpesa_amount
-from app.services.notifications import queue_sms, sms_message
+from app.services.mpesa.stk_results import tell_failure
 from app.services.registration import refused
-from app.services.sms_texts import DEPOSIT_FAILURE_REASONS
 
 log = logging.getLogger("paytrace.mpesa")
 
@@ -167,159 +163,11 @@ def push_failed(uow: UnitOfWork, reference: str, *, reason: str, unknown: bool =
         log.error("deposit push outcome unknown", extra={"deposit": reference, "error": reason})
         return
     uow.deposits.finish(deposit.id, status="failed", result_code=None, result_desc=reason)
-    _tell_failure(uow, deposit, "not_started")
+    tell_failure(uow, deposit, "not_started")
 
 
-# ---- results ------------------------------------------------------------------------
-
-
-def settle(
-    uow: UnitOfWork,
-    outcome: StkOutcome,
-    *,
-    deposit_hint: str | None = None,
-    callback_id: int | None = None,
-    now: datetime | None = None,
-) -> str:
-    """Apply an STK push's result once; commits, with the callback's outcome when one is
-    given. Returns that outcome: credited, failed, duplicate, unknown_request,
-    amount_mismatch, phone_mismatch or conflict.
-
-    `deposit_hint` is the deposit reference the callback URL carried: it finds a
-    deposit whose push answer was lost (no CheckoutRequestID recorded yet).
-    """
-    now = now or datetime.now(UTC)
-    for _ in range(_DRAWS):
-        try:
-            return _settle_once(uow, outcome, deposit_hint, callback_id, now)
-        except ReferenceTaken:
-            continue
-    raise ServiceUnavailable("could not draw a free transaction reference")
-
-
-def _settle_once(
-    uow: UnitOfWork, outcome: StkOutcome, hint: str | None, callback_id: int | None, now: datetime
-) -> str:
-    checkout = outcome.checkout_request_id
+def held_deposits(uow: UnitOfWork, *, limit: int = 100) -> list[Deposit]:
+    """Deposits an operator must decide, oldest first: disputed (M-Pesa's word and the
+    request disagree; `result_desc` says how) or unknown (the push's answer was lost)."""
     with uow:
-        deposit = uow.deposits.lock_by_checkout(checkout)
-        if deposit is None and hint:
-            candidate = uow.deposits.lock_by_reference(hint)
-            if candidate is not None and candidate.checkout_request_id is None:
-                uow.deposits.adopt(
-                    candidate.id,
-                    merchant_request_id=outcome.merchant_request_id,
-                    checkout_request_id=checkout,
-                )
-                deposit = replace(candidate, checkout_request_id=checkout)
-        verdict, detail = _apply(uow, deposit, outcome, now)
-        if callback_id is not None:
-            uow.callbacks.set_outcome(callback_id, verdict, detail, reference=checkout)
-        uow.commit()
-    log_at = logging.INFO if verdict in ("credited", "failed", "duplicate") else logging.WARNING
-    log.log(
-        log_at,
-        "stk result",
-        extra={"checkout_request_id": checkout, "outcome": verdict, "detail": detail},
-    )
-    return verdict
-
-
-def _apply(
-    uow: UnitOfWork, deposit: Deposit | None, outcome: StkOutcome, now: datetime
-) -> tuple[str, str | None]:
-    if deposit is None:
-        return "unknown_request", "no deposit has this CheckoutRequestID"
-    if deposit.status in ("completed", "disputed") or (
-        deposit.status == "failed" and not outcome.paid
-    ):
-        return "duplicate", f"the deposit is already {deposit.status}"
-    code, desc = outcome.result_code, outcome.result_desc
-    if not outcome.paid:
-        uow.deposits.finish(deposit.id, status="failed", result_code=code, result_desc=desc)
-        _tell_failure(uow, deposit, mpesa.failure_reason(code))
-        return "failed", f"ResultCode {code}"
-    problem = _mismatch(deposit, outcome)
-    if problem is not None or deposit.status == "failed":
-        verdict = problem[0] if problem else "conflict"
-        detail = problem[1] if problem else "paid after M-Pesa said it failed"
-        uow.deposits.finish(
-            deposit.id,
-            status="disputed",
-            result_code=code,
-            result_desc=detail,
-            receipt=outcome.receipt,
-        )
-        log.error("deposit disputed", extra={"deposit": deposit.reference, "detail": detail})
-        return verdict, detail
-    tx_id = _credit(uow, deposit, outcome.receipt, now)
-    uow.deposits.finish(
-        deposit.id,
-        status="completed",
-        result_code=code,
-        result_desc=desc,
-        receipt=outcome.receipt,
-        transaction_id=tx_id,
-    )
-    return "credited", None
-
-
-def _mismatch(deposit: Deposit, outcome: StkOutcome) -> tuple[str, str] | None:
-    """A paid result that is not what was asked: nothing is credited."""
-    # A query's answer carries neither; a callback's must carry both, and match.
-    from_callback = outcome.amount is not None or outcome.phone is not None
-    if from_callback and outcome.amount != deposit.amount:
-        return "amount_mismatch", f"paid {outcome.amount} cents, asked {deposit.amount}"
-    if from_callback and not mpesa.same_phone(outcome.phone, deposit.phone):
-        return "phone_mismatch", f"paid from {outcome.phone}, asked {mask(deposit.phone)}"
-    return None
-
-
-def _credit(uow: UnitOfWork, deposit: Deposit, receipt: str | None, now: datetime) -> int:
-    locked = uow.ledger.accounts(user_ids=[deposit.user_id], codes=["mpesa_float"])
-    wallet = next(a for a in locked if a.user_id == deposit.user_id)
-    float_account = next(a for a in locked if a.code == "mpesa_float")
-    amount, reference = deposit.amount, new_reference()
-    balance = wallet.balance + amount
-    assert wallet.phone is not None
-    return uow.ledger.post(
-        reference=reference,
-        kind="deposit",
-        amount=amount,
-        fee=0,
-        idempotency_key=f"deposit:{deposit.id}",
-        request_hash=request_hash(kind="deposit", deposit=deposit.id, amount=amount),
-        legs=[(float_account.id, -amount), (wallet.id, amount)],
-        channel=deposit.channel,
-        created_at=now,
-        initiator_user_id=deposit.user_id,
-        note=f"M-Pesa {receipt}" if receipt else "M-Pesa",
-        messages=(
-            sms_message(
-                to=wallet.phone,
-                template="deposit_received",
-                language=wallet.language or "en",
-                dedupe_key=f"journal:{reference}:{deposit.user_id}",
-                reference=reference,
-                amount=format_kes(amount),
-                receipt=f" {receipt}" if receipt else "",
-                when=sms_time(now),
-                balance=format_kes(balance),
-            ),
-        ),
-    )
-
-
-def _tell_failure(uow: UnitOfWork, deposit: Deposit, reason: str) -> None:
-    user = uow.users.get_by_id(deposit.user_id)
-    language = user.language if user is not None else "en"
-    words = DEPOSIT_FAILURE_REASONS.get(language, DEPOSIT_FAILURE_REASONS["en"])
-    queue_sms(
-        uow,
-        to=deposit.phone,
-        template="deposit_failed",
-        language=language,
-        dedupe_key=f"deposit:{deposit.reference}:failed",
-        amount=format_kes(deposit.amount),
-        reason=words.get(reason, words["other"]),
-    )
+        return uow.deposits.held(limit)

@@ -22,7 +22,7 @@ from app.integrations.daraja_payloads import (
     read_json,
 )
 from app.services.inbound_callbacks import record_outcome
-from app.services.mpesa import deposits, payouts
+from app.services.mpesa import payouts, stk_results
 
 log = logging.getLogger("paytrace.callbacks")
 
@@ -47,8 +47,13 @@ def process_mpesa(
         payload = read_json(body)
         if kind == "stk":
             outcome = parse_stk_callback(payload)
-            return deposits.settle(
-                uow, outcome, deposit_hint=_hint(query), callback_id=callback_id, now=now
+            return stk_results.settle(
+                uow,
+                outcome,
+                deposit_hint=_hint(query),
+                callback_id=callback_id,
+                confirm_over=policy.confirm_deposits_over_cents,
+                now=now,
             )
         parse = parse_b2c_result if kind.startswith("b2c") else parse_status_result
         payment = parse(payload, queue_timeout=kind.endswith("_timeout"))

@@ -3,11 +3,13 @@
 `settle` is where everything M-Pesa says about a B2C payment lands: its result
 callback, its queue-timeout notice, a transaction status answer, or the worker's
 "refused outright". The withdrawal's row is locked first, so these queue on it; a
-finished withdrawal is never finished again. A hold is released only on M-Pesa's
-word: a failed result, a status answer that says failed, or - once the payment
-request can no longer be sent - several status answers that find no such
-transaction. A payment reported after a release is parked for an operator
-('review'), never paid for twice.
+finished withdrawal is never finished again. A callback's word moves no money: a
+result or queue timeout only makes the worker ask M-Pesa (transaction status). Only
+the answer to a status query PayTrace stored (`mpesa_status_queries`, matched by its
+ConversationID, once) pays out or releases: a failed payment, or - once the payment
+request can no longer be sent - several answers that find no such transaction. A
+payment reported after a release is parked for an operator ('review'), never paid
+for twice.
 """
 
 from __future__ import annotations
@@ -20,34 +22,38 @@ from app.config import Settings
 from app.db.repositories.ledger import ReferenceTaken
 from app.db.repositories.mpesa_withdrawals import Withdrawal
 from app.db.unit_of_work import UnitOfWork
-from app.domain.money import format_kes, new_reference
-from app.domain.phone import mask
 from app.errors import ServiceUnavailable
 from app.integrations.daraja_payloads import PaymentOutcome, Verdict
-from app.services.ledger import request_hash, sms_time
-from app.services.mpesa.withdrawals import hold_shard
-from app.services.notifications import sms_message
-from app.services.transfers import fees_shard
+from app.services.mpesa.hold_endings import pay_out, release
 
 log = logging.getLogger("paytrace.mpesa")
 
 _DRAWS = 5
 # Outbox states in which a B2C request may still be sent to M-Pesa.
 _MAY_STILL_BE_SENT = ("pending", "sending")
+# What a callback says is a reason to ask M-Pesa; what M-Pesa answers PayTrace's own
+# status query (or PayTrace's record of an outright refusal) is acted on.
+CALLBACK_SOURCES = ("b2c_result", "b2c_timeout")
+STATUS_SOURCES = ("status_result", "status_timeout")
+SERIOUS = ("conflict", "amount_mismatch", "paid_after_release", "mismatch")
 
 
 @dataclass(frozen=True)
 class CheckPolicy:
-    """When to ask M-Pesa again, and how many "no such transaction" answers release."""
+    """When to ask M-Pesa again, how many "no such transaction" answers release, and
+    which deposits a callback alone may not credit."""
 
     status_interval_s: float = 120.0
     release_after_not_found: int = 2
+    # Deposits over this are credited only once an STK query confirms the callback.
+    confirm_deposits_over_cents: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CheckPolicy:
         return cls(
             status_interval_s=settings.mpesa_status_query_interval_s,
             release_after_not_found=settings.mpesa_release_after_not_found,
+            confirm_deposits_over_cents=settings.mpesa_confirm_deposits_over_cents,
         )
 
 
@@ -62,7 +68,8 @@ def settle(
     """Apply what M-Pesa said about a payment; commits, with the callback's outcome when
     one is given. Returns that outcome: paid, released, released_not_found,
     check_scheduled, not_found, duplicate, unknown_request, conflict, amount_mismatch or
-    paid_after_release."""
+    paid_after_release, confirming (a callback: M-Pesa is asked first) or mismatch (a
+    status answer that is not about what was asked)."""
     now = now or datetime.now(UTC)
     for _ in range(_DRAWS):
         try:
@@ -80,19 +87,23 @@ def _settle_once(
     now: datetime,
 ) -> str:
     with uow:
-        withdrawal = _locked(uow, outcome)
-        verdict, detail = _apply(uow, withdrawal, outcome, policy, now)
+        withdrawal, query_id, verdict, detail = _match(uow, outcome)
+        if verdict is None:
+            verdict, detail = _apply(uow, withdrawal, outcome, policy, now)
+            if query_id is not None:
+                uow.status_queries.answered(query_id, verdict)
         if callback_id is not None:
             named = withdrawal.originator_conversation_id if withdrawal else None
-            reference = named or outcome.originator_conversation_id
+            reference = named or outcome.originator_conversation_id or outcome.query_conversation_id
             uow.callbacks.set_outcome(callback_id, verdict, detail, reference=reference)
         uow.commit()
-    serious = verdict in ("conflict", "amount_mismatch", "paid_after_release")
+    serious = verdict in SERIOUS
     log.log(
         logging.ERROR if serious else logging.INFO,
         "withdrawal result",
         extra={
             "withdrawal": withdrawal.reference if withdrawal else None,
+            "source": outcome.source,
             "verdict": str(outcome.verdict),
             "outcome": verdict,
             "detail": detail,
@@ -101,20 +112,37 @@ def _settle_once(
     return verdict
 
 
-def _locked(uow: UnitOfWork, outcome: PaymentOutcome) -> Withdrawal | None:
-    """The withdrawal the answer is about: by our OriginatorConversationID, else by
-    the status query it answers, else by the Occasion we gave that query."""
-    if outcome.originator_conversation_id:
-        found = uow.withdrawals.lock_by_originator(outcome.originator_conversation_id)
-        if found is not None:
-            return found
-    if outcome.query_conversation_id:
-        found = uow.withdrawals.lock_by_query(outcome.query_conversation_id)
-        if found is not None:
-            return found
-    if outcome.occasion:
-        return uow.withdrawals.lock_by_reference(outcome.occasion)
-    return None
+def _match(
+    uow: UnitOfWork, outcome: PaymentOutcome
+) -> tuple[Withdrawal | None, int | None, str | None, str | None]:
+    """The withdrawal the answer is about, locked, or why it is not acted on.
+
+    A B2C result or queue timeout names PayTrace's own OriginatorConversationID. A
+    status answer is matched ONLY by the ConversationID of a query PayTrace stored
+    when it asked (never by its Occasion or the ids in its parameters), once.
+    """
+    if outcome.source not in STATUS_SOURCES:
+        found = None
+        if outcome.originator_conversation_id:
+            found = uow.withdrawals.lock_by_originator(outcome.originator_conversation_id)
+        if found is None:
+            return None, None, "unknown_request", "no withdrawal has this OriginatorConversationID"
+        return found, None, None, None
+    query = uow.status_queries.lock(outcome.query_conversation_id or "")
+    if query is None:
+        return None, None, "unknown_request", "PayTrace asked no status query with this id"
+    found = uow.withdrawals.lock_by_id(query.withdrawal_id)
+    if query.answered_at is not None:
+        return found, None, "duplicate", f"this query was answered already ({query.outcome})"
+    if query.originator_conversation_id and outcome.query_originator_id not in (
+        None,
+        query.originator_conversation_id,
+    ):
+        return found, None, "mismatch", "OriginatorConversationID is not the query's"
+    named = outcome.originator_conversation_id
+    if found is not None and named is not None and named != found.originator_conversation_id:
+        return found, None, "mismatch", "it is about another payment than the one asked about"
+    return found, query.id, None, None
 
 
 def _apply(
@@ -126,6 +154,8 @@ def _apply(
 ) -> tuple[str, str | None]:
     if w is None:
         return "unknown_request", "no withdrawal matches it"
+    if outcome.source in CALLBACK_SOURCES:
+        return _confirm(uow, w, outcome, now)
     verdict = outcome.verdict
     if verdict is Verdict.PAID:
         return _paid(uow, w, outcome, now)
@@ -134,16 +164,33 @@ def _apply(
             return "conflict", "M-Pesa said failed after it said paid: kept as paid"
         if not w.open:
             return "duplicate", f"the withdrawal is already {w.status}"
-        _release(uow, w, outcome.result_code, outcome.result_desc, now)
-        return "released", f"ResultCode {outcome.result_code}"
+        # A status answer's ResultCode is the query's (0): the payment's word is "failed".
+        code = "failed" if outcome.source in STATUS_SOURCES else outcome.result_code
+        release(uow, w, code, outcome.result_desc, now)
+        return "released", f"M-Pesa says {code}"
     if not w.open:
         return "duplicate", f"the withdrawal is already {w.status}"
     later = now + timedelta(seconds=policy.status_interval_s)
     if verdict is Verdict.UNKNOWN:
-        # A queue timeout: ask at once. A status query that failed: ask again later.
-        uow.withdrawals.check_soon(w.id, later if outcome.query_conversation_id else now)
+        # The status query itself failed or timed out: ask again later.
+        uow.withdrawals.check_soon(w.id, later)
         return "check_scheduled", f"ResultCode {outcome.result_code}"
     return _not_found(uow, w, policy, later, now)
+
+
+def _confirm(
+    uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: datetime
+) -> tuple[str, str | None]:
+    """A B2C result or queue timeout moves no money on its own word: M-Pesa is asked
+    (transaction status) at once, and its answer pays out or releases."""
+    said = f"{outcome.verdict} (ResultCode {outcome.result_code})"
+    if w.status == "released" and outcome.verdict is Verdict.PAID:
+        # Flagged on the callback for an operator; only a status answer parks it.
+        return "paid_after_release", f"a callback says paid after the release: {said}"
+    if not w.open:
+        return "duplicate", f"the withdrawal is already {w.status}"
+    uow.withdrawals.ask_at(w.id, now)
+    return "confirming", f"M-Pesa is asked to confirm: the callback says {said}"
 
 
 def _paid(
@@ -161,7 +208,7 @@ def _paid(
             receipt=outcome.receipt,
         )
         return "paid_after_release", "M-Pesa paid after the hold was released: review"
-    if outcome.amount is not None and outcome.amount != w.amount:
+    if outcome.amount != w.amount:  # a status answer that says paid names the amount
         uow.withdrawals.finish(
             w.id,
             status="review",
@@ -171,7 +218,7 @@ def _paid(
             receipt=outcome.receipt,
         )
         return "amount_mismatch", f"paid {outcome.amount} cents, asked {w.amount}"
-    _payout(uow, w, outcome, now)
+    pay_out(uow, w, outcome, now)
     return "paid", outcome.receipt
 
 
@@ -185,7 +232,7 @@ def _not_found(
         return "not_found", "its payment request may still be sent"
     answers = w.not_found + 1
     if answers >= policy.release_after_not_found:
-        _release(uow, w, "not_found", f"M-Pesa found no such payment ({answers} times)", now)
+        release(uow, w, "not_found", f"M-Pesa found no such payment ({answers} times)", now)
         return "released_not_found", f"{answers} answers found no such payment"
     uow.withdrawals.check_soon(w.id, later, not_found=True)
     return "not_found", f"{answers} of {policy.release_after_not_found} answers"
@@ -200,98 +247,11 @@ def release_refused(
         uow,
         PaymentOutcome(
             verdict=Verdict.FAILED,
+            source="refused",
             result_code="refused",
             result_desc=withdrawal.result_desc or "refused by M-Pesa",
             originator_conversation_id=withdrawal.originator_conversation_id,
         ),
         policy=policy,
         now=now,
-    )
-
-
-# ---- the two endings ------------------------------------------------------------------
-
-
-def _payout(uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: datetime) -> None:
-    """The hold to the float (paid out of M-Pesa) and the fee to PayTrace."""
-    hold_code, fee_code = hold_shard(w.user_id), fees_shard(w.user_id)
-    codes = [hold_code, "mpesa_float"] + ([fee_code] if w.fee else [])
-    by_code = {a.code: a for a in uow.ledger.accounts(codes=codes)}
-    legs = [(by_code[hold_code].id, -w.total), (by_code["mpesa_float"].id, w.amount)]
-    if w.fee:
-        legs.append((by_code[fee_code].id, w.fee))
-    owner = uow.ledger.accounts(user_ids=[w.user_id], for_update=False)[0]
-    receipt = outcome.receipt
-    tx_id = uow.ledger.post(
-        reference=new_reference(),
-        kind="withdrawal_payout",
-        amount=w.amount,
-        fee=w.fee,
-        idempotency_key=f"withdrawal_payout:{w.id}",
-        request_hash=request_hash(kind="withdrawal_payout", withdrawal=w.id),
-        legs=legs,
-        channel="system",
-        created_at=now,
-        initiator_user_id=w.user_id,
-        note=f"{w.reference} M-Pesa {receipt}" if receipt else w.reference,
-        messages=(
-            sms_message(
-                to=w.phone,
-                template="withdrawal_sent",
-                language=owner.language or "en",
-                dedupe_key=f"withdrawal:{w.reference}:sent",
-                reference=w.reference,
-                amount=format_kes(w.amount),
-                phone=mask(w.phone),
-                when=sms_time(now),
-                receipt=receipt or "-",
-                fee=format_kes(w.fee),
-                balance=format_kes(owner.balance),
-            ),
-        ),
-    )
-    uow.withdrawals.finish(
-        w.id,
-        status="completed",
-        outcome_id=tx_id,
-        result_code=outcome.result_code,
-        result_desc=outcome.result_desc,
-        receipt=receipt,
-    )
-
-
-def _release(uow: UnitOfWork, w: Withdrawal, code: str, desc: str, now: datetime) -> None:
-    """The hold back to the wallet; the amount stops counting against the limits."""
-    locked = uow.ledger.accounts(user_ids=[w.user_id], codes=[hold_shard(w.user_id)])
-    wallet = next(a for a in locked if a.user_id == w.user_id)
-    hold = next(a for a in locked if a.kind == "mpesa_hold")
-    reference = new_reference()
-    tx_id = uow.ledger.post(
-        reference=reference,
-        kind="withdrawal_release",
-        amount=w.amount,
-        fee=w.fee,
-        idempotency_key=f"withdrawal_release:{w.id}",
-        request_hash=request_hash(kind="withdrawal_release", withdrawal=w.id),
-        legs=[(hold.id, -w.total), (wallet.id, w.total)],
-        channel="system",
-        created_at=now,
-        initiator_user_id=w.user_id,
-        note=w.reference,
-        messages=(
-            sms_message(
-                to=w.phone,
-                template="withdrawal_failed",
-                language=wallet.language or "en",
-                dedupe_key=f"withdrawal:{w.reference}:released",
-                reference=w.reference,
-                amount=format_kes(w.amount),
-                total=format_kes(w.total),
-                balance=format_kes(wallet.balance + w.total),
-            ),
-        ),
-    )
-    uow.withdrawals.give_back_outflow(wallet.id, w.hold_day, w.amount)
-    uow.withdrawals.finish(
-        w.id, status="released", outcome_id=tx_id, result_code=code, result_desc=desc
     )
