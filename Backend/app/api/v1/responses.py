@@ -7,12 +7,13 @@ from app.api.admin_models import ErrorOut
 _WHY = {
     400: "the body is not JSON text",
     401: "missing, wrong or expired credentials or token",
-    403: "`pin_locked`: too many wrong PINs (USSD and REST count together)",
+    403: "`pin_locked` (with `locked_until`) or `pin_reset_required`: too many wrong PINs "
+    "(USSD and REST count together)",
     404: "not found",
     409: "conflict, e.g. `idempotency_key_reused`",
     413: "the request body is too large",
     422: "the request is malformed or breaks a rule (the `error` code says which)",
-    429: "`rate_limited`: too many requests; see Retry-After",
+    429: "`rate_limited`: too many requests, see Retry-After; `invite_limit_reached`",
     503: "a dependency is unavailable; retry",
 }
 
