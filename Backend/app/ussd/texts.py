@@ -129,7 +129,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "{masked_phone} was already invited today. You can send to them once they register."
         ),
         "end.invite_limit": (
-            "You have sent today's {limit} invitations. You can invite more tomorrow."
+            "You have reached today's limit of {limit} invitations. You can invite more tomorrow."
         ),
         "end.sent": (
             "Sent KES {amount} to {name} {masked_phone}. Fee KES {fee}. Ref {reference}. "

@@ -116,5 +116,7 @@ def test_ussd_ends_saying_the_days_invitations_are_used_up(live_server, clean_da
 
     screen = AtGateway(live_server.url, JANE).walk("1", stranger(5), "1")
 
-    assert screen == "END You have sent today's 5 invitations. You can invite more tomorrow."
+    assert screen == (
+        "END You have reached today's limit of 5 invitations. You can invite more tomorrow."
+    )
     assert stranger(5) not in invites_queued(clean_database)

@@ -134,6 +134,18 @@ def test_unregistered_number_is_offered_an_invite_sent_once_a_day():
     assert phone.services.sms == [("+254722000333", "invite")]
 
 
+def test_an_invite_past_the_days_cap_ends_saying_so_and_sends_nothing():
+    phone, jane = jane_and_amina()
+    phone.services.invites_per_day = 2
+    phone.services.invited |= {(jane, "+254722000998"), (jane, "+254722000999")}
+    phone.send("1")
+    phone.send(STRANGER_LOCAL)
+    assert phone.send("1") == (
+        "END You have reached today's limit of 2 invitations. You can invite more tomorrow."
+    )
+    assert phone.services.sms == []
+
+
 def test_enter_another_number_goes_back_to_the_phone_prompt():
     phone, _ = jane_and_amina()
     phone.send("1")
