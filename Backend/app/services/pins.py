@@ -114,7 +114,7 @@ def verify_pin(
 
     Raises PinLocked(until) while locked (that attempt is not counted) and also on
     the wrong attempt that engages a timed lock; PinResetRequired once the locks
-    have run out (only unlock() or reset_pin() opens it); WrongPin(attempts_left
+    have run out (only unlock() or pin_reset.reset_pin() opens it); WrongPin(attempts_left
     >= 1) on any other wrong PIN; NotFound if the user has no PIN. A right PIN
     clears the count of locks. A repeated attempt_key replays its outcome against
     the current state without counting again.

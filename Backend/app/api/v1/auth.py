@@ -64,7 +64,7 @@ async def _limit_sign_in(api: ApiServices, phone: str, address: str) -> None:
 
 
 async def _limit_code_holder(api: ApiServices, phone: str) -> None:
-    """Attempts per phone by callers who showed its right code (wrong PINs after it)."""
+    """Attempts per phone by callers who showed its right code: attempts at the PIN."""
     await api.limiter.hit(
         "signin", "phone", phone, limit=api.runtime.settings.login_attempts_per_phone
     )
