@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from pydantic import Field
+
 from app.api.admin_models import ErrorOut
+
+
+class LockedOut(ErrorOut):
+    """A 403: a PIN lock says when it ends; other refusals carry only error and detail."""
+
+    locked_until: datetime | None = Field(
+        default=None,
+        description="`pin_locked`: when money-out opens again (UTC); null for `pin_reset_required`",
+    )
+    reset_required: bool | None = Field(
+        default=None,
+        description="true: only a reset with an SMS code (POST /auth/pin-reset) or "
+        "support opens the PIN",
+    )
+
 
 _WHY = {
     400: "the body is not JSON text",
@@ -20,7 +39,10 @@ _WHY = {
 
 def errors(*codes: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI `responses` for these error statuses."""
-    return {code: {"model": ErrorOut, "description": _WHY[code]} for code in codes}
+    return {
+        code: {"model": LockedOut if code == 403 else ErrorOut, "description": _WHY[code]}
+        for code in codes
+    }
 
 
 # Every route can answer these.
