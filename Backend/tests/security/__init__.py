@@ -1,2 +1,4 @@
-"""Hostile-client suite: every inbound edge attacked; each test asserts that no money
-moved and no state changed."""
+"""Hostile-client suite: every inbound edge attacked.
+
+Each test asserts that no money moved and no state changed.
+"""
