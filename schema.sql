@@ -39,7 +39,11 @@ CREATE TABLE user_credentials (
     pin_hash        TEXT        NOT NULL,
     failed_attempts INTEGER     NOT NULL DEFAULT 0 CHECK (failed_attempts >= 0),
     locked_until    TIMESTAMPTZ,
-    pin_changed_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+    pin_changed_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- Locks since the last right PIN (or reset): each repeated lock lasts longer, and
+    -- past PIN_TIMED_LOCKS the PIN waits for an operator or an SMS-code reset.
+    lock_count      INTEGER     NOT NULL DEFAULT 0 CHECK (lock_count >= 0),
+    reset_required  BOOLEAN     NOT NULL DEFAULT false
 );
 
 -- One row per counted PIN attempt, keyed by the channel request (USSD session and
@@ -390,7 +394,7 @@ CREATE INDEX campaign_contributions_pledge_idx ON campaign_contributions (pledge
 CREATE TABLE api_otps (
     id          BIGSERIAL PRIMARY KEY,
     phone       TEXT        NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),
-    purpose     TEXT        NOT NULL CHECK (purpose IN ('login', 'register')),
+    purpose     TEXT        NOT NULL CHECK (purpose IN ('login', 'register', 'pin_reset')),
     -- HMAC-SHA256 of the code under a server-side key, never the code: 10^6 codes
     -- are no protection against a stolen table, a key that is not in it is.
     code_hash   TEXT        NOT NULL,
@@ -401,6 +405,23 @@ CREATE TABLE api_otps (
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX api_otps_phone_idx ON api_otps (phone, purpose, id);
+
+-- Wrong codes per code and client address: a stranger's junk from one address
+-- kills the code for that address only (api_otps.attempts still caps the total).
+CREATE TABLE api_otp_failures (
+    otp_id   BIGINT  NOT NULL REFERENCES api_otps (id) ON DELETE CASCADE,
+    address  TEXT    NOT NULL,
+    failures INTEGER NOT NULL CHECK (failures > 0),
+    PRIMARY KEY (otp_id, address)
+);
+
+-- Invitation SMS each user queued per Nairobi day, across every number.
+CREATE TABLE invitation_counts (
+    sender_user_id BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    day            DATE    NOT NULL,
+    sent           INTEGER NOT NULL CHECK (sent > 0),
+    PRIMARY KEY (sender_user_id, day)
+);
 
 -- A signed-in device: the family of its refresh tokens. Revoking it (logout, a
 -- refresh token used twice) ends every token of the family.

@@ -136,7 +136,11 @@ class Settings(BaseSettings):
     # PINs
     pin_pepper: SecretStr | None = None
     pin_max_attempts: int = 3
-    pin_lock_minutes: int = 30
+    # Minutes of each repeated lock since the last right PIN, comma-separated: the
+    # n-th lock lasts the n-th entry (the last repeats), so guessing slows down.
+    pin_lock_minutes: Annotated[list[int], NoDecode] = Field(default=[30, 120, 1440], min_length=1)
+    # Timed locks before the PIN waits for an operator's unlock or an SMS-code reset.
+    pin_timed_locks: int = Field(default=3, ge=0)
     # argon2id cost; OWASP's minimum profile by default.
     pin_kdf_time_cost: int = 2
     pin_kdf_memory_kib: int = 19456
@@ -173,13 +177,22 @@ class Settings(BaseSettings):
     refresh_token_ttl_days: int = 30
     # One-time codes sent by SMS to sign in or to register through the API.
     otp_ttl_s: int = 300
+    # Wrong tries of one code from one client address, and from all addresses: a
+    # stranger's junk kills the code for their own address only.
     otp_max_attempts: int = 5
+    otp_max_attempts_per_code: int = 20
     # Rate limits, per window: codes asked for, and sign-in/registration attempts.
     api_rate_window_s: int = 900
     otp_requests_per_phone: int = 5
     otp_requests_per_address: int = 20
-    login_attempts_per_phone: int = 10
+    # Sign-in and registration attempts per (phone, client address) and per address;
+    # per phone they are counted only once a right code is shown, so a stranger
+    # without the phone cannot spend the owner's.
+    login_attempts_per_phone_and_address: int = 10
     login_attempts_per_address: int = 30
+    login_attempts_per_phone: int = 10
+    # Invitation SMS one user may make PayTrace send per day, across all numbers.
+    invites_per_sender_per_day: int = Field(default=5, ge=0)
     # Browser origins allowed to call the API (CORS); empty: no cross-origin calls.
     cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Largest request body /api (REST and admin) accepts, in bytes; also the limit of
@@ -327,6 +340,18 @@ class Settings(BaseSettings):
     @classmethod
     def _codes(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("pin_lock_minutes", mode="before")
+    @classmethod
+    def _lock_minutes(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("pin_lock_minutes")
+    @classmethod
+    def _lock_minutes_positive(cls, value: list[int]) -> list[int]:
+        if any(minutes <= 0 for minutes in value):
+            raise ValueError("every PIN_LOCK_MINUTES entry must be a positive number of minutes")
+        return value
 
     @field_validator("wallet_encryption_keys", mode="before")
     @classmethod

@@ -8,6 +8,9 @@ END. Anything not derived from PayTraceError is a bug and answers a generic 500
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
+
 
 class PayTraceError(Exception):
     status_code = 400
@@ -22,6 +25,10 @@ class PayTraceError(Exception):
     def headers(self) -> dict[str, str] | None:
         """HTTP headers the API adds to this error's answer (e.g. Retry-After)."""
         return None
+
+    def body_fields(self) -> dict[str, object]:
+        """Fields the API adds to `{"error", "detail"}` (e.g. a lock's end)."""
+        return {}
 
 
 class ValidationFailed(PayTraceError):
@@ -85,19 +92,47 @@ class WrongPin(Unauthorized):
 
 
 class PinLocked(Forbidden):
+    """Money-out is locked by wrong PINs until `until` (timezone-aware); the REST answer
+    carries it as `locked_until`."""
+
     code = "pin_locked"
 
-    def __init__(self, seconds_left: int) -> None:
+    def __init__(self, until: datetime, *, now: datetime | None = None) -> None:
+        seconds_left = max(1, math.ceil((until - (now or datetime.now(UTC))).total_seconds()))
         minutes = -(-seconds_left // 60)
         super().__init__(
             f"too many wrong PINs: try again in {minutes} minute{'s' if minutes != 1 else ''}",
             seconds_left=seconds_left,
         )
-        self.seconds_left = seconds_left
+        self.until: datetime | None = until
+        self.seconds_left: int | None = seconds_left
 
     @property
-    def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.seconds_left)}
+    def reset_required(self) -> bool:
+        return self.until is None
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.seconds_left)} if self.seconds_left else None
+
+    def body_fields(self) -> dict[str, object]:
+        until = self.until.astimezone(UTC).isoformat() if self.until else None
+        return {"locked_until": until, "reset_required": self.reset_required}
+
+
+class PinResetRequired(PinLocked):
+    """Locked too many times: only an operator's unlock or a reset with a code sent by
+    SMS opens the PIN again (`until` is None)."""
+
+    code = "pin_reset_required"
+
+    def __init__(self) -> None:
+        Forbidden.__init__(
+            self,
+            "too many wrong PINs: reset the PIN with a code sent by SMS, or call support",
+        )
+        self.until = None
+        self.seconds_left = None
 
 
 class RateLimited(PayTraceError):
@@ -113,6 +148,17 @@ class RateLimited(PayTraceError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class InviteLimitReached(PayTraceError):
+    """The sender has sent the day's invitation SMS (INVITES_PER_SENDER_PER_DAY)."""
+
+    status_code = 429
+    code = "invite_limit_reached"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} invitations a day: try again tomorrow", limit=limit)
+        self.limit = limit
 
 
 class ServiceUnavailable(PayTraceError):

@@ -15,7 +15,13 @@ USER = {
     "activation_status": "active",
     "created_at": WHEN,
     "balance": 150000,
-    "pin": {"failed_attempts": 0, "locked_until": None, "locked": False},
+    "pin": {
+        "failed_attempts": 0,
+        "locked_until": None,
+        "locked": False,
+        "lock_count": 0,
+        "reset_required": False,
+    },
 }
 
 CASH_IN_REQUEST = {"phone": "0712345678", "amount": 50000, "reference": "AGENT7-000123"}

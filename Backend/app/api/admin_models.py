@@ -36,7 +36,11 @@ class ErrorOut(BaseModel):
 class PinStateOut(BaseModel):
     failed_attempts: int
     locked_until: datetime | None
-    locked: bool = Field(description="money-out is refused until locked_until")
+    locked: bool = Field(description="money-out is refused (until locked_until, or until a reset)")
+    lock_count: int = Field(description="locks since the last right PIN; each lasts longer")
+    reset_required: bool = Field(
+        description="only an operator's unlock or an SMS-code reset opens the PIN"
+    )
 
 
 class UserOut(BaseModel):

@@ -22,7 +22,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PayTraceError)
     async def _business(_: Request, exc: PayTraceError) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.code, exc.detail), status_code=exc.status_code, headers=exc.headers
+            {**error_body(exc.code, exc.detail), **exc.body_fields()},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -16,6 +16,7 @@ from app.db.repositories.api_sessions import ApiSessionRepository
 from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.contributions import ContributionRepository
+from app.db.repositories.invitations import InvitationRepository
 from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
 from app.db.repositories.mpesa_reconciliation import MpesaReconciliationRepository
@@ -42,6 +43,7 @@ class UnitOfWork:
     sms: SmsRepository
     ledger: LedgerRepository
     otps: OtpRepository
+    invitations: InvitationRepository
     api_sessions: ApiSessionRepository
     stellar: StellarRepository
     reconciliation: ReconciliationRepository
@@ -69,6 +71,7 @@ class UnitOfWork:
         self.sms = SmsRepository(self.conn)
         self.ledger = LedgerRepository(self.conn)
         self.otps = OtpRepository(self.conn)
+        self.invitations = InvitationRepository(self.conn)
         self.api_sessions = ApiSessionRepository(self.conn)
         self.stellar = StellarRepository(self.conn)
         self.reconciliation = ReconciliationRepository(self.conn)

@@ -34,3 +34,5 @@ class PinCredential:
     pin_hash: str
     failed_attempts: int
     locked_until: datetime | None
+    lock_count: int = 0  # locks since the last right PIN or reset
+    reset_required: bool = False  # only an operator or an SMS-code reset opens it

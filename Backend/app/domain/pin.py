@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
+
+from app.domain.money import NAIROBI
 
 PIN_LENGTH = 4
 
@@ -26,3 +29,12 @@ def is_weak(pin: str) -> bool:
     if pin[:2] == pin[3] + pin[2]:  # 1221
         return True
     return pin.startswith("19") or pin.startswith("20")  # birth years
+
+
+def lock_end_text(until: datetime, now: datetime) -> str:
+    """When a lock ends, as a Kenyan reads it: '14:30' in East Africa Time, with the day
+    ('05/12 14:30') when that is not today."""
+    end, today = until.astimezone(NAIROBI), now.astimezone(NAIROBI)
+    if end.date() == today.date():
+        return end.strftime("%H:%M")
+    return end.strftime("%d/%m %H:%M")

@@ -15,7 +15,9 @@ from app.services.accounts import Profile, profile_of
 class PinState:
     failed_attempts: int
     locked_until: datetime | None
-    locked: bool  # locked_until is still ahead: money-out is refused
+    locked: bool  # money-out is refused (a lock still ahead, or a reset required)
+    lock_count: int  # locks since the last right PIN: the next one lasts longer
+    reset_required: bool  # only an operator's unlock or an SMS-code reset opens it
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,9 @@ def user_overview(uow: UnitOfWork, phone: str, now: datetime | None = None) -> U
         pin = PinState(
             failed_attempts=credential.failed_attempts,
             locked_until=until,
-            locked=until is not None and until > now,
+            locked=credential.reset_required or (until is not None and until > now),
+            lock_count=credential.lock_count,
+            reset_required=credential.reset_required,
         )
     return UserOverview(
         profile=profile_of(user, address, activation_status),

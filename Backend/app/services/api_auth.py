@@ -62,27 +62,41 @@ def _open_session(uow: UnitOfWork, user_id: int, ttl: timedelta, now: datetime) 
     return _grant(uow, user_id, session_id, ttl, now)
 
 
-def sign_in(
+def check_login_code(
     uow: UnitOfWork,
     kit: OtpKit,
+    *,
+    phone: str,
+    code: str,
+    address: str = "",
+    now: datetime | None = None,
+) -> int:
+    """The id of phone's live login code when `code` is it (see otp.check_code).
+
+    The first step of signing in, apart so that the API can count attempts per
+    phone only for callers who hold the phone. Raises InvalidCredentials.
+    """
+    return otp.check_code(
+        uow, kit, phone=phone, purpose="login", code=code, address=address, now=now
+    )
+
+
+def sign_in_with_code(
+    uow: UnitOfWork,
     hasher: pins.PinHasher,
     policy: pins.PinPolicy,
     *,
     phone: str,
-    code: str,
+    otp_id: int,
     pin: str,
     refresh_ttl: timedelta,
     now: datetime | None = None,
 ) -> SessionGrant:
-    """Open a session for the holder of phone's login code and PIN; three transactions.
-
-    The code is checked first, so that nobody without it can spend the user's PIN
-    attempts (and lock them out of USSD money-out too). Raises InvalidCredentials
-    for an unknown phone, a wrong code and a wrong PIN alike; PinLocked (after a
-    right code) when the PIN is locked, on either channel.
+    """Check the PIN of the holder of a checked login code, use the code up and open a
+    session; two transactions. Raises InvalidCredentials for a wrong PIN (or a code a
+    concurrent sign-in used first), PinLocked / PinResetRequired when locked.
     """
     now = now or datetime.now(UTC)
-    otp_id = otp.check_code(uow, kit, phone=phone, purpose="login", code=code, now=now)
     with uow:
         user = uow.users.get_by_phone(phone)
     if user is None:  # login codes go to registered phones only
@@ -108,6 +122,33 @@ def sign_in(
     return grant
 
 
+def sign_in(
+    uow: UnitOfWork,
+    kit: OtpKit,
+    hasher: pins.PinHasher,
+    policy: pins.PinPolicy,
+    *,
+    phone: str,
+    code: str,
+    pin: str,
+    refresh_ttl: timedelta,
+    address: str = "",
+    now: datetime | None = None,
+) -> SessionGrant:
+    """Open a session for the holder of phone's login code and PIN; three transactions.
+
+    The code is checked first, so that nobody without it can spend the user's PIN
+    attempts (and lock them out of USSD money-out too). Raises InvalidCredentials
+    for an unknown phone, a wrong code and a wrong PIN alike; PinLocked (after a
+    right code) when the PIN is locked, on either channel.
+    """
+    now = now or datetime.now(UTC)
+    otp_id = check_login_code(uow, kit, phone=phone, code=code, address=address, now=now)
+    return sign_in_with_code(
+        uow, hasher, policy, phone=phone, otp_id=otp_id, pin=pin, refresh_ttl=refresh_ttl, now=now
+    )
+
+
 def register_and_sign_in(
     uow: UnitOfWork,
     kit: OtpKit,
@@ -119,6 +160,7 @@ def register_and_sign_in(
     language: str,
     code: str,
     refresh_ttl: timedelta,
+    address: str = "",
     now: datetime | None = None,
 ) -> tuple[Registered, SessionGrant]:
     """Register the holder of phone's registration code and open their first session.
@@ -139,7 +181,9 @@ def register_and_sign_in(
         registration_key="api:pending",
     )
     check_new_user(new)
-    otp_id = otp.check_code(uow, kit, phone=phone, purpose="register", code=code, now=now)
+    otp_id = otp.check_code(
+        uow, kit, phone=phone, purpose="register", code=code, address=address, now=now
+    )
     new = replace(new, registration_key=f"api:otp:{otp_id}")
     with uow:
         if not uow.otps.consume(otp_id, now):

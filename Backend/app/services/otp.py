@@ -19,19 +19,26 @@ from app.services.keys import OtpHasher, SmsSeal
 from app.services.notifications import queue_sms
 from app.services.registration import refused, validate_language
 
-PURPOSES = ("login", "register")
+PURPOSES = ("login", "register", "pin_reset")
+# Purposes whose codes go only to registered phones.
+_FOR_USERS = ("login", "pin_reset")
 CODE_DIGITS = 6
 
 
 @dataclass(frozen=True)
 class OtpPolicy:
     ttl_s: int = 300
-    max_attempts: int = 5
+    max_attempts: int = 5  # wrong tries of one code from one client address
+    max_attempts_per_code: int = 20  # from every address together
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OtpPolicy:
-        """OTP_TTL_S and OTP_MAX_ATTEMPTS; raises nothing."""
-        return cls(ttl_s=settings.otp_ttl_s, max_attempts=settings.otp_max_attempts)
+        """OTP_TTL_S, OTP_MAX_ATTEMPTS and OTP_MAX_ATTEMPTS_PER_CODE; raises nothing."""
+        return cls(
+            ttl_s=settings.otp_ttl_s,
+            max_attempts=settings.otp_max_attempts,
+            max_attempts_per_code=settings.otp_max_attempts_per_code,
+        )
 
 
 @dataclass(frozen=True)
@@ -69,18 +76,19 @@ def request_code(
 ) -> bool:
     """Send a code by SMS when the phone may use it for purpose; commits.
 
-    'login' codes go only to registered phones, 'register' codes only to phones
-    that are not; a registered phone asking to register is told so by SMS instead.
+    'login' and 'pin_reset' codes go only to registered phones, 'register' codes
+    only to phones that are not; a registered phone asking to register is told so
+    by SMS instead.
     Returns whether a code was queued: for tests and logs, never for the caller.
     Raises ValidationFailed (codes 'invalid_purpose', 'invalid_language').
     """
     if purpose not in PURPOSES:
-        raise refused("invalid_purpose", "the purpose must be 'login' or 'register'")
+        raise refused("invalid_purpose", "the purpose must be 'login', 'register' or 'pin_reset'")
     validate_language(language)
     now = now or datetime.now(UTC)
     with uow:
         user = uow.users.get_by_phone(phone)
-        if purpose == "login" and user is None:
+        if purpose in _FOR_USERS and user is None:
             return False
         if purpose == "register" and user is not None:
             queue_sms(
@@ -122,26 +130,32 @@ def check_code(
     phone: str,
     purpose: str,
     code: str,
+    address: str = "",
     now: datetime | None = None,
 ) -> int:
     """The id of the phone's live code for purpose when `code` is it; commits a miss.
 
-    Does not use the code up: the caller consumes it (OtpRepository.consume) in
-    the transaction that acts on it. Raises InvalidCredentials for no code, an
-    expired, used or dead code, or a wrong one (which counts against the code).
+    Wrong tries are counted per client address (`address`, "" when unknown) and in
+    total: a code is dead for an address after OTP_MAX_ATTEMPTS of its tries, and for
+    everyone after OTP_MAX_ATTEMPTS_PER_CODE, so a stranger's junk cannot kill the
+    owner's code and guessing stays bounded. Does not use the code up: the caller
+    consumes it (OtpRepository.consume) in the transaction that acts on it. Raises
+    InvalidCredentials for no code, an expired, used or dead code, or a wrong one.
     """
     now = now or datetime.now(UTC)
+    policy = kit.policy
     with uow:
         otp = uow.otps.newest_for_update(phone, purpose)
         if (
             otp is None
             or otp.consumed_at is not None
             or otp.expires_at <= now
-            or otp.attempts >= kit.policy.max_attempts
+            or otp.attempts >= policy.max_attempts_per_code
+            or uow.otps.failures_from(otp.id, address) >= policy.max_attempts
         ):
             raise InvalidCredentials()
         if not kit.hasher.matches(otp.code_hash, phone, purpose, code):
-            uow.otps.count_failure(otp.id)
+            uow.otps.count_failure(otp.id, address)
             uow.commit()
             raise InvalidCredentials()
     return otp.id

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,21 +17,40 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.config import Settings
 from app.db.unit_of_work import UnitOfWork
-from app.domain.pin import is_weak, is_well_formed
-from app.errors import NotFound, PinLocked, WrongPin
+from app.domain.models import PinCredential
+from app.domain.pin import is_weak, is_well_formed, lock_end_text
+from app.errors import NotFound, PinLocked, PinResetRequired, WrongPin
 from app.services.notifications import queue_sms
 from app.services.registration import refused
 
 
 @dataclass(frozen=True)
 class PinPolicy:
+    """How many wrong PINs make a lock, and how long each repeated lock lasts.
+
+    Locks escalate: the n-th lock since the last right PIN lasts lock_minutes[n-1]
+    (the last entry repeats); the lock after timed_locks of them lasts until an
+    operator or an SMS-code reset opens the PIN, so guessing stops for good.
+    """
+
     max_attempts: int = 3
-    lock_minutes: int = 30
+    lock_minutes: tuple[int, ...] = (30, 120, 1440)
+    timed_locks: int = 3
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PinPolicy:
-        """PIN_MAX_ATTEMPTS and PIN_LOCK_MINUTES; raises nothing."""
-        return cls(max_attempts=settings.pin_max_attempts, lock_minutes=settings.pin_lock_minutes)
+        """PIN_MAX_ATTEMPTS, PIN_LOCK_MINUTES and PIN_TIMED_LOCKS; raises nothing."""
+        return cls(
+            max_attempts=settings.pin_max_attempts,
+            lock_minutes=tuple(settings.pin_lock_minutes),
+            timed_locks=settings.pin_timed_locks,
+        )
+
+    def lock_length(self, lock_number: int) -> timedelta | None:
+        """How long the lock_number-th lock (from 1) lasts; None when a reset is required."""
+        if lock_number > self.timed_locks:
+            return None
+        return timedelta(minutes=self.lock_minutes[min(lock_number, len(self.lock_minutes)) - 1])
 
 
 class PinHasher:
@@ -73,8 +91,13 @@ class PinHasher:
             return False
 
 
-def _seconds_left(locked_until: datetime, now: datetime) -> int:
-    return max(1, math.ceil((locked_until - now).total_seconds()))
+def _lock_of(credential: PinCredential, now: datetime) -> PinLocked | None:
+    """What a PIN check raises now, before looking at the PIN; None when open."""
+    if credential.reset_required:
+        return PinResetRequired()
+    if credential.locked_until is not None and credential.locked_until > now:
+        return PinLocked(credential.locked_until, now=now)
+    return None
 
 
 def verify_pin(
@@ -89,10 +112,12 @@ def verify_pin(
 ) -> None:
     """Check a PIN for money-out; commits.
 
-    Raises PinLocked(seconds_left) while locked (that attempt is not counted) and
-    also on the wrong attempt that engages the lock; WrongPin(attempts_left >= 1) on
-    any other wrong PIN; NotFound if the user has no PIN. A repeated attempt_key
-    replays its outcome against the current state without counting again.
+    Raises PinLocked(until) while locked (that attempt is not counted) and also on
+    the wrong attempt that engages a timed lock; PinResetRequired once the locks
+    have run out (only unlock() or pin_reset.reset_pin() opens it); WrongPin(attempts_left
+    >= 1) on any other wrong PIN; NotFound if the user has no PIN. A right PIN
+    clears the count of locks. A repeated attempt_key replays its outcome against
+    the current state without counting again.
     """
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
@@ -103,50 +128,74 @@ def verify_pin(
         credential = uow.pins.get_for_update(user_id)
         if credential is None:
             raise NotFound("no PIN is set for this user")
-        locked_until = credential.locked_until
-        locked = locked_until is not None and locked_until > now
-        # A lock that has run out starts the user afresh.
-        failed = 0 if locked_until is not None and not locked else credential.failed_attempts
+        lock = _lock_of(credential, now)
+        # A timed lock that has run out starts the attempts afresh (not the locks).
+        expired = credential.locked_until is not None and lock is None
+        failed = 0 if expired else credential.failed_attempts
 
         previous = uow.pins.attempt_outcome(attempt_key)
+        if previous:
+            return
+        if lock is not None:
+            raise lock
         if previous is not None:
-            if previous:
-                return
-            if locked:
-                raise PinLocked(_seconds_left(locked_until, now))
             raise WrongPin(max(1, policy.max_attempts - failed))
-
-        if locked:
-            raise PinLocked(_seconds_left(locked_until, now))
 
         correct = hasher.verify(credential.pin_hash, pin)
         uow.pins.record_attempt(attempt_key, user_id, correct)
         if correct:
-            if credential.failed_attempts or locked_until is not None:
-                uow.pins.set_failures(user_id, 0, None)
+            if credential.failed_attempts or credential.locked_until or credential.lock_count:
+                uow.pins.set_state(user_id, failed_attempts=0, locked_until=None, lock_count=0)
             uow.commit()
             return
 
         failed += 1
         if failed < policy.max_attempts:
-            uow.pins.set_failures(user_id, failed, None)
+            uow.pins.set_state(
+                user_id, failed_attempts=failed, locked_until=None, lock_count=credential.lock_count
+            )
             uow.commit()
             raise WrongPin(policy.max_attempts - failed)
+        raise _engage_lock(uow, policy, credential, failed, now)
 
-        new_lock = now + timedelta(minutes=policy.lock_minutes)
-        uow.pins.set_failures(user_id, failed, new_lock)
-        user = uow.users.get_by_id(user_id)
-        assert user is not None  # the credential's foreign key guarantees it
+
+def _engage_lock(
+    uow: UnitOfWork, policy: PinPolicy, credential: PinCredential, failed: int, now: datetime
+) -> PinLocked:
+    """Store the next lock, tell the user by SMS, commit; returns the error to raise."""
+    user_id = credential.user_id
+    lock_count = credential.lock_count + 1
+    length = policy.lock_length(lock_count)
+    until = None if length is None else now + length
+    uow.pins.set_state(
+        user_id,
+        failed_attempts=failed,
+        locked_until=until,
+        lock_count=lock_count,
+        reset_required=until is None,
+    )
+    user = uow.users.get_by_id(user_id)
+    assert user is not None  # the credential's foreign key guarantees it
+    if until is None:
         queue_sms(
             uow,
             to=user.phone,
-            template="pin_locked",
+            template="pin_reset_required",
             language=user.language,
-            dedupe_key=f"pin_locked:{user_id}:{new_lock.isoformat()}",
-            minutes=policy.lock_minutes,
+            dedupe_key=f"pin_reset_required:{user_id}:{lock_count}:{now.isoformat()}",
         )
         uow.commit()
-        raise PinLocked(_seconds_left(new_lock, now))
+        return PinResetRequired()
+    queue_sms(
+        uow,
+        to=user.phone,
+        template="pin_locked",
+        language=user.language,
+        dedupe_key=f"pin_locked:{user_id}:{until.isoformat()}",
+        until=lock_end_text(until, now),
+    )
+    uow.commit()
+    return PinLocked(until, now=now)
 
 
 def set_pin(uow: UnitOfWork, *, user_id: int, pin_hash: str, dedupe_key: str) -> None:
@@ -205,7 +254,8 @@ def change_pin(
 
 
 def unlock(uow: UnitOfWork, *, user_id: int, dedupe_key: str) -> bool:
-    """Clear wrong-PIN failures and any lock (support's reset); commits.
+    """Clear wrong-PIN failures, any lock, the count of locks and a required reset
+    (support's unlock, after the caller proved who they are); commits.
 
     Returns whether anything was locked or counted; only then is the user told
     by SMS. Raises NotFound if the user has no PIN credential.
@@ -215,9 +265,14 @@ def unlock(uow: UnitOfWork, *, user_id: int, dedupe_key: str) -> bool:
         user = uow.users.get_by_id(user_id)
         if credential is None or user is None:
             raise NotFound("no PIN is set for this user")
-        if not credential.failed_attempts and credential.locked_until is None:
+        if not (
+            credential.failed_attempts
+            or credential.locked_until is not None
+            or credential.lock_count
+            or credential.reset_required
+        ):
             return False
-        uow.pins.set_failures(user_id, 0, None)
+        uow.pins.set_state(user_id, failed_attempts=0, locked_until=None, lock_count=0)
         queue_sms(
             uow,
             to=user.phone,
@@ -229,8 +284,9 @@ def unlock(uow: UnitOfWork, *, user_id: int, dedupe_key: str) -> bool:
     return True
 
 
-def lock_seconds_left(uow: UnitOfWork, *, user_id: int, now: datetime | None = None) -> int | None:
-    """Seconds until the user's PIN lock ends, or None when money-out is not locked.
+def current_lock(uow: UnitOfWork, *, user_id: int, now: datetime | None = None) -> PinLocked | None:
+    """The error a PIN check would raise now (PinLocked or PinResetRequired, with the
+    lock's end), or None when money-out is open: for screens that warn before asking.
 
     Read-only (rolls back). Raises NotFound if the user has no PIN credential.
     """
@@ -241,7 +297,4 @@ def lock_seconds_left(uow: UnitOfWork, *, user_id: int, now: datetime | None = N
         credential = uow.pins.get(user_id)
     if credential is None:
         raise NotFound("no PIN is set for this user")
-    locked_until = credential.locked_until
-    if locked_until is None or locked_until <= now:
-        return None
-    return _seconds_left(locked_until, now)
+    return _lock_of(credential, now)

@@ -15,12 +15,32 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
     },
     "pin_locked": {
         "en": (
-            "PayTrace: 3 wrong PIN attempts. Sending and withdrawing are paused for "
-            "{minutes} minutes. You can still receive money. Not you? Call support."
+            "PayTrace: 3 wrong PIN attempts. Sending and withdrawing are paused until "
+            "{until} EAT. You can still receive money. Not you? Call support."
         ),
         "sw": (
-            "PayTrace: PIN si sahihi mara 3. Kutuma na kutoa pesa kumesimamishwa kwa "
-            "dakika {minutes}. Bado unaweza kupokea pesa. Si wewe? Piga huduma kwa wateja."
+            "PayTrace: PIN si sahihi mara 3. Kutuma na kutoa pesa kumesimamishwa hadi saa "
+            "{until}. Bado unaweza kupokea pesa. Si wewe? Piga huduma kwa wateja."
+        ),
+    },
+    "pin_reset_required": {
+        "en": (
+            "PayTrace: too many wrong PINs. Sending and withdrawing are stopped until your "
+            "PIN is reset: use a code by SMS in the PayTrace app, or call support."
+        ),
+        "sw": (
+            "PayTrace: PIN si sahihi mara nyingi. Kutuma na kutoa pesa kumesimamishwa hadi "
+            "PIN ibadilishwe: tumia nambari ya SMS kwenye app ya PayTrace, au piga huduma."
+        ),
+    },
+    "pin_reset": {
+        "en": (
+            "PayTrace: your PIN was reset with a code sent to this phone. "
+            "Not you? Call support now."
+        ),
+        "sw": (
+            "PayTrace: PIN yako imebadilishwa kwa nambari iliyotumwa kwa simu hii. "
+            "Si wewe? Piga huduma sasa."
         ),
     },
     "pin_changed": {

@@ -23,7 +23,7 @@ from app.services.ledger import (
     run_idempotent,
     sms_time,
 )
-from app.services.notifications import queue_sms, sms_message
+from app.services.notifications import sms_message
 from app.services.registration import refused
 
 # Above every tier's per-transaction limit: the tier refuses first, with its reason.
@@ -223,41 +223,6 @@ def send_money(
         attempt_key=attempt_key or f"send:{request.sender_user_id}:{request.idempotency_key}",
     )
     return transfer(uow, request, now=now)
-
-
-def invite(
-    uow: UnitOfWork,
-    *,
-    sender_user_id: int,
-    phone: str,
-    shortcode: str,
-    now: datetime | None = None,
-) -> bool:
-    """Queue an invitation SMS to an unregistered number; commits.
-
-    At most one invitation per sender, number and day: returns False when it was
-    already sent. Raises ValidationFailed ('already_registered') for a user's
-    number and NotFound for an unknown sender.
-    """
-    day = nairobi_day(now or datetime.now(UTC))
-    with uow:
-        sender = uow.users.get_by_id(sender_user_id)
-        if sender is None:
-            raise NotFound("no such user")
-        if uow.users.get_by_phone(phone) is not None:
-            raise refused("already_registered", "this number is already on PayTrace")
-        queued = queue_sms(
-            uow,
-            to=phone,
-            template="invite",
-            # The invitee's language is unknown: the sender's is the best guess.
-            language=sender.language,
-            dedupe_key=f"invite:{sender_user_id}:{phone}:{day.isoformat()}",
-            name=sender.full_name.split(" ")[0],
-            shortcode=shortcode,
-        )
-        uow.commit()
-    return queued is not None
 
 
 def _wallet(locked: list[LockedAccount], user_id: int) -> LockedAccount:

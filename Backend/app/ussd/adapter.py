@@ -13,9 +13,9 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from app.errors import MpesaUnavailable
+from app.errors import MpesaUnavailable, PinLocked
 from app.runtime import Runtime
-from app.services import accounts, pins, registration, statements, transfers
+from app.services import accounts, invitations, pins, registration, statements, transfers
 from app.services.accounts import Profile
 from app.services.custody import SecretBox
 from app.services.mpesa import deposits, withdrawals
@@ -117,9 +117,9 @@ class RuntimeUssdServices(HarambeeAdapter):
         found = await run_in_threadpool(accounts.get_profile_by_id, self._runtime.uow(), user_id)
         return found.activation_status
 
-    async def pin_lock_seconds(self, *, user_id: int) -> int | None:
+    async def pin_lock(self, *, user_id: int) -> PinLocked | None:
         return await run_in_threadpool(
-            lambda: pins.lock_seconds_left(self._runtime.uow(), user_id=user_id)
+            lambda: pins.current_lock(self._runtime.uow(), user_id=user_id)
         )
 
     async def find_recipient(self, *, sender_user_id: int, phone: str) -> Payee:
@@ -132,11 +132,12 @@ class RuntimeUssdServices(HarambeeAdapter):
 
     async def invite(self, *, sender_user_id: int, phone: str) -> bool:
         return await run_in_threadpool(
-            lambda: transfers.invite(
+            lambda: invitations.invite(
                 self._runtime.uow(),
                 sender_user_id=sender_user_id,
                 phone=phone,
                 shortcode=self._shortcode,
+                daily_limit=self._runtime.settings.invites_per_sender_per_day,
             )
         )
 

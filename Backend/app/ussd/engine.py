@@ -117,7 +117,6 @@ class Context:
     session_id: str
     hop_key: str  # identifies this hop (HMAC of session and text): idempotency keys
     shortcode: str
-    pin_lock_minutes: int
     # Called just before a call that commits something the caller must hear about
     # (money, a registration, a new PIN): the entrypoint then gives the hop the
     # longer commit deadline instead of cutting it off mid-commit.

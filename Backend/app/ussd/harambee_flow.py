@@ -28,7 +28,7 @@ from app.errors import (
 from app.services.harambee.common import CampaignNotOpen, PledgeNotOpen
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.money_flow import display_name
-from app.ussd.pin_steps import locked_minutes, pin_refused
+from app.ussd.pin_steps import pin_lock_gate, pin_refused
 from app.ussd.texts import text
 
 PER_SCREEN = 3
@@ -76,8 +76,7 @@ def _pick(value: str, items: list) -> Any | None:
 
 async def _locked(ctx: Context) -> End | None:
     """Money-out is locked: say so before asking anything (as Send money does)."""
-    seconds = await ctx.services.pin_lock_seconds(user_id=ctx.user["user_id"])
-    return End("end.pin_locked", {"minutes": locked_minutes(seconds)}) if seconds else None
+    return await pin_lock_gate(ctx)
 
 
 def _not_paid(ctx: Context, error: Exception) -> End:

@@ -36,7 +36,6 @@ class Hop:
 class HopConfig:
     secret: bytes
     shortcode: str
-    pin_lock_minutes: int
 
 
 def hop_digest(secret: bytes, session_id: str, text_field: str) -> str:
@@ -79,7 +78,6 @@ async def handle_hop(
         session_id=hop.session_id,
         hop_key=digest,
         shortcode=config.shortcode,
-        pin_lock_minutes=config.pin_lock_minutes,
         on_commit=on_commit,
     )
     rendered = await run_hop(flow, ctx, inputs)

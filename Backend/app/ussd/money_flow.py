@@ -16,6 +16,7 @@ from app.domain.money import InvalidAmount, format_kes, parse_shillings
 from app.domain.phone import InvalidPhone, mask, normalise
 from app.errors import (
     InsufficientFunds,
+    InviteLimitReached,
     LimitExceeded,
     PinLocked,
     RecipientNotRegistered,
@@ -23,7 +24,7 @@ from app.errors import (
     WrongPin,
 )
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
-from app.ussd.pin_steps import locked_minutes, pin_refused
+from app.ussd.pin_steps import pin_lock_gate, pin_refused
 from app.ussd.texts import text
 
 # Enough for most full names; keeps the confirmation on one screen in both languages.
@@ -85,10 +86,7 @@ def _not_sent(ctx: Context, reason: Reprompt) -> End:
 
 async def send_start(ctx: Context, _: str) -> Outcome:
     """Main menu 1: a locked PIN cannot send, so say so before asking anything."""
-    seconds = await ctx.services.pin_lock_seconds(user_id=ctx.user["user_id"])
-    if seconds:
-        return End("end.pin_locked", {"minutes": locked_minutes(seconds)})
-    return Goto("send.phone")
+    return await pin_lock_gate(ctx) or Goto("send.phone")
 
 
 async def send_phone(ctx: Context, value: str) -> Outcome:
@@ -117,6 +115,8 @@ async def send_invite(ctx: Context, _: str) -> Outcome:
         return Goto("send.phone", reset=True)
     try:
         sent = await ctx.services.invite(sender_user_id=ctx.user["user_id"], phone=phone)
+    except InviteLimitReached as exc:
+        return End("end.invite_limit", {"limit": exc.limit})
     except ValidationFailed:
         # They registered in the meantime: carry on to the amount.
         ctx.state.stack.pop()

@@ -24,7 +24,7 @@ from app.errors import (
     WrongPin,
 )
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
-from app.ussd.pin_steps import locked_minutes, pin_refused
+from app.ussd.pin_steps import pin_lock_gate, pin_refused
 from app.ussd.texts import text
 
 
@@ -90,10 +90,7 @@ async def deposit_amount(ctx: Context, value: str) -> Outcome:
 
 async def withdraw_start(ctx: Context, _: str) -> Outcome:
     """Main menu 3: a locked PIN cannot withdraw, so say so before asking anything."""
-    seconds = await ctx.services.pin_lock_seconds(user_id=ctx.user["user_id"])
-    if seconds:
-        return End("end.pin_locked", {"minutes": locked_minutes(seconds)})
-    return Goto("withdraw.amount")
+    return await pin_lock_gate(ctx) or Goto("withdraw.amount")
 
 
 async def withdraw_amount(ctx: Context, value: str) -> Outcome:

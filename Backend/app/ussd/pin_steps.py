@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from app.domain import pin as pin_rules
+from app.domain.pin import lock_end_text
 from app.errors import PinLocked, WrongPin
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 
@@ -29,22 +32,29 @@ async def confirm_pin(ctx: Context, value: str, retry_screen: str) -> Outcome | 
     return Goto(retry_screen, notice="err.pin_mismatch")
 
 
-def locked_minutes(seconds: int) -> int:
-    return max(1, -(-seconds // 60))
+def pin_lock_end(lock: PinLocked, *, just_locked: bool = False) -> End:
+    """The END of a locked PIN: when the lock ends (East Africa Time), or that only a
+    reset opens it."""
+    if lock.until is None:
+        return End("end.pin_reset_required")
+    until = lock_end_text(lock.until, datetime.now(UTC))
+    return End("end.pin_locked_now" if just_locked else "end.pin_locked", {"until": until})
+
+
+async def pin_lock_gate(ctx: Context) -> End | None:
+    """Before a money-out journey asks anything: its END when the PIN is locked."""
+    lock = await ctx.services.pin_lock(user_id=ctx.user["user_id"])
+    return pin_lock_end(lock) if lock is not None else None
 
 
 def pin_refused(ctx: Context, exc: WrongPin | PinLocked) -> Outcome:
-    """A wrong PIN re-prompts with the attempts left; a lock ends with the minutes left.
+    """A wrong PIN re-prompts with the attempts left; a lock ends saying when it ends.
 
     The PIN service raises PinLocked on the very attempt that engages the lock;
     the session remembers the last count, so that attempt is told why.
     """
-    if isinstance(exc, WrongPin) and exc.attempts_left > 0:
+    if isinstance(exc, WrongPin):
         ctx.state.data["pin_left"] = exc.attempts_left
         return Reprompt("err.wrong_pin", {"left": exc.attempts_left})
-    just_locked = isinstance(exc, WrongPin) or ctx.state.data.pop("pin_left", None) == 1
-    if isinstance(exc, PinLocked):
-        minutes = locked_minutes(exc.seconds_left)
-    else:
-        minutes = ctx.pin_lock_minutes
-    return End("end.pin_locked_now" if just_locked else "end.pin_locked", {"minutes": minutes})
+    just_locked = ctx.state.data.pop("pin_left", None) == 1
+    return pin_lock_end(exc, just_locked=just_locked)

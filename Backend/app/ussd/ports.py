@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypedDict
 
+from app.errors import PinLocked
 from app.ussd.harambee_ports import HarambeeServices
 
 
@@ -99,7 +100,7 @@ class UssdServices(HarambeeServices, Protocol):
         """Create the user and wallet once per key; raises AlreadyRegistered, ValidationFailed."""
 
     async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None:
-        """Raises WrongPin (attempts left) or PinLocked (seconds left)."""
+        """Raises WrongPin (attempts left), PinLocked (until) or PinResetRequired."""
 
     async def set_pin(self, *, user_id: int, pin_hash: str, key: str) -> None:
         """Replace the PIN with an already verified and hashed new one."""
@@ -114,16 +115,18 @@ class UssdServices(HarambeeServices, Protocol):
         """The wallet's on-chain status read now from PostgreSQL, never from the cached
         profile: pending | active | failed."""
 
-    async def pin_lock_seconds(self, *, user_id: int) -> int | None:
-        """Seconds until the user's PIN lock ends, or None when it is not locked."""
+    async def pin_lock(self, *, user_id: int) -> PinLocked | None:
+        """What a PIN check would raise now (PinLocked with `until`, or PinResetRequired),
+        or None when money-out is open."""
 
     async def find_recipient(self, *, sender_user_id: int, phone: str) -> Payee:
         """The user behind phone (E.164); raises RecipientNotRegistered, or
         ValidationFailed (code 'send_to_self')."""
 
     async def invite(self, *, sender_user_id: int, phone: str) -> bool:
-        """Queue an invitation SMS; False if one was already sent today. Raises
-        ValidationFailed ('already_registered')."""
+        """Queue an invitation SMS; False if this number was already invited today.
+        Raises ValidationFailed ('already_registered'), InviteLimitReached (the
+        sender's invitations for the day are used up: nothing is sent)."""
 
     async def quote_transfer(self, *, sender_user_id: int, amount: int) -> TransferQuote:
         """The fee of a transfer the sender could make now; raises LimitExceeded,

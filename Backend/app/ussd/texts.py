@@ -90,11 +90,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "pin.confirm": "Enter the new PIN again",
         "end.pin_changed": "Your PIN has been changed. We have sent you an SMS.",
         "end.pin_locked_now": (
-            "Wrong PIN 3 times. Sending and withdrawing are locked for {minutes} min. "
+            "Wrong PIN 3 times. Sending and withdrawing are locked until {until}. "
             "You can still receive money."
         ),
-        "end.pin_locked": (
-            "Your PIN is locked. Try again in {minutes} min. You can still receive money."
+        "end.pin_locked": ("Your PIN is locked until {until}. You can still receive money."),
+        "end.pin_reset_required": (
+            "Your PIN is locked. Reset it with an SMS code in the PayTrace app, or call "
+            "support. You can still receive money."
         ),
         # send money
         "send.phone": "Enter the phone number to send to",
@@ -125,6 +127,9 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "end.invite_already": (
             "{masked_phone} was already invited today. You can send to them once they register."
+        ),
+        "end.invite_limit": (
+            "You have reached today's limit of {limit} invitations. You can invite more tomorrow."
         ),
         "end.sent": (
             "Sent KES {amount} to {name} {masked_phone}. Fee KES {fee}. Ref {reference}. "
@@ -248,11 +253,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "pin.confirm": "Weka PIN mpya tena",
         "end.pin_changed": "PIN yako imebadilishwa. Tumekutumia SMS.",
         "end.pin_locked_now": (
-            "PIN si sahihi mara 3. Kutuma na kutoa pesa kumefungwa kwa dakika {minutes}. "
+            "PIN si sahihi mara 3. Kutuma na kutoa pesa kumefungwa hadi saa {until}. "
             "Bado unaweza kupokea pesa."
         ),
-        "end.pin_locked": (
-            "PIN yako imefungwa. Jaribu tena baada ya dakika {minutes}. Bado unaweza kupokea pesa."
+        "end.pin_locked": ("PIN yako imefungwa hadi saa {until}. Bado unaweza kupokea pesa."),
+        "end.pin_reset_required": (
+            "PIN yako imefungwa. Ibadilishe kwa nambari ya SMS kwenye app ya PayTrace, au "
+            "piga huduma kwa wateja. Bado unaweza kupokea pesa."
         ),
         "send.phone": "Weka nambari ya simu ya mpokeaji",
         "send.not_registered": "{masked_phone} hayuko kwenye PayTrace.",
@@ -285,6 +292,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "end.invite_already": (
             "{masked_phone} ameshaalikwa leo. Utaweza kumtumia pesa akishajisajili."
         ),
+        "end.invite_limit": ("Umeshatuma mialiko {limit} ya leo. Utaweza kualika zaidi kesho."),
         "end.sent": (
             "Umetuma KES {amount} kwa {name} {masked_phone}. Ada KES {fee}. "
             "Kumb. {reference}. Salio jipya KES {balance}."

@@ -36,7 +36,6 @@ def build_ussd(runtime: Runtime) -> UssdHub:
         config=HopConfig(
             secret=settings.session_secret.get_secret_value().encode(),
             shortcode=settings.ussd_service_codes[0],
-            pin_lock_minutes=settings.pin_lock_minutes,
         ),
         service_codes=settings.ussd_service_codes,
         deadline_s=settings.ussd_hop_deadline_s,

@@ -20,7 +20,9 @@ KES = 100
 def assert_error(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error", "detail"} and body["error"] == code, body
+    # A PIN lock also says when it ends (or that a reset is required).
+    lock = {"locked_until", "reset_required"} if code.startswith("pin_") else set()
+    assert set(body) == {"error", "detail", *lock} and body["error"] == code, body
     return body
 
 

@@ -147,7 +147,7 @@ def test_three_wrong_pins_lock_money_out_and_tell_the_user(live_server, live_set
     assert failed == 3 and locked_until is not None
     # Even the right PIN is refused while locked, with the time left.
     later = AtGateway(live_server.url, PHONE)
-    assert later.walk("6", "5", CANARY_PIN).startswith("END Your PIN is locked. Try again in 30")
+    assert later.walk("6", "5", CANARY_PIN).startswith("END Your PIN is locked until ")
     inbox = deliver_sms(live_settings, database)
     assert [m["message"][:30] for m in inbox if "wrong PIN" in m["message"]] == [
         "PayTrace: 3 wrong PIN attempts"

@@ -249,7 +249,13 @@ def test_user_lookup_shows_profile_balance_and_pin_state(admin, clean_database, 
     assert user["activation_status"] == "pending"
     assert datetime.fromisoformat(user["created_at"]).tzinfo is not None
     assert user["balance"] == 123_456 and isinstance(user["balance"], int)
-    assert user["pin"] == {"failed_attempts": 0, "locked_until": None, "locked": False}
+    assert user["pin"] == {
+        "failed_attempts": 0,
+        "locked_until": None,
+        "locked": False,
+        "lock_count": 0,
+        "reset_required": False,
+    }
 
 
 def test_unknown_phone_is_404_and_a_malformed_one_is_422(admin, people):
@@ -478,6 +484,8 @@ def test_unlock_clears_a_real_lock_and_tells_the_user_once(
         "failed_attempts": 0,
         "locked_until": None,
         "locked": False,
+        "lock_count": 0,
+        "reset_required": False,
     }
     assert sms_templates(clean_database).count("pin_unlocked") == 1
     # Money-out works again with the right PIN.

@@ -21,7 +21,7 @@ def hasher(settings) -> PinHasher:
 
 @pytest.fixture
 def policy() -> PinPolicy:
-    return PinPolicy(max_attempts=3, lock_minutes=30)
+    return PinPolicy(max_attempts=3, lock_minutes=(30,), timed_locks=99)
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_pin_locked_sms_goes_to_the_user_and_names_the_wait(attempt, clean_datab
         )
         payload, dedupe_key = cur.fetchone()
     assert payload["to"] == "+254712345678"
-    assert "30 minutes" in payload["message"]
+    assert "until 11:30 EAT" in payload["message"]  # T0 + 30 minutes, in Nairobi
     assert dedupe_key == f"pin_locked:{user_id}:{(T0 + timedelta(minutes=30)).isoformat()}"
 
 

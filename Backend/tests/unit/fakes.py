@@ -10,8 +10,10 @@ from app.errors import (
     AlreadyRegistered,
     IdempotencyConflict,
     InsufficientFunds,
+    InviteLimitReached,
     LimitExceeded,
     PinLocked,
+    PinResetRequired,
     RecipientNotRegistered,
     ValidationFailed,
     WrongPin,
@@ -58,16 +60,26 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
     """In-memory users, PINs and lockout, wallets and transfers (and M-Pesa deposits and
     withdrawals: fake_mpesa.py), counting every side effect."""
 
-    def __init__(self, max_attempts: int = 3, lock_minutes: int = 30) -> None:
+    def __init__(
+        self,
+        max_attempts: int = 3,
+        lock_minutes: tuple[int, ...] = (30, 120, 1440),
+        timed_locks: int = 3,
+        invites_per_day: int = 5,
+    ) -> None:
         self.users: dict[str, ProfileDict] = {}
         self.pin_hashes: dict[int, str] = {}
         self.failures: dict[int, int] = {}
-        self.lock_seconds: dict[int, int] = {}  # user id -> seconds left while locked
+        self.locked_until: dict[int, datetime] = {}  # user id -> when the lock ends
+        self.lock_counts: dict[int, int] = {}  # user id -> locks since the last right PIN
+        self.reset_required: set[int] = set()
         self.keys: dict[str, int] = {}
         self.attempts: dict[str, bool] = {}
         self.calls: list[str] = []
         self.max_attempts = max_attempts
         self.lock_minutes = lock_minutes
+        self.timed_locks = timed_locks
+        self.invites_per_day = invites_per_day
         # money
         self.limits = Limits()
         self.balances: dict[int, int] = {}
@@ -150,34 +162,55 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         self.keys[key] = profile["user_id"]
         return profile
 
+    def lock_for(self, user_id: int, seconds: int) -> datetime:
+        """Lock the user's PIN for `seconds` from now (as another session would); its end."""
+        self.locked_until[user_id] = datetime.now(UTC) + timedelta(seconds=seconds)
+        return self.locked_until[user_id]
+
+    def _lock(self, user_id: int) -> PinLocked | None:
+        if user_id in self.reset_required:
+            return PinResetRequired()
+        until = self.locked_until.get(user_id)
+        return PinLocked(until) if until is not None and until > datetime.now(UTC) else None
+
     def _check_pin(self, user_id: int, pin: str, attempt_key: str) -> None:
-        """As pins.verify_pin: the attempt that reaches the limit raises PinLocked."""
+        """As pins.verify_pin: the attempt that reaches the limit raises PinLocked, and
+        the lock after `timed_locks` of them PinResetRequired."""
         previous = self.attempts.get(attempt_key)
         if previous:
             return
-        if user_id in self.lock_seconds:
-            raise PinLocked(self.lock_seconds[user_id])
+        lock = self._lock(user_id)
+        if lock is not None:
+            raise lock
         if previous is False:
             raise WrongPin(max(1, self.max_attempts - self.failures.get(user_id, 0)))
         correct = self.pin_hashes[user_id] == fake_hash(pin)
         self.attempts[attempt_key] = correct
         if correct:
             self.failures[user_id] = 0
+            self.lock_counts[user_id] = 0
             return
         self.failures[user_id] = self.failures.get(user_id, 0) + 1
         if self.failures[user_id] < self.max_attempts:
             raise WrongPin(self.max_attempts - self.failures[user_id])
-        self.lock_seconds[user_id] = self.lock_minutes * 60
+        self.failures[user_id] = 0  # a lock that runs out starts the attempts afresh
+        count = self.lock_counts[user_id] = self.lock_counts.get(user_id, 0) + 1
+        if count > self.timed_locks:
+            self.reset_required.add(user_id)
+            self.sms.append((self._user(user_id)["phone"], "pin_reset_required"))
+            raise PinResetRequired()
+        minutes = self.lock_minutes[min(count, len(self.lock_minutes)) - 1]
+        until = self.lock_for(user_id, minutes * 60)
         self.sms.append((self._user(user_id)["phone"], "pin_locked"))
-        raise PinLocked(self.lock_seconds[user_id])
+        raise PinLocked(until)
 
     async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None:
         self.calls.append("verify_pin")
         self._check_pin(user_id, pin, attempt_key)
 
-    async def pin_lock_seconds(self, *, user_id: int) -> int | None:
-        self.calls.append("pin_lock_seconds")
-        return self.lock_seconds.get(user_id)
+    async def pin_lock(self, *, user_id: int) -> PinLocked | None:
+        self.calls.append("pin_lock")
+        return self._lock(user_id)
 
     async def set_pin(self, *, user_id: int, pin_hash: str, key: str) -> None:
         self.calls.append("set_pin")
@@ -217,6 +250,8 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
             raise _refused("already_registered")
         if (sender_user_id, phone) in self.invited:
             return False
+        if sum(sender == sender_user_id for sender, _ in self.invited) >= self.invites_per_day:
+            raise InviteLimitReached(self.invites_per_day)
         self.invited.add((sender_user_id, phone))
         self.sms.append((phone, "invite"))
         return True

@@ -55,12 +55,15 @@ def test_hasher_and_policy_follow_settings(tmp_path):
         pin_kdf_time_cost=1,
         pin_kdf_memory_kib=2048,
         pin_max_attempts=5,
-        pin_lock_minutes=10,
+        pin_lock_minutes="10,60",
+        pin_timed_locks=2,
     )
     stored = PinHasher.from_settings(settings).hash("4821")
     assert "m=2048,t=1,p=1" in stored
     assert PinHasher("from-settings", **CHEAP).verify(stored, "4821")
-    assert PinPolicy.from_settings(settings) == PinPolicy(max_attempts=5, lock_minutes=10)
+    assert PinPolicy.from_settings(settings) == PinPolicy(
+        max_attempts=5, lock_minutes=(10, 60), timed_locks=2
+    )
 
 
 @pytest.mark.parametrize("pin", ["0000", "1234", "4321", "1212", "1122", "1990", "2024"])

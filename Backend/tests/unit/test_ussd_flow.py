@@ -184,7 +184,7 @@ def test_wrong_pins_count_down_then_lock_and_say_so():
     again.dial()
     again.send("6")
     again.send("5")
-    assert again.send("4821").startswith("END Your PIN is locked.")
+    assert again.send("4821").startswith("END Your PIN is locked until")
 
 
 def test_change_pin_walk_replaces_the_pin():

@@ -130,8 +130,8 @@ def test_withdraw_wrong_pin_reprompts_with_attempts_left_and_holds_nothing():
 
 def test_withdraw_with_a_locked_pin_ends_before_asking_anything():
     phone, services, user_id = jane()
-    services.lock_seconds[user_id] = 600
-    assert phone.send("3").startswith("END Your PIN is locked. Try again in 10 min.")
+    services.lock_for(user_id, 600)
+    assert phone.send("3").startswith("END Your PIN is locked until ")
 
 
 def test_withdraw_when_the_balance_changed_since_the_quote_holds_nothing():

@@ -28,7 +28,8 @@ LONGEST = {
     "first": "W" * 20,
     "shortcode": "*384*123*999#",
     "paytrace_id": "PT12345678",
-    "minutes": 1440,
+    "until": "31/12 23:59",  # a lock that ends on another day names it
+    "limit": 999,
     "left": 2,
     "feature": "Anwani yangu ya Stellar",
     "name": "W" * NAME_ON_SCREEN,  # screens show at most this much of a name

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.domain.pin import lock_end_text
 from tests.unit.fakes import FakeUssdServices
 from tests.unit.ussd_harness import PHONE, make_phone
 
@@ -132,6 +134,18 @@ def test_unregistered_number_is_offered_an_invite_sent_once_a_day():
     assert phone.services.sms == [("+254722000333", "invite")]
 
 
+def test_an_invite_past_the_days_cap_ends_saying_so_and_sends_nothing():
+    phone, jane = jane_and_amina()
+    phone.services.invites_per_day = 2
+    phone.services.invited |= {(jane, "+254722000998"), (jane, "+254722000999")}
+    phone.send("1")
+    phone.send(STRANGER_LOCAL)
+    assert phone.send("1") == (
+        "END You have reached today's limit of 2 invitations. You can invite more tomorrow."
+    )
+    assert phone.services.sms == []
+
+
 def test_enter_another_number_goes_back_to_the_phone_prompt():
     phone, _ = jane_and_amina()
     phone.send("1")
@@ -215,29 +229,42 @@ def test_wrong_pin_at_confirm_reprompts_with_attempts_left_and_sends_nothing():
     assert phone.send("4821").startswith("END Sent KES 100")
 
 
-def test_third_wrong_pin_ends_saying_money_out_is_locked_for_30_minutes():
+def _until(seconds: int) -> str:
+    return lock_end_text(datetime.now(UTC) + timedelta(seconds=seconds), datetime.now(UTC))
+
+
+def test_third_wrong_pin_ends_saying_until_when_money_out_is_locked():
     phone, _ = at_confirm()
     phone.send("1111")
     phone.send("2222")
     assert phone.send("3333") == (
-        "END Wrong PIN 3 times. Sending and withdrawing are locked for 30 min. "
+        f"END Wrong PIN 3 times. Sending and withdrawing are locked until {_until(30 * 60)}. "
         "You can still receive money."
     )
     assert phone.services.transfers == []
 
 
-def test_choosing_send_money_with_a_locked_pin_ends_at_once_with_minutes_left():
+def test_choosing_send_money_with_a_locked_pin_ends_at_once_with_the_lock_end():
     phone, jane = jane_and_amina()
-    phone.services.lock_seconds[jane] = 601
+    phone.services.lock_for(jane, 601)
     assert phone.send("1") == (
-        "END Your PIN is locked. Try again in 11 min. You can still receive money."
+        f"END Your PIN is locked until {_until(601)}. You can still receive money."
     )
 
 
-def test_pin_locked_by_another_session_before_confirm_ends_with_minutes_left():
+def test_choosing_send_money_with_a_pin_that_needs_a_reset_says_how_to_reset_it():
+    phone, jane = jane_and_amina()
+    phone.services.reset_required.add(jane)
+    assert phone.send("1") == (
+        "END Your PIN is locked. Reset it with an SMS code in the PayTrace app, or call "
+        "support. You can still receive money."
+    )
+
+
+def test_pin_locked_by_another_session_before_confirm_ends_with_the_lock_end():
     phone, jane = at_confirm()
-    phone.services.lock_seconds[jane] = 1200
-    assert phone.send("4821").startswith("END Your PIN is locked. Try again in 20 min.")
+    phone.services.lock_for(jane, 1200)
+    assert phone.send("4821").startswith(f"END Your PIN is locked until {_until(1200)}.")
     assert phone.services.transfers == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.domain.pin import lock_end_text
 from app.ussd.ports import StatementEntry
 from app.ussd.statement_flow import short_name, statement_line
 from tests.unit.fakes import FakeUssdServices
@@ -54,12 +55,13 @@ def test_balance_with_a_wrong_pin_reprompts_and_shows_nothing():
     assert phone.send("abcd").startswith("CON PIN must be 4 digits.")
 
 
-def test_balance_with_a_locked_pin_ends_with_the_minutes_left():
+def test_balance_with_a_locked_pin_ends_with_the_lock_end():
     phone = jane()
-    phone.services.lock_seconds[1] = 90
+    until = phone.services.lock_for(1, 90)
     phone.send("6")
     phone.send("1")
-    assert phone.send("4821").startswith("END Your PIN is locked. Try again in 2 min.")
+    end = lock_end_text(until, datetime.now(UTC))
+    assert phone.send("4821").startswith(f"END Your PIN is locked until {end}.")
 
 
 def test_mini_statement_shows_three_movements_a_screen_and_98_pages_through_nine():

@@ -22,7 +22,7 @@ class Phone:
         self.phone = phone
         self.session_id = ""
         self.inputs: list[str] = []
-        self.config = HopConfig(secret=b"k" * 32, shortcode="*384*123#", pin_lock_minutes=30)
+        self.config = HopConfig(secret=b"k" * 32, shortcode="*384*123#")
 
     def dial(self) -> str:
         self.session_id = f"ATUid_{uuid.uuid4().hex[:12]}"

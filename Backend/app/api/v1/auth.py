@@ -19,6 +19,8 @@ from app.api.v1.models import (
     MeOut,
     OtpRequest,
     OtpSent,
+    PinResetOut,
+    PinResetRequest,
     RefreshRequest,
     RegisteredOut,
     RegisterRequest,
@@ -27,7 +29,7 @@ from app.api.v1.models import (
     TokenRequest,
 )
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
-from app.services import api_auth, otp, pins
+from app.services import api_auth, otp, pin_reset, pins
 from app.services.accounts import profile_of
 from app.services.api_auth import RefreshTokenReused, SessionGrant
 from app.services.registration import refused
@@ -48,9 +50,24 @@ def _tokens(api: ApiServices, grant: SessionGrant) -> dict[str, object]:
 
 
 async def _limit_sign_in(api: ApiServices, phone: str, address: str) -> None:
+    """Attempts per client address and per (phone, address): a stranger spends only
+    their own. The phone's own count waits for a right code (_limit_code_holder)."""
     settings = api.runtime.settings
     await api.limiter.hit("signin", "addr", address, limit=settings.login_attempts_per_address)
-    await api.limiter.hit("signin", "phone", phone, limit=settings.login_attempts_per_phone)
+    await api.limiter.hit(
+        "signin",
+        "phone_addr",
+        phone,
+        address,
+        limit=settings.login_attempts_per_phone_and_address,
+    )
+
+
+async def _limit_code_holder(api: ApiServices, phone: str) -> None:
+    """Attempts per phone by callers who showed its right code: attempts at the PIN."""
+    await api.limiter.hit(
+        "signin", "phone", phone, limit=api.runtime.settings.login_attempts_per_phone
+    )
 
 
 @router.post(
@@ -86,17 +103,24 @@ async def send_code(body: OtpRequest, api: Api, address: Address) -> OtpSent:
 @router.post("/auth/token", summary="Sign in: phone + code + PIN", responses=errors(401, 403, 429))
 async def sign_in(body: TokenRequest, api: Api, address: Address) -> TokenOut:
     """Exchange the SMS code and the PIN for an access token (15 minutes) and a refresh
-    token. A wrong PIN counts toward the same lock as on USSD."""
+    token. A wrong PIN counts toward the same lock as on USSD; a locked PIN answers 403
+    `pin_locked` with `locked_until`, or `pin_reset_required` (reset it with
+    `POST /auth/pin-reset`)."""
     phone = e164(body.phone)
     await _limit_sign_in(api, phone, address)
+    otp_id = await run_in_threadpool(
+        lambda: api_auth.check_login_code(
+            api.runtime.uow(), api.otp_kit, phone=phone, code=body.otp, address=address
+        )
+    )
+    await _limit_code_holder(api, phone)
     grant = await api.with_pin(
-        lambda: api_auth.sign_in(
+        lambda: api_auth.sign_in_with_code(
             api.runtime.uow(),
-            api.otp_kit,
             api.hasher,
             api.pin_policy,
             phone=phone,
-            code=body.otp,
+            otp_id=otp_id,
             pin=body.pin,
             refresh_ttl=api.refresh_ttl,
         )
@@ -162,9 +186,38 @@ async def register(body: RegisterRequest, api: Api, address: Address) -> Registe
             language=body.language,
             code=body.otp,
             refresh_ttl=api.refresh_ttl,
+            address=address,
         )
     )
     await api.forget_profile(phone)  # a cached "not registered" must not linger on USSD
     log.info("api registration", extra={"user_id": done.user.id})
     profile = profile_of(done.user, done.wallet.stellar_address, done.wallet.activation_status)
     return RegisteredOut(user=MeOut.of(profile), **_tokens(api, grant))
+
+
+@router.post(
+    "/auth/pin-reset",
+    summary="Reset the PIN with a code sent by SMS",
+    responses=errors(401, 429),
+)
+async def reset_pin(body: PinResetRequest, api: Api, address: Address) -> PinResetOut:
+    """Choose a new PIN with the code from `POST /auth/otp` (`purpose: pin_reset`): the
+    way out of a forgotten PIN or of `pin_reset_required`. Every lock is cleared and the
+    user is told by SMS. A weak PIN is refused before the code is looked at. Limited
+    like sign-in, and the code's own limits apply."""
+    phone = e164(body.phone)
+    pins.check_new_pin(body.new_pin)
+    await _limit_sign_in(api, phone, address)
+    pin_hash = await api.with_pin(lambda: api.hasher.hash(body.new_pin))
+    user_id = await run_in_threadpool(
+        lambda: pin_reset.reset_pin(
+            api.runtime.uow(),
+            api.otp_kit,
+            phone=phone,
+            code=body.otp,
+            pin_hash=pin_hash,
+            address=address,
+        )
+    )
+    log.info("api PIN reset", extra={"user_id": user_id})
+    return PinResetOut()

@@ -44,8 +44,10 @@ class Strict(BaseModel):
 
 class OtpRequest(Strict):
     phone: Phone
-    purpose: Literal["login", "register"] = Field(
-        default="login", description="`login` to sign in, `register` to open a wallet"
+    purpose: Literal["login", "register", "pin_reset"] = Field(
+        default="login",
+        description="`login` to sign in, `register` to open a wallet, `pin_reset` to reset "
+        "a forgotten or locked PIN",
     )
     language: Language = Field(
         default="en", description="language of the SMS to a number not yet registered"
@@ -183,6 +185,16 @@ class PinChanged(BaseModel):
 
 class SignedOut(BaseModel):
     status: Literal["signed_out"] = "signed_out"
+
+
+class PinResetRequest(Strict):
+    phone: Phone
+    otp: Code = Field(description="the code sent by SMS for `purpose: pin_reset`")
+    new_pin: Pin
+
+
+class PinResetOut(BaseModel):
+    status: Literal["pin_reset"] = "pin_reset"
 
 
 # ---- the wallet ------------------------------------------------------------------------

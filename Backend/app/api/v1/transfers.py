@@ -18,6 +18,7 @@ from app.api.phones import e164
 from app.api.v1.context import Api, CurrentUser
 from app.api.v1.models import InvitationIn, InvitationOut, QuoteOut, TransferIn, TransferOut
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
+from app.services import invitations as invitation_sms
 from app.services import transfers
 from app.services.keys import keyed_digest
 from app.services.ledger import MAX_KEY_LENGTH
@@ -156,18 +157,21 @@ invitations = APIRouter(
     "",
     summary="Invite a number that is not on PayTrace",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(422),
+    responses=errors(422, 429),
 )
 async def invite(body: InvitationIn, api: Api, caller: CurrentUser) -> InvitationOut:
     """What USSD offers when the recipient is not registered: an SMS inviting them to
-    open a wallet, at most once per sender, number and day (`already_invited` then)."""
+    open a wallet, at most once per sender, number and day (`already_invited` then),
+    and at most `INVITES_PER_SENDER_PER_DAY` numbers a day (`invite_limit_reached`,
+    429, nothing sent)."""
     phone = e164(body.phone)
     sent = await run_in_threadpool(
-        lambda: transfers.invite(
+        lambda: invitation_sms.invite(
             api.runtime.uow(),
             sender_user_id=caller.user_id,
             phone=phone,
             shortcode=api.otp_kit.shortcode,
+            daily_limit=api.runtime.settings.invites_per_sender_per_day,
         )
     )
     return InvitationOut(status="invited" if sent else "already_invited")

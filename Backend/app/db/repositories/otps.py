@@ -55,10 +55,31 @@ class OtpRepository:
             row = cur.fetchone()
         return OtpRow(*row) if row else None
 
-    def count_failure(self, otp_id: int) -> None:
+    def failures_from(self, otp_id: int, address: str) -> int:
+        """Wrong tries of this code from one client address."""
         with self._conn.cursor() as cur:
             cur.execute(
-                "UPDATE api_otps SET attempts = attempts + 1 WHERE id = %(id)s", {"id": otp_id}
+                "SELECT failures FROM api_otp_failures"
+                " WHERE otp_id = %(id)s AND address = %(address)s",
+                {"id": otp_id, "address": address},
+            )
+            row = cur.fetchone()
+        return row[0] if row else 0
+
+    def count_failure(self, otp_id: int, address: str = "") -> None:
+        """One more wrong try, in the code's total and in its address's count."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                WITH total AS (
+                    UPDATE api_otps SET attempts = attempts + 1 WHERE id = %(id)s
+                )
+                INSERT INTO api_otp_failures (otp_id, address, failures)
+                VALUES (%(id)s, %(address)s, 1)
+                ON CONFLICT (otp_id, address)
+                DO UPDATE SET failures = api_otp_failures.failures + 1
+                """,
+                {"id": otp_id, "address": address},
             )
 
     def consume(self, otp_id: int, now: datetime) -> bool:

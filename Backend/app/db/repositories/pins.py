@@ -26,7 +26,7 @@ class PinRepository:
         with self._conn.cursor() as cur:
             cur.execute(
                 """
-                SELECT user_id, pin_hash, failed_attempts, locked_until
+                SELECT user_id, pin_hash, failed_attempts, locked_until, lock_count, reset_required
                 FROM user_credentials WHERE user_id = %(user_id)s FOR UPDATE
                 """,
                 {"user_id": user_id},
@@ -54,17 +54,31 @@ class PinRepository:
                 {"key": attempt_key, "user_id": user_id, "ok": succeeded},
             )
 
-    def set_failures(
-        self, user_id: int, failed_attempts: int, locked_until: datetime | None
+    def set_state(
+        self,
+        user_id: int,
+        *,
+        failed_attempts: int,
+        locked_until: datetime | None,
+        lock_count: int,
+        reset_required: bool = False,
     ) -> None:
+        """Write the lockout state (wrong PINs, lock end, locks so far, reset required)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 UPDATE user_credentials
-                SET failed_attempts = %(failed)s, locked_until = %(until)s
+                SET failed_attempts = %(failed)s, locked_until = %(until)s,
+                    lock_count = %(locks)s, reset_required = %(reset)s
                 WHERE user_id = %(user_id)s
                 """,
-                {"failed": failed_attempts, "until": locked_until, "user_id": user_id},
+                {
+                    "failed": failed_attempts,
+                    "until": locked_until,
+                    "locks": lock_count,
+                    "reset": reset_required,
+                    "user_id": user_id,
+                },
             )
 
     def set_pin(self, user_id: int, pin_hash: str) -> None:
@@ -73,7 +87,7 @@ class PinRepository:
                 """
                 UPDATE user_credentials
                 SET pin_hash = %(pin_hash)s, failed_attempts = 0, locked_until = NULL,
-                    pin_changed_at = now()
+                    lock_count = 0, reset_required = false, pin_changed_at = now()
                 WHERE user_id = %(user_id)s
                 """,
                 {"pin_hash": pin_hash, "user_id": user_id},
@@ -84,7 +98,7 @@ class PinRepository:
         with self._conn.cursor() as cur:
             cur.execute(
                 """
-                SELECT user_id, pin_hash, failed_attempts, locked_until
+                SELECT user_id, pin_hash, failed_attempts, locked_until, lock_count, reset_required
                 FROM user_credentials WHERE user_id = %(user_id)s
                 """,
                 {"user_id": user_id},
