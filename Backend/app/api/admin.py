@@ -101,6 +101,8 @@ async def cash_in(body: CashInRequest, response: Response, runtime: AdminRuntime
     first cash-in (200); the same reference with anything else is refused (409
     `idempotency_key_reused`)."""
     phone = e164(body.phone)
+    runtime.audit.target("user", phone)
+    runtime.audit.detail.update(amount=body.amount, reference=body.reference)
     movement = await run_in_threadpool(
         adjustments.cash_in,
         runtime.uow(),
@@ -154,6 +156,8 @@ async def reverse(
     body: ReverseRequest | None = None,
 ) -> ReversalOut:
     """Post the exact opposite of a transaction, once; every wallet it touches gets an SMS."""
+    if body is not None and body.reason:
+        runtime.audit.reason = body.reason
     movement = await run_in_threadpool(
         adjustments.reverse,
         runtime.uow(),
@@ -186,6 +190,7 @@ async def unlock(phone: PhonePath, runtime: AdminRuntime) -> UnlockOut:
     profile = await run_in_threadpool(accounts.get_profile, runtime.uow(), e164(phone))
     if profile is None:
         raise NotFound("no PayTrace user has this phone number")
+    runtime.audit.detail["user_id"] = profile.user_id
     unlocked = await run_in_threadpool(
         pins.unlock,
         runtime.uow(),
@@ -195,6 +200,8 @@ async def unlock(phone: PhonePath, runtime: AdminRuntime) -> UnlockOut:
     )
     if unlocked:
         log.info("admin PIN unlock", extra={"user_id": profile.user_id})
+    else:  # nothing committed: the row written after the answer says so
+        runtime.audit.detail["unlocked"] = False
     return UnlockOut(unlocked=unlocked)
 
 

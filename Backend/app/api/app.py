@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from app.api import admin, admin_callbacks, callbacks, health, mpesa_callbacks
+from app.api import admin, admin_audit, admin_callbacks, callbacks, health, mpesa_callbacks
 from app.api.body_limit import BodyLimit
 from app.api.errors import install_error_handlers
+from app.api.request_id import RequestId
 from app.api.v1 import auth as v1_auth
 from app.api.v1 import campaigns as v1_campaigns
 from app.api.v1 import contributions as v1_contributions
@@ -66,9 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-            expose_headers=["Retry-After", "Idempotent-Replayed"],
+            expose_headers=["Retry-After", "Idempotent-Replayed", "X-Request-ID"],
             max_age=600,
         )
+    # Outermost: every answer carries X-Request-ID, a 413 from BodyLimit and CORS's own too.
+    app.add_middleware(RequestId)
     app.include_router(health.router)
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(harambee.router)
     app.include_router(admin.router)
     app.include_router(admin_callbacks.router)
+    app.include_router(admin_audit.router)
     if settings.sms_sandbox_enabled:
         app.include_router(at_sms.router)
     app.include_router(ussd_routes.router)
