@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 
 from fastapi import APIRouter, Query
@@ -122,6 +122,17 @@ def decode_cursor(cursor: str) -> int:
     raise refused("invalid_cursor", "the cursor is not one this API gave out")
 
 
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    """In UTC: PostgreSQL takes offsets up to 15:59 only, Python up to 23:59. Raises
+    ValidationFailed ('invalid_date') for a time that has no UTC date (before year 1)."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise refused("invalid_date", f"{name} is out of range") from None
+
+
 Text = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
 
 
@@ -152,8 +163,8 @@ async def list_audit(
         target_kind=target_kind,
         target_id=target_id,
         outcome=outcome,
-        since=since,
-        until=until,
+        since=_utc(since, "since"),
+        until=_utc(until, "until"),
     )
     rows, more = await run_in_threadpool(
         lambda: admin_audit.page(runtime.uow(), where, limit=limit, before_id=before)

@@ -53,13 +53,19 @@ def open_entry(request: Request, action: str) -> AuditEntry:
     )
     for name, value in request.path_params.items():
         if name in _PATH_TARGETS:
-            entry.target(_PATH_TARGETS[name], _normalised(name, str(value)))
+            entry.target(_PATH_TARGETS[name], storable(_normalised(name, str(value))))
         elif name.endswith("_id"):
-            entry.target(name.removesuffix("_id"), value)
+            entry.target(name.removesuffix("_id"), storable(str(value)))
     query = list(request.query_params.multi_items())[:_QUERY_MAX]
     if query:
-        entry.detail["query"] = {key[:40]: value[:200] for key, value in query}
+        entry.detail["query"] = {storable(key[:40]): storable(value[:200]) for key, value in query}
     return entry
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL can keep (TEXT and JSONB take no NUL, nor lone surrogates): a
+    hostile path or query is recorded, not turned into a failure to record it."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _normalised(name: str, value: str) -> str:

@@ -200,6 +200,9 @@ def test_refused_admin_requests_are_recorded_without_the_token(http, clean_datab
         (("GET", f"/users/{phone_of(99)}", None, None), 404, "not_found", fingerprint(token)),
         (("POST", "/transactions/{transfer}/reverse", None, {"X-Audit-Reason": "x" * 201}), 422,
          "invalid_reason", fingerprint(token)),
+        (("GET", "/users/%00?x=%00&y=%ED%A0%80", None, None), 422, "invalid_phone",
+         fingerprint(token)),
+        (("GET", "/reconciliation?x=%00", None, {}), 401, "unauthorized", "anonymous"),
     ]  # fmt: skip
     for (method, url, body, headers), status, error, actor in refusals:
         request_id = f"refused-{uuid.uuid4().hex}"
@@ -213,6 +216,9 @@ def test_refused_admin_requests_are_recorded_without_the_token(http, clean_datab
         assert (row["outcome"], row["actor"]) == ("refused", actor)
         assert (row["detail"]["status"], row["detail"]["error"]) == (status, error)
 
+    hostile = [r for r in audit_rows(clean_database) if r["action"] == "get_user"][-1]
+    assert hostile["target_id"] == "\ufffd"
+    assert hostile["detail"]["query"] == {"x": "\ufffd", "y": "\ufffd" * 3}
     assert ledger_snapshot(clean_database) == before  # no money moved, no SMS queued
     stored = str(audit_rows(clean_database))
     assert token not in stored and wrong not in stored
@@ -246,6 +252,13 @@ def test_an_action_whose_audit_row_cannot_be_written_does_not_happen(
     assert read.status_code == 503 and "Alice" not in read.text, read.text
     assert ledger_snapshot(clean_database) == before
     assert audit_rows(clean_database) == []
+
+
+def test_a_hostile_query_is_recorded_as_text_postgresql_can_keep(http, clean_database, token):
+    response = http.get("/ledger/check?a=%00&b=%ff", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    (row,) = audit_rows(clean_database)
+    assert (row["outcome"], row["detail"]["query"]) == ("done", {"a": "\ufffd", "b": "\ufffd"})
 
 
 def test_the_trail_is_append_only_in_the_database(http, clean_database, world, token):
@@ -319,8 +332,10 @@ def test_the_trail_is_read_newest_first_page_by_page_and_filtered(
     assert (anonymous["action"], anonymous["outcome"]) == ("ledger_check", "refused")
     assert {r["actor"] for r in only(outcome="done", action="get_user")} == {fingerprint(token)}
     assert only(since="2999-01-01T00:00:00Z") == []
+    assert only(since="0089-11-07T18:27:27-20:04", action="reverse") == [reversal]
     assert len(only(until="2999-01-01T00:00:00Z", action="get_user")) == 2
     for junk in ({"cursor": "bm90LW1pbmU"}, {"since": "yesterday"}, {"limit": "0"},
-                 {"since": "2026-01-01T00:00:00"}, {"outcome": "maybe"}):  # fmt: skip
+                 {"since": "2026-01-01T00:00:00"}, {"outcome": "maybe"},
+                 {"since": "0001-01-01T00:00:00+20:00"}):  # fmt: skip
         response = http.get("/audit", params=junk, headers=auth)
         assert response.status_code == 422, (junk, response.text)
