@@ -116,7 +116,11 @@ async def cash_in(body: CashInRequest, response: Response, runtime: AdminRuntime
     else:
         log.info(
             "admin cash-in",
-            extra={"transaction_id": movement.transaction_id, "amount": movement.amount},
+            extra={
+                "transaction_id": movement.transaction_id,
+                "amount": movement.amount,
+                "request_id": runtime.audit.request_id,
+            },
         )
     return CashInOut.of(movement, phone)
 
@@ -175,7 +179,11 @@ async def reverse(
     else:
         log.info(
             "admin reversal",
-            extra={"transaction_id": movement.transaction_id, "reverses": transaction_id},
+            extra={
+                "transaction_id": movement.transaction_id,
+                "reverses": transaction_id,
+                "request_id": runtime.audit.request_id,
+            },
         )
     return ReversalOut.of(view, replayed=movement.replayed)
 
@@ -199,7 +207,10 @@ async def unlock(phone: PhonePath, runtime: AdminRuntime) -> UnlockOut:
         dedupe_key=f"pin_unlocked:{profile.user_id}:{uuid.uuid4().hex}",
     )
     if unlocked:
-        log.info("admin PIN unlock", extra={"user_id": profile.user_id})
+        log.info(
+            "admin PIN unlock",
+            extra={"user_id": profile.user_id, "request_id": runtime.audit.request_id},
+        )
     else:  # nothing committed: the row written after the answer says so
         runtime.audit.detail["unlocked"] = False
     return UnlockOut(unlocked=unlocked)
@@ -316,6 +327,10 @@ async def retry_settlement(
     if retried:
         log.info(
             "admin settlement retry",
-            extra={"transaction_id": transaction_id, "last_error": state.last_error},
+            extra={
+                "transaction_id": transaction_id,
+                "last_error": state.last_error,
+                "request_id": runtime.audit.request_id,
+            },
         )
     return SettlementRetryOut.of(state, retried=retried)

@@ -83,7 +83,8 @@ class AdminRoute(APIRoute):
                 response = await handler(request)
             except AdminUnauthorized as exc:
                 log.warning(
-                    "admin request refused: bad or missing token", extra={"path": self.path}
+                    "admin request refused: bad or missing token",
+                    extra={"path": self.path, "request_id": entry.request_id},
                 )
                 await admin_trail.finish_refusal(runtime, entry, exc)
                 return _unauthorized(exc)
