@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import psycopg2
-
 from app.db.pool import Database
 from app.db.repositories.admin_audit import AuditFilter, AuditRow
 from app.db.unit_of_work import UnitOfWork
-from app.errors import ServiceUnavailable
 
 OUTCOMES = ("done", "refused", "failed")
 PAGE_MAX = 200
@@ -43,24 +40,10 @@ class AuditEntry:
         self.target_kind, self.target_id = kind, str(target_id)[:TARGET_MAX]
 
 
-class AuditUnavailable(ServiceUnavailable):
-    """The audit row could not be written: the request's effect, if any, is rolled back."""
-
-    code = "audit_unavailable"
-
-
 def _insert(uow: UnitOfWork, entry: AuditEntry, outcome: str) -> int:
+    """Raises AuditUnavailable when PostgreSQL refuses the row."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
-    try:
-        return _insert_row(uow, entry, outcome)
-    except psycopg2.DatabaseError as exc:
-        # Whatever refused the row (a full disk, a constraint), the action does not
-        # happen without it: 503, never a silent success.
-        raise AuditUnavailable("the admin audit trail cannot be written; retry") from exc
-
-
-def _insert_row(uow: UnitOfWork, entry: AuditEntry, outcome: str) -> int:
     return uow.admin_audit.insert(
         actor=entry.actor,
         action=entry.action,

@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg2
 import psycopg2.extensions
 from psycopg2.extras import Json
+
+from app.errors import AuditUnavailable
 
 _COLUMNS = """id, at, actor, action, target_kind, target_id, reason, client_address,
     request_id, outcome, detail"""
@@ -58,7 +61,24 @@ class AdminAuditRepository:
         outcome: str,
         detail: dict[str, object],
     ) -> int:
-        """Append one row; returns its id."""
+        """Append one row; returns its id. Raises AuditUnavailable when PostgreSQL refuses
+        it (whatever the cause: the action it records must not happen without it)."""
+        try:
+            return self._insert(
+                actor=actor,
+                action=action,
+                target_kind=target_kind,
+                target_id=target_id,
+                reason=reason,
+                client_address=client_address,
+                request_id=request_id,
+                outcome=outcome,
+                detail=detail,
+            )
+        except psycopg2.DatabaseError as exc:
+            raise AuditUnavailable("the admin audit trail cannot be written; retry") from exc
+
+    def _insert(self, **row: object) -> int:
         with self._conn.cursor() as cur:
             cur.execute(
                 """
@@ -68,17 +88,7 @@ class AdminAuditRepository:
                         %(client_address)s, %(request_id)s, %(outcome)s, %(detail)s)
                 RETURNING id
                 """,
-                {
-                    "actor": actor,
-                    "action": action,
-                    "target_kind": target_kind,
-                    "target_id": target_id,
-                    "reason": reason,
-                    "client_address": client_address,
-                    "request_id": request_id,
-                    "outcome": outcome,
-                    "detail": Json(detail),
-                },
+                {**row, "detail": Json(row["detail"])},
             )
             return cur.fetchone()[0]
 
