@@ -2,9 +2,9 @@
 over REST as the PWA signs in: what the cross-user (IDOR) tests attack.
 
 Amina has what Jane must never read or touch: an M-Pesa deposit and withdrawal (through
-the local Daraja sandbox), a harambee she organises, an anonymous contribution to it and
-a pledge. Jane has her own pledge on Amina's campaign (a campaign is public; a pledge is
-not)."""
+the local Daraja sandbox), a transfer to Kito, a harambee she organises, an anonymous
+contribution to it and a pledge. Jane has her own pledge on Amina's campaign (a
+campaign is public; a pledge is not)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ import httpx
 from app.db.pool import Database
 from tests.support.mpesa import MpesaRig, rows
 from tests.support.pwa import Pwa
-from tests.support.wallets import fund, phone_of
+from tests.support.wallets import fund, phone_of, register, registration_secrets
 
 PIN = "4821"
-JANE, AMINA = phone_of(1), phone_of(2)
+JANE, AMINA, KITO = phone_of(1), phone_of(2), phone_of(3)
 # Tables whose every row must be the same after Jane's attempts as before them.
 WATCHED = (
     "users",
@@ -142,6 +142,11 @@ def build_world(rig: MpesaRig) -> World:
     )
     sent = world.as_jane("POST", "/transfers", json={"to": AMINA, "amount": 1_000, "pin": PIN})
     assert sent.status_code == 201, sent.text
+    # Amina pays someone Jane does not know: a transfer that is Amina's alone.
+    box, pin_hash = registration_secrets(rig.settings, PIN)
+    register(rig.database, box, pin_hash, phone=KITO, name="Kito Mwangi")
+    paid = world.as_amina("POST", "/transfers", json={"to": KITO, "amount": 2_500, "pin": PIN})
+    assert paid.status_code == 201, paid.text
     world.ids.update(
         deposit=deposit["id"],
         withdrawal=withdrawal["id"],
