@@ -168,6 +168,13 @@ class ServiceUnavailable(PayTraceError):
     code = "service_unavailable"
 
 
+class AuditUnavailable(ServiceUnavailable):
+    """An admin request's audit row could not be written: whatever it would have done is
+    rolled back with it (app/services/admin_audit.py)."""
+
+    code = "audit_unavailable"
+
+
 class IdempotencyConflict(Conflict):
     """The idempotency key was already used for a different request."""
 

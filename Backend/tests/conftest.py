@@ -110,7 +110,14 @@ def _truncate_all(database: Database) -> None:
             {"kept": list(SEEDED_TABLES)},
         )
         tables = cur.fetchone()[0]
+        # admin_audit refuses TRUNCATE by a trigger (append-only in the database). A
+        # test database is emptied anyway: as superuser, the 'replica' role skips
+        # ordinary triggers for this transaction only (SET LOCAL), and 'origin' is
+        # back before the seed runs. tests/security/test_audit_trail.py proves the
+        # trigger still refuses everyone else.
+        cur.execute("SET LOCAL session_replication_role = replica")
         cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        cur.execute("SET LOCAL session_replication_role = origin")
         cur.execute("SELECT paytrace_seed_system_accounts()")
         conn.commit()
 

@@ -101,6 +101,8 @@ async def cash_in(body: CashInRequest, response: Response, runtime: AdminRuntime
     first cash-in (200); the same reference with anything else is refused (409
     `idempotency_key_reused`)."""
     phone = e164(body.phone)
+    runtime.audit.target("user", phone)
+    runtime.audit.detail.update(amount=body.amount, reference=body.reference)
     movement = await run_in_threadpool(
         adjustments.cash_in,
         runtime.uow(),
@@ -114,7 +116,11 @@ async def cash_in(body: CashInRequest, response: Response, runtime: AdminRuntime
     else:
         log.info(
             "admin cash-in",
-            extra={"transaction_id": movement.transaction_id, "amount": movement.amount},
+            extra={
+                "transaction_id": movement.transaction_id,
+                "amount": movement.amount,
+                "request_id": runtime.audit.request_id,
+            },
         )
     return CashInOut.of(movement, phone)
 
@@ -154,6 +160,8 @@ async def reverse(
     body: ReverseRequest | None = None,
 ) -> ReversalOut:
     """Post the exact opposite of a transaction, once; every wallet it touches gets an SMS."""
+    if body is not None and body.reason:
+        runtime.audit.reason = body.reason
     movement = await run_in_threadpool(
         adjustments.reverse,
         runtime.uow(),
@@ -171,7 +179,11 @@ async def reverse(
     else:
         log.info(
             "admin reversal",
-            extra={"transaction_id": movement.transaction_id, "reverses": transaction_id},
+            extra={
+                "transaction_id": movement.transaction_id,
+                "reverses": transaction_id,
+                "request_id": runtime.audit.request_id,
+            },
         )
     return ReversalOut.of(view, replayed=movement.replayed)
 
@@ -186,6 +198,7 @@ async def unlock(phone: PhonePath, runtime: AdminRuntime) -> UnlockOut:
     profile = await run_in_threadpool(accounts.get_profile, runtime.uow(), e164(phone))
     if profile is None:
         raise NotFound("no PayTrace user has this phone number")
+    runtime.audit.detail["user_id"] = profile.user_id
     unlocked = await run_in_threadpool(
         pins.unlock,
         runtime.uow(),
@@ -194,7 +207,12 @@ async def unlock(phone: PhonePath, runtime: AdminRuntime) -> UnlockOut:
         dedupe_key=f"pin_unlocked:{profile.user_id}:{uuid.uuid4().hex}",
     )
     if unlocked:
-        log.info("admin PIN unlock", extra={"user_id": profile.user_id})
+        log.info(
+            "admin PIN unlock",
+            extra={"user_id": profile.user_id, "request_id": runtime.audit.request_id},
+        )
+    else:  # nothing committed: the row written after the answer says so
+        runtime.audit.detail["unlocked"] = False
     return UnlockOut(unlocked=unlocked)
 
 
@@ -309,6 +327,10 @@ async def retry_settlement(
     if retried:
         log.info(
             "admin settlement retry",
-            extra={"transaction_id": transaction_id, "last_error": state.last_error},
+            extra={
+                "transaction_id": transaction_id,
+                "last_error": state.last_error,
+                "request_id": runtime.audit.request_id,
+            },
         )
     return SettlementRetryOut.of(state, retried=retried)

@@ -20,6 +20,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 
+from app.api import admin_trail
+from app.api.admin_trail import AdminSession
 from app.api.errors import error_body
 from app.api.tokens import token_matches
 from app.errors import Forbidden, Unauthorized
@@ -61,23 +63,37 @@ def _unauthorized(exc: AdminUnauthorized) -> JSONResponse:
 
 
 class AdminRoute(APIRoute):
-    """An APIRoute that checks the admin token before the request body is read."""
+    """An APIRoute that checks the admin token before the request body is read, and
+    records every request in the admin audit trail (app/api/admin_trail.py): refused
+    ones too, whatever refused them."""
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
 
         async def checked(request: Request) -> Response:
-            settings = request.app.state.runtime.settings
+            runtime: Runtime = request.app.state.runtime
+            entry = admin_trail.open_entry(request, action=self.name)
+            request.state.admin_audit = entry
             try:
-                check_admin_token(
-                    settings.admin_token, _bearer_token(request.headers.get("authorization"))
-                )
-                return await handler(request)
+                given = _bearer_token(request.headers.get("authorization"))
+                check_admin_token(runtime.settings.admin_token, given)
+                assert given is not None  # check_admin_token refused it otherwise
+                entry.actor = admin_trail.actor_of(given)
+                admin_trail.read_reason(request, entry)
+                response = await handler(request)
             except AdminUnauthorized as exc:
                 log.warning(
-                    "admin request refused: bad or missing token", extra={"path": self.path}
+                    "admin request refused: bad or missing token",
+                    extra={"path": self.path, "request_id": entry.request_id},
                 )
+                await admin_trail.finish_refusal(runtime, entry, exc)
                 return _unauthorized(exc)
+            except Exception as exc:
+                await admin_trail.finish_refusal(runtime, entry, exc)
+                raise
+            # A read is answered only once its row is written (ServiceUnavailable if not).
+            await admin_trail.finish(runtime, entry, response.status_code)
+            return response
 
         return checked
 
@@ -92,8 +108,9 @@ _bearer = HTTPBearer(
 async def admin_runtime(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-) -> Runtime:
-    """The runtime, once the caller has shown the admin token; raises like check_admin_token.
+) -> AdminSession:
+    """The runtime, once the caller has shown the admin token, with units of work that
+    write the request's audit row; raises like check_admin_token.
 
     async: a plain def would cost a thread-pool hop for a string comparison.
     """
@@ -101,7 +118,11 @@ async def admin_runtime(
     check_admin_token(
         runtime.settings.admin_token, credentials.credentials if credentials else None
     )
-    return runtime
+    entry = getattr(request.state, "admin_audit", None)
+    if entry is None:
+        # Only AdminRoute opens an entry: an admin route without it would go unaudited.
+        raise RuntimeError(f"{request.url.path}: admin routes need route_class=AdminRoute")
+    return AdminSession(runtime, entry)
 
 
-AdminRuntime = Annotated[Runtime, Security(admin_runtime)]
+AdminRuntime = Annotated[AdminSession, Security(admin_runtime)]

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api import (
     admin,
+    admin_audit,
     admin_callbacks,
     admin_mpesa_reconciliation,
     callbacks,
@@ -21,6 +22,7 @@ from app.api import (
 from app.api.body_limit import BodyLimit
 from app.api.callback_store import MAX_CALLBACK_BYTES
 from app.api.errors import install_error_handlers
+from app.api.request_id import RequestId
 from app.api.source_networks import SourceNetworks, rules_from_settings
 from app.api.v1 import auth as v1_auth
 from app.api.v1 import campaigns as v1_campaigns
@@ -82,16 +84,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_allow_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-            expose_headers=["Retry-After", "Idempotent-Replayed"],
+            expose_headers=["Retry-After", "Idempotent-Replayed", "X-Request-ID"],
             max_age=600,
         )
-    # Outermost: a caller from outside a provider's networks is refused before
+    # Next to outermost: a caller from outside a provider's networks is refused before
     # anything (its body included) is read.
     app.add_middleware(
         SourceNetworks,
         rules=rules_from_settings(settings),
         trusted_proxies=settings.trusted_proxies,
     )
+    # Outermost: every answer carries X-Request-ID (a 403 from SourceNetworks, a 413 from
+    # BodyLimit and CORS's own too).
+    app.add_middleware(RequestId)
     app.include_router(health.router)
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)
@@ -104,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(harambee.router)
     app.include_router(admin.router)
     app.include_router(admin_callbacks.router)
+    app.include_router(admin_audit.router)
     app.include_router(admin_mpesa_reconciliation.router)
     if settings.sms_sandbox_enabled:
         app.include_router(at_sms.router)

@@ -12,6 +12,7 @@ import psycopg2
 import psycopg2.extensions
 
 from app.db.pool import Database
+from app.db.repositories.admin_audit import AdminAuditRepository
 from app.db.repositories.api_sessions import ApiSessionRepository
 from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
@@ -55,6 +56,7 @@ class UnitOfWork:
     campaigns: CampaignRepository
     contributions: ContributionRepository
     pledges: PledgeRepository
+    admin_audit: AdminAuditRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -84,6 +86,7 @@ class UnitOfWork:
         self.campaigns = CampaignRepository(self.conn)
         self.contributions = ContributionRepository(self.conn)
         self.pledges = PledgeRepository(self.conn)
+        self.admin_audit = AdminAuditRepository(self.conn)
         return self
 
     def __exit__(

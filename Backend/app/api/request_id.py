@@ -1,0 +1,55 @@
+"""X-Request-ID: one id per request, answered in the response header and kept in the
+admin audit trail, so an operator can match a row to a proxy's or a client's log."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = "X-Request-ID"
+# A caller's (or a proxy's) own id is kept when it is sane: short, and characters that
+# can go into a log line or a header unescaped. Anything else is replaced, not refused.
+_SANE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
+
+
+def sane_request_id(given: str | None) -> str:
+    """The given id when it is sane, else a new one (32 hex digits)."""
+    if given is not None and _SANE.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def request_id_of(request: Request) -> str:
+    """This request's id (RequestId sets it; a request that bypassed it gets a new one)."""
+    found = getattr(request.state, "request_id", None)
+    return found if isinstance(found, str) else sane_request_id(None)
+
+
+class RequestId:
+    """Sets `request.state.request_id` and the X-Request-ID header of every HTTP answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        request_id = sane_request_id(given)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[HEADER] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
