@@ -222,6 +222,8 @@ DUE = "2099-01-01"
 ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/auth/otp"): sign_in("/auth/otp", {"phone": AMINA, "purpose": "login"}),
     ("POST", "/auth/token"): sign_in("/auth/token", {"phone": AMINA, "otp": "123456", "pin": PIN}),
+    ("POST", "/auth/pin-reset"): sign_in("/auth/pin-reset", {"phone": AMINA, "otp": "123456",
+                                                             "new_pin": "5937"}),
     ("POST", "/auth/refresh"): sign_in("/auth/refresh", {"refresh_token": "x" * 40}),
     ("POST", "/auth/logout"): caller(signing_out_ends_only_my_session, last=True),
     ("POST", "/workers/register"): sign_in("/workers/register", {"phone": AMINA, "otp": "123456",
