@@ -14,6 +14,7 @@ from app.api import (
     admin,
     admin_audit,
     admin_callbacks,
+    admin_mpesa,
     admin_mpesa_reconciliation,
     callbacks,
     health,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(admin_callbacks.router)
     app.include_router(admin_audit.router)
+    app.include_router(admin_mpesa.router)
     app.include_router(admin_mpesa_reconciliation.router)
     if settings.sms_sandbox_enabled:
         app.include_router(at_sms.router)

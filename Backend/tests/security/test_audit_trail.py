@@ -52,6 +52,7 @@ CASES = [
     Case("GET", "/ledger/check", 200),
     Case("GET", "/reconciliation", 404),
     Case("GET", "/reconciliation/mpesa", 404),
+    Case("GET", "/mpesa/held-deposits", 200),
     Case("GET", "/settlements", 200, "/settlements?status=pending"),
     Case("POST", "/settlements/{transaction_id}/retry", 200, "/settlements/{cash_in}/retry",
          CASH_IN, tx=True),

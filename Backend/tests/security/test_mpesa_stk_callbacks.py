@@ -80,6 +80,17 @@ def test_a_paid_callback_without_metadata_credits_nothing_and_holds_the_deposit(
     assert reason == "a paid callback without Amount, MpesaReceiptNumber, PhoneNumber"
     [held] = held_deposits(UnitOfWork(rig.database))
     assert (held.reference, held.status, held.result_desc) == (reference, "disputed", reason)
+    # ... and the operator sees it, with the reason, on the admin API
+    token = rig.settings.admin_token.get_secret_value()
+    answer = httpx.get(
+        f"{rig.paytrace.url}/api/v1/admin/mpesa/held-deposits",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    [shown] = answer.json()["items"]
+    assert (shown["reference"], shown["status"], shown["amount"]) == (reference, "disputed", 50000)
+    assert shown["result_desc"] == reason and shown["receipt"] is None
 
 
 @pytest.mark.parametrize("missing", ["Amount", "MpesaReceiptNumber", "PhoneNumber"])
