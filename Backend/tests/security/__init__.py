@@ -1,1 +1,2 @@
-"""Hostile-client suite: every inbound edge attacked; each test asserts no money moved and no state changed."""
+"""Hostile-client suite: every inbound edge attacked; each test asserts no money moved
+and no state changed."""
