@@ -271,7 +271,10 @@ def _mismatch(deposit: Deposit, outcome: StkOutcome) -> tuple[str, str] | None:
     if from_callback and outcome.amount != deposit.amount:
         return "amount_mismatch", f"paid {outcome.amount} cents, asked {deposit.amount}"
     if from_callback and not mpesa.same_phone(outcome.phone, deposit.phone):
-        return "phone_mismatch", f"paid from {outcome.phone}, asked {mask(deposit.phone)}"
+        return (
+            "phone_mismatch",
+            f"paid from {mask(str(outcome.phone))}, asked {mask(deposit.phone)}",
+        )
     return None
 
 
