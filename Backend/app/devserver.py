@@ -2,9 +2,12 @@
 
 Starts embedded PostgreSQL and Redis under the data directory when DATABASE_URL /
 REDIS_URL are unset (their data survives restarts), applies migrations, then runs
-the API and the outbox worker as child processes and supervises them: Ctrl-C or
-SIGTERM stops everything cleanly; a child that dies on its own stops everything
-with a non-zero exit, so a broken process is never mistaken for a running system.
+the API and the outbox worker as child processes and supervises them
+(app/infra/supervisor.py): Ctrl-C or SIGTERM, at any moment from the first line of
+main() on, stops everything, children with their process groups and the embedded
+servers, each within a bounded time; a second one skips the grace periods (the
+handler only sets a flag: app/infra/stop_flag.py). A child that dies on its own stops
+everything with a non-zero exit, so a broken process is never mistaken for a running system.
 When STELLAR_HORIZON_URL is unset, PayTrace's local Stellar development network is
 the first child: the runner waits for it, creates PayTrace's own accounts on it,
 and only then starts the API and the worker, pointed at it. When no Daraja consumer
@@ -14,52 +17,24 @@ the API and the worker, with the credentials PayTrace's settings carry.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
-import urllib.request
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import httpx
 from stellar_sdk.exceptions import SdkError
 
-from app.config import BACKEND_DIR, Settings
+from app.config import Settings
 from app.db.migrate import apply_migrations
-from app.infra.embedded import ensure_servers
+from app.infra.embedded import STOP_TIMEOUT_S, EmbeddedServers, ensure_servers
+from app.infra.stop_flag import StopFlag
+from app.infra.supervisor import Child, StartFailed, Supervisor, probe_ready
 from app.services.custody import SecretBox, SystemAccounts, UndecryptableSecret
 from app.services.custody_bootstrap import RefusedNetwork, prepare_development_network
 
-_POLL_S = 0.2
 LOCAL_STELLAR_HOST = "127.0.0.1"
-
-
-@dataclass
-class Child:
-    """One supervised process: a name for messages and the argv that starts it.
-
-    A child with a `ready_url` is a service the children after it depend on: the
-    supervisor starts nothing more until that URL answers 200 (then runs `on_ready`),
-    and stops it only after the children started after it have stopped.
-    """
-
-    name: str
-    argv: list[str]
-    ready_url: str | None = None
-    on_ready: Callable[[], None] | None = field(default=None, repr=False)
-    ready_timeout_s: float = 30.0
-    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-
-class StartFailed(RuntimeError):
-    """A service never became ready, or preparing it failed: nothing is left running."""
 
 
 def uvicorn_argv(app: str, host: str, port: int, log_level: str = "info") -> list[str]:
@@ -243,123 +218,6 @@ def build_children(settings: Settings, *, worker: bool) -> list[Child]:
     return children
 
 
-def _die_with_parent() -> None:
-    # Children live in their own process group (so that a terminal's Ctrl-C reaches
-    # only the supervisor, which then stops them in order); if the supervisor is
-    # SIGKILLed they must not linger holding the port, so ask Linux to SIGTERM them.
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class Supervisor:
-    """Starts children, notices one dying, and stops them all (SIGTERM, then SIGKILL)."""
-
-    def __init__(
-        self, children: Sequence[Child], env: dict[str, str], *, grace_s: float = 10.0
-    ) -> None:
-        self.children = list(children)
-        self.env = env
-        self.grace_s = grace_s
-
-    def start(self, stop: threading.Event | None = None) -> None:
-        """Start the children in order, waiting for each service the next ones need.
-        Returns early, with the rest not started, once `stop` is set; raises
-        StartFailed when a service dies, never answers, or its `on_ready` fails."""
-        for child in self.children:
-            if stop is not None and stop.is_set():
-                return
-            child.proc = subprocess.Popen(  # noqa: S603 - argv built here, no shell
-                child.argv,
-                env=self.env,
-                cwd=BACKEND_DIR,
-                process_group=0,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
-            ready = child.ready_url is not None and self._wait_ready(child, stop)
-            if ready and child.on_ready is not None:
-                child.on_ready()
-
-    def _wait_ready(self, child: Child, stop: threading.Event | None) -> bool:
-        """True once the child answers; False if a stop was asked for meanwhile."""
-        assert child.proc is not None and child.ready_url is not None
-        stop = stop or threading.Event()
-        deadline = time.monotonic() + child.ready_timeout_s
-        while not probe_ready(child.ready_url):
-            code = child.proc.poll()
-            if code is not None:
-                raise StartFailed(f"{child.name} exited ({code}) before it was ready")
-            if time.monotonic() > deadline:
-                raise StartFailed(
-                    f"{child.name} did not answer {child.ready_url} "
-                    f"within {child.ready_timeout_s:g} s"
-                )
-            if stop.wait(_POLL_S):
-                return False
-        return True
-
-    def dead_child(self) -> Child | None:
-        for child in self.children:
-            if child.proc is not None and child.proc.poll() is not None:
-                return child
-        return None
-
-    def stop(self) -> None:
-        """Stop in reverse dependency order: the children started after a service stop
-        (together) before it does."""
-        waves: list[list[Child]] = [[]]
-        for child in self.children:
-            waves[-1].append(child)
-            if child.ready_url is not None:
-                waves.append([])
-        for wave in reversed(waves):
-            self._stop_together(wave)
-
-    def _stop_together(self, children: Sequence[Child]) -> None:
-        running = [c for c in children if c.proc is not None and c.proc.poll() is None]
-        for child in running:
-            with contextlib.suppress(ProcessLookupError):
-                child.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_s
-        for child in running:
-            try:
-                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"devserver: {child.name} did not stop in time, killing it", file=sys.stderr)
-                child.proc.kill()
-                child.proc.wait()
-
-    def run(self, stop: threading.Event, on_tick: Callable[[], None] | None = None) -> int:
-        """Supervise until `stop` is set (exit 0) or a child dies or fails to start (exit 1)."""
-        try:
-            try:
-                self.start(stop)
-            except StartFailed as exc:
-                print(f"devserver: {exc}; stopping", file=sys.stderr)
-                return 1
-            while not stop.wait(_POLL_S):
-                dead = self.dead_child()
-                if dead is not None:
-                    code = dead.proc.returncode if dead.proc else None
-                    print(f"devserver: {dead.name} exited ({code}); stopping", file=sys.stderr)
-                    return 1
-                if on_tick is not None:
-                    on_tick()
-            return 0
-        finally:
-            self.stop()
-
-
-def probe_ready(url: str) -> bool:
-    """One readiness check: True once the API answers 200 (PostgreSQL and Redis reachable)."""
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own URL
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def banner(
     base_url: str, settings: Settings, worker: bool, embedded: bool, local_stellar: bool = False
 ) -> str:
@@ -417,17 +275,22 @@ def _admin_token_hint(settings: Settings) -> str:
 
 
 def main() -> int:
-    settings = Settings()  # also creates the dev secrets once, before two children race
-    embedded = not settings.database_url or not settings.redis_url
-    if embedded:
-        print(f"devserver: starting embedded PostgreSQL/Redis under {settings.data_dir}")
-    database_url, redis_url, servers = ensure_servers(
-        settings.data_dir, settings.database_url, settings.redis_url
-    )
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    # First of all, so that no signal finds the default handler while servers start:
+    # Ctrl-C or SIGTERM from here on only sets the flag, and the finally below stops
+    # whatever was started. A second one while stopping skips the grace periods.
+    stop = StopFlag()
+    stop.install()
+    servers = EmbeddedServers()
     try:
+        settings = Settings()  # also creates the dev secrets once, before children race
+        embedded = not settings.database_url or not settings.redis_url
+        if embedded:
+            print(f"devserver: starting embedded PostgreSQL/Redis under {settings.data_dir}")
+        database_url, redis_url, _ = ensure_servers(
+            settings.data_dir, settings.database_url, settings.redis_url, servers
+        )
+        if stop.is_set():
+            return 0
         try:
             applied = apply_migrations(database_url)
         except RuntimeError as exc:
@@ -466,7 +329,7 @@ def main() -> int:
         env = child_env(
             database_url, redis_url, local_stellar_url(settings) if local_stellar else None
         )
-        supervisor = Supervisor(children, env)
+        supervisor = Supervisor(children, env, hurry=lambda: stop.urgent)
         base_url = f"http://{settings.host}:{settings.port}"
         announced = False
 
@@ -478,7 +341,7 @@ def main() -> int:
 
         return supervisor.run(stop, on_tick=announce)
     finally:
-        servers.stop()
+        servers.stop(timeout_s=1.0 if stop.urgent else STOP_TIMEOUT_S)
         print("devserver: stopped", file=sys.stderr)
 
 

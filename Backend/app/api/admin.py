@@ -34,7 +34,9 @@ from app.api.admin_models import (
     UserOut,
 )
 from app.api.phones import e164
+from app.config import Settings
 from app.errors import NotFound, ServiceUnavailable
+from app.integrations.stellar import Horizon
 from app.services import (
     accounts,
     adjustments,
@@ -248,6 +250,11 @@ async def latest_reconciliation(runtime: AdminRuntime) -> ReconciliationOut:
 _CURSOR_PREFIX = "s:"
 
 
+def _stellar(settings: Settings) -> Horizon | None:
+    """The network a retry asks about the refused envelope (None: custody is off)."""
+    return Horizon.from_settings(settings) if settings.stellar_horizon_url else None
+
+
 def encode_settlement_cursor(transaction_id: int) -> str:
     raw = f"{_CURSOR_PREFIX}{transaction_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -310,8 +317,10 @@ async def list_settlements(
         409: {
             "model": ErrorOut,
             "description": "`not_retryable`: it is submitted or settled (only a failed one"
-            " can be retried)",
+            " can be retried), or the network has not yet shown that its refused envelope"
+            " can never apply",
         },
+        503: {"model": ErrorOut, "description": "the Stellar network cannot be asked now"},
     },
 )
 async def retry_settlement(
@@ -322,7 +331,9 @@ async def retry_settlement(
     for it (the refused one moved nothing: see docs/stellar.md). Retrying one that is
     pending already answers its state with `"retried": false`."""
     state, retried = await run_in_threadpool(
-        lambda: settlement_admin.retry(runtime.uow(), transaction_id=transaction_id)
+        lambda: settlement_admin.retry(
+            runtime.uow(), _stellar(runtime.settings), transaction_id=transaction_id
+        )
     )
     if retried:
         log.info(

@@ -15,7 +15,9 @@ envelope must be applied exactly once:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -59,6 +61,14 @@ class AccountState:
     balances: dict[str, int]
 
 
+@dataclass(frozen=True)
+class LedgerClose:
+    """A closed ledger: its sequence and the network's close time (not this machine's)."""
+
+    sequence: int
+    closed_at: datetime
+
+
 class StellarNetwork(Protocol):
     def submit(self, envelope_xdr: str) -> SubmitResult:
         """Submit a signed envelope once; every answer becomes a SubmitResult."""
@@ -72,6 +82,10 @@ class StellarNetwork(Protocol):
     def account(self, address: str) -> AccountState | None:
         """The account's sequence and balances, or None if it does not exist; raises
         StellarUnavailable."""
+        ...
+
+    def latest_ledger(self) -> LedgerClose:
+        """The last closed ledger, with its close time; raises StellarUnavailable."""
         ...
 
 
@@ -154,6 +168,17 @@ class Horizon:
             raise StellarUnavailable(str(exc)) from exc
         return int(found["ledger"]) if found.get("successful") else None
 
+    def latest_ledger(self) -> LedgerClose:
+        try:
+            page = self.server.ledgers().order(desc=True).limit(1).call()
+        except (ConnectionError, BadResponseError, NotFoundError) as exc:
+            raise StellarUnavailable(str(exc)) from exc
+        records = page.get("_embedded", {}).get("records") or []
+        if not records:
+            raise StellarUnavailable("horizon listed no closed ledger")
+        closed_at = datetime.fromisoformat(records[0]["closed_at"].replace("Z", "+00:00"))
+        return LedgerClose(int(records[0]["sequence"]), closed_at)
+
     def account(self, address: str) -> AccountState | None:
         try:
             found = self.server.accounts().account_id(address).call()
@@ -187,6 +212,8 @@ class FakeStellarNetwork:
     hashes: dict[str, int] = field(default_factory=dict)  # tx hash -> ledger
     _answers: list[SubmitResult | Exception] = field(default_factory=list)
     ledger: int = 100
+    # The network's own clock: the close time of its last ledger (a test moves it).
+    close_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     passphrase: str = "PayTrace Local Network ; development only"  # noqa: S105
 
     def script(self, *answers: SubmitResult | Exception) -> None:
@@ -221,3 +248,6 @@ class FakeStellarNetwork:
 
     def account(self, address: str) -> AccountState | None:
         return self.accounts.get(address)
+
+    def latest_ledger(self) -> LedgerClose:
+        return LedgerClose(self.ledger, self.close_clock())

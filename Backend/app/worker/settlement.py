@@ -14,11 +14,13 @@ Activation rides the same rounds: wallets waiting for their account on-chain go 
 What an answer means (for both kinds of envelope):
 
 * applied: the envelope and its movements are recorded settled, with hash and ledger;
-* retry (timeout, 5xx): the very same bytes are sent again, until the envelope's time
-  bound has passed and its hash is confirmed absent; then it is dead and its
-  movements are planned again;
-* bad sequence / too late: dead once its hash is confirmed absent (the channel's
-  sequence is reloaded), and its movements are planned again;
+* retry (timeout, 5xx): the very same bytes are sent again, until the network shows
+  the envelope can never apply (app/services/settlement_expiry.py: a closed ledger past
+  its time bound, or its channel's sequence used, and its hash absent); then it is dead
+  and its movements are planned again. This machine's clock only says when to ask;
+* bad sequence / too late: the same question to the network; dead (the channel's
+  sequence is reloaded, its movements planned again) only on the network's word, else
+  the same bytes go again later;
 * refused: the movements whose operations failed are parked for an operator (they
   block later movements spending from the same parties); the others are planned again.
 
@@ -52,8 +54,9 @@ from app.integrations.stellar import (
     SubmitResult,
     cents_to_amount,
 )
-from app.services import settlement_plan, stellar_envelopes
+from app.services import settlement_expiry, settlement_plan, stellar_envelopes
 from app.services.custody import SecretBox, SystemAccounts
+from app.services.settlement_expiry import EnvelopeBounds, Fate
 from app.services.settlement_plan import Batch, Side
 
 log = logging.getLogger("paytrace.settlement")
@@ -78,6 +81,8 @@ class InFlight:
     future: Future[SubmitResult] | None = None
     retry_at: float = 0.0  # monotonic time before which it is not resent
     attempts: int = 0
+    # The network said it could still apply: resend once before asking it again.
+    live_by_network: bool = False
 
 
 class Settler:
@@ -381,12 +386,15 @@ class Settler:
         for channel, flight in list(self._in_flight.items()):
             if flight.future is None and flight.retry_at <= now:
                 busy = True
-                if self._clock() > flight.envelope.max_time:
-                    try:  # past its time bound: on the ledger, or never
-                        self._past_time_bound(channel, flight)
+                if self._clock() > flight.envelope.max_time and not flight.live_by_network:
+                    # Past its time bound by this clock: only a hint to ask the network,
+                    # which alone can say the envelope will never apply.
+                    try:
+                        self._unusable(channel, flight.envelope)
                     except StellarUnavailable as exc:
                         self._later(flight, str(exc))
                 else:
+                    flight.live_by_network = False  # ask again after this answer
                     self._send(channel)
         return busy
 
@@ -406,13 +414,19 @@ class Settler:
         else:
             self._refused(channel, envelope, result.result_codes)
 
-    def _past_time_bound(self, channel: str, flight: InFlight) -> None:
-        self._unusable(channel, flight.envelope)
-
     def _unusable(self, channel: str, envelope: SignedEnvelope) -> None:
-        ledger = self._network.transaction_ledger(envelope.tx_hash)
-        if ledger is not None:  # it did apply; the answer saying so was lost
-            self._settled(channel, envelope, ledger)
+        """The envelope may be past use: settled if it applied, dead only if the network
+        shows it never can; otherwise the same bytes go again later."""
+        verdict = settlement_expiry.fate(self._network, EnvelopeBounds.of(envelope))
+        if verdict.fate is Fate.APPLIED:  # it did apply; the answer saying so was lost
+            self._settled(channel, envelope, verdict.ledger or 0)
+            return
+        if verdict.fate is Fate.LIVE:
+            # This clock may be ahead of the network's: the same bytes go again once the
+            # wait is over (the network then applies them or answers too late).
+            flight = self._in_flight[channel]
+            flight.live_by_network = True
+            self._later(flight, f"not dead yet: {verdict.why}")
             return
         with UnitOfWork(self._database) as uow:
             if self._in_flight[channel].purpose == "activations":
@@ -422,7 +436,7 @@ class Settler:
             uow.commit()
         self._sequences.pop(channel, None)
         del self._in_flight[channel]
-        log.info("envelope dead; what it carried will be built again")
+        log.info("envelope dead; what it carried will be built again", extra={"why": verdict.why})
 
     def _settled(self, channel: str, envelope: SignedEnvelope, ledger: int) -> None:
         activations = self._in_flight[channel].purpose == "activations"

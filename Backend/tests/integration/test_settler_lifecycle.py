@@ -48,17 +48,19 @@ def system(settings) -> SystemAccounts:
 
 
 @pytest.fixture
-def network(system) -> FakeStellarNetwork:
-    return FakeStellarNetwork(
-        accounts={
-            c.public_key: AccountState(c.public_key, CHANNEL_SEQUENCE, {}) for c in system.channels
-        }
-    )
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def network(system, clock) -> FakeStellarNetwork:
+    """A network whose ledgers close on the test's clock (moving it closes a ledger then)."""
+    return FakeStellarNetwork(
+        accounts={
+            c.public_key: AccountState(c.public_key, CHANNEL_SEQUENCE, {}) for c in system.channels
+        },
+        close_clock=clock,
+    )
 
 
 def new_settler(settings, database, network, system, clock) -> Settler:

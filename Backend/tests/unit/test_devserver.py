@@ -1,5 +1,7 @@
 """`make run`'s supervisor, with real child processes (no PostgreSQL needed)."""
 
+import os
+import signal
 import sys
 import threading
 import time
@@ -17,6 +19,8 @@ from app.devserver import (
     daraja_sandbox_child,
     stellar_network_child,
 )
+from app.infra.embedded import alive
+from app.infra.stop_flag import StopFlag
 from tests.conftest import free_port
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -241,3 +245,71 @@ def test_no_local_daraja_sandbox_when_daraja_credentials_are_configured(tmp_path
     assert "daraja-sandbox" not in [c.name for c in build_children(settings, worker=True)]
     text = banner("http://127.0.0.1:8000", settings, True, False)
     assert "https://sandbox.safaricom.co.ke" in text and "local Daraja sandbox" not in text
+
+
+def test_a_grandchild_is_stopped_with_its_parent(tmp_path):
+    """A child's own children (its process group) never outlive a stop."""
+    pid_file = tmp_path / "grandchild"
+    parent = _child(
+        "worker",
+        "import pathlib, subprocess, sys, time\n"
+        "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(g.pid))\n"
+        "time.sleep(60)\n",
+    )
+    stop = threading.Event()
+
+    def stop_once_started() -> None:
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+
+    threading.Thread(target=stop_once_started, daemon=True).start()
+    assert Supervisor([parent], env={}, grace_s=5).run(stop) == 0
+    grandchild = int(pid_file.read_text())
+    deadline = time.monotonic() + 3
+    while alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(grandchild)
+
+
+def test_a_second_stop_request_kills_at_once_without_waiting_for_the_grace(tmp_path):
+    flag = tmp_path / "ready"
+    stubborn = _child(
+        "api",
+        "import pathlib, signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"pathlib.Path({str(flag)!r}).touch()\n"
+        "time.sleep(60)\n",
+    )
+    stop = StopFlag()
+
+    def stop_twice_once_ready() -> None:
+        deadline = time.monotonic() + 10
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        time.sleep(0.3)
+        stop.set()  # Ctrl-C again: no more patience
+
+    threading.Thread(target=stop_twice_once_ready, daemon=True).start()
+    started = time.monotonic()
+    supervisor = Supervisor([stubborn], env={}, grace_s=30, hurry=lambda: stop.urgent)
+    assert supervisor.run(stop) == 0
+    assert time.monotonic() - started < 10
+    assert stubborn.proc.returncode == -9
+
+
+def test_a_signal_sets_the_stop_flag_even_while_its_waiter_sleeps():
+    """The handler takes no lock: it cannot deadlock with the main thread's wait."""
+    stop = StopFlag()
+    previous = signal.signal(signal.SIGUSR1, stop.handle)
+    try:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        started = time.monotonic()
+        assert stop.wait(10) is True
+        assert time.monotonic() - started < 5
+        assert stop.count == 1 and not stop.urgent
+    finally:
+        signal.signal(signal.SIGUSR1, previous)

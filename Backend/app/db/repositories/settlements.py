@@ -359,32 +359,31 @@ class SettlementRepository:
             )
             return [SettlementState(*row) for row in cur.fetchall()]
 
-    def retry(self, transaction_id: int) -> bool:
+    def retry(self, transaction_id: int, *, refused_envelope_id: int | None) -> bool:
         """A parked ('failed') settlement back to 'pending', without its refused envelope:
-        the settler builds a new one. False if it was not 'failed'. last_error stays until
-        the new envelope is signed."""
+        the settler builds a new one. False if it was not 'failed', or no longer carries
+        `refused_envelope_id` (the envelope the caller found dead on the network).
+        last_error stays until the new envelope is signed."""
         with self._conn.cursor() as cur:
-            # Not while the refused envelope's time bound lies ahead: one refused before
-            # reaching a ledger (tx_bad_auth...) could still be applied by whoever holds
-            # its bytes, and the new envelope would then pay a second time.
+            # Whether the refused envelope could still apply is the network's to say
+            # (app/services/settlement_expiry.py), never this database's clock.
             cur.execute(
-                "UPDATE stellar_settlements s SET status = 'pending', envelope_id = NULL"
-                " WHERE s.transaction_id = %(id)s AND s.status = 'failed'"
-                " AND NOT EXISTS (SELECT 1 FROM stellar_transactions e"
-                "                 WHERE e.id = s.envelope_id AND e.max_time >= now())",
-                {"id": transaction_id},
+                "UPDATE stellar_settlements SET status = 'pending', envelope_id = NULL"
+                " WHERE transaction_id = %(id)s AND status = 'failed'"
+                " AND envelope_id IS NOT DISTINCT FROM %(envelope)s",
+                {"id": transaction_id, "envelope": refused_envelope_id},
             )
             return cur.rowcount == 1
 
-    def refused_envelope_live_until(self, transaction_id: int) -> datetime | None:
-        """Until when the envelope that refused this settlement could still apply (its
-        upper time bound), if that is still ahead."""
+    def refused_envelope(self, transaction_id: int) -> SignedEnvelope | None:
+        """The envelope a parked settlement was refused in, if it has one."""
         with self._conn.cursor() as cur:
             cur.execute(
-                "SELECT e.max_time FROM stellar_settlements s"
+                "SELECT e.id, e.outbox_id, e.source, e.sequence, e.tx_hash, e.envelope_xdr,"
+                " e.max_time, e.status, e.ledger FROM stellar_settlements s"
                 " JOIN stellar_transactions e ON e.id = s.envelope_id"
-                " WHERE s.transaction_id = %(id)s AND e.max_time >= now()",
+                " WHERE s.transaction_id = %(id)s AND s.status = 'failed'",
                 {"id": transaction_id},
             )
             row = cur.fetchone()
-        return row[0] if row else None
+        return SignedEnvelope(*row) if row else None

@@ -202,7 +202,8 @@ def _mismatch(deposit: Deposit, outcome: StkOutcome) -> tuple[str, str] | None:
     if outcome.amount != deposit.amount:
         return "amount_mismatch", f"paid {outcome.amount} cents, asked {deposit.amount}"
     if not mpesa.same_phone(outcome.phone, deposit.phone):
-        return "phone_mismatch", f"paid from {outcome.phone}, asked {mask(deposit.phone)}"
+        paid_from, asked = mask(str(outcome.phone)), mask(deposit.phone)
+        return "phone_mismatch", f"paid from {paid_from}, asked {asked}"
     return None
 
 
