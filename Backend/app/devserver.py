@@ -280,6 +280,9 @@ def main() -> int:
     # whatever was started. A second one while stopping skips the grace periods.
     stop = StopFlag()
     stop.install()
+    # The devserver is development's own entry point (PayTrace defaults to production):
+    # `python -m app.devserver` without make runs as make run does. Children inherit it.
+    os.environ.setdefault("ENVIRONMENT", "development")
     servers = EmbeddedServers()
     try:
         settings = Settings()  # also creates the dev secrets once, before children race
