@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -74,6 +74,20 @@ def new_keypair() -> tuple[str, str]:
     """A fresh Stellar keypair: (public address G..., secret seed S...)."""
     keypair = Keypair.random()
     return keypair.public_key, keypair.secret
+
+
+def open_seeds(box: SecretBox, tokens: Iterable[str]) -> list[Keypair]:
+    """Wallet keypairs from their stored tokens, for one signature only: the caller signs
+    and drops them, never keeps them. Raises UndecryptableSecret."""
+    return [Keypair.from_secret(box.decrypt(token)) for token in tokens]
+
+
+def wallet_signers(uow: UnitOfWork, box: SecretBox, addresses: list[str]) -> list[Keypair]:
+    """The keypairs of these wallets, in this order, read inside the caller's open
+    transaction (`with uow:`) and opened for one signature only. Raises
+    UndecryptableSecret, KeyError for an address with no wallet."""
+    secrets = uow.settlements.wallet_secrets(addresses)
+    return open_seeds(box, (secrets[a] for a in addresses))
 
 
 def rekey_wallets(database: Database, box: SecretBox, batch_size: int = 500) -> int:
