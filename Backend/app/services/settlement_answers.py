@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from app.db.repositories.settlements import OpenSettlement
@@ -64,6 +65,13 @@ def record_answer(
     if purpose == "activations":
         return _activations_refused(uow, network, envelope, result.result_codes)
     return _settlement_refused(uow, envelope, result.result_codes)
+
+
+def ask_before_resending(envelope: SignedEnvelope, *, now: datetime, live_by_network: bool) -> bool:
+    """Whether to ask the network about the envelope (record_if_unusable) rather than send
+    it again: when this clock says its time bound has passed, unless the network has just
+    said it may still apply. This clock is only a hint to ask; it never kills. Pure."""
+    return now > envelope.max_time and not live_by_network
 
 
 def record_if_unusable(

@@ -8,26 +8,48 @@ lost. Seeds are opened by app/services/custody.py for the one signature and drop
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from stellar_sdk import Keypair, TransactionEnvelope
 
 from app.db.repositories.stellar import SignedEnvelope
 from app.db.unit_of_work import UnitOfWork
+from app.integrations.stellar import StellarNetwork, StellarUnavailable
 from app.services import custody, stellar_envelopes
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.settlement_plan import Batch
+
+__all__ = ["SignedEnvelope", "Signing", "channel_sequence", "sign_activations", "sign_batch"]
+
+log = logging.getLogger("paytrace.settlement")
 
 
 @dataclass(frozen=True)
 class Signing:
     """What signing needs besides the envelope's contents: PayTrace's own accounts, the
-    box that opens wallet seeds, and the network's passphrase."""
+    box that opens wallet seeds, the network's passphrase, and how long an envelope may
+    apply (STELLAR_ENVELOPE_TTL_S)."""
 
     system: SystemAccounts
     box: SecretBox
     passphrase: str
+    ttl: timedelta
+
+
+def channel_sequence(network: StellarNetwork, channel: str) -> int | None:
+    """The channel account's current sequence on the network; None when the network
+    cannot say or the account is missing (the channel sits the round out, logged)."""
+    try:
+        account = network.account(channel)
+    except StellarUnavailable as exc:
+        log.warning("channel sequence unavailable", extra={"error": str(exc)})
+        return None
+    if account is None:
+        log.error("channel account missing on the network", extra={"channel": channel})
+        return None
+    return account.sequence
 
 
 def sign_batch(
@@ -37,10 +59,12 @@ def sign_batch(
     *,
     channel: Keypair,
     sequence: int,
-    max_time: datetime,
+    now: datetime,
 ) -> SignedEnvelope:
-    """Sign one batch's payments with `channel` as source at `sequence`, save the envelope
-    and mark its movements 'submitted' (committed). Raises UndecryptableSecret."""
+    """Sign one batch's payments with `channel` as source at `sequence`, time-bounded from
+    `now`, save the envelope and mark its movements 'submitted' (committed). Raises
+    UndecryptableSecret."""
+    max_time = stellar_envelopes.time_bound(now, signing.ttl)
     with uow:
         signers = [
             *stellar_envelopes.system_payers(signing.system, batch),
@@ -68,10 +92,12 @@ def sign_activations(
     *,
     channel: Keypair,
     sequence: int,
-    max_time: datetime,
+    now: datetime,
 ) -> SignedEnvelope:
     """Sign one activation envelope for `wallets` (address, secret token; at most 18),
-    save it and mark the wallets 'activating' (committed). Raises UndecryptableSecret."""
+    time-bounded from `now`, save it and mark the wallets 'activating' (committed).
+    Raises UndecryptableSecret."""
+    max_time = stellar_envelopes.time_bound(now, signing.ttl)
     envelope = stellar_envelopes.activations(
         signing.system,
         custody.open_seeds(signing.box, (token for _, token in wallets)),

@@ -1,26 +1,18 @@
 """The settler: mirrors committed ledger movements on Stellar, each exactly once.
 
-This module is the loop only: the settlement lock, the channels in flight and their
-sequence numbers, the submissions running in threads, when to resend. Every decision
-and every transaction it runs is a service:
+The loop only: the settlement lock, the channels in flight with their sequence numbers,
+the submissions running on threads, when to resend. What it decides and records are
+services (app/services/): settlement_rounds (the work waiting, a round's plan),
+settlement_submission (sign an envelope, seeds opened by custody only to sign, and save
+it with what it carries before it is sent), settlement_answers (record the network's
+answer: applied, retry, bad sequence / too late, refused; dead only on the network's
+word, settlement_expiry, never this machine's clock). docs/stellar.md tells the whole.
 
-* app/services/settlement_rounds.py: the work waiting and the plan of a round
-  (rules in settlement_plan.py);
-* app/services/settlement_submission.py: sign an envelope (stellar_envelopes.py; seeds
-  opened by custody.py only to sign) and save it, with what it carries, before it is
-  sent;
-* app/services/settlement_answers.py: record the network's answer (applied, retry,
-  bad sequence / too late, refused) and say what comes next; whether an envelope is
-  dead is the network's word alone (settlement_expiry.py), never this machine's clock.
-
-Each round signs one envelope per batch with a free channel account as its source (the
-channel pays the fee; users never hold XLM), so many users settle in the same ledger.
-Activations ride the same rounds and go first: every movement of a wallet waits for
-its account.
-
-After a crash, every envelope still 'signed' is resubmitted as it is before anything
-new is built: a payment is never applied twice and never lost. One settler runs per
-database (an advisory lock), because the plan relies on seeing every envelope in flight.
+Each round signs one envelope per batch with a free channel account as its source (it
+pays the fee; users never hold XLM), so many users settle in the same ledger;
+activations go first. After a crash every envelope still 'signed' is resent as it is
+before anything new is built. One settler runs per database (an advisory lock), because
+the plan relies on seeing every envelope in flight.
 """
 
 from __future__ import annotations
@@ -37,7 +29,6 @@ from functools import partial
 from app.db import advisory
 from app.db.advisory import SessionLock
 from app.db.pool import Database
-from app.db.repositories.stellar import SignedEnvelope
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.stellar import (
     StellarNetwork,
@@ -45,15 +36,10 @@ from app.integrations.stellar import (
     Submission,
     SubmitResult,
 )
-from app.services import (
-    settlement_answers,
-    settlement_rounds,
-    settlement_submission,
-    stellar_envelopes,
-)
+from app.services import settlement_answers, settlement_rounds, settlement_submission
 from app.services.custody import SecretBox, SystemAccounts
-from app.services.settlement_answers import Next, Step
-from app.services.settlement_submission import Signing
+from app.services.settlement_answers import Step
+from app.services.settlement_submission import SignedEnvelope, Signing
 
 log = logging.getLogger("paytrace.settlement")
 
@@ -77,13 +63,10 @@ class InFlight:
 
 
 class Settler:
-    """The settlement loop over one database.
-
-    It takes the `Database` because the settlement lock is held on it, and hands every
-    service call a fresh `UnitOfWork` from its factory `self._uow`, exactly as the API
-    hands `runtime.uow()`: one service call, one transaction, and the settler itself
-    opens none and calls no repository.
-    """
+    """The settlement loop over one database. It takes the `Database` because it holds
+    the settlement lock on it, and hands each service call a fresh `UnitOfWork` from
+    `self._uow`, as the API hands `runtime.uow()`: one call, one transaction; the loop
+    itself opens none and calls no repository."""
 
     name = "stellar-settlement"
 
@@ -106,8 +89,7 @@ class Settler:
         self._database = database
         self._uow: Callable[[], UnitOfWork] = partial(UnitOfWork, database)
         self._network = network
-        self._signing = Signing(system, box, passphrase)
-        self._ttl = timedelta(seconds=envelope_ttl_s)
+        self._signing = Signing(system, box, passphrase, timedelta(seconds=envelope_ttl_s))
         self._poll_s = poll_interval_s
         self._window_s = batch_window_s
         self._retry_base_s = retry_base_s
@@ -118,8 +100,6 @@ class Settler:
         self._sequences: dict[str, int] = {}  # channel address -> current sequence
         self._pool = ThreadPoolExecutor(len(self._channels), thread_name_prefix="settle")
         self._resumed = False
-
-    # ---- the loop ---------------------------------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:
         """Settle while this process holds the settlement lock, until stop is set
@@ -178,8 +158,6 @@ class Settler:
                 time.sleep(0.02)
         raise TimeoutError("settlement did not finish in time")
 
-    # ---- signing and submitting -------------------------------------------------------
-
     def _resume(self) -> None:
         for purpose, envelope in settlement_rounds.signed_envelopes(self._uow()):
             if envelope.source in self._in_flight:
@@ -215,7 +193,7 @@ class Settler:
                 batch,
                 channel=self._channels[channel],
                 sequence=sequence,
-                max_time=self._max_time(),
+                now=self._clock(),
             )
             self._start(channel, InFlight(signed))
         return bool(planned or activated)
@@ -235,26 +213,19 @@ class Settler:
                 wallets,
                 channel=self._channels[channel],
                 sequence=sequence,
-                max_time=self._max_time(),
+                now=self._clock(),
             )
             self._start(channel, InFlight(signed, "activations"))
             used += 1
         return used
 
-    def _max_time(self) -> datetime:
-        return stellar_envelopes.time_bound(self._clock(), self._ttl)
-
     def _sequence(self, channel: str) -> int | None:
+        """The channel's sequence as counted here, read from the network when unknown."""
         if channel not in self._sequences:
-            try:
-                account = self._network.account(channel)
-            except StellarUnavailable as exc:
-                log.warning("channel sequence unavailable", extra={"error": str(exc)})
+            sequence = settlement_submission.channel_sequence(self._network, channel)
+            if sequence is None:
                 return None
-            if account is None:
-                log.error("channel account missing on the network", extra={"channel": channel})
-                return None
-            self._sequences[channel] = account.sequence
+            self._sequences[channel] = sequence
         return self._sequences[channel]
 
     def _start(self, channel: str, flight: InFlight) -> None:
@@ -268,8 +239,6 @@ class Settler:
         flight.attempts += 1
         flight.future = self._pool.submit(self._network.submit, flight.envelope.envelope_xdr)
 
-    # ---- answers ----------------------------------------------------------------------
-
     def _collect(self) -> bool:
         busy = False
         for channel, flight in list(self._in_flight.items()):
@@ -282,15 +251,7 @@ class Settler:
             except Exception as exc:  # the adapter sorts every answer; this is a bug
                 log.exception("settlement submission raised")
                 result = SubmitResult(Submission.RETRY, error=f"{type(exc).__name__}: {exc}")
-            try:
-                self._follow(
-                    channel,
-                    settlement_answers.record_answer(
-                        self._uow(), self._network, flight.envelope, flight.purpose, result
-                    ),
-                )
-            except StellarUnavailable as exc:
-                self._later(flight, str(exc))
+            self._record(channel, result)
         return busy
 
     def _resend_due(self) -> bool:
@@ -298,31 +259,33 @@ class Settler:
         for channel, flight in list(self._in_flight.items()):
             if flight.future is None and flight.retry_at <= now:
                 busy = True
-                if self._clock() > flight.envelope.max_time and not flight.live_by_network:
-                    # Past its time bound by this clock: only a hint to ask the network,
-                    # which alone can say the envelope will never apply.
-                    try:
-                        self._follow(
-                            channel,
-                            settlement_answers.record_if_unusable(
-                                self._uow(), self._network, flight.envelope, flight.purpose
-                            ),
-                        )
-                    except StellarUnavailable as exc:
-                        self._later(flight, str(exc))
+                if settlement_answers.ask_before_resending(
+                    flight.envelope, now=self._clock(), live_by_network=flight.live_by_network
+                ):
+                    self._record(channel, None)
                 else:
                     flight.live_by_network = False  # ask again after this answer
                     self._send(channel)
         return busy
 
-    def _follow(self, channel: str, next_: Next) -> None:
-        """Bring the channel in step with what was recorded."""
+    def _record(self, channel: str, result: SubmitResult | None) -> None:
+        """Record the network's answer (None: ask it whether the envelope is past use),
+        then bring the channel in step with what was recorded."""
         flight = self._in_flight[channel]
-        if next_.step is Step.RESEND:
-            self._later(flight, next_.why)
+        try:
+            if result is None:
+                next_ = settlement_answers.record_if_unusable(
+                    self._uow(), self._network, flight.envelope, flight.purpose
+                )
+            else:
+                next_ = settlement_answers.record_answer(
+                    self._uow(), self._network, flight.envelope, flight.purpose, result
+                )
+        except StellarUnavailable as exc:  # nothing recorded: ask again later
+            self._later(flight, str(exc))
             return
-        if next_.step is Step.LIVE:
-            flight.live_by_network = True
+        if next_.step in (Step.RESEND, Step.LIVE):  # the same bytes go again later
+            flight.live_by_network = next_.step is Step.LIVE
             self._later(flight, next_.why)
             return
         if next_.step is Step.FREED:  # dead or refused: its sequence number may be used

@@ -30,7 +30,7 @@ NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 ISSUER, TREASURY, FEE, CHANNEL = (Keypair.random() for _ in range(4))
 SYSTEM = SystemAccounts(ISSUER, TREASURY, FEE, Asset("KES", ISSUER.public_key), channels=(CHANNEL,))
 BOX = SecretBox([Fernet.generate_key().decode()])
-SIGNING = Signing(SYSTEM, BOX, PASSPHRASE)
+SIGNING = Signing(SYSTEM, BOX, PASSPHRASE, timedelta(seconds=60))
 ALICE, BOB = Keypair.random(), Keypair.random()
 
 
@@ -106,9 +106,10 @@ def test_a_batch_is_signed_by_its_channel_and_payers_and_saved_before_it_is_sent
     uow = uow_with(secrets={ALICE.public_key: BOX.encrypt(ALICE.secret)})
     (batch,), _ = plan([transfer(2)], set(), max_batches=1)
     saved = settlement_submission.sign_batch(
-        uow, SIGNING, batch, channel=CHANNEL, sequence=41, max_time=NOW
+        uow, SIGNING, batch, channel=CHANNEL, sequence=41, now=NOW
     )
     assert uow.committed == [("envelope", 1, "settlement"), ("submitted", [2], 1)]
+    assert saved.max_time == NOW + timedelta(seconds=60)
     assert (saved.id, saved.source, saved.sequence, saved.status) == (
         1,
         CHANNEL.public_key,
@@ -127,9 +128,7 @@ def test_a_seed_no_key_opens_signs_nothing_and_saves_nothing():
     uow = uow_with(secrets={ALICE.public_key: other.encrypt(ALICE.secret)})
     (batch,), _ = plan([transfer(2)], set(), max_batches=1)
     with pytest.raises(UndecryptableSecret):
-        settlement_submission.sign_batch(
-            uow, SIGNING, batch, channel=CHANNEL, sequence=41, max_time=NOW
-        )
+        settlement_submission.sign_batch(uow, SIGNING, batch, channel=CHANNEL, sequence=41, now=NOW)
     assert uow.committed == []
 
 
@@ -137,7 +136,7 @@ def test_an_activation_envelope_marks_its_wallets_activating_in_the_same_commit(
     uow = uow_with()
     wallets = [(k.public_key, BOX.encrypt(k.secret)) for k in (ALICE, BOB)]
     saved = settlement_submission.sign_activations(
-        uow, SIGNING, wallets, channel=CHANNEL, sequence=41, max_time=NOW
+        uow, SIGNING, wallets, channel=CHANNEL, sequence=41, now=NOW
     )
     assert uow.committed == [
         ("envelope", 1, "activations"),
@@ -262,3 +261,24 @@ def test_a_refused_activation_envelope_records_which_wallets_are_on_chain():
     assert answer(uow, net, result, purpose="activations").step is Step.FREED
     extra = {"active": [ALICE.public_key], "failed": [BOB.public_key], "result_codes": codes}
     assert uow.committed == [("finish_activations", 7, "failed", extra)]
+
+
+def test_past_its_time_bound_by_this_clock_the_network_is_asked_before_any_resend():
+    late = NOW + timedelta(seconds=61)
+    assert settlement_answers.ask_before_resending(envelope(), now=late, live_by_network=False)
+    assert not settlement_answers.ask_before_resending(envelope(), now=NOW, live_by_network=False)
+
+
+def test_once_the_network_said_live_the_same_bytes_go_again_before_it_is_asked_again():
+    late = NOW + timedelta(seconds=61)
+    assert not settlement_answers.ask_before_resending(envelope(), now=late, live_by_network=True)
+
+
+def test_a_channel_missing_on_the_network_or_a_network_down_sits_the_round_out():
+    class Down(FakeStellarNetwork):
+        def account(self, address):
+            raise StellarUnavailable("connection refused")
+
+    assert settlement_submission.channel_sequence(network(closed_at=NOW), CHANNEL.public_key) == 40
+    assert settlement_submission.channel_sequence(network(closed_at=NOW), ALICE.public_key) is None
+    assert settlement_submission.channel_sequence(Down(), CHANNEL.public_key) is None
