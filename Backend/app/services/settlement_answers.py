@@ -11,8 +11,10 @@ For both kinds of envelope (settlement, activations):
   later movements spending from the same parties), the others are planned again;
   wallets already on-chain count as active, the others are parked.
 
-Each function records on the `UnitOfWork` it is given, one transaction, and returns a
-`Next` for the settler's own state (its channels, their sequences, when to resend).
+Each function records on the `UnitOfWork` it is given, in one transaction (a refused
+activation in two, around the network's answers: see there), and returns a `Next` for
+the settler's own state (its channels, their sequences, when to resend). The network
+is asked before any transaction opens, so no connection waits on Horizon.
 """
 
 from __future__ import annotations

@@ -66,7 +66,8 @@ class Settler:
     """The settlement loop over one database. It takes the `Database` because it holds
     the settlement lock on it, and hands each service call a fresh `UnitOfWork` from
     `self._uow`, as the API hands `runtime.uow()`: one call, one transaction; the loop
-    itself opens none and calls no repository."""
+    itself opens none and calls no repository. Services take a unit of work, not the
+    database, so that they are unit-tested on a fake one like every other service."""
 
     name = "stellar-settlement"
 
