@@ -26,7 +26,7 @@ from app.services.harambee.contributions import (
     ContributionRequest,
     contribute_with_pin,
 )
-from app.ussd.harambee_ports import (
+from app.ussd.harambee.ports import (
     CampaignBrief,
     CampaignPage,
     Ended,
