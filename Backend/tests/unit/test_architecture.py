@@ -113,3 +113,15 @@ def test_each_contract_catches_its_breach(importer: str, imported: str, contract
     assert contract not in _broken_contracts(graph)
     graph.add_import(importer=importer, imported=imported, line_number=1, line_contents="probe")
     assert contract in _broken_contracts(graph)
+
+
+def test_no_module_of_app_imports_itself_back():
+    # Finer than the packages contract, which skips ussd/'s children: module by module.
+    graph = _built_graph()
+    cycles = sorted(
+        (module, imported)
+        for module in graph.modules
+        for imported in graph.find_modules_directly_imported_by(module)
+        if graph.chain_exists(importer=imported, imported=module)
+    )
+    assert cycles == []
