@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stellar_sdk import Keypair
 
+from app import development_values
 from app.secret_policy import check_secret
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
@@ -395,21 +396,23 @@ class Settings(BaseSettings):
         sandbox's own development values (they are no secrets: nothing real moves)."""
         if self.daraja_consumer_key is not None:
             return
-        from app.sandboxes.daraja import config as sandbox
-
         self.daraja_base_url = self.daraja_base_url or (
             f"http://127.0.0.1:{self.daraja_local_sandbox_port}"
         )
-        self.daraja_consumer_key = SecretStr(sandbox.DEFAULT_CONSUMER_KEY)
+        self.daraja_consumer_key = SecretStr(development_values.DARAJA_CONSUMER_KEY)
         self.daraja_consumer_secret = self.daraja_consumer_secret or SecretStr(
-            sandbox.DEFAULT_CONSUMER_SECRET
+            development_values.DARAJA_CONSUMER_SECRET
         )
-        self.daraja_shortcode = self.daraja_shortcode or sandbox.DEFAULT_SHORTCODE
-        self.daraja_passkey = self.daraja_passkey or SecretStr(sandbox.DEFAULT_PASSKEY)
-        self.daraja_b2c_shortcode = self.daraja_b2c_shortcode or sandbox.DEFAULT_B2C_SHORTCODE
-        self.daraja_initiator_name = self.daraja_initiator_name or sandbox.DEFAULT_INITIATOR_NAME
+        self.daraja_shortcode = self.daraja_shortcode or development_values.DARAJA_SHORTCODE
+        self.daraja_passkey = self.daraja_passkey or SecretStr(development_values.DARAJA_PASSKEY)
+        self.daraja_b2c_shortcode = (
+            self.daraja_b2c_shortcode or development_values.DARAJA_B2C_SHORTCODE
+        )
+        self.daraja_initiator_name = (
+            self.daraja_initiator_name or development_values.DARAJA_INITIATOR_NAME
+        )
         self.daraja_security_credential = self.daraja_security_credential or SecretStr(
-            sandbox.DEFAULT_SECURITY_CREDENTIAL
+            development_values.DARAJA_SECURITY_CREDENTIAL
         )
         self._daraja_sandbox = True
 

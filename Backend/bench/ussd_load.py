@@ -27,11 +27,17 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode, urlsplit
 
+from app.cli.devserver import Child, Supervisor, child_env, uvicorn_argv
+from app.cli.terminal_phone import (
+    DEFAULT_SERVICE_CODE,
+    NETWORK_CODE,
+    dial,
+    make_client,
+    new_session_id,
+)
 from app.config import BACKEND_DIR, Settings
 from app.db.migrate import apply_migrations
-from app.devserver import Child, Supervisor, child_env, uvicorn_argv
 from app.infra.embedded import EmbeddedServers, ensure_servers, start_redis
-from app.phone import DEFAULT_SERVICE_CODE, NETWORK_CODE, dial, make_client, new_session_id
 from bench import ussd_money
 from bench.loadgen import Result, http_request, pin_cores, process_cpu_s, run_load
 

@@ -15,9 +15,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
+from app.cli.terminal_phone import NETWORK_CODE, new_session_id
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
-from app.phone import NETWORK_CODE, new_session_id
 from app.services.adjustments import cash_in
 from bench.loadgen import Result, http_request
 

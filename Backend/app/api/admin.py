@@ -33,7 +33,7 @@ from app.api.admin_models import (
     UnlockOut,
     UserOut,
 )
-from app.api.phones import e164
+from app.api.phone_input import e164
 from app.config import Settings
 from app.errors import NotFound, ServiceUnavailable
 from app.integrations.stellar import Horizon

@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRoute, AdminRuntime
 from app.api.admin_models import ErrorOut
-from app.db.repositories.admin_audit import AuditFilter, AuditRow
 from app.services import admin_audit
+from app.services.admin_audit import AuditFilter, AuditRow
 from app.services.registration import refused
 
 MAX_ID = 2**63 - 1

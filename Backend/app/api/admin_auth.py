@@ -22,9 +22,9 @@ from pydantic import SecretStr
 
 from app.api import admin_trail
 from app.api.admin_trail import AdminSession
-from app.api.errors import error_body
-from app.api.tokens import token_matches
 from app.errors import Forbidden, Unauthorized
+from app.http.error_body import error_body
+from app.http.tokens import token_matches
 from app.runtime import Runtime
 
 log = logging.getLogger("paytrace.admin")

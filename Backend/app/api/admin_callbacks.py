@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRoute, AdminRuntime
 from app.api.admin_models import ErrorOut
-from app.db.repositories.callbacks import InboundCallback
 from app.services import inbound_callbacks
+from app.services.inbound_callbacks import InboundCallback
 from app.services.registration import refused
 
 MAX_ID = 2**63 - 1

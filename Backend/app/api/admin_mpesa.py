@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRoute, AdminRuntime
 from app.api.admin_models import ErrorOut
-from app.db.repositories.mpesa_deposits import Deposit
 from app.services.mpesa import deposits
+from app.services.mpesa.deposits import Deposit
 
 router = APIRouter(
     prefix="/api/v1/admin",

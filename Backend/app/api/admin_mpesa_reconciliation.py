@@ -19,9 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRoute, AdminRuntime
 from app.api.admin_models import ErrorOut
-from app.db.repositories.mpesa_reconciliation import StoredItem, StoredMpesaReport
 from app.errors import NotFound
 from app.services import mpesa_reconciliation
+from app.services.mpesa_reconciliation import StoredItem, StoredMpesaReport
 
 router = APIRouter(
     prefix="/api/v1/admin",

@@ -20,8 +20,8 @@ from app.api import (
     health,
     mpesa_callbacks,
 )
-from app.api.body_limit import BodyLimit
 from app.api.callback_store import MAX_CALLBACK_BYTES
+from app.api.dev_wiring import mount_sandboxes
 from app.api.errors import install_error_handlers
 from app.api.request_id import RequestId
 from app.api.source_networks import SourceNetworks, rules_from_settings
@@ -36,9 +36,9 @@ from app.api.v1 import wallet as v1_wallet
 from app.api.v1.context import ApiServices
 from app.config import Settings, get_settings
 from app.db.migrate import migrate_at_start
+from app.http.body_limit import BodyLimit
 from app.logging_setup import configure_logging
 from app.runtime import Runtime
-from app.sandboxes import at_sms
 from app.ussd import routes as ussd_routes
 from app.ussd.wiring import build_ussd
 
@@ -113,7 +113,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_audit.router)
     app.include_router(admin_mpesa.router)
     app.include_router(admin_mpesa_reconciliation.router)
-    if settings.sms_sandbox_enabled:
-        app.include_router(at_sms.router)
+    mount_sandboxes(app, settings)
     app.include_router(ussd_routes.router)
     return app

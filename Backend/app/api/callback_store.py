@@ -9,7 +9,7 @@ from fastapi import Request
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 
-from app.api.tokens import callback_token_matches
+from app.http.tokens import callback_token_matches
 from app.services import inbound_callbacks
 
 # Far above any real callback (a few KB); a bigger body is kept cut at this size.

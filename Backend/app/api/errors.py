@@ -10,12 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.errors import PayTraceError
+from app.http.error_body import error_body
 
 log = logging.getLogger("paytrace.api")
-
-
-def error_body(code: str, detail: str) -> dict[str, str]:
-    return {"error": code, "detail": detail}
 
 
 def install_error_handlers(app: FastAPI) -> None:

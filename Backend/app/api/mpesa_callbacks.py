@@ -18,8 +18,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.callback_store import store
-from app.api.errors import error_body
 from app.errors import Forbidden, PayTraceError
+from app.http.error_body import error_body
 from app.services.mpesa import inbound, payouts
 
 log = logging.getLogger("paytrace.callbacks")

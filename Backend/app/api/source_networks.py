@@ -18,15 +18,15 @@ from collections.abc import Sequence
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.client_address import (
+from app.config import Settings
+from app.http.client_address import (
     IPNetwork,
     forwarded_chain,
     in_networks,
     parse_address,
     resolve_client,
 )
-from app.api.errors import error_body
-from app.config import Settings
+from app.http.error_body import error_body
 
 log = logging.getLogger("paytrace.api")
 

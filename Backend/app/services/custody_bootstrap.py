@@ -1,7 +1,7 @@
 """PayTrace's own Stellar accounts: made ready on a network.
 
 On a real network an operator creates and funds the issuer, treasury and fee accounts,
-then `python -m app.stellar_setup` adds the treasury's trustline and the channel
+then `python -m app.cli.stellar_setup` adds the treasury's trustline and the channel
 accounts (`ensure_operating_accounts`; docs/operations.md). On PayTrace's local
 development network the runner and the tests do it all here: the issuer, treasury and
 fee accounts come from the network's friendbot, then the same trustline and channels.

@@ -19,7 +19,7 @@ from app.services import accounts, invitations, pins, registration, statements, 
 from app.services.accounts import Profile
 from app.services.custody import SecretBox
 from app.services.mpesa import deposits, withdrawals
-from app.ussd.harambee_adapter import HarambeeAdapter
+from app.ussd.harambee.adapter import HarambeeAdapter
 from app.ussd.ports import (
     DepositAsked,
     Payee,

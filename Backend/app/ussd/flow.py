@@ -2,8 +2,9 @@
 
 Screens name their texts (texts.py) and their next screen; the few handlers
 below validate input and call the service port. The money journeys' handlers
-live in money_flow.py (send money), mpesa_flow.py (deposit, withdraw) and
-statement_flow.py (balance, mini statement). docs/ussd.md draws this tree.
+live in money_flow.py (send money) and statement_flow.py (balance, mini statement);
+the M-Pesa (deposit, withdraw) and Harambee branches are packages of their own,
+mpesa/ and harambee/, each declaring its screens. docs/ussd.md draws this tree.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from __future__ import annotations
 from app.domain import pin as pin_rules
 from app.domain.phone import mask
 from app.errors import AlreadyRegistered, PinLocked, ValidationFailed, WrongPin
-from app.ussd import harambee_screens as harambee
 from app.ussd import money_flow as send
-from app.ussd import mpesa_flow as mpesa
 from app.ussd import statement_flow as statement
 from app.ussd.engine import (
     Context,
@@ -27,6 +26,9 @@ from app.ussd.engine import (
     Prompt,
     Reprompt,
 )
+from app.ussd.harambee import screens as harambee
+from app.ussd.mpesa import flow as mpesa
+from app.ussd.mpesa import screens as mpesa_screens
 from app.ussd.pin_steps import confirm_pin, new_pin, pin_refused
 from app.ussd.texts import text
 
@@ -241,12 +243,6 @@ SCREENS = [
     ),
     Prompt("send.amount", "send.amount", send.send_amount, values=send.recipient_values),
     Prompt("send.confirm", "send.confirm", send.send_confirm, values=send.confirm_values),
-    # deposit and withdraw (M-Pesa, the caller's own number)
-    Prompt("deposit.amount", "deposit.amount", mpesa.deposit_amount, values=mpesa.phone_values),
-    Prompt("withdraw.amount", "withdraw.amount", mpesa.withdraw_amount, values=mpesa.phone_values),
-    Prompt(
-        "withdraw.confirm", "withdraw.confirm", mpesa.withdraw_confirm, values=mpesa.confirm_values
-    ),
     # my account
     Prompt("balance.pin", "balance.pin", statement.balance_pin),
     Prompt("statement.pin", "statement.pin", statement.statement_pin),
@@ -267,7 +263,7 @@ SCREENS = [
 ]
 
 FLOW = Flow(
-    screens={screen.id: screen for screen in [*SCREENS, *harambee.SCREENS]},
+    screens={screen.id: screen for screen in [*SCREENS, *mpesa_screens.SCREENS, *harambee.SCREENS]},
     home_registered="main",
     home_unregistered="welcome",
 )

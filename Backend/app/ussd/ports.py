@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol, TypedDict
 
 from app.errors import PinLocked
-from app.ussd.harambee_ports import HarambeeServices
+from app.ussd.harambee.ports import HarambeeServices
 
 
 class ProfileDict(TypedDict):

@@ -19,12 +19,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from redis.exceptions import RedisError
 
-from app.api.body_limit import read_body_capped
-from app.api.client_address import request_client
-from app.api.errors import error_body
-from app.api.tokens import callback_token_matches
 from app.domain.phone import InvalidPhone, normalise
 from app.errors import ServiceUnavailable
+from app.http.body_limit import read_body_capped
+from app.http.client_address import request_client
+from app.http.error_body import error_body
+from app.http.tokens import callback_token_matches
 from app.ussd.flow import FLOW
 from app.ussd.hop import Hop, handle_hop
 from app.ussd.texts import text

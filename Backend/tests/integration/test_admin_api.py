@@ -10,9 +10,9 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from app.cli.devserver import banner
 from app.config import Settings
 from app.db.unit_of_work import UnitOfWork
-from app.devserver import banner
 from app.errors import PinLocked, WrongPin
 from app.services import transfers
 from app.services.adjustments import MAX_CASH_IN

@@ -7,10 +7,10 @@ import httpx
 import pytest
 from stellar_sdk import Network
 
+from app.cli.stellar_setup import set_up
 from app.integrations.stellar import Horizon
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.custody_bootstrap import RefusedNetwork, prepare_development_network
-from app.stellar_setup import set_up
 from tests.support.stellar import custody_settings, kes_cents, local_network, prepared_system
 
 

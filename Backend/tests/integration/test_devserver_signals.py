@@ -106,7 +106,7 @@ class Devserver:
         )
         self.log = data_dir / "devserver.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.devserver"],
+            [sys.executable, "-m", "app.cli.devserver"],
             cwd=BACKEND_DIR,
             env=env,
             stdout=self.log.open("ab"),

@@ -11,7 +11,7 @@ import httpx
 import psycopg2
 import pytest
 
-from app import reconcile_mpesa
+from app.cli import reconcile_mpesa
 from app.db import advisory
 from app.db.advisory import SessionLock
 from app.domain.mpesa_reconciliation import (

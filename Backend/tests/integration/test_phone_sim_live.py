@@ -5,7 +5,7 @@ import sys
 
 from pydantic import SecretStr
 
-from app.phone import dial, make_client
+from app.cli.terminal_phone import dial, make_client
 from tests.conftest import LiveServer
 
 PHONE = "+254712345678"
@@ -50,7 +50,15 @@ def test_the_callback_token_is_sent_as_a_bearer_header(live_settings):
 
 def test_the_terminal_phone_shows_framed_screens_and_hangs_up_on_q(live_server):
     run = subprocess.run(
-        [sys.executable, "-m", "app.phone", "--phone", PHONE, "--url", live_server.url],
+        [
+            sys.executable,
+            "-m",
+            "app.cli.terminal_phone",
+            "--phone",
+            PHONE,
+            "--url",
+            live_server.url,
+        ],
         input="2\nq\n",
         capture_output=True,
         text=True,

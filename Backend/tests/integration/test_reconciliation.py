@@ -16,7 +16,7 @@ import schemathesis
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from stellar_sdk import Keypair, TransactionBuilder
 
-from app import reconcile as reconcile_command
+from app.cli import reconcile as reconcile_command
 from app.config import Settings
 from app.db.advisory import RECONCILIATION
 from app.db.unit_of_work import UnitOfWork

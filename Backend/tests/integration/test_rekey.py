@@ -2,7 +2,7 @@ import pytest
 from cryptography.fernet import Fernet
 from stellar_sdk import Keypair
 
-from app import rekey
+from app.cli import rekey
 from app.db.unit_of_work import UnitOfWork
 from app.services.custody import SecretBox, UndecryptableSecret, rekey_wallets
 from app.services.pins import PinHasher

@@ -1,4 +1,4 @@
-"""`rotate-keys` (`python -m app.rekey`): every custodied secret onto the newest key while
+"""`rotate-keys` (`python -m app.cli.rekey`): every custodied secret onto the newest key while
 PayTrace runs, after which the old key can be retired.
 
 test_rekey.py covers re-encrypting wallet secrets (batches, reruns, a secret no key
@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from stellar_sdk import Keypair
 
-from app import rekey
+from app.cli import rekey
 from app.db.unit_of_work import UnitOfWork
 from app.services.custody import (
     SecretBox,
@@ -42,7 +42,7 @@ def pin_hash(settings) -> str:
 
 @pytest.fixture
 def command_env(settings, clean_database, monkeypatch, tmp_path):
-    """The environment `python -m app.rekey` reads, minus the keys and system secrets."""
+    """The environment `python -m app.cli.rekey` reads, minus the keys and system secrets."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("DATA_DIR", str(tmp_path))

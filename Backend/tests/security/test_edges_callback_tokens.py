@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from app.api.app import create_app
-from app.api.tokens import callback_token_matches
+from app.http.tokens import callback_token_matches
 from tests.conftest import LiveServer
 from tests.security.edges_state import snapshot
 from tests.support.mpesa import rows

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 from starlette.requests import Request
 
-from app.api.client_address import forwarded_chain, parse_address, resolve_client
 from app.api.v1.context import client_address
+from app.http.client_address import forwarded_chain, parse_address, resolve_client
 
 PROXIES = [ip_network("10.0.0.0/8"), ip_network("fd00::/8")]
 CASES = {

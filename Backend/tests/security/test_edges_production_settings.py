@@ -134,6 +134,6 @@ def test_the_image_and_compose_run_production_and_make_run_asks_for_development(
     assert "ENV ENVIRONMENT=production" in dockerfile
     assert "ENVIRONMENT: production" in compose
     assert "DEV := ENVIRONMENT=development" in makefile
-    for target in ("app.devserver", "app.worker", "app.phone", "bench.ussd_load"):
+    for target in ("app.cli.devserver", "app.worker", "app.cli.terminal_phone", "bench.ussd_load"):
         line = next(line for line in makefile.splitlines() if f"-m {target}" in line)
         assert line.strip().startswith("$(DEV) "), line

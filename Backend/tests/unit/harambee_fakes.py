@@ -22,7 +22,7 @@ from app.services.harambee.common import (
     NotOrganiser,
     PledgeNotOpen,
 )
-from app.ussd.harambee_ports import (
+from app.ussd.harambee.ports import (
     CampaignBrief,
     CampaignPage,
     Ended,

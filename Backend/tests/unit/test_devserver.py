@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from app.config import Settings
-from app.devserver import (
+from app.cli.devserver import (
     Child,
     Supervisor,
     api_argv,
@@ -19,6 +18,7 @@ from app.devserver import (
     daraja_sandbox_child,
     stellar_network_child,
 )
+from app.config import Settings
 from app.infra.embedded import alive
 from app.infra.stop_flag import StopFlag
 from tests.conftest import free_port

@@ -2,7 +2,7 @@
 
 import re
 
-from app.phone import (
+from app.cli.terminal_phone import (
     DISPLAY_WIDTH,
     NETWORK_CODE,
     PhoneSession,

@@ -10,7 +10,7 @@ import pytest
 
 from app.ussd.engine import Context, State, _render_current
 from app.ussd.flow import FLOW
-from app.ussd.harambee_screens import SCREENS
+from app.ussd.harambee.screens import SCREENS
 from app.ussd.texts import LANGUAGES, TEXTS, text
 from tests.unit.fakes import FakeUssdServices
 from tests.unit.test_ussd_screen_limits import (

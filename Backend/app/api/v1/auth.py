@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from starlette.concurrency import run_in_threadpool
 
-from app.api.phones import e164
+from app.api.phone_input import e164
 from app.api.v1.context import Api, ApiServices, CurrentUser, client_address
 from app.api.v1.models import (
     MeOut,

@@ -17,8 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from app.api.client_address import request_client
 from app.errors import InvalidToken, RateLimited, ServiceUnavailable, Unauthorized
+from app.http.client_address import request_client
 from app.runtime import Runtime
 from app.services.access_tokens import AccessClaims, AccessTokens
 from app.services.custody import SecretBox
@@ -149,5 +149,5 @@ CurrentUser = Annotated[AccessClaims, Security(_current_user)]
 
 def client_address(request: Request) -> str:
     """The caller's address: the peer, or behind TRUSTED_PROXIES the right-most
-    untrusted X-Forwarded-For entry (app/api/client_address.py)."""
+    untrusted X-Forwarded-For entry (app/http/client_address.py)."""
     return request_client(request, request.app.state.runtime.settings.trusted_proxies)

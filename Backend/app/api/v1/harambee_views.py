@@ -19,12 +19,11 @@ from app.api.v1.harambee_models import (
     PledgeOut,
     PledgeStatusCounts,
 )
-from app.db.repositories.campaigns import CampaignRow
-from app.db.repositories.contributions import ContributionRow
-from app.db.repositories.pledges import PledgeRow
 from app.domain.harambee import percent_of
+from app.services.harambee.campaigns import CampaignRow
 from app.services.harambee.common import PAGE_MAX
-from app.services.harambee.contributions import Contribution
+from app.services.harambee.contributions import Contribution, ContributionRow
+from app.services.harambee.pledges import PledgeRow
 from app.services.harambee.reports import CampaignStats
 from app.services.ledger import MAX_KEY_LENGTH
 from app.services.registration import refused

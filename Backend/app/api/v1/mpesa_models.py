@@ -9,9 +9,9 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.api.v1.models import Pin, Strict
-from app.db.repositories.mpesa_deposits import Deposit
-from app.db.repositories.mpesa_withdrawals import Withdrawal
 from app.domain import mpesa
+from app.services.mpesa.deposits import Deposit
+from app.services.mpesa.withdrawals import Withdrawal
 
 # What a user reads of each internal status.
 DEPOSIT_STATUS = {

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from app.api.phones import e164
+from app.api.phone_input import e164
 from app.api.v1.context import Api, CurrentUser
 from app.api.v1.models import InvitationIn, InvitationOut, QuoteOut, TransferIn, TransferOut
 from app.api.v1.responses import COMMON, SIGNED_IN, errors

@@ -1,25 +1,24 @@
 """What the sandbox answers to: its app credentials, shortcodes and timings.
 
-The defaults are the sandbox's own development values (never Safaricom's): PayTrace's
-development settings carry the same ones, so `make run` works with no configuration.
+The defaults are the sandbox's own development values (never Safaricom's), named in
+app/development_values.py: PayTrace's development settings carry the same ones, so
+`make run` works with no configuration.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 from dataclasses import dataclass
 
-DEFAULT_CONSUMER_KEY = "paytrace-sandbox-consumer-key"
-DEFAULT_CONSUMER_SECRET = "paytrace-sandbox-consumer-secret"  # noqa: S105 - a development value
-DEFAULT_SHORTCODE = "174379"
-# A 64-hex-digit passkey, like the ones Safaricom issues, derived from a fixed phrase.
-DEFAULT_PASSKEY = hashlib.sha256(b"PayTrace local Daraja sandbox passkey").hexdigest()
-DEFAULT_B2C_SHORTCODE = "600000"
-DEFAULT_INITIATOR_NAME = "paytrace_sandbox_initiator"
-# Daraja's SecurityCredential is the initiator password encrypted with Safaricom's
-# certificate; PayTrace sends it as an opaque setting, so the sandbox compares strings.
-DEFAULT_SECURITY_CREDENTIAL = base64.b64encode(b"PayTrace sandbox initiator credential").decode()
+from app import development_values as shared
+
+DEFAULT_CONSUMER_KEY = shared.DARAJA_CONSUMER_KEY
+DEFAULT_CONSUMER_SECRET = shared.DARAJA_CONSUMER_SECRET
+DEFAULT_SHORTCODE = shared.DARAJA_SHORTCODE
+DEFAULT_PASSKEY = shared.DARAJA_PASSKEY
+DEFAULT_B2C_SHORTCODE = shared.DARAJA_B2C_SHORTCODE
+DEFAULT_INITIATOR_NAME = shared.DARAJA_INITIATOR_NAME
+DEFAULT_SECURITY_CREDENTIAL = shared.DARAJA_SECURITY_CREDENTIAL
 TOKEN_TTL_S = 3599
 
 

@@ -223,7 +223,9 @@ def banner(
 ) -> str:
     phone_cmd = "make -C Backend phone PHONE=+254712345678"
     if base_url != "http://127.0.0.1:8000":  # the make target dials the default address
-        phone_cmd = f".venv/bin/python -m app.phone --phone +254712345678 --url {base_url}"
+        phone_cmd = (
+            f".venv/bin/python -m app.cli.terminal_phone --phone +254712345678 --url {base_url}"
+        )
     lines = [
         "",
         "PayTrace is running" + (" on embedded PostgreSQL and Redis" if embedded else ""),
@@ -281,7 +283,7 @@ def main() -> int:
     stop = StopFlag()
     stop.install()
     # The devserver is development's own entry point (PayTrace defaults to production):
-    # `python -m app.devserver` without make runs as make run does. Children inherit it.
+    # `python -m app.cli.devserver` without make runs as make run does. Children inherit it.
     os.environ.setdefault("ENVIRONMENT", "development")
     servers = EmbeddedServers()
     try:

@@ -1,4 +1,4 @@
-"""The Harambee branch of the USSD menu tree, declared as data (flow.py adds it).
+"""The Harambee branch of the USSD menu tree, declared as data (app/ussd/flow.py adds it).
 
 Harambee
 1. Contribute   -> list (3 a screen, 98 more) or a code -> amount ->
@@ -10,9 +10,9 @@ Harambee
 
 from __future__ import annotations
 
-from app.ussd import harambee_flow as give
-from app.ussd import harambee_organise as organise
 from app.ussd.engine import Menu, Option, Prompt
+from app.ussd.harambee import flow as give
+from app.ussd.harambee import organise
 
 SCREENS = [
     Menu(

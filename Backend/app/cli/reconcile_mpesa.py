@@ -1,4 +1,4 @@
-"""`python -m app.reconcile_mpesa --day YYYY-MM-DD`: reconcile one day with M-Pesa, now.
+"""`python -m app.cli.reconcile_mpesa --day YYYY-MM-DD`: reconcile one day with M-Pesa, now.
 
 Compares that East Africa Time day's deposits and withdrawals with M-Pesa's statement
 (see app/services/mpesa_reconciliation.py), stores the report as the day's next

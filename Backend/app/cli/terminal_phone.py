@@ -1,6 +1,6 @@
 """A terminal feature phone that dials a running PayTrace the way Africa's Talking does.
 
-`make -C Backend phone PHONE=+254712345678` (or `python -m app.phone --phone ...`).
+`make -C Backend phone PHONE=+254712345678` (or `python -m app.cli.terminal_phone --phone ...`).
 Each hop is `POST {url}/ussd` with AT's form fields; `text` is cumulative, the
 user's inputs joined with `*`, exactly as AT sends it. The screen is framed like a
 phone display. `PhoneSession` is the core, and `dial()` drives it with scripted

@@ -15,7 +15,7 @@ from app.domain.money import InvalidAmount, format_kes, parse_shillings
 from app.errors import NotFound, PinLocked, ValidationFailed, WrongPin
 from app.services.harambee.common import CampaignEnded, NotOrganiser
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
-from app.ussd.harambee_flow import (
+from app.ussd.harambee.flow import (
     END_CHOICES,
     PER_SCREEN,
     TITLE_ON_SCREEN,

@@ -1,4 +1,4 @@
-"""`python -m app.reconcile`: reconcile the ledger against Stellar once, now.
+"""`python -m app.cli.reconcile`: reconcile the ledger against Stellar once, now.
 
 Compares every active wallet and the treasury with their Stellar accounts (see
 app/services/reconciliation.py), stores the report (the admin API's

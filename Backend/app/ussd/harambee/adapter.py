@@ -14,19 +14,19 @@ from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
-from app.db.repositories.campaigns import CampaignFilter, CampaignRow
-from app.db.repositories.pledges import PledgeFilter, PledgeRow
 from app.domain import harambee as rules
 from app.domain.money import nairobi_day
 from app.runtime import Runtime
 from app.services import pins
 from app.services.harambee import campaigns, closing, pledges
+from app.services.harambee.campaigns import CampaignFilter, CampaignRow
 from app.services.harambee.contributions import (
     Contribution,
     ContributionRequest,
     contribute_with_pin,
 )
-from app.ussd.harambee_ports import (
+from app.services.harambee.pledges import PledgeFilter, PledgeRow
+from app.ussd.harambee.ports import (
     CampaignBrief,
     CampaignPage,
     Ended,

@@ -1,4 +1,4 @@
-"""`python -m app.rekey` (`make -C Backend rotate-keys`): every custodied secret onto
+"""`python -m app.cli.rekey` (`make -C Backend rotate-keys`): every custodied secret onto
 the newest encryption key, while PayTrace runs.
 
 Rotation: prepend a new key to WALLET_ENCRYPTION_KEYS and deploy it to every process,
@@ -36,7 +36,7 @@ NAME = "rotate-keys"
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m app.rekey",
+        prog="python -m app.cli.rekey",
         description="Re-encrypt every custodied secret under the newest wallet key.",
     )
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""`python -m app.stellar_setup`: make PayTrace's own Stellar accounts ready on the network
+"""`python -m app.cli.stellar_setup`: make PayTrace's own Stellar accounts ready on the network
 STELLAR_HORIZON_URL names (any network, the public one included).
 
 The issuer, treasury and fee accounts hold real value on a real network, so PayTrace

@@ -1,0 +1,1 @@
+"""Deposit and Withdraw over USSD: the M-Pesa branch of the menu."""
