@@ -7,8 +7,6 @@ Amounts are integer cents; every failure is `{"error": code, "detail": message}`
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import uuid
 from dataclasses import asdict
@@ -33,6 +31,7 @@ from app.api.admin_models import (
     UnlockOut,
     UserOut,
 )
+from app.api.cursors import decode_cursor, encode_cursor
 from app.api.phone_input import e164
 from app.config import Settings
 from app.errors import NotFound, ServiceUnavailable
@@ -46,7 +45,6 @@ from app.services import (
     settlement_admin,
     statements,
 )
-from app.services.registration import refused
 
 log = logging.getLogger("paytrace.admin")
 
@@ -247,30 +245,12 @@ async def latest_reconciliation(runtime: AdminRuntime) -> ReconciliationOut:
     return ReconciliationOut.of(stored)
 
 
-_CURSOR_PREFIX = "s:"
+_CURSOR = "s"  # the settlements list's cursors
 
 
 def _stellar(settings: Settings) -> Horizon | None:
     """The network a retry asks about the refused envelope (None: custody is off)."""
     return Horizon.from_settings(settings) if settings.stellar_horizon_url else None
-
-
-def encode_settlement_cursor(transaction_id: int) -> str:
-    raw = f"{_CURSOR_PREFIX}{transaction_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_settlement_cursor(cursor: str) -> int:
-    """Raises ValidationFailed (code 'invalid_cursor')."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw.startswith(_CURSOR_PREFIX):
-            transaction_id = int(raw[len(_CURSOR_PREFIX) :])
-            if 0 < transaction_id <= MAX_ID:
-                return transaction_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise refused("invalid_cursor", "the cursor is not one this API gave out")
 
 
 @router.get(
@@ -296,13 +276,13 @@ async def list_settlements(
     movement holds back the later movements of the wallets it touches, so the oldest is
     the one to fix first. Cursor-paginated: pass `next_cursor` back as `cursor` until it
     is null (movements parked meanwhile appear on later pages)."""
-    after = decode_settlement_cursor(cursor) if cursor else None
+    after = decode_cursor(_CURSOR, cursor)
     rows, more = await run_in_threadpool(
         lambda: settlement_admin.unsettled(runtime.uow(), status=status_, limit=limit, after=after)
     )
     return SettlementPageOut(
         items=[SettlementItemOut.of(row) for row in rows],
-        next_cursor=encode_settlement_cursor(rows[-1].transaction_id) if more and rows else None,
+        next_cursor=encode_cursor(_CURSOR, rows[-1].transaction_id) if more and rows else None,
     )
 
 

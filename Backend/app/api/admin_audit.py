@@ -8,8 +8,6 @@ pagination, `{"error", "detail"}` failures.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 
@@ -19,12 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRoute, AdminRuntime
 from app.api.admin_models import ErrorOut
+from app.api.cursors import decode_cursor, encode_cursor
 from app.services import admin_audit
 from app.services.admin_audit import AuditFilter, AuditRow
 from app.services.registration import refused
 
-MAX_ID = 2**63 - 1
-_CURSOR_PREFIX = "a:"
+_CURSOR = "a"  # this list's cursors
 _NAME = r"^[a-z][a-z0-9_]*$"
 
 router = APIRouter(
@@ -104,24 +102,6 @@ class AuditPageOut(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
 
 
-def encode_cursor(row_id: int) -> str:
-    raw = f"{_CURSOR_PREFIX}{row_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """Raises ValidationFailed (code 'invalid_cursor')."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw.startswith(_CURSOR_PREFIX):
-            row_id = int(raw[len(_CURSOR_PREFIX) :])
-            if 0 < row_id <= MAX_ID:
-                return row_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise refused("invalid_cursor", "the cursor is not one this API gave out")
-
-
 def _utc(value: datetime | None, name: str) -> datetime | None:
     """In UTC: PostgreSQL takes offsets up to 15:59 only, Python up to 23:59. Raises
     ValidationFailed ('invalid_date') for a time that has no UTC date (before year 1)."""
@@ -156,7 +136,7 @@ async def list_audit(
     """Who did what to which target, when, from where, and how it ended: every admin
     request, refused ones included. Filters combine (all must match); dates are ISO 8601
     with a time zone. Cursor-paginated: pass `next_cursor` back as `cursor` until null."""
-    before = decode_cursor(cursor) if cursor else None
+    before = decode_cursor(_CURSOR, cursor)
     where = AuditFilter(
         actor=actor,
         action=action,
@@ -171,5 +151,5 @@ async def list_audit(
     )
     return AuditPageOut(
         items=[AuditRowOut.of(row) for row in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+        next_cursor=encode_cursor(_CURSOR, rows[-1].id) if more and rows else None,
     )

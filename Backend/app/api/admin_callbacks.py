@@ -9,8 +9,6 @@ conventions as app/api/admin.py: ADMIN_TOKEN as a bearer token, cursor paginatio
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
@@ -20,12 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRoute, AdminRuntime
 from app.api.admin_models import ErrorOut
+from app.api.cursors import decode_cursor, encode_cursor
 from app.services import inbound_callbacks
 from app.services.inbound_callbacks import InboundCallback
-from app.services.registration import refused
 
-MAX_ID = 2**63 - 1
-_CURSOR_PREFIX = "c:"
+_CURSOR = "c"  # this list's cursors
 
 router = APIRouter(
     prefix="/api/v1/admin",
@@ -116,24 +113,6 @@ class CallbackPageOut(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
 
 
-def encode_cursor(callback_id: int) -> str:
-    raw = f"{_CURSOR_PREFIX}{callback_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """Raises ValidationFailed (code 'invalid_cursor')."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw.startswith(_CURSOR_PREFIX):
-            callback_id = int(raw[len(_CURSOR_PREFIX) :])
-            if 0 < callback_id <= MAX_ID:
-                return callback_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise refused("invalid_cursor", "the cursor is not one this API gave out")
-
-
 @router.get("/callbacks", summary="Inbound callbacks as they arrived, newest first")
 async def list_callbacks(
     runtime: AdminRuntime,
@@ -164,7 +143,7 @@ async def list_callbacks(
     malformed ones included - with its request path (token masked), raw body,
     verification and outcome. Cursor-paginated: pass `next_cursor` back as `cursor`
     until it is null."""
-    before = decode_cursor(cursor) if cursor else None
+    before = decode_cursor(_CURSOR, cursor)
     rows, more = await run_in_threadpool(
         lambda: inbound_callbacks.page(
             runtime.uow(),
@@ -177,5 +156,5 @@ async def list_callbacks(
     )
     return CallbackPageOut(
         items=[CallbackOut.of(row) for row in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+        next_cursor=encode_cursor(_CURSOR, rows[-1].id) if more and rows else None,
     )

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import pytest
 
 from app.api.v1.harambee_views import encode_cursor as harambee_cursor
-from app.api.v1.wallet import encode_cursor as wallet_cursor
 from tests.security.idor_world import (
     AMINA,
     AMINAS_KEYS,
@@ -131,7 +130,7 @@ def wallet_is_janes(w: World) -> None:
 def history_is_janes(w: World) -> None:
     hers = amina_only_references(w)
     assert len(hers) >= 5  # Amina's cash-in, deposit, withdrawal, transfer, contribution
-    cursors = [None] + [wallet_cursor(leg + 1) for leg in amina_leg_ids(w)]
+    cursors = [None] + [harambee_cursor("l", leg + 1) for leg in amina_leg_ids(w)]
     for cursor in cursors:
         params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
         page = w.as_jane("GET", "/wallet/transactions", params=params)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from app.api.v1.wallet import decode_cursor, encode_cursor
+from app.api.cursors import decode_cursor, encode_cursor
 from app.errors import InvalidToken, ValidationFailed
 from app.services.access_tokens import AUDIENCE, AccessTokens
 from app.services.keys import OtpHasher, SmsSeal, UnreadableSeal, derive_key, keyed_digest
@@ -87,14 +87,16 @@ def test_keys_for_different_purposes_differ_and_codes_hash_per_phone_and_purpose
 
 
 def test_a_cursor_round_trips_and_junk_is_refused():
-    assert decode_cursor(encode_cursor(12345)) == 12345
+    assert decode_cursor("l", encode_cursor("l", 12345)) == 12345
+    assert decode_cursor("l", None) is None
     for junk in [
         "",
         "!!!",
         "bm9wZQ",
-        encode_cursor(0),
+        encode_cursor("l", 0),
+        encode_cursor("s", 12345),  # another list's cursor
         "bDotMQ",
         "bDo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5",
     ]:
         with pytest.raises(ValidationFailed):
-            decode_cursor(junk)
+            decode_cursor("l", junk)

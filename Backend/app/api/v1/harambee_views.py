@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 
 from fastapi import Header, Query
 
+from app.api.cursors import decode_cursor, encode_cursor  # noqa: F401 (the lists' own)
 from app.api.v1.harambee_models import (
-    MAX_ID,
     CampaignContributionOut,
     CampaignOut,
     CampaignStatsOut,
@@ -26,7 +24,6 @@ from app.services.harambee.contributions import Contribution, ContributionRow
 from app.services.harambee.pledges import PledgeRow
 from app.services.harambee.reports import CampaignStats
 from app.services.ledger import MAX_KEY_LENGTH
-from app.services.registration import refused
 
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 Cursor = Annotated[
@@ -43,25 +40,6 @@ OptionalKey = Annotated[
         " what the first request made)",
     ),
 ]
-
-
-def encode_cursor(kind: str, last_id: int) -> str:
-    """An opaque cursor: the last id on the page, tagged with the list it belongs to."""
-    return base64.urlsafe_b64encode(f"{kind}:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(kind: str, cursor: str | None) -> int | None:
-    """Raises ValidationFailed (code 'invalid_cursor')."""
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        tag, _, value = raw.partition(":")
-        if tag == kind and value.isdigit() and 0 < int(value) <= MAX_ID:
-            return int(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise refused("invalid_cursor", "the cursor is not one this API gave out")
 
 
 def campaign_out(row: CampaignRow, caller_id: int) -> CampaignOut:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from app.api.cursors import decode_cursor, encode_cursor
 from app.api.v1.context import Api, CurrentUser
 from app.api.v1.models import (
     Counterparty,
@@ -29,8 +28,7 @@ from app.services.statements import StatementFilter, StatementLine
 
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses={**COMMON, **SIGNED_IN})
 
-_CURSOR_PREFIX = "l:"
-MAX_LEG_ID = 2**63 - 1
+_CURSOR = "l"  # the wallet history's cursors
 
 
 @router.get("", summary="My wallet: balance and limits")
@@ -53,23 +51,6 @@ async def get_wallet(api: Api, caller: CurrentUser) -> WalletOut:
             rolling_30_days_remaining=summary.rolling_30_days_remaining,
         ),
     )
-
-
-def encode_cursor(leg_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{leg_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """Raises ValidationFailed (code 'invalid_cursor')."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw.startswith(_CURSOR_PREFIX):
-            leg_id = int(raw[len(_CURSOR_PREFIX) :])
-            if 0 < leg_id <= MAX_LEG_ID:
-                return leg_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise refused("invalid_cursor", "the cursor is not one this API gave out")
 
 
 def _nairobi_midnight(day: date) -> datetime:
@@ -124,7 +105,7 @@ async def list_transactions(
     if date_from and date_to and date_from > date_to:
         raise refused("invalid_dates", "'from' must not be after 'to'")
     where = StatementFilter(
-        before_leg_id=decode_cursor(cursor) if cursor else None,
+        before_leg_id=decode_cursor(_CURSOR, cursor),
         since=_nairobi_midnight(date_from) if date_from else None,
         # The day after the last one, at midnight; the last day there is has no after.
         until=_nairobi_midnight(date_to + timedelta(days=1))
@@ -140,5 +121,5 @@ async def list_transactions(
     )
     return TransactionPage(
         items=[_item(line) for line in lines],
-        next_cursor=encode_cursor(lines[-1].leg_id) if more and lines else None,
+        next_cursor=encode_cursor(_CURSOR, lines[-1].leg_id) if more and lines else None,
     )
