@@ -12,10 +12,10 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from app.api.admin_auth import AdminRoute, AdminRuntime
+from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.admin_models import (
     CashInOut,
     CashInRequest,
@@ -55,18 +55,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, object]]:
     return {code: {"model": ErrorOut} for code in codes}
 
 
-router = APIRouter(
-    prefix="/api/v1/admin",
-    tags=["admin"],
-    route_class=AdminRoute,
-    responses={
-        400: {"model": ErrorOut, "description": "the body is not JSON text (e.g. not UTF-8)"},
-        401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
-        403: {"model": ErrorOut, "description": "`admin_disabled`: ADMIN_TOKEN is not set"},
-        422: {"model": ErrorOut, "description": "the request is malformed"},
-        503: {"model": ErrorOut, "description": "the database is unavailable; retry"},
-    },
-)
+router = admin_router(r400="the body is not JSON text (e.g. not UTF-8)")
 
 PhonePath = Annotated[
     str, Path(description="any format, e.g. +254712345678 or 0712345678", examples=["0712345678"])

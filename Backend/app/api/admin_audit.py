@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.api.admin_auth import AdminRoute, AdminRuntime
-from app.api.admin_models import ErrorOut
+from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.cursors import decode_cursor, encode_cursor
 from app.services import admin_audit
 from app.services.admin_audit import AuditFilter, AuditRow
@@ -25,17 +24,7 @@ from app.services.registration import refused
 _CURSOR = "a"  # this list's cursors
 _NAME = r"^[a-z][a-z0-9_]*$"
 
-router = APIRouter(
-    prefix="/api/v1/admin",
-    tags=["admin"],
-    route_class=AdminRoute,
-    responses={
-        401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
-        403: {"model": ErrorOut, "description": "`admin_disabled`: ADMIN_TOKEN is not set"},
-        422: {"model": ErrorOut, "description": "the request is malformed"},
-        503: {"model": ErrorOut, "description": "the database is unavailable; retry"},
-    },
-)
+router = admin_router()
 
 EXAMPLE = {
     "id": 1207,

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Request, Response, Security
+from fastapi import APIRouter, Request, Response, Security
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,6 +21,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 
 from app.api import admin_trail
+from app.api.admin_models import ErrorOut
 from app.api.admin_trail import AdminSession
 from app.errors import Forbidden, Unauthorized
 from app.http.error_body import error_body
@@ -126,3 +127,27 @@ async def admin_runtime(
 
 
 AdminRuntime = Annotated[AdminSession, Security(admin_runtime)]
+
+
+COMMON_ANSWERS = {
+    401: "missing or wrong bearer token",
+    403: "`admin_disabled`: ADMIN_TOKEN is not set",
+    422: "the request is malformed",
+    503: "the database is unavailable; retry",
+}
+
+
+def admin_router(**extra: str) -> APIRouter:
+    """A router for admin routes: under /api/v1/admin, every route an AdminRoute (so it
+    is authenticated and audited: AdminRuntime refuses any other), with the answers every
+    admin route can give documented once. `extra` documents more, e.g. `r404="..."`."""
+    described = {**COMMON_ANSWERS, **{int(code[1:]): text for code, text in extra.items()}}
+    return APIRouter(
+        prefix="/api/v1/admin",
+        tags=["admin"],
+        route_class=AdminRoute,
+        responses={
+            code: {"model": ErrorOut, "description": text}
+            for code, text in sorted(described.items())
+        },
+    )

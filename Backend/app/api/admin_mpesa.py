@@ -14,26 +14,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.api.admin_auth import AdminRoute, AdminRuntime
-from app.api.admin_models import ErrorOut
+from app.api.admin_auth import AdminRuntime, admin_router
 from app.services.mpesa import deposits
 from app.services.mpesa.deposits import Deposit
 
-router = APIRouter(
-    prefix="/api/v1/admin",
-    tags=["admin"],
-    route_class=AdminRoute,
-    responses={
-        401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
-        403: {"model": ErrorOut, "description": "`admin_disabled`: ADMIN_TOKEN is not set"},
-        422: {"model": ErrorOut, "description": "the request is malformed"},
-        503: {"model": ErrorOut, "description": "the database is unavailable; retry"},
-    },
-)
+router = admin_router()
 
 EXAMPLE = {
     "reference": "K7QX2M9PLA",

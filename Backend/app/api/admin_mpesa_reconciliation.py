@@ -13,28 +13,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.api.admin_auth import AdminRoute, AdminRuntime
-from app.api.admin_models import ErrorOut
+from app.api.admin_auth import AdminRuntime, admin_router
 from app.errors import NotFound
 from app.services import mpesa_reconciliation
 from app.services.mpesa_reconciliation import StoredItem, StoredMpesaReport
 
-router = APIRouter(
-    prefix="/api/v1/admin",
-    tags=["admin"],
-    route_class=AdminRoute,
-    responses={
-        401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
-        403: {"model": ErrorOut, "description": "`admin_disabled`: ADMIN_TOKEN is not set"},
-        404: {"model": ErrorOut, "description": "no report (for that day) yet"},
-        422: {"model": ErrorOut, "description": "the request is malformed"},
-        503: {"model": ErrorOut, "description": "the database is unavailable; retry"},
-    },
-)
+router = admin_router(r404="no report (for that day) yet")
 
 EXAMPLE_ITEM = {
     "kind": "state_mismatch",
