@@ -96,9 +96,7 @@ class MpesaReconciliationJob:
                 return RETRY_S  # another worker is reconciling
             day = mpesa_reconciliation.yesterday(now)
             if not mpesa_reconciliation.reconciled(self._uow(), day):
-                mpesa_reconciliation.reconcile_day(
-                    self._database, self._statement, day, self._clock
-                )
+                mpesa_reconciliation.reconcile_day(self._uow(), self._statement, day, self._clock)
         finally:
             lock.release()
         tomorrow = day_bounds(eat_day(now))[1] + self._delay

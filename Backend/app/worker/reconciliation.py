@@ -89,7 +89,7 @@ class ReconciliationJob:
             if due_in > 0:
                 return due_in
             reconciliation.reconcile(
-                self._database,
+                self._uow(),
                 self._network,
                 self._system,
                 self._clock,
