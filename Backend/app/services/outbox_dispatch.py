@@ -14,6 +14,18 @@ from dataclasses import replace
 from app.db.repositories.outbox import OutboxRow
 from app.db.unit_of_work import UnitOfWork
 
+# OutboxRow is the row the worker's handlers are handed (they import no repository).
+__all__ = [
+    "DONE",
+    "FAILED",
+    "RETRY",
+    "UNKNOWN",
+    "OutboxRow",
+    "claim_one",
+    "finish",
+    "reclaim_stale",
+]
+
 # A row's outcome: done, failed for good, retried after delay_s, or unknown (an
 # operator decides). The worker's Verdict names them.
 DONE, FAILED, RETRY, UNKNOWN = "done", "failed", "retry", "unknown"

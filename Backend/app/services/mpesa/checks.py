@@ -14,6 +14,20 @@ from app.db.repositories.mpesa_withdrawals import Withdrawal
 from app.db.unit_of_work import UnitOfWork
 from app.services.mpesa import deposits
 
+# Deposit and Withdrawal are the rows the checker is handed (it imports no repository).
+__all__ = [
+    "MAY_STILL_BE_SENT",
+    "Deposit",
+    "Withdrawal",
+    "b2c_may_still_be_sent",
+    "claim_due_deposits",
+    "claim_due_withdrawals",
+    "close_unpushed",
+    "status_query_asked",
+    "stk_query_failed",
+    "stk_query_later",
+]
+
 # Outbox states in which a request (STK push, B2C payment) may still be sent.
 MAY_STILL_BE_SENT = ("pending", "sending")
 
