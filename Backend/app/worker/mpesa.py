@@ -16,7 +16,9 @@ workers may run it) the deposits and withdrawals whose check is due, and:
 * M-Pesa callbacks whose processing failed are processed again.
 
 Calls to Daraja are made outside any transaction: a claim moves the row's next check
-forward (a lease), so a worker that dies mid-call only delays it.
+forward (a lease), so a worker that dies mid-call only delays it. What the checker
+writes around those calls is services/mpesa/checks.py; how a deposit or withdrawal
+ends is stk_results.py and payouts.py.
 """
 
 from __future__ import annotations

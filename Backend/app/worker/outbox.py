@@ -16,7 +16,8 @@ Why at most once, and how:
 
 A lost confirmation SMS is a support ticket; a duplicated one (or, for later
 kinds, a duplicated payment) is worse. Rows are claimed one at a time so that a
-crash strands at most the single row in flight.
+crash strands at most the single row in flight. The three transactions (claim,
+finish, reclaim) are services/outbox_dispatch.py; this module is the loop around them.
 """
 
 from __future__ import annotations
