@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from app.db.pool import Database
+from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes
 from app.errors import ServiceUnavailable
 from app.integrations.stellar import Horizon, StellarUnavailable
@@ -59,7 +60,7 @@ def main() -> int:
         statement_timeout_ms=settings.db_statement_timeout_ms,
     )
     try:
-        report = reconcile(database, Horizon.from_settings(settings), system)
+        report = reconcile(UnitOfWork(database), Horizon.from_settings(settings), system)
     except (ServiceUnavailable, StellarUnavailable) as exc:
         print(f"reconcile: could not reconcile: {type(exc).__name__}: {exc}", file=sys.stderr)
         return UNREACHABLE

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from app.db.pool import Database
+from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes
 from app.domain.mpesa_reconciliation import Difference
 from app.errors import ServiceUnavailable
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         statement_timeout_ms=settings.db_statement_timeout_ms,
     )
     try:
-        report = reconcile_day(database, statement, day)
+        report = reconcile_day(UnitOfWork(database), statement, day)
     except ValueError as exc:
         print(f"reconcile-mpesa: {exc}", file=sys.stderr)
         return BAD_SETTINGS

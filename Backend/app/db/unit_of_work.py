@@ -17,6 +17,7 @@ from app.db.repositories.api_sessions import ApiSessionRepository
 from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.contributions import ContributionRepository
+from app.db.repositories.incoming import IncomingRepository
 from app.db.repositories.invitations import InvitationRepository
 from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
@@ -47,6 +48,7 @@ class UnitOfWork:
     invitations: InvitationRepository
     api_sessions: ApiSessionRepository
     stellar: StellarRepository
+    incoming: IncomingRepository
     reconciliation: ReconciliationRepository
     settlements: SettlementRepository
     deposits: DepositRepository
@@ -76,6 +78,7 @@ class UnitOfWork:
         self.invitations = InvitationRepository(self.conn)
         self.api_sessions = ApiSessionRepository(self.conn)
         self.stellar = StellarRepository(self.conn)
+        self.incoming = IncomingRepository(self.conn)
         self.reconciliation = ReconciliationRepository(self.conn)
         self.settlements = SettlementRepository(self.conn)
         self.deposits = DepositRepository(self.conn)

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from app.db.pool import Database
 from app.db.repositories.mpesa_reconciliation import StoredItem, StoredMpesaReport
 from app.db.unit_of_work import UnitOfWork
 from app.domain.mpesa_reconciliation import Comparison, compare, day_bounds, eat_day
@@ -52,7 +51,7 @@ def yesterday(now: datetime) -> date:
 
 
 def reconcile_day(
-    database: Database,
+    uow: UnitOfWork,
     statement: MpesaStatement,
     day: date,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -76,11 +75,11 @@ def reconcile_day(
         entries.extend(statement.entries(neighbour) or [])
     start, _ = day_bounds(day - timedelta(days=1))
     _, end = day_bounds(day + timedelta(days=1))
-    with UnitOfWork(database) as uow:
+    with uow:
         movements = uow.mpesa_reconciliation.movements(start, end)
     comparison = compare(day, movements, entries)
     finished = clock()
-    with UnitOfWork(database) as uow:
+    with uow:
         report_id, version = uow.mpesa_reconciliation.add_report(
             day=day,
             source=statement.name,

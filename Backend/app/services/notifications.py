@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
+from app.integrations.sms import SmsResult
 from app.services.keys import SmsSeal
 from app.services.sms_texts import render_sms
 
@@ -92,3 +93,20 @@ def record_delivery_report(uow: UnitOfWork, report: DeliveryReport) -> str:
         extra={"sms_id": message.id, "status": message.status, "reported": report.status},
     )
     return message.status
+
+
+def record_submission(
+    uow: UnitOfWork, *, outbox_id: int, recipient: str, result: SmsResult, accepted: bool
+) -> None:
+    """Log AT's answer for an outbox SMS in sms_messages, in the caller's transaction
+    (the one that settles the row): submitted when AT accepted it, rejected with AT's
+    status when AT refused it for good."""
+    uow.sms.record_submission(
+        outbox_id=outbox_id,
+        recipient=recipient,
+        status="submitted" if accepted else "rejected",
+        provider_message_id=result.message_id,
+        status_code=result.status_code,
+        cost=result.cost,
+        failure_reason=None if accepted else result.status,
+    )

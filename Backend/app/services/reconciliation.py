@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from app.db.pool import Database
 from app.db.repositories.reconciliation import (
     TREASURY_PARTY,
     InactiveWallet,
@@ -263,7 +262,7 @@ class _Tally:
 
 
 def reconcile(
-    database: Database,
+    uow: UnitOfWork,
     network: StellarNetwork,
     system: SystemAccounts,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -274,7 +273,8 @@ def reconcile(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Report:
     """Compare every active wallet and the treasury with their Stellar accounts, store the
-    report and return it (with its id).
+    report and return it (with its id). Each page of wallets is read in its own
+    transaction of uow (a snapshot), and the report is stored in a last one.
 
     Raises StellarUnavailable when Horizon cannot be asked and ServiceUnavailable when
     PostgreSQL cannot: a run that cannot see both sides stores nothing.
@@ -288,7 +288,7 @@ def reconcile(
         chain = _Chain(network, system, pool)
         after = 0
         while True:
-            with UnitOfWork(database) as uow:
+            with uow:
                 uow.reconciliation.snapshot()
                 wallets = uow.reconciliation.active_wallets(after, batch_size)
                 sides = _sides(uow, wallets, None)
@@ -297,7 +297,7 @@ def reconcile(
             if len(wallets) < batch_size:
                 break
             after = wallets[-1].wallet_id
-        with UnitOfWork(database) as uow:
+        with uow:
             uow.reconciliation.snapshot()
             (treasury,) = chain.lines(_sides(uow, [], treasury_address))
         tally.add(treasury)
@@ -307,7 +307,7 @@ def reconcile(
         first_reads = dict(tally.suspects)
         if first_reads:
             sleep(recheck_delay_s)
-            for again in _read_again(database, chain, list(first_reads), treasury_address):
+            for again in _read_again(uow, chain, list(first_reads), treasury_address):
                 first = first_reads.pop(again.party)
                 tally.replace(first, again)
                 if again.party == TREASURY_PARTY:
@@ -319,7 +319,7 @@ def reconcile(
             for first in first_reads.values():
                 drifting.append(first)
 
-    with UnitOfWork(database) as uow:
+    with uow:
         uow.reconciliation.snapshot()
         issuer_side = uow.reconciliation.issuer_side_balance()
         inactive = uow.reconciliation.inactive_summary()
@@ -347,7 +347,7 @@ def reconcile(
         ),
         rechecked=len(tally.suspects),
     )
-    with UnitOfWork(database) as uow:
+    with uow:
         report.id = uow.reconciliation.add_report(
             started_at=report.started_at,
             finished_at=report.finished_at,
@@ -361,12 +361,12 @@ def reconcile(
 
 
 def _read_again(
-    database: Database, chain: _Chain, parties: list[int], treasury_address: str
+    uow: UnitOfWork, chain: _Chain, parties: list[int], treasury_address: str
 ) -> list[PartyLine]:
     wallet_parties = [party for party in parties if party != TREASURY_PARTY]
     lines: list[PartyLine] = []
     for start in range(0, len(wallet_parties), BATCH_SIZE):
-        with UnitOfWork(database) as uow:
+        with uow:
             uow.reconciliation.snapshot()
             wallets = uow.reconciliation.wallets_by_party(
                 wallet_parties[start : start + BATCH_SIZE]
@@ -374,7 +374,7 @@ def _read_again(
             sides = _sides(uow, wallets, None)
         lines.extend(chain.lines(sides))
     if TREASURY_PARTY in parties:
-        with UnitOfWork(database) as uow:
+        with uow:
             uow.reconciliation.snapshot()
             sides = _sides(uow, [], treasury_address)
         lines.extend(chain.lines(sides))

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from app.db.repositories.outbox import OutboxRow
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.sms import SmsError, SmsOutcome, SmsResult, SmsSender
+from app.services import notifications
 from app.services.keys import SmsSeal, UnreadableSeal
+from app.services.outbox_dispatch import OutboxRow
 
 
 class Verdict(StrEnum):
@@ -128,18 +129,12 @@ class SmsHandler:
         result = outcome.result
         if not isinstance(result, SmsResult):
             return
-        if outcome.verdict is Verdict.DONE:
-            status, reason = "submitted", None
-        elif outcome.verdict is Verdict.FAILED:
-            status, reason = "rejected", result.status
-        else:
+        if outcome.verdict not in (Verdict.DONE, Verdict.FAILED):
             return
-        uow.sms.record_submission(
+        notifications.record_submission(
+            uow,
             outbox_id=row.id,
             recipient=row.payload["to"],
-            status=status,
-            provider_message_id=result.message_id,
-            status_code=result.status_code,
-            cost=result.cost,
-            failure_reason=reason,
+            result=result,
+            accepted=outcome.verdict is Verdict.DONE,
         )

@@ -21,9 +21,9 @@ import psycopg2
 
 from app.config import Settings
 from app.db.pool import Database
-from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
 from app.services.harambee import closing, reminders
+from app.worker.context import uow_factory
 
 log = logging.getLogger("paytrace.harambee")
 
@@ -41,7 +41,7 @@ class HarambeeJob:
         interval_s: float = INTERVAL_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._database = database
+        self._uow = uow_factory(database)
         self._shortcode = shortcode
         self._interval_s = interval_s
         self._clock = clock
@@ -67,9 +67,9 @@ class HarambeeJob:
     def run_once(self) -> tuple[int, int]:
         """Queue the reminders due and finish unfinished refunds; returns how many of each."""
         queued = reminders.queue_reminders(
-            UnitOfWork(self._database), shortcode=self._shortcode, now=self._clock()
+            self._uow(), shortcode=self._shortcode, now=self._clock()
         )
-        refunded = closing.finish_refunds(UnitOfWork(self._database))
+        refunded = closing.finish_refunds(self._uow())
         if queued or refunded:
             log.info("harambee job", extra={"reminders": queued, "refunds": refunded})
         return queued, refunded

@@ -16,7 +16,9 @@ workers may run it) the deposits and withdrawals whose check is due, and:
 * M-Pesa callbacks whose processing failed are processed again.
 
 Calls to Daraja are made outside any transaction: a claim moves the row's next check
-forward (a lease), so a worker that dies mid-call only delays it.
+forward (a lease), so a worker that dies mid-call only delays it. What the checker
+writes around those calls is services/mpesa/checks.py; how a deposit or withdrawal
+ends is stk_results.py and payouts.py.
 """
 
 from __future__ import annotations
@@ -28,13 +30,12 @@ from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db.pool import Database
-from app.db.repositories.mpesa_deposits import Deposit
-from app.db.repositories.mpesa_withdrawals import Withdrawal
-from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
 from app.integrations.daraja import Daraja, DarajaClient, DarajaError
 from app.integrations.daraja_payloads import StkOutcome
-from app.services.mpesa import deposits, inbound, payouts, stk_results
+from app.services.mpesa import checks, inbound, payouts, stk_results
+from app.services.mpesa.checks import Deposit, Withdrawal
+from app.worker.context import uow_factory
 from app.worker.mpesa_handlers import CallbackLinks
 
 log = logging.getLogger("paytrace.mpesa")
@@ -59,7 +60,7 @@ class MpesaChecker:
         query_alert_after: int = 5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._database = database
+        self._uow = uow_factory(database)
         self._daraja = daraja
         self._links = links
         self._policy = policy
@@ -79,9 +80,6 @@ class MpesaChecker:
             interval_s=settings.mpesa_check_interval_s,
             query_alert_after=settings.mpesa_stk_query_alert_after,
         )
-
-    def _uow(self) -> UnitOfWork:
-        return UnitOfWork(self._database)
 
     def run_forever(self, stop: threading.Event) -> None:
         """Check whatever is due every interval until stop is set; never raises."""
@@ -103,11 +101,8 @@ class MpesaChecker:
     def _claim(self, *, deposits_due: bool) -> list:
         now = self._clock()
         lease = now + timedelta(seconds=self._policy.status_interval_s)
-        with self._uow() as uow:
-            repository = uow.deposits if deposits_due else uow.withdrawals
-            claimed = repository.claim_due(now, lease, BATCH)
-            uow.commit()
-        return claimed
+        claim = checks.claim_due_deposits if deposits_due else checks.claim_due_withdrawals
+        return claim(self._uow(), now=now, lease_until=lease, limit=BATCH)
 
     # ---- deposits -----------------------------------------------------------------------
 
@@ -140,9 +135,7 @@ class MpesaChecker:
     def _query_failed(self, deposit: Deposit, exc: DarajaError) -> None:
         steps = min(2 ** (deposit.query_errors + 1), MAX_QUERY_BACKOFF)
         at = self._clock() + timedelta(seconds=self._stk_query_after_s * steps / 2)
-        with self._uow() as uow:
-            errors = uow.deposits.query_failed(deposit.id, error=str(exc), next_check_at=at)
-            uow.commit()
+        errors = checks.stk_query_failed(self._uow(), deposit.id, error=str(exc), next_check_at=at)
         alert = errors >= self._query_alert_after
         log.log(
             logging.ERROR if alert else logging.WARNING,
@@ -158,34 +151,21 @@ class MpesaChecker:
     def _query_later(self, deposit: Deposit) -> None:
         steps = min(deposit.queries + 1, MAX_QUERY_BACKOFF)
         at = self._clock() + timedelta(seconds=self._stk_query_after_s * steps / 2)
-        with self._uow() as uow:
-            uow.deposits.checked(deposit.id, next_check_at=at)
-            uow.commit()
+        checks.stk_query_later(self._uow(), deposit.id, next_check_at=at)
 
     def _close_unpushed(self, deposit: Deposit) -> int:
         """A deposit whose push was never answered: wait while it may still be made,
         else close it (the push handler normally has)."""
-        with self._uow() as uow:
-            request = uow.deposits.push_request_state(deposit.reference)
-            if request is None or request[0] in ("pending", "sending"):
-                return 0  # the claim's lease already moved its next check
-            unknown = request[0] != "failed"
-            deposits.push_failed(
-                uow, deposit.reference, reason=f"push {request[0]}", unknown=unknown
-            )
-            uow.commit()
-        return 1
+        return int(checks.close_unpushed(self._uow(), deposit.reference))
 
     # ---- withdrawals --------------------------------------------------------------------
 
     def _check_withdrawal(self, withdrawal: Withdrawal) -> int:
-        with self._uow() as uow:
-            request = uow.withdrawals.payment_request_state(withdrawal.originator_conversation_id)
         if withdrawal.status == "held" and withdrawal.result_code == "refused":
             payouts.release_refused(self._uow(), withdrawal, policy=self._policy, now=self._clock())
             return 1
-        if withdrawal.status == "held" and (
-            request is None or request[0] in ("pending", "sending")
+        if withdrawal.status == "held" and checks.b2c_may_still_be_sent(
+            self._uow(), withdrawal.originator_conversation_id
         ):
             return 0  # its B2C request is still to be made; the lease moved the check on
         try:
@@ -201,14 +181,11 @@ class MpesaChecker:
                 extra={"withdrawal": withdrawal.reference, "error": str(exc)},
             )
             return 0
-        with self._uow() as uow:
-            # The answer is matched to this withdrawal by these ids only.
-            uow.status_queries.add(
-                withdrawal_id=withdrawal.id,
-                conversation_id=accepted.conversation_id,
-                originator_conversation_id=accepted.originator_conversation_id,
-            )
-            uow.withdrawals.queried(withdrawal.id, query_conversation_id=accepted.conversation_id)
-            uow.commit()
+        checks.status_query_asked(
+            self._uow(),
+            withdrawal.id,
+            conversation_id=accepted.conversation_id,
+            originator_conversation_id=accepted.originator_conversation_id,
+        )
         log.info("transaction status asked", extra={"withdrawal": withdrawal.reference})
         return 1

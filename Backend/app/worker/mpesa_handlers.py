@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
-from app.db.repositories.outbox import OutboxRow
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.daraja import Accepted, Daraja, DarajaError, Failure, StkAccepted
-from app.services.mpesa import deposits
+from app.services.mpesa import deposits, payouts
+from app.services.outbox_dispatch import OutboxRow
 from app.worker.handlers import Outcome, Verdict
 
 # An STK push not made within this long after the request is not made at all: the
@@ -204,15 +204,15 @@ class B2CHandler:
             return
         now = self._clock()
         if outcome.verdict is Verdict.FAILED and outcome.result == REFUSED:
-            uow.withdrawals.mark_refused(originator, reason=outcome.error or REFUSED)
+            payouts.request_refused(uow, originator, reason=outcome.error or REFUSED)
             return
         done = outcome.verdict is Verdict.DONE
         conversation = (
             outcome.result.conversation_id if isinstance(outcome.result, Accepted) else None
         )
         wait = timedelta(seconds=self._result_wait_s if done else 0)
-        uow.withdrawals.mark_submitted(
-            originator, conversation_id=conversation, check_after=now + wait
+        payouts.request_submitted(
+            uow, originator, conversation_id=conversation, check_after=now + wait
         )
 
 

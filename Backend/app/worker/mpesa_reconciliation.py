@@ -21,7 +21,6 @@ from app.config import Settings
 from app.db import advisory
 from app.db.advisory import SessionLock
 from app.db.pool import Database
-from app.db.unit_of_work import UnitOfWork
 from app.domain.mpesa_reconciliation import day_bounds, eat_day
 from app.errors import ServiceUnavailable
 from app.integrations.mpesa_statement import (
@@ -30,6 +29,7 @@ from app.integrations.mpesa_statement import (
     statement_from_settings,
 )
 from app.services import mpesa_reconciliation
+from app.worker.context import uow_factory
 
 log = logging.getLogger("paytrace.mpesa_reconciliation")
 
@@ -51,6 +51,7 @@ class MpesaReconciliationJob:
         if not 0 <= delay_s < 86400:
             raise ValueError("delay_s is seconds past midnight: 0 to 86399")
         self._database = database
+        self._uow = uow_factory(database)
         self._statement = statement
         self._delay = timedelta(seconds=delay_s)
         self._clock = clock
@@ -94,10 +95,8 @@ class MpesaReconciliationJob:
             if not lock.held():
                 return RETRY_S  # another worker is reconciling
             day = mpesa_reconciliation.yesterday(now)
-            if not mpesa_reconciliation.reconciled(UnitOfWork(self._database), day):
-                mpesa_reconciliation.reconcile_day(
-                    self._database, self._statement, day, self._clock
-                )
+            if not mpesa_reconciliation.reconciled(self._uow(), day):
+                mpesa_reconciliation.reconcile_day(self._uow(), self._statement, day, self._clock)
         finally:
             lock.release()
         tomorrow = day_bounds(eat_day(now))[1] + self._delay

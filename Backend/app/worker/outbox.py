@@ -16,7 +16,8 @@ Why at most once, and how:
 
 A lost confirmation SMS is a support ticket; a duplicated one (or, for later
 kinds, a duplicated payment) is worse. Rows are claimed one at a time so that a
-crash strands at most the single row in flight.
+crash strands at most the single row in flight. The three transactions (claim,
+finish, reclaim) are services/outbox_dispatch.py; this module is the loop around them.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ from dataclasses import replace
 
 from app.config import Settings
 from app.db.pool import Database
-from app.db.repositories.outbox import OutboxRow
-from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
 from app.integrations.daraja import Daraja, DarajaClient
 from app.integrations.sms import AfricasTalkingSms, SmsSender
+from app.services import outbox_dispatch
 from app.services.keys import SmsSeal
+from app.services.outbox_dispatch import OutboxRow
+from app.worker.context import uow_factory
 from app.worker.handlers import HandlerRegistry, Outcome, SmsHandler, Verdict
 from app.worker.mpesa_handlers import mpesa_handlers
 
@@ -75,7 +77,7 @@ class OutboxWorker:
         backoff: Callable[[int], float] = exponential_backoff,
         worker_id: str | None = None,
     ) -> None:
-        self._database = database
+        self._uow = uow_factory(database)
         self._handlers = handlers
         self._max_attempts = max_attempts
         self._lease_s = lease_s
@@ -115,9 +117,9 @@ class OutboxWorker:
     def reclaim_stale(self) -> list[OutboxRow]:
         """Move rows stuck in 'sending' past their lease to 'unknown' (or, for a kind that
         is safe to perform again, back to 'pending') and report them."""
-        with UnitOfWork(self._database) as uow:
-            rows = uow.outbox.reclaim_stale(resumable_kinds=self._handlers.resumable_kinds)
-            uow.commit()
+        rows = outbox_dispatch.reclaim_stale(
+            self._uow(), resumable_kinds=self._handlers.resumable_kinds
+        )
         for row in rows:
             if row.status == "pending":
                 log.warning(
@@ -132,15 +134,9 @@ class OutboxWorker:
         return rows
 
     def _claim_one(self) -> OutboxRow | None:
-        with UnitOfWork(self._database) as uow:
-            rows = uow.outbox.claim(kinds=self._handlers.kinds, limit=1)
-            if not rows:
-                return None
-            attempt = uow.outbox.mark_sending(
-                rows[0].id, worker=self.worker_id, lease_s=self._lease_s
-            )
-            uow.commit()  # the at-most-once point: committed before the provider call
-        return replace(rows[0], attempts=attempt, status="sending")
+        return outbox_dispatch.claim_one(
+            self._uow(), kinds=self._handlers.kinds, worker_id=self.worker_id, lease_s=self._lease_s
+        )
 
     def _perform_and_settle(self, row: OutboxRow) -> None:
         handler = self._handlers.get(row.kind)
@@ -160,19 +156,15 @@ class OutboxWorker:
 
     def _settle(self, row: OutboxRow, outcome: Outcome) -> None:
         handler = self._handlers.get(row.kind)
-        error = outcome.error or ""
-        with UnitOfWork(self._database) as uow:
-            handler.record(uow, row, outcome)
-            if outcome.verdict is Verdict.DONE:
-                settled = uow.outbox.mark_done(row.id)
-            elif outcome.verdict is Verdict.FAILED:
-                settled = uow.outbox.mark_failed(row.id, error)
-            elif outcome.verdict is Verdict.RETRY:
-                delay = self._backoff(row.attempts)
-                settled = uow.outbox.mark_retry(row.id, error=error, delay_s=delay)
-            else:
-                settled = uow.outbox.mark_unknown(row.id, error)
-            uow.commit()
+        delay = self._backoff(row.attempts) if outcome.verdict is Verdict.RETRY else 0.0
+        settled = outbox_dispatch.finish(
+            self._uow(),
+            row.id,
+            str(outcome.verdict),
+            error=outcome.error or "",
+            delay_s=delay,
+            record=lambda uow: handler.record(uow, row, outcome),
+        )
         extra = {
             "outbox_id": row.id,
             "kind": row.kind,

@@ -18,11 +18,11 @@ from app.config import Settings
 from app.db import advisory
 from app.db.advisory import SessionLock
 from app.db.pool import Database
-from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
 from app.integrations.stellar import Horizon, StellarNetwork, StellarUnavailable
 from app.services import reconciliation
 from app.services.custody import SecretBox, SystemAccounts
+from app.worker.context import uow_factory
 
 log = logging.getLogger("paytrace.reconciliation")
 
@@ -46,6 +46,7 @@ class ReconciliationJob:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive (0 turns the job off)")
         self._database = database
+        self._uow = uow_factory(database)
         self._network = network
         self._system = system
         self._interval_s = interval_s
@@ -88,7 +89,7 @@ class ReconciliationJob:
             if due_in > 0:
                 return due_in
             reconciliation.reconcile(
-                self._database,
+                self._uow(),
                 self._network,
                 self._system,
                 self._clock,
@@ -99,7 +100,7 @@ class ReconciliationJob:
             lock.release()
 
     def _due_in(self) -> float:
-        last = reconciliation.last_finished_at(UnitOfWork(self._database))
+        last = reconciliation.last_finished_at(self._uow())
         if last is None:
             return 0.0
         elapsed = (self._clock() - last).total_seconds()

@@ -14,6 +14,7 @@ import pytest
 from app.cli import reconcile_mpesa
 from app.db import advisory
 from app.db.advisory import SessionLock
+from app.db.unit_of_work import UnitOfWork
 from app.domain.mpesa_reconciliation import (
     AMOUNT_MISMATCH,
     EAT,
@@ -78,7 +79,7 @@ def test_what_paytrace_moved_through_m_pesa_agrees_with_the_sandbox_statement(ri
     withdrawal_settled(rig, 111 * KES, "released")  # M-Pesa could not pay: nothing paid
     before = money(rig.database)
 
-    report = reconcile_day(rig.database, rig.statement, today())
+    report = reconcile_day(UnitOfWork(rig.database), rig.statement, today())
 
     assert report.sound, report.comparison.differences
     assert (report.comparison.matched, report.version, report.source) == (3, 1, "daraja_sandbox")
@@ -101,7 +102,7 @@ def test_every_kind_of_difference_is_found_stored_and_totalled(rig):
     mpesa_paid_instead(rig, receipt_of(rig, changed), 3_000)
     before = money(rig.database)
 
-    report = reconcile_day(rig.database, rig.statement, today())
+    report = reconcile_day(UnitOfWork(rig.database), rig.statement, today())
 
     assert not report.sound and report.comparison.matched == 0
     assert sorted(stored_items(rig.database, report.id)) == sorted(
@@ -130,9 +131,9 @@ def test_a_day_run_again_is_a_new_version_and_the_admin_api_shows_the_latest(rig
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, params={"day": "29-11-2026"}, headers=auth).status_code == 422
 
-    first = reconcile_day(rig.database, rig.statement, today())
+    first = reconcile_day(UnitOfWork(rig.database), rig.statement, today())
     stranger = paid_at_mpesa_only(rig, 70)
-    second = reconcile_day(rig.database, rig.statement, today())
+    second = reconcile_day(UnitOfWork(rig.database), rig.statement, today())
 
     assert (first.version, first.sound, second.version, second.sound) == (1, True, 2, False)
     latest = httpx.get(url, headers=auth).json()
@@ -183,7 +184,7 @@ def test_the_command_exits_0_when_both_sides_agree_and_1_on_differences(rig, mon
 
 def test_a_day_without_its_statement_file_stores_nothing(clean_database, tmp_path):
     with pytest.raises(StatementUnavailable, match="no M-Pesa statement"):
-        reconcile_day(clean_database, StatementFiles(tmp_path), date(2026, 11, 29))
+        reconcile_day(UnitOfWork(clean_database), StatementFiles(tmp_path), date(2026, 11, 29))
     assert rows(clean_database, "SELECT count(*) FROM mpesa_reconciliation_reports") == [(0,)]
 
 
@@ -273,9 +274,9 @@ def test_the_latest_report_is_the_most_recent_day_s_even_after_an_older_day_is_r
 
     statement = FakeStatement()
     older, newer = date(2026, 11, 28), date(2026, 11, 29)
-    reconcile_day(clean_database, statement, older)
-    reconcile_day(clean_database, statement, newer)
-    again = reconcile_day(clean_database, statement, older)
+    reconcile_day(UnitOfWork(clean_database), statement, older)
+    reconcile_day(UnitOfWork(clean_database), statement, newer)
+    again = reconcile_day(UnitOfWork(clean_database), statement, older)
 
     latest, _ = mpesa_reconciliation.report(UnitOfWork(clean_database))
     of_older, _ = mpesa_reconciliation.report(UnitOfWork(clean_database), older)

@@ -167,7 +167,7 @@ def send(
 
 def run(custody: Custody, database, **kwargs) -> Report:
     kwargs.setdefault("recheck_delay_s", 0.0)
-    return reconcile(database, custody.horizon, custody.system, **kwargs)
+    return reconcile(UnitOfWork(database), custody.horizon, custody.system, **kwargs)
 
 
 def stored_reports(database) -> list[tuple[int, int, int]]:
@@ -267,7 +267,7 @@ def test_accounts_stellar_cannot_show_in_whole_cents_are_drifts(settings, clean_
     }
 
     report = reconcile(
-        clean_database, FakeStellarNetwork(accounts=accounts), system, recheck_delay_s=0
+        UnitOfWork(clean_database), FakeStellarNetwork(accounts=accounts), system, recheck_delay_s=0
     )
 
     problems = {line.party: (line.problem, line.actual_on_chain) for line in report.drifting}
@@ -338,7 +338,7 @@ def test_a_movement_settling_mid_run_is_read_again_not_reported(custody, clean_d
     tx_id = cash_in(custody, clean_database, a, 250_00, on_chain=False)
     network = SettlesDuringTheRun(custody, clean_database, a, tx_id, 250_00)
 
-    report = reconcile(clean_database, network, custody.system, recheck_delay_s=0)
+    report = reconcile(UnitOfWork(clean_database), network, custody.system, recheck_delay_s=0)
 
     assert network.done and kes_cents(custody.horizon, custody.system, a.keypair.public_key)
     assert report.sound and report.rechecked == 1 and report.explained == []

@@ -20,8 +20,9 @@ from app.db.repositories.incoming import IncomingPayment, IncomingRepository
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.stellar import Horizon
 from app.services.custody import SecretBox
+from app.services.incoming_payments import WatchPass, shorten
 from app.services.registration import NewUser, register_user
-from app.worker.incoming import IncomingWatcher, WatchPass, shorten
+from app.worker.incoming import IncomingWatcher
 from app.worker.loops import build_loops
 from tests.support.stellar import (
     activate_pending,

@@ -69,7 +69,7 @@ def test_a_statement_claiming_payments_moves_no_money_and_settles_nothing(settin
     )
     before = state(clean_database)
 
-    report = reconcile_day(clean_database, statement, eat_day(now))
+    report = reconcile_day(UnitOfWork(clean_database), statement, eat_day(now))
 
     assert [d.kind for d in report.comparison.differences].count(STATE_MISMATCH) == 2
     assert len(report.comparison.differences) == 3
@@ -97,7 +97,7 @@ def test_a_hostile_statement_file_stores_nothing(clean_database, tmp_path, row):
     before = state(clean_database)
 
     with pytest.raises(StatementUnavailable):
-        reconcile_day(clean_database, StatementFiles(tmp_path), DAY)
+        reconcile_day(UnitOfWork(clean_database), StatementFiles(tmp_path), DAY)
 
     assert rows(clean_database, "SELECT count(*) FROM mpesa_reconciliation_reports") == [(0,)]
     assert state(clean_database) == before
@@ -110,7 +110,7 @@ def test_an_oversized_statement_file_is_refused_before_it_is_read(clean_database
     assert os.path.getsize(path) > MAX_FILE_BYTES
 
     with pytest.raises(StatementUnavailable, match="larger than"):
-        reconcile_day(clean_database, StatementFiles(tmp_path), DAY)
+        reconcile_day(UnitOfWork(clean_database), StatementFiles(tmp_path), DAY)
     assert rows(clean_database, "SELECT count(*) FROM mpesa_reconciliation_reports") == [(0,)]
 
 

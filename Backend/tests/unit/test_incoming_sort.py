@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from stellar_sdk import Asset, Keypair
 
-from app.worker.incoming import NOT_A_WALLET, Known, shorten, sort_payment
+from app.services.incoming_payments import NOT_A_WALLET, Known, shorten, sort_payment
 
 ISSUER, TREASURY, WALLET, OUTSIDE = (Keypair.random().public_key for _ in range(4))
 KES = Asset("KES", ISSUER)

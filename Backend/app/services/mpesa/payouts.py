@@ -24,13 +24,12 @@ from app.db.repositories.mpesa_withdrawals import Withdrawal
 from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
 from app.integrations.daraja_payloads import PaymentOutcome, Verdict
+from app.services.mpesa.checks import MAY_STILL_BE_SENT
 from app.services.mpesa.hold_endings import pay_out, release
 
 log = logging.getLogger("paytrace.mpesa")
 
 _DRAWS = 5
-# Outbox states in which a B2C request may still be sent to M-Pesa.
-_MAY_STILL_BE_SENT = ("pending", "sending")
 # What a callback says is a reason to ask M-Pesa; what M-Pesa answers PayTrace's own
 # status query (or PayTrace's record of an outright refusal) is acted on.
 CALLBACK_SOURCES = ("b2c_result", "b2c_timeout")
@@ -226,7 +225,7 @@ def _not_found(
     uow: UnitOfWork, w: Withdrawal, policy: CheckPolicy, later: datetime, now: datetime
 ) -> tuple[str, str | None]:
     request = uow.withdrawals.payment_request_state(w.originator_conversation_id)
-    if request is None or request[0] in _MAY_STILL_BE_SENT:
+    if request is None or request[0] in MAY_STILL_BE_SENT:
         # Not found yet, but the worker may still send it: nothing can be released.
         uow.withdrawals.check_soon(w.id, later)
         return "not_found", "its payment request may still be sent"
@@ -254,4 +253,25 @@ def release_refused(
         ),
         policy=policy,
         now=now,
+    )
+
+
+def request_refused(uow: UnitOfWork, originator_conversation_id: str, *, reason: str) -> None:
+    """Note, in the caller's transaction (the one that settles the outbox row), that
+    M-Pesa refused the very first B2C request outright: the checker releases it."""
+    uow.withdrawals.mark_refused(originator_conversation_id, reason=reason)
+
+
+def request_submitted(
+    uow: UnitOfWork,
+    originator_conversation_id: str,
+    *,
+    conversation_id: str | None,
+    check_after: datetime,
+) -> None:
+    """Note, in the caller's transaction, that the B2C request was taken (its result is
+    awaited until check_after) or that its fate is unknown (check_after now: the
+    checker asks M-Pesa at once, before anything is released)."""
+    uow.withdrawals.mark_submitted(
+        originator_conversation_id, conversation_id=conversation_id, check_after=check_after
     )

@@ -1,0 +1,287 @@
+"""Incoming payments: sorting what Horizon reports and crediting KES paid into a
+PayTrace wallet from outside PayTrace, exactly once, confirmed by SMS.
+
+Each payment of PayTrace's asset, or of anything to a PayTrace wallet or the treasury,
+is recorded in `stellar_incoming`: credited, or ignored with its reason. A credit is a
+`cash_in` journal transaction from the `stellar_clearing` account (already settled
+on-chain: origin 'incoming'), with its SMS in the outbox. The record, the credit and
+the moved cursor commit in one database transaction under a lock on the cursor's row,
+so a crash can neither credit twice nor skip, and two watchers can never both move it.
+
+PayTrace holds every wallet's keys, so a payment PayTrace did not sign is from
+outside. PayTrace's own envelopes are saved in `stellar_transactions` before they are
+submitted: any payment whose transaction hash is there is PayTrace's own (already in
+the ledger) and is ignored. The watcher that pages Horizon is app/worker/incoming.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from stellar_sdk import Asset
+
+from app.db.repositories.incoming import IncomingPayment
+from app.db.repositories.ledger import ReferenceTaken
+from app.db.unit_of_work import UnitOfWork
+from app.domain.money import format_kes, new_reference
+from app.errors import ServiceUnavailable
+from app.integrations.stellar import cents_to_amount, to_stroops
+from app.services.ledger import request_hash, sms_time
+from app.services.notifications import sms_message
+
+log = logging.getLogger("paytrace.stellar.incoming")
+
+CURSOR_NAME = "payments"
+# Payment records that move an asset to `to`; the path payments' `amount` and asset are
+# what arrived. (create_account and account_merge move XLM only: never credited.)
+PAYMENT_TYPES = frozenset({"payment", "path_payment_strict_receive", "path_payment_strict_send"})
+STROOPS_PER_CENT = to_stroops(cents_to_amount(1))
+_REFERENCE_DRAWS = 5
+
+NOT_A_WALLET = "not a wallet"
+TO_TREASURY = "to treasury: operator"
+FROM_PAYTRACE = "from a PayTrace account: operator"
+
+
+class CursorMoved(Exception):
+    """Another watcher moved the cursor since this one read it: start again from it.
+    `done` is what this watcher recorded on the page before that."""
+
+    def __init__(self, stored: str | None) -> None:
+        super().__init__(stored)
+        self.done = WatchPass()
+
+
+@dataclass(frozen=True)
+class WatchPass:
+    """What one pass did: payments recorded, of which credited and ignored."""
+
+    seen: int = 0
+    credited: int = 0
+    ignored: int = 0
+
+    def __add__(self, other: WatchPass) -> WatchPass:
+        return WatchPass(
+            self.seen + other.seen, self.credited + other.credited, self.ignored + other.ignored
+        )
+
+
+@dataclass(frozen=True)
+class Sorted:
+    """A payment the watcher records: reason None means credit user_id's wallet."""
+
+    operation_id: str
+    paging_token: str
+    tx_hash: str
+    from_address: str
+    to_address: str
+    cents: int  # rounded up when there is a fraction of a cent (the reason says so)
+    reason: str | None
+    user_id: int | None
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the database knows about one page's addresses and hashes."""
+
+    wallets: dict[str, int]  # address -> user id
+    own_hashes: set[str]
+
+
+def shorten(address: str) -> str:
+    """GABC...WXYZ: enough of a Stellar address to recognise it in an SMS."""
+    return f"{address[:4]}...{address[-4:]}"
+
+
+def sort_payment(
+    record: dict, known: Known, *, asset: Asset, treasury: str, own_accounts: frozenset[str]
+) -> Sorted | None:
+    """What the watcher does with one /payments record: None when it is none of
+    PayTrace's business (another asset between accounts PayTrace does not hold)."""
+    if record.get("type") not in PAYMENT_TYPES or record.get("transaction_successful") is False:
+        return None
+    to, sender, amount = record["to"], record["from"], record["amount"]
+    ours = (
+        record.get("asset_type") != "native"
+        and record.get("asset_code") == asset.code
+        and record.get("asset_issuer") == asset.issuer
+    )
+    user_id = known.wallets.get(to)
+    if not ours and user_id is None and to != treasury:
+        return None
+    if record["transaction_hash"] in known.own_hashes:
+        # PayTrace's own settlement: already in the ledger, and already recorded in
+        # stellar_settlements; a row here for each would double every payment's writes.
+        return None
+    cents, fraction = divmod(to_stroops(amount), STROOPS_PER_CENT)
+    if not ours:
+        name = "XLM" if record.get("asset_type") == "native" else _asset_name(record)
+        reason = f"not our asset: {amount} {name}"
+    elif to == treasury:
+        reason = TO_TREASURY
+    elif user_id is None:
+        reason = NOT_A_WALLET
+    elif sender in known.wallets or sender in own_accounts:
+        # PayTrace signs for these accounts, and every envelope it signs is saved first.
+        reason = FROM_PAYTRACE
+    elif fraction:
+        reason = f"amount not whole cents: {amount} {asset.code}"
+    else:
+        reason = None
+    return Sorted(
+        operation_id=str(record["id"]),
+        paging_token=str(record["paging_token"]),
+        tx_hash=record["transaction_hash"],
+        from_address=sender,
+        to_address=to,
+        cents=max(1, cents + (1 if fraction else 0)),
+        reason=reason,
+        user_id=user_id if reason is None else None,
+    )
+
+
+def _asset_name(record: dict) -> str:
+    return f"{record.get('asset_code')}:{record.get('asset_issuer')}"
+
+
+def known_parties(uow: UnitOfWork, records: list[dict]) -> Known:
+    """Wallet addresses and PayTrace's own hashes among a page's payments. Read outside
+    the commits: a wallet exists before its account can be paid, and an envelope is
+    saved before it is submitted, so neither answer can change."""
+    payments = [r for r in records if r.get("type") in PAYMENT_TYPES]
+    if not payments:
+        return Known({}, set())
+    addresses = sorted({r["to"] for r in payments} | {r["from"] for r in payments})
+    hashes = sorted({r["transaction_hash"] for r in payments})
+    with uow:
+        return Known(uow.incoming.wallet_owners(addresses), uow.incoming.own_hashes(hashes))
+
+
+def record(
+    uow: UnitOfWork, expected: str, token: str, payment: Sorted | None, *, now: datetime
+) -> bool:
+    """Record payment (and credit it), and move the cursor from expected to token, in
+    one transaction; True when the payment was recorded now (False: seen before).
+    Raises CursorMoved when another watcher moved the cursor, ServiceUnavailable when
+    no free transaction reference could be drawn."""
+    for _ in range(_REFERENCE_DRAWS):
+        try:
+            with uow:
+                stored = uow.incoming.cursor(CURSOR_NAME, for_update=True)
+                if stored != expected:
+                    raise CursorMoved(stored)
+                recorded = payment is not None and not uow.incoming.seen(payment.operation_id)
+                if recorded:
+                    assert payment is not None
+                    transaction_id = None
+                    if payment.reason is None:
+                        transaction_id = _credit(uow, payment, now)
+                    else:
+                        _log_ignored(payment)
+                    uow.incoming.add(
+                        IncomingPayment(
+                            operation_id=payment.operation_id,
+                            tx_hash=payment.tx_hash,
+                            from_address=payment.from_address,
+                            to_address=payment.to_address,
+                            amount=payment.cents,
+                            outcome="ignored" if transaction_id is None else "credited",
+                            reason=payment.reason,
+                            transaction_id=transaction_id,
+                        )
+                    )
+                uow.incoming.set_cursor(CURSOR_NAME, token)
+                uow.commit()
+            if recorded and payment is not None and payment.reason is None:
+                log.info(
+                    "incoming payment credited",
+                    extra={"operation_id": payment.operation_id, "amount": payment.cents},
+                )
+            return recorded
+        except ReferenceTaken:
+            continue
+    raise ServiceUnavailable("could not draw a free transaction reference")
+
+
+def _credit(uow: UnitOfWork, payment: Sorted, now: datetime) -> int:
+    """Post the credit from stellar_clearing, its SMS with it; returns its id."""
+    assert payment.user_id is not None
+    locked = uow.ledger.accounts(user_ids=[payment.user_id], codes=["stellar_clearing"])
+    wallet = next(a for a in locked if a.user_id == payment.user_id)
+    clearing = next(a for a in locked if a.code == "stellar_clearing")
+    assert wallet.phone is not None
+    amount, reference = payment.cents, new_reference()
+    balance = wallet.balance + amount
+    return uow.ledger.post(
+        reference=reference,
+        kind="cash_in",
+        amount=amount,
+        fee=0,
+        idempotency_key=f"stellar-in:{payment.operation_id}",
+        request_hash=request_hash(
+            kind="stellar_in",
+            operation_id=payment.operation_id,
+            to=payment.to_address,
+            amount=amount,
+        ),
+        legs=[(clearing.id, -amount), (wallet.id, amount)],
+        channel="system",
+        created_at=now,
+        note=f"Stellar {payment.from_address}",
+        messages=(
+            sms_message(
+                to=wallet.phone,
+                template="stellar_received",
+                language=wallet.language or "en",
+                dedupe_key=f"journal:{reference}:{payment.user_id}",
+                reference=reference,
+                amount=format_kes(amount),
+                sender=shorten(payment.from_address),
+                when=sms_time(now),
+                balance=format_kes(balance),
+            ),
+        ),
+        on_chain_hash=payment.tx_hash,
+    )
+
+
+def _log_ignored(payment: Sorted) -> None:
+    operator = payment.reason is not None and (
+        payment.reason.endswith(": operator") or payment.reason.startswith("amount not")
+    )
+    (log.warning if operator else log.info)(
+        "incoming payment not credited",
+        extra={
+            "operation_id": payment.operation_id,
+            "tx_hash": payment.tx_hash,
+            "to": payment.to_address,
+            "reason": payment.reason,
+        },
+    )
+
+
+# ---- the cursor -----------------------------------------------------------------------
+
+
+def stored_cursor(uow: UnitOfWork) -> str | None:
+    """Where the watcher stopped on the network, or None before its first pass."""
+    with uow:
+        return uow.incoming.cursor(CURSOR_NAME)
+
+
+def start_cursor(uow: UnitOfWork, cursor: str) -> str:
+    """Store a first watcher's starting cursor unless another stored one first; returns
+    the stored one."""
+    with uow:
+        stored = uow.incoming.start_cursor(CURSOR_NAME, cursor)
+        uow.commit()
+    return stored
+
+
+def first_activation_ledger(uow: UnitOfWork) -> int | None:
+    """The ledger of PayTrace's first wallet activation (no wallet can be paid before),
+    or None when none has applied yet."""
+    with uow:
+        return uow.incoming.first_activation_ledger()
