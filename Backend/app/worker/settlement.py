@@ -24,12 +24,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 from app.db import advisory
 from app.db.advisory import SessionLock
 from app.db.pool import Database
-from app.db.unit_of_work import UnitOfWork
 from app.integrations.stellar import (
     StellarNetwork,
     StellarUnavailable,
@@ -40,6 +38,7 @@ from app.services import settlement_answers, settlement_rounds, settlement_submi
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.settlement_answers import Step
 from app.services.settlement_submission import SignedEnvelope, Signing
+from app.worker.context import UowFactory, uow_factory
 
 log = logging.getLogger("paytrace.settlement")
 
@@ -88,7 +87,7 @@ class Settler:
         if not system.channels:
             raise ValueError("settlement needs at least one channel account")
         self._database = database
-        self._uow: Callable[[], UnitOfWork] = partial(UnitOfWork, database)
+        self._uow: UowFactory = uow_factory(database)
         self._network = network
         self._signing = Signing(system, box, passphrase, timedelta(seconds=envelope_ttl_s))
         self._poll_s = poll_interval_s
