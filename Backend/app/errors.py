@@ -36,6 +36,14 @@ class ValidationFailed(PayTraceError):
     code = "validation_failed"
 
 
+def refused(code: str, detail: str) -> ValidationFailed:
+    """A ValidationFailed whose code names the reason (the API renders exc.code): the one
+    way every layer says "this input is refused, and why"."""
+    error = ValidationFailed(detail, reason=code)
+    error.code = code
+    return error
+
+
 class NotFound(PayTraceError):
     status_code = 404
     code = "not_found"

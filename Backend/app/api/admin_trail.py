@@ -20,11 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.api.request_id import request_id_of
 from app.api.v1.context import client_address
 from app.domain.phone import InvalidPhone, normalise
-from app.errors import PayTraceError
+from app.errors import PayTraceError, refused
 from app.runtime import Runtime
 from app.services import admin_audit
 from app.services.admin_audit import REASON_MAX, AuditedUnitOfWork, AuditEntry
-from app.services.registration import refused
 
 log = logging.getLogger("paytrace.admin")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from app.services.registration import refused
+from app.errors import refused
 
 MAX_ID = 2**63 - 1  # PostgreSQL's BIGINT: a larger id cannot exist
 

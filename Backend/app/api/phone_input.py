@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.domain.phone import InvalidPhone, normalise
-from app.services.registration import refused
+from app.errors import refused
 
 
 def e164(raw: str) -> str:

@@ -8,7 +8,7 @@ from app.db.repositories.ledger import JournalEntry, LockedAccount, Overdraft
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, new_reference
-from app.errors import Conflict, InsufficientFunds, NotFound
+from app.errors import Conflict, InsufficientFunds, NotFound, refused
 from app.services.ledger import (
     CHANNELS,
     Movement,
@@ -19,7 +19,6 @@ from app.services.ledger import (
     sms_time,
 )
 from app.services.notifications import sms_message
-from app.services.registration import refused
 from app.services.sms_texts import REVERSAL_DIRECTION
 
 # One cash-in is at most KES 1,000,000: above that is an operator's typo.

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import nairobi_day
-from app.errors import InviteLimitReached, NotFound
+from app.errors import InviteLimitReached, NotFound, refused
 from app.services.notifications import queue_sms
-from app.services.registration import refused
 
 
 def invite(

@@ -18,8 +18,7 @@ from datetime import datetime
 from app.db.repositories.ledger import JournalEntry, KeyTaken, ReferenceTaken, TierLimits
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import NAIROBI
-from app.errors import IdempotencyConflict, LimitExceeded, ServiceUnavailable
-from app.services.registration import refused
+from app.errors import IdempotencyConflict, LimitExceeded, ServiceUnavailable, refused
 
 CHANNELS = ("ussd", "api", "admin", "system")
 # A channel's own key; stored scoped (e.g. 'transfer:<user id>:<key>') within 200.

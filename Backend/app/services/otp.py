@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db.unit_of_work import UnitOfWork
-from app.errors import InvalidCredentials
+from app.errors import InvalidCredentials, refused
 from app.services.keys import OtpHasher, SmsSeal
 from app.services.notifications import queue_sms
-from app.services.registration import refused, validate_language
+from app.services.registration import validate_language
 
 PURPOSES = ("login", "register", "pin_reset")
 # Purposes whose codes go only to registered phones.

@@ -19,9 +19,8 @@ from app.config import Settings
 from app.db.unit_of_work import UnitOfWork
 from app.domain.models import PinCredential
 from app.domain.pin import is_weak, is_well_formed, lock_end_text
-from app.errors import NotFound, PinLocked, PinResetRequired, WrongPin
+from app.errors import NotFound, PinLocked, PinResetRequired, WrongPin, refused
 from app.services.notifications import queue_sms
-from app.services.registration import refused
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from app.db.repositories.users import PaytraceIdTaken
 from app.db.unit_of_work import UnitOfWork
 from app.domain.gsm7 import GSM7_CHARS
 from app.domain.models import User, Wallet
-from app.errors import AlreadyRegistered, Conflict, ValidationFailed
+from app.errors import AlreadyRegistered, Conflict, refused
 from app.services.custody import SecretBox, new_keypair
 from app.services.notifications import queue_sms
 
@@ -39,13 +39,6 @@ class Registered:
     user: User
     wallet: Wallet
     created: bool
-
-
-def refused(code: str, detail: str) -> ValidationFailed:
-    """A ValidationFailed whose code names the reason (the API renders exc.code)."""
-    error = ValidationFailed(detail, reason=code)
-    error.code = code
-    return error
 
 
 def validate_full_name(raw: str) -> str:

@@ -10,7 +10,7 @@ from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, nairobi_day, new_reference
 from app.domain.phone import mask
-from app.errors import InsufficientFunds, NotFound, RecipientNotRegistered
+from app.errors import InsufficientFunds, NotFound, RecipientNotRegistered, refused
 from app.services import pins
 from app.services.ledger import (
     CHANNELS,
@@ -24,7 +24,6 @@ from app.services.ledger import (
     sms_time,
 )
 from app.services.notifications import sms_message
-from app.services.registration import refused
 
 # Above every tier's per-transaction limit: the tier refuses first, with its reason.
 MAX_TRANSFER = 1_000_000_000

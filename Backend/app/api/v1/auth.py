@@ -29,10 +29,10 @@ from app.api.v1.models import (
     TokenRequest,
 )
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
+from app.errors import refused
 from app.services import api_auth, otp, pin_reset, pins
 from app.services.accounts import profile_of
 from app.services.api_auth import RefreshTokenReused, SessionGrant
-from app.services.registration import refused
 
 log = logging.getLogger("paytrace.api")
 

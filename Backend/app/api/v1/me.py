@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from app.api.v1.context import Api, CurrentUser
 from app.api.v1.models import MeOut, MePatch, PinChange, PinChanged
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
+from app.errors import refused
 from app.services import accounts, pins
-from app.services.registration import refused
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"], responses={**COMMON, **SIGNED_IN})
 

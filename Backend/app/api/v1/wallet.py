@@ -22,8 +22,8 @@ from app.api.v1.models import (
 from app.api.v1.responses import COMMON, SIGNED_IN
 from app.domain.money import NAIROBI
 from app.domain.phone import mask
+from app.errors import refused
 from app.services import accounts, statements
-from app.services.registration import refused
 from app.services.statements import StatementFilter, StatementLine
 
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses={**COMMON, **SIGNED_IN})

@@ -14,7 +14,7 @@ from app.db.repositories.campaigns import (
 from app.db.unit_of_work import UnitOfWork
 from app.domain import harambee as rules
 from app.domain.money import format_kes, nairobi_day
-from app.errors import IdempotencyConflict, NotFound, ServiceUnavailable
+from app.errors import IdempotencyConflict, NotFound, ServiceUnavailable, refused
 from app.services.harambee.common import (
     MAX_ACTIVE_CAMPAIGNS,
     MAX_TARGET,
@@ -29,7 +29,6 @@ from app.services.harambee.common import (
 )
 from app.services.ledger import CHANNELS, check_key, request_hash
 from app.services.notifications import queue_sms
-from app.services.registration import refused
 
 _CODE_DRAWS = 8  # 900,000 codes: a few redraws make a failure absurd for years
 EDITABLE = ("title", "description", "target_amount", "end_date")

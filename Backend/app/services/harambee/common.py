@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from app.domain import harambee as rules
-from app.errors import Conflict, Forbidden, NotFound
-from app.services.registration import refused
+from app.errors import Conflict, Forbidden, NotFound, refused
 
 # A campaign's target and a pledge: at most KES 100,000,000.
 MAX_TARGET = 10_000_000_000

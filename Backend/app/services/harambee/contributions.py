@@ -20,7 +20,7 @@ from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain import harambee as rules
 from app.domain.money import format_kes, nairobi_day, new_reference
-from app.errors import InsufficientFunds, NotFound
+from app.errors import InsufficientFunds, NotFound, refused
 from app.services import pins
 from app.services.harambee.common import (
     CampaignNotOpen,
@@ -40,7 +40,6 @@ from app.services.ledger import (
     sms_time,
 )
 from app.services.notifications import sms_message
-from app.services.registration import refused
 from app.services.transfers import MAX_TRANSFER
 
 

@@ -15,7 +15,7 @@ from app.db.repositories.pledges import PledgeFilter, PledgeKeyTaken, PledgeRow
 from app.db.unit_of_work import UnitOfWork
 from app.domain import harambee as rules
 from app.domain.money import format_kes, nairobi_day
-from app.errors import IdempotencyConflict, NotFound, ServiceUnavailable
+from app.errors import IdempotencyConflict, NotFound, ServiceUnavailable, refused
 from app.services import pins
 from app.services.harambee.common import (
     MAX_PLEDGE,
@@ -34,7 +34,6 @@ from app.services.harambee.contributions import (
 )
 from app.services.ledger import CHANNELS, check_key, request_hash
 from app.services.notifications import queue_sms
-from app.services.registration import refused
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.domain import mpesa
 from app.domain.money import format_kes
-from app.services.registration import refused
+from app.errors import refused
 
 
 def check_mpesa_amount(amount: object, *, minimum: int, what: str) -> int:

@@ -17,11 +17,10 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import mpesa
 from app.domain.money import new_reference
 from app.domain.phone import InvalidPhone
-from app.errors import IdempotencyConflict, NotFound, ServiceUnavailable
+from app.errors import IdempotencyConflict, NotFound, ServiceUnavailable, refused
 from app.services.ledger import check_key, request_hash
 from app.services.mpesa.amounts import check_mpesa_amount
 from app.services.mpesa.stk_results import tell_failure
-from app.services.registration import refused
 
 log = logging.getLogger("paytrace.mpesa")
 

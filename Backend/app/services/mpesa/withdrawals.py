@@ -22,11 +22,10 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import mpesa
 from app.domain.money import nairobi_day, new_reference
 from app.domain.phone import InvalidPhone
-from app.errors import IdempotencyConflict, InsufficientFunds, NotFound, ServiceUnavailable
+from app.errors import IdempotencyConflict, InsufficientFunds, NotFound, ServiceUnavailable, refused
 from app.services import pins
 from app.services.ledger import check_key, check_limits, request_hash
 from app.services.mpesa.amounts import check_mpesa_amount
-from app.services.registration import refused
 from app.services.transfers import FEE_SHARDS, Quote
 
 log = logging.getLogger("paytrace.mpesa")
