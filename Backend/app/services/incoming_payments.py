@@ -23,12 +23,10 @@ from datetime import datetime
 from stellar_sdk import Asset
 
 from app.db.repositories.incoming import IncomingPayment
-from app.db.repositories.ledger import ReferenceTaken
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, new_reference
-from app.errors import ServiceUnavailable
 from app.integrations.stellar import cents_to_amount, to_stroops
-from app.services.ledger import request_hash, sms_time
+from app.services.ledger import request_hash, sms_time, with_fresh_reference
 from app.services.notifications import sms_message
 
 log = logging.getLogger("paytrace.stellar.incoming")
@@ -38,7 +36,6 @@ CURSOR_NAME = "payments"
 # what arrived. (create_account and account_merge move XLM only: never credited.)
 PAYMENT_TYPES = frozenset({"payment", "path_payment_strict_receive", "path_payment_strict_send"})
 STROOPS_PER_CENT = to_stroops(cents_to_amount(1))
-_REFERENCE_DRAWS = 5
 
 NOT_A_WALLET = "not a wallet"
 TO_TREASURY = "to treasury: operator"
@@ -166,43 +163,42 @@ def record(
     one transaction; True when the payment was recorded now (False: seen before).
     Raises CursorMoved when another watcher moved the cursor, ServiceUnavailable when
     no free transaction reference could be drawn."""
-    for _ in range(_REFERENCE_DRAWS):
-        try:
-            with uow:
-                stored = uow.incoming.cursor(CURSOR_NAME, for_update=True)
-                if stored != expected:
-                    raise CursorMoved(stored)
-                recorded = payment is not None and not uow.incoming.seen(payment.operation_id)
-                if recorded:
-                    assert payment is not None
-                    transaction_id = None
-                    if payment.reason is None:
-                        transaction_id = _credit(uow, payment, now)
-                    else:
-                        _log_ignored(payment)
-                    uow.incoming.add(
-                        IncomingPayment(
-                            operation_id=payment.operation_id,
-                            tx_hash=payment.tx_hash,
-                            from_address=payment.from_address,
-                            to_address=payment.to_address,
-                            amount=payment.cents,
-                            outcome="ignored" if transaction_id is None else "credited",
-                            reason=payment.reason,
-                            transaction_id=transaction_id,
-                        )
+
+    def attempt() -> bool:
+        with uow:
+            stored = uow.incoming.cursor(CURSOR_NAME, for_update=True)
+            if stored != expected:
+                raise CursorMoved(stored)
+            recorded = payment is not None and not uow.incoming.seen(payment.operation_id)
+            if recorded:
+                assert payment is not None
+                transaction_id = None
+                if payment.reason is None:
+                    transaction_id = _credit(uow, payment, now)
+                else:
+                    _log_ignored(payment)
+                uow.incoming.add(
+                    IncomingPayment(
+                        operation_id=payment.operation_id,
+                        tx_hash=payment.tx_hash,
+                        from_address=payment.from_address,
+                        to_address=payment.to_address,
+                        amount=payment.cents,
+                        outcome="ignored" if transaction_id is None else "credited",
+                        reason=payment.reason,
+                        transaction_id=transaction_id,
                     )
-                uow.incoming.set_cursor(CURSOR_NAME, token)
-                uow.commit()
-            if recorded and payment is not None and payment.reason is None:
-                log.info(
-                    "incoming payment credited",
-                    extra={"operation_id": payment.operation_id, "amount": payment.cents},
                 )
-            return recorded
-        except ReferenceTaken:
-            continue
-    raise ServiceUnavailable("could not draw a free transaction reference")
+            uow.incoming.set_cursor(CURSOR_NAME, token)
+            uow.commit()
+        if recorded and payment is not None and payment.reason is None:
+            log.info(
+                "incoming payment credited",
+                extra={"operation_id": payment.operation_id, "amount": payment.cents},
+            )
+        return recorded
+
+    return with_fresh_reference(attempt)
 
 
 def _credit(uow: UnitOfWork, payment: Sorted, now: datetime) -> int:

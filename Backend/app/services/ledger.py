@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from app.db.repositories.ledger import JournalEntry, KeyTaken, ReferenceTaken, TierLimits
 from app.db.unit_of_work import UnitOfWork
@@ -25,6 +26,20 @@ CHANNELS = ("ussd", "api", "admin", "system")
 MAX_KEY_LENGTH = 128
 # 31^10 references: a collision is rare; a handful of redraws makes failure absurd.
 _REFERENCE_DRAWS = 5
+
+T = TypeVar("T")
+
+
+def with_fresh_reference(attempt: Callable[[], T]) -> T:
+    """Run attempt (its own `with uow:`, drawing a new transaction reference each time)
+    again while the reference it drew was taken; ServiceUnavailable after a handful.
+    The one loop every posting service uses around its transaction."""
+    for _ in range(_REFERENCE_DRAWS):
+        try:
+            return attempt()
+        except ReferenceTaken:
+            continue
+    raise ServiceUnavailable("could not draw a free transaction reference")
 
 
 @dataclass(frozen=True)
@@ -79,18 +94,14 @@ def run_idempotent(
     A concurrent call that committed the same key first wins: its result is
     returned as a replay (or IdempotencyConflict if it was another request).
     """
-    for _ in range(_REFERENCE_DRAWS):
-        try:
-            return attempt()
-        except ReferenceTaken:
-            continue
-        except KeyTaken:
-            with uow:
-                earlier = earlier_result(uow, key, fingerprint)
-            if earlier is None:  # the unique index named another movement
-                raise IdempotencyConflict("this movement was already made") from None
-            return earlier
-    raise ServiceUnavailable("could not draw a free transaction reference")
+    try:
+        return with_fresh_reference(attempt)
+    except KeyTaken:
+        with uow:
+            earlier = earlier_result(uow, key, fingerprint)
+        if earlier is None:  # the unique index named another movement
+            raise IdempotencyConflict("this movement was already made") from None
+        return earlier
 
 
 def check_key(key: str) -> str:

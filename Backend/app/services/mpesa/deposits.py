@@ -11,21 +11,19 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.db.repositories.ledger import ReferenceTaken
 from app.db.repositories.mpesa_deposits import Deposit, stk_dedupe_key
 from app.db.unit_of_work import UnitOfWork
 from app.domain import mpesa
 from app.domain.money import new_reference
 from app.domain.phone import InvalidPhone
-from app.errors import IdempotencyConflict, NotFound, ServiceUnavailable, refused
-from app.services.ledger import check_key, request_hash
+from app.errors import IdempotencyConflict, NotFound, refused
+from app.services.ledger import check_key, request_hash, with_fresh_reference
 from app.services.mpesa.amounts import check_mpesa_amount
 from app.services.mpesa.stk_results import tell_failure
 
 log = logging.getLogger("paytrace.mpesa")
 
 CHANNELS = ("ussd", "api")
-_DRAWS = 5
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,8 @@ def request_deposit(
     key = f"deposit:{request.user_id}:{check_key(request.idempotency_key)}"
     fingerprint = request_hash(kind="deposit", user=request.user_id, amount=amount)
     now = now or datetime.now(UTC)
-    for _ in range(_DRAWS):
+
+    def attempt() -> Requested:
         with uow:
             earlier = uow.deposits.by_key(key)
             if earlier is not None:
@@ -73,19 +72,17 @@ def request_deposit(
                 raise NotFound("no such user")
             phone = _payable(user.phone)
             reference = new_reference()
-            try:
-                deposit = uow.deposits.add(
-                    reference=reference,
-                    user_id=user.id,
-                    phone=user.phone,
-                    amount=amount,
-                    channel=request.channel,
-                    request_key=key,
-                    request_hash=fingerprint,
-                    next_check_at=now + timedelta(seconds=query_after_s),
-                )
-            except ReferenceTaken:
-                continue
+            # A reference taken raises ReferenceTaken: rolled back, drawn again.
+            deposit = uow.deposits.add(
+                reference=reference,
+                user_id=user.id,
+                phone=user.phone,
+                amount=amount,
+                channel=request.channel,
+                request_key=key,
+                request_hash=fingerprint,
+                next_check_at=now + timedelta(seconds=query_after_s),
+            )
             if deposit is None:  # a concurrent request with this key committed first
                 earlier = uow.deposits.by_key(key)
                 assert earlier is not None
@@ -104,7 +101,8 @@ def request_deposit(
             uow.commit()
         log.info("deposit requested", extra={"deposit": reference, "amount": amount})
         return Requested(deposit)
-    raise ServiceUnavailable("could not draw a free deposit reference")
+
+    return with_fresh_reference(attempt)
 
 
 def get_deposit(uow: UnitOfWork, *, reference: str, user_id: int | None = None) -> Deposit:

@@ -19,17 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
-from app.db.repositories.ledger import ReferenceTaken
 from app.db.repositories.mpesa_withdrawals import Withdrawal
 from app.db.unit_of_work import UnitOfWork
-from app.errors import ServiceUnavailable
 from app.integrations.daraja_payloads import PaymentOutcome, Verdict
+from app.services.ledger import with_fresh_reference
 from app.services.mpesa.checks import MAY_STILL_BE_SENT
 from app.services.mpesa.hold_endings import pay_out, release
 
 log = logging.getLogger("paytrace.mpesa")
 
-_DRAWS = 5
 # What a callback says is a reason to ask M-Pesa; what M-Pesa answers PayTrace's own
 # status query (or PayTrace's record of an outright refusal) is acted on.
 CALLBACK_SOURCES = ("b2c_result", "b2c_timeout")
@@ -70,12 +68,7 @@ def settle(
     paid_after_release, confirming (a callback: M-Pesa is asked first) or mismatch (a
     status answer that is not about what was asked)."""
     now = now or datetime.now(UTC)
-    for _ in range(_DRAWS):
-        try:
-            return _settle_once(uow, outcome, policy, callback_id, now)
-        except ReferenceTaken:
-            continue
-    raise ServiceUnavailable("could not draw a free transaction reference")
+    return with_fresh_reference(lambda: _settle_once(uow, outcome, policy, callback_id, now))
 
 
 def _settle_once(

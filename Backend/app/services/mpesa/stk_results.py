@@ -18,21 +18,18 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from app.db.repositories.ledger import ReferenceTaken
 from app.db.repositories.mpesa_deposits import OPEN, Deposit
 from app.db.unit_of_work import UnitOfWork
 from app.domain import mpesa
 from app.domain.money import format_kes, new_reference
 from app.domain.phone import mask
-from app.errors import ServiceUnavailable
 from app.integrations.daraja_payloads import StkOutcome
-from app.services.ledger import request_hash, sms_time
+from app.services.ledger import request_hash, sms_time, with_fresh_reference
 from app.services.notifications import queue_sms, sms_message
 from app.services.sms_texts import DEPOSIT_FAILURE_REASONS
 
 log = logging.getLogger("paytrace.mpesa")
 
-_DRAWS = 5
 _ROUTINE = ("credited", "failed", "duplicate", "confirming")
 
 
@@ -55,12 +52,9 @@ def settle(
     and its answer lost (see `_bind`).
     """
     now = now or datetime.now(UTC)
-    for _ in range(_DRAWS):
-        try:
-            return _settle_once(uow, outcome, deposit_hint, callback_id, confirm_over, now)
-        except ReferenceTaken:
-            continue
-    raise ServiceUnavailable("could not draw a free transaction reference")
+    return with_fresh_reference(
+        lambda: _settle_once(uow, outcome, deposit_hint, callback_id, confirm_over, now)
+    )
 
 
 def _settle_once(

@@ -15,23 +15,22 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.db.repositories.ledger import KeyTaken, Overdraft, ReferenceTaken
+from app.db.repositories.ledger import KeyTaken, Overdraft
 from app.db.repositories.mpesa_withdrawals import Withdrawal, b2c_dedupe_key
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain import mpesa
 from app.domain.money import nairobi_day, new_reference
 from app.domain.phone import InvalidPhone
-from app.errors import IdempotencyConflict, InsufficientFunds, NotFound, ServiceUnavailable, refused
+from app.errors import IdempotencyConflict, InsufficientFunds, NotFound, refused
 from app.services import pins
-from app.services.ledger import check_key, check_limits, request_hash
+from app.services.ledger import check_key, check_limits, request_hash, with_fresh_reference
 from app.services.mpesa.amounts import check_mpesa_amount
 from app.services.transfers import FEE_SHARDS, Quote
 
 log = logging.getLogger("paytrace.mpesa")
 
 CHANNELS = ("ussd", "api")
-_DRAWS = 5
 
 
 def hold_shard(user_id: int) -> str:
@@ -114,16 +113,14 @@ def withdraw(
         attempt_key=attempt_key or f"withdraw:{request.user_id}:{request.idempotency_key}",
     )
     fingerprint = request_hash(kind="withdrawal", user=request.user_id, amount=amount)
-    for _ in range(_DRAWS):
-        try:
-            return _hold_once(uow, request, key, fingerprint, result_wait_s, now)
-        except ReferenceTaken:
-            continue
-        except KeyTaken:  # a concurrent request with this key committed first
-            with uow:
-                balance = uow.ledger.wallet_balance(request.user_id) or 0
-                return _replay(uow, key, fingerprint, balance)
-    raise ServiceUnavailable("could not draw a free transaction reference")
+    try:
+        return with_fresh_reference(
+            lambda: _hold_once(uow, request, key, fingerprint, result_wait_s, now)
+        )
+    except KeyTaken:  # a concurrent request with this key committed first
+        with uow:
+            balance = uow.ledger.wallet_balance(request.user_id) or 0
+            return _replay(uow, key, fingerprint, balance)
 
 
 def get_withdrawal(uow: UnitOfWork, *, reference: str, user_id: int | None = None) -> Withdrawal:
