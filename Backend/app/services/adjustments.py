@@ -18,7 +18,7 @@ from app.services.ledger import (
     run_idempotent,
     sms_time,
 )
-from app.services.notifications import sms_message
+from app.services.notifications import journal_sms_key, sms_message
 from app.services.sms_texts import REVERSAL_DIRECTION
 
 # One cash-in is at most KES 1,000,000: above that is an operator's typo.
@@ -90,7 +90,7 @@ def cash_in(
                         to=user.phone,
                         template="cash_in",
                         language=user.language,
-                        dedupe_key=f"journal:{ref}:{user.id}",
+                        dedupe_key=journal_sms_key(ref, user.id),
                         reference=ref,
                         amount=format_kes(amount),
                         when=sms_time(now),
@@ -181,7 +181,7 @@ def _reversal_sms(
         to=account.phone,
         template="reversal",
         language=language,
-        dedupe_key=f"journal:{reference}:{account.user_id}",
+        dedupe_key=journal_sms_key(reference, account.user_id),
         reference=reference,
         original=original.reference,
         amount=format_kes(abs(change)),

@@ -27,7 +27,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, new_reference
 from app.integrations.stellar import cents_to_amount, to_stroops
 from app.services.ledger import request_hash, sms_time, with_fresh_reference
-from app.services.notifications import sms_message
+from app.services.notifications import journal_sms_key, sms_message
 
 log = logging.getLogger("paytrace.stellar.incoming")
 
@@ -231,7 +231,7 @@ def _credit(uow: UnitOfWork, payment: Sorted, now: datetime) -> int:
                 to=wallet.phone,
                 template="stellar_received",
                 language=wallet.language or "en",
-                dedupe_key=f"journal:{reference}:{payment.user_id}",
+                dedupe_key=journal_sms_key(reference, payment.user_id),
                 reference=reference,
                 amount=format_kes(amount),
                 sender=shorten(payment.from_address),

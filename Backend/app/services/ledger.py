@@ -104,6 +104,14 @@ def run_idempotent(
         return earlier
 
 
+def scoped_key(kind: str, user_id: int, key: str) -> str:
+    """A channel's idempotency key, checked and scoped to its kind and its user: one
+    user's key can never collide with another user's, nor one kind's with another's
+    (a transfer's with a cash-in's or a reversal's). Raises ValidationFailed (code
+    'invalid_idempotency_key')."""
+    return f"{kind}:{user_id}:{check_key(key)}"
+
+
 def check_key(key: str) -> str:
     """Raises ValidationFailed (code 'invalid_idempotency_key')."""
     if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH:

@@ -18,6 +18,12 @@ from app.services.keys import SmsSeal
 from app.services.sms_texts import render_sms
 
 
+def journal_sms_key(reference: str, user_id: int) -> str:
+    """The outbox dedupe key of the SMS a posted movement sends one of its parties: one
+    SMS per (journal transaction, user), however often the movement is replayed."""
+    return f"journal:{reference}:{user_id}"
+
+
 def sms_message(
     *,
     to: str,

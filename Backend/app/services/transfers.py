@@ -16,14 +16,14 @@ from app.services.ledger import (
     CHANNELS,
     Movement,
     check_amount,
-    check_key,
     check_limits,
     earlier_result,
     request_hash,
     run_idempotent,
+    scoped_key,
     sms_time,
 )
-from app.services.notifications import sms_message
+from app.services.notifications import journal_sms_key, sms_message
 
 # Above every tier's per-transaction limit: the tier refuses first, with its reason.
 MAX_TRANSFER = 1_000_000_000
@@ -34,12 +34,6 @@ FEE_SHARDS = 16
 
 def fees_shard(sender_user_id: int) -> str:
     return f"fees:{sender_user_id % FEE_SHARDS}"
-
-
-def scoped_key(sender_user_id: int, key: str) -> str:
-    """A channel's key, scoped to its sender: one user's key can never collide
-    with another user's, nor with a cash-in's or a reversal's."""
-    return f"transfer:{sender_user_id}:{key}"
 
 
 @dataclass(frozen=True)
@@ -115,7 +109,7 @@ def transfer(uow: UnitOfWork, request: TransferRequest, *, now: datetime | None 
     'invalid_idempotency_key'), LimitExceeded, InsufficientFunds, NotFound.
     """
     amount = check_amount(request.amount, maximum=MAX_TRANSFER)
-    key = scoped_key(request.sender_user_id, check_key(request.idempotency_key))
+    key = scoped_key("transfer", request.sender_user_id, request.idempotency_key)
     if request.channel not in CHANNELS:
         raise refused("invalid_channel", "unknown channel")
     if request.note is not None and len(request.note) > NOTE_MAX:
@@ -256,7 +250,7 @@ def _confirmations(
             to=sender.phone,
             template="transfer_sent",
             language=sender.language or "en",
-            dedupe_key=f"journal:{reference}:{sender.user_id}",
+            dedupe_key=journal_sms_key(reference, sender.user_id),
             name=receiver.full_name,
             phone=mask(receiver.phone),
             fee=format_kes(fee),
@@ -267,7 +261,7 @@ def _confirmations(
             to=receiver.phone,
             template="transfer_received",
             language=receiver.language or "en",
-            dedupe_key=f"journal:{reference}:{receiver.user_id}",
+            dedupe_key=journal_sms_key(reference, receiver.user_id),
             name=sender.full_name,
             phone=mask(sender.phone),
             balance=format_kes(balances[receiver.user_id]),

@@ -17,6 +17,7 @@ import psycopg2.errors
 import psycopg2.extensions
 
 from app.db.repositories.outbox import OutboxMessage
+from app.domain.accounts import ISSUER_KINDS_SQL
 
 
 class KeyTaken(Exception):
@@ -159,7 +160,8 @@ def _locked(row: tuple) -> LockedAccount:
 
 # One statement for a whole posting (data-modifying CTEs all run, once each):
 # each round trip saved is lock time saved on a hot account.
-_POST_SQL = """
+_POST_SQL = (
+    """
     WITH tx AS (
         INSERT INTO journal_transactions
             (reference, kind, amount, fee, idempotency_key, request_hash, reverses_id,
@@ -188,7 +190,9 @@ _POST_SQL = """
                sum(leg.amount) AS net
         FROM unnest(%(accounts)s::bigint[], %(amounts)s::bigint[]) AS leg (account_id, amount)
         JOIN ledger_accounts a ON a.id = leg.account_id
-        WHERE a.kind NOT IN ('mpesa_float', 'suspense', 'stellar_clearing')
+        WHERE a.kind NOT IN """
+    + ISSUER_KINDS_SQL
+    + """
         GROUP BY 1
         HAVING sum(leg.amount) <> 0
     ), settlement AS (
@@ -216,6 +220,7 @@ _POST_SQL = """
            (SELECT count(*) FROM messages), (SELECT count(*) FROM settlement)
     FROM tx
 """
+)
 
 
 class LedgerRepository:
@@ -529,13 +534,13 @@ class LedgerRepository:
         """Recompute the invariants from every leg: a full scan, for operators and tests."""
         with self._conn.cursor() as cur:
             cur.execute(
-                """
+                f"""
                 SELECT
                   (SELECT coalesce(sum(amount), 0) FROM journal_legs),
                   (SELECT coalesce(sum(balance), 0) FROM ledger_accounts),
                   (SELECT count(*) FROM ledger_accounts
                    WHERE balance < 0
-                     AND kind NOT IN ('mpesa_float', 'suspense', 'stellar_clearing')),
+                     AND kind NOT IN {ISSUER_KINDS_SQL}),
                   (SELECT count(*) FROM ledger_accounts a
                    LEFT JOIN (SELECT account_id, sum(amount) AS total FROM journal_legs
                               GROUP BY account_id) l ON l.account_id = a.id

@@ -16,13 +16,14 @@ from datetime import datetime
 
 import psycopg2.extensions
 
+from app.domain.accounts import ISSUER_KINDS, ISSUER_KINDS_SQL
+
 TREASURY_PARTY = 0
-ISSUER_KINDS = ("mpesa_float", "suspense", "stellar_clearing")
 
 # Where a ledger account's money lives on-chain (NULL: the issuer), as the settlement
 # outbox (LedgerRepository.post) maps it.
-_PARTY = """CASE WHEN a.kind = 'wallet' THEN a.id
-                 WHEN a.kind IN ('mpesa_float', 'suspense', 'stellar_clearing') THEN NULL
+_PARTY = f"""CASE WHEN a.kind = 'wallet' THEN a.id
+                 WHEN a.kind IN {ISSUER_KINDS_SQL} THEN NULL
                  ELSE 0 END"""
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 import psycopg2.extensions
 
 from app.db.repositories.stellar import SignedEnvelope
+from app.domain.accounts import ISSUER_KINDS_SQL
 
 TREASURY_PARTY = 0
 
@@ -41,11 +42,14 @@ class OpenSettlement:
         return all(leg.active for leg in self.legs)
 
 
-_OPEN_SQL = """
+_OPEN_SQL = (
+    """
     SELECT s.transaction_id, s.status, s.payers, s.parties, s.envelope_id,
            l.amount,
            CASE WHEN a.kind = 'wallet' THEN a.id
-                WHEN a.kind IN ('mpesa_float', 'suspense', 'stellar_clearing') THEN NULL
+                WHEN a.kind IN """
+    + ISSUER_KINDS_SQL
+    + """ THEN NULL
                 ELSE 0 END,
            w.stellar_address,
            a.kind <> 'wallet' OR w.activation_status = 'active'
@@ -56,6 +60,7 @@ _OPEN_SQL = """
     WHERE {where}
     ORDER BY s.transaction_id, l.id
 """
+)
 
 
 def _group(rows: list[tuple]) -> list[OpenSettlement]:

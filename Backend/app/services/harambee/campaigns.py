@@ -27,7 +27,7 @@ from app.services.harambee.common import (
     check_limit,
     check_title,
 )
-from app.services.ledger import CHANNELS, check_key, request_hash
+from app.services.ledger import CHANNELS, request_hash, scoped_key
 from app.services.notifications import queue_sms
 
 _CODE_DRAWS = 8  # 900,000 codes: a few redraws make a failure absurd for years
@@ -38,10 +38,6 @@ EDITABLE = ("title", "description", "target_amount", "end_date")
 class Started:
     campaign: CampaignRow
     replayed: bool  # True: an earlier call with this key started it
-
-
-def scoped_key(organiser_user_id: int, key: str) -> str:
-    return f"campaign:{organiser_user_id}:{key}"
 
 
 def start_campaign(
@@ -73,7 +69,7 @@ def start_campaign(
     end_date = check_end_date(end_date, nairobi_day(now))
     if channel not in CHANNELS:
         raise refused("invalid_channel", "unknown channel")
-    scoped = scoped_key(organiser_user_id, check_key(key))
+    scoped = scoped_key("campaign", organiser_user_id, key)
     fingerprint = request_hash(
         kind="campaign",
         title=title,

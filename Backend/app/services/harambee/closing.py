@@ -27,7 +27,7 @@ from app.services.ledger import (
     run_idempotent,
     sms_time,
 )
-from app.services.notifications import sms_message
+from app.services.notifications import journal_sms_key, sms_message
 
 REFUND_BATCH = 100
 _ATTEMPTS = 5
@@ -286,7 +286,7 @@ def _post(
                 to=wallet.phone,
                 template=template,
                 language=wallet.language or "en",
-                dedupe_key=f"journal:{reference}:{wallet.user_id}",
+                dedupe_key=journal_sms_key(reference, wallet.user_id),
                 reference=reference,
                 code=head.code,
                 title=head.title,

@@ -32,14 +32,14 @@ from app.services.ledger import (
     CHANNELS,
     Movement,
     check_amount,
-    check_key,
     check_limits,
     earlier_result,
     request_hash,
     run_idempotent,
+    scoped_key,
     sms_time,
 )
-from app.services.notifications import sms_message
+from app.services.notifications import journal_sms_key, sms_message
 from app.services.transfers import MAX_TRANSFER
 
 
@@ -72,11 +72,6 @@ class Contribution:
     balance: int  # the contributor's wallet right after, cents
     raised: int  # the escrow's balance right after, cents
     replayed: bool  # True: an earlier call with this key made it
-
-
-def scoped_key(user_id: int, key: str) -> str:
-    """A channel's key scoped to its contributor (pledge payments included)."""
-    return f"contribution:{user_id}:{key}"
 
 
 def contribute(
@@ -133,7 +128,7 @@ def _checked(request: ContributionRequest) -> tuple[ContributionRequest, str, st
     if not isinstance(request.is_anonymous, bool):
         raise refused("invalid_anonymous", "is_anonymous is true or false")
     message = check_message(request.message)
-    key = scoped_key(request.user_id, check_key(request.idempotency_key))
+    key = scoped_key("contribution", request.user_id, request.idempotency_key)
     fingerprint = request_hash(
         kind="contribution",
         campaign=request.campaign_id,
@@ -284,7 +279,7 @@ def _receipt_sms(
         to=wallet.phone,
         template="harambee_contributed",
         language=wallet.language or "en",
-        dedupe_key=f"journal:{reference}:{wallet.user_id}",
+        dedupe_key=journal_sms_key(reference, wallet.user_id),
         reference=reference,
         amount=format_kes(amount),
         code=head.code,

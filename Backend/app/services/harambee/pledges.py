@@ -32,7 +32,7 @@ from app.services.harambee.contributions import (
     contribute,
     contribute_with_pin,
 )
-from app.services.ledger import CHANNELS, check_key, request_hash
+from app.services.ledger import CHANNELS, request_hash, scoped_key
 from app.services.notifications import queue_sms
 
 
@@ -40,10 +40,6 @@ from app.services.notifications import queue_sms
 class Pledged:
     pledge: PledgeRow
     replayed: bool  # True: an earlier call with this key made it
-
-
-def scoped_key(user_id: int, key: str) -> str:
-    return f"pledge:{user_id}:{key}"
 
 
 def make_pledge(
@@ -75,7 +71,7 @@ def make_pledge(
     message = check_message(message)
     if channel not in CHANNELS:
         raise refused("invalid_channel", "unknown channel")
-    scoped = scoped_key(user_id, check_key(key))
+    scoped = scoped_key("pledge", user_id, key)
     fingerprint = request_hash(
         kind="pledge",
         campaign=campaign_id,

@@ -17,7 +17,7 @@ from app.domain import mpesa
 from app.domain.money import new_reference
 from app.domain.phone import InvalidPhone
 from app.errors import IdempotencyConflict, NotFound, refused
-from app.services.ledger import check_key, request_hash, with_fresh_reference
+from app.services.ledger import request_hash, scoped_key, with_fresh_reference
 from app.services.mpesa.amounts import check_mpesa_amount
 from app.services.mpesa.stk_results import tell_failure
 
@@ -58,7 +58,7 @@ def request_deposit(
     amount = check_deposit_amount(request.amount)
     if request.channel not in CHANNELS:
         raise refused("invalid_channel", "unknown channel")
-    key = f"deposit:{request.user_id}:{check_key(request.idempotency_key)}"
+    key = scoped_key("deposit", request.user_id, request.idempotency_key)
     fingerprint = request_hash(kind="deposit", user=request.user_id, amount=amount)
     now = now or datetime.now(UTC)
 

@@ -25,7 +25,7 @@ from app.domain.money import format_kes, new_reference
 from app.domain.phone import mask
 from app.integrations.daraja_payloads import StkOutcome
 from app.services.ledger import request_hash, sms_time, with_fresh_reference
-from app.services.notifications import queue_sms, sms_message
+from app.services.notifications import journal_sms_key, queue_sms, sms_message
 from app.services.sms_texts import DEPOSIT_FAILURE_REASONS
 
 log = logging.getLogger("paytrace.mpesa")
@@ -254,7 +254,7 @@ def _credit(uow: UnitOfWork, deposit: Deposit, receipt: str | None, now: datetim
                 to=wallet.phone,
                 template="deposit_received",
                 language=wallet.language or "en",
-                dedupe_key=f"journal:{reference}:{deposit.user_id}",
+                dedupe_key=journal_sms_key(reference, deposit.user_id),
                 reference=reference,
                 amount=format_kes(amount),
                 receipt=f" {receipt}" if receipt else "",

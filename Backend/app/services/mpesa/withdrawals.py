@@ -24,7 +24,12 @@ from app.domain.money import nairobi_day, new_reference
 from app.domain.phone import InvalidPhone
 from app.errors import IdempotencyConflict, InsufficientFunds, NotFound, refused
 from app.services import pins
-from app.services.ledger import check_key, check_limits, request_hash, with_fresh_reference
+from app.services.ledger import (
+    check_limits,
+    request_hash,
+    scoped_key,
+    with_fresh_reference,
+)
 from app.services.mpesa.amounts import check_mpesa_amount
 from app.services.transfers import FEE_SHARDS, Quote
 
@@ -103,7 +108,7 @@ def withdraw(
     amount = check_withdrawal_amount(request.amount)
     if request.channel not in CHANNELS:
         raise refused("invalid_channel", "unknown channel")
-    key = f"withdrawal:{request.user_id}:{check_key(request.idempotency_key)}"
+    key = scoped_key("withdrawal", request.user_id, request.idempotency_key)
     pins.verify_pin(
         uow,
         hasher,
