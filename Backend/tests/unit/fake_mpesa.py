@@ -8,19 +8,7 @@ from dataclasses import replace
 
 from app.errors import IdempotencyConflict, InsufficientFunds, MpesaUnavailable
 from app.ussd.ports import DepositAsked, TransferQuote, WithdrawalAsked
-
-# The withdrawal fee bands migration 0008 seeds: (largest amount, fee), in cents.
-WITHDRAWAL_FEES = (
-    (10_000, 500),
-    (100_000, 1_500),
-    (500_000, 2_500),
-    (2_000_000, 3_500),
-    (25_000_000, 5_000),
-)
-
-
-def withdrawal_fee(amount: int) -> int | None:
-    return next((fee for top, fee in WITHDRAWAL_FEES if amount <= top), None)
+from tests.support import seeds
 
 
 class FakeMpesaServices:
@@ -65,7 +53,7 @@ class FakeMpesaServices:
         return self._once(key, ("deposit", user_id, amount), make)
 
     def _withdrawal_quote(self, user_id: int, amount: int) -> TransferQuote:
-        fee = withdrawal_fee(amount)
+        fee = seeds.fee("withdrawal", amount)
         quote = self._quote(user_id, amount)  # limits and balance as for a transfer
         assert fee is not None
         if self.balances[user_id] < amount + fee:

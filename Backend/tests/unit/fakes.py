@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from app.errors import (
@@ -18,36 +18,18 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
+from app.services.pins import PinPolicy
 from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
+from tests.support import seeds
 from tests.unit.fake_mpesa import FakeMpesaServices
 from tests.unit.harambee_fakes import FakeHarambee
 
-# The transfer fee bands the migrations seed: (largest amount, fee), in cents.
-FEE_BANDS = (
-    (10_000, 0),
-    (50_000, 500),
-    (100_000, 1_000),
-    (500_000, 2_500),
-    (2_000_000, 5_000),
-    (100_000_000, 10_000),
-)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Tier 1 ('basic'), as seeded: KES 70,000 a transfer, 150,000 a day, 300,000 in 30 days."""
-
-    per_transaction: int = 7_000_000
-    daily: int = 15_000_000
-    rolling_30_days: int = 30_000_000
+# Tier 1 ('basic'), every new user's, as the migrations seed it.
+BASIC = seeds.tier(1)
 
 
 def fake_hash(pin: str) -> str:
     return "fake$" + hashlib.sha256(f"salt:{pin}".encode()).hexdigest()
-
-
-def transfer_fee(amount: int) -> int | None:
-    return next((fee for top, fee in FEE_BANDS if amount <= top), None)
 
 
 def _refused(code: str) -> ValidationFailed:
@@ -60,13 +42,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
     """In-memory users, PINs and lockout, wallets and transfers (and M-Pesa deposits and
     withdrawals: fake_mpesa.py), counting every side effect."""
 
-    def __init__(
-        self,
-        max_attempts: int = 3,
-        lock_minutes: tuple[int, ...] = (30, 120, 1440),
-        timed_locks: int = 3,
-        invites_per_day: int = 5,
-    ) -> None:
+    def __init__(self, policy: PinPolicy | None = None, invites_per_day: int = 5) -> None:
         self.users: dict[str, ProfileDict] = {}
         self.pin_hashes: dict[int, str] = {}
         self.failures: dict[int, int] = {}
@@ -76,12 +52,12 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         self.keys: dict[str, int] = {}
         self.attempts: dict[str, bool] = {}
         self.calls: list[str] = []
-        self.max_attempts = max_attempts
-        self.lock_minutes = lock_minutes
-        self.timed_locks = timed_locks
+        # The real lockout rule (attempts, escalating lock lengths, when a reset is
+        # required), the defaults the settings start from unless a test says otherwise.
+        self.policy = policy or PinPolicy()
         self.invites_per_day = invites_per_day
         # money
-        self.limits = Limits()
+        self.limits = BASIC
         self.balances: dict[int, int] = {}
         self.sent_today: dict[int, int] = {}
         self.sent_30_days: dict[int, int] = {}
@@ -175,7 +151,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
 
     def _check_pin(self, user_id: int, pin: str, attempt_key: str) -> None:
         """As pins.verify_pin: the attempt that reaches the limit raises PinLocked, and
-        the lock after `timed_locks` of them PinResetRequired."""
+        the lock after policy.timed_locks of them PinResetRequired."""
         previous = self.attempts.get(attempt_key)
         if previous:
             return
@@ -183,7 +159,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         if lock is not None:
             raise lock
         if previous is False:
-            raise WrongPin(max(1, self.max_attempts - self.failures.get(user_id, 0)))
+            raise WrongPin(max(1, self.policy.max_attempts - self.failures.get(user_id, 0)))
         correct = self.pin_hashes[user_id] == fake_hash(pin)
         self.attempts[attempt_key] = correct
         if correct:
@@ -191,16 +167,16 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
             self.lock_counts[user_id] = 0
             return
         self.failures[user_id] = self.failures.get(user_id, 0) + 1
-        if self.failures[user_id] < self.max_attempts:
-            raise WrongPin(self.max_attempts - self.failures[user_id])
+        if self.failures[user_id] < self.policy.max_attempts:
+            raise WrongPin(self.policy.max_attempts - self.failures[user_id])
         self.failures[user_id] = 0  # a lock that runs out starts the attempts afresh
         count = self.lock_counts[user_id] = self.lock_counts.get(user_id, 0) + 1
-        if count > self.timed_locks:
+        length = self.policy.lock_length(count)
+        if length is None:
             self.reset_required.add(user_id)
             self.sms.append((self._user(user_id)["phone"], "pin_reset_required"))
             raise PinResetRequired()
-        minutes = self.lock_minutes[min(count, len(self.lock_minutes)) - 1]
-        until = self.lock_for(user_id, minutes * 60)
+        until = self.lock_for(user_id, int(length.total_seconds()))
         self.sms.append((self._user(user_id)["phone"], "pin_locked"))
         raise PinLocked(until)
 
@@ -257,7 +233,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         return True
 
     def _quote(self, sender_user_id: int, amount: int) -> TransferQuote:
-        fee = transfer_fee(amount)
+        fee = seeds.fee("transfer", amount)
         if amount <= 0 or fee is None:
             raise _refused("invalid_amount")
         if amount > self.limits.per_transaction:
