@@ -143,6 +143,8 @@ class FakeHarambee:
 
     async def campaign_by_code(self, *, code: str) -> CampaignBrief:
         self.calls.append("campaign_by_code")
+        if not rules.is_campaign_code(code.strip()):
+            raise _refused("invalid_code")
         found = next((c for c in self.campaigns if c.code == code), None)
         if found is None:
             raise NotFound("no such campaign")
