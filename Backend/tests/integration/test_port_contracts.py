@@ -353,3 +353,116 @@ def test_a_campaign_found_by_code_takes_contributions_and_pledges(sides):
     assert too_much[0] == "LimitExceeded"
     assert pledged == ("Hospital bill", 300_000, 0, due, "pledged")
     assert pledges == [(300_000, 0)] and raised == 200_000
+
+
+# The bands' edges, some of them not whole shillings (M-Pesa refuses those).
+WITHDRAWAL_EDGES = sorted(
+    {edge for b in seeds.fee_bands("withdrawal") for edge in (b.min_amount, b.max_amount)}
+)
+
+
+@pytest.mark.parametrize("amount", WITHDRAWAL_EDGES)
+def test_a_withdrawal_quote_at_each_band_edge(sides, amount):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, BASIC.per_transaction + 100_000)
+        return await outcome(side.port.quote_withdrawal(user_id=amina, amount=amount))
+
+    got = observe(sides, scenario)
+    if not isinstance(got, tuple):
+        fee = seeds.fee("withdrawal", amount)
+        assert (got.amount, got.fee) == (amount, fee)
+
+
+def test_the_daily_limit_counts_what_was_sent_today(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(AMINA, BASIC.daily + 1_000_000)
+        for n in range(BASIC.daily // BASIC.per_transaction):
+            await side.port.send_money(
+                sender_user_id=amina, recipient_phone=BARAKA, amount=BASIC.per_transaction,
+                pin=PIN, key=f"d{n}",
+            )  # fmt: skip
+        return await outcome(
+            side.port.quote_transfer(sender_user_id=amina, amount=BASIC.per_transaction)
+        )
+
+    sent = BASIC.daily // BASIC.per_transaction * BASIC.per_transaction
+    refused = observe(sides, scenario)
+    assert refused[0] == "LimitExceeded" and refused[1]["limit"] == "daily"
+    assert refused[1]["allowed"] == BASIC.daily - sent
+
+
+def test_an_invitation_once_a_day_per_number(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.add_user(BARAKA, "Baraka Mwangi")
+        return (
+            await side.port.invite(sender_user_id=amina, phone=CHEPTOO),
+            await side.port.invite(sender_user_id=amina, phone=CHEPTOO),
+            await outcome(side.port.invite(sender_user_id=amina, phone=BARAKA)),
+        )
+
+    assert observe(sides, scenario) == (
+        True, False, ("ValidationFailed", {"code": "already_registered"}),
+    )  # fmt: skip
+
+
+def test_a_contribution_refused_and_a_pledge_paid(sides):
+    far = (date.today() + timedelta(days=400)).isoformat()
+
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(BARAKA, 100_000)
+        port = side.port
+        end = (date.today() + timedelta(days=30)).isoformat()
+        started = await port.start_campaign(
+            user_id=amina, title="School fees", target=1_000_000, end_date=end, pin=PIN, key="s"
+        )
+        poor = await outcome(port.contribute(
+            user_id=baraka, campaign_id=started.id, amount=200_000, anonymous=False, pin=PIN,
+            key="c1",
+        ))  # fmt: skip
+        late = await outcome(port.pledge(
+            user_id=baraka, campaign_id=started.id, amount=50_000, due_date=far,
+            anonymous=False, pin=PIN, key="p1",
+        ))  # fmt: skip
+        pledged = await port.pledge(
+            user_id=baraka, campaign_id=started.id, amount=50_000, due_date=end,
+            anonymous=False, pin=PIN, key="p2",
+        )  # fmt: skip
+        part = await port.pay_pledge(
+            user_id=baraka, pledge_id=pledged.id, amount=20_000, pin=PIN, key="y1"
+        )
+        over = await outcome(
+            port.pay_pledge(user_id=baraka, pledge_id=pledged.id, amount=40_000, pin=PIN, key="y2")
+        )
+        rest = await port.pay_pledge(
+            user_id=baraka, pledge_id=pledged.id, amount=None, pin=PIN, key="y3"
+        )
+        mine = await port.my_campaigns(user_id=amina, after_id=None, limit=5)
+        ended = await port.close_campaign(user_id=amina, campaign_id=started.id, pin=PIN, key="e")
+        closed = await outcome(port.contribute(
+            user_id=baraka, campaign_id=started.id, amount=1_000, anonymous=False, pin=PIN,
+            key="c2",
+        ))  # fmt: skip
+        return (
+            poor,
+            late,
+            (part.amount, part.balance, part.raised, part.pledge_left),
+            over,
+            (rest.amount, rest.balance, rest.raised, rest.pledge_left),
+            [(c.title, c.raised, c.end_date) for c in mine.items],
+            (ended.amount, ended.balance),
+            closed[0],
+        )
+
+    poor, late, part, over, rest, mine, ended, closed = observe(sides, scenario)
+    assert mine == [("School fees", 50_000, mine[0][2])]
+    assert poor[0] == "InsufficientFunds"
+    assert late == ("ValidationFailed", {"code": "invalid_due_date"})
+    assert part == (20_000, 80_000, 20_000, 30_000)
+    assert over[0] == "ValidationFailed" and rest == (30_000, 50_000, 50_000, 0)
+    assert ended == (50_000, 50_000) and closed == "CampaignNotOpen"

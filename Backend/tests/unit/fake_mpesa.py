@@ -1,12 +1,14 @@
 """The M-Pesa part of the fake USSD services: deposits asked and withdrawals held, in
-memory, with the same rules as the real services (whole shillings, fee bands, limits,
-PIN, one result per key)."""
+memory, with the real services' amount checks and the seeded fee bands (limits, PIN
+and one result per key as fakes.py has them)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from app.errors import IdempotencyConflict, InsufficientFunds, MpesaUnavailable
+from app.services.mpesa.deposits import check_deposit_amount
+from app.services.mpesa.withdrawals import check_withdrawal_amount
 from app.ussd.ports import DepositAsked, TransferQuote, WithdrawalAsked
 from tests.support import seeds
 
@@ -45,6 +47,7 @@ class FakeMpesaServices:
         self.calls.append("request_deposit")
         if not self.mpesa_on:
             raise MpesaUnavailable("off")
+        check_deposit_amount(amount)
 
         def make() -> DepositAsked:
             self.deposits.append((user_id, amount))
@@ -53,6 +56,7 @@ class FakeMpesaServices:
         return self._once(key, ("deposit", user_id, amount), make)
 
     def _withdrawal_quote(self, user_id: int, amount: int) -> TransferQuote:
+        check_withdrawal_amount(amount)  # M-Pesa's own rule: whole shillings, its range
         fee = seeds.fee("withdrawal", amount)
         quote = self._quote(user_id, amount)  # limits and balance as for a transfer
         assert fee is not None
