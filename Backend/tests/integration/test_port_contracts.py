@@ -293,6 +293,29 @@ def test_a_recipient_is_found_by_phone(sides):
     assert self_ == ("ValidationFailed", {"code": "send_to_self"})
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "  Amina   Njeri ",
+        "Renée Akinyi",
+        "Zoë Wanjiru",
+        "O'Neil-Otieno Jr.",
+        "A",
+        "Amina 2",
+        "Ама",
+        "x" * 61,
+    ],
+)
+def test_a_name_is_tidied_or_refused(sides, raw):
+    async def scenario(side: Side):
+        try:
+            return side.port.validate_name(raw)
+        except PayTraceError as refused:
+            return type(refused).__name__, refused.code
+
+    observe(sides, scenario)
+
+
 # ---- Harambee port --------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from app.errors import (
     WrongPin,
 )
 from app.services.pins import PinPolicy
+from app.services.registration import validate_full_name
 from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
 from tests.support import seeds
 from tests.unit.fake_mpesa import FakeMpesaServices
@@ -202,12 +203,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         return self.users[phone]
 
     def validate_name(self, raw: str) -> str:
-        name = " ".join(raw.split())
-        if not 2 <= len(name) <= 60 or not all(c.isalpha() or c in " '-." for c in name):
-            raise ValidationFailed("invalid name")
-        if not name.isascii():
-            raise ValidationFailed("invalid name")
-        return name
+        return validate_full_name(raw)  # pure: the real rule, not a copy of it
 
     # ---- money ---------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.services.harambee.common import (
+    MAX_ACTIVE_CAMPAIGNS,
     CampaignEnded,
     CampaignNotOpen,
     NotOrganiser,
@@ -259,7 +260,7 @@ class FakeHarambee:
 
         def make() -> CampaignBrief:
             mine = [c for c in self.campaigns if c.organiser == user_id and c.status == "active"]
-            if len(mine) >= 10:
+            if len(mine) >= MAX_ACTIVE_CAMPAIGNS:
                 raise _refused("too_many_campaigns")
             campaign = self.add_campaign(user_id, title, target, end_date)
             self.sms.append((self._user(user_id)["phone"], "harambee_started"))
