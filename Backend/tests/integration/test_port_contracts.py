@@ -489,3 +489,36 @@ def test_a_contribution_refused_and_a_pledge_paid(sides):
     assert part == (20_000, 80_000, 20_000, 30_000)
     assert over[0] == "ValidationFailed" and rest == (30_000, 50_000, 50_000, 0)
     assert ended == (50_000, 50_000) and closed == "CampaignNotOpen"
+
+
+def test_contributions_count_against_the_daily_limit_as_transfers_do(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(BARAKA, BASIC.daily + 1_000_000)
+        port = side.port
+        started = await port.start_campaign(
+            user_id=amina, title="Church roof", target=50_000_000, end_date=None, pin=PIN, key="s"
+        )
+        sends = BASIC.daily // BASIC.per_transaction
+        for n in range(sends):
+            await port.send_money(
+                sender_user_id=baraka, recipient_phone=AMINA, amount=BASIC.per_transaction,
+                pin=PIN, key=f"d{n}",
+            )  # fmt: skip
+        left = BASIC.daily - sends * BASIC.per_transaction
+        over = await outcome(port.contribute(
+            user_id=baraka, campaign_id=started.id, amount=left + 100, anonymous=False, pin=PIN,
+            key="c1",
+        ))  # fmt: skip
+        await port.contribute(
+            user_id=baraka, campaign_id=started.id, amount=left // 2, anonymous=False, pin=PIN,
+            key="c2",
+        )  # fmt: skip
+        quote = await outcome(port.quote_transfer(sender_user_id=baraka, amount=left))
+        return over, quote
+
+    left = BASIC.daily - BASIC.daily // BASIC.per_transaction * BASIC.per_transaction
+    over, quote = observe(sides, scenario)
+    assert over == ("LimitExceeded", {"code": "limit_exceeded", "limit": "daily", "allowed": left})
+    assert quote[1]["allowed"] == left - left // 2

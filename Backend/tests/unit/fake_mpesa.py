@@ -77,8 +77,7 @@ class FakeMpesaServices:
         def make() -> WithdrawalAsked:
             quote = self._withdrawal_quote(user_id, amount)
             self.balances[user_id] -= quote.total
-            for totals in (self.sent_today, self.sent_30_days):
-                totals[user_id] = totals.get(user_id, 0) + amount
+            self._sent(user_id, amount)
             reference = self._record(user_id, "withdrawal", -quote.total, None)
             self.withdrawals.append((user_id, amount, quote.fee))
             return WithdrawalAsked(reference, amount, quote.fee, self.balances[user_id], False)

@@ -6,18 +6,19 @@ import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from app.db.repositories.ledger import TierLimits
 from app.errors import (
     AlreadyRegistered,
     IdempotencyConflict,
     InsufficientFunds,
     InviteLimitReached,
-    LimitExceeded,
     PinLocked,
     PinResetRequired,
     RecipientNotRegistered,
     ValidationFailed,
     WrongPin,
 )
+from app.services.ledger import check_limits
 from app.services.pins import PinPolicy
 from app.services.registration import validate_full_name
 from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
@@ -26,7 +27,8 @@ from tests.unit.fake_mpesa import FakeMpesaServices
 from tests.unit.harambee_fakes import FakeHarambee
 
 # Tier 1 ('basic'), every new user's, as the migrations seed it.
-BASIC = seeds.tier(1)
+_basic = seeds.tier(1)
+BASIC = TierLimits(_basic.tier, _basic.per_transaction, _basic.daily, _basic.rolling_30_days)
 
 
 def fake_hash(pin: str) -> str:
@@ -228,20 +230,21 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         self.sms.append((phone, "invite"))
         return True
 
+    def _check_limits(self, user_id: int, amount: int) -> None:
+        """The real rule on what the user sent today and in 30 days, every outflow."""
+        check_limits(
+            self.limits, amount, self.sent_today.get(user_id, 0), self.sent_30_days.get(user_id, 0)
+        )
+
+    def _sent(self, user_id: int, amount: int) -> None:
+        for totals in (self.sent_today, self.sent_30_days):
+            totals[user_id] = totals.get(user_id, 0) + amount
+
     def _quote(self, sender_user_id: int, amount: int) -> TransferQuote:
         fee = seeds.fee("transfer", amount)
         if amount <= 0 or fee is None:
             raise _refused("invalid_amount")
-        if amount > self.limits.per_transaction:
-            raise LimitExceeded("per_transaction", self.limits.per_transaction)
-        today, month = (
-            self.sent_today.get(sender_user_id, 0),
-            self.sent_30_days.get(sender_user_id, 0),
-        )
-        if today + amount > self.limits.daily:
-            raise LimitExceeded("daily", max(0, self.limits.daily - today))
-        if month + amount > self.limits.rolling_30_days:
-            raise LimitExceeded("rolling_30_days", max(0, self.limits.rolling_30_days - month))
+        self._check_limits(sender_user_id, amount)
         balance = self.balances[sender_user_id]
         if balance < amount + fee:
             raise InsufficientFunds(balance=balance, needed=amount + fee)
@@ -270,8 +273,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         receiver_id = recipient["user_id"]
         self.balances[sender_user_id] -= quote.total
         self.balances[receiver_id] += amount
-        for totals in (self.sent_today, self.sent_30_days):
-            totals[sender_user_id] = totals.get(sender_user_id, 0) + amount
+        self._sent(sender_user_id, amount)
         reference = self._record(sender_user_id, "transfer", -quote.total, recipient["full_name"])
         self._record(receiver_id, "transfer", amount, sender["full_name"], reference)
         self.transfers.append((sender_user_id, receiver_id, amount, quote.fee))

@@ -12,7 +12,6 @@ from app.domain import harambee as rules
 from app.errors import (
     IdempotencyConflict,
     InsufficientFunds,
-    LimitExceeded,
     NotFound,
     ValidationFailed,
 )
@@ -88,7 +87,8 @@ class FakeHarambee:
     balances: dict[int, int]
     sms: list[tuple[str, str]]
     calls: list[str]
-    limits: Any
+    _check_limits: Any
+    _sent: Any
     _check_pin: Any
     _record: Any
     _user: Any
@@ -164,11 +164,11 @@ class FakeHarambee:
     def _pay(self, user_id: int, campaign: FakeCampaign, amount: int) -> None:
         if not campaign.brief().takes_money:
             raise CampaignNotOpen("not open")
-        if amount > self.limits.per_transaction:
-            raise LimitExceeded("per_transaction", self.limits.per_transaction)
+        self._check_limits(user_id, amount)  # a contribution is an outflow like any
         if self.balances[user_id] < amount:
             raise InsufficientFunds(balance=self.balances[user_id], needed=amount)
         self.balances[user_id] -= amount
+        self._sent(user_id, amount)
         campaign.escrow += amount
         campaign.paid[user_id] = campaign.paid.get(user_id, 0) + amount
 
