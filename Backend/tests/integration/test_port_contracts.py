@@ -151,7 +151,7 @@ def test_a_quote_at_each_band_edge(sides, amount):
         assert (got.amount, got.fee, got.balance) == (amount, fee, BASIC.per_transaction + 100_000)
 
 
-@pytest.mark.parametrize("amount", [0, -100, BASIC.daily + 1])
+@pytest.mark.parametrize("amount", [0, -100, BASIC.daily + 1, TRANSFER_BANDS[-1].max_amount + 1])
 def test_a_quote_of_an_amount_no_one_may_send(sides, amount):
     async def scenario(side: Side):
         amina = side.add_user(AMINA, "Amina Njeri")
@@ -522,3 +522,21 @@ def test_contributions_count_against_the_daily_limit_as_transfers_do(sides):
     over, quote = observe(sides, scenario)
     assert over == ("LimitExceeded", {"code": "limit_exceeded", "limit": "daily", "allowed": left})
     assert quote[1]["allowed"] == left - left // 2
+
+
+@pytest.mark.parametrize("over", [4_000, 6_000])  # between the withdrawal and transfer fees
+def test_a_withdrawal_needs_its_own_fee_not_a_transfers(sides, over):
+    amount = 2_000_100  # withdrawal fee KES 50, a transfer's KES 100
+
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, amount + over)
+        return await outcome(side.port.quote_withdrawal(user_id=amina, amount=amount))
+
+    got = observe(sides, scenario)
+    fee = seeds.fee("withdrawal", amount)
+    assert seeds.fee("withdrawal", amount) < seeds.fee("transfer", amount)
+    if over >= fee:
+        assert (got.amount, got.fee) == (amount, fee)
+    else:
+        assert got[0] == "InsufficientFunds"

@@ -56,13 +56,15 @@ class FakeMpesaServices:
         return self._once(key, ("deposit", user_id, amount), make)
 
     def _withdrawal_quote(self, user_id: int, amount: int) -> TransferQuote:
+        """As withdrawals.quote_withdrawal, in its order: amount, limits, fee, balance."""
         check_withdrawal_amount(amount)  # M-Pesa's own rule: whole shillings, its range
+        self._check_limits(user_id, amount)
         fee = seeds.fee("withdrawal", amount)
-        quote = self._quote(user_id, amount)  # limits and balance as for a transfer
-        assert fee is not None
-        if self.balances[user_id] < amount + fee:
-            raise InsufficientFunds(balance=self.balances[user_id], needed=amount + fee)
-        return TransferQuote(amount=amount, fee=fee, balance=quote.balance)
+        assert fee is not None  # the bands cover every amount M-Pesa takes
+        balance = self.balances[user_id]
+        if balance < amount + fee:
+            raise InsufficientFunds(balance=balance, needed=amount + fee)
+        return TransferQuote(amount=amount, fee=fee, balance=balance)
 
     async def quote_withdrawal(self, *, user_id: int, amount: int) -> TransferQuote:
         self.calls.append("quote_withdrawal")

@@ -18,9 +18,10 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
-from app.services.ledger import check_limits
+from app.services.ledger import check_amount, check_limits
 from app.services.pins import PinPolicy
 from app.services.registration import validate_full_name
+from app.services.transfers import MAX_TRANSFER
 from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
 from tests.support import seeds
 from tests.unit.fake_mpesa import FakeMpesaServices
@@ -241,10 +242,12 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
             totals[user_id] = totals.get(user_id, 0) + amount
 
     def _quote(self, sender_user_id: int, amount: int) -> TransferQuote:
-        fee = seeds.fee("transfer", amount)
-        if amount <= 0 or fee is None:
-            raise _refused("invalid_amount")
+        """As transfers.quote_transfer, in its order: amount, limits, fee band, balance."""
+        check_amount(amount, maximum=MAX_TRANSFER)
         self._check_limits(sender_user_id, amount)
+        fee = seeds.fee("transfer", amount)
+        if fee is None:
+            raise _refused("invalid_amount")
         balance = self.balances[sender_user_id]
         if balance < amount + fee:
             raise InsufficientFunds(balance=balance, needed=amount + fee)
