@@ -540,3 +540,41 @@ def test_a_withdrawal_needs_its_own_fee_not_a_transfers(sides, over):
         assert (got.amount, got.fee) == (amount, fee)
     else:
         assert got[0] == "InsufficientFunds"
+
+
+def test_a_wrong_pin_moves_no_money(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(AMINA, 100_000)
+        open_before = await side.port.pin_lock(user_id=amina)
+        wrong = await outcome(side.port.send_money(
+            sender_user_id=amina, recipient_phone=BARAKA, amount=50_000, pin=WRONG, key="k",
+        ))  # fmt: skip
+        return (
+            open_before,
+            wrong,
+            await side.port.balance(user_id=amina, pin=PIN, attempt_key="b1"),
+            await side.port.balance(user_id=baraka, pin=PIN, attempt_key="b2"),
+        )
+
+    attempts = PinPolicy().max_attempts - 1
+    assert observe(sides, scenario) == (
+        None, ("WrongPin", {"code": "wrong_pin", "attempts_left": attempts}), 100_000, 0
+    )  # fmt: skip
+
+
+def test_open_campaigns_are_listed_newest_first_a_page_at_a_time(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        for n, title in enumerate(["Water tank", "School fees", "Hospital bill"]):
+            await side.port.start_campaign(
+                user_id=amina, title=title, target=1_000_000, end_date=None, pin=PIN, key=f"s{n}"
+            )
+        first = await side.port.open_campaigns(after_id=None, limit=2)
+        rest = await side.port.open_campaigns(after_id=first.items[-1].id, limit=2)
+        return [c.title for c in first.items], first.more, [c.title for c in rest.items], rest.more
+
+    assert observe(sides, scenario) == (
+        ["Hospital bill", "School fees"], True, ["Water tank"], False
+    )  # fmt: skip
