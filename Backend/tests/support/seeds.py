@@ -3,7 +3,7 @@
 Limits and fees are data (CONTRIBUTING.md): a migration seeds them and the services
 read the tables. Tests that predict a fee or a limit without a database (the fakes,
 the ledger model) read the same INSERTs here, so a band or limit changed by a
-migration changes every prediction with it; test_port_contracts holds this reading
+migration changes every prediction with it; test_ussd_port_contract holds this reading
 to what PostgreSQL actually holds after migrating.
 """
 
