@@ -17,6 +17,7 @@ from app.services import adjustments, statements, transfers
 from app.services.custody import SecretBox
 from app.services.pins import PinHasher
 from app.services.transfers import TransferRequest
+from tests.support import seeds
 from tests.support.wallets import check_ledger, fund, phone_of, register, wallet_balance
 
 ALICE, BOB = phone_of(1), phone_of(2)
@@ -151,7 +152,10 @@ def test_limits_are_data_an_operator_can_change(clean_database, people):
             send(clean_database, alice, BOB, 6_000)
     finally:
         with clean_database.connection() as conn, conn.cursor() as cur:
-            cur.execute("UPDATE kyc_tiers SET per_transaction_limit = 7000000 WHERE tier = 1")
+            cur.execute(
+                "UPDATE kyc_tiers SET per_transaction_limit = %s WHERE tier = 1",
+                (seeds.tier(1).per_transaction,),
+            )
             conn.commit()
 
 

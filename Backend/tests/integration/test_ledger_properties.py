@@ -41,6 +41,7 @@ from app.services.adjustments import MAX_CASH_IN, NotReversible
 from app.services.ledger import Movement
 from app.services.transfers import TransferRequest
 from tests.conftest import truncate_all
+from tests.support import seeds
 from tests.support.wallets import (
     LedgerCheck,
     check_ledger,
@@ -52,17 +53,10 @@ from tests.support.wallets import (
     wallet_balance,
 )
 
-# The seeded tier-1 limits and transfer fee bands (0002_ledger.sql): the model
-# predicts with its own copy; test_migrations checks the seed itself.
-PER_TRANSACTION, DAILY = 7_000_000, 15_000_000
-FEE_BANDS = (
-    (1, 10_000, 0),
-    (10_001, 50_000, 500),
-    (50_001, 100_000, 1_000),
-    (100_001, 500_000, 2_500),
-    (500_001, 2_000_000, 5_000),
-    (2_000_001, 100_000_000, 10_000),
-)
+# The seeded tier-1 limits and transfer fee bands, read from the migrations
+# (tests/support/seeds.py): the model predicts with them, never with a copy.
+PER_TRANSACTION, DAILY = seeds.tier(1).per_transaction, seeds.tier(1).daily
+FEE_BANDS = tuple((b.min_amount, b.max_amount, b.fee) for b in seeds.fee_bands("transfer"))
 # Every limit counts Nairobi days: one fixed moment keeps a run inside one day.
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MAX_USERS = 5

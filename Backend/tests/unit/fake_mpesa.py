@@ -1,26 +1,16 @@
 """The M-Pesa part of the fake USSD services: deposits asked and withdrawals held, in
-memory, with the same rules as the real services (whole shillings, fee bands, limits,
-PIN, one result per key)."""
+memory, with the real services' amount checks and the seeded fee bands (limits, PIN
+and one result per key as fakes.py has them)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from app.errors import IdempotencyConflict, InsufficientFunds, MpesaUnavailable
+from app.services.mpesa.deposits import check_deposit_amount
+from app.services.mpesa.withdrawals import check_withdrawal_amount
 from app.ussd.ports import DepositAsked, TransferQuote, WithdrawalAsked
-
-# The withdrawal fee bands migration 0008 seeds: (largest amount, fee), in cents.
-WITHDRAWAL_FEES = (
-    (10_000, 500),
-    (100_000, 1_500),
-    (500_000, 2_500),
-    (2_000_000, 3_500),
-    (25_000_000, 5_000),
-)
-
-
-def withdrawal_fee(amount: int) -> int | None:
-    return next((fee for top, fee in WITHDRAWAL_FEES if amount <= top), None)
+from tests.support import seeds
 
 
 class FakeMpesaServices:
@@ -57,6 +47,7 @@ class FakeMpesaServices:
         self.calls.append("request_deposit")
         if not self.mpesa_on:
             raise MpesaUnavailable("off")
+        check_deposit_amount(amount)
 
         def make() -> DepositAsked:
             self.deposits.append((user_id, amount))
@@ -65,12 +56,15 @@ class FakeMpesaServices:
         return self._once(key, ("deposit", user_id, amount), make)
 
     def _withdrawal_quote(self, user_id: int, amount: int) -> TransferQuote:
-        fee = withdrawal_fee(amount)
-        quote = self._quote(user_id, amount)  # limits and balance as for a transfer
-        assert fee is not None
-        if self.balances[user_id] < amount + fee:
-            raise InsufficientFunds(balance=self.balances[user_id], needed=amount + fee)
-        return TransferQuote(amount=amount, fee=fee, balance=quote.balance)
+        """As withdrawals.quote_withdrawal, in its order: amount, limits, fee, balance."""
+        check_withdrawal_amount(amount)  # M-Pesa's own rule: whole shillings, its range
+        self._check_limits(user_id, amount)
+        fee = seeds.fee("withdrawal", amount)
+        assert fee is not None  # the bands cover every amount M-Pesa takes
+        balance = self.balances[user_id]
+        if balance < amount + fee:
+            raise InsufficientFunds(balance=balance, needed=amount + fee)
+        return TransferQuote(amount=amount, fee=fee, balance=balance)
 
     async def quote_withdrawal(self, *, user_id: int, amount: int) -> TransferQuote:
         self.calls.append("quote_withdrawal")
@@ -85,8 +79,7 @@ class FakeMpesaServices:
         def make() -> WithdrawalAsked:
             quote = self._withdrawal_quote(user_id, amount)
             self.balances[user_id] -= quote.total
-            for totals in (self.sent_today, self.sent_30_days):
-                totals[user_id] = totals.get(user_id, 0) + amount
+            self._sent(user_id, amount)
             reference = self._record(user_id, "withdrawal", -quote.total, None)
             self.withdrawals.append((user_id, amount, quote.fee))
             return WithdrawalAsked(reference, amount, quote.fee, self.balances[user_id], False)

@@ -3,51 +3,37 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from app.db.repositories.ledger import TierLimits
 from app.errors import (
     AlreadyRegistered,
     IdempotencyConflict,
     InsufficientFunds,
     InviteLimitReached,
-    LimitExceeded,
     PinLocked,
     PinResetRequired,
     RecipientNotRegistered,
     ValidationFailed,
     WrongPin,
 )
+from app.services.ledger import check_amount, check_limits
+from app.services.pins import PinPolicy
+from app.services.registration import validate_full_name
+from app.services.transfers import MAX_TRANSFER
 from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
+from tests.support import seeds
 from tests.unit.fake_mpesa import FakeMpesaServices
 from tests.unit.harambee_fakes import FakeHarambee
 
-# The transfer fee bands the migrations seed: (largest amount, fee), in cents.
-FEE_BANDS = (
-    (10_000, 0),
-    (50_000, 500),
-    (100_000, 1_000),
-    (500_000, 2_500),
-    (2_000_000, 5_000),
-    (100_000_000, 10_000),
-)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Tier 1 ('basic'), as seeded: KES 70,000 a transfer, 150,000 a day, 300,000 in 30 days."""
-
-    per_transaction: int = 7_000_000
-    daily: int = 15_000_000
-    rolling_30_days: int = 30_000_000
+# Tier 1 ('basic'), every new user's, as the migrations seed it.
+_basic = seeds.tier(1)
+BASIC = TierLimits(_basic.tier, _basic.per_transaction, _basic.daily, _basic.rolling_30_days)
 
 
 def fake_hash(pin: str) -> str:
     return "fake$" + hashlib.sha256(f"salt:{pin}".encode()).hexdigest()
-
-
-def transfer_fee(amount: int) -> int | None:
-    return next((fee for top, fee in FEE_BANDS if amount <= top), None)
 
 
 def _refused(code: str) -> ValidationFailed:
@@ -60,13 +46,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
     """In-memory users, PINs and lockout, wallets and transfers (and M-Pesa deposits and
     withdrawals: fake_mpesa.py), counting every side effect."""
 
-    def __init__(
-        self,
-        max_attempts: int = 3,
-        lock_minutes: tuple[int, ...] = (30, 120, 1440),
-        timed_locks: int = 3,
-        invites_per_day: int = 5,
-    ) -> None:
+    def __init__(self, policy: PinPolicy | None = None, invites_per_day: int = 5) -> None:
         self.users: dict[str, ProfileDict] = {}
         self.pin_hashes: dict[int, str] = {}
         self.failures: dict[int, int] = {}
@@ -76,12 +56,12 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         self.keys: dict[str, int] = {}
         self.attempts: dict[str, bool] = {}
         self.calls: list[str] = []
-        self.max_attempts = max_attempts
-        self.lock_minutes = lock_minutes
-        self.timed_locks = timed_locks
+        # The real lockout rule (attempts, escalating lock lengths, when a reset is
+        # required), the defaults the settings start from unless a test says otherwise.
+        self.policy = policy or PinPolicy()
         self.invites_per_day = invites_per_day
         # money
-        self.limits = Limits()
+        self.limits = BASIC
         self.balances: dict[int, int] = {}
         self.sent_today: dict[int, int] = {}
         self.sent_30_days: dict[int, int] = {}
@@ -175,7 +155,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
 
     def _check_pin(self, user_id: int, pin: str, attempt_key: str) -> None:
         """As pins.verify_pin: the attempt that reaches the limit raises PinLocked, and
-        the lock after `timed_locks` of them PinResetRequired."""
+        the lock after policy.timed_locks of them PinResetRequired."""
         previous = self.attempts.get(attempt_key)
         if previous:
             return
@@ -183,7 +163,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         if lock is not None:
             raise lock
         if previous is False:
-            raise WrongPin(max(1, self.max_attempts - self.failures.get(user_id, 0)))
+            raise WrongPin(max(1, self.policy.max_attempts - self.failures.get(user_id, 0)))
         correct = self.pin_hashes[user_id] == fake_hash(pin)
         self.attempts[attempt_key] = correct
         if correct:
@@ -191,16 +171,16 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
             self.lock_counts[user_id] = 0
             return
         self.failures[user_id] = self.failures.get(user_id, 0) + 1
-        if self.failures[user_id] < self.max_attempts:
-            raise WrongPin(self.max_attempts - self.failures[user_id])
+        if self.failures[user_id] < self.policy.max_attempts:
+            raise WrongPin(self.policy.max_attempts - self.failures[user_id])
         self.failures[user_id] = 0  # a lock that runs out starts the attempts afresh
         count = self.lock_counts[user_id] = self.lock_counts.get(user_id, 0) + 1
-        if count > self.timed_locks:
+        length = self.policy.lock_length(count)
+        if length is None:
             self.reset_required.add(user_id)
             self.sms.append((self._user(user_id)["phone"], "pin_reset_required"))
             raise PinResetRequired()
-        minutes = self.lock_minutes[min(count, len(self.lock_minutes)) - 1]
-        until = self.lock_for(user_id, minutes * 60)
+        until = self.lock_for(user_id, int(length.total_seconds()))
         self.sms.append((self._user(user_id)["phone"], "pin_locked"))
         raise PinLocked(until)
 
@@ -226,12 +206,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         return self.users[phone]
 
     def validate_name(self, raw: str) -> str:
-        name = " ".join(raw.split())
-        if not 2 <= len(name) <= 60 or not all(c.isalpha() or c in " '-." for c in name):
-            raise ValidationFailed("invalid name")
-        if not name.isascii():
-            raise ValidationFailed("invalid name")
-        return name
+        return validate_full_name(raw)  # pure: the real rule, not a copy of it
 
     # ---- money ---------------------------------------------------------------------
 
@@ -256,20 +231,23 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         self.sms.append((phone, "invite"))
         return True
 
-    def _quote(self, sender_user_id: int, amount: int) -> TransferQuote:
-        fee = transfer_fee(amount)
-        if amount <= 0 or fee is None:
-            raise _refused("invalid_amount")
-        if amount > self.limits.per_transaction:
-            raise LimitExceeded("per_transaction", self.limits.per_transaction)
-        today, month = (
-            self.sent_today.get(sender_user_id, 0),
-            self.sent_30_days.get(sender_user_id, 0),
+    def _check_limits(self, user_id: int, amount: int) -> None:
+        """The real rule on what the user sent today and in 30 days, every outflow."""
+        check_limits(
+            self.limits, amount, self.sent_today.get(user_id, 0), self.sent_30_days.get(user_id, 0)
         )
-        if today + amount > self.limits.daily:
-            raise LimitExceeded("daily", max(0, self.limits.daily - today))
-        if month + amount > self.limits.rolling_30_days:
-            raise LimitExceeded("rolling_30_days", max(0, self.limits.rolling_30_days - month))
+
+    def _sent(self, user_id: int, amount: int) -> None:
+        for totals in (self.sent_today, self.sent_30_days):
+            totals[user_id] = totals.get(user_id, 0) + amount
+
+    def _quote(self, sender_user_id: int, amount: int) -> TransferQuote:
+        """As transfers.quote_transfer, in its order: amount, limits, fee band, balance."""
+        check_amount(amount, maximum=MAX_TRANSFER)
+        self._check_limits(sender_user_id, amount)
+        fee = seeds.fee("transfer", amount)
+        if fee is None:
+            raise _refused("invalid_amount")
         balance = self.balances[sender_user_id]
         if balance < amount + fee:
             raise InsufficientFunds(balance=balance, needed=amount + fee)
@@ -298,8 +276,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         receiver_id = recipient["user_id"]
         self.balances[sender_user_id] -= quote.total
         self.balances[receiver_id] += amount
-        for totals in (self.sent_today, self.sent_30_days):
-            totals[sender_user_id] = totals.get(sender_user_id, 0) + amount
+        self._sent(sender_user_id, amount)
         reference = self._record(sender_user_id, "transfer", -quote.total, recipient["full_name"])
         self._record(receiver_id, "transfer", amount, sender["full_name"], reference)
         self.transfers.append((sender_user_id, receiver_id, amount, quote.fee))

@@ -12,11 +12,11 @@ from app.domain import harambee as rules
 from app.errors import (
     IdempotencyConflict,
     InsufficientFunds,
-    LimitExceeded,
     NotFound,
     ValidationFailed,
 )
 from app.services.harambee.common import (
+    MAX_ACTIVE_CAMPAIGNS,
     CampaignEnded,
     CampaignNotOpen,
     NotOrganiser,
@@ -87,7 +87,8 @@ class FakeHarambee:
     balances: dict[int, int]
     sms: list[tuple[str, str]]
     calls: list[str]
-    limits: Any
+    _check_limits: Any
+    _sent: Any
     _check_pin: Any
     _record: Any
     _user: Any
@@ -143,6 +144,8 @@ class FakeHarambee:
 
     async def campaign_by_code(self, *, code: str) -> CampaignBrief:
         self.calls.append("campaign_by_code")
+        if not rules.is_campaign_code(code.strip()):
+            raise _refused("invalid_code")
         found = next((c for c in self.campaigns if c.code == code), None)
         if found is None:
             raise NotFound("no such campaign")
@@ -161,11 +164,11 @@ class FakeHarambee:
     def _pay(self, user_id: int, campaign: FakeCampaign, amount: int) -> None:
         if not campaign.brief().takes_money:
             raise CampaignNotOpen("not open")
-        if amount > self.limits.per_transaction:
-            raise LimitExceeded("per_transaction", self.limits.per_transaction)
+        self._check_limits(user_id, amount)  # a contribution is an outflow like any
         if self.balances[user_id] < amount:
             raise InsufficientFunds(balance=self.balances[user_id], needed=amount)
         self.balances[user_id] -= amount
+        self._sent(user_id, amount)
         campaign.escrow += amount
         campaign.paid[user_id] = campaign.paid.get(user_id, 0) + amount
 
@@ -257,7 +260,7 @@ class FakeHarambee:
 
         def make() -> CampaignBrief:
             mine = [c for c in self.campaigns if c.organiser == user_id and c.status == "active"]
-            if len(mine) >= 10:
+            if len(mine) >= MAX_ACTIVE_CAMPAIGNS:
                 raise _refused("too_many_campaigns")
             campaign = self.add_campaign(user_id, title, target, end_date)
             self.sms.append((self._user(user_id)["phone"], "harambee_started"))

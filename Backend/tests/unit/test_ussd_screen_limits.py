@@ -19,6 +19,7 @@ from app.ussd.money_flow import NAME_ON_SCREEN
 from app.ussd.ports import StatementEntry
 from app.ussd.statement_flow import statement_line
 from app.ussd.texts import LANGUAGES, TEXTS, text
+from tests.support import seeds
 from tests.unit.fakes import FakeUssdServices
 from tests.unit.ussd_harness import PHONE, make_phone
 
@@ -71,8 +72,9 @@ def _fits(response: str) -> None:
 WORST_DATA = {
     "invitee": LONGEST_PHONE,
     "to": {"name": LONGEST_NAME, "phone": LONGEST_PHONE},
-    "amount": 100_000_000,
-    "fee": 10_000,
+    # The top transfer band: the longest amount and fee a screen can show.
+    "amount": seeds.fee_bands("transfer")[-1].max_amount,
+    "fee": seeds.fee_bands("transfer")[-1].fee,
     "statement": [
         statement_line(
             StatementEntry(datetime(2026, 12, 28, tzinfo=UTC), kind, amount, "ABCDEFGHJK", who)

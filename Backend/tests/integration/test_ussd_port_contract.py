@@ -1,0 +1,312 @@
+"""The USSD port's contract: FakeUssdServices and RuntimeUssdServices answer alike
+(tests/support/port_contract.py runs each scenario on both)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.errors import PayTraceError, PinLocked, PinResetRequired
+from app.services.pins import PinPolicy
+from tests.support import seeds
+from tests.support.port_contract import (
+    AMINA,
+    BAND_EDGES,
+    BARAKA,
+    BASIC,
+    CHEPTOO,
+    PIN,
+    TRANSFER_BANDS,
+    WRONG,
+    Side,
+    lift_lock,
+    make_sides,
+    observe,
+    outcome,
+)
+
+
+@pytest.fixture
+def sides(request):
+    return make_sides(request)
+
+
+# ---- the seeds the fakes read ----------------------------------------------------
+
+
+def test_the_seeds_tests_read_are_what_the_migrations_put_in_postgresql(clean_database):
+    with clean_database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT kind, min_amount, max_amount, fee FROM fee_bands")
+        bands = {seeds.FeeBand(*row) for row in cur.fetchall()}
+        cur.execute(
+            "SELECT tier, name, per_transaction_limit, daily_limit, rolling_30_day_limit"
+            " FROM kyc_tiers"
+        )
+        tiers = {seeds.Tier(*row) for row in cur.fetchall()}
+        conn.rollback()
+    assert bands == set(seeds.fee_bands("transfer") + seeds.fee_bands("withdrawal"))
+    assert tiers == {seeds.tier(n) for n in (1, 2, 3)}
+
+
+# ---- USSD port ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", BAND_EDGES)
+def test_a_quote_at_each_band_edge(sides, amount):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, BASIC.per_transaction + 100_000)
+        return await outcome(side.port.quote_transfer(sender_user_id=amina, amount=amount))
+
+    got = observe(sides, scenario)
+    if amount > BASIC.per_transaction:
+        assert got == ("LimitExceeded", {"code": "limit_exceeded", "limit": "per_transaction",
+                                         "allowed": BASIC.per_transaction})  # fmt: skip
+    else:
+        fee = seeds.fee("transfer", amount)
+        assert (got.amount, got.fee, got.balance) == (amount, fee, BASIC.per_transaction + 100_000)
+
+
+@pytest.mark.parametrize("amount", [0, -100, BASIC.daily + 1, TRANSFER_BANDS[-1].max_amount + 1])
+def test_a_quote_of_an_amount_no_one_may_send(sides, amount):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, 1_000_000)
+        return await outcome(side.port.quote_transfer(sender_user_id=amina, amount=amount))
+
+    refused = observe(sides, scenario)
+    assert refused[0] in ("ValidationFailed", "LimitExceeded")
+
+
+def test_a_quote_beyond_the_balance(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, 50_000)
+        return await outcome(side.port.quote_transfer(sender_user_id=amina, amount=50_000))
+
+    fee = seeds.fee("transfer", 50_000)
+    needed = {"code": "insufficient_funds", "balance": 50_000, "needed": 50_000 + fee}
+    assert observe(sides, scenario) == ("InsufficientFunds", needed)
+
+
+def test_a_transfer_moves_the_money_once_per_key(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(AMINA, 1_000_000)
+        send = dict(sender_user_id=amina, recipient_phone=BARAKA, amount=100_000, pin=PIN)
+        sent = await side.port.send_money(**send, key="k1")
+        again = await side.port.send_money(**send, key="k1")
+        reused = await outcome(side.port.send_money(**{**send, "amount": 1_000}, key="k1"))
+        unknown = await outcome(
+            side.port.send_money(**{**send, "recipient_phone": CHEPTOO}, key="k2")
+        )
+        amina_has = await side.port.balance(user_id=amina, pin=PIN, attempt_key="b1")
+        baraka_has = await side.port.balance(user_id=baraka, pin=PIN, attempt_key="b2")
+        lines = await side.port.mini_statement(user_id=baraka, pin=PIN, attempt_key="s1")
+        return (
+            (sent.amount, sent.fee, sent.balance, sent.replayed),
+            (again.reference == sent.reference, again.replayed),
+            reused,
+            unknown,
+            (amina_has, baraka_has),
+            [(line.kind, line.amount, line.counterparty_name) for line in lines],
+            lines[0].reference == sent.reference,
+        )  # fmt: skip
+
+    fee = seeds.fee("transfer", 100_000)
+    sent, again, reused, unknown, balances, lines, same_reference = observe(sides, scenario)
+    assert sent == (100_000, fee, 1_000_000 - 100_000 - fee, False)
+    assert again == (True, True)
+    assert reused[0] == "IdempotencyConflict" and unknown[0] == "RecipientNotRegistered"
+    assert balances == (1_000_000 - 100_000 - fee, 100_000)
+    assert lines[0] == ("transfer", 100_000, "Amina Njeri") and same_reference
+
+
+def test_wrong_pins_lock_money_out_until_the_policys_first_lock_ends(sides):
+    policy = PinPolicy()
+
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, 100_000)
+        before = datetime.now(UTC)
+        tries = [
+            await outcome(side.port.verify_pin(user_id=amina, pin=WRONG, attempt_key=f"w{n}"))
+            for n in range(policy.max_attempts - 1)
+        ]
+        try:
+            await side.port.verify_pin(user_id=amina, pin=WRONG, attempt_key="last")
+        except PinLocked as locked:
+            until = locked.until
+        lock = await side.port.pin_lock(user_id=amina)
+        right = await outcome(side.port.verify_pin(user_id=amina, pin=PIN, attempt_key="right"))
+        first = policy.lock_length(1)
+        assert first is not None and until is not None
+        ends = before + first - timedelta(seconds=5) <= until <= datetime.now(UTC) + first
+        return (
+            tries,
+            ends,
+            type(lock).__name__,
+            lock is not None and abs(lock.until - until) < timedelta(seconds=1),
+            right,
+        )
+
+    tries, ends, lock, same_end, right = observe(sides, scenario)
+    assert [t[1]["attempts_left"] for t in tries] == list(range(policy.max_attempts - 1, 0, -1))
+    assert ends and lock == "PinLocked" and same_end
+    assert right[0] == "PinLocked"
+
+
+def test_the_lock_after_the_timed_ones_requires_a_reset(sides):
+    policy = PinPolicy()
+
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        seen = []
+        for lock in range(policy.timed_locks + 1):
+            for n in range(policy.max_attempts):
+                key = f"{lock}:{n}"
+                seen.append(
+                    await outcome(side.port.verify_pin(user_id=amina, pin=WRONG, attempt_key=key))
+                )
+            if lock < policy.timed_locks:
+                await lift_lock(side, amina)
+        return seen[-1], type(await side.port.pin_lock(user_id=amina)).__name__
+
+    last, lock = observe(sides, scenario)
+    assert last[0] == "PinResetRequired" and lock == PinResetRequired.__name__
+
+
+def test_a_recipient_is_found_by_phone(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.add_user(BARAKA, "Baraka Mwangi")
+        payee = await side.port.find_recipient(sender_user_id=amina, phone=BARAKA)
+        return (
+            (payee.full_name, payee.phone),
+            await outcome(side.port.find_recipient(sender_user_id=amina, phone=CHEPTOO)),
+            await outcome(side.port.find_recipient(sender_user_id=amina, phone=AMINA)),
+        )
+
+    payee, unknown, self_ = observe(sides, scenario)
+    assert payee == ("Baraka Mwangi", BARAKA)
+    assert unknown[0] == "RecipientNotRegistered"
+    assert self_ == ("ValidationFailed", {"code": "send_to_self"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "  Amina   Njeri ",
+        "Renée Akinyi",
+        "Zoë Wanjiru",
+        "O'Neil-Otieno Jr.",
+        "A",
+        "Amina 2",
+        "Ама",
+        "x" * 61,
+    ],
+)
+def test_a_name_is_tidied_or_refused(sides, raw):
+    async def scenario(side: Side):
+        try:
+            return side.port.validate_name(raw)
+        except PayTraceError as refused:
+            return type(refused).__name__, refused.code
+
+    observe(sides, scenario)
+
+
+# The bands' edges, some of them not whole shillings (M-Pesa refuses those).
+WITHDRAWAL_EDGES = sorted(
+    {edge for b in seeds.fee_bands("withdrawal") for edge in (b.min_amount, b.max_amount)}
+)
+
+
+@pytest.mark.parametrize("amount", WITHDRAWAL_EDGES)
+def test_a_withdrawal_quote_at_each_band_edge(sides, amount):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, BASIC.per_transaction + 100_000)
+        return await outcome(side.port.quote_withdrawal(user_id=amina, amount=amount))
+
+    got = observe(sides, scenario)
+    if not isinstance(got, tuple):
+        fee = seeds.fee("withdrawal", amount)
+        assert (got.amount, got.fee) == (amount, fee)
+
+
+def test_the_daily_limit_counts_what_was_sent_today(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(AMINA, BASIC.daily + 1_000_000)
+        for n in range(BASIC.daily // BASIC.per_transaction):
+            await side.port.send_money(
+                sender_user_id=amina, recipient_phone=BARAKA, amount=BASIC.per_transaction,
+                pin=PIN, key=f"d{n}",
+            )  # fmt: skip
+        return await outcome(
+            side.port.quote_transfer(sender_user_id=amina, amount=BASIC.per_transaction)
+        )
+
+    sent = BASIC.daily // BASIC.per_transaction * BASIC.per_transaction
+    refused = observe(sides, scenario)
+    assert refused[0] == "LimitExceeded" and refused[1]["limit"] == "daily"
+    assert refused[1]["allowed"] == BASIC.daily - sent
+
+
+def test_an_invitation_once_a_day_per_number(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.add_user(BARAKA, "Baraka Mwangi")
+        return (
+            await side.port.invite(sender_user_id=amina, phone=CHEPTOO),
+            await side.port.invite(sender_user_id=amina, phone=CHEPTOO),
+            await outcome(side.port.invite(sender_user_id=amina, phone=BARAKA)),
+        )
+
+    assert observe(sides, scenario) == (
+        True, False, ("ValidationFailed", {"code": "already_registered"}),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("over", [4_000, 6_000])  # between the withdrawal and transfer fees
+def test_a_withdrawal_needs_its_own_fee_not_a_transfers(sides, over):
+    amount = 2_000_100  # withdrawal fee KES 50, a transfer's KES 100
+
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, amount + over)
+        return await outcome(side.port.quote_withdrawal(user_id=amina, amount=amount))
+
+    got = observe(sides, scenario)
+    fee = seeds.fee("withdrawal", amount)
+    assert seeds.fee("withdrawal", amount) < seeds.fee("transfer", amount)
+    if over >= fee:
+        assert (got.amount, got.fee) == (amount, fee)
+    else:
+        assert got[0] == "InsufficientFunds"
+
+
+def test_a_wrong_pin_moves_no_money(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(AMINA, 100_000)
+        open_before = await side.port.pin_lock(user_id=amina)
+        wrong = await outcome(side.port.send_money(
+            sender_user_id=amina, recipient_phone=BARAKA, amount=50_000, pin=WRONG, key="k",
+        ))  # fmt: skip
+        return (
+            open_before,
+            wrong,
+            await side.port.balance(user_id=amina, pin=PIN, attempt_key="b1"),
+            await side.port.balance(user_id=baraka, pin=PIN, attempt_key="b2"),
+        )
+
+    attempts = PinPolicy().max_attempts - 1
+    assert observe(sides, scenario) == (
+        None, ("WrongPin", {"code": "wrong_pin", "attempts_left": attempts}), 100_000, 0
+    )  # fmt: skip

@@ -1,0 +1,83 @@
+"""The fee bands and KYC tiers the migrations seed, read from the migration SQL.
+
+Limits and fees are data (CONTRIBUTING.md): a migration seeds them and the services
+read the tables. Tests that predict a fee or a limit without a database (the fakes,
+the ledger model) read the same INSERTs here, so a band or limit changed by a
+migration changes every prediction with it; test_ussd_port_contract holds this reading
+to what PostgreSQL actually holds after migrating.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "app" / "db" / "migrations"
+
+_INSERT = re.compile(
+    r"INSERT INTO (?P<table>\w+)\s*\((?P<columns>[^)]*)\)\s*VALUES\s*(?P<rows>.*?);",
+    re.DOTALL | re.IGNORECASE,
+)
+_ROW = re.compile(r"\(([^()]*)\)")
+
+
+@dataclass(frozen=True)
+class FeeBand:
+    kind: str  # transfer | withdrawal
+    min_amount: int  # cents, inclusive
+    max_amount: int  # cents, inclusive
+    fee: int  # cents
+
+
+@dataclass(frozen=True)
+class Tier:
+    tier: int
+    name: str
+    per_transaction: int  # cents
+    daily: int  # cents, one Nairobi calendar day
+    rolling_30_days: int  # cents
+
+
+def _value(text: str) -> int | str:
+    text = text.strip()
+    return text[1:-1] if text.startswith("'") else int(text)
+
+
+@cache
+def seeded_rows(table: str) -> tuple[dict[str, int | str], ...]:
+    """Every row the migrations INSERT into table, in migration order."""
+    rows: list[dict[str, int | str]] = []
+    for migration in sorted(MIGRATIONS.glob("*.sql")):
+        for insert in _INSERT.finditer(migration.read_text()):
+            if insert.group("table") != table:
+                continue
+            columns = [c.strip() for c in insert.group("columns").split(",")]
+            for row in _ROW.findall(insert.group("rows")):
+                rows.append(dict(zip(columns, map(_value, row.split(",")), strict=True)))
+    return tuple(rows)
+
+
+@cache
+def fee_bands(kind: str) -> tuple[FeeBand, ...]:
+    """The seeded bands of one movement kind, smallest first."""
+    bands = [FeeBand(**row) for row in seeded_rows("fee_bands") if row["kind"] == kind]  # type: ignore[arg-type]
+    return tuple(sorted(bands, key=lambda band: band.min_amount))
+
+
+def fee(kind: str, amount: int) -> int | None:
+    """The seeded fee of amount cents, or None when no band holds it."""
+    return next((b.fee for b in fee_bands(kind) if b.min_amount <= amount <= b.max_amount), None)
+
+
+@cache
+def tier(number: int) -> Tier:
+    row = next(row for row in seeded_rows("kyc_tiers") if row["tier"] == number)
+    return Tier(
+        tier=int(row["tier"]),
+        name=str(row["name"]),
+        per_transaction=int(row["per_transaction_limit"]),
+        daily=int(row["daily_limit"]),
+        rolling_30_days=int(row["rolling_30_day_limit"]),
+    )
