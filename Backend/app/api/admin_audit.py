@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.cursors import decode_cursor, encode_cursor
+from app.domain.records.admin import AuditFilter, AuditRow
 from app.errors import refused
 from app.services import admin_audit
-from app.services.admin_audit import AuditFilter, AuditRow
 
 _CURSOR = "a"  # this list's cursors
 _NAME = r"^[a-z][a-z0-9_]*$"

@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.cursors import decode_cursor, encode_cursor
+from app.domain.records.admin import InboundCallback
 from app.services import inbound_callbacks
-from app.services.inbound_callbacks import InboundCallback
 
 _CURSOR = "c"  # this list's cursors
 

@@ -9,10 +9,10 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from app.api import admin_examples as examples
+from app.domain.records.settlement import SettlementState, StoredReport
 from app.services.adjustments import MAX_CASH_IN, REFERENCE_MAX
-from app.services.admin_views import SettlementState, TransactionView, UserOverview
+from app.services.admin_views import TransactionView, UserOverview
 from app.services.ledger import Movement
-from app.services.reconciliation import StoredReport
 
 REASON_MAX = 100  # journal_transactions.note holds 100 characters
 

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRuntime, admin_router
+from app.domain.records.mpesa import Deposit
 from app.services.mpesa import deposits
-from app.services.mpesa.deposits import Deposit
 
 router = admin_router()
 

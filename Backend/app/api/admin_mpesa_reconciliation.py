@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRuntime, admin_router
+from app.domain.records.mpesa import StoredItem, StoredMpesaReport
 from app.errors import NotFound
 from app.services import mpesa_reconciliation
-from app.services.mpesa_reconciliation import StoredItem, StoredMpesaReport
 
 router = admin_router(r404="no report (for that day) yet")
 

@@ -13,10 +13,10 @@ from enum import StrEnum
 from typing import Protocol
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.records.admin import OutboxRow
 from app.integrations.sms import SmsError, SmsOutcome, SmsResult, SmsSender
 from app.services import notifications
 from app.services.keys import SmsSeal, UnreadableSeal
-from app.services.outbox_dispatch import OutboxRow
 
 
 class Verdict(StrEnum):

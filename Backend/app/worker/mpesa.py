@@ -30,11 +30,11 @@ from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db.pool import Database
+from app.domain.records.mpesa import Deposit, Withdrawal
 from app.errors import ServiceUnavailable
 from app.integrations.daraja import Daraja, DarajaClient, DarajaError
 from app.integrations.daraja_payloads import StkOutcome
 from app.services.mpesa import checks, inbound, payouts, stk_results
-from app.services.mpesa.checks import Deposit, Withdrawal
 from app.worker.context import uow_factory
 from app.worker.mpesa_handlers import CallbackLinks
 

@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db.unit_of_work import UnitOfWork
+from app.domain.records.admin import OutboxRow
 from app.integrations.daraja import Accepted, Daraja, DarajaError, Failure, StkAccepted
 from app.services.mpesa import deposits, payouts
-from app.services.outbox_dispatch import OutboxRow
 from app.worker.handlers import Outcome, Verdict
 
 # An STK push not made within this long after the request is not made at all: the

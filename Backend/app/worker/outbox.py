@@ -33,12 +33,12 @@ from dataclasses import replace
 
 from app.config import Settings
 from app.db.pool import Database
+from app.domain.records.admin import OutboxRow
 from app.errors import ServiceUnavailable
 from app.integrations.daraja import Daraja, DarajaClient
 from app.integrations.sms import AfricasTalkingSms, SmsSender
 from app.services import outbox_dispatch
 from app.services.keys import SmsSeal
-from app.services.outbox_dispatch import OutboxRow
 from app.worker.context import uow_factory
 from app.worker.handlers import HandlerRegistry, Outcome, SmsHandler, Verdict
 from app.worker.mpesa_handlers import mpesa_handlers

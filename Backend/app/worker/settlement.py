@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from app.db import advisory
 from app.db.advisory import SessionLock
 from app.db.pool import Database
+from app.domain.records.settlement import SignedEnvelope
 from app.integrations.stellar import (
     StellarNetwork,
     StellarUnavailable,
@@ -37,7 +38,7 @@ from app.integrations.stellar import (
 from app.services import settlement_answers, settlement_rounds, settlement_submission
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.settlement_answers import Step
-from app.services.settlement_submission import SignedEnvelope, Signing
+from app.services.settlement_submission import Signing
 from app.worker.context import UowFactory, uow_factory
 
 log = logging.getLogger("paytrace.settlement")

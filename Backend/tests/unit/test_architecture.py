@@ -9,6 +9,8 @@ themselves to account: each one catches the breach it is written against.
 
 from __future__ import annotations
 
+import ast
+import importlib
 import sys
 from copy import deepcopy
 from functools import cache
@@ -125,3 +127,26 @@ def test_no_module_of_app_imports_itself_back():
         if graph.chain_exists(importer=imported, imported=module)
     )
     assert cycles == []
+
+
+ENTRY_POINTS = ("app/api", "app/ussd", "app/worker", "app/cli")
+
+
+def test_no_entry_point_takes_a_repositorys_type_through_another_module():
+    # The repositories contract sees modules, not names: `from app.services.x import Row`
+    # where Row is defined in app/db/repositories would pass it. Records live in
+    # app/domain/records; an entry point importing a repository's own name fails here.
+    taken = []
+    for base in ENTRY_POINTS:
+        for path in sorted((BACKEND / base).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith(
+                    "app."
+                ):
+                    continue
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    home = getattr(getattr(module, alias.name, None), "__module__", "") or ""
+                    if home.startswith("app.db.repositories"):
+                        taken.append(f"{path.relative_to(BACKEND)}: {alias.name} ({home})")
+    assert taken == []

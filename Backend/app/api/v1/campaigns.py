@@ -40,8 +40,8 @@ from app.api.v1.harambee_views import (
 )
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
 from app.domain.harambee import TITLE_MAX
+from app.domain.records.harambee import CampaignFilter
 from app.services.harambee import campaigns, closing, reports
-from app.services.harambee.campaigns import CampaignFilter
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["harambee"], responses={**COMMON, **SIGNED_IN})
 

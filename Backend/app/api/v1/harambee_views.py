@@ -18,10 +18,9 @@ from app.api.v1.harambee_models import (
     PledgeStatusCounts,
 )
 from app.domain.harambee import percent_of
-from app.services.harambee.campaigns import CampaignRow
+from app.domain.records.harambee import CampaignRow, ContributionRow, PledgeRow
 from app.services.harambee.common import PAGE_MAX
-from app.services.harambee.contributions import Contribution, ContributionRow
-from app.services.harambee.pledges import PledgeRow
+from app.services.harambee.contributions import Contribution
 from app.services.harambee.reports import CampaignStats
 from app.services.ledger import MAX_KEY_LENGTH
 

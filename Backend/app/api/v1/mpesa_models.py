@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from app.api.v1.models import Pin, Strict
 from app.domain import mpesa
-from app.services.mpesa.deposits import Deposit
-from app.services.mpesa.withdrawals import Withdrawal
+from app.domain.records.mpesa import Deposit, Withdrawal
 
 # What a user reads of each internal status.
 DEPOSIT_STATUS = {

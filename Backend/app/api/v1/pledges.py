@@ -30,8 +30,8 @@ from app.api.v1.harambee_views import (
 )
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
 from app.api.v1.transfers import IdempotencyKey
+from app.domain.records.harambee import PledgeFilter
 from app.services.harambee import pledges
-from app.services.harambee.pledges import PledgeFilter
 from app.services.keys import keyed_digest
 
 router = APIRouter(prefix="/api/v1/pledges", tags=["harambee"], responses={**COMMON, **SIGNED_IN})

@@ -22,9 +22,9 @@ from app.api.v1.models import (
 from app.api.v1.responses import COMMON, SIGNED_IN
 from app.domain.money import NAIROBI
 from app.domain.phone import mask
+from app.domain.records.ledger import StatementFilter, StatementLine
 from app.errors import refused
 from app.services import accounts, statements
-from app.services.statements import StatementFilter, StatementLine
 
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], responses={**COMMON, **SIGNED_IN})
 

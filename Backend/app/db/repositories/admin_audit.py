@@ -3,45 +3,15 @@ triggers refuse UPDATE, DELETE and TRUNCATE; see migration 0012)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import psycopg2
 import psycopg2.extensions
 from psycopg2.extras import Json
 
+from app.domain.records.admin import AuditFilter, AuditRow
 from app.errors import AuditUnavailable
 
 _COLUMNS = """id, at, actor, action, target_kind, target_id, reason, client_address,
     request_id, outcome, detail"""
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    id: int
-    at: datetime
-    actor: str  # 'token:<fingerprint>' | 'anonymous'
-    action: str
-    target_kind: str | None
-    target_id: str | None
-    reason: str | None
-    client_address: str
-    request_id: str
-    outcome: str  # done | refused | failed
-    detail: dict[str, object]
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    """Rows matching every field given (None: any)."""
-
-    actor: str | None = None
-    action: str | None = None
-    target_kind: str | None = None
-    target_id: str | None = None
-    outcome: str | None = None
-    since: datetime | None = None  # inclusive
-    until: datetime | None = None  # exclusive
 
 
 class AdminAuditRepository:

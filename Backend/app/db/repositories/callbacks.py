@@ -7,31 +7,15 @@ callback's 'credited' commit together).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg2.extensions
 
+from app.domain.records.admin import InboundCallback
+
 _COLUMNS = """id, provider, kind, path, query, content_type, body, verification, reference,
     outcome, detail, received_at, processed_at"""
 RECEIVED = "received"
-
-
-@dataclass(frozen=True)
-class InboundCallback:
-    id: int
-    provider: str  # mpesa | at
-    kind: str  # stk | b2c_result | b2c_timeout | status_result | status_timeout | sms_delivery
-    path: str  # its secret token masked
-    query: str | None
-    content_type: str | None
-    body: str
-    verification: str  # token_matched | token_mismatch | no_token
-    reference: str | None
-    outcome: str
-    detail: str | None
-    received_at: datetime
-    processed_at: datetime | None
 
 
 class CallbackRepository:

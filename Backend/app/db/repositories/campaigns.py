@@ -13,7 +13,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-from app.domain.harambee import campaign_status
+from app.domain.records.harambee import CampaignFilter, CampaignRow
 
 
 class CampaignCodeTaken(Exception):
@@ -22,31 +22,6 @@ class CampaignCodeTaken(Exception):
 
 class CampaignKeyTaken(Exception):
     """A concurrent call started a campaign with this creation key."""
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignRow:
-    id: int
-    code: str
-    title: str
-    description: str
-    target_amount: int  # cents
-    current_amount: int  # cents: the escrow's balance, plus the payout once closed
-    stored_status: str  # active | closed | cancelled
-    balance: int  # cents the escrow holds now
-    organiser_id: int
-    organiser_name: str
-    end_date: date | None
-    created_at: datetime
-    updated_at: datetime
-    ended_at: datetime | None
-    account_id: int
-    payout_id: int | None
-
-    @property
-    def status(self) -> str:
-        """active | funded | closed | cancelled."""
-        return campaign_status(self.stored_status, self.balance, self.target_amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +36,6 @@ class CampaignHead:
     organiser_id: int
     organiser_phone: str
     organiser_language: str
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignFilter:
-    status: str | None = None  # as shown: active | funded | closed | cancelled
-    organiser_id: int | None = None
-    search: str | None = None  # part of the title, any case
-    code: str | None = None
-    before_id: int | None = None  # paging: campaigns older than this one
-    stored_status: str | None = None  # active | closed | cancelled, as stored
-    ends_from: date | None = None  # only those with no end date or ending on it or later
 
 
 _COLUMNS = """c.id, c.code, c.title, c.description, c.target_amount,

@@ -6,11 +6,12 @@ after taking their locks. Amounts, references and times are the journal's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import psycopg2.extensions
 
 from app.db.repositories.pledges import PAID_LATERAL, STATUS_SQL
+from app.domain.records.harambee import ContributionRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +33,6 @@ class ContributionState:
     end_date: date | None
     target_amount: int
     pledge: PledgeState | None  # the pledge being paid, if any (and if it is this campaign's)
-
-
-@dataclass(frozen=True, slots=True)
-class ContributionRow:
-    id: int
-    transaction_id: int
-    reference: str
-    campaign_id: int
-    user_id: int
-    contributor_name: str
-    amount: int  # cents
-    pledge_id: int | None
-    is_anonymous: bool
-    message: str | None
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import psycopg2.extensions
 
 from app.db.repositories.outbox import OutboxMessage
 from app.domain.accounts import ISSUER_KINDS_SQL
+from app.domain.records.ledger import StatementFilter, StatementLine
 
 
 class KeyTaken(Exception):
@@ -92,36 +93,6 @@ class LedgerCheck:
     @property
     def sound(self) -> bool:
         return not any(astuple(self))
-
-
-@dataclass(frozen=True, slots=True)
-class StatementLine:
-    transaction_id: int
-    reference: str
-    kind: str
-    created_at: datetime
-    amount: int  # signed: what this movement did to the wallet, fee included
-    balance_after: int
-    counterparty_name: str | None
-    counterparty_phone: str | None
-    leg_id: int  # the line's position in the account's history (a cursor)
-    fee: int  # the part of a money-out that was the fee
-    note: str | None
-    # Its settlement on Stellar (stellar_settlements); None: it moves nothing on-chain.
-    settlement_status: str | None = None  # pending | submitted | settled | failed
-    stellar_tx_hash: str | None = None
-    stellar_ledger: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StatementFilter:
-    """Which lines of an account's history to read, newest first."""
-
-    before_leg_id: int | None = None  # only lines older than this one (paging)
-    since: datetime | None = None  # created at or after
-    until: datetime | None = None  # created before
-    kinds: tuple[str, ...] = ()  # empty: every kind
-    direction: str | None = None  # 'in' | 'out' | None for both
 
 
 _ENTRY_SQL = """

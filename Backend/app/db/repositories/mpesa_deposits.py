@@ -7,7 +7,6 @@ what the first did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg2
@@ -15,6 +14,7 @@ import psycopg2.errors
 import psycopg2.extensions
 
 from app.db.repositories.ledger import ReferenceTaken
+from app.domain.records.mpesa import Deposit
 
 _COLUMNS = """id, reference, user_id, phone, amount, channel, request_key, request_hash,
     status, merchant_request_id, checkout_request_id, result_code, result_desc, receipt,
@@ -22,32 +22,6 @@ _COLUMNS = """id, reference, user_id, phone, amount, channel, request_key, reque
     last_query_error"""
 OPEN = ("requested", "pending", "confirming")
 FINISHED = ("completed", "failed", "disputed")
-
-
-@dataclass(frozen=True)
-class Deposit:
-    id: int
-    reference: str
-    user_id: int
-    phone: str  # E.164
-    amount: int  # cents
-    channel: str
-    request_key: str
-    request_hash: str
-    # requested | pending | confirming | completed | failed | disputed | unknown
-    status: str
-    merchant_request_id: str | None
-    checkout_request_id: str | None
-    result_code: str | None
-    result_desc: str | None
-    receipt: str | None
-    transaction_id: int | None
-    queries: int
-    next_check_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    query_errors: int = 0  # STK queries answered with an HTTP error
-    last_query_error: str | None = None
 
 
 class DepositRepository:

@@ -4,44 +4,13 @@ stored reports (migration 0013), each day's versions append-only."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 
 import psycopg2.extensions
 
 from app.db import advisory
 from app.domain.mpesa_reconciliation import Difference, Movement
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMpesaReport:
-    id: int
-    day: date
-    version: int
-    source: str
-    started_at: datetime
-    finished_at: datetime
-    matched: int
-    differences: int
-    totals: dict
-
-
-@dataclass(frozen=True, slots=True)
-class StoredItem:
-    id: int
-    kind: str
-    direction: str
-    paytrace_reference: str | None
-    paytrace_status: str | None
-    paytrace_amount: int | None
-    paytrace_at: datetime | None
-    mpesa_receipt: str | None
-    mpesa_amount: int | None
-    mpesa_at: datetime | None
-    mpesa_reference: str | None
-    mpesa_counterparty: str | None
-    delta: int
-
+from app.domain.records.mpesa import StoredItem, StoredMpesaReport
 
 _REPORT = (
     "SELECT id, day, version, source, started_at, finished_at, matched, differences, totals"

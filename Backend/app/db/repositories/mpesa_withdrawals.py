@@ -8,50 +8,16 @@ check of one withdrawal queue on its row, and the later ones see what the first 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
 import psycopg2.extensions
 
+from app.domain.records.mpesa import OPEN_WITHDRAWAL, Withdrawal
+
 _COLUMNS = """id, reference, user_id, phone, amount, fee, channel, originator_conversation_id,
     conversation_id, status, hold_id, outcome_id, hold_day, result_code, result_desc, receipt,
     check_after, status_queries, not_found, query_conversation_id, created_at, updated_at"""
-OPEN = ("held", "submitted")
-
-
-@dataclass(frozen=True)
-class Withdrawal:
-    id: int
-    reference: str  # the hold's journal reference
-    user_id: int
-    phone: str  # E.164
-    amount: int  # cents paid out to M-Pesa
-    fee: int  # cents
-    channel: str
-    originator_conversation_id: str
-    conversation_id: str | None
-    status: str  # held | submitted | completed | released | review
-    hold_id: int
-    outcome_id: int | None
-    hold_day: date
-    result_code: str | None
-    result_desc: str | None
-    receipt: str | None
-    check_after: datetime | None
-    status_queries: int
-    not_found: int
-    query_conversation_id: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def total(self) -> int:
-        """What the hold took from the wallet."""
-        return self.amount + self.fee
-
-    @property
-    def open(self) -> bool:
-        return self.status in OPEN
+OPEN = OPEN_WITHDRAWAL
 
 
 class WithdrawalRepository:

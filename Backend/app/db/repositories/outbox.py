@@ -7,10 +7,11 @@ pending -> sending -> done | failed | pending (retry, later) | unknown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import psycopg2.extensions
 from psycopg2.extras import Json
+
+from app.domain.records.admin import OutboxRow
 
 _COLUMNS = "id, kind, payload, attempts, dedupe_key, status, available_at, last_error"
 
@@ -22,18 +23,6 @@ class OutboxMessage:
     kind: str
     payload: dict
     dedupe_key: str
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    kind: str
-    payload: dict
-    attempts: int
-    dedupe_key: str
-    status: str
-    available_at: datetime
-    last_error: str | None
 
 
 class OutboxRepository:

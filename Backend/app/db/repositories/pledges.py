@@ -15,39 +15,11 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
+from app.domain.records.harambee import PledgeFilter, PledgeRow
+
 
 class PledgeKeyTaken(Exception):
     """A concurrent call made a pledge with this creation key."""
-
-
-@dataclass(frozen=True, slots=True)
-class PledgeRow:
-    id: int
-    campaign_id: int
-    campaign_code: str
-    campaign_title: str
-    user_id: int
-    amount: int  # cents promised
-    paid_amount: int  # cents paid toward it so far
-    due_date: date
-    status: str  # pledged | partially_paid | fulfilled | overdue | cancelled
-    is_anonymous: bool
-    message: str | None
-    created_at: datetime
-    cancelled_at: datetime | None
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.amount - self.paid_amount)
-
-
-@dataclass(frozen=True, slots=True)
-class PledgeFilter:
-    user_id: int | None = None
-    campaign_id: int | None = None
-    status: str | None = None
-    before_id: int | None = None  # paging: pledges older than this one
-    payable_only: bool = False  # only pledged, partially_paid and overdue ones
 
 
 # Cents paid toward pledge `p` (a LATERAL subquery named `paid`, column `total`).

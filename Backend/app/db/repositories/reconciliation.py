@@ -17,6 +17,7 @@ from datetime import datetime
 import psycopg2.extensions
 
 from app.domain.accounts import ISSUER_KINDS, ISSUER_KINDS_SQL
+from app.domain.records.settlement import StoredReport
 
 TREASURY_PARTY = 0
 
@@ -69,16 +70,6 @@ class InactiveSummary:
     wallets: int
     with_balance: int
     balance: int  # cents, summed over every wallet not yet active
-
-
-@dataclass(frozen=True, slots=True)
-class StoredReport:
-    id: int
-    started_at: datetime
-    finished_at: datetime
-    accounts: int
-    drifts: int
-    report: dict
 
 
 class ReconciliationRepository:

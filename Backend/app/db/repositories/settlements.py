@@ -13,6 +13,7 @@ import psycopg2.extensions
 
 from app.db.repositories.stellar import SignedEnvelope
 from app.domain.accounts import ISSUER_KINDS_SQL
+from app.domain.records.settlement import SettlementState
 
 TREASURY_PARTY = 0
 
@@ -79,26 +80,6 @@ def _group(rows: list[tuple]) -> list[OpenSettlement]:
         )
         for i, s in grouped.items()
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class SettlementState:
-    """A journal transaction's settlement on Stellar, with the journal's own facts: what
-    operators read, and users in part."""
-
-    transaction_id: int
-    reference: str
-    kind: str
-    amount: int  # cents
-    fee: int  # cents
-    created_at: datetime  # the journal transaction's
-    status: str  # pending | submitted | settled | failed
-    origin: str  # paytrace | incoming (a payment that already happened on-chain)
-    tx_hash: str | None  # the Stellar transaction that settled it
-    ledger: int | None  # the ledger that applied it (None for incoming payments)
-    last_error: str | None  # the network's refusal (failed; kept while retried)
-    envelope_hash: str | None  # its envelope: in flight, applied, or refused
-    settled_at: datetime | None
 
 
 _STATE_SQL = """

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg2.extensions
 
+from app.domain.records.settlement import SignedEnvelope
+
 _COLUMNS = "id, outbox_id, source, sequence, tx_hash, envelope_xdr, max_time, status, ledger"
-
-
-@dataclass(frozen=True)
-class SignedEnvelope:
-    id: int
-    outbox_id: int
-    source: str
-    sequence: int
-    tx_hash: str
-    envelope_xdr: str
-    max_time: datetime
-    status: str  # signed | applied | failed | dead
-    ledger: int | None
 
 
 class StellarRepository:

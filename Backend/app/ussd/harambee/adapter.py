@@ -16,16 +16,15 @@ from starlette.concurrency import run_in_threadpool
 
 from app.domain import harambee as rules
 from app.domain.money import nairobi_day
+from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
 from app.runtime import Runtime
 from app.services import pins
 from app.services.harambee import campaigns, closing, pledges
-from app.services.harambee.campaigns import CampaignFilter, CampaignRow
 from app.services.harambee.contributions import (
     Contribution,
     ContributionRequest,
     contribute_with_pin,
 )
-from app.services.harambee.pledges import PledgeFilter, PledgeRow
 from app.ussd.harambee.ports import (
     CampaignBrief,
     CampaignPage,

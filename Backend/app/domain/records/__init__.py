@@ -1,0 +1,1 @@
+"""Records passed between layers, one module per area."""

@@ -1,0 +1,105 @@
+"""M-Pesa deposits, withdrawals and reconciliation reports as stored.
+
+Plain records (no behaviour but what derives from their own fields): repositories
+build them, services return them, channels render them. They live in the domain so
+that no layer reaches into app/db/repositories for a type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+# The withdrawal statuses in which the hold is still open.
+OPEN_WITHDRAWAL = ("held", "submitted")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMpesaReport:
+    id: int
+    day: date
+    version: int
+    source: str
+    started_at: datetime
+    finished_at: datetime
+    matched: int
+    differences: int
+    totals: dict
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    kind: str
+    direction: str
+    paytrace_reference: str | None
+    paytrace_status: str | None
+    paytrace_amount: int | None
+    paytrace_at: datetime | None
+    mpesa_receipt: str | None
+    mpesa_amount: int | None
+    mpesa_at: datetime | None
+    mpesa_reference: str | None
+    mpesa_counterparty: str | None
+    delta: int
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    id: int
+    reference: str  # the hold's journal reference
+    user_id: int
+    phone: str  # E.164
+    amount: int  # cents paid out to M-Pesa
+    fee: int  # cents
+    channel: str
+    originator_conversation_id: str
+    conversation_id: str | None
+    status: str  # held | submitted | completed | released | review
+    hold_id: int
+    outcome_id: int | None
+    hold_day: date
+    result_code: str | None
+    result_desc: str | None
+    receipt: str | None
+    check_after: datetime | None
+    status_queries: int
+    not_found: int
+    query_conversation_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def total(self) -> int:
+        """What the hold took from the wallet."""
+        return self.amount + self.fee
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_WITHDRAWAL
+
+
+@dataclass(frozen=True)
+class Deposit:
+    id: int
+    reference: str
+    user_id: int
+    phone: str  # E.164
+    amount: int  # cents
+    channel: str
+    request_key: str
+    request_hash: str
+    # requested | pending | confirming | completed | failed | disputed | unknown
+    status: str
+    merchant_request_id: str | None
+    checkout_request_id: str | None
+    result_code: str | None
+    result_desc: str | None
+    receipt: str | None
+    transaction_id: int | None
+    queries: int
+    next_check_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    query_errors: int = 0  # STK queries answered with an HTTP error
+    last_query_error: str | None = None
