@@ -7,6 +7,10 @@ Development and test may run with no secrets configured: PayTrace then generates
 them once and keeps them in the data directory, so wallets encrypted yesterday can
 still be decrypted today. Production refuses to start without real ones, each checked
 by app/secret_policy.py.
+
+Long (over 300 lines) because it is one declaration per setting, each with its type,
+default and a comment saying what it does: one flat list an operator can read
+beside .env.example.
 """
 
 from __future__ import annotations

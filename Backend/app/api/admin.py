@@ -3,6 +3,9 @@ and settlements on Stellar (list the parked ones, retry one).
 
 Every route needs ADMIN_TOKEN as a bearer token (see app/api/admin_auth.py).
 Amounts are integer cents; every failure is `{"error": code, "detail": message}`.
+
+Long (over 300 lines) because every operator route on users, transactions and
+settlements is declared here with its documented answers; each is a few lines.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import Path, Query, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.admin_models import (
@@ -70,7 +72,7 @@ TransactionId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[43])]
 )
 async def get_user(phone: PhonePath, runtime: AdminRuntime) -> UserOut:
     """Look a user up by phone before acting on their account."""
-    overview = await run_in_threadpool(admin_views.user_overview, runtime.uow(), e164(phone))
+    overview = await runtime.run(admin_views.user_overview, e164(phone))
     if overview is None:
         raise NotFound("no PayTrace user has this phone number")
     return UserOut.of(overview)
@@ -92,9 +94,8 @@ async def cash_in(body: CashInRequest, response: Response, runtime: AdminRuntime
     phone = e164(body.phone)
     runtime.audit.target("user", phone)
     runtime.audit.detail.update(amount=body.amount, reference=body.reference)
-    movement = await run_in_threadpool(
+    movement = await runtime.run(
         adjustments.cash_in,
-        runtime.uow(),
         phone=phone,
         amount=body.amount,
         reference=body.reference,
@@ -121,7 +122,7 @@ async def cash_in(body: CashInRequest, response: Response, runtime: AdminRuntime
 )
 async def get_transaction(transaction_id: TransactionId, runtime: AdminRuntime) -> TransactionOut:
     """What moved where, and whether it was reversed: read it before reversing."""
-    view = await run_in_threadpool(admin_views.transaction_view, runtime.uow(), transaction_id)
+    view = await runtime.run(admin_views.transaction_view, transaction_id)
     if view is None:
         raise NotFound("no such transaction")
     return TransactionOut.of(view)
@@ -151,16 +152,13 @@ async def reverse(
     """Post the exact opposite of a transaction, once; every wallet it touches gets an SMS."""
     if body is not None and body.reason:
         runtime.audit.reason = body.reason
-    movement = await run_in_threadpool(
+    movement = await runtime.run(
         adjustments.reverse,
-        runtime.uow(),
         transaction_id=transaction_id,
         reason=body.reason if body is not None else None,
         channel="admin",
     )
-    view = await run_in_threadpool(
-        admin_views.transaction_view, runtime.uow(), movement.transaction_id
-    )
+    view = await runtime.run(admin_views.transaction_view, movement.transaction_id)
     if view is None:  # a committed journal transaction is never deleted
         raise ServiceUnavailable("the reversal was posted but could not be read back")
     if movement.replayed:
@@ -184,13 +182,12 @@ async def reverse(
 )
 async def unlock(phone: PhonePath, runtime: AdminRuntime) -> UnlockOut:
     """Support's reset after the caller proved who they are; the user is told by SMS."""
-    profile = await run_in_threadpool(accounts.get_profile, runtime.uow(), e164(phone))
+    profile = await runtime.run(accounts.get_profile, e164(phone))
     if profile is None:
         raise NotFound("no PayTrace user has this phone number")
     runtime.audit.detail["user_id"] = profile.user_id
-    unlocked = await run_in_threadpool(
+    unlocked = await runtime.run(
         pins.unlock,
-        runtime.uow(),
         user_id=profile.user_id,
         # One SMS per unlock that cleared something; a second call clears nothing.
         dedupe_key=f"pin_unlocked:{profile.user_id}:{uuid.uuid4().hex}",
@@ -213,7 +210,7 @@ async def ledger_check(runtime: AdminRuntime) -> LedgerCheckOut:
     """Sum of all legs and of all balances, overdrawn accounts, balances that are not the
     sum of their legs, unbalanced journal transactions: all 0 when the ledger is sound.
     A full scan of the journal: for operators and schedules, not for every request."""
-    check = await run_in_threadpool(statements.check_ledger, runtime.uow())
+    check = await runtime.run(statements.check_ledger)
     if not check.sound:
         log.error("ledger check failed", extra=asdict(check))
     return LedgerCheckOut(sound=check.sound, **asdict(check))
@@ -228,7 +225,7 @@ async def latest_reconciliation(runtime: AdminRuntime) -> ReconciliationOut:
     """Every active wallet and the treasury compared with their Stellar accounts: the
     worker runs it every RECONCILIATION_INTERVAL_S, `make -C Backend reconcile` on demand.
     Differences explained by movements not yet settled are listed, not counted as drift."""
-    stored = await run_in_threadpool(reconciliation.latest, runtime.uow())
+    stored = await runtime.run(reconciliation.latest)
     if stored is None:
         raise NotFound("no reconciliation has run yet")
     return ReconciliationOut.of(stored)
@@ -266,8 +263,8 @@ async def list_settlements(
     the one to fix first. Cursor-paginated: pass `next_cursor` back as `cursor` until it
     is null (movements parked meanwhile appear on later pages)."""
     after = decode_cursor(_CURSOR, cursor)
-    rows, more = await run_in_threadpool(
-        lambda: settlement_admin.unsettled(runtime.uow(), status=status_, limit=limit, after=after)
+    rows, more = await runtime.run(
+        settlement_admin.unsettled, status=status_, limit=limit, after=after
     )
     return SettlementPageOut(
         items=[SettlementItemOut.of(row) for row in rows],
@@ -299,10 +296,8 @@ async def retry_settlement(
     back to pending: the settler plans it again in journal order and signs a new envelope
     for it (the refused one moved nothing: see docs/stellar.md). Retrying one that is
     pending already answers its state with `"retried": false`."""
-    state, retried = await run_in_threadpool(
-        lambda: settlement_admin.retry(
-            runtime.uow(), _stellar(runtime.settings), transaction_id=transaction_id
-        )
+    state, retried = await runtime.run(
+        settlement_admin.retry, _stellar(runtime.settings), transaction_id=transaction_id
     )
     if retried:
         log.info(

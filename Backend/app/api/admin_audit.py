@@ -13,7 +13,6 @@ from typing import Annotated, Literal, Self
 
 from fastapi import Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.cursors import decode_cursor, encode_cursor
@@ -135,9 +134,7 @@ async def list_audit(
         since=_utc(since, "since"),
         until=_utc(until, "until"),
     )
-    rows, more = await run_in_threadpool(
-        lambda: admin_audit.page(runtime.uow(), where, limit=limit, before_id=before)
-    )
+    rows, more = await runtime.run(admin_audit.page, where, limit=limit, before_id=before)
     return AuditPageOut(
         items=[AuditRowOut.of(row) for row in rows],
         next_cursor=encode_cursor(_CURSOR, rows[-1].id) if more and rows else None,

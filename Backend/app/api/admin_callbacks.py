@@ -14,7 +14,6 @@ from typing import Annotated, Literal, Self
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.cursors import decode_cursor, encode_cursor
@@ -133,15 +132,13 @@ async def list_callbacks(
     verification and outcome. Cursor-paginated: pass `next_cursor` back as `cursor`
     until it is null."""
     before = decode_cursor(_CURSOR, cursor)
-    rows, more = await run_in_threadpool(
-        lambda: inbound_callbacks.page(
-            runtime.uow(),
-            limit=limit,
-            before_id=before,
-            provider=provider,
-            outcome=outcome,
-            reference=reference,
-        )
+    rows, more = await runtime.run(
+        inbound_callbacks.page,
+        limit=limit,
+        before_id=before,
+        provider=provider,
+        outcome=outcome,
+        reference=reference,
     )
     return CallbackPageOut(
         items=[CallbackOut.of(row) for row in rows],

@@ -1,4 +1,8 @@
-"""Request and response bodies of the admin API. Amounts are integer cents, always."""
+"""Request and response bodies of the admin API. Amounts are integer cents, always.
+
+Long (over 300 lines) because it is the declarations of every admin body, with
+their validators and OpenAPI examples; no logic lives here.
+"""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ from typing import Annotated, Literal, Self
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRuntime, admin_router
 from app.domain.records.mpesa import Deposit
@@ -76,5 +75,5 @@ async def held_deposits(
     """Deposits that credited nothing because M-Pesa's word could not be trusted as it
     came, oldest first. Read-only: an operator settles one with M-Pesa's own record
     (the reconciliation and the callback log show it) and a cash-in or nothing."""
-    held = await run_in_threadpool(deposits.held_deposits, runtime.uow(), limit=limit)
+    held = await runtime.run(deposits.held_deposits, limit=limit)
     return HeldDepositsOut(items=[HeldDepositOut.of(deposit) for deposit in held])

@@ -15,7 +15,6 @@ from typing import Annotated, Literal, Self
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_auth import AdminRuntime, admin_router
 from app.domain.records.mpesa import StoredItem, StoredMpesaReport
@@ -150,7 +149,7 @@ async def mpesa_reconciliation_report(
     """A day's deposits and withdrawals compared with M-Pesa's statement: what is missing
     on either side, amounts that differ, and payments M-Pesa made that PayTrace's ledger
     did not (state mismatch). Read-only: nothing here moves money."""
-    found = await run_in_threadpool(mpesa_reconciliation.report, runtime.uow(), day)
+    found = await runtime.run(mpesa_reconciliation.report, day)
     if found is None:
         raise NotFound(
             f"no M-Pesa reconciliation of {day.isoformat()} yet"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -19,11 +20,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.request_id import request_id_of
 from app.api.v1.context import client_address
+from app.db.unit_of_work import UnitOfWork
 from app.domain.phone import InvalidPhone, normalise
 from app.errors import PayTraceError, refused
 from app.runtime import Runtime
 from app.services import admin_audit
 from app.services.admin_audit import REASON_MAX, AuditedUnitOfWork, AuditEntry
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 log = logging.getLogger("paytrace.admin")
 
@@ -141,6 +146,13 @@ class AdminSession:
 
     def uow(self) -> AuditedUnitOfWork:
         return AuditedUnitOfWork(self.runtime.database, self.audit)
+
+    async def run(
+        self, service: Callable[Concatenate[UnitOfWork, P], T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """service(uow, *args, **kw) in the thread pool, as ChannelServices.run does, with
+        a unit of work that writes the audit row."""
+        return await run_in_threadpool(service, self.uow(), *args, **kw)
 
     def __getattr__(self, name: str) -> Any:
         # settings, redis, key(...): the runtime's, unchanged.

@@ -39,6 +39,7 @@ from app.db.migrate import migrate_at_start
 from app.http.body_limit import BodyLimit
 from app.logging_setup import configure_logging
 from app.runtime import Runtime
+from app.services.facade import ChannelServices
 from app.ussd import routes as ussd_routes
 from app.ussd.wiring import build_ussd
 
@@ -55,10 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(migrate_at_start, settings.database_url, log)
         runtime = Runtime.from_settings(settings)
         app.state.runtime = runtime
-        app.state.ussd = build_ussd(runtime)
+        # One facade for both channels: one PIN-check limit, the same calls.
+        services = ChannelServices(runtime)
+        app.state.services = services
+        app.state.ussd = build_ussd(runtime, services)
         # The REST API shares USSD's profile cache, so that a change made on one
         # channel is seen on the other at once.
-        app.state.api = ApiServices.build(runtime, app.state.ussd.store.forget_profile)
+        app.state.api = ApiServices.build(services, app.state.ussd.store.forget_profile)
         try:
             yield
         finally:

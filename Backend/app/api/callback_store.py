@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from pydantic import SecretStr
-from starlette.concurrency import run_in_threadpool
 
 from app.http.tokens import callback_token_matches
 from app.services import inbound_callbacks
+from app.services.facade import ChannelServices
 
 # Far above any real callback (a few KB); a bigger body is kept cut at this size.
 MAX_CALLBACK_BYTES = 64 * 1024
@@ -63,17 +63,15 @@ async def store(
         verification = "token_matched"
     else:
         verification = "token_mismatch"
-    runtime = request.app.state.runtime
-    callback_id = await run_in_threadpool(
-        lambda: inbound_callbacks.receive(
-            runtime.uow(),
-            provider=provider,
-            kind=kind,
-            path=masked_path(request.url.path, given),
-            query=request.url.query or None,
-            content_type=request.headers.get("content-type"),
-            body=body,
-            verification=verification,
-        )
+    services: ChannelServices = request.app.state.services
+    callback_id = await services.run(
+        inbound_callbacks.receive,
+        provider=provider,
+        kind=kind,
+        path=masked_path(request.url.path, given),
+        query=request.url.query or None,
+        content_type=request.headers.get("content-type"),
+        body=body,
+        verification=verification,
     )
     return Stored(callback_id, body, verification != "token_mismatch", truncated)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 
 from app.api.callback_store import store
 from app.errors import Forbidden, PayTraceError
 from app.integrations.at_forms import MalformedForm, parse_form
+from app.services.facade import ChannelServices
 from app.services.inbound_callbacks import record_outcome
 from app.services.notifications import DeliveryReport, record_delivery_report
 
@@ -55,14 +55,14 @@ async def sms_delivery_with_token(request: Request, token: str) -> dict[str, str
 
 
 async def _handle(request: Request, token: str | None) -> dict[str, str]:
-    runtime = request.app.state.runtime
+    services: ChannelServices = request.app.state.services
     stored = await store(
         request,
         provider="at",
         kind="sms_delivery",
-        expected=runtime.settings.at_callback_token,
+        expected=services.settings.at_callback_token,
         given=token,
-        previous=runtime.settings.at_callback_token_previous,
+        previous=services.settings.at_callback_token_previous,
     )
     if not stored.verified:
         log.warning("delivery report with a wrong callback token refused")
@@ -70,14 +70,10 @@ async def _handle(request: Request, token: str | None) -> dict[str, str]:
     try:
         report = parse_delivery_report(request.headers.get("content-type"), stored.body)
     except MalformedCallback as exc:
-        await run_in_threadpool(
-            record_outcome, runtime.uow(), stored.callback_id, "malformed", exc.detail
-        )
+        await services.run(record_outcome, stored.callback_id, "malformed", exc.detail)
         raise
-    outcome = await run_in_threadpool(record_delivery_report, runtime.uow(), report)
-    await run_in_threadpool(
-        record_outcome, runtime.uow(), stored.callback_id, outcome, None, report.message_id
-    )
+    outcome = await services.run(record_delivery_report, report)
+    await services.run(record_outcome, stored.callback_id, outcome, None, report.message_id)
     return {"status": outcome}
 
 

@@ -15,11 +15,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from app.api.callback_store import store
 from app.errors import Forbidden, PayTraceError
 from app.http.error_body import error_body
+from app.services.facade import ChannelServices
 from app.services.mpesa import inbound, payouts
 
 log = logging.getLogger("paytrace.callbacks")
@@ -66,8 +66,8 @@ async def status_timeout(request: Request, token: Token) -> JSONResponse:
 
 
 async def _handle(request: Request, token: str, kind: str) -> JSONResponse:
-    runtime = request.app.state.runtime
-    settings = runtime.settings
+    services: ChannelServices = request.app.state.services
+    settings = services.settings
     expected = settings.mpesa_callback_token
     stored = await store(
         request,
@@ -81,9 +81,8 @@ async def _handle(request: Request, token: str, kind: str) -> JSONResponse:
         log.warning("M-Pesa callback with a wrong token refused", extra={"kind": kind})
         raise Forbidden("invalid callback token")
     try:
-        outcome = await run_in_threadpool(
+        outcome = await services.run(
             inbound.process_mpesa,
-            runtime.uow(),
             stored.callback_id,
             kind=kind,
             body=stored.body,

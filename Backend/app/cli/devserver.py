@@ -13,6 +13,10 @@ the first child: the runner waits for it, creates PayTrace's own accounts on it,
 and only then starts the API and the worker, pointed at it. When no Daraja consumer
 key is set, PayTrace's local Daraja (M-Pesa) sandbox is started the same way, before
 the API and the worker, with the credentials PayTrace's settings carry.
+
+Long (over 300 lines) because it starts the embedded servers, the sandboxes, the API
+and the worker in order, each with its readiness check and bounded shutdown, from
+one entry point.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ depends on it:
   OriginatorConversationID ever fail) is sent again: PayTrace asks M-Pesa what
   became of it. A 503 counts as retryable for queries only; the B2C handler treats
   every 5xx as ambiguous.
+
+Long (over 300 lines) because the port, its result types, the OAuth token cache and
+the client that sorts every failure into one of the three kinds live together: the
+kinds decide what is safe to do next, so they are read in one place.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ afresh, before it is reported. Wallets not yet active on Stellar hold their mone
 the ledger only: counted and listed, never a drift.
 
 Each run is stored in `reconciliation_reports`; amounts are integer cents.
+
+Long (over 300 lines) because the comparison, the second read of a seeming drift and
+the stored report belong to one pass over the parties; the arithmetic itself is
+small.
 """
 
 from __future__ import annotations

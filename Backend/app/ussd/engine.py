@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from app.ussd.ports import ProfileDict, UssdServices
+from app.services.accounts import Profile
+from app.ussd.ports import UssdServices
 from app.ussd.render import Rendered, render_end, render_screen
 from app.ussd.texts import text
 
@@ -94,7 +95,7 @@ Screen = Menu | Prompt | Info
 class State:
     phone: str
     language: str
-    user: ProfileDict | None
+    user: Profile | None
     stack: list[str]
     page: int = 0
     data: dict[str, Any] = field(default_factory=dict)
@@ -107,7 +108,8 @@ class State:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> State:
-        return cls(**raw)
+        user = raw.get("user")
+        return cls(**{**raw, "user": Profile(**user) if user else None})
 
 
 @dataclass
@@ -131,14 +133,14 @@ class Context:
         return self.state.language
 
     @property
-    def user(self) -> ProfileDict:
+    def user(self) -> Profile:
         assert self.state.user is not None, "screen reached without a registered user"
         return self.state.user
 
     def values(self) -> dict[str, Any]:
         """Values every text may use."""
         user = self.state.user
-        first = user["full_name"].split()[0][:20] if user else ""
+        first = user.full_name.split()[0][:20] if user else ""
         return {"first": first, "shortcode": self.shortcode}
 
 

@@ -9,9 +9,12 @@ mpesa/ and harambee/, each declaring its screens. docs/ussd.md draws this tree.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.domain import pin as pin_rules
 from app.domain.phone import mask
 from app.errors import AlreadyRegistered, PinLocked, ValidationFailed, WrongPin
+from app.services.registration import NewUser
 from app.ussd import money_flow as send
 from app.ussd import statement_flow as statement
 from app.ussd.engine import (
@@ -67,18 +70,20 @@ async def reg_accept(ctx: Context, _: str) -> Outcome:
     ctx.committing()
     try:
         profile = await ctx.services.register(
-            phone=ctx.state.phone,
-            full_name=data["name"],
-            pin_hash=data["pin_hash"],
-            language=data.get("language", ctx.lang),
-            key=f"ussd:{ctx.session_id}",
+            NewUser(
+                phone=ctx.state.phone,
+                full_name=data["name"],
+                pin_hash=data["pin_hash"],
+                language=data.get("language", ctx.lang),
+                registration_key=f"ussd:{ctx.session_id}",
+            )
         )
     except AlreadyRegistered:
         return End("end.already_registered")
     ctx.state.user = profile
     ctx.state.data = {}
-    first = profile["full_name"].split()[0][:20]
-    return End("end.registered", {"first": first, "paytrace_id": profile["paytrace_id"]})
+    first = profile.full_name.split()[0][:20]
+    return End("end.registered", {"first": first, "paytrace_id": profile.paytrace_id})
 
 
 async def reg_decline(ctx: Context, _: str) -> Outcome:
@@ -103,9 +108,9 @@ def details_body(ctx: Context) -> str:
     return text(
         ctx.lang,
         "details.body",
-        name=user["full_name"],
-        paytrace_id=user["paytrace_id"],
-        masked_phone=mask(user["phone"]),
+        name=user.full_name,
+        paytrace_id=user.paytrace_id,
+        masked_phone=mask(user.phone),
     )
 
 
@@ -115,18 +120,18 @@ ACTIVATION_STATUSES = ("pending", "active", "failed")
 async def address_open(ctx: Context, _: str) -> Outcome:
     """The wallet's status is read fresh on the way in: the cached profile may still say
     'pending' for minutes after the worker activated the wallet on Stellar."""
-    status = await ctx.services.wallet_status(user_id=ctx.user["user_id"])
-    ctx.state.user = {**ctx.user, "activation_status": status}
+    status = await ctx.services.wallet_status(user_id=ctx.user.user_id)
+    ctx.state.user = replace(ctx.user, activation_status=status)
     return Goto("address")
 
 
 def address_body(ctx: Context) -> list[str]:
     """Page 1: the status in words and the whole address; page 2 (98): what it is for."""
-    address = ctx.user["stellar_address"]
+    address = ctx.user.stellar_address
     # Groups of four, four groups a line: readable aloud and copyable by hand.
     groups = [address[i : i + 4] for i in range(0, len(address), 4)]
     lines = "\n".join(" ".join(groups[i : i + 4]) for i in range(0, len(groups), 4))
-    status = ctx.user.get("activation_status")
+    status = ctx.user.activation_status
     status = status if status in ACTIVATION_STATUSES else "pending"
     words = text(ctx.lang, f"address.{status}")
     return [
@@ -140,7 +145,7 @@ async def pin_old(ctx: Context, value: str) -> Outcome:
         return Reprompt("err.pin_format")
     try:
         await ctx.services.verify_pin(
-            user_id=ctx.user["user_id"], pin=value, attempt_key=f"ussd:{ctx.hop_key}"
+            user_id=ctx.user.user_id, pin=value, attempt_key=f"ussd:{ctx.hop_key}"
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
@@ -160,7 +165,7 @@ async def pin_confirm(ctx: Context, value: str) -> Outcome:
         return mismatch
     ctx.committing()
     await ctx.services.set_pin(
-        user_id=ctx.user["user_id"],
+        user_id=ctx.user.user_id,
         pin_hash=ctx.state.data["pin_hash"],
         key=f"ussd:{ctx.hop_key}",
     )
@@ -170,7 +175,7 @@ async def pin_confirm(ctx: Context, value: str) -> Outcome:
 def _set_language(language: str):
     async def handler(ctx: Context, _: str) -> Outcome:
         ctx.state.user = await ctx.services.set_language(
-            user_id=ctx.user["user_id"], phone=ctx.state.phone, language=language
+            user_id=ctx.user.user_id, language=language
         )
         ctx.state.language = language
         ctx.state.stack.pop()  # back to My account, with the confirmation on top

@@ -65,12 +65,13 @@ async def handle_hop(
             await store.cache_profile(hop.phone, profile)
         state = State(
             phone=hop.phone,
-            language=profile["language"] if profile else "en",
+            language=profile.language if profile else "en",
             user=profile,
             stack=[],
         )
     if state.ended:
         return render_end(state.language, text(state.language, "end.goodbye")).response
+    user_before = state.user
     inputs, state.consumed = new_inputs(hop.text, state.consumed)
     ctx = Context(
         state=state,
@@ -81,6 +82,10 @@ async def handle_hop(
         on_commit=on_commit,
     )
     rendered = await run_hop(flow, ctx, inputs)
+    if state.user is not None and state.user != user_before:
+        # Registered, or changed language, or a fresher wallet status: the next
+        # session's first hop reads it from the cache.
+        await store.cache_profile(hop.phone, state.user)
     await store.save(hop.session_id, stored, state.to_dict(), digest, rendered.response)
     if log.isEnabledFor(logging.DEBUG):
         log.debug(

@@ -23,6 +23,7 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
+from app.services.transfers import TransferRequest
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_lock_gate, pin_refused
 from app.ussd.texts import text
@@ -97,7 +98,7 @@ async def send_phone(ctx: Context, value: str) -> Outcome:
     if phone == ctx.state.phone:
         return Reprompt("err.send_to_self")
     try:
-        payee = await ctx.services.find_recipient(sender_user_id=ctx.user["user_id"], phone=phone)
+        payee = await ctx.services.find_recipient(sender_user_id=ctx.user.user_id, phone=phone)
     except RecipientNotRegistered:
         ctx.state.data["invitee"] = phone
         return Goto("send.not_registered")
@@ -114,7 +115,7 @@ async def send_invite(ctx: Context, _: str) -> Outcome:
     if not phone:
         return Goto("send.phone", reset=True)
     try:
-        sent = await ctx.services.invite(sender_user_id=ctx.user["user_id"], phone=phone)
+        sent = await ctx.services.invite(sender_user_id=ctx.user.user_id, phone=phone)
     except InviteLimitReached as exc:
         return End("end.invite_limit", {"limit": exc.limit})
     except ValidationFailed:
@@ -138,7 +139,7 @@ async def send_amount(ctx: Context, value: str) -> Outcome:
     except InvalidAmount as exc:
         return Reprompt(f"err.amount_{exc.reason}")
     try:
-        quote = await ctx.services.quote_transfer(sender_user_id=ctx.user["user_id"], amount=amount)
+        quote = await ctx.services.quote_transfer(sender_user_id=ctx.user.user_id, amount=amount)
     except LimitExceeded as exc:
         return _limit_reason(exc)
     except InsufficientFunds as exc:
@@ -159,11 +160,14 @@ async def send_confirm(ctx: Context, value: str) -> Outcome:
     ctx.committing()
     try:
         sent = await ctx.services.send_money(
-            sender_user_id=ctx.user["user_id"],
-            recipient_phone=to["phone"],
-            amount=data["amount"],
+            TransferRequest(
+                sender_user_id=ctx.user.user_id,
+                recipient_phone=to["phone"],
+                amount=data["amount"],
+                idempotency_key=f"ussd:{ctx.hop_key}",
+                channel="ussd",
+            ),
             pin=value,
-            key=f"ussd:{ctx.hop_key}",
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
@@ -181,6 +185,6 @@ async def send_confirm(ctx: Context, value: str) -> Outcome:
             "amount": format_kes(sent.amount),
             "fee": format_kes(sent.fee),
             "reference": sent.reference,
-            "balance": format_kes(sent.balance),
+            "balance": format_kes(sent.balances[ctx.user.user_id]),
         },
     )

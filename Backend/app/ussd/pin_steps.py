@@ -43,7 +43,7 @@ def pin_lock_end(lock: PinLocked, *, just_locked: bool = False) -> End:
 
 async def pin_lock_gate(ctx: Context) -> End | None:
     """Before a money-out journey asks anything: its END when the PIN is locked."""
-    lock = await ctx.services.pin_lock(user_id=ctx.user["user_id"])
+    lock = await ctx.services.pin_lock(user_id=ctx.user.user_id)
     return pin_lock_end(lock) if lock is not None else None
 
 

@@ -1,162 +1,113 @@
-"""What the USSD flow needs from the rest of PayTrace, as one async port.
+"""What the USSD menus need from the rest of PayTrace, as one async port.
 
-The flow never touches SQL, Redis or HTTP clients: it calls these. The real
-adapter (`app.ussd.adapter`) runs the service layer in a worker thread; unit
-tests use `FakeUssdServices` (tests/unit/fakes.py).
+The menus never touch SQL, Redis or HTTP clients: they call these. In production the
+port is `app.services.facade.ChannelServices`, the facade the REST API calls too; the
+menus' unit tests use `FakeUssdServices` (tests/unit/fakes.py), held to the same
+contract as the facade by tests/integration/test_ussd_port_contract.py.
+
+Every type here is a service's own: the menus render them, never copy them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol, TypedDict
+from datetime import date
+from typing import Protocol
 
+from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
+from app.domain.records.ledger import StatementLine
 from app.errors import PinLocked
-from app.ussd.harambee.ports import HarambeeServices
+from app.services.accounts import Profile
+from app.services.harambee.campaigns import Started
+from app.services.harambee.closing import Cancelled, Closed
+from app.services.harambee.contributions import Contribution, ContributionRequest
+from app.services.harambee.pledges import Pledged
+from app.services.ledger import Movement
+from app.services.mpesa.deposits import DepositRequest, Requested
+from app.services.mpesa.withdrawals import Held, WithdrawalRequest
+from app.services.registration import NewUser
+from app.services.transfers import Quote, Recipient, TransferRequest
 
 
-class ProfileDict(TypedDict):
-    user_id: int
-    paytrace_id: str
-    phone: str
-    full_name: str
-    language: str
-    role: str
-    stellar_address: str
-    activation_status: str
+class UssdServices(Protocol):
+    # ---- who is calling
+    async def profile(self, phone: str) -> Profile | None: ...
+    async def hash_pin(self, pin: str) -> str: ...
+    async def pin_matches(self, pin_hash: str, pin: str) -> bool: ...
+    async def register(self, new: NewUser) -> Profile: ...
+    async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None: ...
+    async def set_pin(self, *, user_id: int, pin_hash: str, key: str) -> None: ...
+    async def set_language(self, *, user_id: int, language: str) -> Profile: ...
+    def validate_name(self, raw: str) -> str: ...
+    async def wallet_status(self, *, user_id: int) -> str: ...
+    async def pin_lock(self, *, user_id: int) -> PinLocked | None: ...
 
-
-@dataclass(frozen=True)
-class Payee:
-    """A registered recipient, as the sender is shown them."""
-
-    user_id: int
-    full_name: str
-    phone: str  # E.164
-
-
-@dataclass(frozen=True)
-class TransferQuote:
-    amount: int  # cents
-    fee: int  # cents
-    balance: int  # the sender's balance now, cents
-
-    @property
-    def total(self) -> int:
-        return self.amount + self.fee
-
-
-@dataclass(frozen=True)
-class SentMoney:
-    reference: str
-    amount: int  # cents
-    fee: int  # cents
-    balance: int  # the sender's balance after the transfer, cents
-    replayed: bool  # True: an earlier call with the same key made the transfer
-
-
-@dataclass(frozen=True)
-class DepositAsked:
-    """A deposit whose M-Pesa prompt is on its way to the user's phone."""
-
-    reference: str
-    amount: int  # cents
-    replayed: bool  # True: an earlier call with the same key asked for it
-
-
-@dataclass(frozen=True)
-class WithdrawalAsked:
-    """A withdrawal held in the wallet and on its way to M-Pesa."""
-
-    reference: str
-    amount: int  # cents
-    fee: int  # cents
-    balance: int  # the wallet's balance after the hold, cents
-    replayed: bool
-
-
-@dataclass(frozen=True)
-class StatementEntry:
-    created_at: datetime  # timezone-aware
-    kind: str  # transfer | cash_in | reversal
-    amount: int  # signed cents, fee included
-    reference: str
-    counterparty_name: str | None
-
-
-class UssdServices(HarambeeServices, Protocol):
-    async def profile(self, phone: str) -> ProfileDict | None:
-        """The registered user behind a phone, or None."""
-
-    async def hash_pin(self, pin: str) -> str:
-        """A slow salted hash of a PIN, safe to keep in the session."""
-
-    async def pin_matches(self, pin_hash: str, pin: str) -> bool:
-        """Whether pin is the one hashed in pin_hash."""
-
-    async def register(
-        self, *, phone: str, full_name: str, pin_hash: str, language: str, key: str
-    ) -> ProfileDict:
-        """Create the user and wallet once per key; raises AlreadyRegistered, ValidationFailed."""
-
-    async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None:
-        """Raises WrongPin (attempts left), PinLocked (until) or PinResetRequired."""
-
-    async def set_pin(self, *, user_id: int, pin_hash: str, key: str) -> None:
-        """Replace the PIN with an already verified and hashed new one."""
-
-    async def set_language(self, *, user_id: int, phone: str, language: str) -> ProfileDict:
-        """Change the user's language; returns the updated profile."""
-
-    def validate_name(self, raw: str) -> str:
-        """The cleaned full name; raises ValidationFailed."""
-
-    async def wallet_status(self, *, user_id: int) -> str:
-        """The wallet's on-chain status read now from PostgreSQL, never from the cached
-        profile: pending | active | failed."""
-
-    async def pin_lock(self, *, user_id: int) -> PinLocked | None:
-        """What a PIN check would raise now (PinLocked with `until`, or PinResetRequired),
-        or None when money-out is open."""
-
-    async def find_recipient(self, *, sender_user_id: int, phone: str) -> Payee:
-        """The user behind phone (E.164); raises RecipientNotRegistered, or
-        ValidationFailed (code 'send_to_self')."""
-
-    async def invite(self, *, sender_user_id: int, phone: str) -> bool:
-        """Queue an invitation SMS; False if this number was already invited today.
-        Raises ValidationFailed ('already_registered'), InviteLimitReached (the
-        sender's invitations for the day are used up: nothing is sent)."""
-
-    async def quote_transfer(self, *, sender_user_id: int, amount: int) -> TransferQuote:
-        """The fee of a transfer the sender could make now; raises LimitExceeded,
-        InsufficientFunds, ValidationFailed ('invalid_amount')."""
-
+    # ---- Send money
+    async def find_recipient(self, *, sender_user_id: int, phone: str) -> Recipient: ...
+    async def invite(self, *, sender_user_id: int, phone: str) -> bool: ...
+    async def quote_transfer(self, *, sender_user_id: int, amount: int) -> Quote: ...
     async def send_money(
-        self, *, sender_user_id: int, recipient_phone: str, amount: int, pin: str, key: str
-    ) -> SentMoney:
-        """Check the PIN, then transfer, once per key (a repeat returns the same result).
-        Raises WrongPin, PinLocked, then LimitExceeded, InsufficientFunds,
-        RecipientNotRegistered."""
+        self, request: TransferRequest, *, pin: str, attempt_key: str | None = None
+    ) -> Movement: ...
 
-    async def request_deposit(self, *, user_id: int, amount: int, key: str) -> DepositAsked:
-        """Queue an M-Pesa prompt to the user's own phone, once per key. Raises
-        ValidationFailed ('invalid_amount', 'not_an_mpesa_number'), MpesaUnavailable."""
+    # ---- M-Pesa
+    async def request_deposit(self, request: DepositRequest) -> Requested: ...
+    async def quote_withdrawal(self, *, user_id: int, amount: int) -> Quote: ...
+    async def withdraw(
+        self, request: WithdrawalRequest, *, pin: str, attempt_key: str | None = None
+    ) -> Held: ...
 
-    async def quote_withdrawal(self, *, user_id: int, amount: int) -> TransferQuote:
-        """The fee of a withdrawal the user could make now; raises LimitExceeded,
-        InsufficientFunds, ValidationFailed ('invalid_amount')."""
-
-    async def withdraw(self, *, user_id: int, amount: int, pin: str, key: str) -> WithdrawalAsked:
-        """Check the PIN, then hold amount + fee and queue the M-Pesa payment, once per
-        key. Raises WrongPin, PinLocked, then LimitExceeded, InsufficientFunds,
-        ValidationFailed, MpesaUnavailable."""
-
-    async def balance(self, *, user_id: int, pin: str, attempt_key: str) -> int:
-        """The wallet balance in cents once the PIN checks; raises WrongPin, PinLocked."""
-
+    # ---- the wallet
+    async def balance(self, *, user_id: int, pin: str, attempt_key: str) -> int: ...
     async def mini_statement(
         self, *, user_id: int, pin: str, attempt_key: str
-    ) -> list[StatementEntry]:
-        """The latest movements, newest first, once the PIN checks; raises WrongPin,
-        PinLocked."""
+    ) -> list[StatementLine]: ...
+
+    # ---- Harambee
+    async def campaigns(
+        self, *, where: CampaignFilter, limit: int
+    ) -> tuple[list[CampaignRow], bool]: ...
+    async def campaign_by_code(self, *, code: str) -> CampaignRow: ...
+    async def contribute(
+        self, request: ContributionRequest, *, pin: str, attempt_key: str | None = None
+    ) -> Contribution: ...
+    async def pledges(self, *, where: PledgeFilter, limit: int) -> tuple[list[PledgeRow], bool]: ...
+    async def pay_pledge(
+        self,
+        *,
+        user_id: int,
+        pledge_id: int,
+        amount: int | None,
+        key: str,
+        channel: str,
+        pin: str,
+        attempt_key: str | None = None,
+    ) -> tuple[Contribution, PledgeRow]: ...
+    async def pledge_with_pin(
+        self,
+        *,
+        user_id: int,
+        campaign_id: int,
+        amount: int,
+        due_date: date,
+        anonymous: bool,
+        pin: str,
+        key: str,
+        channel: str,
+    ) -> Pledged: ...
+    async def start_campaign_with_pin(
+        self,
+        *,
+        user_id: int,
+        title: str,
+        target: int,
+        end_date: date | None,
+        pin: str,
+        key: str,
+        channel: str,
+    ) -> Started: ...
+    async def close_campaign_with_pin(
+        self, *, user_id: int, campaign_id: int, pin: str, key: str, channel: str
+    ) -> Closed: ...
+    async def cancel_campaign_with_pin(
+        self, *, user_id: int, campaign_id: int, pin: str, key: str, channel: str
+    ) -> Cancelled: ...

@@ -10,11 +10,12 @@ same two commands as the bare Redis endpoint the benchmark compares against.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.ussd.ports import ProfileDict
+from app.services.accounts import Profile
 
 _NO_USER = "-"  # a cached "this phone is not registered"
 NEGATIVE_TTL_S = 30
@@ -37,7 +38,7 @@ class SessionStore:
 
     async def load(
         self, session_id: str, phone: str
-    ) -> tuple[dict[str, Any] | None, ProfileDict | None, bool]:
+    ) -> tuple[dict[str, Any] | None, Profile | None, bool]:
         """(stored session or None, cached profile, whether the profile cache answered)."""
         session, profile = await self._redis.mget(
             self._session_key(session_id), self._profile_key(phone)
@@ -47,7 +48,7 @@ class SessionStore:
             return stored, None, False
         if profile == _NO_USER:
             return stored, None, True
-        return stored, json.loads(profile), True
+        return stored, Profile(**json.loads(profile)), True
 
     async def save(
         self,
@@ -64,12 +65,12 @@ class SessionStore:
         value = json.dumps({"state": state, "answers": answers}, separators=(",", ":"))
         await self._redis.set(self._session_key(session_id), value, ex=self._ttl)
 
-    async def cache_profile(self, phone: str, profile: ProfileDict | None) -> None:
+    async def cache_profile(self, phone: str, profile: Profile | None) -> None:
         if profile is None:
             await self._redis.set(self._profile_key(phone), _NO_USER, ex=NEGATIVE_TTL_S)
         else:
             await self._redis.set(
-                self._profile_key(phone), json.dumps(profile), ex=self._profile_ttl
+                self._profile_key(phone), json.dumps(asdict(profile)), ex=self._profile_ttl
             )
 
     async def forget_profile(self, phone: str) -> None:

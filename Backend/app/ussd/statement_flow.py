@@ -11,10 +11,10 @@ from typing import Any
 
 from app.domain import pin as pin_rules
 from app.domain.money import NAIROBI, format_kes
+from app.domain.records.ledger import StatementLine
 from app.errors import PinLocked, WrongPin
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_refused
-from app.ussd.ports import StatementEntry
 from app.ussd.texts import text
 
 LINES_PER_PAGE = 3
@@ -28,7 +28,7 @@ async def balance_pin(ctx: Context, value: str) -> Outcome:
         return Reprompt("err.pin_format")
     try:
         cents = await ctx.services.balance(
-            user_id=ctx.user["user_id"], pin=value, attempt_key=f"ussd:{ctx.hop_key}"
+            user_id=ctx.user.user_id, pin=value, attempt_key=f"ussd:{ctx.hop_key}"
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
@@ -40,7 +40,7 @@ async def statement_pin(ctx: Context, value: str) -> Outcome:
         return Reprompt("err.pin_format")
     try:
         entries = await ctx.services.mini_statement(
-            user_id=ctx.user["user_id"], pin=value, attempt_key=f"ussd:{ctx.hop_key}"
+            user_id=ctx.user.user_id, pin=value, attempt_key=f"ussd:{ctx.hop_key}"
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
@@ -59,7 +59,7 @@ def short_name(full_name: str) -> str:
     return f"{words[0][:7]} {words[-1][0]}."
 
 
-def statement_line(entry: StatementEntry) -> dict[str, Any]:
+def statement_line(entry: StatementLine) -> dict[str, Any]:
     return {
         "day": entry.created_at.astimezone(NAIROBI).strftime("%d/%m"),
         "kind": entry.kind,

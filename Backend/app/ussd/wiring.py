@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.runtime import Runtime
-from app.ussd.adapter import RuntimeUssdServices
+from app.services.facade import ChannelServices
 from app.ussd.hop import HopConfig
 from app.ussd.ports import UssdServices
 from app.ussd.session_store import SessionStore
@@ -21,7 +21,7 @@ class UssdHub:
     commit_deadline_s: float
 
 
-def build_ussd(runtime: Runtime) -> UssdHub:
+def build_ussd(runtime: Runtime, services: ChannelServices) -> UssdHub:
     settings = runtime.settings
     store = SessionStore(
         runtime.redis,
@@ -32,7 +32,7 @@ def build_ussd(runtime: Runtime) -> UssdHub:
     assert settings.session_secret is not None  # filled in outside production
     return UssdHub(
         store=store,
-        services=RuntimeUssdServices(runtime, store),
+        services=services,
         config=HopConfig(
             secret=settings.session_secret.get_secret_value().encode(),
             shortcode=settings.ussd_service_codes[0],

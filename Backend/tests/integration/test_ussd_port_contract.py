@@ -1,5 +1,5 @@
-"""The USSD port's contract: FakeUssdServices and RuntimeUssdServices answer alike
-(tests/support/port_contract.py runs each scenario on both)."""
+"""The USSD port's contract: FakeUssdServices and ChannelServices (the facade both
+channels call) answer alike (tests/support/port_contract.py runs each scenario on both)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from app.errors import PayTraceError, PinLocked, PinResetRequired
 from app.services.pins import PinPolicy
+from app.services.transfers import TransferRequest
 from tests.support import seeds
 from tests.support.port_contract import (
     AMINA,
@@ -30,6 +31,12 @@ from tests.support.port_contract import (
 @pytest.fixture
 def sides(request):
     return make_sides(request)
+
+
+def transfer(sender: int, to: str, amount: int, key: str) -> TransferRequest:
+    return TransferRequest(
+        sender_user_id=sender, recipient_phone=to, amount=amount, idempotency_key=key
+    )
 
 
 # ---- the seeds the fakes read ----------------------------------------------------
@@ -95,18 +102,17 @@ def test_a_transfer_moves_the_money_once_per_key(sides):
         amina = side.add_user(AMINA, "Amina Njeri")
         baraka = side.add_user(BARAKA, "Baraka Mwangi")
         side.fund(AMINA, 1_000_000)
-        send = dict(sender_user_id=amina, recipient_phone=BARAKA, amount=100_000, pin=PIN)
-        sent = await side.port.send_money(**send, key="k1")
-        again = await side.port.send_money(**send, key="k1")
-        reused = await outcome(side.port.send_money(**{**send, "amount": 1_000}, key="k1"))
+        sent = await side.port.send_money(transfer(amina, BARAKA, 100_000, "k1"), pin=PIN)
+        again = await side.port.send_money(transfer(amina, BARAKA, 100_000, "k1"), pin=PIN)
+        reused = await outcome(side.port.send_money(transfer(amina, BARAKA, 1_000, "k1"), pin=PIN))
         unknown = await outcome(
-            side.port.send_money(**{**send, "recipient_phone": CHEPTOO}, key="k2")
+            side.port.send_money(transfer(amina, CHEPTOO, 100_000, "k2"), pin=PIN)
         )
         amina_has = await side.port.balance(user_id=amina, pin=PIN, attempt_key="b1")
         baraka_has = await side.port.balance(user_id=baraka, pin=PIN, attempt_key="b2")
         lines = await side.port.mini_statement(user_id=baraka, pin=PIN, attempt_key="s1")
         return (
-            (sent.amount, sent.fee, sent.balance, sent.replayed),
+            (sent.amount, sent.fee, sent.balances[amina], sent.replayed),
             (again.reference == sent.reference, again.replayed),
             reused,
             unknown,
@@ -244,9 +250,8 @@ def test_the_daily_limit_counts_what_was_sent_today(sides):
         side.fund(AMINA, BASIC.daily + 1_000_000)
         for n in range(BASIC.daily // BASIC.per_transaction):
             await side.port.send_money(
-                sender_user_id=amina, recipient_phone=BARAKA, amount=BASIC.per_transaction,
-                pin=PIN, key=f"d{n}",
-            )  # fmt: skip
+                transfer(amina, BARAKA, BASIC.per_transaction, f"d{n}"), pin=PIN
+            )
         return await outcome(
             side.port.quote_transfer(sender_user_id=amina, amount=BASIC.per_transaction)
         )
@@ -296,9 +301,7 @@ def test_a_wrong_pin_moves_no_money(sides):
         baraka = side.add_user(BARAKA, "Baraka Mwangi")
         side.fund(AMINA, 100_000)
         open_before = await side.port.pin_lock(user_id=amina)
-        wrong = await outcome(side.port.send_money(
-            sender_user_id=amina, recipient_phone=BARAKA, amount=50_000, pin=WRONG, key="k",
-        ))  # fmt: skip
+        wrong = await outcome(side.port.send_money(transfer(amina, BARAKA, 50_000, "k"), pin=WRONG))
         return (
             open_before,
             wrong,

@@ -3,7 +3,8 @@ adapter, and its observable results (values, refusals and their details) must be
 same on both, so a fake cannot drift from what it stands in for.
 
 tests/unit drive the USSD flow (its Harambee branch included) with FakeUssdServices
-(tests/unit/fakes.py); in production it runs on RuntimeUssdServices over PostgreSQL.
+(tests/unit/fakes.py); in production it runs on ChannelServices, the facade both
+channels call, over PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import redis.asyncio as aioredis
 
 from app.errors import PayTraceError
 from app.runtime import Runtime
+from app.services.facade import ChannelServices
 from app.services.pins import PinPolicy
-from app.ussd.adapter import RuntimeUssdServices
 from app.ussd.ports import UssdServices
-from app.ussd.session_store import SessionStore
 from tests.support import seeds
 from tests.support.wallets import fund, registration_secrets
 from tests.support.wallets import register as register_user
@@ -55,7 +55,7 @@ def run(make_side: Callable[[], Awaitable[Side]], scenario) -> Any:
         try:
             return await scenario(side)
         finally:
-            runtime = getattr(side.port, "_runtime", None)
+            runtime = getattr(side.port, "runtime", None)
             if runtime is not None:
                 await runtime.redis.aclose()
 
@@ -69,7 +69,7 @@ def make_sides(request) -> dict[str, Callable[[], Awaitable[Side]]]:
         services = FakeUssdServices(PinPolicy())  # the settings' defaults, as the real one
 
         def add(phone: str, name: str) -> int:
-            return services.add_user(phone, name, PIN)["user_id"]
+            return services.add_user(phone, name, PIN).user_id
 
         return Side(services, add, services.cash_in)
 
@@ -81,7 +81,6 @@ def make_sides(request) -> dict[str, Callable[[], Awaitable[Side]]]:
     async def real() -> Side:
         client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
         runtime = Runtime(settings=settings, database=database, redis=client)
-        store = SessionStore(client, settings.redis_prefix, ttl_s=60, profile_ttl_s=60)
 
         def add(phone: str, name: str) -> int:
             return register_user(database, box, pin_hash, phone=phone, name=name)
@@ -89,7 +88,7 @@ def make_sides(request) -> dict[str, Callable[[], Awaitable[Side]]]:
         def cash_in(phone: str, cents: int) -> None:
             fund(database, phone, cents)
 
-        return Side(RuntimeUssdServices(runtime, store), add, cash_in)
+        return Side(ChannelServices(runtime), add, cash_in)
 
     return {"fake": fake, "real": real}
 
@@ -117,7 +116,8 @@ async def lift_lock(side: Side, user_id: int) -> None:
     if isinstance(side.port, FakeUssdServices):
         side.port.locked_until.pop(user_id, None)
         return
-    database = side.port._runtime.database
+    assert isinstance(side.port, ChannelServices)
+    database = side.port.runtime.database
     with database.connection() as conn, conn.cursor() as cur:
         cur.execute(
             "UPDATE user_credentials SET locked_until = now() - interval '1 second'"

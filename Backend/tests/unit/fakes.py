@@ -1,4 +1,8 @@
-"""Hand-written fakes of the ports the USSD flow uses."""
+"""A hand-written fake of the USSD port (app/ussd/ports.py), in memory.
+
+It answers with the services' own types (Profile, Quote, Movement...), as the facade
+does; tests/integration/test_ussd_port_contract.py holds the two to the same answers.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from app.db.repositories.ledger import TierLimits
+from app.domain.records.ledger import StatementLine
 from app.errors import (
     AlreadyRegistered,
     IdempotencyConflict,
@@ -18,11 +23,11 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
-from app.services.ledger import check_amount, check_limits
+from app.services.accounts import Profile
+from app.services.ledger import Movement, check_amount, check_limits
 from app.services.pins import PinPolicy
-from app.services.registration import validate_full_name
-from app.services.transfers import MAX_TRANSFER
-from app.ussd.ports import Payee, ProfileDict, SentMoney, StatementEntry, TransferQuote
+from app.services.registration import NewUser, validate_full_name
+from app.services.transfers import MAX_TRANSFER, Quote, Recipient, TransferRequest
 from tests.support import seeds
 from tests.unit.fake_mpesa import FakeMpesaServices
 from tests.unit.harambee_fakes import FakeHarambee
@@ -47,7 +52,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
     withdrawals: fake_mpesa.py), counting every side effect."""
 
     def __init__(self, policy: PinPolicy | None = None, invites_per_day: int = 5) -> None:
-        self.users: dict[str, ProfileDict] = {}
+        self.users: dict[str, Profile] = {}
         self.pin_hashes: dict[int, str] = {}
         self.failures: dict[int, int] = {}
         self.locked_until: dict[int, datetime] = {}  # user id -> when the lock ends
@@ -65,9 +70,9 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         self.balances: dict[int, int] = {}
         self.sent_today: dict[int, int] = {}
         self.sent_30_days: dict[int, int] = {}
-        self.statements: dict[int, list[StatementEntry]] = {}
+        self.statements: dict[int, list[StatementLine]] = {}
         self.transfers: list[tuple[int, int, int, int]] = []  # sender, recipient, amount, fee
-        self.results: dict[str, tuple[tuple, SentMoney]] = {}  # idempotency key -> result
+        self.results: dict[str, tuple[tuple, Movement]] = {}  # idempotency key -> result
         self.invited: set[tuple[int, str]] = set()
         self.sms: list[tuple[str, str]] = []  # (to, template)
         self.clock = datetime(2026, 3, 14, 6, 30, tzinfo=UTC)
@@ -75,9 +80,9 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
 
     # ---- arranging a test -----------------------------------------------------------
 
-    def add_user(self, phone: str, name: str, pin: str, language: str = "en") -> ProfileDict:
+    def add_user(self, phone: str, name: str, pin: str, language: str = "en") -> Profile:
         user_id = len(self.users) + 1
-        profile = ProfileDict(
+        profile = Profile(
             user_id=user_id,
             paytrace_id=f"PT{user_id:08d}",
             phone=phone,
@@ -93,13 +98,13 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         return profile
 
     def cash_in(self, phone: str, amount: int) -> None:
-        user_id = self.users[phone]["user_id"]
+        user_id = self.users[phone].user_id
         self.balances[user_id] += amount
         self._record(user_id, "cash_in", amount, None)
 
     def record(self, phone: str, kind: str, amount: int, counterparty: str | None = None) -> None:
         """A movement on the statement (a reversal...), with the balance moved by it."""
-        user_id = self.users[phone]["user_id"]
+        user_id = self.users[phone].user_id
         self.balances[user_id] += amount
         self._record(user_id, kind, amount, counterparty)
 
@@ -110,16 +115,17 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         self.clock += timedelta(hours=7)
         self.references += 0 if reference else 1
         reference = reference or f"REF{self.references:07d}"
-        entry = StatementEntry(self.clock, kind, amount, reference, counterparty)
-        self.statements.setdefault(user_id, []).insert(0, entry)
+        lines = self.statements.setdefault(user_id, [])
+        entry = ledger_line(self.clock, kind, amount, reference, counterparty)
+        lines.insert(0, replace(entry, leg_id=len(lines) + 1, balance_after=self.balances[user_id]))
         return reference
 
-    def _user(self, user_id: int) -> ProfileDict:
-        return next(u for u in self.users.values() if u["user_id"] == user_id)
+    def _user(self, user_id: int) -> Profile:
+        return next(u for u in self.users.values() if u.user_id == user_id)
 
     # ---- accounts and PINs ---------------------------------------------------------
 
-    async def profile(self, phone: str) -> ProfileDict | None:
+    async def profile(self, phone: str) -> Profile | None:
         self.calls.append("profile")
         return self.users.get(phone)
 
@@ -129,17 +135,16 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
     async def pin_matches(self, pin_hash: str, pin: str) -> bool:
         return pin_hash == fake_hash(pin)
 
-    async def register(
-        self, *, phone: str, full_name: str, pin_hash: str, language: str, key: str
-    ) -> ProfileDict:
+    async def register(self, new: NewUser) -> Profile:
         self.calls.append("register")
+        key = new.registration_key
         if key in self.keys:
             return self._user(self.keys[key])
-        if phone in self.users:
+        if new.phone in self.users:
             raise AlreadyRegistered("taken")
-        profile = self.add_user(phone, full_name, "0000", language)
-        self.pin_hashes[profile["user_id"]] = pin_hash
-        self.keys[key] = profile["user_id"]
+        profile = self.add_user(new.phone, new.full_name, "0000", new.language)
+        self.pin_hashes[profile.user_id] = new.pin_hash
+        self.keys[key] = profile.user_id
         return profile
 
     def lock_for(self, user_id: int, seconds: int) -> datetime:
@@ -178,10 +183,10 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         length = self.policy.lock_length(count)
         if length is None:
             self.reset_required.add(user_id)
-            self.sms.append((self._user(user_id)["phone"], "pin_reset_required"))
+            self.sms.append((self._user(user_id).phone, "pin_reset_required"))
             raise PinResetRequired()
         until = self.lock_for(user_id, int(length.total_seconds()))
-        self.sms.append((self._user(user_id)["phone"], "pin_locked"))
+        self.sms.append((self._user(user_id).phone, "pin_locked"))
         raise PinLocked(until)
 
     async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None:
@@ -198,11 +203,12 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
 
     async def wallet_status(self, *, user_id: int) -> str:
         self.calls.append("wallet_status")
-        return self._user(user_id)["activation_status"]
+        return self._user(user_id).activation_status
 
-    async def set_language(self, *, user_id: int, phone: str, language: str) -> ProfileDict:
+    async def set_language(self, *, user_id: int, language: str) -> Profile:
         self.calls.append("set_language")
-        self.users[phone] = ProfileDict(**{**self.users[phone], "language": language})
+        phone = self._user(user_id).phone
+        self.users[phone] = replace(self.users[phone], language=language)
         return self.users[phone]
 
     def validate_name(self, raw: str) -> str:
@@ -210,14 +216,14 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
 
     # ---- money ---------------------------------------------------------------------
 
-    async def find_recipient(self, *, sender_user_id: int, phone: str) -> Payee:
+    async def find_recipient(self, *, sender_user_id: int, phone: str) -> Recipient:
         self.calls.append("find_recipient")
         user = self.users.get(phone)
         if user is None:
             raise RecipientNotRegistered("not registered")
-        if user["user_id"] == sender_user_id:
+        if user.user_id == sender_user_id:
             raise _refused("send_to_self")
-        return Payee(user["user_id"], user["full_name"], user["phone"])
+        return Recipient(user.user_id, user.full_name, user.phone)
 
     async def invite(self, *, sender_user_id: int, phone: str) -> bool:
         self.calls.append("invite")
@@ -241,7 +247,7 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         for totals in (self.sent_today, self.sent_30_days):
             totals[user_id] = totals.get(user_id, 0) + amount
 
-    def _quote(self, sender_user_id: int, amount: int) -> TransferQuote:
+    def _quote(self, sender_user_id: int, amount: int) -> Quote:
         """As transfers.quote_transfer, in its order: amount, limits, fee band, balance."""
         check_amount(amount, maximum=MAX_TRANSFER)
         self._check_limits(sender_user_id, amount)
@@ -251,21 +257,23 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         balance = self.balances[sender_user_id]
         if balance < amount + fee:
             raise InsufficientFunds(balance=balance, needed=amount + fee)
-        return TransferQuote(amount=amount, fee=fee, balance=balance)
+        return Quote(amount=amount, fee=fee, balance=balance)
 
-    async def quote_transfer(self, *, sender_user_id: int, amount: int) -> TransferQuote:
+    async def quote_transfer(self, *, sender_user_id: int, amount: int) -> Quote:
         self.calls.append("quote_transfer")
         return self._quote(sender_user_id, amount)
 
     async def send_money(
-        self, *, sender_user_id: int, recipient_phone: str, amount: int, pin: str, key: str
-    ) -> SentMoney:
+        self, request: TransferRequest, *, pin: str, attempt_key: str | None = None
+    ) -> Movement:
         self.calls.append("send_money")
-        self._check_pin(sender_user_id, pin, f"send:{key}")
-        request = (sender_user_id, recipient_phone, amount)
+        sender_user_id, amount = request.sender_user_id, request.amount
+        recipient_phone, key = request.recipient_phone, request.idempotency_key
+        self._check_pin(sender_user_id, pin, attempt_key or f"send:{key}")
+        asked = (sender_user_id, recipient_phone, amount, request.note)
         if key in self.results:
             earlier_request, earlier = self.results[key]
-            if earlier_request != request:
+            if earlier_request != asked:
                 raise IdempotencyConflict("key reused")
             return replace(earlier, replayed=True)
         recipient = self.users.get(recipient_phone)
@@ -273,16 +281,22 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
             raise RecipientNotRegistered("not registered")
         quote = self._quote(sender_user_id, amount)
         sender = self._user(sender_user_id)
-        receiver_id = recipient["user_id"]
+        receiver_id = recipient.user_id
         self.balances[sender_user_id] -= quote.total
         self.balances[receiver_id] += amount
         self._sent(sender_user_id, amount)
-        reference = self._record(sender_user_id, "transfer", -quote.total, recipient["full_name"])
-        self._record(receiver_id, "transfer", amount, sender["full_name"], reference)
+        reference = self._record(sender_user_id, "transfer", -quote.total, recipient.full_name)
+        self._record(receiver_id, "transfer", amount, sender.full_name, reference)
         self.transfers.append((sender_user_id, receiver_id, amount, quote.fee))
-        self.sms += [(sender["phone"], "transfer_sent"), (recipient_phone, "transfer_received")]
-        sent = SentMoney(reference, amount, quote.fee, self.balances[sender_user_id], False)
-        self.results[key] = (request, sent)
+        self.sms += [(sender.phone, "transfer_sent"), (recipient_phone, "transfer_received")]
+        balances = {
+            sender_user_id: self.balances[sender_user_id],
+            receiver_id: self.balances[receiver_id],
+        }
+        sent = Movement(
+            len(self.transfers), reference, "transfer", amount, quote.fee, self.clock, balances
+        )
+        self.results[key] = (asked, sent)
         return sent
 
     async def balance(self, *, user_id: int, pin: str, attempt_key: str) -> int:
@@ -292,7 +306,26 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
 
     async def mini_statement(
         self, *, user_id: int, pin: str, attempt_key: str
-    ) -> list[StatementEntry]:
+    ) -> list[StatementLine]:
         self.calls.append("mini_statement")
         self._check_pin(user_id, pin, attempt_key)
         return self.statements.get(user_id, [])[:9]
+
+
+def ledger_line(
+    created_at: datetime, kind: str, amount: int, reference: str, counterparty: str | None
+) -> StatementLine:
+    """A statement line as the ledger reads it, with what a USSD statement shows."""
+    return StatementLine(
+        transaction_id=0,
+        reference=reference,
+        kind=kind,
+        created_at=created_at,
+        amount=amount,
+        balance_after=0,
+        counterparty_name=counterparty,
+        counterparty_phone=None,
+        leg_id=0,
+        fee=0,
+        note=None,
+    )

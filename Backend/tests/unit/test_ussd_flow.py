@@ -34,7 +34,7 @@ def test_registration_walk_creates_the_user_and_ends_with_welcome():
     phone = make_phone()
     screen = register(phone)
     assert screen.startswith("END Welcome Jane! Your PayTrace ID is PT00000001.")
-    assert phone.services.users[PHONE]["full_name"] == "Jane Wanjiku"
+    assert phone.services.users[PHONE].full_name == "Jane Wanjiku"
 
 
 def test_registration_in_kiswahili_speaks_kiswahili_from_the_language_step():
@@ -45,7 +45,7 @@ def test_registration_in_kiswahili_speaks_kiswahili_from_the_language_step():
     terms = phone.send("2")
     assert terms.startswith("CON Unakubali masharti")
     assert phone.send("1").startswith("END Karibu Amina!")
-    assert phone.services.users[PHONE]["language"] == "sw"
+    assert phone.services.users[PHONE].language == "sw"
 
 
 def test_weak_pin_is_refused_with_a_reason():
@@ -195,7 +195,7 @@ def test_change_pin_walk_replaces_the_pin():
     for value in ("6", "5", "4821", "5937"):
         phone.send(value)
     assert phone.send("5937").startswith("END Your PIN has been changed.")
-    assert services.pin_hashes[profile["user_id"]] == fake_hash("5937")
+    assert services.pin_hashes[profile.user_id] == fake_hash("5937")
     assert services.calls.count("set_pin") == 1
 
 
@@ -205,7 +205,7 @@ def test_language_change_answers_in_the_new_language():
     phone.send("6")
     screen = phone.send("2")
     assert screen.startswith("CON Lugha imewekwa Kiswahili.\nAkaunti yangu")
-    assert phone.services.users[PHONE]["language"] == "sw"
+    assert phone.services.users[PHONE].language == "sw"
 
 
 def test_text_arriving_all_at_once_is_consumed_in_order():

@@ -13,6 +13,7 @@ from app.ussd.flow import FLOW
 from app.ussd.harambee.screens import SCREENS
 from app.ussd.texts import LANGUAGES, TEXTS, text
 from tests.unit.fakes import FakeUssdServices
+from tests.unit.harambee_fakes import days_from_today
 from tests.unit.test_ussd_screen_limits import (
     ANYWHERE,
     LONGEST,
@@ -31,7 +32,7 @@ BRIEF = {
     "title": TITLE,
     "raised": MOST,
     "target": MOST,
-    "end_date": "2026-12-31",
+    "end_date": days_from_today(27),
     "takes_money": True,
 }
 PLEDGE = {
@@ -40,7 +41,7 @@ PLEDGE = {
     "campaign_code": "482913",
     "amount": MOST,
     "paid": 1,
-    "due_date": "2026-12-31",
+    "due_date": days_from_today(27),
     "status": "partially_paid",
 }
 WORST = {
@@ -49,12 +50,12 @@ WORST = {
     "h_campaign": BRIEF,
     "h_amount": 1_000_000_000,  # KES 10,000,000: the most a keypad amount can be
     "h_anon": True,
-    "h_due": "2026-12-31",
+    "h_due": days_from_today(27),
     "h_pledges": [PLEDGE] * 2,
     "h_pledges_more": True,
     "h_pledge": PLEDGE,
     "h_pay": None,
-    "h_new": {"title": TITLE, "target": 1_000_000_000, "end": "2026-12-31"},
+    "h_new": {"title": TITLE, "target": 1_000_000_000, "end": days_from_today(27)},
     "h_mine": [BRIEF] * 3,
     "h_mine_more": True,
 }
@@ -137,7 +138,7 @@ def to_harambee(phone) -> str:
 
 
 def test_contributing_from_the_list_pays_once_even_when_the_hop_is_retried(services):
-    organiser = services.users[FRIEND]["user_id"]
+    organiser = services.users[FRIEND].user_id
     campaign = services.add_campaign(organiser, "School fees for Amani", 100_000_00)
     phone = make_phone(PHONE, services)
     menu = to_harambee(phone)
@@ -174,7 +175,7 @@ def test_the_list_pages_three_at_a_time_with_98(services):
 
 
 def test_a_pledge_is_made_then_paid_in_two_parts(services):
-    campaign = services.add_campaign(2, "Hospital bill", 10_000_00, end_date="2026-12-31")
+    campaign = services.add_campaign(2, "Hospital bill", 10_000_00, end_date=days_from_today(27))
     phone = make_phone(PHONE, services)
     phone.send(option(to_harambee(phone), "Contribute"))
     phone.send("1")
@@ -213,7 +214,7 @@ def test_starting_a_harambee_gives_its_code_on_screen(services):
     confirm = phone.send(option(ends, "In 1 month"))
     assert "Start Harusi ya Wanjiru, target KES 50,000, ends" in confirm
     done = phone.send("4821")
-    code = services.campaigns[-1].code
+    code = services.held_campaigns[-1].code
     assert done.startswith("END Your harambee Harusi ya Wanjiru is open.") and code in done
     assert (PHONE, "harambee_started") in services.sms
 
@@ -270,7 +271,7 @@ def test_a_wrong_pin_re_prompts_and_a_lock_stops_money_out(services):
     assert "1 attempt(s) left" in phone.send("0001")
     assert phone.send("0002").startswith("END")
     assert phone.send(option(to_harambee(phone), "My pledges")).startswith("END")
-    assert services.campaigns[0].escrow == 0
+    assert services.held_campaigns[0].escrow == 0
 
 
 def test_no_pin_and_no_money_for_someone_without_a_harambee(services):
@@ -286,8 +287,10 @@ def test_my_pledges_and_my_harambees_page_with_98_showing_each_once(services):
     from tests.unit.harambee_fakes import FakePledge
 
     for n in range(3):
-        campaign = services.add_campaign(2, f"Pledged {n}", 1_000_00, end_date="2026-12-31")
-        services.pledges.append(FakePledge(n + 1, campaign, 1, (n + 1) * 100_00, "2026-12-30"))
+        campaign = services.add_campaign(2, f"Pledged {n}", 1_000_00, end_date=days_from_today(27))
+        services.held_pledges.append(
+            FakePledge(n + 1, campaign, 1, (n + 1) * 100_00, days_from_today(26))
+        )
     for n in range(5):
         services.add_campaign(1, f"Mine {n}", 1_000_00)
     phone = make_phone(PHONE, services)

@@ -17,7 +17,7 @@ def jane(balance: int = 1_000 * KES, language: str = "en"):
         services.cash_in(PHONE, balance)
     phone = make_phone(services=services)
     phone.dial()
-    return phone, services, user["user_id"]
+    return phone, services, user.user_id
 
 
 # ---- deposit ---------------------------------------------------------------------------

@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 
 from app.domain.gsm7 import is_gsm7
 from app.domain.phone import mask
+from app.services.accounts import Profile
 from app.ussd.engine import Context, Info, Menu, Prompt, State, _render_current
 from app.ussd.flow import FLOW
 from app.ussd.money_flow import NAME_ON_SCREEN
-from app.ussd.ports import StatementEntry
 from app.ussd.statement_flow import statement_line
 from app.ussd.texts import LANGUAGES, TEXTS, text
 from tests.support import seeds
-from tests.unit.fakes import FakeUssdServices
+from tests.unit.fakes import FakeUssdServices, ledger_line
 from tests.unit.ussd_harness import PHONE, make_phone
 
 LONGEST_NAME = "W" * 30 + " " + "W" * 29  # 60 characters, the most registration takes
@@ -50,16 +50,16 @@ LONGEST = {
     "due": "31/12/26",
     "refunded": 99_999,
 }
-WORST_USER = {
-    "user_id": 1,
-    "paytrace_id": "PT12345678",
-    "phone": "+254712345678",
-    "full_name": "W" * 30 + " " + "W" * 29,
-    "language": "en",
-    "role": "employer",
-    "stellar_address": "G" + "W" * 55,
-    "activation_status": "failed",
-}
+WORST_USER = Profile(
+    user_id=1,
+    paytrace_id="PT12345678",
+    phone="+254712345678",
+    full_name="W" * 30 + " " + "W" * 29,
+    language="en",
+    role="employer",
+    stellar_address="G" + "W" * 55,
+    activation_status="failed",
+)
 
 
 def _fits(response: str) -> None:
@@ -77,7 +77,7 @@ WORST_DATA = {
     "fee": seeds.fee_bands("transfer")[-1].fee,
     "statement": [
         statement_line(
-            StatementEntry(datetime(2026, 12, 28, tzinfo=UTC), kind, amount, "ABCDEFGHJK", who)
+            ledger_line(datetime(2026, 12, 28, tzinfo=UTC), kind, amount, "ABCDEFGHJK", who)
         )
         for kind, amount, who in [
             ("transfer", -100_010_099, LONGEST_NAME),

@@ -28,7 +28,7 @@ def jane_and_amina(balance: int = 1_000 * KES, language: str = "en"):
         services.cash_in(PHONE, balance)
     phone = make_phone(services=services)
     phone.dial()
-    return phone, jane["user_id"]
+    return phone, jane.user_id
 
 
 def at_amount(**kwargs):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app.domain.pin import lock_end_text
-from app.ussd.ports import StatementEntry
 from app.ussd.statement_flow import short_name, statement_line
-from tests.unit.fakes import FakeUssdServices
+from tests.unit.fakes import FakeUssdServices, ledger_line
 from tests.unit.ussd_harness import PHONE, make_phone
 
 AMINA = "+254711000002"
@@ -138,7 +137,7 @@ def test_wrong_pin_for_the_statement_counts_towards_the_lock():
 
 
 def test_statement_date_is_the_day_in_nairobi():
-    late = StatementEntry(datetime(2026, 12, 31, 22, 0, tzinfo=UTC), "transfer", 500, "R", "Amina")
+    late = ledger_line(datetime(2026, 12, 31, 22, 0, tzinfo=UTC), "transfer", 500, "R", "Amina")
     assert statement_line(late)["day"] == "01/01"
 
 

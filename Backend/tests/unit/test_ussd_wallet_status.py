@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 
 from app.domain.gsm7 import USSD_MAX_CHARS, is_gsm7
+from app.services.accounts import Profile
 from app.ussd.engine import Context, State, _render_current
 from app.ussd.flow import FLOW
 from app.ussd.texts import LANGUAGES, text
@@ -47,7 +49,7 @@ def open_wallet(phone) -> str:
 
 def set_status(services: FakeUssdServices, status: str) -> None:
     """What the worker does: the database changes, the Redis profile cache does not."""
-    services.users[PHONE] = {**services.users[PHONE], "activation_status": status}
+    services.users[PHONE] = replace(services.users[PHONE], activation_status=status)
 
 
 def cached_status(phone) -> str:
@@ -112,16 +114,16 @@ def test_the_session_keeps_the_fresh_status():
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("status", ["pending", "active", "failed"])
 def test_every_status_fits_a_handset_with_the_longest_address_line(language, status):
-    user = {
-        "user_id": 1,
-        "paytrace_id": "PT12345678",
-        "phone": PHONE,
-        "full_name": "W" * 30 + " " + "W" * 29,
-        "language": language,
-        "role": "employer",
-        "stellar_address": "G" + "W" * 55,
-        "activation_status": status,
-    }
+    user = Profile(
+        user_id=1,
+        paytrace_id="PT12345678",
+        phone=PHONE,
+        full_name="W" * 30 + " " + "W" * 29,
+        language=language,
+        role="employer",
+        stellar_address="G" + "W" * 55,
+        activation_status=status,
+    )
     state = State(phone=PHONE, language=language, user=user, stack=["main", "account", "address"])
     ctx = Context(state, FakeUssdServices(), "s", "h", "*384*123*999#", 1440)
     for page in range(3):
@@ -133,4 +135,4 @@ def test_every_status_fits_a_handset_with_the_longest_address_line(language, sta
             if page % 2 == 0:
                 assert text(language, f"address.{status}") in response
                 compact = response.replace(" ", "").replace("\n", "")
-                assert user["stellar_address"] in compact
+                assert user.stellar_address in compact

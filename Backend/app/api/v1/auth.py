@@ -11,7 +11,6 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api.phone_input import e164
 from app.api.v1.context import Api, ApiServices, CurrentUser, client_address
@@ -85,14 +84,8 @@ async def send_code(body: OtpRequest, api: Api, address: Address) -> OtpSent:
     settings = api.runtime.settings
     await api.limiter.hit("otp", "addr", address, limit=settings.otp_requests_per_address)
     await api.limiter.hit("otp", "phone", phone, limit=settings.otp_requests_per_phone)
-    await run_in_threadpool(
-        lambda: otp.request_code(
-            api.runtime.uow(),
-            api.otp_kit,
-            phone=phone,
-            purpose=body.purpose,
-            language=body.language,
-        )
+    await api.services.run(
+        otp.request_code, api.otp_kit, phone=phone, purpose=body.purpose, language=body.language
     )
     return OtpSent(
         detail="if this number can use it, a code is on its way by SMS",
@@ -108,22 +101,16 @@ async def sign_in(body: TokenRequest, api: Api, address: Address) -> TokenOut:
     `POST /auth/pin-reset`)."""
     phone = e164(body.phone)
     await _limit_sign_in(api, phone, address)
-    otp_id = await run_in_threadpool(
-        lambda: api_auth.check_login_code(
-            api.runtime.uow(), api.otp_kit, phone=phone, code=body.otp, address=address
-        )
+    otp_id = await api.services.run(
+        api_auth.check_login_code, api.otp_kit, phone=phone, code=body.otp, address=address
     )
     await _limit_code_holder(api, phone)
-    grant = await api.with_pin(
-        lambda: api_auth.sign_in_with_code(
-            api.runtime.uow(),
-            api.hasher,
-            api.pin_policy,
-            phone=phone,
-            otp_id=otp_id,
-            pin=body.pin,
-            refresh_ttl=api.refresh_ttl,
-        )
+    grant = await api.services.run_pin(
+        api_auth.sign_in_with_code,
+        phone=phone,
+        otp_id=otp_id,
+        pin=body.pin,
+        refresh_ttl=api.refresh_ttl,
     )
     log.info("api sign-in", extra={"user_id": grant.user_id})
     return TokenOut(**_tokens(api, grant))
@@ -137,10 +124,8 @@ async def refresh(body: RefreshRequest, api: Api, address: Address) -> TokenOut:
         "refresh", "addr", address, limit=api.runtime.settings.login_attempts_per_address
     )
     try:
-        grant = await run_in_threadpool(
-            lambda: api_auth.refresh(
-                api.runtime.uow(), refresh_token=body.refresh_token, refresh_ttl=api.refresh_ttl
-            )
+        grant = await api.services.run(
+            api_auth.refresh, refresh_token=body.refresh_token, refresh_ttl=api.refresh_ttl
         )
     except RefreshTokenReused as exc:
         log.warning("refresh token reused: session ended", extra={"session": str(exc.session_id)})
@@ -152,9 +137,7 @@ async def refresh(body: RefreshRequest, api: Api, address: Address) -> TokenOut:
 @router.post("/auth/logout", summary="Sign out this device", responses=SIGNED_IN)
 async def sign_out(api: Api, caller: CurrentUser) -> SignedOut:
     """End the session of this access token: its refresh token and access tokens stop working."""
-    await run_in_threadpool(
-        lambda: api_auth.sign_out(api.runtime.uow(), session_id=caller.session_id)
-    )
+    await api.services.run(api_auth.sign_out, session_id=caller.session_id)
     await api.end_access(caller.session_id)
     return SignedOut()
 
@@ -174,20 +157,18 @@ async def register(body: RegisterRequest, api: Api, address: Address) -> Registe
         raise refused("terms_not_accepted", "the terms must be accepted to open a wallet")
     pins.check_new_pin(body.pin)
     await _limit_sign_in(api, phone, address)
-    pin_hash = await api.with_pin(lambda: api.hasher.hash(body.pin))
-    done, grant = await run_in_threadpool(
-        lambda: api_auth.register_and_sign_in(
-            api.runtime.uow(),
-            api.otp_kit,
-            api.box,
-            phone=phone,
-            full_name=body.full_name,
-            pin_hash=pin_hash,
-            language=body.language,
-            code=body.otp,
-            refresh_ttl=api.refresh_ttl,
-            address=address,
-        )
+    pin_hash = await api.services.hash_pin(body.pin)
+    done, grant = await api.services.run(
+        api_auth.register_and_sign_in,
+        api.otp_kit,
+        api.services.box,
+        phone=phone,
+        full_name=body.full_name,
+        pin_hash=pin_hash,
+        language=body.language,
+        code=body.otp,
+        refresh_ttl=api.refresh_ttl,
+        address=address,
     )
     await api.forget_profile(phone)  # a cached "not registered" must not linger on USSD
     log.info("api registration", extra={"user_id": done.user.id})
@@ -208,16 +189,14 @@ async def reset_pin(body: PinResetRequest, api: Api, address: Address) -> PinRes
     phone = e164(body.phone)
     pins.check_new_pin(body.new_pin)
     await _limit_sign_in(api, phone, address)
-    pin_hash = await api.with_pin(lambda: api.hasher.hash(body.new_pin))
-    user_id = await run_in_threadpool(
-        lambda: pin_reset.reset_pin(
-            api.runtime.uow(),
-            api.otp_kit,
-            phone=phone,
-            code=body.otp,
-            pin_hash=pin_hash,
-            address=address,
-        )
+    pin_hash = await api.services.hash_pin(body.new_pin)
+    user_id = await api.services.run(
+        pin_reset.reset_pin,
+        api.otp_kit,
+        phone=phone,
+        code=body.otp,
+        pin_hash=pin_hash,
+        address=address,
     )
     log.info("api PIN reset", extra={"user_id": user_id})
     return PinResetOut()

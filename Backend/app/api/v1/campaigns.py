@@ -11,7 +11,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_models import PrintableStr
 from app.api.v1.context import Api, CurrentUser
@@ -66,18 +65,16 @@ async def start(
     """A campaign with its own escrow account and a six-digit code, texted to the
     organiser to share. Errors: `invalid_title`, `invalid_end_date`, `too_many_campaigns`
     (422), `idempotency_key_reused` (409)."""
-    started = await run_in_threadpool(
-        lambda: campaigns.start_campaign(
-            api.runtime.uow(),
-            organiser_user_id=caller.user_id,
-            title=body.title,
-            description=body.description,
-            target_amount=body.target_amount,
-            end_date=body.end_date,
-            key=f"api:{idempotency_key or uuid.uuid4()}",
-            shortcode=api.otp_kit.shortcode,
-            channel="api",
-        )
+    started = await api.services.run(
+        campaigns.start_campaign,
+        organiser_user_id=caller.user_id,
+        title=body.title,
+        description=body.description,
+        target_amount=body.target_amount,
+        end_date=body.end_date,
+        key=f"api:{idempotency_key or uuid.uuid4()}",
+        shortcode=api.otp_kit.shortcode,
+        channel="api",
     )
     if started.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -106,9 +103,7 @@ async def list_campaigns(
         code=code,
         before_id=decode_cursor(_CURSOR, cursor),
     )
-    rows, more = await run_in_threadpool(
-        lambda: campaigns.list_campaigns(api.runtime.uow(), where=where, limit=limit)
-    )
+    rows, more = await api.services.run(campaigns.list_campaigns, where=where, limit=limit)
     return CampaignPage(
         items=[campaign_out(row, caller.user_id) for row in rows],
         next_cursor=encode_cursor(_CURSOR, rows[-1].id) if more and rows else None,
@@ -118,7 +113,7 @@ async def list_campaigns(
 @router.get("/{campaign_id}", summary="One campaign")
 async def get_campaign(campaign_id: CampaignId, api: Api, caller: CurrentUser) -> CampaignOut:
     """Its target, what it has raised (read from its escrow account) and its status."""
-    row = await run_in_threadpool(campaigns.get_campaign, api.runtime.uow(), campaign_id)
+    row = await api.services.run(campaigns.get_campaign, campaign_id)
     return campaign_out(row, caller.user_id)
 
 
@@ -130,10 +125,8 @@ async def patch_campaign(
     removes it) of an active campaign. Errors: `not_organiser` (403), `campaign_ended`
     (409), `nothing_to_change` (422)."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    row = await run_in_threadpool(
-        lambda: campaigns.update_campaign(
-            api.runtime.uow(), campaign_id=campaign_id, user_id=caller.user_id, changes=changes
-        )
+    row = await api.services.run(
+        campaigns.update_campaign, campaign_id=campaign_id, user_id=caller.user_id, changes=changes
     )
     return campaign_out(row, caller.user_id)
 
@@ -149,10 +142,8 @@ async def cancel_campaign(
     """Each contributor gets back exactly what they paid, by a ledger movement and an
     SMS. Repeating it refunds nobody twice (it finishes refunds an interrupted call
     left). Errors: `not_organiser` (403), `campaign_ended` (409: closed and paid out)."""
-    done = await run_in_threadpool(
-        lambda: closing.cancel_campaign(
-            api.runtime.uow(), campaign_id=campaign_id, user_id=caller.user_id, channel="api"
-        )
+    done = await api.services.run(
+        closing.cancel_campaign, campaign_id=campaign_id, user_id=caller.user_id, channel="api"
     )
     return CampaignCancelledOut(
         campaign=campaign_out(done.campaign, caller.user_id),
@@ -172,10 +163,8 @@ async def close_campaign(
     """Everything the escrow holds goes into the organiser's wallet (SMS confirms it);
     the campaign takes no more money. Closing again answers the same payout. Errors:
     `not_organiser` (403), `campaign_ended` (409: cancelled)."""
-    done = await run_in_threadpool(
-        lambda: closing.close_campaign(
-            api.runtime.uow(), campaign_id=campaign_id, user_id=caller.user_id, channel="api"
-        )
+    done = await api.services.run(
+        closing.close_campaign, campaign_id=campaign_id, user_id=caller.user_id, channel="api"
     )
     payout = done.payout
     return CampaignClosedOut(
@@ -194,10 +183,8 @@ async def list_contributions(
 ) -> CampaignContributionPage:
     """Anonymous contributions are listed without a name."""
     before_id = decode_cursor(_CONTRIBUTIONS_CURSOR, cursor)
-    rows, more = await run_in_threadpool(
-        lambda: reports.campaign_contributions(
-            api.runtime.uow(), campaign_id=campaign_id, before_id=before_id, limit=limit
-        )
+    rows, more = await api.services.run(
+        reports.campaign_contributions, campaign_id=campaign_id, before_id=before_id, limit=limit
     )
     return CampaignContributionPage(
         items=[listed_out(row) for row in rows],
@@ -209,5 +196,5 @@ async def list_contributions(
 async def stats(campaign_id: CampaignId, api: Api, caller: CurrentUser) -> CampaignStatsOut:
     """Total raised, contributors, the average contribution, pledged against paid, the
     last 30 days day by day and how many pledges are in each status."""
-    found = await run_in_threadpool(lambda: reports.campaign_stats(api.runtime.uow(), campaign_id))
+    found = await api.services.run(reports.campaign_stats, campaign_id)
     return stats_out(found)

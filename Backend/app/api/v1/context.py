@@ -10,23 +10,19 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.exceptions import RedisError
-from starlette.concurrency import run_in_threadpool
 
 from app.errors import InvalidToken, RateLimited, ServiceUnavailable, Unauthorized
 from app.http.client_address import request_client
 from app.runtime import Runtime
 from app.services.access_tokens import AccessClaims, AccessTokens
-from app.services.custody import SecretBox
+from app.services.facade import ChannelServices
 from app.services.keys import session_key
 from app.services.otp import OtpKit
-from app.services.pins import PinHasher, PinPolicy
-
-T = TypeVar("T")
 
 
 class SignInRequired(Unauthorized):
@@ -63,10 +59,7 @@ class RateLimiter:
 
 @dataclass
 class ApiServices:
-    runtime: Runtime
-    hasher: PinHasher
-    pin_policy: PinPolicy
-    box: SecretBox
+    services: ChannelServices  # the facade USSD calls too: run, with_pin, named calls
     otp_kit: OtpKit
     tokens: AccessTokens
     limiter: RateLimiter
@@ -78,26 +71,22 @@ class ApiServices:
 
     @classmethod
     def build(
-        cls, runtime: Runtime, forget_profile: Callable[[str], Awaitable[None]]
+        cls, services: ChannelServices, forget_profile: Callable[[str], Awaitable[None]]
     ) -> ApiServices:
-        settings = runtime.settings
+        settings = services.settings
         return cls(
-            runtime=runtime,
-            hasher=PinHasher.from_settings(settings),
-            pin_policy=PinPolicy.from_settings(settings),
-            box=SecretBox.from_settings(settings),
+            services=services,
             otp_kit=OtpKit.from_settings(settings),
             tokens=AccessTokens.from_settings(settings),
-            limiter=RateLimiter(runtime, settings.api_rate_window_s),
+            limiter=RateLimiter(services.runtime, settings.api_rate_window_s),
             refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
             attempt_key=session_key(settings, "api-pin-attempt"),
             forget_profile=forget_profile,
         )
 
-    async def with_pin(self, work: Callable[[], T]) -> T:
-        """Run blocking work that checks or hashes a PIN, taking turns with USSD's."""
-        async with self.runtime.pin_checks:
-            return await run_in_threadpool(work)
+    @property
+    def runtime(self) -> Runtime:
+        return self.services.runtime
 
     def _revoked_key(self, session_id: uuid.UUID) -> str:
         return self.runtime.key("api", "revoked", str(session_id))

@@ -11,7 +11,6 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api.v1.context import Api, CurrentUser
 from app.api.v1.harambee_models import (
@@ -23,7 +22,7 @@ from app.api.v1.harambee_models import (
 from app.api.v1.harambee_views import contribution_out, receipt_out
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
 from app.api.v1.transfers import IdempotencyKey
-from app.services.harambee import contributions, reports
+from app.services.harambee import reports
 from app.services.harambee.contributions import ContributionRequest
 from app.services.keys import keyed_digest
 
@@ -70,16 +69,7 @@ async def contribute(
     # is a new attempt; the PIN itself is never stored.
     pin_digest = keyed_digest(api.attempt_key, idempotency_key, body.pin)
     attempt_key = f"api-contribute:{caller.user_id}:{idempotency_key}:{pin_digest}"
-    done = await api.with_pin(
-        lambda: contributions.contribute_with_pin(
-            api.runtime.uow(),
-            api.hasher,
-            api.pin_policy,
-            request,
-            pin=body.pin,
-            attempt_key=attempt_key,
-        )
-    )
+    done = await api.services.contribute(request, pin=body.pin, attempt_key=attempt_key)
     if done.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:
@@ -93,9 +83,7 @@ async def get_contribution(
 ) -> ContributionOut:
     """Its contributor and the campaign's organiser may read it; to the organiser an
     anonymous contribution has no name."""
-    row = await run_in_threadpool(
-        lambda: reports.get_contribution(
-            api.runtime.uow(), contribution_id=contribution_id, viewer_id=caller.user_id
-        )
+    row = await api.services.run(
+        reports.get_contribution, contribution_id=contribution_id, viewer_id=caller.user_id
     )
     return contribution_out(row, caller.user_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
 from app.api.v1.context import Api, CurrentUser
 from app.api.v1.models import MeOut, MePatch, PinChange, PinChanged
@@ -19,7 +18,7 @@ router = APIRouter(prefix="/api/v1/me", tags=["me"], responses={**COMMON, **SIGN
 @router.get("", summary="My profile")
 async def get_me(api: Api, caller: CurrentUser) -> MeOut:
     """Name, phone, PayTrace ID, language and the Stellar wallet's address and status."""
-    profile = await run_in_threadpool(accounts.get_profile_by_id, api.runtime.uow(), caller.user_id)
+    profile = await api.services.run(accounts.get_profile_by_id, caller.user_id)
     return MeOut.of(profile)
 
 
@@ -28,13 +27,11 @@ async def patch_me(body: MePatch, api: Api, caller: CurrentUser) -> MeOut:
     """The new name is checked as at registration; USSD speaks the new language at once."""
     if body.full_name is None and body.language is None:
         raise refused("nothing_to_change", "send full_name and/or language")
-    profile = await run_in_threadpool(
-        lambda: accounts.update_profile(
-            api.runtime.uow(),
-            user_id=caller.user_id,
-            full_name=body.full_name,
-            language=body.language,
-        )
+    profile = await api.services.run(
+        accounts.update_profile,
+        user_id=caller.user_id,
+        full_name=body.full_name,
+        language=body.language,
     )
     await api.forget_profile(profile.phone)
     return MeOut.of(profile)
@@ -45,15 +42,11 @@ async def change_pin(body: PinChange, api: Api, caller: CurrentUser) -> PinChang
     """The old PIN is checked like any PIN (wrong ones count toward the shared lock); the
     new one must not be easy to guess. The user is told by SMS."""
     pins.check_new_pin(body.new_pin)
-    await api.with_pin(
-        lambda: pins.change_pin(
-            api.runtime.uow(),
-            api.hasher,
-            api.pin_policy,
-            user_id=caller.user_id,
-            old_pin=body.old_pin,
-            new_pin=body.new_pin,
-            attempt_key=f"api:pin:{caller.user_id}:{uuid.uuid4().hex}",
-        )
+    await api.services.run_pin(
+        pins.change_pin,
+        user_id=caller.user_id,
+        old_pin=body.old_pin,
+        new_pin=body.new_pin,
+        attempt_key=f"api:pin:{caller.user_id}:{uuid.uuid4().hex}",
     )
     return PinChanged()

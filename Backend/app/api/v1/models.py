@@ -1,4 +1,8 @@
-"""Request and response bodies of /api/v1. Amounts are integer cents, always."""
+"""Request and response bodies of /api/v1. Amounts are integer cents, always.
+
+Long (over 300 lines) because it is the declarations of every body the PWA API
+sends or takes, with examples for the OpenAPI page; no logic lives here.
+"""
 
 from __future__ import annotations
 

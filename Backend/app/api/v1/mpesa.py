@@ -13,7 +13,6 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api.v1.context import Api, CurrentUser
 from app.api.v1.mpesa_models import (
@@ -26,7 +25,6 @@ from app.api.v1.mpesa_models import (
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
 from app.api.v1.transfers import IdempotencyKey
 from app.domain import mpesa as mpesa_rules
-from app.errors import MpesaUnavailable
 from app.services.keys import keyed_digest
 from app.services.mpesa import deposits, withdrawals
 
@@ -51,11 +49,6 @@ withdrawals_router = APIRouter(
 )
 
 
-def _mpesa_on(api: Api) -> None:
-    if not api.runtime.settings.mpesa_enabled:
-        raise MpesaUnavailable("M-Pesa is not available here")
-
-
 @deposits_router.post(
     "",
     summary="Deposit from M-Pesa: a prompt on my phone",
@@ -73,20 +66,13 @@ async def create_deposit(
     credited from M-Pesa's result, once, and the user gets an SMS either way. Errors:
     `invalid_amount` (422: cents, or outside KES 1-250,000), `idempotency_key_reused`
     (409), `mpesa_unavailable` (503)."""
-    _mpesa_on(api)
     request = deposits.DepositRequest(
         user_id=caller.user_id,
         amount=body.amount,
         idempotency_key=f"api:{idempotency_key}",
         channel="api",
     )
-    requested = await run_in_threadpool(
-        lambda: deposits.request_deposit(
-            api.runtime.uow(),
-            request,
-            query_after_s=api.runtime.settings.mpesa_stk_query_after_s,
-        )
-    )
+    requested = await api.services.request_deposit(request)
     if requested.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return DepositOut.of(requested.deposit)
@@ -95,10 +81,8 @@ async def create_deposit(
 @deposits_router.get("/{deposit_id}", summary="A deposit of mine")
 async def get_deposit(deposit_id: REFERENCE, api: Api, caller: CurrentUser) -> DepositOut:
     """Where the deposit stands: pending until M-Pesa's result, then completed or failed."""
-    found = await run_in_threadpool(
-        lambda: deposits.get_deposit(
-            api.runtime.uow(), reference=deposit_id, user_id=caller.user_id
-        )
+    found = await api.services.run(
+        deposits.get_deposit, reference=deposit_id, user_id=caller.user_id
     )
     return DepositOut.of(found)
 
@@ -115,11 +99,7 @@ async def quote_withdrawal(
 ) -> WithdrawalQuoteOut:
     """What USSD shows before the PIN: the fee and the total. Nothing moves; limits and
     balance are checked too."""
-    quote = await run_in_threadpool(
-        lambda: withdrawals.quote_withdrawal(
-            api.runtime.uow(), user_id=caller.user_id, amount=amount
-        )
-    )
+    quote = await api.services.quote_withdrawal(user_id=caller.user_id, amount=amount)
     return WithdrawalQuoteOut(
         amount=quote.amount, fee=quote.fee, total=quote.total, balance=quote.balance
     )
@@ -143,7 +123,6 @@ async def create_withdrawal(
     The user gets an SMS either way. Errors: `wrong_pin` (401), `pin_locked` (403),
     `idempotency_key_reused` (409), `insufficient_funds` / `limit_exceeded` /
     `invalid_amount` (422), `mpesa_unavailable` (503)."""
-    _mpesa_on(api)
     request = withdrawals.WithdrawalRequest(
         user_id=caller.user_id,
         amount=body.amount,
@@ -152,16 +131,10 @@ async def create_withdrawal(
     )
     # As for transfers: a retry with the same PIN replays, a corrected PIN is a new try.
     pin_digest = keyed_digest(api.attempt_key, idempotency_key, body.pin)
-    held = await api.with_pin(
-        lambda: withdrawals.withdraw(
-            api.runtime.uow(),
-            api.hasher,
-            api.pin_policy,
-            request,
-            pin=body.pin,
-            result_wait_s=api.runtime.settings.mpesa_result_wait_s,
-            attempt_key=f"api-withdraw:{caller.user_id}:{idempotency_key}:{pin_digest}",
-        )
+    held = await api.services.withdraw(
+        request,
+        pin=body.pin,
+        attempt_key=f"api-withdraw:{caller.user_id}:{idempotency_key}:{pin_digest}",
     )
     if held.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -174,9 +147,7 @@ async def create_withdrawal(
 async def get_withdrawal(withdrawal_id: REFERENCE, api: Api, caller: CurrentUser) -> WithdrawalOut:
     """Where the withdrawal stands: pending until M-Pesa's word, then completed or failed
     (the amount and fee back in the wallet)."""
-    found = await run_in_threadpool(
-        lambda: withdrawals.get_withdrawal(
-            api.runtime.uow(), reference=withdrawal_id, user_id=caller.user_id
-        )
+    found = await api.services.run(
+        withdrawals.get_withdrawal, reference=withdrawal_id, user_id=caller.user_id
     )
     return WithdrawalOut.of(found)

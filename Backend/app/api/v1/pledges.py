@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api.v1.context import Api, CurrentUser
 from app.api.v1.harambee_models import (
@@ -53,19 +52,17 @@ async def make_pledge(
     """A promise to pay `amount` cents by `due_date` (on or before the campaign's end
     date); nothing moves until it is paid. An SMS confirms it. Errors:
     `campaign_not_open` / `idempotency_key_reused` (409), `invalid_due_date` (422)."""
-    made = await run_in_threadpool(
-        lambda: pledges.make_pledge(
-            api.runtime.uow(),
-            user_id=caller.user_id,
-            campaign_id=body.campaign_id,
-            amount=body.amount,
-            due_date=body.due_date,
-            is_anonymous=body.is_anonymous,
-            message=body.message,
-            key=f"api:{idempotency_key or uuid.uuid4()}",
-            shortcode=api.otp_kit.shortcode,
-            channel="api",
-        )
+    made = await api.services.run(
+        pledges.make_pledge,
+        user_id=caller.user_id,
+        campaign_id=body.campaign_id,
+        amount=body.amount,
+        due_date=body.due_date,
+        is_anonymous=body.is_anonymous,
+        message=body.message,
+        key=f"api:{idempotency_key or uuid.uuid4()}",
+        shortcode=api.otp_kit.shortcode,
+        channel="api",
     )
     if made.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -88,9 +85,7 @@ async def list_pledges(
         status=status,
         before_id=decode_cursor(_CURSOR, cursor),
     )
-    rows, more = await run_in_threadpool(
-        lambda: pledges.list_pledges(api.runtime.uow(), where=where, limit=limit)
-    )
+    rows, more = await api.services.run(pledges.list_pledges, where=where, limit=limit)
     return PledgePage(
         items=[pledge_out(row) for row in rows],
         next_cursor=encode_cursor(_CURSOR, rows[-1].id) if more and rows else None,
@@ -100,9 +95,7 @@ async def list_pledges(
 @router.get("/{pledge_id}", summary="One of my pledges")
 async def get_pledge(pledge_id: PledgeId, api: Api, caller: CurrentUser) -> PledgeOut:
     """What was promised, what has been paid and what remains."""
-    row = await run_in_threadpool(
-        lambda: pledges.get_pledge(api.runtime.uow(), pledge_id=pledge_id, user_id=caller.user_id)
-    )
+    row = await api.services.run(pledges.get_pledge, pledge_id=pledge_id, user_id=caller.user_id)
     return pledge_out(row)
 
 
@@ -131,24 +124,15 @@ async def pay_pledge(
     remains), `pledge_not_open` (409: fulfilled or cancelled)."""
     pin_digest = keyed_digest(api.attempt_key, idempotency_key, body.pin)
     attempt_key = f"api-pledge-pay:{caller.user_id}:{idempotency_key}:{pin_digest}"
-
-    def run():
-        done = pledges.pay_pledge_with_pin(
-            api.runtime.uow(),
-            api.hasher,
-            api.pin_policy,
-            pledge_id=pledge_id,
-            user_id=caller.user_id,
-            amount=body.amount,
-            key=f"api:{idempotency_key}",
-            pin=body.pin,
-            attempt_key=attempt_key,
-            channel="api",
-        )
-        pledge = pledges.get_pledge(api.runtime.uow(), pledge_id=pledge_id, user_id=caller.user_id)
-        return done, pledge
-
-    done, pledge = await api.with_pin(run)
+    done, pledge = await api.services.pay_pledge(
+        user_id=caller.user_id,
+        pledge_id=pledge_id,
+        amount=body.amount,
+        key=f"api:{idempotency_key}",
+        channel="api",
+        pin=body.pin,
+        attempt_key=attempt_key,
+    )
     if done.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return PledgePaymentOut(pledge=pledge_out(pledge), contribution=receipt_out(done))
@@ -158,9 +142,5 @@ async def pay_pledge(
 async def cancel_pledge(pledge_id: PledgeId, api: Api, caller: CurrentUser) -> PledgeOut:
     """What was already paid toward it stays with the campaign. Cancelling again answers
     the same. Errors: `pledge_not_open` (409: fulfilled)."""
-    row = await run_in_threadpool(
-        lambda: pledges.cancel_pledge(
-            api.runtime.uow(), pledge_id=pledge_id, user_id=caller.user_id
-        )
-    )
+    row = await api.services.run(pledges.cancel_pledge, pledge_id=pledge_id, user_id=caller.user_id)
     return pledge_out(row)

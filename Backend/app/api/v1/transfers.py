@@ -12,13 +12,11 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api.phone_input import e164
 from app.api.v1.context import Api, CurrentUser
 from app.api.v1.models import InvitationIn, InvitationOut, QuoteOut, TransferIn, TransferOut
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
-from app.services import invitations as invitation_sms
 from app.services import transfers
 from app.services.keys import keyed_digest
 from app.services.ledger import MAX_KEY_LENGTH
@@ -56,17 +54,8 @@ async def quote(
     """What USSD shows on its confirmation screen: who will receive it (their registered
     name), the fee and the total. Nothing moves. Limits and balance are checked too."""
     phone = e164(to)
-
-    def run() -> tuple[transfers.Recipient, transfers.Quote]:
-        recipient = transfers.find_recipient(
-            api.runtime.uow(), sender_user_id=caller.user_id, phone=phone
-        )
-        priced = transfers.quote_transfer(
-            api.runtime.uow(), sender_user_id=caller.user_id, amount=amount
-        )
-        return recipient, priced
-
-    recipient, priced = await run_in_threadpool(run)
+    recipient = await api.services.find_recipient(sender_user_id=caller.user_id, phone=phone)
+    priced = await api.services.quote_transfer(sender_user_id=caller.user_id, amount=amount)
     return QuoteOut(
         to=recipient.phone,
         recipient_name=recipient.full_name,
@@ -113,22 +102,8 @@ async def send(
     # outcome, a corrected PIN is a new attempt. The PIN itself is never stored.
     pin_digest = keyed_digest(api.attempt_key, idempotency_key, body.pin)
     attempt_key = f"api-send:{caller.user_id}:{idempotency_key}:{pin_digest}"
-
-    def run() -> tuple[transfers.Movement, transfers.Recipient]:
-        movement = transfers.send_money(
-            api.runtime.uow(),
-            api.hasher,
-            api.pin_policy,
-            request,
-            pin=body.pin,
-            attempt_key=attempt_key,
-        )
-        recipient = transfers.find_recipient(
-            api.runtime.uow(), sender_user_id=caller.user_id, phone=to
-        )
-        return movement, recipient
-
-    movement, recipient = await api.with_pin(run)
+    movement = await api.services.send_money(request, pin=body.pin, attempt_key=attempt_key)
+    recipient = await api.services.find_recipient(sender_user_id=caller.user_id, phone=to)
     if movement.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     else:
@@ -165,13 +140,5 @@ async def invite(body: InvitationIn, api: Api, caller: CurrentUser) -> Invitatio
     and at most `INVITES_PER_SENDER_PER_DAY` numbers a day (`invite_limit_reached`,
     429, nothing sent)."""
     phone = e164(body.phone)
-    sent = await run_in_threadpool(
-        lambda: invitation_sms.invite(
-            api.runtime.uow(),
-            sender_user_id=caller.user_id,
-            phone=phone,
-            shortcode=api.otp_kit.shortcode,
-            daily_limit=api.runtime.settings.invites_per_sender_per_day,
-        )
-    )
+    sent = await api.services.invite(sender_user_id=caller.user_id, phone=phone)
     return InvitationOut(status="invited" if sent else "already_invited")

@@ -6,7 +6,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
 
 from app.api.cursors import decode_cursor, encode_cursor
 from app.api.v1.context import Api, CurrentUser
@@ -34,12 +33,8 @@ _CURSOR = "l"  # the wallet history's cursors
 @router.get("", summary="My wallet: balance and limits")
 async def get_wallet(api: Api, caller: CurrentUser) -> WalletOut:
     """The balance in cents, the Stellar address and what the KYC tier still allows out."""
-
-    def read() -> tuple[accounts.Profile, statements.WalletSummary]:
-        profile = accounts.get_profile_by_id(api.runtime.uow(), caller.user_id)
-        return profile, statements.wallet_summary(api.runtime.uow(), user_id=caller.user_id)
-
-    profile, summary = await run_in_threadpool(read)
+    profile = await api.services.run(accounts.get_profile_by_id, caller.user_id)
+    summary = await api.services.run(statements.wallet_summary, user_id=caller.user_id)
     return WalletOut(
         balance=summary.balance,
         stellar_address=profile.stellar_address,
@@ -114,10 +109,8 @@ async def list_transactions(
         kinds=(type,) if type else (),
         direction=direction,
     )
-    lines, more = await run_in_threadpool(
-        lambda: statements.history(
-            api.runtime.uow(), user_id=caller.user_id, limit=limit, where=where
-        )
+    lines, more = await api.services.run(
+        statements.history, user_id=caller.user_id, limit=limit, where=where
     )
     return TransactionPage(
         items=[_item(line) for line in lines],

@@ -4,6 +4,10 @@ Balances move only through legs (a trigger applies each leg to its account), and
 the database refuses an unbalanced journal transaction at COMMIT and an overdrawn
 user wallet at once. Driver errors are translated here into the few the service
 layer acts on.
+
+Long (over 300 lines) because it is the one home of the ledger's SQL: posting, locking,
+limits and fees are read in the same statements, and splitting them would split
+the transactions a transfer runs.
 """
 
 from __future__ import annotations

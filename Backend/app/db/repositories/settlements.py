@@ -1,6 +1,9 @@
 """Settlement rows: which journal transactions still have to be mirrored on Stellar.
 
 See migration 0006 for the model: parties, payers, and the order they keep.
+
+Long (over 300 lines) because it is the one home of settlement SQL: claiming,
+ordering by payer and recording each envelope's fate read the same rows.
 """
 
 from __future__ import annotations

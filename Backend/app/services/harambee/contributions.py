@@ -6,6 +6,9 @@ wallet and the escrow in id order, reads the key, the outflows, the campaign and
 the pledge after the locks, checks the rules and the tier limits, posts, records
 the contribution, commits. The escrow is a hot account (everyone pays into it), so
 nothing else happens while its lock is held.
+
+Long (over 300 lines) because a contribution's one transaction, its replay and its
+two SMS (receipt and milestone) are kept beside each other.
 """
 
 from __future__ import annotations

@@ -5,18 +5,20 @@ as the few values the screen shows; 98 on a list asks for the next three. Every
 step that moves money or commits something ends behind the PIN, with an
 idempotency key derived from the hop (`ussd:<hop key>`), so a gateway retry never
 contributes, pledges, starts, closes or cancels twice.
+
+Long (over 300 lines) because it is the contributor's side of the Harambee menu,
+screen by screen (the organiser's side is organise.py, the lists lists.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
 from app.domain import harambee as rules
 from app.domain import pin as pin_rules
-from app.domain.money import InvalidAmount, format_kes, nairobi_day, parse_shillings
+from app.domain.money import InvalidAmount, format_kes, parse_shillings
 from app.errors import (
     InsufficientFunds,
     LimitExceeded,
@@ -26,7 +28,9 @@ from app.errors import (
     WrongPin,
 )
 from app.services.harambee.common import CampaignNotOpen, PledgeNotOpen
+from app.services.harambee.contributions import ContributionRequest
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
+from app.ussd.harambee import lists
 from app.ussd.money_flow import display_name
 from app.ussd.pin_steps import pin_lock_gate, pin_refused
 from app.ussd.texts import text
@@ -38,10 +42,6 @@ TITLE_ON_LIST = 14  # a list line: "1. <title> 482913", three of them and the fo
 TITLE_ON_SCREEN = 40
 # End dates a new campaign can have, in days from today (None: no end date).
 END_CHOICES = {"1": 7, "2": 30, "3": 90, "4": None}
-
-
-def _today() -> date:
-    return nairobi_day(datetime.now(UTC))
 
 
 def _short(title: str, limit: int = TITLE_ON_LIST) -> str:
@@ -63,8 +63,8 @@ async def _next_page(ctx: Context, value: str, items_key: str, more_key: str, fe
     items = data.get(items_key, [])
     if value != "98" or not data.get(more_key) or not items:
         return False
-    page = await fetch(after_id=items[-1]["id"])
-    data.update({items_key: [asdict(item) for item in page.items], more_key: page.more})
+    found, more = await fetch(ctx, after_id=items[-1]["id"])
+    data.update({items_key: found, more_key: more})
     return True
 
 
@@ -94,8 +94,8 @@ def _not_paid(ctx: Context, error: Exception) -> End:
 
 
 async def contribute_start(ctx: Context, _: str) -> Outcome:
-    page = await ctx.services.open_campaigns(after_id=None, limit=PER_SCREEN)
-    ctx.state.data.update(h_list=[asdict(c) for c in page.items], h_more=page.more)
+    found, more = await lists.open_campaigns(ctx, limit=PER_SCREEN)
+    ctx.state.data.update(h_list=found, h_more=more)
     return Goto("har.list")
 
 
@@ -110,7 +110,7 @@ def list_values(ctx: Context) -> dict[str, Any]:
 async def list_choose(ctx: Context, value: str) -> Outcome:
     data = ctx.state.data
     items = data.get("h_list", [])
-    fetch = partial(ctx.services.open_campaigns, limit=PER_SCREEN)
+    fetch = partial(lists.open_campaigns, limit=PER_SCREEN)
     if await _next_page(ctx, value, "h_list", "h_more", fetch):
         return Goto("har.list")
     chosen = _pick(value, items)
@@ -118,7 +118,8 @@ async def list_choose(ctx: Context, value: str) -> Outcome:
         if not rules.is_campaign_code(value):
             return Reprompt("err.har_choose")
         try:
-            chosen = asdict(await ctx.services.campaign_by_code(code=value))
+            row = await ctx.services.campaign_by_code(code=value)
+            chosen = lists.campaign_item(row, lists.today())
         except (NotFound, ValidationFailed):
             return Reprompt("err.har_no_code")
     if not chosen["takes_money"]:
@@ -168,12 +169,15 @@ async def pay_confirm(ctx: Context, value: str) -> Outcome:
     ctx.committing()
     try:
         paid = await ctx.services.contribute(
-            user_id=ctx.user["user_id"],
-            campaign_id=campaign["id"],
-            amount=data["h_amount"],
-            anonymous=bool(data.get("h_anon")),
+            ContributionRequest(
+                user_id=ctx.user.user_id,
+                campaign_id=campaign["id"],
+                amount=data["h_amount"],
+                idempotency_key=f"ussd:{ctx.hop_key}",
+                channel="ussd",
+                is_anonymous=bool(data.get("h_anon")),
+            ),
             pin=value,
-            key=f"ussd:{ctx.hop_key}",
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
@@ -186,7 +190,8 @@ async def pay_confirm(ctx: Context, value: str) -> Outcome:
             "amount": format_kes(paid.amount),
             "reference": paid.reference,
             "raised": format_kes(paid.raised),
-            "target": format_kes(paid.target),
+            # The target the amount screen showed: a patched one shows on the next dial.
+            "target": format_kes(campaign["target"]),
             "balance": format_kes(paid.balance),
         },
     )
@@ -200,7 +205,7 @@ def due(days: int):
         campaign = ctx.state.data.get("h_campaign")
         if not campaign:
             return Goto("harambee", reset=True)
-        due = _today() + timedelta(days=days)
+        due = lists.today() + timedelta(days=days)
         end = campaign.get("end_date")
         if end and due > date.fromisoformat(end):
             return Reprompt("err.har_due_late", {"day": _day(end)})
@@ -219,14 +224,15 @@ async def pledge_confirm(ctx: Context, value: str) -> Outcome:
     campaign = data["h_campaign"]
     ctx.committing()
     try:
-        pledged = await ctx.services.pledge(
-            user_id=ctx.user["user_id"],
+        pledged = await ctx.services.pledge_with_pin(
+            user_id=ctx.user.user_id,
             campaign_id=campaign["id"],
             amount=data["h_amount"],
-            due_date=data["h_due"],
+            due_date=date.fromisoformat(data["h_due"]),
             anonymous=False,
             pin=value,
             key=f"ussd:{ctx.hop_key}",
+            channel="ussd",
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
@@ -236,8 +242,8 @@ async def pledge_confirm(ctx: Context, value: str) -> Outcome:
         "end.har_pledged",
         {
             "title": _short(campaign["title"], TITLE_ON_SCREEN),
-            "amount": format_kes(pledged.amount),
-            "due": _day(pledged.due_date),
+            "amount": format_kes(pledged.pledge.amount),
+            "due": _day(pledged.pledge.due_date.isoformat()),
         },
     )
 
@@ -248,12 +254,10 @@ async def pledge_confirm(ctx: Context, value: str) -> Outcome:
 async def pledges_start(ctx: Context, _: str) -> Outcome:
     if locked := await _locked(ctx):
         return locked
-    page = await ctx.services.open_pledges(
-        user_id=ctx.user["user_id"], after_id=None, limit=PLEDGES_PER_SCREEN
-    )
-    if not page.items:
+    found, more = await lists.open_pledges(ctx, limit=PLEDGES_PER_SCREEN)
+    if not found:
         return End("end.har_no_pledges")
-    ctx.state.data.update(h_pledges=[asdict(p) for p in page.items], h_pledges_more=page.more)
+    ctx.state.data.update(h_pledges=found, h_pledges_more=more)
     return Goto("har.pledges")
 
 
@@ -273,9 +277,7 @@ def pledges_values(ctx: Context) -> dict[str, Any]:
 async def pledges_choose(ctx: Context, value: str) -> Outcome:
     data = ctx.state.data
     items = data.get("h_pledges", [])
-    fetch = partial(
-        ctx.services.open_pledges, user_id=ctx.user["user_id"], limit=PLEDGES_PER_SCREEN
-    )
+    fetch = partial(lists.open_pledges, limit=PLEDGES_PER_SCREEN)
     if await _next_page(ctx, value, "h_pledges", "h_pledges_more", fetch):
         return Goto("har.pledges")
     chosen = _pick(value, items)
@@ -329,12 +331,13 @@ async def pledge_pay_confirm(ctx: Context, value: str) -> Outcome:
         return Reprompt("err.pin_format")
     ctx.committing()
     try:
-        paid = await ctx.services.pay_pledge(
-            user_id=ctx.user["user_id"],
+        paid, after = await ctx.services.pay_pledge(
+            user_id=ctx.user.user_id,
             pledge_id=pledge["id"],
             amount=data.get("h_pay"),
-            pin=value,
             key=f"ussd:{ctx.hop_key}",
+            channel="ussd",
+            pin=value,
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
@@ -348,7 +351,7 @@ async def pledge_pay_confirm(ctx: Context, value: str) -> Outcome:
             "title": _short(pledge["campaign_title"], TITLE_ON_SCREEN),
             "amount": format_kes(paid.amount),
             "reference": paid.reference,
-            "left": format_kes(paid.pledge_left or 0),
+            "left": format_kes(after.remaining),
             "balance": format_kes(paid.balance),
         },
     )

@@ -4,8 +4,7 @@ the hop's idempotency key."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -13,8 +12,10 @@ from app.domain import harambee as rules
 from app.domain import pin as pin_rules
 from app.domain.money import InvalidAmount, format_kes, parse_shillings
 from app.errors import NotFound, PinLocked, ValidationFailed, WrongPin
+from app.services.harambee.closing import Cancelled
 from app.services.harambee.common import CampaignEnded, NotOrganiser
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
+from app.ussd.harambee import lists
 from app.ussd.harambee.flow import (
     END_CHOICES,
     PER_SCREEN,
@@ -24,7 +25,6 @@ from app.ussd.harambee.flow import (
     _next_page,
     _pick,
     _short,
-    _today,
 )
 from app.ussd.pin_steps import pin_refused
 from app.ussd.texts import text
@@ -57,7 +57,7 @@ def ends(choice: str):
         if not new or "target" not in new:
             return Goto("har.new_title", reset=True)
         days = END_CHOICES[choice]
-        new["end"] = (_today() + timedelta(days=days)).isoformat() if days else None
+        new["end"] = (lists.today() + timedelta(days=days)).isoformat() if days else None
         return Goto("har.new_pin")
 
     return handler
@@ -82,13 +82,14 @@ async def start_confirm(ctx: Context, value: str) -> Outcome:
         return Reprompt("err.pin_format")
     ctx.committing()
     try:
-        started = await ctx.services.start_campaign(
-            user_id=ctx.user["user_id"],
+        started = await ctx.services.start_campaign_with_pin(
+            user_id=ctx.user.user_id,
             title=new["title"],
             target=new["target"],
-            end_date=new["end"],
+            end_date=date.fromisoformat(new["end"]) if new["end"] else None,
             pin=value,
             key=f"ussd:{ctx.hop_key}",
+            channel="ussd",
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
@@ -96,19 +97,17 @@ async def start_confirm(ctx: Context, value: str) -> Outcome:
         if exc.code != "too_many_campaigns":
             raise
         return End("end.har_too_many")
-    return End("end.har_started", {"title": started.title, "code": started.code})
+    return End("end.har_started", {"title": started.campaign.title, "code": started.campaign.code})
 
 
 # ---- my harambees: close or cancel ---------------------------------------------------------
 
 
 async def mine_start(ctx: Context, _: str) -> Outcome:
-    page = await ctx.services.my_campaigns(
-        user_id=ctx.user["user_id"], after_id=None, limit=PER_SCREEN
-    )
-    if not page.items:
+    found, more = await lists.my_campaigns(ctx, limit=PER_SCREEN)
+    if not found:
         return End("end.har_no_campaigns")
-    ctx.state.data.update(h_mine=[asdict(c) for c in page.items], h_mine_more=page.more)
+    ctx.state.data.update(h_mine=found, h_mine_more=more)
     return Goto("har.mine")
 
 
@@ -124,7 +123,7 @@ def mine_values(ctx: Context) -> dict[str, Any]:
 async def mine_choose(ctx: Context, value: str) -> Outcome:
     data = ctx.state.data
     items = data.get("h_mine", [])
-    fetch = partial(ctx.services.my_campaigns, user_id=ctx.user["user_id"], limit=PER_SCREEN)
+    fetch = partial(lists.my_campaigns, limit=PER_SCREEN)
     if await _next_page(ctx, value, "h_mine", "h_mine_more", fetch):
         return Goto("har.mine")
     chosen = _pick(value, items)
@@ -141,26 +140,37 @@ def _end_campaign(closing: bool):
             return Goto("harambee", reset=True)
         if not pin_rules.is_well_formed(value):
             return Reprompt("err.pin_format")
-        end = ctx.services.close_campaign if closing else ctx.services.cancel_campaign
+        end = (
+            ctx.services.close_campaign_with_pin
+            if closing
+            else ctx.services.cancel_campaign_with_pin
+        )
         ctx.committing()
         try:
             done = await end(
-                user_id=ctx.user["user_id"],
+                user_id=ctx.user.user_id,
                 campaign_id=campaign["id"],
                 pin=value,
                 key=f"ussd:{ctx.hop_key}",
+                channel="ussd",
             )
         except (WrongPin, PinLocked) as exc:
             return pin_refused(ctx, exc)
         except (CampaignEnded, NotOrganiser, NotFound):
             return End("end.har_ended")
         title = _short(campaign["title"], TITLE_ON_SCREEN)
-        if not closing:
-            values = {"title": title, "refunded": done.refunded, "amount": format_kes(done.amount)}
+        if isinstance(done, Cancelled):
+            refunded = sum(refund.amount for refund in done.refunds)
+            values = {"title": title, "refunded": len(done.refunds), "amount": format_kes(refunded)}
             return End("end.har_cancelled", values)
-        if done.reference is None:
+        if done.payout is None:
             return End("end.har_closed_empty", {"title": title})
-        values = {"title": title, "amount": format_kes(done.amount), "reference": done.reference}
+        payout = done.payout
+        values = {
+            "title": title,
+            "amount": format_kes(payout.amount),
+            "reference": payout.reference,
+        }
         return End("end.har_closed", values)
 
     return handler

@@ -23,13 +23,15 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
+from app.services.mpesa.deposits import DepositRequest
+from app.services.mpesa.withdrawals import WithdrawalRequest
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_lock_gate, pin_refused
 from app.ussd.texts import text
 
 
 def phone_values(ctx: Context) -> dict[str, Any]:
-    return {"masked_phone": mask(ctx.user["phone"])}
+    return {"masked_phone": mask(ctx.user.phone)}
 
 
 def confirm_values(ctx: Context) -> dict[str, Any]:
@@ -74,7 +76,12 @@ async def deposit_amount(ctx: Context, value: str) -> Outcome:
     ctx.committing()
     try:
         asked = await ctx.services.request_deposit(
-            user_id=ctx.user["user_id"], amount=amount, key=f"ussd:{ctx.hop_key}"
+            DepositRequest(
+                user_id=ctx.user.user_id,
+                amount=amount,
+                idempotency_key=f"ussd:{ctx.hop_key}",
+                channel="ussd",
+            )
         )
     except MpesaUnavailable:
         return End("end.mpesa_unavailable")
@@ -82,7 +89,7 @@ async def deposit_amount(ctx: Context, value: str) -> Outcome:
         if exc.code == "not_an_mpesa_number":
             return End("end.not_mpesa_number")
         return Reprompt("err.amount_too_large")
-    return End("end.deposit_requested", {"amount": format_kes(asked.amount)})
+    return End("end.deposit_requested", {"amount": format_kes(asked.deposit.amount)})
 
 
 # ---- withdraw --------------------------------------------------------------------------
@@ -100,7 +107,7 @@ async def withdraw_amount(ctx: Context, value: str) -> Outcome:
     if amount < mpesa.MIN_WITHDRAWAL:
         return Reprompt("err.withdraw_min")
     try:
-        quote = await ctx.services.quote_withdrawal(user_id=ctx.user["user_id"], amount=amount)
+        quote = await ctx.services.quote_withdrawal(user_id=ctx.user.user_id, amount=amount)
     except (LimitExceeded, InsufficientFunds) as exc:
         return _why_not(exc)
     except ValidationFailed as exc:
@@ -119,8 +126,14 @@ async def withdraw_confirm(ctx: Context, value: str) -> Outcome:
         return Reprompt("err.pin_format")
     ctx.committing()
     try:
-        done = await ctx.services.withdraw(
-            user_id=ctx.user["user_id"], amount=data["amount"], pin=value, key=f"ussd:{ctx.hop_key}"
+        held = await ctx.services.withdraw(
+            WithdrawalRequest(
+                user_id=ctx.user.user_id,
+                amount=data["amount"],
+                idempotency_key=f"ussd:{ctx.hop_key}",
+                channel="ussd",
+            ),
+            pin=value,
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
@@ -133,9 +146,9 @@ async def withdraw_confirm(ctx: Context, value: str) -> Outcome:
     return End(
         "end.withdraw_requested",
         {
-            "amount": format_kes(done.amount),
-            "fee": format_kes(done.fee),
-            "reference": done.reference,
-            "balance": format_kes(done.balance),
+            "amount": format_kes(held.withdrawal.amount),
+            "fee": format_kes(held.withdrawal.fee),
+            "reference": held.withdrawal.reference,
+            "balance": format_kes(held.balance),
         },
     )

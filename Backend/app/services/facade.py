@@ -1,0 +1,385 @@
+"""PayTrace's services as both channels call them: one async facade.
+
+The services are synchronous (psycopg2 and argon2 block), the channels are async.
+Every channel call goes through `ChannelServices`: `run` hands a service function a
+fresh unit of work in the thread pool, and every call that checks or hashes a PIN
+takes its turn under one semaphore per process, USSD and REST alike, so a burst of
+argon2 cannot take every core from the event loop.
+
+The methods take the services' own request types and return their own result types
+(`TransferRequest` → `Movement`, `Profile`, `Quote`...): a channel renders those, it
+never copies them. Adding a field to a request touches the service and the line in
+each channel that builds the request; nothing here.
+
+USSD's port (`app.ussd.ports.UssdServices`) is the subset of these methods the menus
+call, which its unit-test fake also implements.
+
+Long (over 300 lines) because it is the one list of what a channel may call, each
+with the refusals it raises: a channel reads it, not the services behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Concatenate, ParamSpec, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from app.db.unit_of_work import UnitOfWork
+from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
+from app.domain.records.ledger import StatementLine
+from app.errors import MpesaUnavailable, PinLocked
+from app.runtime import Runtime
+from app.services import accounts, invitations, pins, registration, statements, transfers
+from app.services.accounts import Profile
+from app.services.custody import SecretBox
+from app.services.harambee import campaigns, closing, pledges
+from app.services.harambee.contributions import (
+    Contribution,
+    ContributionRequest,
+    contribute_with_pin,
+)
+from app.services.ledger import Movement
+from app.services.mpesa import deposits, withdrawals
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ChannelServices:
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.settings = settings
+        self.hasher = pins.PinHasher.from_settings(settings)
+        self.pin_policy = pins.PinPolicy.from_settings(settings)
+        self.box = SecretBox.from_settings(settings)
+        self.shortcode = settings.ussd_service_codes[0]
+        self._pin_checks = runtime.pin_checks
+
+    # ---- the two ways to call a service -----------------------------------------------
+
+    async def run(
+        self, service: Callable[Concatenate[UnitOfWork, P], T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """service(uow, *args, **kw) in the thread pool, with a fresh unit of work."""
+        return await run_in_threadpool(service, self.runtime.uow(), *args, **kw)
+
+    async def with_pin(self, work: Callable[[], T]) -> T:
+        """Blocking work that checks or hashes a PIN, a few at a time per process."""
+        async with self._pin_checks:
+            return await run_in_threadpool(work)
+
+    async def run_pin(
+        self,
+        service: Callable[Concatenate[UnitOfWork, pins.PinHasher, pins.PinPolicy, P], T],
+        /,
+        *args: P.args,
+        **kw: P.kwargs,
+    ) -> T:
+        """service(uow, hasher, policy, *args, **kw): a service that checks a PIN itself,
+        in the thread pool, taking its turn with every other PIN check."""
+        return await self.with_pin(
+            lambda: service(self.runtime.uow(), self.hasher, self.pin_policy, *args, **kw)
+        )
+
+    def _verify(self, user_id: int, pin: str, attempt_key: str) -> None:
+        pins.verify_pin(
+            self.runtime.uow(),
+            self.hasher,
+            self.pin_policy,
+            user_id=user_id,
+            pin=pin,
+            attempt_key=attempt_key,
+        )
+
+    async def pin_checked(
+        self,
+        user_id: int,
+        pin: str,
+        attempt_key: str,
+        service: Callable[Concatenate[UnitOfWork, P], T],
+        /,
+        *args: P.args,
+        **kw: P.kwargs,
+    ) -> T:
+        """Check the user's PIN, then run the service: one thread-pool call, one turn.
+        Raises WrongPin, PinLocked, PinResetRequired before the service runs."""
+
+        def work() -> T:
+            self._verify(user_id, pin, attempt_key)
+            return service(self.runtime.uow(), *args, **kw)
+
+        return await self.with_pin(work)
+
+    # ---- who is calling ------------------------------------------------------------------
+
+    async def profile(self, phone: str) -> Profile | None:
+        """The registered user behind a phone, or None."""
+        return await self.run(accounts.get_profile, phone)
+
+    async def hash_pin(self, pin: str) -> str:
+        """A slow salted hash of a PIN, safe to keep in a USSD session."""
+        return await self.with_pin(lambda: self.hasher.hash(pin))
+
+    async def pin_matches(self, pin_hash: str, pin: str) -> bool:
+        return await self.with_pin(lambda: self.hasher.verify(pin_hash, pin))
+
+    async def register(self, new: registration.NewUser) -> Profile:
+        """Create the user and wallet once per registration key; raises
+        AlreadyRegistered, ValidationFailed."""
+        done = await self.run(registration.register_user, self.box, new, shortcode=self.shortcode)
+        wallet = done.wallet
+        return accounts.profile_of(done.user, wallet.stellar_address, wallet.activation_status)
+
+    async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None:
+        """Raises WrongPin (attempts left), PinLocked (until) or PinResetRequired."""
+        await self.with_pin(lambda: self._verify(user_id, pin, attempt_key))
+
+    async def set_pin(self, *, user_id: int, pin_hash: str, key: str) -> None:
+        """Replace the PIN with an already verified and hashed new one."""
+        await self.run(pins.set_pin, user_id=user_id, pin_hash=pin_hash, dedupe_key=key)
+
+    async def set_language(self, *, user_id: int, language: str) -> Profile:
+        """Change the user's language; returns the updated profile."""
+        return await self.run(accounts.update_profile, user_id=user_id, language=language)
+
+    def validate_name(self, raw: str) -> str:
+        """The cleaned full name; raises ValidationFailed."""
+        return registration.validate_full_name(raw)
+
+    async def wallet_status(self, *, user_id: int) -> str:
+        """The wallet's status on Stellar read now from PostgreSQL (the worker activates
+        wallets with no Redis at hand, so a cached profile keeps 'pending'):
+        pending | active | failed."""
+        return (await self.run(accounts.get_profile_by_id, user_id)).activation_status
+
+    async def pin_lock(self, *, user_id: int) -> PinLocked | None:
+        """What a PIN check would raise now (PinLocked, PinResetRequired), or None."""
+        return await self.run(pins.current_lock, user_id=user_id)
+
+    # ---- Send money ----------------------------------------------------------------------
+
+    async def find_recipient(self, *, sender_user_id: int, phone: str) -> transfers.Recipient:
+        """The user behind phone (E.164); raises RecipientNotRegistered, or
+        ValidationFailed ('send_to_self')."""
+        return await self.run(transfers.find_recipient, sender_user_id=sender_user_id, phone=phone)
+
+    async def invite(self, *, sender_user_id: int, phone: str) -> bool:
+        """Queue an invitation SMS; False if this number was already invited today.
+        Raises ValidationFailed ('already_registered'), InviteLimitReached."""
+        return await self.run(
+            invitations.invite,
+            sender_user_id=sender_user_id,
+            phone=phone,
+            shortcode=self.shortcode,
+            daily_limit=self.settings.invites_per_sender_per_day,
+        )
+
+    async def quote_transfer(self, *, sender_user_id: int, amount: int) -> transfers.Quote:
+        """The fee of a transfer the sender could make now; raises LimitExceeded,
+        InsufficientFunds, ValidationFailed ('invalid_amount')."""
+        return await self.run(
+            transfers.quote_transfer, sender_user_id=sender_user_id, amount=amount
+        )
+
+    async def send_money(
+        self, request: transfers.TransferRequest, *, pin: str, attempt_key: str | None = None
+    ) -> Movement:
+        """Check the PIN, then transfer, once per idempotency key. Raises WrongPin,
+        PinLocked, then LimitExceeded, InsufficientFunds, RecipientNotRegistered."""
+        return await self.run_pin(transfers.send_money, request, pin=pin, attempt_key=attempt_key)
+
+    # ---- M-Pesa --------------------------------------------------------------------------
+
+    def _mpesa_on(self) -> None:
+        if not self.settings.mpesa_enabled:
+            raise MpesaUnavailable("M-Pesa is not available here")
+
+    async def request_deposit(self, request: deposits.DepositRequest) -> deposits.Requested:
+        """Queue an M-Pesa prompt to the user's own phone, once per key. Raises
+        ValidationFailed ('invalid_amount', 'not_an_mpesa_number'), MpesaUnavailable."""
+        self._mpesa_on()
+        return await self.run(
+            deposits.request_deposit, request, query_after_s=self.settings.mpesa_stk_query_after_s
+        )
+
+    async def quote_withdrawal(self, *, user_id: int, amount: int) -> transfers.Quote:
+        """The fee of a withdrawal the user could make now; raises LimitExceeded,
+        InsufficientFunds, ValidationFailed ('invalid_amount')."""
+        return await self.run(withdrawals.quote_withdrawal, user_id=user_id, amount=amount)
+
+    async def withdraw(
+        self, request: withdrawals.WithdrawalRequest, *, pin: str, attempt_key: str | None = None
+    ) -> withdrawals.Held:
+        """Check the PIN, then hold amount + fee and queue the M-Pesa payment, once per
+        key. Raises WrongPin, PinLocked, then LimitExceeded, InsufficientFunds,
+        ValidationFailed, MpesaUnavailable."""
+        self._mpesa_on()
+        return await self.run_pin(
+            withdrawals.withdraw,
+            request,
+            pin=pin,
+            result_wait_s=self.settings.mpesa_result_wait_s,
+            attempt_key=attempt_key,
+        )
+
+    # ---- the wallet ----------------------------------------------------------------------
+
+    async def balance(self, *, user_id: int, pin: str, attempt_key: str) -> int:
+        """The wallet balance in cents once the PIN checks; raises WrongPin, PinLocked."""
+        return await self.pin_checked(
+            user_id, pin, attempt_key, statements.balance, user_id=user_id
+        )
+
+    async def mini_statement(
+        self, *, user_id: int, pin: str, attempt_key: str
+    ) -> list[StatementLine]:
+        """The latest movements, newest first, once the PIN checks."""
+        return await self.pin_checked(
+            user_id, pin, attempt_key, statements.mini_statement, user_id=user_id
+        )
+
+    # ---- Harambee ------------------------------------------------------------------------
+
+    async def campaigns(
+        self, *, where: CampaignFilter, limit: int
+    ) -> tuple[list[CampaignRow], bool]:
+        """A page of campaigns, newest first, and whether older ones exist."""
+        return await self.run(campaigns.list_campaigns, where=where, limit=limit)
+
+    async def campaign_by_code(self, *, code: str) -> CampaignRow:
+        """The campaign a six-digit code names; raises NotFound, ValidationFailed."""
+        return await self.run(campaigns.find_by_code, code)
+
+    async def contribute(
+        self, request: ContributionRequest, *, pin: str, attempt_key: str | None = None
+    ) -> Contribution:
+        """Check the PIN, then contribute once per key. Raises WrongPin, PinLocked, then
+        CampaignNotOpen, LimitExceeded, InsufficientFunds."""
+        return await self.run_pin(contribute_with_pin, request, pin=pin, attempt_key=attempt_key)
+
+    async def pledges(self, *, where: PledgeFilter, limit: int) -> tuple[list[PledgeRow], bool]:
+        """A page of the user's pledges, newest first, and whether older ones exist."""
+        return await self.run(pledges.list_pledges, where=where, limit=limit)
+
+    async def pay_pledge(
+        self,
+        *,
+        user_id: int,
+        pledge_id: int,
+        amount: int | None,
+        key: str,
+        channel: str,
+        pin: str,
+        attempt_key: str | None = None,
+    ) -> tuple[Contribution, PledgeRow]:
+        """Check the PIN, then pay amount (None: all that remains) toward the pledge once
+        per key; the payment and the pledge right after. Raises WrongPin, PinLocked, then
+        CampaignNotOpen, PledgeNotOpen, ValidationFailed ('exceeds_pledge'),
+        LimitExceeded, InsufficientFunds."""
+
+        def work() -> tuple[Contribution, PledgeRow]:
+            done = pledges.pay_pledge_with_pin(
+                self.runtime.uow(),
+                self.hasher,
+                self.pin_policy,
+                pledge_id=pledge_id,
+                user_id=user_id,
+                amount=amount,
+                key=key,
+                pin=pin,
+                attempt_key=attempt_key,
+                channel=channel,
+            )
+            pledge = pledges.get_pledge(self.runtime.uow(), pledge_id=pledge_id, user_id=user_id)
+            return done, pledge
+
+        return await self.with_pin(work)
+
+    async def pledge_with_pin(
+        self,
+        *,
+        user_id: int,
+        campaign_id: int,
+        amount: int,
+        due_date: date,
+        anonymous: bool,
+        pin: str,
+        key: str,
+        channel: str,
+    ) -> pledges.Pledged:
+        """Check the PIN, then pledge once per key. Raises WrongPin, PinLocked, then
+        CampaignNotOpen, ValidationFailed ('invalid_due_date')."""
+        return await self.pin_checked(
+            user_id,
+            pin,
+            f"pledge:{user_id}:{key}",
+            pledges.make_pledge,
+            user_id=user_id,
+            campaign_id=campaign_id,
+            amount=amount,
+            due_date=due_date,
+            is_anonymous=anonymous,
+            key=key,
+            shortcode=self.shortcode,
+            channel=channel,
+        )
+
+    async def start_campaign_with_pin(
+        self,
+        *,
+        user_id: int,
+        title: str,
+        target: int,
+        end_date: date | None,
+        pin: str,
+        key: str,
+        channel: str,
+    ) -> campaigns.Started:
+        """Check the PIN, then start the campaign once per key (its code goes by SMS).
+        Raises WrongPin, PinLocked, ValidationFailed ('too_many_campaigns', ...)."""
+        return await self.pin_checked(
+            user_id,
+            pin,
+            f"campaign:{user_id}:{key}",
+            campaigns.start_campaign,
+            organiser_user_id=user_id,
+            title=title,
+            target_amount=target,
+            end_date=end_date,
+            key=key,
+            shortcode=self.shortcode,
+            channel=channel,
+        )
+
+    async def close_campaign_with_pin(
+        self, *, user_id: int, campaign_id: int, pin: str, key: str, channel: str
+    ) -> closing.Closed:
+        """Check the PIN, then close and pay out. Raises WrongPin, PinLocked,
+        NotOrganiser, CampaignEnded."""
+        return await self.pin_checked(
+            user_id,
+            pin,
+            f"close:{user_id}:{key}",
+            closing.close_campaign,
+            campaign_id=campaign_id,
+            user_id=user_id,
+            channel=channel,
+        )
+
+    async def cancel_campaign_with_pin(
+        self, *, user_id: int, campaign_id: int, pin: str, key: str, channel: str
+    ) -> closing.Cancelled:
+        """Check the PIN, then cancel and refund every contributor. Raises WrongPin,
+        PinLocked, NotOrganiser, CampaignEnded."""
+        return await self.pin_checked(
+            user_id,
+            pin,
+            f"cancel:{user_id}:{key}",
+            closing.cancel_campaign,
+            campaign_id=campaign_id,
+            user_id=user_id,
+            channel=channel,
+        )
