@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher, Type
@@ -51,6 +52,63 @@ class PinPolicy:
             return None
         return timedelta(minutes=self.lock_minutes[min(lock_number, len(self.lock_minutes)) - 1])
 
+    def judge(
+        self,
+        state: PinCredential,
+        *,
+        previous: bool | None,
+        is_right: Callable[[], bool],
+        now: datetime,
+    ) -> Judged:
+        """The one rule for a PIN attempt, with no I/O: what to store and what to raise.
+
+        previous is the stored outcome of this attempt's key (None: a new attempt). A
+        repeated right attempt passes; a locked PIN raises its lock without counting
+        (is_right is not called); a repeated wrong attempt raises WrongPin again without
+        counting. Otherwise is_right() decides: a right PIN clears the counts, a wrong
+        one counts, and the max_attempts-th wrong one engages the next lock
+        (PinLocked), or after timed_locks of them PinResetRequired.
+        """
+        if previous:
+            return Judged(state, None, counted=False)
+        lock = lock_of(state, now)
+        if lock is not None:
+            return Judged(state, lock, counted=False)
+        # A timed lock that has run out starts the attempts afresh (not the locks).
+        failed = 0 if state.locked_until is not None else state.failed_attempts
+        if previous is not None:
+            return Judged(state, WrongPin(max(1, self.max_attempts - failed)), counted=False)
+        if is_right():
+            cleared = replace(state, failed_attempts=0, locked_until=None, lock_count=0)
+            return Judged(cleared, None, counted=True, right=True)
+        failed += 1
+        if failed < self.max_attempts:
+            counted = replace(state, failed_attempts=failed, locked_until=None)
+            return Judged(counted, WrongPin(self.max_attempts - failed), counted=True)
+        lock_count = state.lock_count + 1
+        length = self.lock_length(lock_count)
+        until = None if length is None else now + length
+        locked = replace(
+            state,
+            failed_attempts=failed,
+            locked_until=until,
+            lock_count=lock_count,
+            reset_required=until is None,
+        )
+        error = PinResetRequired() if until is None else PinLocked(until, now=now)
+        return Judged(locked, error, counted=True, locked=True)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A PIN attempt judged: the lockout state after it and the error to raise, if any."""
+
+    state: PinCredential
+    error: WrongPin | PinLocked | None  # PinResetRequired is a PinLocked
+    counted: bool  # a new attempt: record its outcome under its key
+    right: bool = False
+    locked: bool = False  # this attempt engaged a lock: tell the user by SMS
+
 
 class PinHasher:
     """argon2id over HMAC-SHA256(pepper, PIN)."""
@@ -90,7 +148,7 @@ class PinHasher:
             return False
 
 
-def _lock_of(credential: PinCredential, now: datetime) -> PinLocked | None:
+def lock_of(credential: PinCredential, now: datetime) -> PinLocked | None:
     """What a PIN check raises now, before looking at the PIN; None when open."""
     if credential.reset_required:
         return PinResetRequired()
@@ -127,74 +185,55 @@ def verify_pin(
         credential = uow.pins.get_for_update(user_id)
         if credential is None:
             raise NotFound("no PIN is set for this user")
-        lock = _lock_of(credential, now)
-        # A timed lock that has run out starts the attempts afresh (not the locks).
-        expired = credential.locked_until is not None and lock is None
-        failed = 0 if expired else credential.failed_attempts
-
-        previous = uow.pins.attempt_outcome(attempt_key)
-        if previous:
+        judged = policy.judge(
+            credential,
+            previous=uow.pins.attempt_outcome(attempt_key),
+            is_right=lambda: hasher.verify(credential.pin_hash, pin),
+            now=now,
+        )
+        if not judged.counted:
+            if judged.error is not None:
+                raise judged.error
             return
-        if lock is not None:
-            raise lock
-        if previous is not None:
-            raise WrongPin(max(1, policy.max_attempts - failed))
-
-        correct = hasher.verify(credential.pin_hash, pin)
-        uow.pins.record_attempt(attempt_key, user_id, correct)
-        if correct:
-            if credential.failed_attempts or credential.locked_until or credential.lock_count:
-                uow.pins.set_state(user_id, failed_attempts=0, locked_until=None, lock_count=0)
-            uow.commit()
-            return
-
-        failed += 1
-        if failed < policy.max_attempts:
+        uow.pins.record_attempt(attempt_key, user_id, judged.right)
+        after = judged.state
+        if after != credential:
             uow.pins.set_state(
-                user_id, failed_attempts=failed, locked_until=None, lock_count=credential.lock_count
+                user_id,
+                failed_attempts=after.failed_attempts,
+                locked_until=after.locked_until,
+                lock_count=after.lock_count,
+                reset_required=after.reset_required,
             )
-            uow.commit()
-            raise WrongPin(policy.max_attempts - failed)
-        raise _engage_lock(uow, policy, credential, failed, now)
+        if judged.locked:
+            _tell_locked(uow, after, now)
+        uow.commit()
+        if judged.error is not None:
+            raise judged.error
 
 
-def _engage_lock(
-    uow: UnitOfWork, policy: PinPolicy, credential: PinCredential, failed: int, now: datetime
-) -> PinLocked:
-    """Store the next lock, tell the user by SMS, commit; returns the error to raise."""
-    user_id = credential.user_id
-    lock_count = credential.lock_count + 1
-    length = policy.lock_length(lock_count)
-    until = None if length is None else now + length
-    uow.pins.set_state(
-        user_id,
-        failed_attempts=failed,
-        locked_until=until,
-        lock_count=lock_count,
-        reset_required=until is None,
-    )
+def _tell_locked(uow: UnitOfWork, state: PinCredential, now: datetime) -> None:
+    """The SMS that says the PIN is locked, and until when (or until a reset)."""
+    user_id = state.user_id
     user = uow.users.get_by_id(user_id)
     assert user is not None  # the credential's foreign key guarantees it
-    if until is None:
+    if state.locked_until is None:
         queue_sms(
             uow,
             to=user.phone,
             template="pin_reset_required",
             language=user.language,
-            dedupe_key=f"pin_reset_required:{user_id}:{lock_count}:{now.isoformat()}",
+            dedupe_key=f"pin_reset_required:{user_id}:{state.lock_count}:{now.isoformat()}",
         )
-        uow.commit()
-        return PinResetRequired()
+        return
     queue_sms(
         uow,
         to=user.phone,
         template="pin_locked",
         language=user.language,
-        dedupe_key=f"pin_locked:{user_id}:{until.isoformat()}",
-        until=lock_end_text(until, now),
+        dedupe_key=f"pin_locked:{user_id}:{state.locked_until.isoformat()}",
+        until=lock_end_text(state.locked_until, now),
     )
-    uow.commit()
-    return PinLocked(until, now=now)
 
 
 def set_pin(uow: UnitOfWork, *, user_id: int, pin_hash: str, dedupe_key: str) -> None:
@@ -296,4 +335,4 @@ def current_lock(uow: UnitOfWork, *, user_id: int, now: datetime | None = None) 
         credential = uow.pins.get(user_id)
     if credential is None:
         raise NotFound("no PIN is set for this user")
-    return _lock_of(credential, now)
+    return lock_of(credential, now)

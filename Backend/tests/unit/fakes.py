@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from app.db.repositories.ledger import TierLimits
+from app.domain.models import PinCredential
 from app.domain.records.ledger import StatementLine
 from app.errors import (
     AlreadyRegistered,
@@ -18,14 +19,12 @@ from app.errors import (
     InsufficientFunds,
     InviteLimitReached,
     PinLocked,
-    PinResetRequired,
     RecipientNotRegistered,
     ValidationFailed,
-    WrongPin,
 )
 from app.services.accounts import Profile
 from app.services.ledger import Movement, check_amount, check_limits
-from app.services.pins import PinPolicy
+from app.services.pins import PinPolicy, lock_of
 from app.services.registration import NewUser, validate_full_name
 from app.services.transfers import MAX_TRANSFER, Quote, Recipient, TransferRequest
 from tests.support import seeds
@@ -54,10 +53,9 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
     def __init__(self, policy: PinPolicy | None = None, invites_per_day: int = 5) -> None:
         self.users: dict[str, Profile] = {}
         self.pin_hashes: dict[int, str] = {}
-        self.failures: dict[int, int] = {}
-        self.locked_until: dict[int, datetime] = {}  # user id -> when the lock ends
-        self.lock_counts: dict[int, int] = {}  # user id -> locks since the last right PIN
-        self.reset_required: set[int] = set()
+        # user id -> lockout state (wrong PINs, lock end, locks so far), judged by the
+        # real rule: PinPolicy.judge.
+        self.pin_states: dict[int, PinCredential] = {}
         self.keys: dict[str, int] = {}
         self.attempts: dict[str, bool] = {}
         self.calls: list[str] = []
@@ -147,47 +145,44 @@ class FakeUssdServices(FakeMpesaServices, FakeHarambee):
         self.keys[key] = profile.user_id
         return profile
 
+    def _pin_state(self, user_id: int) -> PinCredential:
+        return self.pin_states.get(user_id) or PinCredential(user_id, "", 0, None)
+
     def lock_for(self, user_id: int, seconds: int) -> datetime:
         """Lock the user's PIN for `seconds` from now (as another session would); its end."""
-        self.locked_until[user_id] = datetime.now(UTC) + timedelta(seconds=seconds)
-        return self.locked_until[user_id]
+        until = datetime.now(UTC) + timedelta(seconds=seconds)
+        self.pin_states[user_id] = replace(self._pin_state(user_id), locked_until=until)
+        return until
+
+    def require_reset(self, user_id: int) -> None:
+        """Lock the user's PIN until a reset (as the last of the timed locks does)."""
+        self.pin_states[user_id] = replace(self._pin_state(user_id), reset_required=True)
+
+    def lift_lock(self, user_id: int) -> None:
+        """Let a timed lock run out, as the clock would."""
+        passed = datetime.now(UTC) - timedelta(seconds=1)
+        self.pin_states[user_id] = replace(self._pin_state(user_id), locked_until=passed)
 
     def _lock(self, user_id: int) -> PinLocked | None:
-        if user_id in self.reset_required:
-            return PinResetRequired()
-        until = self.locked_until.get(user_id)
-        return PinLocked(until) if until is not None and until > datetime.now(UTC) else None
+        return lock_of(self._pin_state(user_id), datetime.now(UTC))
 
     def _check_pin(self, user_id: int, pin: str, attempt_key: str) -> None:
-        """As pins.verify_pin: the attempt that reaches the limit raises PinLocked, and
-        the lock after policy.timed_locks of them PinResetRequired."""
-        previous = self.attempts.get(attempt_key)
-        if previous:
-            return
-        lock = self._lock(user_id)
-        if lock is not None:
-            raise lock
-        if previous is False:
-            raise WrongPin(max(1, self.policy.max_attempts - self.failures.get(user_id, 0)))
-        correct = self.pin_hashes[user_id] == fake_hash(pin)
-        self.attempts[attempt_key] = correct
-        if correct:
-            self.failures[user_id] = 0
-            self.lock_counts[user_id] = 0
-            return
-        self.failures[user_id] = self.failures.get(user_id, 0) + 1
-        if self.failures[user_id] < self.policy.max_attempts:
-            raise WrongPin(self.policy.max_attempts - self.failures[user_id])
-        self.failures[user_id] = 0  # a lock that runs out starts the attempts afresh
-        count = self.lock_counts[user_id] = self.lock_counts.get(user_id, 0) + 1
-        length = self.policy.lock_length(count)
-        if length is None:
-            self.reset_required.add(user_id)
-            self.sms.append((self._user(user_id).phone, "pin_reset_required"))
-            raise PinResetRequired()
-        until = self.lock_for(user_id, int(length.total_seconds()))
-        self.sms.append((self._user(user_id).phone, "pin_locked"))
-        raise PinLocked(until)
+        """As pins.verify_pin, by the same rule (PinPolicy.judge): only the storage
+        and the SMS outbox are the fake's."""
+        judged = self.policy.judge(
+            self._pin_state(user_id),
+            previous=self.attempts.get(attempt_key),
+            is_right=lambda: self.pin_hashes[user_id] == fake_hash(pin),
+            now=datetime.now(UTC),
+        )
+        if judged.counted:
+            self.attempts[attempt_key] = judged.right
+            self.pin_states[user_id] = judged.state
+        if judged.locked:
+            template = "pin_locked" if judged.state.locked_until else "pin_reset_required"
+            self.sms.append((self._user(user_id).phone, template))
+        if judged.error is not None:
+            raise judged.error
 
     async def verify_pin(self, *, user_id: int, pin: str, attempt_key: str) -> None:
         self.calls.append("verify_pin")

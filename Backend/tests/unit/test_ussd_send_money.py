@@ -254,7 +254,7 @@ def test_choosing_send_money_with_a_locked_pin_ends_at_once_with_the_lock_end():
 
 def test_choosing_send_money_with_a_pin_that_needs_a_reset_says_how_to_reset_it():
     phone, jane = jane_and_amina()
-    phone.services.reset_required.add(jane)
+    phone.services.require_reset(jane)
     assert phone.send("1") == (
         "END Your PIN is locked. Reset it with an SMS code in the PayTrace app, or call "
         "support. You can still receive money."
