@@ -9,12 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
 
-from app.api.admin_models import PrintableStr
 from app.services.accounts import Profile
 from app.services.registration import NAME_MAX
-from app.services.transfers import MAX_TRANSFER, NOTE_MAX
 
 PHONE_EXAMPLE = "+254712345678"
 Phone = Annotated[
@@ -334,80 +332,3 @@ class TransactionPage(BaseModel):
 
     items: list[TransactionOut]
     next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
-
-
-# ---- transfers -------------------------------------------------------------------------
-
-
-class TransferIn(Strict):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"to": "0722000111", "amount": 50000, "note": "rent", "pin": "4821"}]
-        },
-    )
-
-    to: Phone
-    amount: StrictInt = Field(gt=0, le=MAX_TRANSFER, description="cents (50000 = KES 500)")
-    note: PrintableStr | None = Field(default=None, max_length=NOTE_MAX)
-    pin: Pin = Field(description="the sender's PIN: every money-out is confirmed with it")
-
-
-class TransferOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "K7QX2M9PLA",
-                    "to": "+254722000111",
-                    "recipient_name": "Amani Otieno",
-                    "amount": 25000,
-                    "fee": 500,
-                    "balance": 74500,
-                    "note": "rent",
-                    "created_at": "2026-11-28T16:45:29Z",
-                }
-            ]
-        }
-    )
-
-    id: str = Field(description="PayTrace's reference, as in the SMS", examples=["K7QX2M9PLA"])
-    to: str = Field(examples=["+254722000111"])
-    recipient_name: str = Field(examples=["Amani Otieno"])
-    amount: int = Field(description="cents")
-    fee: int = Field(description="cents")
-    balance: int = Field(description="the sender's balance right after, in cents")
-    note: str | None
-    created_at: datetime
-
-
-class QuoteOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "to": "+254722000111",
-                    "recipient_name": "Amani Otieno",
-                    "amount": 25000,
-                    "fee": 500,
-                    "total": 25500,
-                    "balance": 100000,
-                }
-            ]
-        }
-    )
-
-    to: str
-    recipient_name: str = Field(description="the registered name: show it before the PIN")
-    amount: int
-    fee: int
-    total: int = Field(description="amount + fee, in cents")
-    balance: int = Field(description="the sender's balance now, in cents")
-
-
-class InvitationIn(Strict):
-    phone: Phone
-
-
-class InvitationOut(BaseModel):
-    status: Literal["invited", "already_invited"]

@@ -9,17 +9,99 @@ USSD; a retry with the same PIN counts as one attempt, a corrected PIN as a new 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from app.api.admin_models import PrintableStr
 from app.api.phone_input import e164
 from app.api.v1.context import Api, CurrentUser
-from app.api.v1.models import InvitationIn, InvitationOut, QuoteOut, TransferIn, TransferOut
+from app.api.v1.models import Phone, Pin, Strict
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
 from app.services import transfers
 from app.services.keys import keyed_digest
 from app.services.ledger import MAX_KEY_LENGTH
+from app.services.transfers import MAX_TRANSFER, NOTE_MAX
+
+# The bodies live beside their routes: adding a field to Send money touches this
+# module alone on the REST side.
+
+
+class TransferIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"to": "0722000111", "amount": 50000, "note": "rent", "pin": "4821"}]
+        },
+    )
+
+    to: Phone
+    amount: StrictInt = Field(gt=0, le=MAX_TRANSFER, description="cents (50000 = KES 500)")
+    note: PrintableStr | None = Field(default=None, max_length=NOTE_MAX)
+    pin: Pin = Field(description="the sender's PIN: every money-out is confirmed with it")
+
+
+class TransferOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "K7QX2M9PLA",
+                    "to": "+254722000111",
+                    "recipient_name": "Amani Otieno",
+                    "amount": 25000,
+                    "fee": 500,
+                    "balance": 74500,
+                    "note": "rent",
+                    "created_at": "2026-11-28T16:45:29Z",
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="PayTrace's reference, as in the SMS", examples=["K7QX2M9PLA"])
+    to: str = Field(examples=["+254722000111"])
+    recipient_name: str = Field(examples=["Amani Otieno"])
+    amount: int = Field(description="cents")
+    fee: int = Field(description="cents")
+    balance: int = Field(description="the sender's balance right after, in cents")
+    note: str | None
+    created_at: datetime
+
+
+class QuoteOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "to": "+254722000111",
+                    "recipient_name": "Amani Otieno",
+                    "amount": 25000,
+                    "fee": 500,
+                    "total": 25500,
+                    "balance": 100000,
+                }
+            ]
+        }
+    )
+
+    to: str
+    recipient_name: str = Field(description="the registered name: show it before the PIN")
+    amount: int
+    fee: int
+    total: int = Field(description="amount + fee, in cents")
+    balance: int = Field(description="the sender's balance now, in cents")
+
+
+class InvitationIn(Strict):
+    phone: Phone
+
+
+class InvitationOut(BaseModel):
+    status: Literal["invited", "already_invited"]
+
 
 log = logging.getLogger("paytrace.api")
 
