@@ -13,7 +13,7 @@ two SMS (receipt and milestone) are kept beside each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from app.db.repositories.campaigns import CampaignHead
@@ -59,19 +59,10 @@ class ContributionRequest:
     message: str | None = None
 
 
-@dataclass(frozen=True)
-class Contribution:
-    id: int
-    transaction_id: int
-    reference: str
-    campaign_id: int
-    user_id: int
-    contributor_name: str
-    amount: int  # cents
-    pledge_id: int | None
-    is_anonymous: bool
-    message: str | None
-    created_at: datetime
+@dataclass(frozen=True, slots=True)
+class Contribution(ContributionRow):
+    """The contribution's row as its payer is answered: with the balances right after."""
+
     balance: int  # the contributor's wallet right after, cents
     raised: int  # the escrow's balance right after, cents
     replayed: bool  # True: an earlier call with this key made it
@@ -322,19 +313,5 @@ def _receipt(uow: UnitOfWork, movement: Movement) -> Contribution:
 
 
 def _of_row(row: ContributionRow, *, balance: int, raised: int, replayed: bool) -> Contribution:
-    return Contribution(
-        id=row.id,
-        transaction_id=row.transaction_id,
-        reference=row.reference,
-        campaign_id=row.campaign_id,
-        user_id=row.user_id,
-        contributor_name=row.contributor_name,
-        amount=row.amount,
-        pledge_id=row.pledge_id,
-        is_anonymous=row.is_anonymous,
-        message=row.message,
-        created_at=row.created_at,
-        balance=balance,
-        raised=raised,
-        replayed=replayed,
-    )
+    columns = {field.name: getattr(row, field.name) for field in fields(row)}
+    return Contribution(**columns, balance=balance, raised=raised, replayed=replayed)
