@@ -13,7 +13,6 @@ screen by screen (the organiser's side is organise.py, the lists lists.py).
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import partial
 from typing import Any
 
 from app.domain import harambee as rules
@@ -52,26 +51,10 @@ def _day(iso: str) -> str:
     return date.fromisoformat(iso).strftime("%d/%m/%y")
 
 
-def _more(ctx: Context, lines: list[str], more: bool) -> str:
-    return "\n".join([*lines, text(ctx.lang, "nav.more")] if more else lines)
-
-
-async def _next_page(ctx: Context, value: str, items_key: str, more_key: str, fetch) -> bool:
-    """On 98 with more to show, the next page (fetch(after_id=...)) replaces the list in
-    the session; True if it did (the caller shows the list again)."""
-    data = ctx.state.data
-    items = data.get(items_key, [])
-    if value != "98" or not data.get(more_key) or not items:
-        return False
-    found, more = await fetch(ctx, after_id=items[-1]["id"])
-    data.update({items_key: found, more_key: more})
-    return True
-
-
-def _pick(value: str, items: list) -> Any | None:
-    if value.isascii() and value.isdigit() and 1 <= int(value) <= len(items):
-        return items[int(value) - 1]
-    return None
+OPEN = lists.Paged("har.list", "h_list", "h_more", lists.open_campaigns, PER_SCREEN)
+PLEDGES = lists.Paged(
+    "har.pledges", "h_pledges", "h_pledges_more", lists.open_pledges, PLEDGES_PER_SCREEN
+)
 
 
 async def _locked(ctx: Context) -> End | None:
@@ -94,26 +77,20 @@ def _not_paid(ctx: Context, error: Exception) -> End:
 
 
 async def contribute_start(ctx: Context, _: str) -> Outcome:
-    found, more = await lists.open_campaigns(ctx, limit=PER_SCREEN)
-    ctx.state.data.update(h_list=found, h_more=more)
+    await OPEN.open(ctx)
     return Goto("har.list")
 
 
 def list_values(ctx: Context) -> dict[str, Any]:
-    items = ctx.state.data.get("h_list", [])
-    lines = [f"{i}. {_short(c['title'])} {c['code']}" for i, c in enumerate(items, 1)]
-    if not lines:
-        lines = [text(ctx.lang, "har.none_open")]
-    return {"lines": _more(ctx, lines, ctx.state.data.get("h_more", False))}
+    lines = OPEN.lines(ctx, lambda i, c: f"{i}. {_short(c['title'])} {c['code']}")
+    return {"lines": lines or text(ctx.lang, "har.none_open")}
 
 
 async def list_choose(ctx: Context, value: str) -> Outcome:
     data = ctx.state.data
-    items = data.get("h_list", [])
-    fetch = partial(lists.open_campaigns, limit=PER_SCREEN)
-    if await _next_page(ctx, value, "h_list", "h_more", fetch):
-        return Goto("har.list")
-    chosen = _pick(value, items)
+    chosen = await OPEN.pick(ctx, value)
+    if isinstance(chosen, Goto):
+        return chosen
     if chosen is None:
         if not rules.is_campaign_code(value):
             return Reprompt("err.har_choose")
@@ -254,10 +231,8 @@ async def pledge_confirm(ctx: Context, value: str) -> Outcome:
 async def pledges_start(ctx: Context, _: str) -> Outcome:
     if locked := await _locked(ctx):
         return locked
-    found, more = await lists.open_pledges(ctx, limit=PLEDGES_PER_SCREEN)
-    if not found:
+    if not await PLEDGES.open(ctx):
         return End("end.har_no_pledges")
-    ctx.state.data.update(h_pledges=found, h_pledges_more=more)
     return Goto("har.pledges")
 
 
@@ -266,24 +241,20 @@ def _left(pledge: dict[str, Any]) -> int:
 
 
 def pledges_values(ctx: Context) -> dict[str, Any]:
-    items = ctx.state.data.get("h_pledges", [])
-    lines = [
-        f"{i}. {_short(p['campaign_title'])} KES {format_kes(_left(p))} {_day(p['due_date'])[:5]}"
-        for i, p in enumerate(items, 1)
-    ]
-    return {"lines": _more(ctx, lines, ctx.state.data.get("h_pledges_more", False))}
+    def line(i: int, p: dict[str, Any]) -> str:
+        left, due = format_kes(_left(p)), _day(p["due_date"])[:5]
+        return f"{i}. {_short(p['campaign_title'])} KES {left} {due}"
+
+    return {"lines": PLEDGES.lines(ctx, line)}
 
 
 async def pledges_choose(ctx: Context, value: str) -> Outcome:
-    data = ctx.state.data
-    items = data.get("h_pledges", [])
-    fetch = partial(lists.open_pledges, limit=PLEDGES_PER_SCREEN)
-    if await _next_page(ctx, value, "h_pledges", "h_pledges_more", fetch):
-        return Goto("har.pledges")
-    chosen = _pick(value, items)
+    chosen = await PLEDGES.pick(ctx, value)
+    if isinstance(chosen, Goto):
+        return chosen
     if chosen is None:
         return Reprompt("err.invalid_option")
-    data["h_pledge"] = chosen
+    ctx.state.data["h_pledge"] = chosen
     return Goto("har.pledge")
 
 

@@ -5,7 +5,6 @@ the hop's idempotency key."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import partial
 from typing import Any
 
 from app.domain import harambee as rules
@@ -21,15 +20,15 @@ from app.ussd.harambee.flow import (
     PER_SCREEN,
     TITLE_ON_SCREEN,
     _day,
-    _more,
-    _next_page,
-    _pick,
     _short,
 )
 from app.ussd.pin_steps import pin_refused
 from app.ussd.texts import text
 
 # ---- start a harambee --------------------------------------------------------------
+
+
+MINE = lists.Paged("har.mine", "h_mine", "h_mine_more", lists.my_campaigns, PER_SCREEN)
 
 
 async def title_entered(ctx: Context, value: str) -> Outcome:
@@ -104,32 +103,25 @@ async def start_confirm(ctx: Context, value: str) -> Outcome:
 
 
 async def mine_start(ctx: Context, _: str) -> Outcome:
-    found, more = await lists.my_campaigns(ctx, limit=PER_SCREEN)
-    if not found:
+    if not await MINE.open(ctx):
         return End("end.har_no_campaigns")
-    ctx.state.data.update(h_mine=found, h_mine_more=more)
     return Goto("har.mine")
 
 
 def mine_values(ctx: Context) -> dict[str, Any]:
-    items = ctx.state.data.get("h_mine", [])
-    lines = [
-        f"{i}. {_short(c['title'])} {rules.percent_of(c['raised'], c['target'])}%"
-        for i, c in enumerate(items, 1)
-    ]
-    return {"lines": _more(ctx, lines, ctx.state.data.get("h_mine_more", False))}
+    def line(i: int, c: dict[str, Any]) -> str:
+        return f"{i}. {_short(c['title'])} {rules.percent_of(c['raised'], c['target'])}%"
+
+    return {"lines": MINE.lines(ctx, line)}
 
 
 async def mine_choose(ctx: Context, value: str) -> Outcome:
-    data = ctx.state.data
-    items = data.get("h_mine", [])
-    fetch = partial(lists.my_campaigns, limit=PER_SCREEN)
-    if await _next_page(ctx, value, "h_mine", "h_mine_more", fetch):
-        return Goto("har.mine")
-    chosen = _pick(value, items)
+    chosen = await MINE.pick(ctx, value)
+    if isinstance(chosen, Goto):
+        return chosen
     if chosen is None:
         return Reprompt("err.invalid_option")
-    data["h_campaign"] = chosen
+    ctx.state.data["h_campaign"] = chosen
     return Goto("har.manage")
 
 
