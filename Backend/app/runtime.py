@@ -23,12 +23,7 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        database = Database(
-            settings.database_url,
-            max_connections=settings.db_pool_max,
-            connect_timeout_s=settings.db_connect_timeout_s,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
-        )
+        database = Database.from_settings(settings, max_connections=settings.db_pool_max)
         client = aioredis.Redis.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_timeout_s,

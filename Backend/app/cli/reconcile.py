@@ -53,12 +53,7 @@ def main() -> int:
     except (ValueError, UndecryptableSecret) as exc:
         print(f"reconcile: PayTrace's Stellar accounts: {exc}", file=sys.stderr)
         return BAD_SETTINGS
-    database = Database(
-        settings.database_url,
-        max_connections=2,
-        connect_timeout_s=settings.db_connect_timeout_s,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-    )
+    database = Database.from_settings(settings, max_connections=2)
     try:
         report = reconcile(UnitOfWork(database), Horizon.from_settings(settings), system)
     except (ServiceUnavailable, StellarUnavailable) as exc:

@@ -62,12 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return BAD_SETTINGS
     day = args.day or yesterday(datetime.now(UTC))
-    database = Database(
-        settings.database_url,
-        max_connections=2,
-        connect_timeout_s=settings.db_connect_timeout_s,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-    )
+    database = Database.from_settings(settings, max_connections=2)
     try:
         report = reconcile_day(UnitOfWork(database), statement, day)
     except ValueError as exc:

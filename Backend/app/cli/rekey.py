@@ -103,12 +103,7 @@ def main(argv: Sequence[str] = ()) -> int:
     except UndecryptableSecret as exc:
         print(f"{NAME}: {exc}; is an old key missing from WALLET_ENCRYPTION_KEYS?", file=sys.stderr)
         return 1
-    database = Database(
-        settings.database_url,
-        max_connections=1,
-        connect_timeout_s=settings.db_connect_timeout_s,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-    )
+    database = Database.from_settings(settings, max_connections=1)
     try:
         rewritten = rekey_wallets(database, box, batch_size=args.batch_size)
     except UndecryptableSecret as exc:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import psycopg2
 import psycopg2.extensions
 
 from app.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 
 class Database:
@@ -44,6 +48,16 @@ class Database:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_connections)
         self._closed = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, max_connections: int) -> Database:
+        """A pool on DATABASE_URL with the configured connect and statement timeouts."""
+        return cls(
+            settings.database_url,
+            max_connections=max_connections,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
 
     def _acquire(self) -> psycopg2.extensions.connection:
         if not self._slots.acquire(timeout=self._wait_s):

@@ -30,14 +30,9 @@ def main() -> int:
         log.error("DATABASE_URL is not set (the development runner fills it in)")
         return 2
     migrate_at_start(settings.database_url, log)
-    database = Database(
-        settings.database_url,
-        # The outbox loop, and up to two connections for each background loop (settler,
-        # watcher, reconciliation, harambee, M-Pesa); advisory locks hold their own.
-        max_connections=16,
-        connect_timeout_s=settings.db_connect_timeout_s,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-    )
+    # The outbox loop, and up to two connections for each background loop (settler,
+    # watcher, reconciliation, harambee, M-Pesa); advisory locks hold their own.
+    database = Database.from_settings(settings, max_connections=16)
     worker = build_worker(settings, database)
     loops = worker_loops.build_loops(settings, database)
     stop = threading.Event()
