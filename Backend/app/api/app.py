@@ -14,6 +14,7 @@ from app.api import (
     admin,
     admin_audit,
     admin_callbacks,
+    admin_merchants,
     admin_mpesa,
     admin_mpesa_reconciliation,
     callbacks,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_audit.router)
     app.include_router(admin_mpesa.router)
     app.include_router(admin_mpesa_reconciliation.router)
+    app.include_router(admin_merchants.router)
     mount_sandboxes(app, settings)
     app.include_router(ussd_routes.router)
     return app
