@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.db.pool import Database
 from app.db.repositories.merchants import TooManyLiveKeys
 from app.db.unit_of_work import UnitOfWork
 from app.domain import merchants as rules
@@ -123,3 +124,32 @@ def record_use(uow: UnitOfWork, caller: SignedCaller, now: datetime) -> None:
     with uow:
         uow.merchant_keys.touch(caller.key_id, now=now, older_than=now - TOUCH_EVERY)
         uow.commit()
+
+
+def rekey_secrets(database: Database, box: SecretBox, batch_size: int = 500) -> int:
+    """Re-encrypt every merchant key's secret under the newest key (they share
+    WALLET_ENCRYPTION_KEYS with wallet seeds, so `make rotate-keys` must move them too);
+    returns how many were rewritten. Batch by batch, each batch one transaction with its
+    rows locked; secrets already under the newest key are left alone, so a rerun is
+    cheap. Raises UndecryptableSecret naming the key's row id, never the secret."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    rewritten, after_id = 0, 0
+    while True:
+        uow = UnitOfWork(database)
+        with uow:
+            batch = uow.merchant_keys.batch_for_rekey(after_id, batch_size)
+            for row_id, token in batch:
+                if box.is_current(token):
+                    continue
+                try:
+                    uow.merchant_keys.set_secret(row_id, box.rotate(token))
+                except UndecryptableSecret as exc:
+                    raise UndecryptableSecret(
+                        f"merchant key {row_id}: secret opens under no configured key"
+                    ) from exc
+                rewritten += 1
+            uow.commit()
+        if len(batch) < batch_size:
+            return rewritten
+        after_id = batch[-1][0]

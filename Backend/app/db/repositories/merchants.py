@@ -192,6 +192,26 @@ class MerchantKeyRepository:
             row = cur.fetchone()
         return SigningKey(*row) if row else None
 
+    def batch_for_rekey(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """Lock the next batch of keys (by id): (row id, encrypted secret), revoked ones
+        too (a revoked secret must still open for as long as it is kept)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT id, secret_ct FROM merchant_api_keys WHERE id > %(after)s
+                ORDER BY id LIMIT %(limit)s FOR UPDATE
+                """,
+                {"after": after_id, "limit": limit},
+            )
+            return [(row[0], row[1]) for row in cur.fetchall()]
+
+    def set_secret(self, row_id: int, secret_ct: str) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE merchant_api_keys SET secret_ct = %(ct)s WHERE id = %(id)s",
+                {"ct": secret_ct, "id": row_id},
+            )
+
     def touch(self, key_id: str, *, now: datetime, older_than: datetime) -> None:
         """Set last_used_at, only when it is older than `older_than`: a busy key writes
         its row once a minute, not once a request."""
