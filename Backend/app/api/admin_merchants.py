@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from app.api import admin_trail
 from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.admin_merchant_models import (
     IssuedKeyOut,
@@ -37,7 +38,13 @@ router = admin_router(r400="the body is not JSON text (e.g. not UTF-8)")
 _CURSOR = "m"  # the merchants list's cursors
 MerchantId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[7])]
 KeyId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$", examples=["mk_live_…"])
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_]+$",
+        examples=["mk_live_3f9a0c1d2e4b5a6978c0d1e2"],
+    ),
 ]
 
 
@@ -63,7 +70,7 @@ async def onboard_merchant(
     `invalid_legal_name`, `invalid_phone`, `invalid_payout_schedule` or `invalid_fee`."""
     # The trail's row is written by the commit that creates the merchant: what it
     # records is set before the service runs.
-    runtime.audit.target("till", body.till_number[:20])
+    runtime.audit.target("till", admin_trail.storable(body.till_number[:20]))
     application = merchants.Application(
         legal_name=body.legal_name,
         display_name=body.display_name,

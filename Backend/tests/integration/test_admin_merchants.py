@@ -101,6 +101,16 @@ def test_bad_onboarding_input_is_422_and_makes_nothing(admin, clean_database, ch
     assert merchant_count(clean_database) == 0
 
 
+def test_a_refused_onboarding_is_in_the_trail_whatever_its_till_holds(admin, clean_database):
+    assert_error(admin.post("/merchants", json=onboard_body("\x0051234")), 422, "invalid_till")
+    (row,) = audit_rows(clean_database)
+    assert (row["action"], row["outcome"], row["target_id"]) == (
+        "onboard_merchant",
+        "refused",
+        "\ufffd51234",
+    )
+
+
 def test_a_body_that_is_not_json_is_a_4xx_json_answer(admin, clean_database):
     response = admin.post(
         "/merchants", content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
