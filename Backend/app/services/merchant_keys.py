@@ -116,10 +116,17 @@ def verify(
     return SignedCaller(key.merchant_id, key.key_id, key.last_used_at)
 
 
+def use_is_stale(caller: SignedCaller, now: datetime) -> bool:
+    """Whether the key's last_used_at is a minute old or more (or unset): only then is
+    record_use worth a round trip."""
+    return caller.last_used_at is None or caller.last_used_at <= now - TOUCH_EVERY
+
+
 def record_use(uow: UnitOfWork, caller: SignedCaller, now: datetime) -> None:
-    """Keep last_used_at to the minute: writes only when the stored one is older (the
-    common case is no statement at all); commits when it writes."""
-    if caller.last_used_at is not None and caller.last_used_at > now - TOUCH_EVERY:
+    """Keep last_used_at to the minute: writes only when the stored one is a minute old
+    (the common case is no statement at all; callers on the event loop ask use_is_stale
+    first and skip the thread-pool hop); commits when it writes."""
+    if not use_is_stale(caller, now):
         return
     with uow:
         uow.merchant_keys.touch(caller.key_id, now=now, older_than=now - TOUCH_EVERY)

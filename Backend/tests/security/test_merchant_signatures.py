@@ -171,3 +171,16 @@ def test_without_redis_a_signature_is_never_accepted(shop, live_settings):
         response = signed_request(http, shop, "GET", ME)
     assert response.status_code == 503, response.text
     assert response.json()["error"] == "service_unavailable"
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(http, shop, clean_database):
+    assert signed_request(http, shop, "GET", ME).status_code == 200
+    first = key_row(clean_database, shop.key_id)["last_used_at"]
+    assert signed_request(http, shop, "GET", ME + "?again=1").status_code == 200
+    assert key_row(clean_database, shop.key_id)["last_used_at"] == first  # no write
+
+    execute(clean_database, "UPDATE merchant_api_keys SET last_used_at = now() - interval"
+            " '61 seconds' WHERE key_id = %(k)s", {"k": shop.key_id})  # fmt: skip
+    stale = key_row(clean_database, shop.key_id)["last_used_at"]
+    assert signed_request(http, shop, "GET", ME + "?again=2").status_code == 200
+    assert key_row(clean_database, shop.key_id)["last_used_at"] > stale

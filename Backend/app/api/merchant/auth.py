@@ -79,7 +79,9 @@ async def _signed_merchant(
         body,
     )
     await first_sighting(api.runtime, signature)
-    await run_in_threadpool(merchant_keys.record_use, api.runtime.uow(), caller, datetime.now(UTC))
+    now = datetime.now(UTC)
+    if merchant_keys.use_is_stale(caller, now):  # at most once a minute per key
+        await run_in_threadpool(merchant_keys.record_use, api.runtime.uow(), caller, now)
     return caller
 
 

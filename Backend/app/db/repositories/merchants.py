@@ -213,14 +213,14 @@ class MerchantKeyRepository:
             )
 
     def touch(self, key_id: str, *, now: datetime, older_than: datetime) -> None:
-        """Set last_used_at, only when it is older than `older_than`: a busy key writes
-        its row once a minute, not once a request."""
+        """Set last_used_at, only when it is `older_than` or older: a busy key writes its
+        row once a minute, not once a request (two processes racing write it twice)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 UPDATE merchant_api_keys SET last_used_at = %(now)s
                 WHERE key_id = %(key_id)s
-                  AND (last_used_at IS NULL OR last_used_at < %(older_than)s)
+                  AND (last_used_at IS NULL OR last_used_at <= %(older_than)s)
                 """,
                 {"key_id": key_id, "now": now, "older_than": older_than},
             )
