@@ -5,6 +5,7 @@ signature are all 401 `invalid_signature`, and change nothing."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from app.api.app import create_app
+from app.logging_setup import JsonFormatter
 from app.services.merchant_signatures import DOES_NOT_VERIFY, HEADER, header_value
 from tests.conftest import LiveServer, free_port
 from tests.security.admin_audit_world import query
@@ -20,6 +22,7 @@ from tests.support.merchants import (
     execute,
     key_row,
     keyed_merchant,
+    onboard_body,
     signed_headers,
     signed_request,
 )
@@ -184,3 +187,20 @@ def test_last_used_at_is_written_at_most_once_a_minute(http, shop, clean_databas
     stale = key_row(clean_database, shop.key_id)["last_used_at"]
     assert signed_request(http, shop, "GET", ME + "?again=2").status_code == 200
     assert key_row(clean_database, shop.key_id)["last_used_at"] > stale
+
+
+def test_a_key_secret_never_reaches_the_logs(http, live_settings, clean_database, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = live_settings.admin_token.get_secret_value()
+    admin = {"Authorization": f"Bearer {token}"}
+    onboarded = http.post("/api/v1/admin/merchants", json=onboard_body(), headers=admin).json()
+    issued = http.post(f"/api/v1/admin/merchants/{onboarded['id']}/keys", headers=admin).json()
+    keyed = Keyed(onboarded["id"], issued["key_id"], issued["secret"])
+    assert signed_request(http, keyed, "GET", ME).status_code == 200
+    assert_refused(signed_request(http, Keyed(keyed.merchant_id, keyed.key_id, "mks_x"), "GET", ME))
+    http.post(f"/api/v1/admin/merchants/{keyed.merchant_id}/keys/{keyed.key_id}/revoke",
+              headers=admin)  # fmt: skip
+
+    captured = "\n".join(JsonFormatter().format(record) for record in caplog.records)
+    assert keyed.key_id in captured, "nothing was logged: the check would prove nothing"
+    assert keyed.secret not in captured and keyed.secret[4:] not in captured
