@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 
 from app.config import Settings
+from app.domain.merchants import MAX_LIVE_KEYS
 from app.services.custody import SecretBox
 from tests.conftest import LiveServer
 from tests.security.admin_audit_world import audit_rows, query
@@ -175,21 +176,21 @@ def test_a_key_secret_is_shown_once_and_stored_only_encrypted(admin, clean_datab
     assert issued["secret"] not in everything and issued["key_id"] in everything
 
 
-def test_a_third_live_key_is_409_too_many_keys_until_one_is_revoked(admin, clean_database):
+def test_a_key_past_the_live_cap_is_409_too_many_keys_until_one_is_revoked(admin, clean_database):
     merchant = onboard(admin)
     url = f"/merchants/{merchant['id']}/keys"
-    first, second = admin.post(url).json(), admin.post(url).json()
+    issued = [admin.post(url).json() for _ in range(MAX_LIVE_KEYS)]  # two: one in use, one new
     assert_error(admin.post(url), 409, "too_many_keys")
-    assert query(clean_database, "SELECT count(*) FROM merchant_api_keys")[0][0] == 2
+    assert query(clean_database, "SELECT count(*) FROM merchant_api_keys") == [(MAX_LIVE_KEYS,)]
 
-    revoked = admin.post(f"{url}/{first['key_id']}/revoke")
+    revoked = admin.post(f"{url}/{issued[0]['key_id']}/revoke")
     assert revoked.status_code == 200, revoked.text
     assert revoked.json()["revoked_at"] is not None
-    third = admin.post(url)
-    assert third.status_code == 201, third.text
+    another = admin.post(url)
+    assert another.status_code == 201, another.text
     live = [k["key_id"] for k in admin.get(f"/merchants/{merchant['id']}").json()["keys"]
             if k["revoked_at"] is None]  # fmt: skip
-    assert live == [second["key_id"], third.json()["key_id"]]
+    assert live == [key["key_id"] for key in issued[1:]] + [another.json()["key_id"]]
 
 
 def test_revoking_again_changes_nothing_and_another_merchants_key_is_404(admin, clean_database):
