@@ -219,3 +219,27 @@ class MpesaUnavailable(ServiceUnavailable):
     """M-Pesa is not configured here (production without Daraja credentials)."""
 
     code = "mpesa_unavailable"
+
+
+class TillTaken(Conflict):
+    """Another merchant has this till number (or this one was onboarded differently)."""
+
+    code = "till_taken"
+
+
+class TooManyKeys(Conflict):
+    """The merchant has its two live API keys: revoke one before issuing another."""
+
+    code = "too_many_keys"
+
+
+class InvalidSignature(Unauthorized):
+    """A merchant request whose PayTrace-Signature does not hold. One code for every
+    reason; the detail names the reason only where it tells a stranger nothing (a
+    malformed header, a stale timestamp, a replay), never which of key or MAC failed."""
+
+    code = "invalid_signature"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "PayTrace-Signature"}

@@ -14,6 +14,7 @@ from app.api import (
     admin,
     admin_audit,
     admin_callbacks,
+    admin_merchants,
     admin_mpesa,
     admin_mpesa_reconciliation,
     callbacks,
@@ -23,6 +24,7 @@ from app.api import (
 from app.api.callback_store import MAX_CALLBACK_BYTES
 from app.api.dev_wiring import mount_sandboxes
 from app.api.errors import install_error_handlers
+from app.api.merchant import me as merchant_me
 from app.api.request_id import RequestId
 from app.api.source_networks import SourceNetworks, rules_from_settings
 from app.api.v1 import auth as v1_auth
@@ -117,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_audit.router)
     app.include_router(admin_mpesa.router)
     app.include_router(admin_mpesa_reconciliation.router)
+    app.include_router(admin_merchants.router)
+    app.include_router(merchant_me.router)
     mount_sandboxes(app, settings)
     app.include_router(ussd_routes.router)
     return app

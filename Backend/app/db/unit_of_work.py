@@ -20,6 +20,7 @@ from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.incoming import IncomingRepository
 from app.db.repositories.invitations import InvitationRepository
 from app.db.repositories.ledger import LedgerRepository
+from app.db.repositories.merchants import MerchantKeyRepository, MerchantRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
 from app.db.repositories.mpesa_reconciliation import MpesaReconciliationRepository
 from app.db.repositories.mpesa_status_queries import StatusQueryRepository
@@ -59,6 +60,8 @@ class UnitOfWork:
     contributions: ContributionRepository
     pledges: PledgeRepository
     admin_audit: AdminAuditRepository
+    merchants: MerchantRepository
+    merchant_keys: MerchantKeyRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -90,6 +93,8 @@ class UnitOfWork:
         self.contributions = ContributionRepository(self.conn)
         self.pledges = PledgeRepository(self.conn)
         self.admin_audit = AdminAuditRepository(self.conn)
+        self.merchants = MerchantRepository(self.conn)
+        self.merchant_keys = MerchantKeyRepository(self.conn)
         return self
 
     def __exit__(

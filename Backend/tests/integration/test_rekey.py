@@ -1,12 +1,17 @@
+from datetime import UTC, datetime
+
 import pytest
 from cryptography.fernet import Fernet
 from stellar_sdk import Keypair
 
 from app.cli import rekey
 from app.db.unit_of_work import UnitOfWork
+from app.services import merchant_keys
 from app.services.custody import SecretBox, UndecryptableSecret, rekey_wallets
+from app.services.merchants import onboard
 from app.services.pins import PinHasher
 from app.services.registration import NewUser, register_user
+from tests.support.merchants import application, key_row
 
 OLD = Fernet.generate_key().decode()
 NEW = Fernet.generate_key().decode()
@@ -84,10 +89,35 @@ def test_rekey_stops_at_a_secret_no_key_opens_and_names_only_the_wallet(
     assert str(refused.value) == f"wallet {first_id}: secret opens under no configured key"
 
 
+def merchant_secrets(database, box: SecretBox, how_many: int) -> dict[str, str]:
+    """Merchants with a key each (one revoked), secrets under box: key id -> secret."""
+    issued = {}
+    for n in range(how_many):
+        merchant = onboard(UnitOfWork(database), application(f"{51234 + n}")).merchant
+        key = merchant_keys.issue_key(UnitOfWork(database), box, merchant.id)
+        issued[key.key.key_id] = key.secret
+    merchant_keys.revoke_key(UnitOfWork(database), merchant.id, key.key.key_id, datetime.now(UTC))
+    return issued
+
+
+def test_rekey_moves_merchant_key_secrets_revoked_ones_too(settings, clean_database):
+    issued = merchant_secrets(clean_database, SecretBox([OLD]), 5)
+    box = SecretBox([NEW, OLD])
+
+    assert merchant_keys.rekey_secrets(clean_database, box, batch_size=2) == 5
+    assert merchant_keys.rekey_secrets(clean_database, box, batch_size=2) == 0
+    only_new = SecretBox([NEW])
+    for key_id, secret in issued.items():
+        assert only_new.decrypt(key_row(clean_database, key_id)["secret_ct"]) == secret
+    with pytest.raises(UndecryptableSecret, match=r"^merchant key 1: secret opens under no"):
+        merchant_keys.rekey_secrets(clean_database, SecretBox([Fernet.generate_key().decode()]))
+
+
 def test_rekey_command_rekeys_with_keys_from_the_environment(
     settings, clean_database, pin_hash, monkeypatch, capsys
 ):
     register_many(clean_database, SecretBox([OLD]), 3, pin_hash)
+    issued = merchant_secrets(clean_database, SecretBox([OLD]), 2)
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("DATABASE_URL", clean_database.dsn)
@@ -97,6 +127,9 @@ def test_rekey_command_rekeys_with_keys_from_the_environment(
 
     out = capsys.readouterr()
     assert "3 wallet secret(s) re-encrypted" in out.out
+    assert "2 merchant API key secret(s) re-encrypted" in out.out
+    for key_id, secret in issued.items():
+        assert SecretBox([NEW]).decrypt(key_row(clean_database, key_id)["secret_ct"]) == secret
     assert NEW not in out.out + out.err and OLD not in out.out + out.err
     for _, address, ciphertext in wallets(clean_database):
         assert Keypair.from_secret(SecretBox([NEW]).decrypt(ciphertext)).public_key == address

@@ -16,6 +16,7 @@ from app.services import transfers
 from app.services.pins import PinHasher, PinPolicy, verify_pin
 from app.services.transfers import TransferRequest
 from tests.conftest import LiveServer
+from tests.support.merchants import keyed_merchant
 from tests.support.wallets import fund, phone_of, register, registration_secrets
 
 ADMIN = "/api/v1/admin"
@@ -36,8 +37,9 @@ def http(live_server: LiveServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def world(live_settings: Settings, clean_database) -> dict[str, int]:
-    """Alice and Bob; Alice cashed in and sent Bob money, and mistyped her PIN once."""
+def world(live_settings: Settings, clean_database) -> dict[str, int | str]:
+    """Alice and Bob; Alice cashed in and sent Bob money, and mistyped her PIN once; a
+    merchant with one API key."""
     box, pin_hash = registration_secrets(live_settings)
     alice = register(clean_database, box, pin_hash, phone=ALICE, name="Alice Wanjiru")
     register(clean_database, box, pin_hash, phone=BOB, name="Bob Otieno")
@@ -58,7 +60,14 @@ def world(live_settings: Settings, clean_database) -> dict[str, int]:
             attempt_key="wrong-1",
         )
     cash_in = query(clean_database, "SELECT min(id) FROM journal_transactions")[0][0]
-    return {"transfer": moved.transaction_id, "cash_in": cash_in, "alice": alice}
+    merchant = keyed_merchant(clean_database, live_settings)
+    return {
+        "transfer": moved.transaction_id,
+        "cash_in": cash_in,
+        "alice": alice,
+        "merchant": merchant.merchant_id,
+        "key": merchant.key_id,
+    }
 
 
 def query(database, sql: str, params: dict | None = None) -> list[tuple]:

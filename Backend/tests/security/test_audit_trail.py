@@ -11,6 +11,7 @@ import pytest
 
 from tests.security import admin_audit_world
 from tests.security.admin_audit_world import ADMIN, ALICE, CASH, audit_rows, fingerprint
+from tests.support.merchants import onboard_body
 from tests.support.routes import http_routes
 from tests.support.wallets import ledger_snapshot, phone_of
 
@@ -33,10 +34,11 @@ class Case:
     tx: bool = False
 
 
-USER, TRANSFER, CASH_IN = (
+USER, TRANSFER, CASH_IN, MERCHANT = (
     ("user", ALICE),
     ("transaction", "{transfer}"),
     ("transaction", "{cash_in}"),
+    ("merchant", "{merchant}"),
 )
 
 # One line per admin route: a route added without its line fails
@@ -60,6 +62,14 @@ CASES = [
          CASH_IN),
     Case("GET", "/callbacks", 200, "/callbacks?provider=mpesa"),
     Case("GET", "/audit", 200, "/audit?outcome=refused"),
+    Case("POST", "/merchants", 201, target=("till", "712345"), json=onboard_body("712345"),
+         tx=True),
+    Case("GET", "/merchants", 200, "/merchants?status=active"),
+    Case("GET", "/merchants/{merchant_id}", 200, "/merchants/{merchant}", MERCHANT),
+    Case("POST", "/merchants/{merchant_id}/keys", 201, "/merchants/{merchant}/keys", MERCHANT,
+         tx=True),
+    Case("POST", "/merchants/{merchant_id}/keys/{key_id}/revoke", 200,
+         "/merchants/{merchant}/keys/{key}/revoke", ("key", "{key}"), tx=True),
 ]
 # fmt: on
 

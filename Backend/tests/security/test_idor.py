@@ -12,6 +12,8 @@ fails test_every_api_route_is_classified_for_idor until it has its line. Kinds:
 - public: readable by anyone signed in, by design; it shows no phone, and no name of
   an anonymous contributor.
 - sign_in: no bearer token; identity is the SMS code, the PIN or the refresh token.
+- merchant: signed with a merchant's API key (PayTrace-Signature), never a user's
+  token: Jane's bearer token gets 401 `invalid_signature` and nothing of anyone's.
 After every attempt, every row of the watched tables is what it was: nothing moved.
 """
 
@@ -49,7 +51,7 @@ MISSING = {"deposit": "ZZZZZZZZZZ", "withdrawal": "ZZZZZZZZZZ", "campaign": 9876
 
 @dataclass(frozen=True)
 class Probe:
-    kind: str  # private | organiser | caller | public | sign_in
+    kind: str  # private | organiser | caller | public | sign_in | merchant
     check: Callable[[World], None]
     last: bool = False  # changes the caller's own state: runs after the snapshot check
 
@@ -106,6 +108,16 @@ def sign_in(path: str, body: dict) -> Probe:
         assert response.status_code == 422, response.text
 
     return Probe("sign_in", check)
+
+
+def merchant(method: str, path: str) -> Probe:
+    def check(w: World) -> None:
+        response = w.as_jane(method, path)
+        assert response.status_code == 401, response.text
+        assert response.json()["error"] == "invalid_signature"
+        assert JANE not in response.text and AMINA not in response.text
+
+    return Probe("merchant", check)
 
 
 # ---- the caller's own data -------------------------------------------------------------
@@ -228,6 +240,7 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/workers/register"): sign_in("/workers/register", {"phone": AMINA, "otp": "123456",
                                            "full_name": "X", "pin": PIN, "accept_terms": True}),
     ("GET", "/me"): caller(jane_is_herself),
+    ("GET", "/merchant/me"): merchant("GET", "/merchant/me"),
     ("PATCH", "/me"): refuses_a_user_in_the_body("PATCH", "/me", {"language": "sw"}),
     ("POST", "/me/pin"): refuses_a_user_in_the_body("POST", "/me/pin",
                                                     {"old_pin": PIN, "new_pin": "5937"}),

@@ -1,0 +1,180 @@
+"""The admin API's merchants: onboard, list, read, and issue or revoke their API keys.
+
+Same conventions as app/api/admin.py: ADMIN_TOKEN as a bearer token, every request in
+the audit trail (an action's row committed with it), cursor paging, `{"error",
+"detail"}` failures. A key's secret is in one answer only, never in the trail or a log.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import Path, Query, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from app.api import admin_trail
+from app.api.admin_auth import AdminRuntime, admin_router
+from app.api.admin_merchant_models import (
+    IssuedKeyOut,
+    KeyOut,
+    MerchantDetailOut,
+    MerchantIn,
+    MerchantOut,
+    MerchantPageOut,
+)
+from app.api.admin_models import ErrorOut
+from app.api.cursors import MAX_ID, decode_cursor, encode_cursor
+from app.domain.merchants import FeeRule
+from app.errors import NotFound
+from app.services import merchant_keys, merchants
+from app.services.custody import SecretBox
+
+log = logging.getLogger("paytrace.admin")
+
+router = admin_router(r400="the body is not JSON text (e.g. not UTF-8)")
+
+_CURSOR = "m"  # the merchants list's cursors
+MerchantId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[7])]
+KeyId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_]+$",
+        examples=["mk_live_3f9a0c1d2e4b5a6978c0d1e2"],
+    ),
+]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, object]]:
+    return {code: {"model": ErrorOut} for code in codes}
+
+
+@router.post(
+    "/merchants",
+    summary="Onboard a merchant",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": MerchantOut, "description": "the same request again (replayed)"},
+        409: {"model": ErrorOut, "description": "`till_taken`: another merchant has the till"},
+    },
+)
+async def onboard_merchant(
+    body: MerchantIn, response: Response, runtime: AdminRuntime
+) -> MerchantOut:
+    """A merchant and its ledger account. The till number is the natural idempotency key:
+    the same request again answers 200 with the merchant; anything else naming the till
+    is 409 `till_taken`. Bad fields are 422 with `invalid_till`, `invalid_display_name`,
+    `invalid_legal_name`, `invalid_phone`, `invalid_payout_schedule` or `invalid_fee`."""
+    # The trail's row is written by the commit that creates the merchant: what it
+    # records is set before the service runs.
+    runtime.audit.target("till", admin_trail.storable(body.till_number[:20]))
+    application = merchants.Application(
+        legal_name=body.legal_name,
+        display_name=body.display_name,
+        till_number=body.till_number,
+        contact_phone=body.contact_phone,
+        payout_phone=body.payout_phone,
+        payout_schedule=body.payout_schedule,
+        fee=FeeRule(body.fee_bps, body.fee_min_cents, body.fee_max_cents),
+    )
+    done = await run_in_threadpool(merchants.onboard, runtime.uow(), application)
+    if done.replayed:
+        response.status_code = status.HTTP_200_OK
+    else:
+        log.info(
+            "merchant onboarded",
+            extra={"merchant_id": done.merchant.id, "request_id": runtime.audit.request_id},
+        )
+    return MerchantOut.of(done.merchant)
+
+
+@router.get("/merchants", summary="Merchants, newest first")
+async def list_merchants(
+    runtime: AdminRuntime,
+    merchant_status: Annotated[Literal["active", "suspended"] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=merchants.PAGE_MAX)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=40, description="`next_cursor` of the previous page")
+    ] = None,
+) -> MerchantPageOut:
+    """Cursor-paginated: pass `next_cursor` back as `cursor` until it is null."""
+    before = decode_cursor(_CURSOR, cursor)
+    rows, more = await run_in_threadpool(
+        lambda: merchants.page(runtime.uow(), limit=limit, before_id=before, status=merchant_status)
+    )
+    return MerchantPageOut(
+        items=[MerchantOut.of(row) for row in rows],
+        next_cursor=encode_cursor(_CURSOR, rows[-1].id) if more and rows else None,
+    )
+
+
+@router.get(
+    "/merchants/{merchant_id}", summary="A merchant and its API keys", responses=_errors(404)
+)
+async def get_merchant(merchant_id: MerchantId, runtime: AdminRuntime) -> MerchantDetailOut:
+    """The merchant, its balance (cents) and its keys (ids and dates, never a secret)."""
+    found = await run_in_threadpool(merchants.detail, runtime.uow(), merchant_id)
+    if found is None:
+        raise NotFound("no such merchant")
+    return MerchantDetailOut.of_detail(found)
+
+
+@router.post(
+    "/merchants/{merchant_id}/keys",
+    summary="Issue an API key (its secret is shown once)",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **_errors(404),
+        409: {"model": ErrorOut, "description": "`too_many_keys`: two live keys already"},
+    },
+)
+async def issue_merchant_key(
+    merchant_id: MerchantId, response: Response, runtime: AdminRuntime
+) -> IssuedKeyOut:
+    """A new live key. The answer is the only place its secret ever appears: hand it to
+    the merchant over a safe channel. At most two keys are live at a time, so a key can
+    be rotated without downtime (issue, switch, revoke the old). Not idempotent: if the
+    answer is lost, revoke the key it made (listed by GET /merchants/{id})."""
+    box = SecretBox.from_settings(runtime.settings)
+    key_id = merchant_keys.new_key_id()
+    runtime.audit.detail["key_id"] = key_id  # the id, never the secret; before the commit
+    issued = await run_in_threadpool(
+        merchant_keys.issue_key, runtime.uow(), box, merchant_id, key_id
+    )
+    response.headers["Cache-Control"] = "no-store"
+    log.info(
+        "merchant key issued",
+        extra={
+            "merchant_id": merchant_id,
+            "key_id": issued.key.key_id,
+            "request_id": runtime.audit.request_id,
+        },
+    )
+    return IssuedKeyOut.issued(issued)
+
+
+@router.post(
+    "/merchants/{merchant_id}/keys/{key_id}/revoke",
+    summary="Revoke an API key for good",
+    responses=_errors(404),
+)
+async def revoke_merchant_key(
+    merchant_id: MerchantId, key_id: KeyId, runtime: AdminRuntime
+) -> KeyOut:
+    """The key signs nothing from now on (the next request signed with it is 401).
+    Revoking a revoked key answers it unchanged."""
+    key = await run_in_threadpool(
+        merchant_keys.revoke_key, runtime.uow(), merchant_id, key_id, datetime.now(UTC)
+    )
+    log.info(
+        "merchant key revoked",
+        extra={
+            "merchant_id": merchant_id,
+            "key_id": key_id,
+            "request_id": runtime.audit.request_id,
+        },
+    )
+    return KeyOut.of(key)

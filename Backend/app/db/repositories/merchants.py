@@ -1,0 +1,226 @@
+"""Merchants, their ledger accounts and their API keys.
+
+A merchant's balance is its ledger account's: read from the ledger, never a counter
+kept beside it. Key secrets arrive here already encrypted and leave encrypted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+
+from app.domain.records.merchants import MerchantKeyRow, MerchantRow, SigningKey
+
+
+class TillTaken(Exception):
+    """Another merchant has this till number (the transaction is aborted: roll back)."""
+
+
+class TooManyLiveKeys(Exception):
+    """The database refused a third live key (the transaction is aborted: roll back)."""
+
+
+_COLUMNS = """m.id, m.legal_name, m.display_name, m.till_number, m.contact_phone,
+    m.payout_phone, m.payout_schedule, m.fee_bps, m.fee_min_cents, m.fee_max_cents,
+    m.status, m.account_id, a.balance, m.created_at"""
+_FROM = "FROM merchants m JOIN ledger_accounts a ON a.id = m.account_id"
+
+# The account and the merchant in one statement: neither exists without the other.
+_CREATE_SQL = """
+    WITH account AS (
+        INSERT INTO ledger_accounts (kind, code)
+        VALUES ('merchant', 'merchant:' || %(till)s)
+        RETURNING id
+    )
+    INSERT INTO merchants (legal_name, display_name, till_number, contact_phone,
+                           payout_phone, payout_schedule, fee_bps, fee_min_cents,
+                           fee_max_cents, account_id, request_hash)
+    SELECT %(legal_name)s, %(display_name)s, %(till)s, %(contact_phone)s, %(payout_phone)s,
+           %(payout_schedule)s, %(fee_bps)s, %(fee_min)s, %(fee_max)s, account.id, %(hash)s
+    FROM account
+    RETURNING id
+"""
+
+
+class MerchantRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    def create(
+        self,
+        *,
+        legal_name: str,
+        display_name: str,
+        till_number: str,
+        contact_phone: str,
+        payout_phone: str,
+        payout_schedule: str,
+        fee_bps: int,
+        fee_min_cents: int,
+        fee_max_cents: int,
+        request_hash: str,
+    ) -> int:
+        """The merchant and its ledger account; returns its id. Raises TillTaken."""
+        params = {
+            "legal_name": legal_name,
+            "display_name": display_name,
+            "till": till_number,
+            "contact_phone": contact_phone,
+            "payout_phone": payout_phone,
+            "payout_schedule": payout_schedule,
+            "fee_bps": fee_bps,
+            "fee_min": fee_min_cents,
+            "fee_max": fee_max_cents,
+            "hash": request_hash,
+        }
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(_CREATE_SQL, params)
+                return cur.fetchone()[0]
+        except psycopg2.errors.UniqueViolation as exc:
+            # The till's own index, or the account code 'merchant:<till>' it implies.
+            raise TillTaken from exc
+
+    def get(self, merchant_id: int, *, for_update: bool = False) -> MerchantRow | None:
+        """One merchant; for_update locks its row (what key issuing serialises on)."""
+        lock = " FOR UPDATE OF m" if for_update else ""
+        with self._conn.cursor() as cur:
+            cur.execute(f"SELECT {_COLUMNS} {_FROM} WHERE m.id = %(id)s{lock}", {"id": merchant_id})
+            row = cur.fetchone()
+        return MerchantRow(*row) if row else None
+
+    def by_till(self, till_number: str) -> tuple[MerchantRow, str] | None:
+        """The merchant with this till, and the hash of the request that onboarded it."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS}, m.request_hash {_FROM} WHERE m.till_number = %(till)s",
+                {"till": till_number},
+            )
+            row = cur.fetchone()
+        return (MerchantRow(*row[:-1]), row[-1]) if row else None
+
+    def page(self, *, limit: int, before_id: int | None, status: str | None) -> list[MerchantRow]:
+        """Up to `limit` merchants, newest first, older than `before_id`."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT {_COLUMNS} {_FROM}
+                WHERE (%(before)s::bigint IS NULL OR m.id < %(before)s::bigint)
+                  AND (%(status)s::text IS NULL OR m.status = %(status)s::text)
+                ORDER BY m.id DESC
+                LIMIT %(limit)s
+                """,
+                {"before": before_id, "status": status, "limit": limit},
+            )
+            return [MerchantRow(*row) for row in cur.fetchall()]
+
+
+_KEY_COLUMNS = "key_id, merchant_id, created_at, revoked_at, last_used_at"
+
+
+class MerchantKeyRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    def insert(self, *, key_id: str, merchant_id: int, secret_ct: str) -> MerchantKeyRow:
+        """A new live key. Raises TooManyLiveKeys (the database's own guard)."""
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(
+                    f"""
+                    INSERT INTO merchant_api_keys (key_id, merchant_id, secret_ct)
+                    VALUES (%(key_id)s, %(merchant_id)s, %(secret_ct)s)
+                    RETURNING {_KEY_COLUMNS}
+                    """,
+                    {"key_id": key_id, "merchant_id": merchant_id, "secret_ct": secret_ct},
+                )
+                return MerchantKeyRow(*cur.fetchone())
+        except psycopg2.errors.CheckViolation as exc:
+            if exc.diag.constraint_name == "merchant_api_keys_two_live":
+                raise TooManyLiveKeys from exc
+            raise
+
+    def of_merchant(self, merchant_id: int) -> list[MerchantKeyRow]:
+        """Every key of a merchant, live and revoked, oldest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_KEY_COLUMNS} FROM merchant_api_keys"
+                " WHERE merchant_id = %(id)s ORDER BY id",
+                {"id": merchant_id},
+            )
+            return [MerchantKeyRow(*row) for row in cur.fetchall()]
+
+    def count_live(self, merchant_id: int) -> int:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM merchant_api_keys"
+                " WHERE merchant_id = %(id)s AND revoked_at IS NULL",
+                {"id": merchant_id},
+            )
+            return cur.fetchone()[0]
+
+    def revoke(self, *, merchant_id: int, key_id: str, now: datetime) -> MerchantKeyRow | None:
+        """Revoke a key of this merchant (a revoked one keeps its first revoked_at);
+        None when the merchant has no such key."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                UPDATE merchant_api_keys SET revoked_at = coalesce(revoked_at, %(now)s)
+                WHERE key_id = %(key_id)s AND merchant_id = %(merchant_id)s
+                RETURNING {_KEY_COLUMNS}
+                """,
+                {"key_id": key_id, "merchant_id": merchant_id, "now": now},
+            )
+            row = cur.fetchone()
+        return MerchantKeyRow(*row) if row else None
+
+    def signing_key(self, key_id: str) -> SigningKey | None:
+        """A key and its merchant's status, in one round trip (every signed request)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT k.key_id, k.merchant_id, k.secret_ct, k.revoked_at IS NOT NULL,
+                       m.status, k.last_used_at
+                FROM merchant_api_keys k JOIN merchants m ON m.id = k.merchant_id
+                WHERE k.key_id = %(key_id)s
+                """,
+                {"key_id": key_id},
+            )
+            row = cur.fetchone()
+        return SigningKey(*row) if row else None
+
+    def batch_for_rekey(self, after_id: int, limit: int) -> list[tuple[int, str]]:
+        """Lock the next batch of keys (by id): (row id, encrypted secret), revoked ones
+        too (a revoked secret must still open for as long as it is kept)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT id, secret_ct FROM merchant_api_keys WHERE id > %(after)s
+                ORDER BY id LIMIT %(limit)s FOR UPDATE
+                """,
+                {"after": after_id, "limit": limit},
+            )
+            return [(row[0], row[1]) for row in cur.fetchall()]
+
+    def set_secret(self, row_id: int, secret_ct: str) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE merchant_api_keys SET secret_ct = %(ct)s WHERE id = %(id)s",
+                {"ct": secret_ct, "id": row_id},
+            )
+
+    def touch(self, key_id: str, *, now: datetime, older_than: datetime) -> None:
+        """Set last_used_at, only when it is `older_than` or older: a busy key writes its
+        row once a minute, not once a request (two processes racing write it twice)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE merchant_api_keys SET last_used_at = %(now)s
+                WHERE key_id = %(key_id)s
+                  AND (last_used_at IS NULL OR last_used_at <= %(older_than)s)
+                """,
+                {"key_id": key_id, "now": now, "older_than": older_than},
+            )

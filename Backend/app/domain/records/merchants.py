@@ -1,0 +1,59 @@
+"""Merchants and their API keys as stored: plain records repositories build, services
+return and channels render (see app/domain/records/__init__.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.merchants import FeeRule
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantRow:
+    id: int
+    legal_name: str
+    display_name: str
+    till_number: str
+    contact_phone: str
+    payout_phone: str
+    payout_schedule: str  # on_request | daily
+    fee_bps: int
+    fee_min_cents: int
+    fee_max_cents: int
+    status: str  # active | suspended
+    account_id: int
+    balance: int  # cents: the merchant account's balance, read from the ledger
+    created_at: datetime
+
+    @property
+    def fee(self) -> FeeRule:
+        return FeeRule(self.fee_bps, self.fee_min_cents, self.fee_max_cents)
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantKeyRow:
+    """An API key as an operator sees it: never its secret."""
+
+    key_id: str
+    merchant_id: int
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def live(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """What checking a signature needs: the key's encrypted secret, and whether the key
+    and its merchant may sign at all."""
+
+    key_id: str
+    merchant_id: int
+    secret_ct: str
+    revoked: bool
+    merchant_status: str
+    last_used_at: datetime | None

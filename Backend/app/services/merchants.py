@@ -1,0 +1,175 @@
+"""Merchants: an operator onboards them; the admin API and the merchant API read them.
+
+A merchant is a row and a ledger account of its own (kind 'merchant'), created in one
+statement. Onboarding is idempotent on the till number, the merchant's natural key: the
+same request again answers the merchant it made, another request naming the till is
+refused as `till_taken`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.db.repositories.merchants import TillTaken as TillInUse
+from app.db.unit_of_work import UnitOfWork
+from app.domain import merchants as rules
+from app.domain.merchants import FeeRule
+from app.domain.phone import InvalidPhone, normalise
+from app.domain.records.merchants import MerchantKeyRow, MerchantRow
+from app.errors import ServiceUnavailable, TillTaken, refused
+from app.services.ledger import request_hash
+
+PAGE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """An onboarding request as an operator filled it in (phones in any format)."""
+
+    legal_name: str
+    display_name: str
+    till_number: str
+    contact_phone: str
+    payout_phone: str
+    payout_schedule: str
+    fee: FeeRule
+
+
+@dataclass(frozen=True, slots=True)
+class Onboarded:
+    merchant: MerchantRow
+    replayed: bool  # True: an earlier identical request made it
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantDetail:
+    merchant: MerchantRow
+    keys: list[MerchantKeyRow]  # live and revoked, oldest first; never a secret
+
+
+def _phone(raw: str, field: str) -> str:
+    try:
+        return normalise(raw)
+    except InvalidPhone:
+        raise refused("invalid_phone", f"{field}: not a valid phone number") from None
+
+
+def checked(application: Application) -> Application:
+    """The application with its phones in E.164; raises ValidationFailed ('invalid_till',
+    'invalid_display_name', 'invalid_legal_name', 'invalid_phone',
+    'invalid_payout_schedule', 'invalid_fee')."""
+    if not rules.is_till(application.till_number):
+        raise refused("invalid_till", "a till number is 5 to 7 digits, not starting with 0")
+    problem = rules.display_name_problem(application.display_name)
+    if problem is not None:
+        raise refused("invalid_display_name", f"display_name: {problem}")
+    legal = application.legal_name.strip()
+    if not rules.LEGAL_NAME_MIN <= len(legal) <= rules.LEGAL_NAME_MAX or not legal.isprintable():
+        raise refused(
+            "invalid_legal_name",
+            f"legal_name: {rules.LEGAL_NAME_MIN} to {rules.LEGAL_NAME_MAX} printable characters",
+        )
+    if application.payout_schedule not in rules.PAYOUT_SCHEDULES:
+        raise refused("invalid_payout_schedule", "payout_schedule: on_request or daily")
+    problem = application.fee.problem()
+    if problem is not None:
+        raise refused("invalid_fee", problem)
+    return Application(
+        legal_name=legal,
+        display_name=application.display_name,
+        till_number=application.till_number,
+        contact_phone=_phone(application.contact_phone, "contact_phone"),
+        payout_phone=_phone(application.payout_phone, "payout_phone"),
+        payout_schedule=application.payout_schedule,
+        fee=application.fee,
+    )
+
+
+def _fingerprint(a: Application) -> str:
+    return request_hash(
+        kind="merchant",
+        legal_name=a.legal_name,
+        display_name=a.display_name,
+        till_number=a.till_number,
+        contact_phone=a.contact_phone,
+        payout_phone=a.payout_phone,
+        payout_schedule=a.payout_schedule,
+        fee=[a.fee.bps, a.fee.min_cents, a.fee.max_cents],
+    )
+
+
+def _earlier(uow: UnitOfWork, till: str, fingerprint: str) -> Onboarded | None:
+    found = uow.merchants.by_till(till)
+    if found is None:
+        return None
+    merchant, stored_hash = found
+    if stored_hash != fingerprint:
+        raise TillTaken(f"till {till} belongs to another merchant")
+    return Onboarded(merchant, replayed=True)
+
+
+def onboard(uow: UnitOfWork, application: Application) -> Onboarded:
+    """Create the merchant and its ledger account; commits.
+
+    The same application again returns the merchant (replayed=True). Raises
+    ValidationFailed (see `checked`), TillTaken when the till is another merchant's
+    (or was onboarded with other details), ServiceUnavailable.
+    """
+    a = checked(application)
+    fingerprint = _fingerprint(a)
+    try:
+        with uow:
+            earlier = _earlier(uow, a.till_number, fingerprint)
+            if earlier is not None:
+                return earlier
+            merchant_id = uow.merchants.create(
+                legal_name=a.legal_name,
+                display_name=a.display_name,
+                till_number=a.till_number,
+                contact_phone=a.contact_phone,
+                payout_phone=a.payout_phone,
+                payout_schedule=a.payout_schedule,
+                fee_bps=a.fee.bps,
+                fee_min_cents=a.fee.min_cents,
+                fee_max_cents=a.fee.max_cents,
+                request_hash=fingerprint,
+            )
+            merchant = uow.merchants.get(merchant_id)
+            uow.commit()
+    except TillInUse:
+        # A concurrent onboarding committed this till first: its answer is ours.
+        with uow:
+            earlier = _earlier(uow, a.till_number, fingerprint)
+        if earlier is None:  # the account code was taken, yet no merchant has the till
+            raise TillTaken(f"till {a.till_number} is taken") from None
+        return earlier
+    if merchant is None:  # read back in the transaction that made it
+        raise ServiceUnavailable("the merchant was created but could not be read back")
+    return Onboarded(merchant, replayed=False)
+
+
+def get(uow: UnitOfWork, merchant_id: int) -> MerchantRow | None:
+    """The merchant with its balance (cents), or None."""
+    with uow:
+        return uow.merchants.get(merchant_id)
+
+
+def detail(uow: UnitOfWork, merchant_id: int) -> MerchantDetail | None:
+    """The merchant and its API keys (never their secrets), read at one moment; or None."""
+    with uow:
+        merchant = uow.merchants.get(merchant_id)
+        if merchant is None:
+            return None
+        return MerchantDetail(merchant, uow.merchant_keys.of_merchant(merchant_id))
+
+
+def page(
+    uow: UnitOfWork, *, limit: int, before_id: int | None = None, status: str | None = None
+) -> tuple[list[MerchantRow], bool]:
+    """One page of merchants, newest first, older than `before_id`, and whether more
+    follow. Raises ValueError for a limit out of range, ServiceUnavailable."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise ValueError(f"limit must be 1..{PAGE_MAX}")
+    with uow:
+        rows = uow.merchants.page(limit=limit + 1, before_id=before_id, status=status)
+    return rows[:limit], len(rows) > limit

@@ -1,0 +1,79 @@
+"""Merchants under concurrency, on PostgreSQL: many operators at once never make a third
+live key, nor two merchants with one till."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from app.db.unit_of_work import UnitOfWork
+from app.domain.merchants import MAX_LIVE_KEYS
+from app.errors import TillTaken, TooManyKeys
+from app.services import merchant_keys, merchants
+from app.services.custody import SecretBox
+from tests.security.admin_audit_world import query
+from tests.support.merchants import application
+
+THREADS = 8
+
+
+def at_once(work: Callable[[], object]) -> list[object]:
+    """Run work in THREADS threads released together; each one's result or exception."""
+    start = threading.Barrier(THREADS)
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        start.wait()
+        try:
+            outcome: object = work()
+        except Exception as exc:
+            outcome = exc
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_keys_issued_at_once_stop_at_the_live_cap(settings, clean_database):
+    merchant = merchants.onboard(UnitOfWork(clean_database), application()).merchant
+    box = SecretBox.from_settings(settings)
+
+    results = at_once(lambda: merchant_keys.issue_key(UnitOfWork(clean_database), box, merchant.id))
+
+    issued = [r for r in results if isinstance(r, merchant_keys.IssuedKey)]
+    refused = [r for r in results if isinstance(r, TooManyKeys)]
+    assert (len(issued), len(refused)) == (MAX_LIVE_KEYS, THREADS - MAX_LIVE_KEYS), results
+    live = query(clean_database, "SELECT count(*) FROM merchant_api_keys WHERE revoked_at IS NULL")
+    assert live == [(MAX_LIVE_KEYS,)]
+
+
+def test_one_onboarding_sent_at_once_makes_one_merchant_and_one_account(settings, clean_database):
+    results = at_once(lambda: merchants.onboard(UnitOfWork(clean_database), application()))
+
+    assert all(isinstance(r, merchants.Onboarded) for r in results), results
+    assert len({r.merchant.id for r in results}) == 1  # type: ignore[union-attr]
+    assert sum(not r.replayed for r in results) == 1  # type: ignore[union-attr]
+    accounts = "SELECT count(*) FROM ledger_accounts WHERE kind = 'merchant'"
+    assert query(clean_database, accounts) == [(1,)]
+
+
+def test_two_merchants_racing_for_one_till_one_wins(settings, clean_database):
+    names = iter(f"SHOP {n}" for n in range(THREADS))
+    lock = threading.Lock()
+
+    def onboard_another() -> merchants.Onboarded:
+        with lock:
+            name = next(names)
+        return merchants.onboard(UnitOfWork(clean_database), application(display_name=name))
+
+    results = at_once(onboard_another)
+
+    made = [r for r in results if isinstance(r, merchants.Onboarded)]
+    assert len(made) == 1 and not made[0].replayed, results
+    assert sum(isinstance(r, TillTaken) for r in results) == THREADS - 1
