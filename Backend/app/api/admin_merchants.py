@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import Path, Query, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from app.api import admin_trail
 from app.api.admin_auth import AdminRuntime, admin_router
@@ -80,7 +79,7 @@ async def onboard_merchant(
         payout_schedule=body.payout_schedule,
         fee=FeeRule(body.fee_bps, body.fee_min_cents, body.fee_max_cents),
     )
-    done = await run_in_threadpool(merchants.onboard, runtime.uow(), application)
+    done = await runtime.run(merchants.onboard, application)
     if done.replayed:
         response.status_code = status.HTTP_200_OK
     else:
@@ -102,8 +101,8 @@ async def list_merchants(
 ) -> MerchantPageOut:
     """Cursor-paginated: pass `next_cursor` back as `cursor` until it is null."""
     before = decode_cursor(_CURSOR, cursor)
-    rows, more = await run_in_threadpool(
-        lambda: merchants.page(runtime.uow(), limit=limit, before_id=before, status=merchant_status)
+    rows, more = await runtime.run(
+        merchants.page, limit=limit, before_id=before, status=merchant_status
     )
     return MerchantPageOut(
         items=[MerchantOut.of(row) for row in rows],
@@ -116,7 +115,7 @@ async def list_merchants(
 )
 async def get_merchant(merchant_id: MerchantId, runtime: AdminRuntime) -> MerchantDetailOut:
     """The merchant, its balance (cents) and its keys (ids and dates, never a secret)."""
-    found = await run_in_threadpool(merchants.detail, runtime.uow(), merchant_id)
+    found = await runtime.run(merchants.detail, merchant_id)
     if found is None:
         raise NotFound("no such merchant")
     return MerchantDetailOut.of_detail(found)
@@ -141,9 +140,7 @@ async def issue_merchant_key(
     box = SecretBox.from_settings(runtime.settings)
     key_id = merchant_keys.new_key_id()
     runtime.audit.detail["key_id"] = key_id  # the id, never the secret; before the commit
-    issued = await run_in_threadpool(
-        merchant_keys.issue_key, runtime.uow(), box, merchant_id, key_id
-    )
+    issued = await runtime.run(merchant_keys.issue_key, box, merchant_id, key_id)
     response.headers["Cache-Control"] = "no-store"
     log.info(
         "merchant key issued",
@@ -166,9 +163,7 @@ async def revoke_merchant_key(
 ) -> KeyOut:
     """The key signs nothing from now on (the next request signed with it is 401).
     Revoking a revoked key answers it unchanged."""
-    key = await run_in_threadpool(
-        merchant_keys.revoke_key, runtime.uow(), merchant_id, key_id, datetime.now(UTC)
-    )
+    key = await runtime.run(merchant_keys.revoke_key, merchant_id, key_id, datetime.now(UTC))
     log.info(
         "merchant key revoked",
         extra={

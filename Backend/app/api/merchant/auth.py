@@ -18,7 +18,6 @@ from typing import Annotated
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
 from redis.exceptions import RedisError
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from app.api.v1.context import Api
@@ -69,10 +68,9 @@ async def _signed_merchant(
     signatures.check_fresh(signature, time.time())
     # Read once, through BodyLimit's cap; Starlette keeps it for the route's own parsing.
     body = await request.body()
-    caller = await run_in_threadpool(
+    caller = await api.services.run(
         merchant_keys.verify,
-        api.runtime.uow(),
-        api.box,
+        api.services.box,
         signature,
         request.method,
         signed_path(request.scope),
@@ -81,7 +79,7 @@ async def _signed_merchant(
     await first_sighting(api.runtime, signature)
     now = datetime.now(UTC)
     if merchant_keys.use_is_stale(caller, now):  # at most once a minute per key
-        await run_in_threadpool(merchant_keys.record_use, api.runtime.uow(), caller, now)
+        await api.services.run(merchant_keys.record_use, caller, now)
     return caller
 
 

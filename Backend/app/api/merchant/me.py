@@ -6,7 +6,6 @@ from typing import Self
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from app.api.admin_models import ErrorOut
 from app.api.merchant.auth import SignedMerchant
@@ -88,7 +87,7 @@ class MerchantMeOut(BaseModel):
 @router.get("/me", summary="The signing merchant's profile and balance")
 async def merchant_me(api: Api, caller: SignedMerchant) -> MerchantMeOut:
     """Who PayTrace knows the key's merchant to be, and what its account holds (cents)."""
-    merchant = await run_in_threadpool(merchants.get, api.runtime.uow(), caller.merchant_id)
+    merchant = await api.services.run(merchants.get, caller.merchant_id)
     if merchant is None:  # merchants are never deleted; a signed caller has one
         raise InvalidSignature(DOES_NOT_VERIFY)
     return MerchantMeOut.of(merchant, caller.key_id)
