@@ -28,7 +28,7 @@ from app.sandboxes.daraja import SandboxConfig
 from tests.support.contract import observe, outcome
 from tests.support.daraja import daraja_sandbox
 
-SETTLE_S = 0.3  # the sandbox's callback delay: the customer answers this long after a push
+SETTLE_S = 0.5  # the sandbox's callback delay: the customer answers this long after a push
 CALLBACK = "http://127.0.0.1:9/callback"
 # The fake's names for what the customer does, and the sandbox's.
 SANDBOX_RESULTS = {
@@ -38,8 +38,13 @@ SANDBOX_RESULTS = {
     "wrong_pin": "wrong_pin",
     "insufficient_funds": "insufficient_funds",
 }
-SANDBOX_APIS = {"stk_push": "stk_push", "stk_query": "stk_query", "b2c": "b2c"}
-SANDBOX_APIS["transaction_status"] = "status_query"
+# The port's calls, and the sandbox's names for them in its faults.
+SANDBOX_APIS = {
+    "stk_push": "stk_push",
+    "stk_query": "stk_query",
+    "b2c": "b2c",
+    "transaction_status": "status_query",
+}
 # The sandbox's faults, and what the fake is scripted with to stand for each.
 FAKE_FAULTS = {"http_400": bad_request, "http_500": system_busy, "timeout": no_answer}
 
@@ -90,7 +95,7 @@ def sides(sandbox_url) -> dict[str, Callable[[], Side]]:
         b2c_shortcode=sandbox.b2c_shortcode,
         initiator_name=sandbox.initiator_name,
         security_credential=sandbox.security_credential,
-        timeout_s=1.0,
+        timeout_s=2.0,
     )
     control = httpx.Client(base_url=sandbox_url, timeout=5)
 
@@ -104,7 +109,7 @@ def sides(sandbox_url) -> dict[str, Callable[[], Side]]:
 
         def break_next(api: str, fault: str, after_send: bool = False) -> None:
             body = {"api": SANDBOX_APIS[api], "fault": fault, "after_send": after_send}
-            answer = control.post("/sandbox/faults", json=body | {"delay_s": 2.0})
+            answer = control.post("/sandbox/faults", json=body | {"delay_s": 3.0})
             assert answer.status_code == 201, answer.text
 
         return Side(
