@@ -32,6 +32,23 @@ from app.config import Settings
 ACCEPTED_CODES = frozenset({100, 101, 102})  # Processed, Sent, Queued
 PERMANENT_CODES = frozenset(range(401, 410))  # RiskHold ... DoNotDisturbRejection
 RETRYABLE_CODES = frozenset({500, 501, 502})  # InternalServerError, GatewayError, Rejected
+# AT's name for each per-recipient statusCode, as its answer spells it in `status`.
+AT_STATUSES = {
+    100: "Processed",
+    101: "Success",
+    102: "Queued",
+    401: "RiskHold",
+    402: "InvalidSenderId",
+    403: "InvalidPhoneNumber",
+    404: "UnsupportedNumberType",
+    405: "InsufficientBalance",
+    406: "UserInBlacklist",
+    407: "CouldNotRoute",
+    409: "DoNotDisturbRejection",
+    500: "InternalServerError",
+    501: "GatewayError",
+    502: "RejectedByGateway",
+}
 # Any key works against the local sandbox; it only checks that one is sent.
 SANDBOX_API_KEY = "local-sandbox-key"
 
@@ -188,9 +205,7 @@ class AfricasTalkingSms:
 
     def send(self, message: str, recipients: Sequence[str]) -> list[SmsResult]:
         """Send through AT; raises SmsRetryable, SmsPermanent or SmsAmbiguous."""
-        invalid = [number for number in recipients if not validate_phone(number)]
-        if invalid or not recipients:
-            raise SmsPermanent("not a phone number AT accepts")
+        _refuse_unsendable(recipients)
         try:
             body = self._service.send(
                 message, list(recipients), sender_id=self._sender_id, timeout=self._timeout
@@ -200,6 +215,12 @@ class AfricasTalkingSms:
         except requests.RequestException as exc:
             raise classify_transport_error(exc) from exc
         return parse_response(body)
+
+
+def _refuse_unsendable(recipients: Sequence[str]) -> None:
+    """The SDK sends nothing to a number it does not take (nor to no one)."""
+    if not recipients or not all(validate_phone(number) for number in recipients):
+        raise SmsPermanent("not a phone number AT accepts")
 
 
 def _refusal(text: str) -> SmsError:
@@ -217,7 +238,10 @@ class FakeSms:
     """A hand-written SmsSender for unit tests: records every call, answers as scripted.
 
     `script(number, 500, 101)` queues answers for a number: ints are per-recipient
-    status codes, SmsError instances are raised. Unscripted calls get 101 Success.
+    status codes (answered with AT's status name), SmsError instances are raised.
+    Unscripted calls get 101 Success. A number the SDK refuses is refused as it does,
+    before any answer. tests/integration/test_sms_port_contract.py holds it to
+    AfricasTalkingSms over the local AT sandbox.
     """
 
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -227,6 +251,7 @@ class FakeSms:
         self._answers.setdefault(number, []).extend(answers)
 
     def send(self, message: str, recipients: Sequence[str]) -> list[SmsResult]:
+        _refuse_unsendable(recipients)
         results = []
         for number in recipients:
             self.calls.append((number, message))
@@ -239,7 +264,7 @@ class FakeSms:
                 SmsResult(
                     number=number,
                     status_code=answer,
-                    status="Success" if accepted else f"Code{answer}",
+                    status=AT_STATUSES.get(answer, str(answer)),
                     message_id=f"fake-{len(self.calls)}" if accepted else None,
                     cost="KES 0.8000" if accepted else "0",
                 )

@@ -16,12 +16,12 @@ envelope must be applied exactly once:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from stellar_sdk import Server, TransactionBuilder
+from stellar_sdk import FeeBumpTransactionEnvelope, Server, Transaction, TransactionBuilder
 from stellar_sdk.client.requests_client import RequestsClient
 from stellar_sdk.exceptions import (
     BadRequestError,
@@ -196,6 +196,11 @@ class Horizon:
         return AccountState(address=address, sequence=int(found["sequence"]), balances=balances)
 
 
+_FAILED = "Transaction Failed"  # Horizon's title for a refused transaction
+# The refusals the fake models, and Horizon's result code for each.
+_REFUSAL_CODES = {Submission.EXPIRED: "tx_too_late", Submission.BAD_SEQUENCE: "tx_bad_seq"}
+
+
 @dataclass
 class FakeStellarNetwork:
     """A hand-written StellarNetwork for tests of PayTrace's own logic (the local
@@ -203,7 +208,11 @@ class FakeStellarNetwork:
 
     Applies every envelope it is given unless answers are scripted: `script(...)`
     queues SubmitResults (or StellarUnavailable) for the next submissions. An envelope
-    applied once answers APPLIED with its first ledger again, as Horizon does.
+    applied once answers APPLIED with its first ledger again, as Horizon does. As the
+    network does, it refuses an envelope past its time bound (`tx_too_late`, by the
+    network's clock) or whose sequence is not the next of a source in `accounts`
+    (`tx_bad_seq`), and applying one moves its source's sequence. Balances do not
+    move. tests/integration/test_stellar_port_contract.py holds it to Horizon.
     """
 
     accounts: dict[str, AccountState] = field(default_factory=dict)
@@ -230,6 +239,10 @@ class FakeStellarNetwork:
             if answer.outcome is Submission.APPLIED:
                 self._apply(envelope_xdr)
             return answer
+        refusal = self._refusal(envelope_xdr)
+        if refusal is not None:
+            codes = {"transaction": _REFUSAL_CODES[refusal]}
+            return SubmitResult(refusal, result_codes=codes, error=_FAILED)
         self._apply(envelope_xdr)
         return SubmitResult(Submission.APPLIED, ledger=self.ledger)
 
@@ -237,11 +250,32 @@ class FakeStellarNetwork:
         """The network applied it, but its answer never reached PayTrace."""
         self._apply(envelope_xdr)
 
+    def _transaction(self, envelope_xdr: str) -> Transaction:
+        """The envelope's transaction (a fee bump's inner one: its source and bounds)."""
+        envelope = TransactionBuilder.from_xdr(envelope_xdr, self.passphrase)
+        if isinstance(envelope, FeeBumpTransactionEnvelope):
+            envelope = envelope.transaction.inner_transaction_envelope
+        return envelope.transaction
+
+    def _refusal(self, envelope_xdr: str) -> Submission | None:
+        transaction = self._transaction(envelope_xdr)
+        bounds = transaction.preconditions.time_bounds if transaction.preconditions else None
+        if bounds is not None and 0 < bounds.max_time < self.close_clock().timestamp():
+            return Submission.EXPIRED
+        source = self.accounts.get(transaction.source.account_id)
+        if source is not None and transaction.sequence != source.sequence + 1:
+            return Submission.BAD_SEQUENCE
+        return None
+
     def _apply(self, envelope_xdr: str) -> None:
         self.ledger += 1
         self.applied[envelope_xdr] = self.ledger
         envelope = TransactionBuilder.from_xdr(envelope_xdr, self.passphrase)
         self.hashes[envelope.hash_hex()] = self.ledger
+        transaction = self._transaction(envelope_xdr)
+        address = transaction.source.account_id
+        if address in self.accounts:
+            self.accounts[address] = replace(self.accounts[address], sequence=transaction.sequence)
 
     def transaction_ledger(self, tx_hash: str) -> int | None:
         return self.hashes.get(tx_hash)

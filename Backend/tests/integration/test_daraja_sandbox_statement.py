@@ -1,6 +1,7 @@
 """The local Daraja sandbox's account statement over real HTTP: what it actually paid
 and was paid on an East Africa Time day, in the org portal's columns, read by the same
-parser as a production CSV; and the statement port's fake held to it."""
+parser as a production CSV. The port's fake is held to it (and to the CSV files) by
+test_mpesa_statement_port_contract.py."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from app.domain.mpesa_reconciliation import StatementEntry, eat_day
-from app.integrations.mpesa_statement import SandboxStatement, entry_from_row
-from app.integrations.mpesa_statement_fake import FakeStatement
+from app.domain.mpesa_reconciliation import eat_day
+from app.integrations.mpesa_statement import entry_from_row
 from tests.support.daraja import items
 
 SETTLED_S = 0.4  # past the 0.1 s callback delay: the customer has answered
@@ -60,16 +60,3 @@ def test_a_date_that_is_not_a_day_is_400_with_a_json_body(daraja, bad):
     answer = daraja.http.get("/sandbox/statement", params={"date": bad})
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_date"
-
-
-def test_the_fake_statement_answers_as_the_sandbox_does(daraja, sandbox_url, receiver, phone):
-    daraja.stk_push(phone, 150, receiver.url("/s"), AccountReference="DEPREF2")
-    time.sleep(SETTLED_S)
-    [real] = [e for e in SandboxStatement(sandbox_url).entries(today()) if e.counterparty == phone]
-    fake = FakeStatement()
-    fake.add(real)
-
-    for source in (SandboxStatement(sandbox_url), fake):
-        entries = [e for e in source.entries(today()) if e.counterparty == phone]
-        assert entries == [real] and isinstance(entries[0], StatementEntry)
-        assert [e for e in source.entries(today() - timedelta(days=9)) if e.counterparty] == []
