@@ -85,10 +85,12 @@ def signed_request(
     path: str,
     body: bytes = b"",
     timestamp: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """A request signed as a merchant signs it (path with its query, as sent)."""
-    headers = signed_headers(keyed.key_id, keyed.secret, method, path, body, timestamp)
-    return client.request(method, path, content=body or None, headers=headers)
+    """A request signed as a merchant signs it (path with its query, as sent); `headers`
+    are sent beside the signature (an Idempotency-Key, a Content-Type)."""
+    signed = signed_headers(keyed.key_id, keyed.secret, method, path, body, timestamp)
+    return client.request(method, path, content=body or None, headers={**signed, **(headers or {})})
 
 
 def key_row(database: Database, key_id: str) -> dict[str, object]:
