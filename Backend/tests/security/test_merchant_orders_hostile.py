@@ -183,6 +183,9 @@ def test_a_bad_order_id_is_4xx(http, shop, clean_database, order_id):
         "created_from=9999-99-99T00:00:00Z",
         "created_from=0001-01-01T00:00:00%2B14:00",
         "created_to=9999-12-31T23:59:59-14:00",
+        "created_from=2223-04-22T11:20:02.43%2B16:22",  # beyond PostgreSQL's offsets
+        "created_to=0001-01-01T00:00:00%2B23:59",  # before year 1 in UTC
+        "created_to=9999-12-31T23:59:59-23:59",  # after year 9999 in UTC
         "limit=-1",
         "limit=1e9",
         "cursor=" + "A" * 41,

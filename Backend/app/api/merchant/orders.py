@@ -22,6 +22,7 @@ from app.api.merchant.idempotency import MerchantIdempotencyKey
 from app.api.v1.context import Api
 from app.domain import pay_orders as rules
 from app.domain.records.pay_orders import OrderFilter, snapshot
+from app.errors import refused
 from app.services import orders
 from app.services.merchant_idempotency import Answer
 
@@ -113,13 +114,25 @@ def _error(description: str) -> dict[str, object]:
     return {"model": ErrorOut, "description": description}
 
 
+_INVALID = {422: _error("the request is malformed or breaks a rule (the `error` code says which)")}
 _WRITE = {
     400: _error("`idempotency_key_required`: every POST needs an Idempotency-Key header"),
     409: _error("`idempotency_key_reused`: the key was used for another request"),
-    422: _error("the request is malformed or breaks a rule (the `error` code says which)"),
+    **_INVALID,
 }
 _NOT_FOUND = {404: _error("`order_not_found`: no such order of this merchant")}
 OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _utc(moment: datetime | None, name: str) -> datetime | None:
+    """The moment in UTC: PostgreSQL takes no offset beyond ±15:59 (Python's reach
+    ±23:59), and a moment at the calendar's very edge has no UTC of its own."""
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise refused("invalid_date", f"{name}: out of range") from None
 
 
 def _answer(answer: Answer) -> JSONResponse:
@@ -157,7 +170,7 @@ async def create_order(
     "/orders/{order_id}",
     summary="One of the merchant's pay orders",
     response_model=None,
-    responses={200: {"model": OrderOut}, **_NOT_FOUND},
+    responses={200: {"model": OrderOut}, **_NOT_FOUND, **_INVALID},
 )
 async def get_order(order_id: OrderId, api: Api, caller: SignedMerchant) -> JSONResponse:
     """The order as it is now: one past its time is `expired`, whether or not the worker
@@ -170,7 +183,7 @@ async def get_order(order_id: OrderId, api: Api, caller: SignedMerchant) -> JSON
     "/orders",
     summary="The merchant's pay orders, newest first",
     response_model=None,
-    responses={200: {"model": OrderPageOut}},
+    responses={200: {"model": OrderPageOut}, **_INVALID},
 )
 async def list_orders(
     api: Api,
@@ -187,12 +200,12 @@ async def list_orders(
 ) -> JSONResponse:
     """Cursor-paginated: pass `next_cursor` back as `cursor` (with the same filters) until
     it is null. `status` is as shown: an order past its time counts as `expired`.
-    Errors: `invalid_status`, `invalid_cursor`, `validation_failed` (a date without
-    its time zone) (422)."""
+    Errors: `invalid_status`, `invalid_cursor`, `invalid_date`, `validation_failed` (a
+    date without its time zone) (422)."""
     where = OrderFilter(
         status=order_status,
-        created_from=created_from,
-        created_to=created_to,
+        created_from=_utc(created_from, "created_from"),
+        created_to=_utc(created_to, "created_to"),
         before_id=decode_cursor(_CURSOR, cursor),
     )
     rows, more = await api.services.run(
