@@ -4,6 +4,8 @@ expiry loop."""
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import psycopg2
@@ -277,3 +279,22 @@ def test_the_expiry_loop_skips_an_order_being_paid(clean_database, merchant_id):
         holder.pay_orders.get(order["id"], for_update=True)  # a payer holds the row
         assert OrderExpiryJob(clean_database).run_once() == 0
     assert OrderExpiryJob(clean_database).run_once() == 1
+
+
+def test_eight_requests_with_one_key_at_once_make_one_order_and_one_answer(
+    clean_database, merchant_id
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(8)
+
+    def attempt(_: int) -> orders.Answer:
+        barrier.wait()
+        return orders.create(UnitOfWork(clean_database), merchant_id, "raced",
+                             orders.Draft(amount=AMOUNT), datetime.now(UTC))  # fmt: skip
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(attempt, range(8)))
+    assert query(clean_database, "SELECT count(*) FROM pay_orders")[0][0] == 1
+    assert len({json.dumps(a.body, sort_keys=True) for a in answers}) == 1
+    assert sorted(a.replayed for a in answers) == [False] + [True] * 7
