@@ -13,10 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from app.db.unit_of_work import UnitOfWork
 from app.errors import IdempotencyConflict, ServiceUnavailable
 from app.services.ledger import check_key
+
+# How long an answer is kept for a retry (Stripe's choice too): a key sent again after
+# that is a new request.
+KEEP_ANSWERS = timedelta(hours=24)
+PURGE_BATCH = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,14 @@ def answer_once(
         uow.merchant_idempotency.answer(merchant_id, key, status, body)
         uow.commit()
     return Answer(status, body, replayed=False)
+
+
+def purge(uow: UnitOfWork, now: datetime, batch: int = PURGE_BATCH) -> int:
+    """Forget up to `batch` answers older than KEEP_ANSWERS; commits; returns how many."""
+    with uow:
+        purged = uow.merchant_idempotency.purge(now - KEEP_ANSWERS, batch)
+        uow.commit()
+    return purged
 
 
 def _replay(uow: UnitOfWork, merchant_id: int, key: str, fingerprint: str) -> Answer:

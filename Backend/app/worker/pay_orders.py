@@ -1,4 +1,5 @@
-"""The pay-order expiry job: marks orders past their time `expired`, in batches.
+"""The pay-order expiry job: marks orders past their time `expired`, in batches, and
+forgets the merchant API's Idempotency-Key answers older than a day.
 
 Reads never wait for it (an overdue order is shown expired on every read); it writes
 what they already show, so that the status column, the merchant's lists and, later,
@@ -19,7 +20,7 @@ import psycopg2
 from app.config import Settings
 from app.db.pool import Database
 from app.errors import ServiceUnavailable
-from app.services import orders
+from app.services import merchant_idempotency, orders
 from app.worker.context import uow_factory
 
 log = logging.getLogger("paytrace.pay_orders")
@@ -63,14 +64,15 @@ class OrderExpiryJob:
             stop.wait(self._interval_s)
 
     def run_once(self) -> int:
-        """Expire every overdue order, batch by batch (one transaction each); returns how
-        many."""
+        """Expire every overdue order, batch by batch (one transaction each), then purge
+        old answers; returns how many orders expired."""
         total = 0
         while True:
             expired = orders.expire_due(self._uow(), self._clock(), self._batch)
             total += expired
             if expired < self._batch:
                 break
-        if total:
-            log.info("pay orders expired", extra={"orders": total})
+        purged = merchant_idempotency.purge(self._uow(), self._clock())
+        if total or purged:
+            log.info("pay orders expired", extra={"orders": total, "answers_purged": purged})
         return total

@@ -298,3 +298,20 @@ def test_eight_requests_with_one_key_at_once_make_one_order_and_one_answer(
     assert query(clean_database, "SELECT count(*) FROM pay_orders")[0][0] == 1
     assert len({json.dumps(a.body, sort_keys=True) for a in answers}) == 1
     assert sorted(a.replayed for a in answers) == [False] + [True] * 7
+
+
+def test_answers_older_than_a_day_are_forgotten_and_the_key_is_free_again(
+    clean_database, merchant_id
+):
+    create(clean_database, merchant_id, "old-key")
+    create(clean_database, merchant_id, "new-key")
+    execute(
+        clean_database,
+        "UPDATE merchant_idempotency_keys SET created_at = now() - interval '25 hours'"
+        " WHERE idempotency_key = 'old-key'",
+    )
+    OrderExpiryJob(clean_database).run_once()
+    keys = query(clean_database, "SELECT idempotency_key FROM merchant_idempotency_keys")
+    assert keys == [("new-key",)]
+    again = create(clean_database, merchant_id, "old-key")  # a new request now
+    assert query(clean_database, "SELECT count(*) FROM pay_orders")[0][0] == 3 and again["id"] == 3

@@ -197,6 +197,22 @@ class MerchantIdempotencyRepository:
             row = cur.fetchone()
         return (row[0], row[1], row[2]) if row else None
 
+    def purge(self, before: datetime, limit: int) -> int:
+        """Forget up to `limit` answers given before `before`; returns how many."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                DELETE FROM merchant_idempotency_keys k USING (
+                    SELECT merchant_id, idempotency_key FROM merchant_idempotency_keys
+                    WHERE created_at < %(before)s LIMIT %(limit)s
+                    FOR UPDATE SKIP LOCKED
+                ) old
+                WHERE k.merchant_id = old.merchant_id AND k.idempotency_key = old.idempotency_key
+                """,
+                {"before": before, "limit": limit},
+            )
+            return cur.rowcount
+
     def answer(self, merchant_id: int, key: str, status: int, body: dict) -> None:
         with self._conn.cursor() as cur:
             cur.execute(
