@@ -1021,3 +1021,5 @@ CREATE TABLE merchant_idempotency_keys (
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (merchant_id, idempotency_key)
 );
+-- What the worker's purge of day-old answers scans.
+CREATE INDEX merchant_idempotency_keys_created_idx ON merchant_idempotency_keys (created_at);
