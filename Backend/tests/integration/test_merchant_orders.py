@@ -4,9 +4,7 @@ merchant's order answered as absent; an overdue order never shown awaiting payme
 
 from __future__ import annotations
 
-import itertools
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +15,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.services import orders
 from tests.conftest import LiveServer
 from tests.security.admin_audit_world import query
-from tests.support.merchants import Keyed, keyed_merchant, signed_request
+from tests.support.merchants import Keyed, fresh_timestamp, keyed_merchant, signed_request
 
 ORDERS = "/api/v1/merchant/orders"
 BODY = {"amount": 25_000, "merchant_reference": "INV-42", "description": "Sukuma wiki"}
@@ -39,25 +37,18 @@ def other_shop(clean_database, live_settings) -> Keyed:
     return keyed_merchant(clean_database, live_settings, till="612345")
 
 
-# Each request signed at another second in the window: a retry sent within the same
-# second would carry the very signature of the first, refused as a replay (by design).
-_AGO = itertools.count()
-
-
-def _t() -> int:
-    return int(time.time()) - next(_AGO) % 250
-
-
 def post(http, keyed: Keyed, path: str, body: dict | None, key: str | None) -> httpx.Response:
     raw = json.dumps(body).encode() if body is not None else b""
     headers = {"Content-Type": "application/json"}
     if key is not None:
         headers["Idempotency-Key"] = key
-    return signed_request(http, keyed, "POST", path, raw, timestamp=_t(), headers=headers)
+    t = fresh_timestamp(keyed.key_id, "POST", path, raw)
+    return signed_request(http, keyed, "POST", path, raw, timestamp=t, headers=headers)
 
 
 def get(http, keyed: Keyed, path: str) -> httpx.Response:
-    return signed_request(http, keyed, "GET", path, timestamp=_t())
+    t = fresh_timestamp(keyed.key_id, "GET", path)
+    return signed_request(http, keyed, "GET", path, timestamp=t)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:

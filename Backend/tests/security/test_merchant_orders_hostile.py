@@ -5,9 +5,7 @@ keys. Every answer is a clear 4xx JSON body, never a 500, and nothing is stored.
 
 from __future__ import annotations
 
-import itertools
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -15,11 +13,10 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.security.admin_audit_world import query
-from tests.support.merchants import Keyed, keyed_merchant, signed_request
+from tests.support.merchants import Keyed, fresh_timestamp, keyed_merchant, signed_request
 
 ORDERS = "/api/v1/merchant/orders"
 GOOD = {"amount": 25_000, "description": "Sukuma wiki", "merchant_reference": "INV-42"}
-_AGO = itertools.count()
 
 
 @pytest.fixture
@@ -37,7 +34,7 @@ def send(http, shop: Keyed, method: str, path: str, raw: bytes = b"", key: str |
     headers = {"Content-Type": "application/json"}
     if key is not None:
         headers["Idempotency-Key"] = key
-    t = int(time.time()) - next(_AGO) % 250  # every request its own signature
+    t = fresh_timestamp(shop.key_id, method, path, raw)
     return signed_request(http, shop, method, path, raw, timestamp=t, headers=headers)
 
 
@@ -156,8 +153,8 @@ def test_a_bad_idempotency_key_is_refused_before_anything_is_done(
 
 
 def test_a_non_ascii_idempotency_key_is_refused(http, shop, clean_database):
-    t = int(time.time()) - next(_AGO) % 250
     raw = json.dumps(GOOD).encode()
+    t = fresh_timestamp(shop.key_id, "POST", ORDERS, raw)
     headers = [(b"Idempotency-Key", "clé-é".encode("latin-1"))]
     response = signed_request(http, shop, "POST", ORDERS, raw, timestamp=t, headers=dict(headers))
     assert_4xx(response, 422, "invalid_idempotency_key")
