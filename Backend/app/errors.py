@@ -243,3 +243,39 @@ class InvalidSignature(Unauthorized):
     @property
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": "PayTrace-Signature"}
+
+
+class IdempotencyKeyRequired(PayTraceError):
+    """A merchant POST without an Idempotency-Key header: a retry could not be told from
+    a second request."""
+
+    status_code = 400
+    code = "idempotency_key_required"
+
+
+class OrderNotFound(NotFound):
+    """No pay order with this id (or code) for this caller: another merchant's order is
+    answered the same, as if absent."""
+
+    code = "order_not_found"
+
+
+class OrderNotCancelable(Conflict):
+    """Only an order awaiting payment can be canceled (a paid one is refunded instead)."""
+
+    code = "order_not_cancelable"
+
+
+class OrderNotPayable(Conflict):
+    """The order can no longer be paid; `code` says why: order_expired, order_canceled,
+    order_paid."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this order is {reason}: it cannot be paid")
+        self.code = f"order_{reason}"
+
+
+class WrongOrderAmount(ValidationFailed):
+    """A payment that is not exactly the order's amount: refused, never kept in part."""
+
+    code = "wrong_amount"
