@@ -102,6 +102,37 @@ class MerchantRepository:
             row = cur.fetchone()
         return (MerchantRow(*row[:-1]), row[-1]) if row else None
 
+    def record_payment(
+        self,
+        *,
+        transaction_id: int,
+        merchant_id: int,
+        payer_user_id: int,
+        amount: int,
+        fee: int,
+        channel: str,
+        created_at: datetime,
+    ) -> None:
+        """The payment's row beside its journal transaction (the same database transaction)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO merchant_payments
+                    (transaction_id, merchant_id, payer_user_id, amount, fee, channel, created_at)
+                VALUES (%(tx)s, %(merchant)s, %(payer)s, %(amount)s, %(fee)s, %(channel)s,
+                        %(created_at)s)
+                """,
+                {
+                    "tx": transaction_id,
+                    "merchant": merchant_id,
+                    "payer": payer_user_id,
+                    "amount": amount,
+                    "fee": fee,
+                    "channel": channel,
+                    "created_at": created_at,
+                },
+            )
+
     def page(self, *, limit: int, before_id: int | None, status: str | None) -> list[MerchantRow]:
         """Up to `limit` merchants, newest first, older than `before_id`."""
         with self._conn.cursor() as cur:
