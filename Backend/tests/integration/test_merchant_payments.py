@@ -21,7 +21,7 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
-from app.services import merchant_payments, merchants, settlement_plan
+from app.services import adjustments, merchant_payments, merchants, settlement_plan
 from app.services.merchant_payments import MerchantPayment, MerchantPaymentRequest
 from app.services.pins import PinHasher, PinPolicy
 from app.services.transfers import fees_shard
@@ -296,3 +296,17 @@ def test_many_payers_paying_one_merchant_at_once_each_land_once(clean_database, 
     assert snapshot.balances["fees"] == fees
     assert len(rows(clean_database, "SELECT 1 FROM merchant_payments")) == PAYERS * EACH
     assert check_ledger(clean_database).sound
+
+
+def test_an_operators_reversal_returns_the_payment_and_the_fee(world):
+    """The merchant holds only this payment (less its fee): the reversal nets the
+    merchant's two legs into one, so it never takes the account through zero."""
+    database, _, payer, _, merchant = world
+    paid = pay(database, payer, 250_00, "to-reverse")
+
+    reversed_ = adjustments.reverse(UnitOfWork(database), transaction_id=paid.transaction_id)
+
+    assert reversed_.balances == {payer: 1_000_000}
+    assert merchant_balance(database, merchant.id) == 0
+    assert ledger_snapshot(database).balances["fees"] == 0
+    assert check_ledger(database).sound
