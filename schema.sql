@@ -849,7 +849,9 @@ CREATE TABLE merchants (
     account_id      BIGINT      NOT NULL UNIQUE REFERENCES ledger_accounts (id),
     -- The onboarding request, so that a retried onboarding finds its merchant.
     request_hash    TEXT        NOT NULL,
-    created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- The language of its SMS (migration 0016): English unless onboarded otherwise.
+    language        TEXT        NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'sw'))
 );
 
 -- A merchant's API keys. The secret signs requests (HMAC-SHA256), so PayTrace needs it

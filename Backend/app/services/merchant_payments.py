@@ -53,8 +53,6 @@ from app.services.notifications import journal_sms_key, sms_message
 from app.services.transfers import MAX_TRANSFER, fees_shard
 
 PAYER_FEE = 0  # the merchant pays the fee
-# Merchants have no language of their own yet: their SMS are in English.
-MERCHANT_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)
@@ -377,7 +375,7 @@ def _confirmations(
         sms_message(
             to=merchant.contact_phone,
             template="merchant_payment_received",
-            language=MERCHANT_LANGUAGE,
+            language=merchant.language,
             dedupe_key=f"journal:{reference}:merchant:{merchant.id}",
             payer=payer.full_name,
             phone=mask(payer.phone),

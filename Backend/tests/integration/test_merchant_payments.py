@@ -127,6 +127,18 @@ def test_the_payer_and_the_merchant_are_told_by_sms_each_in_their_language(world
     assert phone_of(1) not in told["message"]  # the payer's phone masked
 
 
+def test_a_merchant_onboarded_in_kiswahili_is_told_in_kiswahili(world):
+    database, _, payer, _, _ = world
+    merchants.onboard(UnitOfWork(database), application("712345", language="sw"))
+    paid = pay(database, payer, 100_00, "sw-shop", till="712345")
+    (told,) = rows(
+        database,
+        "SELECT payload->>'message' FROM outbox WHERE payload->>'template' ="
+        " 'merchant_payment_received'",
+    )
+    assert told[0].startswith(f"PayTrace {paid.reference}: KES 100 zimelipwa kwa till 712345")
+
+
 def test_the_same_key_pays_once_and_another_request_with_it_is_refused(world):
     database, _, payer, _, merchant = world
     first = pay(database, payer, 250_00, "same")

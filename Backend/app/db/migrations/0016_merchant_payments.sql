@@ -10,6 +10,11 @@ ALTER TABLE journal_transactions ADD CONSTRAINT journal_transactions_kind_check
                     'campaign_refund', 'deposit', 'withdrawal', 'withdrawal_payout',
                     'withdrawal_release', 'merchant_payment'));
 
+-- The language of a merchant's SMS (the notice of each payment to its till). English
+-- unless the operator who onboards it says otherwise.
+ALTER TABLE merchants ADD COLUMN language TEXT NOT NULL DEFAULT 'en'
+    CHECK (language IN ('en', 'sw'));
+
 -- One row per payment to a merchant, written in the payment's own transaction. The
 -- journal stays the book of record (amounts are copied here as the payer was charged
 -- and the merchant's fee as it was taken, never edited). A pay order, when built,
