@@ -34,7 +34,6 @@ from app.runtime import Runtime
 from app.services import (
     accounts,
     invitations,
-    merchant_payments,
     pins,
     registration,
     statements,
@@ -49,6 +48,8 @@ from app.services.harambee.contributions import (
     contribute_with_pin,
 )
 from app.services.ledger import Movement
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments import tills
 from app.services.mpesa import deposits, withdrawals
 
 P = ParamSpec("P")
@@ -201,19 +202,19 @@ class ChannelServices:
 
     # ---- Pay a merchant ------------------------------------------------------------------
 
-    async def find_merchant(self, *, till: str) -> merchant_payments.Payee:
+    async def find_merchant(self, *, till: str) -> tills.Payee:
         """The merchant at this till; raises ValidationFailed ('invalid_till'),
         MerchantNotFound, MerchantUnavailable."""
-        return await self.run(merchant_payments.find_merchant, till=till)
+        return await self.run(tills.find_merchant, till=till)
 
     async def quote_merchant_payment(
         self, *, payer_user_id: int, till: str, amount: int
-    ) -> merchant_payments.PaymentQuote:
+    ) -> tills.PaymentQuote:
         """The merchant's name and both fees of a payment the payer could make now; raises
         ValidationFailed, MerchantNotFound, MerchantUnavailable, LimitExceeded,
         InsufficientFunds."""
         return await self.run(
-            merchant_payments.quote_payment, payer_user_id=payer_user_id, till=till, amount=amount
+            tills.quote_payment, payer_user_id=payer_user_id, till=till, amount=amount
         )
 
     async def pay_merchant(

@@ -22,12 +22,8 @@ from app.services.harambee.closing import Cancelled, Closed
 from app.services.harambee.contributions import Contribution, ContributionRequest
 from app.services.harambee.pledges import Pledged
 from app.services.ledger import Movement
-from app.services.merchant_payments import (
-    MerchantPayment,
-    MerchantPaymentRequest,
-    Payee,
-    PaymentQuote,
-)
+from app.services.merchant_payments.payments import MerchantPayment, MerchantPaymentRequest
+from app.services.merchant_payments.tills import Payee, PaymentQuote
 from app.services.mpesa.deposits import DepositRequest, Requested
 from app.services.mpesa.withdrawals import Held, WithdrawalRequest
 from app.services.registration import NewUser

@@ -39,10 +39,11 @@ from app.errors import (
     RecipientNotRegistered,
     ValidationFailed,
 )
-from app.services import adjustments, merchant_payments, merchants, transfers
+from app.services import adjustments, merchants, transfers
 from app.services.adjustments import MAX_CASH_IN, NotReversible
 from app.services.ledger import Movement
-from app.services.merchant_payments import MerchantPaymentRequest
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.transfers import TransferRequest
 from tests.conftest import truncate_all
 from tests.support import seeds

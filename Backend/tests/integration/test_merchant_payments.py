@@ -21,8 +21,10 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
-from app.services import adjustments, merchant_payments, merchants, settlement_plan
-from app.services.merchant_payments import MerchantPayment, MerchantPaymentRequest
+from app.services import adjustments, merchants, settlement_plan
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments import tills
+from app.services.merchant_payments.payments import MerchantPayment, MerchantPaymentRequest
 from app.services.pins import PinHasher, PinPolicy
 from app.services.transfers import fees_shard
 from tests.integration.test_ledger_concurrency import errors_of, run_together
@@ -216,11 +218,9 @@ def test_an_unknown_a_malformed_or_a_suspended_till_is_refused(world):
     with pytest.raises(MerchantUnavailable):
         pay(database, payer, 100_00, "suspended")
     with pytest.raises(MerchantUnavailable):
-        merchant_payments.quote_payment(
-            UnitOfWork(database), payer_user_id=payer, till=TILL, amount=100_00
-        )
+        tills.quote_payment(UnitOfWork(database), payer_user_id=payer, till=TILL, amount=100_00)
     with pytest.raises(MerchantUnavailable):
-        merchant_payments.find_merchant(UnitOfWork(database), till=TILL)
+        tills.find_merchant(UnitOfWork(database), till=TILL)
     assert ledger_snapshot(database) == before
     assert check_ledger(database).sound
 
@@ -246,9 +246,7 @@ def test_a_fee_minimum_above_the_payment_takes_the_payment_and_no_more(world):
 
 def test_a_quote_shows_the_merchant_both_fees_and_the_balance(world):
     database, _, payer, _, _ = world
-    quote = merchant_payments.quote_payment(
-        UnitOfWork(database), payer_user_id=payer, till=TILL, amount=250_00
-    )
+    quote = tills.quote_payment(UnitOfWork(database), payer_user_id=payer, till=TILL, amount=250_00)
     assert (quote.display_name, quote.till, quote.amount) == ("MAMA MBOGA", TILL, 250_00)
     assert (quote.payer_fee, quote.merchant_fee, quote.total) == (0, 125, 250_00)
     assert quote.balance == 1_000_000
@@ -302,7 +300,7 @@ def test_many_payers_paying_one_merchant_at_once_each_land_once(clean_database, 
     assert errors_of(outcomes) == []
     paid = [o for o in outcomes if isinstance(o, MerchantPayment)]
     assert sum(not p.replayed for p in paid) == PAYERS * EACH
-    fees = sum(merchant_payments.merchant_fee(RULE, a) for a in amounts)
+    fees = sum(tills.merchant_fee(RULE, a) for a in amounts)
     assert merchant_balance(clean_database, merchant.id) == sum(amounts) - fees
     snapshot = ledger_snapshot(clean_database)
     assert snapshot.balances["fees"] == fees

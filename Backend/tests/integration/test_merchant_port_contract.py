@@ -10,7 +10,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.merchants import FeeRule
 from app.services import merchants
 from app.services.facade import ChannelServices
-from app.services.merchant_payments import MerchantPaymentRequest
+from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.pins import PinPolicy
 from tests.support.merchants import application, execute
 from tests.support.port_contract import (

@@ -11,8 +11,9 @@ import pytest
 from app.db.unit_of_work import UnitOfWork
 from app.domain.merchants import FeeRule
 from app.integrations.stellar import Horizon
-from app.services import adjustments, merchant_payments, merchants
-from app.services.merchant_payments import MerchantPaymentRequest
+from app.services import adjustments, merchants
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments.payments import MerchantPaymentRequest
 from tests.integration.test_stellar_settlement import register_active, settlement_rows
 from tests.support.merchants import application
 from tests.support.stellar import (

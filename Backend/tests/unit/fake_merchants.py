@@ -15,10 +15,9 @@ from app.errors import (
     MerchantUnavailable,
 )
 from app.services.ledger import check_amount
-from app.services.merchant_payments import (
+from app.services.merchant_payments.payments import MerchantPayment, MerchantPaymentRequest
+from app.services.merchant_payments.tills import (
     PAYER_FEE,
-    MerchantPayment,
-    MerchantPaymentRequest,
     Payee,
     PaymentQuote,
     check_till,
@@ -75,7 +74,7 @@ class FakeMerchants:
         return Payee(merchant.display_name, merchant.till)
 
     def _payment_quote(self, payer_user_id: int, till: str, amount: int) -> PaymentQuote:
-        """As merchant_payments.quote_payment, in its order: till, amount, merchant,
+        """As merchant_payments.tills.quote_payment, in its order: till, amount, merchant,
         limits, balance."""
         check_till(till)
         check_amount(amount, maximum=MAX_TRANSFER)

@@ -9,7 +9,7 @@ import pytest
 
 from app.domain.merchants import FeeRule
 from app.domain.money import format_kes
-from app.services.merchant_payments import merchant_fee
+from app.services.merchant_payments.tills import merchant_fee
 from tests.support import seeds
 from tests.unit.fakes import FakeUssdServices
 from tests.unit.ussd_harness import PHONE, make_phone

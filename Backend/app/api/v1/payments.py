@@ -21,8 +21,8 @@ from app.api.v1.models import Pin, Strict
 from app.api.v1.responses import COMMON, SIGNED_IN, errors
 from app.api.v1.transfers import IdempotencyKey
 from app.domain.merchants import TILL_PATTERN
-from app.services import merchant_payments
 from app.services.keys import keyed_digest
+from app.services.merchant_payments import payments as merchant_payments
 from app.services.transfers import MAX_TRANSFER
 
 # The bodies live beside their routes: a new field of a payment (a pay order's code)

@@ -23,7 +23,7 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
-from app.services.merchant_payments import MerchantPaymentRequest
+from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_lock_gate, pin_refused
 from app.ussd.texts import text

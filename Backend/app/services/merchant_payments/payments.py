@@ -1,21 +1,5 @@
-"""Paying a merchant's till: a wallet to the merchant's account, the merchant's fee to
-PayTrace, SMS to the payer and to the merchant.
-
-The payer pays no fee: the merchant's fee (its own rule, `FeeRule`) is taken from the
-merchant's account into a fees shard in the same journal transaction, so the legs are
-payer -amount, merchant +amount, merchant -fee, fees +fee. The fee is never more than
-the payment, so a payment can never take a merchant account below zero.
-
-A payment is a ledger movement like Send money: one transaction locks the payer's
-wallet, the merchant's account and a fees shard in id order, reads the key and the
-outflows after the locks, checks the tier limits and the balance, posts, records the
-payment (`merchant_payments`), commits. The merchant's account is a hot row (every
-payer pays into it), so nothing else happens while its lock is held.
-
-A payment names its merchant by till today. A pay order will name it by its order
-code: `MerchantPaymentRequest.order_code` is the seam (refused until orders exist),
-and `_pay_once` is the movement both will share.
-"""
+"""A payment to a merchant's till: one journal transaction, its record and its SMS
+(the package's docstring tells the movement)."""
 
 from __future__ import annotations
 
@@ -25,18 +9,10 @@ from datetime import UTC, datetime
 from app.db.repositories.ledger import LockedAccount, Overdraft
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
-from app.domain import merchants as rules
-from app.domain.merchants import FeeRule
 from app.domain.money import format_kes, nairobi_day, new_reference
 from app.domain.phone import mask
 from app.domain.records.merchants import MerchantRow
-from app.errors import (
-    InsufficientFunds,
-    MerchantNotFound,
-    MerchantUnavailable,
-    NotFound,
-    refused,
-)
+from app.errors import InsufficientFunds, MerchantNotFound, NotFound, refused
 from app.services import pins
 from app.services.ledger import (
     CHANNELS,
@@ -49,33 +25,15 @@ from app.services.ledger import (
     scoped_key,
     sms_time,
 )
+from app.services.merchant_payments.tills import (
+    PAYER_FEE,
+    by_till,
+    check_till,
+    merchant_fee,
+    payable,
+)
 from app.services.notifications import journal_sms_key, sms_message
 from app.services.transfers import MAX_TRANSFER, fees_shard
-
-PAYER_FEE = 0  # the merchant pays the fee
-
-
-@dataclass(frozen=True)
-class Payee:
-    """A merchant as a payer sees it before paying."""
-
-    display_name: str
-    till: str
-
-
-@dataclass(frozen=True)
-class PaymentQuote:
-    display_name: str
-    till: str
-    amount: int  # cents
-    payer_fee: int  # cents: always 0, the merchant pays
-    merchant_fee: int  # cents, by the merchant's rule
-    balance: int  # the payer's balance now, cents
-
-    @property
-    def total(self) -> int:
-        """What leaves the payer's wallet."""
-        return self.amount + self.payer_fee
 
 
 @dataclass(frozen=True)
@@ -102,80 +60,6 @@ class MerchantPayment:
     balance: int  # the payer's balance right after, cents
     created_at: datetime
     replayed: bool = False  # True: an earlier call with this key made it
-
-
-def merchant_fee(rule: FeeRule, amount: int) -> int:
-    """The merchant's fee on a payment: its rule (basis points rounded half up to a cent,
-    held to its minimum and cap: `FeeRule.fee_for`), and never more than the payment
-    itself, so that a payment always leaves the merchant something or nothing, never a
-    debt."""
-    return min(amount, rule.fee_for(amount))
-
-
-def check_till(till: object) -> str:
-    """Raises ValidationFailed ('invalid_till')."""
-    if not isinstance(till, str) or not rules.is_till(till):
-        raise refused("invalid_till", "a till number is 5 to 7 digits, not starting with 0")
-    return till
-
-
-def _payable(merchant: MerchantRow | None) -> MerchantRow:
-    if merchant is None:
-        raise MerchantNotFound("no merchant has this till number")
-    if merchant.status != "active":
-        raise MerchantUnavailable("this merchant is not taking payments now")
-    return merchant
-
-
-def _by_till(uow: UnitOfWork, till: str) -> MerchantRow | None:
-    found = uow.merchants.by_till(till)
-    return found[0] if found else None
-
-
-def find_merchant(uow: UnitOfWork, *, till: str) -> Payee:
-    """The merchant a payer would pay at this till. Raises ValidationFailed
-    ('invalid_till'), MerchantNotFound, MerchantUnavailable (suspended)."""
-    check_till(till)
-    with uow:
-        merchant = _payable(_by_till(uow, till))
-    return Payee(merchant.display_name, merchant.till_number)
-
-
-def quote_payment(
-    uow: UnitOfWork,
-    *,
-    payer_user_id: int,
-    till: str,
-    amount: int,
-    now: datetime | None = None,
-) -> PaymentQuote:
-    """What paying `amount` cents at `till` would do now, without moving money.
-
-    Raises, in this order, ValidationFailed ('invalid_till', 'invalid_amount'),
-    MerchantNotFound, MerchantUnavailable, NotFound (no wallet), LimitExceeded,
-    InsufficientFunds. The payment checks all of it again under lock.
-    """
-    check_till(till)
-    check_amount(amount, maximum=MAX_TRANSFER)
-    today = nairobi_day(now or datetime.now(UTC))
-    with uow:
-        merchant = _payable(_by_till(uow, till))
-        found = uow.ledger.accounts(user_ids=[payer_user_id], for_update=False)
-        if not found:
-            raise NotFound("no wallet for this user")
-        wallet = found[0]
-        assert wallet.limits is not None
-        check_limits(wallet.limits, amount, *uow.ledger.outflows(wallet.id, today))
-    if wallet.balance < amount + PAYER_FEE:
-        raise InsufficientFunds(balance=wallet.balance, needed=amount + PAYER_FEE)
-    return PaymentQuote(
-        display_name=merchant.display_name,
-        till=merchant.till_number,
-        amount=amount,
-        payer_fee=PAYER_FEE,
-        merchant_fee=merchant_fee(merchant.fee, amount),
-        balance=wallet.balance,
-    )
 
 
 def _checked(request: MerchantPaymentRequest) -> tuple[str, str]:
@@ -250,7 +134,7 @@ def _pay_once(
     with uow:
         # Read before the locks: a merchant's till, fee rule and account never change
         # while money moves (a suspension committed meanwhile is seen by the next one).
-        merchant = _by_till(uow, request.till)
+        merchant = by_till(uow, request.till)
         if merchant is None:
             raise MerchantNotFound("no merchant has this till number")
         locked = uow.ledger.accounts(
@@ -266,7 +150,7 @@ def _pay_once(
             earlier = earlier_result(uow, key, fingerprint)
             assert earlier is not None
             return earlier
-        _payable(merchant)
+        payable(merchant)
         assert wallet.limits is not None
         check_limits(wallet.limits, amount, day_total, rolling_total)
         if wallet.balance < amount:
@@ -327,7 +211,7 @@ def _replayed(
     """An earlier payment with this key, answered as it was (its balance from its legs;
     the till is the request's: the same key with another till is a conflict)."""
     with uow:
-        merchant = _by_till(uow, request.till)
+        merchant = by_till(uow, request.till)
     assert merchant is not None  # merchants are never deleted
     return MerchantPayment(
         transaction_id=movement.transaction_id,
