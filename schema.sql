@@ -193,11 +193,13 @@ CREATE TABLE journal_transactions (
     -- its organiser (closed); campaign_refund: the escrow back to a contributor (cancelled).
     -- deposit: the M-Pesa float to a wallet; withdrawal: a wallet into an M-Pesa hold;
     -- withdrawal_payout: the hold paid out (float and fee); withdrawal_release: back.
+    -- merchant_payment: a wallet to a merchant's account, the merchant's fee from it.
     kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal',
                                                            'contribution', 'campaign_payout',
                                                            'campaign_refund', 'deposit',
                                                            'withdrawal', 'withdrawal_payout',
-                                                           'withdrawal_release')),
+                                                           'withdrawal_release',
+                                                           'merchant_payment')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -847,7 +849,9 @@ CREATE TABLE merchants (
     account_id      BIGINT      NOT NULL UNIQUE REFERENCES ledger_accounts (id),
     -- The onboarding request, so that a retried onboarding finds its merchant.
     request_hash    TEXT        NOT NULL,
-    created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- The language of its SMS (migration 0016): English unless onboarded otherwise.
+    language        TEXT        NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'sw'))
 );
 
 -- A merchant's API keys. The secret signs requests (HMAC-SHA256), so PayTrace needs it
@@ -1023,3 +1027,21 @@ CREATE TABLE merchant_idempotency_keys (
 );
 -- What the worker's purge of day-old answers scans.
 CREATE INDEX merchant_idempotency_keys_created_idx ON merchant_idempotency_keys (created_at);
+
+-- ---- merchant payments (migration 0016) ---------------------------------------
+-- One row per payment to a merchant, written in the payment's own transaction. The
+-- journal stays the book of record (amounts are copied here as the payer was charged
+-- and the merchant's fee as it was taken, never edited). A pay order, when built,
+-- adds its column here.
+CREATE TABLE merchant_payments (
+    transaction_id BIGINT      PRIMARY KEY REFERENCES journal_transactions (id),
+    merchant_id    BIGINT      NOT NULL REFERENCES merchants (id),
+    payer_user_id  BIGINT      NOT NULL REFERENCES users (id),
+    amount         BIGINT      NOT NULL CHECK (amount > 0),
+    -- The merchant's fee, taken from the merchant's account (the payer pays none).
+    fee            BIGINT      NOT NULL CHECK (fee >= 0 AND fee <= amount),
+    channel        TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'admin', 'system')),
+    created_at     TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX merchant_payments_merchant_idx ON merchant_payments (merchant_id, transaction_id);
+CREATE INDEX merchant_payments_payer_idx ON merchant_payments (payer_user_id, transaction_id);

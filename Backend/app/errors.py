@@ -227,6 +227,19 @@ class TillTaken(Conflict):
     code = "till_taken"
 
 
+class MerchantNotFound(NotFound):
+    """No merchant has this till number."""
+
+    code = "merchant_not_found"
+
+
+class MerchantUnavailable(PayTraceError):
+    """The merchant exists but takes no payments now (suspended)."""
+
+    status_code = 422
+    code = "merchant_unavailable"
+
+
 class TooManyKeys(Conflict):
     """The merchant has its two live API keys: revoke one before issuing another."""
 

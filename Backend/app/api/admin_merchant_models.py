@@ -30,6 +30,7 @@ ONBOARD = {
     "fee_bps": 50,
     "fee_min_cents": 0,
     "fee_max_cents": 20000,
+    "language": "sw",
 }
 MERCHANT = {
     **ONBOARD,
@@ -67,6 +68,9 @@ class MerchantIn(BaseModel):
     fee_bps: StrictInt = Field(description="the fee in basis points of a payment (100 = 1 %)")
     fee_min_cents: StrictInt = Field(default=0, description="the fee's floor, cents")
     fee_max_cents: StrictInt = Field(description="the fee's cap, cents")
+    language: StrictStr = Field(
+        default="en", max_length=2, description="en | sw: the language of the merchant's SMS"
+    )
 
 
 class MerchantOut(BaseModel):
@@ -86,6 +90,7 @@ class MerchantOut(BaseModel):
     balance: int = Field(description="the merchant account's balance, cents")
     currency: str = "KES"
     created_at: datetime
+    language: str = Field(description="en | sw: the language of the merchant's SMS")
 
     @classmethod
     def of(cls, m: MerchantRow) -> Self:
@@ -103,6 +108,7 @@ class MerchantOut(BaseModel):
             status=m.status,
             balance=m.balance,
             created_at=m.created_at,
+            language=m.language,
         )
 
 

@@ -66,7 +66,8 @@ async def onboard_merchant(
     """A merchant and its ledger account. The till number is the natural idempotency key:
     the same request again answers 200 with the merchant; anything else naming the till
     is 409 `till_taken`. Bad fields are 422 with `invalid_till`, `invalid_display_name`,
-    `invalid_legal_name`, `invalid_phone`, `invalid_payout_schedule` or `invalid_fee`."""
+    `invalid_legal_name`, `invalid_phone`, `invalid_payout_schedule`, `invalid_fee` or
+    `invalid_language`."""
     # The trail's row is written by the commit that creates the merchant: what it
     # records is set before the service runs.
     runtime.audit.target("till", admin_trail.storable(body.till_number[:20]))
@@ -78,6 +79,7 @@ async def onboard_merchant(
         payout_phone=body.payout_phone,
         payout_schedule=body.payout_schedule,
         fee=FeeRule(body.fee_bps, body.fee_min_cents, body.fee_max_cents),
+        language=body.language,
     )
     done = await runtime.run(merchants.onboard, application)
     if done.replayed:

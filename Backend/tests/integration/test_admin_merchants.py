@@ -53,6 +53,7 @@ def test_onboarding_makes_a_merchant_with_a_ledger_account_of_its_own(admin, cle
     assert (merchant["status"], merchant["balance"], merchant["currency"]) == ("active", 0, "KES")
     fee = (merchant["fee_bps"], merchant["fee_min_cents"], merchant["fee_max_cents"])
     assert fee == (50, 0, 20_000)
+    assert merchant["language"] == "en"  # its SMS' language, unless onboarded otherwise
     (account,) = query(
         clean_database,
         "SELECT a.kind, a.code, a.balance, a.user_id FROM merchants m"
@@ -68,6 +69,16 @@ def test_the_same_onboarding_again_answers_the_same_merchant(admin, clean_databa
     assert again.status_code == 200, again.text
     assert again.json() == first
     assert merchant_count(clean_database) == 1
+
+
+def test_a_merchant_onboarded_in_kiswahili_replays_as_such_and_differs_from_english(
+    admin, clean_database
+):
+    first = onboard(admin, language="sw")
+    assert first["language"] == "sw"
+    again = admin.post("/merchants", json=onboard_body(language="sw"))
+    assert again.status_code == 200 and again.json() == first
+    assert_error(admin.post("/merchants", json=onboard_body()), 409, "till_taken")
 
 
 def test_a_till_another_merchant_has_is_409_till_taken(admin, clean_database):
@@ -92,6 +103,8 @@ def test_a_till_another_merchant_has_is_409_till_taken(admin, clean_database):
         ({"payout_schedule": "weekly"}, "invalid_payout_schedule"),
         ({"fee_bps": 10_001}, "invalid_fee"),
         ({"fee_min_cents": 500, "fee_max_cents": 100}, "invalid_fee"),
+        ({"language": "fr"}, "invalid_language"),
+        ({"language": 1}, "validation_failed"),
         ({"fee_bps": 1.5}, "validation_failed"),  # cents and basis points are integers
         ({"fee_max_cents": "100"}, "validation_failed"),
         ({"owner_user_id": 1}, "validation_failed"),
