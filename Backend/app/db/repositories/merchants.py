@@ -95,6 +95,55 @@ class MerchantRepository:
             row = cur.fetchone()
         return MerchantRow(*row) if row else None
 
+    def update(
+        self,
+        merchant_id: int,
+        *,
+        legal_name: str,
+        display_name: str,
+        contact_phone: str,
+        payout_phone: str,
+        payout_schedule: str,
+        fee_bps: int,
+        fee_min_cents: int,
+        fee_max_cents: int,
+        language: str,
+        request_hash: str,
+    ) -> None:
+        """Write an operator's changes (the till and the account never change)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE merchants
+                SET legal_name = %(legal_name)s, display_name = %(display_name)s,
+                    contact_phone = %(contact_phone)s, payout_phone = %(payout_phone)s,
+                    payout_schedule = %(payout_schedule)s, fee_bps = %(fee_bps)s,
+                    fee_min_cents = %(fee_min)s, fee_max_cents = %(fee_max)s,
+                    language = %(language)s, request_hash = %(hash)s
+                WHERE id = %(id)s
+                """,
+                {
+                    "id": merchant_id,
+                    "legal_name": legal_name,
+                    "display_name": display_name,
+                    "contact_phone": contact_phone,
+                    "payout_phone": payout_phone,
+                    "payout_schedule": payout_schedule,
+                    "fee_bps": fee_bps,
+                    "fee_min": fee_min_cents,
+                    "fee_max": fee_max_cents,
+                    "language": language,
+                    "hash": request_hash,
+                },
+            )
+
+    def set_status(self, merchant_id: int, status: str) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE merchants SET status = %(status)s WHERE id = %(id)s",
+                {"id": merchant_id, "status": status},
+            )
+
     def by_till(self, till_number: str) -> tuple[MerchantRow, str] | None:
         """The merchant with this till, and the hash of the request that onboarded it."""
         with self._conn.cursor() as cur:
