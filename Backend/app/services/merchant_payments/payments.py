@@ -132,8 +132,9 @@ def _pay_once(
     now = now or datetime.now(UTC)
     today = nairobi_day(now)
     with uow:
-        # Read before the locks: a merchant's till, fee rule and account never change
-        # while money moves (a suspension committed meanwhile is seen by the next one).
+        # Read before the locks, to keep the merchant's row out of the hot path: its till
+        # and account never change; an operator's fee edit or suspension committed
+        # meanwhile applies from the next payment (this one keeps what it read).
         merchant = by_till(uow, request.till)
         if merchant is None:
             raise MerchantNotFound("no merchant has this till number")
