@@ -15,7 +15,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import merchants as rules
 from app.domain.merchants import FeeRule
 from app.domain.phone import InvalidPhone, normalise
-from app.domain.records.merchants import MerchantKeyRow, MerchantRow
+from app.domain.records.merchants import MerchantKeyRow, MerchantRow, ReceivedPayment
 from app.errors import NotFound, ServiceUnavailable, TillTaken, refused
 from app.services.ledger import request_hash
 
@@ -267,3 +267,15 @@ def set_status(uow: UnitOfWork, merchant_id: int, status: str) -> tuple[Merchant
         uow.merchants.set_status(merchant_id, status)
         uow.commit()
     return replace(merchant, status=status), True
+
+
+def payments_page(
+    uow: UnitOfWork, merchant_id: int, *, limit: int, before_id: int | None = None
+) -> tuple[list[ReceivedPayment], bool]:
+    """One page of payments to the merchant's till, newest first, and whether more
+    follow. Raises ValueError for a limit out of range, ServiceUnavailable."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise ValueError(f"limit must be 1..{PAGE_MAX}")
+    with uow:
+        rows = uow.merchants.payments(merchant_id, before_id=before_id, limit=limit + 1)
+    return rows[:limit], len(rows) > limit

@@ -12,7 +12,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-from app.domain.records.merchants import MerchantKeyRow, MerchantRow, SigningKey
+from app.domain.records.merchants import MerchantKeyRow, MerchantRow, ReceivedPayment, SigningKey
 
 
 class TillTaken(Exception):
@@ -143,6 +143,27 @@ class MerchantRepository:
                 "UPDATE merchants SET status = %(status)s WHERE id = %(id)s",
                 {"id": merchant_id, "status": status},
             )
+
+    def payments(
+        self, merchant_id: int, *, before_id: int | None, limit: int
+    ) -> list[ReceivedPayment]:
+        """Payments to the merchant's till, newest first, older than before_id."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT p.transaction_id, t.reference, p.amount, p.fee, u.full_name, u.phone,
+                       p.channel, p.created_at
+                FROM merchant_payments p
+                JOIN journal_transactions t ON t.id = p.transaction_id
+                JOIN users u ON u.id = p.payer_user_id
+                WHERE p.merchant_id = %(merchant)s
+                  AND (%(before)s::bigint IS NULL OR p.transaction_id < %(before)s)
+                ORDER BY p.transaction_id DESC
+                LIMIT %(limit)s
+                """,
+                {"merchant": merchant_id, "before": before_id, "limit": limit},
+            )
+            return [ReceivedPayment(*row) for row in cur.fetchall()]
 
     def by_till(self, till_number: str) -> tuple[MerchantRow, str] | None:
         """The merchant with this till, and the hash of the request that onboarded it."""

@@ -58,3 +58,17 @@ class SigningKey:
     revoked: bool
     merchant_status: str
     last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedPayment:
+    """A payment to a merchant's till, as the merchant is shown it."""
+
+    transaction_id: int
+    reference: str
+    amount: int  # cents the payer paid
+    fee: int  # cents the merchant's fee took from it
+    payer_name: str
+    payer_phone: str  # E.164; the merchant API shows it masked
+    channel: str
+    created_at: datetime
