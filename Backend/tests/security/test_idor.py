@@ -253,6 +253,8 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/merchant/orders"): merchant("POST", "/merchant/orders"),
     ("GET", "/merchant/orders"): merchant("GET", "/merchant/orders"),
     ("GET", "/merchant/payments"): merchant("GET", "/merchant/payments"),
+    ("POST", "/merchant/refunds"): merchant("POST", "/merchant/refunds"),
+    ("GET", "/merchant/refunds/{refund_id}"): merchant("GET", "/merchant/refunds/re_0"),
     ("GET", "/merchant/orders/{order_id}"): merchant("GET", "/merchant/orders/1"),
     ("POST", "/merchant/orders/{order_id}/cancel"): merchant("POST", "/merchant/orders/1/cancel"),
     ("PATCH", "/me"): refuses_a_user_in_the_body("PATCH", "/me", {"language": "sw"}),

@@ -13,6 +13,7 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.admin_models import ErrorOut
 from app.api.cursors import decode_cursor, encode_cursor
 from app.api.merchant import me
 from app.api.merchant.auth import SignedMerchant
@@ -78,7 +79,11 @@ class PaymentPageOut(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
 
 
-@router.get("/payments", summary="Payments to the merchant's till, newest first")
+@router.get(
+    "/payments",
+    summary="Payments to the merchant's till, newest first",
+    responses={422: {"model": ErrorOut, "description": "`invalid_cursor`, `validation_failed`"}},
+)
 async def list_payments(
     api: Api,
     caller: SignedMerchant,
