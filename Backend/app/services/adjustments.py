@@ -133,7 +133,14 @@ def reverse(
                 raise NotReversible("harambee money is returned by cancelling the campaign")
             if original.kind in WITHDRAWAL_KINDS:
                 raise NotReversible("a withdrawal is settled or released by M-Pesa's result")
+            if original.kind == "merchant_refund":
+                raise NotReversible("a merchant's refund is final")
             locked = uow.ledger.accounts(account_ids=[leg.account_id for leg in original.legs])
+            # Under the merchant account's lock, which every refund takes too: a payment
+            # its merchant has refunded (some of) is not also reversed (the payer would be
+            # paid back twice); the merchant refunds the rest.
+            if original.kind == "merchant_payment" and uow.merchant_refunds.refunded(original.id):
+                raise NotReversible("its merchant has refunded some of it: refund the rest")
             earlier = earlier_result(uow, key, fingerprint)
             if earlier is not None:
                 return earlier

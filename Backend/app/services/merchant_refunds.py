@@ -87,8 +87,8 @@ def refund(
 ) -> Answer:
     """Refund (part of) a payment to the merchant's till (201 with the refund); commits.
     Raises ValidationFailed ('invalid_amount', 'invalid_payment', 'invalid_reason',
-    'invalid_idempotency_key'), PaymentNotFound, NotRefundable
-    ('payment_fully_refunded', 'exceeds_refundable', 'insufficient_merchant_balance'),
+    'invalid_idempotency_key'), PaymentNotFound, NotRefundable ('payment_reversed',
+    'payment_fully_refunded', 'exceeds_refundable', 'insufficient_merchant_balance'),
     IdempotencyConflict, ServiceUnavailable."""
     a = _checked(ask)
     fingerprint = request_hash(
@@ -120,6 +120,10 @@ def _refund(uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime) -> t
     # waits behind us.
     payment = uow.merchant_refunds.payment(merchant_id, a.payment_reference, for_update=True)
     assert payment is not None
+    if payment.reversed:
+        raise NotRefundable(
+            "payment_reversed", "an operator reversed this payment: its money is back"
+        )
     left = payment.amount - payment.refunded_amount
     if left == 0:
         raise NotRefundable("payment_fully_refunded", "this payment is refunded in full")

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
-from app.services import merchants
+from app.services import adjustments, merchants
+from app.services.adjustments import NotReversible
 from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments.payments import MerchantPaymentRequest
 from tests.conftest import LiveServer
@@ -147,3 +148,27 @@ def test_the_database_refuses_refunding_more_than_was_paid(world):
             " WHERE transaction_id = %(tx)s",
             {"tx": paid.transaction_id},
         )
+
+
+def test_a_payment_is_either_reversed_by_an_operator_or_refunded_never_both(http, world):
+    database, shop, _other, jane, paid = world
+    refunded = post(http, shop, {"payment": paid.reference, "amount": 1_000}, "r1")
+    assert refunded.status_code == 201, refunded.text
+    with pytest.raises(NotReversible):
+        adjustments.reverse(UnitOfWork(database), transaction_id=paid.transaction_id)
+    (refund_tx,) = rows(
+        database,
+        "SELECT id FROM journal_transactions WHERE reference = %(ref)s",
+        ref=refunded.json()["refund_reference"],
+    )[0]
+    with pytest.raises(NotReversible):  # a refund is final
+        adjustments.reverse(UnitOfWork(database), transaction_id=refund_tx)
+
+    other = merchant_payments.pay(
+        UnitOfWork(database), MerchantPaymentRequest(jane, "512345", 3_000, "p9")
+    )
+    adjustments.reverse(UnitOfWork(database), transaction_id=other.transaction_id)
+    assert error_of(post(http, shop, {"payment": other.reference}, "r2")) == (
+        409, "payment_reversed",
+    )  # fmt: skip
+    assert check_ledger(database).sound

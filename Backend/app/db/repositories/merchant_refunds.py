@@ -33,7 +33,9 @@ class MerchantRefundRepository:
             cur.execute(
                 f"""
                 SELECT p.transaction_id, t.reference, p.payer_user_id, p.amount,
-                       p.refunded_amount
+                       p.refunded_amount,
+                       EXISTS (SELECT 1 FROM journal_transactions r
+                               WHERE r.reverses_id = p.transaction_id)
                 FROM merchant_payments p
                 JOIN journal_transactions t ON t.id = p.transaction_id
                 WHERE t.reference = %(reference)s AND p.merchant_id = %(merchant)s{lock}
@@ -42,6 +44,17 @@ class MerchantRefundRepository:
             )
             row = cur.fetchone()
         return RefundablePayment(*row) if row else None
+
+    def refunded(self, transaction_id: int) -> int:
+        """What has been refunded of the payment made by this journal transaction (0 for
+        a transaction that is no payment to a till)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT refunded_amount FROM merchant_payments WHERE transaction_id = %(tx)s",
+                {"tx": transaction_id},
+            )
+            row = cur.fetchone()
+        return row[0] if row else 0
 
     def add_refunded(self, transaction_id: int, amount: int) -> None:
         """Count amount as refunded of the payment (its CHECK refuses more than was paid)."""

@@ -83,6 +83,7 @@ class RefundablePayment:
     payer_user_id: int
     amount: int  # cents paid
     refunded_amount: int  # cents refunded so far
+    reversed: bool  # an operator reversed it: its money is back with the payer
 
 
 @dataclass(frozen=True, slots=True)
