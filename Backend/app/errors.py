@@ -243,3 +243,23 @@ class InvalidSignature(Unauthorized):
     @property
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": "PayTrace-Signature"}
+
+
+class IdempotencyKeyRequired(PayTraceError):
+    """A merchant POST without an Idempotency-Key header: a retry could not be told from
+    a second request."""
+
+    status_code = 400
+    code = "idempotency_key_required"
+
+
+class TooManyEndpoints(Conflict):
+    """A merchant has as many enabled webhook endpoints as it may: disable one first."""
+
+    code = "too_many_endpoints"
+
+
+class EndpointDisabled(Conflict):
+    """A ping to a disabled webhook endpoint: enable it first."""
+
+    code = "endpoint_disabled"

@@ -25,6 +25,7 @@ from app.api.callback_store import MAX_CALLBACK_BYTES
 from app.api.dev_wiring import mount_sandboxes
 from app.api.errors import install_error_handlers
 from app.api.merchant import me as merchant_me
+from app.api.merchant import webhooks as merchant_webhooks
 from app.api.request_id import RequestId
 from app.api.source_networks import SourceNetworks, rules_from_settings
 from app.api.v1 import auth as v1_auth
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_mpesa_reconciliation.router)
     app.include_router(admin_merchants.router)
     app.include_router(merchant_me.router)
+    app.include_router(merchant_webhooks.router)
     mount_sandboxes(app, settings)
     app.include_router(ussd_routes.router)
     return app

@@ -35,6 +35,7 @@ from app.db.repositories.sms import SmsRepository
 from app.db.repositories.stellar import StellarRepository
 from app.db.repositories.users import UserRepository
 from app.db.repositories.wallets import WalletRepository
+from app.db.repositories.webhooks import WebhookRepository
 from app.errors import ServiceUnavailable
 
 
@@ -62,6 +63,7 @@ class UnitOfWork:
     admin_audit: AdminAuditRepository
     merchants: MerchantRepository
     merchant_keys: MerchantKeyRepository
+    webhooks: WebhookRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -95,6 +97,7 @@ class UnitOfWork:
         self.admin_audit = AdminAuditRepository(self.conn)
         self.merchants = MerchantRepository(self.conn)
         self.merchant_keys = MerchantKeyRepository(self.conn)
+        self.webhooks = WebhookRepository(self.conn)
         return self
 
     def __exit__(
