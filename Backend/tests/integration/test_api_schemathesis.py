@@ -11,6 +11,7 @@ derandomized: CI stays fast and a failure reproduces.
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlencode
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -101,15 +103,20 @@ Signer = Callable[[object], dict[str, str]]
 def merchant_signer(keyed: Keyed) -> Signer:
     """The signing hook for /api/v1/merchant: a PayTrace-Signature over the case as it will
     be sent. Each case gets its own t (within the window), so that equal cases are not
-    refused as replays. The merchant API has no body nor query yet; a route that takes
-    them must extend this (an unsigned part would make every answer a 401)."""
+    refused as replays. A JSON body is serialised here, once, and the case carries those
+    very bytes (schemathesis sends bytes as they are), so what is signed is what is sent."""
     offsets = itertools.cycle(range(250))
 
     def sign(case) -> dict[str, str]:
         query = urlencode(case.query or {}, doseq=True)
         path = case.formatted_path + (f"?{query}" if query else "")
         t = int(time.time()) - next(offsets)
-        return {HEADER: header_value(keyed.key_id, keyed.secret, t, case.method, path, b"")}
+        body = b""
+        if case.body is not NOT_SET:
+            if not isinstance(case.body, bytes):
+                case.body = json.dumps(case.body).encode()  # None is sent as `null` too
+            body = case.body
+        return {HEADER: header_value(keyed.key_id, keyed.secret, t, case.method, path, body)}
 
     return sign
 

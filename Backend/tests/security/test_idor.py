@@ -225,6 +225,7 @@ def stats_are_aggregates(w: World, stats: dict) -> None:
     assert "Amina" not in str(stats)
 
 
+EVENT = "evt_" + "0" * 24  # a merchant event id's shape
 NEW_CAMPAIGN = {"title": "Jane's harambee", "target_amount": 100_000}
 DUE = "2099-01-01"
 
@@ -241,6 +242,21 @@ ROUTES: dict[tuple[str, str], Probe] = {
                                            "full_name": "X", "pin": PIN, "accept_terms": True}),
     ("GET", "/me"): caller(jane_is_herself),
     ("GET", "/merchant/me"): merchant("GET", "/merchant/me"),
+    ("POST", "/merchant/webhook-endpoints"): merchant("POST", "/merchant/webhook-endpoints"),
+    ("GET", "/merchant/webhook-endpoints"): merchant("GET", "/merchant/webhook-endpoints"),
+    ("POST", "/merchant/webhook-endpoints/{endpoint_id}/disable"): merchant(
+        "POST", "/merchant/webhook-endpoints/1/disable"),
+    ("POST", "/merchant/webhook-endpoints/{endpoint_id}/enable"): merchant(
+        "POST", "/merchant/webhook-endpoints/1/enable"),
+    ("POST", "/merchant/webhook-endpoints/{endpoint_id}/ping"): merchant(
+        "POST", "/merchant/webhook-endpoints/1/ping"),
+    ("GET", "/merchant/events"): merchant("GET", "/merchant/events"),
+    ("POST", "/merchant/events/{event_id}/acknowledge"): merchant(
+        "POST", f"/merchant/events/{EVENT}/acknowledge"),
+    ("GET", "/merchant/events/{event_id}/deliveries"): merchant(
+        "GET", f"/merchant/events/{EVENT}/deliveries"),
+    ("POST", "/merchant/events/{event_id}/redeliver"): merchant(
+        "POST", f"/merchant/events/{EVENT}/redeliver"),
     ("PATCH", "/me"): refuses_a_user_in_the_body("PATCH", "/me", {"language": "sw"}),
     ("POST", "/me/pin"): refuses_a_user_in_the_body("POST", "/me/pin",
                                                     {"old_pin": PIN, "new_pin": "5937"}),

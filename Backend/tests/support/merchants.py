@@ -66,6 +66,20 @@ def keyed_merchant(database: Database, settings: Settings, till: str = "512345")
     return Keyed(merchant.id, issued.key.key_id, issued.secret)
 
 
+_SIGNED: set[tuple[int, str, str, str, bytes]] = set()
+
+
+def fresh_timestamp(key_id: str, method: str, path: str, body: bytes = b"") -> int:
+    """A t this process has not signed this very request with: a retry within the same
+    second would otherwise carry the first one's signature, refused as a replay (by
+    design). Steps back a second at a time, well inside the ±300 s window."""
+    t = int(time.time())
+    while (t, key_id, method, path, body) in _SIGNED:
+        t -= 1
+    _SIGNED.add((t, key_id, method, path, body))
+    return t
+
+
 def signed_headers(
     key_id: str,
     secret: str,
@@ -85,10 +99,12 @@ def signed_request(
     path: str,
     body: bytes = b"",
     timestamp: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """A request signed as a merchant signs it (path with its query, as sent)."""
-    headers = signed_headers(keyed.key_id, keyed.secret, method, path, body, timestamp)
-    return client.request(method, path, content=body or None, headers=headers)
+    """A request signed as a merchant signs it (path with its query, as sent); `headers`
+    are sent beside the signature (an Idempotency-Key, a Content-Type)."""
+    signed = signed_headers(keyed.key_id, keyed.secret, method, path, body, timestamp)
+    return client.request(method, path, content=body or None, headers={**signed, **(headers or {})})
 
 
 def key_row(database: Database, key_id: str) -> dict[str, object]:

@@ -82,7 +82,7 @@ async def list_endpoints(api: Api, caller: SignedMerchant) -> EndpointsOut:
 @router.post(
     "/webhook-endpoints/{endpoint_id}/disable",
     summary="Disable a webhook endpoint",
-    responses={**_NOT_FOUND, **_KEYED},
+    responses={**_NOT_FOUND, **_KEYED, **_INVALID},
 )
 async def disable_endpoint(
     endpoint_id: EndpointId, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
@@ -97,7 +97,7 @@ async def disable_endpoint(
 @router.post(
     "/webhook-endpoints/{endpoint_id}/enable",
     summary="Enable a webhook endpoint",
-    responses={**_NOT_FOUND, **_KEYED},
+    responses={**_NOT_FOUND, **_KEYED, **_INVALID},
 )
 async def enable_endpoint(
     endpoint_id: EndpointId, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
@@ -114,7 +114,7 @@ async def enable_endpoint(
     summary="Send a ping event to one endpoint",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=None,
-    responses={202: {"model": EventOut}, **_NOT_FOUND, **_KEYED},
+    responses={202: {"model": EventOut}, **_NOT_FOUND, **_KEYED, **_INVALID},
 )
 async def ping_endpoint(
     endpoint_id: EndpointId, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
@@ -155,7 +155,7 @@ async def list_events(
 @router.post(
     "/events/{event_id}/acknowledge",
     summary="Mark an event handled",
-    responses={**_NOT_FOUND, **_KEYED},
+    responses={**_NOT_FOUND, **_KEYED, **_INVALID},
 )
 async def acknowledge_event(
     event_id: EventId, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
@@ -171,7 +171,7 @@ async def acknowledge_event(
 @router.get(
     "/events/{event_id}/deliveries",
     summary="An event's deliveries and every attempt",
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, **_INVALID},
 )
 async def event_deliveries(event_id: EventId, api: Api, caller: SignedMerchant) -> DeliveriesOut:
     """One delivery per endpoint, each with its status and its attempts (status code,
@@ -184,7 +184,7 @@ async def event_deliveries(event_id: EventId, api: Api, caller: SignedMerchant) 
     "/events/{event_id}/redeliver",
     summary="Deliver an event again to every enabled endpoint",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**_NOT_FOUND, **_KEYED},
+    responses={**_NOT_FOUND, **_KEYED, **_INVALID},
 )
 async def redeliver_event(
     event_id: EventId, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
