@@ -247,3 +247,42 @@ def test_a_lease_keeps_a_delivery_from_a_second_claim_until_it_ends(
     )
     assert outcome == "lost"
     assert open_deliveries(clean_database) == 1
+
+
+def test_emit_writes_in_the_callers_transaction_and_nothing_without_its_commit(
+    clean_database, box, merchant_id, clock
+):
+    endpoint(clean_database, box, merchant_id, "http://127.0.0.1:9/h")
+    uow = UnitOfWork(clean_database)
+    with uow:
+        webhooks.emit(uow, merchant_id, "order.paid", {"object": "order", "id": 1})
+        # no commit: the caller's change failed, so its event never existed
+    assert query(clean_database, "SELECT count(*) FROM merchant_events")[0][0] == 0
+    assert open_deliveries(clean_database) == 0
+    with pytest.raises(ValueError), uow:
+        webhooks.emit(uow, merchant_id, "order.teleported", {"object": "order", "id": 1})
+    emit(clean_database, merchant_id, "refund.succeeded", {"object": "refund", "id": 3}, clock.now)
+    (object_id, payload) = query(clean_database, "SELECT object_id, payload FROM merchant_events")[
+        0
+    ]
+    assert (object_id, payload) == ("refund:3", {"object": "refund", "id": 3})
+    assert open_deliveries(clean_database) == 1
+
+
+def test_in_production_the_sender_refuses_a_host_that_resolves_inside(clean_database):
+    with receiver(lambda n: 200) as rx:
+        sender = HttpWebhookSender(timeout_s=1, production=True)
+        result = sender.post(rx.url.replace("127.0.0.1", "localhost"), b"{}", {})
+        assert result.status_code is None and "not public" in (result.error or "")
+        assert rx.received == []  # never contacted
+
+
+def test_a_redirect_is_a_failure_not_followed(clean_database, box, merchant_id, clock):
+    with receiver(lambda n: 302) as rx:
+        endpoint(clean_database, box, merchant_id, rx.url)
+        emit(clean_database, merchant_id, "order.paid", {"object": "order", "id": 1}, clock.now)
+        dispatcher(clean_database, box, clock).run_once()
+        assert len(rx.received) == 1
+    (status, code) = query(clean_database, "SELECT status, last_status_code FROM"
+                                           " merchant_webhook_deliveries")[0]  # fmt: skip
+    assert (status, code) == ("failed", 302)
