@@ -35,6 +35,7 @@ from app.db.repositories.sms import SmsRepository
 from app.db.repositories.stellar import StellarRepository
 from app.db.repositories.users import UserRepository
 from app.db.repositories.wallets import WalletRepository
+from app.db.repositories.webhook_deliveries import WebhookDeliveryRepository
 from app.db.repositories.webhooks import WebhookRepository
 from app.errors import ServiceUnavailable
 
@@ -64,6 +65,7 @@ class UnitOfWork:
     merchants: MerchantRepository
     merchant_keys: MerchantKeyRepository
     webhooks: WebhookRepository
+    webhook_deliveries: WebhookDeliveryRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -98,6 +100,7 @@ class UnitOfWork:
         self.merchants = MerchantRepository(self.conn)
         self.merchant_keys = MerchantKeyRepository(self.conn)
         self.webhooks = WebhookRepository(self.conn)
+        self.webhook_deliveries = WebhookDeliveryRepository(self.conn)
         return self
 
     def __exit__(

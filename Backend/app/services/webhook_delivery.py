@@ -46,7 +46,9 @@ def claim_due(
     lease. A secret no key opens is recorded as a failed attempt, never sent unsigned."""
     token = secrets.token_hex(16)
     with uow:
-        claimed = uow.webhooks.claim(now=now, limit=limit, token=token, lease_until=now + lease)
+        claimed = uow.webhook_deliveries.claim(
+            now=now, limit=limit, token=token, lease_until=now + lease
+        )
         uow.commit()
     ready = []
     for row in claimed:
@@ -83,7 +85,7 @@ def record_outcome(
     with uow:
         if result.delivered:
             uow.webhooks.note_success(claimed.endpoint_id)
-            kept = uow.webhooks.record_attempt(
+            kept = uow.webhook_deliveries.record_attempt(
                 claimed,
                 now=now,
                 status_code=result.status_code,
@@ -96,7 +98,7 @@ def record_outcome(
             return "delivered" if kept else "lost"
         endpoint = uow.webhooks.note_failure(claimed.endpoint_id, now)  # locks the endpoint
         attempts = claimed.attempts + 1
-        kept = uow.webhooks.record_attempt(
+        kept = uow.webhook_deliveries.record_attempt(
             claimed,
             now=now,
             status_code=result.status_code,
@@ -116,7 +118,9 @@ def record_outcome(
 
 def _give_up(uow: UnitOfWork, endpoint_id: int, merchant_id: int, since: datetime) -> None:
     uow.webhooks.set_endpoint_status(endpoint_id, reason="failing")
-    abandoned = uow.webhooks.abandon_open(endpoint_id, "endpoint disabled: failing for 3 days")
+    abandoned = uow.webhook_deliveries.abandon_open(
+        endpoint_id, "endpoint disabled: failing for 3 days"
+    )
     merchant = uow.merchants.get(merchant_id)
     if merchant is not None:
         queue_sms(

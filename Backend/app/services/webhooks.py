@@ -106,7 +106,7 @@ def disable_endpoint(uow: UnitOfWork, merchant_id: int, endpoint_id: int) -> End
         if endpoint.status == "disabled":
             return endpoint
         endpoint = uow.webhooks.set_endpoint_status(endpoint.id, reason="merchant")
-        uow.webhooks.abandon_open(endpoint.id, "the merchant disabled the endpoint")
+        uow.webhook_deliveries.abandon_open(endpoint.id, "the merchant disabled the endpoint")
         uow.commit()
     return endpoint
 
@@ -151,7 +151,7 @@ def ping(
             now=now,
             key=key,
         )
-        uow.webhooks.queue(event, now, endpoint_id=endpoint.id)
+        uow.webhook_deliveries.queue(event, now, endpoint_id=endpoint.id)
         uow.commit()
     return event, False
 
@@ -184,7 +184,7 @@ def emit(
         payload=data,
         now=when,
     )
-    uow.webhooks.queue(event, when)
+    uow.webhook_deliveries.queue(event, when)
     return event
 
 
@@ -214,7 +214,7 @@ def deliveries(
     """An event's deliveries, each with its attempts; reads only. Raises NotFound."""
     with uow:
         event = _own_event(uow, merchant_id, public_id)
-        return event, uow.webhooks.deliveries_of(event.id)
+        return event, uow.webhook_deliveries.deliveries_of(event.id)
 
 
 def redeliver(
@@ -224,9 +224,9 @@ def redeliver(
     this moment is left to finish); commits. Raises NotFound, ServiceUnavailable."""
     with uow:
         event = _own_event(uow, merchant_id, public_id)
-        uow.webhooks.queue(event, now)
+        uow.webhook_deliveries.queue(event, now)
         uow.commit()
-        return event, uow.webhooks.deliveries_of(event.id)
+        return event, uow.webhook_deliveries.deliveries_of(event.id)
 
 
 def _own_endpoint(uow: UnitOfWork, merchant_id: int, endpoint_id: int) -> EndpointRow:
