@@ -286,3 +286,32 @@ def test_a_redirect_is_a_failure_not_followed(clean_database, box, merchant_id, 
     (status, code) = query(clean_database, "SELECT status, last_status_code FROM"
                                            " merchant_webhook_deliveries")[0]  # fmt: skip
     assert (status, code) == ("failed", 302)
+
+
+def test_every_worker_runs_the_webhook_loop_and_it_delivers_until_stopped(
+    settings, clean_database, box, merchant_id
+):
+    from app.worker import loops as worker_loops
+
+    (loop,) = [
+        loop
+        for loop in worker_loops.build_loops(settings, clean_database)
+        if loop.name == "webhooks"
+    ]
+    with receiver(lambda n: 200) as rx:
+        endpoint(clean_database, box, merchant_id, rx.url)
+        sent = emit(clean_database, merchant_id, "order.paid", {"object": "order", "id": 1},
+                    datetime.now(UTC))  # fmt: skip
+        stop = threading.Event()
+        thread = threading.Thread(target=loop.run_forever, args=(stop,))
+        thread.start()
+        try:
+            for _ in range(100):
+                if rx.received:
+                    break
+                stop.wait(0.05)
+        finally:
+            stop.set()
+            thread.join(timeout=15)
+    assert not thread.is_alive()
+    assert [r.event["id"] for r in rx.received] == [sent]
