@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from app.db.unit_of_work import UnitOfWork
@@ -30,20 +30,33 @@ USER_AGENT = "PayTrace-Webhooks/1"
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A claimed delivery, signed and ready to POST."""
+    """A claimed delivery, its secret opened: signed just before each POST (`request`),
+    so a batch's last delivery is not sent with a signature as old as the batch."""
 
     claimed: ClaimedDelivery
-    url: str
-    body: bytes
-    headers: dict[str, str]
+    secret: str = field(repr=False)
+
+    def request(self, now: datetime) -> tuple[str, bytes, dict[str, str]]:
+        """(url, body, headers) signed at `now`."""
+        row = self.claimed
+        body = rules.event_body(
+            row.event_public_id, row.event_type, row.event_created_at.isoformat(), row.payload
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            rules.EVENT_ID_HEADER: row.event_public_id,
+            rules.SIGNATURE_HEADER: rules.signature_header(self.secret, int(now.timestamp()), body),
+        }
+        return row.url, body, headers
 
 
 def claim_due(
     uow: UnitOfWork, box: SecretBox, *, now: datetime, limit: int, lease: timedelta
 ) -> list[Outgoing]:
     """Lease up to `limit` due deliveries (the earliest undelivered event of an object
-    first, per endpoint) and sign each with its endpoint's secret at `now`; commits the
-    lease. A secret no key opens is recorded as a failed attempt, never sent unsigned."""
+    first, per endpoint) and open their endpoints' secrets; commits the lease. A secret
+    no key opens is recorded as a failed attempt, never sent unsigned."""
     token = secrets.token_hex(16)
     with uow:
         claimed = uow.webhook_deliveries.claim(
@@ -53,26 +66,11 @@ def claim_due(
     ready = []
     for row in claimed:
         try:
-            secret = box.decrypt(row.secret_ct)
+            ready.append(Outgoing(row, box.decrypt(row.secret_ct)))
         except UndecryptableSecret:
             log.error("webhook secret opens under no key", extra={"endpoint_id": row.endpoint_id})
             record_outcome(uow, row, SendResult(None, 0, "secret unreadable: not sent"), now)
-            continue
-        ready.append(sign(row, secret, now))
     return ready
-
-
-def sign(row: ClaimedDelivery, secret: str, now: datetime) -> Outgoing:
-    body = rules.event_body(
-        row.event_public_id, row.event_type, row.event_created_at.isoformat(), row.payload
-    )
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        rules.EVENT_ID_HEADER: row.event_public_id,
-        rules.SIGNATURE_HEADER: rules.signature_header(secret, int(now.timestamp()), body),
-    }
-    return Outgoing(row, row.url, body, headers)
 
 
 def record_outcome(

@@ -11,8 +11,10 @@ workers at once.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import psycopg2
@@ -23,6 +25,7 @@ from app.errors import ServiceUnavailable
 from app.integrations.webhook_http import HttpWebhookSender, WebhookSender
 from app.services import webhook_delivery
 from app.services.custody import SecretBox
+from app.services.webhook_delivery import Outgoing
 from app.worker.context import uow_factory
 
 log = logging.getLogger("paytrace.webhooks")
@@ -41,6 +44,7 @@ class WebhookDispatcher:
         *,
         timeout_s: float,
         batch_size: int = 20,
+        concurrency: int = 4,
         interval_s: float = 1.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -50,8 +54,11 @@ class WebhookDispatcher:
         self._batch_size = batch_size
         self._interval_s = interval_s
         self._clock = clock
-        # The batch is sent in turn, each POST up to the timeout: the lease covers it all.
-        self.lease = timedelta(seconds=timeout_s * batch_size) + LEASE_MARGIN
+        # `concurrency` POSTs at a time, each up to the timeout: the lease covers the
+        # whole batch, so no delivery of it is claimed again while it may still be sent.
+        rounds = math.ceil(batch_size / concurrency)
+        self.lease = timedelta(seconds=timeout_s * rounds) + LEASE_MARGIN
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="webhook")
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database) -> WebhookDispatcher:
@@ -65,6 +72,7 @@ class WebhookDispatcher:
             sender,
             timeout_s=settings.webhook_timeout_s,
             batch_size=settings.webhook_batch_size,
+            concurrency=settings.webhook_concurrency,
             interval_s=settings.webhook_poll_interval_s,
         )
 
@@ -84,25 +92,40 @@ class WebhookDispatcher:
                 log.exception("webhook loop failed; trying again later")
             if handled < self._batch_size:
                 stop.wait(self._interval_s)
+        self.close()
 
     def run_once(self) -> int:
-        """Lease one batch and send it; returns how many deliveries were attempted."""
+        """Lease one batch and send it, `concurrency` at a time (two events of one object
+        are never in one batch: the later waits for the earlier); returns how many
+        deliveries were attempted."""
         batch = webhook_delivery.claim_due(
             self._uow(), self._box, now=self._clock(), limit=self._batch_size, lease=self.lease
         )
-        for outgoing in batch:
-            result = self._sender.post(outgoing.url, outgoing.body, outgoing.headers)
+        for done in [self._pool.submit(self._deliver, outgoing) for outgoing in batch]:
+            done.result()
+        return len(batch)
+
+    def _deliver(self, outgoing: Outgoing) -> None:
+        try:
+            url, body, headers = outgoing.request(self._clock())
+            result = self._sender.post(url, body, headers)
             outcome = webhook_delivery.record_outcome(
                 self._uow(), outgoing.claimed, result, self._clock()
             )
-            log.info(
-                "webhook attempt",
-                extra={
-                    "delivery_id": outgoing.claimed.id,
-                    "event_id": outgoing.claimed.event_public_id,
-                    "status_code": result.status_code,
-                    "latency_ms": result.latency_ms,
-                    "outcome": outcome,
-                },
-            )
-        return len(batch)
+        except Exception:
+            # Left leased: tried again when the lease ends.
+            log.exception("webhook delivery failed", extra={"delivery_id": outgoing.claimed.id})
+            return
+        log.info(
+            "webhook attempt",
+            extra={
+                "delivery_id": outgoing.claimed.id,
+                "event_id": outgoing.claimed.event_public_id,
+                "status_code": result.status_code,
+                "latency_ms": result.latency_ms,
+                "outcome": outcome,
+            },
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -54,11 +54,11 @@ def emit(database, merchant_id, event_type, data, now) -> str:
     return event.public_id
 
 
-def dispatcher(database, box, clock, batch_size=20) -> WebhookDispatcher:
+def dispatcher(database, box, clock, batch_size=20, concurrency=1) -> WebhookDispatcher:
+    """One at a time by default, so that the receiver numbers requests as they were sent."""
     sender = HttpWebhookSender(timeout_s=TIMEOUT_S, production=False)
-    return WebhookDispatcher(
-        database, box, sender, timeout_s=TIMEOUT_S, batch_size=batch_size, clock=clock
-    )
+    return WebhookDispatcher(database, box, sender, timeout_s=TIMEOUT_S, batch_size=batch_size,
+                             concurrency=concurrency, clock=clock)  # fmt: skip
 
 
 def open_deliveries(database) -> int:
@@ -196,7 +196,8 @@ def test_two_workers_claiming_at_once_never_send_a_delivery_twice(
             emit(clean_database, merchant_id, "order.paid", {"object": "order", "id": i}, clock.now)
             for i in range(24)
         }
-        workers = [dispatcher(clean_database, box, clock, batch_size=5) for _ in range(2)]
+        workers = [dispatcher(clean_database, box, clock, batch_size=5, concurrency=3)
+                   for _ in range(2)]  # fmt: skip
         barrier = threading.Barrier(2)
         errors = []
 
