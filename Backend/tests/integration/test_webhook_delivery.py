@@ -316,3 +316,32 @@ def test_every_worker_runs_the_webhook_loop_and_it_delivers_until_stopped(
             thread.join(timeout=15)
     assert not thread.is_alive()
     assert [r.event["id"] for r in rx.received] == [sent]
+
+
+class TickingClock(Clock):
+    """Each reading is 100 s after the previous one: a slow batch, compressed."""
+
+    def __call__(self):
+        now = self.now
+        self.advance(timedelta(seconds=100))
+        return now
+
+
+def test_each_delivery_is_signed_when_it_is_sent_not_when_its_batch_was_claimed(
+    clean_database, box, merchant_id
+):
+    clock = TickingClock(datetime.now(UTC).replace(microsecond=0))
+    with receiver(lambda n: 200) as rx:
+        made = endpoint(clean_database, box, merchant_id, rx.url)
+        for order in (1, 2):
+            emit(clean_database, merchant_id, "order.paid", {"object": "order", "id": order},
+                 clock.now)  # fmt: skip
+        claimed_at = int(clock.now.timestamp())
+        assert dispatcher(clean_database, box, clock).run_once() == 2
+    stamps = []
+    for got in rx.received:
+        header = got.headers["paytrace-signature"]
+        stamps.append(int(header.split(",")[0].removeprefix("t=")))
+        assert rules.verify(made.secret, header, got.body, stamps[-1])
+    # Read 1: the claim; 2: the first signature; 3: its outcome; 4: the second signature.
+    assert stamps == [claimed_at + 100, claimed_at + 300]
