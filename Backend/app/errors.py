@@ -227,6 +227,19 @@ class TillTaken(Conflict):
     code = "till_taken"
 
 
+class MerchantNotFound(NotFound):
+    """No merchant has this till number."""
+
+    code = "merchant_not_found"
+
+
+class MerchantUnavailable(PayTraceError):
+    """The merchant exists but takes no payments now (suspended)."""
+
+    status_code = 422
+    code = "merchant_unavailable"
+
+
 class TooManyKeys(Conflict):
     """The merchant has its two live API keys: revoke one before issuing another."""
 
@@ -251,6 +264,34 @@ class IdempotencyKeyRequired(PayTraceError):
 
     status_code = 400
     code = "idempotency_key_required"
+
+
+class OrderNotFound(NotFound):
+    """No pay order with this id (or code) for this caller: another merchant's order is
+    answered the same, as if absent."""
+
+    code = "order_not_found"
+
+
+class OrderNotCancelable(Conflict):
+    """Only an order awaiting payment can be canceled (a paid one is refunded instead)."""
+
+    code = "order_not_cancelable"
+
+
+class OrderNotPayable(Conflict):
+    """The order can no longer be paid; `code` says why: order_expired, order_canceled,
+    order_paid."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this order is {reason}: it cannot be paid")
+        self.code = f"order_{reason}"
+
+
+class WrongOrderAmount(ValidationFailed):
+    """A payment that is not exactly the order's amount: refused, never kept in part."""
+
+    code = "wrong_amount"
 
 
 class TooManyEndpoints(Conflict):

@@ -30,6 +30,7 @@ ONBOARD = {
     "fee_bps": 50,
     "fee_min_cents": 0,
     "fee_max_cents": 20000,
+    "language": "sw",
 }
 MERCHANT = {
     **ONBOARD,
@@ -67,6 +68,29 @@ class MerchantIn(BaseModel):
     fee_bps: StrictInt = Field(description="the fee in basis points of a payment (100 = 1 %)")
     fee_min_cents: StrictInt = Field(default=0, description="the fee's floor, cents")
     fee_max_cents: StrictInt = Field(description="the fee's cap, cents")
+    language: StrictStr = Field(
+        default="en", max_length=2, description="en | sw: the language of the merchant's SMS"
+    )
+
+
+class MerchantPatch(BaseModel):
+    """The fields an operator may change; each left out stays as it is. The till never
+    changes (it is what payers type and the merchant's key)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"display_name": "MAMA MBOGA 2", "fee_bps": 80}]},
+    )
+
+    legal_name: StrictStr | None = Field(default=None, max_length=200)
+    display_name: StrictStr | None = Field(default=None, max_length=100)
+    contact_phone: StrictStr | None = Field(default=None, max_length=32)
+    payout_phone: StrictStr | None = Field(default=None, max_length=32)
+    payout_schedule: StrictStr | None = Field(default=None, max_length=20)
+    fee_bps: StrictInt | None = None
+    fee_min_cents: StrictInt | None = None
+    fee_max_cents: StrictInt | None = None
+    language: StrictStr | None = Field(default=None, max_length=2)
 
 
 class MerchantOut(BaseModel):
@@ -86,6 +110,7 @@ class MerchantOut(BaseModel):
     balance: int = Field(description="the merchant account's balance, cents")
     currency: str = "KES"
     created_at: datetime
+    language: str = Field(description="en | sw: the language of the merchant's SMS")
 
     @classmethod
     def of(cls, m: MerchantRow) -> Self:
@@ -103,6 +128,7 @@ class MerchantOut(BaseModel):
             status=m.status,
             balance=m.balance,
             created_at=m.created_at,
+            language=m.language,
         )
 
 
@@ -163,3 +189,8 @@ class IssuedKeyOut(KeyOut):
             merchant_id=issued.key.merchant_id,
             secret=issued.secret,
         )
+
+
+class MerchantStatusOut(BaseModel):
+    merchant: MerchantOut
+    changed: bool = Field(description="false: it already had this status; nothing changed")

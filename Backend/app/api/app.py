@@ -25,6 +25,7 @@ from app.api.callback_store import MAX_CALLBACK_BYTES
 from app.api.dev_wiring import mount_sandboxes
 from app.api.errors import install_error_handlers
 from app.api.merchant import me as merchant_me
+from app.api.merchant import orders as merchant_orders
 from app.api.merchant import webhooks as merchant_webhooks
 from app.api.request_id import RequestId
 from app.api.source_networks import SourceNetworks, rules_from_settings
@@ -33,6 +34,7 @@ from app.api.v1 import campaigns as v1_campaigns
 from app.api.v1 import contributions as v1_contributions
 from app.api.v1 import me as v1_me
 from app.api.v1 import mpesa as v1_mpesa
+from app.api.v1 import payments as v1_payments
 from app.api.v1 import pledges as v1_pledges
 from app.api.v1 import transfers as v1_transfers
 from app.api.v1 import wallet as v1_wallet
@@ -108,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)
-    for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers):
+    for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers, v1_payments):
         app.include_router(v1.router)
     app.include_router(v1_transfers.invitations)
     app.include_router(v1_mpesa.deposits_router)
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_mpesa_reconciliation.router)
     app.include_router(admin_merchants.router)
     app.include_router(merchant_me.router)
+    app.include_router(merchant_orders.router)
     app.include_router(merchant_webhooks.router)
     mount_sandboxes(app, settings)
     app.include_router(ussd_routes.router)

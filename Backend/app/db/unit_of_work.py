@@ -27,6 +27,7 @@ from app.db.repositories.mpesa_status_queries import StatusQueryRepository
 from app.db.repositories.mpesa_withdrawals import WithdrawalRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
+from app.db.repositories.pay_orders import MerchantIdempotencyRepository, PayOrderRepository
 from app.db.repositories.pins import PinRepository
 from app.db.repositories.pledges import PledgeRepository
 from app.db.repositories.reconciliation import ReconciliationRepository
@@ -64,6 +65,8 @@ class UnitOfWork:
     admin_audit: AdminAuditRepository
     merchants: MerchantRepository
     merchant_keys: MerchantKeyRepository
+    pay_orders: PayOrderRepository
+    merchant_idempotency: MerchantIdempotencyRepository
     webhooks: WebhookRepository
     webhook_deliveries: WebhookDeliveryRepository
 
@@ -99,6 +102,8 @@ class UnitOfWork:
         self.admin_audit = AdminAuditRepository(self.conn)
         self.merchants = MerchantRepository(self.conn)
         self.merchant_keys = MerchantKeyRepository(self.conn)
+        self.pay_orders = PayOrderRepository(self.conn)
+        self.merchant_idempotency = MerchantIdempotencyRepository(self.conn)
         self.webhooks = WebhookRepository(self.conn)
         self.webhook_deliveries = WebhookDeliveryRepository(self.conn)
         return self

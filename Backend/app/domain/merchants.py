@@ -17,6 +17,7 @@ TILL_PATTERN = re.compile(r"[1-9][0-9]{4,6}")
 DISPLAY_NAME_MIN, DISPLAY_NAME_MAX = 2, 20  # `Pay <name> KES 250,000.00. Fee ...` fits a screen
 LEGAL_NAME_MIN, LEGAL_NAME_MAX = 2, 100
 PAYOUT_SCHEDULES = ("on_request", "daily")
+LANGUAGES = ("en", "sw")  # of a merchant's SMS
 STATUSES = ("active", "suspended")
 BPS_PER_UNIT = 10_000  # basis points in 100 %
 MAX_FEE_CENTS = 100_000_000_00  # KES 100 M: far above any fee, far below BIGINT

@@ -141,13 +141,14 @@ def reverse(
             ref, now = new_reference(), datetime.now(UTC)
             balances: dict[int, int] = {}
             messages = []
-            for leg in original.legs:
-                account = by_id[leg.account_id]
-                if account.kind == "wallet" and account.balance < leg.amount:
-                    raise InsufficientFunds(balance=account.balance, needed=leg.amount)
+            nets = _netted(original)
+            for account_id, amount in nets:
+                account = by_id[account_id]
+                if account.kind == "wallet" and account.balance < amount:
+                    raise InsufficientFunds(balance=account.balance, needed=amount)
                 if account.user_id is not None:
-                    balances[account.user_id] = account.balance - leg.amount
-                    messages.append(_reversal_sms(original, account, -leg.amount, ref))
+                    balances[account.user_id] = account.balance - amount
+                    messages.append(_reversal_sms(original, account, -amount, ref))
             try:
                 tx_id = uow.ledger.post(
                     reference=ref,
@@ -156,7 +157,7 @@ def reverse(
                     fee=original.fee,
                     idempotency_key=key,
                     request_hash=fingerprint,
-                    legs=[(leg.account_id, -leg.amount) for leg in original.legs],
+                    legs=[(account_id, -amount) for account_id, amount in nets],
                     channel=channel,
                     created_at=now,
                     reverses_id=original.id,
@@ -169,6 +170,17 @@ def reverse(
         return Movement(tx_id, ref, "reversal", original.amount, original.fee, now, balances)
 
     return run_idempotent(uow, key, fingerprint, attempt)
+
+
+def _netted(original: JournalEntry) -> list[tuple[int, int]]:
+    """Each account's legs summed, in the order the accounts first appear: a movement
+    that credits and debits one account (a merchant payment: the amount in, the fee out)
+    is reversed in one leg, so the reversal never takes the account through zero on the
+    way (each leg is checked as it applies)."""
+    nets: dict[int, int] = {}
+    for leg in original.legs:
+        nets[leg.account_id] = nets.get(leg.account_id, 0) + leg.amount
+    return [(account_id, amount) for account_id, amount in nets.items() if amount]
 
 
 def _reversal_sms(

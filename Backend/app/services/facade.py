@@ -31,7 +31,14 @@ from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilte
 from app.domain.records.ledger import StatementLine
 from app.errors import MpesaUnavailable, PinLocked
 from app.runtime import Runtime
-from app.services import accounts, invitations, pins, registration, statements, transfers
+from app.services import (
+    accounts,
+    invitations,
+    pins,
+    registration,
+    statements,
+    transfers,
+)
 from app.services.accounts import Profile
 from app.services.custody import SecretBox
 from app.services.harambee import campaigns, closing, pledges
@@ -41,6 +48,8 @@ from app.services.harambee.contributions import (
     contribute_with_pin,
 )
 from app.services.ledger import Movement
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments import tills
 from app.services.mpesa import deposits, withdrawals
 
 P = ParamSpec("P")
@@ -190,6 +199,37 @@ class ChannelServices:
         """Check the PIN, then transfer, once per idempotency key. Raises WrongPin,
         PinLocked, then LimitExceeded, InsufficientFunds, RecipientNotRegistered."""
         return await self.run_pin(transfers.send_money, request, pin=pin, attempt_key=attempt_key)
+
+    # ---- Pay a merchant ------------------------------------------------------------------
+
+    async def find_merchant(self, *, till: str) -> tills.Payee:
+        """The merchant at this till; raises ValidationFailed ('invalid_till'),
+        MerchantNotFound, MerchantUnavailable."""
+        return await self.run(tills.find_merchant, till=till)
+
+    async def quote_merchant_payment(
+        self, *, payer_user_id: int, till: str, amount: int
+    ) -> tills.PaymentQuote:
+        """The merchant's name and both fees of a payment the payer could make now; raises
+        ValidationFailed, MerchantNotFound, MerchantUnavailable, LimitExceeded,
+        InsufficientFunds."""
+        return await self.run(
+            tills.quote_payment, payer_user_id=payer_user_id, till=till, amount=amount
+        )
+
+    async def pay_merchant(
+        self,
+        request: merchant_payments.MerchantPaymentRequest,
+        *,
+        pin: str,
+        attempt_key: str | None = None,
+    ) -> merchant_payments.MerchantPayment:
+        """Check the PIN, then pay the merchant once per key. Raises ValidationFailed,
+        WrongPin, PinLocked, then MerchantNotFound, MerchantUnavailable, LimitExceeded,
+        InsufficientFunds."""
+        return await self.run_pin(
+            merchant_payments.pay_merchant, request, pin=pin, attempt_key=attempt_key
+        )
 
     # ---- M-Pesa --------------------------------------------------------------------------
 

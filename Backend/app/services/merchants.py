@@ -8,7 +8,7 @@ refused as `till_taken`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.db.repositories.merchants import TillTaken as TillInUse
 from app.db.unit_of_work import UnitOfWork
@@ -16,7 +16,7 @@ from app.domain import merchants as rules
 from app.domain.merchants import FeeRule
 from app.domain.phone import InvalidPhone, normalise
 from app.domain.records.merchants import MerchantKeyRow, MerchantRow
-from app.errors import ServiceUnavailable, TillTaken, refused
+from app.errors import NotFound, ServiceUnavailable, TillTaken, refused
 from app.services.ledger import request_hash
 
 PAGE_MAX = 200
@@ -33,6 +33,7 @@ class Application:
     payout_phone: str
     payout_schedule: str
     fee: FeeRule
+    language: str = "en"  # of the merchant's SMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ def _phone(raw: str, field: str) -> str:
 def checked(application: Application) -> Application:
     """The application with its phones in E.164; raises ValidationFailed ('invalid_till',
     'invalid_display_name', 'invalid_legal_name', 'invalid_phone',
-    'invalid_payout_schedule', 'invalid_fee')."""
+    'invalid_payout_schedule', 'invalid_fee', 'invalid_language')."""
     if not rules.is_till(application.till_number):
         raise refused("invalid_till", "a till number is 5 to 7 digits, not starting with 0")
     problem = rules.display_name_problem(application.display_name)
@@ -71,6 +72,8 @@ def checked(application: Application) -> Application:
         )
     if application.payout_schedule not in rules.PAYOUT_SCHEDULES:
         raise refused("invalid_payout_schedule", "payout_schedule: on_request or daily")
+    if application.language not in rules.LANGUAGES:
+        raise refused("invalid_language", "language: en or sw")
     problem = application.fee.problem()
     if problem is not None:
         raise refused("invalid_fee", problem)
@@ -82,10 +85,14 @@ def checked(application: Application) -> Application:
         payout_phone=_phone(application.payout_phone, "payout_phone"),
         payout_schedule=application.payout_schedule,
         fee=application.fee,
+        language=application.language,
     )
 
 
 def _fingerprint(a: Application) -> str:
+    # The language joins the fingerprint only when it is not the default, so that a
+    # merchant onboarded before languages existed still answers its own replay.
+    language = {} if a.language == "en" else {"language": a.language}
     return request_hash(
         kind="merchant",
         legal_name=a.legal_name,
@@ -95,6 +102,7 @@ def _fingerprint(a: Application) -> str:
         payout_phone=a.payout_phone,
         payout_schedule=a.payout_schedule,
         fee=[a.fee.bps, a.fee.min_cents, a.fee.max_cents],
+        **language,
     )
 
 
@@ -133,6 +141,7 @@ def onboard(uow: UnitOfWork, application: Application) -> Onboarded:
                 fee_min_cents=a.fee.min_cents,
                 fee_max_cents=a.fee.max_cents,
                 request_hash=fingerprint,
+                language=a.language,
             )
             merchant = uow.merchants.get(merchant_id)
             uow.commit()
@@ -173,3 +182,88 @@ def page(
     with uow:
         rows = uow.merchants.page(limit=limit + 1, before_id=before_id, status=status)
     return rows[:limit], len(rows) > limit
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What an operator changes on a merchant; None leaves a field as it is. The till
+    is the merchant's key and never changes."""
+
+    legal_name: str | None = None
+    display_name: str | None = None
+    contact_phone: str | None = None
+    payout_phone: str | None = None
+    payout_schedule: str | None = None
+    fee: FeeRule | None = None
+    language: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, name) is None for name in self.__slots__)
+
+
+def _as_application(merchant: MerchantRow) -> Application:
+    return Application(
+        legal_name=merchant.legal_name,
+        display_name=merchant.display_name,
+        till_number=merchant.till_number,
+        contact_phone=merchant.contact_phone,
+        payout_phone=merchant.payout_phone,
+        payout_schedule=merchant.payout_schedule,
+        fee=merchant.fee,
+        language=merchant.language,
+    )
+
+
+def update(uow: UnitOfWork, merchant_id: int, changes: Changes) -> MerchantRow:
+    """Apply an operator's changes, checked by the onboarding rules; commits.
+
+    The stored onboarding fingerprint follows the merchant as it now is, so the original
+    onboarding request, replayed after an edit, is `till_taken`. Raises NotFound,
+    ValidationFailed ('nothing_to_change' and the onboarding codes).
+    """
+    if changes.empty:
+        raise refused("nothing_to_change", "send at least one field to change")
+    given = {name: getattr(changes, name) for name in changes.__slots__}
+    with uow:
+        merchant = uow.merchants.get(merchant_id, for_update=True)
+        if merchant is None:
+            raise NotFound("no such merchant")
+        wanted = {name: value for name, value in given.items() if value is not None}
+        a = checked(replace(_as_application(merchant), **wanted))
+        if a == checked(_as_application(merchant)):
+            return merchant  # nothing differs: nothing written
+        uow.merchants.update(
+            merchant_id,
+            legal_name=a.legal_name,
+            display_name=a.display_name,
+            contact_phone=a.contact_phone,
+            payout_phone=a.payout_phone,
+            payout_schedule=a.payout_schedule,
+            fee_bps=a.fee.bps,
+            fee_min_cents=a.fee.min_cents,
+            fee_max_cents=a.fee.max_cents,
+            language=a.language,
+            request_hash=_fingerprint(a),
+        )
+        updated = uow.merchants.get(merchant_id)
+        uow.commit()
+    assert updated is not None  # read in the transaction that wrote it
+    return updated
+
+
+def set_status(uow: UnitOfWork, merchant_id: int, status: str) -> tuple[MerchantRow, bool]:
+    """Suspend ('suspended': its signatures and payments to its till are refused) or
+    reactivate ('active') a merchant; the merchant now and whether this call changed it.
+    The same status again changes nothing. Raises NotFound, ValueError for another status."""
+    if status not in rules.STATUSES:
+        raise ValueError(f"status must be one of {rules.STATUSES}")
+    with uow:
+        merchant = uow.merchants.get(merchant_id, for_update=True)
+        if merchant is None:
+            raise NotFound("no such merchant")
+        if merchant.status == status:
+            return merchant, False
+        uow.merchants.set_status(merchant_id, status)
+        uow.commit()
+    return replace(merchant, status=status), True

@@ -233,6 +233,26 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "imerudishwa kwenye pochi yako. Salio jipya KES {balance}."
         ),
     },
+    "merchant_paid": {
+        "en": (
+            "PayTrace {reference} confirmed. Paid KES {amount} to {name} (till {till}) on "
+            "{when}. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. Umelipa KES {amount} kwa {name} (till "
+            "{till}) tarehe {when}. Salio jipya KES {balance}."
+        ),
+    },
+    "merchant_payment_received": {
+        "en": (
+            "PayTrace {reference}: KES {amount} paid to till {till} by {payer} {phone} on "
+            "{when}. Fee KES {fee}. Till balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: KES {amount} zimelipwa kwa till {till} na {payer} {phone} "
+            "tarehe {when}. Ada KES {fee}. Salio la till KES {balance}."
+        ),
+    },
     "harambee_reminder_soon": {
         "en": (
             "PayTrace: your pledge to harambee {code} {title} is due on {due}: KES {left} "

@@ -3,8 +3,8 @@
 Screens name their texts (texts.py) and their next screen; the few handlers
 below validate input and call the service port. The money journeys' handlers
 live in money_flow.py (send money) and statement_flow.py (balance, mini statement);
-the M-Pesa (deposit, withdraw) and Harambee branches are packages of their own,
-mpesa/ and harambee/, each declaring its screens. docs/ussd.md draws this tree.
+the M-Pesa (deposit, withdraw), Harambee and Pay branches are packages of their own,
+mpesa/, harambee/ and pay/, each declaring its screens. docs/ussd.md draws this tree.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from app.ussd.engine import (
 from app.ussd.harambee import screens as harambee
 from app.ussd.mpesa import flow as mpesa
 from app.ussd.mpesa import screens as mpesa_screens
+from app.ussd.pay import flow as pay
+from app.ussd.pay import screens as pay_screens
 from app.ussd.pin_steps import confirm_pin, new_pin, pin_refused
 from app.ussd.texts import text
 
@@ -88,16 +90,6 @@ async def reg_accept(ctx: Context, _: str) -> Outcome:
 
 async def reg_decline(ctx: Context, _: str) -> Outcome:
     return End("end.declined")
-
-
-# ---- main menu ----------------------------------------------------------------------
-
-
-def _coming_soon(feature_key: str):
-    async def handler(ctx: Context, _: str) -> Outcome:
-        return End("end.coming_soon", {"feature": text(ctx.lang, feature_key)})
-
-    return handler
 
 
 # ---- my account ---------------------------------------------------------------------
@@ -219,7 +211,7 @@ SCREENS = [
             Option("main.deposit", action=mpesa.deposit_start),
             Option("main.withdraw", action=mpesa.withdraw_start),
             Option("main.harambee", goto="harambee"),
-            Option("main.pay", action=_coming_soon("main.pay")),
+            Option("main.pay", action=pay.pay_start),
             Option("main.account", goto="account"),
         ),
     ),
@@ -268,7 +260,10 @@ SCREENS = [
 ]
 
 FLOW = Flow(
-    screens={screen.id: screen for screen in [*SCREENS, *mpesa_screens.SCREENS, *harambee.SCREENS]},
+    screens={
+        screen.id: screen
+        for screen in [*SCREENS, *mpesa_screens.SCREENS, *harambee.SCREENS, *pay_screens.SCREENS]
+    },
     home_registered="main",
     home_unregistered="welcome",
 )

@@ -22,6 +22,8 @@ from app.services.harambee.closing import Cancelled, Closed
 from app.services.harambee.contributions import Contribution, ContributionRequest
 from app.services.harambee.pledges import Pledged
 from app.services.ledger import Movement
+from app.services.merchant_payments.payments import MerchantPayment, MerchantPaymentRequest
+from app.services.merchant_payments.tills import Payee, PaymentQuote
 from app.services.mpesa.deposits import DepositRequest, Requested
 from app.services.mpesa.withdrawals import Held, WithdrawalRequest
 from app.services.registration import NewUser
@@ -48,6 +50,15 @@ class UssdServices(Protocol):
     async def send_money(
         self, request: TransferRequest, *, pin: str, attempt_key: str | None = None
     ) -> Movement: ...
+
+    # ---- Pay a merchant
+    async def find_merchant(self, *, till: str) -> Payee: ...
+    async def quote_merchant_payment(
+        self, *, payer_user_id: int, till: str, amount: int
+    ) -> PaymentQuote: ...
+    async def pay_merchant(
+        self, request: MerchantPaymentRequest, *, pin: str, attempt_key: str | None = None
+    ) -> MerchantPayment: ...
 
     # ---- M-Pesa
     async def request_deposit(self, request: DepositRequest) -> Requested: ...

@@ -20,7 +20,7 @@ from app.ussd.texts import text
 LINES_PER_PAGE = 3
 # Movements shown by what they were rather than by whom (texts "statement.<kind>").
 KINDS_SHOWN_BY_NAME = ("cash_in", "reversal", "deposit", "withdrawal", "withdrawal_release")
-KINDS_SHOWN_BY_NAME += ("contribution", "campaign_payout", "campaign_refund")
+KINDS_SHOWN_BY_NAME += ("contribution", "campaign_payout", "campaign_refund", "merchant_payment")
 
 
 async def balance_pin(ctx: Context, value: str) -> Outcome:

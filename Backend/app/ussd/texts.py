@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from app.ussd.harambee.texts import HARAMBEE_TEXTS
 from app.ussd.mpesa.texts import MPESA_TEXTS
+from app.ussd.pay.texts import PAY_TEXTS
 
 LANGUAGES = ("en", "sw")
 
@@ -74,7 +75,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "main.harambee": "Harambee",
         "main.pay": "Pay",
         "main.account": "My account",
-        "end.coming_soon": "{feature} is coming soon to PayTrace. We will send you an SMS.",
         "account.title": "My account",
         "account.details": "My details",
         "account.address": "My Stellar address",
@@ -214,7 +214,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "main.harambee": "Harambee",
         "main.pay": "Lipa",
         "main.account": "Akaunti yangu",
-        "end.coming_soon": "{feature} itakuja hivi karibuni kwenye PayTrace. Tutakutumia SMS.",
         "account.title": "Akaunti yangu",
         "account.details": "Taarifa zangu",
         "account.address": "Anwani yangu ya Stellar",
@@ -298,8 +297,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-# The Harambee and M-Pesa menus' words are kept beside their screens.
-for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS):
+# The Harambee, M-Pesa and Pay menus' words are kept beside their screens.
+for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS):
     for _language, _texts in _branch.items():
         TEXTS[_language].update(_texts)
 

@@ -1,7 +1,8 @@
 """Any sequence of movements leaves the ledger exact (hypothesis, real PostgreSQL).
 
 A state machine registers users, cashes in, sends money (above and below the
-balance, across the fee bands, to oneself, to unregistered numbers), repeats
+balance, across the fee bands, to oneself, to unregistered numbers), pays a
+merchant's till (its fee taken from the merchant's side), repeats
 requests with their idempotency key, reuses a key for another request and
 reverses movements, again and again. A plain-Python model predicts every outcome:
 what is refused and why, the fee, the balances. After every step the database
@@ -28,20 +29,25 @@ from hypothesis.stateful import (
 )
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.merchants import FeeRule
 from app.errors import (
     IdempotencyConflict,
     InsufficientFunds,
     LimitExceeded,
+    MerchantNotFound,
     NotFound,
     RecipientNotRegistered,
     ValidationFailed,
 )
-from app.services import adjustments, transfers
+from app.services import adjustments, merchants, transfers
 from app.services.adjustments import MAX_CASH_IN, NotReversible
 from app.services.ledger import Movement
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.transfers import TransferRequest
 from tests.conftest import truncate_all
 from tests.support import seeds
+from tests.support.merchants import application
 from tests.support.wallets import (
     LedgerCheck,
     check_ledger,
@@ -62,6 +68,10 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MAX_USERS = 5
 FEES, FLOAT, SUSPENSE, CLEARING = "fees", "mpesa_float", "suspense", "stellar_clearing"
 HOLDS = "mpesa_hold"  # withdrawals to M-Pesa wait there; none are made here
+MERCHANT, TILL, NO_TILL = "merchant", "512345", "999999"
+# A merchant's fee with a minimum, so small payments hit the "never above the payment" cap.
+MERCHANT_FEE = FeeRule(50, 100, 20_000)
+MERCHANT_PHONE = "+254711000101"  # tests/support/merchants.py's contact phone
 
 BAND_EDGES = sorted(
     {edge for low, high, _ in FEE_BANDS for edge in (low, high) if edge <= PER_TRANSACTION}
@@ -109,6 +119,18 @@ class CashIn:
 
 
 @dataclass(frozen=True)
+class Pay:
+    payer: int
+    till: str
+    amount: int
+    client_key: str
+
+    @property
+    def key(self) -> str:
+        return f"merchant_payment:{self.payer}:{self.client_key}"
+
+
+@dataclass(frozen=True)
 class Refused:
     error: type[Exception]
     details: dict = field(default_factory=dict)
@@ -122,8 +144,8 @@ class Posting:
     amount: int
     fee: int
     legs: dict[int | str, int]  # account (user id or system code) -> leg, in leg order
-    sms: tuple[tuple[int, str], ...]  # (user id, template) of each SMS to queue
-    request: Send | CashIn | None = None
+    sms: tuple[tuple[int | str, str], ...]  # (user id or phone, template) of each SMS
+    request: Send | CashIn | Pay | None = None
     reverses: int | None = None
 
 
@@ -151,6 +173,7 @@ class Model:
             SUSPENSE: 0,
             CLEARING: 0,
             HOLDS: 0,
+            MERCHANT: 0,
         }
         self.users: dict[str, int] = {}  # phone -> user id
         self.phones: dict[int, str] = {}
@@ -188,6 +211,24 @@ class Model:
         sms = ((send.sender, "transfer_sent"), (recipient, "transfer_received"))
         return Posting("transfer", send.amount, fee, legs, sms, request=send)
 
+    def predict_pay(self, pay: Pay) -> Refused | Replay | Posting:
+        if pay.till != TILL:
+            return Refused(MerchantNotFound)
+        if pay.key in self.by_key:
+            return self._replay_or_conflict(pay)
+        if pay.amount > PER_TRANSACTION:
+            return Refused(LimitExceeded, {"limit": "per_transaction", "allowed": PER_TRANSACTION})
+        sent = self.sent_today.get(pay.payer, 0)
+        if sent + pay.amount > DAILY:
+            return Refused(LimitExceeded, {"limit": "daily", "allowed": DAILY - sent})
+        balance = self.balances[pay.payer]
+        if balance < pay.amount:
+            return Refused(InsufficientFunds, {"balance": balance, "needed": pay.amount})
+        fee = min(pay.amount, MERCHANT_FEE.fee_for(pay.amount))
+        legs = {pay.payer: -pay.amount, MERCHANT: pay.amount - fee, FEES: fee}
+        sms = ((pay.payer, "merchant_paid"), (MERCHANT_PHONE, "merchant_payment_received"))
+        return Posting("merchant_payment", pay.amount, fee, legs, sms, request=pay)
+
     def predict_cash_in(self, cash: CashIn) -> Refused | Replay | Posting:
         if cash.amount > MAX_CASH_IN:
             return Refused(ValidationFailed, {"code": "invalid_amount"})
@@ -215,7 +256,7 @@ class Model:
             "reversal", original.amount, original.fee, legs, sms, reverses=transaction_id
         )
 
-    def _replay_or_conflict(self, request: Send | CashIn) -> Refused | Replay:
+    def _replay_or_conflict(self, request: Send | CashIn | Pay) -> Refused | Replay:
         earlier = self.by_key[request.key]
         if earlier.posting.request == request:
             return Replay(earlier)
@@ -224,11 +265,12 @@ class Model:
     def post(self, posting: Posting, moved: Movement) -> Posted:
         for account, leg in posting.legs.items():
             self.balances[account] += leg
-        if posting.kind == "transfer":
-            sender = posting.request.sender
+        if posting.kind in ("transfer", "merchant_payment"):  # outflows against the limits
+            request = posting.request
+            sender = request.sender if isinstance(request, Send) else request.payer
             self.sent_today[sender] = self.sent_today.get(sender, 0) + posting.amount
-        for user_id, template in posting.sms:
-            self.sms[self.phones[user_id], template] += 1
+        for to, template in posting.sms:
+            self.sms[self.phones[to] if isinstance(to, int) else to, template] += 1
         balances = {a: self.balances[a] for a in posting.legs if isinstance(a, int)}
         posted = Posted(posting, moved.transaction_id, moved.reference, moved.created_at, balances)
         self.by_id[moved.transaction_id] = posted
@@ -258,8 +300,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         truncate_all(self.database)
+        merchants.onboard(UnitOfWork(self.database), application(TILL, fee=MERCHANT_FEE))
         self.model = Model()
-        self.requests: list[Send | CashIn] = []  # every request made, refused ones too
+        self.requests: list[Send | CashIn | Pay] = []  # every request made, refused ones too
         self.counter = 0
 
     def _next(self, prefix: str) -> str:
@@ -271,8 +314,27 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # ---- talking to the services -------------------------------------------------
 
-    def _call(self, request: Send | CashIn):
+    def _call(self, request: Send | CashIn | Pay):
         uow = UnitOfWork(self.database)
+        if isinstance(request, Pay):
+            paid = merchant_payments.pay(
+                uow,
+                MerchantPaymentRequest(
+                    request.payer, request.till, request.amount, request.client_key
+                ),
+                now=NOW,
+            )
+            # As a Movement: the fee the journal records is the merchant's.
+            return Movement(
+                paid.transaction_id,
+                paid.reference,
+                "merchant_payment",
+                paid.amount,
+                paid.merchant_fee,
+                paid.created_at,
+                {request.payer: paid.balance},
+                paid.replayed,
+            )
         if isinstance(request, Send):
             return transfers.transfer(
                 uow,
@@ -288,8 +350,10 @@ class LedgerMachine(RuleBasedStateMachine):
             uow, phone=request.phone, amount=request.amount, reference=request.reference
         )
 
-    def _submit(self, request: Send | CashIn) -> None:
-        if isinstance(request, Send):
+    def _submit(self, request: Send | CashIn | Pay) -> None:
+        if isinstance(request, Pay):
+            expected = self.model.predict_pay(request)
+        elif isinstance(request, Send):
             expected = self.model.predict_send(request)
         else:
             expected = self.model.predict_cash_in(request)
@@ -380,6 +444,16 @@ class LedgerMachine(RuleBasedStateMachine):
         self.requests.append(request)
         self._submit(request)
 
+    @precondition(lambda self: self.model.users)
+    @rule(data=st.data(), amount=transfer_amounts)
+    def pay_a_merchant(self, data: st.DataObject, amount: int) -> None:
+        payer = data.draw(self._users(), label="payer")
+        # Mostly the merchant's till; now and then one no merchant has.
+        till = data.draw(st.sampled_from([TILL] * 8 + [NO_TILL]), label="till")
+        request = Pay(payer, till, amount, self._next("till"))
+        self.requests.append(request)
+        self._submit(request)
+
     @precondition(lambda self: self.requests)
     @rule(data=st.data())
     def repeat_a_request_with_its_key(self, data: st.DataObject) -> None:
@@ -458,6 +532,7 @@ def test_any_sequence_of_movements_keeps_the_ledger_exact(clean_database, settin
     # The run reached what it is about, not only refusals.
     seen = {" ".join(outcome.split()[:2]) for outcome in OUTCOMES}
     assert {"posted: transfer", "posted: reversal", "replayed: reversal"} <= seen, OUTCOMES
+    assert "posted: merchant_payment" in seen, OUTCOMES
     assert {"refused: InsufficientFunds", "refused: IdempotencyConflict"} <= seen, OUTCOMES
 
 

@@ -32,9 +32,9 @@ def pointed_at(code: str, server: LiveServer, settings: Settings) -> str:
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
 def test_the_docs_examples_onboard_sign_and_are_answered(live_server, live_settings, tmp_path):
-    operator, merchant = blocks("sh")
+    operator, merchant, orders = blocks("sh")
     script = "set -eu\n" + "\n".join(
-        pointed_at(code, live_server, live_settings) for code in (operator, merchant)
+        pointed_at(code, live_server, live_settings) for code in (operator, merchant, orders)
     )
     script += '\necho "KEYS $PAYTRACE_KEY_ID $PAYTRACE_SECRET"\n'
     ran = subprocess.run(
@@ -46,6 +46,10 @@ def test_the_docs_examples_onboard_sign_and_are_answered(live_server, live_setti
     assert out.count('"key_id":"mk_live_') >= 2  # /merchant/me answered the signed requests
     assert out.count('"error":"invalid_signature"') == 1  # the replayed header, only
     assert "used before" in out
+    # The orders block: created, replayed (not made twice), read, listed, canceled.
+    assert out.count('"merchant_reference":"INV-2026-0042"') == 4
+    assert "idempotent-replayed: true" in out.lower()
+    assert out.count('"status":"awaiting_payment"') == 3 and '"status":"canceled"' in out
     key_id, secret = out.rsplit("KEYS ", 1)[1].split()
 
     (client,) = [code for code in blocks("python") if "urllib.request" in code]

@@ -15,6 +15,9 @@ from datetime import date, timedelta
 import httpx
 
 from app.db.pool import Database
+from app.db.unit_of_work import UnitOfWork
+from app.services.merchants import onboard
+from tests.support.merchants import application
 from tests.support.mpesa import MpesaRig, rows
 from tests.support.pwa import Pwa
 from tests.support.wallets import fund, phone_of, register, registration_secrets
@@ -55,6 +58,9 @@ def contribution_body(campaign_id: int) -> dict:
         "is_anonymous": True,
         "message": "from a friend",
     }
+
+
+TILL = "734512"  # a merchant's till Amina pays and Jane asks a quote for
 
 
 @dataclass
@@ -147,6 +153,15 @@ def build_world(rig: MpesaRig) -> World:
     register(rig.database, box, pin_hash, phone=KITO, name="Kito Mwangi")
     paid = world.as_amina("POST", "/transfers", json={"to": KITO, "amount": 2_500, "pin": PIN})
     assert paid.status_code == 201, paid.text
+    # And pays a merchant's till: Amina's payment, never on Jane's statement.
+    onboard(UnitOfWork(rig.database), application(TILL))
+    till_paid = world.as_amina(
+        "POST",
+        "/payments",
+        json={"till": TILL, "amount": 3_000, "pin": PIN},
+        headers={"Idempotency-Key": "amina-pays-a-till"},
+    )
+    assert till_paid.status_code == 201, till_paid.text
     world.ids.update(
         deposit=deposit["id"],
         withdrawal=withdrawal["id"],

@@ -34,6 +34,7 @@ from tests.security.idor_world import (
     JANE,
     KITO,
     PIN,
+    TILL,
     World,
     amina_leg_ids,
     amina_only_references,
@@ -141,7 +142,7 @@ def wallet_is_janes(w: World) -> None:
 
 def history_is_janes(w: World) -> None:
     hers = amina_only_references(w)
-    assert len(hers) >= 5  # Amina's cash-in, deposit, withdrawal, transfer, contribution
+    assert len(hers) >= 6  # cash-in, deposit, withdrawal, transfer, contribution, till payment
     cursors = [None] + [harambee_cursor("l", leg + 1) for leg in amina_leg_ids(w)]
     for cursor in cursors:
         params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
@@ -160,6 +161,13 @@ def quote_is_janes(w: World) -> None:
 def withdrawal_quote_is_janes(w: World) -> None:
     quote = w.as_jane("GET", "/withdrawals/quote", params={"amount": 10_000}).json()
     assert quote["balance"] == janes_balance(w)
+
+
+def payment_quote_is_janes(w: World) -> None:
+    quote = w.as_jane("GET", "/payments/quote", params={"till": TILL, "amount": 1_000})
+    assert quote.status_code == 200, quote.text
+    assert quote.json()["merchant_name"] == "MAMA MBOGA"
+    assert quote.json()["balance"] == janes_balance(w)
 
 
 def pledges_are_janes(w: World) -> None:
@@ -225,6 +233,7 @@ def stats_are_aggregates(w: World, stats: dict) -> None:
     assert "Amina" not in str(stats)
 
 
+PAYMENT = {"till": TILL, "amount": 100, "pin": PIN}
 EVENT = "evt_" + "0" * 24  # a merchant event id's shape
 NEW_CAMPAIGN = {"title": "Jane's harambee", "target_amount": 100_000}
 DUE = "2099-01-01"
@@ -242,6 +251,10 @@ ROUTES: dict[tuple[str, str], Probe] = {
                                            "full_name": "X", "pin": PIN, "accept_terms": True}),
     ("GET", "/me"): caller(jane_is_herself),
     ("GET", "/merchant/me"): merchant("GET", "/merchant/me"),
+    ("POST", "/merchant/orders"): merchant("POST", "/merchant/orders"),
+    ("GET", "/merchant/orders"): merchant("GET", "/merchant/orders"),
+    ("GET", "/merchant/orders/{order_id}"): merchant("GET", "/merchant/orders/1"),
+    ("POST", "/merchant/orders/{order_id}/cancel"): merchant("POST", "/merchant/orders/1/cancel"),
     ("POST", "/merchant/webhook-endpoints"): merchant("POST", "/merchant/webhook-endpoints"),
     ("GET", "/merchant/webhook-endpoints"): merchant("GET", "/merchant/webhook-endpoints"),
     ("POST", "/merchant/webhook-endpoints/{endpoint_id}/disable"): merchant(
@@ -270,6 +283,8 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/deposits"): refuses_a_user_in_the_body("POST", "/deposits", {"amount": 10_000}),
     ("GET", "/deposits/{deposit_id}"): private("GET", "/deposits/{deposit}"),
     ("GET", "/withdrawals/quote"): caller(withdrawal_quote_is_janes),
+    ("GET", "/payments/quote"): caller(payment_quote_is_janes),
+    ("POST", "/payments"): refuses_a_user_in_the_body("POST", "/payments", PAYMENT),
     ("POST", "/withdrawals"): refuses_a_user_in_the_body("POST", "/withdrawals",
                                                          {"amount": 10_000, "pin": PIN}),
     ("GET", "/withdrawals/{withdrawal_id}"): private("GET", "/withdrawals/{withdrawal}"),

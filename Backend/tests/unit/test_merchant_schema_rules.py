@@ -42,6 +42,7 @@ def test_schedules_statuses_and_basis_points_are_the_schemas():
     assert quoted(found(r"payout_schedule IN \(([^)]*)\)")[0]) == rules.PAYOUT_SCHEDULES
     assert quoted(found(r"status IN \(([^)]*)\)")[0]) == rules.STATUSES
     assert found(r"fee_bps BETWEEN 0 AND (\d+)") == (str(rules.BPS_PER_UNIT),)
+    assert quoted(found(r"language IN \(([^)]*)\)")[0]) == rules.LANGUAGES
 
 
 def test_key_ids_and_the_live_key_cap_are_the_schemas():

@@ -144,14 +144,14 @@ def test_five_thousand_characters_reprompt_and_emoji_names_are_refused():
     assert phone.send("Jane \U0001f600").startswith("CON Use letters only")
 
 
-def test_registered_caller_gets_the_main_menu_and_pay_is_coming_soon():
+def test_registered_caller_gets_the_main_menu_and_pay_asks_for_a_till():
     services = FakeUssdServices()
     services.add_user(PHONE, "Jane Wanjiku", "4821")
     phone = make_phone(services=services)
     menu = phone.dial()
     assert menu.splitlines()[0] == "CON PayTrace - Hi Jane"
     assert "2. Deposit\n3. Withdraw" in menu and "6. My account" in menu
-    assert phone.send("5").startswith("END Pay is coming soon")
+    assert phone.send("5").startswith("CON Pay a merchant\nEnter the till number")
 
 
 def test_my_details_show_the_id_and_a_masked_phone():

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.domain.gsm7 import is_gsm7
+from app.domain.merchants import DISPLAY_NAME_MAX
 from app.domain.phone import mask
 from app.services.accounts import Profile
 from app.ussd.engine import Context, Info, Menu, Prompt, State, _render_current
@@ -49,6 +50,8 @@ LONGEST = {
     "target": "100,000,000",
     "due": "31/12/26",
     "refunded": 99_999,
+    # Pay: the longest till a merchant can have
+    "till": "9" * 7,
 }
 WORST_USER = Profile(
     user_id=1,
@@ -72,6 +75,8 @@ def _fits(response: str) -> None:
 WORST_DATA = {
     "invitee": LONGEST_PHONE,
     "to": {"name": LONGEST_NAME, "phone": LONGEST_PHONE},
+    # The longest display name and till a merchant can have.
+    "merchant": {"name": "W" * DISPLAY_NAME_MAX, "till": "9" * 7},
     # The top transfer band: the longest amount and fee a screen can show.
     "amount": seeds.fee_bands("transfer")[-1].max_amount,
     "fee": seeds.fee_bands("transfer")[-1].fee,
@@ -86,6 +91,7 @@ WORST_DATA = {
             ("withdrawal", -25_005_000, None),
             ("withdrawal_release", 25_005_000, None),
             ("deposit", 25_000_000, None),
+            ("merchant_payment", -100_000_000, None),
         ]
         * 3
     ],
@@ -106,6 +112,18 @@ REASONS = {
         "err.insufficient",
     ),
     "send.confirm": PIN_REASONS,
+    "pay.till": ("err.till_invalid", "err.till_unknown", "err.till_closed"),
+    "pay.amount": (
+        "err.amount_not_a_number",
+        "err.amount_not_whole",
+        "err.amount_not_positive",
+        "err.amount_too_large",
+        "err.limit_per_transaction",
+        "err.limit_daily",
+        "err.limit_rolling_30_days",
+        "err.insufficient",
+    ),
+    "pay.confirm": PIN_REASONS,
     "deposit.amount": (
         "err.amount_not_a_number",
         "err.amount_not_whole",
@@ -174,6 +192,8 @@ NOT_SENT_REASONS = (
     "err.limit_rolling_30_days",
     "err.insufficient",
     "err.recipient_gone",
+    "err.till_unknown",
+    "err.till_closed",
 )
 
 

@@ -237,7 +237,8 @@ class WalletOut(BaseModel):
 
 
 # Journal kinds: harambee adds a contribution, a campaign's payout and its refunds;
-# M-Pesa a deposit, a withdrawal (its hold) and a withdrawal's release.
+# M-Pesa a deposit, a withdrawal (its hold) and a withdrawal's release; Pay a payment to
+# a merchant's till (its note names the merchant and the till).
 TransactionType = Literal[
     "transfer",
     "cash_in",
@@ -248,6 +249,7 @@ TransactionType = Literal[
     "deposit",
     "withdrawal",
     "withdrawal_release",
+    "merchant_payment",
 ]
 
 

@@ -25,7 +25,7 @@ class TooManyLiveKeys(Exception):
 
 _COLUMNS = """m.id, m.legal_name, m.display_name, m.till_number, m.contact_phone,
     m.payout_phone, m.payout_schedule, m.fee_bps, m.fee_min_cents, m.fee_max_cents,
-    m.status, m.account_id, a.balance, m.created_at"""
+    m.status, m.account_id, a.balance, m.created_at, m.language"""
 _FROM = "FROM merchants m JOIN ledger_accounts a ON a.id = m.account_id"
 
 # The account and the merchant in one statement: neither exists without the other.
@@ -37,9 +37,10 @@ _CREATE_SQL = """
     )
     INSERT INTO merchants (legal_name, display_name, till_number, contact_phone,
                            payout_phone, payout_schedule, fee_bps, fee_min_cents,
-                           fee_max_cents, account_id, request_hash)
+                           fee_max_cents, account_id, request_hash, language)
     SELECT %(legal_name)s, %(display_name)s, %(till)s, %(contact_phone)s, %(payout_phone)s,
-           %(payout_schedule)s, %(fee_bps)s, %(fee_min)s, %(fee_max)s, account.id, %(hash)s
+           %(payout_schedule)s, %(fee_bps)s, %(fee_min)s, %(fee_max)s, account.id, %(hash)s,
+           %(language)s
     FROM account
     RETURNING id
 """
@@ -62,6 +63,7 @@ class MerchantRepository:
         fee_min_cents: int,
         fee_max_cents: int,
         request_hash: str,
+        language: str = "en",
     ) -> int:
         """The merchant and its ledger account; returns its id. Raises TillTaken."""
         params = {
@@ -75,6 +77,7 @@ class MerchantRepository:
             "fee_min": fee_min_cents,
             "fee_max": fee_max_cents,
             "hash": request_hash,
+            "language": language,
         }
         try:
             with self._conn.cursor() as cur:
@@ -92,6 +95,55 @@ class MerchantRepository:
             row = cur.fetchone()
         return MerchantRow(*row) if row else None
 
+    def update(
+        self,
+        merchant_id: int,
+        *,
+        legal_name: str,
+        display_name: str,
+        contact_phone: str,
+        payout_phone: str,
+        payout_schedule: str,
+        fee_bps: int,
+        fee_min_cents: int,
+        fee_max_cents: int,
+        language: str,
+        request_hash: str,
+    ) -> None:
+        """Write an operator's changes (the till and the account never change)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE merchants
+                SET legal_name = %(legal_name)s, display_name = %(display_name)s,
+                    contact_phone = %(contact_phone)s, payout_phone = %(payout_phone)s,
+                    payout_schedule = %(payout_schedule)s, fee_bps = %(fee_bps)s,
+                    fee_min_cents = %(fee_min)s, fee_max_cents = %(fee_max)s,
+                    language = %(language)s, request_hash = %(hash)s
+                WHERE id = %(id)s
+                """,
+                {
+                    "id": merchant_id,
+                    "legal_name": legal_name,
+                    "display_name": display_name,
+                    "contact_phone": contact_phone,
+                    "payout_phone": payout_phone,
+                    "payout_schedule": payout_schedule,
+                    "fee_bps": fee_bps,
+                    "fee_min": fee_min_cents,
+                    "fee_max": fee_max_cents,
+                    "language": language,
+                    "hash": request_hash,
+                },
+            )
+
+    def set_status(self, merchant_id: int, status: str) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE merchants SET status = %(status)s WHERE id = %(id)s",
+                {"id": merchant_id, "status": status},
+            )
+
     def by_till(self, till_number: str) -> tuple[MerchantRow, str] | None:
         """The merchant with this till, and the hash of the request that onboarded it."""
         with self._conn.cursor() as cur:
@@ -101,6 +153,37 @@ class MerchantRepository:
             )
             row = cur.fetchone()
         return (MerchantRow(*row[:-1]), row[-1]) if row else None
+
+    def record_payment(
+        self,
+        *,
+        transaction_id: int,
+        merchant_id: int,
+        payer_user_id: int,
+        amount: int,
+        fee: int,
+        channel: str,
+        created_at: datetime,
+    ) -> None:
+        """The payment's row beside its journal transaction (the same database transaction)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO merchant_payments
+                    (transaction_id, merchant_id, payer_user_id, amount, fee, channel, created_at)
+                VALUES (%(tx)s, %(merchant)s, %(payer)s, %(amount)s, %(fee)s, %(channel)s,
+                        %(created_at)s)
+                """,
+                {
+                    "tx": transaction_id,
+                    "merchant": merchant_id,
+                    "payer": payer_user_id,
+                    "amount": amount,
+                    "fee": fee,
+                    "channel": channel,
+                    "created_at": created_at,
+                },
+            )
 
     def page(self, *, limit: int, before_id: int | None, status: str | None) -> list[MerchantRow]:
         """Up to `limit` merchants, newest first, older than `before_id`."""

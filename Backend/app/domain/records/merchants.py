@@ -25,6 +25,7 @@ class MerchantRow:
     account_id: int
     balance: int  # cents: the merchant account's balance, read from the ledger
     created_at: datetime
+    language: str = "en"  # of its SMS: en | sw
 
     @property
     def fee(self) -> FeeRule:

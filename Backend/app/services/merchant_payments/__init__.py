@@ -1,0 +1,21 @@
+"""Paying a merchant's till: a wallet to the merchant's account, the merchant's fee to
+PayTrace, SMS to the payer and to the merchant.
+
+The payer pays no fee: the merchant's fee (its own rule, `FeeRule`) is taken from the
+merchant's account into a fees shard in the same journal transaction, so the legs are
+payer -amount, merchant +amount, merchant -fee, fees +fee. The fee is never more than
+the payment, so a payment can never take a merchant account below zero.
+
+A payment is a ledger movement like Send money: one transaction locks the payer's
+wallet, the merchant's account and a fees shard in id order, reads the key and the
+outflows after the locks, checks the tier limits and the balance, posts, records the
+payment (`merchant_payments`), commits. The merchant's account is a hot row (every
+payer pays into it), so nothing else happens while its lock is held.
+
+A payment names its merchant by till today. A pay order will name it by its order
+code: `MerchantPaymentRequest.order_code` is the seam (refused until orders exist),
+and `payments._pay_once` is the movement both will share.
+
+`tills.py`: finding the merchant at a till and quoting a payment (no money moves);
+`payments.py`: the payment itself.
+"""

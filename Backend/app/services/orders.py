@@ -1,0 +1,191 @@
+"""Pay orders: a merchant creates, reads, lists and cancels them (the merchant API); the
+payer's side locks one by its code and marks it paid inside its own movement; the worker
+expires the overdue.
+
+States move one way (app/domain/pay_orders.py; the database's trigger refuses the rest).
+An order past its time is shown as expired on every read before the worker writes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.db.unit_of_work import UnitOfWork
+from app.domain import pay_orders as rules
+from app.domain.records.pay_orders import OrderFilter, PayOrderRow, snapshot
+from app.errors import (
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderNotPayable,
+    ServiceUnavailable,
+    WrongOrderAmount,
+    refused,
+)
+from app.services.ledger import request_hash
+from app.services.merchant_idempotency import Answer, answer_once
+
+PAGE_MAX = 200
+EXPIRE_BATCH = 500
+# 9,000,000 codes: a clash with a live order is rare, a handful of draws makes failure absurd.
+_CODE_DRAWS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An order as a merchant asks for it."""
+
+    amount: int  # cents
+    merchant_reference: str | None = None
+    description: str | None = None
+    expires_in_minutes: int = rules.EXPIRY_DEFAULT_MINUTES
+
+
+def checked(draft: Draft) -> Draft:
+    """The draft, or ValidationFailed ('invalid_amount', 'invalid_expiry',
+    'invalid_description', 'invalid_reference')."""
+    problem = rules.amount_problem(draft.amount)
+    if problem is not None:
+        raise refused("invalid_amount", problem)
+    problem = rules.expiry_problem(draft.expires_in_minutes)
+    if problem is not None:
+        raise refused("invalid_expiry", problem)
+    if draft.description is not None:
+        problem = rules.description_problem(draft.description)
+        if problem is not None:
+            raise refused("invalid_description", f"description: {problem}")
+    if draft.merchant_reference is not None:
+        problem = rules.reference_problem(draft.merchant_reference)
+        if problem is not None:
+            raise refused("invalid_reference", f"merchant_reference: {problem}")
+    return draft
+
+
+def create(
+    uow: UnitOfWork, merchant_id: int, idempotency_key: str, draft: Draft, now: datetime
+) -> Answer:
+    """A new order awaiting payment, with its code (201); commits. The same key and
+    draft again answer the same order. Raises ValidationFailed (see `checked`,
+    'invalid_idempotency_key'), IdempotencyConflict, ServiceUnavailable."""
+    d = checked(draft)
+    fingerprint = request_hash(
+        kind="create_order",
+        amount=d.amount,
+        merchant_reference=d.merchant_reference,
+        description=d.description,
+        expires_in_minutes=d.expires_in_minutes,
+    )
+
+    def effect() -> tuple[int, dict]:
+        for _ in range(_CODE_DRAWS):
+            order = uow.pay_orders.insert(
+                merchant_id=merchant_id,
+                code=rules.new_order_code(),
+                amount=d.amount,
+                merchant_reference=d.merchant_reference,
+                description=d.description,
+                created_at=now,
+                expires_at=rules.expires_at(now, d.expires_in_minutes),
+            )
+            if order is not None:
+                return 201, snapshot(order)
+        raise ServiceUnavailable("could not draw a free order code; retry")
+
+    return answer_once(uow, merchant_id, idempotency_key, fingerprint, effect)
+
+
+def get(uow: UnitOfWork, merchant_id: int, order_id: int, now: datetime) -> PayOrderRow:
+    """The merchant's order as it is at `now`. Raises OrderNotFound (another merchant's
+    order too), ServiceUnavailable."""
+    with uow:
+        order = uow.pay_orders.get(order_id)
+    if order is None or order.merchant_id != merchant_id:
+        raise OrderNotFound("no such order")
+    return order.shown(now)
+
+
+def page(
+    uow: UnitOfWork, merchant_id: int, where: OrderFilter, *, limit: int, now: datetime
+) -> tuple[list[PayOrderRow], bool]:
+    """One page of the merchant's orders, newest first, as they are at `now`, and whether
+    more follow. Raises ValidationFailed ('invalid_status'), ValueError for a limit out
+    of range, ServiceUnavailable."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise ValueError(f"limit must be 1..{PAGE_MAX}")
+    if where.status is not None and where.status not in rules.STATUSES:
+        raise refused("invalid_status", f"status is one of {', '.join(rules.STATUSES)}")
+    with uow:
+        rows = uow.pay_orders.page(merchant_id, where, now=now, limit=limit + 1)
+    return [row.shown(now) for row in rows[:limit]], len(rows) > limit
+
+
+def cancel(
+    uow: UnitOfWork, merchant_id: int, order_id: int, idempotency_key: str, now: datetime
+) -> Answer:
+    """Cancel an order awaiting payment (200 with the order); commits. A canceled order
+    is answered as it is. Raises OrderNotFound, OrderNotCancelable (paid, expired or
+    refunded), ValidationFailed, IdempotencyConflict, ServiceUnavailable."""
+    fingerprint = request_hash(kind="cancel_order", order_id=order_id)
+
+    def effect() -> tuple[int, dict]:
+        order = uow.pay_orders.get(order_id, for_update=True)
+        if order is None or order.merchant_id != merchant_id:
+            raise OrderNotFound("no such order")
+        shown = order.shown(now)
+        if shown.status == rules.CANCELED:
+            return 200, snapshot(shown)
+        if shown.status != rules.AWAITING:
+            raise OrderNotCancelable(f"this order is {shown.status}: it cannot be canceled")
+        canceled = uow.pay_orders.cancel(order_id, now)
+        if canceled is None:  # the row is locked and was awaiting payment, not overdue
+            raise ServiceUnavailable("the order could not be canceled; retry")
+        return 200, snapshot(canceled)
+
+    return answer_once(uow, merchant_id, idempotency_key, fingerprint, effect)
+
+
+def lock_payable(uow: UnitOfWork, code: str, *, now: datetime | None = None) -> PayOrderRow:
+    """The order a payer typed, its row locked FOR UPDATE until the caller's transaction
+    ends; call it inside the payer's `with uow:` (it neither opens nor commits one).
+    Raises ValidationFailed ('invalid_order_code': not 8 digits or a wrong check digit,
+    a slip of the thumb), OrderNotFound, OrderNotPayable ('order_expired',
+    'order_canceled', 'order_paid')."""
+    if not isinstance(code, str) or not rules.is_order_code(code):
+        raise refused("invalid_order_code", "an order code is 8 digits: check it and retry")
+    order = uow.pay_orders.newest_by_code(code, for_update=True)
+    if order is None:
+        raise OrderNotFound("no order has this code")
+    problem = rules.payable_problem(order.status, order.expires_at, now or datetime.now(UTC))
+    if problem is not None:
+        raise OrderNotPayable(problem)
+    return order
+
+
+def mark_paid(
+    uow: UnitOfWork, order_id: int, transaction_id: int, amount: int, now: datetime
+) -> PayOrderRow:
+    """Mark the order paid in full by the journal transaction `transaction_id`, inside the
+    caller's transaction (the one that posts that movement; it neither opens nor
+    commits one). Raises OrderNotFound, OrderNotPayable, WrongOrderAmount (anything but
+    exactly the order's amount: a partial payment is refused, never kept)."""
+    order = uow.pay_orders.get(order_id, for_update=True)
+    if order is None:
+        raise OrderNotFound("no such order")
+    problem = rules.payable_problem(order.status, order.expires_at, now)
+    if problem is not None:
+        raise OrderNotPayable(problem)
+    if amount != order.amount:
+        raise WrongOrderAmount(f"this order is paid with exactly {order.amount} cents")
+    paid = uow.pay_orders.mark_paid(order_id, transaction_id=transaction_id, amount=amount, now=now)
+    if paid is None:  # locked above and checked: only a clock going backwards lands here
+        raise OrderNotPayable(rules.EXPIRED)
+    return paid
+
+
+def expire_due(uow: UnitOfWork, now: datetime, batch: int = EXPIRE_BATCH) -> int:
+    """Mark up to `batch` overdue orders expired; commits; returns how many. Rows being
+    paid right now are skipped (their payer holds the lock) and judged next time."""
+    with uow:
+        expired = uow.pay_orders.expire_due(now, batch)
+        uow.commit()
+    return len(expired)

@@ -1,0 +1,1 @@
+"""Pay: paying a merchant by its till number, the Pay branch of the menu."""
