@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain import webhooks as rules
-from app.domain.records.webhooks import DeliveryRow, EndpointRow, EventRow
+from app.domain.records.webhooks import (
+    DeliveryRow,
+    EndpointRow,
+    EventRow,
+    deliveries_snapshot,
+    endpoint_snapshot,
+    event_snapshot,
+)
 from app.errors import (
     EndpointDisabled,
     IdempotencyConflict,
@@ -27,7 +34,8 @@ from app.errors import (
     refused,
 )
 from app.services.custody import SecretBox, UndecryptableSecret
-from app.services.ledger import check_key
+from app.services.ledger import check_key, request_hash
+from app.services.merchant_idempotency import Answer, answer_once
 
 ENDPOINT_NOT_FOUND = "this merchant has no such webhook endpoint"
 EVENT_NOT_FOUND = "this merchant has no such event"
@@ -97,48 +105,52 @@ def list_endpoints(uow: UnitOfWork, merchant_id: int) -> list[EndpointRow]:
         return uow.webhooks.endpoints_of(merchant_id)
 
 
-def disable_endpoint(uow: UnitOfWork, merchant_id: int, endpoint_id: int) -> EndpointRow:
+def disable_endpoint(
+    uow: UnitOfWork, merchant_id: int, endpoint_id: int, idempotency_key: str
+) -> Answer:
     """Disable an endpoint (reason 'merchant'); the deliveries still to be made to it are
-    abandoned (redeliver the events later). Disabled already: unchanged. Commits.
-    Raises NotFound, ServiceUnavailable."""
-    with uow:
-        endpoint = _own_endpoint(uow, merchant_id, endpoint_id)
-        if endpoint.status == "disabled":
-            return endpoint
-        endpoint = uow.webhooks.set_endpoint_status(endpoint.id, reason="merchant")
-        uow.webhook_deliveries.abandon_open(endpoint.id, "the merchant disabled the endpoint")
-        uow.commit()
-    return endpoint
-
-
-def enable_endpoint(uow: UnitOfWork, merchant_id: int, endpoint_id: int) -> EndpointRow:
-    """Enable an endpoint (its failing clock restarts); new events go to it again, and
-    the events it missed can be redelivered. Commits. Raises NotFound, TooManyEndpoints,
+    abandoned (redeliver the events later). Disabled already: unchanged. Commits; 200
+    with the endpoint. Raises NotFound, IdempotencyConflict, ValidationFailed,
     ServiceUnavailable."""
-    with uow:
-        uow.merchants.get(merchant_id, for_update=True)
+
+    def effect() -> tuple[int, dict]:
         endpoint = _own_endpoint(uow, merchant_id, endpoint_id)
         if endpoint.status == "enabled":
-            return endpoint
-        _check_room(uow, merchant_id)
-        endpoint = uow.webhooks.set_endpoint_status(endpoint.id, reason=None)
-        uow.commit()
-    return endpoint
+            endpoint = uow.webhooks.set_endpoint_status(endpoint.id, reason="merchant")
+            uow.webhook_deliveries.abandon_open(endpoint.id, "the merchant disabled the endpoint")
+        return 200, endpoint_snapshot(endpoint)
+
+    fingerprint = request_hash(kind="disable_webhook_endpoint", endpoint_id=endpoint_id)
+    return answer_once(uow, merchant_id, idempotency_key, fingerprint, effect)
+
+
+def enable_endpoint(
+    uow: UnitOfWork, merchant_id: int, endpoint_id: int, idempotency_key: str
+) -> Answer:
+    """Enable an endpoint (its failing clock restarts); new events go to it again, and
+    the events it missed can be redelivered. Commits; 200 with the endpoint. Raises
+    NotFound, TooManyEndpoints, IdempotencyConflict, ValidationFailed, ServiceUnavailable."""
+
+    def effect() -> tuple[int, dict]:
+        uow.merchants.get(merchant_id, for_update=True)  # the count of enabled endpoints
+        endpoint = _own_endpoint(uow, merchant_id, endpoint_id)
+        if endpoint.status == "disabled":
+            _check_room(uow, merchant_id)
+            endpoint = uow.webhooks.set_endpoint_status(endpoint.id, reason=None)
+        return 200, endpoint_snapshot(endpoint)
+
+    fingerprint = request_hash(kind="enable_webhook_endpoint", endpoint_id=endpoint_id)
+    return answer_once(uow, merchant_id, idempotency_key, fingerprint, effect)
 
 
 def ping(
-    uow: UnitOfWork, merchant_id: int, endpoint_id: int, key: str, now: datetime
-) -> tuple[EventRow, bool]:
-    """Queue a `ping` event to this one endpoint; commits; returns it and whether the
-    Idempotency-Key had made it before. Raises NotFound, EndpointDisabled,
-    ValidationFailed ('invalid_idempotency_key'), ServiceUnavailable."""
-    check_key(key)
-    with uow:
-        uow.merchants.get(merchant_id, for_update=True)  # one key's retries queue here
+    uow: UnitOfWork, merchant_id: int, endpoint_id: int, idempotency_key: str, now: datetime
+) -> Answer:
+    """Queue a `ping` event to this one endpoint; commits; 202 with the event. Raises
+    NotFound, EndpointDisabled, IdempotencyConflict, ValidationFailed, ServiceUnavailable."""
+
+    def effect() -> tuple[int, dict]:
         endpoint = _own_endpoint(uow, merchant_id, endpoint_id)
-        earlier = uow.webhooks.event_by_key(merchant_id, key)
-        if earlier is not None:
-            return earlier, True
         if endpoint.status != "enabled":
             raise EndpointDisabled("this webhook endpoint is disabled: enable it first")
         data = {"object": "webhook_endpoint", "id": endpoint.id, "url": endpoint.url}
@@ -149,11 +161,12 @@ def ping(
             object_id=None,
             payload=data,
             now=now,
-            key=key,
         )
         uow.webhook_deliveries.queue(event, now, endpoint_id=endpoint.id)
-        uow.commit()
-    return event, False
+        return 202, event_snapshot(event)
+
+    fingerprint = request_hash(kind="ping_webhook_endpoint", endpoint_id=endpoint_id)
+    return answer_once(uow, merchant_id, idempotency_key, fingerprint, effect)
 
 
 def emit(
@@ -198,14 +211,19 @@ def list_events(
         )
 
 
-def acknowledge(uow: UnitOfWork, merchant_id: int, public_id: str, now: datetime) -> EventRow:
+def acknowledge(
+    uow: UnitOfWork, merchant_id: int, public_id: str, idempotency_key: str, now: datetime
+) -> Answer:
     """Mark an event handled (it leaves the unacknowledged list); again: unchanged.
-    Commits. Raises NotFound, ServiceUnavailable."""
-    with uow:
+    Commits; 200 with the event. Raises NotFound, IdempotencyConflict, ValidationFailed,
+    ServiceUnavailable."""
+
+    def effect() -> tuple[int, dict]:
         event = _own_event(uow, merchant_id, public_id)
-        event = uow.webhooks.acknowledge(event.id, now)
-        uow.commit()
-    return event
+        return 200, event_snapshot(uow.webhooks.acknowledge(event.id, now))
+
+    fingerprint = request_hash(kind="acknowledge_event", event_id=public_id)
+    return answer_once(uow, merchant_id, idempotency_key, fingerprint, effect)
 
 
 def deliveries(
@@ -218,15 +236,20 @@ def deliveries(
 
 
 def redeliver(
-    uow: UnitOfWork, merchant_id: int, public_id: str, now: datetime
-) -> tuple[EventRow, list[DeliveryRow]]:
+    uow: UnitOfWork, merchant_id: int, public_id: str, idempotency_key: str, now: datetime
+) -> Answer:
     """Queue the event again, now, to every enabled endpoint (a delivery being sent at
-    this moment is left to finish); commits. Raises NotFound, ServiceUnavailable."""
-    with uow:
+    this moment is left to finish); commits; 202 with its deliveries. The same key again
+    answers the first redelivery and queues nothing more. Raises NotFound,
+    IdempotencyConflict, ValidationFailed, ServiceUnavailable."""
+
+    def effect() -> tuple[int, dict]:
         event = _own_event(uow, merchant_id, public_id)
         uow.webhook_deliveries.queue(event, now)
-        uow.commit()
-        return event, uow.webhook_deliveries.deliveries_of(event.id)
+        return 202, deliveries_snapshot(event, uow.webhook_deliveries.deliveries_of(event.id))
+
+    fingerprint = request_hash(kind="redeliver_event", event_id=public_id)
+    return answer_once(uow, merchant_id, idempotency_key, fingerprint, effect)
 
 
 def _own_endpoint(uow: UnitOfWork, merchant_id: int, endpoint_id: int) -> EndpointRow:

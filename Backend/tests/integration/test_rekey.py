@@ -122,7 +122,7 @@ def webhook_secrets(database, box: SecretBox, how_many: int) -> dict[int, str]:
                                        f"https://shop{n}.example.com/h", f"k{n}",
                                        production=True)  # fmt: skip
         made[new.endpoint.id] = new.secret
-    webhooks.disable_endpoint(UnitOfWork(database), merchant.id, new.endpoint.id)
+    webhooks.disable_endpoint(UnitOfWork(database), merchant.id, new.endpoint.id, "off")
     return made
 
 

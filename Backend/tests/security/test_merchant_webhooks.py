@@ -175,6 +175,11 @@ def test_disable_enable_ping_acknowledge_and_page_events(http, shop, clean_datab
     assert statuses == {"abandoned"}
     on = call(http, shop, "POST", f"/webhook-endpoints/{endpoint}/enable", key="e1").json()
     assert (on["status"], on["disabled_reason"]) == ("enabled", None)
+    # Every POST's key is kept with its answer: the disable's key on an enable is refused.
+    reused = call(http, shop, "POST", f"/webhook-endpoints/{endpoint}/enable", key="d1")
+    assert (reused.status_code, reused.json()["error"]) == (409, "idempotency_key_reused")
+    again = call(http, shop, "POST", f"/webhook-endpoints/{endpoint}/disable", key="d1")
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == off
 
 
 def test_deliveries_show_each_attempt_and_redeliver_sends_again(

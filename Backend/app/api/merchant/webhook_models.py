@@ -1,14 +1,11 @@
-"""The merchant API's webhook shapes: endpoints, events, deliveries and attempts, each
-built from the services' own records."""
+"""The merchant API's webhook shapes, for its OpenAPI schema: endpoints, events,
+deliveries and attempts, as app/domain/records/webhooks.py's snapshots render them."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
-
-from app.domain.records.webhooks import AttemptRow, DeliveryRow, EndpointRow, EventRow
 
 
 class EndpointIn(BaseModel):
@@ -35,17 +32,6 @@ class EndpointOut(BaseModel):
     )
     created_at: datetime
 
-    @classmethod
-    def of(cls, e: EndpointRow) -> Self:
-        return cls(
-            id=e.id,
-            url=e.url,
-            status=e.status,
-            disabled_reason=e.disabled_reason,
-            failing_since=e.failing_since,
-            created_at=e.created_at,
-        )
-
 
 class NewEndpointOut(EndpointOut):
     secret: str = Field(
@@ -64,16 +50,6 @@ class EventOut(BaseModel):
     acknowledged_at: datetime | None
     data: dict = Field(description="the object's full snapshot when the event happened")
 
-    @classmethod
-    def of(cls, e: EventRow) -> Self:
-        return cls(
-            id=e.public_id,
-            type=e.type,
-            created_at=e.created_at,
-            acknowledged_at=e.acknowledged_at,
-            data=e.payload,
-        )
-
 
 class EventsOut(BaseModel):
     data: list[EventOut]
@@ -85,15 +61,6 @@ class AttemptOut(BaseModel):
     status_code: int | None = Field(description="None: no answer (timeout, refused...)")
     latency_ms: int
     error: str | None
-
-    @classmethod
-    def of(cls, a: AttemptRow) -> Self:
-        return cls(
-            attempted_at=a.attempted_at,
-            status_code=a.status_code,
-            latency_ms=a.latency_ms,
-            error=a.error,
-        )
 
 
 class DeliveryOut(BaseModel):
@@ -108,27 +75,7 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     log: list[AttemptOut] = Field(description="every attempt, oldest first")
 
-    @classmethod
-    def of(cls, d: DeliveryRow) -> Self:
-        open_ = d.status in ("pending", "failed")
-        return cls(
-            endpoint_id=d.endpoint_id,
-            url=d.url,
-            status=d.status,
-            attempts=d.attempts,
-            next_attempt_at=d.next_attempt_at if open_ else None,
-            delivered_at=d.delivered_at,
-            last_status_code=d.last_status_code,
-            last_latency_ms=d.last_latency_ms,
-            last_error=d.last_error,
-            log=[AttemptOut.of(a) for a in d.log],
-        )
-
 
 class DeliveriesOut(BaseModel):
     event: EventOut
     deliveries: list[DeliveryOut]
-
-    @classmethod
-    def of(cls, event: EventRow, deliveries: list[DeliveryRow]) -> Self:
-        return cls(event=EventOut.of(event), deliveries=[DeliveryOut.of(d) for d in deliveries])

@@ -24,7 +24,9 @@ from app.api.merchant.webhook_models import (
     NewEndpointOut,
 )
 from app.api.v1.context import Api
+from app.domain.records.webhooks import deliveries_snapshot, endpoint_snapshot, event_snapshot
 from app.services import webhooks
+from app.services.merchant_idempotency import Answer
 
 _CURSOR = "ev"  # the events list's cursors
 _NOT_FOUND = {404: {"model": ErrorOut, "description": "not this merchant's (or none)"}}
@@ -33,6 +35,12 @@ _KEYED = {
     400: {"model": ErrorOut, "description": "`idempotency_key_required`"},
     409: {"model": ErrorOut, "description": "`idempotency_key_reused`, or the state refuses"},
 }
+
+
+def _answer(answer: Answer) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
 
 router = APIRouter(prefix=me.router.prefix, tags=["merchant"], responses=me.router.responses)
 
@@ -64,49 +72,49 @@ async def create_endpoint(
         key,
         production=production,
     )
-    out = NewEndpointOut(**EndpointOut.of(made.endpoint).model_dump(), secret=made.secret)
+    body = {**endpoint_snapshot(made.endpoint), "secret": made.secret}
     headers = {"Cache-Control": "no-store"}
     if made.replayed:
         headers["Idempotent-Replayed"] = "true"
     code = status.HTTP_200_OK if made.replayed else status.HTTP_201_CREATED
-    return JSONResponse(out.model_dump(mode="json"), status_code=code, headers=headers)
+    return JSONResponse(body, status_code=code, headers=headers)
 
 
 @router.get("/webhook-endpoints", summary="The merchant's webhook endpoints")
 async def list_endpoints(api: Api, caller: SignedMerchant) -> EndpointsOut:
     """Every endpoint, oldest first; never a secret."""
     rows = await api.services.run(webhooks.list_endpoints, caller.merchant_id)
-    return EndpointsOut(data=[EndpointOut.of(e) for e in rows])
+    return EndpointsOut.model_validate({"data": [endpoint_snapshot(e) for e in rows]})
 
 
 @router.post(
     "/webhook-endpoints/{endpoint_id}/disable",
     summary="Disable a webhook endpoint",
-    responses={**_NOT_FOUND, **_KEYED, **_INVALID},
+    response_model=None,
+    responses={200: {"model": EndpointOut}, **_NOT_FOUND, **_KEYED, **_INVALID},
 )
 async def disable_endpoint(
     endpoint_id: EndpointId, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
-) -> EndpointOut:
+) -> JSONResponse:
     """No more deliveries to it; those still to be made are abandoned (redeliver them
     after enabling). Disabling again changes nothing."""
-    del key  # the effect is idempotent by itself
-    row = await api.services.run(webhooks.disable_endpoint, caller.merchant_id, endpoint_id)
-    return EndpointOut.of(row)
+    answer = await api.services.run(webhooks.disable_endpoint, caller.merchant_id, endpoint_id, key)
+    return _answer(answer)
 
 
 @router.post(
     "/webhook-endpoints/{endpoint_id}/enable",
     summary="Enable a webhook endpoint",
-    responses={**_NOT_FOUND, **_KEYED, **_INVALID},
+    response_model=None,
+    responses={200: {"model": EndpointOut}, **_NOT_FOUND, **_KEYED, **_INVALID},
 )
 async def enable_endpoint(
     endpoint_id: EndpointId, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
-) -> EndpointOut:
+) -> JSONResponse:
     """New events go to it again (one disabled as `failing` starts its clock afresh).
     Errors: `too_many_endpoints` (409)."""
-    del key  # the effect is idempotent by itself
-    row = await api.services.run(webhooks.enable_endpoint, caller.merchant_id, endpoint_id)
-    return EndpointOut.of(row)
+    answer = await api.services.run(webhooks.enable_endpoint, caller.merchant_id, endpoint_id, key)
+    return _answer(answer)
 
 
 @router.post(
@@ -121,12 +129,10 @@ async def ping_endpoint(
 ) -> JSONResponse:
     """Queues a `ping` event to this endpoint (the worker delivers it like any other);
     the same Idempotency-Key answers the same event. Errors: `endpoint_disabled` (409)."""
-    event, replayed = await api.services.run(
+    answer = await api.services.run(
         webhooks.ping, caller.merchant_id, endpoint_id, key, datetime.now(UTC)
     )
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    body = EventOut.of(event).model_dump(mode="json")
-    return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED, headers=headers)
+    return _answer(answer)
 
 
 @router.get("/events", summary="The merchant's events, oldest first", responses=_INVALID)
@@ -149,23 +155,25 @@ async def list_events(
         unacknowledged=unacknowledged,
     )
     more = encode_cursor(_CURSOR, rows[-1].id) if len(rows) == limit else None
-    return EventsOut(data=[EventOut.of(e) for e in rows], next_cursor=more)
+    return EventsOut.model_validate(
+        {"data": [event_snapshot(e) for e in rows], "next_cursor": more}
+    )
 
 
 @router.post(
     "/events/{event_id}/acknowledge",
     summary="Mark an event handled",
-    responses={**_NOT_FOUND, **_KEYED, **_INVALID},
+    response_model=None,
+    responses={200: {"model": EventOut}, **_NOT_FOUND, **_KEYED, **_INVALID},
 )
 async def acknowledge_event(
     event_id: EventId, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
-) -> EventOut:
+) -> JSONResponse:
     """It leaves the unacknowledged list; acknowledging again changes nothing."""
-    del key  # the effect is idempotent by itself
-    row = await api.services.run(
-        webhooks.acknowledge, caller.merchant_id, event_id, datetime.now(UTC)
+    answer = await api.services.run(
+        webhooks.acknowledge, caller.merchant_id, event_id, key, datetime.now(UTC)
     )
-    return EventOut.of(row)
+    return _answer(answer)
 
 
 @router.get(
@@ -177,23 +185,23 @@ async def event_deliveries(event_id: EventId, api: Api, caller: SignedMerchant) 
     """One delivery per endpoint, each with its status and its attempts (status code,
     latency)."""
     event, rows = await api.services.run(webhooks.deliveries, caller.merchant_id, event_id)
-    return DeliveriesOut.of(event, rows)
+    return DeliveriesOut.model_validate(deliveries_snapshot(event, rows))
 
 
 @router.post(
     "/events/{event_id}/redeliver",
     summary="Deliver an event again to every enabled endpoint",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={**_NOT_FOUND, **_KEYED, **_INVALID},
+    response_model=None,
+    responses={202: {"model": DeliveriesOut}, **_NOT_FOUND, **_KEYED, **_INVALID},
 )
 async def redeliver_event(
     event_id: EventId, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
-) -> DeliveriesOut:
+) -> JSONResponse:
     """Queued now for every enabled endpoint, delivered or not before (one being sent
-    at this moment finishes first). A retry queues it again: deliveries are at least
-    once, and the event id tells repeats apart."""
-    del key
-    event, rows = await api.services.run(
-        webhooks.redeliver, caller.merchant_id, event_id, datetime.now(UTC)
+    at this moment finishes first). A retry with the same Idempotency-Key answers the
+    first redelivery and queues nothing more; a new key queues it again."""
+    answer = await api.services.run(
+        webhooks.redeliver, caller.merchant_id, event_id, key, datetime.now(UTC)
     )
-    return DeliveriesOut.of(event, rows)
+    return _answer(answer)

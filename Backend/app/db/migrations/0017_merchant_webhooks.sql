@@ -36,11 +36,8 @@ CREATE TABLE merchant_events (
     -- order, per endpoint. NULL: ordered with nothing (a ping).
     object_id       TEXT        CHECK (length(object_id) BETWEEN 1 AND 200),
     payload         JSONB       NOT NULL,
-    -- A ping's Idempotency-Key (NULL for emitted events), unique per merchant.
-    idempotency_key TEXT        CHECK (length(idempotency_key) BETWEEN 1 AND 128),
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
-    acknowledged_at TIMESTAMPTZ,
-    UNIQUE (merchant_id, idempotency_key)
+    acknowledged_at TIMESTAMPTZ
 );
 CREATE INDEX merchant_events_unacknowledged_idx ON merchant_events (merchant_id, id)
     WHERE acknowledged_at IS NULL;

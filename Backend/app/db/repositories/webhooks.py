@@ -141,13 +141,12 @@ class WebhookRepository:
         object_id: str | None,
         payload: dict,
         now: datetime,
-        key: str | None = None,
     ) -> EventRow:
         row = self._one(
             f"""
             INSERT INTO merchant_events
-                (public_id, merchant_id, type, object_id, payload, idempotency_key, created_at)
-            VALUES (%(pid)s, %(m)s, %(type)s, %(obj)s, %(payload)s, %(key)s, %(now)s)
+                (public_id, merchant_id, type, object_id, payload, created_at)
+            VALUES (%(pid)s, %(m)s, %(type)s, %(obj)s, %(payload)s, %(now)s)
             RETURNING {_EVENT}
             """,
             {
@@ -156,19 +155,10 @@ class WebhookRepository:
                 "type": event_type,
                 "obj": object_id,
                 "payload": Json(payload),
-                "key": key,
                 "now": now,
             },
         )
         return EventRow(*row)
-
-    def event_by_key(self, merchant_id: int, key: str) -> EventRow | None:
-        row = self._one(
-            f"SELECT {_EVENT} FROM merchant_events"
-            " WHERE merchant_id = %(m)s AND idempotency_key = %(key)s",
-            {"m": merchant_id, "key": key},
-        )
-        return EventRow(*row) if row else None
 
     def event(self, merchant_id: int, public_id: str) -> EventRow | None:
         """One of the merchant's events (another merchant's is None, as absent)."""
