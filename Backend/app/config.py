@@ -304,6 +304,13 @@ class Settings(BaseSettings):
     worker_poll_interval_s: float = 0.5
     worker_batch_size: int = 20
     outbox_max_attempts: int = 8
+    # Merchant webhooks (docs/merchants.md): how long a merchant's endpoint has to
+    # answer, how often the worker looks for deliveries due, how many it leases at once,
+    # how many it sends at a time (each holds a thread and, briefly, a connection).
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=30)
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    webhook_batch_size: int = Field(default=20, ge=1, le=200)
+    webhook_concurrency: int = Field(default=4, ge=1, le=16)
 
     @field_validator(
         "ussd_callback_token",

@@ -313,3 +313,15 @@ class NotRefundable(Conflict):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
         self.code = code
+
+
+class TooManyEndpoints(Conflict):
+    """A merchant has as many enabled webhook endpoints as it may: disable one first."""
+
+    code = "too_many_endpoints"
+
+
+class EndpointDisabled(Conflict):
+    """A ping to a disabled webhook endpoint: enable it first."""
+
+    code = "endpoint_disabled"

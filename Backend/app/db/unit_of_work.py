@@ -37,6 +37,8 @@ from app.db.repositories.sms import SmsRepository
 from app.db.repositories.stellar import StellarRepository
 from app.db.repositories.users import UserRepository
 from app.db.repositories.wallets import WalletRepository
+from app.db.repositories.webhook_deliveries import WebhookDeliveryRepository
+from app.db.repositories.webhooks import WebhookRepository
 from app.errors import ServiceUnavailable
 
 
@@ -67,6 +69,8 @@ class UnitOfWork:
     pay_orders: PayOrderRepository
     merchant_idempotency: MerchantIdempotencyRepository
     merchant_refunds: MerchantRefundRepository
+    webhooks: WebhookRepository
+    webhook_deliveries: WebhookDeliveryRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -103,6 +107,8 @@ class UnitOfWork:
         self.pay_orders = PayOrderRepository(self.conn)
         self.merchant_idempotency = MerchantIdempotencyRepository(self.conn)
         self.merchant_refunds = MerchantRefundRepository(self.conn)
+        self.webhooks = WebhookRepository(self.conn)
+        self.webhook_deliveries = WebhookDeliveryRepository(self.conn)
         return self
 
     def __exit__(

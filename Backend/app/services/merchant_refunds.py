@@ -25,6 +25,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, new_reference
 from app.domain.records.merchants import RefundRow
 from app.errors import NotFound, NotRefundable, PaymentNotFound, RefundNotFound, refused
+from app.services import webhooks
 from app.services.ledger import check_amount, request_hash, sms_time, with_fresh_reference
 from app.services.merchant_idempotency import Answer, answer_once
 from app.services.notifications import journal_sms_key, sms_message
@@ -183,7 +184,17 @@ def _refund(uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime) -> t
     )
     row = uow.merchant_refunds.get(merchant_id, public_id)
     assert row is not None  # read in the transaction that wrote it
-    return 201, snapshot(row)
+    body = snapshot(row)
+    # The event exists exactly when the refund does; ordered behind the payment's others.
+    webhooks.emit(
+        uow,
+        merchant_id,
+        "refund.succeeded",
+        {"object": "refund", **body},
+        object_id=f"payment:{payment.reference}",
+        now=now,
+    )
+    return 201, body
 
 
 def get(uow: UnitOfWork, merchant_id: int, public_id: str) -> RefundRow:

@@ -283,6 +283,17 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "zimebaki. Piga {shortcode} > Harambee > Ahadi zangu."
         ),
     },
+    # ---- merchants: {endpoint_id} is a number ----
+    "webhook_endpoint_disabled": {
+        "en": (
+            "PayTrace: your webhook endpoint {endpoint_id} has failed every delivery for 3 "
+            "days and is now disabled. Fix it, then enable it with the merchant API."
+        ),
+        "sw": (
+            "PayTrace: webhook yako nambari {endpoint_id} imeshindwa kupokea kwa siku 3 na "
+            "imezimwa. Irekebishe, kisha iwashe kwa API ya wafanyabiashara."
+        ),
+    },
 }
 
 # Words that fill {direction} in the reversal SMS.

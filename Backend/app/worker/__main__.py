@@ -31,8 +31,9 @@ def main() -> int:
         return 2
     migrate_at_start(settings.database_url, log)
     # The outbox loop, and up to two connections for each background loop (settler,
-    # watcher, reconciliation, harambee, M-Pesa); advisory locks hold their own.
-    database = Database.from_settings(settings, max_connections=16)
+    # watcher, reconciliation, harambee, M-Pesa), one per webhook sent at a time;
+    # advisory locks hold their own.
+    database = Database.from_settings(settings, max_connections=16 + settings.webhook_concurrency)
     worker = build_worker(settings, database)
     loops = worker_loops.build_loops(settings, database)
     stop = threading.Event()

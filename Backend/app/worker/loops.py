@@ -1,7 +1,7 @@
 """The worker's background loops beside the outbox: each runs in its own thread until
-the stop event is set (the harambee job and pay-order expiry, always; the M-Pesa checker
-and M-Pesa's daily reconciliation; settlement, the incoming watcher, reconciliation with
-Stellar)."""
+the stop event is set (the harambee job, pay-order expiry and merchant webhooks, always;
+the M-Pesa checker and M-Pesa's daily reconciliation; settlement, the incoming watcher,
+reconciliation with Stellar)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,11 @@ class Loop(Protocol):
 def build_loops(settings: Settings, database: Database) -> list[Loop]:
     """The loops this deployment runs: the M-Pesa checker when M-Pesa is on, the Stellar
     ones only when custody is on."""
-    loops: list[Loop] = [_harambee(settings, database), _pay_order_expiry(settings, database)]
+    loops: list[Loop] = [
+        _harambee(settings, database),
+        _pay_order_expiry(settings, database),
+        _webhooks(settings, database),
+    ]
     if settings.mpesa_enabled:
         loops.append(_mpesa_checker(settings, database))
         reconciliation = _mpesa_reconciliation(settings, database)
@@ -85,6 +89,12 @@ def _pay_order_expiry(settings: Settings, database: Database) -> Loop:
     from app.worker.pay_orders import OrderExpiryJob
 
     return OrderExpiryJob.from_settings(settings, database)
+
+
+def _webhooks(settings: Settings, database: Database) -> Loop:
+    from app.worker.webhooks import WebhookDispatcher
+
+    return WebhookDispatcher.from_settings(settings, database)
 
 
 def _incoming_watcher(settings: Settings, database: Database) -> Loop:

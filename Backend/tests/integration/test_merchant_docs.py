@@ -52,7 +52,7 @@ def test_the_docs_examples_onboard_sign_and_are_answered(live_server, live_setti
     assert out.count('"status":"awaiting_payment"') == 3 and '"status":"canceled"' in out
     key_id, secret = out.rsplit("KEYS ", 1)[1].split()
 
-    (client,) = blocks("python")
+    (client,) = [code for code in blocks("python") if "urllib.request" in code]
     program = tmp_path / "client.py"
     program.write_text(pointed_at(client, live_server, live_settings))
     env = {**os.environ, "PAYTRACE_KEY_ID": key_id, "PAYTRACE_SECRET": secret}
@@ -64,3 +64,23 @@ def test_the_docs_examples_onboard_sign_and_are_answered(live_server, live_setti
     )  # fmt: skip
     assert answered.returncode == 0, answered.stderr
     assert "'till_number': '512345'" in answered.stdout and key_id in answered.stdout
+
+
+def test_the_docs_webhook_verifier_accepts_paytraces_signature_and_nothing_else():
+    """The merchant's verifying snippet, as written, against what the worker signs."""
+    from app.domain import webhooks as rules
+
+    (verifier,) = [code for code in blocks("python") if "def verified" in code]
+    namespace: dict[str, object] = {}
+    exec(compile(verifier, "merchants.md", "exec"), namespace)  # noqa: S102 - our own docs
+    verified = namespace["verified"]
+    secret, now = "whsec_" + "s" * 43, int(time.time())
+    body = rules.event_body("evt_" + "a" * 24, "order.paid", "2026-12-04T00:00:00+00:00",
+                            {"object": "order", "id": 42, "status": "paid"})  # fmt: skip
+    header = rules.signature_header(secret, now, body)
+    assert verified(secret, header, body)
+    assert not verified(secret, header, body.replace(b"42", b"43"))
+    assert not verified("whsec_" + "t" * 43, header, body)
+    assert not verified(secret, rules.signature_header(secret, now - 301, body), body)
+    assert not verified(secret, "v1=" + "0" * 64, body)
+    assert not verified(secret, "junk", body)

@@ -172,3 +172,20 @@ def test_a_payment_is_either_reversed_by_an_operator_or_refunded_never_both(http
         409, "payment_reversed",
     )  # fmt: skip
     assert check_ledger(database).sound
+
+
+def test_a_refund_is_an_event_for_the_merchants_webhook_endpoints(http, world):
+    database, shop, _other, _jane, paid = world
+    refunded = post(http, shop, {"payment": paid.reference, "amount": 2_000}, "r1")
+    assert refunded.status_code == 201, refunded.text
+    events = rows(
+        database,
+        "SELECT type, object_id, payload FROM merchant_events WHERE merchant_id = %(m)s",
+        m=shop.merchant_id,
+    )
+    assert [(kind, object_id) for kind, object_id, _ in events] == [
+        ("refund.succeeded", f"payment:{paid.reference}")
+    ]
+    payload = events[0][2]
+    assert payload["object"] == "refund" and payload["id"] == refunded.json()["id"]
+    assert payload["amount"] == 2_000

@@ -6,7 +6,7 @@ from stellar_sdk import Keypair
 
 from app.cli import rekey
 from app.db.unit_of_work import UnitOfWork
-from app.services import merchant_keys
+from app.services import merchant_keys, webhooks
 from app.services.custody import SecretBox, UndecryptableSecret, rekey_wallets
 from app.services.merchants import onboard
 from app.services.pins import PinHasher
@@ -113,11 +113,48 @@ def test_rekey_moves_merchant_key_secrets_revoked_ones_too(settings, clean_datab
         merchant_keys.rekey_secrets(clean_database, SecretBox([Fernet.generate_key().decode()]))
 
 
+def webhook_secrets(database, box: SecretBox, how_many: int) -> dict[int, str]:
+    """Endpoints under `box`, one disabled: endpoint id -> its secret."""
+    merchant = onboard(UnitOfWork(database), application("71234")).merchant
+    made = {}
+    for n in range(how_many):
+        new = webhooks.create_endpoint(UnitOfWork(database), box, merchant.id,
+                                       f"https://shop{n}.example.com/h", f"k{n}",
+                                       production=True)  # fmt: skip
+        made[new.endpoint.id] = new.secret
+    webhooks.disable_endpoint(UnitOfWork(database), merchant.id, new.endpoint.id, "off")
+    return made
+
+
+def endpoint_secret_ct(database, endpoint_id: int) -> str:
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT secret_ct FROM merchant_webhook_endpoints WHERE id = %(id)s",
+            {"id": endpoint_id},
+        )
+        (token,) = cur.fetchone()
+        conn.rollback()
+    return token
+
+
+def test_rekey_moves_webhook_endpoint_secrets_disabled_ones_too(settings, clean_database):
+    made = webhook_secrets(clean_database, SecretBox([OLD]), 5)
+    box = SecretBox([NEW, OLD])
+
+    assert webhooks.rekey_secrets(clean_database, box, batch_size=2) == 5
+    assert webhooks.rekey_secrets(clean_database, box, batch_size=2) == 0
+    for endpoint_id, secret in made.items():
+        assert SecretBox([NEW]).decrypt(endpoint_secret_ct(clean_database, endpoint_id)) == secret
+    with pytest.raises(UndecryptableSecret, match=r"^webhook endpoint 1: secret opens under no"):
+        webhooks.rekey_secrets(clean_database, SecretBox([Fernet.generate_key().decode()]))
+
+
 def test_rekey_command_rekeys_with_keys_from_the_environment(
     settings, clean_database, pin_hash, monkeypatch, capsys
 ):
     register_many(clean_database, SecretBox([OLD]), 3, pin_hash)
     issued = merchant_secrets(clean_database, SecretBox([OLD]), 2)
+    endpoints = webhook_secrets(clean_database, SecretBox([OLD]), 2)
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("DATABASE_URL", clean_database.dsn)
@@ -128,6 +165,9 @@ def test_rekey_command_rekeys_with_keys_from_the_environment(
     out = capsys.readouterr()
     assert "3 wallet secret(s) re-encrypted" in out.out
     assert "2 merchant API key secret(s) re-encrypted" in out.out
+    assert "2 webhook endpoint secret(s) re-encrypted" in out.out
+    for endpoint_id, secret in endpoints.items():
+        assert SecretBox([NEW]).decrypt(endpoint_secret_ct(clean_database, endpoint_id)) == secret
     for key_id, secret in issued.items():
         assert SecretBox([NEW]).decrypt(key_row(clean_database, key_id)["secret_ct"]) == secret
     assert NEW not in out.out + out.err and OLD not in out.out + out.err

@@ -234,6 +234,7 @@ def stats_are_aggregates(w: World, stats: dict) -> None:
 
 
 PAYMENT = {"till": TILL, "amount": 100, "pin": PIN}
+EVENT = "evt_" + "0" * 24  # a merchant event id's shape
 NEW_CAMPAIGN = {"title": "Jane's harambee", "target_amount": 100_000}
 DUE = "2099-01-01"
 
@@ -257,6 +258,21 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/merchant/refunds/{refund_id}"): merchant("GET", "/merchant/refunds/re_0"),
     ("GET", "/merchant/orders/{order_id}"): merchant("GET", "/merchant/orders/1"),
     ("POST", "/merchant/orders/{order_id}/cancel"): merchant("POST", "/merchant/orders/1/cancel"),
+    ("POST", "/merchant/webhook-endpoints"): merchant("POST", "/merchant/webhook-endpoints"),
+    ("GET", "/merchant/webhook-endpoints"): merchant("GET", "/merchant/webhook-endpoints"),
+    ("POST", "/merchant/webhook-endpoints/{endpoint_id}/disable"): merchant(
+        "POST", "/merchant/webhook-endpoints/1/disable"),
+    ("POST", "/merchant/webhook-endpoints/{endpoint_id}/enable"): merchant(
+        "POST", "/merchant/webhook-endpoints/1/enable"),
+    ("POST", "/merchant/webhook-endpoints/{endpoint_id}/ping"): merchant(
+        "POST", "/merchant/webhook-endpoints/1/ping"),
+    ("GET", "/merchant/events"): merchant("GET", "/merchant/events"),
+    ("POST", "/merchant/events/{event_id}/acknowledge"): merchant(
+        "POST", f"/merchant/events/{EVENT}/acknowledge"),
+    ("GET", "/merchant/events/{event_id}/deliveries"): merchant(
+        "GET", f"/merchant/events/{EVENT}/deliveries"),
+    ("POST", "/merchant/events/{event_id}/redeliver"): merchant(
+        "POST", f"/merchant/events/{EVENT}/redeliver"),
     ("PATCH", "/me"): refuses_a_user_in_the_body("PATCH", "/me", {"language": "sw"}),
     ("POST", "/me/pin"): refuses_a_user_in_the_body("POST", "/me/pin",
                                                     {"old_pin": PIN, "new_pin": "5937"}),
