@@ -270,7 +270,10 @@ def test_a_payment_reported_after_a_release_is_flagged_not_paid_twice(rig):
     # operator (a status answer saying paid would park the withdrawal in 'review').
     assert rig.withdrawal(w.reference)[0] == "released"
     assert rig.journal("withdrawal_payout") == []
-    assert [o for _, _, o, _, _ in rig.callbacks()][-1] == "paid_after_release"
+    # Ours is the only paid answer; the sandbox's own (failed) result may be stored after
+    # it on a busy machine (the release came from PayTrace's own status query first).
+    outcomes = [o for _, _, o, _, _ in rig.callbacks()]
+    assert outcomes.count("paid_after_release") == 1, outcomes
     assert balances(rig)["jane"] == 2_000 * KES
 
 
