@@ -1041,7 +1041,11 @@ CREATE TABLE merchant_payments (
     -- The merchant's fee, taken from the merchant's account (the payer pays none).
     fee            BIGINT      NOT NULL CHECK (fee >= 0 AND fee <= amount),
     channel        TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'admin', 'system')),
-    created_at     TIMESTAMPTZ NOT NULL
+    created_at     TIMESTAMPTZ NOT NULL,
+    -- The pay order this payment paid (NULL: a payment at the till). One payment per order.
+    order_id       BIGINT      REFERENCES pay_orders (id)
 );
 CREATE INDEX merchant_payments_merchant_idx ON merchant_payments (merchant_id, transaction_id);
 CREATE INDEX merchant_payments_payer_idx ON merchant_payments (payer_user_id, transaction_id);
+CREATE UNIQUE INDEX merchant_payments_order_idx ON merchant_payments (order_id)
+    WHERE order_id IS NOT NULL;
