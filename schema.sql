@@ -193,13 +193,15 @@ CREATE TABLE journal_transactions (
     -- its organiser (closed); campaign_refund: the escrow back to a contributor (cancelled).
     -- deposit: the M-Pesa float to a wallet; withdrawal: a wallet into an M-Pesa hold;
     -- withdrawal_payout: the hold paid out (float and fee); withdrawal_release: back.
-    -- merchant_payment: a wallet to a merchant's account, the merchant's fee from it.
+    -- merchant_payment: a wallet to a merchant's account, the merchant's fee from it;
+    -- merchant_refund: the merchant's account back to the payer's wallet.
     kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal',
                                                            'contribution', 'campaign_payout',
                                                            'campaign_refund', 'deposit',
                                                            'withdrawal', 'withdrawal_payout',
                                                            'withdrawal_release',
-                                                           'merchant_payment')),
+                                                           'merchant_payment',
+                                                           'merchant_refund')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -1042,10 +1044,39 @@ CREATE TABLE merchant_payments (
     fee            BIGINT      NOT NULL CHECK (fee >= 0 AND fee <= amount),
     channel        TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'admin', 'system')),
     created_at     TIMESTAMPTZ NOT NULL,
-    -- The pay order this payment paid (NULL: a payment at the till). One payment per order.
-    order_id       BIGINT      REFERENCES pay_orders (id)
+    -- The pay order this payment paid (NULL: a payment at the till; migration 0018). One
+    -- payment per order.
+    order_id       BIGINT      REFERENCES pay_orders (id),
+    -- What has been refunded of it (migration 0019), written by each refund's transaction
+    -- under the merchant account's lock: never more than was paid.
+    refunded_amount BIGINT     NOT NULL DEFAULT 0,
+    CONSTRAINT merchant_payments_refunded_check CHECK (refunded_amount BETWEEN 0 AND amount)
 );
 CREATE INDEX merchant_payments_merchant_idx ON merchant_payments (merchant_id, transaction_id);
 CREATE INDEX merchant_payments_payer_idx ON merchant_payments (payer_user_id, transaction_id);
 CREATE UNIQUE INDEX merchant_payments_order_idx ON merchant_payments (order_id)
     WHERE order_id IS NOT NULL;
+
+-- ---- refunds of payments to a till (migration 0019) --------------------------------
+-- A refund from a wallet-paid payment succeeds in the transaction that asks for it; the
+-- states pending and failed are for refunds that must go out through a rail (a payment
+-- made from M-Pesa), which are not built yet.
+CREATE TABLE merchant_refunds (
+    id                     BIGSERIAL   PRIMARY KEY,
+    public_id              TEXT        NOT NULL UNIQUE CHECK (public_id ~ '^re_[0-9a-f]{24}$'),
+    merchant_id            BIGINT      NOT NULL REFERENCES merchants (id),
+    payment_transaction_id BIGINT      NOT NULL REFERENCES merchant_payments (transaction_id),
+    amount                 BIGINT      NOT NULL CHECK (amount > 0),
+    reason                 TEXT        CHECK (length(reason) BETWEEN 1 AND 100),
+    status                 TEXT        NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+    refund_transaction_id  BIGINT      UNIQUE REFERENCES journal_transactions (id),
+    failure_reason         TEXT        CHECK (length(failure_reason) BETWEEN 1 AND 200),
+    created_at             TIMESTAMPTZ NOT NULL,
+    succeeded_at           TIMESTAMPTZ,
+    failed_at              TIMESTAMPTZ,
+    CHECK ((status = 'succeeded')
+           = (succeeded_at IS NOT NULL AND refund_transaction_id IS NOT NULL)),
+    CHECK ((status = 'failed') = (failed_at IS NOT NULL AND failure_reason IS NOT NULL))
+);
+CREATE INDEX merchant_refunds_merchant_idx ON merchant_refunds (merchant_id, id);
+CREATE INDEX merchant_refunds_payment_idx ON merchant_refunds (payment_transaction_id);

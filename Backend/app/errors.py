@@ -292,3 +292,24 @@ class WrongOrderAmount(ValidationFailed):
     """A payment that is not exactly the order's amount: refused, never kept in part."""
 
     code = "wrong_amount"
+
+
+class PaymentNotFound(NotFound):
+    """No payment with this reference to this merchant's till: another merchant's payment
+    is answered the same, as if absent."""
+
+    code = "payment_not_found"
+
+
+class RefundNotFound(NotFound):
+    code = "refund_not_found"
+
+
+class NotRefundable(Conflict):
+    """The refund cannot be made as asked; `code` says why: payment_fully_refunded,
+    exceeds_refundable (more than is left of the payment), insufficient_merchant_balance
+    (the merchant's account holds less than the refund: it is never taken below zero)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code

@@ -73,6 +73,26 @@ class MerchantIn(BaseModel):
     )
 
 
+class MerchantPatch(BaseModel):
+    """The fields an operator may change; each left out stays as it is. The till never
+    changes (it is what payers type and the merchant's key)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"display_name": "MAMA MBOGA 2", "fee_bps": 80}]},
+    )
+
+    legal_name: StrictStr | None = Field(default=None, max_length=200)
+    display_name: StrictStr | None = Field(default=None, max_length=100)
+    contact_phone: StrictStr | None = Field(default=None, max_length=32)
+    payout_phone: StrictStr | None = Field(default=None, max_length=32)
+    payout_schedule: StrictStr | None = Field(default=None, max_length=20)
+    fee_bps: StrictInt | None = None
+    fee_min_cents: StrictInt | None = None
+    fee_max_cents: StrictInt | None = None
+    language: StrictStr | None = Field(default=None, max_length=2)
+
+
 class MerchantOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [MERCHANT]})
 
@@ -169,3 +189,8 @@ class IssuedKeyOut(KeyOut):
             merchant_id=issued.key.merchant_id,
             secret=issued.secret,
         )
+
+
+class MerchantStatusOut(BaseModel):
+    merchant: MerchantOut
+    changed: bool = Field(description="false: it already had this status; nothing changed")

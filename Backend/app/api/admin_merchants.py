@@ -22,6 +22,8 @@ from app.api.admin_merchant_models import (
     MerchantIn,
     MerchantOut,
     MerchantPageOut,
+    MerchantPatch,
+    MerchantStatusOut,
 )
 from app.api.admin_models import ErrorOut
 from app.api.cursors import MAX_ID, decode_cursor, encode_cursor
@@ -175,3 +177,79 @@ async def revoke_merchant_key(
         },
     )
     return KeyOut.of(key)
+
+
+@router.patch(
+    "/merchants/{merchant_id}",
+    summary="Change a merchant's names, phones, payout schedule, fee or language",
+    responses=_errors(404),
+)
+async def update_merchant(
+    merchant_id: MerchantId, body: MerchantPatch, runtime: AdminRuntime
+) -> MerchantOut:
+    """Only the fields sent change, each checked as at onboarding (the same 422 codes;
+    `nothing_to_change` for an empty body). A fee given in part keeps the rest of the
+    current rule. The till never changes. Send `X-Audit-Reason`."""
+    runtime.audit.target("merchant", str(merchant_id))
+    sent = body.model_dump(exclude_none=True)
+    runtime.audit.detail["fields"] = sorted(sent)
+    fee = None
+    if {"fee_bps", "fee_min_cents", "fee_max_cents"} & sent.keys():
+        current = await runtime.run(merchants.get, merchant_id)
+        if current is None:
+            raise NotFound("no such merchant")
+        fee = FeeRule(
+            sent.get("fee_bps", current.fee_bps),
+            sent.get("fee_min_cents", current.fee_min_cents),
+            sent.get("fee_max_cents", current.fee_max_cents),
+        )
+    changes = merchants.Changes(
+        legal_name=body.legal_name,
+        display_name=body.display_name,
+        contact_phone=body.contact_phone,
+        payout_phone=body.payout_phone,
+        payout_schedule=body.payout_schedule,
+        fee=fee,
+        language=body.language,
+    )
+    return MerchantOut.of(await runtime.run(merchants.update, merchant_id, changes))
+
+
+async def _set_status(merchant_id: int, runtime: AdminRuntime, to: str) -> MerchantStatusOut:
+    runtime.audit.target("merchant", str(merchant_id))
+    merchant, changed = await runtime.run(merchants.set_status, merchant_id, to)
+    if changed:
+        log.info(
+            "merchant status changed",
+            extra={
+                "merchant_id": merchant_id,
+                "status": to,
+                "request_id": runtime.audit.request_id,
+            },
+        )
+    else:
+        runtime.audit.detail["changed"] = False
+    return MerchantStatusOut(merchant=MerchantOut.of(merchant), changed=changed)
+
+
+@router.post(
+    "/merchants/{merchant_id}/suspend",
+    summary="Suspend a merchant: its requests and payments to its till are refused",
+    responses=_errors(404),
+)
+async def suspend_merchant(merchant_id: MerchantId, runtime: AdminRuntime) -> MerchantStatusOut:
+    """From the next request on, its signatures answer 401 and payers are told the till
+    is unavailable; its money stays in its account. Suspending again changes nothing.
+    Send `X-Audit-Reason`."""
+    return await _set_status(merchant_id, runtime, "suspended")
+
+
+@router.post(
+    "/merchants/{merchant_id}/reactivate",
+    summary="Reactivate a suspended merchant",
+    responses=_errors(404),
+)
+async def reactivate_merchant(merchant_id: MerchantId, runtime: AdminRuntime) -> MerchantStatusOut:
+    """Its keys sign again and its till takes payments. Reactivating an active merchant
+    changes nothing."""
+    return await _set_status(merchant_id, runtime, "active")

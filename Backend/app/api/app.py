@@ -26,6 +26,8 @@ from app.api.dev_wiring import mount_sandboxes
 from app.api.errors import install_error_handlers
 from app.api.merchant import me as merchant_me
 from app.api.merchant import orders as merchant_orders
+from app.api.merchant import payments as merchant_payments
+from app.api.merchant import refunds as merchant_refunds
 from app.api.request_id import RequestId
 from app.api.source_networks import SourceNetworks, rules_from_settings
 from app.api.v1 import auth as v1_auth
@@ -124,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_merchants.router)
     app.include_router(merchant_me.router)
     app.include_router(merchant_orders.router)
+    app.include_router(merchant_payments.router)
+    app.include_router(merchant_refunds.router)
     mount_sandboxes(app, settings)
     app.include_router(ussd_routes.router)
     return app

@@ -20,6 +20,7 @@ from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.incoming import IncomingRepository
 from app.db.repositories.invitations import InvitationRepository
 from app.db.repositories.ledger import LedgerRepository
+from app.db.repositories.merchant_refunds import MerchantRefundRepository
 from app.db.repositories.merchants import MerchantKeyRepository, MerchantRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
 from app.db.repositories.mpesa_reconciliation import MpesaReconciliationRepository
@@ -65,6 +66,7 @@ class UnitOfWork:
     merchant_keys: MerchantKeyRepository
     pay_orders: PayOrderRepository
     merchant_idempotency: MerchantIdempotencyRepository
+    merchant_refunds: MerchantRefundRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -100,6 +102,7 @@ class UnitOfWork:
         self.merchant_keys = MerchantKeyRepository(self.conn)
         self.pay_orders = PayOrderRepository(self.conn)
         self.merchant_idempotency = MerchantIdempotencyRepository(self.conn)
+        self.merchant_refunds = MerchantRefundRepository(self.conn)
         return self
 
     def __exit__(

@@ -8,15 +8,15 @@ refused as `till_taken`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.db.repositories.merchants import TillTaken as TillInUse
 from app.db.unit_of_work import UnitOfWork
 from app.domain import merchants as rules
 from app.domain.merchants import FeeRule
 from app.domain.phone import InvalidPhone, normalise
-from app.domain.records.merchants import MerchantKeyRow, MerchantRow
-from app.errors import ServiceUnavailable, TillTaken, refused
+from app.domain.records.merchants import MerchantKeyRow, MerchantRow, ReceivedPayment
+from app.errors import NotFound, ServiceUnavailable, TillTaken, refused
 from app.services.ledger import request_hash
 
 PAGE_MAX = 200
@@ -181,4 +181,101 @@ def page(
         raise ValueError(f"limit must be 1..{PAGE_MAX}")
     with uow:
         rows = uow.merchants.page(limit=limit + 1, before_id=before_id, status=status)
+    return rows[:limit], len(rows) > limit
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What an operator changes on a merchant; None leaves a field as it is. The till
+    is the merchant's key and never changes."""
+
+    legal_name: str | None = None
+    display_name: str | None = None
+    contact_phone: str | None = None
+    payout_phone: str | None = None
+    payout_schedule: str | None = None
+    fee: FeeRule | None = None
+    language: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, name) is None for name in self.__slots__)
+
+
+def _as_application(merchant: MerchantRow) -> Application:
+    return Application(
+        legal_name=merchant.legal_name,
+        display_name=merchant.display_name,
+        till_number=merchant.till_number,
+        contact_phone=merchant.contact_phone,
+        payout_phone=merchant.payout_phone,
+        payout_schedule=merchant.payout_schedule,
+        fee=merchant.fee,
+        language=merchant.language,
+    )
+
+
+def update(uow: UnitOfWork, merchant_id: int, changes: Changes) -> MerchantRow:
+    """Apply an operator's changes, checked by the onboarding rules; commits.
+
+    The stored onboarding fingerprint follows the merchant as it now is, so the original
+    onboarding request, replayed after an edit, is `till_taken`. Raises NotFound,
+    ValidationFailed ('nothing_to_change' and the onboarding codes).
+    """
+    if changes.empty:
+        raise refused("nothing_to_change", "send at least one field to change")
+    given = {name: getattr(changes, name) for name in changes.__slots__}
+    with uow:
+        merchant = uow.merchants.get(merchant_id, for_update=True)
+        if merchant is None:
+            raise NotFound("no such merchant")
+        wanted = {name: value for name, value in given.items() if value is not None}
+        a = checked(replace(_as_application(merchant), **wanted))
+        if a == checked(_as_application(merchant)):
+            return merchant  # nothing differs: nothing written
+        uow.merchants.update(
+            merchant_id,
+            legal_name=a.legal_name,
+            display_name=a.display_name,
+            contact_phone=a.contact_phone,
+            payout_phone=a.payout_phone,
+            payout_schedule=a.payout_schedule,
+            fee_bps=a.fee.bps,
+            fee_min_cents=a.fee.min_cents,
+            fee_max_cents=a.fee.max_cents,
+            language=a.language,
+            request_hash=_fingerprint(a),
+        )
+        updated = uow.merchants.get(merchant_id)
+        uow.commit()
+    assert updated is not None  # read in the transaction that wrote it
+    return updated
+
+
+def set_status(uow: UnitOfWork, merchant_id: int, status: str) -> tuple[MerchantRow, bool]:
+    """Suspend ('suspended': its signatures and payments to its till are refused) or
+    reactivate ('active') a merchant; the merchant now and whether this call changed it.
+    The same status again changes nothing. Raises NotFound, ValueError for another status."""
+    if status not in rules.STATUSES:
+        raise ValueError(f"status must be one of {rules.STATUSES}")
+    with uow:
+        merchant = uow.merchants.get(merchant_id, for_update=True)
+        if merchant is None:
+            raise NotFound("no such merchant")
+        if merchant.status == status:
+            return merchant, False
+        uow.merchants.set_status(merchant_id, status)
+        uow.commit()
+    return replace(merchant, status=status), True
+
+
+def payments_page(
+    uow: UnitOfWork, merchant_id: int, *, limit: int, before_id: int | None = None
+) -> tuple[list[ReceivedPayment], bool]:
+    """One page of payments to the merchant's till, newest first, and whether more
+    follow. Raises ValueError for a limit out of range, ServiceUnavailable."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise ValueError(f"limit must be 1..{PAGE_MAX}")
+    with uow:
+        rows = uow.merchants.payments(merchant_id, before_id=before_id, limit=limit + 1)
     return rows[:limit], len(rows) > limit

@@ -243,6 +243,16 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "{till}) tarehe {when}. Salio jipya KES {balance}."
         ),
     },
+    "merchant_refunded": {
+        "en": (
+            "PayTrace {reference} confirmed. {name} refunded KES {amount} of payment "
+            "{payment} on {when}. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. {name} amekurudishia KES {amount} za "
+            "malipo {payment} tarehe {when}. Salio jipya KES {balance}."
+        ),
+    },
     "merchant_payment_received": {
         "en": (
             "PayTrace {reference}: KES {amount} paid to till {till} by {payer} {phone} on "

@@ -13,7 +13,17 @@ from app.domain.merchants import MAX_LIVE_KEYS
 from app.services.custody import SecretBox
 from tests.conftest import LiveServer
 from tests.security.admin_audit_world import audit_rows, query
-from tests.support.merchants import ADMIN, execute, key_row, onboard_body
+from tests.support.merchants import (
+    ADMIN,
+    execute,
+    fresh_timestamp,
+    key_row,
+    keyed_merchant,
+    onboard_body,
+    signed_request,
+)
+
+ME = "/api/v1/merchant/me"
 
 
 @pytest.fixture
@@ -249,3 +259,73 @@ def test_each_merchant_action_is_audited_with_its_target(admin, clean_database):
         ("issue_merchant_key", "merchant", str(merchant["id"]), "done"),
         ("revoke_merchant_key", "key", key["key_id"], "done"),
     ]
+
+
+# ---- editing, suspending, reactivating ---------------------------------------------------
+
+
+def test_an_edit_changes_only_the_fields_sent_each_checked_as_at_onboarding(admin, clean_database):
+    merchant = onboard(admin)
+    path = f"/merchants/{merchant['id']}"
+    edited = admin.patch(path, json={"display_name": "MAMA MBOGA 2", "contact_phone": "0711000199"})
+    assert edited.status_code == 200, edited.text
+    after = edited.json()
+    assert (after["display_name"], after["contact_phone"]) == ("MAMA MBOGA 2", "+254711000199")
+    unchanged = {k: v for k, v in after.items() if k not in ("display_name", "contact_phone")}
+    assert unchanged == {k: v for k, v in merchant.items() if k in unchanged}
+    # A fee sent in part keeps the rest of the rule; the whole rule is checked.
+    fee = admin.patch(path, json={"fee_bps": 120}).json()
+    assert (fee["fee_bps"], fee["fee_min_cents"], fee["fee_max_cents"]) == (120, 0, 20_000)
+    assert_error(admin.patch(path, json={"fee_min_cents": 30_000}), 422, "invalid_fee")
+    assert_error(admin.patch(path, json={"display_name": "Mama\nMboga"}), 422,
+                 "invalid_display_name")  # fmt: skip
+    assert_error(admin.patch(path, json={"payout_phone": "12"}), 422, "invalid_phone")
+    assert_error(admin.patch(path, json={"language": "fr"}), 422, "invalid_language")
+    assert_error(admin.patch(path, json={}), 422, "nothing_to_change")
+    # The till is the merchant's key: it is not a field of an edit.
+    assert_error(admin.patch(path, json={"till_number": "612345"}), 422, "validation_failed")
+    assert_error(admin.patch("/merchants/999999", json={"fee_bps": 1}), 404, "not_found")
+    # What the refused edits left: the last accepted state.
+    assert admin.get(path).json()["fee_bps"] == 120
+
+
+def test_after_an_edit_the_original_onboarding_no_longer_replays(admin, clean_database):
+    merchant = onboard(admin)
+    admin.patch(f"/merchants/{merchant['id']}", json={"display_name": "DUKA LA MAMA"})
+    assert_error(admin.post("/merchants", json=onboard_body()), 409, "till_taken")
+    again = admin.post("/merchants", json=onboard_body(display_name="DUKA LA MAMA"))
+    assert again.status_code == 200 and again.json()["id"] == merchant["id"]
+
+
+def me(http: httpx.Client, keyed) -> httpx.Response:
+    """GET /merchant/me signed afresh: the same request signed in the same second would be
+    refused as a replay (by design)."""
+    return signed_request(
+        http, keyed, "GET", ME, timestamp=fresh_timestamp(keyed.key_id, "GET", ME)
+    )
+
+
+def test_a_suspended_merchant_signs_nothing_until_it_is_reactivated(
+    admin, clean_database, live_server, live_settings
+):
+    keyed = keyed_merchant(clean_database, live_settings)
+    path = f"/merchants/{keyed.merchant_id}"
+    with httpx.Client(base_url=live_server.url, timeout=10) as http:
+        assert me(http, keyed).status_code == 200
+        suspended = admin.post(f"{path}/suspend", headers={"X-Audit-Reason": "fraud report"})
+        assert suspended.status_code == 200, suspended.text
+        assert (suspended.json()["changed"], suspended.json()["merchant"]["status"]) == (
+            True, "suspended",
+        )  # fmt: skip
+        assert_error(me(http, keyed), 401, "invalid_signature")
+        again = admin.post(f"{path}/suspend").json()
+        assert (again["changed"], again["merchant"]["status"]) == (False, "suspended")
+        back = admin.post(f"{path}/reactivate").json()
+        assert (back["changed"], back["merchant"]["status"]) == (True, "active")
+        assert me(http, keyed).status_code == 200
+    assert_error(admin.post("/merchants/999999/suspend"), 404, "not_found")
+    reasons = query(
+        clean_database,
+        "SELECT reason FROM admin_audit WHERE action = 'suspend_merchant' ORDER BY id",
+    )
+    assert reasons == [("fraud report",), (None,), (None,)]  # the suspension, again, 404

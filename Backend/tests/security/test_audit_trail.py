@@ -70,6 +70,14 @@ CASES = [
          tx=True),
     Case("POST", "/merchants/{merchant_id}/keys/{key_id}/revoke", 200,
          "/merchants/{merchant}/keys/{key}/revoke", ("key", "{key}"), tx=True),
+    Case("PATCH", "/merchants/{merchant_id}", 200, "/merchants/{merchant}", MERCHANT,
+         {"display_name": "MAMA MBOGA 2"}, tx=True),
+    Case("POST", "/merchants/{merchant_id}/suspend", 200, "/merchants/{merchant}/suspend",
+         MERCHANT, tx=True),
+    # The world's merchant is active: reactivating it changes nothing, so its row is
+    # written like a read's.
+    Case("POST", "/merchants/{merchant_id}/reactivate", 200, "/merchants/{merchant}/reactivate",
+         MERCHANT),
 ]
 # fmt: on
 

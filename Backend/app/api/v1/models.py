@@ -250,6 +250,7 @@ TransactionType = Literal[
     "withdrawal",
     "withdrawal_release",
     "merchant_payment",
+    "merchant_refund",
 ]
 
 

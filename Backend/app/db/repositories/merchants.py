@@ -12,7 +12,7 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-from app.domain.records.merchants import MerchantKeyRow, MerchantRow, SigningKey
+from app.domain.records.merchants import MerchantKeyRow, MerchantRow, ReceivedPayment, SigningKey
 
 
 class TillTaken(Exception):
@@ -94,6 +94,76 @@ class MerchantRepository:
             cur.execute(f"SELECT {_COLUMNS} {_FROM} WHERE m.id = %(id)s{lock}", {"id": merchant_id})
             row = cur.fetchone()
         return MerchantRow(*row) if row else None
+
+    def update(
+        self,
+        merchant_id: int,
+        *,
+        legal_name: str,
+        display_name: str,
+        contact_phone: str,
+        payout_phone: str,
+        payout_schedule: str,
+        fee_bps: int,
+        fee_min_cents: int,
+        fee_max_cents: int,
+        language: str,
+        request_hash: str,
+    ) -> None:
+        """Write an operator's changes (the till and the account never change)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE merchants
+                SET legal_name = %(legal_name)s, display_name = %(display_name)s,
+                    contact_phone = %(contact_phone)s, payout_phone = %(payout_phone)s,
+                    payout_schedule = %(payout_schedule)s, fee_bps = %(fee_bps)s,
+                    fee_min_cents = %(fee_min)s, fee_max_cents = %(fee_max)s,
+                    language = %(language)s, request_hash = %(hash)s
+                WHERE id = %(id)s
+                """,
+                {
+                    "id": merchant_id,
+                    "legal_name": legal_name,
+                    "display_name": display_name,
+                    "contact_phone": contact_phone,
+                    "payout_phone": payout_phone,
+                    "payout_schedule": payout_schedule,
+                    "fee_bps": fee_bps,
+                    "fee_min": fee_min_cents,
+                    "fee_max": fee_max_cents,
+                    "language": language,
+                    "hash": request_hash,
+                },
+            )
+
+    def set_status(self, merchant_id: int, status: str) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE merchants SET status = %(status)s WHERE id = %(id)s",
+                {"id": merchant_id, "status": status},
+            )
+
+    def payments(
+        self, merchant_id: int, *, before_id: int | None, limit: int
+    ) -> list[ReceivedPayment]:
+        """Payments to the merchant's till, newest first, older than before_id."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT p.transaction_id, t.reference, p.amount, p.fee, u.full_name, u.phone,
+                       p.channel, p.created_at
+                FROM merchant_payments p
+                JOIN journal_transactions t ON t.id = p.transaction_id
+                JOIN users u ON u.id = p.payer_user_id
+                WHERE p.merchant_id = %(merchant)s
+                  AND (%(before)s::bigint IS NULL OR p.transaction_id < %(before)s)
+                ORDER BY p.transaction_id DESC
+                LIMIT %(limit)s
+                """,
+                {"merchant": merchant_id, "before": before_id, "limit": limit},
+            )
+            return [ReceivedPayment(*row) for row in cur.fetchall()]
 
     def by_till(self, till_number: str) -> tuple[MerchantRow, str] | None:
         """The merchant with this till, and the hash of the request that onboarded it."""

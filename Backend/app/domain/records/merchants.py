@@ -58,3 +58,44 @@ class SigningKey:
     revoked: bool
     merchant_status: str
     last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedPayment:
+    """A payment to a merchant's till, as the merchant is shown it."""
+
+    transaction_id: int
+    reference: str
+    amount: int  # cents the payer paid
+    fee: int  # cents the merchant's fee took from it
+    payer_name: str
+    payer_phone: str  # E.164; the merchant API shows it masked
+    channel: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RefundablePayment:
+    """A payment to a till as a refund reads it."""
+
+    transaction_id: int
+    reference: str
+    payer_user_id: int
+    amount: int  # cents paid
+    refunded_amount: int  # cents refunded so far
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRow:
+    id: int
+    public_id: str  # re_<24 hex>: what the merchant API names it by
+    merchant_id: int
+    payment_reference: str
+    amount: int  # cents
+    reason: str | None
+    status: str  # pending | succeeded | failed
+    refund_reference: str | None  # the refund's own journal reference, once it succeeded
+    failure_reason: str | None
+    created_at: datetime
+    succeeded_at: datetime | None
+    failed_at: datetime | None

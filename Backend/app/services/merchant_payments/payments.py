@@ -172,8 +172,10 @@ def _pay_once(
             merchant = uow.merchants.get(order.merchant_id)
             amount = order.amount
         else:
-            # Read before the locks: a merchant's till, fee rule and account never change
-            # while money moves (a suspension committed meanwhile is seen by the next one).
+            # Read before the locks, to keep the merchant's row out of the hot path: its
+            # till and account never change; an operator's fee edit or suspension
+            # committed meanwhile applies from the next payment (this one keeps what it
+            # read).
             merchant = by_till(uow, request.till or "")
             assert request.amount is not None  # _checked
             amount = request.amount

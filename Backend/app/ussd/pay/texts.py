@@ -34,6 +34,7 @@ PAY_TEXTS: dict[str, dict[str, str]] = {
         ),
         "end.not_paid": "Not paid. {reason}",
         "statement.merchant_payment": "Till pay",
+        "statement.merchant_refund": "Till refund",
     },
     "sw": {
         "pay.till": "Lipa mfanyabiashara\nWeka nambari ya till au msimbo wa oda",
@@ -63,5 +64,6 @@ PAY_TEXTS: dict[str, dict[str, str]] = {
         ),
         "end.not_paid": "Hujalipa. {reason}",
         "statement.merchant_payment": "Lipa till",
+        "statement.merchant_refund": "Rejesho till",
     },
 }

@@ -1,0 +1,193 @@
+"""Refunds of payments to a merchant's till: objects of their own, full or partial, never
+more than was paid, each its own journal transaction (the merchant's account back to the
+payer's wallet).
+
+A refund is asked through the merchant API under an Idempotency-Key (the same key and
+request answer the same refund). One transaction locks the payer's wallet and the
+merchant's account (id order, as every movement), then the payment's row, reads what is
+left to refund, posts `merchant_refund`, counts it on the payment (a CHECK refuses more
+than was paid, whatever the code) and records the refund, with an SMS to the payer. The
+merchant's fee on the payment is not returned: it paid for the payment that happened.
+The merchant's account is never taken below zero: a refund larger than it holds is
+refused. A refund drawn from a wallet succeeds in the transaction that asks for it;
+`pending` and `failed` are for refunds that must go out through a rail (a payment made
+from M-Pesa), not built yet.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.db.repositories.ledger import Overdraft
+from app.db.unit_of_work import UnitOfWork
+from app.domain.money import format_kes, new_reference
+from app.domain.records.merchants import RefundRow
+from app.errors import NotFound, NotRefundable, PaymentNotFound, RefundNotFound, refused
+from app.services.ledger import check_amount, request_hash, sms_time, with_fresh_reference
+from app.services.merchant_idempotency import Answer, answer_once
+from app.services.notifications import journal_sms_key, sms_message
+from app.services.transfers import MAX_TRANSFER
+
+REASON_MAX = 100
+_PUBLIC_ID = "re_"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAsk:
+    payment_reference: str  # the payment's journal reference, as in both SMS
+    amount: int | None  # cents; None: all that is left of the payment
+    reason: str | None = None
+
+
+def new_public_id() -> str:
+    return _PUBLIC_ID + secrets.token_hex(12)
+
+
+def is_public_id(value: str) -> bool:
+    rest = value.removeprefix(_PUBLIC_ID)
+    return (
+        value.startswith(_PUBLIC_ID)
+        and len(rest) == 24
+        and all(c in "0123456789abcdef" for c in rest)
+    )
+
+
+def _checked(ask: RefundAsk) -> RefundAsk:
+    if ask.amount is not None:
+        check_amount(ask.amount, maximum=MAX_TRANSFER)
+    reference = ask.payment_reference.strip()
+    if not reference or len(reference) > 32 or not reference.isalnum():
+        raise refused("invalid_payment", "payment: the payment's reference, as in its SMS")
+    reason = ask.reason.strip() if ask.reason is not None else None
+    if reason is not None and (not 1 <= len(reason) <= REASON_MAX or not reason.isprintable()):
+        raise refused("invalid_reason", f"reason: 1 to {REASON_MAX} printable characters")
+    return RefundAsk(reference.upper(), ask.amount, reason)
+
+
+def snapshot(refund: RefundRow) -> dict[str, object]:
+    """The refund as the merchant API answers it (and as a replay repeats it)."""
+    return {
+        "id": refund.public_id,
+        "payment": refund.payment_reference,
+        "amount": refund.amount,
+        "reason": refund.reason,
+        "status": refund.status,
+        "refund_reference": refund.refund_reference,
+        "failure_reason": refund.failure_reason,
+        "created_at": refund.created_at.isoformat(),
+        "succeeded_at": refund.succeeded_at.isoformat() if refund.succeeded_at else None,
+        "failed_at": refund.failed_at.isoformat() if refund.failed_at else None,
+    }
+
+
+def refund(
+    uow: UnitOfWork, merchant_id: int, idempotency_key: str, ask: RefundAsk, now: datetime
+) -> Answer:
+    """Refund (part of) a payment to the merchant's till (201 with the refund); commits.
+    Raises ValidationFailed ('invalid_amount', 'invalid_payment', 'invalid_reason',
+    'invalid_idempotency_key'), PaymentNotFound, NotRefundable
+    ('payment_fully_refunded', 'exceeds_refundable', 'insufficient_merchant_balance'),
+    IdempotencyConflict, ServiceUnavailable."""
+    a = _checked(ask)
+    fingerprint = request_hash(
+        kind="merchant_refund", payment=a.payment_reference, amount=a.amount, reason=a.reason
+    )
+    return with_fresh_reference(
+        lambda: answer_once(
+            uow,
+            merchant_id,
+            idempotency_key,
+            fingerprint,
+            lambda: _refund(uow, merchant_id, a, now),
+        )
+    )
+
+
+def _refund(uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime) -> tuple[int, dict]:
+    """The refund's effect, inside answer_once's transaction."""
+    found = uow.merchant_refunds.payment(merchant_id, a.payment_reference)
+    merchant = uow.merchants.get(merchant_id)
+    if found is None or merchant is None:
+        raise PaymentNotFound("no payment to this merchant has this reference")
+    locked = uow.ledger.accounts(user_ids=[found.payer_user_id], account_ids=[merchant.account_id])
+    till = next(acc for acc in locked if acc.id == merchant.account_id)
+    wallet = next((acc for acc in locked if acc.user_id == found.payer_user_id), None)
+    if wallet is None or wallet.phone is None:
+        raise NotFound("the payer's wallet is gone")
+    # Read again under the locks: a concurrent refund of this payment has committed or
+    # waits behind us.
+    payment = uow.merchant_refunds.payment(merchant_id, a.payment_reference, for_update=True)
+    assert payment is not None
+    left = payment.amount - payment.refunded_amount
+    if left == 0:
+        raise NotRefundable("payment_fully_refunded", "this payment is refunded in full")
+    amount = left if a.amount is None else a.amount
+    if amount > left:
+        raise NotRefundable(
+            "exceeds_refundable", f"at most KES {format_kes(left)} is left to refund of it"
+        )
+    if till.balance < amount:
+        raise NotRefundable(
+            "insufficient_merchant_balance",
+            f"the merchant's account holds KES {format_kes(till.balance)}",
+        )
+    public_id = new_public_id()
+    reference = new_reference()
+    balance = wallet.balance + amount
+    try:
+        tx_id = uow.ledger.post(
+            reference=reference,
+            kind="merchant_refund",
+            amount=amount,
+            fee=0,
+            idempotency_key=f"merchant_refund:{merchant_id}:{public_id}",
+            request_hash=request_hash(kind="merchant_refund", refund=public_id),
+            legs=[(till.id, -amount), (wallet.id, amount)],
+            channel="api",
+            created_at=now,
+            note=f"refund from {merchant.display_name} (till {merchant.till_number})",
+            messages=(
+                sms_message(
+                    to=wallet.phone,
+                    template="merchant_refunded",
+                    language=wallet.language or "en",
+                    dedupe_key=journal_sms_key(reference, found.payer_user_id),
+                    reference=reference,
+                    amount=format_kes(amount),
+                    name=merchant.display_name,
+                    payment=payment.reference,
+                    when=sms_time(now),
+                    balance=format_kes(balance),
+                ),
+            ),
+        )
+    except Overdraft:  # unreachable under the account's lock; the CHECK is the backstop
+        raise NotRefundable(
+            "insufficient_merchant_balance", "the merchant's account holds less than this"
+        ) from None
+    uow.merchant_refunds.add_refunded(payment.transaction_id, amount)
+    uow.merchant_refunds.insert_succeeded(
+        public_id=public_id,
+        merchant_id=merchant_id,
+        payment_transaction_id=payment.transaction_id,
+        amount=amount,
+        reason=a.reason,
+        refund_transaction_id=tx_id,
+        now=now,
+    )
+    row = uow.merchant_refunds.get(merchant_id, public_id)
+    assert row is not None  # read in the transaction that wrote it
+    return 201, snapshot(row)
+
+
+def get(uow: UnitOfWork, merchant_id: int, public_id: str) -> RefundRow:
+    """The merchant's refund; raises RefundNotFound (another merchant's too)."""
+    if not is_public_id(public_id):
+        raise RefundNotFound("no such refund")
+    with uow:
+        found = uow.merchant_refunds.get(merchant_id, public_id)
+    if found is None:
+        raise RefundNotFound("no such refund")
+    return found
