@@ -1044,6 +1044,9 @@ CREATE TABLE merchant_payments (
     fee            BIGINT      NOT NULL CHECK (fee >= 0 AND fee <= amount),
     channel        TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'admin', 'system')),
     created_at     TIMESTAMPTZ NOT NULL,
+    -- The pay order this payment paid (NULL: a payment at the till; migration 0018). One
+    -- payment per order.
+    order_id       BIGINT      REFERENCES pay_orders (id),
     -- What has been refunded of it (migration 0019), written by each refund's transaction
     -- under the merchant account's lock: never more than was paid.
     refunded_amount BIGINT     NOT NULL DEFAULT 0,
@@ -1051,6 +1054,8 @@ CREATE TABLE merchant_payments (
 );
 CREATE INDEX merchant_payments_merchant_idx ON merchant_payments (merchant_id, transaction_id);
 CREATE INDEX merchant_payments_payer_idx ON merchant_payments (payer_user_id, transaction_id);
+CREATE UNIQUE INDEX merchant_payments_order_idx ON merchant_payments (order_id)
+    WHERE order_id IS NOT NULL;
 
 -- ---- refunds of payments to a till (migration 0019) --------------------------------
 -- A refund from a wallet-paid payment succeeds in the transaction that asks for it; the

@@ -208,13 +208,23 @@ class ChannelServices:
         return await self.run(tills.find_merchant, till=till)
 
     async def quote_merchant_payment(
-        self, *, payer_user_id: int, till: str, amount: int
+        self,
+        *,
+        payer_user_id: int,
+        till: str | None = None,
+        amount: int | None = None,
+        order_code: str | None = None,
     ) -> tills.PaymentQuote:
-        """The merchant's name and both fees of a payment the payer could make now; raises
-        ValidationFailed, MerchantNotFound, MerchantUnavailable, LimitExceeded,
-        InsufficientFunds."""
+        """The merchant's name and both fees of a payment the payer could make now, at a
+        till or for a pay order (its amount and description); raises ValidationFailed,
+        OrderNotFound, OrderNotPayable, WrongOrderAmount, MerchantNotFound,
+        MerchantUnavailable, LimitExceeded, InsufficientFunds."""
         return await self.run(
-            tills.quote_payment, payer_user_id=payer_user_id, till=till, amount=amount
+            tills.quote_payment,
+            payer_user_id=payer_user_id,
+            till=till,
+            amount=amount,
+            order_code=order_code,
         )
 
     async def pay_merchant(
@@ -224,8 +234,9 @@ class ChannelServices:
         pin: str,
         attempt_key: str | None = None,
     ) -> merchant_payments.MerchantPayment:
-        """Check the PIN, then pay the merchant once per key. Raises ValidationFailed,
-        WrongPin, PinLocked, then MerchantNotFound, MerchantUnavailable, LimitExceeded,
+        """Check the PIN, then pay the merchant (at a till or a pay order) once per key.
+        Raises ValidationFailed, WrongPin, PinLocked, then OrderNotFound, OrderNotPayable,
+        WrongOrderAmount, MerchantNotFound, MerchantUnavailable, LimitExceeded,
         InsufficientFunds."""
         return await self.run_pin(
             merchant_payments.pay_merchant, request, pin=pin, attempt_key=attempt_key

@@ -150,12 +150,29 @@ def lock_payable(uow: UnitOfWork, code: str, *, now: datetime | None = None) -> 
     Raises ValidationFailed ('invalid_order_code': not 8 digits or a wrong check digit,
     a slip of the thumb), OrderNotFound, OrderNotPayable ('order_expired',
     'order_canceled', 'order_paid')."""
+    return _payable(uow, code, now or datetime.now(UTC), for_update=True)
+
+
+def find_payable(uow: UnitOfWork, code: str, *, now: datetime | None = None) -> PayOrderRow:
+    """The order a payer typed, read without a lock (a quote: the payment checks it again
+    under `lock_payable`); call it inside the caller's `with uow:`. Raises as
+    `lock_payable`."""
+    return _payable(uow, code, now or datetime.now(UTC), for_update=False)
+
+
+def check_code(code: object) -> str:
+    """Raises ValidationFailed ('invalid_order_code')."""
     if not isinstance(code, str) or not rules.is_order_code(code):
         raise refused("invalid_order_code", "an order code is 8 digits: check it and retry")
-    order = uow.pay_orders.newest_by_code(code, for_update=True)
+    return code
+
+
+def _payable(uow: UnitOfWork, code: str, now: datetime, *, for_update: bool) -> PayOrderRow:
+    check_code(code)
+    order = uow.pay_orders.newest_by_code(code, for_update=for_update)
     if order is None:
         raise OrderNotFound("no order has this code")
-    problem = rules.payable_problem(order.status, order.expires_at, now or datetime.now(UTC))
+    problem = rules.payable_problem(order.status, order.expires_at, now)
     if problem is not None:
         raise OrderNotPayable(problem)
     return order

@@ -263,6 +263,26 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "tarehe {when}. Ada KES {fee}. Salio la till KES {balance}."
         ),
     },
+    "merchant_order_paid": {
+        "en": (
+            "PayTrace {reference} confirmed. Paid KES {amount} to {name} for {order} on "
+            "{when}. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. Umelipa KES {amount} kwa {name} kwa {order} "
+            "tarehe {when}. Salio jipya KES {balance}."
+        ),
+    },
+    "merchant_order_payment_received": {
+        "en": (
+            "PayTrace {reference}: order {code}{order} paid, KES {amount}, by {payer} {phone} "
+            "on {when}. Fee KES {fee}. Till balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: oda {code}{order} imelipwa, KES {amount}, na {payer} "
+            "{phone} tarehe {when}. Ada KES {fee}. Salio la till KES {balance}."
+        ),
+    },
     "harambee_reminder_soon": {
         "en": (
             "PayTrace: your pledge to harambee {code} {title} is due on {due}: KES {left} "

@@ -54,7 +54,12 @@ class UssdServices(Protocol):
     # ---- Pay a merchant
     async def find_merchant(self, *, till: str) -> Payee: ...
     async def quote_merchant_payment(
-        self, *, payer_user_id: int, till: str, amount: int
+        self,
+        *,
+        payer_user_id: int,
+        till: str | None = None,
+        amount: int | None = None,
+        order_code: str | None = None,
     ) -> PaymentQuote: ...
     async def pay_merchant(
         self, request: MerchantPaymentRequest, *, pin: str, attempt_key: str | None = None

@@ -1,15 +1,16 @@
-"""Paying a merchant's till over real HTTP: the PWA's `/api/v1/payments` and USSD's
-*5. Pay* as AT drives it, the same service, limits, PIN lock and SMS."""
+"""Paying a merchant's till or a pay order over real HTTP: the PWA's `/api/v1/payments`
+and USSD's *5. Pay* as AT drives it, the same service, limits, PIN lock and SMS."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain.merchants import FeeRule
-from app.services import merchants
+from app.services import merchants, orders
 from tests.e2e.at_gateway import AtGateway
 from tests.support.merchants import application, execute
 from tests.support.wallets import check_ledger, fund, phone_of
@@ -54,6 +55,8 @@ def test_quote_then_pay_a_till_and_both_sides_get_an_sms(pwa, jane, merchant, da
         "fee": 0,
         "total": 25_000,
         "balance": 100_000,
+        "order_code": None,
+        "description": None,
     }
     paid = pay(pwa, jane, {"till": TILL, "amount": 250 * KES, "pin": PIN})
     assert paid.status_code == 201, paid.text
@@ -132,4 +135,99 @@ def test_ussd_pay_over_the_gateway_pays_once(jane, merchant, live_server, databa
     end = gateway.walk("5", TILL, "250", PIN)
     assert end.startswith(f"END Paid KES 250 to MAMA MBOGA (till {TILL}). Ref ")
     assert merchants.get(UnitOfWork(database), merchant.id).balance == 25_000 - 125
+    assert check_ledger(database).sound
+
+
+# ---- Pay orders ---------------------------------------------------------------------
+
+
+def new_order(database, merchant_id: int, key: str = "o1", description: str = "Sukuma wiki"):
+    draft = orders.Draft(amount=250 * KES, merchant_reference="INV-42", description=description)
+    return orders.create(UnitOfWork(database), merchant_id, key, draft, datetime.now(UTC)).body
+
+
+def test_quote_then_pay_an_order_by_its_code(pwa, jane, merchant, database):
+    order = new_order(database, merchant.id)
+    quote = pwa.http.get(
+        "/payments/quote", params={"order_code": order["code"]}, headers=pwa.bearer(jane)
+    )
+    assert quote.json() == {
+        "till": TILL,
+        "merchant_name": "MAMA MBOGA",
+        "amount": 25_000,
+        "fee": 0,
+        "total": 25_000,
+        "balance": 100_000,
+        "order_code": order["code"],
+        "description": "Sukuma wiki",
+    }
+    key = str(uuid.uuid4())
+    paid = pay(pwa, jane, {"order_code": order["code"], "pin": PIN}, key)
+    assert paid.status_code == 201, paid.text
+    body = paid.json()
+    assert (body["order_code"], body["description"], body["amount"], body["balance"]) == (
+        order["code"],
+        "Sukuma wiki",
+        25_000,
+        75_000,
+    )
+    again = pay(pwa, jane, {"order_code": order["code"], "pin": PIN}, key)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == body["id"]
+    assert orders.get(UnitOfWork(database), merchant.id, order["id"], datetime.now(UTC)).status == (
+        "paid"
+    )
+    assert merchants.get(UnitOfWork(database), merchant.id).balance == 25_000 - 125
+    pwa.deliver_sms()
+    assert any("Paid KES 250 to MAMA MBOGA for Sukuma wiki" in t for t in pwa.inbox(JANE))
+    assert any(
+        f"order {order['code']} (Sukuma wiki, INV-42)" in t for t in pwa.inbox(MERCHANT_PHONE)
+    )
+    assert check_ledger(database).sound
+
+
+def test_order_refusals_are_clear_and_move_nothing(pwa, jane, merchant, database):
+    order = new_order(database, merchant.id)
+    code = order["code"]
+    mistyped = code[:-1] + str((int(code[-1]) + 1) % 10)
+    both = {"till": TILL, "order_code": code, "amount": 25_000, "pin": PIN}
+    assert_error(pay(pwa, jane, both), 422, "validation_failed")
+    assert_error(pay(pwa, jane, {"pin": PIN}), 422, "validation_failed")
+    assert_error(pay(pwa, jane, {"till": TILL, "pin": PIN}), 422, "validation_failed")
+    assert_error(pay(pwa, jane, {"order_code": 12345678, "pin": PIN}), 422, "validation_failed")
+    assert_error(pay(pwa, jane, {"order_code": mistyped, "pin": PIN}), 422, "invalid_order_code")
+    wrong = {"order_code": code, "amount": 24_999, "pin": PIN}
+    assert_error(pay(pwa, jane, wrong), 422, "wrong_amount")
+    for params in ({"till": TILL, "order_code": code}, {}, {"till": TILL}):
+        quote = pwa.http.get("/payments/quote", params=params, headers=pwa.bearer(jane))
+        assert_error(quote, 422, "validation_failed")
+    canceled = new_order(database, merchant.id, "o2")
+    orders.cancel(UnitOfWork(database), merchant.id, canceled["id"], "c", datetime.now(UTC))
+    assert_error(
+        pay(pwa, jane, {"order_code": canceled["code"], "pin": PIN}), 409, "order_canceled"
+    )
+    assert pwa.http.get("/wallet", headers=pwa.bearer(jane)).json()["balance"] == 1_000 * KES
+
+    # Somebody else pays it first: this payer is refused, nothing moves for them.
+    tokens = pwa.register(phone_of(2), "Baraka Mwangi", PIN)
+    fund(database, phone_of(2), 1_000 * KES)
+    assert pay(pwa, tokens, {"order_code": code, "pin": PIN}).status_code == 201
+    assert_error(pay(pwa, jane, {"order_code": code, "pin": PIN}), 409, "order_paid")
+    quote = pwa.http.get("/payments/quote", params={"order_code": code}, headers=pwa.bearer(jane))
+    assert_error(quote, 409, "order_paid")
+    assert pwa.http.get("/wallet", headers=pwa.bearer(jane)).json()["balance"] == 1_000 * KES
+    assert check_ledger(database).sound
+
+
+def test_ussd_pays_an_order_over_the_gateway_once(jane, merchant, live_server, database):
+    order = new_order(database, merchant.id)
+    gateway = AtGateway(live_server.url, JANE)
+    end = gateway.walk("5", order["code"], PIN)
+    assert end.startswith("END Paid KES 250 to MAMA MBOGA for Sukuma wiki. Ref ")
+    assert orders.get(UnitOfWork(database), merchant.id, order["id"], datetime.now(UTC)).status == (
+        "paid"
+    )
+    assert merchants.get(UnitOfWork(database), merchant.id).balance == 25_000 - 125
+    again = AtGateway(live_server.url, JANE).walk("5", order["code"])
+    assert again.startswith("CON That order is already paid.")
     assert check_ledger(database).sound

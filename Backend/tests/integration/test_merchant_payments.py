@@ -225,14 +225,6 @@ def test_an_unknown_a_malformed_or_a_suspended_till_is_refused(world):
     assert check_ledger(database).sound
 
 
-def test_an_order_code_is_refused_until_pay_orders_exist(world):
-    database, _, payer, _, _ = world
-    request = MerchantPaymentRequest(payer, TILL, 100_00, "order", order_code="AB12CD")
-    with pytest.raises(ValidationFailed) as refused:
-        merchant_payments.pay(UnitOfWork(database), request)
-    assert refused.value.code == "orders_not_available"
-
-
 def test_a_fee_minimum_above_the_payment_takes_the_payment_and_no_more(world):
     database, _, payer, _, _ = world
     steep = merchants.onboard(

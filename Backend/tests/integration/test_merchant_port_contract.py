@@ -4,17 +4,21 @@ the payment once per key, and the same refusals in the same order."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain.merchants import FeeRule
-from app.services import merchants
+from app.services import merchants, orders
 from app.services.facade import ChannelServices
+from app.services.merchant_payments import tills
 from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.pins import PinPolicy
 from tests.support.merchants import application, execute
 from tests.support.port_contract import (
     AMINA,
+    BARAKA,
     BASIC,
     PIN,
     WRONG,
@@ -161,3 +165,88 @@ def test_a_payment_counts_against_the_daily_limit(sides):
 
     refused = observe(sides, scenario)
     assert refused[0] == "LimitExceeded" and refused[1]["limit"] == "daily"
+
+
+# ---- Pay orders: by code, on both sides ------------------------------------------------
+
+
+def add_order(side: Side, amount: int, description: str | None, *, canceled: bool = False) -> str:
+    """An order of MAMA MBOGA (at TILL) awaiting payment, or canceled; its code."""
+    if isinstance(side.port, FakeUssdServices):
+        code = "48291306" if not side.port.orders else "76543214"
+        side.port.add_order(code, TILL, amount, description)
+        if canceled:
+            side.port.orders[code].status = "canceled"
+        return code
+    assert isinstance(side.port, ChannelServices)
+    database = side.port.runtime.database
+    with UnitOfWork(database) as uow:
+        merchant = tills.by_till(uow, TILL)
+    assert merchant is not None
+    now = datetime.now(UTC)
+    draft = orders.Draft(amount=amount, description=description)
+    made = orders.create(UnitOfWork(database), merchant.id, f"o{amount}", draft, now).body
+    if canceled:
+        orders.cancel(UnitOfWork(database), merchant.id, int(made["id"]), f"c{amount}", now)
+    return str(made["code"])
+
+
+def by_code(user: int, code: str, key: str, amount: int | None = None) -> MerchantPaymentRequest:
+    return MerchantPaymentRequest(user, None, amount, key, order_code=code)
+
+
+def test_an_order_is_quoted_and_paid_once_by_its_code(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(AMINA, 1_000_000)
+        side.fund(BARAKA, 1_000_000)
+        add_merchant(side, TILL)
+        code = add_order(side, 250_00, "Sukuma wiki")
+        gone = add_order(side, 100_00, None, canceled=True)
+        port = side.port
+        quote = await port.quote_merchant_payment(payer_user_id=amina, order_code=code)
+        wrong = await outcome(port.pay_merchant(by_code(amina, code, "w", 250_01), pin=PIN))
+        both = await outcome(
+            port.pay_merchant(
+                MerchantPaymentRequest(amina, TILL, 250_00, "b", order_code=code), pin=PIN
+            )
+        )
+        mistyped = code[:-1] + str((int(code[-1]) + 1) % 10)
+        typo = await outcome(port.quote_merchant_payment(payer_user_id=amina, order_code=mistyped))
+        paid = await port.pay_merchant(by_code(amina, code, "k1"), pin=PIN)
+        again = await port.pay_merchant(by_code(amina, code, "k1"), pin=PIN)
+        late = await outcome(port.pay_merchant(by_code(baraka, code, "k1"), pin=PIN))
+        late_quote = await outcome(
+            port.quote_merchant_payment(payer_user_id=baraka, order_code=code)
+        )
+        canceled = await outcome(port.pay_merchant(by_code(baraka, gone, "k2"), pin=PIN))
+        return (
+            (quote.display_name, quote.till, quote.amount, quote.payer_fee, quote.description),
+            (quote.merchant_fee, quote.balance, quote.order_code == code),
+            wrong,
+            both,
+            typo,
+            (paid.display_name, paid.amount, paid.merchant_fee, paid.balance, paid.replayed),
+            (paid.order_code == code, paid.order_description),
+            (again.reference == paid.reference, again.replayed, again.balance),
+            late,
+            late_quote,
+            canceled,
+            await port.balance(user_id=baraka, pin=PIN, attempt_key="b1"),
+        )
+
+    got = observe(sides, scenario)
+    quote, (fee, balance, same_code), wrong, both, typo, paid, named, again, *rest = got
+    late, late_quote, canceled, untouched = rest
+    assert quote == ("MAMA MBOGA", TILL, 250_00, 0, "Sukuma wiki")
+    assert (fee, balance, same_code) == (RULE.fee_for(250_00), 1_000_000, True)
+    assert wrong == ("WrongOrderAmount", {"code": "wrong_amount"})
+    assert both == ("ValidationFailed", {"code": "invalid_payment"})
+    assert typo == ("ValidationFailed", {"code": "invalid_order_code"})
+    assert paid == ("MAMA MBOGA", 250_00, RULE.fee_for(250_00), 1_000_000 - 250_00, False)
+    assert named == (True, "Sukuma wiki")
+    assert again == (True, True, 1_000_000 - 250_00)
+    assert late == late_quote == ("OrderNotPayable", {"code": "order_paid"})
+    assert canceled == ("OrderNotPayable", {"code": "order_canceled"})
+    assert untouched == 1_000_000

@@ -151,7 +151,7 @@ def test_registered_caller_gets_the_main_menu_and_pay_asks_for_a_till():
     menu = phone.dial()
     assert menu.splitlines()[0] == "CON PayTrace - Hi Jane"
     assert "2. Deposit\n3. Withdraw" in menu and "6. My account" in menu
-    assert phone.send("5").startswith("CON Pay a merchant\nEnter the till number")
+    assert phone.send("5").startswith("CON Pay a merchant\nEnter till number or order code")
 
 
 def test_my_details_show_the_id_and_a_masked_phone():

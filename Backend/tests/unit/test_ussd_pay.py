@@ -1,5 +1,6 @@
-"""Pay a merchant's till over USSD, hop by hop, with fake services, in both languages:
-every reason to re-prompt, the PIN, and a confirm hop that can never pay twice."""
+"""Pay a merchant's till or a pay order over USSD, hop by hop, with fake services, in
+both languages: every reason to re-prompt, the PIN, and a confirm hop that can never pay
+twice."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def at_confirm(amount: str = "250", **kwargs):
 
 def test_pay_walk_shows_the_merchant_and_no_fee_then_ends_with_reference_and_balance():
     phone, jane = jane_dialled()
-    assert phone.send("5") == "CON Pay a merchant\nEnter the till number\n0. Back 00. Home"
+    assert (
+        phone.send("5") == "CON Pay a merchant\nEnter till number or order code\n0. Back 00. Home"
+    )
     assert phone.send(TILL) == (
         "CON Pay MAMA MBOGA (till 512345)\nEnter amount in KES\n0. Back 00. Home"
     )
@@ -63,7 +66,9 @@ def test_pay_walk_shows_the_merchant_and_no_fee_then_ends_with_reference_and_bal
 
 def test_pay_walk_in_kiswahili():
     phone, _ = jane_dialled(language="sw")
-    assert phone.send("5") == ("CON Lipa mfanyabiashara\nWeka nambari ya till\n0. Rudi 00. Mwanzo")
+    assert phone.send("5") == (
+        "CON Lipa mfanyabiashara\nWeka nambari ya till au msimbo wa oda\n0. Rudi 00. Mwanzo"
+    )
     assert phone.send(TILL) == (
         "CON Lipa MAMA MBOGA (till 512345)\nWeka kiasi cha KES\n0. Rudi 00. Mwanzo"
     )
@@ -76,11 +81,13 @@ def test_pay_walk_in_kiswahili():
     )
 
 
-@pytest.mark.parametrize("typed", ["1234", "0123456", "12345678", "51234a", "shop"])
+@pytest.mark.parametrize("typed", ["1234", "0123456", "123456789", "51234a", "shop"])
 def test_a_malformed_till_re_prompts(typed):
     phone, _ = jane_dialled()
     phone.send("5")
-    assert phone.send(typed).startswith("CON A till number is 5 to 7 digits.\nPay a merchant")
+    assert phone.send(typed).startswith(
+        "CON A till number is 5 to 7 digits, an order code 8.\nPay a merchant"
+    )
     assert phone.services.calls.count("find_merchant") == 0
 
 
@@ -186,3 +193,112 @@ def test_the_fee_rule_rounds_half_up_and_holds_to_its_bounds_and_the_payment():
     assert merchant_fee(rule, 40) == 40  # a minimum above the payment takes the payment
     assert merchant_fee(FeeRule(0, 0, 0), 1_000_000) == 0
     assert merchant_fee(FeeRule(10_000, 0, 10**9), 12_345) == 12_345  # 100 %
+
+
+# ---- Pay orders: 8 digits at the same prompt ----------------------------------------
+
+CODE = "48291306"  # a right Luhn digit
+MISTYPED = "48291307"  # the last digit slipped
+
+
+def with_order(description: str | None = "Sukuma wiki", **kwargs):
+    phone, jane = jane_dialled(**kwargs)
+    phone.services.add_order(CODE, TILL, 250 * KES, description)
+    return phone, jane
+
+
+def test_pay_an_order_skips_the_amount_and_names_its_description():
+    phone, jane = with_order()
+    phone.send("5")
+    assert phone.send(CODE) == (
+        "CON Pay MAMA MBOGA KES 250 for Sukuma wiki. Fee KES 0.\n"
+        "Enter PIN to confirm\n0. Back 00. Home"
+    )
+    assert phone.send("4821") == (
+        "END Paid KES 250 to MAMA MBOGA for Sukuma wiki. Ref REF0000002. New balance KES 750."
+    )
+    services = phone.services
+    assert services.orders[CODE].status == "paid"
+    assert services.balances[jane] == 750 * KES
+    assert services.merchant_payments == [(jane, TILL, 250 * KES, merchant_fee(RULE, 250 * KES))]
+    assert services.sms == [
+        (PHONE, "merchant_order_paid"),
+        (TILL, "merchant_order_payment_received"),
+    ]
+    assert "find_merchant" not in services.calls
+
+
+def test_pay_an_order_in_kiswahili_without_a_description():
+    phone, _ = with_order(description=None, language="sw")
+    phone.send("5")
+    assert phone.send(CODE) == (
+        f"CON Lipa MAMA MBOGA KES 250 kwa oda {CODE}. Ada KES 0.\n"
+        "Weka PIN kuthibitisha\n0. Rudi 00. Mwanzo"
+    )
+    assert phone.send("4821").startswith(f"END Umelipa KES 250 kwa MAMA MBOGA kwa oda {CODE}.")
+
+
+@pytest.mark.parametrize("typed", [MISTYPED, "08291306", "12345678"])
+def test_a_mistyped_order_code_re_prompts_without_a_lookup(typed):
+    phone, _ = with_order()
+    phone.send("5")
+    assert phone.send(typed).startswith(
+        "CON That order code is not right. Check it and retry.\nPay a merchant"
+    )
+    assert "quote_merchant_payment" not in phone.services.calls
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("paid", "That order is already paid."),
+        ("expired", "That order has expired. Ask the merchant for a new one."),
+        ("canceled", "That order was canceled."),
+    ],
+)
+def test_an_order_that_cannot_be_paid_re_prompts_with_why(status, reason):
+    phone, _ = with_order()
+    phone.services.orders[CODE].status = status
+    phone.send("5")
+    assert phone.send(CODE).startswith(f"CON {reason}\nPay a merchant")
+
+
+def test_an_unknown_order_re_prompts():
+    phone, _ = jane_dialled()
+    phone.send("5")
+    assert phone.send(CODE).startswith("CON No order has that code.\nPay a merchant")
+
+
+def test_an_order_above_the_balance_ends_with_nothing_paid():
+    phone, _ = with_order(balance=100 * KES)
+    phone.send("5")
+    assert phone.send(CODE) == (
+        "END Not paid. Balance too low: KES 100. With the fee this needs KES 250."
+    )
+
+
+def test_an_order_paid_by_somebody_else_before_the_pin_ends_with_nothing_paid():
+    phone, jane = with_order()
+    phone.send("5")
+    phone.send(CODE)
+    phone.services.orders[CODE].status = "paid"
+    assert phone.send("4821") == "END Not paid. That order is already paid."
+    assert phone.services.merchant_payments == [] and phone.services.balances[jane] == 1_000 * KES
+
+
+def test_an_order_confirm_hop_repeated_pays_once():
+    phone, _ = with_order()
+    phone.send("5")
+    phone.send(CODE)
+    first = phone.send("4821")
+    assert phone.hop() == first
+    assert len(phone.services.merchant_payments) == 1
+
+
+def test_a_wrong_pin_on_an_order_re_prompts_its_own_screen():
+    phone, _ = with_order()
+    phone.send("5")
+    phone.send(CODE)
+    assert phone.send("1111").startswith(
+        "CON Wrong PIN. 2 attempt(s) left.\nPay MAMA MBOGA KES 250 for"
+    )

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from app.domain.gsm7 import is_gsm7
 from app.domain.merchants import DISPLAY_NAME_MAX
+from app.domain.pay_orders import DESCRIPTION_MAX
 from app.domain.phone import mask
 from app.services.accounts import Profile
 from app.ussd.engine import Context, Info, Menu, Prompt, State, _render_current
@@ -50,8 +51,9 @@ LONGEST = {
     "target": "100,000,000",
     "due": "31/12/26",
     "refunded": 99_999,
-    # Pay: the longest till a merchant can have
+    # Pay: the longest till a merchant can have, the longest order description
     "till": "9" * 7,
+    "label": "W" * DESCRIPTION_MAX,
 }
 WORST_USER = Profile(
     user_id=1,
@@ -77,6 +79,8 @@ WORST_DATA = {
     "to": {"name": LONGEST_NAME, "phone": LONGEST_PHONE},
     # The longest display name and till a merchant can have.
     "merchant": {"name": "W" * DISPLAY_NAME_MAX, "till": "9" * 7},
+    # The longest order description (an order with none shows "order <8 digits>").
+    "order": {"code": "9" * 8, "description": "W" * DESCRIPTION_MAX},
     # The top transfer band: the longest amount and fee a screen can show.
     "amount": seeds.fee_bands("transfer")[-1].max_amount,
     "fee": seeds.fee_bands("transfer")[-1].fee,
@@ -112,7 +116,16 @@ REASONS = {
         "err.insufficient",
     ),
     "send.confirm": PIN_REASONS,
-    "pay.till": ("err.till_invalid", "err.till_unknown", "err.till_closed"),
+    "pay.till": (
+        "err.till_invalid",
+        "err.till_unknown",
+        "err.till_closed",
+        "err.order_code_invalid",
+        "err.order_not_found",
+        "err.order_paid",
+        "err.order_expired",
+        "err.order_canceled",
+    ),
     "pay.amount": (
         "err.amount_not_a_number",
         "err.amount_not_whole",
@@ -124,6 +137,7 @@ REASONS = {
         "err.insufficient",
     ),
     "pay.confirm": PIN_REASONS,
+    "pay.confirm_order": PIN_REASONS,
     "deposit.amount": (
         "err.amount_not_a_number",
         "err.amount_not_whole",
@@ -194,6 +208,10 @@ NOT_SENT_REASONS = (
     "err.recipient_gone",
     "err.till_unknown",
     "err.till_closed",
+    "err.order_not_found",
+    "err.order_paid",
+    "err.order_expired",
+    "err.order_canceled",
 )
 
 

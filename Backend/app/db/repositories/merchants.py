@@ -185,15 +185,17 @@ class MerchantRepository:
         fee: int,
         channel: str,
         created_at: datetime,
+        order_id: int | None = None,
     ) -> None:
         """The payment's row beside its journal transaction (the same database transaction)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 INSERT INTO merchant_payments
-                    (transaction_id, merchant_id, payer_user_id, amount, fee, channel, created_at)
+                    (transaction_id, merchant_id, payer_user_id, amount, fee, channel, created_at,
+                     order_id)
                 VALUES (%(tx)s, %(merchant)s, %(payer)s, %(amount)s, %(fee)s, %(channel)s,
-                        %(created_at)s)
+                        %(created_at)s, %(order)s)
                 """,
                 {
                     "tx": transaction_id,
@@ -203,8 +205,19 @@ class MerchantRepository:
                     "fee": fee,
                     "channel": channel,
                     "created_at": created_at,
+                    "order": order_id,
                 },
             )
+
+    def payment(self, transaction_id: int) -> tuple[int, int | None] | None:
+        """(merchant id, order id or None) of the payment made by this journal transaction."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT merchant_id, order_id FROM merchant_payments WHERE transaction_id = %(tx)s",
+                {"tx": transaction_id},
+            )
+            row = cur.fetchone()
+        return (row[0], row[1]) if row else None
 
     def page(self, *, limit: int, before_id: int | None, status: str | None) -> list[MerchantRow]:
         """Up to `limit` merchants, newest first, older than `before_id`."""

@@ -12,9 +12,12 @@ outflows after the locks, checks the tier limits and the balance, posts, records
 payment (`merchant_payments`), commits. The merchant's account is a hot row (every
 payer pays into it), so nothing else happens while its lock is held.
 
-A payment names its merchant by till today. A pay order will name it by its order
-code: `MerchantPaymentRequest.order_code` is the seam (refused until orders exist),
-and `payments._pay_once` is the movement both will share.
+A payment names its merchant by till, or by a pay order's code
+(`MerchantPaymentRequest.order_code`): then the order's row is locked FIRST, before the
+accounts (the lock order: order row, then accounts in id order, so payers of one order
+queue on its row holding no account lock and cannot deadlock), its merchant and amount
+are the payment's, and it is marked paid in the same transaction (docs/merchants.md,
+"Paying a pay order"). `payments._pay_once` is the movement both share.
 
 `tills.py`: finding the merchant at a till and quoting a payment (no money moves);
 `payments.py`: the payment itself.

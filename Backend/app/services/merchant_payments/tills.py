@@ -1,5 +1,6 @@
 """The merchant at a till, its fee on a payment, and the quote a payer sees before the
-PIN: reads only, no money moves (payments.py moves it)."""
+PIN (at a till, or for a pay order by its code): reads only, no money moves
+(payments.py moves it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ from app.domain import merchants as rules
 from app.domain.merchants import FeeRule
 from app.domain.money import nairobi_day
 from app.domain.records.merchants import MerchantRow
-from app.errors import InsufficientFunds, MerchantNotFound, MerchantUnavailable, NotFound, refused
+from app.domain.records.pay_orders import PayOrderRow
+from app.errors import (
+    InsufficientFunds,
+    MerchantNotFound,
+    MerchantUnavailable,
+    NotFound,
+    WrongOrderAmount,
+    refused,
+)
+from app.services import orders
 from app.services.ledger import check_amount, check_limits
 from app.services.transfers import MAX_TRANSFER
 
@@ -34,6 +44,8 @@ class PaymentQuote:
     payer_fee: int  # cents: always 0, the merchant pays
     merchant_fee: int  # cents, by the merchant's rule
     balance: int  # the payer's balance now, cents
+    order_code: str | None = None  # a quote for a pay order: its code and description
+    description: str | None = None
 
     @property
     def total(self) -> int:
@@ -47,6 +59,13 @@ def merchant_fee(rule: FeeRule, amount: int) -> int:
     itself, so that a payment always leaves the merchant something or nothing, never a
     debt."""
     return min(amount, rule.fee_for(amount))
+
+
+def order_label(order: PayOrderRow) -> str:
+    """What a payer is told they pay for: the order's description, else "order <code>"
+    (GSM-7 both, fit for a USSD screen; the merchant's reference, any printable ASCII, is
+    for the merchant's own notice)."""
+    return order.description or f"order {order.code}"
 
 
 def check_till(till: object) -> str:
@@ -84,21 +103,41 @@ def quote_payment(
     uow: UnitOfWork,
     *,
     payer_user_id: int,
-    till: str,
-    amount: int,
+    till: str | None = None,
+    amount: int | None = None,
+    order_code: str | None = None,
     now: datetime | None = None,
 ) -> PaymentQuote:
-    """What paying `amount` cents at `till` would do now, without moving money.
+    """What paying `amount` cents at `till`, or paying the order `order_code` (its
+    amount; `amount`, if given, must be exactly it), would do now, without moving money.
 
-    Raises, in this order, ValidationFailed ('invalid_till', 'invalid_amount'),
-    MerchantNotFound, MerchantUnavailable, NotFound (no wallet), LimitExceeded,
-    InsufficientFunds. The payment checks all of it again under lock.
+    Raises, in this order, ValidationFailed ('invalid_till', 'invalid_order_code',
+    'invalid_payment': both a till and an order code, 'invalid_amount'), OrderNotFound,
+    OrderNotPayable, WrongOrderAmount, MerchantNotFound, MerchantUnavailable, NotFound (no
+    wallet), LimitExceeded, InsufficientFunds. The payment checks all of it again under
+    lock.
     """
-    check_till(till)
-    check_amount(amount, maximum=MAX_TRANSFER)
-    today = nairobi_day(now or datetime.now(UTC))
+    if order_code is None:
+        check_till(till)
+    elif till is not None:
+        raise refused("invalid_payment", "name a till or an order code, not both")
+    else:
+        orders.check_code(order_code)
+    if order_code is None or amount is not None:
+        check_amount(amount, maximum=MAX_TRANSFER)
+    now = now or datetime.now(UTC)
+    today = nairobi_day(now)
+    order: PayOrderRow | None = None
     with uow:
-        merchant = payable(by_till(uow, till))
+        if order_code is not None:
+            order = orders.find_payable(uow, order_code, now=now)
+            if amount is not None and amount != order.amount:
+                raise WrongOrderAmount(f"this order is paid with exactly {order.amount} cents")
+            amount = order.amount
+            merchant = payable(uow.merchants.get(order.merchant_id))
+        else:
+            merchant = payable(by_till(uow, till or ""))
+        assert amount is not None
         found = uow.ledger.accounts(user_ids=[payer_user_id], for_update=False)
         if not found:
             raise NotFound("no wallet for this user")
@@ -114,4 +153,6 @@ def quote_payment(
         payer_fee=PAYER_FEE,
         merchant_fee=merchant_fee(merchant.fee, amount),
         balance=wallet.balance,
+        order_code=order.code if order else None,
+        description=order.description if order else None,
     )

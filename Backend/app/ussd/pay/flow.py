@@ -1,4 +1,9 @@
-"""Pay a merchant's till over USSD: till number, amount, confirmation with the PIN.
+"""Pay a merchant over USSD: its till number then an amount, or one of its pay orders by
+code (the order's amount: no amount screen), then a confirmation with the PIN.
+
+The first screen tells them apart by length alone: 5 to 7 digits are a till, 8 digits an
+order code, whose Luhn check digit is checked before any lookup (a slip of the thumb
+re-prompts, never finds somebody else's order).
 
 Mirrors Send money (money_flow.py): the PIN-lock gate before anything is asked, a
 re-prompt with the reason for a bad or unknown till, a limit or a low balance, and the
@@ -14,13 +19,17 @@ from typing import Any
 from app.domain import pin as pin_rules
 from app.domain.merchants import is_till
 from app.domain.money import InvalidAmount, format_kes, parse_shillings
+from app.domain.pay_orders import CODE_LENGTH, is_order_code
 from app.errors import (
     InsufficientFunds,
     LimitExceeded,
     MerchantNotFound,
     MerchantUnavailable,
+    OrderNotFound,
+    OrderNotPayable,
     PinLocked,
     ValidationFailed,
+    WrongOrderAmount,
     WrongPin,
 )
 from app.services.merchant_payments.payments import MerchantPaymentRequest
@@ -41,6 +50,22 @@ def confirm_values(ctx: Context) -> dict[str, Any]:
         "amount": format_kes(data.get("amount", 0)),
         "fee": format_kes(data.get("fee", 0)),
     }
+
+
+def order_label(ctx: Context) -> str:
+    """What the payer pays for: the order's description, else "order <code>" in their
+    language."""
+    order = ctx.state.data.get("order") or {"code": "", "description": None}
+    return order["description"] or text(ctx.lang, "pay.order_label", code=order["code"])
+
+
+def order_confirm_values(ctx: Context) -> dict[str, Any]:
+    return {**confirm_values(ctx), "label": order_label(ctx)}
+
+
+def _order_gone(exc: OrderNotFound | OrderNotPayable) -> Reprompt:
+    """order_not_found, order_paid, order_expired, order_canceled: each its own words."""
+    return Reprompt(f"err.{exc.code}")
 
 
 def _why_not(exc: LimitExceeded | InsufficientFunds) -> Reprompt:
@@ -66,6 +91,8 @@ async def pay_start(ctx: Context, _: str) -> Outcome:
 
 async def pay_till(ctx: Context, value: str) -> Outcome:
     till = value.strip()
+    if len(till) == CODE_LENGTH and till.isdigit():
+        return await _pay_order(ctx, till)
     if not is_till(till):
         return Reprompt("err.till_invalid")
     try:
@@ -74,6 +101,33 @@ async def pay_till(ctx: Context, value: str) -> Outcome:
         return _merchant_gone(exc)
     ctx.state.data["merchant"] = {"name": payee.display_name, "till": payee.till}
     return Goto("pay.amount")
+
+
+async def _pay_order(ctx: Context, code: str) -> Outcome:
+    """An order code: checked digit first, then the quote (the order's merchant, amount,
+    description; limits and balance), then straight to the PIN."""
+    if not is_order_code(code):
+        return Reprompt("err.order_code_invalid")
+    try:
+        quote = await ctx.services.quote_merchant_payment(
+            payer_user_id=ctx.user.user_id, order_code=code
+        )
+    except (OrderNotFound, OrderNotPayable) as exc:
+        return _order_gone(exc)
+    except (MerchantNotFound, MerchantUnavailable) as exc:
+        return _merchant_gone(exc)
+    # The amount is the order's: nothing the payer can type changes it.
+    except (LimitExceeded, InsufficientFunds) as exc:
+        return _not_paid(ctx, _why_not(exc))
+    except ValidationFailed:  # beyond anything a tier allows
+        return _not_paid(ctx, Reprompt("err.amount_too_large"))
+    ctx.state.data.update(
+        merchant={"name": quote.display_name, "till": quote.till},
+        order={"code": code, "description": quote.description},
+        amount=quote.amount,
+        fee=quote.payer_fee,
+    )
+    return Goto("pay.confirm_order")
 
 
 async def pay_amount(ctx: Context, value: str) -> Outcome:
@@ -95,6 +149,7 @@ async def pay_amount(ctx: Context, value: str) -> Outcome:
     except ValidationFailed:  # beyond anything a tier allows
         return Reprompt("err.amount_too_large")
     ctx.state.data.update(amount=quote.amount, fee=quote.payer_fee)
+    ctx.state.data.pop("order", None)
     return Goto("pay.confirm")
 
 
@@ -104,25 +159,44 @@ async def pay_confirm(ctx: Context, value: str) -> Outcome:
         return Goto("pay.till", reset=True)
     if not pin_rules.is_well_formed(value):
         return Reprompt("err.pin_format")
+    order = data.get("order")
     ctx.committing()
     try:
         paid = await ctx.services.pay_merchant(
             MerchantPaymentRequest(
                 payer_user_id=ctx.user.user_id,
-                till=data["merchant"]["till"],
+                till=None if order else data["merchant"]["till"],
+                # For an order: the amount shown, which must still be the order's.
                 amount=data["amount"],
                 idempotency_key=f"ussd:{ctx.hop_key}",
                 channel="ussd",
+                order_code=order["code"] if order else None,
             ),
             pin=value,
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
+    # Paid by somebody else, expired or canceled since the quote: nothing was paid.
+    except (OrderNotFound, OrderNotPayable) as exc:
+        return _not_paid(ctx, _order_gone(exc))
+    except WrongOrderAmount:  # the order's terms never change: unreachable in practice
+        return _not_paid(ctx, Reprompt("err.order_not_found"))
     # The balance, the limits or the merchant changed since the quote: nothing was paid.
     except (LimitExceeded, InsufficientFunds) as exc:
         return _not_paid(ctx, _why_not(exc))
     except (MerchantNotFound, MerchantUnavailable) as exc:
         return _not_paid(ctx, _merchant_gone(exc))
+    if order:
+        return End(
+            "end.paid_order",
+            {
+                "name": paid.display_name,
+                "label": order_label(ctx),
+                "amount": format_kes(paid.amount),
+                "reference": paid.reference,
+                "balance": format_kes(paid.balance),
+            },
+        )
     return End(
         "end.paid",
         {

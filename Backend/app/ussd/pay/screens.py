@@ -1,7 +1,10 @@
 """The Pay branch of the USSD menu tree, declared as data (app/ussd/flow.py adds it).
 
-Main menu 5. Pay -> (PIN-lock gate) -> till number -> amount
-    -> "Pay MAMA MBOGA (till 512345) KES 250. Fee KES 0." + PIN -> END "Paid ... Ref ..."
+Main menu 5. Pay -> (PIN-lock gate) -> till number or order code
+    till (5-7 digits) -> amount
+        -> "Pay MAMA MBOGA (till 512345) KES 250. Fee KES 0." + PIN -> END "Paid ... Ref ..."
+    order code (8 digits, Luhn-checked)
+        -> "Pay MAMA MBOGA KES 250 for Sukuma wiki. Fee KES 0." + PIN -> END "Paid ..."
 The handlers are in flow.py.
 """
 
@@ -14,4 +17,7 @@ SCREENS = [
     Prompt("pay.till", "pay.till", pay.pay_till),
     Prompt("pay.amount", "pay.amount", pay.pay_amount, values=pay.merchant_values),
     Prompt("pay.confirm", "pay.confirm", pay.pay_confirm, values=pay.confirm_values),
+    Prompt(
+        "pay.confirm_order", "pay.confirm_order", pay.pay_confirm, values=pay.order_confirm_values
+    ),
 ]
