@@ -22,6 +22,7 @@ from app.errors import (
     WrongOrderAmount,
     refused,
 )
+from app.services import webhooks
 from app.services.ledger import request_hash
 from app.services.merchant_idempotency import Answer, answer_once
 
@@ -139,7 +140,9 @@ def cancel(
         canceled = uow.pay_orders.cancel(order_id, now)
         if canceled is None:  # the row is locked and was awaiting payment, not overdue
             raise ServiceUnavailable("the order could not be canceled; retry")
-        return 200, snapshot(canceled)
+        body = snapshot(canceled)
+        _emit(uow, "order.canceled", canceled, body, now)
+        return 200, body
 
     return answer_once(uow, merchant_id, idempotency_key, fingerprint, effect)
 
@@ -196,6 +199,7 @@ def mark_paid(
     paid = uow.pay_orders.mark_paid(order_id, transaction_id=transaction_id, amount=amount, now=now)
     if paid is None:  # locked above and checked: only a clock going backwards lands here
         raise OrderNotPayable(rules.EXPIRED)
+    _emit(uow, "order.paid", paid, snapshot(paid), now)
     return paid
 
 
@@ -204,5 +208,15 @@ def expire_due(uow: UnitOfWork, now: datetime, batch: int = EXPIRE_BATCH) -> int
     paid right now are skipped (their payer holds the lock) and judged next time."""
     with uow:
         expired = uow.pay_orders.expire_due(now, batch)
+        for order_id in expired:
+            order = uow.pay_orders.get(order_id)
+            assert order is not None  # written by this transaction
+            _emit(uow, "order.expired", order, snapshot(order), now)
         uow.commit()
     return len(expired)
+
+
+def _emit(uow: UnitOfWork, event: str, order: PayOrderRow, body: dict, now: datetime) -> None:
+    """The order's event for the merchant's webhook endpoints, in this transaction: it
+    exists exactly when the change does, ordered with the order's other events."""
+    webhooks.emit(uow, order.merchant_id, event, {"object": "order", **body}, now=now)

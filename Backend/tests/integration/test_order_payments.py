@@ -353,3 +353,29 @@ def test_the_database_keeps_one_payment_per_order(world):
             " now(), %(o)s)",
             {"tx": tx, "m": merchant.id, "p": payer, "o": order["id"]},
         )
+
+
+def test_an_orders_paid_canceled_and_expired_are_events_for_its_merchant(world):
+    database, payer, _, merchant = world
+    paid = new_order(database, merchant.id, key="o1")
+    pay_order(database, payer, paid["code"], "p1")
+    pay_order(database, payer, paid["code"], "p1")  # a replay: no second event
+    canceled = new_order(database, merchant.id, key="o2")
+    orders.cancel(UnitOfWork(database), merchant.id, canceled["id"], "c1", datetime.now(UTC))
+    orders.cancel(UnitOfWork(database), merchant.id, canceled["id"], "c2", datetime.now(UTC))
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)  # the database judges expiry by its clock
+    draft = orders.Draft(amount=AMOUNT, merchant_reference="INV-43", description="Mangoes")
+    overdue = orders.create(UnitOfWork(database), merchant.id, "o3", draft, an_hour_ago).body
+    assert orders.expire_due(UnitOfWork(database), datetime.now(UTC)) == 1
+
+    events = rows(
+        database,
+        "SELECT type, object_id, payload->>'status', payload->>'object' FROM merchant_events"
+        " WHERE merchant_id = %(m)s ORDER BY id",
+        m=merchant.id,
+    )
+    assert events == [
+        ("order.paid", f"order:{paid['id']}", "paid", "order"),
+        ("order.canceled", f"order:{canceled['id']}", "canceled", "order"),
+        ("order.expired", f"order:{overdue['id']}", "expired", "order"),
+    ]

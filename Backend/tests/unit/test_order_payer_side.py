@@ -62,9 +62,24 @@ class FakeOrders:
         return paid
 
 
+class FakeEvents:
+    """The webhook repositories `emit` writes through: the events it was asked for."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[int, str]] = []
+
+    def insert_event(self, *, merchant_id: int, event_type: str, **_: object) -> tuple[int, str]:
+        self.events.append((merchant_id, event_type))
+        return merchant_id, event_type
+
+    def queue(self, event: object, when: object) -> None:
+        pass
+
+
 class FakeUow:
     def __init__(self, *rows: PayOrderRow) -> None:
         self.pay_orders = FakeOrders(*rows)
+        self.webhooks = self.webhook_deliveries = FakeEvents()
 
 
 def uow_of(*rows: PayOrderRow) -> tuple[UnitOfWork, FakeOrders]:
@@ -118,6 +133,8 @@ def test_mark_paid_pays_exactly_the_orders_amount():
     paid = orders.mark_paid(uow, 1, 99, 25_000, T0 + timedelta(minutes=5))
     assert (paid.status, paid.paid_amount, paid.payment_transaction_id) == ("paid", 25_000, 99)
     assert store.locked == [1]
+    # The merchant's webhook event, in the same transaction as the payment.
+    assert cast(FakeUow, uow).webhooks.events == [(paid.merchant_id, "order.paid")]
 
 
 @pytest.mark.parametrize("amount", [24_999, 25_001, 1, 0, -25_000, 50_000])
@@ -126,6 +143,7 @@ def test_mark_paid_refuses_a_partial_or_excess_payment_and_keeps_nothing(amount)
     with pytest.raises(WrongOrderAmount) as refused:
         orders.mark_paid(uow, 1, 99, amount, T0)
     assert refused.value.status_code == 422
+    assert cast(FakeUow, uow).webhooks.events == []  # nothing happened: no event
     assert store.rows[1].status == "awaiting_payment" and store.rows[1].paid_amount is None
 
 
