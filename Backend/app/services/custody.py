@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -90,41 +90,63 @@ def wallet_signers(uow: UnitOfWork, box: SecretBox, addresses: list[str]) -> lis
     return open_seeds(box, (secrets[a] for a in addresses))
 
 
-def rekey_wallets(database: Database, box: SecretBox, batch_size: int = 500) -> int:
-    """Re-encrypt every wallet secret under the newest key; returns how many were rewritten.
+def rekey_secrets(
+    database: Database,
+    box: SecretBox,
+    *,
+    read: Callable[[UnitOfWork, int, int], list[tuple[int, str]]],
+    write: Callable[[UnitOfWork, int, str], None],
+    what: str,
+    batch_size: int = 500,
+) -> int:
+    """Re-encrypt one table's secrets under the newest key; returns how many were
+    rewritten. `read(uow, after_id, limit)` locks and returns the next batch of
+    (row id, token) in id order; `write(uow, row id, token)` stores one.
 
-    Batch by batch, each batch one transaction with its rows locked
-    (WalletRepository.batch_for_rekey), so signing can carry on meanwhile.
-    Idempotent: secrets already under the newest key are left alone.
-    Raises UndecryptableSecret (naming the wallet id, never the secret) if a stored
-    secret opens under no configured key; batches already done stay committed, so a
-    rerun with the right keys carries on where this one stopped.
+    Batch by batch, each batch one transaction with its rows locked, so signing can carry
+    on meanwhile. Idempotent: secrets already under the newest key are left alone, which
+    makes a rerun (or a run interrupted halfway) cheap and keeps the count meaningful.
+    Raises UndecryptableSecret (naming `what` and the row id, never the secret) if a
+    stored secret opens under no configured key; batches already done stay committed,
+    so a rerun with the right keys carries on where this one stopped.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
-    rewritten = 0
-    after_id = 0
+    rewritten, after_id = 0, 0
     while True:
         uow = UnitOfWork(database)
         with uow:
-            batch = list(uow.wallets.batch_for_rekey(after_id, batch_size))
-            for wallet in batch:
-                # Skipping secrets already under the newest key makes a rerun (or a
-                # run interrupted halfway) cheap and keeps the count meaningful.
-                if box.is_current(wallet.stellar_secret_ct):
+            batch = read(uow, after_id, batch_size)
+            for row_id, token in batch:
+                if box.is_current(token):
                     continue
                 try:
-                    rotated = box.rotate(wallet.stellar_secret_ct)
+                    rotated = box.rotate(token)
                 except UndecryptableSecret as exc:
                     raise UndecryptableSecret(
-                        f"wallet {wallet.id}: secret opens under no configured key"
+                        f"{what} {row_id}: secret opens under no configured key"
                     ) from exc
-                uow.wallets.set_secret(wallet.id, rotated)
+                write(uow, row_id, rotated)
                 rewritten += 1
             uow.commit()
         if len(batch) < batch_size:
-            break
-        after_id = batch[-1].id
+            return rewritten
+        after_id = batch[-1][0]
+
+
+def rekey_wallets(database: Database, box: SecretBox, batch_size: int = 500) -> int:
+    """Re-encrypt every wallet secret under the newest key (rekey_secrets over the
+    wallets, WalletRepository.batch_for_rekey locking each batch)."""
+    rewritten = rekey_secrets(
+        database,
+        box,
+        read=lambda uow, after, limit: [
+            (w.id, w.stellar_secret_ct) for w in uow.wallets.batch_for_rekey(after, limit)
+        ],
+        write=lambda uow, row_id, token: uow.wallets.set_secret(row_id, token),
+        what="wallet",
+        batch_size=batch_size,
+    )
     log.info("rekey finished", extra={"rewritten": rewritten})
     return rewritten
 

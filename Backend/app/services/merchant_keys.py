@@ -19,6 +19,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import merchants as rules
 from app.domain.records.merchants import MerchantKeyRow
 from app.errors import InvalidSignature, NotFound, TooManyKeys
+from app.services import custody
 from app.services import merchant_signatures as signatures
 from app.services.custody import SecretBox, UndecryptableSecret
 from app.services.merchant_signatures import DOES_NOT_VERIFY, Signature
@@ -139,24 +140,11 @@ def rekey_secrets(database: Database, box: SecretBox, batch_size: int = 500) -> 
     returns how many were rewritten. Batch by batch, each batch one transaction with its
     rows locked; secrets already under the newest key are left alone, so a rerun is
     cheap. Raises UndecryptableSecret naming the key's row id, never the secret."""
-    if batch_size < 1:
-        raise ValueError("batch_size must be positive")
-    rewritten, after_id = 0, 0
-    while True:
-        uow = UnitOfWork(database)
-        with uow:
-            batch = uow.merchant_keys.batch_for_rekey(after_id, batch_size)
-            for row_id, token in batch:
-                if box.is_current(token):
-                    continue
-                try:
-                    uow.merchant_keys.set_secret(row_id, box.rotate(token))
-                except UndecryptableSecret as exc:
-                    raise UndecryptableSecret(
-                        f"merchant key {row_id}: secret opens under no configured key"
-                    ) from exc
-                rewritten += 1
-            uow.commit()
-        if len(batch) < batch_size:
-            return rewritten
-        after_id = batch[-1][0]
+    return custody.rekey_secrets(
+        database,
+        box,
+        read=lambda uow, after, limit: uow.merchant_keys.batch_for_rekey(after, limit),
+        write=lambda uow, row_id, token: uow.merchant_keys.set_secret(row_id, token),
+        what="merchant key",
+        batch_size=batch_size,
+    )

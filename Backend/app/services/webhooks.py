@@ -33,7 +33,8 @@ from app.errors import (
     TooManyEndpoints,
     refused,
 )
-from app.services.custody import SecretBox, UndecryptableSecret
+from app.services import custody
+from app.services.custody import SecretBox
 from app.services.ledger import check_key, request_hash
 from app.services.merchant_idempotency import Answer, answer_once
 
@@ -271,24 +272,11 @@ def rekey_secrets(database: Database, box: SecretBox, batch_size: int = 500) -> 
     returns how many were rewritten. Batch by batch, each one transaction with its rows
     locked; a rerun skips those already current. Raises UndecryptableSecret naming the
     endpoint's id, never the secret."""
-    if batch_size < 1:
-        raise ValueError("batch_size must be positive")
-    rewritten, after_id = 0, 0
-    while True:
-        uow = UnitOfWork(database)
-        with uow:
-            batch = uow.webhooks.batch_for_rekey(after_id, batch_size)
-            for endpoint_id, token in batch:
-                if box.is_current(token):
-                    continue
-                try:
-                    uow.webhooks.set_secret(endpoint_id, box.rotate(token))
-                except UndecryptableSecret as exc:
-                    raise UndecryptableSecret(
-                        f"webhook endpoint {endpoint_id}: secret opens under no configured key"
-                    ) from exc
-                rewritten += 1
-            uow.commit()
-        if len(batch) < batch_size:
-            return rewritten
-        after_id = batch[-1][0]
+    return custody.rekey_secrets(
+        database,
+        box,
+        read=lambda uow, after, limit: uow.webhooks.batch_for_rekey(after, limit),
+        write=lambda uow, row_id, token: uow.webhooks.set_secret(row_id, token),
+        what="webhook endpoint",
+        batch_size=batch_size,
+    )

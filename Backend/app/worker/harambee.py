@@ -17,13 +17,11 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import psycopg2
-
 from app.config import Settings
 from app.db.pool import Database
-from app.errors import ServiceUnavailable
 from app.services.harambee import closing, reminders
 from app.worker.context import uow_factory
+from app.worker.repeat import run_until_stopped
 
 log = logging.getLogger("paytrace.harambee")
 
@@ -52,17 +50,12 @@ class HarambeeJob:
 
     def run_forever(self, stop: threading.Event) -> None:
         """Run once a minute until stop is set; never raises."""
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except (ServiceUnavailable, psycopg2.Error) as exc:
-                log.warning(
-                    "harambee job could not run; trying again later",
-                    extra={"error": f"{type(exc).__name__}: {exc}"},
-                )
-            except Exception:
-                log.exception("harambee job failed; trying again later")
-            stop.wait(self._interval_s)
+        run_until_stopped(
+            stop, self._step, what="harambee job", wait_s=self._interval_s, logger=log
+        )
+
+    def _step(self) -> None:
+        self.run_once()
 
     def run_once(self) -> tuple[int, int]:
         """Queue the reminders due and finish unfinished refunds; returns how many of each."""

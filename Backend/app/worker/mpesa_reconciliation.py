@@ -15,14 +15,11 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
-
 from app.config import Settings
 from app.db import advisory
 from app.db.advisory import SessionLock
 from app.db.pool import Database
 from app.domain.mpesa_reconciliation import day_bounds, eat_day
-from app.errors import ServiceUnavailable
 from app.integrations.mpesa_statement import (
     MpesaStatement,
     StatementUnavailable,
@@ -30,6 +27,7 @@ from app.integrations.mpesa_statement import (
 )
 from app.services import mpesa_reconciliation
 from app.worker.context import uow_factory
+from app.worker.repeat import EXPECTED, run_until_stopped
 
 log = logging.getLogger("paytrace.mpesa_reconciliation")
 
@@ -66,19 +64,15 @@ class MpesaReconciliationJob:
 
     def run_forever(self, stop: threading.Event) -> None:
         """Reconcile yesterday once it is due, every day, until stop is set; never raises."""
-        while not stop.is_set():
-            try:
-                wait = self.run_if_due()
-            except (StatementUnavailable, ServiceUnavailable, psycopg2.Error) as exc:
-                log.warning(
-                    "M-Pesa reconciliation could not run; trying again later",
-                    extra={"error": f"{type(exc).__name__}: {exc}"},
-                )
-                wait = RETRY_S
-            except Exception:
-                log.exception("M-Pesa reconciliation failed; trying again later")
-                wait = RETRY_S
-            stop.wait(wait)
+        run_until_stopped(
+            stop,
+            self.run_if_due,
+            what="M-Pesa reconciliation",
+            wait_s=RETRY_S,
+            retry_s=RETRY_S,
+            expected=(StatementUnavailable, *EXPECTED),
+            logger=log,
+        )
 
     def run_if_due(self) -> float:
         """Reconcile yesterday if it is past today's midnight + delay, no report of it is

@@ -15,13 +15,11 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import psycopg2
-
 from app.config import Settings
 from app.db.pool import Database
-from app.errors import ServiceUnavailable
 from app.services import merchant_idempotency, orders
 from app.worker.context import uow_factory
+from app.worker.repeat import run_until_stopped
 
 log = logging.getLogger("paytrace.pay_orders")
 
@@ -51,17 +49,12 @@ class OrderExpiryJob:
 
     def run_forever(self, stop: threading.Event) -> None:
         """Run every INTERVAL_S until stop is set; never raises."""
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except (ServiceUnavailable, psycopg2.Error) as exc:
-                log.warning(
-                    "pay-order expiry could not run; trying again later",
-                    extra={"error": f"{type(exc).__name__}: {exc}"},
-                )
-            except Exception:
-                log.exception("pay-order expiry failed; trying again later")
-            stop.wait(self._interval_s)
+        run_until_stopped(
+            stop, self._step, what="pay-order expiry", wait_s=self._interval_s, logger=log
+        )
+
+    def _step(self) -> None:
+        self.run_once()
 
     def run_once(self) -> int:
         """Expire every overdue order, batch by batch (one transaction each), then purge

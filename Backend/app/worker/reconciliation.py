@@ -12,17 +12,15 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import psycopg2
-
 from app.config import Settings
 from app.db import advisory
 from app.db.advisory import SessionLock
 from app.db.pool import Database
-from app.errors import ServiceUnavailable
 from app.integrations.stellar import Horizon, StellarNetwork, StellarUnavailable
 from app.services import reconciliation
 from app.services.custody import SecretBox, SystemAccounts
 from app.worker.context import uow_factory
+from app.worker.repeat import EXPECTED, run_until_stopped
 
 log = logging.getLogger("paytrace.reconciliation")
 
@@ -64,19 +62,15 @@ class ReconciliationJob:
 
     def run_forever(self, stop: threading.Event) -> None:
         """Reconcile whenever a run is due, until stop is set; never raises."""
-        while not stop.is_set():
-            try:
-                wait = self.run_if_due()
-            except (StellarUnavailable, ServiceUnavailable, psycopg2.Error) as exc:
-                log.warning(
-                    "reconciliation could not run; trying again later",
-                    extra={"error": f"{type(exc).__name__}: {exc}"},
-                )
-                wait = min(self._interval_s, RETRY_S)
-            except Exception:
-                log.exception("reconciliation failed; trying again later")
-                wait = min(self._interval_s, RETRY_S)
-            stop.wait(wait)
+        run_until_stopped(
+            stop,
+            self.run_if_due,
+            what="reconciliation",
+            wait_s=self._interval_s,
+            retry_s=min(self._interval_s, RETRY_S),
+            expected=(StellarUnavailable, *EXPECTED),
+            logger=log,
+        )
 
     def run_if_due(self) -> float:
         """Reconcile if no run finished within the interval and no other worker is at it;

@@ -17,16 +17,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
-
 from app.config import Settings
 from app.db.pool import Database
-from app.errors import ServiceUnavailable
 from app.integrations.webhook_http import HttpWebhookSender, WebhookSender
 from app.services import webhook_delivery
 from app.services.custody import SecretBox
 from app.services.webhook_delivery import Outgoing
 from app.worker.context import uow_factory
+from app.worker.repeat import run_until_stopped
 
 log = logging.getLogger("paytrace.webhooks")
 
@@ -79,19 +77,11 @@ class WebhookDispatcher:
     def run_forever(self, stop: threading.Event) -> None:
         """Deliver until stop is set; never raises. A full batch is followed at once by
         the next one; otherwise the loop waits the interval."""
-        while not stop.is_set():
-            handled = 0
-            try:
-                handled = self.run_once()
-            except (ServiceUnavailable, psycopg2.Error) as exc:
-                log.warning(
-                    "webhook loop could not run; trying again later",
-                    extra={"error": f"{type(exc).__name__}: {exc}"},
-                )
-            except Exception:
-                log.exception("webhook loop failed; trying again later")
-            if handled < self._batch_size:
-                stop.wait(self._interval_s)
+
+        def step() -> float | None:
+            return 0.0 if self.run_once() >= self._batch_size else None
+
+        run_until_stopped(stop, step, what="webhook loop", wait_s=self._interval_s, logger=log)
         self.close()
 
     def run_once(self) -> int:
