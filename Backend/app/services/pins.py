@@ -3,6 +3,10 @@
 A 4-digit PIN has only 10,000 values, so a stolen hash alone must be useless:
 the PIN is first keyed with a server-side pepper (HMAC-SHA256) that never enters
 the database, then stretched with argon2id.
+
+Long (over 300 lines) because the PIN's hashing, its policy (`PinPolicy.judge`, the
+lockout rule both the service and the USSD fake apply) and every way a PIN changes are
+kept beside each other: the lock is one rule.
 """
 
 from __future__ import annotations

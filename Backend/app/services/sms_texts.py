@@ -1,4 +1,8 @@
-"""SMS wording, per language. GSM-7 only and one 160-character part where possible."""
+"""SMS wording, per language. GSM-7 only and one 160-character part where possible.
+
+Long (over 300 lines) because it holds every SMS in English and in Kiswahili side by
+side; no logic lives here.
+"""
 
 from __future__ import annotations
 

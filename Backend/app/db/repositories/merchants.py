@@ -2,6 +2,9 @@
 
 A merchant's balance is its ledger account's: read from the ledger, never a counter
 kept beside it. Key secrets arrive here already encrypted and leave encrypted.
+
+Long (over 300 lines) because it is the one home of the merchants' SQL: the merchant
+row, its payments and its API keys are read and locked together.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """A payment to a merchant, at its till or toward one of its pay orders: one journal
-transaction, its record and its SMS (the package's docstring tells the movement)."""
+transaction, its record and its SMS (the package's docstring tells the movement).
+
+Long (over 300 lines) because the till and the order paths share one transaction, its
+lock order (the order's row before any account) and its replay, which are safest read
+in one place; the merchant's reads and fee rule are in tills.py.
+"""
 
 from __future__ import annotations
 
