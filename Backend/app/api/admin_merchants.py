@@ -193,25 +193,8 @@ async def update_merchant(
     runtime.audit.target("merchant", str(merchant_id))
     sent = body.model_dump(exclude_none=True)
     runtime.audit.detail["fields"] = sorted(sent)
-    fee = None
-    if {"fee_bps", "fee_min_cents", "fee_max_cents"} & sent.keys():
-        current = await runtime.run(merchants.get, merchant_id)
-        if current is None:
-            raise NotFound("no such merchant")
-        fee = FeeRule(
-            sent.get("fee_bps", current.fee_bps),
-            sent.get("fee_min_cents", current.fee_min_cents),
-            sent.get("fee_max_cents", current.fee_max_cents),
-        )
-    changes = merchants.Changes(
-        legal_name=body.legal_name,
-        display_name=body.display_name,
-        contact_phone=body.contact_phone,
-        payout_phone=body.payout_phone,
-        payout_schedule=body.payout_schedule,
-        fee=fee,
-        language=body.language,
-    )
+    # The service merges a fee sent in part with the current rule under the row's lock.
+    changes = merchants.Changes(**sent)
     return MerchantOut.of(await runtime.run(merchants.update, merchant_id, changes))
 
 

@@ -194,7 +194,10 @@ class Changes:
     contact_phone: str | None = None
     payout_phone: str | None = None
     payout_schedule: str | None = None
-    fee: FeeRule | None = None
+    # The fee rule's parts: one sent alone keeps the others as they are under the lock.
+    fee_bps: int | None = None
+    fee_min_cents: int | None = None
+    fee_max_cents: int | None = None
     language: str | None = None
 
     @property
@@ -230,7 +233,12 @@ def update(uow: UnitOfWork, merchant_id: int, changes: Changes) -> MerchantRow:
         if merchant is None:
             raise NotFound("no such merchant")
         wanted = {name: value for name, value in given.items() if value is not None}
-        a = checked(replace(_as_application(merchant), **wanted))
+        fee = FeeRule(
+            wanted.pop("fee_bps", merchant.fee_bps),
+            wanted.pop("fee_min_cents", merchant.fee_min_cents),
+            wanted.pop("fee_max_cents", merchant.fee_max_cents),
+        )
+        a = checked(replace(_as_application(merchant), fee=fee, **wanted))
         if a == checked(_as_application(merchant)):
             return merchant  # nothing differs: nothing written
         uow.merchants.update(

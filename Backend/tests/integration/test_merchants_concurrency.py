@@ -11,6 +11,7 @@ from app.domain.merchants import MAX_LIVE_KEYS
 from app.errors import TillTaken, TooManyKeys
 from app.services import merchant_keys, merchants
 from app.services.custody import SecretBox
+from tests.integration.test_ledger_concurrency import run_together
 from tests.security.admin_audit_world import query
 from tests.support.merchants import application
 
@@ -77,3 +78,24 @@ def test_two_merchants_racing_for_one_till_one_wins(settings, clean_database):
     made = [r for r in results if isinstance(r, merchants.Onboarded)]
     assert len(made) == 1 and not made[0].replayed, results
     assert sum(isinstance(r, TillTaken) for r in results) == THREADS - 1
+
+
+def test_edits_of_different_parts_of_the_fee_at_once_both_hold(clean_database):
+    """Each edit merges its part with the rule as it is under the merchant's lock: the
+    bps changed by one operator and the cap by another, at the same moment, both stay."""
+    merchant = merchants.onboard(UnitOfWork(clean_database), application("512345")).merchant
+    for round_ in range(4):
+        bps, cap = 60 + round_, 30_000 + round_
+        outcomes = run_together(
+            [
+                lambda b=bps: merchants.update(
+                    UnitOfWork(clean_database), merchant.id, merchants.Changes(fee_bps=b)
+                ),
+                lambda c=cap: merchants.update(
+                    UnitOfWork(clean_database), merchant.id, merchants.Changes(fee_max_cents=c)
+                ),
+            ]
+        )
+        assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+        now = merchants.get(UnitOfWork(clean_database), merchant.id)
+        assert now is not None and (now.fee_bps, now.fee_max_cents) == (bps, cap)
