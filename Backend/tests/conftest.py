@@ -90,6 +90,14 @@ def database_url(pg_admin_url: str) -> Iterator[str]:
     drop_database(pg_admin_url, name)
 
 
+# The connections a concurrency test's own pool may hold. `make test` runs the suite on
+# several pytest-xdist workers against one PostgreSQL (100 connections by default):
+# a test with 70 of them beside three busy workers ran it out ("too many clients").
+# A thread beyond the pool waits for a connection (up to the connect timeout), which
+# still races every movement against the others; it only queues the last step.
+CROWD_CONNECTIONS = 24
+
+
 @pytest.fixture(scope="session")
 def database(database_url: str) -> Iterator[Database]:
     db = Database(database_url, max_connections=32)
@@ -152,6 +160,14 @@ def clean_database(database: Database) -> Database:
     """The run's database, emptied before the test."""
     _truncate_all(database)
     return database
+
+
+@pytest.fixture
+def crowd(clean_database: Database) -> Iterator[Database]:
+    """The run's database through a pool of its own, for tests that race many threads."""
+    database = Database(clean_database.dsn, max_connections=CROWD_CONNECTIONS)
+    yield database
+    database.close()
 
 
 @pytest.fixture

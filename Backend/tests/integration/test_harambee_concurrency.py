@@ -6,7 +6,6 @@ contributor is refunded once, and nothing deadlocks."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -29,14 +28,6 @@ from tests.support.wallets import (
 
 USERS = 16
 OPENING = 1_000_000
-
-
-@pytest.fixture
-def crowd(clean_database: Database) -> Iterator[Database]:
-    """The run's database through a pool with a connection for every thread."""
-    database = Database(clean_database.dsn, max_connections=70)
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -30,12 +30,19 @@ from hypothesis.stateful import (
 )
 
 from app.db.unit_of_work import UnitOfWork
-from app.errors import IdempotencyConflict, InsufficientFunds, NotFound, ValidationFailed
+from app.errors import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    LimitExceeded,
+    NotFound,
+    ValidationFailed,
+)
 from app.services.harambee import campaigns, closing, pledges
 from app.services.harambee.closing import NotCancelled
 from app.services.harambee.common import CampaignEnded, CampaignNotOpen, NotOrganiser, PledgeNotOpen
 from app.services.harambee.contributions import ContributionRequest, contribute
 from tests.conftest import truncate_all
+from tests.support import seeds
 from tests.support.wallets import (
     SHORTCODE,
     check_ledger,
@@ -49,7 +56,10 @@ from tests.support.wallets import (
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DUE = date(2026, 3, 20)
 USERS = 3
-OPENING = 5_000_000  # KES 50,000 each; a run stays below the tier's daily limit
+OPENING = 5_000_000  # KES 50,000 each
+# Registered users start on tier 1. Refunds give money back but not the day's limit:
+# a user refunded and paying again can reach it, and the model predicts the refusal.
+LIMITS = seeds.tier(1)
 # A few keys used again and again (replays, reuse for another request), and fresh ones.
 KEYS = st.sampled_from(["k1", "k2", "k3"]) | st.text("abcdefghjk", min_size=8, max_size=8)
 amounts = st.one_of(st.integers(1, 400_000), st.sampled_from([1, 100_000, OPENING]))
@@ -97,6 +107,7 @@ class HarambeeMachine(RuleBasedStateMachine):
         for n in range(USERS):
             fund(self.database, phone_of(n), OPENING)
         self.wallets = {n: OPENING for n in range(USERS)}
+        self.spent_today = {n: 0 for n in range(USERS)}  # every contribution is at NOW
         self.campaigns: list[CampaignModel] = []
         self.pledges: list[PledgeModel] = []
         self.keys: dict[tuple[int, str], tuple] = {}  # (user, key) -> the request it made
@@ -188,6 +199,11 @@ class HarambeeMachine(RuleBasedStateMachine):
                 with pytest.raises(ValidationFailed):
                     call()
                 return
+        spent = self.spent_today[user] + amount
+        if amount > LIMITS.per_transaction or spent > min(LIMITS.daily, LIMITS.rolling_30_days):
+            with pytest.raises(LimitExceeded):
+                call()
+            return
         if amount > self.wallets[user]:
             with pytest.raises(InsufficientFunds):
                 call()
@@ -197,6 +213,7 @@ class HarambeeMachine(RuleBasedStateMachine):
         assert done.raised == campaign.escrow + amount
         self.keys[(user, key)] = request
         self.wallets[user] -= amount
+        self.spent_today[user] += amount
         campaign.paid[user] = campaign.paid.get(user, 0) + amount
         if pledge is not None:
             pledge.paid += amount

@@ -9,7 +9,7 @@ for.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from psycopg2.errors import DeadlockDetected
@@ -33,14 +33,6 @@ from tests.support.wallets import (
 CLEAN = LedgerCheck(0, 0, 0, 0, 0)
 # Seeded transfer fees (0002_ledger.sql) for the amounts these tests send.
 FEE = {5_000: 0, 10_000: 0, 20_000: 500, 30_000: 500, 80_000: 1_000, 150_000: 2_500}
-
-
-@pytest.fixture
-def crowd(clean_database: Database) -> Iterator[Database]:
-    """The run's database through a pool with a connection for every thread."""
-    database = Database(clean_database.dsn, max_connections=70)
-    yield database
-    database.close()
 
 
 @pytest.fixture

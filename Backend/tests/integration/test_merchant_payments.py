@@ -5,8 +5,6 @@ merchant at once. The ledger check stays sound after each."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from app.db.pool import Database
@@ -265,13 +263,6 @@ def test_a_payment_settles_on_stellar_as_the_payer_paying_the_treasury(world):
 
 PAYERS = 16
 EACH = 4
-
-
-@pytest.fixture
-def crowd(clean_database: Database) -> Iterator[Database]:
-    database = Database(clean_database.dsn, max_connections=70)
-    yield database
-    database.close()
 
 
 def test_many_payers_paying_one_merchant_at_once_each_land_once(clean_database, crowd, settings):

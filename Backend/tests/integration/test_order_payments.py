@@ -7,7 +7,6 @@ one paid, nothing moved for the others, the ledger check sound."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -249,13 +248,6 @@ def test_pay_merchant_checks_the_pin_then_pays_the_order(world, settings):
 
 
 PAYERS = 12
-
-
-@pytest.fixture
-def crowd(clean_database: Database) -> Iterator[Database]:
-    database = Database(clean_database.dsn, max_connections=2 * PAYERS + 6)
-    yield database
-    database.close()
 
 
 def test_one_order_paid_by_many_at_once_is_paid_once(clean_database, crowd, settings):
