@@ -932,6 +932,10 @@ CREATE TABLE pay_orders (
     refunded_amount        BIGINT      NOT NULL DEFAULT 0,
     -- The journal transaction that paid it: one order per payment.
     payment_transaction_id BIGINT      UNIQUE REFERENCES journal_transactions (id),
+    -- When its payment was first refunded in part, and refunded in full (migration 0023):
+    -- written once by the refund's transaction, under the order's row lock.
+    partially_refunded_at  TIMESTAMPTZ,
+    refunded_at            TIMESTAMPTZ,
     -- 1 to 1,440 minutes to pay.
     CHECK (expires_at BETWEEN created_at + interval '1 minute'
                           AND created_at + interval '1440 minutes'),
@@ -946,7 +950,15 @@ CREATE TABLE pay_orders (
     CHECK (canceled_at IS NULL OR canceled_at BETWEEN created_at AND expires_at),
     CHECK (CASE status WHEN 'refunded' THEN refunded_amount = paid_amount
                        WHEN 'partially_refunded' THEN refunded_amount BETWEEN 1 AND paid_amount - 1
-                       ELSE refunded_amount = 0 END)
+                       ELSE refunded_amount = 0 END),
+    CONSTRAINT pay_orders_refunded_at_check
+        CHECK ((refunded_at IS NOT NULL) = (status = 'refunded')
+               AND (refunded_at IS NULL OR refunded_at >= paid_at)),
+    -- An order refunded in full at once never was partially refunded.
+    CONSTRAINT pay_orders_partially_refunded_at_check
+        CHECK ((status <> 'partially_refunded' OR partially_refunded_at IS NOT NULL)
+               AND (status IN ('partially_refunded', 'refunded') OR partially_refunded_at IS NULL)
+               AND (partially_refunded_at IS NULL OR partially_refunded_at >= paid_at))
 );
 CREATE UNIQUE INDEX pay_orders_live_code_idx ON pay_orders (code)
     WHERE status = 'awaiting_payment';
@@ -981,6 +993,9 @@ BEGIN
     IF (OLD.paid_at IS NOT NULL AND NEW.paid_at IS DISTINCT FROM OLD.paid_at)
        OR (OLD.expired_at IS NOT NULL AND NEW.expired_at IS DISTINCT FROM OLD.expired_at)
        OR (OLD.canceled_at IS NOT NULL AND NEW.canceled_at IS DISTINCT FROM OLD.canceled_at)
+       OR (OLD.partially_refunded_at IS NOT NULL
+           AND NEW.partially_refunded_at IS DISTINCT FROM OLD.partially_refunded_at)
+       OR (OLD.refunded_at IS NOT NULL AND NEW.refunded_at IS DISTINCT FROM OLD.refunded_at)
        OR (OLD.paid_amount IS NOT NULL AND NEW.paid_amount IS DISTINCT FROM OLD.paid_amount)
        OR (OLD.payment_transaction_id IS NOT NULL
            AND NEW.payment_transaction_id IS DISTINCT FROM OLD.payment_transaction_id)

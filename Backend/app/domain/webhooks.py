@@ -28,6 +28,8 @@ EVENT_TYPES = frozenset(
         "order.paid",
         "order.expired",
         "order.canceled",
+        "order.partially_refunded",
+        "order.refunded",
         "refund.succeeded",
         "refund.failed",
     }

@@ -15,6 +15,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import pay_orders as rules
 from app.domain.records.pay_orders import OrderFilter, PayOrderRow, snapshot
 from app.errors import (
+    NotRefundable,
     OrderNotCancelable,
     OrderNotFound,
     OrderNotPayable,
@@ -201,6 +202,29 @@ def mark_paid(
         raise OrderNotPayable(rules.EXPIRED)
     _emit(uow, "order.paid", paid, snapshot(paid), now)
     return paid
+
+
+def lock_refundable(uow: UnitOfWork, order_id: int) -> PayOrderRow:
+    """The paid order a refund draws on, its row locked FOR UPDATE until the caller's
+    transaction ends: take it before any account (the lock order of paying it), so the
+    refunds of one order queue here. Raises OrderNotFound."""
+    order = uow.pay_orders.get(order_id, for_update=True)
+    if order is None:
+        raise OrderNotFound("no such order")
+    return order
+
+
+def mark_refunded(uow: UnitOfWork, order_id: int, amount: int, now: datetime) -> PayOrderRow:
+    """Count `amount` more as refunded of the order's payment inside the caller's
+    transaction (the refund's, holding the order's row from `lock_refundable`):
+    partially_refunded, or refunded once all of it is; emits the order's event. Raises
+    NotRefundable ('exceeds_refundable': more than is left of the order's payment)."""
+    refunded = uow.pay_orders.add_refunded(order_id, amount, now)
+    if refunded is None:  # the payment's own count refuses this first: a backstop
+        raise NotRefundable("exceeds_refundable", "more than is left of the order's payment")
+    event = "order.refunded" if refunded.status == rules.REFUNDED else "order.partially_refunded"
+    _emit(uow, event, refunded, snapshot(refunded), now)
+    return refunded
 
 
 def expire_due(uow: UnitOfWork, now: datetime, batch: int = EXPIRE_BATCH) -> int:
