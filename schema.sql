@@ -1178,3 +1178,70 @@ CREATE TABLE merchant_webhook_attempts (
     error        TEXT        CHECK (length(error) <= 500)
 );
 CREATE INDEX merchant_webhook_attempts_delivery_idx ON merchant_webhook_attempts (delivery_id);
+
+-- ---- requests to pay (migration 0023) ---------------------------------------------
+-- A merchant asks a PayTrace user (by phone) to pay one of its orders: the payer gets an
+-- SMS, and the request is the first screen of their next dial until it is settled. It
+-- lives with its order: approved when that payer pays the order, canceled when the order
+-- is paid otherwise or canceled, expired when the order expires; declined by the payer.
+-- One pending request per order at a time.
+CREATE TABLE pay_requests (
+    id            BIGSERIAL   PRIMARY KEY,
+    order_id      BIGINT      NOT NULL REFERENCES pay_orders (id),
+    merchant_id   BIGINT      NOT NULL REFERENCES merchants (id),
+    payer_user_id BIGINT      NOT NULL REFERENCES users (id),
+    phone         TEXT        NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),
+    status        TEXT        NOT NULL DEFAULT 'pending'
+                  CHECK (status IN ('pending', 'approved', 'declined', 'expired', 'canceled')),
+    created_at    TIMESTAMPTZ NOT NULL,
+    -- The order's expires_at: the request expires with it.
+    expires_at    TIMESTAMPTZ NOT NULL CHECK (expires_at > created_at),
+    approved_at   TIMESTAMPTZ,
+    declined_at   TIMESTAMPTZ,
+    expired_at    TIMESTAMPTZ,
+    canceled_at   TIMESTAMPTZ,
+    CONSTRAINT pay_requests_approved_check CHECK ((approved_at IS NOT NULL) = (status = 'approved')),
+    CONSTRAINT pay_requests_declined_check CHECK ((declined_at IS NOT NULL) = (status = 'declined')),
+    CONSTRAINT pay_requests_expired_check
+        CHECK ((expired_at IS NOT NULL) = (status = 'expired')
+               AND (expired_at IS NULL OR expired_at = expires_at)),
+    CONSTRAINT pay_requests_canceled_check CHECK ((canceled_at IS NOT NULL) = (status = 'canceled'))
+);
+CREATE UNIQUE INDEX pay_requests_live_order_idx ON pay_requests (order_id)
+    WHERE status = 'pending';
+CREATE INDEX pay_requests_order_idx ON pay_requests (order_id, id);
+-- What a payer's dial reads: their pending requests.
+CREATE INDEX pay_requests_payer_idx ON pay_requests (payer_user_id, id) WHERE status = 'pending';
+
+-- Born pending; only pending moves, once, to another state; its terms never change; never
+-- deleted.
+CREATE FUNCTION pay_requests_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'a pay request is never deleted' USING ERRCODE = 'check_violation';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'pending' THEN
+            RAISE EXCEPTION 'a pay request is created pending' USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF (NEW.id, NEW.order_id, NEW.merchant_id, NEW.payer_user_id, NEW.phone, NEW.created_at,
+        NEW.expires_at)
+       IS DISTINCT FROM
+       (OLD.id, OLD.order_id, OLD.merchant_id, OLD.payer_user_id, OLD.phone, OLD.created_at,
+        OLD.expires_at) THEN
+        RAISE EXCEPTION 'a pay request''s terms are never edited' USING ERRCODE = 'check_violation';
+    END IF;
+    IF OLD.status <> 'pending' AND NEW IS DISTINCT FROM OLD THEN
+        RAISE EXCEPTION 'a pay request that is % stays so', OLD.status
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER pay_requests_guard
+    BEFORE INSERT OR UPDATE OR DELETE ON pay_requests
+    FOR EACH ROW EXECUTE FUNCTION pay_requests_guard();

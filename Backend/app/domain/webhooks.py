@@ -31,6 +31,7 @@ EVENT_TYPES = frozenset(
         "order.partially_refunded",
         "order.refunded",
         "refund.succeeded",
+        "payment_request.declined",
         "refund.failed",
     }
 )
