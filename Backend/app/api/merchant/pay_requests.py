@@ -126,7 +126,11 @@ async def ask_to_pay(
     "/orders/{order_id}/requests",
     summary="A pay order's requests to pay",
     response_model=None,
-    responses={200: {"model": PayRequestListOut}, 404: _error("`order_not_found`")},
+    responses={
+        200: {"model": PayRequestListOut},
+        404: _error("`order_not_found`"),
+        422: _error("`validation_failed`: the order id is not one"),
+    },
 )
 async def order_requests(order_id: OrderId, api: Api, caller: SignedMerchant) -> JSONResponse:
     """Newest first, as they are now: a pending one past the order's time is `expired`."""
