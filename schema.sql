@@ -932,6 +932,10 @@ CREATE TABLE pay_orders (
     refunded_amount        BIGINT      NOT NULL DEFAULT 0,
     -- The journal transaction that paid it: one order per payment.
     payment_transaction_id BIGINT      UNIQUE REFERENCES journal_transactions (id),
+    -- When its payment was first refunded in part, and refunded in full (migration 0023):
+    -- written once by the refund's transaction, under the order's row lock.
+    partially_refunded_at  TIMESTAMPTZ,
+    refunded_at            TIMESTAMPTZ,
     -- 1 to 1,440 minutes to pay.
     CHECK (expires_at BETWEEN created_at + interval '1 minute'
                           AND created_at + interval '1440 minutes'),
@@ -946,7 +950,15 @@ CREATE TABLE pay_orders (
     CHECK (canceled_at IS NULL OR canceled_at BETWEEN created_at AND expires_at),
     CHECK (CASE status WHEN 'refunded' THEN refunded_amount = paid_amount
                        WHEN 'partially_refunded' THEN refunded_amount BETWEEN 1 AND paid_amount - 1
-                       ELSE refunded_amount = 0 END)
+                       ELSE refunded_amount = 0 END),
+    CONSTRAINT pay_orders_refunded_at_check
+        CHECK ((refunded_at IS NOT NULL) = (status = 'refunded')
+               AND (refunded_at IS NULL OR refunded_at >= paid_at)),
+    -- An order refunded in full at once never was partially refunded.
+    CONSTRAINT pay_orders_partially_refunded_at_check
+        CHECK ((status <> 'partially_refunded' OR partially_refunded_at IS NOT NULL)
+               AND (status IN ('partially_refunded', 'refunded') OR partially_refunded_at IS NULL)
+               AND (partially_refunded_at IS NULL OR partially_refunded_at >= paid_at))
 );
 CREATE UNIQUE INDEX pay_orders_live_code_idx ON pay_orders (code)
     WHERE status = 'awaiting_payment';
@@ -981,6 +993,9 @@ BEGIN
     IF (OLD.paid_at IS NOT NULL AND NEW.paid_at IS DISTINCT FROM OLD.paid_at)
        OR (OLD.expired_at IS NOT NULL AND NEW.expired_at IS DISTINCT FROM OLD.expired_at)
        OR (OLD.canceled_at IS NOT NULL AND NEW.canceled_at IS DISTINCT FROM OLD.canceled_at)
+       OR (OLD.partially_refunded_at IS NOT NULL
+           AND NEW.partially_refunded_at IS DISTINCT FROM OLD.partially_refunded_at)
+       OR (OLD.refunded_at IS NOT NULL AND NEW.refunded_at IS DISTINCT FROM OLD.refunded_at)
        OR (OLD.paid_amount IS NOT NULL AND NEW.paid_amount IS DISTINCT FROM OLD.paid_amount)
        OR (OLD.payment_transaction_id IS NOT NULL
            AND NEW.payment_transaction_id IS DISTINCT FROM OLD.payment_transaction_id)
@@ -1163,3 +1178,70 @@ CREATE TABLE merchant_webhook_attempts (
     error        TEXT        CHECK (length(error) <= 500)
 );
 CREATE INDEX merchant_webhook_attempts_delivery_idx ON merchant_webhook_attempts (delivery_id);
+
+-- ---- requests to pay (migration 0023) ---------------------------------------------
+-- A merchant asks a PayTrace user (by phone) to pay one of its orders: the payer gets an
+-- SMS, and the request is the first screen of their next dial until it is settled. It
+-- lives with its order: approved when that payer pays the order, canceled when the order
+-- is paid otherwise or canceled, expired when the order expires; declined by the payer.
+-- One pending request per order at a time.
+CREATE TABLE pay_requests (
+    id            BIGSERIAL   PRIMARY KEY,
+    order_id      BIGINT      NOT NULL REFERENCES pay_orders (id),
+    merchant_id   BIGINT      NOT NULL REFERENCES merchants (id),
+    payer_user_id BIGINT      NOT NULL REFERENCES users (id),
+    phone         TEXT        NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),
+    status        TEXT        NOT NULL DEFAULT 'pending'
+                  CHECK (status IN ('pending', 'approved', 'declined', 'expired', 'canceled')),
+    created_at    TIMESTAMPTZ NOT NULL,
+    -- The order's expires_at: the request expires with it.
+    expires_at    TIMESTAMPTZ NOT NULL CHECK (expires_at > created_at),
+    approved_at   TIMESTAMPTZ,
+    declined_at   TIMESTAMPTZ,
+    expired_at    TIMESTAMPTZ,
+    canceled_at   TIMESTAMPTZ,
+    CONSTRAINT pay_requests_approved_check CHECK ((approved_at IS NOT NULL) = (status = 'approved')),
+    CONSTRAINT pay_requests_declined_check CHECK ((declined_at IS NOT NULL) = (status = 'declined')),
+    CONSTRAINT pay_requests_expired_check
+        CHECK ((expired_at IS NOT NULL) = (status = 'expired')
+               AND (expired_at IS NULL OR expired_at = expires_at)),
+    CONSTRAINT pay_requests_canceled_check CHECK ((canceled_at IS NOT NULL) = (status = 'canceled'))
+);
+CREATE UNIQUE INDEX pay_requests_live_order_idx ON pay_requests (order_id)
+    WHERE status = 'pending';
+CREATE INDEX pay_requests_order_idx ON pay_requests (order_id, id);
+-- What a payer's dial reads: their pending requests.
+CREATE INDEX pay_requests_payer_idx ON pay_requests (payer_user_id, id) WHERE status = 'pending';
+
+-- Born pending; only pending moves, once, to another state; its terms never change; never
+-- deleted.
+CREATE FUNCTION pay_requests_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'a pay request is never deleted' USING ERRCODE = 'check_violation';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'pending' THEN
+            RAISE EXCEPTION 'a pay request is created pending' USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF (NEW.id, NEW.order_id, NEW.merchant_id, NEW.payer_user_id, NEW.phone, NEW.created_at,
+        NEW.expires_at)
+       IS DISTINCT FROM
+       (OLD.id, OLD.order_id, OLD.merchant_id, OLD.payer_user_id, OLD.phone, OLD.created_at,
+        OLD.expires_at) THEN
+        RAISE EXCEPTION 'a pay request''s terms are never edited' USING ERRCODE = 'check_violation';
+    END IF;
+    IF OLD.status <> 'pending' AND NEW IS DISTINCT FROM OLD THEN
+        RAISE EXCEPTION 'a pay request that is % stays so', OLD.status
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER pay_requests_guard
+    BEFORE INSERT OR UPDATE OR DELETE ON pay_requests
+    FOR EACH ROW EXECUTE FUNCTION pay_requests_guard();

@@ -297,6 +297,26 @@ class WrongOrderAmount(ValidationFailed):
     code = "wrong_amount"
 
 
+class PayerNotRegistered(ValidationFailed):
+    """A request to pay names a phone that is no PayTrace user: PayTrace does not SMS a
+    stranger on a merchant's word (give them the order's code instead)."""
+
+    code = "payer_not_registered"
+
+
+class OrderAlreadyRequested(Conflict):
+    """The order has a pending request to pay already: one at a time."""
+
+    code = "order_already_requested"
+
+
+class PayRequestNotPending(Conflict):
+    """The request to pay was approved, declined, canceled or has expired meanwhile (or
+    is not this payer's)."""
+
+    code = "request_not_pending"
+
+
 class PaymentNotFound(NotFound):
     """No payment with this reference to this merchant's till: another merchant's payment
     is answered the same, as if absent."""

@@ -26,6 +26,7 @@ from app.api.dev_wiring import mount_sandboxes
 from app.api.errors import install_error_handlers
 from app.api.merchant import me as merchant_me
 from app.api.merchant import orders as merchant_orders
+from app.api.merchant import pay_requests as merchant_pay_requests
 from app.api.merchant import payments as merchant_payments
 from app.api.merchant import refunds as merchant_refunds
 from app.api.merchant import webhooks as merchant_webhooks
@@ -69,7 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ussd = build_ussd(runtime, services)
         # The REST API shares USSD's profile cache, so that a change made on one
         # channel is seen on the other at once.
-        app.state.api = ApiServices.build(services, app.state.ussd.store.forget_profile)
+        store = app.state.ussd.store
+        app.state.api = ApiServices.build(
+            services, store.forget_profile, flag_pay_request=store.flag_pay_request
+        )
         try:
             yield
         finally:
@@ -129,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(merchant_orders.router)
     app.include_router(merchant_payments.router)
     app.include_router(merchant_refunds.router)
+    app.include_router(merchant_pay_requests.router)
     app.include_router(merchant_webhooks.router)
     mount_sandboxes(app, settings)
     app.include_router(ussd_routes.router)

@@ -29,6 +29,7 @@ from app.db.repositories.mpesa_withdrawals import WithdrawalRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pay_orders import MerchantIdempotencyRepository, PayOrderRepository
+from app.db.repositories.pay_requests import PayRequestRepository
 from app.db.repositories.pins import PinRepository
 from app.db.repositories.pledges import PledgeRepository
 from app.db.repositories.reconciliation import ReconciliationRepository
@@ -67,6 +68,7 @@ class UnitOfWork:
     merchants: MerchantRepository
     merchant_keys: MerchantKeyRepository
     pay_orders: PayOrderRepository
+    pay_requests: PayRequestRepository
     merchant_idempotency: MerchantIdempotencyRepository
     merchant_refunds: MerchantRefundRepository
     webhooks: WebhookRepository
@@ -105,6 +107,7 @@ class UnitOfWork:
         self.merchants = MerchantRepository(self.conn)
         self.merchant_keys = MerchantKeyRepository(self.conn)
         self.pay_orders = PayOrderRepository(self.conn)
+        self.pay_requests = PayRequestRepository(self.conn)
         self.merchant_idempotency = MerchantIdempotencyRepository(self.conn)
         self.merchant_refunds = MerchantRefundRepository(self.conn)
         self.webhooks = WebhookRepository(self.conn)

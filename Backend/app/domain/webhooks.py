@@ -28,7 +28,10 @@ EVENT_TYPES = frozenset(
         "order.paid",
         "order.expired",
         "order.canceled",
+        "order.partially_refunded",
+        "order.refunded",
         "refund.succeeded",
+        "payment_request.declined",
         "refund.failed",
     }
 )

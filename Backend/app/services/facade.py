@@ -21,7 +21,7 @@ with the refusals it raises: a channel reads it, not the services behind it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -29,11 +29,13 @@ from starlette.concurrency import run_in_threadpool
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
 from app.domain.records.ledger import StatementLine
+from app.domain.records.pay_requests import PendingPayRequest
 from app.errors import MpesaUnavailable, PinLocked
 from app.runtime import Runtime
 from app.services import (
     accounts,
     invitations,
+    pay_requests,
     pins,
     registration,
     statements,
@@ -241,6 +243,14 @@ class ChannelServices:
         return await self.run_pin(
             merchant_payments.pay_merchant, request, pin=pin, attempt_key=attempt_key
         )
+
+    async def pending_pay_request(self, *, payer_user_id: int) -> PendingPayRequest | None:
+        """The payer's newest request to pay they can still pay now, or None."""
+        return await self.run(pay_requests.pending_for, payer_user_id, datetime.now(UTC))
+
+    async def decline_pay_request(self, *, payer_user_id: int, request_id: int) -> None:
+        """Decline a request to pay; raises PayRequestNotPending."""
+        await self.run(pay_requests.decline, payer_user_id, request_id, datetime.now(UTC))
 
     # ---- M-Pesa --------------------------------------------------------------------------
 

@@ -6,12 +6,14 @@ A refund is asked through the merchant API under an Idempotency-Key (the same ke
 request answer the same refund). One transaction locks the payer's wallet and the
 merchant's account (id order, as every movement), then the payment's row, reads what is
 left to refund, posts `merchant_refund`, counts it on the payment (a CHECK refuses more
-than was paid, whatever the code) and records the refund, with an SMS to the payer. The
-merchant's fee on the payment is not returned: it paid for the payment that happened.
-The merchant's account is never taken below zero: a refund larger than it holds is
-refused. A refund drawn from a wallet succeeds in the transaction that asks for it;
-`pending` and `failed` are for refunds that must go out through a rail (a payment made
-from M-Pesa), not built yet.
+than was paid, whatever the code) and records the refund, with an SMS to the payer. A
+payment of a pay order first takes the order's row, before any account (the lock order
+of paying it), and moves the order to partially_refunded or refunded in the same
+transaction. The merchant's fee on the payment is not returned: it paid for the payment
+that happened. The merchant's account is never taken below zero: a refund larger than
+it holds is refused. A refund drawn from a wallet succeeds in the transaction that asks
+for it; `pending` and `failed` are for refunds that must go out through a rail (a
+payment made from M-Pesa), not built yet.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from app.db.repositories.ledger import Overdraft
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, new_reference
 from app.domain.records.merchants import RefundRow
+from app.domain.records.pay_orders import snapshot as order_snapshot
 from app.errors import NotFound, NotRefundable, PaymentNotFound, RefundNotFound, refused
-from app.services import webhooks
+from app.services import orders, webhooks
 from app.services.ledger import check_amount, request_hash, sms_time, with_fresh_reference
 from app.services.merchant_idempotency import Answer, answer_once
 from app.services.notifications import journal_sms_key, sms_message
@@ -112,6 +115,10 @@ def _refund(uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime) -> t
     merchant = uow.merchants.get(merchant_id)
     if found is None or merchant is None:
         raise PaymentNotFound("no payment to this merchant has this reference")
+    # A payment of a pay order: the order's row FIRST, then the accounts, the lock order
+    # of paying it; refunds of one order queue here holding no account lock.
+    if found.order_id is not None:
+        orders.lock_refundable(uow, found.order_id)
     locked = uow.ledger.accounts(user_ids=[found.payer_user_id], account_ids=[merchant.account_id])
     till = next(acc for acc in locked if acc.id == merchant.account_id)
     wallet = next((acc for acc in locked if acc.user_id == found.payer_user_id), None)
@@ -182,15 +189,21 @@ def _refund(uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime) -> t
         refund_transaction_id=tx_id,
         now=now,
     )
+    order = (
+        orders.mark_refunded(uow, found.order_id, amount, now)
+        if found.order_id is not None
+        else None
+    )
     row = uow.merchant_refunds.get(merchant_id, public_id)
     assert row is not None  # read in the transaction that wrote it
     body = snapshot(row)
     # The event exists exactly when the refund does; ordered behind the payment's others.
+    # A payment of a pay order carries the order as this refund left it.
     webhooks.emit(
         uow,
         merchant_id,
         "refund.succeeded",
-        {"object": "refund", **body},
+        {"object": "refund", **body, "order": order_snapshot(order) if order else None},
         object_id=f"payment:{payment.reference}",
         now=now,
     )

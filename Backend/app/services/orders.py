@@ -1,6 +1,7 @@
 """Pay orders: a merchant creates, reads, lists and cancels them (the merchant API); the
 payer's side locks one by its code and marks it paid inside its own movement; the worker
-expires the overdue.
+expires the overdue. An order's request to pay (pay_requests.py) follows it in the same
+transaction.
 
 States move one way (app/domain/pay_orders.py; the database's trigger refuses the rest).
 An order past its time is shown as expired on every read before the worker writes it.
@@ -15,6 +16,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import pay_orders as rules
 from app.domain.records.pay_orders import OrderFilter, PayOrderRow, snapshot
 from app.errors import (
+    NotRefundable,
     OrderNotCancelable,
     OrderNotFound,
     OrderNotPayable,
@@ -140,6 +142,7 @@ def cancel(
         canceled = uow.pay_orders.cancel(order_id, now)
         if canceled is None:  # the row is locked and was awaiting payment, not overdue
             raise ServiceUnavailable("the order could not be canceled; retry")
+        uow.pay_requests.cancel_for_order(order_id, now)
         body = snapshot(canceled)
         _emit(uow, "order.canceled", canceled, body, now)
         return 200, body
@@ -182,12 +185,20 @@ def _payable(uow: UnitOfWork, code: str, now: datetime, *, for_update: bool) -> 
 
 
 def mark_paid(
-    uow: UnitOfWork, order_id: int, transaction_id: int, amount: int, now: datetime
+    uow: UnitOfWork,
+    order_id: int,
+    transaction_id: int,
+    amount: int,
+    now: datetime,
+    *,
+    payer_user_id: int | None = None,
 ) -> PayOrderRow:
     """Mark the order paid in full by the journal transaction `transaction_id`, inside the
     caller's transaction (the one that posts that movement; it neither opens nor
-    commits one). Raises OrderNotFound, OrderNotPayable, WrongOrderAmount (anything but
-    exactly the order's amount: a partial payment is refused, never kept)."""
+    commits one). Its pending request to pay is approved if `payer_user_id` was asked,
+    else canceled (app/services/pay_requests.py). Raises OrderNotFound, OrderNotPayable,
+    WrongOrderAmount (anything but exactly the order's amount: a partial payment is
+    refused, never kept)."""
     order = uow.pay_orders.get(order_id, for_update=True)
     if order is None:
         raise OrderNotFound("no such order")
@@ -199,8 +210,32 @@ def mark_paid(
     paid = uow.pay_orders.mark_paid(order_id, transaction_id=transaction_id, amount=amount, now=now)
     if paid is None:  # locked above and checked: only a clock going backwards lands here
         raise OrderNotPayable(rules.EXPIRED)
+    uow.pay_requests.settle_paid(order_id, payer_user_id or 0, now)
     _emit(uow, "order.paid", paid, snapshot(paid), now)
     return paid
+
+
+def lock_refundable(uow: UnitOfWork, order_id: int) -> PayOrderRow:
+    """The paid order a refund draws on, its row locked FOR UPDATE until the caller's
+    transaction ends: take it before any account (the lock order of paying it), so the
+    refunds of one order queue here. Raises OrderNotFound."""
+    order = uow.pay_orders.get(order_id, for_update=True)
+    if order is None:
+        raise OrderNotFound("no such order")
+    return order
+
+
+def mark_refunded(uow: UnitOfWork, order_id: int, amount: int, now: datetime) -> PayOrderRow:
+    """Count `amount` more as refunded of the order's payment inside the caller's
+    transaction (the refund's, holding the order's row from `lock_refundable`):
+    partially_refunded, or refunded once all of it is; emits the order's event. Raises
+    NotRefundable ('exceeds_refundable': more than is left of the order's payment)."""
+    refunded = uow.pay_orders.add_refunded(order_id, amount, now)
+    if refunded is None:  # the payment's own count refuses this first: a backstop
+        raise NotRefundable("exceeds_refundable", "more than is left of the order's payment")
+    event = "order.refunded" if refunded.status == rules.REFUNDED else "order.partially_refunded"
+    _emit(uow, event, refunded, snapshot(refunded), now)
+    return refunded
 
 
 def expire_due(uow: UnitOfWork, now: datetime, batch: int = EXPIRE_BATCH) -> int:
@@ -208,6 +243,7 @@ def expire_due(uow: UnitOfWork, now: datetime, batch: int = EXPIRE_BATCH) -> int
     paid right now are skipped (their payer holds the lock) and judged next time."""
     with uow:
         expired = uow.pay_orders.expire_due(now, batch)
+        uow.pay_requests.expire_for_orders(expired)  # a request expires with its order
         for order_id in expired:
             order = uow.pay_orders.get(order_id)
             assert order is not None  # written by this transaction

@@ -287,6 +287,18 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "{phone} tarehe {when}. Ada KES {fee}. Salio la till KES {balance}."
         ),
     },
+    # A merchant's request to pay (app/services/pay_requests.py): one part with the
+    # longest name, amount and description (tests/unit/test_pay_request_rules.py).
+    "pay_request": {
+        "en": (
+            "PayTrace: {name} asks KES {amount} for {label}. Dial {shortcode} to pay or "
+            "decline by {until}."
+        ),
+        "sw": (
+            "PayTrace: {name} anaomba KES {amount} kwa {label}. Piga {shortcode} kulipa au "
+            "kukataa hadi {until}."
+        ),
+    },
     "harambee_reminder_soon": {
         "en": (
             "PayTrace: your pledge to harambee {code} {title} is due on {due}: KES {left} "

@@ -75,6 +75,7 @@ class Prompt:
     prompt: str  # text key
     handler: Handler
     values: Values | None = None
+    nav: bool = True  # False: the text offers its own way out, no back/home footer
 
 
 @dataclass(frozen=True)
@@ -255,8 +256,9 @@ def _render_current(flow: Flow, ctx: Context, error: tuple[str, dict[str, Any]] 
     else:
         body = screen.body(ctx)
     at_home = len(state.stack) == 1
+    with_nav = not at_home and (not isinstance(screen, Prompt) or screen.nav)
     rendered = render_screen(
-        ctx.lang, body, page=state.page, with_nav=not at_home, lead="\n".join(lead)
+        ctx.lang, body, page=state.page, with_nav=with_nav, lead="\n".join(lead)
     )
     state.page = rendered.page
     return rendered

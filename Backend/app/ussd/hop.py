@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from app.domain.phone import mask
 from app.ussd.engine import Context, Flow, State, new_inputs, run_hop
+from app.ussd.pay import requests
 from app.ussd.ports import UssdServices
 from app.ussd.render import render_end
 from app.ussd.session_store import SessionStore
@@ -53,7 +54,7 @@ async def handle_hop(
 ) -> str:
     """Answer one hop with a CON/END string; side effects happen at most once per hop."""
     digest = hop_digest(config.secret, hop.session_id, hop.text)
-    stored, profile, known = await store.load(hop.session_id, hop.phone)
+    stored, profile, known, asked = await store.load(hop.session_id, hop.phone)
     if stored is not None:
         answer = stored["answers"].get(digest)
         if answer is not None:
@@ -69,6 +70,8 @@ async def handle_hop(
             user=profile,
             stack=[],
         )
+        if asked and profile is not None and not hop.text:
+            await _open_on_pay_request(state, services, store, flow)
     if state.ended:
         return render_end(state.language, text(state.language, "end.goodbye")).response
     user_before = state.user
@@ -98,3 +101,12 @@ async def handle_hop(
             },
         )
     return rendered.response
+
+
+async def _open_on_pay_request(
+    state: State, services: UssdServices, store: SessionStore, flow: Flow
+) -> None:
+    """A plain dial (no *-shortcut typed) by a caller a merchant asked to pay opens on
+    the request; a flag whose request is gone (paid, declined, expired) is dropped."""
+    if not await requests.open_pending(state, services, flow.home_registered):
+        await store.forget_pay_request(state.phone)

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
 from app.domain.records.ledger import StatementLine
+from app.domain.records.pay_requests import PendingPayRequest
 from app.errors import PinLocked
 from app.services.accounts import Profile
 from app.services.harambee.campaigns import Started
@@ -64,6 +65,10 @@ class UssdServices(Protocol):
     async def pay_merchant(
         self, request: MerchantPaymentRequest, *, pin: str, attempt_key: str | None = None
     ) -> MerchantPayment: ...
+
+    # ---- a merchant's request to pay (the first screen of a dial)
+    async def pending_pay_request(self, *, payer_user_id: int) -> PendingPayRequest | None: ...
+    async def decline_pay_request(self, *, payer_user_id: int, request_id: int) -> None: ...
 
     # ---- M-Pesa
     async def request_deposit(self, request: DepositRequest) -> Requested: ...

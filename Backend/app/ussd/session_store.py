@@ -2,9 +2,16 @@
 
 The value is the engine's state plus the answers given to the session's last
 few hops (keyed by hop digest), so a gateway retry of a hop gets the same
-answer without running anything again. Loading a hop is one MGET (session and
-the caller's cached profile); saving it is one SET with the session TTL: the
-same two commands as the bare Redis endpoint the benchmark compares against.
+answer without running anything again. Loading a hop is one MGET (session, the
+caller's cached profile and their "a merchant asked you to pay" flag); saving it is
+one SET with the session TTL: the same two commands as the bare Redis endpoint the
+benchmark compares against.
+
+The flag (`flag_pay_request`, set by the merchant API once a request to pay is
+committed) only says "look": the first hop of a flagged caller's next dial asks
+PostgreSQL for the request (app/ussd/pay/requests.py), and drops the flag when
+nothing is pending any more. So no caller without a request pays a round trip for
+the feature, and a flag that outlives its request costs one read, once.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ _NO_USER = "-"  # a cached "this phone is not registered"
 NEGATIVE_TTL_S = 30
 # AT only retries the hop in flight; a few more cover a retry overtaken by the next hop.
 ANSWERS_KEPT = 4
+# An order is payable for at most 1,440 minutes (app/domain/pay_orders.py), so its
+# request's flag can never be needed longer than a day.
+PAY_REQUEST_FLAG_TTL_S = 24 * 3600 + 60
 
 
 class SessionStore:
@@ -36,19 +46,24 @@ class SessionStore:
     def _profile_key(self, phone: str) -> str:
         return f"{self._prefix}profile:{phone}"
 
+    def _pay_request_key(self, phone: str) -> str:
+        return f"{self._prefix}payreq:{phone}"
+
     async def load(
         self, session_id: str, phone: str
-    ) -> tuple[dict[str, Any] | None, Profile | None, bool]:
-        """(stored session or None, cached profile, whether the profile cache answered)."""
-        session, profile = await self._redis.mget(
-            self._session_key(session_id), self._profile_key(phone)
+    ) -> tuple[dict[str, Any] | None, Profile | None, bool, bool]:
+        """(stored session or None, cached profile, whether the profile cache answered,
+        whether the phone is flagged as asked to pay)."""
+        session, profile, asked = await self._redis.mget(
+            self._session_key(session_id), self._profile_key(phone), self._pay_request_key(phone)
         )
         stored = json.loads(session) if session else None
+        flagged = asked is not None
         if profile is None:
-            return stored, None, False
+            return stored, None, False, flagged
         if profile == _NO_USER:
-            return stored, None, True
-        return stored, Profile(**json.loads(profile)), True
+            return stored, None, True, flagged
+        return stored, Profile(**json.loads(profile)), True, flagged
 
     async def save(
         self,
@@ -76,3 +91,10 @@ class SessionStore:
     async def forget_profile(self, phone: str) -> None:
         """Drop a cached profile (changed elsewhere, e.g. over the REST API)."""
         await self._redis.delete(self._profile_key(phone))
+
+    async def flag_pay_request(self, phone: str) -> None:
+        """A merchant asked this phone to pay: its next dial looks for the request."""
+        await self._redis.set(self._pay_request_key(phone), "1", ex=PAY_REQUEST_FLAG_TTL_S)
+
+    async def forget_pay_request(self, phone: str) -> None:
+        await self._redis.delete(self._pay_request_key(phone))

@@ -10,7 +10,7 @@ import pytest
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain.merchants import FeeRule
-from app.services import merchants, orders
+from app.services import merchants, orders, pay_requests
 from app.services.facade import ChannelServices
 from app.services.merchant_payments import tills
 from app.services.merchant_payments.payments import MerchantPaymentRequest
@@ -250,3 +250,72 @@ def test_an_order_is_quoted_and_paid_once_by_its_code(sides):
     assert late == late_quote == ("OrderNotPayable", {"code": "order_paid"})
     assert canceled == ("OrderNotPayable", {"code": "order_canceled"})
     assert untouched == 1_000_000
+
+
+# ---- Requests to pay: the first screen of a dial ----------------------------------------
+
+
+def ask_to_pay(side: Side, payer: int, phone: str, amount: int, key: str) -> tuple[str, int]:
+    """MAMA MBOGA asks the user at phone to pay a new order: (its code, the request id)."""
+    if isinstance(side.port, FakeUssdServices):
+        code = add_order(side, amount, "Sukuma wiki")
+        return code, side.port.add_pay_request(payer, code)
+    assert isinstance(side.port, ChannelServices)
+    database = side.port.runtime.database
+    with UnitOfWork(database) as uow:
+        merchant = tills.by_till(uow, TILL)
+    assert merchant is not None
+    now = datetime.now(UTC)
+    draft = orders.Draft(amount=amount, description="Sukuma wiki")
+    made = orders.create(UnitOfWork(database), merchant.id, key, draft, now).body
+    asked = pay_requests.ask(
+        UnitOfWork(database), merchant.id, int(made["id"]), f"r{key}", phone, now, shortcode="*1#"
+    )
+    return str(made["code"]), int(asked.body["id"])
+
+
+def test_a_pending_request_is_found_paid_or_declined_alike(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(AMINA, 1_000_000)
+        add_merchant(side, TILL)
+        port = side.port
+        nothing = await port.pending_pay_request(payer_user_id=amina)
+        code, first = ask_to_pay(side, amina, AMINA, 250_00, "o1")
+        pending = await port.pending_pay_request(payer_user_id=amina)
+        not_theirs = await outcome(port.decline_pay_request(payer_user_id=baraka, request_id=first))
+        declined = await port.decline_pay_request(payer_user_id=amina, request_id=first)
+        twice = await outcome(port.decline_pay_request(payer_user_id=amina, request_id=first))
+        after_decline = await port.pending_pay_request(payer_user_id=amina)
+        code2, second = ask_to_pay(side, amina, AMINA, 100_00, "o2")
+        newest = await port.pending_pay_request(payer_user_id=amina)
+        await port.pay_merchant(by_code(amina, code2, "k1"), pin=PIN)
+        after_paying = await port.pending_pay_request(payer_user_id=amina)
+        paid_then_declined = await outcome(
+            port.decline_pay_request(payer_user_id=amina, request_id=second)
+        )
+        assert pending is not None and newest is not None
+        return (
+            nothing,
+            (pending.id == first, pending.order_code == code, pending.merchant_name),
+            (pending.amount, pending.description),
+            not_theirs,
+            declined,
+            twice,
+            after_decline,
+            (newest.id == second, newest.order_code == code2, newest.amount),
+            after_paying,
+            paid_then_declined,
+        )
+
+    got = observe(sides, scenario)
+    nothing, found, terms, not_theirs, declined, twice, after_decline, *rest = got
+    newest, after_paying, paid_then_declined = rest
+    assert nothing is None
+    assert found == (True, True, "MAMA MBOGA") and terms == (250_00, "Sukuma wiki")
+    assert not_theirs == twice == ("PayRequestNotPending", {"code": "request_not_pending"})
+    assert declined is None and after_decline is None
+    assert newest == (True, True, 100_00)
+    assert after_paying is None
+    assert paid_then_declined == ("PayRequestNotPending", {"code": "request_not_pending"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from app.domain.merchants import FeeRule
+from app.domain.records.pay_requests import PendingPayRequest
 from app.errors import (
     IdempotencyConflict,
     InsufficientFunds,
@@ -16,6 +17,7 @@ from app.errors import (
     MerchantUnavailable,
     OrderNotFound,
     OrderNotPayable,
+    PayRequestNotPending,
     WrongOrderAmount,
     refused,
 )
@@ -42,6 +44,14 @@ class FakeMerchant:
 
 
 @dataclass
+class FakePayRequest:
+    id: int
+    payer_user_id: int
+    code: str  # its order's
+    status: str = "pending"  # or approved, declined, canceled, expired
+
+
+@dataclass
 class FakeOrder:
     code: str
     till: str  # its merchant's
@@ -55,7 +65,13 @@ class FakeMerchants:
 
     def _merchant_state(self) -> dict:
         if not hasattr(self, "_merchants"):
-            self._merchants = {"by_till": {}, "payments": [], "results": {}, "orders": {}}
+            self._merchants = {
+                "by_till": {},
+                "payments": [],
+                "results": {},
+                "orders": {},
+                "requests": [],
+            }
         return self._merchants
 
     @property
@@ -72,6 +88,41 @@ class FakeMerchants:
         order = FakeOrder(code, till, amount, description)
         self.orders[code] = order
         return order
+
+    @property
+    def pay_requests(self) -> list[FakePayRequest]:
+        return self._merchant_state()["requests"]
+
+    def add_pay_request(self, payer_user_id: int, code: str) -> int:
+        """A merchant's request that this user pay the order with this code; its id."""
+        request = FakePayRequest(len(self.pay_requests) + 1, payer_user_id, code)
+        self.pay_requests.append(request)
+        return request.id
+
+    async def pending_pay_request(self, *, payer_user_id: int) -> PendingPayRequest | None:
+        """As pay_requests.pending_for: the newest pending one whose order awaits payment."""
+        self.calls.append("pending_pay_request")
+        for request in reversed(self.pay_requests):
+            order = self.orders[request.code]
+            if (
+                request.payer_user_id == payer_user_id
+                and request.status == "pending"
+                and order.status == "awaiting_payment"
+            ):
+                name = self.merchants[order.till].display_name
+                return PendingPayRequest(
+                    request.id, order.code, name, order.amount, order.description, None
+                )
+        return None
+
+    async def decline_pay_request(self, *, payer_user_id: int, request_id: int) -> None:
+        self.calls.append("decline_pay_request")
+        found = next((r for r in self.pay_requests if r.id == request_id), None)
+        if found is None or found.payer_user_id != payer_user_id:
+            raise PayRequestNotPending("no such request to pay")
+        if found.status != "pending" or self.orders[found.code].status != "awaiting_payment":
+            raise PayRequestNotPending("this request to pay is no longer pending")
+        found.status = "declined"
 
     def _payable_order(self, code: str, amount: int | None) -> FakeOrder:
         """As orders.lock_payable, then the amount check: code, order, its state, amount."""
@@ -195,6 +246,9 @@ class FakeMerchants:
         self.merchant_payments.append((payer, till, amount, quote.merchant_fee))
         if order is not None:
             order.status = "paid"
+            for request in self.pay_requests:  # as orders.mark_paid settles them
+                if request.code == order.code and request.status == "pending":
+                    request.status = "approved" if request.payer_user_id == payer else "canceled"
             self.sms.append((self._user(payer).phone, "merchant_order_paid"))
             self.sms.append((till, "merchant_order_payment_received"))
         else:

@@ -76,9 +76,20 @@ class FakeEvents:
         pass
 
 
+class FakeRequests:
+    """The requests to pay mark_paid settles: which orders, for which payer."""
+
+    def __init__(self) -> None:
+        self.settled: list[tuple[int, int]] = []
+
+    def settle_paid(self, order_id: int, payer_user_id: int, now: datetime) -> None:
+        self.settled.append((order_id, payer_user_id))
+
+
 class FakeUow:
     def __init__(self, *rows: PayOrderRow) -> None:
         self.pay_orders = FakeOrders(*rows)
+        self.pay_requests = FakeRequests()
         self.webhooks = self.webhook_deliveries = FakeEvents()
 
 

@@ -47,6 +47,8 @@ EXAMPLE = {
     "paid_amount": None,
     "refunded_amount": 0,
     "payment_transaction_id": None,
+    "partially_refunded_at": None,
+    "refunded_at": None,
 }
 
 
@@ -103,6 +105,8 @@ class OrderOut(BaseModel):
     paid_amount: int | None = Field(description="cents; the amount, exactly, once paid")
     refunded_amount: int = Field(description="cents")
     payment_transaction_id: int | None
+    partially_refunded_at: datetime | None = Field(description="its first partial refund")
+    refunded_at: datetime | None = Field(description="refunded in full")
 
 
 class OrderPageOut(BaseModel):

@@ -68,10 +68,16 @@ class ApiServices:
     attempt_key: bytes
     # Drops a phone's cached USSD profile after it changes here.
     forget_profile: Callable[[str], Awaitable[None]]
+    # Flags a phone a merchant asked to pay: its next USSD dial opens on the request.
+    flag_pay_request: Callable[[str], Awaitable[None]]
 
     @classmethod
     def build(
-        cls, services: ChannelServices, forget_profile: Callable[[str], Awaitable[None]]
+        cls,
+        services: ChannelServices,
+        forget_profile: Callable[[str], Awaitable[None]],
+        *,
+        flag_pay_request: Callable[[str], Awaitable[None]],
     ) -> ApiServices:
         settings = services.settings
         return cls(
@@ -82,6 +88,7 @@ class ApiServices:
             refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
             attempt_key=session_key(settings, "api-pin-attempt"),
             forget_profile=forget_profile,
+            flag_pay_request=flag_pay_request,
         )
 
     @property

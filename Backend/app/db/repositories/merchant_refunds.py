@@ -27,7 +27,8 @@ class MerchantRefundRepository:
         self, merchant_id: int, reference: str, *, for_update: bool = False
     ) -> RefundablePayment | None:
         """The merchant's payment with this journal reference; for_update locks its row
-        (take the ledger accounts' locks first: every refund does, in that order)."""
+        (take the ledger accounts' locks first: every refund does, in that order, after
+        the order's row for a payment of a pay order)."""
         lock = " FOR UPDATE OF p" if for_update else ""
         with self._conn.cursor() as cur:
             cur.execute(
@@ -35,7 +36,8 @@ class MerchantRefundRepository:
                 SELECT p.transaction_id, t.reference, p.payer_user_id, p.amount,
                        p.refunded_amount,
                        EXISTS (SELECT 1 FROM journal_transactions r
-                               WHERE r.reverses_id = p.transaction_id)
+                               WHERE r.reverses_id = p.transaction_id),
+                       p.order_id
                 FROM merchant_payments p
                 JOIN journal_transactions t ON t.id = p.transaction_id
                 WHERE t.reference = %(reference)s AND p.merchant_id = %(merchant)s{lock}

@@ -15,7 +15,7 @@ from app.domain.records.pay_orders import OrderFilter, PayOrderRow
 
 _COLUMNS = """id, merchant_id, code, amount, currency, merchant_reference, description,
     status, created_at, expires_at, paid_at, expired_at, canceled_at, paid_amount,
-    refunded_amount, payment_transaction_id"""
+    refunded_amount, payment_transaction_id, partially_refunded_at, refunded_at"""
 # The status as shown at %(now)s: an order past its time is expired, written or not.
 _SHOWN_STATUS = """CASE WHEN status = 'awaiting_payment' AND expires_at <= %(now)s
     THEN 'expired' ELSE status END"""
@@ -134,6 +134,27 @@ class PayOrderRepository:
               AND amount = %(amount)s
             """,
             {"id": order_id, "now": now, "amount": amount, "transaction_id": transaction_id},
+        )
+
+    def add_refunded(self, order_id: int, amount: int, now: datetime) -> PayOrderRow | None:
+        """Count `amount` more as refunded of the order's payment: refunded when that is
+        all of it, else partially refunded (the first time stamped); None unless the
+        order is paid or partially refunded and has that much left. Lock its row first."""
+        return self._one(
+            """
+            UPDATE pay_orders SET
+                refunded_amount = refunded_amount + %(amount)s,
+                status = CASE WHEN refunded_amount + %(amount)s = paid_amount
+                              THEN 'refunded' ELSE 'partially_refunded' END,
+                refunded_at = CASE WHEN refunded_amount + %(amount)s = paid_amount
+                                   THEN %(now)s END,
+                partially_refunded_at = CASE
+                    WHEN refunded_amount + %(amount)s = paid_amount THEN partially_refunded_at
+                    ELSE coalesce(partially_refunded_at, %(now)s) END
+            WHERE id = %(id)s AND status IN ('paid', 'partially_refunded')
+              AND refunded_amount + %(amount)s <= paid_amount
+            """,
+            {"id": order_id, "amount": amount, "now": now},
         )
 
     def _one(self, sql: str, params: dict[str, object]) -> PayOrderRow | None:

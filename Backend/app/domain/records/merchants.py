@@ -84,6 +84,7 @@ class RefundablePayment:
     amount: int  # cents paid
     refunded_amount: int  # cents refunded so far
     reversed: bool  # an operator reversed it: its money is back with the payer
+    order_id: int | None = None  # the pay order it paid, if any
 
 
 @dataclass(frozen=True, slots=True)

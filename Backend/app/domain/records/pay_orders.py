@@ -30,6 +30,9 @@ class PayOrderRow:
     paid_amount: int | None
     refunded_amount: int
     payment_transaction_id: int | None
+    # When its payment was first refunded in part, and refunded in full.
+    partially_refunded_at: datetime | None = None
+    refunded_at: datetime | None = None
 
     def shown(self, now: datetime) -> PayOrderRow:
         """The order as it is at `now` (an overdue one as expired, as the worker will
@@ -69,6 +72,8 @@ def snapshot(order: PayOrderRow) -> dict[str, object]:
         "paid_amount": order.paid_amount,
         "refunded_amount": order.refunded_amount,
         "payment_transaction_id": order.payment_transaction_id,
+        "partially_refunded_at": _iso(order.partially_refunded_at),
+        "refunded_at": _iso(order.refunded_at),
     }
 
 

@@ -236,7 +236,7 @@ def _pay_once(
         except Overdraft:  # unreachable under the row locks; the CHECK is the backstop
             raise InsufficientFunds(balance=wallet.balance, needed=amount) from None
         if order is not None:
-            orders.mark_paid(uow, order.id, tx_id, amount, now)
+            orders.mark_paid(uow, order.id, tx_id, amount, now, payer_user_id=payer_id)
         uow.merchants.record_payment(
             transaction_id=tx_id,
             merchant_id=merchant.id,

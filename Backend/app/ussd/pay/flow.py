@@ -76,7 +76,7 @@ def _why_not(exc: LimitExceeded | InsufficientFunds) -> Reprompt:
     )
 
 
-def _not_paid(ctx: Context, reason: Reprompt) -> End:
+def not_paid(ctx: Context, reason: Reprompt) -> End:
     return End("end.not_paid", {"reason": text(ctx.lang, reason.error, **reason.values)})
 
 
@@ -92,7 +92,7 @@ async def pay_start(ctx: Context, _: str) -> Outcome:
 async def pay_till(ctx: Context, value: str) -> Outcome:
     till = value.strip()
     if len(till) == CODE_LENGTH and till.isdigit():
-        return await _pay_order(ctx, till)
+        return await pay_order_code(ctx, till)
     if not is_till(till):
         return Reprompt("err.till_invalid")
     try:
@@ -103,8 +103,9 @@ async def pay_till(ctx: Context, value: str) -> Outcome:
     return Goto("pay.amount")
 
 
-async def _pay_order(ctx: Context, code: str) -> Outcome:
-    """An order code: checked digit first, then the quote (the order's merchant, amount,
+async def pay_order_code(ctx: Context, code: str) -> Outcome:
+    """An order code (typed, or a merchant's request to pay): checked digit first, then
+    the quote (the order's merchant, amount,
     description; limits and balance), then straight to the PIN."""
     if not is_order_code(code):
         return Reprompt("err.order_code_invalid")
@@ -118,9 +119,9 @@ async def _pay_order(ctx: Context, code: str) -> Outcome:
         return _merchant_gone(exc)
     # The amount is the order's: nothing the payer can type changes it.
     except (LimitExceeded, InsufficientFunds) as exc:
-        return _not_paid(ctx, _why_not(exc))
+        return not_paid(ctx, _why_not(exc))
     except ValidationFailed:  # beyond anything a tier allows
-        return _not_paid(ctx, Reprompt("err.amount_too_large"))
+        return not_paid(ctx, Reprompt("err.amount_too_large"))
     ctx.state.data.update(
         merchant={"name": quote.display_name, "till": quote.till},
         order={"code": code, "description": quote.description},
@@ -145,7 +146,7 @@ async def pay_amount(ctx: Context, value: str) -> Outcome:
     except (LimitExceeded, InsufficientFunds) as exc:
         return _why_not(exc)
     except (MerchantNotFound, MerchantUnavailable) as exc:  # suspended since the till hop
-        return _not_paid(ctx, _merchant_gone(exc))
+        return not_paid(ctx, _merchant_gone(exc))
     except ValidationFailed:  # beyond anything a tier allows
         return Reprompt("err.amount_too_large")
     ctx.state.data.update(amount=quote.amount, fee=quote.payer_fee)
@@ -178,14 +179,14 @@ async def pay_confirm(ctx: Context, value: str) -> Outcome:
         return pin_refused(ctx, exc)
     # Paid by somebody else, expired or canceled since the quote: nothing was paid.
     except (OrderNotFound, OrderNotPayable) as exc:
-        return _not_paid(ctx, _order_gone(exc))
+        return not_paid(ctx, _order_gone(exc))
     except WrongOrderAmount:  # the order's terms never change: unreachable in practice
-        return _not_paid(ctx, Reprompt("err.order_not_found"))
+        return not_paid(ctx, Reprompt("err.order_not_found"))
     # The balance, the limits or the merchant changed since the quote: nothing was paid.
     except (LimitExceeded, InsufficientFunds) as exc:
-        return _not_paid(ctx, _why_not(exc))
+        return not_paid(ctx, _why_not(exc))
     except (MerchantNotFound, MerchantUnavailable) as exc:
-        return _not_paid(ctx, _merchant_gone(exc))
+        return not_paid(ctx, _merchant_gone(exc))
     if order:
         return End(
             "end.paid_order",

@@ -33,6 +33,11 @@ PAY_TEXTS: dict[str, dict[str, str]] = {
             "Paid KES {amount} to {name} for {label}. Ref {reference}. New balance KES {balance}."
         ),
         "end.not_paid": "Not paid. {reason}",
+        "payreq.ask": "{name} asks KES {amount} for {label}.\n1. Pay\n2. Decline\n0. Later",
+        "end.payreq_declined": (
+            "You declined {name}'s request for KES {amount}. Nothing was paid."
+        ),
+        "end.payreq_gone": "That request is no longer pending. Nothing was paid.",
         "statement.merchant_payment": "Till pay",
         "statement.merchant_refund": "Till refund",
     },
@@ -63,6 +68,9 @@ PAY_TEXTS: dict[str, dict[str, str]] = {
             "Salio jipya KES {balance}."
         ),
         "end.not_paid": "Hujalipa. {reason}",
+        "payreq.ask": "{name} anaomba KES {amount} kwa {label}.\n1. Lipa\n2. Kataa\n0. Baadaye",
+        "end.payreq_declined": ("Umekataa ombi la {name} la KES {amount}. Hakuna kilicholipwa."),
+        "end.payreq_gone": "Ombi hilo halipo tena. Hakuna kilicholipwa.",
         "statement.merchant_payment": "Lipa till",
         "statement.merchant_refund": "Rejesho till",
     },
