@@ -840,7 +840,7 @@ CREATE TABLE merchants (
     -- payer or a spreadsheet drops would name another till).
     till_number     TEXT        NOT NULL UNIQUE CHECK (till_number ~ '^[1-9][0-9]{4,6}$'),
     contact_phone   TEXT        NOT NULL CHECK (contact_phone ~ '^\+[1-9][0-9]{6,14}$'),
-    -- The M-Pesa number payouts go to (B2C): not used before payouts are built.
+    -- The M-Pesa number payouts go to (B2C; a Kenyan mobile number, checked in the service).
     payout_phone    TEXT        NOT NULL CHECK (payout_phone ~ '^\+[1-9][0-9]{6,14}$'),
     payout_schedule TEXT        NOT NULL DEFAULT 'on_request'
                     CHECK (payout_schedule IN ('on_request', 'daily')),
