@@ -268,6 +268,11 @@ def test_an_operator_pays_a_merchant_out(rig):
     assert made.status_code == 201, made.text
     assert (made.json()["origin"], again.json()) == ("admin", made.json())
     assert (broke.status_code, broke.json()["error"]) == (409, "insufficient_merchant_balance")
+    with httpx.Client(base_url=rig.paytrace.url, timeout=10) as http:
+        nobody = http.post(
+            "/api/v1/admin/merchants/999999/payouts", json={"amount": "all"}, headers=headers
+        )
+    assert (nobody.status_code, nobody.json()["error"]) == (404, "not_found")
     ended(rig, made.json()["id"], "paid")
 
 

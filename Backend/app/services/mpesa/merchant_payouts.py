@@ -87,6 +87,9 @@ def request_payout(
     IdempotencyConflict, ServiceUnavailable."""
     if amount is not None:
         check_payout_amount(amount)
+    with uow:  # merchants are never deleted: the answer holds for the transaction below
+        if uow.merchants.get(merchant_id) is None:
+            raise NotFound("no such merchant")  # before its Idempotency-Key is claimed
     key = f"{origin}:{idempotency_key}" if origin != "request" else idempotency_key
     fingerprint = request_hash(kind="merchant_payout", origin=origin, amount=amount)
     return with_fresh_reference(
