@@ -616,11 +616,13 @@ CREATE TABLE mpesa_withdrawals (
     id                         BIGSERIAL   PRIMARY KEY,
     -- The hold's journal reference: the user's receipt, the API's id.
     reference                  TEXT        NOT NULL UNIQUE CHECK (reference ~ '^[A-Z2-9]{10}$'),
-    user_id                    BIGINT      NOT NULL REFERENCES users (id),
+    -- The user whose wallet the money came from; NULL for a merchant's payout
+    -- (merchant_id, migration 0020).
+    user_id                    BIGINT      REFERENCES users (id),
     phone                      TEXT        NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),
     amount                     BIGINT      NOT NULL CHECK (amount > 0 AND amount % 100 = 0),
     fee                        BIGINT      NOT NULL CHECK (fee >= 0),
-    channel                    TEXT        NOT NULL CHECK (channel IN ('ussd', 'api')),
+    channel                    TEXT        NOT NULL,
     originator_conversation_id TEXT        NOT NULL UNIQUE,
     conversation_id            TEXT        UNIQUE,
     -- held: the B2C is queued; submitted: M-Pesa accepted it (or it may have);
@@ -646,7 +648,9 @@ CREATE TABLE mpesa_withdrawals (
     created_at                 TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at                 TIMESTAMPTZ NOT NULL DEFAULT now(),
     CHECK ((status IN ('completed', 'released')) = (outcome_id IS NOT NULL)
-           OR status = 'review')
+           OR status = 'review'),
+    CONSTRAINT mpesa_withdrawals_channel_check
+        CHECK (channel IN ('ussd', 'api', 'admin', 'system'))
 );
 CREATE INDEX mpesa_withdrawals_user_idx ON mpesa_withdrawals (user_id, id);
 CREATE INDEX mpesa_withdrawals_check_idx ON mpesa_withdrawals (check_after)
@@ -836,7 +840,7 @@ CREATE TABLE merchants (
     -- payer or a spreadsheet drops would name another till).
     till_number     TEXT        NOT NULL UNIQUE CHECK (till_number ~ '^[1-9][0-9]{4,6}$'),
     contact_phone   TEXT        NOT NULL CHECK (contact_phone ~ '^\+[1-9][0-9]{6,14}$'),
-    -- The M-Pesa number payouts go to (B2C): not used before payouts are built.
+    -- The M-Pesa number payouts go to (B2C; a Kenyan mobile number, checked in the service).
     payout_phone    TEXT        NOT NULL CHECK (payout_phone ~ '^\+[1-9][0-9]{6,14}$'),
     payout_schedule TEXT        NOT NULL DEFAULT 'on_request'
                     CHECK (payout_schedule IN ('on_request', 'daily')),
@@ -1095,6 +1099,35 @@ CREATE TABLE merchant_refunds (
 );
 CREATE INDEX merchant_refunds_merchant_idx ON merchant_refunds (merchant_id, id);
 CREATE INDEX merchant_refunds_payment_idx ON merchant_refunds (payment_transaction_id);
+
+-- ---- merchant payouts to M-Pesa (migration 0020) ------------------------------------
+-- A payout IS a withdrawal whose source is the merchant's account instead of a user's
+-- wallet: the same row in mpesa_withdrawals, the same hold, B2C request, callbacks,
+-- status queries and checker, and the same journal kinds. merchant_payouts only adds
+-- what the merchant API names it by and why it was made.
+ALTER TABLE mpesa_withdrawals ADD COLUMN merchant_id BIGINT REFERENCES merchants (id);
+ALTER TABLE mpesa_withdrawals ADD CONSTRAINT mpesa_withdrawals_owner_check
+    CHECK (num_nonnulls(user_id, merchant_id) = 1);
+CREATE INDEX mpesa_withdrawals_merchant_idx ON mpesa_withdrawals (merchant_id, id)
+    WHERE merchant_id IS NOT NULL;
+
+CREATE TABLE merchant_payouts (
+    id            BIGSERIAL   PRIMARY KEY,
+    public_id     TEXT        NOT NULL UNIQUE CHECK (public_id ~ '^po_[0-9a-f]{24}$'),
+    merchant_id   BIGINT      NOT NULL REFERENCES merchants (id),
+    -- Its hold, B2C payment and ending; the payout's status is the withdrawal's.
+    withdrawal_id BIGINT      NOT NULL UNIQUE REFERENCES mpesa_withdrawals (id),
+    -- request: the merchant API; admin: an operator; daily: the worker's daily run.
+    origin        TEXT        NOT NULL CHECK (origin IN ('request', 'admin', 'daily')),
+    -- The East Africa day a daily payout is for: one per merchant per day, whatever
+    -- restarts or how many workers run it.
+    payout_day    DATE,
+    created_at    TIMESTAMPTZ NOT NULL,
+    CHECK ((origin = 'daily') = (payout_day IS NOT NULL))
+);
+CREATE INDEX merchant_payouts_merchant_idx ON merchant_payouts (merchant_id, id);
+CREATE UNIQUE INDEX merchant_payouts_daily_idx ON merchant_payouts (merchant_id, payout_day)
+    WHERE payout_day IS NOT NULL;
 
 -- ---- merchant webhooks (migration 0017) -------------------------------------------
 

@@ -338,6 +338,20 @@ class NotRefundable(Conflict):
         self.code = code
 
 
+class PayoutNotFound(NotFound):
+    code = "payout_not_found"
+
+
+class PayoutRefused(Conflict):
+    """The payout cannot be made as asked; `code` says why: insufficient_merchant_balance
+    (the account holds less than the amount and its fee: it is never taken below zero),
+    nothing_to_pay_out (the account holds less than the smallest payout and its fee)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
 class TooManyEndpoints(Conflict):
     """A merchant has as many enabled webhook endpoints as it may: disable one first."""
 

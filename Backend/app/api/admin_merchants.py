@@ -1,4 +1,5 @@
-"""The admin API's merchants: onboard, list, read, and issue or revoke their API keys.
+"""The admin API's merchants: onboard, list, read, issue or revoke their API keys, and
+pay a merchant's balance out to its M-Pesa.
 
 Same conventions as app/api/admin.py: ADMIN_TOKEN as a bearer token, every request in
 the audit trail (an action's row committed with it), cursor paging, `{"error",
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import Path, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from app.api import admin_trail
 from app.api.admin_auth import AdminRuntime, admin_router
@@ -27,10 +29,13 @@ from app.api.admin_merchant_models import (
 )
 from app.api.admin_models import ErrorOut
 from app.api.cursors import MAX_ID, decode_cursor, encode_cursor
+from app.api.merchant.idempotency import MerchantIdempotencyKey
+from app.api.merchant.payouts import PayoutIn, PayoutOut
 from app.domain.merchants import FeeRule
 from app.errors import NotFound
 from app.services import merchant_keys, merchants
 from app.services.custody import SecretBox
+from app.services.mpesa import merchant_payouts
 
 log = logging.getLogger("paytrace.admin")
 
@@ -236,3 +241,40 @@ async def reactivate_merchant(merchant_id: MerchantId, runtime: AdminRuntime) ->
     """Its keys sign again and its till takes payments. Reactivating an active merchant
     changes nothing."""
     return await _set_status(merchant_id, runtime, "active")
+
+
+@router.post(
+    "/merchants/{merchant_id}/payouts",
+    summary="Pay a merchant's balance out to its M-Pesa",
+    status_code=status.HTTP_201_CREATED,
+    response_model=None,
+    responses={
+        201: {"model": PayoutOut, "description": "the payout, pending"},
+        **_errors(404),
+        409: {
+            "model": ErrorOut,
+            "description": "`insufficient_merchant_balance`, `nothing_to_pay_out`,"
+            " `idempotency_key_reused`",
+        },
+    },
+)
+async def pay_out_merchant(
+    merchant_id: MerchantId, body: PayoutIn, key: MerchantIdempotencyKey, runtime: AdminRuntime
+) -> JSONResponse:
+    """As the merchant's own `POST /api/v1/merchant/payouts` (an amount in cents, or
+    `all`), asked by an operator: held at once, paid to the merchant's payout phone on
+    M-Pesa's confirmed word. The Idempotency-Key is scoped apart from the merchant's own
+    keys. Send `X-Audit-Reason`."""
+    runtime.audit.target("merchant", str(merchant_id))
+    runtime.audit.detail["amount"] = body.amount
+    answer = await runtime.run(
+        merchant_payouts.request_payout,
+        merchant_id,
+        key,
+        None if body.amount == "all" else body.amount,
+        result_wait_s=runtime.settings.mpesa_result_wait_s,
+        now=datetime.now(UTC),
+        origin="admin",
+    )
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)

@@ -28,6 +28,7 @@ from app.api.merchant import me as merchant_me
 from app.api.merchant import orders as merchant_orders
 from app.api.merchant import pay_requests as merchant_pay_requests
 from app.api.merchant import payments as merchant_payments
+from app.api.merchant import payouts as merchant_payouts
 from app.api.merchant import refunds as merchant_refunds
 from app.api.merchant import webhooks as merchant_webhooks
 from app.api.request_id import RequestId
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(merchant_me.router)
     app.include_router(merchant_orders.router)
     app.include_router(merchant_payments.router)
+    app.include_router(merchant_payouts.router)
     app.include_router(merchant_refunds.router)
     app.include_router(merchant_pay_requests.router)
     app.include_router(merchant_webhooks.router)

@@ -20,6 +20,7 @@ from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.incoming import IncomingRepository
 from app.db.repositories.invitations import InvitationRepository
 from app.db.repositories.ledger import LedgerRepository
+from app.db.repositories.merchant_payouts import MerchantPayoutRepository
 from app.db.repositories.merchant_refunds import MerchantRefundRepository
 from app.db.repositories.merchants import MerchantKeyRepository, MerchantRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
@@ -71,6 +72,7 @@ class UnitOfWork:
     pay_requests: PayRequestRepository
     merchant_idempotency: MerchantIdempotencyRepository
     merchant_refunds: MerchantRefundRepository
+    merchant_payouts: MerchantPayoutRepository
     webhooks: WebhookRepository
     webhook_deliveries: WebhookDeliveryRepository
 
@@ -110,6 +112,7 @@ class UnitOfWork:
         self.pay_requests = PayRequestRepository(self.conn)
         self.merchant_idempotency = MerchantIdempotencyRepository(self.conn)
         self.merchant_refunds = MerchantRefundRepository(self.conn)
+        self.merchant_payouts = MerchantPayoutRepository(self.conn)
         self.webhooks = WebhookRepository(self.conn)
         self.webhook_deliveries = WebhookDeliveryRepository(self.conn)
         return self

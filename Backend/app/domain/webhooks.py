@@ -20,7 +20,7 @@ EVENT_ID_HEADER = "PayTrace-Event-Id"
 EVENT_ID_PREFIX = "evt_"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix that makes a leaked secret recognisable
 
-# The events PayTrace emits. The order and payment services emit all but ping; a
+# The events PayTrace emits. The order, payment and payout services emit all but ping; a
 # merchant asks for a ping to test an endpoint.
 EVENT_TYPES = frozenset(
     {
@@ -33,6 +33,8 @@ EVENT_TYPES = frozenset(
         "refund.succeeded",
         "payment_request.declined",
         "refund.failed",
+        "payout.paid",
+        "payout.failed",
     }
 )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from app.db.repositories.merchants import TillTaken as TillInUse
 from app.db.unit_of_work import UnitOfWork
 from app.domain import merchants as rules
+from app.domain import mpesa
 from app.domain.merchants import FeeRule
 from app.domain.phone import InvalidPhone, normalise
 from app.domain.records.merchants import MerchantKeyRow, MerchantRow, ReceivedPayment
@@ -55,6 +56,18 @@ def _phone(raw: str, field: str) -> str:
         raise refused("invalid_phone", f"{field}: not a valid phone number") from None
 
 
+def _payout_phone(raw: str) -> str:
+    """The payout phone in E.164: a Kenyan mobile number, the only kind M-Pesa pays."""
+    phone = _phone(raw, "payout_phone")
+    try:
+        mpesa.msisdn(phone)
+    except InvalidPhone:
+        raise refused(
+            "invalid_phone", "payout_phone: M-Pesa pays Kenyan mobile numbers only"
+        ) from None
+    return phone
+
+
 def checked(application: Application) -> Application:
     """The application with its phones in E.164; raises ValidationFailed ('invalid_till',
     'invalid_display_name', 'invalid_legal_name', 'invalid_phone',
@@ -82,7 +95,7 @@ def checked(application: Application) -> Application:
         display_name=application.display_name,
         till_number=application.till_number,
         contact_phone=_phone(application.contact_phone, "contact_phone"),
-        payout_phone=_phone(application.payout_phone, "payout_phone"),
+        payout_phone=_payout_phone(application.payout_phone),
         payout_schedule=application.payout_schedule,
         fee=application.fee,
         language=application.language,

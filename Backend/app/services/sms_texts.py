@@ -257,6 +257,17 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "malipo {payment} tarehe {when}. Salio jipya KES {balance}."
         ),
     },
+    "merchant_payout_sent": {
+        "en": (
+            "PayTrace {reference} confirmed. {name} payout of KES {amount} sent to M-Pesa "
+            "{phone} on {when}. M-Pesa ref {receipt}. Fee KES {fee}. Till balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. Malipo ya {name} KES {amount} yametumwa kwa "
+            "M-Pesa {phone} tarehe {when}. Kumb. M-Pesa {receipt}. Ada KES {fee}. Salio la "
+            "till KES {balance}."
+        ),
+    },
     "merchant_payment_received": {
         "en": (
             "PayTrace {reference}: KES {amount} paid to till {till} by {payer} {phone} on "

@@ -1,7 +1,7 @@
 """The worker's background loops beside the outbox: each runs in its own thread until
 the stop event is set (the harambee job, pay-order expiry and merchant webhooks, always;
-the M-Pesa checker and M-Pesa's daily reconciliation; settlement, the incoming watcher,
-reconciliation with Stellar)."""
+the M-Pesa checker, daily merchant payouts and M-Pesa's daily reconciliation; settlement,
+the incoming watcher, reconciliation with Stellar)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def build_loops(settings: Settings, database: Database) -> list[Loop]:
     ]
     if settings.mpesa_enabled:
         loops.append(_mpesa_checker(settings, database))
+        loops.append(_daily_payouts(settings, database))
         reconciliation = _mpesa_reconciliation(settings, database)
         if reconciliation is not None:
             loops.append(reconciliation)
@@ -77,6 +78,12 @@ def _mpesa_reconciliation(settings: Settings, database: Database) -> Loop | None
     except ValueError as exc:  # no statement to reconcile against
         log.warning("M-Pesa reconciliation is off", extra={"reason": str(exc)})
         return None
+
+
+def _daily_payouts(settings: Settings, database: Database) -> Loop:
+    from app.worker.merchant_payouts import DailyPayoutJob
+
+    return DailyPayoutJob.from_settings(settings, database)
 
 
 def _harambee(settings: Settings, database: Database) -> Loop:

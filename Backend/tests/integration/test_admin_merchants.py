@@ -110,6 +110,8 @@ def test_a_till_another_merchant_has_is_409_till_taken(admin, clean_database):
         ({"legal_name": " "}, "invalid_legal_name"),
         ({"contact_phone": "12"}, "invalid_phone"),
         ({"payout_phone": "not a phone"}, "invalid_phone"),
+        ({"payout_phone": "+447911123456"}, "invalid_phone"),  # M-Pesa pays Kenyan mobiles
+        ({"payout_phone": "+254202222222"}, "invalid_phone"),  # a Nairobi landline
         ({"payout_schedule": "weekly"}, "invalid_payout_schedule"),
         ({"fee_bps": 10_001}, "invalid_fee"),
         ({"fee_min_cents": 500, "fee_max_cents": 100}, "invalid_fee"),

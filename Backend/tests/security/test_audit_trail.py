@@ -32,6 +32,7 @@ class Case:
     target: tuple[str, str] | None = None
     json: dict | None = None
     tx: bool = False
+    headers: dict | None = None
 
 
 USER, TRANSFER, CASH_IN, MERCHANT = (
@@ -78,6 +79,9 @@ CASES = [
     # written like a read's.
     Case("POST", "/merchants/{merchant_id}/reactivate", 200, "/merchants/{merchant}/reactivate",
          MERCHANT),
+    # The world's merchant holds nothing: its payout is refused, the row written as a read's.
+    Case("POST", "/merchants/{merchant_id}/payouts", 409, "/merchants/{merchant}/payouts",
+         MERCHANT, {"amount": "all"}, headers={"Idempotency-Key": "audit-payout"}),
 ]
 # fmt: on
 
@@ -110,7 +114,11 @@ def test_each_admin_route_writes_its_audit_row(http, clean_database, world, toke
         case.method,
         (case.url or case.route).format(**world),
         json=body or None,
-        headers={"Authorization": f"Bearer {token}", "X-Request-ID": request_id},
+        headers={
+            "Authorization": f"Bearer {token}",
+            "X-Request-ID": request_id,
+            **(case.headers or {}),
+        },
     )
     assert response.status_code == case.status, response.text
     assert response.headers["x-request-id"] == request_id

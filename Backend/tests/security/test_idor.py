@@ -256,6 +256,9 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/merchant/payments"): merchant("GET", "/merchant/payments"),
     ("POST", "/merchant/refunds"): merchant("POST", "/merchant/refunds"),
     ("GET", "/merchant/refunds/{refund_id}"): merchant("GET", "/merchant/refunds/re_0"),
+    ("POST", "/merchant/payouts"): merchant("POST", "/merchant/payouts"),
+    ("GET", "/merchant/payouts"): merchant("GET", "/merchant/payouts"),
+    ("GET", "/merchant/payouts/{payout_id}"): merchant("GET", "/merchant/payouts/po_0"),
     ("GET", "/merchant/orders/{order_id}"): merchant("GET", "/merchant/orders/1"),
     ("POST", "/merchant/orders/{order_id}/cancel"): merchant("POST", "/merchant/orders/1/cancel"),
     ("POST", "/merchant/orders/{order_id}/requests"): merchant(

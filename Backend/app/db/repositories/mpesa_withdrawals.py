@@ -1,5 +1,6 @@
 """Withdrawals to M-Pesa (B2C): the hold, the payment asked of M-Pesa, its checks and
-how it ended.
+how it ended. A withdrawal's money comes from a user's wallet or, for a merchant's
+payout, from the merchant's account (exactly one of user_id, merchant_id).
 
 A withdrawal is locked (`FOR UPDATE`) before the ledger accounts its payout or release
 touches, always in that order: a result callback, a status answer and the worker's
@@ -16,7 +17,8 @@ from app.domain.records.mpesa import OPEN_WITHDRAWAL, Withdrawal
 
 _COLUMNS = """id, reference, user_id, phone, amount, fee, channel, originator_conversation_id,
     conversation_id, status, hold_id, outcome_id, hold_day, result_code, result_desc, receipt,
-    check_after, status_queries, not_found, query_conversation_id, created_at, updated_at"""
+    check_after, status_queries, not_found, query_conversation_id, created_at, updated_at,
+    merchant_id"""
 OPEN = OPEN_WITHDRAWAL
 
 
@@ -28,7 +30,8 @@ class WithdrawalRepository:
         self,
         *,
         reference: str,
-        user_id: int,
+        user_id: int | None,
+        merchant_id: int | None = None,
         phone: str,
         amount: int,
         fee: int,
@@ -38,19 +41,22 @@ class WithdrawalRepository:
         hold_day: date,
         check_after: datetime,
     ) -> Withdrawal:
-        """Record a withdrawal whose hold was just posted (same transaction)."""
+        """Record a withdrawal whose hold was just posted (same transaction): from a
+        user's wallet (user_id) or a merchant's account (merchant_id)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 f"""
-                INSERT INTO mpesa_withdrawals (reference, user_id, phone, amount, fee, channel,
-                    originator_conversation_id, hold_id, hold_day, check_after)
-                VALUES (%(reference)s, %(user_id)s, %(phone)s, %(amount)s, %(fee)s, %(channel)s,
-                        %(ocid)s, %(hold_id)s, %(hold_day)s, %(check_after)s)
+                INSERT INTO mpesa_withdrawals (reference, user_id, merchant_id, phone, amount,
+                    fee, channel, originator_conversation_id, hold_id, hold_day, check_after)
+                VALUES (%(reference)s, %(user_id)s, %(merchant_id)s, %(phone)s, %(amount)s,
+                        %(fee)s, %(channel)s, %(ocid)s, %(hold_id)s, %(hold_day)s,
+                        %(check_after)s)
                 RETURNING {_COLUMNS}
                 """,
                 {
                     "reference": reference,
                     "user_id": user_id,
+                    "merchant_id": merchant_id,
                     "phone": phone,
                     "amount": amount,
                     "fee": fee,

@@ -4,8 +4,9 @@ return and channels render (see app/domain/records/__init__.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
+from app.domain.merchant_payouts import status_of as payout_status
 from app.domain.merchants import FeeRule
 
 
@@ -101,3 +102,31 @@ class RefundRow:
     created_at: datetime
     succeeded_at: datetime | None
     failed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRow:
+    """A payout of a merchant's balance to its M-Pesa, with the withdrawal that carries
+    it (its hold, B2C payment and ending)."""
+
+    id: int
+    public_id: str  # po_<24 hex>: what the merchant API names it by
+    merchant_id: int
+    origin: str  # request | admin | daily
+    payout_day: date | None  # the East Africa day of a daily payout
+    withdrawal_id: int
+    reference: str  # the hold's journal reference
+    phone: str  # E.164: the M-Pesa number paid
+    amount: int  # cents M-Pesa pays
+    fee: int  # cents the merchant's account pays for it
+    withdrawal_status: str  # held | submitted | completed | released | review
+    ended: bool  # its hold was paid out or released in the ledger
+    receipt: str | None  # M-Pesa's receipt once paid
+    result_desc: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def status(self) -> str:
+        """pending | paid | failed (app/domain/merchant_payouts.py)."""
+        return payout_status(self.withdrawal_status, self.ended)

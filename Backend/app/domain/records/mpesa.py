@@ -48,7 +48,7 @@ class StoredItem:
 class Withdrawal:
     id: int
     reference: str  # the hold's journal reference
-    user_id: int
+    user_id: int | None  # whose wallet it came from; None for a merchant's payout
     phone: str  # E.164
     amount: int  # cents paid out to M-Pesa
     fee: int  # cents
@@ -68,10 +68,18 @@ class Withdrawal:
     query_conversation_id: str | None
     created_at: datetime
     updated_at: datetime
+    merchant_id: int | None = None  # whose merchant account it came from (a payout)
+
+    @property
+    def owner_id(self) -> int:
+        """The user's or the merchant's id: which hold and fee shards it uses."""
+        owner = self.merchant_id if self.merchant_id is not None else self.user_id
+        assert owner is not None  # the database holds exactly one of the two
+        return owner
 
     @property
     def total(self) -> int:
-        """What the hold took from the wallet."""
+        """What the hold took from the wallet (or the merchant's account)."""
         return self.amount + self.fee
 
     @property

@@ -3,25 +3,22 @@ own M-Pesa through the outbox.
 
 `withdraw` is Send money's twin: the same PIN check and lock, limits and
 idempotency, one transaction that locks the wallet and its hold shard in id order,
-posts the hold ('withdrawal': wallet -> mpesa_hold) and queues the B2C request (outbox
-kind 'mpesa_b2c') under a fresh OriginatorConversationID. What happens next is in
-payouts.py.
+checks the user's rules, then hands over to the B2C core (b2c.hold: the hold
+'withdrawal': wallet -> mpesa_hold, and the B2C request through the outbox), which a
+merchant's payout shares. What happens next is in payouts.py.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from app.db.repositories.ledger import KeyTaken, Overdraft
-from app.db.repositories.mpesa_withdrawals import Withdrawal, b2c_dedupe_key
-from app.db.repositories.outbox import OutboxMessage
+from app.db.repositories.mpesa_withdrawals import Withdrawal
 from app.db.unit_of_work import UnitOfWork
 from app.domain import mpesa
-from app.domain.money import nairobi_day, new_reference
-from app.domain.phone import InvalidPhone
+from app.domain.money import nairobi_day
 from app.errors import IdempotencyConflict, InsufficientFunds, NotFound, refused
 from app.services import pins
 from app.services.ledger import (
@@ -30,17 +27,13 @@ from app.services.ledger import (
     scoped_key,
     with_fresh_reference,
 )
+from app.services.mpesa import b2c
 from app.services.mpesa.amounts import check_mpesa_amount
-from app.services.transfers import FEE_SHARDS, Quote
+from app.services.transfers import Quote
 
 log = logging.getLogger("paytrace.mpesa")
 
 CHANNELS = ("ussd", "api")
-
-
-def hold_shard(user_id: int) -> str:
-    """The hold account a user's withdrawals wait in (as the fees, 16 shards)."""
-    return f"mpesa_hold:{user_id % FEE_SHARDS}"
 
 
 @dataclass(frozen=True)
@@ -78,9 +71,9 @@ def quote_withdrawal(
         if not found or found[0].limits is None or found[0].phone is None:
             raise NotFound("no wallet for this user")
         account = found[0]
-        _payable(account.phone)
+        b2c.payable(account.phone)
         check_limits(account.limits, amount, *uow.ledger.outflows(account.id, today))
-        fee = _fee(uow, amount)
+        fee = b2c.withdrawal_fee(uow, amount)
     if account.balance < amount + fee:
         raise InsufficientFunds(balance=account.balance, needed=amount + fee)
     return Quote(amount=amount, fee=fee, balance=account.balance)
@@ -152,7 +145,7 @@ def _hold_once(
     now = now or datetime.now(UTC)
     today = nairobi_day(now)
     with uow:
-        locked = uow.ledger.accounts(user_ids=[user_id], codes=[hold_shard(user_id)])
+        locked = uow.ledger.accounts(user_ids=[user_id], codes=[b2c.hold_shard(user_id)])
         wallet = next((a for a in locked if a.user_id == user_id), None)
         hold = next((a for a in locked if a.kind == "mpesa_hold"), None)
         if wallet is None or hold is None or wallet.limits is None or wallet.phone is None:
@@ -160,60 +153,33 @@ def _hold_once(
         earlier_id, day_total, rolling_total = uow.ledger.key_and_outflows(key, wallet.id, today)
         if earlier_id is not None:
             return _replay(uow, key, fingerprint, wallet.balance)
-        phone = _payable(wallet.phone)
+        b2c.payable(wallet.phone)
         check_limits(wallet.limits, amount, day_total, rolling_total)
-        fee = _fee(uow, amount)
+        fee = b2c.withdrawal_fee(uow, amount)
         if wallet.balance < amount + fee:
             raise InsufficientFunds(balance=wallet.balance, needed=amount + fee)
-        reference, originator = new_reference(), str(uuid.uuid4())
         try:
-            hold_id = uow.ledger.post(
-                reference=reference,
-                kind="withdrawal",
+            withdrawal = b2c.hold(
+                uow,
+                b2c.Source(account=wallet, hold=hold, user_id=user_id),
+                phone=wallet.phone,
                 amount=amount,
                 fee=fee,
-                idempotency_key=key,
-                request_hash=fingerprint,
-                legs=[(wallet.id, -(amount + fee)), (hold.id, amount + fee)],
+                key=key,
+                fingerprint=fingerprint,
                 channel=request.channel,
-                created_at=now,
-                initiator_user_id=user_id,
+                now=now,
+                day=today,
+                result_wait_s=result_wait_s,
                 note="to M-Pesa",
                 outflow=(wallet.id, today, amount),
-                messages=(_b2c_request(reference, originator, phone, amount),),
             )
         except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
             raise InsufficientFunds(balance=wallet.balance, needed=amount + fee) from None
-        withdrawal = uow.withdrawals.add(
-            reference=reference,
-            user_id=user_id,
-            phone=wallet.phone,
-            amount=amount,
-            fee=fee,
-            channel=request.channel,
-            originator_conversation_id=originator,
-            hold_id=hold_id,
-            hold_day=today,
-            # Should the B2C never be performed, the worker looks at it after this.
-            check_after=now + timedelta(seconds=result_wait_s),
-        )
         uow.commit()
+    reference = withdrawal.reference
     log.info("withdrawal held", extra={"withdrawal": reference, "amount": amount, "fee": fee})
     return Held(withdrawal, wallet.balance - amount - fee)
-
-
-def _b2c_request(reference: str, originator: str, phone: str, amount: int) -> OutboxMessage:
-    return OutboxMessage(
-        kind="mpesa_b2c",
-        payload={
-            "action": "b2c",
-            "withdrawal": reference,
-            "originator_conversation_id": originator,
-            "phone": phone,
-            "amount": mpesa.shillings(amount),
-        },
-        dedupe_key=b2c_dedupe_key(originator),
-    )
 
 
 def _replay(uow: UnitOfWork, key: str, fingerprint: str, balance: int) -> Held:
@@ -226,17 +192,3 @@ def _replay(uow: UnitOfWork, key: str, fingerprint: str, balance: int) -> Held:
     if entry.request_hash != fingerprint:
         raise IdempotencyConflict("this idempotency key was used for a different request")
     return Held(withdrawal, balance, replayed=True)
-
-
-def _payable(phone: str) -> str:
-    try:
-        return mpesa.msisdn(phone)
-    except InvalidPhone:
-        raise refused("not_an_mpesa_number", "M-Pesa pays Kenyan mobile numbers only") from None
-
-
-def _fee(uow: UnitOfWork, amount: int) -> int:
-    fee = uow.ledger.fee("withdrawal", amount)
-    if fee is None:
-        raise refused("invalid_amount", "no fee band covers this amount")
-    return fee
