@@ -1278,3 +1278,14 @@ $$;
 CREATE TRIGGER pay_requests_guard
     BEFORE INSERT OR UPDATE OR DELETE ON pay_requests
     FOR EACH ROW EXECUTE FUNCTION pay_requests_guard();
+
+-- ---- worker leases (migration 0027) ----------------------------------------------
+
+CREATE TABLE worker_leases (
+    name        TEXT        PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9-]{1,62}$'),
+    holder      TEXT        NOT NULL CHECK (length(holder) BETWEEN 1 AND 200),
+    acquired_at TIMESTAMPTZ NOT NULL,
+    renewed_at  TIMESTAMPTZ NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL,
+    CHECK (acquired_at <= renewed_at AND renewed_at < expires_at)
+);

@@ -233,8 +233,13 @@ class Settings(BaseSettings):
     stellar_local_network_port: int = 8010
     stellar_local_network_close_interval_s: float = Field(default=1.0, gt=0)
 
+    # Seconds a worker loop that runs in one process at a time (the settler, the incoming
+    # watcher) holds its lease between renewals: a standby takes over this long after
+    # the holder dies (app/db/leases.py). The holder renews it every second or so.
+    worker_lease_ttl_s: float = Field(default=15.0, ge=1.0, le=600.0)
+
     # Seconds between reconciliations of the ledger against Stellar (one worker runs
-    # each, under an advisory lock); 0 turns the periodic job off.
+    # each, under a lease); 0 turns the periodic job off.
     reconciliation_interval_s: int = Field(default=3600, ge=0)
 
     # M-Pesa through Safaricom's Daraja API. Without DARAJA_CONSUMER_KEY outside

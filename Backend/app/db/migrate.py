@@ -31,35 +31,32 @@ def migration_files() -> list[Path]:
 
 
 def apply_migrations(dsn: str) -> list[str]:
-    """Apply every pending migration; returns the names applied."""
+    """Apply every pending migration; returns the names applied.
+
+    Each migration is one transaction that first takes the migrations' transaction-level
+    advisory lock, then reads whether it was applied: two processes starting at once
+    apply each file once, and the lock holds behind PgBouncer in transaction mode.
+    """
     applied_now: list[str] = []
     conn = psycopg2.connect(dsn, application_name="paytrace-migrate")
     try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%(id)s)", {"id": _LOCK_ID})
-            cur.execute(
-                """
-                CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version    TEXT PRIMARY KEY,
-                    name       TEXT NOT NULL,
-                    checksum   TEXT NOT NULL,
-                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-                )
-                """
-            )
-            cur.execute("SELECT version, checksum FROM schema_migrations")
-            done = dict(cur.fetchall())
-        conn.autocommit = False
         for path in migration_files():
             sql = path.read_text()
             checksum = hashlib.sha256(sql.encode()).hexdigest()
             version = path.name[:4]
-            if version in done:
-                if done[version] != checksum:
-                    raise RuntimeError(f"migration {path.name} changed after it was applied")
-                continue
             with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%(id)s)", {"id": _LOCK_ID})
+                cur.execute(_BOOKKEEPING)
+                cur.execute(
+                    "SELECT checksum FROM schema_migrations WHERE version = %(v)s",
+                    {"v": version},
+                )
+                found = cur.fetchone()
+                if found is not None:
+                    conn.rollback()
+                    if found[0] != checksum:
+                        raise RuntimeError(f"migration {path.name} changed after it was applied")
+                    continue
                 cur.execute(sql)
                 cur.execute(
                     "INSERT INTO schema_migrations (version, name, checksum)"
@@ -68,12 +65,19 @@ def apply_migrations(dsn: str) -> list[str]:
                 )
             conn.commit()
             applied_now.append(path.name)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_unlock(%(id)s)", {"id": _LOCK_ID})
     finally:
         conn.close()
     return applied_now
+
+
+_BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    checksum   TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
 
 
 def migrate_at_start(dsn: str, log: logging.Logger) -> bool:

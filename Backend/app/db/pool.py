@@ -1,7 +1,13 @@
 """PostgreSQL connections: a thread-safe psycopg2 pool with sane timeouts.
 
-Every connection gets a statement timeout and a connect timeout so that a sick
-database turns into a quick ServiceUnavailable instead of a hung USSD hop.
+Every transaction gets a statement timeout and every connection a connect timeout, so
+that a sick database turns into a quick ServiceUnavailable instead of a hung USSD hop.
+
+The statement timeout is set per transaction (`SET LOCAL`), not per session: behind
+PgBouncer in transaction mode a client's session settings would leak to whichever
+client gets its server connection next, and PgBouncer refuses the startup `options`
+parameter outright. It costs no round trip: the first statement of each transaction
+carries `SET LOCAL statement_timeout = ...;` in front of it, in the same message.
 """
 
 from __future__ import annotations
@@ -13,11 +19,33 @@ from typing import TYPE_CHECKING
 
 import psycopg2
 import psycopg2.extensions
+import psycopg2.sql
 
 from app.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from app.config import Settings
+
+
+def timed_cursor(statement_timeout_ms: int) -> type[psycopg2.extensions.cursor]:
+    """A cursor class that opens every transaction with the statement timeout."""
+    arm = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+
+    class TimedCursor(psycopg2.extensions.cursor):
+        def execute(self, query, vars=None):
+            conn = self.connection
+            idle = conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+            if idle and not conn.autocommit:
+                # This statement opens a transaction: the timeout rides in with it.
+                if isinstance(query, bytes):
+                    query = arm.encode() + query
+                elif isinstance(query, str):
+                    query = arm + query
+                else:  # psycopg2.sql.Composable
+                    query = psycopg2.sql.SQL(arm) + query
+            return super().execute(query, vars)
+
+    return TimedCursor
 
 
 class Database:
@@ -41,7 +69,7 @@ class Database:
         self._wait_s = connect_timeout_s
         self._kwargs = {
             "connect_timeout": connect_timeout_s,
-            "options": f"-c statement_timeout={statement_timeout_ms}",
+            "cursor_factory": timed_cursor(statement_timeout_ms),
             "application_name": "paytrace",
         }
         self._idle: list[psycopg2.extensions.connection] = []

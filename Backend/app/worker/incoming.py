@@ -3,7 +3,7 @@ network, in Horizon's total order) from the stored cursor, with stellar-sdk's ca
 builder, and hands each page to services/incoming_payments.py, which sorts each payment
 and records (or credits) it with the moved cursor in one transaction.
 
-One watcher moves the cursor at a time (an advisory lock); should two ever run, the
+One watcher moves the cursor at a time (a lease, app/db/leases.py); should two ever run, the
 cursor's row lock makes the second start again from where the first got to.
 """
 
@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from stellar_sdk import Server
 
 from app.config import Settings
-from app.db import advisory
-from app.db.advisory import SessionLock
+from app.db import leases
+from app.db.leases import Lease
 from app.db.pool import Database
 from app.integrations.stellar import Horizon
 from app.services import incoming_payments
@@ -44,9 +44,11 @@ class IncomingWatcher:
         *,
         interval_s: float = 2.0,
         page_size: int = PAGE_SIZE,
+        lease_ttl_s: float = leases.DEFAULT_TTL_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._database = database
+        self._lease_ttl_s = lease_ttl_s
         self._uow = uow_factory(database)
         self._server = server
         self._asset = system.asset
@@ -69,13 +71,14 @@ class IncomingWatcher:
             Horizon.from_settings(settings).server,
             system,
             interval_s=settings.stellar_watch_interval_s,
+            lease_ttl_s=settings.worker_lease_ttl_s,
         )
 
     # ---- the loop ---------------------------------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Watch while this process holds the watcher's lock; never raises."""
-        lock = SessionLock(self._database.dsn, advisory.INCOMING, name="incoming-watcher")
+        """Watch while this process holds the watcher's lease; never raises."""
+        lock = Lease(self._database, leases.INCOMING, ttl_s=self._lease_ttl_s)
         try:
             while not stop.is_set():
                 try:

@@ -61,6 +61,7 @@ def _settler(settings: Settings, database: Database) -> Loop:
         passphrase=settings.stellar_network_passphrase,
         envelope_ttl_s=settings.stellar_envelope_ttl_s,
         batch_window_s=settings.stellar_batch_window_s,
+        lease_ttl_s=settings.worker_lease_ttl_s,
     )
 
 

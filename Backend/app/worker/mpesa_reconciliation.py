@@ -2,7 +2,7 @@
 midnight East Africa Time, yesterday's deposits and withdrawals against M-Pesa's
 statement.
 
-Any number of workers may run this loop: a PostgreSQL advisory lock lets one of them
+Any number of workers may run this loop: a lease (app/db/leases.py) lets one of them
 reconcile at a time, and a stored report for yesterday says it is done, so a restart
 or a second worker does not run it twice. A statement not there yet (not downloaded,
 the sandbox unreachable) is asked for again every RETRY_S.
@@ -16,8 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
-from app.db import advisory
-from app.db.advisory import SessionLock
+from app.db import leases
+from app.db.leases import Lease
 from app.db.pool import Database
 from app.domain.mpesa_reconciliation import day_bounds, eat_day
 from app.integrations.mpesa_statement import (
@@ -82,9 +82,7 @@ class MpesaReconciliationJob:
         due_at = day_bounds(eat_day(now))[0] + self._delay
         if now < due_at:
             return min((due_at - now).total_seconds(), MAX_WAIT_S)
-        lock = SessionLock(
-            self._database.dsn, advisory.MPESA_RECONCILIATION, name="mpesa-reconciliation"
-        )
+        lock = Lease(self._database, leases.MPESA_RECONCILIATION, ttl_s=leases.JOB_TTL_S)
         try:
             if not lock.held():
                 return RETRY_S  # another worker is reconciling

@@ -1,6 +1,6 @@
 """The reconciliation job: every RECONCILIATION_INTERVAL_S, the ledger against Stellar.
 
-Any number of workers may run this loop; a PostgreSQL advisory lock lets one of them
+Any number of workers may run this loop; a lease (app/db/leases.py) lets one of them
 reconcile at a time, and the last stored report says when the next run is due, so a
 restart or a second worker does not run it again early.
 """
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.config import Settings
-from app.db import advisory
-from app.db.advisory import SessionLock
+from app.db import leases
+from app.db.leases import Lease
 from app.db.pool import Database
 from app.integrations.stellar import Horizon, StellarNetwork, StellarUnavailable
 from app.services import reconciliation
@@ -75,7 +75,7 @@ class ReconciliationJob:
     def run_if_due(self) -> float:
         """Reconcile if no run finished within the interval and no other worker is at it;
         returns the seconds until it should look again."""
-        lock = SessionLock(self._database.dsn, advisory.RECONCILIATION, name="reconciliation")
+        lock = Lease(self._database, leases.RECONCILIATION, ttl_s=leases.JOB_TTL_S)
         try:
             if not lock.held():
                 return min(self._interval_s, RETRY_S)  # another worker is reconciling

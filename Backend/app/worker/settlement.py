@@ -11,7 +11,7 @@ word, settlement_expiry, never this machine's clock). docs/stellar.md tells the 
 Each round signs one envelope per batch with a free channel account as its source (it
 pays the fee; users never hold XLM), so many users settle in the same ledger;
 activations go first. After a crash every envelope still 'signed' is resent as it is
-before anything new is built. One settler runs per database (an advisory lock), because
+before anything new is built. One settler runs per database (a lease, app/db/leases.py), because
 the plan relies on seeing every envelope in flight.
 """
 
@@ -25,8 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.db import advisory
-from app.db.advisory import SessionLock
+from app.db import leases
+from app.db.leases import Lease
 from app.db.pool import Database
 from app.domain.records.settlement import SignedEnvelope
 from app.integrations.stellar import (
@@ -43,9 +43,9 @@ from app.worker.context import UowFactory, uow_factory
 
 log = logging.getLogger("paytrace.settlement")
 
-# One settler per database (app/db/advisory.py): a standby asks for the lock this
+# One settler per database (app/db/leases.py): a standby asks for the lease this
 # often, and the holder checks it still has it this often.
-LOCK_RETRY_S = 5.0
+LOCK_RETRY_S = 1.0
 LOCK_CHECK_S = 1.0
 RETRY_BASE_S = 1.0
 RETRY_CAP_S = 30.0
@@ -83,11 +83,13 @@ class Settler:
         poll_interval_s: float = 0.05,
         batch_window_s: float = 0.0,
         retry_base_s: float = RETRY_BASE_S,
+        lease_ttl_s: float = leases.DEFAULT_TTL_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not system.channels:
             raise ValueError("settlement needs at least one channel account")
         self._database = database
+        self._lease_ttl_s = lease_ttl_s
         self._uow: UowFactory = uow_factory(database)
         self._network = network
         self._signing = Signing(system, box, passphrase, timedelta(seconds=envelope_ttl_s))
@@ -105,7 +107,7 @@ class Settler:
     def run_forever(self, stop: threading.Event) -> None:
         """Settle while this process holds the settlement lock, until stop is set
         (in-flight envelopes are answered first)."""
-        lock = SessionLock(self._database.dsn, advisory.SETTLEMENT, name="settler")
+        lock = Lease(self._database, leases.SETTLEMENT, ttl_s=self._lease_ttl_s)
         try:
             while not stop.is_set():
                 if not lock.held():  # another process settles, or the lock was lost

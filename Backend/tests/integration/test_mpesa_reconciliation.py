@@ -12,8 +12,8 @@ import psycopg2
 import pytest
 
 from app.cli import reconcile_mpesa
-from app.db import advisory
-from app.db.advisory import SessionLock
+from app.db import leases
+from app.db.leases import Lease
 from app.db.unit_of_work import UnitOfWork
 from app.domain.mpesa_reconciliation import (
     AMOUNT_MISMATCH,
@@ -221,7 +221,7 @@ def test_one_worker_at_a_time_runs_the_daily_job(clean_database):
     statement = FakeStatement()
     moment = datetime(2026, 11, 30, 3, tzinfo=EAT)
     job = MpesaReconciliationJob(clean_database, statement, delay_s=0, clock=_clock(moment))
-    other = SessionLock(clean_database.dsn, advisory.MPESA_RECONCILIATION, name="other")
+    other = Lease(clean_database, leases.MPESA_RECONCILIATION)
     assert other.held()
     try:
         job.run_if_due()

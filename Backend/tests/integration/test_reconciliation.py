@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import psycopg2
 import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -18,7 +17,8 @@ from stellar_sdk import Keypair, TransactionBuilder
 
 from app.cli import reconcile as reconcile_command
 from app.config import Settings
-from app.db.advisory import RECONCILIATION
+from app.db import leases
+from app.db.leases import Lease
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.stellar import (
     AccountState,
@@ -468,14 +468,13 @@ def test_the_job_runs_once_per_interval_and_one_worker_at_a_time(custody, clean_
     assert len(stored_reports(clean_database)) == 1
 
     clock.now += timedelta(hours=1)
-    other = psycopg2.connect(clean_database.dsn)  # another worker is reconciling
+    other = Lease(clean_database, leases.RECONCILIATION)  # another worker is reconciling
+    assert other.held()
     try:
-        with other.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (RECONCILIATION,))
         assert job.run_if_due() == RETRY_S
         assert len(stored_reports(clean_database)) == 1
     finally:
-        other.close()
+        other.release()
 
     assert job.run_if_due() == 3600 and len(stored_reports(clean_database)) == 2
 

@@ -55,6 +55,8 @@ def start_settler(settings) -> subprocess.Popen:
         "data_dir": str(settings.data_dir),
         "stellar_horizon_url": settings.stellar_horizon_url,
         "stellar_channels": settings.stellar_channels,
+        # The killed settler's lease lapses this soon; the next one takes over then.
+        "worker_lease_ttl_s": 1.5,
     }
     process = subprocess.Popen(
         [sys.executable, "-c", SETTLER, json.dumps(args)],

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from stellar_sdk import Asset, Keypair, Server, TransactionBuilder
 
-from app.db import advisory
-from app.db.advisory import SessionLock
+from app.db import leases
+from app.db.leases import Lease
 from app.db.repositories.incoming import IncomingPayment, IncomingRepository
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.stellar import Horizon
@@ -341,11 +341,11 @@ def test_two_watchers_at_once_credit_each_payment_once(custody, outside, clean_d
     assert check_ledger(clean_database).sound
 
 
-def test_the_worker_loop_watches_while_it_holds_the_lock(custody, outside, clean_database):
+def test_the_worker_loop_watches_while_it_holds_the_lease(custody, outside, clean_database):
     settings = custody[0]
     user_id, address = register_active(settings, clean_database, 1)
     sender = outside.account()
-    standby = SessionLock(clean_database.dsn, advisory.INCOMING, name="standby")
+    standby = Lease(clean_database, leases.INCOMING)
     loops = build_loops(
         settings.model_copy(update={"stellar_watch_interval_s": 0.05}), clean_database
     )

@@ -1,20 +1,14 @@
-"""PostgreSQL advisory lock keys: one per purpose, never shared. The settler holds its
-lock for as long as it runs, so sharing the migration lock's key would block every
-API start (`migrate_on_start`) behind a running worker."""
+"""Transaction lock keys and worker lease names: one per purpose, never shared."""
 
-from app.db import advisory, migrate
+from app.db import advisory, leases, migrate
 
 
-def test_every_purpose_has_its_own_lock_key():
-    keys = [
-        advisory.MIGRATIONS,
-        advisory.SETTLEMENT,
-        advisory.INCOMING,
-        advisory.RECONCILIATION,
-        advisory.MPESA_RECONCILIATION,
-    ]
-    assert len(set(keys)) == len(keys)
-    # The per-day keys (base + a date's ordinal, below 2**20) overlap none of them.
+def test_the_migration_lock_and_the_per_day_keys_never_meet():
     days = range(advisory.MPESA_RECONCILIATION_DAY, advisory.MPESA_RECONCILIATION_DAY + 2**20)
-    assert not [key for key in keys if key in days]
+    assert advisory.MIGRATIONS not in days
     assert migrate._LOCK_ID == advisory.MIGRATIONS
+
+
+def test_every_worker_loop_has_its_own_lease():
+    names = [leases.SETTLEMENT, leases.INCOMING, leases.RECONCILIATION, leases.MPESA_RECONCILIATION]
+    assert len(set(names)) == len(names)
