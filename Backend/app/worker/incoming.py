@@ -94,6 +94,7 @@ class IncomingWatcher:
         while stop is None or not stop.is_set():
             page = (
                 self._server.payments()
+                .join("transactions")  # each payment's memo, which may name a pay order
                 .cursor(cursor)
                 .order(desc=False)
                 .limit(self._page_size)
@@ -137,9 +138,8 @@ class IncomingWatcher:
                 moved.done = done
                 raise
             cursor = payment.paging_token
-            if recorded:
-                credited = payment.reason is None
-                done += WatchPass(1, int(credited), int(not credited))
+            if recorded is not None:
+                done += WatchPass.of(recorded)
         last = str(records[-1]["paging_token"])
         if last != cursor:
             incoming_payments.record(self._uow(), cursor, last, None, now=self._clock())

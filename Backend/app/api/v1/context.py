@@ -23,6 +23,7 @@ from app.services.access_tokens import AccessClaims, AccessTokens
 from app.services.facade import ChannelServices
 from app.services.keys import session_key
 from app.services.otp import OtpKit
+from app.services.stellar_order_links import StellarPayee, payee_from_settings
 
 
 class SignInRequired(Unauthorized):
@@ -68,6 +69,9 @@ class ApiServices:
     attempt_key: bytes
     # Drops a phone's cached USSD profile after it changes here.
     forget_profile: Callable[[str], Awaitable[None]]
+    # Where pay orders are paid on Stellar (the merchant API shows it), None without a
+    # network. Public addresses only: read from the seeds once, at start-up.
+    stellar_payee: StellarPayee | None = None
 
     @classmethod
     def build(
@@ -82,6 +86,7 @@ class ApiServices:
             refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
             attempt_key=session_key(settings, "api-pin-attempt"),
             forget_profile=forget_profile,
+            stellar_payee=payee_from_settings(settings),
         )
 
     @property

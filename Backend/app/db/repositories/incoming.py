@@ -4,6 +4,7 @@ every payment it saw (stellar_incoming), with what it needs to sort them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg2.extensions
 
@@ -15,9 +16,10 @@ class IncomingPayment:
     from_address: str
     to_address: str
     amount: int  # cents
-    outcome: str  # credited | ignored
+    outcome: str  # credited | ignored | order_paid | owed_back
     reason: str | None
     transaction_id: int | None
+    order_id: int | None = None  # the pay order it named (order_paid, owed_back)
 
 
 class IncomingRepository:
@@ -105,9 +107,9 @@ class IncomingRepository:
                 """
                 INSERT INTO stellar_incoming
                     (operation_id, tx_hash, from_address, to_address, amount, transaction_id,
-                     outcome, reason)
+                     outcome, reason, order_id)
                 VALUES (%(op)s, %(hash)s, %(from)s, %(to)s, %(amount)s, %(tx)s, %(outcome)s,
-                        %(reason)s)
+                        %(reason)s, %(order)s)
                 """,
                 {
                     "op": payment.operation_id,
@@ -118,6 +120,7 @@ class IncomingRepository:
                     "tx": payment.transaction_id,
                     "outcome": payment.outcome,
                     "reason": payment.reason,
+                    "order": payment.order_id,
                 },
             )
 
@@ -126,6 +129,19 @@ class IncomingRepository:
         with self._conn.cursor() as cur:
             cur.execute(
                 "SELECT operation_id, tx_hash, from_address, to_address, amount, outcome,"
-                " reason, transaction_id FROM stellar_incoming ORDER BY operation_id::numeric"
+                " reason, transaction_id, order_id FROM stellar_incoming"
+                " ORDER BY operation_id::numeric"
             )
             return [IncomingPayment(*row) for row in cur.fetchall()]
+
+    def owed_back(self, limit: int) -> list[tuple[IncomingPayment, datetime]]:
+        """Payments owed back to their senders, oldest first, with when each was seen
+        (an operator's list: docs/stellar.md)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT operation_id, tx_hash, from_address, to_address, amount, outcome,"
+                " reason, transaction_id, order_id, created_at FROM stellar_incoming"
+                " WHERE outcome = 'owed_back' ORDER BY created_at, operation_id LIMIT %(limit)s",
+                {"limit": limit},
+            )
+            return [(IncomingPayment(*row[:9]), row[9]) for row in cur.fetchall()]

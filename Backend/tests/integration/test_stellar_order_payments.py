@@ -1,0 +1,317 @@
+"""Pay orders paid from any Stellar wallet, on PayTrace's local Stellar network over real
+HTTP and real PostgreSQL: KES to the treasury with the order's code as memo (or to the
+treasury's muxed address) pays the order once (the merchant credited less its fee, the
+order paid, `order.paid`, the merchant's SMS); a replayed watcher pass takes nothing
+twice; a wrong amount, a late, canceled or unknown order is owed back to the sender,
+never credited; and a Stellar payment racing a wallet payment of one order pays it once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from stellar_sdk import Keypair, MuxedAccount
+
+from app.db.unit_of_work import UnitOfWork
+from app.domain.merchants import FeeRule
+from app.errors import OrderNotPayable
+from app.services import merchants, orders
+from app.services.incoming_payments import WatchPass
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments.payments import MerchantPaymentRequest
+from app.services.stellar_order_links import pay_details, payee_of
+from tests.conftest import LiveServer
+from tests.integration.test_ledger_concurrency import run_together
+from tests.integration.test_stellar_incoming import Outside, incoming, query, watcher
+from tests.support.merchants import application
+from tests.support.stellar import custody_settings, local_network, prepared_system
+from tests.support.wallets import (
+    check_ledger,
+    fund,
+    phone_of,
+    register,
+    registration_secrets,
+    wallet_balance,
+)
+
+RULE = FeeRule(50, 100, 20_000)
+AMOUNT = 250_00
+FEE = RULE.fee_for(AMOUNT)  # 125
+
+
+@pytest.fixture
+def custody(settings, tmp_path):
+    with local_network(tmp_path / "net", close_interval_s=0.05) as net:
+        custody = custody_settings(settings, net.url, stellar_channels=2)
+        yield custody, prepared_system(custody), net.url
+
+
+@pytest.fixture
+def world(custody, clean_database):
+    settings, system, url = custody
+    merchant = merchants.onboard(UnitOfWork(clean_database), application(fee=RULE)).merchant
+    outside = Outside(url, settings.stellar_network_passphrase, system)
+    sender = outside.account(kes="5000")
+    # A first pass stores the watcher's starting cursor (no wallet is active yet, so
+    # it starts at the network's newest ledger): what is paid next is watched.
+    watcher(custody, clean_database).poll_once()
+    return clean_database, merchant, outside, sender, system
+
+
+def new_order(database, merchant_id: int, key: str, amount: int = AMOUNT, minutes: int = 15):
+    draft = orders.Draft(
+        amount=amount,
+        merchant_reference="INV-42",
+        description="Sukuma wiki",
+        expires_in_minutes=minutes,
+    )
+    answer = orders.create(UnitOfWork(database), merchant_id, key, draft, datetime.now(UTC))
+    assert answer.status == 201
+    return answer.body
+
+
+def pay_on_stellar(outside: Outside, sender: Keypair, details: dict, memo: str | None = None):
+    """What a wallet does with the order's `stellar` block: pay the destination the
+    amount of the asset, with the memo."""
+    asset_code, amount = details["asset_code"], details["amount"]
+    assert asset_code == outside.system.asset.code
+    text = details["memo"] if memo is None else memo
+
+    def build(builder):
+        builder.append_payment_op(details["destination"], outside.system.asset, amount)
+        return builder.add_text_memo(text)
+
+    return outside.submit(outside.envelope(sender, build))
+
+
+def order_state(database, order_id: int) -> tuple:
+    return query(
+        database,
+        "SELECT status, paid_amount, payment_transaction_id FROM pay_orders WHERE id = %s",
+        order_id,
+    )[0]
+
+
+def merchant_balance(database, merchant_id: int) -> int:
+    row = merchants.get(UnitOfWork(database), merchant_id)
+    assert row is not None
+    return row.balance
+
+
+def taken(database) -> list:
+    """What the watcher recorded of payments to the treasury naming an order."""
+    return [p for p in incoming(database) if p.outcome in ("order_paid", "owed_back")]
+
+
+def test_an_order_paid_by_memo_is_paid_once_to_its_merchant(world):
+    database, merchant, outside, sender, system = world
+    order = new_order(database, merchant.id, "o1")
+    details = pay_details(payee_of(system), order)
+    assert details is not None and details["destination"] == system.treasury.public_key
+    tx_hash = pay_on_stellar(outside, sender, details)
+
+    assert watcher(*_args(world)).poll_once() == WatchPass(seen=1, orders_paid=1)
+
+    [paid] = taken(database)
+    assert (paid.outcome, paid.order_id, paid.amount, paid.tx_hash, paid.reason) == (
+        "order_paid",
+        order["id"],
+        AMOUNT,
+        tx_hash,
+        None,
+    )
+    assert order_state(database, order["id"]) == ("paid", AMOUNT, paid.transaction_id)
+    assert merchant_balance(database, merchant.id) == AMOUNT - FEE
+    [(kind, channel, fee, note)] = query(
+        database,
+        "SELECT kind, channel, fee, note FROM journal_transactions WHERE id = %s",
+        paid.transaction_id,
+    )
+    assert (kind, channel, fee) == ("stellar_order_payment", "system", FEE)
+    assert note == f"MAMA MBOGA (order {order['code']}) Stellar {sender.public_key}"
+    legs = query(
+        database,
+        "SELECT coalesce(a.code, a.kind), l.amount FROM journal_legs l"
+        " JOIN ledger_accounts a ON a.id = l.account_id WHERE l.transaction_id = %s"
+        " ORDER BY l.id",
+        paid.transaction_id,
+    )
+    assert sorted(amount for _, amount in legs) == sorted([-AMOUNT, AMOUNT, -FEE, FEE])
+    assert ("stellar_clearing", -AMOUNT) in legs
+    # Already on-chain (in the treasury, which holds merchants' money): nothing to settle.
+    assert query(
+        database,
+        "SELECT status, origin, tx_hash FROM stellar_settlements WHERE transaction_id = %s",
+        paid.transaction_id,
+    ) == [("settled", "incoming", tx_hash)]
+    [(message,)] = query(
+        database,
+        "SELECT payload->>'message' FROM outbox WHERE kind = 'sms'"
+        " AND payload->>'template' = 'merchant_order_paid_on_stellar'",
+    )
+    assert f"order {order['code']} (Sukuma wiki, INV-42) paid, KES 250" in message
+    assert f"{sender.public_key[:4]}...{sender.public_key[-4:]}" in message
+    assert query(database, "SELECT type FROM merchant_events WHERE type LIKE 'order.%%'") == [
+        ("order.paid",)
+    ]
+    assert check_ledger(database).sound
+
+
+def _args(world):
+    database, _, outside, _, system = world
+    return (None, system, outside.url), database
+
+
+def test_a_replayed_or_duplicated_watcher_pass_takes_the_payment_once(world):
+    database, merchant, outside, sender, system = world
+    order = new_order(database, merchant.id, "o1")
+    pay_on_stellar(outside, sender, pay_details(payee_of(system), order))
+    first = watcher(*_args(world))
+    assert first.poll_once().orders_paid == 1
+    start = query(database, "SELECT cursor FROM stellar_cursors")[0][0]
+
+    # The cursor set back (a restored backup, a watcher replaying a page): seen before.
+    with UnitOfWork(database) as uow, uow.conn.cursor() as cur:
+        cur.execute("UPDATE stellar_cursors SET cursor = '0'")
+        uow.commit()
+    again = run_together([watcher(*_args(world)).poll_once for _ in range(2)])
+
+    assert all(isinstance(done, WatchPass) and done.orders_paid == 0 for done in again)
+    assert len(taken(database)) == 1
+    assert merchant_balance(database, merchant.id) == AMOUNT - FEE
+    assert query(database, "SELECT cursor FROM stellar_cursors")[0][0] == start
+    assert check_ledger(database).sound
+
+
+def test_a_muxed_address_pays_the_order_it_names(world):
+    database, merchant, outside, sender, system = world
+    order = new_order(database, merchant.id, "o1")
+    muxed = pay_details(payee_of(system), order)["muxed_destination"]
+    assert MuxedAccount.from_account(muxed).account_muxed_id == order["id"]
+
+    outside.pay(sender, muxed, "250.00")
+    assert watcher(*_args(world)).poll_once().orders_paid == 1
+
+    assert order_state(database, order["id"])[0] == "paid"
+    assert merchant_balance(database, merchant.id) == AMOUNT - FEE
+
+
+def test_what_cannot_pay_an_order_is_owed_back_never_credited(world):
+    database, merchant, outside, sender, system = world
+    payee = payee_of(system)
+    short = new_order(database, merchant.id, "short")
+    canceled = new_order(database, merchant.id, "canceled")
+    orders.cancel(UnitOfWork(database), merchant.id, canceled["id"], "c", datetime.now(UTC))
+    pay_on_stellar(outside, sender, pay_details(payee, short) | {"amount": "249.99"})
+    pay_on_stellar(outside, sender, pay_details(payee, short) | {"amount": "250.01"})
+    pay_on_stellar(outside, sender, pay_details(payee, canceled))
+    pay_on_stellar(outside, sender, pay_details(payee, short), memo="48213576")  # no such code
+    pay_on_stellar(outside, sender, pay_details(payee, short) | {"amount": "250.0000001"})
+
+    assert watcher(*_args(world)).poll_once() == WatchPass(seen=5, owed_back=5)
+
+    owed = taken(database)
+    assert [(p.outcome, p.transaction_id, p.from_address) for p in owed] == [
+        ("owed_back", None, sender.public_key)
+    ] * 5
+    assert [p.reason for p in owed] == [
+        f"wrong amount: paid KES 249.99, order {short['code']} is KES 250.00",
+        f"wrong amount: paid KES 250.01, order {short['code']} is KES 250.00",
+        f"order {canceled['code']} is canceled",
+        "no order with code 48213576",
+        "amount not whole cents: 250.0000001 KES",
+    ]
+    assert [p.order_id for p in owed] == [
+        short["id"],
+        short["id"],
+        canceled["id"],
+        None,
+        short["id"],
+    ]
+    assert order_state(database, short["id"]) == ("awaiting_payment", None, None)
+    assert merchant_balance(database, merchant.id) == 0
+
+
+def test_an_operator_lists_what_is_owed_back(world, live_settings):
+    from app.api.app import create_app
+
+    database, merchant, outside, sender, system = world
+    order = new_order(database, merchant.id, "o1")
+    pay_on_stellar(outside, sender, pay_details(payee_of(system), order) | {"amount": "249.99"})
+    pay_on_stellar(outside, sender, pay_details(payee_of(system), order), memo="11111111")
+    watcher(*_args(world)).poll_once()
+    assert live_settings.admin_token is not None
+    token = live_settings.admin_token.get_secret_value()
+
+    with LiveServer(create_app(live_settings), live_settings.port) as server:
+        answer = httpx.get(
+            f"{server.url}/api/v1/admin/stellar/owed-back",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["items"]
+    assert [(i["from_address"], i["amount"], i["order_id"]) for i in items] == [
+        (sender.public_key, 24_999, order["id"]),
+        (sender.public_key, AMOUNT, None),
+    ]
+    assert (
+        items[0]["reason"] == f"wrong amount: paid KES 249.99, order {order['code']} is KES 250.00"
+    )
+    assert items[1]["reason"] == "no order with code 11111111"
+
+
+def test_a_late_payment_is_owed_back_and_the_order_stays_expired(world):
+    database, merchant, outside, sender, system = world
+    order = new_order(database, merchant.id, "late", minutes=1)
+    pay_on_stellar(outside, sender, pay_details(payee_of(system), order))
+    late = watcher(*_args(world))
+    late._clock = lambda: datetime.now(UTC) + timedelta(minutes=2)  # seen after it expired
+
+    assert late.poll_once() == WatchPass(seen=1, owed_back=1)
+
+    [owed] = taken(database)
+    assert owed.reason == f"order {order['code']} is expired"
+    assert order_state(database, order["id"]) == ("awaiting_payment", None, None)
+    assert merchant_balance(database, merchant.id) == 0
+
+
+def test_an_order_paid_from_a_wallet_and_on_stellar_at_once_is_paid_once(world, settings):
+    database, merchant, outside, sender, system = world
+    box, pin_hash = registration_secrets(settings)
+    payer = register(database, box, pin_hash, phone=phone_of(1))
+    fund(database, phone_of(1), 1_000_000)
+    payee = payee_of(system)
+    raced = [new_order(database, merchant.id, f"race-{i}") for i in range(4)]
+    for order in raced:
+        pay_on_stellar(outside, sender, pay_details(payee, order))
+
+    def wallet_pays(order: dict):
+        request = MerchantPaymentRequest(
+            payer, None, None, f"w-{order['id']}", channel="api", order_code=order["code"]
+        )
+        return lambda: merchant_payments.pay(UnitOfWork(database), request)
+
+    outcomes = run_together([watcher(*_args(world)).poll_once, *map(wallet_pays, raced)])
+
+    assert not [
+        o for o in outcomes if isinstance(o, Exception) and not isinstance(o, OrderNotPayable)
+    ]
+    by_wallet = sum(not isinstance(o, Exception) for o in outcomes[1:])
+    records = {p.order_id: p for p in taken(database)}
+    assert len(records) == len(raced)
+    for order, outcome in zip(raced, outcomes[1:], strict=True):
+        state = order_state(database, order["id"])
+        assert state[:2] == ("paid", AMOUNT)  # paid, once
+        stellar = records[order["id"]]
+        if isinstance(outcome, Exception):  # Stellar won the order's row
+            assert stellar.outcome == "order_paid" and state[2] == stellar.transaction_id
+        else:  # the wallet won: the Stellar payment is owed back, not kept
+            assert stellar.outcome == "owed_back"
+            assert stellar.reason == f"order {order['code']} is paid"
+            assert state[2] == outcome.transaction_id
+    assert wallet_balance(database, payer) == 1_000_000 - by_wallet * AMOUNT
+    assert merchant_balance(database, merchant.id) == len(raced) * (AMOUNT - FEE)
+    assert check_ledger(database).sound
