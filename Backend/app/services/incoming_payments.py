@@ -203,7 +203,11 @@ def record(
         if row is not None and row.transaction_id is not None:
             log.info(
                 "incoming payment credited",
-                extra={"operation_id": row.operation_id, "amount": row.amount, "to": row.outcome},
+                extra={
+                    "operation_id": row.operation_id,
+                    "amount": row.amount,
+                    "outcome": row.outcome,
+                },
             )
         return None if row is None else row.outcome
 

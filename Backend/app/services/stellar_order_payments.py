@@ -45,6 +45,9 @@ from app.services.transfers import fees_shard
 log = logging.getLogger("paytrace.stellar.incoming")
 
 KIND = "stellar_order_payment"
+# A mux id is any uint64; an order's id is a BIGINT. A larger one names no order (and
+# must not reach PostgreSQL, whose error would stop the watcher at that payment).
+_MAX_ORDER_ID = 2**63 - 1
 OWED_PAGE_MAX = 200
 PAID = "order_paid"
 OWED_BACK = "owed_back"
@@ -109,6 +112,8 @@ def _locked_order(uow: UnitOfWork, named: OrderNamed) -> PayOrderRow | None:
     newest with the code (codes are unique among live orders; a mistyped one, its
     check digit wrong, names none)."""
     if named.order_id is not None:
+        if not 0 < named.order_id <= _MAX_ORDER_ID:
+            return None
         return uow.pay_orders.get(named.order_id, for_update=True)
     assert named.code is not None
     if not rules.is_order_code(named.code):

@@ -8,22 +8,28 @@ never credited; and a Stellar payment racing a wallet payment of one order pays 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import httpx
 import pytest
 from stellar_sdk import Keypair, MuxedAccount
 
+from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.merchants import FeeRule
+from app.domain.records.merchants import MerchantRow
 from app.errors import OrderNotPayable
+from app.integrations.stellar import Horizon
 from app.services import merchants, orders
+from app.services.custody import SystemAccounts
 from app.services.incoming_payments import WatchPass
 from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.stellar_order_links import pay_details, payee_of
+from app.worker.incoming import IncomingWatcher
 from tests.conftest import LiveServer
 from tests.integration.test_ledger_concurrency import run_together
-from tests.integration.test_stellar_incoming import Outside, incoming, query, watcher
+from tests.integration.test_stellar_incoming import Outside, incoming, query
 from tests.support.merchants import application
 from tests.support.stellar import custody_settings, local_network, prepared_system
 from tests.support.wallets import (
@@ -53,10 +59,25 @@ def world(custody, clean_database):
     merchant = merchants.onboard(UnitOfWork(clean_database), application(fee=RULE)).merchant
     outside = Outside(url, settings.stellar_network_passphrase, system)
     sender = outside.account(kes="5000")
+    world = World(clean_database, merchant, outside, sender, system)
     # A first pass stores the watcher's starting cursor (no wallet is active yet, so
     # it starts at the network's newest ledger): what is paid next is watched.
-    watcher(custody, clean_database).poll_once()
-    return clean_database, merchant, outside, sender, system
+    watcher(world).poll_once()
+    return world
+
+
+class World(NamedTuple):
+    database: Database
+    merchant: MerchantRow
+    outside: Outside
+    sender: Keypair
+    system: SystemAccounts
+
+
+def watcher(world: World, clock=lambda: datetime.now(UTC)) -> IncomingWatcher:
+    """A new watcher, as a (re)started worker builds it; `clock` is its time."""
+    server = Horizon(world.outside.url).server
+    return IncomingWatcher(world.database, server, world.system, interval_s=0.05, clock=clock)
 
 
 def new_order(database, merchant_id: int, key: str, amount: int = AMOUNT, minutes: int = 15):
@@ -111,7 +132,7 @@ def test_an_order_paid_by_memo_is_paid_once_to_its_merchant(world):
     assert details is not None and details["destination"] == system.treasury.public_key
     tx_hash = pay_on_stellar(outside, sender, details)
 
-    assert watcher(*_args(world)).poll_once() == WatchPass(seen=1, orders_paid=1)
+    assert watcher(world).poll_once() == WatchPass(seen=1, orders_paid=1)
 
     [paid] = taken(database)
     assert (paid.outcome, paid.order_id, paid.amount, paid.tx_hash, paid.reason) == (
@@ -158,16 +179,11 @@ def test_an_order_paid_by_memo_is_paid_once_to_its_merchant(world):
     assert check_ledger(database).sound
 
 
-def _args(world):
-    database, _, outside, _, system = world
-    return (None, system, outside.url), database
-
-
 def test_a_replayed_or_duplicated_watcher_pass_takes_the_payment_once(world):
     database, merchant, outside, sender, system = world
     order = new_order(database, merchant.id, "o1")
     pay_on_stellar(outside, sender, pay_details(payee_of(system), order))
-    first = watcher(*_args(world))
+    first = watcher(world)
     assert first.poll_once().orders_paid == 1
     start = query(database, "SELECT cursor FROM stellar_cursors")[0][0]
 
@@ -175,7 +191,7 @@ def test_a_replayed_or_duplicated_watcher_pass_takes_the_payment_once(world):
     with UnitOfWork(database) as uow, uow.conn.cursor() as cur:
         cur.execute("UPDATE stellar_cursors SET cursor = '0'")
         uow.commit()
-    again = run_together([watcher(*_args(world)).poll_once for _ in range(2)])
+    again = run_together([watcher(world).poll_once for _ in range(2)])
 
     assert all(isinstance(done, WatchPass) and done.orders_paid == 0 for done in again)
     assert len(taken(database)) == 1
@@ -191,7 +207,7 @@ def test_a_muxed_address_pays_the_order_it_names(world):
     assert MuxedAccount.from_account(muxed).account_muxed_id == order["id"]
 
     outside.pay(sender, muxed, "250.00")
-    assert watcher(*_args(world)).poll_once().orders_paid == 1
+    assert watcher(world).poll_once().orders_paid == 1
 
     assert order_state(database, order["id"])[0] == "paid"
     assert merchant_balance(database, merchant.id) == AMOUNT - FEE
@@ -208,19 +224,23 @@ def test_what_cannot_pay_an_order_is_owed_back_never_credited(world):
     pay_on_stellar(outside, sender, pay_details(payee, canceled))
     pay_on_stellar(outside, sender, pay_details(payee, short), memo="48213576")  # no such code
     pay_on_stellar(outside, sender, pay_details(payee, short) | {"amount": "250.0000001"})
+    for mux_id in (2**64 - 1, short["id"] + 1000):  # no such order (nor a BIGINT)
+        outside.pay(sender, MuxedAccount(payee.address, mux_id).account_muxed, "250.00")
 
-    assert watcher(*_args(world)).poll_once() == WatchPass(seen=5, owed_back=5)
+    assert watcher(world).poll_once() == WatchPass(seen=7, owed_back=7)
 
     owed = taken(database)
     assert [(p.outcome, p.transaction_id, p.from_address) for p in owed] == [
         ("owed_back", None, sender.public_key)
-    ] * 5
+    ] * 7
     assert [p.reason for p in owed] == [
         f"wrong amount: paid KES 249.99, order {short['code']} is KES 250.00",
         f"wrong amount: paid KES 250.01, order {short['code']} is KES 250.00",
         f"order {canceled['code']} is canceled",
         "no order with code 48213576",
         "amount not whole cents: 250.0000001 KES",
+        f"no order with order id {2**64 - 1}",
+        f"no order with order id {short['id'] + 1000}",
     ]
     assert [p.order_id for p in owed] == [
         short["id"],
@@ -228,6 +248,8 @@ def test_what_cannot_pay_an_order_is_owed_back_never_credited(world):
         canceled["id"],
         None,
         short["id"],
+        None,
+        None,
     ]
     assert order_state(database, short["id"]) == ("awaiting_payment", None, None)
     assert merchant_balance(database, merchant.id) == 0
@@ -240,7 +262,7 @@ def test_an_operator_lists_what_is_owed_back(world, live_settings):
     order = new_order(database, merchant.id, "o1")
     pay_on_stellar(outside, sender, pay_details(payee_of(system), order) | {"amount": "249.99"})
     pay_on_stellar(outside, sender, pay_details(payee_of(system), order), memo="11111111")
-    watcher(*_args(world)).poll_once()
+    watcher(world).poll_once()
     assert live_settings.admin_token is not None
     token = live_settings.admin_token.get_secret_value()
 
@@ -267,8 +289,7 @@ def test_a_late_payment_is_owed_back_and_the_order_stays_expired(world):
     database, merchant, outside, sender, system = world
     order = new_order(database, merchant.id, "late", minutes=1)
     pay_on_stellar(outside, sender, pay_details(payee_of(system), order))
-    late = watcher(*_args(world))
-    late._clock = lambda: datetime.now(UTC) + timedelta(minutes=2)  # seen after it expired
+    late = watcher(world, clock=lambda: datetime.now(UTC) + timedelta(minutes=2))
 
     assert late.poll_once() == WatchPass(seen=1, owed_back=1)
 
@@ -294,7 +315,7 @@ def test_an_order_paid_from_a_wallet_and_on_stellar_at_once_is_paid_once(world, 
         )
         return lambda: merchant_payments.pay(UnitOfWork(database), request)
 
-    outcomes = run_together([watcher(*_args(world)).poll_once, *map(wallet_pays, raced)])
+    outcomes = run_together([watcher(world).poll_once, *map(wallet_pays, raced)])
 
     assert not [
         o for o in outcomes if isinstance(o, Exception) and not isinstance(o, OrderNotPayable)
