@@ -104,6 +104,7 @@ class Sorted:
     reason: str | None
     user_id: int | None
     order: OrderNamed | None = None  # a payment to the treasury naming a pay order
+    closed_at: datetime | None = None  # the network's close time of its ledger
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,18 @@ def sort_payment(
         reason=reason,
         user_id=user_id if reason is None else None,
         order=order,
+        closed_at=_closed_at(record.get("created_at")),
     )
+
+
+def _closed_at(text: object) -> datetime | None:
+    """Horizon's `created_at` (its ledger's close time, e.g. 2026-12-04T15:20:41Z)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _asset_name(record: dict) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from app.db.repositories.incoming import IncomingPayment
@@ -48,6 +48,10 @@ KIND = "stellar_order_payment"
 # A mux id is any uint64; an order's id is a BIGINT. A larger one names no order (and
 # must not reach PostgreSQL, whose error would stop the watcher at that payment).
 _MAX_ORDER_ID = 2**63 - 1
+# An order code may come round again once its order is paid, expired or canceled: a
+# payment whose ledger closed before the order named by its code existed was meant
+# for an older one. Allowed this much for the network's clock against PayTrace's.
+_CLOCKS_APART = timedelta(minutes=1)
 OWED_PAGE_MAX = 200
 PAID = "order_paid"
 OWED_BACK = "owed_back"
@@ -66,6 +70,8 @@ class Arrived(Protocol):
     def cents(self) -> int: ...
     @property
     def reason(self) -> str | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,8 @@ def take(uow: UnitOfWork, payment: Arrived, named: OrderNamed, now: datetime) ->
         return _owed(payment, f"no order with {named}", None)
     if payment.reason is not None:
         return _owed(payment, payment.reason, order.id)
+    if payment.closed_at is not None and payment.closed_at < order.created_at - _CLOCKS_APART:
+        return _owed(payment, f"paid before order {order.code} was created", None)
     problem = rules.payable_problem(order.status, order.expires_at, now)
     if problem is not None:
         return _owed(payment, f"order {order.code} is {problem}", order.id)
