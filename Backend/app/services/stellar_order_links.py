@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stellar_sdk import Asset, MuxedAccount, TextMemo
+from pydantic import SecretStr
+from stellar_sdk import Asset, Keypair, MuxedAccount, TextMemo
 from stellar_sdk.sep.stellar_uri import PayStellarUri
 
 from app.config import Settings
@@ -45,12 +46,24 @@ class StellarPayee:
 
 def payee_from_settings(settings: Settings) -> StellarPayee | None:
     """The payee of this deployment's network, or None when no Stellar network is
-    configured (orders are then paid on PayTrace's own channels only). Raises
-    ValueError (a seed not set), UndecryptableSecret."""
+    configured (orders are then paid on PayTrace's own channels only). Opens the
+    treasury's and the issuer's seeds once, only to read their public addresses (kept;
+    the seeds are not): the settings hold no address beside the seed, so the two can
+    never disagree. Raises ValueError (a seed not set), UndecryptableSecret."""
     if not settings.custody_enabled:
         return None
-    system = SystemAccounts.from_settings(settings, SecretBox.from_settings(settings))
-    return payee_of(system)
+    box = SecretBox.from_settings(settings)
+    treasury, issuer = (
+        _public_key(box, getattr(settings, f"stellar_{name}_secret"), name)
+        for name in ("treasury", "issuer")
+    )
+    return StellarPayee(treasury, settings.stellar_asset_code, issuer)
+
+
+def _public_key(box: SecretBox, token: SecretStr | None, name: str) -> str:
+    if token is None:
+        raise ValueError(f"STELLAR_{name.upper()}_SECRET is not set")
+    return Keypair.from_secret(box.decrypt(token.get_secret_value())).public_key
 
 
 def payee_of(system: SystemAccounts) -> StellarPayee:

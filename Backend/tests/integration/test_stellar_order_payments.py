@@ -25,7 +25,7 @@ from app.services.custody import SystemAccounts
 from app.services.incoming_payments import WatchPass
 from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments.payments import MerchantPaymentRequest
-from app.services.stellar_order_links import pay_details, payee_of
+from app.services.stellar_order_links import pay_details, payee_from_settings, payee_of
 from app.worker.incoming import IncomingWatcher
 from tests.conftest import LiveServer
 from tests.integration.test_ledger_concurrency import run_together
@@ -123,6 +123,13 @@ def merchant_balance(database, merchant_id: int) -> int:
 def taken(database) -> list:
     """What the watcher recorded of payments to the treasury naming an order."""
     return [p for p in incoming(database) if p.outcome in ("order_paid", "owed_back")]
+
+
+def test_the_api_shows_the_payee_the_watcher_watches(custody):
+    settings, system, _ = custody
+    # The API opens only the treasury's and the issuer's seeds, for their addresses.
+    assert payee_from_settings(settings) == payee_of(system)
+    assert payee_of(system).address == system.treasury.public_key
 
 
 def test_an_order_paid_by_memo_is_paid_once_to_its_merchant(world):

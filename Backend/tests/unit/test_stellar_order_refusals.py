@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from app.domain.records.merchants import MerchantRow
 from app.services.stellar_order_links import OrderNamed
 from app.services.stellar_order_payments import OWED_BACK, take
 from tests.unit.test_order_payer_side import CODE, T0, row, uow_of
@@ -71,3 +72,30 @@ def test_a_payment_made_before_the_order_existed_was_meant_for_an_older_one():
     early = Payment(closed_at=T0 - timedelta(minutes=2))
     taken, _ = owed(early, OrderNamed(code=CODE), row())
     assert (taken.reason, taken.order_id) == (f"paid before order {CODE} was created", None)
+
+
+class FakeMerchants:
+    def __init__(self, merchant: MerchantRow) -> None:
+        self.merchant = merchant
+
+    def get(self, merchant_id: int) -> MerchantRow | None:
+        return self.merchant if merchant_id == self.merchant.id else None
+
+
+def test_a_suspended_merchants_order_is_owed_back():
+    uow, _ = uow_of(row())
+    suspended = MerchantRow(
+        id=7, legal_name="Mama Mboga Groceries Ltd", display_name="MAMA MBOGA",
+        till_number="512345", contact_phone="+254711000101", payout_phone="+254711000102",
+        payout_schedule="daily", fee_bps=50, fee_min_cents=0, fee_max_cents=20_000,
+        status="suspended", account_id=99, balance=0, created_at=T0,
+    )  # fmt: skip
+    uow.merchants = FakeMerchants(suspended)  # type: ignore[misc]
+
+    taken = take(uow, Payment(), BY_CODE, T0 + timedelta(seconds=6))
+
+    assert (taken.outcome, taken.reason, taken.order_id) == (
+        OWED_BACK,
+        "merchant 512345 is suspended",
+        1,
+    )
