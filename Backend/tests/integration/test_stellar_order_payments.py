@@ -207,6 +207,20 @@ def test_a_replayed_or_duplicated_watcher_pass_takes_the_payment_once(world):
     assert check_ledger(database).sound
 
 
+def test_a_watcher_whose_clock_runs_behind_the_apis_still_pays_the_order(world):
+    database, merchant, outside, sender, system = world
+    order = new_order(database, merchant.id, "o1")
+    pay_on_stellar(outside, sender, pay_details(payee_of(system), order))
+    behind = watcher(world, clock=lambda: datetime.now(UTC) - timedelta(minutes=1))
+
+    assert behind.poll_once() == WatchPass(seen=1, orders_paid=1)
+
+    [(status, paid_at, created_at)] = query(
+        database, "SELECT status, paid_at, created_at FROM pay_orders WHERE id = %s", order["id"]
+    )
+    assert status == "paid" and paid_at == created_at  # never paid before it was created
+
+
 def test_a_muxed_address_pays_the_order_it_names(world):
     database, merchant, outside, sender, system = world
     order = new_order(database, merchant.id, "o1")
