@@ -974,6 +974,30 @@ CREATE INDEX pay_orders_due_idx ON pay_orders (expires_at) WHERE status = 'await
 ALTER TABLE stellar_incoming ADD CONSTRAINT stellar_incoming_order_id_fkey
     FOREIGN KEY (order_id) REFERENCES pay_orders (id);
 
+-- A Stellar payment owed back, sent back on-chain by the refunder (migration 0022;
+-- docs/stellar.md): one payment from the treasury to the sender of exactly what
+-- arrived, its envelope saved (signed) before it is submitted and the same bytes resent
+-- until the network answers; sent, or failed for an operator.
+CREATE TABLE stellar_refunds (
+    operation_id TEXT        PRIMARY KEY REFERENCES stellar_incoming (operation_id),
+    to_address   TEXT        NOT NULL,
+    stroops      BIGINT      NOT NULL CHECK (stroops > 0),
+    status       TEXT        NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'signed', 'sent', 'failed')),
+    envelope_xdr TEXT,
+    tx_hash      TEXT        UNIQUE CHECK (tx_hash ~ '^[0-9a-f]{64}$'),
+    max_time     TIMESTAMPTZ,
+    ledger       INTEGER,
+    last_error   TEXT,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT stellar_refunds_envelope_check
+        CHECK ((status IN ('signed', 'sent')) <= (envelope_xdr IS NOT NULL AND tx_hash IS NOT NULL)),
+    CONSTRAINT stellar_refunds_sent_check CHECK ((status = 'sent') = (ledger IS NOT NULL))
+);
+CREATE INDEX stellar_refunds_open_idx ON stellar_refunds (created_at)
+    WHERE status IN ('pending', 'signed');
+
 -- Whatever code writes it, an order is born awaiting payment, its settled fields are
 -- never edited, it only moves along the transitions above, and it is never deleted.
 CREATE FUNCTION pay_orders_guard() RETURNS trigger

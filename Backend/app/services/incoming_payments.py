@@ -32,7 +32,7 @@ from app.integrations.stellar import cents_to_amount, to_stroops
 from app.services.ledger import request_hash, sms_time, with_fresh_reference
 from app.services.notifications import journal_sms_key, sms_message
 from app.services.stellar_order_links import OrderNamed, order_named, shorten
-from app.services.stellar_order_payments import take
+from app.services.stellar_order_payments import OWED_BACK, take
 
 log = logging.getLogger("paytrace.stellar.incoming")
 
@@ -105,6 +105,7 @@ class Sorted:
     user_id: int | None
     order: OrderNamed | None = None  # a payment to the treasury naming a pay order
     closed_at: datetime | None = None  # the network's close time of its ledger
+    stroops: int = 0  # exactly what arrived: what a refund sends back
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ def sort_payment(
         user_id=user_id if reason is None else None,
         order=order,
         closed_at=_closed_at(record.get("created_at")),
+        stroops=to_stroops(amount),
     )
 
 
@@ -210,6 +212,8 @@ def record(
             if payment is not None and not uow.incoming.seen(payment.operation_id):
                 row = _recorded(uow, payment, now)
                 uow.incoming.add(row)
+                if row.outcome == OWED_BACK:  # sent back by the refunder, exactly once
+                    uow.incoming.add_refund(row.operation_id, row.from_address, payment.stroops)
             uow.incoming.set_cursor(CURSOR_NAME, token)
             uow.commit()
         if row is not None and row.transaction_id is not None:

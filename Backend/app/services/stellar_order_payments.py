@@ -16,9 +16,10 @@ event with it) and the merchant's SMS, one COMMIT with the watcher's record.
 
 Anything else (a partial or excess amount, a fraction of a cent, an expired, canceled
 or already paid order, a code no order has, a suspended merchant) is never kept
-silently: it is recorded `owed_back`, with the reason and the sender's address, for an
-operator to pay back (docs/stellar.md, "Orders paid on Stellar"). PayTrace sends no
-refund on-chain by itself yet.
+silently: it is recorded `owed_back`, with the reason and the sender's address, and
+its refund queued in the same transaction (`stellar_refunds`, pending); the refunder
+sends exactly what arrived back to the sender, once (services/stellar_refunds.py;
+docs/stellar.md, "Orders paid on Stellar").
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from app.domain import pay_orders as rules
 from app.domain.money import format_kes, new_reference
 from app.domain.records.merchants import MerchantRow
 from app.domain.records.pay_orders import PayOrderRow
+from app.domain.records.stellar_refunds import RefundRow
 from app.integrations.stellar import cents_to_amount
 from app.services import orders
 from app.services.ledger import request_hash, sms_time
@@ -201,13 +203,15 @@ class OwedBack:
 
     payment: IncomingPayment
     seen_at: datetime
+    refund: RefundRow  # pending, signed (being sent) or failed (an operator's)
 
 
 def owed_back(uow: UnitOfWork, limit: int) -> list[OwedBack]:
-    """Payments owed back to their senders, oldest first, each with when the watcher saw
-    it: an operator's list (GET /api/v1/admin/stellar/owed-back). Raises ValueError for
-    a limit out of range, ServiceUnavailable."""
+    """Payments owed back to their senders and not yet sent back, oldest first, each
+    with when the watcher saw it and its refund: an operator's list (GET
+    /api/v1/admin/stellar/owed-back). Raises ValueError for a limit out of range,
+    ServiceUnavailable."""
     if not 1 <= limit <= OWED_PAGE_MAX:
         raise ValueError(f"limit must be 1..{OWED_PAGE_MAX}")
     with uow:
-        return [OwedBack(payment, seen) for payment, seen in uow.incoming.owed_back(limit)]
+        return [OwedBack(*row) for row in uow.incoming.owed_back(limit)]

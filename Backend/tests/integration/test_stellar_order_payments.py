@@ -7,31 +7,35 @@ never credited; and a Stellar payment racing a wallet payment of one order pays 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
 
 import httpx
 import pytest
-from stellar_sdk import Keypair, MuxedAccount
+from stellar_sdk import MuxedAccount
 
-from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
-from app.domain.merchants import FeeRule
-from app.domain.records.merchants import MerchantRow
 from app.errors import OrderNotPayable
 from app.integrations.stellar import Horizon
 from app.services import merchants, orders
-from app.services.custody import SystemAccounts
 from app.services.incoming_payments import WatchPass
 from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.stellar_order_links import pay_details, payee_from_settings, payee_of
-from app.worker.incoming import IncomingWatcher
+from app.worker.stellar_refunds import Refunder
 from tests.conftest import LiveServer
 from tests.integration.test_ledger_concurrency import run_together
-from tests.integration.test_stellar_incoming import Outside, incoming, query
-from tests.support.merchants import application
+from tests.integration.test_stellar_incoming import incoming, query
 from tests.support.stellar import custody_settings, local_network, prepared_system
+from tests.support.stellar_orders import (
+    AMOUNT,
+    FEE,
+    World,
+    new_order,
+    order_world,
+    pay_on_stellar,
+    watcher,
+)
 from tests.support.wallets import (
     check_ledger,
     fund,
@@ -40,10 +44,6 @@ from tests.support.wallets import (
     registration_secrets,
     wallet_balance,
 )
-
-RULE = FeeRule(50, 100, 20_000)
-AMOUNT = 250_00
-FEE = RULE.fee_for(AMOUNT)  # 125
 
 
 @pytest.fixture
@@ -54,56 +54,9 @@ def custody(settings, tmp_path):
 
 
 @pytest.fixture
-def world(custody, clean_database):
-    settings, system, url = custody
-    merchant = merchants.onboard(UnitOfWork(clean_database), application(fee=RULE)).merchant
-    outside = Outside(url, settings.stellar_network_passphrase, system)
-    sender = outside.account(kes="5000")
-    world = World(clean_database, merchant, outside, sender, system)
-    # A first pass stores the watcher's starting cursor (no wallet is active yet, so
-    # it starts at the network's newest ledger): what is paid next is watched.
-    watcher(world).poll_once()
-    return world
-
-
-class World(NamedTuple):
-    database: Database
-    merchant: MerchantRow
-    outside: Outside
-    sender: Keypair
-    system: SystemAccounts
-
-
-def watcher(world: World, clock=lambda: datetime.now(UTC)) -> IncomingWatcher:
-    """A new watcher, as a (re)started worker builds it; `clock` is its time."""
-    server = Horizon(world.outside.url).server
-    return IncomingWatcher(world.database, server, world.system, interval_s=0.05, clock=clock)
-
-
-def new_order(database, merchant_id: int, key: str, amount: int = AMOUNT, minutes: int = 15):
-    draft = orders.Draft(
-        amount=amount,
-        merchant_reference="INV-42",
-        description="Sukuma wiki",
-        expires_in_minutes=minutes,
-    )
-    answer = orders.create(UnitOfWork(database), merchant_id, key, draft, datetime.now(UTC))
-    assert answer.status == 201
-    return answer.body
-
-
-def pay_on_stellar(outside: Outside, sender: Keypair, details: dict, memo: str | None = None):
-    """What a wallet does with the order's `stellar` block: pay the destination the
-    amount of the asset, with the memo."""
-    asset_code, amount = details["asset_code"], details["amount"]
-    assert asset_code == outside.system.asset.code
-    text = details["memo"] if memo is None else memo
-
-    def build(builder):
-        builder.append_payment_op(details["destination"], outside.system.asset, amount)
-        return builder.add_text_memo(text)
-
-    return outside.submit(outside.envelope(sender, build))
+def world(settings, clean_database, tmp_path) -> Iterator[World]:
+    with order_world(settings, clean_database, tmp_path / "net") as world:
+        yield world
 
 
 def order_state(database, order_id: int) -> tuple:
@@ -276,7 +229,7 @@ def test_what_cannot_pay_an_order_is_owed_back_never_credited(world):
     assert merchant_balance(database, merchant.id) == 0
 
 
-def test_an_operator_lists_what_is_owed_back(world, live_settings):
+def test_an_operator_lists_what_is_not_yet_sent_back(world, live_settings):
     from app.api.app import create_app
 
     database, merchant, outside, sender, system = world
@@ -285,25 +238,32 @@ def test_an_operator_lists_what_is_owed_back(world, live_settings):
     pay_on_stellar(outside, sender, pay_details(payee_of(system), order), memo="11111111")
     watcher(world).poll_once()
     assert live_settings.admin_token is not None
-    token = live_settings.admin_token.get_secret_value()
+    headers = {"Authorization": f"Bearer {live_settings.admin_token.get_secret_value()}"}
+    refunder = Refunder(
+        database,
+        Horizon(outside.url),
+        system,
+        passphrase=outside.passphrase,
+        ttl=timedelta(seconds=60),
+    )
 
     with LiveServer(create_app(live_settings), live_settings.port) as server:
-        answer = httpx.get(
-            f"{server.url}/api/v1/admin/stellar/owed-back",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
+        url = f"{server.url}/api/v1/admin/stellar/owed-back"
+        answer = httpx.get(url, headers=headers, timeout=10)
+        assert refunder.send_owed() == 2
+        after = httpx.get(url, headers=headers, timeout=10)
 
     assert answer.status_code == 200, answer.text
     items = answer.json()["items"]
-    assert [(i["from_address"], i["amount"], i["order_id"]) for i in items] == [
-        (sender.public_key, 24_999, order["id"]),
-        (sender.public_key, AMOUNT, None),
+    assert [(i["from_address"], i["amount"], i["order_id"], i["refund_status"]) for i in items] == [
+        (sender.public_key, 24_999, order["id"], "pending"),
+        (sender.public_key, AMOUNT, None, "pending"),
     ]
     assert (
         items[0]["reason"] == f"wrong amount: paid KES 249.99, order {order['code']} is KES 250.00"
     )
     assert items[1]["reason"] == "no order with code 11111111"
+    assert after.json() == {"items": []}  # both sent back
 
 
 def test_a_late_payment_is_owed_back_and_the_order_stays_expired(world):

@@ -31,3 +31,27 @@ CREATE UNIQUE INDEX stellar_incoming_order_paid_idx ON stellar_incoming (order_i
     WHERE outcome = 'order_paid';
 CREATE INDEX stellar_incoming_owed_back_idx ON stellar_incoming (created_at)
     WHERE outcome = 'owed_back';
+
+-- What is owed back is sent back on-chain by the refunder (app/worker/stellar_refunds.py,
+-- under the incoming watcher's lock): one payment from the treasury to the sender of
+-- exactly what arrived. Its envelope is saved (signed) before it is submitted and the
+-- same bytes are resent until the network answers; sent, or failed for an operator.
+CREATE TABLE stellar_refunds (
+    operation_id TEXT        PRIMARY KEY REFERENCES stellar_incoming (operation_id),
+    to_address   TEXT        NOT NULL,
+    stroops      BIGINT      NOT NULL CHECK (stroops > 0),
+    status       TEXT        NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'signed', 'sent', 'failed')),
+    envelope_xdr TEXT,
+    tx_hash      TEXT        UNIQUE CHECK (tx_hash ~ '^[0-9a-f]{64}$'),
+    max_time     TIMESTAMPTZ,
+    ledger       INTEGER,
+    last_error   TEXT,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT stellar_refunds_envelope_check
+        CHECK ((status IN ('signed', 'sent')) <= (envelope_xdr IS NOT NULL AND tx_hash IS NOT NULL)),
+    CONSTRAINT stellar_refunds_sent_check CHECK ((status = 'sent') = (ledger IS NOT NULL))
+);
+CREATE INDEX stellar_refunds_open_idx ON stellar_refunds (created_at)
+    WHERE status IN ('pending', 'signed');

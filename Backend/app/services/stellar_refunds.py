@@ -1,0 +1,126 @@
+"""Sending back, on-chain, a Stellar payment owed back to its sender (a payment naming a
+pay order it could not pay: services/stellar_order_payments.py), exactly once.
+
+One KES payment from the treasury (which received it) to the sender, of exactly what
+arrived (stroops: a fraction of a cent too), in a transaction the treasury sources
+itself: nothing else PayTrace runs sources a transaction from the treasury (settlements
+and activations are sourced by channel accounts), and the refunder runs under the
+incoming watcher's lock, one at a time, so the treasury's sequence is its alone.
+
+The lifecycle is the settler's (docs/stellar.md, "Exactly once"): the envelope is
+signed and SAVED (`signed`) before it is submitted; the same bytes are resent until the
+network answers. Applied: `sent`, with its ledger. Refused with a bad sequence or too
+late, and not on the ledger by the network's word: it can never apply, so it is
+forgotten and signed anew (`pending`). Refused for good (the sender removed its
+trustline, say): `failed`, for an operator. A refund is no ledger movement: the payment
+owed back was never in the ledger, only in the treasury on-chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from stellar_sdk import Account, Asset, Keypair, TransactionBuilder
+
+from app.db.unit_of_work import UnitOfWork
+from app.domain.records.stellar_refunds import SENT, RefundRow
+from app.integrations.stellar import Submission, SubmitResult, stroops_to_amount
+from app.services.stellar_envelopes import BASE_FEE, time_bound
+
+MEMO = "PayTrace refund"  # what the sender's wallet shows beside it (28 bytes at most)
+
+
+class Step(StrEnum):
+    SENT = "sent"  # applied: record its ledger
+    RESEND = "resend"  # no answer yet: the same bytes again, later
+    SIGN_AGAIN = "sign_again"  # can never apply: forget it, sign anew
+    FAILED = "failed"  # refused for good: an operator looks
+
+
+def step_for(outcome: Submission, on_ledger: int | None) -> Step:
+    """What a submission's answer means for a refund; `on_ledger` is the ledger that
+    applied its hash, asked of the network after a bad-sequence or too-late answer (an
+    envelope already applied answers those too)."""
+    if outcome is Submission.APPLIED or on_ledger is not None:
+        return Step.SENT
+    if outcome is Submission.RETRY:
+        return Step.RESEND
+    if outcome in (Submission.BAD_SEQUENCE, Submission.EXPIRED):
+        return Step.SIGN_AGAIN
+    return Step.FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """What signing a refund needs: the treasury's key, opened by custody (worker only)."""
+
+    treasury: Keypair
+    asset: Asset
+    passphrase: str
+    ttl: timedelta
+
+
+def next_refund(uow: UnitOfWork) -> RefundRow | None:
+    """The oldest refund to send (pending) or resend (signed), or None."""
+    with uow:
+        return uow.incoming.open_refund()
+
+
+def sign(
+    uow: UnitOfWork, refund: RefundRow, signer: Signer, sequence: int, now: datetime
+) -> RefundRow:
+    """Sign a pending refund's envelope from the treasury's current `sequence` and save it
+    before anything is submitted; commits. Returns the refund as it now is (signed, or
+    as another refunder left it)."""
+    max_time = time_bound(now, signer.ttl)
+    envelope = (
+        TransactionBuilder(
+            Account(signer.treasury.public_key, sequence), signer.passphrase, base_fee=BASE_FEE
+        )
+        .append_payment_op(refund.to_address, signer.asset, stroops_to_amount(refund.stroops))
+        .add_text_memo(MEMO)
+        .add_time_bounds(0, int(max_time.timestamp()))
+        .build()
+    )
+    envelope.sign(signer.treasury)
+    with uow:
+        uow.incoming.refund_signed(
+            refund.operation_id,
+            envelope_xdr=envelope.to_xdr(),
+            tx_hash=envelope.hash_hex(),
+            max_time=max_time,
+        )
+        signed = uow.incoming.refund(refund.operation_id)
+        uow.commit()
+    assert signed is not None
+    return signed
+
+
+def record_answer(
+    uow: UnitOfWork, refund: RefundRow, result: SubmitResult, on_ledger: int | None
+) -> Step:
+    """Record what the network answered to a signed refund; commits. Returns the step."""
+    step = step_for(result.outcome, on_ledger)
+    if step is Step.RESEND:
+        return step
+    with uow:
+        if step is Step.SENT:
+            ledger = result.ledger if result.outcome is Submission.APPLIED else on_ledger
+            assert ledger is not None
+            uow.incoming.refund_sent(refund.operation_id, ledger)
+        elif step is Step.SIGN_AGAIN:
+            uow.incoming.refund_dead(refund.operation_id, _error(result))
+        else:
+            uow.incoming.refund_failed(refund.operation_id, _error(result))
+        uow.commit()
+    return step
+
+
+def _error(result: SubmitResult) -> str:
+    return f"{result.outcome}: {result.result_codes or result.error}"[:500]
+
+
+def is_sent(refund: RefundRow | None) -> bool:
+    return refund is not None and refund.status == SENT
