@@ -10,8 +10,10 @@ incoming watcher's lock, one at a time, so the treasury's sequence is its alone.
 The lifecycle is the settler's (docs/stellar.md, "Exactly once"): the envelope is
 signed and SAVED (`signed`) before it is submitted; the same bytes are resent until the
 network answers. Applied: `sent`, with its ledger. Refused with a bad sequence or too
-late, and not on the ledger by the network's word: it can never apply, so it is
-forgotten and signed anew (`pending`). Refused for good (the sender removed its
+late: the network decides (services/settlement_expiry.py, never this clock): applied
+after all, `sent`; dead (a ledger closed past its time bound, or the treasury's
+sequence passed it, and its hash not applied), forgotten and signed anew (`pending`);
+else resent. Refused for good (the sender removed its
 trustline, say): `failed`, for an operator. A refund is no ledger movement: the payment
 owed back was never in the ledger, only in the treasury on-chain.
 """
@@ -22,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from stellar_sdk import Account, Asset, Keypair, TransactionBuilder
+from stellar_sdk import Account, Asset, Keypair, TransactionBuilder, TransactionEnvelope
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.stellar_refunds import SENT, RefundRow
 from app.integrations.stellar import Submission, SubmitResult, stroops_to_amount
+from app.services.settlement_expiry import EnvelopeBounds, Fate, Verdict
 from app.services.stellar_envelopes import BASE_FEE, time_bound
 
 MEMO = "PayTrace refund"  # what the sender's wallet shows beside it (28 bytes at most)
@@ -39,17 +42,30 @@ class Step(StrEnum):
     FAILED = "failed"  # refused for good: an operator looks
 
 
-def step_for(outcome: Submission, on_ledger: int | None) -> Step:
-    """What a submission's answer means for a refund; `on_ledger` is the ledger that
-    applied its hash, asked of the network after a bad-sequence or too-late answer (an
-    envelope already applied answers those too)."""
-    if outcome is Submission.APPLIED or on_ledger is not None:
+ASK_THE_NETWORK = (Submission.BAD_SEQUENCE, Submission.EXPIRED)
+
+
+def step_for(outcome: Submission, verdict: Fate | None) -> Step:
+    """What a submission's answer means for a refund. After a bad-sequence or too-late
+    answer (an envelope applied before answers those too) `verdict` is the network's
+    word on the envelope (settlement_expiry.fate); None is the same as live."""
+    if outcome is Submission.APPLIED:
         return Step.SENT
+    if outcome in ASK_THE_NETWORK:
+        if verdict is Fate.APPLIED:
+            return Step.SENT
+        return Step.SIGN_AGAIN if verdict is Fate.DEAD else Step.RESEND
     if outcome is Submission.RETRY:
         return Step.RESEND
-    if outcome in (Submission.BAD_SEQUENCE, Submission.EXPIRED):
-        return Step.SIGN_AGAIN
     return Step.FAILED
+
+
+def bounds(refund: RefundRow, passphrase: str) -> EnvelopeBounds:
+    """What decides a signed refund's life (its source is the treasury)."""
+    assert refund.envelope_xdr is not None and refund.tx_hash is not None
+    assert refund.max_time is not None
+    tx = TransactionEnvelope.from_xdr(refund.envelope_xdr, passphrase).transaction
+    return EnvelopeBounds(refund.tx_hash, tx.source.account_id, tx.sequence, refund.max_time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,19 +115,22 @@ def sign(
 
 
 def record_answer(
-    uow: UnitOfWork, refund: RefundRow, result: SubmitResult, on_ledger: int | None
+    uow: UnitOfWork, refund: RefundRow, result: SubmitResult, verdict: Verdict | None
 ) -> Step:
-    """Record what the network answered to a signed refund; commits. Returns the step."""
-    step = step_for(result.outcome, on_ledger)
+    """Record what the network answered to a signed refund (and, after a bad-sequence or
+    too-late answer, its verdict); commits. Returns the step."""
+    step = step_for(result.outcome, verdict.fate if verdict is not None else None)
     if step is Step.RESEND:
         return step
     with uow:
         if step is Step.SENT:
-            ledger = result.ledger if result.outcome is Submission.APPLIED else on_ledger
+            ledger = result.ledger if result.outcome is Submission.APPLIED else None
+            ledger = ledger if ledger is not None else (verdict.ledger if verdict else None)
             assert ledger is not None
             uow.incoming.refund_sent(refund.operation_id, ledger)
         elif step is Step.SIGN_AGAIN:
-            uow.incoming.refund_dead(refund.operation_id, _error(result))
+            assert verdict is not None
+            uow.incoming.refund_dead(refund.operation_id, f"{_error(result)}; {verdict.why}")
         else:
             uow.incoming.refund_failed(refund.operation_id, _error(result))
         uow.commit()

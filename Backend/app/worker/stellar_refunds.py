@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 from app.db.pool import Database
 from app.domain.records.stellar_refunds import PENDING
-from app.integrations.stellar import StellarNetwork, Submission
-from app.services import stellar_refunds
+from app.integrations.stellar import StellarNetwork
+from app.services import settlement_expiry, stellar_refunds
 from app.services.custody import SystemAccounts
 from app.services.stellar_refunds import Signer, Step
 from app.worker.context import uow_factory
@@ -56,10 +56,11 @@ class Refunder:
                 )
             assert refund.envelope_xdr is not None and refund.tx_hash is not None
             result = self._network.submit(refund.envelope_xdr)
-            on_ledger = None
-            if result.outcome in (Submission.BAD_SEQUENCE, Submission.EXPIRED):
-                on_ledger = self._network.transaction_ledger(refund.tx_hash)
-            step = stellar_refunds.record_answer(self._uow(), refund, result, on_ledger)
+            verdict = None
+            if result.outcome in stellar_refunds.ASK_THE_NETWORK:
+                bounds = stellar_refunds.bounds(refund, self._signer.passphrase)
+                verdict = settlement_expiry.fate(self._network, bounds)
+            step = stellar_refunds.record_answer(self._uow(), refund, result, verdict)
             log.log(
                 logging.WARNING if step is Step.FAILED else logging.INFO,
                 "stellar refund " + step,

@@ -6,25 +6,29 @@ from __future__ import annotations
 import pytest
 
 from app.integrations.stellar import Submission, stroops_to_amount, to_stroops
+from app.services.settlement_expiry import Fate
 from app.services.stellar_refunds import Step, step_for
 
 
 @pytest.mark.parametrize(
-    ("outcome", "on_ledger", "step"),
+    ("outcome", "verdict", "step"),
     [
         (Submission.APPLIED, None, Step.SENT),
         (Submission.RETRY, None, Step.RESEND),  # it may still apply: the same bytes later
-        # An envelope already applied answers a resubmission with a bad sequence too: the
-        # network's ledger says so, and it is sent, never signed again.
-        (Submission.BAD_SEQUENCE, 812, Step.SENT),
-        (Submission.EXPIRED, 812, Step.SENT),
-        (Submission.BAD_SEQUENCE, None, Step.SIGN_AGAIN),
-        (Submission.EXPIRED, None, Step.SIGN_AGAIN),
+        # A bad sequence or too late: the network's word decides. An envelope applied
+        # before answers those too, and is sent, never signed again.
+        (Submission.BAD_SEQUENCE, Fate.APPLIED, Step.SENT),
+        (Submission.EXPIRED, Fate.APPLIED, Step.SENT),
+        (Submission.BAD_SEQUENCE, Fate.DEAD, Step.SIGN_AGAIN),
+        (Submission.EXPIRED, Fate.DEAD, Step.SIGN_AGAIN),
+        # Not dead by the network's word (this machine's clock decides nothing): resent.
+        (Submission.BAD_SEQUENCE, Fate.LIVE, Step.RESEND),
+        (Submission.EXPIRED, None, Step.RESEND),
         (Submission.FAILED, None, Step.FAILED),
     ],
 )
-def test_each_answer_has_one_step(outcome, on_ledger, step):
-    assert step_for(outcome, on_ledger) is step
+def test_each_answer_has_one_step(outcome, verdict, step):
+    assert step_for(outcome, verdict) is step
 
 
 @pytest.mark.parametrize(
