@@ -15,6 +15,10 @@ PayTrace holds every wallet's keys, so a payment PayTrace did not sign is from
 outside. PayTrace's own envelopes are saved in `stellar_transactions` before they are
 submitted: any payment whose transaction hash is there is PayTrace's own (already in
 the ledger) and is ignored. The watcher that pages Horizon is app/worker/incoming.py.
+
+Over 300 lines because the sorting, the one transaction that records a payment with
+the moved cursor, and the cursor itself are safest read in one place; what a payment
+naming a pay order does is stellar_order_payments.py.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ class WatchPass:
     seen: int = 0
     credited: int = 0
     ignored: int = 0
-    orders_paid: int = 0
+    order_paid: int = 0
     owed_back: int = 0
 
     def __add__(self, other: WatchPass) -> WatchPass:
@@ -72,22 +76,14 @@ class WatchPass:
             self.seen + other.seen,
             self.credited + other.credited,
             self.ignored + other.ignored,
-            self.orders_paid + other.orders_paid,
+            self.order_paid + other.order_paid,
             self.owed_back + other.owed_back,
         )
 
     @classmethod
     def of(cls, outcome: str) -> WatchPass:
-        """One recorded payment with this outcome."""
-        return cls(seen=1, **{OUTCOME_COUNTS[outcome]: 1})
-
-
-OUTCOME_COUNTS = {
-    "credited": "credited",
-    "ignored": "ignored",
-    "order_paid": "orders_paid",
-    "owed_back": "owed_back",
-}
+        """One recorded payment with this outcome (each field is named after one)."""
+        return cls(seen=1, **{outcome: 1})
 
 
 @dataclass(frozen=True)

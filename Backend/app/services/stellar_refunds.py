@@ -27,7 +27,7 @@ from enum import StrEnum
 from stellar_sdk import Account, Asset, Keypair, TransactionBuilder, TransactionEnvelope
 
 from app.db.unit_of_work import UnitOfWork
-from app.domain.records.stellar_refunds import SENT, RefundRow
+from app.domain.records.stellar_refunds import RefundRow
 from app.integrations.stellar import Submission, SubmitResult, stroops_to_amount
 from app.services.settlement_expiry import EnvelopeBounds, Fate, Verdict
 from app.services.stellar_envelopes import BASE_FEE, time_bound
@@ -139,7 +139,3 @@ def record_answer(
 
 def _error(result: SubmitResult) -> str:
     return f"{result.outcome}: {result.result_codes or result.error}"[:500]
-
-
-def is_sent(refund: RefundRow | None) -> bool:
-    return refund is not None and refund.status == SENT

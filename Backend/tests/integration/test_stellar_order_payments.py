@@ -92,7 +92,7 @@ def test_an_order_paid_by_memo_is_paid_once_to_its_merchant(world):
     assert details is not None and details["destination"] == system.treasury.public_key
     tx_hash = pay_on_stellar(outside, sender, details)
 
-    assert watcher(world).poll_once() == WatchPass(seen=1, orders_paid=1)
+    assert watcher(world).poll_once() == WatchPass(seen=1, order_paid=1)
 
     [paid] = taken(database)
     assert (paid.outcome, paid.order_id, paid.amount, paid.tx_hash, paid.reason) == (
@@ -144,7 +144,7 @@ def test_a_replayed_or_duplicated_watcher_pass_takes_the_payment_once(world):
     order = new_order(database, merchant.id, "o1")
     pay_on_stellar(outside, sender, pay_details(payee_of(system), order))
     first = watcher(world)
-    assert first.poll_once().orders_paid == 1
+    assert first.poll_once().order_paid == 1
     start = query(database, "SELECT cursor FROM stellar_cursors")[0][0]
 
     # The cursor set back (a restored backup, a watcher replaying a page): seen before.
@@ -153,7 +153,7 @@ def test_a_replayed_or_duplicated_watcher_pass_takes_the_payment_once(world):
         uow.commit()
     again = run_together([watcher(world).poll_once for _ in range(2)])
 
-    assert all(isinstance(done, WatchPass) and done.orders_paid == 0 for done in again)
+    assert all(isinstance(done, WatchPass) and done.order_paid == 0 for done in again)
     assert len(taken(database)) == 1
     assert merchant_balance(database, merchant.id) == AMOUNT - FEE
     assert query(database, "SELECT cursor FROM stellar_cursors")[0][0] == start
@@ -166,7 +166,7 @@ def test_a_watcher_whose_clock_runs_behind_the_apis_still_pays_the_order(world):
     pay_on_stellar(outside, sender, pay_details(payee_of(system), order))
     behind = watcher(world, clock=lambda: datetime.now(UTC) - timedelta(minutes=1))
 
-    assert behind.poll_once() == WatchPass(seen=1, orders_paid=1)
+    assert behind.poll_once() == WatchPass(seen=1, order_paid=1)
 
     [(status, paid_at, created_at)] = query(
         database, "SELECT status, paid_at, created_at FROM pay_orders WHERE id = %s", order["id"]
@@ -181,7 +181,7 @@ def test_a_muxed_address_pays_the_order_it_names(world):
     assert MuxedAccount.from_account(muxed).account_muxed_id == order["id"]
 
     outside.pay(sender, muxed, "250.00")
-    assert watcher(world).poll_once().orders_paid == 1
+    assert watcher(world).poll_once().order_paid == 1
 
     assert order_state(database, order["id"])[0] == "paid"
     assert merchant_balance(database, merchant.id) == AMOUNT - FEE
