@@ -280,13 +280,18 @@ def test_a_late_payment_is_owed_back_and_the_order_stays_expired(world):
     assert merchant_balance(database, merchant.id) == 0
 
 
-def test_an_order_paid_from_a_wallet_and_on_stellar_at_once_is_paid_once(world, settings):
+def test_an_order_paid_from_a_wallet_and_on_stellar_at_once_is_paid_once_the_other_sent_back(
+    world, settings
+):
     database, merchant, outside, sender, system = world
     box, pin_hash = registration_secrets(settings)
     payer = register(database, box, pin_hash, phone=phone_of(1))
     fund(database, phone_of(1), 1_000_000)
     payee = payee_of(system)
     raced = [new_order(database, merchant.id, f"race-{i}") for i in range(4)]
+    horizon = Horizon(outside.url)
+    kes = f"{system.asset.code}:{system.asset.issuer}"
+    sender_before = horizon.account(sender.public_key).balances[kes]
     for order in raced:
         pay_on_stellar(outside, sender, pay_details(payee, order))
 
@@ -317,3 +322,10 @@ def test_an_order_paid_from_a_wallet_and_on_stellar_at_once_is_paid_once(world, 
     assert wallet_balance(database, payer) == 1_000_000 - by_wallet * AMOUNT
     assert merchant_balance(database, merchant.id) == len(raced) * (AMOUNT - FEE)
     assert check_ledger(database).sound
+    # What the wallet won is sent back to the Stellar sender: it paid only what it got.
+    refunder = Refunder(
+        database, horizon, system, passphrase=outside.passphrase, ttl=timedelta(seconds=60)
+    )
+    assert refunder.send_owed() == by_wallet
+    paid_on_stellar = (len(raced) - by_wallet) * AMOUNT * 100_000  # stroops
+    assert horizon.account(sender.public_key).balances[kes] == sender_before - paid_on_stellar
