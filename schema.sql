@@ -195,13 +195,16 @@ CREATE TABLE journal_transactions (
     -- withdrawal_payout: the hold paid out (float and fee); withdrawal_release: back.
     -- merchant_payment: a wallet to a merchant's account, the merchant's fee from it;
     -- merchant_refund: the merchant's account back to the payer's wallet.
+    -- stellar_order_payment: a pay order paid on Stellar, stellar_clearing to the
+    -- merchant's account, the merchant's fee from it (migration 0022).
     kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal',
                                                            'contribution', 'campaign_payout',
                                                            'campaign_refund', 'deposit',
                                                            'withdrawal', 'withdrawal_payout',
                                                            'withdrawal_release',
                                                            'merchant_payment',
-                                                           'merchant_refund')),
+                                                           'merchant_refund',
+                                                           'stellar_order_payment')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -536,7 +539,9 @@ CREATE TABLE stellar_cursors (
 );
 
 -- Every incoming payment the watcher saw, keyed by Horizon's operation id: credited
--- once, or kept with the reason it was not.
+-- once, or kept with the reason it was not. A payment to the treasury naming a pay
+-- order (migration 0022) paid it (order_paid, its journal transaction) or is owed back
+-- to its sender (owed_back, the reason says why; an operator pays it back).
 CREATE TABLE stellar_incoming (
     operation_id   TEXT        PRIMARY KEY,
     tx_hash        TEXT        NOT NULL CHECK (tx_hash ~ '^[0-9a-f]{64}$'),
@@ -544,11 +549,22 @@ CREATE TABLE stellar_incoming (
     to_address     TEXT        NOT NULL,
     amount         BIGINT      NOT NULL CHECK (amount > 0),  -- cents
     transaction_id BIGINT      UNIQUE REFERENCES journal_transactions (id),
-    outcome        TEXT        NOT NULL CHECK (outcome IN ('credited', 'ignored')),
+    outcome        TEXT        NOT NULL CONSTRAINT stellar_incoming_outcome_check
+                               CHECK (outcome IN ('credited', 'ignored', 'order_paid',
+                                                  'owed_back')),
     reason         TEXT,
     created_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
-    CHECK ((outcome = 'credited') = (transaction_id IS NOT NULL))
+    order_id       BIGINT,  -- REFERENCES pay_orders (id): below, once pay_orders exists
+    CONSTRAINT stellar_incoming_check
+        CHECK ((outcome IN ('credited', 'order_paid')) = (transaction_id IS NOT NULL)),
+    CONSTRAINT stellar_incoming_order_check CHECK (outcome <> 'order_paid' OR order_id IS NOT NULL),
+    CONSTRAINT stellar_incoming_owed_reason_check
+        CHECK (outcome <> 'owed_back' OR reason IS NOT NULL)
 );
+CREATE UNIQUE INDEX stellar_incoming_order_paid_idx ON stellar_incoming (order_id)
+    WHERE outcome = 'order_paid';
+CREATE INDEX stellar_incoming_owed_back_idx ON stellar_incoming (created_at)
+    WHERE outcome = 'owed_back';
 
 -- Reconciliation: each run compares every wallet's ledger balance with its on-chain
 -- KES balance (and the treasury with the accounts it backs) and keeps its report.
@@ -970,6 +986,33 @@ CREATE INDEX pay_orders_code_idx ON pay_orders (code, id);
 CREATE INDEX pay_orders_merchant_idx ON pay_orders (merchant_id, id);
 -- What the expiry loop scans: only orders still awaiting payment.
 CREATE INDEX pay_orders_due_idx ON pay_orders (expires_at) WHERE status = 'awaiting_payment';
+-- The pay order an incoming Stellar payment named (migration 0022).
+ALTER TABLE stellar_incoming ADD CONSTRAINT stellar_incoming_order_id_fkey
+    FOREIGN KEY (order_id) REFERENCES pay_orders (id);
+
+-- A Stellar payment owed back, sent back on-chain by the refunder (migration 0022;
+-- docs/stellar.md): one payment from the treasury to the sender of exactly what
+-- arrived, its envelope saved (signed) before it is submitted and the same bytes resent
+-- until the network answers; sent, or failed for an operator.
+CREATE TABLE stellar_refunds (
+    operation_id TEXT        PRIMARY KEY REFERENCES stellar_incoming (operation_id),
+    to_address   TEXT        NOT NULL,
+    stroops      BIGINT      NOT NULL CHECK (stroops > 0),
+    status       TEXT        NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'signed', 'sent', 'failed')),
+    envelope_xdr TEXT,
+    tx_hash      TEXT        UNIQUE CHECK (tx_hash ~ '^[0-9a-f]{64}$'),
+    max_time     TIMESTAMPTZ,
+    ledger       INTEGER,
+    last_error   TEXT,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT stellar_refunds_envelope_check
+        CHECK ((status IN ('signed', 'sent')) <= (envelope_xdr IS NOT NULL AND tx_hash IS NOT NULL)),
+    CONSTRAINT stellar_refunds_sent_check CHECK ((status = 'sent') = (ledger IS NOT NULL))
+);
+CREATE INDEX stellar_refunds_open_idx ON stellar_refunds (created_at)
+    WHERE status IN ('pending', 'signed');
 
 -- Whatever code writes it, an order is born awaiting payment, its settled fields are
 -- never edited, it only moves along the transitions above, and it is never deleted.

@@ -182,7 +182,9 @@ def clean_database(database: Database) -> Database:
 @pytest.fixture
 def crowd(clean_database: Database) -> Iterator[Database]:
     """The run's database through a pool of its own, for tests that race many threads."""
-    database = Database(clean_database.dsn, max_connections=CROWD_CONNECTIONS)
+    # A thread waits for a free connection as long as the race needs, not the 2 s an
+    # API request would: on a busy machine 128 threads queue behind 24 connections.
+    database = Database(clean_database.dsn, max_connections=CROWD_CONNECTIONS, connect_timeout_s=30)
     yield database
     database.close()
 

@@ -17,6 +17,7 @@ from app.api import (
     admin_merchants,
     admin_mpesa,
     admin_mpesa_reconciliation,
+    admin_stellar,
     callbacks,
     health,
     mpesa_callbacks,
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_audit.router)
     app.include_router(admin_mpesa.router)
     app.include_router(admin_mpesa_reconciliation.router)
+    app.include_router(admin_stellar.router)
     app.include_router(admin_merchants.router)
     app.include_router(merchant_me.router)
     app.include_router(merchant_orders.router)

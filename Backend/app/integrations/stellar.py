@@ -102,6 +102,13 @@ def to_stroops(amount: str) -> int:
     return sign * (abs(int(whole or "0")) * STROOPS_PER_UNIT + int(fraction.ljust(7, "0")))
 
 
+def stroops_to_amount(stroops: int) -> str:
+    """123456789 -> '12.3456789', exactly (no floats)."""
+    sign = "-" if stroops < 0 else ""
+    whole, fraction = divmod(abs(stroops), STROOPS_PER_UNIT)
+    return f"{sign}{whole}.{fraction:07d}"
+
+
 def cents_to_amount(cents: int) -> str:
     """KES cents to a Stellar amount string: 12345 -> '123.45'."""
     sign = "-" if cents < 0 else ""

@@ -4,7 +4,10 @@ PayTrace wallet from outside PayTrace, exactly once, confirmed by SMS.
 Each payment of PayTrace's asset, or of anything to a PayTrace wallet or the treasury,
 is recorded in `stellar_incoming`: credited, or ignored with its reason. A credit is a
 `cash_in` journal transaction from the `stellar_clearing` account (already settled
-on-chain: origin 'incoming'), with its SMS in the outbox. The record, the credit and
+on-chain: origin 'incoming'), with its SMS in the outbox. A payment of KES to the
+treasury that names a pay order (its code as memo, or its id as mux id) pays that
+order or is owed back (services/stellar_order_payments.py): `order_paid` or
+`owed_back`, never kept silently. The record, the credit and
 the moved cursor commit in one database transaction under a lock on the cursor's row,
 so a crash can neither credit twice nor skip, and two watchers can never both move it.
 
@@ -12,6 +15,10 @@ PayTrace holds every wallet's keys, so a payment PayTrace did not sign is from
 outside. PayTrace's own envelopes are saved in `stellar_transactions` before they are
 submitted: any payment whose transaction hash is there is PayTrace's own (already in
 the ledger) and is ignored. The watcher that pages Horizon is app/worker/incoming.py.
+
+Over 300 lines because the sorting, the one transaction that records a payment with
+the moved cursor, and the cursor itself are safest read in one place; what a payment
+naming a pay order does is stellar_order_payments.py.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from app.domain.money import format_kes, new_reference
 from app.integrations.stellar import cents_to_amount, to_stroops
 from app.services.ledger import request_hash, sms_time, with_fresh_reference
 from app.services.notifications import journal_sms_key, sms_message
+from app.services.stellar_order_links import OrderNamed, order_named, shorten
+from app.services.stellar_order_payments import OWED_BACK, take
 
 log = logging.getLogger("paytrace.stellar.incoming")
 
@@ -53,21 +62,34 @@ class CursorMoved(Exception):
 
 @dataclass(frozen=True)
 class WatchPass:
-    """What one pass did: payments recorded, of which credited and ignored."""
+    """What one pass did: payments recorded, of which credited to wallets, ignored,
+    paying an order, and owed back."""
 
     seen: int = 0
     credited: int = 0
     ignored: int = 0
+    order_paid: int = 0
+    owed_back: int = 0
 
     def __add__(self, other: WatchPass) -> WatchPass:
         return WatchPass(
-            self.seen + other.seen, self.credited + other.credited, self.ignored + other.ignored
+            self.seen + other.seen,
+            self.credited + other.credited,
+            self.ignored + other.ignored,
+            self.order_paid + other.order_paid,
+            self.owed_back + other.owed_back,
         )
+
+    @classmethod
+    def of(cls, outcome: str) -> WatchPass:
+        """One recorded payment with this outcome (each field is named after one)."""
+        return cls(seen=1, **{outcome: 1})
 
 
 @dataclass(frozen=True)
 class Sorted:
-    """A payment the watcher records: reason None means credit user_id's wallet."""
+    """A payment the watcher records: reason None means credit user_id's wallet (or,
+    with `order`, pay that order); with `order` and a reason, it is owed back."""
 
     operation_id: str
     paging_token: str
@@ -77,6 +99,9 @@ class Sorted:
     cents: int  # rounded up when there is a fraction of a cent (the reason says so)
     reason: str | None
     user_id: int | None
+    order: OrderNamed | None = None  # a payment to the treasury naming a pay order
+    closed_at: datetime | None = None  # the network's close time of its ledger
+    stroops: int = 0  # exactly what arrived: what a refund sends back
 
 
 @dataclass(frozen=True)
@@ -85,11 +110,6 @@ class Known:
 
     wallets: dict[str, int]  # address -> user id
     own_hashes: set[str]
-
-
-def shorten(address: str) -> str:
-    """GABC...WXYZ: enough of a Stellar address to recognise it in an SMS."""
-    return f"{address[:4]}...{address[-4:]}"
 
 
 def sort_payment(
@@ -113,16 +133,17 @@ def sort_payment(
         # stellar_settlements; a row here for each would double every payment's writes.
         return None
     cents, fraction = divmod(to_stroops(amount), STROOPS_PER_CENT)
+    order = order_named(record) if ours and to == treasury else None
     if not ours:
         name = "XLM" if record.get("asset_type") == "native" else _asset_name(record)
         reason = f"not our asset: {amount} {name}"
-    elif to == treasury:
+    elif to == treasury and order is None:
         reason = TO_TREASURY
-    elif user_id is None:
+    elif user_id is None and order is None:
         reason = NOT_A_WALLET
     elif sender in known.wallets or sender in own_accounts:
         # PayTrace signs for these accounts, and every envelope it signs is saved first.
-        reason = FROM_PAYTRACE
+        reason, order = FROM_PAYTRACE, None
     elif fraction:
         reason = f"amount not whole cents: {amount} {asset.code}"
     else:
@@ -136,7 +157,20 @@ def sort_payment(
         cents=max(1, cents + (1 if fraction else 0)),
         reason=reason,
         user_id=user_id if reason is None else None,
+        order=order,
+        closed_at=_closed_at(record.get("created_at")),
+        stroops=to_stroops(amount),
     )
+
+
+def _closed_at(text: object) -> datetime | None:
+    """Horizon's `created_at` (its ledger's close time, e.g. 2026-12-04T15:20:41Z)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _asset_name(record: dict) -> str:
@@ -158,47 +192,63 @@ def known_parties(uow: UnitOfWork, records: list[dict]) -> Known:
 
 def record(
     uow: UnitOfWork, expected: str, token: str, payment: Sorted | None, *, now: datetime
-) -> bool:
-    """Record payment (and credit it), and move the cursor from expected to token, in
-    one transaction; True when the payment was recorded now (False: seen before).
+) -> str | None:
+    """Record payment (and credit it, or pay the order it names), and move the cursor
+    from expected to token, in one transaction; returns the outcome recorded now
+    ('credited', 'ignored', 'order_paid', 'owed_back'), None when it was seen before.
     Raises CursorMoved when another watcher moved the cursor, ServiceUnavailable when
     no free transaction reference could be drawn."""
 
-    def attempt() -> bool:
+    def attempt() -> str | None:
         with uow:
             stored = uow.incoming.cursor(CURSOR_NAME, for_update=True)
             if stored != expected:
                 raise CursorMoved(stored)
-            recorded = payment is not None and not uow.incoming.seen(payment.operation_id)
-            if recorded:
-                assert payment is not None
-                transaction_id = None
-                if payment.reason is None:
-                    transaction_id = _credit(uow, payment, now)
-                else:
-                    _log_ignored(payment)
-                uow.incoming.add(
-                    IncomingPayment(
-                        operation_id=payment.operation_id,
-                        tx_hash=payment.tx_hash,
-                        from_address=payment.from_address,
-                        to_address=payment.to_address,
-                        amount=payment.cents,
-                        outcome="ignored" if transaction_id is None else "credited",
-                        reason=payment.reason,
-                        transaction_id=transaction_id,
-                    )
-                )
+            row = None
+            if payment is not None and not uow.incoming.seen(payment.operation_id):
+                row = _recorded(uow, payment, now)
+                uow.incoming.add(row)
+                if row.outcome == OWED_BACK:  # sent back by the refunder, exactly once
+                    uow.incoming.add_refund(row.operation_id, row.from_address, payment.stroops)
             uow.incoming.set_cursor(CURSOR_NAME, token)
             uow.commit()
-        if recorded and payment is not None and payment.reason is None:
+        if row is not None and row.transaction_id is not None:
             log.info(
                 "incoming payment credited",
-                extra={"operation_id": payment.operation_id, "amount": payment.cents},
+                extra={
+                    "operation_id": row.operation_id,
+                    "amount": row.amount,
+                    "outcome": row.outcome,
+                },
             )
-        return recorded
+        return None if row is None else row.outcome
 
     return with_fresh_reference(attempt)
+
+
+def _recorded(uow: UnitOfWork, payment: Sorted, now: datetime) -> IncomingPayment:
+    """What becomes of a payment seen for the first time, done in the caller's
+    transaction: its row for stellar_incoming."""
+    outcome, reason, transaction_id, order_id = "ignored", payment.reason, None, None
+    if payment.order is not None:
+        taken = take(uow, payment, payment.order, now)
+        outcome, reason = taken.outcome, taken.reason
+        transaction_id, order_id = taken.transaction_id, taken.order_id
+    elif payment.reason is None:
+        outcome, transaction_id = "credited", _credit(uow, payment, now)
+    else:
+        _log_ignored(payment)
+    return IncomingPayment(
+        operation_id=payment.operation_id,
+        tx_hash=payment.tx_hash,
+        from_address=payment.from_address,
+        to_address=payment.to_address,
+        amount=payment.cents,
+        outcome=outcome,
+        reason=reason,
+        transaction_id=transaction_id,
+        order_id=order_id,
+    )
 
 
 def _credit(uow: UnitOfWork, payment: Sorted, now: datetime) -> int:

@@ -310,6 +310,16 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "kukataa hadi {until}."
         ),
     },
+    "merchant_order_paid_on_stellar": {
+        "en": (
+            "PayTrace {reference}: order {code}{order} paid, KES {amount}, on Stellar from "
+            "{sender} on {when}. Fee KES {fee}. Till balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: oda {code}{order} imelipwa, KES {amount}, kwa Stellar "
+            "kutoka {sender} tarehe {when}. Ada KES {fee}. Salio la till KES {balance}."
+        ),
+    },
     "harambee_reminder_soon": {
         "en": (
             "PayTrace: your pledge to harambee {code} {title} is due on {due}: KES {left} "

@@ -4,7 +4,9 @@ builder, and hands each page to services/incoming_payments.py, which sorts each 
 and records (or credits) it with the moved cursor in one transaction.
 
 One watcher moves the cursor at a time (a lease, app/db/leases.py); should two ever run, the
-cursor's row lock makes the second start again from where the first got to.
+cursor's row lock makes the second start again from where the first got to. After
+each pass, under the same lease, the refunder (worker/stellar_refunds.py) sends back
+what the watcher recorded owed back.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from stellar_sdk import Server
 
@@ -25,6 +27,7 @@ from app.services import incoming_payments
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.incoming_payments import CursorMoved, WatchPass, sort_payment
 from app.worker.context import uow_factory
+from app.worker.stellar_refunds import Refunder
 
 log = logging.getLogger("paytrace.stellar.incoming")
 
@@ -46,6 +49,7 @@ class IncomingWatcher:
         page_size: int = PAGE_SIZE,
         lease_ttl_s: float = leases.DEFAULT_TTL_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        refunder: Refunder | None = None,
     ) -> None:
         self._database = database
         self._lease_ttl_s = lease_ttl_s
@@ -62,16 +66,27 @@ class IncomingWatcher:
         self._interval_s = interval_s
         self._page_size = page_size
         self._clock = clock
+        # Sends back what the watcher records owed back, under the watcher's lock.
+        self._refunder = refunder
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database) -> IncomingWatcher:
         system = SystemAccounts.from_settings(settings, SecretBox.from_settings(settings))
+        horizon = Horizon.from_settings(settings)
+        refunder = Refunder(
+            database,
+            horizon,
+            system,
+            passphrase=settings.stellar_network_passphrase,
+            ttl=timedelta(seconds=settings.stellar_envelope_ttl_s),
+        )
         return cls(
             database,
-            Horizon.from_settings(settings).server,
+            horizon.server,
             system,
             interval_s=settings.stellar_watch_interval_s,
             lease_ttl_s=settings.worker_lease_ttl_s,
+            refunder=refunder,
         )
 
     # ---- the loop ---------------------------------------------------------------------
@@ -84,6 +99,8 @@ class IncomingWatcher:
                 try:
                     if lock.held():
                         self.poll_once(stop)
+                        if self._refunder is not None and lock.held():
+                            self._refunder.send_owed()
                 except Exception:
                     log.exception("incoming watcher pass failed; trying again")
                 stop.wait(self._interval_s)
@@ -97,6 +114,7 @@ class IncomingWatcher:
         while stop is None or not stop.is_set():
             page = (
                 self._server.payments()
+                .join("transactions")  # each payment's memo, which may name a pay order
                 .cursor(cursor)
                 .order(desc=False)
                 .limit(self._page_size)
@@ -140,9 +158,8 @@ class IncomingWatcher:
                 moved.done = done
                 raise
             cursor = payment.paging_token
-            if recorded:
-                credited = payment.reason is None
-                done += WatchPass(1, int(credited), int(not credited))
+            if recorded is not None:
+                done += WatchPass.of(recorded)
         last = str(records[-1]["paging_token"])
         if last != cursor:
             incoming_payments.record(self._uow(), cursor, last, None, now=self._clock())

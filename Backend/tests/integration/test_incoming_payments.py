@@ -58,8 +58,8 @@ def test_a_payment_to_a_wallet_is_credited_once_with_its_sms(clean_database, wal
     sms_before = outbox_count(clean_database)
     paid = payment("7", address, user_id=user_id)
 
-    assert incoming_payments.record(uow(), start, paid.paging_token, paid, now=NOW) is True
-    assert incoming_payments.record(uow(), paid.paging_token, "800", paid, now=NOW) is False
+    assert incoming_payments.record(uow(), start, paid.paging_token, paid, now=NOW) == "credited"
+    assert incoming_payments.record(uow(), paid.paging_token, "800", paid, now=NOW) is None
 
     assert wallet_balance(clean_database, user_id) == 2_000
     assert outbox_count(clean_database) == sms_before + 1

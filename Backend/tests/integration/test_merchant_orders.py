@@ -10,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from stellar_sdk.sep.stellar_uri import PayStellarUri
 
 from app.db.unit_of_work import UnitOfWork
-from app.services import orders
+from app.services import orders, stellar_order_links
+from app.services.stellar_order_links import payee_from_settings
 from tests.conftest import LiveServer
 from tests.security.admin_audit_world import query
 from tests.support.merchants import Keyed, fresh_timestamp, keyed_merchant, signed_request
+from tests.support.stellar import custody_settings
 
 ORDERS = "/api/v1/merchant/orders"
 BODY = {"amount": 25_000, "merchant_reference": "INV-42", "description": "Sukuma wiki"}
@@ -92,6 +95,46 @@ def test_a_merchant_creates_an_order_and_reads_it_back(http, shop, clean_databas
     assert read.status_code == 200 and read.json() == order
     (merchant_id,) = query(clean_database, "SELECT merchant_id FROM pay_orders")[0]
     assert merchant_id == shop.merchant_id
+
+
+def test_every_order_answer_says_how_to_pay_it_from_any_stellar_wallet(
+    live_settings, clean_database
+):
+    from app.api.app import create_app
+
+    # Custody on: the payee is read from the seeds at start-up (no network is asked).
+    custody = custody_settings(live_settings, "http://127.0.0.1:9")
+    payee = payee_from_settings(custody)
+    assert payee is not None
+    shop = keyed_merchant(clean_database, custody)
+    with (
+        LiveServer(create_app(custody), custody.port) as server,
+        httpx.Client(base_url=server.url, timeout=10) as http,
+    ):
+        created = post(http, shop, ORDERS, BODY, "k-1")
+        replayed = post(http, shop, ORDERS, BODY, "k-1")
+        order = created.json()
+        read = get(http, shop, f"{ORDERS}/{order['id']}").json()
+        listed = get(http, shop, ORDERS).json()["orders"]
+
+    stellar = order["stellar"]
+    assert stellar == stellar_order_links.pay_details(payee, order)
+    assert (stellar["destination"], stellar["memo_type"], stellar["memo"]) == (
+        payee.address,
+        "text",
+        order["code"],
+    )
+    assert (stellar["asset_code"], stellar["asset_issuer"], stellar["amount"]) == (
+        "KES",
+        payee.asset_issuer,
+        "250.00",
+    )
+    assert PayStellarUri.from_uri(stellar["uri"]).memo == order["code"]
+    assert replayed.json() == order and read == order and listed == [order]
+
+
+def test_without_a_stellar_network_an_order_has_no_stellar_block(http, shop):
+    assert post(http, shop, ORDERS, BODY, "k-1").json()["stellar"] is None
 
 
 def test_the_same_key_and_body_replay_the_first_answer_and_make_one_order(

@@ -1,11 +1,12 @@
 """The local network's global `GET /payments` over real HTTP, through stellar-sdk's call
 builder: every account's payments in Horizon's total order, paged both ways with
-cursors, in the same record shape as an account's own payments."""
+cursors, in the same record shape as an account's own payments; `join=transactions`
+puts each payment's transaction (its memo) in its record, as Horizon does."""
 
 from __future__ import annotations
 
 import pytest
-from stellar_sdk import Asset, Keypair, Server, TransactionBuilder
+from stellar_sdk import Asset, Keypair, MuxedAccount, Server, TransactionBuilder
 from stellar_sdk.exceptions import BadRequestError
 
 from app.sandboxes.stellar import DEFAULT_PASSPHRASE
@@ -79,7 +80,12 @@ def test_every_accounts_payments_page_in_order_from_a_cursor(server, horizon_url
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"limit": "201"}, "limit"), ({"order": "up"}, "order"), ({"cursor": "x"}, "cursor")],
+    [
+        ({"limit": "201"}, "limit"),
+        ({"order": "up"}, "order"),
+        ({"cursor": "x"}, "cursor"),
+        ({"join": "ledgers"}, "join"),
+    ],
 )
 def test_bad_paging_parameters_are_refused_as_horizon_does(server, params, field):
     builder = server.payments()
@@ -88,3 +94,37 @@ def test_bad_paging_parameters_are_refused_as_horizon_does(server, params, field
         builder.call()
     assert refused.value.status == 400
     assert refused.value.extras["invalid_field"] == field
+
+
+def test_joined_with_transactions_each_payment_carries_its_memo_and_muxed_destination(
+    server, horizon_url
+):
+    payer, payee = funded(horizon_url), funded(horizon_url)
+    muxed = MuxedAccount(payee.public_key, 42).account_muxed
+    assert muxed is not None
+    builder = TransactionBuilder(server.load_account(payer.public_key), PASSPHRASE, 100)
+    envelope = (
+        builder.append_payment_op(payee.public_key, Asset.native(), "1")
+        .append_payment_op(muxed, Asset.native(), "2")
+        .add_text_memo("48213575")
+        .set_timeout(60)
+        .build()
+    )
+    envelope.sign(payer)
+    sent = server.submit_transaction(envelope)
+
+    joined = server.payments().for_account(payer.public_key).join("transactions").call()
+    plain = server.payments().join("transactions").order(desc=True).limit(2).call()
+
+    paid = [r for r in joined["_embedded"]["records"] if r["type"] == "payment"]
+    assert [r["transaction"]["hash"] for r in paid] == [sent["hash"]] * 2
+    assert {(r["transaction"]["memo_type"], r["transaction"]["memo"]) for r in paid} == {
+        ("text", "48213575")
+    }
+    assert [(r["to"], r.get("to_muxed"), r.get("to_muxed_id")) for r in paid] == [
+        (payee.public_key, None, None),
+        (payee.public_key, muxed, "42"),
+    ]
+    assert [r["id"] for r in plain["_embedded"]["records"]][::-1] == [r["id"] for r in paid]
+    unjoined = server.payments().for_account(payer.public_key).call()["_embedded"]["records"]
+    assert all("transaction" not in r for r in unjoined)

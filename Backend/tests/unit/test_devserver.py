@@ -159,7 +159,15 @@ def test_a_service_is_ready_and_prepared_before_the_next_child_starts(tmp_path):
     seen: list[object] = []
     service.on_ready = lambda: seen.append(dependent.proc)
     stop = threading.Event()
-    threading.Timer(0.5, stop.set).start()
+
+    def stop_once_the_worker_runs() -> None:
+        # Not a fixed delay: on a busy machine the service takes longer to be ready.
+        deadline = time.monotonic() + 20
+        while dependent.proc is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stop.set()
+
+    threading.Thread(target=stop_once_the_worker_runs, daemon=True).start()
     assert Supervisor([service, dependent], env={}).run(stop) == 0
     assert seen == [None]  # prepared once, while the worker was not yet started
     assert dependent.proc is not None

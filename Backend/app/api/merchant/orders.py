@@ -23,7 +23,7 @@ from app.api.v1.context import Api
 from app.domain import pay_orders as rules
 from app.domain.records.pay_orders import OrderFilter, snapshot
 from app.errors import refused
-from app.services import orders
+from app.services import orders, stellar_order_links
 from app.services.merchant_idempotency import Answer
 
 _CURSOR = "o"  # the orders list's cursors
@@ -49,6 +49,18 @@ EXAMPLE = {
     "payment_transaction_id": None,
     "partially_refunded_at": None,
     "refunded_at": None,
+    "stellar": {
+        "destination": "GBTREASURYXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        "memo_type": "text",
+        "memo": "48213575",
+        "muxed_destination": "MBTREASURY...AAAAAAAAAAABKAAAA",
+        "asset_code": "KES",
+        "asset_issuer": "GBISSUERXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        "amount": "250.00",
+        "uri": "web+stellar:pay?destination=GBTREASURY...&amount=250.00&asset_code=KES"
+        "&asset_issuer=GBISSUER...&memo=48213575&memo_type=MEMO_TEXT"
+        "&msg=PayTrace%20order%2048213575%3A%20Sukuma%20wiki%20and%20tomatoes",
+    },
 }
 
 
@@ -85,6 +97,19 @@ class OrderIn(BaseModel):
     )
 
 
+class StellarPayOut(BaseModel):
+    destination: str = Field(description="the treasury's address (G...): pay it with the memo")
+    memo_type: str = Field(description="text")
+    memo: str = Field(description="the order's code: the memo that names the order")
+    muxed_destination: str = Field(
+        description="or pay this muxed address (M..., SEP-23; its id is the order's), no memo"
+    )
+    asset_code: str = Field(description="PayTrace's KES")
+    asset_issuer: str
+    amount: str = Field(description="KES, exactly the order's: anything else is owed back")
+    uri: str = Field(description="the same as a SEP-7 `web+stellar:pay` link (for a QR code)")
+
+
 class OrderOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
@@ -107,6 +132,9 @@ class OrderOut(BaseModel):
     payment_transaction_id: int | None
     partially_refunded_at: datetime | None = Field(description="its first partial refund")
     refunded_at: datetime | None = Field(description="refunded in full")
+    stellar: StellarPayOut | None = Field(
+        description="how to pay it from any Stellar wallet; null without a Stellar network"
+    )
 
 
 class OrderPageOut(BaseModel):
@@ -139,9 +167,15 @@ def _utc(moment: datetime | None, name: str) -> datetime | None:
         raise refused("invalid_date", f"{name}: out of range") from None
 
 
-def _answer(answer: Answer) -> JSONResponse:
+def _shown(api: Api, body: dict) -> dict:
+    """The order's snapshot with how to pay it on Stellar (made at each answer from the
+    order's id, code and amount: a replayed answer shows it too)."""
+    return {**body, "stellar": stellar_order_links.pay_details(api.stellar_payee, body)}
+
+
+def _answer(api: Api, answer: Answer) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+    return JSONResponse(_shown(api, answer.body), status_code=answer.status, headers=headers)
 
 
 @router.post(
@@ -167,7 +201,7 @@ async def create_order(
     answer = await api.services.run(
         orders.create, caller.merchant_id, key, draft, datetime.now(UTC)
     )
-    return _answer(answer)
+    return _answer(api, answer)
 
 
 @router.get(
@@ -180,7 +214,7 @@ async def get_order(order_id: OrderId, api: Api, caller: SignedMerchant) -> JSON
     """The order as it is now: one past its time is `expired`, whether or not the worker
     has written it yet. Another merchant's order is 404, as if absent."""
     order = await api.services.run(orders.get, caller.merchant_id, order_id, datetime.now(UTC))
-    return JSONResponse(snapshot(order))
+    return JSONResponse(_shown(api, snapshot(order)))
 
 
 @router.get(
@@ -217,7 +251,7 @@ async def list_orders(
     )
     return JSONResponse(
         {
-            "orders": [snapshot(row) for row in rows],
+            "orders": [_shown(api, snapshot(row)) for row in rows],
             "next_cursor": encode_cursor(_CURSOR, rows[-1].id) if more and rows else None,
         }
     )
@@ -243,4 +277,4 @@ async def cancel_order(
     answer = await api.services.run(
         orders.cancel, caller.merchant_id, order_id, key, datetime.now(UTC)
     )
-    return _answer(answer)
+    return _answer(api, answer)

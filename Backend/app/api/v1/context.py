@@ -23,6 +23,7 @@ from app.services.access_tokens import AccessClaims, AccessTokens
 from app.services.facade import ChannelServices
 from app.services.keys import session_key
 from app.services.otp import OtpKit
+from app.services.stellar_order_links import StellarPayee, payee_from_settings
 
 
 class SignInRequired(Unauthorized):
@@ -70,6 +71,9 @@ class ApiServices:
     forget_profile: Callable[[str], Awaitable[None]]
     # Flags a phone a merchant asked to pay: its next USSD dial opens on the request.
     flag_pay_request: Callable[[str], Awaitable[None]]
+    # Where pay orders are paid on Stellar (the merchant API shows it), None without a
+    # network. Public addresses only: read from the seeds once, at start-up.
+    stellar_payee: StellarPayee | None = None
 
     @classmethod
     def build(
@@ -89,6 +93,7 @@ class ApiServices:
             attempt_key=session_key(settings, "api-pin-attempt"),
             forget_profile=forget_profile,
             flag_pay_request=flag_pay_request,
+            stellar_payee=payee_from_settings(settings),
         )
 
     @property

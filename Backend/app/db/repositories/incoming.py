@@ -4,8 +4,11 @@ every payment it saw (stellar_incoming), with what it needs to sort them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg2.extensions
+
+from app.domain.records.stellar_refunds import RefundRow
 
 
 @dataclass(frozen=True)
@@ -15,9 +18,10 @@ class IncomingPayment:
     from_address: str
     to_address: str
     amount: int  # cents
-    outcome: str  # credited | ignored
+    outcome: str  # credited | ignored | order_paid | owed_back
     reason: str | None
     transaction_id: int | None
+    order_id: int | None = None  # the pay order it named (order_paid, owed_back)
 
 
 class IncomingRepository:
@@ -81,10 +85,12 @@ class IncomingRepository:
             return dict(cur.fetchall())
 
     def own_hashes(self, hashes: list[str]) -> set[str]:
-        """The hashes among these of envelopes PayTrace signed (saved before submission)."""
+        """The hashes among these of envelopes PayTrace signed (saved before submission):
+        settlements and activations, and refunds of payments owed back."""
         with self._conn.cursor() as cur:
             cur.execute(
-                "SELECT tx_hash FROM stellar_transactions WHERE tx_hash = ANY(%(hashes)s)",
+                "SELECT tx_hash FROM stellar_transactions WHERE tx_hash = ANY(%(hashes)s)"
+                " UNION SELECT tx_hash FROM stellar_refunds WHERE tx_hash = ANY(%(hashes)s)",
                 {"hashes": hashes},
             )
             return {row[0] for row in cur.fetchall()}
@@ -105,9 +111,9 @@ class IncomingRepository:
                 """
                 INSERT INTO stellar_incoming
                     (operation_id, tx_hash, from_address, to_address, amount, transaction_id,
-                     outcome, reason)
+                     outcome, reason, order_id)
                 VALUES (%(op)s, %(hash)s, %(from)s, %(to)s, %(amount)s, %(tx)s, %(outcome)s,
-                        %(reason)s)
+                        %(reason)s, %(order)s)
                 """,
                 {
                     "op": payment.operation_id,
@@ -118,6 +124,7 @@ class IncomingRepository:
                     "tx": payment.transaction_id,
                     "outcome": payment.outcome,
                     "reason": payment.reason,
+                    "order": payment.order_id,
                 },
             )
 
@@ -126,6 +133,104 @@ class IncomingRepository:
         with self._conn.cursor() as cur:
             cur.execute(
                 "SELECT operation_id, tx_hash, from_address, to_address, amount, outcome,"
-                " reason, transaction_id FROM stellar_incoming ORDER BY operation_id::numeric"
+                " reason, transaction_id, order_id FROM stellar_incoming"
+                " ORDER BY operation_id::numeric"
             )
             return [IncomingPayment(*row) for row in cur.fetchall()]
+
+    def owed_back(self, limit: int) -> list[tuple[IncomingPayment, datetime, RefundRow]]:
+        """Payments owed back and not yet sent back (their refund pending, signed or
+        failed), oldest first, with when each was seen (an operator's list)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT i.operation_id, i.tx_hash, i.from_address, i.to_address, i.amount,"
+                " i.outcome, i.reason, i.transaction_id, i.order_id, i.created_at,"
+                f" {_REFUND_COLUMNS_OF_R} FROM stellar_incoming i"
+                " JOIN stellar_refunds r ON r.operation_id = i.operation_id"
+                " WHERE i.outcome = 'owed_back' AND r.status <> 'sent'"
+                " ORDER BY i.created_at, i.operation_id LIMIT %(limit)s",
+                {"limit": limit},
+            )
+            return [
+                (IncomingPayment(*row[:9]), row[9], RefundRow(*row[10:])) for row in cur.fetchall()
+            ]
+
+    # ---- refunds of payments owed back -------------------------------------------------
+
+    def add_refund(self, operation_id: str, to_address: str, stroops: int) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO stellar_refunds (operation_id, to_address, stroops)"
+                " VALUES (%(op)s, %(to)s, %(stroops)s)",
+                {"op": operation_id, "to": to_address, "stroops": stroops},
+            )
+
+    def open_refund(self) -> RefundRow | None:
+        """The oldest refund still to send (pending) or to resend (signed)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_REFUND_COLUMNS} FROM stellar_refunds"
+                " WHERE status IN ('pending', 'signed') ORDER BY created_at, operation_id LIMIT 1"
+            )
+            row = cur.fetchone()
+        return RefundRow(*row) if row else None
+
+    def refund(self, operation_id: str) -> RefundRow | None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_REFUND_COLUMNS} FROM stellar_refunds WHERE operation_id = %(op)s",
+                {"op": operation_id},
+            )
+            row = cur.fetchone()
+        return RefundRow(*row) if row else None
+
+    def refund_signed(
+        self, operation_id: str, *, envelope_xdr: str, tx_hash: str, max_time: datetime
+    ) -> bool:
+        """Save a pending refund's envelope before it is submitted; False when it is not
+        pending any more (another refunder got there first)."""
+        return self._refund_moved(
+            "status = 'signed', envelope_xdr = %(xdr)s, tx_hash = %(hash)s,"
+            " max_time = %(max_time)s, last_error = NULL",
+            "pending",
+            {"op": operation_id, "xdr": envelope_xdr, "hash": tx_hash, "max_time": max_time},
+        )
+
+    def refund_sent(self, operation_id: str, ledger: int) -> bool:
+        return self._refund_moved(
+            "status = 'sent', ledger = %(ledger)s, last_error = NULL",
+            "signed",
+            {"op": operation_id, "ledger": ledger},
+        )
+
+    def refund_failed(self, operation_id: str, error: str) -> bool:
+        return self._refund_moved(
+            "status = 'failed', last_error = %(error)s",
+            "signed",
+            {"op": operation_id, "error": error},
+        )
+
+    def refund_dead(self, operation_id: str, error: str) -> bool:
+        """A signed envelope the network says can never apply: pending again, to be
+        signed anew (its hash forgotten: it will never be on a ledger)."""
+        return self._refund_moved(
+            "status = 'pending', envelope_xdr = NULL, tx_hash = NULL, max_time = NULL,"
+            " last_error = %(error)s",
+            "signed",
+            {"op": operation_id, "error": error},
+        )
+
+    def _refund_moved(self, assignments: str, expected: str, params: dict) -> bool:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"UPDATE stellar_refunds SET {assignments}, updated_at = now()"
+                " WHERE operation_id = %(op)s AND status = %(expected)s",
+                {**params, "expected": expected},
+            )
+            return cur.rowcount == 1
+
+
+_REFUND_COLUMNS = (
+    "operation_id, to_address, stroops, status, envelope_xdr, tx_hash, max_time, ledger, last_error"
+)
+_REFUND_COLUMNS_OF_R = ", ".join(f"r.{column.strip()}" for column in _REFUND_COLUMNS.split(","))

@@ -152,32 +152,57 @@ def account_payments(
     cursor: str | None = None,
     order: str | None = None,
     limit: str | None = None,
+    join: str | None = None,
 ) -> JSONResponse:
     if not StrKey.is_valid_ed25519_public_key(account_id):
         return _problem(problems.bad_request("account_id", "not a G... account id"))
     try:
         start, order, size = page_params(cursor, order, limit)
+        joined = _joined(join)
     except BadQuery as exc:
         return _problem(problems.bad_request(exc.field, exc.reason))
     rows = request.app.state.reader.account_payments(account_id, start, order, size)
-    base = _base(request)
-    records = [resources.payment(base, row) for row in rows]
-    href = f"{base}/accounts/{account_id}/payments"
+    records = _payments(request, rows, joined)
+    href = f"{_base(request)}/accounts/{account_id}/payments"
     return _hal(_page(href, records, cursor or "", order, size))
 
 
 @router.get("/payments", summary="Every payment on the network, paged")
 def payments(
-    request: Request, cursor: str | None = None, order: str | None = None, limit: str | None = None
+    request: Request,
+    cursor: str | None = None,
+    order: str | None = None,
+    limit: str | None = None,
+    join: str | None = None,
 ) -> JSONResponse:
     try:
         start, order, size = page_params(cursor, order, limit)
+        joined = _joined(join)
     except BadQuery as exc:
         return _problem(problems.bad_request(exc.field, exc.reason))
     rows = request.app.state.reader.payments(start, order, size)
-    base = _base(request)
+    records = _payments(request, rows, joined)
+    return _hal(_page(f"{_base(request)}/payments", records, cursor or "", order, size))
+
+
+def _joined(join: str | None) -> bool:
+    """Horizon's `join=transactions`: each payment carries its transaction (its memo)."""
+    if join not in (None, "transactions"):
+        raise BadQuery("join", "only `transactions` can be joined")
+    return join is not None
+
+
+def _payments(request: Request, rows: list[dict], joined: bool) -> list[dict]:
+    base, reader = _base(request), request.app.state.reader
     records = [resources.payment(base, row) for row in rows]
-    return _hal(_page(f"{base}/payments", records, cursor or "", order, size))
+    if joined:
+        passphrase = request.app.state.network.passphrase
+        for record in records:
+            tx_hash = record["transaction_hash"]
+            row = reader.transaction(tx_hash)
+            assert row is not None  # a payment's transaction is in the same ledger
+            record["transaction"] = resources.transaction(base, row, passphrase, tx_hash)
+    return records
 
 
 def _page(href: str, records: list[dict], cursor: str, order: str, size: int) -> dict:
