@@ -112,8 +112,11 @@ class Settings(BaseSettings):
     # Unset: the development runner starts embedded servers and fills these in.
     database_url: str = ""
     redis_url: str = ""
-    # Apply pending migrations when the API starts (an advisory lock makes it safe
-    # for several processes at once).
+    # REDIS_URL names one node of a Redis Cluster: PayTrace uses a cluster client, and
+    # what one request reads together shares a hash slot (app/ussd/session_store.py).
+    redis_cluster: bool = False
+    # Apply pending migrations when the API starts (a lock in each migration's
+    # transaction makes it safe for several processes at once).
     migrate_on_start: bool = True
     db_pool_max: int = 16
     db_connect_timeout_s: int = 2
@@ -121,7 +124,7 @@ class Settings(BaseSettings):
     redis_timeout_s: float = 0.5
     # Namespace for every Redis key, so that several PayTrace instances (or test
     # runs) can share one Redis without seeing each other's keys.
-    redis_prefix: str = "pt:"
+    redis_prefix: str = Field(default="pt:", pattern=r"^[^{}]*$")  # no hash tags
 
     # USSD
     ussd_service_codes: Annotated[list[str], NoDecode] = ["*384*123#"]

@@ -6,10 +6,27 @@ import asyncio
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from app.config import Settings
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
+
+
+def redis_client(settings: Settings) -> aioredis.Redis:
+    """The async Redis client for REDIS_URL: a cluster client when REDIS_CLUSTER is set
+    (it learns the other nodes from the one named, and sends each key to its slot)."""
+    options = {
+        "socket_timeout": settings.redis_timeout_s,
+        "socket_connect_timeout": settings.redis_timeout_s,
+        "decode_responses": True,
+        "max_connections": 512,
+    }
+    if settings.redis_cluster:
+        # Same commands, same answers: PayTrace only sends what a cluster allows
+        # (multi-key reads and MULTI within one hash tag).
+        return RedisCluster.from_url(settings.redis_url, **options)  # type: ignore[return-value]
+    return aioredis.Redis.from_url(settings.redis_url, **options)
 
 
 @dataclass
@@ -24,13 +41,7 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         database = Database.from_settings(settings, max_connections=settings.db_pool_max)
-        client = aioredis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_timeout_s,
-            socket_connect_timeout=settings.redis_timeout_s,
-            decode_responses=True,
-            max_connections=512,
-        )
+        client = redis_client(settings)
         return cls(
             settings=settings,
             database=database,

@@ -34,6 +34,10 @@ from app.integrations.at_forms import MalformedForm, parse_form
 
 log = logging.getLogger("paytrace.sandbox.at")
 
+# Every key of the AT sandbox shares one hash tag: its index and messages are read with
+# one MGET and written in one MULTI, which Redis Cluster allows within a slot only.
+AT = "{at}"
+
 router = APIRouter(tags=["sandbox"])
 
 DELIVERY_REPORT_DELAY_S = 0.2
@@ -96,10 +100,10 @@ async def send_messages(request: Request, background: BackgroundTasks) -> Respon
 async def list_messages(request: Request, to: str | None = None) -> list[dict]:
     """Messages accepted by the sandbox, oldest first, optionally for one number."""
     runtime = request.app.state.runtime
-    ids = await runtime.redis.lrange(runtime.key("sandbox", "at", "sms"), 0, -1)
+    ids = await runtime.redis.lrange(runtime.key("sandbox", AT, "sms"), 0, -1)
     if not ids:
         return []
-    raw = await runtime.redis.mget([runtime.key("sandbox", "at", "sms", i) for i in ids])
+    raw = await runtime.redis.mget([runtime.key("sandbox", AT, "sms", i) for i in ids])
     messages = [json.loads(item) for item in raw if item]
     if to:
         # A '+' typed into a query string arrives as a space.
@@ -114,7 +118,7 @@ async def _status_for(runtime, number: str) -> tuple[int, str]:
     if number[-4:] in _FAILURES:
         return _FAILURES[number[-4:]]
     if number.endswith("0500"):
-        tries = await runtime.redis.incr(runtime.key("sandbox", "at", "tries", number))
+        tries = await runtime.redis.incr(runtime.key("sandbox", AT, "tries", number))
         if tries <= TRANSIENT_FAILURES:
             return 500, "InternalServerError"
     return 101, "Success"
@@ -129,9 +133,9 @@ async def _store(runtime, message_id: str, number: str, form: dict[str, str]) ->
         "status": "Sent",
         "created_at": datetime.now(UTC).isoformat(),
     }
-    index = runtime.key("sandbox", "at", "sms")
+    index = runtime.key("sandbox", AT, "sms")
     async with runtime.redis.pipeline(transaction=True) as pipe:
-        pipe.set(runtime.key("sandbox", "at", "sms", message_id), json.dumps(record), ex=86400)
+        pipe.set(runtime.key("sandbox", AT, "sms", message_id), json.dumps(record), ex=86400)
         pipe.rpush(index, message_id)
         pipe.ltrim(index, -KEEP_MESSAGES, -1)
         pipe.expire(index, 86400)
@@ -161,7 +165,7 @@ async def _deliver_report(runtime, message_id: str, number: str) -> None:
             log.warning("delivery report refused", extra={"status": response.status_code})
     except httpx.HTTPError as exc:
         log.warning("delivery report not delivered", extra={"error": type(exc).__name__})
-    key = runtime.key("sandbox", "at", "sms", message_id)
+    key = runtime.key("sandbox", AT, "sms", message_id)
     raw = await runtime.redis.get(key)
     if raw:
         record = json.loads(raw) | {"status": form["status"]}

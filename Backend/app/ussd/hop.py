@@ -89,7 +89,7 @@ async def handle_hop(
         # Registered, or changed language, or a fresher wallet status: the next
         # session's first hop reads it from the cache.
         await store.cache_profile(hop.phone, state.user)
-    await store.save(hop.session_id, stored, state.to_dict(), digest, rendered.response)
+    await store.save(hop.session_id, hop.phone, stored, state.to_dict(), digest, rendered.response)
     if log.isEnabledFor(logging.DEBUG):
         log.debug(
             "ussd hop",

@@ -33,6 +33,22 @@ ANSWERS_KEPT = 4
 PAY_REQUEST_FLAG_TTL_S = 24 * 3600 + 60
 
 
+# The caller's phone is each key's hash tag ({...}): on Redis Cluster a hop's three
+# keys live in one slot, so loading a hop stays one MGET (CROSSSLOT otherwise). The
+# session key carries the phone too, which also keeps one caller's session id from
+# ever naming another caller's session.
+def session_key(prefix: str, phone: str, session_id: str) -> str:
+    return f"{prefix}ussd:s:{{{phone}}}:{session_id}"
+
+
+def profile_key(prefix: str, phone: str) -> str:
+    return f"{prefix}profile:{{{phone}}}"
+
+
+def pay_request_key(prefix: str, phone: str) -> str:
+    return f"{prefix}payreq:{{{phone}}}"
+
+
 class SessionStore:
     def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: int, profile_ttl_s: int) -> None:
         self._redis = client
@@ -40,14 +56,11 @@ class SessionStore:
         self._ttl = ttl_s
         self._profile_ttl = profile_ttl_s
 
-    def _session_key(self, session_id: str) -> str:
-        return f"{self._prefix}ussd:s:{session_id}"
-
     def _profile_key(self, phone: str) -> str:
-        return f"{self._prefix}profile:{phone}"
+        return profile_key(self._prefix, phone)
 
     def _pay_request_key(self, phone: str) -> str:
-        return f"{self._prefix}payreq:{phone}"
+        return pay_request_key(self._prefix, phone)
 
     async def load(
         self, session_id: str, phone: str
@@ -55,7 +68,9 @@ class SessionStore:
         """(stored session or None, cached profile, whether the profile cache answered,
         whether the phone is flagged as asked to pay)."""
         session, profile, asked = await self._redis.mget(
-            self._session_key(session_id), self._profile_key(phone), self._pay_request_key(phone)
+            session_key(self._prefix, phone, session_id),
+            self._profile_key(phone),
+            self._pay_request_key(phone),
         )
         stored = json.loads(session) if session else None
         flagged = asked is not None
@@ -68,6 +83,7 @@ class SessionStore:
     async def save(
         self,
         session_id: str,
+        phone: str,
         stored: dict[str, Any] | None,
         state: dict[str, Any],
         digest: str,
@@ -78,7 +94,7 @@ class SessionStore:
         while len(answers) > ANSWERS_KEPT:
             answers.pop(next(iter(answers)))
         value = json.dumps({"state": state, "answers": answers}, separators=(",", ":"))
-        await self._redis.set(self._session_key(session_id), value, ex=self._ttl)
+        await self._redis.set(session_key(self._prefix, phone, session_id), value, ex=self._ttl)
 
     async def cache_profile(self, phone: str, profile: Profile | None) -> None:
         if profile is None:

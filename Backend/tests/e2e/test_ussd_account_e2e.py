@@ -16,6 +16,7 @@ from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.logging_setup import JsonFormatter
 from app.services.custody import SecretBox
+from app.ussd.session_store import profile_key
 from app.worker.outbox import build_worker
 from tests.conftest import LiveServer, free_port
 from tests.e2e.at_gateway import AtGateway
@@ -110,7 +111,7 @@ def test_wallet_status_flips_to_active_as_soon_as_the_database_says_so(
         uow.commit()
     client = redis.Redis.from_url(live_settings.redis_url)
     try:
-        cached = client.get(f"{live_settings.redis_prefix}profile:{PHONE}")
+        cached = client.get(profile_key(live_settings.redis_prefix, PHONE))
     finally:
         client.close()
     assert json.loads(cached)["activation_status"] == "pending"  # still cached for minutes

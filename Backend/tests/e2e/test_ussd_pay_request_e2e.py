@@ -16,6 +16,7 @@ import redis
 
 from app.db.unit_of_work import UnitOfWork
 from app.services import orders, pay_requests
+from app.ussd.session_store import pay_request_key
 from tests.e2e.at_gateway import AtGateway
 from tests.support.merchants import fresh_timestamp, keyed_merchant, signed_request
 from tests.support.mpesa import rows
@@ -137,7 +138,7 @@ def test_an_expired_request_is_not_shown(jane, shop, live_server, live_settings,
     # Flagged as the API flags it, but the request expired with its order: not shown,
     # and the stale flag dropped.
     client = redis.Redis.from_url(live_settings.redis_url)
-    flag = f"{live_settings.redis_prefix}payreq:{JANE}"
+    flag = pay_request_key(live_settings.redis_prefix, JANE)
     try:
         client.set(flag, "1")
         assert AtGateway(live_server.url, JANE).dial().startswith(MENU)

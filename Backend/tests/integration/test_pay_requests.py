@@ -19,6 +19,7 @@ from app.errors import PayRequestNotPending
 from app.services import orders, pay_requests
 from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments.payments import MerchantPaymentRequest
+from app.ussd.session_store import pay_request_key
 from tests.conftest import LiveServer
 from tests.support.merchants import Keyed, execute, fresh_timestamp, keyed_merchant, signed_request
 from tests.support.mpesa import rows
@@ -120,7 +121,7 @@ def test_a_request_to_a_user_is_stored_told_by_sms_and_flagged(http, world):
     assert len(sms[1]) <= 160 and is_gsm7(sms[1])
     client = redis.Redis.from_url(settings.redis_url)
     try:
-        assert client.get(f"{settings.redis_prefix}payreq:{phone_of(2)}") == b"1"
+        assert client.get(pay_request_key(settings.redis_prefix, phone_of(2))) == b"1"
     finally:
         client.close()
     assert listed(http, shop, order["id"]).json() == {"requests": [body]}

@@ -84,7 +84,7 @@ def test_the_session_never_holds_the_pin_in_the_clear():
     stored = phone.store._redis
     import asyncio
 
-    raw = asyncio.run(stored.get(f"test:ussd:s:{phone.session_id}"))
+    raw = asyncio.run(stored.get(phone.session_key))
     assert "pin_hash" in raw  # the session was found and holds the hash...
     assert "7305" not in raw  # ...but never the PIN
 

@@ -154,7 +154,7 @@ def test_repeated_confirm_hop_is_answered_identically_and_pays_once():
 
 def test_confirm_hop_run_again_without_its_stored_answer_still_pays_once():
     phone, jane = at_confirm()
-    redis, key = phone.store._redis, f"test:ussd:s:{phone.session_id}"
+    redis, key = phone.store._redis, phone.session_key
     before = asyncio.run(redis.get(key))
     first = phone.send("4821")
     asyncio.run(redis.set(key, before))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+from app.ussd.session_store import pay_request_key
 from tests.unit.fakes import FakeUssdServices
 from tests.unit.ussd_harness import PHONE, Phone, make_phone
 
@@ -32,7 +33,7 @@ def asked(language: str = "en", description: str | None = "Sukuma wiki", flag: b
 
 
 def flagged(phone: Phone) -> bool:
-    return asyncio.run(phone.store._redis.exists(f"test:payreq:{PHONE}")) == 1
+    return asyncio.run(phone.store._redis.exists(pay_request_key("test:", PHONE))) == 1
 
 
 def test_the_request_is_the_first_screen_and_pays_the_order_with_the_pin():

@@ -282,7 +282,7 @@ def test_confirm_hop_run_again_without_its_stored_answer_still_sends_once():
     # The answer was never saved (the process died after the ledger committed):
     # the retry runs the flow again, and the hop's idempotency key stops a second send.
     phone, jane = at_confirm()
-    redis, key = phone.store._redis, f"test:ussd:s:{phone.session_id}"
+    redis, key = phone.store._redis, phone.session_key
     before = asyncio.run(redis.get(key))
     first = phone.send("4821")
     asyncio.run(redis.set(key, before))
@@ -330,14 +330,14 @@ def test_back_goes_one_screen_back_and_home_forgets_the_journey():
     assert phone.send("0").startswith("CON Enter the phone number to send to")
     phone.send(AMINA_LOCAL)
     assert phone.send("00").startswith("CON PayTrace - Hi Jane\n1. Send money")
-    raw = asyncio.run(phone.store._redis.get(f"test:ussd:s:{phone.session_id}"))
+    raw = asyncio.run(phone.store._redis.get(phone.session_key))
     assert json.loads(raw)["state"]["data"] == {}
 
 
 def test_the_pin_typed_at_confirm_is_never_kept_in_the_session():
     phone, _ = at_confirm()
     phone.send("4821")
-    raw = asyncio.run(phone.store._redis.get(f"test:ussd:s:{phone.session_id}"))
+    raw = asyncio.run(phone.store._redis.get(phone.session_key))
     assert raw and "4821" not in raw
 
 

@@ -107,7 +107,7 @@ def test_the_session_keeps_the_fresh_status():
     services, phone = caller()
     set_status(services, "active")
     open_wallet(phone)
-    stored = asyncio.run(phone.store._redis.get(f"test:ussd:s:{phone.session_id}"))
+    stored = asyncio.run(phone.store._redis.get(phone.session_key))
     assert json.loads(stored)["state"]["user"]["activation_status"] == "active"
 
 

@@ -9,7 +9,7 @@ import fakeredis
 
 from app.ussd.flow import FLOW
 from app.ussd.hop import Hop, HopConfig, handle_hop
-from app.ussd.session_store import SessionStore
+from app.ussd.session_store import SessionStore, session_key
 from tests.unit.fakes import FakeUssdServices
 
 PHONE = "+254712345678"
@@ -23,6 +23,11 @@ class Phone:
         self.session_id = ""
         self.inputs: list[str] = []
         self.config = HopConfig(secret=b"k" * 32, shortcode="*384*123#")
+
+    @property
+    def session_key(self) -> str:
+        """Where this phone's USSD session is stored (the store's own rule)."""
+        return session_key("test:", self.phone, self.session_id)
 
     def dial(self) -> str:
         self.session_id = f"ATUid_{uuid.uuid4().hex[:12]}"
