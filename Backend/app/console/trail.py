@@ -154,7 +154,10 @@ def _console_for(needed: str) -> Callable[[Request], Awaitable[Console]]:
         token = request.cookies.get(SESSION_COOKIE)
         session = await sessions_of(runtime).resume(token, time.time())
         entry.actor = actor_of(session.operator_id)
-        if await run_in_threadpool(operators.active, runtime.uow(), session.operator_id) is None:
+        # The operator's row decides, not the session's copy: a disabled operator's
+        # session ends here, and a changed role applies at once.
+        operator = await run_in_threadpool(operators.active, runtime.uow(), session.operator_id)
+        if operator is None:
             await sessions_of(runtime).close(token)
             raise SignInRequired("this operator is disabled")
         console = Console(runtime, session, entry)
@@ -162,8 +165,8 @@ def _console_for(needed: str) -> Callable[[Request], Awaitable[Console]]:
             console.form = await form_of(request)
             if not session.csrf_matches(console.form.get("csrf")):
                 raise CsrfRejected("the form is stale or forged: reload the page and retry")
-        if not operators.allows(session.role, needed):
-            raise RoleRefused(f"this needs the {needed} role; you are a {session.role}")
+        if not operators.allows(operator.role, needed):
+            raise RoleRefused(f"this needs the {needed} role; you are a {operator.role}")
         return console
 
     return resume

@@ -15,9 +15,12 @@ import secrets
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from app.domain.records.console import Operator
-from app.errors import SignInRequired
+from app.errors import ServiceUnavailable, SignInRequired
+
+UNAVAILABLE = "console sessions are unavailable (Redis): retry"
 
 
 @dataclass(frozen=True)
@@ -63,15 +66,23 @@ class SessionStore:
             started_at=now,
         )
         body = json.dumps(session.__dict__)
-        await self._redis.set(self._key(token), body, ex=self.timeouts.idle_s)
+        try:
+            await self._redis.set(self._key(token), body, ex=self.timeouts.idle_s)
+        except RedisError as exc:
+            raise ServiceUnavailable(UNAVAILABLE) from exc
         return token, session
 
     async def resume(self, token: str | None, now: float) -> ConsoleSession:
         """The live session of this token, its idle time renewed; raises SignInRequired
-        for no token, an unknown or expired one (idle or absolute)."""
+        for no token, an unknown or expired one (idle or absolute), ServiceUnavailable."""
         if not token or len(token) > 128:
             raise SignInRequired("sign in to use the console")
-        key = self._key(token)
+        try:
+            return await self._resume(self._key(token), now)
+        except RedisError as exc:
+            raise ServiceUnavailable(UNAVAILABLE) from exc
+
+    async def _resume(self, key: str, now: float) -> ConsoleSession:
         stored = await self._redis.get(key)
         if stored is None:
             raise SignInRequired("your session has ended: sign in again")
@@ -83,6 +94,10 @@ class SessionStore:
         return session
 
     async def close(self, token: str | None) -> None:
-        """End the session (sign-out); nothing happens for an unknown token."""
+        """End the session (sign-out); nothing happens for an unknown token. Raises
+        ServiceUnavailable."""
         if token and len(token) <= 128:
-            await self._redis.delete(self._key(token))
+            try:
+                await self._redis.delete(self._key(token))
+            except RedisError as exc:
+                raise ServiceUnavailable(UNAVAILABLE) from exc

@@ -24,6 +24,7 @@ from app.services.operators import SignInPolicy
 from tests.conftest import LiveServer
 from tests.integration.test_admin_api import wrong_pin
 from tests.support.console import PASSWORD, csrf_of, make_operator, sign_in
+from tests.support.routes import http_routes
 from tests.support.wallets import phone_of, register, registration_secrets
 
 ALICE = phone_of(1)
@@ -72,6 +73,19 @@ def audit_rows(database) -> list[tuple]:
     with database.connection() as conn, conn.cursor() as cur:
         cur.execute("SELECT actor, action, outcome, detail->>'error' FROM admin_audit ORDER BY id")
         return cur.fetchall()
+
+
+def test_every_console_route_is_covered_here():
+    """A console route added later fails this until it is in PAGES or ACTIONS."""
+    served = {
+        (route.method, route.path)
+        for route in http_routes()
+        if route.path.startswith("/console") and route.path != "/console/login"
+    }
+    covered = {("GET", page.split("?")[0]) for page in PAGES} | {
+        ("POST", action.replace(ALICE, "{phone}")) for action in ACTIONS
+    }
+    assert served - {("POST", "/console/login")} == covered
 
 
 def test_every_console_route_refuses_a_request_without_a_session(browser, clean_database):
@@ -274,3 +288,17 @@ def test_the_session_cookie_is_http_only_and_strict(browser, live_settings, clea
     page = browser.get("/console")
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_a_changed_role_applies_to_an_open_session(
+    live_server, live_settings, clean_database, alice_locked
+):
+    client = signed_in(live_server, live_settings, clean_database, "operator")
+    csrf = csrf_of(client.get("/console/users", params={"q": ALICE}).text)
+    with clean_database.connection() as conn, conn.cursor() as cur:
+        cur.execute("UPDATE operators SET role = 'viewer'")
+        conn.commit()
+    answer = client.post(f"/console/users/{ALICE}/unlock", data={"csrf": csrf, "reason": "ok"})
+    assert answer.status_code == 403 and "role_refused" in answer.text
+    assert pin_failures(clean_database, alice_locked) == 3
+    client.close()
