@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     # production: that API refuses every request (403), the rest runs as usual.
     admin_token: SecretStr | None = None
 
+    # The operator console (/console, docs/console.md): a signed-in operator's session
+    # ends after this long without a request, and in any case this long after sign-in.
+    console_idle_timeout_s: int = Field(default=900, ge=60)
+    console_absolute_timeout_s: int = Field(default=28800, ge=300)
+
     # REST API for the PWA (/api/v1). Access tokens are JWTs signed (HS256) with
     # API_TOKEN_SECRET; refresh tokens are random, stored hashed, rotated on use.
     api_token_secret: SecretStr | None = None

@@ -362,3 +362,43 @@ class EndpointDisabled(Conflict):
     """A ping to a disabled webhook endpoint: enable it first."""
 
     code = "endpoint_disabled"
+
+
+class OperatorExists(Conflict):
+    """An operator with this email exists (`app.cli.operators create`)."""
+
+    code = "operator_exists"
+
+
+class SignInRefused(Unauthorized):
+    """A console sign-in with a wrong email, password or TOTP code (which one is not said),
+    or a disabled operator."""
+
+    code = "sign_in_refused"
+
+    def __init__(self) -> None:
+        super().__init__("wrong email, password or code")
+
+
+class SignInSlowed(RateLimited):
+    """Five or more wrong console sign-ins in a row: the next try waits (no check is made)."""
+
+    code = "sign_in_slowed"
+
+
+class SignInRequired(Unauthorized):
+    """A console page without a live session (none, expired, or signed out)."""
+
+    code = "sign_in_required"
+
+
+class CsrfRejected(Forbidden):
+    """A console form posted without this session's CSRF token."""
+
+    code = "csrf_rejected"
+
+
+class RoleRefused(Forbidden):
+    """The operator's role does not allow this console action."""
+
+    code = "role_refused"

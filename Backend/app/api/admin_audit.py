@@ -47,7 +47,8 @@ class AuditRowOut(BaseModel):
     at: datetime = Field(description="when the row was written")
     actor: str = Field(
         description="`token:` and a fingerprint of the admin token used (never the token);"
-        " `anonymous` when no valid token was shown"
+        " `operator:<id>` for an operator of the console (docs/console.md);"
+        " `anonymous` when no valid token or session was shown"
     )
     action: str = Field(description="the admin route's operation, e.g. reverse, get_user")
     target_kind: str | None = Field(description="user | transaction | ...")

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from app.api import (
@@ -45,6 +46,9 @@ from app.api.v1 import transfers as v1_transfers
 from app.api.v1 import wallet as v1_wallet
 from app.api.v1.context import ApiServices
 from app.config import Settings, get_settings
+from app.console import pages as console_pages
+from app.console import sign_in as console_sign_in
+from app.console.web import STATIC_DIR as CONSOLE_STATIC
 from app.db.migrate import migrate_at_start
 from app.http.body_limit import BodyLimit
 from app.logging_setup import configure_logging
@@ -139,6 +143,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(merchant_refunds.router)
     app.include_router(merchant_pay_requests.router)
     app.include_router(merchant_webhooks.router)
+    # The operator console: server-rendered pages, its static files (Chart.js vendored).
+    app.include_router(console_sign_in.pages)
+    app.include_router(console_sign_in.actions)
+    app.include_router(console_pages.router)
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     mount_sandboxes(app, settings)
     app.include_router(ussd_routes.router)
     return app

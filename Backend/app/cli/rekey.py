@@ -6,7 +6,8 @@ run this, put the re-encrypted tokens of PayTrace's own Stellar secrets into the
 secret store (`--print-system-tokens` prints them), run it again until it reports
 nothing under an older key, and only then drop the old key.
 
-Wallet secrets, merchant API key secrets and webhook endpoint secrets (the database)
+Wallet secrets, merchant API key secrets, webhook endpoint secrets and the console
+operators' TOTP seeds (the database)
 are re-encrypted in place, batch by batch, each batch a short transaction, so signing
 and registration carry on meanwhile. PayTrace's own secrets live in settings, which
 this command cannot write: it reports which are under an older key and, on request,
@@ -32,6 +33,7 @@ from app.services.custody import (
     rotate_system_secrets,
 )
 from app.services.merchant_keys import rekey_secrets as rekey_merchant_keys
+from app.services.operators import rekey_secrets as rekey_operator_secrets
 from app.services.webhooks import rekey_secrets as rekey_webhook_secrets
 
 NAME = "rotate-keys"
@@ -111,6 +113,7 @@ def main(argv: Sequence[str] = ()) -> int:
         rewritten = rekey_wallets(database, box, batch_size=args.batch_size)
         merchant_keys = rekey_merchant_keys(database, box, batch_size=args.batch_size)
         webhook_secrets = rekey_webhook_secrets(database, box, batch_size=args.batch_size)
+        operator_secrets = rekey_operator_secrets(database, box, batch_size=args.batch_size)
     except UndecryptableSecret as exc:
         print(f"{NAME}: {exc}; is an old key missing from WALLET_ENCRYPTION_KEYS?", file=sys.stderr)
         return 1
@@ -119,6 +122,7 @@ def main(argv: Sequence[str] = ()) -> int:
     _say(f"{rewritten} wallet secret(s) re-encrypted under the newest of {keys} key(s).")
     _say(f"{merchant_keys} merchant API key secret(s) re-encrypted under the newest key.")
     _say(f"{webhook_secrets} webhook endpoint secret(s) re-encrypted under the newest key.")
+    _say(f"{operator_secrets} operator TOTP seed(s) re-encrypted under the newest key.")
     _report(system, args.print_system_tokens)
     stale = [secret.setting for secret in system if secret.state == "older_key"]
     if stale:

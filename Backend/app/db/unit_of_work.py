@@ -16,6 +16,7 @@ from app.db.repositories.admin_audit import AdminAuditRepository
 from app.db.repositories.api_sessions import ApiSessionRepository
 from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
+from app.db.repositories.console import ConsoleRepository
 from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.incoming import IncomingRepository
 from app.db.repositories.invitations import InvitationRepository
@@ -27,6 +28,7 @@ from app.db.repositories.mpesa_deposits import DepositRepository
 from app.db.repositories.mpesa_reconciliation import MpesaReconciliationRepository
 from app.db.repositories.mpesa_status_queries import StatusQueryRepository
 from app.db.repositories.mpesa_withdrawals import WithdrawalRepository
+from app.db.repositories.operators import OperatorRepository
 from app.db.repositories.otps import OtpRepository
 from app.db.repositories.outbox import OutboxRepository
 from app.db.repositories.pay_orders import MerchantIdempotencyRepository, PayOrderRepository
@@ -75,6 +77,8 @@ class UnitOfWork:
     merchant_payouts: MerchantPayoutRepository
     webhooks: WebhookRepository
     webhook_deliveries: WebhookDeliveryRepository
+    operators: OperatorRepository
+    console: ConsoleRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -115,6 +119,8 @@ class UnitOfWork:
         self.merchant_payouts = MerchantPayoutRepository(self.conn)
         self.webhooks = WebhookRepository(self.conn)
         self.webhook_deliveries = WebhookDeliveryRepository(self.conn)
+        self.operators = OperatorRepository(self.conn)
+        self.console = ConsoleRepository(self.conn)
         return self
 
     def __exit__(

@@ -1,12 +1,13 @@
 from datetime import UTC, datetime
 
+import pyotp
 import pytest
 from cryptography.fernet import Fernet
 from stellar_sdk import Keypair
 
 from app.cli import rekey
 from app.db.unit_of_work import UnitOfWork
-from app.services import merchant_keys, webhooks
+from app.services import merchant_keys, operators, webhooks
 from app.services.custody import SecretBox, UndecryptableSecret, rekey_wallets
 from app.services.merchants import onboard
 from app.services.pins import PinHasher
@@ -149,12 +150,44 @@ def test_rekey_moves_webhook_endpoint_secrets_disabled_ones_too(settings, clean_
         webhooks.rekey_secrets(clean_database, SecretBox([Fernet.generate_key().decode()]))
 
 
+def operator_seeds(settings, database, box: SecretBox, how_many: int) -> dict[int, str]:
+    """Console operators whose TOTP seeds are under box's key: {operator id: seed}."""
+    made = {}
+    for n in range(how_many):
+        new = operators.create(UnitOfWork(database), PinHasher.from_settings(settings), box,
+                               email=f"ops{n}@paytrace.test", role="viewer",
+                               password="a long enough password")  # fmt: skip
+        made[new.operator.id] = pyotp.parse_uri(new.provisioning_uri).secret
+    return made
+
+
+def operator_seed_ct(database, operator_id: int) -> str:
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT totp_secret_ct FROM operators WHERE id = %(id)s", {"id": operator_id})
+        (token,) = cur.fetchone()
+        conn.rollback()
+    return token
+
+
+def test_rekey_moves_operators_totp_seeds(settings, clean_database):
+    made = operator_seeds(settings, clean_database, SecretBox([OLD]), 3)
+    box = SecretBox([NEW, OLD])
+
+    assert operators.rekey_secrets(clean_database, box, batch_size=2) == 3
+    assert operators.rekey_secrets(clean_database, box, batch_size=2) == 0
+    for operator_id, seed in made.items():
+        assert SecretBox([NEW]).decrypt(operator_seed_ct(clean_database, operator_id)) == seed
+    with pytest.raises(UndecryptableSecret, match=r"^operator 1: secret opens under no"):
+        operators.rekey_secrets(clean_database, SecretBox([Fernet.generate_key().decode()]))
+
+
 def test_rekey_command_rekeys_with_keys_from_the_environment(
     settings, clean_database, pin_hash, monkeypatch, capsys
 ):
     register_many(clean_database, SecretBox([OLD]), 3, pin_hash)
     issued = merchant_secrets(clean_database, SecretBox([OLD]), 2)
     endpoints = webhook_secrets(clean_database, SecretBox([OLD]), 2)
+    seeds = operator_seeds(settings, clean_database, SecretBox([OLD]), 2)
     monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("DATABASE_URL", clean_database.dsn)
@@ -166,6 +199,9 @@ def test_rekey_command_rekeys_with_keys_from_the_environment(
     assert "3 wallet secret(s) re-encrypted" in out.out
     assert "2 merchant API key secret(s) re-encrypted" in out.out
     assert "2 webhook endpoint secret(s) re-encrypted" in out.out
+    assert "2 operator TOTP seed(s) re-encrypted" in out.out
+    for operator_id, seed in seeds.items():
+        assert SecretBox([NEW]).decrypt(operator_seed_ct(clean_database, operator_id)) == seed
     for endpoint_id, secret in endpoints.items():
         assert SecretBox([NEW]).decrypt(endpoint_secret_ct(clean_database, endpoint_id)) == secret
     for key_id, secret in issued.items():

@@ -28,6 +28,11 @@ class UserRepository:
     def get_by_id(self, user_id: int) -> User | None:
         return self._one(f"SELECT {_COLUMNS} FROM users WHERE id = %(id)s", id=user_id)
 
+    def get_by_paytrace_id(self, paytrace_id: str) -> User | None:
+        return self._one(
+            f"SELECT {_COLUMNS} FROM users WHERE paytrace_id = %(pid)s", pid=paytrace_id
+        )
+
     def get_by_registration_key(self, key: str) -> User | None:
         return self._one(f"SELECT {_COLUMNS} FROM users WHERE registration_key = %(key)s", key=key)
 

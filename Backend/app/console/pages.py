@@ -1,0 +1,103 @@
+"""The console's pages: dashboard, users (find, unlock a PIN), the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
+
+from app.console.trail import ConsoleRoute, Operating, Viewer
+from app.console.web import SECURITY_HEADERS, redirect
+from app.domain.phone import InvalidPhone, normalise
+from app.domain.records.admin import AuditFilter
+from app.errors import refused
+from app.services import admin_audit, console_dashboard, console_users
+from app.services.admin_audit import REASON_MAX
+
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
+
+AUDIT_PAGE = 50
+ACTOR = r"^[a-z]+(:[0-9a-f]{1,32})?$"  # operator:12, token:3f9a2c81d4e0, anonymous
+
+
+@router.get("", name="dashboard")
+async def dashboard(console: Viewer) -> Response:
+    figures = await console.run(console_dashboard.dashboard)
+    return console.page("dashboard.html", figures=figures)
+
+
+@router.get("/dashboard.json", name="dashboard_data")
+async def dashboard_data(console: Viewer) -> Response:
+    """The daily series the dashboard's chart draws (cents and counts by Nairobi day)."""
+    figures = await console.run(console_dashboard.dashboard)
+    return JSONResponse(
+        {
+            "days": [day.day.isoformat() for day in figures.daily],
+            "value": [day.value for day in figures.daily],
+            "count": [day.count for day in figures.daily],
+        },
+        headers=SECURITY_HEADERS,
+    )
+
+
+@router.get("/users", name="find_user")
+async def users(
+    console: Viewer,
+    q: Annotated[str, Query(max_length=32)] = "",
+    unlocked: Annotated[str | None, Query(max_length=8)] = None,
+) -> Response:
+    card = None
+    if q.strip():
+        console.audit.detail["query"] = q.strip()
+        card = await console.run(console_users.find, q)
+        if card is not None:
+            console.audit.target("user", card.overview.profile.phone)
+    return console.page(
+        "users.html",
+        q=q,
+        card=card,
+        unlocked=unlocked,
+        csrf=console.session.csrf,
+        may_act=console.session.role != "viewer",
+        reason_max=REASON_MAX,
+    )
+
+
+@router.post("/users/{phone}/unlock", name="unlock_pin")
+async def unlock_pin(phone: Annotated[str, Path(max_length=20)], console: Operating) -> Response:
+    try:
+        phone = normalise(phone)
+    except InvalidPhone:
+        raise refused("invalid_phone", "not a phone number") from None
+    console.audit.target("user", phone)
+    reason = console.form.get("reason", "").strip()
+    if not reason or len(reason) > REASON_MAX or not reason.isprintable():
+        raise refused("invalid_reason", f"give a reason, up to {REASON_MAX} characters")
+    console.audit.reason = reason
+    unlocked = await console.run(
+        console_users.unlock_pin,
+        phone=phone,
+        # One SMS per unlock that cleared something, as the admin API's unlock.
+        dedupe_key=f"pin_unlocked:console:{uuid.uuid4().hex}",
+    )
+    console.audit.detail["unlocked"] = unlocked
+    done = "yes" if unlocked else "nothing"
+    return redirect(f"/console/users?q={quote(phone)}&unlocked={done}")
+
+
+@router.get("/audit", name="audit_log")
+async def audit_log(
+    console: Viewer,
+    actor: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[a-z]+(:[0-9a-f]{1,32})?$")
+    ] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> Response:
+    rows, more = await console.run(
+        admin_audit.page, AuditFilter(actor=actor), limit=AUDIT_PAGE, before_id=before
+    )
+    older = rows[-1].id if more and rows else None
+    return console.page("audit.html", rows=rows, actor=actor, older=older)

@@ -1,0 +1,103 @@
+"""Signing in and out of the console: email, password and TOTP code, then a session."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.console.trail import ConsoleRoute, Viewer, actor_of, sessions_of
+from app.console.web import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    form_of,
+    redirect,
+    render,
+    set_cookie,
+)
+from app.errors import CsrfRejected, SignInRefused, SignInSlowed
+from app.runtime import Runtime
+from app.services import operators
+from app.services.custody import SecretBox
+from app.services.pins import PinHasher
+
+LOGIN_FORM_TTL_S = 3600
+
+pages = APIRouter(prefix="/console", include_in_schema=False)
+actions = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
+
+
+def _credentials(request: Request) -> tuple[PinHasher, SecretBox]:
+    """The password hasher and the TOTP seeds' box, built once per app."""
+    built = getattr(request.app.state, "console_credentials", None)
+    if built is None:
+        settings = request.app.state.runtime.settings
+        built = (PinHasher.from_settings(settings), SecretBox.from_settings(settings))
+        request.app.state.console_credentials = built
+    return built
+
+
+def _login_page(request: Request, status_code: int = 200, error: str | None = None) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
+    response = render("login.html", status_code=status_code, csrf=token, error=error)
+    set_cookie(response, runtime.settings, LOGIN_COOKIE, token, LOGIN_FORM_TTL_S)
+    return response
+
+
+@pages.get("/login")
+async def login_page(request: Request) -> Response:
+    return _login_page(request)
+
+
+@actions.post("/login", name="sign_in")
+async def sign_in(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    entry = request.state.console_audit
+    form = await form_of(request)
+    expected = request.cookies.get(LOGIN_COOKIE)
+    if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
+        raise CsrfRejected("the sign-in form is stale: reload it and retry")
+    email = operators.normalised_email(form.get("email", ""))[:128]
+    entry.target("operator", email.encode("utf-8", "replace").decode().replace("\x00", ""))
+    hasher, box = _credentials(request)
+    try:
+        # argon2 is costly: sign-ins share the PIN checks' limit on the event loop's cores.
+        async with runtime.pin_checks:
+            operator = await run_in_threadpool(
+                operators.sign_in,
+                runtime.uow(),
+                hasher,
+                box,
+                email=email,
+                password=form.get("password", ""),
+                code=form.get("code", ""),
+                now=datetime.now(UTC),
+            )
+    except (SignInRefused, SignInSlowed) as exc:
+        entry.detail["error"] = exc.code
+        response = _login_page(request, exc.status_code, exc.detail)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+    entry.actor = actor_of(operator.id)
+    store = sessions_of(runtime)
+    # A new token at every sign-in: a session id planted before it is worth nothing.
+    await store.close(request.cookies.get(SESSION_COOKIE))
+    token, _ = await store.open(operator, time.time())
+    response = redirect("/console")
+    set_cookie(response, runtime.settings, SESSION_COOKIE, token, store.timeouts.absolute_s)
+    response.delete_cookie(LOGIN_COOKIE, path="/console")
+    return response
+
+
+@actions.post("/logout", name="sign_out")
+async def sign_out(request: Request, console: Viewer) -> Response:
+    await sessions_of(console.runtime).close(request.cookies.get(SESSION_COOKIE))
+    response = redirect("/console/login")
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
