@@ -89,6 +89,11 @@ CREATE TABLE outbox (
     last_error       TEXT,
     created_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- The request that wrote it (app/infra/request_context.py; migration 0028): each
+    -- request's transactions carry `paytrace.request_id`, taken here by default.
+    request_id       TEXT
+                     DEFAULT nullif(current_setting('paytrace.request_id', true), '')
+                     CHECK (request_id ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$'),
     CHECK (status <> 'sending' OR lease_expires_at IS NOT NULL)
 );
 CREATE INDEX outbox_ready_idx ON outbox (available_at, id) WHERE status = 'pending';

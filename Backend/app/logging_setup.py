@@ -22,6 +22,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from app.infra.request_context import RequestIdFilter
+
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 # Field names (compared lower-case, without '-' and '_') and what is done to their values.
@@ -139,6 +141,7 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_paytrace", False)]
     handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
     handler._paytrace = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())

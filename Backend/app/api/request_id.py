@@ -1,19 +1,22 @@
-"""X-Request-ID: one id per request, answered in the response header and kept in the
-admin audit trail, so an operator can match a row to a proxy's or a client's log."""
+"""X-Request-ID: one id per request, answered in the response header, kept in the
+admin audit trail, on every log line of the request and on the outbox rows it writes
+(app/infra/request_context.py), so an operator can follow it from a proxy's or a
+client's log into the worker's."""
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.infra.request_context import SANE_ID, request_scope
+
 HEADER = "X-Request-ID"
 # A caller's (or a proxy's) own id is kept when it is sane: short, and characters that
 # can go into a log line or a header unescaped. Anything else is replaced, not refused.
-_SANE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
+_SANE = SANE_ID
 
 
 def sane_request_id(given: str | None) -> str:
@@ -52,4 +55,5 @@ class RequestId:
                 MutableHeaders(scope=message)[HEADER] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        with request_scope(request_id):  # every log line and outbox row of the request
+            await self.app(scope, receive, send_with_id)

@@ -22,14 +22,24 @@ import psycopg2.extensions
 import psycopg2.sql
 
 from app.errors import ServiceUnavailable
+from app.infra.request_context import SANE_ID, current_request_id
 
 if TYPE_CHECKING:
     from app.config import Settings
 
 
 def timed_cursor(statement_timeout_ms: int) -> type[psycopg2.extensions.cursor]:
-    """A cursor class that opens every transaction with the statement timeout."""
-    arm = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+    """A cursor class that opens every transaction with the statement timeout, and with
+    the id of the request it runs for (`paytrace.request_id`: the outbox's rows take it
+    as their default)."""
+    timeout = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+
+    def opening() -> str:
+        request_id = current_request_id.get()
+        if request_id is None or not SANE_ID.fullmatch(request_id):
+            return timeout
+        # SANE_ID admits no quote or backslash: safe as a literal.
+        return f"{timeout}SET LOCAL paytrace.request_id = '{request_id}'; "
 
     class TimedCursor(psycopg2.extensions.cursor):
         def execute(self, query, vars=None):
@@ -37,6 +47,7 @@ def timed_cursor(statement_timeout_ms: int) -> type[psycopg2.extensions.cursor]:
             idle = conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
             if idle and not conn.autocommit:
                 # This statement opens a transaction: the timeout rides in with it.
+                arm = opening()
                 if isinstance(query, bytes):
                     query = arm.encode() + query
                 elif isinstance(query, str):

@@ -35,6 +35,7 @@ from app.config import Settings
 from app.db.pool import Database
 from app.domain.records.admin import OutboxRow
 from app.errors import ServiceUnavailable
+from app.infra.request_context import request_scope
 from app.integrations.daraja import Daraja, DarajaClient
 from app.integrations.sms import AfricasTalkingSms, SmsSender
 from app.services import outbox_dispatch
@@ -96,7 +97,10 @@ class OutboxWorker:
             row = self._claim_one()
             if row is None:
                 break
-            self._perform_and_settle(row)
+            # Under the id of the request that wrote the row: its logs, and any row it
+            # writes in turn, carry the same X-Request-ID.
+            with request_scope(row.request_id):
+                self._perform_and_settle(row)
             done += 1
         return done
 

@@ -13,7 +13,7 @@ from psycopg2.extras import Json
 
 from app.domain.records.admin import OutboxRow
 
-_COLUMNS = "id, kind, payload, attempts, dedupe_key, status, available_at, last_error"
+_COLUMNS = "id, kind, payload, attempts, dedupe_key, status, available_at, last_error, request_id"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ class OutboxRow:
     status: str
     available_at: datetime
     last_error: str | None
+    request_id: str | None = None  # the request that wrote it (X-Request-ID)
 
 
 @dataclass(frozen=True)
