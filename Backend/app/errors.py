@@ -362,3 +362,16 @@ class EndpointDisabled(Conflict):
     """A ping to a disabled webhook endpoint: enable it first."""
 
     code = "endpoint_disabled"
+
+
+class ScheduleNotFound(NotFound):
+    """No scheduled payment with this id for this user: another user's is answered the
+    same, as if absent."""
+
+    code = "schedule_not_found"
+
+
+class ScheduleEnded(Conflict):
+    """The scheduled payment is stopped or finished: it cannot be paused or resumed."""
+
+    code = "schedule_ended"

@@ -34,6 +34,7 @@ from app.db.repositories.pay_requests import PayRequestRepository
 from app.db.repositories.pins import PinRepository
 from app.db.repositories.pledges import PledgeRepository
 from app.db.repositories.reconciliation import ReconciliationRepository
+from app.db.repositories.schedules import ScheduleRepository
 from app.db.repositories.settlements import SettlementRepository
 from app.db.repositories.sms import SmsRepository
 from app.db.repositories.stellar import StellarRepository
@@ -75,6 +76,7 @@ class UnitOfWork:
     merchant_payouts: MerchantPayoutRepository
     webhooks: WebhookRepository
     webhook_deliveries: WebhookDeliveryRepository
+    schedules: ScheduleRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -115,6 +117,7 @@ class UnitOfWork:
         self.merchant_payouts = MerchantPayoutRepository(self.conn)
         self.webhooks = WebhookRepository(self.conn)
         self.webhook_deliveries = WebhookDeliveryRepository(self.conn)
+        self.schedules = ScheduleRepository(self.conn)
         return self
 
     def __exit__(
