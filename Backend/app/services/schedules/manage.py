@@ -31,6 +31,8 @@ from app.services.transfers import NOTE_MAX
 # A user's active and paused schedules at most: a bound on what the dial pages through
 # and on what one wallet can have the worker do.
 MAX_LIVE = 20
+# A list shows this many at most: every live one, and the latest ended ones.
+MAX_SHOWN = 50
 OCCURRENCES_SHOWN = 50
 CHANNELS = ("ussd", "api")
 
@@ -152,7 +154,7 @@ def list_for(
     owner_user_id: int,
     *,
     live_only: bool = False,
-    limit: int = 50,
+    limit: int = MAX_SHOWN,
     offset: int = 0,
 ) -> list[Schedule]:
     """The owner's schedules, newest first (live_only: active and paused); reads only."""
