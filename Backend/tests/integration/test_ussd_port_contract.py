@@ -313,3 +313,72 @@ def test_a_wrong_pin_moves_no_money(sides):
     assert observe(sides, scenario) == (
         None, ("WrongPin", {"code": "wrong_pin", "attempts_left": attempts}), 100_000, 0
     )  # fmt: skip
+
+
+# ---- scheduled payments --------------------------------------------------------------
+
+
+def test_the_owners_live_schedules_are_listed_newest_first_a_page_at_a_time(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.add_user(BARAKA, "Baraka Mwangi")
+        cheptoo = side.add_user(CHEPTOO, "Cheptoo Kiprop")
+        side.add_schedule(amina, BARAKA, 150_000)
+        side.add_schedule(amina, CHEPTOO, 250_000)
+        side.add_schedule(cheptoo, BARAKA, 50_000)
+        first, more = await side.port.schedules(owner_user_id=amina, limit=1)
+        rest, after = await side.port.schedules(owner_user_id=amina, limit=1, before_id=first[0].id)
+        seen = [(s.payee_name, s.amount, s.status, s.frequency, s.day) for s in first + rest]
+        return seen, more, after
+
+    assert observe(sides, scenario) == (
+        [
+            ("Cheptoo Kiprop", 250_000, "active", "monthly", 31),
+            ("Baraka Mwangi", 150_000, "active", "monthly", 31),
+        ],
+        True,
+        False,
+    )
+
+
+def test_a_schedule_is_paused_resumed_and_stopped_by_its_owner_with_the_pin(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        made = side.add_schedule(amina, BARAKA, 150_000)
+
+        async def change(who: int, change: str, pin: str = PIN, key: str = "k"):
+            done = await outcome(
+                side.port.change_schedule(
+                    owner_user_id=who,
+                    schedule_id=made,
+                    change=change,
+                    pin=pin,
+                    attempt_key=f"{key}:{change}:{pin}",
+                )
+            )
+            return done if isinstance(done, tuple) else (done.status, done.next_due_at is None)
+
+        steps = [
+            await change(amina, "pause", WRONG),
+            await change(baraka, "pause"),
+            await change(amina, "pause"),
+            await change(amina, "pause", key="again"),
+            await change(amina, "resume"),
+            await change(amina, "stop"),
+            await change(amina, "resume", key="after"),
+        ]
+        live, _ = await side.port.schedules(owner_user_id=amina, limit=5)
+        return steps, live
+
+    steps, live = observe(sides, scenario)
+    assert steps == [
+        ("WrongPin", {"code": "wrong_pin", "attempts_left": 2}),
+        ("ScheduleNotFound", {"code": "schedule_not_found"}),
+        ("paused", False),
+        ("paused", False),
+        ("active", False),
+        ("stopped", False),
+        ("ScheduleEnded", {"code": "schedule_ended"}),
+    ]
+    assert live == []

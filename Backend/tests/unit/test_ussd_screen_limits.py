@@ -55,6 +55,8 @@ LONGEST = {
     # Pay: the longest till a merchant can have, the longest order description
     "till": "9" * 7,
     "label": "W" * DESCRIPTION_MAX,
+    # Scheduled payments: the next payment's day and time
+    "when": "31/12/26 23:59",
 }
 WORST_USER = Profile(
     user_id=1,
@@ -74,6 +76,16 @@ def _fits(response: str) -> None:
     assert is_gsm7(response), response
 
 
+WORST_SCHEDULE = {
+    "id": 1,
+    "name": LONGEST_NAME,
+    "amount": seeds.fee_bands("transfer")[-1].max_amount,
+    "frequency": "monthly",
+    "day": 31,
+    "time": "23:59",
+    "status": "active",
+    "next": "31/12/26 23:59",
+}
 # The worst a money journey can leave in the session.
 WORST_DATA = {
     "invitee": LONGEST_PHONE,
@@ -90,6 +102,10 @@ WORST_DATA = {
         "amount": MAX_ORDER_AMOUNT,
         "description": "W" * DESCRIPTION_MAX,
     },
+    # A scheduled payment picked, and a Swahili "pause" (the longest word); its list
+    # (a paged prompt, as Harambee's) is held to a handset in test_ussd_schedules.py.
+    "s_item": WORST_SCHEDULE,
+    "s_change": "pause",
     # The top transfer band: the longest amount and fee a screen can show.
     "amount": seeds.fee_bands("transfer")[-1].max_amount,
     "fee": seeds.fee_bands("transfer")[-1].fee,

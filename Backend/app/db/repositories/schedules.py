@@ -108,16 +108,18 @@ class ScheduleRepository:
         return Schedule(*row) if row else None
 
     def for_owner(
-        self, owner_user_id: int, *, live_only: bool, limit: int, offset: int = 0
+        self, owner_user_id: int, *, live_only: bool, limit: int, before_id: int | None = None
     ) -> list[Schedule]:
-        """The owner's schedules, newest first; live_only: active and paused ones."""
+        """The owner's schedules, newest first, older than before_id; live_only: active
+        and paused ones."""
         live = " AND status IN ('active', 'paused')" if live_only else ""
         with self._conn.cursor() as cur:
             cur.execute(
                 f"SELECT {_SCHEDULE} FROM scheduled_payments s"
                 f" WHERE owner_user_id = %(owner)s{live}"
-                " ORDER BY id DESC LIMIT %(limit)s OFFSET %(offset)s",
-                {"owner": owner_user_id, "limit": limit, "offset": offset},
+                " AND (%(before)s::bigint IS NULL OR id < %(before)s)"
+                " ORDER BY id DESC LIMIT %(limit)s",
+                {"owner": owner_user_id, "limit": limit, "before": before_id},
             )
             return [Schedule(*row) for row in cur.fetchall()]
 

@@ -155,12 +155,13 @@ def list_for(
     *,
     live_only: bool = False,
     limit: int = MAX_SHOWN,
-    offset: int = 0,
+    before_id: int | None = None,
 ) -> list[Schedule]:
-    """The owner's schedules, newest first (live_only: active and paused); reads only."""
+    """The owner's schedules, newest first, older than before_id (live_only: active and
+    paused); reads only."""
     with uow:
         return uow.schedules.for_owner(
-            owner_user_id, live_only=live_only, limit=limit, offset=offset
+            owner_user_id, live_only=live_only, limit=limit, before_id=before_id
         )
 
 
@@ -191,6 +192,9 @@ def stop(uow: UnitOfWork, owner_user_id: int, schedule_id: int, now: datetime) -
     stopped schedule answers it as it is. Raises ScheduleNotFound, ScheduleEnded
     (finished)."""
     return _change(uow, owner_user_id, schedule_id, STOPPED, now)
+
+
+CHANGES = {"pause": pause, "resume": resume, "stop": stop}
 
 
 def _change(
