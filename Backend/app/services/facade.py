@@ -477,3 +477,12 @@ class ChannelServices:
             schedule_id,
             datetime.now(UTC),
         )
+
+    async def schedule_transfer(
+        self, new: schedules.NewSchedule, *, pin: str, attempt_key: str
+    ) -> schedules.Created:
+        """Check the owner's PIN, then schedule a repeating Send money. Raises WrongPin,
+        PinLocked, PinResetRequired, then what schedules.create raises."""
+        return await self.pin_checked(
+            new.owner_user_id, pin, attempt_key, schedules.create, new, datetime.now(UTC)
+        )

@@ -29,6 +29,7 @@ from app.services.merchant_payments.tills import Payee, PaymentQuote
 from app.services.mpesa.deposits import DepositRequest, Requested
 from app.services.mpesa.withdrawals import Held, WithdrawalRequest
 from app.services.registration import NewUser
+from app.services.schedules.manage import Created, NewSchedule
 from app.services.transfers import Quote, Recipient, TransferRequest
 
 
@@ -91,6 +92,9 @@ class UssdServices(Protocol):
     async def change_schedule(
         self, *, owner_user_id: int, schedule_id: int, change: str, pin: str, attempt_key: str
     ) -> Schedule: ...
+    async def schedule_transfer(
+        self, new: NewSchedule, *, pin: str, attempt_key: str
+    ) -> Created: ...
 
     # ---- Harambee
     async def campaigns(

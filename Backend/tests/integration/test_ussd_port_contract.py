@@ -3,12 +3,14 @@ channels call) answer alike (tests/support/port_contract.py runs each scenario o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from app.domain.money import nairobi_day
 from app.errors import PayTraceError, PinLocked, PinResetRequired
 from app.services.pins import PinPolicy
+from app.services.schedules.manage import NewSchedule
 from app.services.transfers import TransferRequest
 from tests.support import seeds
 from tests.support.port_contract import (
@@ -382,3 +384,56 @@ def test_a_schedule_is_paused_resumed_and_stopped_by_its_owner_with_the_pin(side
         ("ScheduleEnded", {"code": "schedule_ended"}),
     ]
     assert live == []
+
+
+def test_a_repeating_send_money_is_scheduled_once_per_key_behind_the_pin(sides):
+    today = nairobi_day(datetime.now(UTC))
+
+    def new(owner: int, to: str, key: str = "k1", **changes) -> NewSchedule:
+        fields = dict(
+            owner_user_id=owner, kind="transfer", payee=to, amount=150_000,
+            frequency="monthly", day=31, at_time=time(9, 0), start_date=today,
+            idempotency_key=key, channel="ussd",
+        )  # fmt: skip
+        return NewSchedule(**{**fields, **changes})
+
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.add_user(BARAKA, "Baraka Mwangi")
+        port = side.port
+
+        async def make(request: NewSchedule, pin: str = PIN, attempt: str = "a"):
+            done = await outcome(
+                port.schedule_transfer(request, pin=pin, attempt_key=f"{attempt}:{pin}")
+            )
+            if isinstance(done, tuple):
+                return done
+            s = done.schedule
+            return (s.payee_name, s.amount, s.status, s.frequency, s.day, done.replayed), s.id
+
+        wrong = await make(new(amina, BARAKA), WRONG)
+        (made, first_id) = await make(new(amina, BARAKA))
+        (again, again_id) = await make(new(amina, BARAKA), attempt="b")
+        return [
+            wrong,
+            made,
+            again,
+            again_id == first_id,
+            await make(new(amina, BARAKA, amount=150_001), attempt="c"),
+            await make(new(amina, AMINA, "k2"), attempt="d"),
+            await make(new(amina, "+254799000000", "k3"), attempt="e"),
+            await make(new(amina, BARAKA, "k4", start_date=today - timedelta(days=1)), attempt="f"),
+            await make(new(amina, BARAKA, "k5", day=32), attempt="g"),
+        ]
+
+    assert observe(sides, scenario) == [
+        ("WrongPin", {"code": "wrong_pin", "attempts_left": 2}),
+        ("Baraka Mwangi", 150_000, "active", "monthly", 31, False),
+        ("Baraka Mwangi", 150_000, "active", "monthly", 31, True),
+        True,
+        ("IdempotencyConflict", {"code": "idempotency_key_reused"}),
+        ("ValidationFailed", {"code": "send_to_self"}),
+        ("RecipientNotRegistered", {"code": "recipient_not_registered"}),
+        ("ValidationFailed", {"code": "invalid_start"}),
+        ("ValidationFailed", {"code": "invalid_schedule"}),
+    ]

@@ -12,7 +12,16 @@ from typing import Any
 from app.domain import schedules as rules
 from app.domain.money import nairobi_day
 from app.domain.records.schedules import ACTIVE, FINISHED, PAUSED, STOPPED, Schedule
-from app.errors import ScheduleEnded, ScheduleNotFound
+from app.errors import (
+    IdempotencyConflict,
+    RecipientNotRegistered,
+    ScheduleEnded,
+    ScheduleNotFound,
+    refused,
+)
+from app.services.ledger import check_amount
+from app.services.schedules.manage import Created, NewSchedule
+from app.services.transfers import MAX_TRANSFER
 
 _STATUS = {"pause": PAUSED, "resume": ACTIVE, "stop": STOPPED}
 
@@ -20,6 +29,7 @@ _STATUS = {"pause": PAUSED, "resume": ACTIVE, "stop": STOPPED}
 class FakeSchedules:
     # Provided by FakeUssdServices.
     calls: list[str]
+    users: dict[str, Any]
     _check_pin: Any
     _user: Any
 
@@ -56,6 +66,44 @@ class FakeSchedules:
         return schedule
 
     # ---- the port -------------------------------------------------------------------
+
+    async def schedule_transfer(self, new: NewSchedule, *, pin: str, attempt_key: str) -> Created:
+        """As manage.create behind the PIN: the checks a USSD journey can meet, in the
+        same order; one schedule per key."""
+        self.calls.append("schedule_transfer")
+        self._check_pin(new.owner_user_id, pin, attempt_key)
+        check_amount(new.amount, maximum=MAX_TRANSFER)
+        rule = rules.Recurrence(new.frequency, new.day, new.at_time, new.start_date)
+        try:
+            rules.check(rule)
+        except rules.InvalidSchedule:
+            raise refused("invalid_schedule", "invalid schedule") from None
+        now = datetime.now(UTC)
+        if new.start_date < nairobi_day(now):
+            raise refused("invalid_start", "start: today or later")
+        keys = self._schedule_keys()
+        earlier = keys.get((new.owner_user_id, new.idempotency_key))
+        if earlier is not None:
+            found = self._schedules()[earlier[0]]
+            if earlier[1] != new:
+                raise IdempotencyConflict("this idempotency key was used for another schedule")
+            return Created(found, replayed=True)
+        payee = self.users.get(new.payee)
+        if payee is None:
+            raise RecipientNotRegistered("this number is not registered with PayTrace")
+        if payee.user_id == new.owner_user_id:
+            raise refused("send_to_self", "you cannot send money to yourself")
+        made = self.add_schedule(
+            new.owner_user_id, payee.user_id, new.amount, frequency=new.frequency,
+            day=new.day, at=new.at_time,
+        )  # fmt: skip
+        keys[(new.owner_user_id, new.idempotency_key)] = (made.id, new)
+        return Created(made, replayed=False)
+
+    def _schedule_keys(self) -> dict[tuple[int, str], tuple[int, NewSchedule]]:
+        if not hasattr(self, "_s_keys"):
+            self._s_keys: dict[tuple[int, str], tuple[int, NewSchedule]] = {}
+        return self._s_keys
 
     async def schedules(
         self, *, owner_user_id: int, limit: int, before_id: int | None = None

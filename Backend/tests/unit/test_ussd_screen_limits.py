@@ -57,6 +57,7 @@ LONGEST = {
     "label": "W" * DESCRIPTION_MAX,
     # Scheduled payments: the next payment's day and time
     "when": "31/12/26 23:59",
+    "rule": "Kila mwezi, tarehe 31, 23:59",
 }
 WORST_USER = Profile(
     user_id=1,
@@ -106,6 +107,14 @@ WORST_DATA = {
     # (a paged prompt, as Harambee's) is held to a handset in test_ussd_schedules.py.
     "s_item": WORST_SCHEDULE,
     "s_change": "pause",
+    # A new schedule at its longest: name, number, amount; monthly (the longer day question).
+    "s_new": {
+        "name": LONGEST_NAME,
+        "phone": LONGEST_PHONE,
+        "amount": seeds.fee_bands("transfer")[-1].max_amount,
+        "frequency": "monthly",
+        "day": 31,
+    },
     # The top transfer band: the longest amount and fee a screen can show.
     "amount": seeds.fee_bands("transfer")[-1].max_amount,
     "fee": seeds.fee_bands("transfer")[-1].fee,
@@ -184,6 +193,16 @@ REASONS = {
     ),
     "withdraw.confirm": PIN_REASONS,
     "balance.pin": PIN_REASONS,
+    "sch.pin": PIN_REASONS,
+    "sch.new_phone": ("err.phone_invalid", "err.send_to_self", "err.sch_not_registered"),
+    "sch.new_amount": (
+        "err.amount_not_a_number",
+        "err.amount_not_whole",
+        "err.amount_not_positive",
+        "err.amount_too_large",
+    ),
+    "sch.new_day": ("err.sch_day_monthly", "err.sch_day_weekly"),
+    "sch.new_pin": PIN_REASONS,
     "statement.pin": PIN_REASONS,
     "pin.old": PIN_REASONS,
     "pin.new": ("err.pin_format", "err.pin_weak"),
@@ -229,6 +248,7 @@ def test_every_screen_fits_a_handset_on_every_page(language, screen_id):
 
 # Why a confirmed transfer was not sent after all (the balance or limits changed).
 NOT_SENT_REASONS = (
+    "err.sch_too_many",
     "err.limit_per_transaction",
     "err.limit_daily",
     "err.limit_rolling_30_days",

@@ -7,6 +7,7 @@ The list is fetched once per page and kept in the session as short display value
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app.domain import pin as pin_rules
@@ -34,8 +35,21 @@ def schedule_item(schedule: Schedule) -> dict[str, Any]:
         "day": schedule.day,
         "time": schedule.at_time.strftime("%H:%M"),
         "status": schedule.status,
-        "next": next_due.astimezone(NAIROBI).strftime("%d/%m/%y %H:%M") if next_due else None,
+        "next": when_text(next_due) if next_due else None,
     }
+
+
+def when_text(moment: datetime | None) -> str:
+    """'31/01/28 09:00', Nairobi time: how a screen names an occurrence."""
+    return moment.astimezone(NAIROBI).strftime("%d/%m/%y %H:%M") if moment else ""
+
+
+def rule_text(ctx: Context, frequency: str, day: int, at: str) -> str:
+    """'Monthly, day 31, 09:00' or 'Every Fri, 17:00', in the caller's language."""
+    if frequency == "weekly":
+        weekday = text(ctx.lang, "sch.weekdays").split()[day - 1]
+        return text(ctx.lang, "sch.weekly", weekday=weekday, time=at)
+    return text(ctx.lang, "sch.monthly", day=day, time=at)
 
 
 async def live_schedules(ctx: Context, *, limit: int, after_id: int | None = None) -> Page:
@@ -48,9 +62,11 @@ async def live_schedules(ctx: Context, *, limit: int, after_id: int | None = Non
 LIST = Paged("sch.list", "s_list", "s_more", live_schedules, PER_SCREEN)
 
 
+NEW = "9"
+
+
 async def schedules_start(ctx: Context, _: str) -> Outcome:
-    if not await LIST.open(ctx):
-        return End("end.sch_none")
+    await LIST.open(ctx)
     return Goto("sch.list")
 
 
@@ -60,7 +76,8 @@ def list_values(ctx: Context) -> dict[str, Any]:
         name = short_name(item["name"])
         return f"{n}. {name} {format_kes(item['amount'])} {_rule_short(item)}{paused}"
 
-    return {"lines": LIST.lines(ctx, line)}
+    lines = LIST.lines(ctx, line) or text(ctx.lang, "sch.none")
+    return {"lines": f"{lines}\n{text(ctx.lang, 'sch.new')}"}
 
 
 def _rule_short(item: dict[str, Any]) -> str:
@@ -69,6 +86,9 @@ def _rule_short(item: dict[str, Any]) -> str:
 
 
 async def schedules_choose(ctx: Context, value: str) -> Outcome:
+    if value == NEW:  # a page shows at most PER_SCREEN (< 9) schedules
+        ctx.state.data.pop("s_new", None)
+        return Goto("sch.new_phone")
     chosen = await LIST.pick(ctx, value)
     if isinstance(chosen, Goto):
         return chosen
@@ -88,11 +108,7 @@ def item_values(ctx: Context) -> dict[str, Any]:
         "status": ACTIVE,
         "next": None,
     }
-    if item["frequency"] == "weekly":
-        weekday = text(ctx.lang, "sch.weekdays").split()[item["day"] - 1]
-        rule = text(ctx.lang, "sch.weekly", weekday=weekday, time=item["time"])
-    else:
-        rule = text(ctx.lang, "sch.monthly", day=item["day"], time=item["time"])
+    rule = rule_text(ctx, item["frequency"], item["day"], item["time"])
     state = (
         text(ctx.lang, "sch.next", when=item["next"])
         if item["status"] == ACTIVE and item["next"]
