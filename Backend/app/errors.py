@@ -402,3 +402,16 @@ class RoleRefused(Forbidden):
     """The operator's role does not allow this console action."""
 
     code = "role_refused"
+
+
+class ScheduleNotFound(NotFound):
+    """No scheduled payment with this id for this user: another user's is answered the
+    same, as if absent."""
+
+    code = "schedule_not_found"
+
+
+class ScheduleEnded(Conflict):
+    """The scheduled payment is stopped or finished: it cannot be paused or resumed."""
+
+    code = "schedule_ended"

@@ -42,6 +42,7 @@ from app.api.v1 import me as v1_me
 from app.api.v1 import mpesa as v1_mpesa
 from app.api.v1 import payments as v1_payments
 from app.api.v1 import pledges as v1_pledges
+from app.api.v1 import schedules as v1_schedules
 from app.api.v1 import transfers as v1_transfers
 from app.api.v1 import wallet as v1_wallet
 from app.api.v1.context import ApiServices
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)
-    for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers, v1_payments):
+    for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers, v1_payments, v1_schedules):
         app.include_router(v1.router)
     app.include_router(v1_transfers.invitations)
     app.include_router(v1_mpesa.deposits_router)

@@ -36,6 +36,7 @@ from app.db.repositories.pay_requests import PayRequestRepository
 from app.db.repositories.pins import PinRepository
 from app.db.repositories.pledges import PledgeRepository
 from app.db.repositories.reconciliation import ReconciliationRepository
+from app.db.repositories.schedules import ScheduleRepository
 from app.db.repositories.settlements import SettlementRepository
 from app.db.repositories.sms import SmsRepository
 from app.db.repositories.stellar import StellarRepository
@@ -79,6 +80,7 @@ class UnitOfWork:
     webhook_deliveries: WebhookDeliveryRepository
     operators: OperatorRepository
     console: ConsoleRepository
+    schedules: ScheduleRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -121,6 +123,7 @@ class UnitOfWork:
         self.webhook_deliveries = WebhookDeliveryRepository(self.conn)
         self.operators = OperatorRepository(self.conn)
         self.console = ConsoleRepository(self.conn)
+        self.schedules = ScheduleRepository(self.conn)
         return self
 
     def __exit__(

@@ -30,6 +30,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
 from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
+from app.domain.records.schedules import Schedule
 from app.errors import MpesaUnavailable, PinLocked
 from app.runtime import Runtime
 from app.services import (
@@ -53,6 +54,7 @@ from app.services.ledger import Movement
 from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments import tills
 from app.services.mpesa import deposits, withdrawals
+from app.services.schedules import manage as schedules
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -443,4 +445,44 @@ class ChannelServices:
             campaign_id=campaign_id,
             user_id=user_id,
             channel=channel,
+        )
+
+    # ---- scheduled payments ------------------------------------------------------------
+
+    async def schedules(
+        self, *, owner_user_id: int, limit: int, before_id: int | None = None
+    ) -> tuple[list[Schedule], bool]:
+        """The owner's active and paused schedules, newest first, and whether older ones
+        exist."""
+        found = await self.run(
+            schedules.list_for,
+            owner_user_id,
+            live_only=True,
+            limit=limit + 1,
+            before_id=before_id,
+        )
+        return found[:limit], len(found) > limit
+
+    async def change_schedule(
+        self, *, owner_user_id: int, schedule_id: int, change: str, pin: str, attempt_key: str
+    ) -> Schedule:
+        """Check the PIN, then pause, resume or stop (change) the owner's schedule.
+        Raises WrongPin, PinLocked, PinResetRequired, ScheduleNotFound, ScheduleEnded."""
+        return await self.pin_checked(
+            owner_user_id,
+            pin,
+            attempt_key,
+            schedules.CHANGES[change],
+            owner_user_id,
+            schedule_id,
+            datetime.now(UTC),
+        )
+
+    async def schedule_transfer(
+        self, new: schedules.NewSchedule, *, pin: str, attempt_key: str
+    ) -> schedules.Created:
+        """Check the owner's PIN, then schedule a repeating Send money. Raises WrongPin,
+        PinLocked, PinResetRequired, then what schedules.create raises."""
+        return await self.pin_checked(
+            new.owner_user_id, pin, attempt_key, schedules.create, new, datetime.now(UTC)
         )

@@ -351,6 +351,57 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "imezimwa. Irekebishe, kisha iwashe kwa API ya wafanyabiashara."
         ),
     },
+    # ---- scheduled payments (app/services/schedules/runs.py) ----
+    "schedule_reminder": {
+        "en": (
+            "PayTrace: scheduled payment KES {amount} to {name} runs {when}. To pause: "
+            "{shortcode} > My account > Scheduled payments."
+        ),
+        "sw": (
+            "PayTrace: malipo ya ratiba KES {amount} kwa {name} yatalipwa {when}. "
+            "Kusimamisha: {shortcode} > Akaunti yangu > Malipo ya ratiba."
+        ),
+    },
+    "schedule_caught_up": {
+        "en": (
+            "PayTrace: a delay on our side held up your scheduled payment of KES {amount} "
+            "to {name} due {when} ({count} due). It is being paid now."
+        ),
+        "sw": (
+            "PayTrace: kuchelewa kwetu kulizuia malipo yako ya ratiba ya KES {amount} kwa "
+            "{name} ya {when} ({count}). Yanalipwa sasa."
+        ),
+    },
+    "schedule_short": {
+        "en": (
+            "PayTrace: scheduled payment KES {amount} to {name} due {when} not paid: "
+            "balance too low or limit reached. We try again {retry}."
+        ),
+        "sw": (
+            "PayTrace: malipo ya ratiba KES {amount} kwa {name} ya {when} hayakulipwa: "
+            "salio halitoshi au kikomo. Tutajaribu tena {retry}."
+        ),
+    },
+    "schedule_skipped": {
+        "en": (
+            "PayTrace: your scheduled payment of KES {amount} to {name} due {when} was "
+            "skipped: it could not be paid. The next one runs as planned."
+        ),
+        "sw": (
+            "PayTrace: malipo yako ya ratiba ya KES {amount} kwa {name} ya {when} "
+            "yamerukwa: hayakuweza kulipwa. Yajayo yataendelea kama kawaida."
+        ),
+    },
+    "schedule_paused": {
+        "en": (
+            "PayTrace: {skips} scheduled payments of KES {amount} to {name} in a row could "
+            "not be paid, so it is paused. Resume: {shortcode} > My account."
+        ),
+        "sw": (
+            "PayTrace: malipo {skips} ya ratiba ya KES {amount} kwa {name} mfululizo "
+            "hayakulipwa, kwa hiyo yamesimamishwa. Endelea: {shortcode} > Akaunti yangu."
+        ),
+    },
 }
 
 # Words that fill {direction} in the reversal SMS.

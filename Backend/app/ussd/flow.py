@@ -3,8 +3,9 @@
 Screens name their texts (texts.py) and their next screen; the few handlers
 below validate input and call the service port. The money journeys' handlers
 live in money_flow.py (send money) and statement_flow.py (balance, mini statement);
-the M-Pesa (deposit, withdraw), Harambee and Pay branches are packages of their own,
-mpesa/, harambee/ and pay/, each declaring its screens. docs/ussd.md draws this tree.
+the M-Pesa (deposit, withdraw), Harambee, Pay and scheduled payments branches are
+packages of their own, mpesa/, harambee/, pay/ and schedules/, each declaring its
+screens. docs/ussd.md draws this tree.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from app.ussd.mpesa import screens as mpesa_screens
 from app.ussd.pay import flow as pay
 from app.ussd.pay import screens as pay_screens
 from app.ussd.pin_steps import confirm_pin, new_pin, pin_refused
+from app.ussd.schedules import flow as schedules
+from app.ussd.schedules import screens as schedule_screens
 from app.ussd.texts import text
 
 # ---- registration -----------------------------------------------------------------
@@ -225,6 +228,7 @@ SCREENS = [
             Option("account.address", action=address_open),
             Option("account.change_pin", goto="pin.old"),
             Option("account.language", goto="language"),
+            Option("account.schedules", action=schedules.schedules_start),
         ),
     ),
     # send money
@@ -262,7 +266,13 @@ SCREENS = [
 FLOW = Flow(
     screens={
         screen.id: screen
-        for screen in [*SCREENS, *mpesa_screens.SCREENS, *harambee.SCREENS, *pay_screens.SCREENS]
+        for screen in [
+            *SCREENS,
+            *mpesa_screens.SCREENS,
+            *harambee.SCREENS,
+            *pay_screens.SCREENS,
+            *schedule_screens.SCREENS,
+        ]
     },
     home_registered="main",
     home_unregistered="welcome",

@@ -16,6 +16,7 @@ from typing import Protocol
 from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
 from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
+from app.domain.records.schedules import Schedule
 from app.errors import PinLocked
 from app.services.accounts import Profile
 from app.services.harambee.campaigns import Started
@@ -28,6 +29,7 @@ from app.services.merchant_payments.tills import Payee, PaymentQuote
 from app.services.mpesa.deposits import DepositRequest, Requested
 from app.services.mpesa.withdrawals import Held, WithdrawalRequest
 from app.services.registration import NewUser
+from app.services.schedules.manage import Created, NewSchedule
 from app.services.transfers import Quote, Recipient, TransferRequest
 
 
@@ -82,6 +84,17 @@ class UssdServices(Protocol):
     async def mini_statement(
         self, *, user_id: int, pin: str, attempt_key: str
     ) -> list[StatementLine]: ...
+
+    # ---- scheduled payments
+    async def schedules(
+        self, *, owner_user_id: int, limit: int, before_id: int | None = None
+    ) -> tuple[list[Schedule], bool]: ...
+    async def change_schedule(
+        self, *, owner_user_id: int, schedule_id: int, change: str, pin: str, attempt_key: str
+    ) -> Schedule: ...
+    async def schedule_transfer(
+        self, new: NewSchedule, *, pin: str, attempt_key: str
+    ) -> Created: ...
 
     # ---- Harambee
     async def campaigns(

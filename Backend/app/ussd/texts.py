@@ -13,6 +13,7 @@ from __future__ import annotations
 from app.ussd.harambee.texts import HARAMBEE_TEXTS
 from app.ussd.mpesa.texts import MPESA_TEXTS
 from app.ussd.pay.texts import PAY_TEXTS
+from app.ussd.schedules.texts import SCHEDULE_TEXTS
 
 LANGUAGES = ("en", "sw")
 
@@ -297,8 +298,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-# The Harambee, M-Pesa and Pay menus' words are kept beside their screens.
-for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS):
+# The Harambee, M-Pesa, Pay and scheduled payments' words are kept beside their screens.
+for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS):
     for _language, _texts in _branch.items():
         TEXTS[_language].update(_texts)
 

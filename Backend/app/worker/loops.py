@@ -28,6 +28,7 @@ def build_loops(settings: Settings, database: Database) -> list[Loop]:
     ones only when custody is on."""
     loops: list[Loop] = [
         _harambee(settings, database),
+        _scheduled_payments(settings, database),
         _pay_order_expiry(settings, database),
         _webhooks(settings, database),
     ]
@@ -91,6 +92,12 @@ def _harambee(settings: Settings, database: Database) -> Loop:
     from app.worker.harambee import HarambeeJob
 
     return HarambeeJob.from_settings(settings, database)
+
+
+def _scheduled_payments(settings: Settings, database: Database) -> Loop:
+    from app.worker.schedules import ScheduledPaymentsJob
+
+    return ScheduledPaymentsJob.from_settings(settings, database)
 
 
 def _pay_order_expiry(settings: Settings, database: Database) -> Loop:

@@ -3,12 +3,14 @@ channels call) answer alike (tests/support/port_contract.py runs each scenario o
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from app.domain.money import nairobi_day
 from app.errors import PayTraceError, PinLocked, PinResetRequired
 from app.services.pins import PinPolicy
+from app.services.schedules.manage import NewSchedule
 from app.services.transfers import TransferRequest
 from tests.support import seeds
 from tests.support.port_contract import (
@@ -313,3 +315,125 @@ def test_a_wrong_pin_moves_no_money(sides):
     assert observe(sides, scenario) == (
         None, ("WrongPin", {"code": "wrong_pin", "attempts_left": attempts}), 100_000, 0
     )  # fmt: skip
+
+
+# ---- scheduled payments --------------------------------------------------------------
+
+
+def test_the_owners_live_schedules_are_listed_newest_first_a_page_at_a_time(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.add_user(BARAKA, "Baraka Mwangi")
+        cheptoo = side.add_user(CHEPTOO, "Cheptoo Kiprop")
+        side.add_schedule(amina, BARAKA, 150_000)
+        side.add_schedule(amina, CHEPTOO, 250_000)
+        side.add_schedule(cheptoo, BARAKA, 50_000)
+        first, more = await side.port.schedules(owner_user_id=amina, limit=1)
+        rest, after = await side.port.schedules(owner_user_id=amina, limit=1, before_id=first[0].id)
+        seen = [(s.payee_name, s.amount, s.status, s.frequency, s.day) for s in first + rest]
+        return seen, more, after
+
+    assert observe(sides, scenario) == (
+        [
+            ("Cheptoo Kiprop", 250_000, "active", "monthly", 31),
+            ("Baraka Mwangi", 150_000, "active", "monthly", 31),
+        ],
+        True,
+        False,
+    )
+
+
+def test_a_schedule_is_paused_resumed_and_stopped_by_its_owner_with_the_pin(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        made = side.add_schedule(amina, BARAKA, 150_000)
+
+        async def change(who: int, change: str, pin: str = PIN, key: str = "k"):
+            done = await outcome(
+                side.port.change_schedule(
+                    owner_user_id=who,
+                    schedule_id=made,
+                    change=change,
+                    pin=pin,
+                    attempt_key=f"{key}:{change}:{pin}",
+                )
+            )
+            return done if isinstance(done, tuple) else (done.status, done.next_due_at is None)
+
+        steps = [
+            await change(amina, "pause", WRONG),
+            await change(baraka, "pause"),
+            await change(amina, "pause"),
+            await change(amina, "pause", key="again"),
+            await change(amina, "resume"),
+            await change(amina, "stop"),
+            await change(amina, "resume", key="after"),
+        ]
+        live, _ = await side.port.schedules(owner_user_id=amina, limit=5)
+        return steps, live
+
+    steps, live = observe(sides, scenario)
+    assert steps == [
+        ("WrongPin", {"code": "wrong_pin", "attempts_left": 2}),
+        ("ScheduleNotFound", {"code": "schedule_not_found"}),
+        ("paused", False),
+        ("paused", False),
+        ("active", False),
+        ("stopped", False),
+        ("ScheduleEnded", {"code": "schedule_ended"}),
+    ]
+    assert live == []
+
+
+def test_a_repeating_send_money_is_scheduled_once_per_key_behind_the_pin(sides):
+    today = nairobi_day(datetime.now(UTC))
+
+    def new(owner: int, to: str, key: str = "k1", **changes) -> NewSchedule:
+        fields = dict(
+            owner_user_id=owner, kind="transfer", payee=to, amount=150_000,
+            frequency="monthly", day=31, at_time=time(9, 0), start_date=today,
+            idempotency_key=key, channel="ussd",
+        )  # fmt: skip
+        return NewSchedule(**{**fields, **changes})
+
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.add_user(BARAKA, "Baraka Mwangi")
+        port = side.port
+
+        async def make(request: NewSchedule, pin: str = PIN, attempt: str = "a"):
+            done = await outcome(
+                port.schedule_transfer(request, pin=pin, attempt_key=f"{attempt}:{pin}")
+            )
+            if isinstance(done, tuple):
+                return done
+            s = done.schedule
+            return (s.payee_name, s.amount, s.status, s.frequency, s.day, done.replayed), s.id
+
+        wrong = await make(new(amina, BARAKA), WRONG)
+        (made, first_id) = await make(new(amina, BARAKA))
+        (again, again_id) = await make(new(amina, BARAKA), attempt="b")
+        return [
+            wrong,
+            made,
+            again,
+            again_id == first_id,
+            await make(new(amina, BARAKA, amount=150_001), attempt="c"),
+            await make(new(amina, AMINA, "k2"), attempt="d"),
+            await make(new(amina, "+254799000000", "k3"), attempt="e"),
+            await make(new(amina, BARAKA, "k4", start_date=today - timedelta(days=1)), attempt="f"),
+            await make(new(amina, BARAKA, "k5", day=32), attempt="g"),
+        ]
+
+    assert observe(sides, scenario) == [
+        ("WrongPin", {"code": "wrong_pin", "attempts_left": 2}),
+        ("Baraka Mwangi", 150_000, "active", "monthly", 31, False),
+        ("Baraka Mwangi", 150_000, "active", "monthly", 31, True),
+        True,
+        ("IdempotencyConflict", {"code": "idempotency_key_reused"}),
+        ("ValidationFailed", {"code": "send_to_self"}),
+        ("RecipientNotRegistered", {"code": "recipient_not_registered"}),
+        ("ValidationFailed", {"code": "invalid_start"}),
+        ("ValidationFailed", {"code": "invalid_schedule"}),
+    ]

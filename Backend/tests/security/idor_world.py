@@ -36,6 +36,8 @@ WATCHED = (
     "campaigns",
     "campaign_contributions",
     "pledges",
+    "scheduled_payments",
+    "scheduled_occurrences",
     "mpesa_deposits",
     "mpesa_withdrawals",
     "outbox",
@@ -162,7 +164,25 @@ def build_world(rig: MpesaRig) -> World:
         headers={"Idempotency-Key": "amina-pays-a-till"},
     )
     assert till_paid.status_code == 201, till_paid.text
+    # Amina's rent to Kito, every month: a schedule that is Amina's alone.
+    schedule = _created(
+        world.as_amina(
+            "POST",
+            "/schedules",
+            json={
+                "to": KITO,
+                "amount": 2_500,
+                "frequency": "monthly",
+                "day": 31,
+                "time": "09:00",
+                "start": due,
+                "pin": PIN,
+            },
+            headers={"Idempotency-Key": "amina-schedules-rent"},
+        )
+    )
     world.ids.update(
+        schedule=schedule["id"],
         deposit=deposit["id"],
         withdrawal=withdrawal["id"],
         campaign=campaign["id"],

@@ -47,7 +47,7 @@ from tests.support.routes import http_routes
 API, ADMIN = "/api/v1", "/api/v1/admin"
 # Ids that exist nowhere, of the same shape as Amina's.
 MISSING = {"deposit": "ZZZZZZZZZZ", "withdrawal": "ZZZZZZZZZZ", "campaign": 987654,
-           "contribution": 987654, "pledge": 987654}  # fmt: skip
+           "contribution": 987654, "pledge": 987654, "schedule": 987654}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,13 @@ def pledges_are_janes(w: World) -> None:
     assert [p["id"] for p in listed] == [w.ids["janes_pledge"]]
 
 
+def schedules_are_janes(w: World) -> None:
+    for params in ({}, {"live": "true"}):
+        page = w.as_jane("GET", "/schedules", params=params)
+        assert page.status_code == 200, page.text
+        assert page.json()["schedules"] == []
+
+
 def campaigns_mine_are_janes(w: World) -> None:
     mine = w.as_jane("GET", "/campaigns", params={"mine": "true"}).json()["items"]
     assert mine == []
@@ -237,6 +244,8 @@ PAYMENT = {"till": TILL, "amount": 100, "pin": PIN}
 EVENT = "evt_" + "0" * 24  # a merchant event id's shape
 NEW_CAMPAIGN = {"title": "Jane's harambee", "target_amount": 100_000}
 DUE = "2099-01-01"
+SCHEDULE = {"to": KITO, "amount": 100, "frequency": "monthly", "day": 1, "time": "09:00",
+            "start": DUE, "pin": PIN}  # fmt: skip
 
 # One line per /api/v1 route (the admin API has its own suite: test_audit_trail.py).
 # fmt: off
@@ -319,6 +328,12 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/pledges/{pledge_id}/payments"): private("POST", "/pledges/{pledge}/payments",
                                                        {"amount": 1_000, "pin": PIN}),
     ("POST", "/pledges/{pledge_id}/cancel"): private("POST", "/pledges/{pledge}/cancel"),
+    ("POST", "/schedules"): refuses_a_user_in_the_body("POST", "/schedules", SCHEDULE),
+    ("GET", "/schedules"): caller(schedules_are_janes),
+    ("GET", "/schedules/{schedule_id}"): private("GET", "/schedules/{schedule}"),
+    ("POST", "/schedules/{schedule_id}/pause"): private("POST", "/schedules/{schedule}/pause"),
+    ("POST", "/schedules/{schedule_id}/resume"): private("POST", "/schedules/{schedule}/resume"),
+    ("POST", "/schedules/{schedule_id}/stop"): private("POST", "/schedules/{schedule}/stop"),
 }
 # fmt: on
 

@@ -12,14 +12,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from app.db.unit_of_work import UnitOfWork
+from app.domain.money import nairobi_day
 from app.errors import PayTraceError
 from app.runtime import Runtime
 from app.services.facade import ChannelServices
 from app.services.pins import PinPolicy
+from app.services.schedules import manage
 from app.ussd.ports import UssdServices
 from tests.support import seeds
 from tests.support.wallets import fund, registration_secrets
@@ -45,6 +49,8 @@ class Side:
     port: UssdServices
     add_user: Callable[[str, str], int]  # (phone, name) -> user id, PIN is PIN
     fund: Callable[[str, int], None]  # (phone, cents)
+    # (owner id, payee phone, cents) -> the id of an active monthly transfer schedule
+    add_schedule: Callable[[int, str, int], int]
 
 
 def run(make_side: Callable[[], Awaitable[Side]], scenario) -> Any:
@@ -71,7 +77,10 @@ def make_sides(request) -> dict[str, Callable[[], Awaitable[Side]]]:
         def add(phone: str, name: str) -> int:
             return services.add_user(phone, name, PIN).user_id
 
-        return Side(services, add, services.cash_in)
+        def schedule(owner: int, to: str, cents: int) -> int:
+            return services.add_schedule(owner, services.users[to].user_id, cents).id
+
+        return Side(services, add, services.cash_in, schedule)
 
     settings = request.getfixturevalue("settings")
     database = request.getfixturevalue("clean_database")
@@ -88,7 +97,16 @@ def make_sides(request) -> dict[str, Callable[[], Awaitable[Side]]]:
         def cash_in(phone: str, cents: int) -> None:
             fund(database, phone, cents)
 
-        return Side(ChannelServices(runtime), add, cash_in)
+        def schedule(owner: int, to: str, cents: int) -> int:
+            now = datetime.now(UTC)
+            new = manage.NewSchedule(
+                owner_user_id=owner, kind="transfer", payee=to, amount=cents,
+                frequency="monthly", day=31, at_time=time(9, 0), start_date=nairobi_day(now),
+                idempotency_key=f"contract:{owner}:{to}:{cents}", channel="ussd",
+            )  # fmt: skip
+            return manage.create(UnitOfWork(database), new, now).schedule.id
+
+        return Side(ChannelServices(runtime), add, cash_in, schedule)
 
     return {"fake": fake, "real": real}
 

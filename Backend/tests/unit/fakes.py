@@ -30,6 +30,7 @@ from app.services.transfers import MAX_TRANSFER, Quote, Recipient, TransferReque
 from tests.support import seeds
 from tests.unit.fake_merchants import FakeMerchants
 from tests.unit.fake_mpesa import FakeMpesaServices
+from tests.unit.fake_schedules import FakeSchedules
 from tests.unit.harambee_fakes import FakeHarambee
 
 # Tier 1 ('basic'), every new user's, as the migrations seed it.
@@ -47,9 +48,10 @@ def _refused(code: str) -> ValidationFailed:
     return error
 
 
-class FakeUssdServices(FakeMpesaServices, FakeHarambee, FakeMerchants):
+class FakeUssdServices(FakeMpesaServices, FakeHarambee, FakeMerchants, FakeSchedules):
     """In-memory users, PINs and lockout, wallets and transfers (and M-Pesa deposits and
-    withdrawals: fake_mpesa.py; merchants and payments to them: fake_merchants.py),
+    withdrawals: fake_mpesa.py; merchants and payments to them: fake_merchants.py;
+    scheduled payments: fake_schedules.py),
     counting every side effect."""
 
     def __init__(self, policy: PinPolicy | None = None, invites_per_day: int = 5) -> None:

@@ -55,6 +55,9 @@ LONGEST = {
     # Pay: the longest till a merchant can have, the longest order description
     "till": "9" * 7,
     "label": "W" * DESCRIPTION_MAX,
+    # Scheduled payments: the next payment's day and time
+    "when": "31/12/26 23:59",
+    "rule": "Kila mwezi, tarehe 31, 23:59",
 }
 WORST_USER = Profile(
     user_id=1,
@@ -74,6 +77,16 @@ def _fits(response: str) -> None:
     assert is_gsm7(response), response
 
 
+WORST_SCHEDULE = {
+    "id": 1,
+    "name": LONGEST_NAME,
+    "amount": seeds.fee_bands("transfer")[-1].max_amount,
+    "frequency": "monthly",
+    "day": 31,
+    "time": "23:59",
+    "status": "active",
+    "next": "31/12/26 23:59",
+}
 # The worst a money journey can leave in the session.
 WORST_DATA = {
     "invitee": LONGEST_PHONE,
@@ -89,6 +102,18 @@ WORST_DATA = {
         "name": "W" * DISPLAY_NAME_MAX,
         "amount": MAX_ORDER_AMOUNT,
         "description": "W" * DESCRIPTION_MAX,
+    },
+    # A scheduled payment picked, and a Swahili "pause" (the longest word); its list
+    # (a paged prompt, as Harambee's) is held to a handset in test_ussd_schedules.py.
+    "s_item": WORST_SCHEDULE,
+    "s_change": "pause",
+    # A new schedule at its longest: name, number, amount; monthly (the longer day question).
+    "s_new": {
+        "name": LONGEST_NAME,
+        "phone": LONGEST_PHONE,
+        "amount": seeds.fee_bands("transfer")[-1].max_amount,
+        "frequency": "monthly",
+        "day": 31,
     },
     # The top transfer band: the longest amount and fee a screen can show.
     "amount": seeds.fee_bands("transfer")[-1].max_amount,
@@ -168,6 +193,16 @@ REASONS = {
     ),
     "withdraw.confirm": PIN_REASONS,
     "balance.pin": PIN_REASONS,
+    "sch.pin": PIN_REASONS,
+    "sch.new_phone": ("err.phone_invalid", "err.send_to_self", "err.sch_not_registered"),
+    "sch.new_amount": (
+        "err.amount_not_a_number",
+        "err.amount_not_whole",
+        "err.amount_not_positive",
+        "err.amount_too_large",
+    ),
+    "sch.new_day": ("err.sch_day_monthly", "err.sch_day_weekly"),
+    "sch.new_pin": PIN_REASONS,
     "statement.pin": PIN_REASONS,
     "pin.old": PIN_REASONS,
     "pin.new": ("err.pin_format", "err.pin_weak"),
@@ -213,6 +248,7 @@ def test_every_screen_fits_a_handset_on_every_page(language, screen_id):
 
 # Why a confirmed transfer was not sent after all (the balance or limits changed).
 NOT_SENT_REASONS = (
+    "err.sch_too_many",
     "err.limit_per_transaction",
     "err.limit_daily",
     "err.limit_rolling_30_days",

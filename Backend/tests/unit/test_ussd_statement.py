@@ -32,7 +32,8 @@ def test_my_account_lists_balance_and_mini_statement_first():
     phone = jane()
     assert phone.send("6") == (
         "CON My account\n1. Balance\n2. Mini statement\n3. My details\n"
-        "4. My Stellar address\n5. Change PIN\n6. Language\n0. Back 00. Home"
+        "4. My Stellar address\n5. Change PIN\n6. Language\n7. Scheduled payments\n"
+        "0. Back 00. Home"
     )
 
 

@@ -1,0 +1,1 @@
+"""My account > Scheduled payments on USSD."""
