@@ -68,6 +68,7 @@ _REQUIRED_SECRETS = (
 # way), held to the same policy when set.
 _OPTIONAL_SECRETS = (
     "admin_token",
+    "metrics_token",
     "mpesa_callback_token",
     "ussd_callback_token_previous",
     "at_callback_token_previous",
@@ -177,6 +178,12 @@ class Settings(BaseSettings):
     # Bearer token of the operator/agent API under /api/v1/admin. Unset in
     # production: that API refuses every request (403), the rest runs as usual.
     admin_token: SecretStr | None = None
+
+    # Bearer token Prometheus sends to scrape /metrics. Unset: /metrics answers in
+    # development and test only (404 in production: volumes are business figures).
+    metrics_token: SecretStr | None = None
+    # Port of the worker's own /metrics (its counters: outbox verdicts, movements); 0: off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     # The operator console (/console, docs/console.md): a signed-in operator's session
     # ends after this long without a request, and in any case this long after sign-in.

@@ -21,11 +21,13 @@ from app.api import (
     admin_stellar,
     callbacks,
     health,
+    metrics,
     mpesa_callbacks,
 )
 from app.api.callback_store import MAX_CALLBACK_BYTES
 from app.api.dev_wiring import mount_sandboxes
 from app.api.errors import install_error_handlers
+from app.api.http_metrics import HttpMetrics
 from app.api.merchant import me as merchant_me
 from app.api.merchant import orders as merchant_orders
 from app.api.merchant import pay_requests as merchant_pay_requests
@@ -117,10 +119,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rules=rules_from_settings(settings),
         trusted_proxies=settings.trusted_proxies,
     )
+    # Counts every answer (a 403 or 413 from the layers inside it too), by route template.
+    app.add_middleware(HttpMetrics)
     # Outermost: every answer carries X-Request-ID (a 403 from SourceNetworks, a 413 from
     # BodyLimit and CORS's own too).
     app.add_middleware(RequestId)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)
     for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers, v1_payments, v1_schedules):

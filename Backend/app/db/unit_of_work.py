@@ -24,6 +24,7 @@ from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.merchant_payouts import MerchantPayoutRepository
 from app.db.repositories.merchant_refunds import MerchantRefundRepository
 from app.db.repositories.merchants import MerchantKeyRepository, MerchantRepository
+from app.db.repositories.metrics import MetricsRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
 from app.db.repositories.mpesa_reconciliation import MpesaReconciliationRepository
 from app.db.repositories.mpesa_status_queries import StatusQueryRepository
@@ -45,6 +46,7 @@ from app.db.repositories.wallets import WalletRepository
 from app.db.repositories.webhook_deliveries import WebhookDeliveryRepository
 from app.db.repositories.webhooks import WebhookRepository
 from app.errors import ServiceUnavailable
+from app.infra.metrics import LEDGER_MOVEMENTS
 
 
 class UnitOfWork:
@@ -54,6 +56,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     sms: SmsRepository
     ledger: LedgerRepository
+    metrics: MetricsRepository
     otps: OtpRepository
     invitations: InvitationRepository
     api_sessions: ApiSessionRepository
@@ -96,6 +99,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.conn)
         self.sms = SmsRepository(self.conn)
         self.ledger = LedgerRepository(self.conn)
+        self.metrics = MetricsRepository(self.conn)
         self.otps = OtpRepository(self.conn)
         self.invitations = InvitationRepository(self.conn)
         self.api_sessions = ApiSessionRepository(self.conn)
@@ -148,7 +152,11 @@ class UnitOfWork:
             self.conn.commit()
         except psycopg2.OperationalError as exc:
             raise ServiceUnavailable("database unavailable") from exc
+        # Counted once committed: a rolled-back movement never happened.
+        for kind in self.ledger.take_posted():
+            LEDGER_MOVEMENTS.labels(kind).inc()
 
     def rollback(self) -> None:
         assert self.conn is not None
         self.conn.rollback()
+        self.ledger.take_posted()  # undone: not counted

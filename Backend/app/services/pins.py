@@ -25,6 +25,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.models import PinCredential
 from app.domain.pin import is_weak, is_well_formed, lock_end_text
 from app.errors import NotFound, PinLocked, PinResetRequired, WrongPin, refused
+from app.infra.metrics import PIN_LOCKS
 from app.services.notifications import queue_sms
 
 
@@ -212,6 +213,8 @@ def verify_pin(
         if judged.locked:
             _tell_locked(uow, after, now)
         uow.commit()
+        if judged.locked:
+            PIN_LOCKS.inc()
         if judged.error is not None:
             raise judged.error
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.domain.phone import mask
+from app.infra.metrics import USSD_HOPS
 from app.ussd.engine import Context, Flow, State, new_inputs, run_hop
 from app.ussd.pay import requests
 from app.ussd.ports import UssdServices
@@ -58,6 +59,7 @@ async def handle_hop(
     if stored is not None:
         answer = stored["answers"].get(digest)
         if answer is not None:
+            USSD_HOPS.labels("-", "replay").inc()
             return answer  # a gateway retry: same answer, nothing runs again
         state = State.from_dict(stored["state"])
     else:
@@ -90,6 +92,8 @@ async def handle_hop(
         # session's first hop reads it from the cache.
         await store.cache_profile(hop.phone, state.user)
     await store.save(hop.session_id, hop.phone, stored, state.to_dict(), digest, rendered.response)
+    screen = state.stack[-1] if state.stack else "-"
+    USSD_HOPS.labels(screen, "end" if rendered.ends else "con").inc()
     if log.isEnabledFor(logging.DEBUG):
         log.debug(
             "ussd hop",

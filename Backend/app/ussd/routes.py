@@ -25,6 +25,7 @@ from app.http.body_limit import read_body_capped
 from app.http.client_address import request_client
 from app.http.error_body import error_body
 from app.http.tokens import callback_token_matches
+from app.infra.metrics import USSD_HOP_SECONDS
 from app.ussd.flow import FLOW
 from app.ussd.hop import Hop, handle_hop
 from app.ussd.texts import text
@@ -127,9 +128,10 @@ async def _ussd(request: Request, path_token: str | None) -> Response:
                 committing = True
                 deadline.reschedule(asyncio.get_running_loop().time() + hub.commit_deadline_s)
 
-            answer = await handle_hop(
-                hop, FLOW, hub.store, hub.services, hub.config, on_commit=give_commit_time
-            )
+            with USSD_HOP_SECONDS.time():
+                answer = await handle_hop(
+                    hop, FLOW, hub.store, hub.services, hub.config, on_commit=give_commit_time
+                )
     except (TimeoutError, ServiceUnavailable, RedisError, OSError) as exc:
         log.warning(
             "ussd hop unavailable", extra={"error": type(exc).__name__, "committing": committing}

@@ -15,6 +15,7 @@ import threading
 from app.config import get_settings
 from app.db.migrate import migrate_at_start
 from app.db.pool import Database
+from app.infra.metrics import start_metrics_server
 from app.logging_setup import configure_logging
 from app.worker import loops as worker_loops
 from app.worker.outbox import build_worker
@@ -31,11 +32,14 @@ def main() -> int:
         return 2
     migrate_at_start(settings.database_url, log)
     # The outbox loop, and up to two connections for each background loop (settler,
-    # watcher, reconciliation, harambee, M-Pesa), one per webhook sent at a time;
-    # advisory locks hold their own.
+    # watcher, reconciliation, harambee, M-Pesa), one per webhook sent at a time.
     database = Database.from_settings(settings, max_connections=16 + settings.webhook_concurrency)
     worker = build_worker(settings, database)
     loops = worker_loops.build_loops(settings, database)
+    if settings.worker_metrics_port:
+        # The worker's own counters (outbox verdicts, movements it posts) for Prometheus;
+        # the figures PostgreSQL holds are the API's /metrics.
+        start_metrics_server(settings.worker_metrics_port)
     stop = threading.Event()
 
     def _request_stop(signum: int, _frame: object) -> None:

@@ -35,6 +35,7 @@ from app.config import Settings
 from app.db.pool import Database
 from app.domain.records.admin import OutboxRow
 from app.errors import ServiceUnavailable
+from app.infra.metrics import OUTBOX_DONE
 from app.infra.request_context import request_scope
 from app.integrations.daraja import Daraja, DarajaClient
 from app.integrations.sms import AfricasTalkingSms, SmsSender
@@ -176,6 +177,8 @@ class OutboxWorker:
             "verdict": str(outcome.verdict),
             "error": outcome.error,
         }
+        if settled:
+            OUTBOX_DONE.labels(row.kind, str(outcome.verdict)).inc()
         if not settled:
             log.error("outbox row was reclaimed before its outcome was recorded", extra=extra)
         elif outcome.verdict in (Verdict.UNKNOWN, Verdict.FAILED):

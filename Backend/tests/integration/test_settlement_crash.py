@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.stellar import Horizon
 from app.services.registration import NewUser, register_user
@@ -48,7 +50,19 @@ settler.run_forever(threading.Event())
 """
 
 
-def start_settler(settings) -> subprocess.Popen:
+@pytest.fixture
+def settlers():
+    """Every settler process the test starts; any still running when it ends (a failed
+    assertion mid-round) is killed, never left behind holding connections."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def start_settler(settings, started: list[subprocess.Popen]) -> subprocess.Popen:
     args = {
         "environment": "test",
         "database_url": settings.database_url,
@@ -64,6 +78,7 @@ def start_settler(settings) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         text=True,
     )
+    started.append(process)
     assert process.stdout.readline().strip() == "ready"
     return process
 
@@ -91,7 +106,7 @@ def wait_for(predicate, timeout_s: float, what: str):
 
 
 def test_a_worker_killed_between_submit_and_record_applies_nothing_twice(
-    settings, clean_database, tmp_path
+    settings, clean_database, tmp_path, settlers
 ):
     with local_network(tmp_path / "net", close_interval_s=1.0) as net:
         custody = custody_settings(settings, net.url, stellar_channels=4)
@@ -121,7 +136,7 @@ def test_a_worker_killed_between_submit_and_record_applies_nothing_twice(
                         users[sender], phone_of((sender + 1) % 3), 10_00 + n, f"r{round_}:{n}"
                     ),
                 )
-            worker = start_settler(custody)
+            worker = start_settler(custody, settlers)
             in_flight = wait_for(
                 lambda: rows_by_status(clean_database).get("submitted"), 20, "a submission"
             )
@@ -134,7 +149,7 @@ def test_a_worker_killed_between_submit_and_record_applies_nothing_twice(
             still_submitted = {h for _, h in rows_by_status(clean_database).get("submitted", [])}
             caught_in_the_window += len(applied & still_submitted)
 
-            worker = start_settler(custody)  # resumes: resends the same bytes, records
+            worker = start_settler(custody, settlers)  # resumes: resends the same bytes, records
             wait_for(lambda: set(rows_by_status(clean_database)) == {"settled"}, 60, "quiescence")
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=30)

@@ -201,6 +201,13 @@ _POST_SQL = (
 class LedgerRepository:
     def __init__(self, conn: psycopg2.extensions.connection) -> None:
         self._conn = conn
+        self._posted: list[str] = []  # kinds posted in this transaction, for the metrics
+
+    def take_posted(self) -> list[str]:
+        """The kinds posted since the last call (the unit of work counts them once
+        committed)."""
+        posted, self._posted = self._posted, []
+        return posted
 
     # ---- accounts -----------------------------------------------------------
 
@@ -415,7 +422,9 @@ class LedgerRepository:
         try:
             with self._conn.cursor() as cur:
                 cur.execute(_POST_SQL, params)
-                return cur.fetchone()[0]
+                transaction_id = cur.fetchone()[0]
+            self._posted.append(kind)
+            return transaction_id
         except psycopg2.errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "journal_transactions_reference_key":
                 raise ReferenceTaken from exc
