@@ -2,7 +2,7 @@
 
 On a machine without Chromium (or without Playwright) these tests skip, saying why ("needs
 ..."); in CI such a skip is a failure (tests/conftest.py), so they cannot quietly stop running.
-Each pytest-xdist worker starts its own browser; every test has its own live server.
+Each test module starts its own browser; every test has its own live server.
 Screenshots go to Backend/.artifacts/browser/ (gitignored), or $ARTIFACTS_DIR/browser.
 """
 
@@ -38,9 +38,11 @@ def artifacts_dir() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """One headless Chromium per test process."""
+    """One headless Chromium per test module. Not per process: Playwright's sync API
+    keeps an event loop running in the main thread while it is open, and a later test
+    in the same process calling asyncio.run() would find it there."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
