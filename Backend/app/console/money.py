@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.config import Settings
 from app.console.trail import Console, ConsoleRoute, Operating, Viewer
-from app.console.web import redirect
+from app.console.web import reason_of, redirect
 from app.errors import NotFound, refused
 from app.integrations.stellar import Horizon
 from app.services import console_transactions, inbound_callbacks, settlement_admin
@@ -21,14 +21,6 @@ router = APIRouter(prefix="/console", include_in_schema=False, route_class=Conso
 TransactionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 SETTLEMENTS_PAGE = 50
 CALLBACKS_PAGE = 50
-
-
-def reason_of(console_form: dict[str, str]) -> str:
-    """The operator's required reason: printable, up to REASON_MAX characters."""
-    reason = console_form.get("reason", "").strip()
-    if not reason or len(reason) > REASON_MAX or not reason.isprintable():
-        raise refused("invalid_reason", f"give a reason, up to {REASON_MAX} characters")
-    return reason
 
 
 @router.get("/transactions", name="find_transactions")
