@@ -1,6 +1,7 @@
 """The console's tables in a real browser: an operator finds a transfer by the sender's
 phone, opens it, reverses it through the confirmation page with a reason, and finds the
-reversal in the audit log; a parked settlement is retried from its table. A screenshot
+reversal in the audit log; a parked settlement is retried from its table; an admin reads
+a merchant's deliveries, redelivers an event and suspends the merchant. A screenshot
 of each page is kept (see conftest.py)."""
 
 from __future__ import annotations
@@ -8,8 +9,12 @@ from __future__ import annotations
 import pytest
 
 from app.config import Settings
+from app.db.unit_of_work import UnitOfWork
+from app.services import webhooks
+from app.services.custody import SecretBox
 from tests.integration.test_admin_settlements import park, send
 from tests.support.console import PASSWORD, make_operator
+from tests.support.merchants import keyed_merchant
 from tests.support.wallets import fund, phone_of, register, registration_secrets
 
 ALICE, BOB = phone_of(1), phone_of(2)
@@ -30,8 +35,8 @@ def alice(live_settings, clean_database) -> int:
     return alice
 
 
-def signed_in(page, server, settings, database) -> int:
-    who = make_operator(settings, database, "operator", "ops@paytrace.test")
+def signed_in(page, server, settings, database, role: str = "operator") -> int:
+    who = make_operator(settings, database, role, f"{role}@paytrace.test")
     page.goto(f"{server.url}/console/login")
     page.fill("input[name=email]", who.email)
     page.fill("input[name=password]", PASSWORD)
@@ -89,3 +94,36 @@ def test_an_operator_retries_a_parked_settlement(
     page.wait_for_selector("text=is pending again")
     assert page.locator("#settlements tr", has_text="op_no_trust").count() == 0
     page.shot("settlement-retried")
+
+
+def test_an_admin_redelivers_an_event_and_suspends_a_merchant(
+    page, live_server, live_settings, clean_database
+):
+    shop = keyed_merchant(clean_database, live_settings)
+    webhooks.create_endpoint(
+        UnitOfWork(clean_database),
+        SecretBox.from_settings(live_settings),
+        shop.merchant_id,
+        "http://127.0.0.1:9/hooks",
+        "k1",
+        production=False,
+    )
+    uow = UnitOfWork(clean_database)
+    with uow:
+        event = webhooks.emit(uow, shop.merchant_id, "ping", {"object": "ping", "id": "p1"})
+        uow.commit()
+    signed_in(page, live_server, live_settings, clean_database, "admin")
+
+    page.click("nav >> text=Merchants")
+    page.click("#merchants >> text=MAMA MBOGA")
+    page.wait_for_selector("#merchant")
+    assert page.inner_text("[data-field=status]") == "active"
+    assert shop.key_id in page.inner_text("#keys")
+    page.shot("merchant")
+    events = page.locator("#deliveries tr", has_text=event.public_id)
+    events.locator("button:has-text('Redeliver')").click()
+    page.wait_for_selector("text=queued again")
+    page.click("button:has-text('Suspend')")
+    page.wait_for_selector("text=Suspended:")
+    assert page.inner_text("[data-field=status]") == "suspended"
+    page.shot("merchant-suspended")

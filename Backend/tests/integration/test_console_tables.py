@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from app.db.unit_of_work import UnitOfWork
-from app.services import transfers, webhooks
+from app.integrations.webhook_http import SendResult
+from app.services import transfers, webhook_delivery, webhooks
 from app.services.custody import SecretBox
 from app.services.transfers import TransferRequest
 from tests.conftest import LiveServer
@@ -224,7 +226,7 @@ def test_merchants_are_listed_and_a_merchants_page_shows_its_keys_never_secrets(
     page = operator.get(f"/console/merchants/{shop.merchant_id}")
     assert page.status_code == 200
     assert shop.key_id in page.text and shop.secret not in page.text
-    assert "0.5%" in page.text  # the fee rule: 50 basis points
+    assert "50 bps (0.50%)" in page.text  # the fee rule
     assert "No payments." in page.text and "No endpoints." in page.text
     assert "Suspend" not in page.text  # an admin's action, not offered to an operator
     assert operator.get("/console/merchants/999999").status_code == 404
@@ -275,14 +277,18 @@ def test_an_operator_reads_the_deliveries_and_redelivers_an_event(
     with uow:
         event = webhooks.emit(uow, shop.merchant_id, "ping", {"object": "ping", "id": "p1"})
         uow.commit()
-    delivered = "UPDATE merchant_webhook_deliveries SET status = 'delivered', delivered_at = now()"
-    with clean_database.connection() as conn, conn.cursor() as cur:
-        cur.execute(delivered)
-        conn.commit()
+    # One attempt, as the worker's dispatcher records it: the endpoint answered 503.
+    now = datetime.now(UTC)
+    [claimed] = webhook_delivery.claim_due(
+        UnitOfWork(clean_database), box, now=now, limit=5, lease=timedelta(seconds=30)
+    )
+    webhook_delivery.record_outcome(
+        UnitOfWork(clean_database), claimed.claimed, SendResult(503, 87, None), now
+    )
 
     page = operator.get(f"/console/merchants/{shop.merchant_id}")
     assert event.public_id in page.text and "http://127.0.0.1:9/hooks" in page.text
-    assert 'data-status="delivered"' in page.text
+    assert 'data-status="failed"' in page.text and "503 87 ms" in page.text
     csrf = csrf_of(page.text)
     done = operator.post(
         f"/console/merchants/{shop.merchant_id}/events/{event.public_id}/redeliver",
