@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.ledger import StatementFilter
@@ -31,7 +32,7 @@ class FoundRow:
     reference: str
     kind: str
     amount: int  # cents; signed for a user's line (what it did to the wallet)
-    created_at: object
+    created_at: datetime
     settlement_status: str | None
 
 
@@ -78,4 +79,6 @@ def detail(uow: UnitOfWork, transaction_id: int) -> TransactionView | None:
 def reverse(uow: UnitOfWork, *, transaction_id: int, reason: str) -> Movement:
     """The admin API's reversal (adjustments.reverse) with an operator's reason; its
     commit writes the console's audit row when uow is audited. Raises as reverse."""
+    # The journal knows operators' channel as 'admin' (its CHECK); the audit row says
+    # the console.
     return adjustments.reverse(uow, transaction_id=transaction_id, reason=reason, channel="admin")
