@@ -114,15 +114,26 @@ async def retry_settlement(transaction_id: TransactionId, console: Operating) ->
 @router.get("/callbacks", name="callback_log")
 async def callbacks(
     console: Viewer,
-    provider: Annotated[Literal["mpesa", "at"] | None, Query()] = None,
+    provider: Annotated[Literal["", "mpesa", "at"] | None, Query()] = None,
+    outcome: Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]*$")] = None,
+    reference: Annotated[str | None, Query(max_length=200, pattern=r"^[\x21-\x7e]*$")] = None,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
+    """Filtered as the admin API's list: by provider, outcome and what a callback names
+    (a CheckoutRequestID, an OriginatorConversationID, AT's message id); empty is all."""
     rows, more = await console.run(
-        inbound_callbacks.page, limit=CALLBACKS_PAGE, before_id=before, provider=provider
+        inbound_callbacks.page,
+        limit=CALLBACKS_PAGE,
+        before_id=before,
+        provider=provider or None,
+        outcome=outcome or None,
+        reference=reference or None,
     )
     return console.page(
         "callbacks.html",
         rows=rows,
         provider=provider,
+        outcome=outcome or "",
+        reference=reference or "",
         older=rows[-1].id if more and rows else None,
     )

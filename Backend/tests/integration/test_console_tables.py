@@ -211,6 +211,10 @@ def test_the_callback_log_shows_payload_verification_and_outcome_by_provider(
     assert token not in page.text and "guessed-token" not in page.text  # masked
     mpesa = operator.get("/console/callbacks", params={"provider": "mpesa"})
     assert "sms_delivery" not in mpesa.text and "b2c_result" in mpesa.text
+    rejected = operator.get("/console/callbacks", params={"outcome": "rejected", "provider": ""})
+    assert "token_mismatch" in rejected.text and "token_matched" not in rejected.text
+    named = operator.get("/console/callbacks", params={"reference": "ATXid_9"})
+    assert named.status_code == 200 and "b2c_result" not in named.text
     assert operator.get("/console/callbacks", params={"provider": "x"}).status_code == 422
 
 
