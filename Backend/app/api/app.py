@@ -49,6 +49,8 @@ from app.api.v1 import transfers as v1_transfers
 from app.api.v1 import wallet as v1_wallet
 from app.api.v1.context import ApiServices
 from app.config import Settings, get_settings
+from app.console import merchants as console_merchants
+from app.console import money as console_money
 from app.console import pages as console_pages
 from app.console import sign_in as console_sign_in
 from app.console.web import STATIC_DIR as CONSOLE_STATIC
@@ -153,6 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_sign_in.pages)
     app.include_router(console_sign_in.actions)
     app.include_router(console_pages.router)
+    app.include_router(console_money.router)
+    app.include_router(console_merchants.router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     mount_sandboxes(app, settings)
     app.include_router(ussd_routes.router)

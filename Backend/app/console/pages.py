@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.console.trail import ConsoleRoute, Operating, Viewer
-from app.console.web import SECURITY_HEADERS, redirect
+from app.console.web import SECURITY_HEADERS, reason_of, redirect
 from app.domain.phone import InvalidPhone, normalise
 from app.domain.records.admin import AuditFilter
 from app.errors import refused
@@ -73,10 +73,7 @@ async def unlock_pin(phone: Annotated[str, Path(max_length=20)], console: Operat
     except InvalidPhone:
         raise refused("invalid_phone", "not a phone number") from None
     console.audit.target("user", phone)
-    reason = console.form.get("reason", "").strip()
-    if not reason or len(reason) > REASON_MAX or not reason.isprintable():
-        raise refused("invalid_reason", f"give a reason, up to {REASON_MAX} characters")
-    console.audit.reason = reason
+    console.audit.reason = reason_of(console.form)
     unlocked = await console.run(
         console_users.unlock_pin,
         phone=phone,

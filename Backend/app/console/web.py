@@ -13,6 +13,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.config import Settings
 from app.domain.money import format_kes
+from app.errors import refused
+from app.services.admin_audit import REASON_MAX
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -71,3 +73,12 @@ async def form_of(request: Request) -> dict[str, str]:
     for key, value in parse_qsl(body, max_num_fields=None)[:FORM_MAX_FIELDS]:
         fields.setdefault(key, value)
     return fields
+
+
+def reason_of(form: dict[str, str]) -> str:
+    """The reason an operator gives for an action: required, printable, up to REASON_MAX
+    characters. Raises ValidationFailed ('invalid_reason')."""
+    reason = form.get("reason", "").strip()
+    if not reason or len(reason) > REASON_MAX or not reason.isprintable():
+        raise refused("invalid_reason", f"give a reason, up to {REASON_MAX} characters")
+    return reason

@@ -21,7 +21,8 @@ class UserCard:
     statement: tuple[StatementLine, ...]  # the latest movements, newest first
 
 
-def _phone_of(uow: UnitOfWork, query: str) -> str | None:
+def phone_of(uow: UnitOfWork, query: str) -> str | None:
+    """The E.164 phone a query names: a phone in any format, or a user's PayTrace ID."""
     query = query.strip()
     if PAYTRACE_ID.match(query.upper()):
         with uow:
@@ -36,7 +37,7 @@ def _phone_of(uow: UnitOfWork, query: str) -> str | None:
 def find(uow: UnitOfWork, query: str) -> UserCard | None:
     """The user whose phone (any format) or PayTrace ID (PT########) this is, with their
     balance, PIN state and mini statement; None when no user matches. Read-only."""
-    phone = _phone_of(uow, query)
+    phone = phone_of(uow, query)
     if phone is None:
         return None
     overview = admin_views.user_overview(uow, phone)

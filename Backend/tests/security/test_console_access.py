@@ -28,8 +28,41 @@ from tests.support.routes import http_routes
 from tests.support.wallets import phone_of, register, registration_secrets
 
 ALICE = phone_of(1)
-PAGES = ("/console", "/console/dashboard.json", "/console/users?q=0711000001", "/console/audit")
-ACTIONS = (f"/console/users/{ALICE}/unlock", "/console/logout")
+EVENT = "evt_" + "ab" * 12
+# (route, a request to it): the route as served, with made-up ids where it takes them.
+PAGES = (
+    ("/console", "/console"),
+    ("/console/dashboard.json", "/console/dashboard.json"),
+    ("/console/users", "/console/users?q=0711000001"),
+    ("/console/audit", "/console/audit"),
+    ("/console/transactions", "/console/transactions?q=0711000001"),
+    ("/console/transactions/{transaction_id}", "/console/transactions/1"),
+    ("/console/transactions/{transaction_id}/reverse", "/console/transactions/1/reverse"),
+    ("/console/settlements", "/console/settlements"),
+    ("/console/callbacks", "/console/callbacks?provider=mpesa"),
+    ("/console/merchants", "/console/merchants"),
+    ("/console/merchants/{merchant_id}", "/console/merchants/1"),
+)
+# Who may post each action: everyone signed in, operators, admins.
+ACTIONS = (
+    ("/console/users/{phone}/unlock", f"/console/users/{ALICE}/unlock", "operator"),
+    ("/console/logout", "/console/logout", "viewer"),
+    (
+        "/console/transactions/{transaction_id}/reverse",
+        "/console/transactions/1/reverse",
+        "operator",
+    ),
+    ("/console/settlements/{transaction_id}/retry", "/console/settlements/1/retry", "operator"),
+    (
+        "/console/merchants/{merchant_id}/events/{event_id}/redeliver",
+        f"/console/merchants/1/events/{EVENT}/redeliver",
+        "operator",
+    ),
+    ("/console/merchants/{merchant_id}/suspend", "/console/merchants/1/suspend", "admin"),
+    ("/console/merchants/{merchant_id}/reactivate", "/console/merchants/1/reactivate", "admin"),
+)
+# Pages that only show what an action would do, for those who may do it.
+OPERATOR_PAGES = ("/console/transactions/1/reverse",)
 
 
 @pytest.fixture
@@ -82,18 +115,16 @@ def test_every_console_route_is_covered_here():
         for route in http_routes()
         if route.path.startswith("/console") and route.path != "/console/login"
     }
-    covered = {("GET", page.split("?")[0]) for page in PAGES} | {
-        ("POST", action.replace(ALICE, "{phone}")) for action in ACTIONS
-    }
+    covered = {("GET", route) for route, _ in PAGES} | {("POST", route) for route, _, _ in ACTIONS}
     assert served - {("POST", "/console/login")} == covered
 
 
 def test_every_console_route_refuses_a_request_without_a_session(browser, clean_database):
-    for page in PAGES:
+    for _, page in PAGES:
         answer = browser.get(page)
         assert answer.status_code == 303, page
         assert answer.headers["location"] == "/console/login"
-    for action in ACTIONS:
+    for _, action, _ in ACTIONS:
         answer = browser.post(action, data={"csrf": "x", "reason": "r"})
         assert answer.status_code == 401, action
         assert "sign_in_required" in answer.text
@@ -117,7 +148,7 @@ def test_a_session_idle_past_its_timeout_has_ended(live_server, live_settings, c
     for key in r.scan_iter(match=f"{live_settings.redis_prefix}console:session:*"):
         r.pexpire(key, 1)
     time.sleep(0.05)
-    for page in PAGES:
+    for _, page in PAGES:
         assert client.get(page).status_code == 303, page
     r.close()
     client.close()
@@ -164,6 +195,39 @@ def test_a_viewer_cannot_unlock_a_pin(live_server, live_settings, clean_database
     assert pin_failures(clean_database, alice_locked) == 3
     refused = [row for row in audit_rows(clean_database) if row[1] == "console_unlock_pin"]
     assert refused == [("operator:1", "console_unlock_pin", "refused", "role_refused")]
+    client.close()
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_no_one_posts_an_action_above_their_role(live_server, live_settings, clean_database, role):
+    """With the session's own CSRF token, so the role is what refuses."""
+    client = signed_in(live_server, live_settings, clean_database, role)
+    csrf = csrf_of(client.get("/console").text)
+    above = [action for _, action, needs in ACTIONS if not operators.allows(role, needs)]
+    assert above  # every role below admin has some
+    for action in above:
+        answer = client.post(action, data={"csrf": csrf, "reason": "asked", "confirm": "yes"})
+        assert answer.status_code == 403, action
+        assert "role_refused" in answer.text, action
+    for page in OPERATOR_PAGES:
+        seen = client.get(page).status_code
+        # An operator gets past the role to the service: no transaction 1 here.
+        assert seen == (404 if operators.allows(role, "operator") else 403), page
+    refusals = [row for row in audit_rows(clean_database) if row[3] == "role_refused"]
+    assert len(refusals) == len(above) + (role == "viewer") * len(OPERATOR_PAGES)
+    client.close()
+
+
+def test_every_action_refuses_a_form_without_the_csrf_token(
+    live_server, live_settings, clean_database
+):
+    client = signed_in(live_server, live_settings, clean_database, "admin")
+    for _, action, _ in ACTIONS:
+        for data in ({"reason": "r", "confirm": "yes"}, {"csrf": "forged", "reason": "r"}):
+            answer = client.post(action, data=data)
+            assert answer.status_code == 403, action
+            assert "csrf_rejected" in answer.text, action
+    assert client.get("/console").status_code == 200  # the forged sign-out did nothing
     client.close()
 
 

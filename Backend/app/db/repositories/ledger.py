@@ -435,11 +435,17 @@ class LedgerRepository:
             raise
 
     def find(
-        self, *, key: str | None = None, transaction_id: int | None = None
+        self,
+        *,
+        key: str | None = None,
+        transaction_id: int | None = None,
+        reference: str | None = None,
     ) -> JournalEntry | None:
-        """A journal transaction with its legs, by idempotency key or id."""
+        """A journal transaction with its legs, by idempotency key, reference or id."""
         if key is not None:
             where, params = "t.idempotency_key = %(v)s", {"v": key}
+        elif reference is not None:
+            where, params = "t.reference = %(v)s", {"v": reference}
         else:
             where, params = "t.id = %(v)s", {"v": transaction_id}
         return self._entry(where, params)

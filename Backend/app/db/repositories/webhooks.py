@@ -184,6 +184,17 @@ class WebhookRepository:
         )
         return [EventRow(*row) for row in rows]
 
+    def latest_events(self, merchant_id: int, limit: int) -> list[EventRow]:
+        """The merchant's newest events, newest first."""
+        rows = self._all(
+            f"""
+            SELECT {_EVENT} FROM merchant_events WHERE merchant_id = %(m)s
+            ORDER BY id DESC LIMIT %(limit)s
+            """,
+            {"m": merchant_id, "limit": limit},
+        )
+        return [EventRow(*row) for row in rows]
+
     def acknowledge(self, event_id: int, now: datetime) -> EventRow:
         row = self._one(
             f"""UPDATE merchant_events SET acknowledged_at = coalesce(acknowledged_at, %(now)s)

@@ -1,0 +1,84 @@
+"""The console's transactions table: find journal transactions by their reference, or
+a user's by phone or PayTrace ID; read one with its legs and settlement; reverse it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.db.unit_of_work import UnitOfWork
+from app.domain.records.ledger import StatementFilter
+from app.services import adjustments, admin_views, console_users, statements
+from app.services.admin_views import TransactionView
+from app.services.ledger import Movement
+
+REFERENCE = re.compile(r"^[A-Z2-9]{10}$")  # as journal_transactions.reference's CHECK
+FOUND_MAX = 50
+
+
+@dataclass(frozen=True)
+class Found:
+    """A search's rows: the journal transactions it names, newest first."""
+
+    query: str
+    rows: tuple[FoundRow, ...]
+    owner: str | None = None  # the user's phone, when the query named a user
+
+
+@dataclass(frozen=True)
+class FoundRow:
+    transaction_id: int
+    reference: str
+    kind: str
+    amount: int  # cents; signed for a user's line (what it did to the wallet)
+    created_at: datetime
+    settlement_status: str | None
+
+
+def search(uow: UnitOfWork, query: str) -> Found:
+    """A reference (10 characters) names one transaction; a phone (any format) or a
+    PayTrace ID names a user, whose latest FOUND_MAX movements are found. Reads only."""
+    query = query.strip()
+    if REFERENCE.match(query.upper()):
+        with uow:
+            entry = uow.ledger.find(reference=query.upper())
+        if entry is not None:
+            view = admin_views.transaction_view(uow, entry.id)
+            assert view is not None  # found a moment ago; journal rows are never deleted
+            status = view.settlement.status if view.settlement is not None else None
+            row = FoundRow(view.id, view.reference, view.kind, view.amount, view.created_at, status)
+            return Found(query, (row,))
+    phone = console_users.phone_of(uow, query)
+    if phone is None:
+        return Found(query, ())
+    with uow:
+        user = uow.users.get_by_phone(phone)
+    if user is None:
+        return Found(query, ())
+    lines, _ = statements.history(uow, user_id=user.id, limit=FOUND_MAX, where=StatementFilter())
+    rows = tuple(
+        FoundRow(
+            line.transaction_id,
+            line.reference,
+            line.kind,
+            line.amount,
+            line.created_at,
+            line.settlement_status,
+        )
+        for line in lines
+    )
+    return Found(query, rows, owner=phone)
+
+
+def detail(uow: UnitOfWork, transaction_id: int) -> TransactionView | None:
+    """The transaction with its legs and settlement (admin_views), or None."""
+    return admin_views.transaction_view(uow, transaction_id)
+
+
+def reverse(uow: UnitOfWork, *, transaction_id: int, reason: str) -> Movement:
+    """The admin API's reversal (adjustments.reverse) with an operator's reason; its
+    commit writes the console's audit row when uow is audited. Raises as reverse."""
+    # The journal knows operators' channel as 'admin' (its CHECK); the audit row says
+    # the console.
+    return adjustments.reverse(uow, transaction_id=transaction_id, reason=reason, channel="admin")
