@@ -362,3 +362,17 @@ class EndpointDisabled(Conflict):
     """A ping to a disabled webhook endpoint: enable it first."""
 
     code = "endpoint_disabled"
+
+
+class BillerNotFound(NotFound):
+    code = "biller_not_found"
+
+
+class BillerUnavailable(Conflict):
+    """The biller is switched off, or its rail is not built yet: nothing is held."""
+
+    code = "biller_unavailable"
+
+
+class BillPaymentNotFound(NotFound):
+    code = "bill_payment_not_found"

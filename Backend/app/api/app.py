@@ -17,6 +17,7 @@ from app.api import (
     admin_merchants,
     admin_mpesa,
     admin_mpesa_reconciliation,
+    airtime_callbacks,
     callbacks,
     health,
     mpesa_callbacks,
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)
+    app.include_router(airtime_callbacks.router)
     for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers, v1_payments):
         app.include_router(v1.router)
     app.include_router(v1_transfers.invitations)

@@ -14,6 +14,7 @@ import psycopg2.extensions
 from app.db.pool import Database
 from app.db.repositories.admin_audit import AdminAuditRepository
 from app.db.repositories.api_sessions import ApiSessionRepository
+from app.db.repositories.bills import BillerRepository, BillPaymentRepository
 from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.contributions import ContributionRepository
@@ -75,6 +76,8 @@ class UnitOfWork:
     merchant_payouts: MerchantPayoutRepository
     webhooks: WebhookRepository
     webhook_deliveries: WebhookDeliveryRepository
+    billers: BillerRepository
+    bill_payments: BillPaymentRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -115,6 +118,8 @@ class UnitOfWork:
         self.merchant_payouts = MerchantPayoutRepository(self.conn)
         self.webhooks = WebhookRepository(self.conn)
         self.webhook_deliveries = WebhookDeliveryRepository(self.conn)
+        self.billers = BillerRepository(self.conn)
+        self.bill_payments = BillPaymentRepository(self.conn)
         return self
 
     def __exit__(

@@ -31,6 +31,7 @@ from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilte
 from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
 from app.errors import MpesaUnavailable, PinLocked
+from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
 from app.runtime import Runtime
 from app.services import (
     accounts,
@@ -68,6 +69,8 @@ class ChannelServices:
         self.box = SecretBox.from_settings(settings)
         self.shortcode = settings.ussd_service_codes[0]
         self._pin_checks = runtime.pin_checks
+        # AT's Airtime API (or its local sandbox): its status, asked when AT calls back.
+        self.airtime: AirtimeRail = AfricasTalkingAirtime.from_settings(settings)
 
     # ---- the two ways to call a service -----------------------------------------------
 

@@ -307,6 +307,19 @@ class LedgerRepository:
             earlier, day_total, rolling_total = cur.fetchone()
         return earlier, int(day_total), int(rolling_total)
 
+    def give_back_outflow(self, account_id: int, day: date, amount: int) -> None:
+        """A released hold (a withdrawal, a bill) no longer counts against the limits of its day."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE account_outflows
+                SET amount = greatest(amount - %(amount)s, 0),
+                    movements = greatest(movements - 1, 0)
+                WHERE account_id = %(account_id)s AND day = %(day)s
+                """,
+                {"account_id": account_id, "day": day, "amount": amount},
+            )
+
     def wallet_balance(self, user_id: int) -> int | None:
         with self._conn.cursor() as cur:
             cur.execute(
