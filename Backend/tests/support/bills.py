@@ -12,8 +12,8 @@ from typing import TypeVar
 
 from app.config import Settings
 from app.db.pool import Database
-from app.db.repositories.bills import BillPayment
 from app.db.unit_of_work import UnitOfWork
+from app.domain.records.bills import BillPayment
 from app.integrations.airtime import AfricasTalkingAirtime
 from app.integrations.sms import SANDBOX_API_KEY, FakeSms
 from app.services.bills.payments import BillHeld, BillRequest, pay_bill

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.db.repositories.bills import BillPayment
 from app.db.unit_of_work import UnitOfWork
 from app.domain.bills import CLEARING_CODES, DELIVERED, FAILED
 from app.domain.money import format_kes, new_reference
 from app.domain.phone import mask
+from app.domain.records.bills import BillPayment
 from app.services.ledger import request_hash, sms_time
 from app.services.mpesa.b2c import hold_shard
 from app.services.notifications import sms_message

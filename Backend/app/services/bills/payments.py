@@ -13,12 +13,12 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.db.repositories.bills import BillPayment
 from app.db.repositories.ledger import KeyTaken, Overdraft
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain.bills import AT_AIRTIME, Biller
 from app.domain.money import nairobi_day, new_reference
+from app.domain.records.bills import BillPayment
 from app.errors import (
     BillPaymentNotFound,
     IdempotencyConflict,
@@ -124,12 +124,13 @@ def get_bill_payment(uow: UnitOfWork, *, reference: str, user_id: int) -> BillPa
 
 def bill_history(
     uow: UnitOfWork, *, user_id: int, before_id: int | None = None, limit: int = 20
-) -> list[BillPayment]:
-    """The user's bill payments, newest first, older than before_id (a cursor)."""
+) -> tuple[list[BillPayment], bool]:
+    """The user's bill payments, newest first, older than before_id (a cursor), and
+    whether more follow."""
+    limit = max(1, min(limit, MAX_HISTORY))
     with uow:
-        return uow.bill_payments.history(
-            user_id, before_id=before_id, limit=max(1, min(limit, MAX_HISTORY))
-        )
+        found = uow.bill_payments.history(user_id, before_id=before_id, limit=limit + 1)
+    return found[:limit], len(found) > limit
 
 
 def _hold_once(

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from app.db.repositories.bills import BillPayment
 from app.db.unit_of_work import UnitOfWork
 from app.domain.bills import AT_AIRTIME, OPEN_STATES, UNKNOWN
+from app.domain.records.bills import BillPayment
 from app.integrations.airtime import AirtimeError, AirtimeRail, TopUpState, TopUpStatus
 from app.services.bills import endings
 
