@@ -82,6 +82,14 @@ def test_airtime_for_another_number_over_rest(pwa, jane):
     page = call(pwa, "GET", "/bills/payments?limit=1", jane).json()
     assert [p["id"] for p in page["items"]] == [payment["id"]] and page["next_cursor"] is None
     assert call(pwa, "GET", "/wallet", jane).json()["balance"] == 900 * KES - fee
+    [line] = call(pwa, "GET", "/wallet/transactions?type=bill_hold", jane).json()["items"]
+    assert (line["id"], line["direction"], line["amount"], line["fee"], line["note"]) == (
+        payment["id"],
+        "out",
+        100 * KES + fee,
+        fee,
+        "Airtime Safaricom",
+    )
 
     amina = pwa.register(AMINA, "Amina Hassan", PIN)
     assert call(pwa, "GET", path, amina).status_code == 404

@@ -137,14 +137,15 @@ class BillPaymentRepository:
             row = cur.fetchone()
         return row[0] if row else None
 
-    def unmatched_open(self, *, rail: str, account: str, amount: int) -> str | None:
-        """The oldest open payment of this rail, account and amount that the rail has
-        given no id yet (its answer was lost, or is still being recorded), or None."""
+    def unmatched_unknown(self, *, rail: str, account: str, amount: int) -> str | None:
+        """The oldest unknown payment of this rail, account and amount that the rail has
+        given no id (its answer was lost), or None. A held one is not taken: its answer
+        may still be on its way, with an id of its own."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 SELECT p.reference FROM bill_payments p JOIN billers b ON b.id = p.biller_id
-                WHERE p.status IN ('held', 'unknown') AND p.rail_request_id IS NULL
+                WHERE p.status = 'unknown' AND p.rail_request_id IS NULL
                   AND b.rail = %(rail)s
                   AND p.account = %(account)s AND p.amount = %(amount)s
                 ORDER BY p.id LIMIT 1

@@ -474,7 +474,7 @@ class LedgerRepository:
                 """
                 SELECT t.id, t.reference, t.kind, t.created_at, l.amount, l.balance_after,
                        other.full_name, other.phone, l.id,
-                       CASE WHEN t.kind IN ('transfer', 'withdrawal') AND l.amount < 0
+                       CASE WHEN t.kind IN ('transfer', 'withdrawal', 'bill_hold') AND l.amount < 0
                             THEN t.fee ELSE 0 END,
                        t.note, s.status, s.tx_hash, s.ledger
                 FROM journal_legs l

@@ -11,7 +11,9 @@
   requestId AT does not know moves nothing.
 
 A bill whose send was unclear has no requestId; AT's callback (verified) is what names
-it: the oldest open bill of the same phone and amount without one.
+it: the oldest unknown bill of the same phone and amount without one. Never a held one:
+its own answer (and id) may still be on its way, and taking it could bind another
+bill's top-up to it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from app.db.unit_of_work import UnitOfWork
 from app.domain.bills import AT_AIRTIME, OPEN_STATES, UNKNOWN
 from app.domain.records.bills import BillPayment
+from app.errors import ServiceUnavailable
 from app.integrations.airtime import AirtimeError, AirtimeRail, TopUpState, TopUpStatus
 from app.services.bills import endings
 
@@ -126,19 +129,21 @@ def status_reported(
     uow: UnitOfWork, rail: AirtimeRail, *, request_id: str, recheck_s: float, now: datetime | None
 ) -> str:
     """AT's status callback named request_id: ask AT, and believe only AT. Returns
-    'unverified' (AT does not know it, or cannot be asked: nothing moves), 'unmatched'
-    (no open bill is this top-up), 'mismatch', 'pending', 'delivered' or 'failed'."""
+    'unverified' (AT does not know it: nothing moves), 'unmatched' (no open bill is this
+    top-up), 'mismatch', 'pending', 'delivered' or 'failed'. Raises ServiceUnavailable
+    when AT cannot be asked now, so that AT calls back again (for a bill whose answer
+    was lost, its callback is the only clue)."""
     now = now or datetime.now(UTC)
     try:
         status = rail.find(request_id)
-    except AirtimeError:
-        return "unverified"  # the checker asks again at the bill's check time
+    except AirtimeError as exc:
+        raise ServiceUnavailable("AT's transaction status could not be asked") from exc
     if status.state is TopUpState.NOT_FOUND or status.phone is None or status.amount is None:
         return "unverified"
     with uow:
         reference = uow.bill_payments.by_rail_request(request_id)
         if reference is None:
-            reference = uow.bill_payments.unmatched_open(
+            reference = uow.bill_payments.unmatched_unknown(
                 rail=AT_AIRTIME, account=status.phone, amount=status.amount
             )
         p = _open(uow, reference) if reference is not None else None
