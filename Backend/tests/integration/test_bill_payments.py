@@ -9,6 +9,7 @@ import httpx
 import psycopg2.errors
 import pytest
 
+from app.db.unit_of_work import UnitOfWork
 from app.errors import BillerUnavailable, IdempotencyConflict, InsufficientFunds
 from tests.support import seeds
 from tests.support.bills import (
@@ -152,3 +153,8 @@ def test_the_database_refuses_a_second_ending(rig):
             "UPDATE bill_payments SET status = 'failed' WHERE reference = %(r)s",
             {"r": held.payment.reference},
         )
+
+
+def test_the_billers_tests_read_are_what_postgresql_holds(clean_database):
+    with UnitOfWork(clean_database) as uow:
+        assert uow.billers.active() == list(seeds.billers())

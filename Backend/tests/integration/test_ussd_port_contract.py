@@ -52,7 +52,8 @@ def test_the_seeds_tests_read_are_what_the_migrations_put_in_postgresql(clean_da
         )
         tiers = {seeds.Tier(*row) for row in cur.fetchall()}
         conn.rollback()
-    assert bands == set(seeds.fee_bands("transfer") + seeds.fee_bands("withdrawal"))
+    kinds = ("transfer", "withdrawal", "bill", "airtime")
+    assert bands == {band for kind in kinds for band in seeds.fee_bands(kind)}
     assert tiers == {seeds.tier(n) for n in (1, 2, 3)}
 
 
