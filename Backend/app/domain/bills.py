@@ -29,6 +29,8 @@ AT_AIRTIME, DARAJA_B2B = "at_airtime", "daraja_b2b"
 BUILT_RAILS = (AT_AIRTIME,)
 # The clearing account each rail's delivered bills are owed to.
 CLEARING_CODES = {AT_AIRTIME: "bill_clearing:at_airtime", DARAJA_B2B: "bill_clearing:daraja_b2b"}
+# The longest biller name a screen shows (schema.sql: billers.name's CHECK).
+NAME_MAX = 20
 # How phonenumbers names Kenya's networks (the prefix they were issued under).
 _NETWORK_NAMES = {"Safaricom": "safaricom", "Airtel": "airtel", "Telkom": "telkom"}
 

@@ -17,6 +17,7 @@ from app.errors import AlreadyRegistered, PinLocked, ValidationFailed, WrongPin
 from app.services.registration import NewUser
 from app.ussd import money_flow as send
 from app.ussd import statement_flow as statement
+from app.ussd.airtime import screens as airtime_screens
 from app.ussd.engine import (
     Context,
     End,
@@ -262,7 +263,13 @@ SCREENS = [
 FLOW = Flow(
     screens={
         screen.id: screen
-        for screen in [*SCREENS, *mpesa_screens.SCREENS, *harambee.SCREENS, *pay_screens.SCREENS]
+        for screen in [
+            *SCREENS,
+            *mpesa_screens.SCREENS,
+            *harambee.SCREENS,
+            *pay_screens.SCREENS,
+            *airtime_screens.SCREENS,
+        ]
     },
     home_registered="main",
     home_unregistered="welcome",

@@ -25,7 +25,7 @@ SAFARICOM, AIRTEL, TELKOM = "+254712345678", "+254733123456", "+254771234567"
 
 def test_every_biller_names_a_rule_a_rail_and_a_fee_for_all_it_takes():
     for biller in seeds.billers():
-        assert biller.rule.kind in ("digits", "phone")
+        assert biller.rule.kind in ("digits", "phone") and len(biller.name) <= bills.NAME_MAX
         assert (biller.rail == bills.DARAJA_B2B) == (biller.paybill is not None)
         assert (biller.rail == bills.AT_AIRTIME) == (biller.rule.kind == "phone")
         # Both ends of its range, and every band edge inside it, carry a fee.

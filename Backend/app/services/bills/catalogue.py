@@ -10,6 +10,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import bills
 from app.domain.bills import AccountRefused, Biller
 from app.domain.money import format_kes, nairobi_day
+from app.domain.phone import InvalidPhone, normalise
 from app.errors import BillerNotFound, BillerUnavailable, InsufficientFunds, NotFound, refused
 from app.services.ledger import check_limits
 
@@ -126,3 +127,25 @@ def quote_bill(
     if wallet.balance < cents + fee:
         raise InsufficientFunds(balance=wallet.balance, needed=cents + fee)
     return BillQuote(found, checked, cents, fee, wallet.balance)
+
+
+def airtime_biller(uow: UnitOfWork, *, phone: object) -> AccountCheck:
+    """The airtime biller of a phone's network and the phone as it is topped up: USSD's
+    Buy airtime asks a number, not a network. Raises ValidationFailed
+    ('invalid_account': not a Kenyan mobile), BillerNotFound (no airtime for its
+    network)."""
+    try:
+        e164 = normalise(phone) if isinstance(phone, str) else ""
+    except InvalidPhone:
+        e164 = ""
+    network = bills.network_of(e164) if e164.startswith("+254") else None
+    if network is None:
+        raise refused("invalid_account", "not a Kenyan mobile number")
+    with uow:
+        found = next(
+            (b for b in uow.billers.active() if b.category == "airtime" and b.network == network),
+            None,
+        )
+    if found is None:
+        raise BillerNotFound("no airtime for this network")
+    return AccountCheck(found, check_account(found, e164), holder_name=None, looked_up=False)
