@@ -139,8 +139,10 @@ class BillPaymentRepository:
 
     def unmatched_unknown(self, *, rail: str, account: str, amount: int) -> str | None:
         """The oldest unknown payment of this rail, account and amount that the rail has
-        given no id (its answer was lost), or None. A held one is not taken: its answer
-        may still be on its way, with an id of its own."""
+        given no id (its answer was lost), or None, its row locked. A held one is not
+        taken: its answer may still be on its way, with an id of its own. One another
+        callback is settling is skipped, so that two top-ups of the same phone and amount
+        name two payments."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
@@ -149,6 +151,7 @@ class BillPaymentRepository:
                   AND b.rail = %(rail)s
                   AND p.account = %(account)s AND p.amount = %(amount)s
                 ORDER BY p.id LIMIT 1
+                FOR UPDATE OF p SKIP LOCKED
                 """,
                 {"rail": rail, "account": account, "amount": amount},
             )
