@@ -169,6 +169,12 @@ class Settings(BaseSettings):
     at_sender_id: str | None = None
     at_base_url: str = ""
     at_timeout_s: float = 10.0
+    # A top-up's send through AT's Airtime API (docs/bills.md): a read past this is an
+    # unclear answer (the bill goes 'unknown' until AT is asked).
+    at_airtime_timeout_s: float = 10.0
+    # How long after AT took a top-up the worker asks AT for its final status (sooner
+    # when AT's status callback arrives), and again after that while it is not final.
+    bill_status_check_s: float = 30.0
     # Shared secret AT is configured to send (path segment) on delivery reports.
     # Required in production.
     at_callback_token: SecretStr | None = None

@@ -415,3 +415,17 @@ class ScheduleEnded(Conflict):
     """The scheduled payment is stopped or finished: it cannot be paused or resumed."""
 
     code = "schedule_ended"
+
+
+class BillerNotFound(NotFound):
+    code = "biller_not_found"
+
+
+class BillerUnavailable(Conflict):
+    """The biller is switched off, or its rail is not built yet: nothing is held."""
+
+    code = "biller_unavailable"
+
+
+class BillPaymentNotFound(NotFound):
+    code = "bill_payment_not_found"

@@ -124,7 +124,13 @@ def database(database_url: str) -> Iterator[Database]:
 
 # Reference data the migrations seed: kept across tests (the ledger's system
 # accounts are re-seeded after each truncation).
-SEEDED_TABLES = ("schema_migrations", "kyc_tiers", "fee_bands")
+SEEDED_TABLES = (
+    "schema_migrations",
+    "kyc_tiers",
+    "fee_bands",
+    "bill_account_rules",
+    "billers",
+)
 
 
 # Empties the tables a test wrote to, and only those, in one round trip: TRUNCATE costs

@@ -19,6 +19,7 @@ from app.api import (
     admin_mpesa,
     admin_mpesa_reconciliation,
     admin_stellar,
+    airtime_callbacks,
     callbacks,
     health,
     metrics,
@@ -38,6 +39,7 @@ from app.api.merchant import webhooks as merchant_webhooks
 from app.api.request_id import RequestId
 from app.api.source_networks import SourceNetworks, rules_from_settings
 from app.api.v1 import auth as v1_auth
+from app.api.v1 import bills as v1_bills
 from app.api.v1 import campaigns as v1_campaigns
 from app.api.v1 import contributions as v1_contributions
 from app.api.v1 import me as v1_me
@@ -130,11 +132,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)
+    app.include_router(airtime_callbacks.router)
     for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers, v1_payments, v1_schedules):
         app.include_router(v1.router)
     app.include_router(v1_transfers.invitations)
     app.include_router(v1_mpesa.deposits_router)
     app.include_router(v1_mpesa.withdrawals_router)
+    app.include_router(v1_bills.router)
     for harambee in (v1_campaigns, v1_contributions, v1_pledges):
         app.include_router(harambee.router)
     app.include_router(admin.router)

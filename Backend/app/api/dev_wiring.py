@@ -1,4 +1,5 @@
-"""What the API mounts in development only: the local stand-in for AT's SMS API.
+"""What the API mounts in development only: the local stand-ins for AT's SMS and
+Airtime APIs.
 
 The production app never imports a sandbox: this is the one module of the API that
 may (the import contract in pyproject.toml holds it), and it imports the sandbox only
@@ -13,9 +14,10 @@ from app.config import Settings
 
 
 def mount_sandboxes(app: FastAPI, settings: Settings) -> None:
-    """Mount the AT SMS sandbox's routes when `settings.sms_sandbox_enabled`."""
+    """Mount the AT SMS and Airtime sandboxes' routes when `settings.sms_sandbox_enabled`."""
     if not settings.sms_sandbox_enabled:
         return
-    from app.sandboxes import at_sms
+    from app.sandboxes import at_airtime, at_sms
 
     app.include_router(at_sms.router)
+    app.include_router(at_airtime.router)

@@ -14,6 +14,7 @@ import psycopg2.extensions
 from app.db.pool import Database
 from app.db.repositories.admin_audit import AdminAuditRepository
 from app.db.repositories.api_sessions import ApiSessionRepository
+from app.db.repositories.bills import BillerRepository, BillPaymentRepository
 from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.console import ConsoleRepository
@@ -84,6 +85,8 @@ class UnitOfWork:
     operators: OperatorRepository
     console: ConsoleRepository
     schedules: ScheduleRepository
+    billers: BillerRepository
+    bill_payments: BillPaymentRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -128,6 +131,8 @@ class UnitOfWork:
         self.operators = OperatorRepository(self.conn)
         self.console = ConsoleRepository(self.conn)
         self.schedules = ScheduleRepository(self.conn)
+        self.billers = BillerRepository(self.conn)
+        self.bill_payments = BillPaymentRepository(self.conn)
         return self
 
     def __exit__(

@@ -32,3 +32,12 @@ def mask(phone: str) -> str:
     if len(phone) < 8:
         return "****"
     return phone[:5] + "*" * (len(phone) - 9) + phone[-4:]
+
+
+def local(phone: str) -> str:
+    """+254712345678 -> 0712 345 678: a Kenyan mobile as a Kenyan reads it on a screen;
+    any other number as it is."""
+    if len(phone) == 13 and phone.startswith("+254"):
+        digits = "0" + phone[4:]
+        return f"{digits[:4]} {digits[4:7]} {digits[7:]}"
+    return phone

@@ -30,6 +30,9 @@ HARAMBEE_KINDS = ("contribution", "campaign_payout", "campaign_refund")
 # A withdrawal's hold is paid out or released only on M-Pesa's word (services/mpesa);
 # reversing one of its movements could pay the user twice.
 WITHDRAWAL_KINDS = ("withdrawal", "withdrawal_payout", "withdrawal_release")
+# A bill's hold is delivered or released only on its rail's word (services/bills); a
+# reversal could give the user the airtime and the money.
+BILL_KINDS = ("bill_hold", "bill_payment", "bill_release")
 
 
 class NotReversible(Conflict):
@@ -133,6 +136,8 @@ def reverse(
                 raise NotReversible("harambee money is returned by cancelling the campaign")
             if original.kind in WITHDRAWAL_KINDS:
                 raise NotReversible("a withdrawal is settled or released by M-Pesa's result")
+            if original.kind in BILL_KINDS:
+                raise NotReversible("a bill is delivered or released by its rail's answer")
             if original.kind == "merchant_refund":
                 raise NotReversible("a merchant's refund is final")
             locked = uow.ledger.accounts(account_ids=[leg.account_id for leg in original.legs])

@@ -32,6 +32,7 @@ from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
 from app.domain.records.schedules import Schedule
 from app.errors import MpesaUnavailable, PinLocked
+from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
 from app.runtime import Runtime
 from app.services import (
     accounts,
@@ -43,6 +44,8 @@ from app.services import (
     transfers,
 )
 from app.services.accounts import Profile
+from app.services.bills import catalogue as bill_catalogue
+from app.services.bills import payments as bill_payments
 from app.services.custody import SecretBox
 from app.services.harambee import campaigns, closing, pledges
 from app.services.harambee.contributions import (
@@ -70,6 +73,8 @@ class ChannelServices:
         self.box = SecretBox.from_settings(settings)
         self.shortcode = settings.ussd_service_codes[0]
         self._pin_checks = runtime.pin_checks
+        # AT's Airtime API (or its local sandbox): its status, asked when AT calls back.
+        self.airtime: AirtimeRail = AfricasTalkingAirtime.from_settings(settings)
 
     # ---- the two ways to call a service -----------------------------------------------
 
@@ -245,6 +250,34 @@ class ChannelServices:
         return await self.run_pin(
             merchant_payments.pay_merchant, request, pin=pin, attempt_key=attempt_key
         )
+
+    # ---- Pay: bills and airtime (docs/bills.md) ---------------------------------------
+
+    async def airtime_biller(self, *, phone: str) -> bill_catalogue.AccountCheck:
+        """The airtime biller of a phone's network; raises ValidationFailed,
+        BillerNotFound."""
+        return await self.run(bill_catalogue.airtime_biller, phone=phone)
+
+    async def quote_bill(
+        self, *, user_id: int, biller_code: str, account: str, amount: int
+    ) -> bill_catalogue.BillQuote:
+        """A bill's fee before the PIN; raises BillerNotFound, ValidationFailed,
+        LimitExceeded, InsufficientFunds."""
+        return await self.run(
+            bill_catalogue.quote_bill,
+            user_id=user_id,
+            biller_code=biller_code,
+            account=account,
+            amount=amount,
+        )
+
+    async def pay_bill(
+        self, request: bill_payments.BillRequest, *, pin: str, attempt_key: str | None = None
+    ) -> bill_payments.BillHeld:
+        """Check the PIN, then hold the bill and queue it to its rail, once per key. Raises
+        BillerNotFound, BillerUnavailable, ValidationFailed, WrongPin, PinLocked,
+        LimitExceeded, InsufficientFunds."""
+        return await self.run_pin(bill_payments.pay_bill, request, pin=pin, attempt_key=attempt_key)
 
     async def pending_pay_request(self, *, payer_user_id: int) -> PendingPayRequest | None:
         """The payer's newest request to pay they can still pay now, or None."""

@@ -132,6 +132,26 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "tarehe {when}. Kumb. M-Pesa {receipt}. Ada KES {fee}. Salio KES {balance}."
         ),
     },
+    "bill_delivered": {
+        "en": (
+            "PayTrace {reference} confirmed. {biller} {account} KES {amount} paid on {when}. "
+            "Receipt {receipt}. Fee KES {fee}. Balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference} imethibitishwa. {biller} {account} KES {amount} imelipwa "
+            "{when}. Risiti {receipt}. Ada KES {fee}. Salio KES {balance}."
+        ),
+    },
+    "bill_failed": {
+        "en": (
+            "PayTrace {reference}: {biller} {account} KES {amount} did not go through. "
+            "KES {total} is back in your wallet. New balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: {biller} {account} KES {amount} haikufanikiwa. KES {total} "
+            "imerudishwa kwenye pochi yako. Salio jipya KES {balance}."
+        ),
+    },
     "withdrawal_failed": {
         "en": (
             "PayTrace {reference}: your withdrawal of KES {amount} to M-Pesa did not go "

@@ -18,6 +18,7 @@ from app.errors import AlreadyRegistered, PinLocked, ValidationFailed, WrongPin
 from app.services.registration import NewUser
 from app.ussd import money_flow as send
 from app.ussd import statement_flow as statement
+from app.ussd.airtime import screens as airtime_screens
 from app.ussd.engine import (
     Context,
     End,
@@ -272,6 +273,7 @@ FLOW = Flow(
             *harambee.SCREENS,
             *pay_screens.SCREENS,
             *schedule_screens.SCREENS,
+            *airtime_screens.SCREENS,
         ]
     },
     home_registered="main",

@@ -19,6 +19,8 @@ from app.domain.records.pay_requests import PendingPayRequest
 from app.domain.records.schedules import Schedule
 from app.errors import PinLocked
 from app.services.accounts import Profile
+from app.services.bills.catalogue import AccountCheck, BillQuote
+from app.services.bills.payments import BillHeld, BillRequest
 from app.services.harambee.campaigns import Started
 from app.services.harambee.closing import Cancelled, Closed
 from app.services.harambee.contributions import Contribution, ContributionRequest
@@ -67,6 +69,15 @@ class UssdServices(Protocol):
     async def pay_merchant(
         self, request: MerchantPaymentRequest, *, pin: str, attempt_key: str | None = None
     ) -> MerchantPayment: ...
+
+    # ---- Pay: buy airtime
+    async def airtime_biller(self, *, phone: str) -> AccountCheck: ...
+    async def quote_bill(
+        self, *, user_id: int, biller_code: str, account: str, amount: int
+    ) -> BillQuote: ...
+    async def pay_bill(
+        self, request: BillRequest, *, pin: str, attempt_key: str | None = None
+    ) -> BillHeld: ...
 
     # ---- a merchant's request to pay (the first screen of a dial)
     async def pending_pay_request(self, *, payer_user_id: int) -> PendingPayRequest | None: ...

@@ -10,6 +10,7 @@ by side; no logic lives here.
 
 from __future__ import annotations
 
+from app.ussd.airtime.texts import AIRTIME_TEXTS
 from app.ussd.harambee.texts import HARAMBEE_TEXTS
 from app.ussd.mpesa.texts import MPESA_TEXTS
 from app.ussd.pay.texts import PAY_TEXTS
@@ -154,6 +155,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "statement.deposit": "Deposit",
         "statement.withdrawal": "Withdrawal",
         "statement.withdrawal_release": "Returned",
+        "statement.bill_hold": "Bill",
+        "statement.bill_release": "Returned",
         "language.title": "Choose language",
         "language.changed": "Language set to English.",
         "lang.en": "English",
@@ -291,6 +294,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "statement.deposit": "Weka pesa",
         "statement.withdrawal": "Toa pesa",
         "statement.withdrawal_release": "Imerudi",
+        "statement.bill_hold": "Bili",
+        "statement.bill_release": "Imerudi",
         "language.title": "Chagua lugha",
         "language.changed": "Lugha imewekwa Kiswahili.",
         "lang.en": "English",
@@ -298,8 +303,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-# The Harambee, M-Pesa, Pay and scheduled payments' words are kept beside their screens.
-for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS):
+# The Harambee, M-Pesa, Pay, scheduled payments' and Buy airtime menus' words are kept
+# beside their screens.
+for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS, AIRTIME_TEXTS):
     for _language, _texts in _branch.items():
         TEXTS[_language].update(_texts)
 

@@ -1,7 +1,7 @@
 """The worker's background loops beside the outbox: each runs in its own thread until
-the stop event is set (the harambee job, pay-order expiry and merchant webhooks, always;
-the M-Pesa checker, daily merchant payouts and M-Pesa's daily reconciliation; settlement,
-the incoming watcher, reconciliation with Stellar)."""
+the stop event is set (the harambee job, pay-order expiry, merchant webhooks and the
+bill checker, always; the M-Pesa checker, daily merchant payouts and M-Pesa's daily
+reconciliation; settlement, the incoming watcher, reconciliation with Stellar)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def build_loops(settings: Settings, database: Database) -> list[Loop]:
         _scheduled_payments(settings, database),
         _pay_order_expiry(settings, database),
         _webhooks(settings, database),
+        _bill_checker(settings, database),
     ]
     if settings.mpesa_enabled:
         loops.append(_mpesa_checker(settings, database))
@@ -98,6 +99,12 @@ def _scheduled_payments(settings: Settings, database: Database) -> Loop:
     from app.worker.schedules import ScheduledPaymentsJob
 
     return ScheduledPaymentsJob.from_settings(settings, database)
+
+
+def _bill_checker(settings: Settings, database: Database) -> Loop:
+    from app.worker.bills import BillChecker
+
+    return BillChecker.from_settings(settings, database)
 
 
 def _pay_order_expiry(settings: Settings, database: Database) -> Loop:

@@ -37,10 +37,12 @@ from app.domain.records.admin import OutboxRow
 from app.errors import ServiceUnavailable
 from app.infra.metrics import OUTBOX_DONE
 from app.infra.request_context import request_scope
+from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
 from app.integrations.daraja import Daraja, DarajaClient
 from app.integrations.sms import AfricasTalkingSms, SmsSender
 from app.services import outbox_dispatch
 from app.services.keys import SmsSeal
+from app.worker.bill_handlers import AirtimeHandler
 from app.worker.context import uow_factory
 from app.worker.handlers import HandlerRegistry, Outcome, SmsHandler, Verdict
 from app.worker.mpesa_handlers import mpesa_handlers
@@ -195,13 +197,19 @@ def build_worker(
     *,
     sms: SmsSender | None = None,
     daraja: Daraja | None = None,
+    airtime: AirtimeRail | None = None,
 ) -> OutboxWorker:
-    """A worker wired from settings: AT (or its local sandbox) for SMS, Daraja (or its
-    local sandbox) for M-Pesa when it is on. Stellar work (activation, settlement) runs
-    in the worker's loops (app/worker/loops.py)."""
+    """A worker wired from settings: AT (or its local sandbox) for SMS and airtime
+    top-ups, Daraja (or its local sandbox) for M-Pesa when it is on. Stellar work
+    (activation, settlement) runs in the worker's loops (app/worker/loops.py)."""
     handlers = HandlerRegistry(
         SmsHandler(
             sms or AfricasTalkingSms.from_settings(settings), seal=SmsSeal.from_settings(settings)
+        )
+    )
+    handlers.register(
+        AirtimeHandler.from_settings(
+            settings, airtime or AfricasTalkingAirtime.from_settings(settings)
         )
     )
     if settings.mpesa_enabled:

@@ -68,6 +68,7 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MAX_USERS = 5
 FEES, FLOAT, SUSPENSE, CLEARING = "fees", "mpesa_float", "suspense", "stellar_clearing"
 HOLDS = "mpesa_hold"  # withdrawals to M-Pesa wait there; none are made here
+BILL_HOLDS, BILL_CLEARING = "bill_hold", "bill_clearing"  # bills: none are paid here
 MERCHANT, TILL, NO_TILL = "merchant", "512345", "999999"
 # A merchant's fee with a minimum, so small payments hit the "never above the payment" cap.
 MERCHANT_FEE = FeeRule(50, 100, 20_000)
@@ -174,6 +175,8 @@ class Model:
             CLEARING: 0,
             HOLDS: 0,
             MERCHANT: 0,
+            BILL_HOLDS: 0,
+            BILL_CLEARING: 0,
         }
         self.users: dict[str, int] = {}  # phone -> user id
         self.phones: dict[int, str] = {}

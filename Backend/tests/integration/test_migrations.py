@@ -14,8 +14,10 @@ import psycopg2
 import pytest
 
 from app.db.migrate import apply_migrations
+from app.domain.bills import CLEARING_CODES
 from app.services import transfers
 from tests.conftest import drop_database, make_database
+from tests.support.seeds import seeded_rows
 
 SCHEMA_SQL = Path(__file__).resolve().parents[3] / "schema.sql"
 # Bookkeeping of the runner itself; schema.sql does not describe it.
@@ -208,6 +210,8 @@ def test_an_applied_migration_that_changed_is_refused(fresh_database):
 SEED_QUERIES = {
     "kyc_tiers": "SELECT * FROM kyc_tiers ORDER BY tier",
     "fee_bands": "SELECT * FROM fee_bands ORDER BY kind, min_amount",
+    "bill_account_rules": "SELECT * FROM bill_account_rules ORDER BY name",
+    "billers": "SELECT * FROM billers ORDER BY id",
     "system_accounts": """
         SELECT kind, code, currency, balance FROM ledger_accounts
         WHERE user_id IS NULL ORDER BY code
@@ -235,12 +239,20 @@ def test_migrations_seed_the_same_tiers_fees_and_system_accounts_as_schema_sql(f
 
     expected = seed_data(from_schema)
     assert [row[1] for row in expected["kyc_tiers"]] == ["basic", "verified", "business"]
-    assert {kind for kind, *_ in expected["fee_bands"]} == {"transfer", "withdrawal"}
+    assert {kind for kind, *_ in expected["fee_bands"]} == {
+        "transfer",
+        "withdrawal",
+        "bill",
+        "airtime",
+    }
+    assert len(expected["billers"]) == len(seeded_rows("billers")) > 0
     assert sorted((kind, code) for kind, code, *_ in expected["system_accounts"]) == sorted(
         [("fees", f"fees:{shard}") for shard in range(transfers.FEE_SHARDS)]
         + [("mpesa_hold", f"mpesa_hold:{shard}") for shard in range(transfers.FEE_SHARDS)]
         + [("mpesa_float", "mpesa_float"), ("suspense", "suspense")]
         + [("stellar_clearing", "stellar_clearing")]
+        + [("bill_hold", f"bill_hold:{shard}") for shard in range(transfers.FEE_SHARDS)]
+        + [("bill_clearing", code) for code in CLEARING_CODES.values()]
     )
     assert seed_data(migrated) == expected
 

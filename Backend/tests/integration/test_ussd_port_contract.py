@@ -9,6 +9,7 @@ import pytest
 
 from app.domain.money import nairobi_day
 from app.errors import PayTraceError, PinLocked, PinResetRequired
+from app.services.bills.payments import BillRequest
 from app.services.pins import PinPolicy
 from app.services.schedules.manage import NewSchedule
 from app.services.transfers import TransferRequest
@@ -54,7 +55,8 @@ def test_the_seeds_tests_read_are_what_the_migrations_put_in_postgresql(clean_da
         )
         tiers = {seeds.Tier(*row) for row in cur.fetchall()}
         conn.rollback()
-    assert bands == set(seeds.fee_bands("transfer") + seeds.fee_bands("withdrawal"))
+    kinds = ("transfer", "withdrawal", "bill", "airtime")
+    assert bands == {band for kind in kinds for band in seeds.fee_bands(kind)}
     assert tiers == {seeds.tier(n) for n in (1, 2, 3)}
 
 
@@ -437,3 +439,81 @@ def test_a_repeating_send_money_is_scheduled_once_per_key_behind_the_pin(sides):
         ("ValidationFailed", {"code": "invalid_start"}),
         ("ValidationFailed", {"code": "invalid_schedule"}),
     ]
+
+
+# ---- Buy airtime (docs/bills.md) ----------------------------------------------------
+
+AIRTIME = seeds.biller("airtime_safaricom")
+
+
+def bill(user_id: int, amount: int, key: str, biller: str = AIRTIME.code) -> BillRequest:
+    return BillRequest(user_id, biller, BARAKA, amount, key, "ussd")
+
+
+@pytest.mark.parametrize("phone", [AMINA, "0733 123 456", "+14155552671", "020 222 2222"])
+def test_the_airtime_biller_is_the_number_s_network(sides, phone):
+    async def scenario(side: Side):
+        found = await outcome(side.port.airtime_biller(phone=phone))
+        return found if isinstance(found, tuple) else (found.biller.code, found.account)
+
+    got = observe(sides, scenario)
+    if phone == AMINA:
+        assert got == (AIRTIME.code, AMINA)
+    elif phone.startswith("07"):
+        assert got == ("airtime_airtel", "+254733123456")
+    else:
+        assert got == ("ValidationFailed", {"code": "invalid_account"})
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [AIRTIME.min_amount, AIRTIME.max_amount, AIRTIME.min_amount - 100, AIRTIME.min_amount + 50],
+)
+def test_a_bill_quote_at_the_biller_s_edges(sides, amount):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, 5_000)
+        quote = await outcome(
+            side.port.quote_bill(
+                user_id=amina, biller_code=AIRTIME.code, account=BARAKA, amount=amount
+            )
+        )
+        return quote if isinstance(quote, tuple) else (quote.amount, quote.fee, quote.balance)
+
+    got = observe(sides, scenario)
+    if amount % 100 or amount < AIRTIME.min_amount:
+        assert got == ("ValidationFailed", {"code": "invalid_amount"})
+    elif amount + seeds.fee("airtime", amount) > 5_000:
+        assert got[0] in ("InsufficientFunds", "LimitExceeded")
+    else:
+        assert got == (amount, seeds.fee("airtime", amount), 5_000)
+
+
+def test_paying_a_bill_holds_once_per_key_and_refuses_what_it_must(sides):
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        side.fund(AMINA, 50_000)
+        held = await side.port.pay_bill(bill(amina, 10_000, "k1"), pin=PIN)
+        again = await side.port.pay_bill(bill(amina, 10_000, "k1"), pin=PIN)
+        p = held.payment
+        return (
+            (p.status, p.account, p.amount, p.fee, p.biller_code, held.balance, held.replayed),
+            (again.replayed, again.payment.reference == p.reference, again.balance),
+            await outcome(side.port.pay_bill(bill(amina, 20_000, "k1"), pin=PIN)),
+            await outcome(side.port.pay_bill(bill(amina, 10_000, "k2"), pin=WRONG)),
+            await outcome(side.port.pay_bill(bill(amina, 60_000, "k3"), pin=PIN)),
+            await outcome(
+                side.port.pay_bill(
+                    BillRequest(amina, "kplc_prepaid", "1" * 11, 10_000, "k4", "ussd"), pin=PIN
+                )
+            ),
+        )
+
+    fee = seeds.fee("airtime", 10_000)
+    held, again, conflict, wrong, poor, paybill = observe(sides, scenario)
+    assert held == ("held", BARAKA, 10_000, fee, AIRTIME.code, 40_000 - fee, False)
+    assert again == (True, True, 40_000 - fee)
+    assert conflict == ("IdempotencyConflict", {"code": "idempotency_key_reused"})
+    assert wrong[0] == "WrongPin"
+    assert poor[0] == "InsufficientFunds"
+    assert paybill == ("BillerUnavailable", {"code": "biller_unavailable"})

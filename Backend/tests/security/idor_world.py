@@ -40,6 +40,7 @@ WATCHED = (
     "scheduled_occurrences",
     "mpesa_deposits",
     "mpesa_withdrawals",
+    "bill_payments",
     "outbox",
     "sms_messages",
     "api_sessions",
@@ -181,8 +182,18 @@ def build_world(rig: MpesaRig) -> World:
             headers={"Idempotency-Key": "amina-schedules-rent"},
         )
     )
+    # And buys airtime: Amina's bill payment.
+    airtime = _created(
+        world.as_amina(
+            "POST",
+            "/bills/payments",
+            json={"biller": "airtime_safaricom", "account": AMINA, "amount": 1_000, "pin": PIN},
+            headers={"Idempotency-Key": "amina-buys-airtime"},
+        )
+    )
     world.ids.update(
         schedule=schedule["id"],
+        bill=airtime["id"],
         deposit=deposit["id"],
         withdrawal=withdrawal["id"],
         campaign=campaign["id"],
@@ -199,6 +210,13 @@ def build_world(rig: MpesaRig) -> World:
                 world.as_amina("GET", f"/{kind}/{reference}").json()["status"] == "completed"
             )
         )
+    rig.until(  # AT's verified status callback delivers the airtime
+        lambda: (
+            rig.work() >= 0
+            and world.as_amina("GET", f"/bills/payments/{airtime['id']}").json()["status"]
+            == "delivered"
+        )
+    )
     rig.until(lambda: rig.work() == 0)  # every SMS sent...
     rig.until(  # ...and its delivery report in (AT's sandbox sends them as AT does)
         lambda: (

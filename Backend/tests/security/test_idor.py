@@ -47,7 +47,8 @@ from tests.support.routes import http_routes
 API, ADMIN = "/api/v1", "/api/v1/admin"
 # Ids that exist nowhere, of the same shape as Amina's.
 MISSING = {"deposit": "ZZZZZZZZZZ", "withdrawal": "ZZZZZZZZZZ", "campaign": 987654,
-           "contribution": 987654, "pledge": 987654, "schedule": 987654}  # fmt: skip
+           "contribution": 987654, "pledge": 987654, "schedule": 987654,
+           "bill": "ZZZZZZZZZZ"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,24 @@ def payment_quote_is_janes(w: World) -> None:
     assert quote.json()["balance"] == janes_balance(w)
 
 
+def billers_name_no_one(w: World) -> None:
+    response = w.as_jane("GET", "/bills/billers")
+    assert response.status_code == 200 and AMINA[4:] not in response.text
+
+
+def bill_quote_is_janes(w: World) -> None:
+    quote = w.as_jane("POST", "/bills/quote", json={**AIRTIME, "account": AMINA})
+    assert quote.status_code == 200, quote.text
+    assert quote.json()["balance"] == janes_balance(w)
+
+
+def bill_payments_are_janes(w: World) -> None:
+    for params in ({}, {"cursor": harambee_cursor("bills", 10**6)}):
+        page = w.as_jane("GET", "/bills/payments", params=params)
+        assert page.status_code == 200, page.text
+        assert page.json()["items"] == []
+
+
 def pledges_are_janes(w: World) -> None:
     campaign = w.ids["campaign"]
     for params in ({}, {"campaign_id": campaign}, {"cursor": harambee_cursor("p", 10**6)}):
@@ -241,6 +260,7 @@ def stats_are_aggregates(w: World, stats: dict) -> None:
 
 
 PAYMENT = {"till": TILL, "amount": 100, "pin": PIN}
+AIRTIME = {"biller": "airtime_safaricom", "account": JANE, "amount": 1_000}
 EVENT = "evt_" + "0" * 24  # a merchant event id's shape
 NEW_CAMPAIGN = {"title": "Jane's harambee", "target_amount": 100_000}
 DUE = "2099-01-01"
@@ -307,6 +327,15 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/withdrawals"): refuses_a_user_in_the_body("POST", "/withdrawals",
                                                          {"amount": 10_000, "pin": PIN}),
     ("GET", "/withdrawals/{withdrawal_id}"): private("GET", "/withdrawals/{withdrawal}"),
+    ("GET", "/bills/billers"): caller(billers_name_no_one),
+    ("POST", "/bills/validate"): refuses_a_user_in_the_body("POST", "/bills/validate",
+                                                            {"biller": "airtime_safaricom",
+                                                             "account": JANE}),
+    ("POST", "/bills/quote"): caller(bill_quote_is_janes),
+    ("POST", "/bills/payments"): refuses_a_user_in_the_body("POST", "/bills/payments",
+                                                            {**AIRTIME, "pin": PIN}),
+    ("GET", "/bills/payments"): caller(bill_payments_are_janes),
+    ("GET", "/bills/payments/{payment_id}"): private("GET", "/bills/payments/{bill}"),
     ("POST", "/campaigns"): refuses_a_user_in_the_body("POST", "/campaigns", NEW_CAMPAIGN),
     ("GET", "/campaigns"): caller(campaigns_mine_are_janes),
     ("GET", "/campaigns/{campaign_id}"): public("/campaigns/{campaign}", campaign_is_public),

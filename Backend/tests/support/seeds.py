@@ -1,4 +1,4 @@
-"""The fee bands and KYC tiers the migrations seed, read from the migration SQL.
+"""The fee bands, KYC tiers and billers the migrations seed, read from the migration SQL.
 
 Limits and fees are data (CONTRIBUTING.md): a migration seeds them and the services
 read the tables. Tests that predict a fee or a limit without a database (the fakes,
@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from app.domain.bills import AccountRule, Biller
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "app" / "db" / "migrations"
 
@@ -81,3 +83,45 @@ def tier(number: int) -> Tier:
         daily=int(row["daily_limit"]),
         rolling_30_days=int(row["rolling_30_day_limit"]),
     )
+
+
+@cache
+def billers() -> tuple[Biller, ...]:
+    """The seeded billers (migration 0024), in screen order, as the domain reads them;
+    ids in insertion order, as a fresh database numbers them."""
+    rules = {str(row["name"]): row for row in seeded_rows("bill_account_rules")}
+    found = []
+    for number, row in enumerate(seeded_rows("billers"), start=1):
+        rule = rules[str(row["account_rule"])]
+        found.append(
+            Biller(
+                id=number,
+                code=str(row["code"]),
+                name=str(row["name"]),
+                category=str(row["category"]),
+                rule=AccountRule(
+                    name=str(rule["name"]),
+                    kind=str(rule["kind"]),
+                    label=str(rule["label"]),
+                    min_length=rule.get("min_length"),  # type: ignore[arg-type]
+                    max_length=rule.get("max_length"),  # type: ignore[arg-type]
+                ),
+                min_amount=int(row["min_amount"]),
+                max_amount=int(row["max_amount"]),
+                fee_kind=str(row["fee_kind"]),
+                rail=str(row["rail"]),
+                paybill=row.get("paybill"),  # type: ignore[arg-type]
+                network=row.get("network"),  # type: ignore[arg-type]
+                active=True,
+            )
+        )
+    return tuple(sorted(found, key=lambda b: int(_position(b.code))))
+
+
+def _position(code: str) -> int:
+    return int(next(row["position"] for row in seeded_rows("billers") if row["code"] == code))
+
+
+def biller(code: str) -> Biller:
+    """One seeded biller by code."""
+    return next(b for b in billers() if b.code == code)

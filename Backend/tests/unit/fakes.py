@@ -28,6 +28,7 @@ from app.services.pins import PinPolicy, lock_of
 from app.services.registration import NewUser, validate_full_name
 from app.services.transfers import MAX_TRANSFER, Quote, Recipient, TransferRequest
 from tests.support import seeds
+from tests.unit.fake_bills import FakeBills
 from tests.unit.fake_merchants import FakeMerchants
 from tests.unit.fake_mpesa import FakeMpesaServices
 from tests.unit.fake_schedules import FakeSchedules
@@ -48,10 +49,10 @@ def _refused(code: str) -> ValidationFailed:
     return error
 
 
-class FakeUssdServices(FakeMpesaServices, FakeHarambee, FakeMerchants, FakeSchedules):
+class FakeUssdServices(FakeMpesaServices, FakeHarambee, FakeMerchants, FakeSchedules, FakeBills):
     """In-memory users, PINs and lockout, wallets and transfers (and M-Pesa deposits and
     withdrawals: fake_mpesa.py; merchants and payments to them: fake_merchants.py;
-    scheduled payments: fake_schedules.py),
+    scheduled payments: fake_schedules.py; bills and airtime: fake_bills.py),
     counting every side effect."""
 
     def __init__(self, policy: PinPolicy | None = None, invites_per_day: int = 5) -> None:

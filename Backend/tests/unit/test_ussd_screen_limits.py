@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.domain import bills
 from app.domain.gsm7 import is_gsm7
 from app.domain.merchants import DISPLAY_NAME_MAX
 from app.domain.pay_orders import DESCRIPTION_MAX
@@ -58,6 +59,11 @@ LONGEST = {
     # Scheduled payments: the next payment's day and time
     "when": "31/12/26 23:59",
     "rule": "Kila mwezi, tarehe 31, 23:59",
+    # Buy airtime: the longest biller name (billers.name), a Kenyan mobile as shown
+    "biller": "W" * bills.NAME_MAX,
+    "phone": "0712 345 678",
+    "low": "10",
+    "high": "10,000",
 }
 WORST_USER = Profile(
     user_id=1,
@@ -95,6 +101,14 @@ WORST_DATA = {
     "merchant": {"name": "W" * DISPLAY_NAME_MAX, "till": "9" * 7},
     # The longest order description (an order with none shows "order <8 digits>").
     "order": {"code": "9" * 8, "description": "W" * DESCRIPTION_MAX},
+    # Buy airtime: the longest biller name, a Kenyan mobile.
+    "air": {
+        "biller": "airtime_safaricom",
+        "name": "W" * bills.NAME_MAX,
+        "phone": "+254712345678",
+        "low": 1_000,
+        "high": 1_000_000,
+    },
     # A merchant's request to pay: the longest name, order amount and description.
     "request": {
         "id": 1,
@@ -172,6 +186,19 @@ REASONS = {
     ),
     "pay.confirm": PIN_REASONS,
     "pay.confirm_order": PIN_REASONS,
+    "air.phone": ("err.air_phone", "err.air_network"),
+    "air.amount": (
+        "err.amount_not_a_number",
+        "err.amount_not_whole",
+        "err.amount_not_positive",
+        "err.amount_too_large",
+        "err.air_amount",
+        "err.limit_per_transaction",
+        "err.limit_daily",
+        "err.limit_rolling_30_days",
+        "err.insufficient",
+    ),
+    "air.confirm": PIN_REASONS,
     "deposit.amount": (
         "err.amount_not_a_number",
         "err.amount_not_whole",

@@ -238,7 +238,8 @@ class WalletOut(BaseModel):
 
 # Journal kinds: harambee adds a contribution, a campaign's payout and its refunds;
 # M-Pesa a deposit, a withdrawal (its hold) and a withdrawal's release; Pay a payment to
-# a merchant's till (its note names the merchant and the till).
+# a merchant's till (its note names the merchant and the till); Bills a bill's hold (its
+# note names the biller) and its release.
 TransactionType = Literal[
     "transfer",
     "cash_in",
@@ -251,6 +252,8 @@ TransactionType = Literal[
     "withdrawal_release",
     "merchant_payment",
     "merchant_refund",
+    "bill_hold",
+    "bill_release",
 ]
 
 

@@ -314,6 +314,19 @@ class LedgerRepository:
             earlier, day_total, rolling_total = cur.fetchone()
         return earlier, int(day_total), int(rolling_total)
 
+    def give_back_outflow(self, account_id: int, day: date, amount: int) -> None:
+        """A released hold (a withdrawal, a bill) no longer counts against the limits of its day."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE account_outflows
+                SET amount = greatest(amount - %(amount)s, 0),
+                    movements = greatest(movements - 1, 0)
+                WHERE account_id = %(account_id)s AND day = %(day)s
+                """,
+                {"account_id": account_id, "day": day, "amount": amount},
+            )
+
     def wallet_balance(self, user_id: int) -> int | None:
         with self._conn.cursor() as cur:
             cur.execute(
@@ -476,7 +489,7 @@ class LedgerRepository:
                 """
                 SELECT t.id, t.reference, t.kind, t.created_at, l.amount, l.balance_after,
                        other.full_name, other.phone, l.id,
-                       CASE WHEN t.kind IN ('transfer', 'withdrawal') AND l.amount < 0
+                       CASE WHEN t.kind IN ('transfer', 'withdrawal', 'bill_hold') AND l.amount < 0
                             THEN t.fee ELSE 0 END,
                        t.note, s.status, s.tx_hash, s.ledger
                 FROM journal_legs l

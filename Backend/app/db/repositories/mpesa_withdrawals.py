@@ -229,19 +229,6 @@ class WithdrawalRepository:
             row = cur.fetchone()
         return (row[0], row[1]) if row else None
 
-    def give_back_outflow(self, account_id: int, day: date, amount: int) -> None:
-        """A released withdrawal no longer counts against the limits of its day."""
-        with self._conn.cursor() as cur:
-            cur.execute(
-                """
-                UPDATE account_outflows
-                SET amount = greatest(amount - %(amount)s, 0),
-                    movements = greatest(movements - 1, 0)
-                WHERE account_id = %(account_id)s AND day = %(day)s
-                """,
-                {"account_id": account_id, "day": day, "amount": amount},
-            )
-
 
 def b2c_dedupe_key(originator_conversation_id: str) -> str:
     """The outbox dedupe key of a withdrawal's B2C request."""

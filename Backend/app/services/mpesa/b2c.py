@@ -28,10 +28,11 @@ from app.errors import refused
 from app.services.transfers import FEE_SHARDS
 
 
-def hold_shard(owner_id: int) -> str:
-    """The hold account a user's withdrawals (or a merchant's payouts) wait in, by the
-    owner's id (as the fees, 16 shards)."""
-    return f"mpesa_hold:{owner_id % FEE_SHARDS}"
+def hold_shard(owner_id: int, kind: str = "mpesa_hold") -> str:
+    """The hold account a user's withdrawals (or a merchant's payouts; with kind
+    'bill_hold', a user's bill payments) wait in, by the owner's id (as the fees, 16
+    shards)."""
+    return f"{kind}:{owner_id % FEE_SHARDS}"
 
 
 @dataclass(frozen=True)

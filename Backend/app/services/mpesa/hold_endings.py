@@ -102,7 +102,7 @@ def release(uow: UnitOfWork, w: Withdrawal, code: str, desc: str, now: datetime)
         messages=messages,
     )
     if w.user_id is not None:
-        uow.withdrawals.give_back_outflow(source.id, w.hold_day, w.amount)
+        uow.ledger.give_back_outflow(source.id, w.hold_day, w.amount)
     uow.withdrawals.finish(
         w.id, status="released", outcome_id=tx_id, result_code=code, result_desc=desc
     )

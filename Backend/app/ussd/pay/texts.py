@@ -9,7 +9,7 @@ from __future__ import annotations
 
 PAY_TEXTS: dict[str, dict[str, str]] = {
     "en": {
-        "pay.till": "Pay a merchant\nEnter till number or order code",
+        "pay.till": "Pay a merchant\nEnter till number or order code\n1. Buy airtime",
         "pay.amount": "Pay {name} (till {till})\nEnter amount in KES",
         "pay.confirm": (
             "Pay {name} (till {till}) KES {amount}. Fee KES {fee}.\nEnter PIN to confirm"
@@ -42,7 +42,9 @@ PAY_TEXTS: dict[str, dict[str, str]] = {
         "statement.merchant_refund": "Till refund",
     },
     "sw": {
-        "pay.till": "Lipa mfanyabiashara\nWeka nambari ya till au msimbo wa oda",
+        "pay.till": (
+            "Lipa mfanyabiashara\nWeka nambari ya till au msimbo wa oda\n1. Nunua muda wa maongezi"
+        ),
         "pay.amount": "Lipa {name} (till {till})\nWeka kiasi cha KES",
         "pay.confirm": (
             "Lipa {name} (till {till}) KES {amount}. Ada KES {fee}.\nWeka PIN kuthibitisha"

@@ -1,0 +1,236 @@
+"""The biller catalogue and bill payments (migration 0024)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import psycopg2.extensions
+
+from app.domain.bills import AccountRule, Biller
+from app.domain.records.bills import BillPayment
+
+_BILLER_SQL = """
+    SELECT b.id, b.code, b.name, b.category, r.name, r.kind, r.label, r.min_length,
+           r.max_length, b.min_amount, b.max_amount, b.fee_kind, b.rail, b.paybill,
+           b.network, b.active
+    FROM billers b JOIN bill_account_rules r ON r.name = b.account_rule
+"""
+
+_PAYMENT_SQL = """
+    SELECT p.id, p.reference, p.user_id, p.biller_id, b.code, b.name, b.rail, p.account,
+           p.amount, p.fee, p.status, p.channel, p.hold_id, p.hold_day, p.outcome_id,
+           p.rail_request_id, p.receipt, p.failure, p.check_after, p.created_at, p.ended_at
+    FROM bill_payments p JOIN billers b ON b.id = p.biller_id
+"""
+
+
+def _biller(row: tuple) -> Biller:
+    return Biller(
+        id=row[0],
+        code=row[1],
+        name=row[2],
+        category=row[3],
+        rule=AccountRule(*row[4:9]),
+        min_amount=row[9],
+        max_amount=row[10],
+        fee_kind=row[11],
+        rail=row[12],
+        paybill=row[13],
+        network=row[14],
+        active=row[15],
+    )
+
+
+class BillerRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    def active(self) -> list[Biller]:
+        """The billers a user can pay, in screen order."""
+        with self._conn.cursor() as cur:
+            cur.execute(_BILLER_SQL + " WHERE b.active ORDER BY b.position")
+            return [_biller(row) for row in cur.fetchall()]
+
+    def get(self, *, code: str | None = None, biller_id: int | None = None) -> Biller | None:
+        """A biller by code or id, active or not."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                _BILLER_SQL + " WHERE b.code = %(code)s OR b.id = %(id)s",
+                {"code": code, "id": biller_id},
+            )
+            row = cur.fetchone()
+        return _biller(row) if row else None
+
+
+class BillPaymentRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    def add(
+        self,
+        *,
+        reference: str,
+        user_id: int,
+        biller_id: int,
+        account: str,
+        amount: int,
+        fee: int,
+        channel: str,
+        hold_id: int,
+        hold_day: date,
+        created_at: datetime,
+    ) -> BillPayment:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO bill_payments (reference, user_id, biller_id, account, amount,
+                                           fee, channel, hold_id, hold_day, created_at)
+                VALUES (%(reference)s, %(user_id)s, %(biller_id)s, %(account)s, %(amount)s,
+                        %(fee)s, %(channel)s, %(hold_id)s, %(hold_day)s, %(created_at)s)
+                """,
+                {
+                    "reference": reference,
+                    "user_id": user_id,
+                    "biller_id": biller_id,
+                    "account": account,
+                    "amount": amount,
+                    "fee": fee,
+                    "channel": channel,
+                    "hold_id": hold_id,
+                    "hold_day": hold_day,
+                    "created_at": created_at,
+                },
+            )
+        found = self.get(reference)
+        assert found is not None
+        return found
+
+    def get(
+        self, reference: str, *, user_id: int | None = None, for_update: bool = False
+    ) -> BillPayment | None:
+        """A bill payment by reference (only the user's own when user_id is given);
+        for_update locks its row."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                _PAYMENT_SQL
+                + """ WHERE p.reference = %(reference)s
+                        AND (%(user_id)s::bigint IS NULL OR p.user_id = %(user_id)s::bigint)"""
+                + (" FOR UPDATE OF p" if for_update else ""),
+                {"reference": reference, "user_id": user_id},
+            )
+            row = cur.fetchone()
+        return BillPayment(*row) if row else None
+
+    def by_hold(self, hold_id: int) -> BillPayment | None:
+        with self._conn.cursor() as cur:
+            cur.execute(_PAYMENT_SQL + " WHERE p.hold_id = %(hold_id)s", {"hold_id": hold_id})
+            row = cur.fetchone()
+        return BillPayment(*row) if row else None
+
+    def by_rail_request(self, request_id: str) -> str | None:
+        """The reference of the payment the rail knows by this id, or None."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT reference FROM bill_payments WHERE rail_request_id = %(id)s",
+                {"id": request_id},
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def unmatched_unknown(self, *, rail: str, account: str, amount: int) -> str | None:
+        """The oldest unknown payment of this rail, account and amount that the rail has
+        given no id (its answer was lost), or None, its row locked. A held one is not
+        taken: its answer may still be on its way, with an id of its own. One another
+        callback is settling is skipped, so that two top-ups of the same phone and amount
+        name two payments."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT p.reference FROM bill_payments p JOIN billers b ON b.id = p.biller_id
+                WHERE p.status = 'unknown' AND p.rail_request_id IS NULL
+                  AND b.rail = %(rail)s
+                  AND p.account = %(account)s AND p.amount = %(amount)s
+                ORDER BY p.id LIMIT 1
+                FOR UPDATE OF p SKIP LOCKED
+                """,
+                {"rail": rail, "account": account, "amount": amount},
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def due_checks(self, now: datetime, limit: int) -> list[str]:
+        """References of open payments with a rail id whose check time has come."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT reference FROM bill_payments
+                WHERE status IN ('held', 'unknown') AND check_after <= %(now)s
+                  AND rail_request_id IS NOT NULL
+                ORDER BY check_after LIMIT %(limit)s
+                """,
+                {"now": now, "limit": limit},
+            )
+            return [row[0] for row in cur.fetchall()]
+
+    def mark_sent(self, payment_id: int, *, request_id: str, check_after: datetime) -> None:
+        """The rail took the request under its id: ask it at check_after."""
+        self._update(payment_id, rail_request_id=request_id, check_after=check_after)
+
+    def mark_unknown(self, payment_id: int, *, failure: str) -> None:
+        self._update(payment_id, status="unknown", failure=failure[:200])
+
+    def check_later(self, payment_id: int, check_after: datetime) -> None:
+        self._update(payment_id, check_after=check_after)
+
+    def finish(
+        self,
+        payment_id: int,
+        *,
+        status: str,
+        outcome_id: int,
+        ended_at: datetime,
+        request_id: str | None = None,
+        receipt: str | None = None,
+        failure: str | None = None,
+    ) -> None:
+        """Delivered or failed, with its journal ending; the rail's id kept if it had one."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE bill_payments
+                SET status = %(status)s, outcome_id = %(outcome_id)s, ended_at = %(ended_at)s,
+                    rail_request_id = coalesce(rail_request_id, %(request_id)s),
+                    receipt = %(receipt)s, failure = coalesce(%(failure)s, failure),
+                    check_after = NULL
+                WHERE id = %(id)s
+                """,
+                {
+                    "id": payment_id,
+                    "status": status,
+                    "outcome_id": outcome_id,
+                    "ended_at": ended_at,
+                    "request_id": request_id,
+                    "receipt": receipt,
+                    "failure": failure[:200] if failure else None,
+                },
+            )
+
+    def history(self, user_id: int, *, before_id: int | None, limit: int) -> list[BillPayment]:
+        """The user's bill payments, newest first, older than before_id."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                _PAYMENT_SQL
+                + """ WHERE p.user_id = %(user_id)s
+                        AND (%(before)s::bigint IS NULL OR p.id < %(before)s::bigint)
+                      ORDER BY p.id DESC LIMIT %(limit)s""",
+                {"user_id": user_id, "before": before_id, "limit": limit},
+            )
+            return [BillPayment(*row) for row in cur.fetchall()]
+
+    def _update(self, payment_id: int, **fields: object) -> None:
+        # Column names come from the methods above, never from input.
+        sets = ", ".join(f"{name} = %({name})s" for name in fields)
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"UPDATE bill_payments SET {sets} WHERE id = %(id)s", {"id": payment_id, **fields}
+            )

@@ -1,0 +1,35 @@
+"""A bill payment as the repositories read it and the channels render it (a plain record)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BillPayment:
+    id: int
+    reference: str
+    user_id: int
+    biller_id: int
+    biller_code: str
+    biller_name: str
+    rail: str
+    account: str
+    amount: int
+    fee: int
+    status: str
+    channel: str
+    hold_id: int
+    hold_day: date
+    outcome_id: int | None
+    rail_request_id: str | None
+    receipt: str | None
+    failure: str | None
+    check_after: datetime | None
+    created_at: datetime
+    ended_at: datetime | None
+
+    @property
+    def total(self) -> int:
+        return self.amount + self.fee

@@ -1,0 +1,1 @@
+"""Buy airtime: Pay's airtime branch (docs/bills.md)."""
