@@ -287,6 +287,17 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "{phone} tarehe {when}. Ada KES {fee}. Salio la till KES {balance}."
         ),
     },
+    # A pay order paid from M-Pesa: the payer may have no PayTrace wallet.
+    "mpesa_order_paid": {
+        "en": (
+            "PayTrace {reference}: KES {amount} received from M-Pesa {receipt} for {order} at "
+            "{name} on {when}. Thank you."
+        ),
+        "sw": (
+            "PayTrace {reference}: KES {amount} zimepokelewa kutoka M-Pesa {receipt} kwa "
+            "{order} kwa {name} tarehe {when}. Asante."
+        ),
+    },
     "harambee_reminder_soon": {
         "en": (
             "PayTrace: your pledge to harambee {code} {title} is due on {due}: KES {left} "

@@ -13,6 +13,8 @@ workers may run it) the deposits and withdrawals whose check is due, and:
   mpesa_status_queries: its answer comes by callback and is matched by those ids);
   one M-Pesa refused outright is released. While its B2C request may still be sent,
   nothing is released;
+* a pay order's paybill payment (C2B) whose confirmation arrived is asked about with a
+  transaction status query by its receipt (stored like a withdrawal's);
 * M-Pesa callbacks whose processing failed are processed again.
 
 Calls to Daraja are made outside any transaction: a claim moves the row's next check
@@ -30,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db.pool import Database
-from app.domain.records.mpesa import Deposit, Withdrawal
+from app.domain.records.mpesa import Deposit, OrderPayment, Withdrawal
 from app.errors import ServiceUnavailable
 from app.integrations.daraja import Daraja, DarajaClient, DarajaError
 from app.integrations.daraja_payloads import StkOutcome
-from app.services.mpesa import checks, inbound, payouts, stk_results
+from app.services.mpesa import checks, inbound, order_payments, payouts, stk_results
 from app.worker.context import uow_factory
 from app.worker.mpesa_handlers import CallbackLinks
 
@@ -93,9 +95,11 @@ class MpesaChecker:
             stop.wait(self._interval_s)
 
     def run_once(self) -> int:
-        """One pass: due deposits, due withdrawals, stale callbacks; returns how many."""
+        """One pass: due deposits, withdrawals and order payments, stale callbacks;
+        returns how many."""
         done = sum(self._check_deposit(d) for d in self._claim(deposits_due=True))
         done += sum(self._check_withdrawal(w) for w in self._claim(deposits_due=False))
+        done += sum(self._check_order_payment(p) for p in self._claim_order_payments())
         return done + inbound.process_stale(self._uow(), policy=self._policy, now=self._clock())
 
     def _claim(self, *, deposits_due: bool) -> list:
@@ -188,4 +192,35 @@ class MpesaChecker:
             originator_conversation_id=accepted.originator_conversation_id,
         )
         log.info("transaction status asked", extra={"withdrawal": withdrawal.reference})
+        return 1
+
+    # ---- order payments (C2B) -----------------------------------------------------------
+
+    def _claim_order_payments(self) -> list[OrderPayment]:
+        return order_payments.claim_due(
+            self._uow(), now=self._clock(), lease_s=self._policy.status_interval_s, limit=BATCH
+        )
+
+    def _check_order_payment(self, payment: OrderPayment) -> int:
+        """Ask M-Pesa about a confirmed paybill payment by its receipt; its answer (a
+        callback) pays the order or not. A query not made is asked again after the lease."""
+        try:
+            accepted = self._daraja.transaction_status(
+                transaction_id=payment.trans_id,
+                occasion=payment.bill_ref,
+                result_url=self._links.status_result,
+                timeout_url=self._links.status_timeout,
+            )
+        except DarajaError as exc:
+            log.warning(
+                "transaction status query not made; trying later",
+                extra={"trans_id": payment.trans_id, "error": str(exc)},
+            )
+            return 0
+        order_payments.status_query_asked(
+            self._uow(),
+            payment.id,
+            conversation_id=accepted.conversation_id,
+            originator_conversation_id=accepted.originator_conversation_id,
+        )
         return 1

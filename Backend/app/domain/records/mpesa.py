@@ -103,3 +103,24 @@ class Deposit:
     updated_at: datetime
     query_errors: int = 0  # STK queries answered with an HTTP error
     last_query_error: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderPayment:
+    """A payment from M-Pesa toward a pay order (mpesa_order_payments)."""
+
+    id: int
+    source: str  # c2b
+    trans_id: str  # M-Pesa's receipt
+    bill_ref: str  # the account number the customer typed
+    amount: int  # cents
+    msisdn: str | None
+    payer_name: str | None
+    status: str  # confirming | paid | not_found | review
+    order_id: int | None
+    transaction_id: int | None
+    not_found: int
+    result_desc: str | None
+    received_at: datetime
+    next_check_at: datetime | None
+    settled_at: datetime | None
