@@ -9,7 +9,13 @@ import time
 
 import pytest
 
-from tests.support.daraja import CallbackReceiver, DarajaClient, daraja_sandbox, parameters
+from tests.support.daraja import (
+    CallbackReceiver,
+    DarajaClient,
+    daraja_sandbox,
+    parameters,
+    reversal_body,
+)
 
 QUIET_S = 0.5
 ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
@@ -134,3 +140,62 @@ def test_a_simulation_before_any_registration_is_refused(tmp_path, phone):
     with daraja_sandbox(tmp_path) as server:
         answer = DarajaClient(server.url).simulate_c2b(phone, 100, "12345678")
     assert answer.status_code == 400 and "ShortCode" in answer.json()["errorMessage"]
+
+
+# ---- Transaction Reversal ----------------------------------------------------------------
+
+
+def paid_in(daraja, receiver, paths, phone, kes: int = 300) -> dict:
+    paths.register(daraja)
+    receiver.answer(paths.validation, 200, ACCEPT)
+    simulate(daraja, phone, kes, "12345678")
+    [confirmation] = receiver.wait_for(paths.confirmation)
+    return confirmation
+
+
+def reverse(daraja, receiver, path: str, trans_id: str, kes: int) -> tuple[dict, dict]:
+    answer = daraja.post(
+        "/mpesa/reversal/v1/request",
+        reversal_body(daraja.config, trans_id, kes, receiver.url(path)),
+    )
+    assert answer.status_code == 200, answer.text
+    accepted = answer.json()
+    assert accepted["ResponseCode"] == "0"
+    [result] = receiver.wait_for(path)
+    assert result["Result"]["ConversationID"] == accepted["ConversationID"]
+    return accepted, result
+
+
+def test_a_paybill_payment_is_reversed_once_and_found_by_its_originator(
+    daraja, receiver, paths, phone
+):
+    confirmation = paid_in(daraja, receiver, paths, phone)
+    trans_id = confirmation["TransID"]
+    accepted, result = reverse(daraja, receiver, f"{paths.status}/rev1", trans_id, 300)
+    assert result["Result"]["ResultCode"] == 0
+    params = parameters(result)
+    assert params["OriginalTransactionID"] == trans_id and params["Amount"] == 300
+
+    answer = daraja.status(
+        receiver.url(paths.status),
+        receiver.url(paths.status),
+        OriginatorConversationID=accepted["OriginatorConversationID"],
+    )
+    assert answer.status_code == 200
+    [status] = receiver.wait_for(paths.status)
+    assert parameters(status)["TransactionStatus"] == "Completed"
+    assert parameters(status)["ReasonType"] == "Reversal"
+
+    _, again = reverse(daraja, receiver, f"{paths.status}/rev2", trans_id, 300)
+    assert again["Result"]["ResultCode"] == "R000003"
+    assert "ResultParameters" not in again["Result"]
+
+
+@pytest.mark.parametrize(("which", "code"), [("unknown", "R000001"), ("amount", "R000004")])
+def test_a_reversal_of_an_unknown_receipt_or_another_amount_is_refused_in_its_result(
+    daraja, receiver, paths, phone, which, code
+):
+    confirmation = paid_in(daraja, receiver, paths, phone)
+    trans_id = "UKT0000001" if which == "unknown" else confirmation["TransID"]
+    _, result = reverse(daraja, receiver, f"{paths.status}/{which}", trans_id, 299)
+    assert result["Result"]["ResultCode"] == code

@@ -218,3 +218,20 @@ def parameters(result: dict) -> dict:
     """A Result envelope's ResultParameters as {Key: Value}, read by key."""
     listed = result["Result"].get("ResultParameters", {"ResultParameter": []})
     return {param["Key"]: param.get("Value") for param in listed["ResultParameter"]}
+
+
+def reversal_body(config: SandboxConfig, trans_id: str, amount: int, result_url: str) -> dict:
+    """A Transaction Reversal request of a paybill payment, as Daraja takes it."""
+    return {
+        "Initiator": config.initiator_name,
+        "SecurityCredential": config.security_credential,
+        "CommandID": "TransactionReversal",
+        "TransactionID": trans_id,
+        "Amount": amount,
+        "ReceiverParty": config.shortcode,
+        "RecieverIdentifierType": "11",
+        "ResultURL": result_url,
+        "QueueTimeOutURL": result_url,
+        "Remarks": "PayTrace return",
+        "Occasion": "",
+    }

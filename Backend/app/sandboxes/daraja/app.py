@@ -28,6 +28,7 @@ from app.sandboxes.daraja import (
     identifiers,
     payloads,
     processing,
+    reversals,
     statement,
     validation,
 )
@@ -191,6 +192,13 @@ async def c2b_simulate(request: Request) -> dict:
     record, urls = c2b.accept(_store(request), simulation, time.time())
     request.app.state.validator.start(record, urls)
     return c2b.answer(c2b.ACCEPTED)
+
+
+@router.post("/mpesa/reversal/v1/request", summary="Transaction reversal")
+async def reversal(request: Request) -> dict:
+    """Give back a payment made into the paybill; the result is POSTed to ResultURL."""
+    req = reversals.request(await _body(request), _config(request))
+    return reversals.accept(_store(request), _config(request), req, time.time())
 
 
 def _error(error: DarajaError) -> JSONResponse:

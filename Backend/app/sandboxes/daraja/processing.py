@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from app.sandboxes.daraja import errors, identifiers, payloads
+from app.sandboxes.daraja import errors, identifiers, payloads, reversals
 from app.sandboxes.daraja.config import SandboxConfig
 from app.sandboxes.daraja.scenarios import (
     SUCCESS_DESC,
@@ -163,6 +163,14 @@ def _status(store: Store, config: SandboxConfig, query: StatusQuery, at: float) 
     """(ResultCode, ResultDesc, TransactionID, parameters) of the query, as of `at`."""
     if not query.credentials_ok:
         return 2001, WRONG_INITIATOR_DESC, identifiers.failed_transaction_id(at), None
+    reversal = (
+        store.reversal(query.originator_conversation_id)
+        if query.originator_conversation_id
+        else None
+    )
+    if reversal is not None and reversal.settles_at <= at:
+        parameters = reversals.status_parameters(reversal, store, config)
+        return 0, SUCCESS_DESC, reversal.transaction_id, parameters
     payment = store.b2c(
         originator_conversation_id=query.originator_conversation_id,
         receipt=query.transaction_id,

@@ -88,6 +88,19 @@ CREATE TABLE IF NOT EXISTS c2b_payments (
     created_at REAL NOT NULL,
     settled_at REAL
 );
+CREATE TABLE IF NOT EXISTS reversals (
+    conversation_id TEXT PRIMARY KEY,
+    originator_conversation_id TEXT NOT NULL UNIQUE,
+    trans_id TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    result_code TEXT NOT NULL,
+    result_desc TEXT NOT NULL,
+    transaction_id TEXT NOT NULL,
+    result_url TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    settles_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS reversals_once ON reversals (trans_id) WHERE result_code = '0';
 CREATE INDEX IF NOT EXISTS callbacks_unsent ON callbacks (due_at) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS callbacks_by_reference ON callbacks (reference);
 """
@@ -169,6 +182,22 @@ class C2BRecord:
     settled_at: float | None = None
 
 
+@dataclass(frozen=True)
+class ReversalRecord:
+    """A reversal of a payment into the paybill: done ('0') or refused, and its result."""
+
+    conversation_id: str
+    originator_conversation_id: str
+    trans_id: str  # the payment reversed
+    amount: int
+    result_code: str
+    result_desc: str
+    transaction_id: str  # the reversal's own receipt (or `XXX0000000`)
+    result_url: str
+    created_at: float
+    settles_at: float
+
+
 def _columns(record_type: type) -> str:
     return ", ".join(field.name for field in fields(record_type))
 
@@ -216,7 +245,10 @@ class Store:
 
     # Requests, each written with its planned callbacks in one transaction
     def _add(
-        self, table: str, record: StkRecord | B2CRecord | C2BRecord, deliveries: list[Delivery]
+        self,
+        table: str,
+        record: StkRecord | B2CRecord | C2BRecord | ReversalRecord,
+        deliveries: list[Delivery],
     ) -> None:
         kind = type(record)
         with self._lock:
@@ -285,6 +317,24 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def add_reversal(self, record: ReversalRecord, deliveries: list[Delivery]) -> None:
+        """Raises sqlite3.IntegrityError when the payment was reversed already."""
+        self._add("reversals", record, deliveries)
+
+    def reversal(self, originator_conversation_id: str) -> ReversalRecord | None:
+        row = self._one(
+            "SELECT * FROM reversals WHERE originator_conversation_id = ?",
+            (originator_conversation_id,),
+        )
+        return ReversalRecord(**dict(row)) if row else None
+
+    def reversed_payment(self, trans_id: str) -> ReversalRecord | None:
+        """The reversal that returned this payment, if one did."""
+        row = self._one(
+            "SELECT * FROM reversals WHERE trans_id = ? AND result_code = '0'", (trans_id,)
+        )
+        return ReversalRecord(**dict(row)) if row else None
 
     def stk(self, *, checkout_request_id: str = "", receipt: str = "") -> StkRecord | None:
         row = self._one(
