@@ -76,7 +76,7 @@ CREATE TABLE wallets (
 CREATE TABLE outbox (
     id               BIGSERIAL PRIMARY KEY,
     kind             TEXT        NOT NULL CHECK (kind IN ('sms', 'stellar', 'mpesa_stk',
-                                                          'mpesa_b2c')),
+                                                          'mpesa_b2c', 'mpesa_reversal')),
     payload          JSONB       NOT NULL,
     dedupe_key       TEXT        NOT NULL UNIQUE,
     status           TEXT        NOT NULL DEFAULT 'pending'
@@ -146,7 +146,8 @@ VALUES ('withdrawal', 1, 10000, 500),
 CREATE TABLE ledger_accounts (
     id         BIGSERIAL PRIMARY KEY,
     -- 'campaign': a harambee's escrow (see campaigns), never below zero.
-    -- 'mpesa_hold': withdrawals to M-Pesa held until M-Pesa's result, never below zero.
+    -- 'mpesa_hold': withdrawals to M-Pesa held until M-Pesa's result, and
+    -- 'mpesa_owed_back' (M-Pesa payments being returned), never below zero.
     -- 'merchant': what PayTrace owes a merchant (see merchants), never below zero.
     kind       TEXT        NOT NULL
                CHECK (kind IN ('wallet', 'fees', 'mpesa_float', 'suspense', 'stellar_clearing',
@@ -177,7 +178,7 @@ LANGUAGE sql AS $$
     SELECT 'mpesa_hold', 'mpesa_hold:' || shard FROM generate_series(0, 15) AS shard
     UNION ALL
     VALUES ('mpesa_float', 'mpesa_float'), ('suspense', 'suspense'),
-           ('stellar_clearing', 'stellar_clearing')
+           ('stellar_clearing', 'stellar_clearing'), ('mpesa_hold', 'mpesa_owed_back')
     ON CONFLICT (code) DO NOTHING;
 $$;
 
@@ -196,7 +197,9 @@ CREATE TABLE journal_transactions (
     -- merchant_payment: a wallet to a merchant's account, the merchant's fee from it;
     -- merchant_refund: the merchant's account back to the payer's wallet.
     -- mpesa_order_payment: the M-Pesa float to a merchant's account (a pay order paid
-    -- from M-Pesa), the merchant's fee from it.
+    -- from M-Pesa), the merchant's fee from it; mpesa_owed_back: the float to
+    -- 'mpesa_owed_back' (an M-Pesa payment an order could not take, to be returned);
+    -- mpesa_order_returned: back to the float once M-Pesa confirms the reversal.
     kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal',
                                                            'contribution', 'campaign_payout',
                                                            'campaign_refund', 'deposit',
@@ -204,7 +207,9 @@ CREATE TABLE journal_transactions (
                                                            'withdrawal_release',
                                                            'merchant_payment',
                                                            'merchant_refund',
-                                                           'mpesa_order_payment')),
+                                                           'mpesa_order_payment',
+                                                           'mpesa_owed_back',
+                                                           'mpesa_order_returned')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -683,7 +688,7 @@ CREATE TABLE inbound_callbacks (
     kind         TEXT        NOT NULL
                  CHECK (kind IN ('stk', 'b2c_result', 'b2c_timeout', 'status_result',
                                  'status_timeout', 'sms_delivery', 'c2b_validation',
-                                 'c2b_confirmation')),
+                                 'c2b_confirmation', 'reversal_result', 'reversal_timeout')),
     -- The request path, its secret token masked.
     path         TEXT        NOT NULL CHECK (length(path) <= 500),
     query        TEXT        CHECK (length(query) <= 500),
@@ -1174,9 +1179,10 @@ CREATE INDEX merchant_webhook_attempts_delivery_idx ON merchant_webhook_attempts
 -- One row per M-Pesa payment toward an order (its TransID is unique: a confirmation
 -- delivered again finds it). 'confirming' until M-Pesa's own answer to PayTrace's
 -- status query: then 'paid' (the order with it, one transaction), 'not_found' (M-Pesa
--- has no such payment: nothing moved) or 'review' (M-Pesa's answer disagrees with the
--- confirmation, or the order can no longer take it: an operator acts, nothing is kept
--- silently).
+-- has no such payment: nothing moved), 'returning' (the order could not take it: owed
+-- back in the ledger, reversed with M-Pesa) then 'returned' once M-Pesa confirms the
+-- reversal, or 'review' (M-Pesa's answer disagrees with the confirmation, or the
+-- reversal failed: an operator acts; nothing is kept silently).
 CREATE TABLE mpesa_order_payments (
     id             BIGSERIAL   PRIMARY KEY,
     source         TEXT        NOT NULL CHECK (source IN ('c2b')),
@@ -1187,7 +1193,8 @@ CREATE TABLE mpesa_order_payments (
     msisdn         TEXT        CHECK (length(msisdn) <= 64),
     payer_name     TEXT        CHECK (length(payer_name) <= 100),
     status         TEXT        NOT NULL DEFAULT 'confirming'
-                   CHECK (status IN ('confirming', 'paid', 'not_found', 'review')),
+                   CHECK (status IN ('confirming', 'paid', 'not_found', 'returning',
+                                     'returned', 'review')),
     order_id       BIGINT      REFERENCES pay_orders (id),
     transaction_id BIGINT      UNIQUE REFERENCES journal_transactions (id),
     not_found      INTEGER     NOT NULL DEFAULT 0 CHECK (not_found >= 0),
@@ -1195,12 +1202,20 @@ CREATE TABLE mpesa_order_payments (
     received_at    TIMESTAMPTZ NOT NULL,
     next_check_at  TIMESTAMPTZ,
     settled_at     TIMESTAMPTZ,
+    -- Owed back (mpesa_owed_back) and returned (mpesa_order_returned), and the reversal
+    -- M-Pesa took (its ids are the gateway's: a status query finds it by the second).
+    owed_transaction_id      BIGINT UNIQUE REFERENCES journal_transactions (id),
+    returned_transaction_id  BIGINT UNIQUE REFERENCES journal_transactions (id),
+    reversal_conversation_id TEXT   CHECK (length(reversal_conversation_id) <= 100),
+    reversal_originator_id   TEXT   UNIQUE CHECK (length(reversal_originator_id) <= 100),
     CHECK ((status = 'paid') = (transaction_id IS NOT NULL AND order_id IS NOT NULL)),
     CHECK ((status = 'confirming') = (settled_at IS NULL)),
-    CHECK (status = 'confirming' OR next_check_at IS NULL)
+    CHECK (status IN ('confirming', 'returning') OR next_check_at IS NULL),
+    CHECK (status NOT IN ('returning', 'returned') OR owed_transaction_id IS NOT NULL),
+    CHECK ((status = 'returned') = (returned_transaction_id IS NOT NULL))
 );
 CREATE INDEX mpesa_order_payments_due_idx ON mpesa_order_payments (next_check_at)
-    WHERE status = 'confirming';
+    WHERE status IN ('confirming', 'returning');
 CREATE INDEX mpesa_order_payments_review_idx ON mpesa_order_payments (id)
     WHERE status = 'review';
 

@@ -67,6 +67,18 @@ async def status_timeout(request: Request, token: Token) -> JSONResponse:
     return await _handle(request, token, "status_timeout")
 
 
+@router.post("/reversal/result/{token}", summary="M-Pesa transaction reversal result")
+async def reversal_result(request: Request, token: Token) -> JSONResponse:
+    """A returned payment's reversal: M-Pesa is asked about it at once; nothing moves."""
+    return await _handle(request, token, "reversal_result")
+
+
+@router.post("/reversal/timeout/{token}", summary="M-Pesa transaction reversal queue timeout")
+async def reversal_timeout(request: Request, token: Token) -> JSONResponse:
+    """The reversal's fate is unknown: M-Pesa is asked about it; nothing moves."""
+    return await _handle(request, token, "reversal_timeout")
+
+
 @c2b_router.post("/validation/{token}", summary="M-Pesa C2B validation (paybill)")
 async def c2b_validation(request: Request, token: Token) -> JSONResponse:
     """Take a paybill payment only toward an order awaiting exactly its amount:

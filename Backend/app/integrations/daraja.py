@@ -139,6 +139,21 @@ class Daraja(Protocol):
         POSTed to result_url. Raises DarajaError."""
         ...
 
+    def reverse(
+        self,
+        *,
+        transaction_id: str,
+        amount: int,
+        remarks: str,
+        occasion: str,
+        result_url: str,
+        timeout_url: str,
+    ) -> Accepted:
+        """Give back a payment made into the paybill (its receipt, its whole amount in
+        shillings); the result is POSTed to result_url and a status query by the
+        answer's OriginatorConversationID finds it. Raises DarajaError."""
+        ...
+
     def register_c2b_urls(
         self, *, confirmation_url: str, validation_url: str, response_type: str
     ) -> None:
@@ -300,6 +315,32 @@ class DarajaClient:
             "Occasion": occasion[:100],
         }
         return self._conversation(self._post("/mpesa/transactionstatus/v1/query", body))
+
+    def reverse(
+        self,
+        *,
+        transaction_id: str,
+        amount: int,
+        remarks: str,
+        occasion: str,
+        result_url: str,
+        timeout_url: str,
+    ) -> Accepted:
+        config = self._config
+        body = {
+            "Initiator": config.initiator_name,
+            "SecurityCredential": config.security_credential,
+            "CommandID": "TransactionReversal",
+            "TransactionID": transaction_id,
+            "Amount": amount,
+            "ReceiverParty": config.shortcode,
+            "RecieverIdentifierType": "11",  # Daraja's spelling: the paybill as receiver
+            "ResultURL": result_url,
+            "QueueTimeOutURL": timeout_url,
+            "Remarks": remarks[:100],
+            "Occasion": occasion[:100],
+        }
+        return self._conversation(self._post("/mpesa/reversal/v1/request", body))
 
     def register_c2b_urls(
         self, *, confirmation_url: str, validation_url: str, response_type: str

@@ -149,6 +149,12 @@ class FakeDaraja:
             raise lost
         return Accepted(f"AG_status_{n}", f"fake-query-{n}")
 
+    def reverse(self, *, transaction_id: str, amount: int, **kwargs: object) -> Accepted:
+        n, lost = self._call("reverse", transaction_id=transaction_id, amount=amount, **kwargs)
+        if lost is not None:
+            raise lost
+        return Accepted(f"AG_reversal_{n}", f"fake-reversal-{n}")
+
     def register_c2b_urls(
         self, *, confirmation_url: str, validation_url: str, response_type: str
     ) -> None:

@@ -298,6 +298,16 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "{order} kwa {name} tarehe {when}. Asante."
         ),
     },
+    "mpesa_payment_returned": {
+        "en": (
+            "PayTrace: your M-Pesa payment {receipt} of KES {amount} for account {account} "
+            "could not be taken and was returned to your M-Pesa on {when}."
+        ),
+        "sw": (
+            "PayTrace: malipo yako ya M-Pesa {receipt} ya KES {amount} kwa akaunti {account} "
+            "hayakuweza kupokelewa na yamerudishwa kwa M-Pesa yako tarehe {when}."
+        ),
+    },
     "harambee_reminder_soon": {
         "en": (
             "PayTrace: your pledge to harambee {code} {title} is due on {due}: KES {left} "

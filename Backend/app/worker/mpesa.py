@@ -202,11 +202,18 @@ class MpesaChecker:
         )
 
     def _check_order_payment(self, payment: OrderPayment) -> int:
-        """Ask M-Pesa about a confirmed paybill payment by its receipt; its answer (a
-        callback) pays the order or not. A query not made is asked again after the lease."""
+        """Ask M-Pesa about a confirmed paybill payment by its receipt (or, being
+        returned, about its reversal); the answer (a callback) settles it. A query not
+        made is asked again after the lease."""
+        # A payment being returned: its reversal, by the id M-Pesa gave it.
+        lookup = (
+            {"originator_conversation_id": payment.reversal_originator_id or ""}
+            if payment.status == "returning"
+            else {"transaction_id": payment.trans_id}
+        )
         try:
             accepted = self._daraja.transaction_status(
-                transaction_id=payment.trans_id,
+                **lookup,
                 occasion=payment.bill_ref,
                 result_url=self._links.status_result,
                 timeout_url=self._links.status_timeout,

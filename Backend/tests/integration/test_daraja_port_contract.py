@@ -320,3 +320,14 @@ def test_a_status_query_by_receipt_is_accepted_known_or_not(sides):
         return query.conversation_id[:3], bool(query.originator_conversation_id)
 
     assert observe(sides, scenario) == ("AG_", True)
+
+
+def test_a_reversal_is_accepted_under_the_gateways_ids(sides):
+    def scenario(side: Side):
+        taken = side.port.reverse(
+            transaction_id="UKT7ZQ4M2P", amount=250, remarks="PayTrace return",
+            occasion="ORDER", result_url=CALLBACK, timeout_url=CALLBACK,
+        )  # fmt: skip
+        return taken.conversation_id[:3], bool(taken.originator_conversation_id)
+
+    assert observe(sides, scenario) == ("AG_", True)

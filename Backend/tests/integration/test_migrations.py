@@ -15,6 +15,7 @@ import pytest
 
 from app.db.migrate import apply_migrations
 from app.services import transfers
+from app.services.mpesa.order_returns import OWED_BACK
 from tests.conftest import drop_database, make_database
 
 SCHEMA_SQL = Path(__file__).resolve().parents[3] / "schema.sql"
@@ -241,6 +242,7 @@ def test_migrations_seed_the_same_tiers_fees_and_system_accounts_as_schema_sql(f
         + [("mpesa_hold", f"mpesa_hold:{shard}") for shard in range(transfers.FEE_SHARDS)]
         + [("mpesa_float", "mpesa_float"), ("suspense", "suspense")]
         + [("stellar_clearing", "stellar_clearing")]
+        + [("mpesa_hold", OWED_BACK)]
     )
     assert seed_data(migrated) == expected
 

@@ -19,6 +19,7 @@ from app.errors import OrderNotPayable
 from app.services import orders
 from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments.payments import MerchantPaymentRequest
+from tests.support.daraja import reversal_body
 from tests.support.mpesa import mpesa_rig, rows
 from tests.support.order_mpesa import (
     AMOUNT,
@@ -32,6 +33,7 @@ from tests.support.order_mpesa import (
     onboard,
     order_payments,
     order_status,
+    owed_back,
     pay_from_mpesa,
     register,
 )
@@ -224,6 +226,7 @@ def pay_from_wallet(rig, payer: int, code: str) -> object:
 
 def test_an_order_paid_at_once_from_a_wallet_and_m_pesa_is_paid_once(rig, payer):
     order = new_order(rig.database, rig.merchant.id)
+    funded = float_balance(rig.database)  # the payer's wallet came from the float
     pay_from_mpesa(rig, order["code"], KES)
     recorded_unchecked(rig)
 
@@ -232,14 +235,17 @@ def test_an_order_paid_at_once_from_a_wallet_and_m_pesa_is_paid_once(rig, payer)
         rig.until(lambda: order_payments(rig.database)[0][3] != "confirming")
         wallet_result = wallet.result()
 
+    if not isinstance(wallet_result, OrderNotPayable):  # the wallet won: M-Pesa's goes back
+        rig.until(lambda: order_payments(rig.database)[0][3] == "returned")
     [(_, _, _, mpesa_status, _, _)] = order_payments(rig.database)
     assert order_status(rig.database, order["id"]) == "paid"
     paid_by_wallet = not isinstance(wallet_result, OrderNotPayable)
-    # Exactly one of the two paid the order; the other was refused or held for return.
-    assert paid_by_wallet == (mpesa_status == "review")
-    assert (mpesa_status == "paid") == (not paid_by_wallet)
+    # Exactly one of the two paid the order; the other was refused or returned.
+    assert mpesa_status == ("returned" if paid_by_wallet else "paid")
     assert len(rig.journal("merchant_payment")) + len(rig.journal("mpesa_order_payment")) == 1
     assert balance_of(rig.database, rig.merchant.account_id) == AMOUNT - FEE
+    assert float_balance(rig.database) == funded - (0 if paid_by_wallet else AMOUNT)
+    assert owed_back(rig.database) == 0
     assert check_ledger(rig.database).sound
 
 
@@ -253,17 +259,87 @@ def recorded_unchecked(rig) -> list[tuple]:
     return found
 
 
-def test_a_wallet_payment_first_leaves_the_m_pesa_payment_held_not_kept(rig, payer):
+def test_a_wallet_payment_first_sends_the_m_pesa_payment_back_never_kept(rig, payer):
     order = new_order(rig.database, rig.merchant.id)
+    funded = float_balance(rig.database)
     pay_from_mpesa(rig, order["code"], KES)
     recorded_unchecked(rig)
     assert pay_from_wallet(rig, payer, order["code"]).order_code == order["code"]
 
+    # Owed back on the books from M-Pesa's first answer until it confirms the reversal.
     rig.until(lambda: order_payments(rig.database)[0][3] != "confirming")
-    [(_, _, _, status, _, tx_id)] = order_payments(rig.database)
-    assert (status, tx_id) == ("review", None)
-    assert rig.journal("mpesa_order_payment") == []
+    assert order_payments(rig.database)[0][3] == "returning"
+    assert owed_back(rig.database) == AMOUNT
+    rig.until(lambda: order_payments(rig.database)[0][3] == "returned")
+
+    [(trans_id, _, _, _, _, tx_id)] = order_payments(rig.database)
+    assert tx_id is None and rig.journal("mpesa_order_payment") == []
+    [(_, _, owed, _)] = rig.journal("mpesa_owed_back")
+    [(_, _, returned, _)] = rig.journal("mpesa_order_returned")
+    assert owed == returned == AMOUNT
+    assert owed_back(rig.database) == 0 and float_balance(rig.database) == funded
+    [sms] = rig.sms("+" + CUSTOMER, about="returned")
+    assert f"M-Pesa payment {trans_id} of KES {KES} for account {order['code']}" in sms
+    rig.settle_for(0.5)
+    assert len(rig.journal("mpesa_order_returned")) == 1
     assert check_ledger(rig.database).sound
+
+
+def test_a_payment_whose_order_was_canceled_after_validation_goes_back(rig):
+    order = new_order(rig.database, rig.merchant.id)
+    pay_from_mpesa(rig, order["code"], KES)
+    recorded_unchecked(rig)
+    orders.cancel(UnitOfWork(rig.database), rig.merchant.id, order["id"], "c", datetime.now(UTC))
+
+    rig.until(lambda: order_payments(rig.database)[0][3] == "returned")
+    assert order_status(rig.database, order["id"]) == "canceled"
+    assert float_balance(rig.database) == 0 and owed_back(rig.database) == 0
+
+
+def test_a_reversal_m_pesa_refuses_stays_owed_back_for_an_operator(rig, payer):
+    order = new_order(rig.database, rig.merchant.id)
+    pay_from_mpesa(rig, order["code"], KES)
+    [(trans_id, *_)] = recorded_unchecked(rig)
+    pay_from_wallet(rig, payer, order["code"])
+    # Someone reversed it at M-Pesa by hand first: PayTrace's reversal is refused.
+    answer = rig.sandbox.post(
+        "/mpesa/reversal/v1/request",
+        reversal_body(rig.sandbox.config, trans_id, KES, "http://127.0.0.1:9/nowhere"),
+    )
+    assert answer.status_code == 200
+
+    rig.until(lambda: order_payments(rig.database)[0][3] == "review")
+    assert owed_back(rig.database) == AMOUNT
+    assert rig.journal("mpesa_order_returned") == []
+    # ... and the operator sees it on the admin API, owed back, with why.
+    token = rig.settings.admin_token.get_secret_value()
+    answer = httpx.get(
+        f"{rig.paytrace.url}/api/v1/admin/mpesa/held-order-payments",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    [shown] = answer.json()["items"]
+    assert (shown["trans_id"], shown["status"], shown["amount"]) == (trans_id, "review", AMOUNT)
+    assert shown["result_desc"] == "reversal failed" and shown["owed_transaction_id"]
+    assert check_ledger(rig.database).sound
+
+
+def test_a_forged_reversal_result_moves_nothing(rig, payer):
+    body = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": 0,
+            "ResultDesc": "The service request is processed successfully.",
+            "OriginatorConversationID": "12345-67890123-1",
+            "ConversationID": "AG_20261204_00001234abcd",
+            "TransactionID": "ULA1B2C3D4",
+        }
+    }
+    answer = rig.post_callback("reversal/result", body)
+    assert answer.status_code == 200
+    assert [(k, o) for k, _, o, _, _ in rig.callbacks()] == [("reversal_result", "unknown_request")]
+    assert rig.journal("mpesa_order_returned") == []
 
 
 def test_an_m_pesa_payment_first_refuses_the_wallet(rig, payer):

@@ -55,6 +55,7 @@ CASES = [
     Case("GET", "/reconciliation", 404),
     Case("GET", "/reconciliation/mpesa", 404),
     Case("GET", "/mpesa/held-deposits", 200),
+    Case("GET", "/mpesa/held-order-payments", 200),
     Case("GET", "/settlements", 200, "/settlements?status=pending"),
     # The world's settlement is pending (no network here): the retry answers its state
     # and changes nothing, so its row is written like a read's, not by an action's commit.

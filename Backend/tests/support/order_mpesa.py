@@ -11,6 +11,7 @@ from app.domain.merchants import FeeRule
 from app.integrations.daraja import DarajaClient
 from app.services import merchants, orders
 from app.services.mpesa.order_payments import register_paybill
+from app.services.mpesa.order_returns import OWED_BACK
 from tests.support.merchants import application
 from tests.support.mpesa import MpesaRig, one, rows
 
@@ -73,6 +74,11 @@ def balance_of(database: Database, account_id: int) -> int:
 
 def float_balance(database: Database) -> int:
     return one(database, "SELECT balance FROM ledger_accounts WHERE code = 'mpesa_float'")[0]
+
+
+def owed_back(database: Database) -> int:
+    """What PayTrace owes M-Pesa payers back (payments an order could not take)."""
+    return one(database, "SELECT balance FROM ledger_accounts WHERE code = %(c)s", c=OWED_BACK)[0]
 
 
 def c2b_body(code: str, kes: int, trans_id: str, shortcode: str, phone: str = CUSTOMER) -> dict:

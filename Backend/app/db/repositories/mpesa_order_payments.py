@@ -14,7 +14,9 @@ import psycopg2.extensions
 from app.domain.records.mpesa import OrderPayment
 
 _COLUMNS = """id, source, trans_id, bill_ref, amount, msisdn, payer_name, status, order_id,
-    transaction_id, not_found, result_desc, received_at, next_check_at, settled_at"""
+    transaction_id, not_found, result_desc, received_at, next_check_at, settled_at,
+    owed_transaction_id, returned_transaction_id, reversal_conversation_id,
+    reversal_originator_id"""
 
 
 class OrderPaymentRepository:
@@ -78,15 +80,16 @@ class OrderPaymentRepository:
         return OrderPayment(*row) if row else None
 
     def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OrderPayment]:
-        """Payments being confirmed whose status query is due, each pushed back to
-        lease_until so that no other worker takes it meanwhile."""
+        """Payments being confirmed, or being returned (their reversal taken by M-Pesa),
+        whose status query is due, each pushed back to lease_until so that no other
+        worker takes it meanwhile."""
         with self._conn.cursor() as cur:
             cur.execute(
                 f"""
                 UPDATE mpesa_order_payments SET next_check_at = %(lease)s
                 WHERE id IN (
                     SELECT id FROM mpesa_order_payments
-                    WHERE status = 'confirming' AND next_check_at <= %(now)s
+                    WHERE status IN ('confirming', 'returning') AND next_check_at <= %(now)s
                     ORDER BY next_check_at
                     LIMIT %(limit)s
                     FOR UPDATE SKIP LOCKED
@@ -104,7 +107,7 @@ class OrderPaymentRepository:
                 """
                 UPDATE mpesa_order_payments
                 SET next_check_at = %(at)s, not_found = not_found + %(more)s
-                WHERE id = %(id)s AND status = 'confirming'
+                WHERE id = %(id)s AND status IN ('confirming', 'returning')
                 """,
                 {"id": payment_id, "at": at, "more": int(not_found)},
             )
@@ -140,12 +143,83 @@ class OrderPaymentRepository:
                 },
             )
 
-    def in_review(self, limit: int = 100) -> list[OrderPayment]:
-        """Payments an operator must act on, oldest first."""
+    def owe_back(
+        self, payment_id: int, *, owed_transaction_id: int, desc: str, now: datetime
+    ) -> None:
+        """The payment could not be taken: owed back, its reversal queued."""
         with self._conn.cursor() as cur:
             cur.execute(
-                f"SELECT {_COLUMNS} FROM mpesa_order_payments WHERE status = 'review'"
-                " ORDER BY id LIMIT %(limit)s",
+                """
+                UPDATE mpesa_order_payments
+                SET status = 'returning', owed_transaction_id = %(tx)s, result_desc = %(desc)s,
+                    settled_at = %(now)s, next_check_at = NULL
+                WHERE id = %(id)s AND status = 'confirming'
+                """,
+                {"id": payment_id, "tx": owed_transaction_id, "desc": desc[:300], "now": now},
+            )
+
+    def reversal_taken(
+        self, payment_id: int, *, conversation_id: str, originator_id: str, check_at: datetime
+    ) -> None:
+        """M-Pesa took the reversal under these ids; ask about it at check_at."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE mpesa_order_payments
+                SET reversal_conversation_id = %(conversation)s,
+                    reversal_originator_id = %(originator)s, next_check_at = %(at)s
+                WHERE id = %(id)s AND status = 'returning' AND reversal_originator_id IS NULL
+                """,
+                {
+                    "id": payment_id,
+                    "conversation": conversation_id[:100],
+                    "originator": originator_id[:100],
+                    "at": check_at,
+                },
+            )
+
+    def end_return(
+        self,
+        payment_id: int,
+        *,
+        status: str,
+        desc: str,
+        returned_transaction_id: int | None = None,
+    ) -> None:
+        """A return ends: returned (M-Pesa confirmed the reversal) or review."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE mpesa_order_payments
+                SET status = %(status)s, returned_transaction_id = %(tx)s,
+                    result_desc = %(desc)s, next_check_at = NULL
+                WHERE id = %(id)s AND status = 'returning'
+                """,
+                {
+                    "id": payment_id,
+                    "status": status,
+                    "tx": returned_transaction_id,
+                    "desc": desc[:300],
+                },
+            )
+
+    def by_reversal(self, originator_id: str) -> OrderPayment | None:
+        """The payment whose reversal M-Pesa took under this OriginatorConversationID."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM mpesa_order_payments WHERE reversal_originator_id = %(v)s",
+                {"v": originator_id},
+            )
+            row = cur.fetchone()
+        return OrderPayment(*row) if row else None
+
+    def held(self, limit: int = 100) -> list[OrderPayment]:
+        """Payments an operator watches, oldest first: in review (acts on them) and
+        being returned (owed back until M-Pesa confirms the reversal)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM mpesa_order_payments"
+                " WHERE status IN ('review', 'returning') ORDER BY id LIMIT %(limit)s",
                 {"limit": limit},
             )
             return [OrderPayment(*row) for row in cur.fetchall()]

@@ -116,7 +116,7 @@ class OrderPayment:
     amount: int  # cents
     msisdn: str | None
     payer_name: str | None
-    status: str  # confirming | paid | not_found | review
+    status: str  # confirming | paid | not_found | returning | returned | review
     order_id: int | None
     transaction_id: int | None
     not_found: int
@@ -124,3 +124,7 @@ class OrderPayment:
     received_at: datetime
     next_check_at: datetime | None
     settled_at: datetime | None
+    owed_transaction_id: int | None = None  # owed back to the payer
+    returned_transaction_id: int | None = None  # and returned
+    reversal_conversation_id: str | None = None
+    reversal_originator_id: str | None = None  # a status query finds the reversal by it

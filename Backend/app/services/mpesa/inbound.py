@@ -22,7 +22,13 @@ from app.integrations.daraja_payloads import (
     read_json,
 )
 from app.services.inbound_callbacks import record_outcome
-from app.services.mpesa import order_payment_results, order_payments, payouts, stk_results
+from app.services.mpesa import (
+    order_payment_results,
+    order_payments,
+    order_returns,
+    payouts,
+    stk_results,
+)
 
 log = logging.getLogger("paytrace.callbacks")
 
@@ -34,6 +40,8 @@ MPESA_KINDS = (
     "status_timeout",
     "c2b_validation",
     "c2b_confirmation",
+    "reversal_result",
+    "reversal_timeout",
 )
 # A callback still 'received' this long after it arrived is processed again.
 STALE_AFTER = timedelta(seconds=60)
@@ -70,6 +78,11 @@ def process_mpesa(
                 callback_id=callback_id,
                 confirm_over=policy.confirm_deposits_over_cents,
                 now=now,
+            )
+        if kind.startswith("reversal"):
+            reversal = parse_b2c_result(payload, queue_timeout=kind.endswith("_timeout"))
+            return order_returns.reversal_hint(
+                uow, callback_id, reversal.originator_conversation_id
             )
         parse = parse_b2c_result if kind.startswith("b2c") else parse_status_result
         payment = parse(payload, queue_timeout=kind.endswith("_timeout"))

@@ -1,13 +1,12 @@
 """How a pay order's M-Pesa payment ends, on M-Pesa's own answer to PayTrace's status
-query (never on the confirmation's word): paid with its order, not found, or held for
-an operator.
+query (never on the confirmation's word): paid with its order, owed back and returned
+(order_returns.py), not found, or held for an operator.
 
 Under one transaction, in the lock order every order payment keeps: the status query's
 row, the order's row, the payment's row, then the ledger accounts (float, merchant,
 fee shard) in id order. A wallet payer of the same order queues on the order's row, so
 the order is paid once: whoever commits second finds it paid (a USSD payer is refused;
-this payment is held for review - the money arrived in M-Pesa and must go back, never
-be kept).
+this payment is owed back and reversed - never kept).
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from datetime import UTC, datetime, timedelta
 from app.db.unit_of_work import UnitOfWork
 from app.domain import pay_orders as order_rules
 from app.domain.money import format_kes, new_reference
-from app.domain.mpesa import msisdn as as_msisdn
-from app.domain.phone import InvalidPhone, mask
+from app.domain.phone import mask
 from app.domain.records.merchants import MerchantRow
 from app.domain.records.mpesa import OrderPayment
 from app.domain.records.pay_orders import PayOrderRow
@@ -28,6 +26,8 @@ from app.integrations.daraja_payloads import PaymentOutcome, Verdict
 from app.services import orders
 from app.services.ledger import request_hash, sms_time, with_fresh_reference
 from app.services.merchant_payments.tills import merchant_fee, order_label, payable
+from app.services.mpesa import order_returns
+from app.services.mpesa.order_returns import owe_back, payer_phone
 from app.services.mpesa.payouts import CheckPolicy
 from app.services.notifications import sms_message
 from app.services.transfers import fees_shard
@@ -54,8 +54,9 @@ def settle(
 ) -> str:
     """Apply M-Pesa's answer about an order payment; commits, with the callback's outcome
     when one is given. Returns it: paid, not_found (finally, or asked again),
-    check_scheduled, review (M-Pesa disagrees with the confirmation, or the order cannot
-    take the money: an operator returns it), duplicate or unknown_request."""
+    check_scheduled, returning (the order cannot take the money: it goes back), returned,
+    review (M-Pesa disagrees with the confirmation, or a return failed), mismatch,
+    duplicate or unknown_request."""
     now = now or datetime.now(UTC)
     return with_fresh_reference(lambda: _settle_once(uow, outcome, policy, callback_id, now))
 
@@ -107,6 +108,16 @@ def _apply(
     policy: CheckPolicy,
     now: datetime,
 ) -> tuple[str, str]:
+    later = timedelta(seconds=policy.status_interval_s)
+    if payment.status == "returning":
+        return order_returns.settle_return(
+            uow,
+            payment,
+            outcome,
+            not_found_limit=policy.release_after_not_found,
+            interval=later,
+            now=now,
+        )
     if payment.status != "confirming":
         return "duplicate", f"the payment is already {payment.status}"
     verdict = outcome.verdict
@@ -115,9 +126,8 @@ def _apply(
     if verdict is Verdict.FAILED:
         uow.order_payments.finish(payment.id, status="not_found", desc="M-Pesa: failed", now=now)
         return "not_found", "M-Pesa says the payment failed: nothing arrived"
-    later = now + timedelta(seconds=policy.status_interval_s)
     if verdict is Verdict.UNKNOWN:
-        uow.order_payments.check_at(payment.id, later)
+        uow.order_payments.check_at(payment.id, now + later)
         return "check_scheduled", f"ResultCode {outcome.result_code}"
     answers_ = payment.not_found + 1
     if answers_ >= policy.release_after_not_found:
@@ -125,7 +135,7 @@ def _apply(
         desc = f"M-Pesa found no such payment ({answers_} times)"
         uow.order_payments.finish(payment.id, status="not_found", desc=desc, now=now)
         return "not_found", desc
-    uow.order_payments.check_at(payment.id, later, not_found=True)
+    uow.order_payments.check_at(payment.id, now + later, not_found=True)
     return "not_found", f"{answers_} of {policy.release_after_not_found} answers: asked again"
 
 
@@ -139,21 +149,22 @@ def _paid(
     if outcome.receipt != payment.trans_id or outcome.amount != payment.amount:
         desc = f"M-Pesa says {outcome.receipt} paid {outcome.amount} cents"
         return _review(uow, payment, f"{desc}: not what the confirmation said", now)
+    # M-Pesa has the money. From here it pays the order, or it goes back to the payer.
     if order is None:
-        return _review(uow, payment, f"no order has the code {payment.bill_ref!r}", now)
+        return owe_back(uow, payment, f"no order has the code {payment.bill_ref!r}", now)
     # Paid when M-Pesa confirmed it, not when its answer came back.
     paid_at = payment.received_at
     problem = order_rules.payable_problem(order.status, order.expires_at, paid_at)
     if problem is not None:
-        return _review(uow, payment, f"order {order.code} is {problem}", now)
+        return owe_back(uow, payment, f"order {order.code} is {problem}", now)
     if payment.amount != order.amount:
         desc = f"paid {payment.amount} cents, order {order.code} is {order.amount}"
-        return _review(uow, payment, desc, now)
+        return owe_back(uow, payment, desc, now)
     merchant = uow.merchants.get(order.merchant_id)
     try:
         payable(merchant)
     except PayTraceError as exc:
-        return _review(uow, payment, f"the merchant takes no payments: {exc.code}", now)
+        return owe_back(uow, payment, f"the merchant takes no payments: {exc.code}", now)
     assert merchant is not None
     tx_id = _credit(uow, payment, order, merchant, paid_at)
     orders.mark_paid(uow, order.id, tx_id, payment.amount, paid_at)
@@ -191,7 +202,7 @@ def _credit(
         legs += [(till.id, -fee), (fees_id, fee)]
     reference = new_reference()
     common = {"reference": reference, "amount": format_kes(amount), "when": sms_time(now)}
-    payer_phone = _phone(payment.msisdn)
+    payer = payer_phone(payment.msisdn)
     named = ", ".join(p for p in (order.description, order.merchant_reference) if p)
     messages = [
         sms_message(
@@ -202,17 +213,17 @@ def _credit(
             code=order.code,
             order=f" ({named})" if named else "",
             payer=payment.payer_name or "M-Pesa",
-            phone=mask(payer_phone) if payer_phone else "",
+            phone=mask(payer) if payer else "",
             till=merchant.till_number,
             fee=format_kes(fee),
             balance=format_kes(till.balance + amount - fee),
             **common,
         )
     ]
-    if payer_phone:
+    if payer:
         messages.append(
             sms_message(
-                to=payer_phone,
+                to=payer,
                 template="mpesa_order_paid",
                 language="en",
                 dedupe_key=f"journal:{reference}:payer",
@@ -235,11 +246,3 @@ def _credit(
         note=f"{merchant.display_name} (order {order.code}) M-Pesa {payment.trans_id}"[:100],
         messages=tuple(messages),
     )
-
-
-def _phone(reported: str | None) -> str | None:
-    """The payer's number in E.164 when M-Pesa gave it whole (it may mask it)."""
-    try:
-        return "+" + as_msisdn(reported or "")
-    except InvalidPhone:
-        return None
