@@ -76,7 +76,8 @@ CREATE TABLE wallets (
 CREATE TABLE outbox (
     id               BIGSERIAL PRIMARY KEY,
     kind             TEXT        NOT NULL CHECK (kind IN ('sms', 'stellar', 'mpesa_stk',
-                                                          'mpesa_b2c', 'mpesa_reversal')),
+                                                          'mpesa_b2c', 'mpesa_reversal',
+                                                          'mpesa_order_stk')),
     payload          JSONB       NOT NULL,
     dedupe_key       TEXT        NOT NULL UNIQUE,
     status           TEXT        NOT NULL DEFAULT 'pending'
@@ -688,7 +689,8 @@ CREATE TABLE inbound_callbacks (
     kind         TEXT        NOT NULL
                  CHECK (kind IN ('stk', 'b2c_result', 'b2c_timeout', 'status_result',
                                  'status_timeout', 'sms_delivery', 'c2b_validation',
-                                 'c2b_confirmation', 'reversal_result', 'reversal_timeout')),
+                                 'c2b_confirmation', 'reversal_result', 'reversal_timeout',
+                                 'order_stk')),
     -- The request path, its secret token masked.
     path         TEXT        NOT NULL CHECK (length(path) <= 500),
     query        TEXT        CHECK (length(query) <= 500),
@@ -1176,6 +1178,25 @@ CREATE INDEX merchant_webhook_attempts_delivery_idx ON merchant_webhook_attempts
 
 -- ---- pay orders paid from M-Pesa (migration 0021) ---------------------------------
 
+-- An STK push a merchant asked for, to have an order paid from the customer's phone:
+-- requested (queued), pending (M-Pesa prompted the phone), answered (its callback said
+-- paid: the payment is recorded in mpesa_order_payments and checked like a paybill
+-- payment), failed (not paid, or the push refused) or unknown (its answer was lost).
+CREATE TABLE mpesa_order_pushes (
+    id                  BIGSERIAL   PRIMARY KEY,
+    order_id            BIGINT      NOT NULL REFERENCES pay_orders (id),
+    phone               TEXT        NOT NULL CHECK (phone ~ '^\+254[17][0-9]{8}$'),
+    amount              BIGINT      NOT NULL CHECK (amount > 0),
+    status              TEXT        NOT NULL DEFAULT 'requested'
+                        CHECK (status IN ('requested', 'pending', 'answered', 'failed',
+                                          'unknown')),
+    checkout_request_id TEXT        UNIQUE CHECK (length(checkout_request_id) <= 100),
+    result_code         TEXT        CHECK (length(result_code) <= 20),
+    result_desc         TEXT        CHECK (length(result_desc) <= 300),
+    created_at          TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX mpesa_order_pushes_order_idx ON mpesa_order_pushes (order_id, id);
+
 -- One row per M-Pesa payment toward an order (its TransID is unique: a confirmation
 -- delivered again finds it). 'confirming' until M-Pesa's own answer to PayTrace's
 -- status query: then 'paid' (the order with it, one transaction), 'not_found' (M-Pesa
@@ -1185,7 +1206,8 @@ CREATE INDEX merchant_webhook_attempts_delivery_idx ON merchant_webhook_attempts
 -- reversal failed: an operator acts; nothing is kept silently).
 CREATE TABLE mpesa_order_payments (
     id             BIGSERIAL   PRIMARY KEY,
-    source         TEXT        NOT NULL CHECK (source IN ('c2b')),
+    -- c2b: the paybill from the M-Pesa menu; stk: a push the merchant asked for.
+    source         TEXT        NOT NULL CHECK (source IN ('c2b', 'stk')),
     trans_id       TEXT        NOT NULL UNIQUE CHECK (length(trans_id) BETWEEN 1 AND 40),
     -- The account number the customer typed (an order code, or anything).
     bill_ref       TEXT        NOT NULL CHECK (length(bill_ref) <= 40),

@@ -67,6 +67,13 @@ async def status_timeout(request: Request, token: Token) -> JSONResponse:
     return await _handle(request, token, "status_timeout")
 
 
+@router.post("/order-stk/{token}", summary="M-Pesa STK push result (a pay order's push)")
+async def order_stk_result(request: Request, token: Token) -> JSONResponse:
+    """A merchant's push for an order: a paid one is checked with M-Pesa before the
+    order is paid."""
+    return await _handle(request, token, "order_stk")
+
+
 @router.post("/reversal/result/{token}", summary="M-Pesa transaction reversal result")
 async def reversal_result(request: Request, token: Token) -> JSONResponse:
     """A returned payment's reversal: M-Pesa is asked about it at once; nothing moves."""

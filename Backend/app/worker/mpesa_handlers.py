@@ -22,7 +22,7 @@ from app.config import Settings
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.admin import OutboxRow
 from app.integrations.daraja import Accepted, Daraja, DarajaError, Failure, StkAccepted
-from app.services.mpesa import deposits, order_returns, payouts
+from app.services.mpesa import deposits, order_pushes, order_returns, payouts
 from app.worker.handlers import Outcome, Verdict
 
 # An STK push not made within this long after the request is not made at all: the
@@ -70,6 +70,10 @@ class CallbackLinks:
     @property
     def status_timeout(self) -> str:
         return self._url("status", "timeout")
+
+    @property
+    def order_stk(self) -> str:
+        return self._url("order-stk")
 
     @property
     def reversal_result(self) -> str:
@@ -284,13 +288,55 @@ class ReversalHandler:
         order_returns.reversal_not_made(uow, payment_id, reason=outcome.error or "not made")
 
 
-def mpesa_handlers(
-    settings: Settings, daraja: Daraja
-) -> list[StkPushHandler | B2CHandler | ReversalHandler]:
+class OrderStkHandler:
+    """Outbox kind 'mpesa_order_stk': payload {"push_id", "phone" (MSISDN), "amount"
+    (KES), "code"}. A merchant's push for one of its orders, made at most once (a second
+    push is a second prompt on the customer's phone)."""
+
+    kind = "mpesa_order_stk"
+    resumable = False
+
+    def __init__(self, daraja: Daraja, links: CallbackLinks) -> None:
+        self._daraja = daraja
+        self._links = links
+
+    def perform(self, row: OutboxRow) -> Outcome:
+        payload = row.payload
+        phone, amount, code = payload.get("phone"), payload.get("amount"), payload.get("code")
+        if not isinstance(phone, str) or not isinstance(amount, int) or not isinstance(code, str):
+            return Outcome(Verdict.FAILED, "malformed order push payload")
+        try:
+            accepted = self._daraja.stk_push(
+                phone=phone,
+                amount=amount,
+                reference=code,
+                description=f"Order {code}",
+                callback_url=self._links.order_stk,
+            )
+        except DarajaError as exc:
+            return Outcome(_VERDICTS[exc.kind], str(exc))
+        return Outcome(Verdict.DONE, result=accepted)
+
+    def record(self, uow: UnitOfWork, row: OutboxRow, outcome: Outcome) -> None:
+        push_id = row.payload.get("push_id")
+        if not isinstance(push_id, int) or outcome.verdict is Verdict.RETRY:
+            return
+        if outcome.verdict is Verdict.DONE and isinstance(outcome.result, StkAccepted):
+            order_pushes.push_sent(uow, push_id, outcome.result.checkout_request_id)
+            return
+        unknown = outcome.verdict is Verdict.UNKNOWN
+        order_pushes.push_not_sent(uow, push_id, reason=outcome.error or "", unknown=unknown)
+
+
+Handler = StkPushHandler | B2CHandler | ReversalHandler | OrderStkHandler
+
+
+def mpesa_handlers(settings: Settings, daraja: Daraja) -> list[Handler]:
     """The M-Pesa outbox handlers, wired from settings."""
     links = CallbackLinks.from_settings(settings)
     return [
         StkPushHandler(daraja, links, query_after_s=settings.mpesa_stk_query_after_s),
         B2CHandler(daraja, links, result_wait_s=settings.mpesa_result_wait_s),
         ReversalHandler(daraja, links, result_wait_s=settings.mpesa_result_wait_s),
+        OrderStkHandler(daraja, links),
     ]

@@ -17,8 +17,6 @@ import pytest
 from app.db.unit_of_work import UnitOfWork
 from app.errors import OrderNotPayable
 from app.services import orders
-from app.services.merchant_payments import payments as merchant_payments
-from app.services.merchant_payments.payments import MerchantPaymentRequest
 from tests.support.daraja import reversal_body
 from tests.support.mpesa import mpesa_rig, rows
 from tests.support.order_mpesa import (
@@ -35,6 +33,7 @@ from tests.support.order_mpesa import (
     order_status,
     owed_back,
     pay_from_mpesa,
+    pay_from_wallet,
     register,
 )
 from tests.support.wallets import check_ledger, fund, phone_of, registration_secrets
@@ -214,14 +213,6 @@ def payer(rig):
     user_id = register_user(rig.database, box, pin_hash, phone=phone_of(1), name="Amina Njeri")
     fund(rig.database, phone_of(1), 1_000_000)
     return user_id
-
-
-def pay_from_wallet(rig, payer: int, code: str) -> object:
-    request = MerchantPaymentRequest(payer, None, None, "w1", channel="ussd", order_code=code)
-    try:
-        return merchant_payments.pay(UnitOfWork(rig.database), request)
-    except OrderNotPayable as exc:
-        return exc
 
 
 def test_an_order_paid_at_once_from_a_wallet_and_m_pesa_is_paid_once(rig, payer):

@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.merchants import FeeRule
+from app.errors import OrderNotPayable
 from app.integrations.daraja import DarajaClient
 from app.services import merchants, orders
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.mpesa.order_payments import register_paybill
 from app.services.mpesa.order_returns import OWED_BACK
 from tests.support.merchants import application
@@ -79,6 +82,14 @@ def float_balance(database: Database) -> int:
 def owed_back(database: Database) -> int:
     """What PayTrace owes M-Pesa payers back (payments an order could not take)."""
     return one(database, "SELECT balance FROM ledger_accounts WHERE code = %(c)s", c=OWED_BACK)[0]
+
+
+def pay_from_wallet(rig: MpesaRig, payer: int, code: str) -> object:
+    request = MerchantPaymentRequest(payer, None, None, "w1", channel="ussd", order_code=code)
+    try:
+        return merchant_payments.pay(UnitOfWork(rig.database), request)
+    except OrderNotPayable as exc:
+        return exc
 
 
 def c2b_body(code: str, kes: int, trans_id: str, shortcode: str, phone: str = CUSTOMER) -> dict:

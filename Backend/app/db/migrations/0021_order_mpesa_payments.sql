@@ -17,12 +17,13 @@ ALTER TABLE inbound_callbacks DROP CONSTRAINT inbound_callbacks_kind_check;
 ALTER TABLE inbound_callbacks ADD CONSTRAINT inbound_callbacks_kind_check
     CHECK (kind IN ('stk', 'b2c_result', 'b2c_timeout', 'status_result', 'status_timeout',
                     'sms_delivery', 'c2b_validation', 'c2b_confirmation', 'reversal_result',
-                    'reversal_timeout'));
+                    'reversal_timeout', 'order_stk'));
 
--- A reversal request to M-Pesa, made at most once (like a B2C payment).
+-- A reversal request to M-Pesa, and an STK push for a pay order: each made at most once.
 ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
 ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check
-    CHECK (kind IN ('sms', 'stellar', 'mpesa_stk', 'mpesa_b2c', 'mpesa_reversal'));
+    CHECK (kind IN ('sms', 'stellar', 'mpesa_stk', 'mpesa_b2c', 'mpesa_reversal',
+                    'mpesa_order_stk'));
 
 -- Payments owed back to M-Pesa payers, held like a withdrawal until M-Pesa's answer
 -- (kind mpesa_hold: never below zero).
@@ -40,6 +41,25 @@ $$;
 
 SELECT paytrace_seed_system_accounts();
 
+-- An STK push a merchant asked for, to have an order paid from the customer's phone:
+-- requested (queued), pending (M-Pesa prompted the phone), answered (its callback said
+-- paid: the payment is recorded in mpesa_order_payments and checked like a paybill
+-- payment), failed (not paid, or the push refused) or unknown (its answer was lost).
+CREATE TABLE mpesa_order_pushes (
+    id                  BIGSERIAL   PRIMARY KEY,
+    order_id            BIGINT      NOT NULL REFERENCES pay_orders (id),
+    phone               TEXT        NOT NULL CHECK (phone ~ '^\+254[17][0-9]{8}$'),
+    amount              BIGINT      NOT NULL CHECK (amount > 0),
+    status              TEXT        NOT NULL DEFAULT 'requested'
+                        CHECK (status IN ('requested', 'pending', 'answered', 'failed',
+                                          'unknown')),
+    checkout_request_id TEXT        UNIQUE CHECK (length(checkout_request_id) <= 100),
+    result_code         TEXT        CHECK (length(result_code) <= 20),
+    result_desc         TEXT        CHECK (length(result_desc) <= 300),
+    created_at          TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX mpesa_order_pushes_order_idx ON mpesa_order_pushes (order_id, id);
+
 -- One row per M-Pesa payment toward an order (its TransID is unique: a confirmation
 -- delivered again finds it). 'confirming' until M-Pesa's own answer to PayTrace's
 -- status query: then 'paid' (the order with it, one transaction), 'not_found' (M-Pesa
@@ -49,7 +69,8 @@ SELECT paytrace_seed_system_accounts();
 -- reversal failed: an operator acts; nothing is kept silently).
 CREATE TABLE mpesa_order_payments (
     id             BIGSERIAL   PRIMARY KEY,
-    source         TEXT        NOT NULL CHECK (source IN ('c2b')),
+    -- c2b: the paybill from the M-Pesa menu; stk: a push the merchant asked for.
+    source         TEXT        NOT NULL CHECK (source IN ('c2b', 'stk')),
     trans_id       TEXT        NOT NULL UNIQUE CHECK (length(trans_id) BETWEEN 1 AND 40),
     -- The account number the customer typed (an order code, or anything).
     bill_ref       TEXT        NOT NULL CHECK (length(bill_ref) <= 40),

@@ -33,16 +33,17 @@ class OrderPaymentRepository:
         payer_name: str | None,
         order_id: int | None,
         received_at: datetime,
+        source: str = "c2b",
     ) -> OrderPayment | None:
-        """Record a confirmed C2B payment toward `order_id` (the order its account number
-        named when it arrived, if any), to be checked at once; None when its TransID was
-        recorded before (a replay)."""
+        """Record a confirmed C2B payment (or a paid STK push: `source` 'stk') toward
+        `order_id` (the order its account number named when it arrived, if any), to be
+        checked at once; None when its TransID was recorded before (a replay)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 f"""
                 INSERT INTO mpesa_order_payments (source, trans_id, bill_ref, amount, msisdn,
                     payer_name, order_id, received_at, next_check_at)
-                VALUES ('c2b', %(trans_id)s, %(bill_ref)s, %(amount)s, %(msisdn)s,
+                VALUES (%(source)s, %(trans_id)s, %(bill_ref)s, %(amount)s, %(msisdn)s,
                         %(payer_name)s, %(order_id)s, %(at)s, %(at)s)
                 ON CONFLICT (trans_id) DO NOTHING
                 RETURNING {_COLUMNS}
@@ -55,6 +56,7 @@ class OrderPaymentRepository:
                     "payer_name": payer_name,
                     "order_id": order_id,
                     "at": received_at,
+                    "source": source,
                 },
             )
             row = cur.fetchone()

@@ -128,3 +128,18 @@ class OrderPayment:
     returned_transaction_id: int | None = None  # and returned
     reversal_conversation_id: str | None = None
     reversal_originator_id: str | None = None  # a status query finds the reversal by it
+
+
+@dataclass(frozen=True)
+class OrderPush:
+    """An STK push a merchant asked for, for one of its orders (mpesa_order_pushes)."""
+
+    id: int
+    order_id: int
+    phone: str  # E.164
+    amount: int  # cents
+    status: str  # requested | pending | answered | failed | unknown
+    checkout_request_id: str | None
+    result_code: str | None
+    result_desc: str | None
+    created_at: datetime

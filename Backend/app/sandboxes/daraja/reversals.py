@@ -1,7 +1,7 @@
 """Transaction Reversal in the sandbox: PayTrace gives back a payment made into its
-paybill. Daraja answers at once (ConversationID, OriginatorConversationID - both its
-own), then POSTs the `Result` to the ResultURL; a transaction status query by that
-OriginatorConversationID finds the reversal.
+paybill (a C2B payment, or a paid STK push). Daraja answers at once (ConversationID,
+OriginatorConversationID - both its own), then POSTs the `Result` to the ResultURL;
+a transaction status query by that OriginatorConversationID finds the reversal.
 
 A payment is reversed once, for its whole amount. Refusals come in the result, as
 Daraja's do: an unknown receipt `R000001`; and the sandbox's own codes (Daraja does not
@@ -54,15 +54,25 @@ def request(body: dict, config: SandboxConfig) -> ReversalRequest:
     )
 
 
+def _paid_in(store: Store, receipt: str) -> tuple[str, int] | None:
+    """(the payer's phone, the amount) of a payment into the paybill: a completed C2B
+    payment or a paid STK push."""
+    payment = store.c2b(receipt)
+    if payment is not None:
+        return (payment.phone, payment.amount) if payment.status == "completed" else None
+    push = store.stk(receipt=receipt)
+    return (push.phone, push.amount) if push is not None and push.result_code == 0 else None
+
+
 def _result(store: Store, req: ReversalRequest) -> tuple[str, str]:
     if not req.credentials_ok:
         return "2001", WRONG_INITIATOR_DESC
-    payment = store.c2b(req.trans_id)
-    if payment is None or payment.status != "completed":
+    paid = _paid_in(store, req.trans_id)
+    if paid is None:
         return UNKNOWN_RECEIPT
     if store.reversed_payment(req.trans_id) is not None:
         return ALREADY_REVERSED
-    if req.amount != payment.amount:
+    if req.amount != paid[1]:
         return WRONG_AMOUNT
     return "0", SUCCESS_DESC
 
@@ -111,8 +121,8 @@ def result_body(record: ReversalRecord, store: Store, config: SandboxConfig) -> 
         "TransactionID": record.transaction_id,
     }
     if record.result_code == "0":
-        payment = store.c2b(record.trans_id)
-        phone = payment.phone if payment else ""
+        paid = _paid_in(store, record.trans_id)
+        phone = paid[0] if paid else ""
         result["ResultParameters"] = {
             "ResultParameter": [
                 {"Key": "DebitAccountBalance", "Value": "Utility Account|KES|1000000.00"},
@@ -137,8 +147,8 @@ def result_body(record: ReversalRecord, store: Store, config: SandboxConfig) -> 
 def status_parameters(record: ReversalRecord, store: Store, config: SandboxConfig) -> list:
     """What a transaction status query by the reversal's OriginatorConversationID says."""
     done = record.result_code == "0"
-    payment = store.c2b(record.trans_id)
-    payment_phone = payment.phone if payment else ""
+    paid = _paid_in(store, record.trans_id)
+    payment_phone = paid[0] if paid else ""
     return payloads.status_parameters(
         receipt=record.transaction_id if done else None,
         status="Completed" if done else "Failed",

@@ -25,6 +25,7 @@ from app.services.inbound_callbacks import record_outcome
 from app.services.mpesa import (
     order_payment_results,
     order_payments,
+    order_pushes,
     order_returns,
     payouts,
     stk_results,
@@ -42,6 +43,7 @@ MPESA_KINDS = (
     "c2b_confirmation",
     "reversal_result",
     "reversal_timeout",
+    "order_stk",
 )
 # A callback still 'received' this long after it arrived is processed again.
 STALE_AFTER = timedelta(seconds=60)
@@ -63,6 +65,8 @@ def process_mpesa(
         return order_payments.confirm(
             uow, callback_id, body, shortcode=policy.paybill, now=now or datetime.now(UTC)
         )
+    if kind == "order_stk":
+        return order_pushes.callback(uow, callback_id, body, now=now or datetime.now(UTC))
     if kind == "c2b_validation":
         # Answered when it came, or never: M-Pesa has long decided without it.
         record_outcome(uow, callback_id, "unanswered", "its processing failed when it came")
