@@ -15,7 +15,7 @@ import pytest
 from app.db.unit_of_work import UnitOfWork
 from app.services import merchant_keys
 from app.services.custody import SecretBox
-from tests.support.merchants import Keyed, signed_request
+from tests.support.merchants import Keyed, fresh_timestamp, signed_request
 from tests.support.mpesa import mpesa_rig, rows, stk_paid_body
 from tests.support.order_mpesa import (
     AMOUNT,
@@ -51,12 +51,14 @@ def rig(live_settings, database, tmp_path):
 
 def push(rig, order_id: int, phone: str = CUSTOMER, key: str = "p1") -> httpx.Response:
     body = json.dumps({"phone": phone}).encode()
+    path = f"/api/v1/merchant/orders/{order_id}/mpesa-push"
     return signed_request(
         rig.api,
         rig.keyed,
         "POST",
-        f"/api/v1/merchant/orders/{order_id}/mpesa-push",
+        path,
         body,
+        timestamp=fresh_timestamp(rig.keyed.key_id, "POST", path, body),
         headers={"Idempotency-Key": key, "Content-Type": "application/json"},
     )
 

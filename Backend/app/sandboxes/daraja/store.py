@@ -1,7 +1,12 @@
 """The sandbox's state in SQLite under its data directory: issued tokens, every STK
-push and B2C payment with the outcome it was given, the scenario rules, and every
-callback planned and sent. It survives restarts, so a query after a restart answers
-as before and callbacks due meanwhile are still sent.
+push and B2C payment with the outcome it was given, the paybill's C2B URLs and
+payments, reversals, the scenario rules, and every callback planned and sent. It
+survives restarts, so a query after a restart answers as before and callbacks due
+meanwhile are still sent.
+
+Long (over 300 lines) because it is one class over one SQLite connection and its lock:
+every table's records and statements sit with the schema they read, and a request and
+its planned callbacks are written in one transaction.
 """
 
 from __future__ import annotations
