@@ -13,7 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from app.cli import register_c2b
 from app.db.unit_of_work import UnitOfWork
 from app.errors import OrderNotPayable
 from app.services import orders
@@ -341,3 +343,33 @@ def test_an_m_pesa_payment_first_refuses_the_wallet(rig, payer):
     refused = pay_from_wallet(rig, payer, order["code"])
     assert isinstance(refused, OrderNotPayable) and refused.code == "order_paid"
     assert rig.journal("merchant_payment") == []
+
+
+# ---- hostile validations, and the registration command ---------------------------------
+
+
+def post_validation(rig, body: object, token: str | None = None) -> httpx.Response:
+    token = token or rig.settings.mpesa_callback_token.get_secret_value()
+    return httpx.post(f"{rig.paytrace.url}/callbacks/c2b/validation/{token}", json=body, timeout=10)
+
+
+def test_a_malformed_validation_is_400_and_a_wrong_token_403_with_nothing_taken(rig):
+    order = new_order(rig.database, rig.merchant.id)
+    assert post_validation(rig, {"TransID": "UKT1234567"}).status_code == 400
+    body = c2b_body(order["code"], KES, "UKT1234567", rig.settings.daraja_shortcode)
+    assert post_validation(rig, body, token="not-the-token").status_code == 403
+    assert [(k, v, o) for k, v, o, _, _ in rig.callbacks()] == [
+        ("c2b_validation", "token_matched", "malformed"),
+        ("c2b_validation", "token_mismatch", "rejected"),
+    ]
+    assert order_payments(rig.database) == []
+
+
+def test_the_registration_command_registers_the_paybill_or_says_why_not(rig, capsys):
+    assert register_c2b.register(rig.settings) == register_c2b.OK
+    shown = capsys.readouterr().out
+    assert "/callbacks/c2b/validation/***" in shown and "/callbacks/c2b/confirmation/***" in shown
+    assert rig.settings.mpesa_callback_token.get_secret_value() not in shown
+    # Daraja refuses a URL with a word it forbids, even inside a random token.
+    unlucky = rig.settings.model_copy(update={"mpesa_callback_token": SecretStr("x" * 30 + "sql")})
+    assert register_c2b.register(unlucky) == register_c2b.REFUSED
