@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
-from app.services import merchant_keys
+from app.services import merchant_keys, merchants
 from app.services.custody import SecretBox
-from tests.support.merchants import Keyed, fresh_timestamp, signed_request
+from tests.support.merchants import Keyed, application, fresh_timestamp, signed_request
 from tests.support.mpesa import mpesa_rig, rows, stk_paid_body
 from tests.support.order_mpesa import (
     AMOUNT,
@@ -115,6 +115,14 @@ def test_a_push_for_an_order_that_cannot_be_paid_is_refused(rig):
     assert push(rig, order["id"], phone="12345").json()["error"] == "invalid_phone"
     assert push(rig, 999_999, key="p2").status_code == 404
     rig.until(lambda: True)
+    assert pushes(rig) == []
+
+
+def test_another_merchants_order_is_not_found(rig):
+    other = merchants.onboard(UnitOfWork(rig.database), application("612345")).merchant
+    theirs = new_order(rig.database, other.id)
+    answer = push(rig, theirs["id"])
+    assert answer.status_code == 404 and answer.json()["error"] == "order_not_found"
     assert pushes(rig) == []
 
 

@@ -258,6 +258,8 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/merchant/refunds/{refund_id}"): merchant("GET", "/merchant/refunds/re_0"),
     ("GET", "/merchant/orders/{order_id}"): merchant("GET", "/merchant/orders/1"),
     ("POST", "/merchant/orders/{order_id}/cancel"): merchant("POST", "/merchant/orders/1/cancel"),
+    ("POST", "/merchant/orders/{order_id}/mpesa-push"): merchant(
+        "POST", "/merchant/orders/1/mpesa-push"),
     ("POST", "/merchant/webhook-endpoints"): merchant("POST", "/merchant/webhook-endpoints"),
     ("GET", "/merchant/webhook-endpoints"): merchant("GET", "/merchant/webhook-endpoints"),
     ("POST", "/merchant/webhook-endpoints/{endpoint_id}/disable"): merchant(
