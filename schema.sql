@@ -1182,6 +1182,8 @@ CREATE INDEX merchant_webhook_attempts_delivery_idx ON merchant_webhook_attempts
 -- requested (queued), pending (M-Pesa prompted the phone), answered (its callback said
 -- paid: the payment is recorded in mpesa_order_payments and checked like a paybill
 -- payment), failed (not paid, or the push refused) or unknown (its answer was lost).
+-- A pending push whose callback does not come is asked about (STK query) from
+-- next_check_at.
 CREATE TABLE mpesa_order_pushes (
     id                  BIGSERIAL   PRIMARY KEY,
     order_id            BIGINT      NOT NULL REFERENCES pay_orders (id),
@@ -1193,9 +1195,12 @@ CREATE TABLE mpesa_order_pushes (
     checkout_request_id TEXT        UNIQUE CHECK (length(checkout_request_id) <= 100),
     result_code         TEXT        CHECK (length(result_code) <= 20),
     result_desc         TEXT        CHECK (length(result_desc) <= 300),
-    created_at          TIMESTAMPTZ NOT NULL
+    created_at          TIMESTAMPTZ NOT NULL,
+    next_check_at       TIMESTAMPTZ
 );
 CREATE INDEX mpesa_order_pushes_order_idx ON mpesa_order_pushes (order_id, id);
+CREATE INDEX mpesa_order_pushes_due_idx ON mpesa_order_pushes (next_check_at)
+    WHERE status = 'pending';
 
 -- One row per M-Pesa payment toward an order (its TransID is unique: a confirmation
 -- delivered again finds it). 'confirming' until M-Pesa's own answer to PayTrace's

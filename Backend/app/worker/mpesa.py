@@ -14,7 +14,8 @@ workers may run it) the deposits and withdrawals whose check is due, and:
   one M-Pesa refused outright is released. While its B2C request may still be sent,
   nothing is released;
 * a pay order's paybill payment (C2B) whose confirmation arrived is asked about with a
-  transaction status query by its receipt (stored like a withdrawal's);
+  transaction status query by its receipt (stored like a withdrawal's), and a
+  merchant's push for an order whose callback did not come with an STK query;
 * M-Pesa callbacks whose processing failed are processed again.
 
 Calls to Daraja are made outside any transaction: a claim moves the row's next check
@@ -32,11 +33,18 @@ from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db.pool import Database
-from app.domain.records.mpesa import Deposit, OrderPayment, Withdrawal
+from app.domain.records.mpesa import Deposit, OrderPayment, OrderPush, Withdrawal
 from app.errors import ServiceUnavailable
 from app.integrations.daraja import Daraja, DarajaClient, DarajaError
 from app.integrations.daraja_payloads import StkOutcome
-from app.services.mpesa import checks, inbound, order_payments, payouts, stk_results
+from app.services.mpesa import (
+    checks,
+    inbound,
+    order_payments,
+    order_pushes,
+    payouts,
+    stk_results,
+)
 from app.worker.context import uow_factory
 from app.worker.mpesa_handlers import CallbackLinks
 
@@ -100,6 +108,7 @@ class MpesaChecker:
         done = sum(self._check_deposit(d) for d in self._claim(deposits_due=True))
         done += sum(self._check_withdrawal(w) for w in self._claim(deposits_due=False))
         done += sum(self._check_order_payment(p) for p in self._claim_order_payments())
+        done += sum(self._check_order_push(p) for p in self._claim_order_pushes())
         return done + inbound.process_stale(self._uow(), policy=self._policy, now=self._clock())
 
     def _claim(self, *, deposits_due: bool) -> list:
@@ -229,5 +238,29 @@ class MpesaChecker:
             payment.id,
             conversation_id=accepted.conversation_id,
             originator_conversation_id=accepted.originator_conversation_id,
+        )
+        return 1
+
+    def _claim_order_pushes(self) -> list[OrderPush]:
+        return order_pushes.claim_due(
+            self._uow(), now=self._clock(), lease_s=self._stk_query_after_s, limit=BATCH
+        )
+
+    def _check_order_push(self, push: OrderPush) -> int:
+        """A merchant's push with no callback: asked with an STK query, as a deposit is;
+        an error or "being processed" decides nothing (the lease asks again)."""
+        assert push.checkout_request_id is not None  # pending: M-Pesa took it
+        try:
+            result = self._daraja.stk_query(push.checkout_request_id)
+        except DarajaError as exc:
+            if not exc.being_processed:
+                log.warning("order push query failed", extra={"push": push.id, "error": str(exc)})
+            return 0
+        order_pushes.settle_by_query(
+            self._uow(),
+            push.id,
+            result_code=result.result_code,
+            result_desc=result.result_desc,
+            now=self._clock(),
         )
         return 1

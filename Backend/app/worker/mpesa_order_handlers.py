@@ -85,9 +85,18 @@ class OrderStkHandler:
     kind = "mpesa_order_stk"
     resumable = False
 
-    def __init__(self, daraja: Daraja, links: CallbackLinks) -> None:
+    def __init__(
+        self,
+        daraja: Daraja,
+        links: CallbackLinks,
+        *,
+        query_after_s: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._daraja = daraja
         self._links = links
+        self._query_after_s = query_after_s
+        self._clock = clock
 
     def perform(self, row: OutboxRow) -> Outcome:
         payload = row.payload
@@ -111,7 +120,10 @@ class OrderStkHandler:
         if not isinstance(push_id, int) or outcome.verdict is Verdict.RETRY:
             return
         if outcome.verdict is Verdict.DONE and isinstance(outcome.result, StkAccepted):
-            order_pushes.push_sent(uow, push_id, outcome.result.checkout_request_id)
+            check_at = self._clock() + timedelta(seconds=self._query_after_s)
+            order_pushes.push_sent(
+                uow, push_id, outcome.result.checkout_request_id, check_at=check_at
+            )
             return
         unknown = outcome.verdict is Verdict.UNKNOWN
         order_pushes.push_not_sent(uow, push_id, reason=outcome.error or "", unknown=unknown)
@@ -127,5 +139,5 @@ def mpesa_handlers(settings: Settings, daraja: Daraja) -> list[Handler]:
         StkPushHandler(daraja, links, query_after_s=settings.mpesa_stk_query_after_s),
         B2CHandler(daraja, links, result_wait_s=settings.mpesa_result_wait_s),
         ReversalHandler(daraja, links, result_wait_s=settings.mpesa_result_wait_s),
-        OrderStkHandler(daraja, links),
+        OrderStkHandler(daraja, links, query_after_s=settings.mpesa_stk_query_after_s),
     ]

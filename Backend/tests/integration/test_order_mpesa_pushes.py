@@ -151,3 +151,36 @@ def test_an_order_paid_from_a_wallet_while_the_prompt_is_out_returns_the_m_pesa_
     assert rig.journal("mpesa_order_payment") == []
     assert owed_back(rig.database) == 0 and float_balance(rig.database) == funded
     assert check_ledger(rig.database).sound
+
+
+def test_a_push_whose_callback_never_comes_is_settled_by_an_stk_query(rig):
+    rig.sandbox.scenario(phone=MSISDN, result="success", callback="none", api="stk")
+    order = new_order(rig.database, rig.merchant.id)
+    assert push(rig, order["id"]).status_code == 202
+
+    rig.until(lambda: order_status(rig.database, order["id"]) == "paid")
+
+    [(status, checkout)] = pushes(rig)
+    assert status == "answered" and rig.callbacks() == []
+    [(trans_id, _, amount, paid, _, _)] = order_payments(rig.database)
+    # No receipt came: the CheckoutRequestID stands in for it.
+    assert (trans_id, amount, paid) == (checkout, AMOUNT, "paid")
+    assert len(rig.journal("mpesa_order_payment")) == 1
+    assert check_ledger(rig.database).sound
+
+
+def test_a_push_settled_by_query_for_an_order_paid_meanwhile_is_owed_back_for_an_operator(rig):
+    box, pin_hash = registration_secrets(rig.settings, "4821")
+    payer = register_user(rig.database, box, pin_hash, phone=phone_of(1), name="Amina Njeri")
+    fund(rig.database, phone_of(1), 1_000_000)
+    rig.sandbox.scenario(phone=MSISDN, result="success", callback="none", api="stk")
+    order = new_order(rig.database, rig.merchant.id)
+    assert push(rig, order["id"]).status_code == 202
+    rig.worker.run_once()
+    pay_from_wallet(rig, payer, order["code"])
+
+    rig.until(lambda: (p := order_payments(rig.database)) and p[0][3] == "review")
+    # M-Pesa gave no receipt to reverse by: owed back on the books, for an operator.
+    assert owed_back(rig.database) == AMOUNT
+    assert rig.journal("mpesa_order_payment") == [] and rig.journal("mpesa_order_returned") == []
+    assert check_ledger(rig.database).sound

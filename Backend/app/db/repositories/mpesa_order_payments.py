@@ -146,18 +146,31 @@ class OrderPaymentRepository:
             )
 
     def owe_back(
-        self, payment_id: int, *, owed_transaction_id: int, desc: str, now: datetime
+        self,
+        payment_id: int,
+        *,
+        owed_transaction_id: int,
+        desc: str,
+        now: datetime,
+        status: str = "returning",
     ) -> None:
-        """The payment could not be taken: owed back, its reversal queued."""
+        """The payment could not be taken: owed back, its reversal queued (returning) or
+        left to an operator (review)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 UPDATE mpesa_order_payments
-                SET status = 'returning', owed_transaction_id = %(tx)s, result_desc = %(desc)s,
+                SET status = %(status)s, owed_transaction_id = %(tx)s, result_desc = %(desc)s,
                     settled_at = %(now)s, next_check_at = NULL
                 WHERE id = %(id)s AND status = 'confirming'
                 """,
-                {"id": payment_id, "tx": owed_transaction_id, "desc": desc[:300], "now": now},
+                {
+                    "id": payment_id,
+                    "tx": owed_transaction_id,
+                    "desc": desc[:300],
+                    "now": now,
+                    "status": status,
+                },
             )
 
     def reversal_taken(

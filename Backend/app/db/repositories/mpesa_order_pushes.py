@@ -13,7 +13,7 @@ import psycopg2.extensions
 from app.domain.records.mpesa import OrderPush
 
 _COLUMNS = """id, order_id, phone, amount, status, checkout_request_id, result_code,
-    result_desc, created_at"""
+    result_desc, created_at, next_check_at"""
 
 
 class OrderPushRepository:
@@ -42,15 +42,45 @@ class OrderPushRepository:
             row = cur.fetchone()
         return OrderPush(*row) if row else None
 
-    def sent(self, push_id: int, checkout_request_id: str) -> None:
-        """M-Pesa prompted the phone (its callback names this CheckoutRequestID)."""
+    def sent(self, push_id: int, checkout_request_id: str, check_at: datetime) -> None:
+        """M-Pesa prompted the phone (its callback names this CheckoutRequestID); without
+        a callback, asked about from check_at."""
         with self._conn.cursor() as cur:
             cur.execute(
                 "UPDATE mpesa_order_pushes SET status = 'pending',"
-                " checkout_request_id = %(checkout)s"
+                " checkout_request_id = %(checkout)s, next_check_at = %(at)s"
                 " WHERE id = %(id)s AND status = 'requested'",
-                {"id": push_id, "checkout": checkout_request_id[:100]},
+                {"id": push_id, "checkout": checkout_request_id[:100], "at": check_at},
             )
+
+    def get(self, push_id: int, *, for_update: bool = False) -> OrderPush | None:
+        lock = " FOR UPDATE" if for_update else ""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM mpesa_order_pushes WHERE id = %(id)s{lock}",
+                {"id": push_id},
+            )
+            row = cur.fetchone()
+        return OrderPush(*row) if row else None
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OrderPush]:
+        """Pending pushes (no callback yet) whose STK query is due, each leased."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                UPDATE mpesa_order_pushes SET next_check_at = %(lease)s
+                WHERE id IN (
+                    SELECT id FROM mpesa_order_pushes
+                    WHERE status = 'pending' AND next_check_at <= %(now)s
+                    ORDER BY next_check_at
+                    LIMIT %(limit)s
+                    FOR UPDATE SKIP LOCKED
+                )
+                RETURNING {_COLUMNS}
+                """,
+                {"now": now, "lease": lease_until, "limit": limit},
+            )
+            return [OrderPush(*row) for row in cur.fetchall()]
 
     def finish(self, push_id: int, *, status: str, code: str | None, desc: str | None) -> None:
         """answered, failed or unknown, once."""

@@ -143,3 +143,4 @@ class OrderPush:
     result_code: str | None
     result_desc: str | None
     created_at: datetime
+    next_check_at: datetime | None = None  # when to ask M-Pesa (STK query) if no callback

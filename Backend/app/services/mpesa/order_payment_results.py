@@ -149,22 +149,39 @@ def _paid(
     if outcome.receipt != payment.trans_id or outcome.amount != payment.amount:
         desc = f"M-Pesa says {outcome.receipt} paid {outcome.amount} cents"
         return _review(uow, payment, f"{desc}: not what the confirmation said", now)
-    # M-Pesa has the money. From here it pays the order, or it goes back to the payer.
+    return pay_or_return(uow, payment, order, now)
+
+
+def pay_or_return(
+    uow: UnitOfWork,
+    payment: OrderPayment,
+    order: PayOrderRow | None,
+    now: datetime,
+    *,
+    reversible: bool = True,
+) -> tuple[str, str]:
+    """M-Pesa has the money (it said so to PayTrace's own question): pay the order with
+    it, or owe it back - reversed with M-Pesa, or (`reversible=False`: no receipt known
+    to reverse by) held for an operator. In the caller's transaction, the order's row
+    and then the payment's locked."""
+
+    def back(reason: str) -> tuple[str, str]:
+        return owe_back(uow, payment, reason, now, reverse=reversible)
+
     if order is None:
-        return owe_back(uow, payment, f"no order has the code {payment.bill_ref!r}", now)
+        return back(f"no order has the code {payment.bill_ref!r}")
     # Paid when M-Pesa confirmed it, not when its answer came back.
     paid_at = payment.received_at
     problem = order_rules.payable_problem(order.status, order.expires_at, paid_at)
     if problem is not None:
-        return owe_back(uow, payment, f"order {order.code} is {problem}", now)
+        return back(f"order {order.code} is {problem}")
     if payment.amount != order.amount:
-        desc = f"paid {payment.amount} cents, order {order.code} is {order.amount}"
-        return owe_back(uow, payment, desc, now)
+        return back(f"paid {payment.amount} cents, order {order.code} is {order.amount}")
     merchant = uow.merchants.get(order.merchant_id)
     try:
         payable(merchant)
     except PayTraceError as exc:
-        return owe_back(uow, payment, f"the merchant takes no payments: {exc.code}", now)
+        return back(f"the merchant takes no payments: {exc.code}")
     assert merchant is not None
     tx_id = _credit(uow, payment, order, merchant, paid_at)
     orders.mark_paid(uow, order.id, tx_id, payment.amount, paid_at)

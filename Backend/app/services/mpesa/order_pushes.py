@@ -12,7 +12,7 @@ before the order is paid (order_payment_results.py).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain import pay_orders as order_rules
@@ -23,6 +23,7 @@ from app.errors import OrderNotFound, OrderNotPayable, refused
 from app.integrations.daraja_payloads import MalformedPayload, parse_stk_callback, read_json
 from app.services.ledger import request_hash
 from app.services.merchant_idempotency import Answer, answer_once
+from app.services.mpesa import order_payment_results
 
 log = logging.getLogger("paytrace.mpesa")
 
@@ -79,9 +80,59 @@ def start(
     return answer_once(uow, merchant_id, key, fingerprint, effect)
 
 
-def push_sent(uow: UnitOfWork, push_id: int, checkout_request_id: str) -> None:
-    """In the outbox worker's transaction: M-Pesa prompted the phone."""
-    uow.order_pushes.sent(push_id, checkout_request_id)
+def push_sent(
+    uow: UnitOfWork, push_id: int, checkout_request_id: str, *, check_at: datetime
+) -> None:
+    """In the outbox worker's transaction: M-Pesa prompted the phone; with no callback
+    by check_at, the checker asks (STK query)."""
+    uow.order_pushes.sent(push_id, checkout_request_id, check_at)
+
+
+def claim_due(uow: UnitOfWork, *, now: datetime, lease_s: float, limit: int) -> list[OrderPush]:
+    """Pushes with no callback whose STK query is due, each leased for lease_s; commits."""
+    with uow:
+        claimed = uow.order_pushes.claim_due(now, now + timedelta(seconds=lease_s), limit)
+        uow.commit()
+    return claimed
+
+
+def settle_by_query(
+    uow: UnitOfWork, push_id: int, *, result_code: str, result_desc: str, now: datetime
+) -> str:
+    """A push whose callback never came, settled on M-Pesa's answer to PayTrace's STK
+    query (as a deposit is): not paid → failed; paid → the order paid with it, or owed
+    back and held for an operator (the query gives no receipt to reverse by). Commits;
+    returns failed, paid, review or duplicate (a callback came first)."""
+    with uow:
+        found = uow.order_pushes.get(push_id)
+        assert found is not None
+        # The order's row before the push's, the payment's and the accounts.
+        order = uow.pay_orders.get(found.order_id, for_update=True)
+        push = uow.order_pushes.get(push_id, for_update=True)
+        assert push is not None and order is not None
+        if push.status != "pending":
+            return "duplicate"
+        if result_code != "0":
+            uow.order_pushes.finish(push.id, status="failed", code=result_code, desc=result_desc)
+            uow.commit()
+            return "failed"
+        payment = uow.order_payments.add(
+            # No receipt: the CheckoutRequestID stands in for it (reconciliation matches by it).
+            trans_id=push.checkout_request_id or f"push:{push.id}",
+            bill_ref=order.code,
+            amount=push.amount,
+            msisdn=push.phone.removeprefix("+"),
+            payer_name=None,
+            order_id=order.id,
+            received_at=now,
+            source="stk",
+        )
+        assert payment is not None  # the push was pending: never recorded before
+        verdict, _ = order_payment_results.pay_or_return(uow, payment, order, now, reversible=False)
+        uow.order_pushes.finish(push.id, status="answered", code="0", desc="by STK query")
+        uow.commit()
+    log.info("order push settled by query", extra={"push": push_id, "outcome": verdict})
+    return verdict
 
 
 def push_not_sent(uow: UnitOfWork, push_id: int, *, reason: str, unknown: bool) -> None:

@@ -43,9 +43,12 @@ def payer_phone(reported: str | None) -> str | None:
         return None
 
 
-def owe_back(uow: UnitOfWork, payment: OrderPayment, reason: str, now: datetime) -> tuple[str, str]:
+def owe_back(
+    uow: UnitOfWork, payment: OrderPayment, reason: str, now: datetime, *, reverse: bool = True
+) -> tuple[str, str]:
     """In the caller's transaction (the payment's row locked): the float to
-    'mpesa_owed_back' and the reversal queued. Returns the outcome (returning)."""
+    'mpesa_owed_back' and the reversal queued; returns the outcome (returning).
+    `reverse=False` (no receipt to reverse by): held for an operator (review)."""
     locked = {a.code: a for a in uow.ledger.accounts(codes=["mpesa_float", OWED_BACK])}
     request = OutboxMessage(
         kind=REVERSAL,
@@ -68,12 +71,19 @@ def owe_back(uow: UnitOfWork, payment: OrderPayment, reason: str, now: datetime)
         channel="system",
         created_at=now,
         note=f"M-Pesa {payment.trans_id} owed back: {reason}"[:100],
-        messages=(request,),
+        messages=(request,) if reverse else (),
     )
-    desc = f"{reason}: returned to the payer"
-    uow.order_payments.owe_back(payment.id, owed_transaction_id=tx_id, desc=desc, now=now)
-    log.warning("M-Pesa payment owed back", extra={"trans_id": payment.trans_id, "why": reason})
-    return "returning", desc
+    status = "returning" if reverse else "review"
+    desc = f"{reason}: " + ("returned to the payer" if reverse else "owed back, return by hand")
+    uow.order_payments.owe_back(
+        payment.id, owed_transaction_id=tx_id, desc=desc, now=now, status=status
+    )
+    log.log(
+        logging.WARNING if reverse else logging.ERROR,
+        "M-Pesa payment owed back",
+        extra={"trans_id": payment.trans_id, "why": reason, "reversed": reverse},
+    )
+    return status, desc
 
 
 def reversal_taken(
