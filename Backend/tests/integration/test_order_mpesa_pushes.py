@@ -20,6 +20,7 @@ from tests.support.mpesa import mpesa_rig, rows, stk_paid_body
 from tests.support.order_mpesa import (
     AMOUNT,
     FEE,
+    after_the_hold,
     balance_of,
     float_balance,
     new_order,
@@ -136,7 +137,7 @@ def test_a_forged_push_callback_moves_nothing(rig):
     assert order_status(rig.database, order["id"]) == "awaiting_payment"
 
 
-def test_an_order_paid_from_a_wallet_while_the_prompt_is_out_returns_the_m_pesa_payment(rig):
+def test_an_order_paid_from_a_wallet_once_the_hold_lapsed_returns_the_m_pesa_payment(rig):
     box, pin_hash = registration_secrets(rig.settings, "4821")
     payer = register_user(rig.database, box, pin_hash, phone=phone_of(1), name="Amina Njeri")
     fund(rig.database, phone_of(1), 1_000_000)
@@ -144,7 +145,8 @@ def test_an_order_paid_from_a_wallet_while_the_prompt_is_out_returns_the_m_pesa_
     order = new_order(rig.database, rig.merchant.id)
     assert push(rig, order["id"]).status_code == 202
     rig.worker.run_once()  # the prompt goes out; the customer will pay
-    assert pay_from_wallet(rig, payer, order["code"]).order_code == order["code"]
+    paid = pay_from_wallet(rig, payer, order["code"], now=after_the_hold())
+    assert paid.order_code == order["code"]
 
     rig.until(lambda: (p := order_payments(rig.database)) and p[0][3] == "returned")
     assert order_status(rig.database, order["id"]) == "paid"
@@ -177,10 +179,30 @@ def test_a_push_settled_by_query_for_an_order_paid_meanwhile_is_owed_back_for_an
     order = new_order(rig.database, rig.merchant.id)
     assert push(rig, order["id"]).status_code == 202
     rig.worker.run_once()
-    pay_from_wallet(rig, payer, order["code"])
+    assert pay_from_wallet(rig, payer, order["code"], now=after_the_hold()).order_code
 
     rig.until(lambda: (p := order_payments(rig.database)) and p[0][3] == "review")
     # M-Pesa gave no receipt to reverse by: owed back on the books, for an operator.
     assert owed_back(rig.database) == AMOUNT
     assert rig.journal("mpesa_order_payment") == [] and rig.journal("mpesa_order_returned") == []
     assert check_ledger(rig.database).sound
+
+
+def test_a_wallet_payer_is_told_a_payment_is_in_progress_while_the_prompt_is_out(rig):
+    box, pin_hash = registration_secrets(rig.settings, "4821")
+    payer = register_user(rig.database, box, pin_hash, phone=phone_of(1), name="Amina Njeri")
+    fund(rig.database, phone_of(1), 1_000_000)
+    order = new_order(rig.database, rig.merchant.id)
+    assert push(rig, order["id"]).status_code == 202
+    # A second prompt for it is refused as well: one at a time.
+    assert push(rig, order["id"], phone="0712000666", key="p2").json()["error"] == (
+        "order_in_progress"
+    )
+
+    refused = pay_from_wallet(rig, payer, order["code"])
+    assert refused.code == "order_in_progress"
+
+    rig.until(lambda: order_status(rig.database, order["id"]) == "paid")
+    assert rig.journal("merchant_payment") == []
+    assert len(rig.journal("mpesa_order_payment")) == 1
+    assert pay_from_wallet(rig, payer, order["code"]).code == "order_paid"

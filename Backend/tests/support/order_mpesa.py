@@ -3,11 +3,12 @@ sandbox, for the tests of orders paid from M-Pesa (C2B) over real HTTP."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.merchants import FeeRule
+from app.domain.pay_orders import PAYMENT_HOLD
 from app.errors import OrderNotPayable
 from app.integrations.daraja import DarajaClient
 from app.services import merchants, orders
@@ -84,12 +85,18 @@ def owed_back(database: Database) -> int:
     return one(database, "SELECT balance FROM ledger_accounts WHERE code = %(c)s", c=OWED_BACK)[0]
 
 
-def pay_from_wallet(rig: MpesaRig, payer: int, code: str) -> object:
+def pay_from_wallet(rig: MpesaRig, payer: int, code: str, now: datetime | None = None) -> object:
+    """The payer's wallet pays the order (as USSD does), or the refusal."""
     request = MerchantPaymentRequest(payer, None, None, "w1", channel="ussd", order_code=code)
     try:
-        return merchant_payments.pay(UnitOfWork(rig.database), request)
+        return merchant_payments.pay(UnitOfWork(rig.database), request, now=now)
     except OrderNotPayable as exc:
         return exc
+
+
+def after_the_hold() -> datetime:
+    """A moment past an M-Pesa payment's hold on its order (a wallet payer then pays)."""
+    return datetime.now(UTC) + PAYMENT_HOLD + timedelta(seconds=1)
 
 
 def c2b_body(code: str, kes: int, trans_id: str, shortcode: str, phone: str = CUSTOMER) -> dict:

@@ -32,6 +32,26 @@ class OrderPushRepository:
             )
             return OrderPush(*cur.fetchone())
 
+    def payment_in_progress(self, order_id: int, since: datetime) -> bool:
+        """Whether an M-Pesa payment of the order is under way since `since`: a push
+        queued or on the customer's phone, or a payment M-Pesa is asked to confirm."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT EXISTS (
+                    SELECT 1 FROM mpesa_order_pushes
+                    WHERE order_id = %(order)s AND status IN ('requested', 'pending')
+                      AND created_at >= %(since)s
+                ) OR EXISTS (
+                    SELECT 1 FROM mpesa_order_payments
+                    WHERE order_id = %(order)s AND status = 'confirming'
+                      AND received_at >= %(since)s
+                )
+                """,
+                {"order": order_id, "since": since},
+            )
+            return bool(cur.fetchone()[0])
+
     def lock_by_checkout(self, checkout_request_id: str) -> OrderPush | None:
         with self._conn.cursor() as cur:
             cur.execute(

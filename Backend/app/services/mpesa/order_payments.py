@@ -114,6 +114,8 @@ def _judge(
     if payment.amount != order.amount:
         detail = f"paid {payment.amount} cents, the order is {order.amount}"
         return Validation(*INVALID_AMOUNT, "invalid_amount"), detail
+    if uow.order_pushes.payment_in_progress(order.id, now - order_rules.PAYMENT_HOLD):
+        return Validation(*INVALID_ACCOUNT, "in_progress"), f"order {code}: a payment is under way"
     return Validation(*ACCEPTED, "accepted"), f"order {code}"
 
 

@@ -65,6 +65,8 @@ def start(
         problem = order_rules.payable_problem(order.status, order.expires_at, now)
         if problem is not None:
             raise OrderNotPayable(problem)
+        if uow.order_pushes.payment_in_progress(order.id, now - order_rules.PAYMENT_HOLD):
+            raise OrderNotPayable(order_rules.IN_PROGRESS)  # one prompt at a time
         try:
             kes = shillings(order.amount)
         except NotWholeShillings:
