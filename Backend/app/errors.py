@@ -284,7 +284,7 @@ class OrderNotCancelable(Conflict):
 
 class OrderNotPayable(Conflict):
     """The order can no longer be paid; `code` says why: order_expired, order_canceled,
-    order_paid."""
+    order_paid, or (for now) order_in_progress: an M-Pesa payment of it is under way."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"this order is {reason}: it cannot be paid")

@@ -1,5 +1,5 @@
-"""The admin API's view of M-Pesa deposits held for an operator:
-`GET /api/v1/admin/mpesa/held-deposits`.
+"""The admin API's view of M-Pesa deposits and order payments held for an operator:
+`GET /api/v1/admin/mpesa/held-deposits`, `GET /api/v1/admin/mpesa/held-order-payments`.
 
 A callback is only a hint (docs/security.md): when M-Pesa's word and PayTrace's request
 disagree (a "paid" callback without its metadata, another amount or phone, a query that
@@ -18,8 +18,8 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.admin_auth import AdminRuntime, admin_router
-from app.domain.records.mpesa import Deposit
-from app.services.mpesa import deposits
+from app.domain.records.mpesa import Deposit, OrderPayment
+from app.services.mpesa import deposits, order_returns
 
 router = admin_router()
 
@@ -77,3 +77,40 @@ async def held_deposits(
     (the reconciliation and the callback log show it) and a cash-in or nothing."""
     held = await runtime.run(deposits.held_deposits, limit=limit)
     return HeldDepositsOut(items=[HeldDepositOut.of(deposit) for deposit in held])
+
+
+class HeldOrderPaymentOut(BaseModel):
+    trans_id: str = Field(description="M-Pesa's receipt of the customer's paybill payment")
+    bill_ref: str = Field(description="the account number the customer typed")
+    amount: int = Field(description="cents M-Pesa took")
+    msisdn: str | None = Field(description="the payer as M-Pesa gave it (may be masked)")
+    status: Literal["returning", "review"] = Field(
+        description="returning: owed back, its reversal with M-Pesa; review: an operator"
+        " returns it by hand (result_desc says why)"
+    )
+    order_id: int | None
+    result_desc: str | None
+    owed_transaction_id: int | None = Field(description="the journal's owed-back movement")
+    reversal_originator_id: str | None
+    received_at: datetime
+
+    @classmethod
+    def of(cls, payment: OrderPayment) -> Self:
+        return cls(**{name: getattr(payment, name) for name in cls.model_fields})
+
+
+class HeldOrderPaymentsOut(BaseModel):
+    items: list[HeldOrderPaymentOut]
+
+
+@router.get(
+    "/mpesa/held-order-payments", summary="M-Pesa payments to orders waiting for an operator"
+)
+async def held_order_payments(
+    runtime: AdminRuntime,
+    limit: Annotated[int, Query(ge=1, le=500, description="at most this many")] = 100,
+) -> HeldOrderPaymentsOut:
+    """Paybill payments an order could not take, being returned or needing an operator,
+    oldest first. Read-only."""
+    held = await runtime.run(order_returns.held_order_payments, limit=limit)
+    return HeldOrderPaymentsOut(items=[HeldOrderPaymentOut.of(p) for p in held])

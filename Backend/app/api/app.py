@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(callbacks.router)
     app.include_router(mpesa_callbacks.router)
     app.include_router(airtime_callbacks.router)
+    app.include_router(mpesa_callbacks.c2b_router)
     for v1 in (v1_auth, v1_me, v1_wallet, v1_transfers, v1_payments, v1_schedules):
         app.include_router(v1.router)
     app.include_router(v1_transfers.invitations)

@@ -20,11 +20,13 @@ from app.api.callback_store import store
 from app.errors import Forbidden, PayTraceError
 from app.http.error_body import error_body
 from app.services.facade import ChannelServices
-from app.services.mpesa import inbound, payouts
+from app.services.mpesa import inbound, order_payments, payouts
 
 log = logging.getLogger("paytrace.callbacks")
 
 router = APIRouter(prefix="/callbacks/mpesa", tags=["callbacks"])
+# Daraja refuses C2B URLs that name M-Pesa, so the paybill's live apart.
+c2b_router = APIRouter(prefix="/callbacks/c2b", tags=["callbacks"])
 
 # Unconstrained on purpose: whatever arrives is stored before anything is refused.
 Token = Annotated[str, Path(description="MPESA_CALLBACK_TOKEN")]
@@ -65,7 +67,60 @@ async def status_timeout(request: Request, token: Token) -> JSONResponse:
     return await _handle(request, token, "status_timeout")
 
 
-async def _handle(request: Request, token: str, kind: str) -> JSONResponse:
+@router.post("/order-stk/{token}", summary="M-Pesa STK push result (a pay order's push)")
+async def order_stk_result(request: Request, token: Token) -> JSONResponse:
+    """A merchant's push for an order: a paid one is checked with M-Pesa before the
+    order is paid."""
+    return await _handle(request, token, "order_stk")
+
+
+@router.post("/reversal/result/{token}", summary="M-Pesa transaction reversal result")
+async def reversal_result(request: Request, token: Token) -> JSONResponse:
+    """A returned payment's reversal: M-Pesa is asked about it at once; nothing moves."""
+    return await _handle(request, token, "reversal_result")
+
+
+@router.post("/reversal/timeout/{token}", summary="M-Pesa transaction reversal queue timeout")
+async def reversal_timeout(request: Request, token: Token) -> JSONResponse:
+    """The reversal's fate is unknown: M-Pesa is asked about it; nothing moves."""
+    return await _handle(request, token, "reversal_timeout")
+
+
+@c2b_router.post("/validation/{token}", summary="M-Pesa C2B validation (paybill)")
+async def c2b_validation(request: Request, token: Token) -> JSONResponse:
+    """Take a paybill payment only toward an order awaiting exactly its amount:
+    `{"ResultCode": "0"}`, or Daraja's rejection code (C2B00012 unknown, expired,
+    canceled or paid order; C2B00013 wrong amount)."""
+    services: ChannelServices = request.app.state.services
+    stored = await _stored(request, token, "c2b_validation")
+    try:
+        answer = await services.run(
+            order_payments.validate,
+            stored.callback_id,
+            stored.body,
+            shortcode=services.settings.daraja_shortcode,
+        )
+    except Exception:
+        # Not checked: refused (M-Pesa cancels it; the customer can pay again).
+        log.exception("C2B validation failed", extra={"callback_id": stored.callback_id})
+        return JSONResponse(order_payments.Validation(*order_payments.OTHER_ERROR, "error").body)
+    if answer.outcome == "malformed":
+        return JSONResponse(
+            error_body("malformed_callback", "not a callback Daraja sends"), status_code=400
+        )
+    return JSONResponse(answer.body)
+
+
+@c2b_router.post("/confirmation/{token}", summary="M-Pesa C2B confirmation (paybill)")
+async def c2b_confirmation(request: Request, token: Token) -> JSONResponse:
+    """A paybill payment arrived: recorded once by its TransID, and M-Pesa is asked to
+    confirm it before its order is marked paid."""
+    return await _handle(request, token, "c2b_confirmation")
+
+
+async def _stored(request: Request, token: str, kind: str):
+    """The callback stored as it arrived; raises Forbidden (once stored) for a wrong
+    token."""
     services: ChannelServices = request.app.state.services
     settings = services.settings
     expected = settings.mpesa_callback_token
@@ -80,6 +135,13 @@ async def _handle(request: Request, token: str, kind: str) -> JSONResponse:
     if not stored.verified or expected is None:
         log.warning("M-Pesa callback with a wrong token refused", extra={"kind": kind})
         raise Forbidden("invalid callback token")
+    return stored
+
+
+async def _handle(request: Request, token: str, kind: str) -> JSONResponse:
+    services: ChannelServices = request.app.state.services
+    settings = services.settings
+    stored = await _stored(request, token, kind)
     try:
         outcome = await services.run(
             inbound.process_mpesa,

@@ -30,6 +30,7 @@ import sys
 import httpx
 from stellar_sdk.exceptions import SdkError
 
+from app.cli import register_c2b
 from app.config import Settings
 from app.db.migrate import apply_migrations
 from app.infra.embedded import STOP_TIMEOUT_S, EmbeddedServers, ensure_servers
@@ -346,6 +347,9 @@ def main() -> int:
             nonlocal announced
             if not announced and probe_ready(f"{base_url}/health/ready"):
                 announced = True
+                if settings.daraja_sandbox_enabled:
+                    # The local sandbox's paybill calls this PayTrace (pay orders by C2B).
+                    register_c2b.register(settings)
                 print(banner(base_url, settings, worker, embedded, local_stellar), flush=True)
 
         return supervisor.run(stop, on_tick=announce)

@@ -27,6 +27,8 @@ from app.db.repositories.merchant_refunds import MerchantRefundRepository
 from app.db.repositories.merchants import MerchantKeyRepository, MerchantRepository
 from app.db.repositories.metrics import MetricsRepository
 from app.db.repositories.mpesa_deposits import DepositRepository
+from app.db.repositories.mpesa_order_payments import OrderPaymentRepository
+from app.db.repositories.mpesa_order_pushes import OrderPushRepository
 from app.db.repositories.mpesa_reconciliation import MpesaReconciliationRepository
 from app.db.repositories.mpesa_status_queries import StatusQueryRepository
 from app.db.repositories.mpesa_withdrawals import WithdrawalRepository
@@ -68,6 +70,8 @@ class UnitOfWork:
     deposits: DepositRepository
     withdrawals: WithdrawalRepository
     status_queries: StatusQueryRepository
+    order_payments: OrderPaymentRepository
+    order_pushes: OrderPushRepository
     callbacks: CallbackRepository
     campaigns: CampaignRepository
     contributions: ContributionRepository
@@ -114,6 +118,8 @@ class UnitOfWork:
         self.withdrawals = WithdrawalRepository(self.conn)
         self.mpesa_reconciliation = MpesaReconciliationRepository(self.conn)
         self.status_queries = StatusQueryRepository(self.conn)
+        self.order_payments = OrderPaymentRepository(self.conn)
+        self.order_pushes = OrderPushRepository(self.conn)
         self.callbacks = CallbackRepository(self.conn)
         self.campaigns = CampaignRepository(self.conn)
         self.contributions = ContributionRepository(self.conn)

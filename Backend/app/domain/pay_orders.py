@@ -36,6 +36,13 @@ REFERENCE_PATTERN = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")  # pr
 
 AWAITING = "awaiting_payment"
 PAID, EXPIRED, CANCELED = "paid", "expired", "canceled"
+# Not a status: an order awaiting payment whose M-Pesa payment is under way (a push on
+# the customer's phone, or a payment M-Pesa is being asked to confirm) refuses other
+# payers for PAYMENT_HOLD, so that they are told "try again shortly" instead of paying
+# twice. Past it the hold lapses (a checker down, a prompt never answered); a second
+# payment is then still never kept: an M-Pesa one is returned.
+IN_PROGRESS = "in_progress"
+PAYMENT_HOLD = timedelta(minutes=3)
 REFUNDED, PARTIALLY_REFUNDED = "refunded", "partially_refunded"
 STATUSES = (AWAITING, PAID, EXPIRED, CANCELED, REFUNDED, PARTIALLY_REFUNDED)
 # Every transition an order may make; anything else is refused (here and by the trigger).

@@ -126,9 +126,39 @@ class Daraja(Protocol):
         ...
 
     def transaction_status(
-        self, *, originator_conversation_id: str, occasion: str, result_url: str, timeout_url: str
+        self,
+        *,
+        occasion: str,
+        result_url: str,
+        timeout_url: str,
+        originator_conversation_id: str = "",
+        transaction_id: str = "",
     ) -> Accepted:
-        """Ask what became of a B2C payment; the answer is POSTed to result_url.
+        """Ask what became of a B2C payment (by its OriginatorConversationID) or of a
+        payment into the paybill (by its receipt, `transaction_id`); the answer is
+        POSTed to result_url. Raises DarajaError."""
+        ...
+
+    def reverse(
+        self,
+        *,
+        transaction_id: str,
+        amount: int,
+        remarks: str,
+        occasion: str,
+        result_url: str,
+        timeout_url: str,
+    ) -> Accepted:
+        """Give back a payment made into the paybill (its receipt, its whole amount in
+        shillings); the result is POSTed to result_url and a status query by the
+        answer's OriginatorConversationID finds it. Raises DarajaError."""
+        ...
+
+    def register_c2b_urls(
+        self, *, confirmation_url: str, validation_url: str, response_type: str
+    ) -> None:
+        """Tell M-Pesa where to validate and confirm payments into the paybill (C2B),
+        and what to do when validation does not answer (`Completed` or `Cancelled`).
         Raises DarajaError."""
         ...
 
@@ -259,23 +289,69 @@ class DarajaClient:
         return self._conversation(self._post("/mpesa/b2c/v3/paymentrequest", body))
 
     def transaction_status(
-        self, *, originator_conversation_id: str, occasion: str, result_url: str, timeout_url: str
+        self,
+        *,
+        occasion: str,
+        result_url: str,
+        timeout_url: str,
+        originator_conversation_id: str = "",
+        transaction_id: str = "",
+    ) -> Accepted:
+        config = self._config
+        # A payment into the paybill is known to M-Pesa under the paybill's shortcode,
+        # a B2C payment under the B2C one.
+        paid_in = bool(transaction_id)
+        body = {
+            "Initiator": config.initiator_name,
+            "SecurityCredential": config.security_credential,
+            "CommandID": "TransactionStatusQuery",
+            "TransactionID": transaction_id,
+            "OriginalConversationID": originator_conversation_id,
+            "PartyA": config.shortcode if paid_in else config.b2c_shortcode,
+            "IdentifierType": "4",
+            "ResultURL": result_url,
+            "QueueTimeOutURL": timeout_url,
+            "Remarks": "PayTrace payment check" if paid_in else "PayTrace withdrawal check",
+            "Occasion": occasion[:100],
+        }
+        return self._conversation(self._post("/mpesa/transactionstatus/v1/query", body))
+
+    def reverse(
+        self,
+        *,
+        transaction_id: str,
+        amount: int,
+        remarks: str,
+        occasion: str,
+        result_url: str,
+        timeout_url: str,
     ) -> Accepted:
         config = self._config
         body = {
             "Initiator": config.initiator_name,
             "SecurityCredential": config.security_credential,
-            "CommandID": "TransactionStatusQuery",
-            "TransactionID": "",
-            "OriginalConversationID": originator_conversation_id,
-            "PartyA": config.b2c_shortcode,
-            "IdentifierType": "4",
+            "CommandID": "TransactionReversal",
+            "TransactionID": transaction_id,
+            "Amount": amount,
+            "ReceiverParty": config.shortcode,
+            "RecieverIdentifierType": "11",  # Daraja's spelling: the paybill as receiver
             "ResultURL": result_url,
             "QueueTimeOutURL": timeout_url,
-            "Remarks": "PayTrace withdrawal check",
+            "Remarks": remarks[:100],
             "Occasion": occasion[:100],
         }
-        return self._conversation(self._post("/mpesa/transactionstatus/v1/query", body))
+        return self._conversation(self._post("/mpesa/reversal/v1/request", body))
+
+    def register_c2b_urls(
+        self, *, confirmation_url: str, validation_url: str, response_type: str
+    ) -> None:
+        body = {
+            "ShortCode": self._config.shortcode,
+            "ResponseType": response_type,
+            "ConfirmationURL": confirmation_url,
+            "ValidationURL": validation_url,
+        }
+        self._accepted(self._post("/mpesa/c2b/v1/registerurl", body))
 
     # ---- plumbing -------------------------------------------------------------------
 

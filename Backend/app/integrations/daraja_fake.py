@@ -8,6 +8,7 @@ sandbox: what it answers, and how it refuses, is what the real adapter reports.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 
 from app.integrations.daraja import Accepted, DarajaError, Failure, StkAccepted, StkResult
@@ -21,6 +22,10 @@ CUSTOMER_ANSWERS: dict[str, StkResult] = {
     "wrong_pin": StkResult("2001", "The initiator information is invalid."),
     "insufficient_funds": StkResult("1", "The balance is insufficient for the transaction."),
 }
+
+
+# Daraja refuses registered URLs naming these (its documentation lists them).
+FORBIDDEN_IN_URL = re.compile(r"m-?pesa|safaricom|exe|cmd|sql|query", re.IGNORECASE)
 
 
 def being_processed() -> DarajaError:
@@ -73,6 +78,7 @@ class FakeDaraja:
     _pushed: set[str] = field(default_factory=set)
     _seen_originators: set[str] = field(default_factory=set)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    c2b_urls: tuple[str, str, str] | None = None  # the last registration taken
 
     def fail(self, api: str, *errors: DarajaError, after_send: bool = False) -> None:
         self._failures.setdefault(api, []).extend((error, after_send) for error in errors)
@@ -127,13 +133,43 @@ class FakeDaraja:
             raise lost
         return Accepted(f"AG_fake_{n}", originator_conversation_id)
 
-    def transaction_status(self, *, originator_conversation_id: str, **kwargs: object) -> Accepted:
+    def transaction_status(
+        self, *, originator_conversation_id: str = "", transaction_id: str = "", **kwargs: object
+    ) -> Accepted:
+        if not originator_conversation_id and not transaction_id:
+            self._call("transaction_status", **kwargs)
+            raise bad_request("TransactionID")
         n, lost = self._call(
-            "transaction_status", originator_conversation_id=originator_conversation_id, **kwargs
+            "transaction_status",
+            originator_conversation_id=originator_conversation_id,
+            transaction_id=transaction_id,
+            **kwargs,
         )
         if lost is not None:
             raise lost
         return Accepted(f"AG_status_{n}", f"fake-query-{n}")
+
+    def reverse(self, *, transaction_id: str, amount: int, **kwargs: object) -> Accepted:
+        n, lost = self._call("reverse", transaction_id=transaction_id, amount=amount, **kwargs)
+        if lost is not None:
+            raise lost
+        return Accepted(f"AG_reversal_{n}", f"fake-reversal-{n}")
+
+    def register_c2b_urls(
+        self, *, confirmation_url: str, validation_url: str, response_type: str
+    ) -> None:
+        self._call(
+            "register_c2b_urls",
+            confirmation_url=confirmation_url,
+            validation_url=validation_url,
+            response_type=response_type,
+        )
+        for url in (confirmation_url, validation_url):
+            if FORBIDDEN_IN_URL.search(url):
+                raise bad_request("ConfirmationURL" if url == confirmation_url else "ValidationURL")
+        if response_type not in ("Completed", "Cancelled"):
+            raise bad_request("ResponseType")
+        self.c2b_urls = (confirmation_url, validation_url, response_type)
 
     def apis(self) -> list[str]:
         return [api for api, _ in self.calls]

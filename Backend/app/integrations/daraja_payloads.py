@@ -15,6 +15,7 @@ from enum import StrEnum
 from app.domain.mpesa import NotWholeShillings, cents_from_shillings
 
 MAX_ID = 100
+MAX_TRANS_ID = 40  # M-Pesa's receipts are 10 characters
 # Transaction status answers for a request M-Pesa has no record of (Daraja does not
 # document them; these are what its sandbox and the local one send).
 NOT_FOUND_CODES = ("R000001", "R000002")
@@ -72,6 +73,38 @@ class PaymentOutcome:
     # answers (its Occasion is never read: it proves nothing).
     query_conversation_id: str | None = None
     query_originator_id: str | None = None
+
+
+@dataclass(frozen=True)
+class C2BPayment:
+    """A customer's payment to the paybill, as Daraja POSTs it to the validation and
+    the confirmation URL (the same body)."""
+
+    trans_id: str  # M-Pesa's receipt
+    amount: int  # cents
+    shortcode: str
+    bill_ref: str  # the account number the customer typed
+    msisdn: str | None  # Daraja may mask or hash it: never trusted as a phone
+    payer_name: str | None
+
+
+def parse_c2b(body: dict) -> C2BPayment:
+    """A C2B validation or confirmation body; raises MalformedPayload."""
+    amount = _cents(body.get("TransAmount"))
+    if amount is None or amount <= 0:
+        raise MalformedPayload("TransAmount is missing")
+    names = (_text(body.get(n)) for n in ("FirstName", "MiddleName", "LastName"))
+    trans_id = _id(body, "TransID")
+    if len(trans_id) > MAX_TRANS_ID:
+        raise MalformedPayload("TransID is too long")
+    return C2BPayment(
+        trans_id=trans_id,
+        amount=amount,
+        shortcode=_id(body, "BusinessShortCode"),
+        bill_ref=_text(body.get("BillRefNumber"))[:40],
+        msisdn=_text(body.get("MSISDN"))[:64] or None,
+        payer_name=" ".join(n for n in names if n)[:100] or None,
+    )
 
 
 def read_json(body: bytes) -> dict:

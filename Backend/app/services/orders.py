@@ -155,7 +155,8 @@ def lock_payable(uow: UnitOfWork, code: str, *, now: datetime | None = None) -> 
     ends; call it inside the payer's `with uow:` (it neither opens nor commits one).
     Raises ValidationFailed ('invalid_order_code': not 8 digits or a wrong check digit,
     a slip of the thumb), OrderNotFound, OrderNotPayable ('order_expired',
-    'order_canceled', 'order_paid')."""
+    'order_canceled', 'order_paid', 'order_in_progress': an M-Pesa payment of it is
+    under way, try again shortly)."""
     return _payable(uow, code, now or datetime.now(UTC), for_update=True)
 
 
@@ -181,6 +182,8 @@ def _payable(uow: UnitOfWork, code: str, now: datetime, *, for_update: bool) -> 
     problem = rules.payable_problem(order.status, order.expires_at, now)
     if problem is not None:
         raise OrderNotPayable(problem)
+    if uow.order_pushes.payment_in_progress(order.id, now - rules.PAYMENT_HOLD):
+        raise OrderNotPayable(rules.IN_PROGRESS)
     return order
 
 

@@ -340,6 +340,27 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "kutoka {sender} tarehe {when}. Ada KES {fee}. Salio la till KES {balance}."
         ),
     },
+    # A pay order paid from M-Pesa: the payer may have no PayTrace wallet.
+    "mpesa_order_paid": {
+        "en": (
+            "PayTrace {reference}: KES {amount} received from M-Pesa {receipt} for {order} at "
+            "{name} on {when}. Thank you."
+        ),
+        "sw": (
+            "PayTrace {reference}: KES {amount} zimepokelewa kutoka M-Pesa {receipt} kwa "
+            "{order} kwa {name} tarehe {when}. Asante."
+        ),
+    },
+    "mpesa_payment_returned": {
+        "en": (
+            "PayTrace: your M-Pesa payment {receipt} of KES {amount} for account {account} "
+            "could not be taken and was returned to your M-Pesa on {when}."
+        ),
+        "sw": (
+            "PayTrace: malipo yako ya M-Pesa {receipt} ya KES {amount} kwa akaunti {account} "
+            "hayakuweza kupokelewa na yamerudishwa kwa M-Pesa yako tarehe {when}."
+        ),
+    },
     "harambee_reminder_soon": {
         "en": (
             "PayTrace: your pledge to harambee {code} {title} is due on {due}: KES {left} "

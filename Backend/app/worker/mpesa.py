@@ -13,6 +13,9 @@ workers may run it) the deposits and withdrawals whose check is due, and:
   mpesa_status_queries: its answer comes by callback and is matched by those ids);
   one M-Pesa refused outright is released. While its B2C request may still be sent,
   nothing is released;
+* a pay order's paybill payment (C2B) whose confirmation arrived is asked about with a
+  transaction status query by its receipt (stored like a withdrawal's), and a
+  merchant's push for an order whose callback did not come with an STK query;
 * M-Pesa callbacks whose processing failed are processed again.
 
 Calls to Daraja are made outside any transaction: a claim moves the row's next check
@@ -30,11 +33,18 @@ from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
 from app.db.pool import Database
-from app.domain.records.mpesa import Deposit, Withdrawal
+from app.domain.records.mpesa import Deposit, OrderPayment, OrderPush, Withdrawal
 from app.errors import ServiceUnavailable
 from app.integrations.daraja import Daraja, DarajaClient, DarajaError
 from app.integrations.daraja_payloads import StkOutcome
-from app.services.mpesa import checks, inbound, payouts, stk_results
+from app.services.mpesa import (
+    checks,
+    inbound,
+    order_payments,
+    order_pushes,
+    payouts,
+    stk_results,
+)
 from app.worker.context import uow_factory
 from app.worker.mpesa_handlers import CallbackLinks
 
@@ -93,9 +103,12 @@ class MpesaChecker:
             stop.wait(self._interval_s)
 
     def run_once(self) -> int:
-        """One pass: due deposits, due withdrawals, stale callbacks; returns how many."""
+        """One pass: due deposits, withdrawals and order payments, stale callbacks;
+        returns how many."""
         done = sum(self._check_deposit(d) for d in self._claim(deposits_due=True))
         done += sum(self._check_withdrawal(w) for w in self._claim(deposits_due=False))
+        done += sum(self._check_order_payment(p) for p in self._claim_order_payments())
+        done += sum(self._check_order_push(p) for p in self._claim_order_pushes())
         return done + inbound.process_stale(self._uow(), policy=self._policy, now=self._clock())
 
     def _claim(self, *, deposits_due: bool) -> list:
@@ -188,4 +201,66 @@ class MpesaChecker:
             originator_conversation_id=accepted.originator_conversation_id,
         )
         log.info("transaction status asked", extra={"withdrawal": withdrawal.reference})
+        return 1
+
+    # ---- order payments (C2B) -----------------------------------------------------------
+
+    def _claim_order_payments(self) -> list[OrderPayment]:
+        return order_payments.claim_due(
+            self._uow(), now=self._clock(), lease_s=self._policy.status_interval_s, limit=BATCH
+        )
+
+    def _check_order_payment(self, payment: OrderPayment) -> int:
+        """Ask M-Pesa about a confirmed paybill payment by its receipt (or, being
+        returned, about its reversal); the answer (a callback) settles it. A query not
+        made is asked again after the lease."""
+        # A payment being returned: its reversal, by the id M-Pesa gave it.
+        lookup = (
+            {"originator_conversation_id": payment.reversal_originator_id or ""}
+            if payment.status == "returning"
+            else {"transaction_id": payment.trans_id}
+        )
+        try:
+            accepted = self._daraja.transaction_status(
+                **lookup,
+                occasion=payment.bill_ref,
+                result_url=self._links.status_result,
+                timeout_url=self._links.status_timeout,
+            )
+        except DarajaError as exc:
+            log.warning(
+                "transaction status query not made; trying later",
+                extra={"trans_id": payment.trans_id, "error": str(exc)},
+            )
+            return 0
+        order_payments.status_query_asked(
+            self._uow(),
+            payment.id,
+            conversation_id=accepted.conversation_id,
+            originator_conversation_id=accepted.originator_conversation_id,
+        )
+        return 1
+
+    def _claim_order_pushes(self) -> list[OrderPush]:
+        return order_pushes.claim_due(
+            self._uow(), now=self._clock(), lease_s=self._stk_query_after_s, limit=BATCH
+        )
+
+    def _check_order_push(self, push: OrderPush) -> int:
+        """A merchant's push with no callback: asked with an STK query, as a deposit is;
+        an error or "being processed" decides nothing (the lease asks again)."""
+        assert push.checkout_request_id is not None  # pending: M-Pesa took it
+        try:
+            result = self._daraja.stk_query(push.checkout_request_id)
+        except DarajaError as exc:
+            if not exc.being_processed:
+                log.warning("order push query failed", extra={"push": push.id, "error": str(exc)})
+            return 0
+        order_pushes.settle_by_query(
+            self._uow(),
+            push.id,
+            result_code=result.result_code,
+            result_desc=result.result_desc,
+            now=self._clock(),
+        )
         return 1

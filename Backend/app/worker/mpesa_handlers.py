@@ -1,5 +1,5 @@
 """Outbox handlers for M-Pesa: the STK push (at most once) and the B2C payment (until
-M-Pesa has it).
+M-Pesa has it); a pay order's are in mpesa_order_handlers.py.
 
 Both are made at most once. An STK push sent twice prompts the customer twice: a
 push whose answer was lost is 'unknown', and its callback (whose URL names the
@@ -29,7 +29,7 @@ from app.worker.handlers import Outcome, Verdict
 # user has long put the phone down.
 PUSH_DEADLINE_S = 120.0
 REFUSED = "refused"
-_VERDICTS = {
+FAILURE_VERDICTS = {
     Failure.RETRYABLE: Verdict.RETRY,
     Failure.PERMANENT: Verdict.FAILED,
     Failure.AMBIGUOUS: Verdict.UNKNOWN,
@@ -70,6 +70,18 @@ class CallbackLinks:
     @property
     def status_timeout(self) -> str:
         return self._url("status", "timeout")
+
+    @property
+    def order_stk(self) -> str:
+        return self._url("order-stk")
+
+    @property
+    def reversal_result(self) -> str:
+        return self._url("reversal", "result")
+
+    @property
+    def reversal_timeout(self) -> str:
+        return self._url("reversal", "timeout")
 
 
 class StkPushHandler:
@@ -113,7 +125,7 @@ class StkPushHandler:
                 callback_url=self._links.stk(deposit),
             )
         except DarajaError as exc:
-            return Outcome(_VERDICTS[exc.kind], str(exc))
+            return Outcome(FAILURE_VERDICTS[exc.kind], str(exc))
         return Outcome(Verdict.DONE, result=accepted)
 
     def _too_old(self, requested_at: object) -> bool:
@@ -214,12 +226,3 @@ class B2CHandler:
         payouts.request_submitted(
             uow, originator, conversation_id=conversation, check_after=now + wait
         )
-
-
-def mpesa_handlers(settings: Settings, daraja: Daraja) -> list[StkPushHandler | B2CHandler]:
-    """The M-Pesa outbox handlers, wired from settings."""
-    links = CallbackLinks.from_settings(settings)
-    return [
-        StkPushHandler(daraja, links, query_after_s=settings.mpesa_stk_query_after_s),
-        B2CHandler(daraja, links, result_wait_s=settings.mpesa_result_wait_s),
-    ]

@@ -45,7 +45,7 @@ from app.services.keys import SmsSeal
 from app.worker.bill_handlers import AirtimeHandler
 from app.worker.context import uow_factory
 from app.worker.handlers import HandlerRegistry, Outcome, SmsHandler, Verdict
-from app.worker.mpesa_handlers import mpesa_handlers
+from app.worker.mpesa_order_handlers import mpesa_handlers
 
 log = logging.getLogger("paytrace.worker")
 

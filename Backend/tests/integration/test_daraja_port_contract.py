@@ -274,3 +274,60 @@ def test_an_stk_push_whose_answer_never_came_is_ambiguous(sides):
         return refused(lambda: push(side))
 
     assert observe(sides, scenario)[1]["kind"] == "ambiguous"
+
+
+# ---- C2B: the paybill's URLs, and a payment into it asked about by its receipt --------
+
+
+def register(side: Side, confirmation: str, validation: str, response_type: str = "Cancelled"):
+    return side.port.register_c2b_urls(
+        confirmation_url=confirmation, validation_url=validation, response_type=response_type
+    )
+
+
+def test_the_paybill_urls_are_registered(sides):
+    def scenario(side: Side):
+        return register(side, "http://127.0.0.1:9/callbacks/c2b/confirmation/t",
+                        "http://127.0.0.1:9/callbacks/c2b/validation/t")  # fmt: skip
+
+    assert observe(sides, scenario) is None
+
+
+@pytest.mark.parametrize(
+    ("confirmation", "validation", "response_type"),
+    [
+        ("http://127.0.0.1:9/mpesa/confirm", "http://127.0.0.1:9/validate", "Cancelled"),
+        ("http://127.0.0.1:9/confirm", "http://127.0.0.1:9/Safaricom/validate", "Cancelled"),
+        ("http://127.0.0.1:9/confirm", "http://127.0.0.1:9/validate", "Rejected"),
+    ],
+)
+def test_a_registration_daraja_refuses_is_refused_for_good(
+    sides, confirmation, validation, response_type
+):
+    def scenario(side: Side):
+        return refused(lambda: register(side, confirmation, validation, response_type))
+
+    got = observe(sides, scenario)
+    assert got[0] == "DarajaError" and got[1]["kind"] == "permanent"
+
+
+def test_a_status_query_by_receipt_is_accepted_known_or_not(sides):
+    def scenario(side: Side):
+        query = side.port.transaction_status(
+            transaction_id="UKT7ZQ4M2P", occasion="ORDER", result_url=CALLBACK,
+            timeout_url=CALLBACK,
+        )  # fmt: skip
+        return query.conversation_id[:3], bool(query.originator_conversation_id)
+
+    assert observe(sides, scenario) == ("AG_", True)
+
+
+def test_a_reversal_is_accepted_under_the_gateways_ids(sides):
+    def scenario(side: Side):
+        taken = side.port.reverse(
+            transaction_id="UKT7ZQ4M2P", amount=250, remarks="PayTrace return",
+            occasion="ORDER", result_url=CALLBACK, timeout_url=CALLBACK,
+        )  # fmt: skip
+        return taken.conversation_id[:3], bool(taken.originator_conversation_id)
+
+    assert observe(sides, scenario) == ("AG_", True)

@@ -73,6 +73,7 @@ def test_a_withdrawal_is_held_at_once_then_paid_out_once(rig):
     assert balances(rig) == {
         "jane": 1_485 * KES,
         "mpesa_hold": 0,
+        "mpesa_owed_back": 0,
         "mpesa_float": -2_000 * KES + 500 * KES,
         "fees": 15 * KES,
         "suspense": 0,

@@ -56,6 +56,7 @@ CASES = [
     Case("GET", "/reconciliation", 404),
     Case("GET", "/reconciliation/mpesa", 404),
     Case("GET", "/mpesa/held-deposits", 200),
+    Case("GET", "/mpesa/held-order-payments", 200),
     Case("GET", "/settlements", 200, "/settlements?status=pending"),
     Case("GET", "/stellar/owed-back", 200, "/stellar/owed-back?limit=5"),
     # The world's settlement is pending (no network here): the retry answers its state

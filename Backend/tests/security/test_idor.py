@@ -294,6 +294,8 @@ ROUTES: dict[tuple[str, str], Probe] = {
         "POST", "/merchant/orders/1/requests"),
     ("GET", "/merchant/orders/{order_id}/requests"): merchant(
         "GET", "/merchant/orders/1/requests"),
+    ("POST", "/merchant/orders/{order_id}/mpesa-push"): merchant(
+        "POST", "/merchant/orders/1/mpesa-push"),
     ("POST", "/merchant/webhook-endpoints"): merchant("POST", "/merchant/webhook-endpoints"),
     ("GET", "/merchant/webhook-endpoints"): merchant("GET", "/merchant/webhook-endpoints"),
     ("POST", "/merchant/webhook-endpoints/{endpoint_id}/disable"): merchant(

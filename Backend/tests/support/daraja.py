@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from app.sandboxes.daraja import SandboxConfig, create_app
 from app.sandboxes.daraja.identifiers import daraja_time
@@ -34,6 +35,7 @@ class CallbackReceiver:
     def __init__(self) -> None:
         self._received: list[tuple[str, dict]] = []
         self._answers: dict[str, int] = {}
+        self._bodies: dict[str, dict] = {}
         self._lock = threading.Lock()
         self.app = FastAPI()
         self.app.add_api_route("/{path:path}", self._receive, methods=["POST"])
@@ -43,7 +45,10 @@ class CallbackReceiver:
         body = await request.json()
         with self._lock:
             self._received.append(("/" + path, body))
-        return Response(status_code=self._answers.get("/" + path, 200))
+        status = self._answers.get("/" + path, 200)
+        if "/" + path in self._bodies:
+            return JSONResponse(self._bodies["/" + path], status_code=status)
+        return Response(status_code=status)
 
     def __enter__(self) -> CallbackReceiver:
         self.server = LiveServer(self.app, free_port()).__enter__()
@@ -57,8 +62,10 @@ class CallbackReceiver:
         assert self.server is not None
         return self.server.url + path
 
-    def answer(self, path: str, status: int) -> None:
+    def answer(self, path: str, status: int, body: dict | None = None) -> None:
         self._answers[path] = status
+        if body is not None:
+            self._bodies[path] = body
 
     def received(self, path: str) -> list[dict]:
         with self._lock:
@@ -169,6 +176,29 @@ class DarajaClient:
         }
         return self.post("/mpesa/transactionstatus/v1/query", body)
 
+    def register_c2b(
+        self, confirmation_url: str, validation_url: str, **overrides
+    ) -> httpx.Response:
+        body = {
+            "ShortCode": self.config.shortcode,
+            "ResponseType": "Completed",
+            "ConfirmationURL": confirmation_url,
+            "ValidationURL": validation_url,
+            **overrides,
+        }
+        return self.post("/mpesa/c2b/v1/registerurl", body)
+
+    def simulate_c2b(self, phone: str, amount: int, bill_ref: str, **overrides) -> httpx.Response:
+        body = {
+            "ShortCode": self.config.shortcode,
+            "CommandID": "CustomerPayBillOnline",
+            "Amount": amount,
+            "Msisdn": phone,
+            "BillRefNumber": bill_ref,
+            **overrides,
+        }
+        return self.post("/mpesa/c2b/v1/simulate", body)
+
     def scenario(self, **rule: object) -> dict:
         answer = self.http.post("/sandbox/scenarios", json=rule)
         assert answer.status_code == 201, answer.text
@@ -188,3 +218,20 @@ def parameters(result: dict) -> dict:
     """A Result envelope's ResultParameters as {Key: Value}, read by key."""
     listed = result["Result"].get("ResultParameters", {"ResultParameter": []})
     return {param["Key"]: param.get("Value") for param in listed["ResultParameter"]}
+
+
+def reversal_body(config: SandboxConfig, trans_id: str, amount: int, result_url: str) -> dict:
+    """A Transaction Reversal request of a paybill payment, as Daraja takes it."""
+    return {
+        "Initiator": config.initiator_name,
+        "SecurityCredential": config.security_credential,
+        "CommandID": "TransactionReversal",
+        "TransactionID": trans_id,
+        "Amount": amount,
+        "ReceiverParty": config.shortcode,
+        "RecieverIdentifierType": "11",
+        "ResultURL": result_url,
+        "QueueTimeOutURL": result_url,
+        "Remarks": "PayTrace return",
+        "Occasion": "",
+    }

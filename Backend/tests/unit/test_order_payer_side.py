@@ -86,11 +86,23 @@ class FakeRequests:
         self.settled.append((order_id, payer_user_id))
 
 
+class FakePushes:
+    """Which orders have an M-Pesa payment under way, and since when."""
+
+    def __init__(self) -> None:
+        self.under_way: dict[int, datetime] = {}
+
+    def payment_in_progress(self, order_id: int, since: datetime) -> bool:
+        started = self.under_way.get(order_id)
+        return started is not None and started >= since
+
+
 class FakeUow:
     def __init__(self, *rows: PayOrderRow) -> None:
         self.pay_orders = FakeOrders(*rows)
         self.pay_requests = FakeRequests()
         self.webhooks = self.webhook_deliveries = FakeEvents()
+        self.order_pushes = FakePushes()
 
 
 def uow_of(*rows: PayOrderRow) -> tuple[UnitOfWork, FakeOrders]:
@@ -169,3 +181,13 @@ def test_mark_paid_refuses_a_late_payment_and_a_second_one():
     assert twice.value.code == "order_paid" and store.rows[1].payment_transaction_id == 99
     with pytest.raises(OrderNotFound):
         orders.mark_paid(uow, 2, 99, 25_000, T0)
+
+
+def test_an_order_whose_m_pesa_payment_is_under_way_is_refused_until_the_hold_lapses():
+    uow, _ = uow_of(row())
+    cast(FakeUow, uow).order_pushes.under_way[1] = T0
+    with pytest.raises(OrderNotPayable) as refused:
+        orders.lock_payable(uow, CODE, now=T0 + timedelta(minutes=1))
+    assert refused.value.code == "order_in_progress"
+    lapsed = T0 + rules.PAYMENT_HOLD + timedelta(seconds=1)
+    assert orders.lock_payable(uow, CODE, now=lapsed).id == 1

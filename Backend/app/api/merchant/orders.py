@@ -1,4 +1,5 @@
-"""Pay orders on the merchant API: create, get, list, cancel (docs/merchants.md).
+"""Pay orders on the merchant API: create, get, list, cancel, and an M-Pesa push for one
+(docs/merchants.md).
 
 Every answer is the order's snapshot (app/domain/records/pay_orders.py): the same JSON
 whether it is made now or replayed for an Idempotency-Key, so a retry reads exactly
@@ -25,6 +26,7 @@ from app.domain.records.pay_orders import OrderFilter, snapshot
 from app.errors import refused
 from app.services import orders, stellar_order_links
 from app.services.merchant_idempotency import Answer
+from app.services.mpesa import order_pushes
 
 _CURSOR = "o"  # the orders list's cursors
 
@@ -174,8 +176,13 @@ def _shown(api: Api, body: dict) -> dict:
 
 
 def _answer(api: Api, answer: Answer) -> JSONResponse:
+    """An order's answer, with how to pay it on Stellar."""
+    return _plain(Answer(answer.status, _shown(api, answer.body), answer.replayed))
+
+
+def _plain(answer: Answer) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return JSONResponse(_shown(api, answer.body), status_code=answer.status, headers=headers)
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
 @router.post(
@@ -278,3 +285,52 @@ async def cancel_order(
         orders.cancel, caller.merchant_id, order_id, key, datetime.now(UTC)
     )
     return _answer(api, answer)
+
+
+class MpesaPushIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"phone": "0712345678"}]}
+    )
+
+    phone: StrictStr = Field(
+        min_length=1, max_length=32, description="the customer's M-Pesa number"
+    )
+
+
+class MpesaPushOut(BaseModel):
+    object: str = Field(description="mpesa_push")
+    id: int
+    order_id: int
+    phone: str = Field(description="E.164")
+    amount: int = Field(description="cents: the order's")
+    status: str = Field(description="requested (the prompt is on its way)")
+    created_at: datetime
+
+
+@router.post(
+    "/orders/{order_id}/mpesa-push",
+    summary="Prompt a customer's phone to pay the order from M-Pesa (STK push)",
+    response_model=None,
+    responses={
+        202: {"model": MpesaPushOut, "description": "the prompt is on its way"},
+        **_NOT_FOUND,
+        **_WRITE,
+        409: _error("`order_paid`, `order_expired`, `order_canceled`; `idempotency_key_reused`"),
+    },
+)
+async def mpesa_push(
+    order_id: OrderId,
+    body: MpesaPushIn,
+    api: Api,
+    caller: SignedMerchant,
+    key: MerchantIdempotencyKey,
+) -> JSONResponse:
+    """An STK push for the order's exact amount, its code as account reference. The order
+    is paid once M-Pesa confirms the customer's payment (`order.paid`); paid meanwhile
+    another way, the customer's payment is returned to them. Errors: `invalid_phone`,
+    `invalid_amount` (an order with cents) (422), `order_not_found` (404), `order_paid`,
+    `order_expired`, `order_canceled` (409)."""
+    answer = await api.services.run(
+        order_pushes.start, caller.merchant_id, order_id, body.phone, key, datetime.now(UTC)
+    )
+    return _plain(answer)

@@ -111,3 +111,44 @@ class Deposit:
     updated_at: datetime
     query_errors: int = 0  # STK queries answered with an HTTP error
     last_query_error: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderPayment:
+    """A payment from M-Pesa toward a pay order (mpesa_order_payments)."""
+
+    id: int
+    source: str  # c2b
+    trans_id: str  # M-Pesa's receipt
+    bill_ref: str  # the account number the customer typed
+    amount: int  # cents
+    msisdn: str | None
+    payer_name: str | None
+    status: str  # confirming | paid | not_found | returning | returned | review
+    order_id: int | None
+    transaction_id: int | None
+    not_found: int
+    result_desc: str | None
+    received_at: datetime
+    next_check_at: datetime | None
+    settled_at: datetime | None
+    owed_transaction_id: int | None = None  # owed back to the payer
+    returned_transaction_id: int | None = None  # and returned
+    reversal_conversation_id: str | None = None
+    reversal_originator_id: str | None = None  # a status query finds the reversal by it
+
+
+@dataclass(frozen=True)
+class OrderPush:
+    """An STK push a merchant asked for, for one of its orders (mpesa_order_pushes)."""
+
+    id: int
+    order_id: int
+    phone: str  # E.164
+    amount: int  # cents
+    status: str  # requested | pending | answered | failed | unknown
+    checkout_request_id: str | None
+    result_code: str | None
+    result_desc: str | None
+    created_at: datetime
+    next_check_at: datetime | None = None  # when to ask M-Pesa (STK query) if no callback

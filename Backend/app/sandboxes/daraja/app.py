@@ -22,11 +22,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from app.sandboxes.daraja import (
+    c2b,
     control,
     errors,
     identifiers,
     payloads,
     processing,
+    reversals,
     statement,
     validation,
 )
@@ -173,6 +175,32 @@ async def transaction_status(request: Request) -> dict:
     )
 
 
+@router.post("/mpesa/c2b/v1/registerurl", summary="C2B: register the paybill's URLs")
+async def c2b_register(request: Request) -> dict:
+    """Where the shortcode's payments are validated and confirmed, and what happens
+    when validation does not answer (ResponseType Completed or Cancelled)."""
+    urls = c2b.registration(await _body(request), _config(request))
+    _store(request).register_c2b(urls)
+    return c2b.answer(c2b.REGISTERED)
+
+
+@router.post("/mpesa/c2b/v1/simulate", summary="C2B: a customer pays the paybill")
+async def c2b_simulate(request: Request) -> dict:
+    """A customer pays the shortcode from M-Pesa with an account number: validated at
+    the ValidationURL, then (if completed) confirmed at the ConfirmationURL."""
+    simulation = c2b.simulation(await _body(request), _config(request))
+    record, urls = c2b.accept(_store(request), simulation, time.time())
+    request.app.state.validator.start(record, urls)
+    return c2b.answer(c2b.ACCEPTED)
+
+
+@router.post("/mpesa/reversal/v1/request", summary="Transaction reversal")
+async def reversal(request: Request) -> dict:
+    """Give back a payment made into the paybill; the result is POSTed to ResultURL."""
+    req = reversals.request(await _body(request), _config(request))
+    return reversals.accept(_store(request), _config(request), req, time.time())
+
+
 def _error(error: DarajaError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status)
 
@@ -208,10 +236,12 @@ def create_app(data_dir: Path | str, config: SandboxConfig | None = None) -> Fas
         app.state.config = config
         app.state.store = Store(Path(data_dir))
         app.state.faults = Faults()
+        app.state.validator = c2b.Validator(app.state.store, config)
         sending = asyncio.create_task(CallbackSender(app.state.store).run())
         try:
             yield
         finally:
+            await app.state.validator.close()
             sending.cancel()
             with suppress(asyncio.CancelledError):
                 await sending

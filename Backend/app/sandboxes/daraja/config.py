@@ -40,6 +40,9 @@ class SandboxConfig:
     # Seconds between the two copies of a duplicated callback.
     duplicate_gap_s: float = 0.2
     token_ttl_s: int = TOKEN_TTL_S
+    # How long a C2B validation URL has to answer before the registration's
+    # ResponseType decides (Daraja waits about eight seconds).
+    c2b_validation_timeout_s: float = 8.0
 
     def __post_init__(self) -> None:
         if self.callback_delay_s < 0 or self.duplicate_gap_s < 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from app.sandboxes.daraja import errors, identifiers, payloads
+from app.sandboxes.daraja import errors, identifiers, payloads, reversals
 from app.sandboxes.daraja.config import SandboxConfig
 from app.sandboxes.daraja.scenarios import (
     SUCCESS_DESC,
@@ -19,7 +19,7 @@ from app.sandboxes.daraja.scenarios import (
     resolve,
     result_for,
 )
-from app.sandboxes.daraja.store import B2CRecord, Delivery, StkRecord, Store
+from app.sandboxes.daraja.store import B2CRecord, C2BRecord, Delivery, StkRecord, Store
 from app.sandboxes.daraja.validation import B2CPayment, StatusQuery, StkPush
 
 _COPIES = {"once": 1, "duplicate": 2, "none": 0}
@@ -163,6 +163,14 @@ def _status(store: Store, config: SandboxConfig, query: StatusQuery, at: float) 
     """(ResultCode, ResultDesc, TransactionID, parameters) of the query, as of `at`."""
     if not query.credentials_ok:
         return 2001, WRONG_INITIATOR_DESC, identifiers.failed_transaction_id(at), None
+    reversal = (
+        store.reversal(query.originator_conversation_id)
+        if query.originator_conversation_id
+        else None
+    )
+    if reversal is not None and reversal.settles_at <= at:
+        parameters = reversals.status_parameters(reversal, store, config)
+        return 0, SUCCESS_DESC, reversal.transaction_id, parameters
     payment = store.b2c(
         originator_conversation_id=query.originator_conversation_id,
         receipt=query.transaction_id,
@@ -174,6 +182,9 @@ def _status(store: Store, config: SandboxConfig, query: StatusQuery, at: float) 
     push = store.stk(receipt=query.transaction_id) if query.transaction_id else None
     if push is not None and push.settles_at <= at:
         return 0, SUCCESS_DESC, push.receipt, _stk_parameters(push, config)
+    paid_in = store.c2b(query.transaction_id) if query.transaction_id else None
+    if paid_in is not None and paid_in.status == "completed" and (paid_in.settled_at or at) <= at:
+        return 0, SUCCESS_DESC, paid_in.trans_id, _c2b_parameters(paid_in, config)
     code, desc = NOT_FOUND_BY_RECEIPT if query.transaction_id else NOT_FOUND_BY_ORIGINATOR
     return code, desc, identifiers.failed_transaction_id(at), None
 
@@ -206,4 +217,19 @@ def _stk_parameters(push: StkRecord, config: SandboxConfig) -> list:
         finalised_at=push.settles_at,
         conversation_id=push.checkout_request_id,
         originator_conversation_id=push.merchant_request_id,
+    )
+
+
+def _c2b_parameters(payment: C2BRecord, config: SandboxConfig) -> list:
+    return payloads.status_parameters(
+        receipt=payment.trans_id,
+        status="Completed",
+        amount=payment.amount,
+        debit_party=f"{payment.phone} - Sandbox Customer",
+        credit_party=f"{payment.shortcode} - {config.organization_name}",
+        reason_type="Pay Bill" if payment.command_id == "CustomerPayBillOnline" else "Buy Goods",
+        initiated_at=payment.created_at,
+        finalised_at=payment.settled_at,
+        conversation_id="",
+        originator_conversation_id="",
     )

@@ -1,7 +1,12 @@
 """The sandbox's state in SQLite under its data directory: issued tokens, every STK
-push and B2C payment with the outcome it was given, the scenario rules, and every
-callback planned and sent. It survives restarts, so a query after a restart answers
-as before and callbacks due meanwhile are still sent.
+push and B2C payment with the outcome it was given, the paybill's C2B URLs and
+payments, reversals, the scenario rules, and every callback planned and sent. It
+survives restarts, so a query after a restart answers as before and callbacks due
+meanwhile are still sent.
+
+Long (over 300 lines) because it is one class over one SQLite connection and its lock:
+every table's records and statements sit with the schema they read, and a request and
+its planned callbacks are written in one transaction.
 """
 
 from __future__ import annotations
@@ -70,6 +75,37 @@ CREATE TABLE IF NOT EXISTS callbacks (
     status_code INTEGER,
     error TEXT
 );
+CREATE TABLE IF NOT EXISTS c2b_urls (
+    shortcode TEXT PRIMARY KEY,
+    response_type TEXT NOT NULL,
+    confirmation_url TEXT NOT NULL,
+    validation_url TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS c2b_payments (
+    trans_id TEXT PRIMARY KEY,
+    command_id TEXT NOT NULL,
+    shortcode TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    bill_ref TEXT NOT NULL,
+    status TEXT NOT NULL,
+    validation TEXT,
+    created_at REAL NOT NULL,
+    settled_at REAL
+);
+CREATE TABLE IF NOT EXISTS reversals (
+    conversation_id TEXT PRIMARY KEY,
+    originator_conversation_id TEXT NOT NULL UNIQUE,
+    trans_id TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    result_code TEXT NOT NULL,
+    result_desc TEXT NOT NULL,
+    transaction_id TEXT NOT NULL,
+    result_url TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    settles_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS reversals_once ON reversals (trans_id) WHERE result_code = '0';
 CREATE INDEX IF NOT EXISTS callbacks_unsent ON callbacks (due_at) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS callbacks_by_reference ON callbacks (reference);
 """
@@ -115,7 +151,8 @@ class B2CRecord:
 class Delivery:
     """One callback: planned with its body, then sent once (never retried, as Daraja)."""
 
-    kind: str  # stk_callback | b2c_result | b2c_queue_timeout | status_result
+    # stk_callback | b2c_result | b2c_queue_timeout | status_result | c2b_confirmation
+    kind: str
     reference: str  # CheckoutRequestID, or the request's ConversationID
     url: str
     body: dict
@@ -124,6 +161,46 @@ class Delivery:
     sent_at: float | None = None
     status_code: int | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class C2BUrls:
+    shortcode: str
+    response_type: str  # Completed | Cancelled: what happens when validation is not answered
+    confirmation_url: str
+    validation_url: str
+
+
+@dataclass(frozen=True)
+class C2BRecord:
+    """A customer's payment to the paybill (or till): validated, then completed or not."""
+
+    trans_id: str
+    command_id: str
+    shortcode: str
+    phone: str
+    amount: int
+    bill_ref: str
+    status: str  # validating | completed | rejected | cancelled
+    validation: str | None  # what the validation URL answered (or why none counted)
+    created_at: float
+    settled_at: float | None = None
+
+
+@dataclass(frozen=True)
+class ReversalRecord:
+    """A reversal of a payment into the paybill: done ('0') or refused, and its result."""
+
+    conversation_id: str
+    originator_conversation_id: str
+    trans_id: str  # the payment reversed
+    amount: int
+    result_code: str
+    result_desc: str
+    transaction_id: str  # the reversal's own receipt (or `XXX0000000`)
+    result_url: str
+    created_at: float
+    settles_at: float
 
 
 def _columns(record_type: type) -> str:
@@ -172,7 +249,12 @@ class Store:
             self._conn.execute("UPDATE tokens SET expires_at = ? WHERE expires_at > ?", (now, now))
 
     # Requests, each written with its planned callbacks in one transaction
-    def _add(self, table: str, record: StkRecord | B2CRecord, deliveries: list[Delivery]) -> None:
+    def _add(
+        self,
+        table: str,
+        record: StkRecord | B2CRecord | C2BRecord | ReversalRecord,
+        deliveries: list[Delivery],
+    ) -> None:
         kind = type(record)
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -204,6 +286,60 @@ class Store:
     def add_deliveries(self, deliveries: list[Delivery]) -> None:
         with self._lock:
             self._insert_deliveries(deliveries)
+
+    # C2B: the URLs a shortcode registered, and the payments customers made to it
+    def register_c2b(self, urls: C2BUrls) -> None:
+        """Register (or replace) the shortcode's URLs."""
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO c2b_urls VALUES (?, ?, ?, ?)", astuple(urls))
+
+    def c2b_urls(self, shortcode: str) -> C2BUrls | None:
+        row = self._one("SELECT * FROM c2b_urls WHERE shortcode = ?", (shortcode,))
+        return C2BUrls(**dict(row)) if row else None
+
+    def add_c2b(self, record: C2BRecord) -> None:
+        """Raises sqlite3.IntegrityError if the TransID is taken."""
+        self._add("c2b_payments", record, [])
+
+    def c2b(self, trans_id: str) -> C2BRecord | None:
+        row = self._one("SELECT * FROM c2b_payments WHERE trans_id = ?", (trans_id,))
+        return C2BRecord(**dict(row)) if row else None
+
+    def settle_c2b(
+        self, trans_id: str, status: str, validation: str, at: float, deliveries: list[Delivery]
+    ) -> None:
+        """The payment's end (completed, rejected, cancelled) and its confirmation, if any."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    "UPDATE c2b_payments SET status = ?, validation = ?, settled_at = ?"
+                    " WHERE trans_id = ?",
+                    (status, validation, at, trans_id),
+                )
+                self._insert_deliveries(deliveries)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def add_reversal(self, record: ReversalRecord, deliveries: list[Delivery]) -> None:
+        """Raises sqlite3.IntegrityError when the payment was reversed already."""
+        self._add("reversals", record, deliveries)
+
+    def reversal(self, originator_conversation_id: str) -> ReversalRecord | None:
+        row = self._one(
+            "SELECT * FROM reversals WHERE originator_conversation_id = ?",
+            (originator_conversation_id,),
+        )
+        return ReversalRecord(**dict(row)) if row else None
+
+    def reversed_payment(self, trans_id: str) -> ReversalRecord | None:
+        """The reversal that returned this payment, if one did."""
+        row = self._one(
+            "SELECT * FROM reversals WHERE trans_id = ? AND result_code = '0'", (trans_id,)
+        )
+        return ReversalRecord(**dict(row)) if row else None
 
     def stk(self, *, checkout_request_id: str = "", receipt: str = "") -> StkRecord | None:
         row = self._one(

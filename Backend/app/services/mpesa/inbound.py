@@ -22,11 +22,29 @@ from app.integrations.daraja_payloads import (
     read_json,
 )
 from app.services.inbound_callbacks import record_outcome
-from app.services.mpesa import payouts, stk_results
+from app.services.mpesa import (
+    order_payment_results,
+    order_payments,
+    order_pushes,
+    order_returns,
+    payouts,
+    stk_results,
+)
 
 log = logging.getLogger("paytrace.callbacks")
 
-MPESA_KINDS = ("stk", "b2c_result", "b2c_timeout", "status_result", "status_timeout")
+MPESA_KINDS = (
+    "stk",
+    "b2c_result",
+    "b2c_timeout",
+    "status_result",
+    "status_timeout",
+    "c2b_validation",
+    "c2b_confirmation",
+    "reversal_result",
+    "reversal_timeout",
+    "order_stk",
+)
 # A callback still 'received' this long after it arrived is processed again.
 STALE_AFTER = timedelta(seconds=60)
 
@@ -43,6 +61,16 @@ def process_mpesa(
 ) -> str:
     """Act on a stored M-Pesa callback, once whatever the number of deliveries;
     returns its outcome ('malformed' when it is not a body Daraja sends)."""
+    if kind == "c2b_confirmation":
+        return order_payments.confirm(
+            uow, callback_id, body, shortcode=policy.paybill, now=now or datetime.now(UTC)
+        )
+    if kind == "order_stk":
+        return order_pushes.callback(uow, callback_id, body, now=now or datetime.now(UTC))
+    if kind == "c2b_validation":
+        # Answered when it came, or never: M-Pesa has long decided without it.
+        record_outcome(uow, callback_id, "unanswered", "its processing failed when it came")
+        return "unanswered"
     try:
         payload = read_json(body)
         if kind == "stk":
@@ -55,12 +83,23 @@ def process_mpesa(
                 confirm_over=policy.confirm_deposits_over_cents,
                 now=now,
             )
+        if kind.startswith("reversal"):
+            reversal = parse_b2c_result(payload, queue_timeout=kind.endswith("_timeout"))
+            return order_returns.reversal_hint(
+                uow, callback_id, reversal.originator_conversation_id
+            )
         parse = parse_b2c_result if kind.startswith("b2c") else parse_status_result
         payment = parse(payload, queue_timeout=kind.endswith("_timeout"))
     except MalformedPayload as exc:
         log.warning("malformed M-Pesa callback", extra={"callback_id": callback_id, "kind": kind})
         record_outcome(uow, callback_id, "malformed", str(exc))
         return "malformed"
+    if kind.startswith("status") and order_payment_results.answers(
+        uow, payment.query_conversation_id
+    ):
+        return order_payment_results.settle(
+            uow, payment, policy=policy, callback_id=callback_id, now=now
+        )
     return payouts.settle(uow, payment, policy=policy, callback_id=callback_id, now=now)
 
 

@@ -37,13 +37,15 @@ SERIOUS = ("conflict", "amount_mismatch", "paid_after_release", "mismatch")
 
 @dataclass(frozen=True)
 class CheckPolicy:
-    """When to ask M-Pesa again, how many "no such transaction" answers release, and
-    which deposits a callback alone may not credit."""
+    """When to ask M-Pesa again, how many "no such transaction" answers release, which
+    deposits a callback alone may not credit, and whose paybill PayTrace's is."""
 
     status_interval_s: float = 120.0
     release_after_not_found: int = 2
     # Deposits over this are credited only once an STK query confirms the callback.
     confirm_deposits_over_cents: int = 0
+    # PayTrace's paybill: C2B payments to another shortcode are not PayTrace's.
+    paybill: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CheckPolicy:
@@ -51,6 +53,7 @@ class CheckPolicy:
             status_interval_s=settings.mpesa_status_query_interval_s,
             release_after_not_found=settings.mpesa_release_after_not_found,
             confirm_deposits_over_cents=settings.mpesa_confirm_deposits_over_cents,
+            paybill=settings.daraja_shortcode,
         )
 
 
@@ -121,7 +124,7 @@ def _match(
             return None, None, "unknown_request", "no withdrawal has this OriginatorConversationID"
         return found, None, None, None
     query = uow.status_queries.lock(outcome.query_conversation_id or "")
-    if query is None:
+    if query is None or query.withdrawal_id is None:
         return None, None, "unknown_request", "PayTrace asked no status query with this id"
     found = uow.withdrawals.lock_by_id(query.withdrawal_id)
     if query.answered_at is not None:
