@@ -30,7 +30,7 @@ from africastalking.Service import AfricasTalkingException, validate_phone
 
 from app.config import Settings
 from app.domain.money import CENTS_PER_SHILLING
-from app.integrations.sms import SANDBOX_API_KEY, SmsOutcome, classify_transport_error
+from app.integrations.sms import SmsOutcome, at_account, classify_transport_error
 
 CURRENCY = "KES"
 FIND_PATH = "/query/transaction/find"
@@ -175,12 +175,7 @@ class AfricasTalkingAirtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> AfricasTalkingAirtime:
         """The production adapter, or the same SDK pointed at the local sandbox."""
-        base_url = settings.at_base_url or None
-        if settings.at_api_key is None:
-            base_url = base_url or settings.base_url.rstrip("/") + "/sandbox/at"
-            api_key = SANDBOX_API_KEY
-        else:
-            api_key = settings.at_api_key.get_secret_value()
+        base_url, api_key = at_account(settings)
         return cls(
             username=settings.at_username,
             api_key=api_key,

@@ -53,6 +53,15 @@ AT_STATUSES = {
 SANDBOX_API_KEY = "local-sandbox-key"
 
 
+def at_account(settings: Settings) -> tuple[str | None, str]:
+    """(base URL or None for AT's own, API key) every AT adapter uses: AT's with a real
+    key; without one, the same SDK pointed at PayTrace's local AT sandbox."""
+    base_url = settings.at_base_url or None
+    if settings.at_api_key is None:
+        return base_url or settings.base_url.rstrip("/") + "/sandbox/at", SANDBOX_API_KEY
+    return base_url, settings.at_api_key.get_secret_value()
+
+
 class SmsOutcome(StrEnum):
     ACCEPTED = "accepted"
     PERMANENT = "permanent"
@@ -185,12 +194,7 @@ class AfricasTalkingSms:
     @classmethod
     def from_settings(cls, settings: Settings) -> AfricasTalkingSms:
         """The production adapter, or the same SDK pointed at the local sandbox."""
-        base_url = settings.at_base_url or None
-        if settings.at_api_key is None:
-            base_url = base_url or settings.base_url.rstrip("/") + "/sandbox/at"
-            api_key = SANDBOX_API_KEY
-        else:
-            api_key = settings.at_api_key.get_secret_value()
+        base_url, api_key = at_account(settings)
         return cls(
             username=settings.at_username,
             api_key=api_key,
