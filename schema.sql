@@ -1137,11 +1137,14 @@ CREATE INDEX merchant_idempotency_keys_created_idx ON merchant_idempotency_keys 
 CREATE TABLE merchant_payments (
     transaction_id BIGINT      PRIMARY KEY REFERENCES journal_transactions (id),
     merchant_id    BIGINT      NOT NULL REFERENCES merchants (id),
-    payer_user_id  BIGINT      NOT NULL REFERENCES users (id),
+    -- The payer's wallet; NULL for an order paid from M-Pesa or Stellar (migration 0030).
+    payer_user_id  BIGINT      REFERENCES users (id),
     amount         BIGINT      NOT NULL CHECK (amount > 0),
     -- The merchant's fee, taken from the merchant's account (the payer pays none).
     fee            BIGINT      NOT NULL CHECK (fee >= 0 AND fee <= amount),
-    channel        TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'admin', 'system')),
+    channel        TEXT        NOT NULL
+        CONSTRAINT merchant_payments_channel_check
+        CHECK (channel IN ('ussd', 'api', 'admin', 'system', 'mpesa', 'stellar')),
     created_at     TIMESTAMPTZ NOT NULL,
     -- The pay order this payment paid (NULL: a payment at the till; migration 0018). One
     -- payment per order.
@@ -1149,7 +1152,25 @@ CREATE TABLE merchant_payments (
     -- What has been refunded of it (migration 0019), written by each refund's transaction
     -- under the merchant account's lock: never more than was paid.
     refunded_amount BIGINT     NOT NULL DEFAULT 0,
-    CONSTRAINT merchant_payments_refunded_check CHECK (refunded_amount BETWEEN 0 AND amount)
+    -- A pay order paid from a rail (migration 0030): its payer as the rail names them.
+    -- The M-Pesa receipt (TransID) or the Stellar transaction's hash.
+    rail_receipt   TEXT,
+    -- The M-Pesa phone MASKED (NULL when M-Pesa gave no whole number; the whole one stays
+    -- with mpesa_order_payments) or the Stellar sender's address.
+    rail_payer     TEXT,
+    -- The first name M-Pesa gave with the payment, if any.
+    rail_payer_name TEXT       CHECK (length(rail_payer_name) BETWEEN 1 AND 100),
+    CONSTRAINT merchant_payments_refunded_check CHECK (refunded_amount BETWEEN 0 AND amount),
+    -- A wallet payer or a rail's payer, never both, tied to the channel; a Stellar payer
+    -- is an address, an M-Pesa one never five digits in a row (masked).
+    CONSTRAINT merchant_payments_payer_check
+        CHECK ((channel IN ('mpesa', 'stellar')) = (payer_user_id IS NULL)
+               AND (channel IN ('mpesa', 'stellar')) = (rail_receipt IS NOT NULL)
+               AND (channel = 'stellar') <= (rail_payer IS NOT NULL)
+               AND (channel = 'stellar') <= (rail_payer ~ '^[GM][A-Z2-7]{55,68}$')
+               AND (channel = 'mpesa') <= (rail_payer IS NULL OR rail_payer !~ '[0-9]{5}')
+               AND (channel = 'mpesa' OR rail_payer_name IS NULL)
+               AND (channel IN ('mpesa', 'stellar')) <= (order_id IS NOT NULL))
 );
 CREATE INDEX merchant_payments_merchant_idx ON merchant_payments (merchant_id, transaction_id);
 CREATE INDEX merchant_payments_payer_idx ON merchant_payments (payer_user_id, transaction_id);
@@ -1158,8 +1179,8 @@ CREATE UNIQUE INDEX merchant_payments_order_idx ON merchant_payments (order_id)
 
 -- ---- refunds of payments to a till (migration 0019) --------------------------------
 -- A refund from a wallet-paid payment succeeds in the transaction that asks for it; the
--- states pending and failed are for refunds that must go out through a rail (a payment
--- made from M-Pesa), which are not built yet.
+-- states pending and failed are for refunds that must go out through a rail (a pay order
+-- paid from M-Pesa or Stellar, migration 0030), which are not built yet.
 CREATE TABLE merchant_refunds (
     id                     BIGSERIAL   PRIMARY KEY,
     public_id              TEXT        NOT NULL UNIQUE CHECK (public_id ~ '^re_[0-9a-f]{24}$'),

@@ -12,8 +12,9 @@ of paying it), and moves the order to partially_refunded or refunded in the same
 transaction. The merchant's fee on the payment is not returned: it paid for the payment
 that happened. The merchant's account is never taken below zero: a refund larger than
 it holds is refused. A refund drawn from a wallet succeeds in the transaction that asks
-for it; `pending` and `failed` are for refunds that must go out through a rail (a
-payment made from M-Pesa), not built yet.
+for it; `pending` and `failed` are for refunds that must go out through a rail (a pay
+order paid from M-Pesa or Stellar: its payment is listed, with no wallet payer, and
+refused here as `refund_through_rail_unavailable` until that is built).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def refund(
     """Refund (part of) a payment to the merchant's till (201 with the refund); commits.
     Raises ValidationFailed ('invalid_amount', 'invalid_payment', 'invalid_reason',
     'invalid_idempotency_key'), PaymentNotFound, NotRefundable ('payment_reversed',
-    'payment_fully_refunded', 'exceeds_refundable', 'insufficient_merchant_balance'),
+    'payment_fully_refunded', 'exceeds_refundable', 'insufficient_merchant_balance',
+    'refund_through_rail_unavailable': paid from M-Pesa or Stellar),
     IdempotencyConflict, ServiceUnavailable."""
     a = _checked(ask)
     fingerprint = request_hash(
@@ -115,6 +117,13 @@ def _refund(uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime) -> t
     merchant = uow.merchants.get(merchant_id)
     if found is None or merchant is None:
         raise PaymentNotFound("no payment to this merchant has this reference")
+    if found.payer_user_id is None:
+        # Paid from M-Pesa or Stellar: its money went back out through the rail, never
+        # to a wallet the payer may not have. Nothing is written.
+        raise NotRefundable(
+            "refund_through_rail_unavailable",
+            "this payment was made from M-Pesa or Stellar: it cannot be refunded here yet",
+        )
     # A payment of a pay order: the order's row FIRST, then the accounts, the lock order
     # of paying it; refunds of one order queue here holding no account lock.
     if found.order_id is not None:

@@ -39,6 +39,7 @@ from app.domain.records.stellar_refunds import RefundRow
 from app.integrations.stellar import cents_to_amount
 from app.services import orders
 from app.services.ledger import request_hash, sms_time
+from app.services.merchant_payments import rail_payments
 from app.services.merchant_payments.tills import merchant_fee
 from app.services.notifications import sms_message
 from app.services.stellar_order_links import OrderNamed, shorten
@@ -117,6 +118,15 @@ def take(uow: UnitOfWork, payment: Arrived, named: OrderNamed, now: datetime) ->
         return _owed(payment, f"merchant {merchant.till_number} is {merchant.status}", order.id)
     transaction_id = _post(uow, payment, order, merchant, now)
     orders.mark_paid(uow, order.id, transaction_id, order.amount, now)
+    rail_payments.record(
+        uow,
+        transaction_id=transaction_id,
+        order=order,
+        merchant=merchant,
+        channel=rail_payments.STELLAR,
+        payer=rail_payments.stellar_payer(payment.tx_hash, payment.from_address),
+        paid_at=now,
+    )
     return Taken(PAID, None, order.id, transaction_id)
 
 

@@ -54,7 +54,9 @@ def test_a_merchant_reads_its_own_payments_newest_first_page_by_page(
     assert newest["payer"] == {
         "name": "Jane O.",
         "phone": phone_of(1)[:5] + "****" + phone_of(1)[-4:],
+        "stellar_address": None,  # a wallet's payer: no rail named them
     }
+    assert newest["rail_receipt"] is None
     cursor = page.json()["next_cursor"]
     assert cursor is not None
     rest = get(http, shop, f"{PATH}?limit=1&cursor={cursor}").json()

@@ -7,11 +7,13 @@ issue's race: one order paid at once from a wallet and from M-Pesa is paid once.
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import psycopg2.errors
 import pytest
 from pydantic import SecretStr
 
@@ -20,6 +22,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.errors import OrderNotPayable
 from app.services import orders
 from tests.support.daraja import reversal_body
+from tests.support.merchants import Keyed, fresh_timestamp, key_for, signed_request
 from tests.support.mpesa import mpesa_rig, rows
 from tests.support.order_mpesa import (
     AMOUNT,
@@ -51,6 +54,18 @@ def rig(live_settings, database, tmp_path):
         rig.merchant = onboard(database)
         register(rig)
         yield rig
+
+
+def get(http: httpx.Client, keyed: Keyed, path: str) -> httpx.Response:
+    t = fresh_timestamp(keyed.key_id, "GET", path)
+    return signed_request(http, keyed, "GET", path, timestamp=t)
+
+
+def post(http: httpx.Client, keyed: Keyed, body: dict, key: str = "r1") -> httpx.Response:
+    path, raw = "/api/v1/merchant/refunds", json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    t = fresh_timestamp(keyed.key_id, "POST", path, raw)
+    return signed_request(http, keyed, "POST", path, raw, timestamp=t, headers=headers)
 
 
 def c2b_callbacks(rig) -> list[tuple[str, str]]:
@@ -88,6 +103,62 @@ def test_an_order_paid_from_the_paybill_is_paid_once_m_pesa_confirmed(rig):
     rig.settle_for(0.5)  # nothing more happens
     assert len(rig.journal("mpesa_order_payment")) == 1
     assert check_ledger(rig.database).sound
+
+
+def test_an_order_paid_from_m_pesa_is_listed_with_its_receipt_and_a_masked_phone(rig):
+    order = new_order(rig.database, rig.merchant.id)
+    pay_from_mpesa(rig, order["code"], KES)
+    rig.until(lambda: order_status(rig.database, order["id"]) == "paid")
+    [(trans_id, *_, tx_id)] = order_payments(rig.database)
+    keyed = key_for(rig.database, rig.settings, rig.merchant.id)
+
+    with httpx.Client(base_url=rig.paytrace.url, timeout=10) as http:
+        listed = get(http, keyed, "/api/v1/merchant/payments")
+        refused = post(http, keyed, {"payment": listed.json()["payments"][0]["reference"]})
+
+    assert listed.status_code == 200, listed.text
+    [payment] = listed.json()["payments"]
+    assert payment == {
+        "reference": rig.journal("mpesa_order_payment")[0][1],
+        "amount": AMOUNT,
+        "fee": FEE,
+        "net": AMOUNT - FEE,
+        "payer": {"name": "Sandbox C.", "phone": "+2547****0777", "stellar_address": None},
+        "channel": "mpesa",
+        "rail_receipt": trans_id,
+        "created_at": payment["created_at"],
+    }
+    # Written with the order's payment: the same journal transaction, the order's row.
+    assert rows(
+        rig.database,
+        "SELECT transaction_id, order_id, payer_user_id, rail_payer FROM merchant_payments",
+    ) == [(tx_id, order["id"], None, "+2547****0777")]
+    assert CUSTOMER[3:] not in listed.text  # the whole number is never shown
+    # Not refundable through the API until refunds go back through M-Pesa: nothing moved.
+    assert (refused.status_code, refused.json()["error"]) == (
+        409,
+        "refund_through_rail_unavailable",
+    )
+    assert rows(rig.database, "SELECT count(*) FROM merchant_refunds") == [(0,)]
+    assert balance_of(rig.database, rig.merchant.account_id) == AMOUNT - FEE
+    assert order_status(rig.database, order["id"]) == "paid"
+
+
+def test_the_database_refuses_a_rail_payment_with_a_whole_phone_or_a_wallet_payer(rig, payer):
+    order = new_order(rig.database, rig.merchant.id)
+    pay_from_mpesa(rig, order["code"], KES)
+    rig.until(lambda: order_status(rig.database, order["id"]) == "paid")
+    for change in (
+        "rail_payer = '+254712000777'",
+        f"payer_user_id = {payer}",
+        "rail_receipt = NULL",
+        "channel = 'ussd'",
+        "order_id = NULL",
+        "channel = 'stellar'",
+    ):
+        refused = pytest.raises(psycopg2.errors.CheckViolation, match="merchant_payments_payer")
+        with refused, rig.database.connection() as conn, conn.cursor() as cur:
+            cur.execute(f"UPDATE merchant_payments SET {change}")
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,11 @@ import httpx
 import pytest
 from stellar_sdk import MuxedAccount
 
+from app.api.merchant.payments import PaymentOut
 from app.db.unit_of_work import UnitOfWork
-from app.errors import OrderNotPayable
+from app.errors import NotRefundable, OrderNotPayable
 from app.integrations.stellar import Horizon
-from app.services import merchants, orders
+from app.services import merchant_refunds, merchants, orders
 from app.services.incoming_payments import WatchPass
 from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments.payments import MerchantPaymentRequest
@@ -137,6 +138,40 @@ def test_an_order_paid_by_memo_is_paid_once_to_its_merchant(world):
         ("order.paid",)
     ]
     assert check_ledger(database).sound
+
+
+def test_an_order_paid_on_stellar_is_listed_with_its_sender_and_not_refundable_yet(world):
+    database, merchant, outside, sender, system = world
+    order = new_order(database, merchant.id, "o1")
+    tx_hash = pay_on_stellar(outside, sender, pay_details(payee_of(system), order))
+    assert watcher(world).poll_once() == WatchPass(seen=1, order_paid=1)
+    [paid] = taken(database)
+
+    rows, more = merchants.payments_page(UnitOfWork(database), merchant.id, limit=10)
+
+    assert more is False
+    [payment] = [PaymentOut.of(row).model_dump() for row in rows]
+    assert {k: payment[k] for k in ("amount", "fee", "channel", "rail_receipt")} == {
+        "amount": AMOUNT,
+        "fee": FEE,
+        "channel": "stellar",
+        "rail_receipt": tx_hash,
+    }
+    assert payment["payer"] == {
+        "name": None,
+        "phone": None,
+        "stellar_address": sender.public_key,
+    }
+    assert query(
+        database,
+        "SELECT transaction_id, order_id, payer_user_id FROM merchant_payments",
+    ) == [(paid.transaction_id, order["id"], None)]
+    ask = merchant_refunds.RefundAsk(payment["reference"], None)
+    with pytest.raises(NotRefundable) as refused:
+        merchant_refunds.refund(UnitOfWork(database), merchant.id, "r1", ask, datetime.now(UTC))
+    assert refused.value.code == "refund_through_rail_unavailable"
+    assert query(database, "SELECT count(*) FROM merchant_refunds") == [(0,)]
+    assert merchant_balance(database, merchant.id) == AMOUNT - FEE
 
 
 def test_a_replayed_or_duplicated_watcher_pass_takes_the_payment_once(world):

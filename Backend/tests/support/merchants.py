@@ -60,10 +60,15 @@ class Keyed:
 def keyed_merchant(database: Database, settings: Settings, till: str = "512345") -> Keyed:
     """A merchant with one live key, through the real services."""
     merchant = merchants.onboard(UnitOfWork(database), application(till)).merchant
+    return key_for(database, settings, merchant.id)
+
+
+def key_for(database: Database, settings: Settings, merchant_id: int) -> Keyed:
+    """A live key issued to an onboarded merchant, through the real services."""
     issued = merchant_keys.issue_key(
-        UnitOfWork(database), SecretBox.from_settings(settings), merchant.id
+        UnitOfWork(database), SecretBox.from_settings(settings), merchant_id
     )
-    return Keyed(merchant.id, issued.key.key_id, issued.secret)
+    return Keyed(merchant_id, issued.key.key_id, issued.secret)
 
 
 _SIGNED: set[tuple[int, str, str, str, bytes]] = set()

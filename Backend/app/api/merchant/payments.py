@@ -2,7 +2,10 @@
 
 What payers paid to its till, newest first, each with the fee it took: the rows a
 merchant reconciles its till against. A payer is shown as a shop would see them on a
-receipt: a first name and an initial, the phone masked.
+receipt: a first name and an initial, the phone masked. A pay order paid from M-Pesa
+(`channel` `mpesa`) shows M-Pesa's receipt and the name and masked phone M-Pesa gave
+(either may be null: M-Pesa may withhold them); one paid on Stellar (`stellar`) shows the
+transaction's hash and the sender's address.
 """
 
 from __future__ import annotations
@@ -46,8 +49,11 @@ def shown_name(full_name: str) -> str:
 
 
 class PayerOut(BaseModel):
-    name: str = Field(description="first name and the initial of the last")
-    phone: str = Field(description="masked")
+    name: str | None = Field(description="first name and the initial of the last")
+    phone: str | None = Field(description="masked; null for a Stellar payer")
+    stellar_address: str | None = Field(
+        default=None, description="the Stellar account that paid (channel `stellar`)"
+    )
 
 
 class PaymentOut(BaseModel):
@@ -58,7 +64,11 @@ class PaymentOut(BaseModel):
     fee: int = Field(description="cents the merchant's fee took")
     net: int = Field(description="amount - fee: what the merchant's balance grew by")
     payer: PayerOut
-    channel: str = Field(description="ussd | api")
+    channel: str = Field(description="ussd | api | mpesa | stellar")
+    rail_receipt: str | None = Field(
+        default=None,
+        description="M-Pesa's receipt (`mpesa`) or the Stellar transaction's hash (`stellar`)",
+    )
     created_at: datetime
 
     @classmethod
@@ -68,8 +78,14 @@ class PaymentOut(BaseModel):
             amount=row.amount,
             fee=row.fee,
             net=row.amount - row.fee,
-            payer=PayerOut(name=shown_name(row.payer_name), phone=mask(row.payer_phone)),
+            payer=PayerOut(
+                name=shown_name(row.payer_name) if row.payer_name else None,
+                # mask() of an M-Pesa phone stored masked changes nothing: never whole.
+                phone=mask(row.payer_phone) if row.payer_phone else None,
+                stellar_address=row.stellar_sender,
+            ),
             channel=row.channel,
+            rail_receipt=row.rail_receipt,
             created_at=row.created_at,
         )
 

@@ -85,6 +85,7 @@ RefundId = Annotated[str, Path(min_length=1, max_length=40)]
         404: _error("`payment_not_found`: no payment to this merchant has this reference"),
         409: _error(
             "`payment_fully_refunded`, `exceeds_refundable`, `insufficient_merchant_balance`,"
+            " `refund_through_rail_unavailable` (paid from M-Pesa or Stellar),"
             " `idempotency_key_reused`"
         ),
         422: _error("`invalid_amount`, `invalid_payment`, `invalid_reason`, `validation_failed`"),

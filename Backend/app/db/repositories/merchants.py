@@ -15,7 +15,13 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
-from app.domain.records.merchants import MerchantKeyRow, MerchantRow, ReceivedPayment, SigningKey
+from app.domain.records.merchants import (
+    MerchantKeyRow,
+    MerchantRow,
+    RailPayer,
+    ReceivedPayment,
+    SigningKey,
+)
 
 
 class TillTaken(Exception):
@@ -154,11 +160,15 @@ class MerchantRepository:
         with self._conn.cursor() as cur:
             cur.execute(
                 """
-                SELECT p.transaction_id, t.reference, p.amount, p.fee, u.full_name, u.phone,
-                       p.channel, p.created_at
+                SELECT p.transaction_id, t.reference, p.amount, p.fee,
+                       COALESCE(u.full_name, p.rail_payer_name),
+                       CASE WHEN p.channel = 'stellar' THEN NULL
+                            ELSE COALESCE(u.phone, p.rail_payer) END,
+                       p.channel, p.created_at, p.rail_receipt,
+                       CASE WHEN p.channel = 'stellar' THEN p.rail_payer END
                 FROM merchant_payments p
                 JOIN journal_transactions t ON t.id = p.transaction_id
-                JOIN users u ON u.id = p.payer_user_id
+                LEFT JOIN users u ON u.id = p.payer_user_id
                 WHERE p.merchant_id = %(merchant)s
                   AND (%(before)s::bigint IS NULL OR p.transaction_id < %(before)s)
                 ORDER BY p.transaction_id DESC
@@ -183,24 +193,29 @@ class MerchantRepository:
         *,
         transaction_id: int,
         merchant_id: int,
-        payer_user_id: int,
+        payer_user_id: int | None,
         amount: int,
         fee: int,
         channel: str,
         created_at: datetime,
         order_id: int | None = None,
+        rail: RailPayer | None = None,
     ) -> None:
-        """The payment's row beside its journal transaction (the same database transaction)."""
+        """The payment's row beside its journal transaction (the same database transaction):
+        a wallet's payer, or (`rail`, payer_user_id None) the rail's."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 INSERT INTO merchant_payments
                     (transaction_id, merchant_id, payer_user_id, amount, fee, channel, created_at,
-                     order_id)
+                     order_id, rail_receipt, rail_payer, rail_payer_name)
                 VALUES (%(tx)s, %(merchant)s, %(payer)s, %(amount)s, %(fee)s, %(channel)s,
-                        %(created_at)s, %(order)s)
+                        %(created_at)s, %(order)s, %(receipt)s, %(rail_payer)s, %(rail_name)s)
                 """,
                 {
+                    "receipt": rail.receipt if rail else None,
+                    "rail_payer": rail.payer if rail else None,
+                    "rail_name": rail.payer_name if rail else None,
                     "tx": transaction_id,
                     "merchant": merchant_id,
                     "payer": payer_user_id,

@@ -69,10 +69,21 @@ class ReceivedPayment:
     reference: str
     amount: int  # cents the payer paid
     fee: int  # cents the merchant's fee took from it
-    payer_name: str
-    payer_phone: str  # E.164; the merchant API shows it masked
-    channel: str
+    payer_name: str | None  # the wallet's owner, or the first name M-Pesa gave (or None)
+    payer_phone: str | None  # a wallet's E.164 (shown masked), or an M-Pesa phone MASKED
+    channel: str  # ussd | api | mpesa | stellar ...
     created_at: datetime
+    rail_receipt: str | None = None  # M-Pesa's receipt or the Stellar transaction's hash
+    stellar_sender: str | None = None  # the Stellar address that paid
+
+
+@dataclass(frozen=True, slots=True)
+class RailPayer:
+    """Who paid an order from a rail, as its merchant_payments row keeps them."""
+
+    receipt: str  # M-Pesa's receipt (TransID) or the Stellar transaction's hash
+    payer: str | None  # the M-Pesa phone MASKED, or the Stellar sender's address
+    payer_name: str | None = None  # the first name M-Pesa gave, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +92,7 @@ class RefundablePayment:
 
     transaction_id: int
     reference: str
-    payer_user_id: int
+    payer_user_id: int | None  # None: paid from a rail (M-Pesa, Stellar)
     amount: int  # cents paid
     refunded_amount: int  # cents refunded so far
     reversed: bool  # an operator reversed it: its money is back with the payer

@@ -20,5 +20,6 @@ are the payment's, and it is marked paid in the same transaction (docs/merchants
 "Paying a pay order"). `payments._pay_once` is the movement both share.
 
 `tills.py`: finding the merchant at a till and quoting a payment (no money moves);
-`payments.py`: the payment itself.
+`payments.py`: the payment itself; `rail_payments.py`: the row of a pay order paid from
+M-Pesa or Stellar (no wallet payer).
 """

@@ -25,6 +25,7 @@ from app.errors import PayTraceError
 from app.integrations.daraja_payloads import PaymentOutcome, Verdict
 from app.services import orders
 from app.services.ledger import request_hash, sms_time, with_fresh_reference
+from app.services.merchant_payments import rail_payments
 from app.services.merchant_payments.tills import merchant_fee, order_label, payable
 from app.services.mpesa import order_returns
 from app.services.mpesa.order_returns import owe_back, payer_phone
@@ -185,6 +186,17 @@ def pay_or_return(
     assert merchant is not None
     tx_id = _credit(uow, payment, order, merchant, paid_at)
     orders.mark_paid(uow, order.id, tx_id, payment.amount, paid_at)
+    rail_payments.record(
+        uow,
+        transaction_id=tx_id,
+        order=order,
+        merchant=merchant,
+        channel=rail_payments.MPESA,
+        payer=rail_payments.mpesa_payer(
+            payment.trans_id, payer_phone(payment.msisdn), payment.payer_name
+        ),
+        paid_at=paid_at,
+    )
     uow.order_payments.finish(
         payment.id,
         status="paid",
