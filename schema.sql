@@ -77,7 +77,8 @@ CREATE TABLE outbox (
     id               BIGSERIAL PRIMARY KEY,
     kind             TEXT        NOT NULL CHECK (kind IN ('sms', 'stellar', 'mpesa_stk',
                                                           'mpesa_b2c', 'at_airtime',
-                                                          'mpesa_reversal', 'mpesa_order_stk')),
+                                                          'mpesa_reversal', 'mpesa_order_stk',
+                                                          'daraja_b2b')),
     payload          JSONB       NOT NULL,
     dedupe_key       TEXT        NOT NULL UNIQUE,
     status           TEXT        NOT NULL DEFAULT 'pending'
@@ -735,7 +736,8 @@ CREATE TABLE inbound_callbacks (
                  CHECK (kind IN ('stk', 'b2c_result', 'b2c_timeout', 'status_result',
                                  'status_timeout', 'sms_delivery', 'airtime_status',
                                  'c2b_validation', 'c2b_confirmation', 'reversal_result',
-                                 'reversal_timeout', 'order_stk')),
+                                 'reversal_timeout', 'order_stk', 'b2b_result',
+                                 'b2b_timeout')),
     -- The request path, its secret token masked.
     path         TEXT        NOT NULL CHECK (length(path) <= 500),
     query        TEXT        CHECK (length(query) <= 500),
@@ -1674,12 +1676,28 @@ CREATE TABLE bill_payments (
     check_after     TIMESTAMPTZ,
     created_at      TIMESTAMPTZ NOT NULL,
     ended_at        TIMESTAMPTZ,
+    -- The B2B rail's (migration 0031): the status answers that found no such
+    -- transaction, and KPLC prepaid's token and units.
+    not_found_answers INTEGER NOT NULL DEFAULT 0 CHECK (not_found_answers >= 0),
+    token           TEXT        CHECK (token ~ '^[0-9]{20}$'),
+    units           TEXT        CHECK (units ~ '^[0-9]{1,7}(\.[0-9]{1,2})?$'),
     CHECK ((status IN ('delivered', 'failed')) = (ended_at IS NOT NULL)),
     CHECK ((status IN ('delivered', 'failed')) = (outcome_id IS NOT NULL))
 );
 CREATE INDEX bill_payments_user_idx ON bill_payments (user_id, id);
 CREATE INDEX bill_payments_check_idx ON bill_payments (check_after)
     WHERE status IN ('held', 'unknown') AND check_after IS NOT NULL;
+
+-- Every transaction status query PayTrace asked M-Pesa about a Paybill bill (migration
+-- 0031): only an answer to one of these (matched by its ConversationID) may end the
+-- bill, and each answer is read once.
+CREATE TABLE bill_status_queries (
+    conversation_id TEXT        PRIMARY KEY CHECK (length(conversation_id) BETWEEN 1 AND 100),
+    bill_payment_id BIGINT      NOT NULL REFERENCES bill_payments (id),
+    asked_at        TIMESTAMPTZ NOT NULL,
+    answered_at     TIMESTAMPTZ
+);
+CREATE INDEX bill_status_queries_bill_idx ON bill_status_queries (bill_payment_id);
 
 -- Only the state machine's steps; an ended payment stays ended; its terms never change.
 CREATE FUNCTION bill_payments_guard() RETURNS trigger

@@ -35,6 +35,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from stellar_sdk import Keypair
 
 from app import development_values
+from app.domain.bills import AT_AIRTIME, DARAJA_B2B
 from app.secret_policy import check_secret
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent
@@ -514,6 +515,12 @@ class Settings(BaseSettings):
     def mpesa_enabled(self) -> bool:
         """Deposits and withdrawals can reach M-Pesa (or the local sandbox)."""
         return self.daraja_consumer_key is not None
+
+    @property
+    def bill_rails(self) -> tuple[str, ...]:
+        """The rails bills are paid through here: airtime always, Paybill billers
+        (Daraja B2B) where M-Pesa is on."""
+        return (AT_AIRTIME, DARAJA_B2B) if self.mpesa_enabled else (AT_AIRTIME,)
 
     @property
     def mpesa_callback_base(self) -> str:

@@ -67,6 +67,19 @@ async def status_timeout(request: Request, token: Token) -> JSONResponse:
     return await _handle(request, token, "status_timeout")
 
 
+@router.post("/b2b/result/{token}", summary="M-Pesa B2B (Pay Bill) result")
+async def b2b_result(request: Request, token: Token) -> JSONResponse:
+    """A bill paid to a biller's paybill: M-Pesa is asked about it at once; its word
+    moves nothing."""
+    return await _handle(request, token, "b2b_result")
+
+
+@router.post("/b2b/timeout/{token}", summary="M-Pesa B2B (Pay Bill) queue timeout")
+async def b2b_timeout(request: Request, token: Token) -> JSONResponse:
+    """The bill's fate is unknown: M-Pesa is asked about it; nothing moves."""
+    return await _handle(request, token, "b2b_timeout")
+
+
 @router.post("/order-stk/{token}", summary="M-Pesa STK push result (a pay order's push)")
 async def order_stk_result(request: Request, token: Token) -> JSONResponse:
     """A merchant's push for an order: a paid one is checked with M-Pesa before the

@@ -24,9 +24,10 @@ OPEN_STATES = (HELD, UNKNOWN)
 STEPS = frozenset(
     {(HELD, DELIVERED), (HELD, FAILED), (HELD, UNKNOWN), (UNKNOWN, DELIVERED), (UNKNOWN, FAILED)}
 )
-# Rails a biller is paid through; only these are built (docs/bills.md).
+# Rails a biller is paid through (docs/bills.md); Daraja B2B is open only where M-Pesa
+# is on (Settings.bill_rails).
 AT_AIRTIME, DARAJA_B2B = "at_airtime", "daraja_b2b"
-BUILT_RAILS = (AT_AIRTIME,)
+BUILT_RAILS = (AT_AIRTIME, DARAJA_B2B)
 # The clearing account each rail's delivered bills are owed to.
 CLEARING_CODES = {AT_AIRTIME: "bill_clearing:at_airtime", DARAJA_B2B: "bill_clearing:daraja_b2b"}
 # The longest biller name a screen shows (schema.sql: billers.name's CHECK).

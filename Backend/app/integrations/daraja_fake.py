@@ -24,6 +24,9 @@ CUSTOMER_ANSWERS: dict[str, StkResult] = {
 }
 
 
+# A biller knows no account ending so (as the sandbox: app/sandboxes/daraja/b2b.py).
+UNKNOWN_ACCOUNT_SUFFIX = "0000"
+
 # Daraja refuses registered URLs naming these (its documentation lists them).
 FORBIDDEN_IN_URL = re.compile(r"m-?pesa|safaricom|exe|cmd|sql|query", re.IGNORECASE)
 
@@ -79,6 +82,7 @@ class FakeDaraja:
     _seen_originators: set[str] = field(default_factory=set)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     c2b_urls: tuple[str, str, str] | None = None  # the last registration taken
+    holders: dict[str, str] = field(default_factory=dict)  # account -> holder's name
 
     def fail(self, api: str, *errors: DarajaError, after_send: bool = False) -> None:
         self._failures.setdefault(api, []).extend((error, after_send) for error in errors)
@@ -154,6 +158,18 @@ class FakeDaraja:
         if lost is not None:
             raise lost
         return Accepted(f"AG_reversal_{n}", f"fake-reversal-{n}")
+
+    def pay_bill(self, *, paybill: str, account: str, amount: int, **kwargs: object) -> Accepted:
+        n, lost = self._call("pay_bill", paybill=paybill, account=account, amount=amount, **kwargs)
+        if lost is not None:
+            raise lost
+        return Accepted(f"AG_b2b_{n}", f"fake-b2b-{n}")
+
+    def bill_account(self, *, paybill: str, account: str) -> str | None:
+        self._call("bill_account", paybill=paybill, account=account)
+        if account.endswith(UNKNOWN_ACCOUNT_SUFFIX):
+            return None
+        return self.holders.get(account, "JANE W.")
 
     def register_c2b_urls(
         self, *, confirmation_url: str, validation_url: str, response_type: str

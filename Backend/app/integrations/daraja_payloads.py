@@ -9,6 +9,7 @@ it: paid, failed, unknown (ask again) or not found.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -190,6 +191,63 @@ def parse_status_result(body: dict, *, queue_timeout: bool = False) -> PaymentOu
         receipt=(_text(params.get("ReceiptNo")) or None) if paid else None,
         query_conversation_id=_text(result.get("ConversationID"))[:MAX_ID] or None,
         query_originator_id=_text(result.get("OriginatorConversationID")) or None,
+    )
+
+
+@dataclass(frozen=True)
+class BillNotice:
+    """What a B2B result or queue-timeout notice names, read to know which bill to ask
+    M-Pesa about (never acted on by itself): its OriginatorConversationID and, for a
+    result, the account and amount it claims (to bind a bill whose send's answer was
+    lost; M-Pesa's status answer must then say the same)."""
+
+    originator_conversation_id: str
+    account: str | None
+    amount: int | None  # cents
+
+
+@dataclass(frozen=True)
+class BillerItems:
+    """What a status answer about a B2B payment says of the bill: the account paid
+    (BillReferenceNumber) and, for KPLC prepaid, its token and units."""
+
+    account: str | None
+    token: str | None
+    units: str | None
+
+
+_TOKEN = re.compile(r"^[0-9]{20}$")
+_UNITS = re.compile(r"^[0-9]{1,7}(\.[0-9]{1,2})?$")
+
+
+def parse_b2b_notice(body: dict) -> BillNotice:
+    """A B2B `Result` (ResultURL) or queue-timeout notice; raises MalformedPayload."""
+    result = _object(body, "Result")
+    _code(result)
+    params = _pairs(_listed(result.get("ResultParameters"), "ResultParameter"), "Key")
+    references = _pairs(_listed(result.get("ReferenceData"), "ReferenceItem"), "Key")
+    account = _text(references.get("BillReferenceNumber"))[:32] or None
+    return BillNotice(
+        originator_conversation_id=_id(result, "OriginatorConversationID"),
+        account=account,
+        amount=_cents(params.get("Amount")),
+    )
+
+
+def biller_items(body: dict) -> BillerItems:
+    """The bill's account, token and units in a status answer's parameters (the token
+    and units only in the forms they come in: 20 digits, a decimal)."""
+    result = body.get("Result") if isinstance(body, dict) else None
+    params = _pairs(
+        _listed(result.get("ResultParameters") if isinstance(result, dict) else None,
+                "ResultParameter"),
+        "Key",
+    )  # fmt: skip
+    token, units = _text(params.get("Token")), _text(params.get("Units"))
+    return BillerItems(
+        account=_text(params.get("BillReferenceNumber"))[:32] or None,
+        token=token if _TOKEN.match(token) else None,
+        units=units if _UNITS.match(units) else None,
     )
 
 

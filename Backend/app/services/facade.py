@@ -33,6 +33,7 @@ from app.domain.records.pay_requests import PendingPayRequest
 from app.domain.records.schedules import Schedule
 from app.errors import MpesaUnavailable, PinLocked
 from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
+from app.integrations.daraja import Daraja, DarajaClient
 from app.runtime import Runtime
 from app.services import (
     accounts,
@@ -75,6 +76,10 @@ class ChannelServices:
         self._pin_checks = runtime.pin_checks
         # AT's Airtime API (or its local sandbox): its status, asked when AT calls back.
         self.airtime: AirtimeRail = AfricasTalkingAirtime.from_settings(settings)
+        # Daraja (or its local sandbox) where M-Pesa is on: a Paybill account's holder.
+        self.daraja: Daraja | None = (
+            DarajaClient.from_settings(settings) if settings.mpesa_enabled else None
+        )
 
     # ---- the two ways to call a service -----------------------------------------------
 

@@ -142,6 +142,10 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "{when}. Risiti {receipt}. Ada KES {fee}. Salio KES {balance}."
         ),
     },
+    "bill_token": {
+        "en": "PayTrace {reference} KPLC token for meter {account}: {token}. Units {units}.",
+        "sw": "PayTrace {reference} tokeni ya KPLC ya mita {account}: {token}. Uniti {units}.",
+    },
     "bill_failed": {
         "en": (
             "PayTrace {reference}: {biller} {account} KES {amount} did not go through. "

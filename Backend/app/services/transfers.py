@@ -36,6 +36,13 @@ def fees_shard(sender_user_id: int) -> str:
     return f"fees:{sender_user_id % FEE_SHARDS}"
 
 
+def hold_shard(owner_id: int, kind: str = "mpesa_hold") -> str:
+    """The hold account a user's withdrawals (or a merchant's payouts; with kind
+    'bill_hold', a user's bill payments) wait in, by the owner's id (as the fees, 16
+    shards)."""
+    return f"{kind}:{owner_id % FEE_SHARDS}"
+
+
 @dataclass(frozen=True)
 class Recipient:
     user_id: int

@@ -1,5 +1,6 @@
-"""The outbox handler of the airtime rail (kind 'at_airtime'): one top-up through AT,
-and what its answer means for the bill, recorded in the transaction that settles the
+"""The outbox handlers of the bill rails: airtime (kind 'at_airtime'), one top-up through
+AT, and Paybill billers (kind 'daraja_b2b', PaybillHandler below); for each, what its
+answer means for the bill, recorded in the transaction that settles the
 outbox row (services/bills/rail_answers.py decides).
 
 Each send carries the bill's reference as AT's Idempotency-Key, so a row performed again
@@ -16,10 +17,14 @@ from datetime import UTC, datetime
 
 from app.config import Settings
 from app.db.unit_of_work import UnitOfWork
+from app.domain.money import CENTS_PER_SHILLING
 from app.domain.records.admin import OutboxRow
 from app.integrations.airtime import AirtimeError, AirtimeRail, Failure, TopUpSent
+from app.integrations.daraja import Accepted, Daraja, DarajaError
+from app.integrations.daraja import Failure as DarajaFailure
 from app.services.bills import rail_answers
 from app.worker.handlers import Outcome, Verdict
+from app.worker.mpesa_handlers import CallbackLinks
 
 REFUSED = "refused"
 _VERDICTS = {
@@ -76,6 +81,80 @@ class AirtimeHandler:
                 reference,
                 request_id=outcome.result.request_id,
                 check_after_s=self._check_after_s,
+                now=now,
+            )
+        elif outcome.verdict is Verdict.FAILED and outcome.result == REFUSED:
+            rail_answers.topup_refused(uow, reference, reason=outcome.error or "", now=now)
+        else:
+            rail_answers.topup_unclear(uow, reference, reason=outcome.error or "unclear")
+
+
+class PaybillHandler:
+    """Outbox kind 'daraja_b2b': payload {"bill" (reference), "paybill", "account",
+    "amount" (cents), "requester" (the payer's MSISDN)}. One Business Pay Bill through
+    Daraja, made at most once: Daraja takes no id of the caller's for it, so a repeat
+    would be a second payment. An answer that never came leaves the bill 'unknown'; its
+    result callback (which names it) and M-Pesa's status then end it."""
+
+    kind = "daraja_b2b"
+    resumable = False  # no idempotency key at Daraja: never sent twice
+
+    def __init__(
+        self,
+        daraja: Daraja,
+        links: CallbackLinks,
+        *,
+        result_wait_s: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._daraja = daraja
+        self._links = links
+        self._result_wait_s = result_wait_s
+        self._clock = clock
+
+    def perform(self, row: OutboxRow) -> Outcome:
+        """Pay the biller, once; again only when the attempt never reached M-Pesa."""
+        p = row.payload
+        bill, paybill, account, amount = (
+            p.get("bill"),
+            p.get("paybill"),
+            p.get("account"),
+            p.get("amount"),
+        )
+        if not all(isinstance(v, str) for v in (bill, paybill, account)) or not isinstance(
+            amount, int
+        ):
+            return Outcome(Verdict.UNKNOWN, "malformed daraja_b2b payload")
+        try:
+            accepted = self._daraja.pay_bill(
+                paybill=paybill,
+                account=account,
+                amount=amount // CENTS_PER_SHILLING,
+                requester=str(p.get("requester") or ""),
+                remarks=f"PayTrace bill {bill}",
+                result_url=self._links.b2b_result,
+                timeout_url=self._links.b2b_timeout,
+            )
+        except DarajaError as exc:
+            if exc.kind is DarajaFailure.RETRYABLE and (exc.status or 0) < 500:
+                return Outcome(Verdict.RETRY, str(exc))  # it never reached M-Pesa
+            if exc.kind is DarajaFailure.PERMANENT:
+                return Outcome(Verdict.FAILED, str(exc), REFUSED)
+            return Outcome(Verdict.UNKNOWN, str(exc))  # it may have been paid
+        return Outcome(Verdict.DONE, result=accepted)
+
+    def record(self, uow: UnitOfWork, row: OutboxRow, outcome: Outcome) -> None:
+        """Accepted (M-Pesa is asked later), refused (released), or unknown."""
+        reference = row.payload.get("bill")
+        if not isinstance(reference, str) or outcome.verdict is Verdict.RETRY:
+            return
+        now = self._clock()
+        if outcome.verdict is Verdict.DONE and isinstance(outcome.result, Accepted):
+            rail_answers.topup_sent(
+                uow,
+                reference,
+                request_id=outcome.result.originator_conversation_id,
+                check_after_s=self._result_wait_s,
                 now=now,
             )
         elif outcome.verdict is Verdict.FAILED and outcome.result == REFUSED:

@@ -1,6 +1,7 @@
-"""The bill checker: asks AT for the final status of every open bill it named whose
+"""The bill checkers. BillChecker asks AT for the final status of every open bill it named whose
 check time has come ('Sent' is not delivered), and ends it on AT's answer. Decisions
-are services/bills/rail_answers.py; this is the loop."""
+are services/bills/rail_answers.py; this is the loop. PaybillChecker (below) asks M-Pesa
+about Paybill bills."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from datetime import UTC, datetime
 from app.config import Settings
 from app.db.pool import Database
 from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
-from app.services.bills import rail_answers
+from app.integrations.daraja import Daraja, DarajaClient, DarajaError
+from app.services.bills import b2b_answers, rail_answers
 from app.worker.context import uow_factory
+from app.worker.mpesa_handlers import CallbackLinks
 from app.worker.repeat import run_until_stopped
 
 log = logging.getLogger("paytrace.bills")
@@ -56,3 +59,72 @@ class BillChecker:
         )
         if checked:
             log.info("bills checked with AT", extra={"bills": checked})
+
+
+class PaybillChecker:
+    """Asks M-Pesa (transaction status) about every open Paybill bill whose check time
+    has come: after MPESA_RESULT_WAIT_S, at once when its result callback came, and
+    every MPESA_STATUS_QUERY_INTERVAL_S while no answer ends it. The answer comes by
+    callback; services/bills/b2b_answers.py acts on it."""
+
+    name = "paybill-checker"
+
+    def __init__(
+        self,
+        database: Database,
+        daraja: Daraja,
+        links: CallbackLinks,
+        *,
+        recheck_s: float,
+        interval_s: float = INTERVAL_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._uow = uow_factory(database)
+        self._daraja = daraja
+        self._links = links
+        self._recheck_s = recheck_s
+        self._interval_s = interval_s
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, database: Database) -> PaybillChecker:
+        return cls(
+            database,
+            DarajaClient.from_settings(settings),
+            CallbackLinks.from_settings(settings),
+            recheck_s=settings.mpesa_status_query_interval_s,
+        )
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Check every INTERVAL_S until stop is set; never raises."""
+        run_until_stopped(stop, self.run_once, what="paybill check", wait_s=self._interval_s)
+
+    def run_once(self) -> int:
+        """Ask M-Pesa about a batch of due Paybill bills; returns how many were asked."""
+        now, asked = self._clock(), 0
+        for bill in b2b_answers.due(self._uow(), now=now, limit=BATCH):
+            try:
+                accepted = self._daraja.transaction_status(
+                    originator_conversation_id=bill.rail_request_id or "",
+                    occasion=bill.reference,
+                    result_url=self._links.status_result,
+                    timeout_url=self._links.status_timeout,
+                )
+            except DarajaError as exc:
+                log.warning(
+                    "bill status query not made; trying later",
+                    extra={"bill": bill.reference, "error": str(exc)},
+                )
+                b2b_answers.ask_later(
+                    self._uow(), bill.reference, recheck_s=self._recheck_s, now=now
+                )
+                continue
+            b2b_answers.status_asked(
+                self._uow(),
+                bill.reference,
+                conversation_id=accepted.conversation_id,
+                recheck_s=self._recheck_s,
+                now=now,
+            )
+            asked += 1
+        return asked

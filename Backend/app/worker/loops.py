@@ -35,6 +35,7 @@ def build_loops(settings: Settings, database: Database) -> list[Loop]:
     ]
     if settings.mpesa_enabled:
         loops.append(_mpesa_checker(settings, database))
+        loops.append(_paybill_checker(settings, database))
         loops.append(_daily_payouts(settings, database))
         reconciliation = _mpesa_reconciliation(settings, database)
         if reconciliation is not None:
@@ -105,6 +106,12 @@ def _bill_checker(settings: Settings, database: Database) -> Loop:
     from app.worker.bills import BillChecker
 
     return BillChecker.from_settings(settings, database)
+
+
+def _paybill_checker(settings: Settings, database: Database) -> Loop:
+    from app.worker.bills import PaybillChecker
+
+    return PaybillChecker.from_settings(settings, database)
 
 
 def _pay_order_expiry(settings: Settings, database: Database) -> Loop:

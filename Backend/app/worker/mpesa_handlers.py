@@ -76,6 +76,14 @@ class CallbackLinks:
         return self._url("order-stk")
 
     @property
+    def b2b_result(self) -> str:
+        return self._url("b2b", "result")
+
+    @property
+    def b2b_timeout(self) -> str:
+        return self._url("b2b", "timeout")
+
+    @property
     def reversal_result(self) -> str:
         return self._url("reversal", "result")
 

@@ -15,6 +15,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.records.admin import OutboxRow
 from app.integrations.daraja import Accepted, Daraja, DarajaError, Failure, StkAccepted
 from app.services.mpesa import order_pushes, order_returns
+from app.worker.bill_handlers import PaybillHandler
 from app.worker.handlers import Outcome, Verdict
 from app.worker.mpesa_handlers import FAILURE_VERDICTS, B2CHandler, CallbackLinks, StkPushHandler
 
@@ -140,4 +141,5 @@ def mpesa_handlers(settings: Settings, daraja: Daraja) -> list[Handler]:
         B2CHandler(daraja, links, result_wait_s=settings.mpesa_result_wait_s),
         ReversalHandler(daraja, links, result_wait_s=settings.mpesa_result_wait_s),
         OrderStkHandler(daraja, links, query_after_s=settings.mpesa_stk_query_after_s),
+        PaybillHandler(daraja, links, result_wait_s=settings.mpesa_result_wait_s),
     ]

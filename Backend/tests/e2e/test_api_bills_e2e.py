@@ -44,9 +44,8 @@ def until(check, timeout_s: float = 10.0):
 def test_airtime_for_another_number_over_rest(pwa, jane):
     billers = call(pwa, "GET", "/bills/billers", jane).json()
     assert [b["code"] for b in billers] == [b.code for b in seeds.billers()]
-    assert {b["code"] for b in billers if b["payable"]} == {
-        b.code for b in seeds.billers() if b.category == "airtime"
-    }
+    # M-Pesa is on here (its local sandbox): Paybill billers are payable too.
+    assert all(b["payable"] for b in billers)
     checked = call(
         pwa, "POST", "/bills/validate", jane, {"biller": AIRTIME, "account": "0711000201"}
     )
@@ -109,11 +108,6 @@ def test_bad_bills_are_refused_and_hold_nothing(pwa, jane):
             {"biller": kplc.code, "account": meter, "amount": kplc.min_amount - KES},
             422,
             "invalid_amount",
-        ),
-        (
-            {"biller": kplc.code, "account": meter, "amount": kplc.min_amount},
-            409,
-            "biller_unavailable",
         ),
         (
             {"biller": AIRTIME, "account": "+254733123456", "amount": 10 * KES},

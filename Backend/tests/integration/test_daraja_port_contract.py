@@ -8,6 +8,7 @@ next answer). The callbacks are not the port's: nobody listens at CALLBACK.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ SANDBOX_APIS = {
     "stk_query": "stk_query",
     "b2c": "b2c",
     "transaction_status": "status_query",
+    "pay_bill": "b2b",
 }
 # The sandbox's faults, and what the fake is scripted with to stand for each.
 FAKE_FAULTS = {"http_400": bad_request, "http_500": system_busy, "timeout": no_answer}
@@ -149,6 +151,13 @@ def status(side: Side, originator: str):
     return side.port.transaction_status(
         originator_conversation_id=originator, occasion="WDR123", result_url=CALLBACK,
         timeout_url=CALLBACK,
+    )  # fmt: skip
+
+
+def pay_bill(side: Side, account: str = "14523678901", amount: int = 500):
+    return side.port.pay_bill(
+        paybill="888880", account=account, amount=amount, requester=side.phone,
+        remarks="PayTrace bill", result_url=CALLBACK, timeout_url=CALLBACK,
     )  # fmt: skip
 
 
@@ -261,6 +270,7 @@ def test_each_api_refused_by_daraja(sides, api, fault):
             "stk_query": lambda: side.port.stk_query(pushed.checkout_request_id),
             "b2c": lambda: b2c(side, originator),
             "transaction_status": lambda: status(side, originator),
+            "pay_bill": lambda: pay_bill(side),
         }[api]
         return refused(call)
 
@@ -331,3 +341,32 @@ def test_a_reversal_is_accepted_under_the_gateways_ids(sides):
         return taken.conversation_id[:3], bool(taken.originator_conversation_id)
 
     assert observe(sides, scenario) == ("AG_", True)
+
+
+# ---- B2B: a biller's paybill, and its account holder ----------------------------------
+
+
+def test_a_bill_is_accepted_under_the_gateways_ids(sides):
+    def scenario(side: Side):
+        taken = pay_bill(side)
+        return taken.conversation_id[:3], bool(taken.originator_conversation_id)
+
+    assert observe(sides, scenario) == ("AG_", True)
+
+
+@pytest.mark.parametrize(("fault", "kind"), [("timeout", "ambiguous"), ("http_500", "ambiguous")])
+def test_a_bill_whose_answer_was_lost_is_ambiguous(sides, fault, kind):
+    def scenario(side: Side):
+        side.break_next("pay_bill", fault, after_send=True)
+        return refused(lambda: pay_bill(side))
+
+    assert observe(sides, scenario)[1]["kind"] == kind
+
+
+def test_the_biller_names_the_account_holder_or_does_not_know_the_account(sides):
+    def scenario(side: Side):
+        known = side.port.bill_account(paybill="888880", account="14523678901")
+        unknown = side.port.bill_account(paybill="888880", account="14523670000")
+        return bool(re.fullmatch(r"[A-Z]+ [A-Z]\.", known or "")), unknown
+
+    assert observe(sides, scenario) == (True, None)

@@ -235,3 +235,29 @@ def reversal_body(config: SandboxConfig, trans_id: str, amount: int, result_url:
         "Remarks": "PayTrace return",
         "Occasion": "",
     }
+
+
+def b2b_body(
+    config: SandboxConfig,
+    paybill: str,
+    account: str,
+    amount: int,
+    result_url: str,
+    timeout_url: str,
+) -> dict:
+    """A Business Pay Bill request to a biller's paybill, as Daraja takes it."""
+    return {
+        "Initiator": config.initiator_name,
+        "SecurityCredential": config.security_credential,
+        "CommandID": "BusinessPayBill",
+        "SenderIdentifierType": "4",
+        "RecieverIdentifierType": "4",
+        "Amount": amount,
+        "PartyA": config.b2c_shortcode,
+        "PartyB": paybill,
+        "AccountReference": account,
+        "Requester": "254712345678",
+        "Remarks": "PayTrace bill",
+        "QueueTimeOutURL": timeout_url,
+        "ResultURL": result_url,
+    }

@@ -128,12 +128,17 @@ class MpesaRig:
 
 @contextmanager
 def mpesa_rig(
-    live_settings: Settings, database: Database, data_dir: Path, **overrides: object
+    live_settings: Settings,
+    database: Database,
+    data_dir: Path,
+    sandbox_config: dict | None = None,
+    **overrides: object,
 ) -> Iterator[MpesaRig]:
-    """The sandbox on a free port, PayTrace on live_settings' port pointed at it."""
+    """The sandbox on a free port (sandbox_config overrides its SandboxConfig), PayTrace
+    on live_settings' port pointed at it."""
     from app.api.app import create_app
 
-    with daraja_sandbox(data_dir / "daraja") as sandbox:
+    with daraja_sandbox(data_dir / "daraja", **(sandbox_config or {})) as sandbox:
         settings = live_settings.model_copy(
             update={"daraja_base_url": sandbox.url, **FAST, **overrides}
         )

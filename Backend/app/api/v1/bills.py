@@ -46,17 +46,22 @@ _CURSOR = "bills"
 async def list_billers(api: Api, caller: CurrentUser) -> list[BillerOut]:
     """In screen order; `payable` false: listed, but not open for payment yet."""
     del caller  # signed in: the catalogue is the same for everyone
-    return [BillerOut.of(b) for b in await api.services.run(catalogue.list_billers)]
+    rails = api.services.settings.bill_rails
+    return [BillerOut.of(b, rails) for b in await api.services.run(catalogue.list_billers)]
 
 
 @router.post("/validate", summary="Check an account before paying", responses=errors(404))
 async def validate_account(body: AccountIn, api: Api, caller: CurrentUser) -> AccountOut:
     """The account as it will be paid. Errors: `biller_not_found` (404),
-    `invalid_account` / `not_on_network` (422). For Paybill billers only the account's
-    form is checked until their rail asks the biller (`looked_up` false)."""
+    `invalid_account` / `not_on_network` (422; a Paybill account its biller does not
+    know is `invalid_account`). For Paybill billers the biller names the account's
+    holder (`looked_up` true); when it cannot be asked now, only the form is checked."""
     del caller
     check = await api.services.run(
-        catalogue.validate_account, biller_code=body.biller, account=body.account
+        catalogue.validate_account,
+        biller_code=body.biller,
+        account=body.account,
+        lookup=api.services.daraja,
     )
     return AccountOut.of(check)
 
@@ -111,6 +116,7 @@ async def pay_bill(
         request,
         pin=body.pin,
         attempt_key=f"api-bill:{caller.user_id}:{idempotency_key}:{pin_digest}",
+        open_rails=api.services.settings.bill_rails,
     )
     if held.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -10,7 +10,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from app.api.v1.models import Pin, Strict
-from app.domain.bills import BUILT_RAILS, DELIVERED, FAILED, Biller
+from app.domain.bills import DELIVERED, FAILED, Biller
 from app.domain.records.bills import BillPayment
 from app.services.bills.catalogue import AccountCheck, BillQuote
 
@@ -34,7 +34,7 @@ class BillerOut(BaseModel):
     payable: bool = Field(description="false: listed, but its rail is not open yet")
 
     @classmethod
-    def of(cls, b: Biller) -> Self:
+    def of(cls, b: Biller, open_rails: tuple[str, ...]) -> Self:
         return cls(
             code=b.code,
             name=b.name,
@@ -42,7 +42,7 @@ class BillerOut(BaseModel):
             account_label=b.rule.label,
             min_amount=b.min_amount,
             max_amount=b.max_amount,
-            payable=b.rail in BUILT_RAILS,
+            payable=b.rail in open_rails,
         )
 
 
@@ -106,7 +106,9 @@ class BillPaymentOut(BaseModel):
     amount: int
     fee: int
     status: PublicStatus = Field(description=STATUS_HELP)
-    receipt: str | None = Field(description="the token or receipt, once delivered")
+    receipt: str | None = Field(description="the rail's receipt, once delivered")
+    token: str | None = Field(None, description="KPLC prepaid: the 20-digit token, once known")
+    units: str | None = Field(None, description="KPLC prepaid: the token's units (kWh)")
     created_at: datetime
     ended_at: datetime | None
     balance: int | None = Field(None, description="the wallet right after paying (POST only)")
@@ -123,6 +125,8 @@ class BillPaymentOut(BaseModel):
             fee=p.fee,
             status=status,  # type: ignore[arg-type]
             receipt=p.receipt,
+            token=p.token,
+            units=p.units,
             created_at=p.created_at,
             ended_at=p.ended_at,
             balance=balance,

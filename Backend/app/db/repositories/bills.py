@@ -19,7 +19,8 @@ _BILLER_SQL = """
 _PAYMENT_SQL = """
     SELECT p.id, p.reference, p.user_id, p.biller_id, b.code, b.name, b.rail, p.account,
            p.amount, p.fee, p.status, p.channel, p.hold_id, p.hold_day, p.outcome_id,
-           p.rail_request_id, p.receipt, p.failure, p.check_after, p.created_at, p.ended_at
+           p.rail_request_id, p.receipt, p.failure, p.check_after, p.created_at, p.ended_at,
+           p.not_found_answers, p.token, p.units
     FROM bill_payments p JOIN billers b ON b.id = p.biller_id
 """
 
@@ -158,19 +159,87 @@ class BillPaymentRepository:
             row = cur.fetchone()
         return row[0] if row else None
 
-    def due_checks(self, now: datetime, limit: int) -> list[str]:
-        """References of open payments with a rail id whose check time has come."""
+    def awaiting_answer(self, *, rail: str, account: str, amount: int) -> bool:
+        """True while a held payment of this rail, account and amount has no rail id:
+        its send's answer may still be on its way."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
-                SELECT reference FROM bill_payments
-                WHERE status IN ('held', 'unknown') AND check_after <= %(now)s
-                  AND rail_request_id IS NOT NULL
-                ORDER BY check_after LIMIT %(limit)s
+                SELECT 1 FROM bill_payments p JOIN billers b ON b.id = p.biller_id
+                WHERE p.status = 'held' AND p.rail_request_id IS NULL AND b.rail = %(rail)s
+                  AND p.account = %(account)s AND p.amount = %(amount)s
+                LIMIT 1
                 """,
-                {"now": now, "limit": limit},
+                {"rail": rail, "account": account, "amount": amount},
+            )
+            return cur.fetchone() is not None
+
+    def due_checks(self, now: datetime, limit: int, *, rail: str) -> list[str]:
+        """References of the rail's open payments with a rail id whose check time has
+        come."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT p.reference FROM bill_payments p JOIN billers b ON b.id = p.biller_id
+                WHERE p.status IN ('held', 'unknown') AND p.check_after <= %(now)s
+                  AND p.rail_request_id IS NOT NULL AND b.rail = %(rail)s
+                ORDER BY p.check_after LIMIT %(limit)s
+                """,
+                {"now": now, "limit": limit, "rail": rail},
             )
             return [row[0] for row in cur.fetchall()]
+
+    def status_asked(
+        self, payment_id: int, *, conversation_id: str, asked_at: datetime, check_after: datetime
+    ) -> None:
+        """M-Pesa took a status query about it: its answer may end it; asked again at
+        check_after if none does."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO bill_status_queries (conversation_id, bill_payment_id, asked_at)
+                VALUES (%(conversation_id)s, %(id)s, %(asked_at)s)
+                ON CONFLICT (conversation_id) DO NOTHING
+                """,
+                {"conversation_id": conversation_id, "id": payment_id, "asked_at": asked_at},
+            )
+        self._update(payment_id, check_after=check_after)
+
+    def by_status_query(self, conversation_id: str) -> tuple[str, bool] | None:
+        """The reference of the payment a status query of PayTrace's was about, and
+        whether an answer to it was read already; None for no such query."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT p.reference, q.answered_at IS NOT NULL
+                FROM bill_status_queries q JOIN bill_payments p ON p.id = q.bill_payment_id
+                WHERE q.conversation_id = %(id)s
+                """,
+                {"id": conversation_id},
+            )
+            row = cur.fetchone()
+        return (row[0], row[1]) if row else None
+
+    def status_answered(self, conversation_id: str, at: datetime) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE bill_status_queries SET answered_at = %(at)s"
+                " WHERE conversation_id = %(id)s AND answered_at IS NULL",
+                {"id": conversation_id, "at": at},
+            )
+
+    def not_found(self, payment_id: int, check_after: datetime) -> int:
+        """One more status answer found no such transaction; returns how many so far."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE bill_payments SET not_found_answers = not_found_answers + 1,
+                       check_after = %(check_after)s
+                WHERE id = %(id)s RETURNING not_found_answers
+                """,
+                {"id": payment_id, "check_after": check_after},
+            )
+            return cur.fetchone()[0]
 
     def mark_sent(self, payment_id: int, *, request_id: str, check_after: datetime) -> None:
         """The rail took the request under its id: ask it at check_after."""
@@ -192,6 +261,8 @@ class BillPaymentRepository:
         request_id: str | None = None,
         receipt: str | None = None,
         failure: str | None = None,
+        token: str | None = None,
+        units: str | None = None,
     ) -> None:
         """Delivered or failed, with its journal ending; the rail's id kept if it had one."""
         with self._conn.cursor() as cur:
@@ -201,10 +272,12 @@ class BillPaymentRepository:
                 SET status = %(status)s, outcome_id = %(outcome_id)s, ended_at = %(ended_at)s,
                     rail_request_id = coalesce(rail_request_id, %(request_id)s),
                     receipt = %(receipt)s, failure = coalesce(%(failure)s, failure),
-                    check_after = NULL
+                    check_after = NULL, token = %(token)s, units = %(units)s
                 WHERE id = %(id)s
                 """,
                 {
+                    "token": token,
+                    "units": units,
                     "id": payment_id,
                     "status": status,
                     "outcome_id": outcome_id,

@@ -29,6 +29,10 @@ class BillPayment:
     check_after: datetime | None
     created_at: datetime
     ended_at: datetime | None
+    # The B2B rail's (migration 0031).
+    not_found_answers: int = 0
+    token: str | None = None  # KPLC prepaid: the 20-digit token
+    units: str | None = None
 
     @property
     def total(self) -> int:

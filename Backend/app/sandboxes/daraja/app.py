@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from app.sandboxes.daraja import (
+    b2b,
     c2b,
     control,
     errors,
@@ -161,6 +162,24 @@ async def b2c_v3(request: Request) -> dict:
 async def b2c_v1(request: Request) -> dict:
     """As v3, without a caller-chosen OriginatorConversationID."""
     return await _b2c(request, 1)
+
+
+@router.post("/mpesa/b2b/v1/paymentrequest", summary="B2B: Business Pay Bill")
+async def b2b_payment(request: Request) -> dict:
+    """Pay a biller's paybill with the customer's account as AccountReference; the
+    result is POSTed to ResultURL (or QueueTimeOutURL)."""
+    req = b2b.request(await _body(request), _config(request))
+    return await _answer(
+        _fault(request, "b2b"),
+        lambda: b2b.accept(_store(request), _config(request), req, time.time()),
+    )
+
+
+@router.post("/mpesa/b2b/v1/accountlookup", summary="B2B: the biller's account holder")
+async def b2b_lookup(request: Request) -> dict:
+    """The sandbox's own (Daraja documents no such call): the account holder's name as
+    M-Pesa shows it before a Pay Bill."""
+    return b2b.lookup(await _body(request))
 
 
 @router.post("/mpesa/transactionstatus/v1/query", summary="Transaction status")

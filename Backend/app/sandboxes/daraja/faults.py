@@ -6,7 +6,7 @@ A fault is one-shot (or `count`-shot) and kept in memory only (a restart clears 
 * `http_400` / `http_500` - Daraja's error body (`400.002.02` Bad Request,
   `500.003.02` System is busy) instead of the answer;
 * `timeout` - the answer is held for `delay_s` (longer than the caller waits);
-* `after_send` (B2C, STK push) - the request is processed first (M-Pesa has it, the
+* `after_send` (B2C, B2B, STK push) - the request is processed first (M-Pesa has it, the
   payment or prompt happens), then the answer is lost as above: an unclear answer;
 * `no_metadata` (api `stk_callback`) - the next paid STK callback comes without
   its CallbackMetadata, as a truncated or forged one would.
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from app.sandboxes.daraja.errors import DarajaError
 from app.sandboxes.daraja.scenarios import BadScenario
 
-APIS = ("stk_push", "stk_query", "b2c", "status_query", "stk_callback")
+APIS = ("stk_push", "stk_query", "b2c", "b2b", "status_query", "stk_callback")
 KINDS = ("http_400", "http_500", "timeout", "no_metadata")
 
 
@@ -55,7 +55,7 @@ def parse_fault(body: object) -> Fault:
     if not isinstance(delay, int | float) or isinstance(delay, bool) or not 0 <= delay <= 300:
         raise BadScenario("delay_s must be 0 to 300")
     after_send = body.get("after_send", False) is True
-    return Fault(api, kind, after_send and api in ("stk_push", "b2c"), count, float(delay))
+    return Fault(api, kind, after_send and api in ("stk_push", "b2c", "b2b"), count, float(delay))
 
 
 class Faults:

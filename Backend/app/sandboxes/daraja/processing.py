@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from app.sandboxes.daraja import errors, identifiers, payloads, reversals
+from app.sandboxes.daraja import b2b, errors, identifiers, payloads, reversals
 from app.sandboxes.daraja.config import SandboxConfig
 from app.sandboxes.daraja.scenarios import (
     SUCCESS_DESC,
@@ -179,6 +179,12 @@ def _status(store: Store, config: SandboxConfig, query: StatusQuery, at: float) 
     # in the queue), is no transaction at all.
     if payment is not None and payment.result != "timeout" and payment.settles_at <= at:
         return 0, SUCCESS_DESC, payment.transaction_id, _b2c_parameters(payment, config)
+    bill = store.b2b(
+        originator_conversation_id=query.originator_conversation_id,
+        receipt=query.transaction_id,
+    )
+    if bill is not None and bill.result != "timeout" and bill.settles_at <= at:
+        return 0, SUCCESS_DESC, bill.transaction_id, b2b.status_parameters(bill, config)
     push = store.stk(receipt=query.transaction_id) if query.transaction_id else None
     if push is not None and push.settles_at <= at:
         return 0, SUCCESS_DESC, push.receipt, _stk_parameters(push, config)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-Api = Literal["stk", "b2c"]
+Api = Literal["stk", "b2c", "b2b"]
 RESULTS = ("success", "cancelled", "timeout", "wrong_pin", "insufficient_funds")
 DELIVERIES = ("once", "duplicate", "none")
 
@@ -37,7 +37,12 @@ B2C_RESULTS: dict[str, tuple[int, str]] = {
     "wrong_pin": (2001, WRONG_INITIATOR_DESC),
     "insufficient_funds": (1, INSUFFICIENT_DESC),
 }
-_RESULTS_BY_API: dict[str, dict[str, tuple[int, str]]] = {"stk": STK_RESULTS, "b2c": B2C_RESULTS}
+# A Business Pay Bill has the same outcomes as B2C: no prompt, the queue may time out.
+_RESULTS_BY_API: dict[str, dict[str, tuple[int, str]]] = {
+    "stk": STK_RESULTS,
+    "b2c": B2C_RESULTS,
+    "b2b": B2C_RESULTS,
+}
 
 
 class BadScenario(ValueError):
@@ -123,10 +128,10 @@ def parse_rule(body: object) -> Rule:
     if delivery not in DELIVERIES:
         raise BadScenario(f"callback must be one of {', '.join(DELIVERIES)}")
     api = body.get("api")
-    if api not in (None, "stk", "b2c"):
-        raise BadScenario("api must be stk or b2c (or absent for both)")
-    if api == "b2c" and result == "cancelled":
-        raise BadScenario("a B2C payment has no customer prompt to cancel")
+    if api not in (None, "stk", "b2c", "b2b"):
+        raise BadScenario("api must be stk, b2c or b2b (or absent for all)")
+    if api in ("b2c", "b2b") and result == "cancelled":
+        raise BadScenario("a B2C or B2B payment has no customer prompt to cancel")
     phone, amount = body.get("phone"), body.get("amount")
     if (phone is None) == (amount is None):
         raise BadScenario("give exactly one of phone and amount")

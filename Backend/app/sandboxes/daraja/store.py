@@ -56,6 +56,23 @@ CREATE TABLE IF NOT EXISTS b2c_payments (
     settles_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS b2c_by_transaction ON b2c_payments (transaction_id);
+CREATE TABLE IF NOT EXISTS b2b_payments (
+    conversation_id TEXT PRIMARY KEY,
+    originator_conversation_id TEXT NOT NULL UNIQUE,
+    party_b TEXT NOT NULL,
+    account_reference TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    result_url TEXT NOT NULL,
+    queue_timeout_url TEXT NOT NULL,
+    result TEXT NOT NULL,
+    result_code INTEGER NOT NULL,
+    result_desc TEXT NOT NULL,
+    transaction_id TEXT NOT NULL,
+    token TEXT,
+    units TEXT,
+    created_at REAL NOT NULL,
+    settles_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rules (
     id INTEGER PRIMARY KEY,
     result TEXT NOT NULL,
@@ -148,10 +165,32 @@ class B2CRecord:
 
 
 @dataclass(frozen=True)
+class B2BRecord:
+    """A Business Pay Bill payment to a biller's paybill, with its outcome."""
+
+    conversation_id: str
+    originator_conversation_id: str
+    party_b: str  # the biller's paybill
+    account_reference: str  # the customer's account at the biller
+    amount: int
+    result_url: str
+    queue_timeout_url: str
+    result: str
+    result_code: int
+    result_desc: str
+    transaction_id: str  # the receipt on success, `XXX0000000` otherwise
+    token: str | None  # KPLC prepaid, paid: the sandbox's 20-digit token
+    units: str | None
+    created_at: float
+    settles_at: float
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One callback: planned with its body, then sent once (never retried, as Daraja)."""
 
-    # stk_callback | b2c_result | b2c_queue_timeout | status_result | c2b_confirmation
+    # stk_callback | b2c_result | b2c_queue_timeout | b2b_result | b2b_queue_timeout |
+    # status_result | c2b_confirmation
     kind: str
     reference: str  # CheckoutRequestID, or the request's ConversationID
     url: str
@@ -252,7 +291,7 @@ class Store:
     def _add(
         self,
         table: str,
-        record: StkRecord | B2CRecord | C2BRecord | ReversalRecord,
+        record: StkRecord | B2CRecord | B2BRecord | C2BRecord | ReversalRecord,
         deliveries: list[Delivery],
     ) -> None:
         kind = type(record)
@@ -282,6 +321,19 @@ class Store:
     def add_b2c(self, record: B2CRecord, deliveries: list[Delivery]) -> None:
         """Raises sqlite3.IntegrityError on an OriginatorConversationID seen before."""
         self._add("b2c_payments", record, deliveries)
+
+    def add_b2b(self, record: B2BRecord, deliveries: list[Delivery]) -> None:
+        """Raises sqlite3.IntegrityError on an id seen before."""
+        self._add("b2b_payments", record, deliveries)
+
+    def b2b(self, *, originator_conversation_id: str = "", receipt: str = "") -> B2BRecord | None:
+        """A B2B payment by its OriginatorConversationID, or by the receipt of a paid one."""
+        row = self._one(
+            "SELECT * FROM b2b_payments WHERE originator_conversation_id = ?"
+            " OR (transaction_id = ? AND result = 'success')",
+            (originator_conversation_id, receipt),
+        )
+        return B2BRecord(**dict(row)) if row else None
 
     def add_deliveries(self, deliveries: list[Delivery]) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ biller's rule, and a quote (amount and fee) before anything is held."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,15 +13,18 @@ from app.domain.bills import AccountRefused, Biller
 from app.domain.money import format_kes, nairobi_day
 from app.domain.phone import InvalidPhone, normalise
 from app.errors import BillerNotFound, BillerUnavailable, InsufficientFunds, NotFound, refused
+from app.integrations.daraja import Daraja, DarajaError
 from app.services.ledger import check_limits
+
+log = logging.getLogger("paytrace.bills")
 
 
 @dataclass(frozen=True)
 class AccountCheck:
     biller: Biller
     account: str  # as it will be paid: digits, or an E.164 phone
-    # The account holder's name as the biller gives it; None until the rail can ask
-    # (Paybill billers: with the Daraja B2B rail, not built yet).
+    # The account holder's name as the biller gives it (Paybill billers, through
+    # Daraja); None when not asked.
     holder_name: str | None
     looked_up: bool  # False: the account's form was checked, not the biller's records
 
@@ -86,18 +90,31 @@ def bill_fee(uow: UnitOfWork, found: Biller, amount: int) -> int:
     return fee
 
 
-def payable(found: Biller) -> None:
-    """Raises BillerUnavailable unless the biller's rail is built."""
-    if found.rail not in bills.BUILT_RAILS:
+def payable(found: Biller, open_rails: tuple[str, ...]) -> None:
+    """Raises BillerUnavailable unless the biller's rail is open here."""
+    if found.rail not in open_rails:
         raise BillerUnavailable(f"{found.name} cannot be paid yet")
 
 
-def validate_account(uow: UnitOfWork, *, biller_code: str, account: object) -> AccountCheck:
-    """An account checked against its biller's rule. Raises BillerNotFound,
-    ValidationFailed ('invalid_account', 'not_on_network')."""
+def validate_account(
+    uow: UnitOfWork, *, biller_code: str, account: object, lookup: Daraja | None = None
+) -> AccountCheck:
+    """An account checked against its biller's rule, and for a Paybill biller against
+    the biller's records through `lookup` (the holder's name as M-Pesa shows it).
+    Raises BillerNotFound, ValidationFailed ('invalid_account', 'not_on_network')."""
     with uow:
         found = biller(uow, biller_code)
-    return AccountCheck(found, check_account(found, account), holder_name=None, looked_up=False)
+    checked = check_account(found, account)
+    if found.rail != bills.DARAJA_B2B or lookup is None or found.paybill is None:
+        return AccountCheck(found, checked, holder_name=None, looked_up=False)
+    try:
+        name = lookup.bill_account(paybill=found.paybill, account=checked)
+    except DarajaError as exc:  # the form is checked; the biller is asked at payment
+        log.warning("biller lookup failed", extra={"biller": found.code, "error": str(exc)})
+        return AccountCheck(found, checked, holder_name=None, looked_up=False)
+    if name is None:
+        raise refused("invalid_account", f"{found.name} does not know this account")
+    return AccountCheck(found, checked, holder_name=name, looked_up=True)
 
 
 def quote_bill(

@@ -21,9 +21,8 @@ from app.domain.money import format_kes, new_reference
 from app.domain.phone import mask
 from app.domain.records.bills import BillPayment
 from app.services.ledger import request_hash, sms_time
-from app.services.mpesa.b2c import hold_shard
 from app.services.notifications import sms_message
-from app.services.transfers import fees_shard
+from app.services.transfers import fees_shard, hold_shard
 
 HOLD_KIND = "bill_hold"
 
@@ -33,10 +32,23 @@ def shown_account(p: BillPayment) -> str:
     return mask(p.account) if p.account.startswith("+") else p.account
 
 
+def spaced_token(token: str) -> str:
+    """A 20-digit token in fours, as a meter's keypad and KPLC's own SMS show it."""
+    return "-".join(token[i : i + 4] for i in range(0, len(token), 4))
+
+
 def deliver(
-    uow: UnitOfWork, p: BillPayment, *, request_id: str | None, receipt: str, now: datetime
+    uow: UnitOfWork,
+    p: BillPayment,
+    *,
+    request_id: str | None,
+    receipt: str,
+    now: datetime,
+    token: str | None = None,
+    units: str | None = None,
 ) -> None:
-    """The hold to the rail's clearing and the fee to PayTrace; the user's SMS."""
+    """The hold to the rail's clearing and the fee to PayTrace; the user's SMS, and a
+    prepaid token's own SMS (a short one the user types into the meter)."""
     hold_code, fee_code = hold_shard(p.user_id, HOLD_KIND), fees_shard(p.user_id)
     clearing = CLEARING_CODES[p.rail]
     codes = [hold_code, clearing] + ([fee_code] if p.fee else [])
@@ -60,6 +72,20 @@ def deliver(
         fee=format_kes(p.fee),
         balance=format_kes(wallet.balance),
     )
+    messages = [sms]
+    if token is not None:
+        messages.append(
+            sms_message(
+                to=wallet.phone or "",
+                template="bill_token",
+                language=wallet.language or "en",
+                dedupe_key=f"bill:{p.reference}:token",
+                reference=p.reference,
+                account=p.account,
+                token=spaced_token(token),
+                units=units or "-",
+            )
+        )
     tx_id = uow.ledger.post(
         reference=new_reference(),
         kind="bill_payment",
@@ -72,7 +98,7 @@ def deliver(
         created_at=now,
         initiator_user_id=p.user_id,
         note=f"{p.reference} {receipt}"[:100],
-        messages=(sms,),
+        messages=tuple(messages),
     )
     uow.bill_payments.finish(
         p.id,
@@ -81,6 +107,8 @@ def deliver(
         ended_at=now,
         request_id=request_id,
         receipt=receipt,
+        token=token,
+        units=units,
     )
 
 

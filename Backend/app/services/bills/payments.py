@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from app.db.repositories.ledger import KeyTaken, Overdraft
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
-from app.domain.bills import AT_AIRTIME, Biller
+from app.domain.bills import AT_AIRTIME, DARAJA_B2B, Biller
 from app.domain.money import nairobi_day, new_reference
 from app.domain.records.bills import BillPayment
 from app.errors import (
@@ -29,7 +29,7 @@ from app.errors import (
 from app.services import pins
 from app.services.bills import catalogue
 from app.services.ledger import check_limits, request_hash, scoped_key, with_fresh_reference
-from app.services.mpesa.b2c import hold_shard
+from app.services.transfers import hold_shard
 
 log = logging.getLogger("paytrace.bills")
 
@@ -55,13 +55,23 @@ class BillHeld:
     replayed: bool = False
 
 
-def rail_request(payment_reference: str, found: Biller, account: str, amount: int) -> OutboxMessage:
+def rail_request(
+    payment_reference: str, found: Biller, account: str, amount: int, payer_phone: str
+) -> OutboxMessage:
     """The outbox row that sends the bill to its rail (kind = the rail)."""
-    assert found.rail == AT_AIRTIME  # catalogue.payable refused the others
+    if found.rail == DARAJA_B2B:
+        payload = {
+            "bill": payment_reference,
+            "paybill": found.paybill,
+            "account": account,
+            "amount": amount,
+            "requester": payer_phone.removeprefix("+"),
+        }
+    else:
+        assert found.rail == AT_AIRTIME  # catalogue.payable refused any other
+        payload = {"bill": payment_reference, "phone": account, "amount": amount}
     return OutboxMessage(
-        kind=AT_AIRTIME,
-        payload={"bill": payment_reference, "phone": account, "amount": amount},
-        dedupe_key=f"bill:{payment_reference}:send",
+        kind=found.rail, payload=payload, dedupe_key=f"bill:{payment_reference}:send"
     )
 
 
@@ -73,10 +83,12 @@ def pay_bill(
     *,
     pin: str,
     attempt_key: str | None = None,
+    open_rails: tuple[str, ...] = (AT_AIRTIME,),
     now: datetime | None = None,
 ) -> BillHeld:
     """Check the PIN, then hold the amount and fee and queue the rail's request; two
-    transactions, as Send money.
+    transactions, as Send money. `open_rails`: the rails this deployment pays through
+    (Settings.bill_rails: Daraja B2B only where M-Pesa is on).
 
     Idempotent on the request's key (a repeat returns the same payment, replayed;
     another request with it raises IdempotencyConflict). Raises BillerNotFound,
@@ -91,7 +103,7 @@ def pay_bill(
         found = catalogue.biller(uow, request.biller_code)
     account = catalogue.check_account(found, request.account)
     amount = catalogue.check_amount(found, request.amount)
-    catalogue.payable(found)
+    catalogue.payable(found, open_rails)
     pins.verify_pin(
         uow,
         hasher,
@@ -175,7 +187,7 @@ def _hold_once(
                 initiator_user_id=user_id,
                 note=found.name,
                 outflow=(wallet.id, today, amount),
-                messages=(rail_request(reference, found, account, amount),),
+                messages=(rail_request(reference, found, account, amount, wallet.phone or ""),),
             )
         except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
             raise InsufficientFunds(balance=wallet.balance, needed=amount + fee) from None

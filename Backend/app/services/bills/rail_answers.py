@@ -119,7 +119,7 @@ def check_due(
     """Ask AT about every open bill whose check time has come; returns how many."""
     now = now or datetime.now(UTC)
     with uow:
-        due = uow.bill_payments.due_checks(now, limit)
+        due = uow.bill_payments.due_checks(now, limit, rail=AT_AIRTIME)
     for reference in due:
         check_topup(uow, rail, reference, recheck_s=recheck_s, now=now)
     return len(due)

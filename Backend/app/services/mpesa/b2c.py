@@ -25,14 +25,6 @@ from app.domain import mpesa
 from app.domain.money import new_reference
 from app.domain.phone import InvalidPhone
 from app.errors import refused
-from app.services.transfers import FEE_SHARDS
-
-
-def hold_shard(owner_id: int, kind: str = "mpesa_hold") -> str:
-    """The hold account a user's withdrawals (or a merchant's payouts; with kind
-    'bill_hold', a user's bill payments) wait in, by the owner's id (as the fees, 16
-    shards)."""
-    return f"{kind}:{owner_id % FEE_SHARDS}"
 
 
 @dataclass(frozen=True)

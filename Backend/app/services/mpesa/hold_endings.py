@@ -20,9 +20,8 @@ from app.domain.phone import mask
 from app.integrations.daraja_payloads import PaymentOutcome
 from app.services.ledger import request_hash, sms_time
 from app.services.mpesa import merchant_payouts
-from app.services.mpesa.b2c import hold_shard
 from app.services.notifications import sms_message
-from app.services.transfers import fees_shard
+from app.services.transfers import fees_shard, hold_shard
 
 
 def pay_out(uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: datetime) -> None:

@@ -16,11 +16,14 @@ from app.db.repositories.callbacks import InboundCallback
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.daraja_payloads import (
     MalformedPayload,
+    biller_items,
+    parse_b2b_notice,
     parse_b2c_result,
     parse_status_result,
     parse_stk_callback,
     read_json,
 )
+from app.services.bills import b2b_answers
 from app.services.inbound_callbacks import record_outcome
 from app.services.mpesa import (
     order_payment_results,
@@ -44,6 +47,8 @@ MPESA_KINDS = (
     "reversal_result",
     "reversal_timeout",
     "order_stk",
+    "b2b_result",
+    "b2b_timeout",
 )
 # A callback still 'received' this long after it arrived is processed again.
 STALE_AFTER = timedelta(seconds=60)
@@ -83,6 +88,8 @@ def process_mpesa(
                 confirm_over=policy.confirm_deposits_over_cents,
                 now=now,
             )
+        if kind.startswith("b2b"):
+            return b2b_answers.notice(uow, callback_id, parse_b2b_notice(payload), now=now)
         if kind.startswith("reversal"):
             reversal = parse_b2c_result(payload, queue_timeout=kind.endswith("_timeout"))
             return order_returns.reversal_hint(
@@ -94,6 +101,16 @@ def process_mpesa(
         log.warning("malformed M-Pesa callback", extra={"callback_id": callback_id, "kind": kind})
         record_outcome(uow, callback_id, "malformed", str(exc))
         return "malformed"
+    if kind.startswith("status") and b2b_answers.answers(uow, payment.query_conversation_id):
+        return b2b_answers.settle(
+            uow,
+            callback_id,
+            payment,
+            biller_items(payload),
+            release_after_not_found=policy.release_after_not_found,
+            recheck_s=policy.status_interval_s,
+            now=now,
+        )
     if kind.startswith("status") and order_payment_results.answers(
         uow, payment.query_conversation_id
     ):

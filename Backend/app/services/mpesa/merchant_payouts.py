@@ -35,6 +35,7 @@ from app.services.ledger import request_hash, with_fresh_reference
 from app.services.merchant_idempotency import Answer, answer_once
 from app.services.mpesa import b2c
 from app.services.mpesa.amounts import check_mpesa_amount
+from app.services.transfers import hold_shard
 
 log = logging.getLogger("paytrace.mpesa")
 
@@ -191,9 +192,7 @@ def _pay_out(
     merchant = uow.merchants.get(merchant_id)
     if merchant is None:
         raise NotFound("no such merchant")
-    locked = uow.ledger.accounts(
-        account_ids=[merchant.account_id], codes=[b2c.hold_shard(merchant_id)]
-    )
+    locked = uow.ledger.accounts(account_ids=[merchant.account_id], codes=[hold_shard(merchant_id)])
     account = next(a for a in locked if a.id == merchant.account_id)
     hold = next(a for a in locked if a.kind == "mpesa_hold")
     # Read under the account's lock: a concurrent daily run for this day has committed.

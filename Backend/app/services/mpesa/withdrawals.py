@@ -29,7 +29,7 @@ from app.services.ledger import (
 )
 from app.services.mpesa import b2c
 from app.services.mpesa.amounts import check_mpesa_amount
-from app.services.transfers import Quote
+from app.services.transfers import Quote, hold_shard
 
 log = logging.getLogger("paytrace.mpesa")
 
@@ -145,7 +145,7 @@ def _hold_once(
     now = now or datetime.now(UTC)
     today = nairobi_day(now)
     with uow:
-        locked = uow.ledger.accounts(user_ids=[user_id], codes=[b2c.hold_shard(user_id)])
+        locked = uow.ledger.accounts(user_ids=[user_id], codes=[hold_shard(user_id)])
         wallet = next((a for a in locked if a.user_id == user_id), None)
         hold = next((a for a in locked if a.kind == "mpesa_hold"), None)
         if wallet is None or hold is None or wallet.limits is None or wallet.phone is None:
