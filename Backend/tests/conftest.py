@@ -32,24 +32,12 @@ BACKEND_DIR = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = BACKEND_DIR / ".data" / "test"
 _RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
 # Fixtures for the local Stellar network's and Daraja sandbox's own tests.
-pytest_plugins = ["tests.support.stellar_network", "tests.support.daraja_sandbox_fixtures"]
-
-
-# A test that needs a program from the distribution's packages (PgBouncer, Chromium)
-# skips with a reason starting "needs " where it is missing. CI installs them
-# (.ci/run), so there such a skip means a test that did not run: it fails instead.
-NEEDS = "needs "
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    if report.skipped and os.environ.get("CI") and call.when in ("setup", "call"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-        if reason.removeprefix("Skipped: ").startswith(NEEDS):
-            report.outcome = "failed"
-            report.longrepr = f"skipped in CI, where it must run: {reason}"
-    return report
+# ci_skips: in CI, a test skipped for want of a distribution program fails instead.
+pytest_plugins = [
+    "tests.support.stellar_network",
+    "tests.support.daraja_sandbox_fixtures",
+    "tests.support.ci_skips",
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Browser tests: Playwright driving the distribution's Chromium (never a downloaded one).
 
 On a machine without Chromium (or without Playwright) these tests skip, saying why ("needs
-..."); in CI such a skip is a failure (tests/conftest.py), so they cannot quietly stop running.
+..."); in CI such a skip is a failure (tests/support/ci_skips.py), so they cannot quietly stop
+running.
 Each test module starts its own browser; every test has its own live server.
 Screenshots go to Backend/.artifacts/browser/ (gitignored), or $ARTIFACTS_DIR/browser.
 """

@@ -2,7 +2,7 @@
 
 The distribution's `pgbouncer` package is used where it is installed; where it is not,
 the tests that need it skip with a reason that starts "needs " (in CI such a skip is a
-failure: tests/conftest.py). PgBouncer refuses to run as root: started as root (CI),
+failure: tests/support/ci_skips.py). PgBouncer refuses to run as root: started as root (CI),
 it is told to become the `postgres` user the PostgreSQL packages create.
 """
 

@@ -1,6 +1,6 @@
 """A real three-node Redis Cluster on 127.0.0.1 (the distribution's `redis-server` and
 `redis-cli`), for the tests of PayTrace on Redis Cluster. Where they are missing, the
-tests skip with a reason starting "needs " (a failure in CI: tests/conftest.py)."""
+tests skip with a reason starting "needs " (a failure in CI: tests/support/ci_skips.py)."""
 
 from __future__ import annotations
 
