@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api import (
     admin,
     admin_audit,
+    admin_bills,
     admin_callbacks,
     admin_merchants,
     admin_mpesa,
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_mpesa.router)
     app.include_router(admin_mpesa_reconciliation.router)
     app.include_router(admin_stellar.router)
+    app.include_router(admin_bills.router)
     app.include_router(admin_merchants.router)
     app.include_router(merchant_me.router)
     app.include_router(merchant_orders.router)

@@ -5,12 +5,15 @@ own status ends it. Never charged twice, never a hold lost, one SMS."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import psycopg2.errors
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
 from app.errors import BillerUnavailable, IdempotencyConflict, InsufficientFunds
+from app.services.bills import payments as bill_payments
 from tests.support import seeds
 from tests.support.bills import (
     JANE,
@@ -158,3 +161,26 @@ def test_the_database_refuses_a_second_ending(rig):
 def test_the_billers_tests_read_are_what_postgresql_holds(clean_database):
     with UnitOfWork(clean_database) as uow:
         assert uow.billers.active() == list(seeds.billers())
+
+
+def test_bills_the_worker_will_not_end_are_listed_for_an_operator(rig, live_server):
+    admin = {"Authorization": f"Bearer {rig.settings.admin_token.get_secret_value()}"}
+    url = f"{live_server.url}/api/v1/admin/bills/needing-operator"
+    held = rig.pay(AIRTIME, MOTHER, 100 * KES).payment
+    # Held a moment ago, its top-up queued: the worker will end it. Not listed.
+    assert httpx.get(url, headers=admin, timeout=10).json() == {"items": []}
+    # Still held a day later, whatever the worker plans: listed.
+    later = held.created_at + bill_payments.STUCK_AFTER + timedelta(minutes=1)
+    stale = bill_payments.bills_needing_an_operator(UnitOfWork(rig.database), 10, now=later)
+    assert [b.reference for b in stale] == [held.reference]
+    # Unknown with nothing left to ask the rail (no check due): listed at once.
+    with UnitOfWork(rig.database) as uow:
+        uow.bill_payments.mark_unknown(held.id, failure="answer lost")
+        uow.commit()
+    (item,) = httpx.get(url, headers=admin, timeout=10).json()["items"]
+    assert (item["reference"], item["status"], item["amount"]) == (
+        held.reference, "unknown", 100 * KES,
+    )  # fmt: skip
+    assert item["failure"] == "answer lost" and item["next_check_at"] is None
+    assert httpx.get(url, timeout=10).status_code == 401
+    assert balances(rig.database)["bill_hold"] > 0  # listing moves nothing

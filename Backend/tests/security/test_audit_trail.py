@@ -59,6 +59,7 @@ CASES = [
     Case("GET", "/mpesa/held-order-payments", 200),
     Case("GET", "/settlements", 200, "/settlements?status=pending"),
     Case("GET", "/stellar/owed-back", 200, "/stellar/owed-back?limit=5"),
+    Case("GET", "/bills/needing-operator", 200, "/bills/needing-operator?limit=5"),
     # The world's settlement is pending (no network here): the retry answers its state
     # and changes nothing, so its row is written like a read's, not by an action's commit.
     Case("POST", "/settlements/{transaction_id}/retry", 200, "/settlements/{cash_in}/retry",

@@ -122,6 +122,21 @@ class BillPaymentRepository:
             row = cur.fetchone()
         return BillPayment(*row) if row else None
 
+    def needing_operator(self, *, stale_before: datetime, limit: int) -> list[BillPayment]:
+        """Bills whose money is still held and that the worker will not end by itself:
+        `unknown` with nothing left to ask the rail (no check due), or held or unknown
+        since before stale_before. Oldest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                _PAYMENT_SQL
+                + """ WHERE p.status IN ('held', 'unknown')
+                        AND ((p.status = 'unknown' AND p.check_after IS NULL)
+                             OR p.created_at < %(stale_before)s)
+                      ORDER BY p.created_at, p.id LIMIT %(limit)s""",
+                {"stale_before": stale_before, "limit": limit},
+            )
+            return [BillPayment(*row) for row in cur.fetchall()]
+
     def by_hold(self, hold_id: int) -> BillPayment | None:
         with self._conn.cursor() as cur:
             cur.execute(_PAYMENT_SQL + " WHERE p.hold_id = %(hold_id)s", {"hold_id": hold_id})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from app.db.repositories.ledger import KeyTaken, Overdraft
 from app.db.repositories.outbox import OutboxMessage
@@ -132,6 +132,25 @@ def get_bill_payment(uow: UnitOfWork, *, reference: str, user_id: int) -> BillPa
     if found is None:
         raise BillPaymentNotFound("no such bill payment")
     return found
+
+
+# Past this, a bill still held is an operator's to look at, whatever the worker plans.
+STUCK_AFTER = timedelta(hours=24)
+STUCK_PAGE_MAX = 200
+
+
+def bills_needing_an_operator(
+    uow: UnitOfWork, limit: int, *, now: datetime | None = None
+) -> list[BillPayment]:
+    """Bills whose amount and fee are still held and that the worker will not end by
+    itself (unknown with nothing left to ask the rail), or held for over STUCK_AFTER:
+    the operator's list (GET /api/v1/admin/bills/needing-operator), oldest first. Reads
+    only. Raises ValueError for a limit out of range, ServiceUnavailable."""
+    if not 1 <= limit <= STUCK_PAGE_MAX:
+        raise ValueError(f"limit must be 1..{STUCK_PAGE_MAX}")
+    now = now or datetime.now(UTC)
+    with uow:
+        return uow.bill_payments.needing_operator(stale_before=now - STUCK_AFTER, limit=limit)
 
 
 def bill_history(
