@@ -21,10 +21,9 @@ from app.domain.money import CENTS_PER_SHILLING
 from app.domain.records.admin import OutboxRow
 from app.integrations.airtime import AirtimeError, AirtimeRail, Failure, TopUpSent
 from app.integrations.daraja import Accepted, Daraja, DarajaError
-from app.integrations.daraja import Failure as DarajaFailure
 from app.services.bills import rail_answers
 from app.worker.handlers import Outcome, Verdict
-from app.worker.mpesa_handlers import CallbackLinks
+from app.worker.mpesa_handlers import CallbackLinks, at_most_once
 
 REFUSED = "refused"
 _VERDICTS = {
@@ -136,11 +135,8 @@ class PaybillHandler:
                 timeout_url=self._links.b2b_timeout,
             )
         except DarajaError as exc:
-            if exc.kind is DarajaFailure.RETRYABLE and (exc.status or 0) < 500:
-                return Outcome(Verdict.RETRY, str(exc))  # it never reached M-Pesa
-            if exc.kind is DarajaFailure.PERMANENT:
-                return Outcome(Verdict.FAILED, str(exc), REFUSED)
-            return Outcome(Verdict.UNKNOWN, str(exc))  # it may have been paid
+            verdict = at_most_once(exc)
+            return Outcome(verdict, str(exc), REFUSED if verdict is Verdict.FAILED else None)
         return Outcome(Verdict.DONE, result=accepted)
 
     def record(self, uow: UnitOfWork, row: OutboxRow, outcome: Outcome) -> None:

@@ -36,6 +36,18 @@ FAILURE_VERDICTS = {
 }
 
 
+def at_most_once(exc: DarajaError) -> Verdict:
+    """The verdict on Daraja's error for a request that moves money and must reach M-Pesa
+    at most once (B2C, B2B, a reversal): sent again only when it provably never reached
+    M-Pesa (a retryable answer below 500); refused outright: failed; anything else may
+    have been taken: unknown, and M-Pesa's status answer decides."""
+    if exc.kind is Failure.RETRYABLE and (exc.status or 0) < 500:
+        return Verdict.RETRY
+    if exc.kind is Failure.PERMANENT:
+        return Verdict.FAILED
+    return Verdict.UNKNOWN
+
+
 @dataclass(frozen=True)
 class CallbackLinks:
     """The URLs Daraja calls back, each with the secret token in its path."""
@@ -204,15 +216,11 @@ class B2CHandler:
         except DarajaError as exc:
             if exc.duplicate:  # an earlier attempt reached M-Pesa: it has the payment
                 return Outcome(Verdict.DONE, f"already with M-Pesa: {exc}")
-            if exc.kind is Failure.PERMANENT:
-                # Only the very first request's refusal proves it was never taken;
-                # after that, a status query decides.
-                first = row.attempts <= 1
-                return Outcome(Verdict.FAILED, str(exc), REFUSED if first else None)
-            if exc.kind is Failure.RETRYABLE and (exc.status or 0) < 500:
-                return Outcome(Verdict.RETRY, str(exc))  # it never reached M-Pesa
-            # It may have been paid: never resent; a status query decides.
-            return Outcome(Verdict.UNKNOWN, str(exc))
+            verdict = at_most_once(exc)
+            # Only the very first request's refusal proves it was never taken; after
+            # that, a status query decides.
+            refused = verdict is Verdict.FAILED and row.attempts <= 1
+            return Outcome(verdict, str(exc), REFUSED if refused else None)
         return Outcome(Verdict.DONE, result=accepted)
 
     def record(self, uow: UnitOfWork, row: OutboxRow, outcome: Outcome) -> None:

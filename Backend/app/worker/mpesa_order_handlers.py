@@ -13,11 +13,17 @@ from datetime import UTC, datetime, timedelta
 from app.config import Settings
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.admin import OutboxRow
-from app.integrations.daraja import Accepted, Daraja, DarajaError, Failure, StkAccepted
+from app.integrations.daraja import Accepted, Daraja, DarajaError, StkAccepted
 from app.services.mpesa import order_pushes, order_returns
 from app.worker.bill_handlers import PaybillHandler
 from app.worker.handlers import Outcome, Verdict
-from app.worker.mpesa_handlers import FAILURE_VERDICTS, B2CHandler, CallbackLinks, StkPushHandler
+from app.worker.mpesa_handlers import (
+    FAILURE_VERDICTS,
+    B2CHandler,
+    CallbackLinks,
+    StkPushHandler,
+    at_most_once,
+)
 
 
 class ReversalHandler:
@@ -56,9 +62,8 @@ class ReversalHandler:
                 timeout_url=self._links.reversal_timeout,
             )
         except DarajaError as exc:
-            if exc.kind is Failure.RETRYABLE and (exc.status or 0) < 500:
-                return Outcome(Verdict.RETRY, str(exc))  # it never reached M-Pesa
-            return Outcome(FAILURE_VERDICTS[exc.kind], str(exc))
+            # A 5xx may have reached M-Pesa: never resent (a second reversal of one payment).
+            return Outcome(at_most_once(exc), str(exc))
         return Outcome(Verdict.DONE, result=accepted)
 
     def record(self, uow: UnitOfWork, row: OutboxRow, outcome: Outcome) -> None:
