@@ -47,6 +47,9 @@ def rules_from_settings(settings: Settings) -> list[tuple[str, list[IPNetwork]]]
         ("/ussd", list(settings.at_allowed_networks)),
         ("/callbacks/at", list(settings.at_allowed_networks)),
         ("/callbacks/mpesa", list(settings.mpesa_allowed_networks)),
+        # C2B (paybill) callbacks: Daraja refuses URLs that name "mpesa", so they live
+        # apart, and are Safaricom's all the same.
+        ("/callbacks/c2b", list(settings.mpesa_allowed_networks)),
     ]
     return [(prefix, networks) for prefix, networks in rules if networks]
 

@@ -122,6 +122,18 @@ def test_mpesa_callbacks_answer_safaricoms_network_only(guarded, clean_database,
     assert answer.status_code != 403
 
 
+@pytest.mark.parametrize("kind", ["validation", "confirmation"])
+def test_paybill_callbacks_answer_safaricoms_network_only(guarded, clean_database, kind):
+    token = guarded.mpesa_callback_token.get_secret_value()
+    body = {"TransID": "UKT7ZQ4M2P", "TransAmount": "250.00", "BillRefNumber": "48213575"}
+    before = snapshot(clean_database, guarded)
+    for peer in (STRANGER, AT_HOST):
+        assert_refused(call(guarded, peer, "POST", f"/callbacks/c2b/{kind}/{token}", json=body))
+    assert snapshot(clean_database, guarded) == before
+    answer = call(guarded, SAFARICOM_HOST, "POST", f"/callbacks/c2b/{kind}/{token}", json=body)
+    assert answer.status_code != 403
+
+
 def test_the_rest_api_and_health_are_not_behind_the_provider_lists(guarded):
     assert call(guarded, STRANGER, "GET", "/health").status_code == 200
 
