@@ -60,7 +60,9 @@ async def sign_in(request: Request) -> Response:
     entry = request.state.console_audit
     form = await form_of(request)
     expected = request.cookies.get(LOGIN_COOKIE)
-    if not expected or not hmac.compare_digest(expected, form.get("csrf", "")):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
+    given = form.get("csrf", "").encode()
+    if not expected or not hmac.compare_digest(expected.encode(), given):
         raise CsrfRejected("the sign-in form is stale: reload it and retry")
     email = operators.normalised_email(form.get("email", ""))[:128]
     entry.target("operator", email.encode("utf-8", "replace").decode().replace("\x00", ""))

@@ -38,7 +38,8 @@ class ConsoleSession:
     started_at: float  # epoch seconds
 
     def csrf_matches(self, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(self.csrf, given or "")
+        # As bytes: compare_digest refuses str with non-ASCII characters.
+        return bool(given) and hmac.compare_digest(self.csrf.encode(), (given or "").encode())
 
     def __repr__(self) -> str:
         return f"ConsoleSession(operator_id={self.operator_id}, role={self.role!r})"

@@ -112,7 +112,7 @@ def set_disabled(uow: UnitOfWork, *, email: str, disabled: bool) -> bool:
 def _matching_step(seed: str, code: str, now: datetime) -> int | None:
     """The TOTP time step whose code this is (within the drift), or None."""
     code = code.strip()
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):  # "١٢٣٤٥٦" is isdigit()
         return None
     totp = pyotp.TOTP(seed, interval=TOTP_PERIOD_S)
     step = int(now.timestamp()) // TOTP_PERIOD_S
