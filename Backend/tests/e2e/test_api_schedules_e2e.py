@@ -85,6 +85,8 @@ def test_a_wrong_pin_or_schedule_is_refused_and_nothing_is_made(pwa, jane, amina
     assert (wrong.status_code, wrong.json()["error"]) == (401, "wrong_pin")
     bad = create(pwa, jane, rent(start="2020-01-01"))
     assert (bad.status_code, bad.json()["error"]) == (422, "invalid_start")
+    far = create(pwa, jane, rent(start="9998-01-31"))  # once a 500
+    assert (far.status_code, far.json()["error"]) == (422, "invalid_start")
     both = create(pwa, jane, rent(until="2030-01-01"))
     assert (both.status_code, both.json()["error"]) == (422, "invalid_schedule")
     to_self = create(pwa, jane, rent(to=JANE))

@@ -85,6 +85,7 @@ def test_the_same_key_answers_the_same_schedule_and_another_request_is_refused(
         ({"frequency": "daily"}, "invalid_schedule"),
         ({"day": 32}, "invalid_schedule"),
         ({"start_date": date(2027, 5, 31)}, "invalid_start"),
+        ({"start_date": date(9998, 1, 31)}, "invalid_start"),  # past date.max in 5 years
         ({"until_date": date(2027, 6, 4)}, "invalid_schedule"),  # no date left
         ({"count": 2, "until_date": date(2027, 9, 1)}, "invalid_schedule"),
         ({"note": "x" * 101}, "invalid_note"),

@@ -10,7 +10,7 @@ occurrence's (services/schedules/runs.py) and skips what it cannot lock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain import schedules as rules
@@ -68,6 +68,10 @@ class Created:
     replayed: bool
 
 
+# How far ahead a schedule may start.
+START_WITHIN = timedelta(days=366)
+
+
 def create(uow: UnitOfWork, new: NewSchedule, now: datetime) -> Created:
     """A new active schedule, its first occurrence the first instant after `now`;
     commits. The same key with the same request answers the same schedule (replayed);
@@ -87,6 +91,10 @@ def create(uow: UnitOfWork, new: NewSchedule, now: datetime) -> Created:
     rule = rules.Recurrence(
         new.frequency, new.day, new.at_time, new.start_date, until=new.until_date, count=new.count
     )
+    # Dates past year 9994 cannot even be reasoned about (five years on is past
+    # date.max); nobody schedules rent that far out.
+    if new.start_date > nairobi_day(now) + START_WITHIN:
+        raise refused("invalid_start", "start: within a year from today")
     try:
         rules.check(rule)
     except rules.InvalidSchedule as bad:
