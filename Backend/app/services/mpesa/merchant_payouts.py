@@ -198,6 +198,11 @@ def _pay_out(
     # Read under the account's lock: a concurrent daily run for this day has committed.
     if day is not None and uow.merchant_payouts.daily_exists(merchant_id, day):
         return None
+    if origin == "daily":
+        # Suspended since the day's merchants were picked: no automatic payout.
+        current = uow.merchants.get(merchant_id)
+        if current is None or current.status != "active":
+            return None
     b2c.payable(merchant.payout_phone)
     if amount is None:
         best = rules.largest_payout(
