@@ -142,6 +142,10 @@ def settle_return(
     named = outcome.originator_conversation_id
     if named is not None and named != payment.reversal_originator_id:
         return "mismatch", "it is about another transaction than the reversal asked about"
+    if outcome.receipt is not None and outcome.receipt == payment.trans_id:
+        # A late answer to an earlier query about the payment itself (its status
+        # queries stay open while the lease lapses): not a word about the reversal.
+        return "mismatch", "it is about the payment itself, not its reversal"
     verdict = outcome.verdict
     if verdict is Verdict.PAID:
         if outcome.amount != payment.amount:
