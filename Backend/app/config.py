@@ -88,6 +88,13 @@ _DARAJA_REQUIRED = (
 )
 
 
+def _generated(name: str) -> str:
+    """A new development secret. The M-Pesa callback token travels in the callback URLs
+    Daraja registers, and Daraja refuses a URL with "exe", "cmd", "sql", "query" or
+    "mpesa" in it: hex (no x, m, s, q) can spell none of them."""
+    return secrets.token_hex(32) if name == "mpesa_callback_token" else secrets.token_urlsafe(32)
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -466,7 +473,7 @@ class Settings(BaseSettings):
             stored = json.loads(path.read_text())
         before = dict(stored)
         for name in _GENERATED_SECRETS:
-            stored.setdefault(name, secrets.token_urlsafe(32))
+            stored.setdefault(name, _generated(name))
         stored.setdefault("wallet_encryption_key", Fernet.generate_key().decode())
         wallet_key = Fernet(stored["wallet_encryption_key"])
         for name in _GENERATED_STELLAR_ACCOUNTS:
