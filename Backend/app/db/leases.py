@@ -22,6 +22,7 @@ import socket
 import uuid
 
 from app.db.pool import Database
+from app.db.unit_of_work import UnitOfWork
 from app.errors import ServiceUnavailable
 
 log = logging.getLogger("paytrace.db")
@@ -37,20 +38,6 @@ MPESA_RECONCILIATION = "mpesa-reconciliation"
 # back (the reconciliations) holds it long enough for that run.
 DEFAULT_TTL_S = 15.0  # WORKER_LEASE_TTL_S
 JOB_TTL_S = 900.0
-
-_TAKE_OR_RENEW = """
-INSERT INTO worker_leases AS l (name, holder, acquired_at, renewed_at, expires_at)
-VALUES (%(name)s, %(holder)s, now(), now(), now() + make_interval(secs => %(ttl)s))
-ON CONFLICT (name) DO UPDATE
-   SET holder = EXCLUDED.holder,
-       acquired_at = CASE WHEN l.holder = EXCLUDED.holder THEN l.acquired_at ELSE now() END,
-       renewed_at = now(),
-       expires_at = EXCLUDED.expires_at
- WHERE l.holder = EXCLUDED.holder OR l.expires_at < now()
-RETURNING holder
-"""
-
-_RELEASE = "DELETE FROM worker_leases WHERE name = %(name)s AND holder = %(holder)s"
 
 
 def holder_id() -> str:
@@ -79,12 +66,9 @@ class Lease:
         """True while this process holds the lease (taking it when it is free or lapsed,
         renewing it when it is ours)."""
         try:
-            with self._database.connection() as conn, conn.cursor() as cur:
-                cur.execute(
-                    _TAKE_OR_RENEW, {"name": self._name, "holder": self._holder, "ttl": self._ttl_s}
-                )
-                ours = cur.fetchone() is not None
-                conn.commit()
+            with UnitOfWork(self._database) as uow:
+                ours = uow.leases.take_or_renew(self._name, self._holder, self._ttl_s)
+                uow.commit()
         except ServiceUnavailable:
             log.warning("lease not renewed: database unavailable", extra={"lease": self._name})
             ours = False
@@ -102,8 +86,8 @@ class Lease:
             return
         self._held = False
         try:
-            with self._database.connection() as conn, conn.cursor() as cur:
-                cur.execute(_RELEASE, {"name": self._name, "holder": self._holder})
-                conn.commit()
+            with UnitOfWork(self._database) as uow:
+                uow.leases.release(self._name, self._holder)
+                uow.commit()
         except ServiceUnavailable:
             log.warning("lease not released: it lapses on its own", extra={"lease": self._name})
