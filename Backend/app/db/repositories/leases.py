@@ -1,5 +1,7 @@
 """Worker leases (`worker_leases`, app/db/leases.py): taken, renewed and given back, each
-in one statement."""
+in one statement. Each acquisition numbers the lease anew (its generation, the fencing
+token); a renewal and a release name the generation their holder took, so a holder whose
+lease was taken meanwhile is refused even when its holder name is the same."""
 
 from __future__ import annotations
 
@@ -10,32 +12,57 @@ class LeaseRepository:
     def __init__(self, conn: psycopg2.extensions.connection) -> None:
         self._conn = conn
 
-    def take_or_renew(self, name: str, holder: str, ttl_s: float) -> bool:
-        """Take the lease when it is free or lapsed, or renew it when holder holds it;
-        True when holder holds it now."""
+    def take(self, name: str, holder: str, ttl_s: float) -> int | None:
+        """Take the lease when it is free, lapsed or released: its new generation (one
+        more than the last), or None while another holds it."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
-                INSERT INTO worker_leases AS l (name, holder, acquired_at, renewed_at, expires_at)
+                INSERT INTO worker_leases AS l
+                    (name, holder, acquired_at, renewed_at, expires_at, generation)
                 VALUES (%(name)s, %(holder)s, now(), now(),
-                        now() + make_interval(secs => %(ttl)s))
+                        now() + make_interval(secs => %(ttl)s), 1)
                 ON CONFLICT (name) DO UPDATE
                    SET holder = EXCLUDED.holder,
-                       acquired_at = CASE WHEN l.holder = EXCLUDED.holder
-                                          THEN l.acquired_at ELSE now() END,
+                       generation = l.generation + 1,
+                       acquired_at = now(),
                        renewed_at = now(),
                        expires_at = EXCLUDED.expires_at
-                 WHERE l.holder = EXCLUDED.holder OR l.expires_at < now()
-                RETURNING holder
+                 WHERE l.expires_at < now()
+                RETURNING generation
                 """,
                 {"name": name, "holder": holder, "ttl": ttl_s},
             )
-            return cur.fetchone() is not None
+            row = cur.fetchone()
+        return int(row[0]) if row else None
 
-    def release(self, name: str, holder: str) -> None:
-        """Give the lease up, if holder holds it."""
+    def renew(self, name: str, holder: str, generation: int, ttl_s: float) -> bool:
+        """Extend the lease holder took under generation; False when it is no longer that
+        acquisition (taken by another since, even if it lapsed again, or released)."""
         with self._conn.cursor() as cur:
             cur.execute(
-                "DELETE FROM worker_leases WHERE name = %(name)s AND holder = %(holder)s",
-                {"name": name, "holder": holder},
+                """
+                UPDATE worker_leases
+                   SET renewed_at = now(), expires_at = now() + make_interval(secs => %(ttl)s)
+                 WHERE name = %(name)s AND holder = %(holder)s
+                   AND generation = %(generation)s AND expires_at > renewed_at
+                RETURNING 1
+                """,
+                {"name": name, "holder": holder, "generation": generation, "ttl": ttl_s},
             )
+            return cur.fetchone() is not None
+
+    def release(self, name: str, holder: str, generation: int) -> bool:
+        """Give up the lease holder took under generation: it lapses at once (the row,
+        and so the count of generations, stays). False when it was no longer that one."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE worker_leases SET expires_at = renewed_at
+                 WHERE name = %(name)s AND holder = %(holder)s
+                   AND generation = %(generation)s AND expires_at > renewed_at
+                RETURNING 1
+                """,
+                {"name": name, "holder": holder, "generation": generation},
+            )
+            return cur.fetchone() is not None
