@@ -1382,15 +1382,19 @@ CREATE TRIGGER pay_requests_guard
     BEFORE INSERT OR UPDATE OR DELETE ON pay_requests
     FOR EACH ROW EXECUTE FUNCTION pay_requests_guard();
 
--- ---- worker leases (migration 0027) ----------------------------------------------
+-- ---- worker leases (migrations 0027, 0033) ----------------------------------------
 
 CREATE TABLE worker_leases (
     name        TEXT        PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9-]{1,62}$'),
     holder      TEXT        NOT NULL CHECK (length(holder) BETWEEN 1 AND 200),
     acquired_at TIMESTAMPTZ NOT NULL,
     renewed_at  TIMESTAMPTZ NOT NULL,
+    -- A released lease lapses at once: expires_at = renewed_at (its row stays).
     expires_at  TIMESTAMPTZ NOT NULL,
-    CHECK (acquired_at <= renewed_at AND renewed_at < expires_at)
+    -- The fencing number: + 1 at every acquisition; a renewal or release names it.
+    generation  BIGINT      NOT NULL CHECK (generation >= 1),
+    CONSTRAINT worker_leases_check
+        CHECK (acquired_at <= renewed_at AND renewed_at <= expires_at)
 );
 
 -- ---- console operators (migration 0026) -------------------------------------------

@@ -203,6 +203,16 @@ class Settings(BaseSettings):
     # ends after this long without a request, and in any case this long after sign-in.
     console_idle_timeout_s: int = Field(default=900, ge=60)
     console_absolute_timeout_s: int = Field(default=28800, ge=300)
+    # Failed sign-ins one client address may make within CONSOLE_SIGN_IN_WINDOW_S (the
+    # window starts at its first failure, counted in Redis); past that every try from it
+    # is refused (429) until the window ends, whatever accounts it tries. An IPv6 address
+    # counts with its /64.
+    console_sign_in_failures_per_address: int = Field(default=20, ge=1)
+    console_sign_in_window_s: int = Field(default=900, ge=1)
+    # Console password checks (argon2id) at once per API process: their own turn, apart
+    # from the PIN checks' PIN_CHECKS_IN_FLIGHT, so a flood of sign-ins never makes a
+    # USSD PIN hop wait.
+    console_sign_ins_in_flight: int = Field(default=1, ge=1)
 
     # REST API for the PWA (/api/v1). Access tokens are JWTs signed (HS256) with
     # API_TOKEN_SECRET; refresh tokens are random, stored hashed, rotated on use.

@@ -387,6 +387,20 @@ class SignInSlowed(RateLimited):
     code = "sign_in_slowed"
 
 
+class SignInThrottled(RateLimited):
+    """Too many failed console sign-ins from one client address: every try from it waits
+    (no check is made), whatever account it names."""
+
+    code = "sign_in_throttled"
+
+    def __init__(self, retry_after_s: int) -> None:
+        PayTraceError.__init__(
+            self,
+            f"too many failed sign-ins from your address: try again in {retry_after_s} seconds",
+        )
+        self.retry_after_s = retry_after_s
+
+
 class SignInRequired(Unauthorized):
     """A console page without a live session (none, expired, or signed out)."""
 

@@ -37,6 +37,9 @@ class Runtime:
     # argon2id is ~30 ms of CPU per PIN: a burst of PIN checks (USSD and REST alike)
     # must not take every core from the event loop, or every other request waits.
     pin_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    # Console password checks (argon2id too) take their own, smaller turn: a flood of
+    # sign-ins must not hold the PIN checks' slots.
+    console_sign_ins: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -47,6 +50,7 @@ class Runtime:
             database=database,
             redis=client,
             pin_checks=asyncio.Semaphore(settings.pin_checks_in_flight),
+            console_sign_ins=asyncio.Semaphore(settings.console_sign_ins_in_flight),
         )
 
     def uow(self) -> UnitOfWork:

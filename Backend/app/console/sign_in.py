@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.console.trail import ConsoleRoute, Viewer, actor_of, sessions_of
@@ -19,9 +20,12 @@ from app.console.web import (
     render,
     set_cookie,
 )
-from app.errors import CsrfRejected, SignInRefused, SignInSlowed
+from app.errors import CsrfRejected, SignInRefused, SignInSlowed, SignInThrottled
+from app.http.client_address import request_client
+from app.http.error_body import error_body
 from app.runtime import Runtime
 from app.services import operators
+from app.services.console_sign_in_limits import AddressPolicy, AddressThrottle
 from app.services.custody import SecretBox
 from app.services.pins import PinHasher
 
@@ -39,6 +43,29 @@ def _credentials(request: Request) -> tuple[PinHasher, SecretBox]:
         built = (PinHasher.from_settings(settings), SecretBox.from_settings(settings))
         request.app.state.console_credentials = built
     return built
+
+
+def _throttle(runtime: Runtime) -> AddressThrottle:
+    return AddressThrottle(
+        runtime.redis,
+        runtime.key("console", "sign_in_failures", ""),
+        AddressPolicy.from_settings(runtime.settings),
+    )
+
+
+def _refused(request: Request, exc: SignInRefused | SignInSlowed | SignInThrottled) -> Response:
+    """The login page again with the reason, or the JSON error body for a client that
+    asks for JSON only."""
+    accept = request.headers.get("accept", "")
+    if "application/json" in accept and "text/html" not in accept:
+        response: Response = JSONResponse(
+            error_body(exc.code, exc.detail), status_code=exc.status_code
+        )
+    else:
+        response = _login_page(request, exc.status_code, exc.detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
 
 
 def _login_page(request: Request, status_code: int = 200, error: str | None = None) -> Response:
@@ -67,9 +94,13 @@ async def sign_in(request: Request) -> Response:
     email = operators.normalised_email(form.get("email", ""))[:128]
     entry.target("operator", email.encode("utf-8", "replace").decode().replace("\x00", ""))
     hasher, box = _credentials(request)
+    throttle = _throttle(runtime)
+    address = request_client(request, runtime.settings.trusted_proxies)
     try:
-        # argon2 is costly: sign-ins share the PIN checks' limit on the event loop's cores.
-        async with runtime.pin_checks:
+        await throttle.check(address)  # before any check: nothing is learnt meanwhile
+        # argon2 is costly: sign-ins take their own small turn on the event loop's cores,
+        # never the PIN checks' (a flood of sign-ins must not make USSD PIN hops wait).
+        async with runtime.console_sign_ins:
             operator = await run_in_threadpool(
                 operators.sign_in,
                 runtime.uow(),
@@ -80,12 +111,13 @@ async def sign_in(request: Request) -> Response:
                 code=form.get("code", ""),
                 now=datetime.now(UTC),
             )
-    except (SignInRefused, SignInSlowed) as exc:
+    except SignInRefused as exc:
+        await throttle.failed(address)
         entry.detail["error"] = exc.code
-        response = _login_page(request, exc.status_code, exc.detail)
-        if exc.headers:
-            response.headers.update(exc.headers)
-        return response
+        return _refused(request, exc)
+    except (SignInSlowed, SignInThrottled) as exc:
+        entry.detail["error"] = exc.code
+        return _refused(request, exc)
     entry.actor = actor_of(operator.id)
     store = sessions_of(runtime)
     # A new token at every sign-in: a session id planted before it is worth nothing.

@@ -21,6 +21,7 @@ from app.db.repositories.console import ConsoleRepository
 from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.incoming import IncomingRepository
 from app.db.repositories.invitations import InvitationRepository
+from app.db.repositories.leases import LeaseRepository
 from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.merchant_payouts import MerchantPayoutRepository
 from app.db.repositories.merchant_refunds import MerchantRefundRepository
@@ -91,6 +92,7 @@ class UnitOfWork:
     schedules: ScheduleRepository
     billers: BillerRepository
     bill_payments: BillPaymentRepository
+    leases: LeaseRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -139,6 +141,7 @@ class UnitOfWork:
         self.schedules = ScheduleRepository(self.conn)
         self.billers = BillerRepository(self.conn)
         self.bill_payments = BillPaymentRepository(self.conn)
+        self.leases = LeaseRepository(self.conn)
         return self
 
     def __exit__(

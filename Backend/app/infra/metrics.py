@@ -10,8 +10,12 @@ keeps each process's values in that directory and `/metrics` adds them up.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,11 +24,14 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    make_wsgi_app,
     multiprocess,
-    start_http_server,
 )
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
+
+from app.http.tokens import token_matches
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Seconds: a navigation hop is milliseconds, a money hop (argon2 + ledger) up to ~1 s.
@@ -63,9 +70,55 @@ OUTBOX_DONE = Counter(
 )
 
 
-def start_metrics_server(port: int) -> None:
-    """Serve this process's metrics on 0.0.0.0:port (the worker, which has no API)."""
-    start_http_server(port)
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not logged (one every few seconds)."""
+
+
+def _refusal(start_response: Callable, status: str, code: str, detail: str) -> list[bytes]:
+    body = json.dumps({"error": code, "detail": detail}).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def guarded_metrics_app(token: SecretStr | None, *, production: bool) -> Callable:
+    """The process's metrics as a WSGI app, under the API's /metrics rule: with a token,
+    only a request bearing it (`Authorization: Bearer <METRICS_TOKEN>`, compared in
+    constant time) is answered, others 401; without one, 404 in production (volumes
+    are business figures), open elsewhere."""
+    metrics = make_wsgi_app()
+
+    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if token is None and production:
+            return _refusal(start_response, "404 Not Found", "not_found", "no such route")
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        given = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        if token is not None and not token_matches(token, given):
+            return _refusal(start_response, "401 Unauthorized", "unauthorized", "metrics token")
+        return metrics(environ, start_response)
+
+    return app
+
+
+def start_metrics_server(port: int, token: SecretStr | None, *, production: bool) -> WSGIServer:
+    """Serve this process's metrics on 0.0.0.0:port, in a daemon thread (the worker,
+    which has no API), under guarded_metrics_app's rule; returns the server (its
+    shutdown() stops it). Raises OSError when the port cannot be bound."""
+    server = make_server(
+        "0.0.0.0",  # noqa: S104 - Prometheus scrapes it from outside the host
+        port,
+        guarded_metrics_app(token, production=production),
+        server_class=_Server,
+        handler_class=_Quiet,
+    )
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 def exposition(extra: Iterable[Collector] = ()) -> bytes:

@@ -198,8 +198,8 @@ def parse_status_result(body: dict, *, queue_timeout: bool = False) -> PaymentOu
 class BillNotice:
     """What a B2B result or queue-timeout notice names, read to know which bill to ask
     M-Pesa about (never acted on by itself): its OriginatorConversationID and, for a
-    result, the account and amount it claims (to bind a bill whose send's answer was
-    lost; M-Pesa's status answer must then say the same)."""
+    result, the account and amount it claims (only to wait while a bill of those terms
+    is still being sent: a claim never names a bill)."""
 
     originator_conversation_id: str
     account: str | None

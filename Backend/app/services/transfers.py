@@ -106,6 +106,12 @@ def quote_transfer(
     return Quote(amount=amount, fee=fee, balance=account.balance)
 
 
+def transfer_key(sender_user_id: int, idempotency_key: str) -> str:
+    """The ledger's idempotency key of a transfer the sender asked for under
+    idempotency_key."""
+    return scoped_key("transfer", sender_user_id, idempotency_key)
+
+
 def transfer(uow: UnitOfWork, request: TransferRequest, *, now: datetime | None = None) -> Movement:
     """Move amount (+ fee) from the sender's wallet to the recipient's; commits.
 
@@ -116,7 +122,7 @@ def transfer(uow: UnitOfWork, request: TransferRequest, *, now: datetime | None 
     'invalid_idempotency_key'), LimitExceeded, InsufficientFunds, NotFound.
     """
     amount = check_amount(request.amount, maximum=MAX_TRANSFER)
-    key = scoped_key("transfer", request.sender_user_id, request.idempotency_key)
+    key = transfer_key(request.sender_user_id, request.idempotency_key)
     if request.channel not in CHANNELS:
         raise refused("invalid_channel", "unknown channel")
     if request.note is not None and len(request.note) > NOTE_MAX:

@@ -11,8 +11,9 @@ import logging
 import signal
 import sys
 import threading
+from wsgiref.simple_server import WSGIServer
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db.migrate import migrate_at_start
 from app.db.pool import Database
 from app.infra.metrics import start_metrics_server
@@ -21,6 +22,20 @@ from app.worker import loops as worker_loops
 from app.worker.outbox import build_worker
 
 log = logging.getLogger("paytrace.worker")
+
+
+def serve_metrics(settings: Settings) -> WSGIServer | None:
+    """The worker's own counters (outbox verdicts, movements it posts) for Prometheus on
+    WORKER_METRICS_PORT, with the API's /metrics rule (METRICS_TOKEN as a bearer token;
+    nothing in production without one); None when the port is 0. The figures PostgreSQL
+    holds are the API's /metrics."""
+    if not settings.worker_metrics_port:
+        return None
+    return start_metrics_server(
+        settings.worker_metrics_port,
+        settings.metrics_token,
+        production=settings.environment == "production",
+    )
 
 
 def main() -> int:
@@ -36,10 +51,7 @@ def main() -> int:
     database = Database.from_settings(settings, max_connections=16 + settings.webhook_concurrency)
     worker = build_worker(settings, database)
     loops = worker_loops.build_loops(settings, database)
-    if settings.worker_metrics_port:
-        # The worker's own counters (outbox verdicts, movements it posts) for Prometheus;
-        # the figures PostgreSQL holds are the API's /metrics.
-        start_metrics_server(settings.worker_metrics_port)
+    serve_metrics(settings)
     stop = threading.Event()
 
     def _request_stop(signum: int, _frame: object) -> None:

@@ -92,8 +92,8 @@ class PaybillHandler:
     """Outbox kind 'daraja_b2b': payload {"bill" (reference), "paybill", "account",
     "amount" (cents), "requester" (the payer's MSISDN)}. One Business Pay Bill through
     Daraja, made at most once: Daraja takes no id of the caller's for it, so a repeat
-    would be a second payment. An answer that never came leaves the bill 'unknown'; its
-    result callback (which names it) and M-Pesa's status then end it."""
+    would be a second payment. An answer that never came leaves the bill 'unknown' for an
+    operator: PayTrace never learnt its id, and a callback's claim never names a bill."""
 
     kind = "daraja_b2b"
     resumable = False  # no idempotency key at Daraja: never sent twice

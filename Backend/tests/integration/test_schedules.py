@@ -173,6 +173,38 @@ def test_a_payment_made_before_a_crash_is_recorded_and_not_made_again(clean_data
     assert check_ledger(db) == CLEAN
 
 
+@pytest.mark.parametrize("change", [manage.pause, manage.stop])
+def test_a_payment_made_before_a_crash_is_recorded_paid_when_the_schedule_is_then_halted(
+    clean_database, users, change
+):
+    db = clean_database
+    fund(db, phone_of(1), 10 * AMOUNT)
+    made = schedule_transfer(
+        db, owner=users[0], to=phone_of(2), amount=AMOUNT, frequency="weekly", day=1,
+        at=time(9, 0), start=date(2027, 6, 1), now=NOW,
+    )  # fmt: skip
+    due = eat(2027, 6, 7, 9)
+    runs.materialise_due(UnitOfWork(db), due, shortcode="*1#")
+    (occurrence,) = occurrences(db, made)
+    with UnitOfWork(db) as uow:
+        schedule = uow.schedules.get(made)
+    # The worker paid, then died before recording it; the owner then pauses or stops.
+    paid = EXECUTORS["transfer"].pay(
+        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due
+    )
+    change(UnitOfWork(db), users[0], made, due + timedelta(minutes=1))
+
+    (after,) = occurrences(db, made)
+    assert (after.status, after.transaction_id) == ("paid", paid.transaction_id)
+    assert after.reason is None
+    assert (
+        runs.run_next(UnitOfWork(db), UnitOfWork(db), due + timedelta(days=1), shortcode="*1")
+        is None
+    )
+    assert wallet_balance(db, users[1]) == AMOUNT
+    assert check_ledger(db) == CLEAN
+
+
 def test_workers_racing_on_the_same_occurrences_pay_each_once(crowd, users):
     payers = users[:5]
     for n in range(1, 6):

@@ -243,8 +243,9 @@ class BillPaymentRepository:
                 {"id": conversation_id, "at": at},
             )
 
-    def not_found(self, payment_id: int, check_after: datetime) -> int:
-        """One more status answer found no such transaction; returns how many so far."""
+    def not_found(self, payment_id: int, check_after: datetime | None) -> int:
+        """One more status answer found no such transaction; returns how many so far.
+        check_after None: nothing more is asked (it is an operator's)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """

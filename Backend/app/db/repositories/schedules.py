@@ -308,8 +308,22 @@ class ScheduleRepository:
                 },
             )
 
+    def open_occurrences(self, schedule_id: int) -> list[Occurrence]:
+        """The schedule's open occurrences, their rows locked (one a worker is running
+        is waited for, then read as that run left it)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"SELECT {_OCCURRENCE} FROM {_OCCURRENCE_FROM}"
+                " WHERE o.schedule_id = %(schedule)s AND o.status IN ('due', 'retrying')"
+                " ORDER BY o.id FOR UPDATE OF o",
+                {"schedule": schedule_id},
+            )
+            return [Occurrence(*row) for row in cur.fetchall()]
+
     def skip_open(self, schedule_id: int, reason: str, now: datetime) -> int:
-        """Skip the schedule's open occurrences (it was paused or stopped); how many."""
+        """Skip the schedule's open occurrences (it was paused or stopped); how many.
+        The caller has recorded paid first every one whose payment the ledger holds
+        (runs.halt_open): this skips what is left."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """

@@ -5,18 +5,23 @@ answer that ends one: M-Pesa's answer to PayTrace's own transaction status query
   topup_refused / topup_unclear): Daraja accepting it is not delivered; its
   OriginatorConversationID is the bill's rail id.
 * The result and queue-timeout callbacks are hostile input: stored, then read only for
-  the OriginatorConversationID they name, and the bill it is is asked about now. A
-  result naming an id no bill has may be a bill whose send's answer was lost: the
-  oldest *unknown* B2B bill of the account and amount it claims, with no rail id, is
-  given that id and asked about - M-Pesa's answer must then say the same account and
-  amount before anything moves. While a held bill of that account and amount is still
-  waiting for its send's answer, the notice is left for the worker to process again.
+  the OriginatorConversationID they name; the bill PayTrace holds under that id (the
+  one Daraja gave when it accepted PayTrace's own request) is asked about now. An id no
+  bill holds names no bill: anyone reaching the callback URL can claim a result for an
+  account and amount under an id of their choosing, so a bill whose send's answer was
+  lost is never given an id a callback brings (it stays `unknown` for an operator).
+  While a held bill of the account and amount it claims is still waiting for its send's
+  answer, the notice is left for the worker to process again (the answer may be on its
+  way with that very id).
 * The checker asks M-Pesa (transaction status by the rail id) and stores each query
   (bill_status_queries); only an answer to one of them is read, each once. Completed (its
   amount and account the bill's) delivers, with KPLC's token when it carries one;
-  failed releases; no such transaction, said `release_after_not_found` times once
-  the request was accepted, releases (a request that timed out in M-Pesa's queue);
-  anything else asks again later.
+  failed releases; no such transaction, said `release_after_not_found` times about a
+  `held` bill (Daraja accepted PayTrace's request with a clear answer, under the id
+  asked about), releases: the request timed out in M-Pesa's queue. Never an `unknown`
+  bill: its request may have been paid under an id PayTrace never learnt, so M-Pesa
+  not knowing the id asked about proves nothing; after that many answers it is left
+  for an operator (nothing more is asked). Anything else asks again later.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from app.db.unit_of_work import UnitOfWork
-from app.domain.bills import DARAJA_B2B, OPEN_STATES
+from app.domain.bills import DARAJA_B2B, OPEN_STATES, UNKNOWN
 from app.domain.records.bills import BillPayment
 from app.errors import ServiceUnavailable
 from app.integrations.daraja_payloads import (
@@ -92,21 +97,15 @@ def notice(
     with uow:
         originator = seen.originator_conversation_id
         reference = uow.bill_payments.by_rail_request(originator)
-        bound = False
         if reference is None and seen.account is not None and seen.amount is not None:
             terms = {"rail": DARAJA_B2B, "account": seen.account, "amount": seen.amount}
-            reference = uow.bill_payments.unmatched_unknown(**terms)
-            bound = reference is not None
-            if not bound and uow.bill_payments.awaiting_answer(**terms):
-                # Its send's answer (lost or not) is not recorded yet: kept 'received',
-                # the worker processes it again once it is.
+            if uow.bill_payments.awaiting_answer(**terms):
+                # Its send's answer (which may carry this id) is not recorded yet: kept
+                # 'received', the worker processes it again once it is.
                 raise ServiceUnavailable("a bill of this account is still being sent")
         p = _open(uow, reference)
         if p is None:
             outcome = "ended" if reference is not None else "unmatched"
-        elif bound:
-            uow.bill_payments.mark_sent(p.id, request_id=originator, check_after=now)
-            outcome = "checking"
         else:
             uow.bill_payments.check_later(p.id, now)
             outcome = "checking"
@@ -158,6 +157,10 @@ def settle(
                 uow.bill_payments.check_later(p.id, now + timedelta(seconds=recheck_s))
             elif outcome == "not_found":
                 uow.bill_payments.not_found(p.id, now + timedelta(seconds=recheck_s))
+            elif outcome == "not_found_unknown":
+                # An unknown bill M-Pesa does not know by that id: nothing more to ask.
+                uow.bill_payments.not_found(p.id, None)
+                outcome = "not_found"
         uow.bill_payments.status_answered(query, now)
         uow.callbacks.set_outcome(callback_id, outcome, None, reference=reference)
         uow.commit()
@@ -193,8 +196,11 @@ def _settle(
         endings.release(uow, p, failure=answer.result_desc or "failed at M-Pesa", now=now)
         return "failed"
     if answer.verdict is Verdict.NOT_FOUND:
-        if p.not_found_answers + 1 >= release_after_not_found:
-            endings.release(uow, p, failure="no such transaction at M-Pesa", now=now)
-            return "failed"
-        return "not_found"
+        if p.not_found_answers + 1 < release_after_not_found:
+            return "not_found"
+        if p.status == UNKNOWN:  # it may have been paid: never released on this
+            log.warning("unknown bill not found at M-Pesa", extra={"bill": p.reference})
+            return "not_found_unknown"
+        endings.release(uow, p, failure="no such transaction at M-Pesa", now=now)
+        return "failed"
     return "pending"

@@ -51,6 +51,11 @@ class Executor(Protocol):
         module docstring says."""
         ...
 
+    def made(self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str) -> Payment | None:
+        """The payment idempotency_key already made (committed in the ledger), or None.
+        Raises nothing."""
+        ...
+
 
 class TransferExecutor:
     """Send money to another PayTrace wallet, through transfers.transfer (its fee,
@@ -79,6 +84,10 @@ class TransferExecutor:
             now=now,
         )
         return Payment(movement.transaction_id, movement.reference)
+
+    def made(self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str) -> Payment | None:
+        found = uow.ledger.find(key=transfers.transfer_key(schedule.owner_user_id, idempotency_key))
+        return Payment(found.id, found.reference) if found is not None else None
 
 
 EXECUTORS: dict[str, Executor] = {"transfer": TransferExecutor()}

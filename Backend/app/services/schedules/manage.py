@@ -25,6 +25,7 @@ from app.domain.records.schedules import (
 )
 from app.errors import IdempotencyConflict, ScheduleEnded, ScheduleNotFound, refused
 from app.services.ledger import check_amount, check_key, request_hash
+from app.services.schedules import runs
 from app.services.schedules.executors import EXECUTORS
 from app.services.transfers import NOTE_MAX
 
@@ -219,7 +220,7 @@ def _change(
             next_due = rules.next_due(schedule.rule, now)
             status = ACTIVE if next_due is not None else FINISHED
         else:
-            uow.schedules.skip_open(schedule_id, status, now)
+            runs.halt_open(uow, schedule, status, now)
         changed = uow.schedules.set_status(
             schedule_id, status=status, now=now, next_due_at=next_due
         )

@@ -36,7 +36,7 @@ from app.domain.records.schedules import (
 from app.errors import InsufficientFunds, LimitExceeded, PayTraceError, ServiceUnavailable
 from app.services.ledger import sms_time
 from app.services.notifications import queue_sms
-from app.services.schedules.executors import EXECUTORS
+from app.services.schedules.executors import EXECUTORS, Payment
 
 BATCH = 100
 # An instant made this long after it fell due was missed (the worker was down): its
@@ -128,13 +128,30 @@ def run_next(
         if claimed is None:
             return None
         occurrence, schedule = claimed
-        if schedule.status not in (ACTIVE, FINISHED):
-            # Pausing and stopping skip open occurrences themselves; this is the backstop.
+        made = _made(claim_uow, occurrence, schedule)
+        if made is not None:  # paid before a crash: recorded, never paid again
+            ran = _paid(claim_uow, occurrence, schedule, made, now)
+        elif schedule.status not in (ACTIVE, FINISHED):
+            # Pausing and stopping halt open occurrences themselves; this is the backstop.
             ran = _skip(claim_uow, occurrence, schedule, schedule.status, now, count=False)
         else:
             ran = _attempt(claim_uow, pay_uow, occurrence, schedule, now, shortcode)
         claim_uow.commit()
     return ran
+
+
+def halt_open(uow: UnitOfWork, schedule: Schedule, reason: str, now: datetime) -> int:
+    """The schedule is paused or stopped (reason): its open occurrences end, in the
+    caller's transaction. One whose payment the ledger holds (made just before a crash,
+    not yet recorded) is recorded paid, never skipped: its money moved. The rest are
+    skipped. Returns how many were skipped. Raises nothing."""
+    for occurrence in uow.schedules.open_occurrences(schedule.id):
+        made = _made(uow, occurrence, schedule)
+        if made is not None:
+            uow.schedules.settle(
+                occurrence.id, status=PAID, now=now, transaction_id=made.transaction_id
+            )
+    return uow.schedules.skip_open(schedule.id, reason, now)
 
 
 def instant_key(instant: datetime) -> str:
@@ -166,6 +183,16 @@ def _attempt(
         ran = _skip(uow, occurrence, schedule, f"refused:{refusal.code}", now, count=True)
         _tell_skipped(uow, schedule, occurrence, ran, shortcode)
         return ran
+    return _paid(uow, occurrence, schedule, payment, now)
+
+
+def _made(uow: UnitOfWork, occurrence: Occurrence, schedule: Schedule) -> Payment | None:
+    return EXECUTORS[schedule.kind].made(uow, schedule, occurrence_key(occurrence.id))
+
+
+def _paid(
+    uow: UnitOfWork, occurrence: Occurrence, schedule: Schedule, payment: Payment, now: datetime
+) -> Ran:
     uow.schedules.settle(occurrence.id, status=PAID, now=now, transaction_id=payment.transaction_id)
     uow.schedules.count_skip(schedule.id, skipped=False)
     return Ran(occurrence.id, schedule.id, PAID, None, payment.reference, paused=False)
@@ -214,7 +241,7 @@ def _skip(
     if count and uow.schedules.count_skip(schedule.id, skipped=True) >= SKIPS_TO_PAUSE:
         paused = schedule.status == ACTIVE
         if paused:
-            uow.schedules.skip_open(schedule.id, PAUSED, now)
+            halt_open(uow, schedule, PAUSED, now)
             uow.schedules.set_status(schedule.id, status=PAUSED, now=now)
     return Ran(occurrence.id, schedule.id, SKIPPED, reason, None, paused=paused)
 
