@@ -122,6 +122,12 @@ def plan(*, users: int, days: int, seed: int, now: datetime) -> Plan:
         first = p.registers_at + timedelta(seconds=rng.randrange(120, 1800))
         amount = _shillings(rng, 2000, 8000, 100)
         events.append(Event(first, "deposit", p.n, amount, key=f"demo:{seed}:first:{p.n}"))
+        if p.n % 5 == 2:  # some first prompts go unanswered: every ending shows, even small
+            ending = STK_ENDINGS[1 + p.n // 5 % (len(STK_ENDINGS) - 1)][0]
+            missed = first - timedelta(seconds=90)
+            events.append(
+                Event(missed, "deposit", p.n, amount, 0, ending, f"demo:{seed}:miss:{p.n}")
+            )
     for day in range(days):
         opens = start + timedelta(days=day)
         for p in people:
