@@ -10,7 +10,9 @@ from urllib.parse import quote
 import pytest
 
 from app.worker.outbox import build_worker
-from tests.support.wallets import fund, phone_of
+from tests.support.mpesa import mpesa_rig
+from tests.support.wallets import fund, phone_of, registration_secrets
+from tests.support.wallets import register as register_user
 
 JANE, AMINA = phone_of(1), phone_of(2)
 KES = 100  # cents
@@ -98,3 +100,40 @@ def test_a_network_drop_ends_the_session_and_the_next_dial_is_a_new_one(web_phon
     page.shot("dropped")
     # A new dial starts from the first screen: a new sessionId, an empty text.
     assert dial(page, JANE).startswith("CON Welcome to PayTrace")
+
+
+@pytest.fixture
+def rig(live_settings, database, tmp_path):
+    """PayTrace pointed at a local Daraja sandbox of its own (tests/support/mpesa.py)."""
+    with mpesa_rig(live_settings, database, tmp_path) as rig:
+        box, pin_hash = registration_secrets(rig.settings, "4821")
+        register_user(database, box, pin_hash, phone=JANE, name="Jane Wanjiku")
+        yield rig
+
+
+def deposit(page, amount: str) -> str:
+    assert dial(page, JANE).startswith("CON PayTrace - Hi Jane")
+    assert answer(page, JANE, "2").startswith("CON Deposit from M-Pesa")
+    return answer(page, JANE, amount)
+
+
+def test_a_phone_cancels_then_accepts_the_m_pesa_prompt(page, rig):
+    page.goto(f"{rig.paytrace.url}/sandbox/phone?phones={quote(JANE)}")
+    page.wait_for_selector("body[data-ready=yes]")
+    handset = phone(page, JANE)
+
+    handset.locator("[data-role=mpesa]").select_option("cancel")
+    page.wait_for_selector(f"section.phone[data-phone='{JANE}'][data-mpesa=cancel]")
+    assert deposit(page, "500").startswith("END Check your phone")
+    rig.until(lambda: rig.deposit_statuses() == ["failed"])
+    rig.sms(JANE)  # the worker sends what is queued
+    inbox_has(page, JANE, "the M-Pesa prompt was cancelled")
+    page.shot("mpesa-cancelled")
+
+    handset.locator("[data-role=mpesa]").select_option("accept")
+    page.wait_for_selector(f"section.phone[data-phone='{JANE}'][data-mpesa=accept]")
+    assert deposit(page, "1000").startswith("END Check your phone")
+    rig.until(lambda: rig.deposit_statuses() == ["failed", "completed"])
+    rig.sms(JANE)
+    inbox_has(page, JANE, "KES 1,000")
+    page.shot("mpesa-accepted")

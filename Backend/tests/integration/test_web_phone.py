@@ -6,7 +6,7 @@ import httpx
 
 from app.api.app import create_app
 from app.domain.gsm7 import USSD_MAX_CHARS
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, free_port
 
 
 def test_the_web_phone_is_served_in_development_with_its_own_files_only(live_server):
@@ -34,3 +34,18 @@ def test_the_web_phone_is_absent_in_production(live_settings, clean_database):
         ):
             answer = httpx.get(f"{server.url}{path}", timeout=10)
             assert (answer.status_code, answer.json()["error"]) == (404, "not_found"), path
+
+
+def test_the_m_pesa_answer_refuses_bad_input_and_says_when_the_sandbox_is_away(
+    live_settings, clean_database
+):
+    away = live_settings.model_copy(update={"daraja_base_url": f"http://127.0.0.1:{free_port()}"})
+    with LiveServer(create_app(away), away.port) as server:
+        url = f"{server.url}/sandbox/phone/mpesa"
+        for body in (b"", b"[1]", b"{", b'{"phone": "+254711000001"}',
+                     b'{"phone": "+254711000001", "answer": "maybe"}',
+                     b'{"phone": "12345", "answer": "accept"}'):  # fmt: skip
+            answer = httpx.post(url, content=body, timeout=10)
+            assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request"), body
+        answer = httpx.post(url, json={"phone": "+254711000001", "answer": "accept"}, timeout=10)
+        assert (answer.status_code, answer.json()["error"]) == (503, "service_unavailable")

@@ -67,6 +67,8 @@
       self.reply();
     });
     this.part("remove").addEventListener("click", function () { self.remove(); });
+    this.part("mpesa-field").hidden = !config.mpesa_prompts;
+    this.part("mpesa").addEventListener("change", function () { self.answerMpesa(); });
     this.show("", "idle");
   }
 
@@ -149,6 +151,24 @@
         if (generation === self.generation) { self.end("No answer: " + error.message); }
       })
       .finally(function () { delete self.node.dataset.busy; });
+  };
+
+  // How this phone answers M-Pesa's STK prompts: a rule for its number in the local
+  // Daraja sandbox, set through PayTrace (the page talks to its own origin only).
+  Phone.prototype.answerMpesa = function () {
+    var self = this;
+    var answer = this.part("mpesa").value;
+    delete this.node.dataset.mpesa;
+    fetch("/sandbox/phone/mpesa", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ phone: this.number, answer: answer })
+    })
+      .then(function (reply) {
+        if (reply.ok) { self.node.dataset.mpesa = answer; return; }
+        self.part("mpesa-field").title = "The Daraja sandbox did not take it (HTTP " + reply.status + ")";
+      })
+      .catch(function () { self.part("mpesa-field").title = "PayTrace did not answer"; });
   };
 
   Phone.prototype.poll = function () {
