@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from app.config import Settings
 from app.db.migrate import apply_migrations
 from app.db.pool import Database
+from app.db.unit_of_work import UnitOfWork
 from app.errors import PayTraceError
 from app.infra.embedded import EmbeddedServers, start_postgres
 from app.services import demo
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] = ()) -> int:
         database = Database(url, max_connections=2)
         try:
             filled = demo.fill(
-                database,
+                lambda: UnitOfWork(database),
                 settings.model_copy(update={"database_url": url}),
                 users=args.users,
                 days=args.days,

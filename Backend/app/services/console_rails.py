@@ -8,6 +8,7 @@ Rails and fees are counted over RAILS_DAYS Nairobi days (today included); positi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -61,6 +62,43 @@ class Rails:
     sms: tuple[Count, ...]
     settlements: tuple[Count, ...]  # as of now, by status
     lag: Lag
+    active_today: int  # people whose wallet moved today
+    active_window: int  # ... in the window
+
+    def success(self) -> dict[str, Rate]:
+        """Per rail, of what it ended: STK pushes paid (of those M-Pesa answered), B2C
+        paid out (of those paid or released), SMS sent or delivered (of those AT
+        answered), settlements settled (of those settled or parked)."""
+
+        def word(label: str) -> str:
+            return label.split(" ")[0]
+
+        return {
+            "M-Pesa STK": _rate(self.stk, lambda c: c == "0", str.isdigit),
+            "M-Pesa B2C": _rate(
+                self.b2c,
+                lambda c: word(c) == "completed",
+                lambda c: word(c) in ("completed", "released"),
+            ),
+            "SMS": _rate(
+                self.sms, lambda s: s in ("sent", "delivered"), lambda s: s != "submitted"
+            ),
+            "Stellar": _rate(
+                self.settlements, lambda s: s == "settled", lambda s: s in ("settled", "failed")
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Of the requests a rail has ended, how many succeeded."""
+
+    ok: int
+    ended: int
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.ended == 0 else 100 * self.ok / self.ended
 
 
 @dataclass(frozen=True)
@@ -76,6 +114,13 @@ class Series:
     days: tuple[date, ...]
     groups: dict[str, tuple[int, ...]]  # cents per day, per stack, zero-filled
     counts: dict[str, tuple[int, ...]]
+
+
+def _rate(
+    counts: tuple[Count, ...], ok: Callable[[str], bool], ended: Callable[[str], bool]
+) -> Rate:
+    done = [c for c in counts if ended(c.label)]
+    return Rate(sum(c.count for c in done if ok(c.label)), sum(c.count for c in done))
 
 
 def group_of(kind: str) -> str:
@@ -95,6 +140,8 @@ def health(uow: UnitOfWork, now: datetime | None = None) -> tuple[Rails, Positio
             sms=tuple(repo.sms_by_status(since, until)),
             settlements=tuple(repo.settlements_by_status()),
             lag=repo.settlement_lag(since, until, now),
+            active_today=repo.active_users(day_start(0, now), until),
+            active_window=repo.active_users(since, until),
         )
         positions = Positions(
             mpesa_float=_float(repo.latest_b2c_results(FLOAT_LOOKBACK)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.db.unit_of_work import UnitOfWork
 from app.services import demo
 from tests.browser.test_console_browser import canvas_is_blank
 from tests.support.console import PASSWORD, make_operator
@@ -14,7 +15,9 @@ from tests.support.console import PASSWORD, make_operator
 def test_the_dashboard_draws_the_demo_history_and_drills_down_to_rows(
     page, live_server, live_settings, clean_database
 ):
-    demo.fill(clean_database, live_settings, users=20, days=3, now=datetime.now(UTC))
+    demo.fill(
+        lambda: UnitOfWork(clean_database), live_settings, users=20, days=3, now=datetime.now(UTC)
+    )
     who = make_operator(live_settings, clean_database, "viewer", "viewer@paytrace.test")
     page.goto(f"{live_server.url}/console/login")
     page.fill("input[name=email]", who.email)

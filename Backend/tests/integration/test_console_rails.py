@@ -27,7 +27,7 @@ def rows(database, sql: str) -> list[tuple]:
 
 @pytest.fixture
 def history(settings, clean_database):
-    demo.fill(clean_database, settings, users=20, days=3, seed=17, now=NOW)
+    demo.fill(lambda: UnitOfWork(clean_database), settings, users=20, days=3, seed=17, now=NOW)
     return clean_database
 
 
@@ -59,6 +59,20 @@ def test_rails_and_positions_are_the_tables_own_sums(history):
     settlements = Counter(s for (s,) in rows(history, "SELECT status FROM stellar_settlements"))
     assert {c.label: c.count for c in rails.settlements} == settlements
     assert rails.lag.settled == 0 and rails.lag.oldest_unsettled_s > 0  # no worker ran
+
+    moved = rows(
+        history,
+        "SELECT DISTINCT a.user_id FROM journal_legs l"
+        " JOIN ledger_accounts a ON a.id = l.account_id WHERE a.kind = 'wallet'",
+    )
+    assert rails.active_window == len(moved) == 20
+    success = rails.success()
+    answered = sum(n for code, n in expected.items() if code.isdigit())
+    assert (success["M-Pesa STK"].ok, success["M-Pesa STK"].ended) == (expected["0"], answered)
+    assert success["M-Pesa B2C"].ended == sum(
+        n for label, n in by_label.items() if label.split(" ")[0] in ("completed", "released")
+    )
+    assert success["Stellar"].ended == 0 and success["Stellar"].percent is None
 
 
 def test_the_series_by_kind_adds_up_to_the_daily_totals(history):

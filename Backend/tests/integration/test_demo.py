@@ -37,7 +37,9 @@ def test_the_plan_is_the_same_story_for_the_same_seed():
 
 
 def test_a_small_demo_fills_every_kind_and_the_dashboard_shows_it(settings, clean_database):
-    filled = demo.fill(clean_database, settings, users=20, days=3, seed=17, now=NOW)
+    filled = demo.fill(
+        lambda: UnitOfWork(clean_database), settings, users=20, days=3, seed=17, now=NOW
+    )
     assert filled.done["registration"] == 20
     assert filled.done["deposit: credited"] > 0
     kinds = journal_kinds(clean_database)
@@ -58,7 +60,9 @@ def test_a_small_demo_fills_every_kind_and_the_dashboard_shows_it(settings, clea
     assert month.registrations == 20
     assert sum(day.value for day in figures.daily) == month.moved.value
 
-    again = demo.fill(clean_database, settings, users=20, days=3, seed=17, now=NOW)
+    again = demo.fill(
+        lambda: UnitOfWork(clean_database), settings, users=20, days=3, seed=17, now=NOW
+    )
     assert journal_kinds(clean_database) == kinds  # replayed: nothing twice
     assert again.done["registration"] == 20
 
@@ -66,7 +70,7 @@ def test_a_small_demo_fills_every_kind_and_the_dashboard_shows_it(settings, clea
 def test_the_demo_refuses_production(settings, clean_database):
     production = settings.model_copy(update={"environment": "production"})
     with pytest.raises(ValidationFailed) as refused:
-        demo.fill(clean_database, production, users=20, days=3)
+        demo.fill(lambda: UnitOfWork(clean_database), production, users=20, days=3)
     assert refused.value.code == "production"
     assert journal_kinds(clean_database) == {}
 

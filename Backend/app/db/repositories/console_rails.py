@@ -132,6 +132,20 @@ class ConsoleRailsRepository:
             )
             return int(cur.fetchone()[0])
 
+    def active_users(self, since: datetime, until: datetime) -> int:
+        """People whose wallet a movement touched (in or out) in the window."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT count(DISTINCT a.user_id) FROM journal_legs l
+                JOIN ledger_accounts a ON a.id = l.account_id AND a.kind = 'wallet'
+                JOIN journal_transactions t ON t.id = l.transaction_id
+                WHERE t.created_at >= %(since)s AND t.created_at < %(until)s
+                """,
+                {"since": since, "until": until},
+            )
+            return cur.fetchone()[0]
+
     def holds(self) -> list[Count]:
         """Money held now, by hold (M-Pesa payouts, bills, owed back): balance per code
         family, with the number of accounts holding any."""

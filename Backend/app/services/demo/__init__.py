@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.config import Settings
-from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.merchants import FeeRule
 from app.errors import PayTraceError, refused
@@ -43,7 +42,7 @@ class Filled:
 
 
 def fill(
-    database: Database,
+    uow: Callable[[], UnitOfWork],
     settings: Settings,
     *,
     users: int,
@@ -52,13 +51,14 @@ def fill(
     now: datetime | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Filled:
-    """Write the planned history through the services. Raises ValidationFailed
+    """Write the planned history through the services, one unit of work from `uow` per
+    service call (each its own transaction, as the channels make them). Raises ValidationFailed
     ('production') in production, ValueError for sizes out of range, DemoClash when
     another worker takes the demo's M-Pesa rows."""
     if settings.environment == "production":
         raise refused("production", "the demo writes made-up history: never in production")
     story = plan(users=users, days=days, seed=seed, now=now or datetime.now(UTC))
-    run = _Run(database, settings, story, seed)
+    run = _Run(uow, settings, story, seed)
     for i, event in enumerate(story.events):
         run.perform(event)
         if i % 200 == 0:
@@ -68,8 +68,10 @@ def fill(
 
 
 class _Run:
-    def __init__(self, database: Database, settings: Settings, story: Plan, seed: int) -> None:
-        self.database = database
+    def __init__(
+        self, uow: Callable[[], UnitOfWork], settings: Settings, story: Plan, seed: int
+    ) -> None:
+        self.uow = uow
         self.story = story
         self.seed = seed
         self.shortcode = settings.ussd_service_codes[0]
@@ -84,9 +86,6 @@ class _Run:
         self.float_left = FLOAT_START
         self.done: Counter = Counter()
         self.refused: Counter = Counter()
-
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.database)
 
     def perform(self, event: Event) -> None:
         if event.kind != "registration" and event.person not in self.user_ids:
