@@ -47,7 +47,12 @@ def main(argv: Sequence[str] = ()) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"{NAME}: settings refused: {exc.errors()[0]['msg']}", file=sys.stderr)
+        # Production is the default: a demo run without ENVIRONMENT=development ends here.
+        print(
+            f"{NAME}: settings refused: {exc.errors()[0]['msg']} (the demo runs in development"
+            " only: make -C Backend demo sets ENVIRONMENT=development)",
+            file=sys.stderr,
+        )
         return 2
     if settings.environment == "production":
         print(

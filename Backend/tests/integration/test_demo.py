@@ -80,5 +80,5 @@ def test_make_demo_refuses_production(monkeypatch, capsys, clean_database):
 
     monkeypatch.setenv("ENVIRONMENT", "production")
     assert demo_cli.main(["--users", "20", "--days", "3"]) == 2
-    assert "demo:" in capsys.readouterr().err
+    assert "development" in capsys.readouterr().err
     assert journal_kinds(clean_database) == {}
