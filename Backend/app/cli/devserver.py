@@ -237,6 +237,7 @@ def banner(
         f"  API docs       {base_url}/docs",
         f"  Health         {base_url}/health/ready",
         f"  Phone          {phone_cmd}",
+        f"  Web phone      {base_url}/sandbox/phone   (dial from a browser; development only)",
     ]
     if settings.sms_sandbox_enabled:
         lines.append(f"  SMS sandbox    {base_url}/sandbox/sms   (local AT sandbox, no real SMS)")

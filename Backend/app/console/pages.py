@@ -14,7 +14,7 @@ from app.console.web import SECURITY_HEADERS, reason_of, redirect
 from app.domain.phone import InvalidPhone, normalise
 from app.domain.records.admin import AuditFilter
 from app.errors import refused
-from app.services import admin_audit, console_dashboard, console_users
+from app.services import admin_audit, console_rails, console_users
 from app.services.admin_audit import REASON_MAX
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
@@ -25,19 +25,29 @@ ACTOR = r"^[a-z]+(:[0-9a-f]{1,32})?$"  # operator:12, token:3f9a2c81d4e0, anonym
 
 @router.get("", name="dashboard")
 async def dashboard(console: Viewer) -> Response:
-    figures = await console.run(console_dashboard.dashboard)
-    return console.page("dashboard.html", figures=figures)
+    seen = await console.run(console_rails.overview)
+    return console.page(
+        "dashboard.html",
+        figures=seen.figures,
+        rails=seen.rails,
+        positions=seen.positions,
+        groups=(*console_rails.KIND_GROUPS, console_rails.OTHER),
+        stk_meanings=console_rails.STK_MEANINGS,
+    )
 
 
 @router.get("/dashboard.json", name="dashboard_data")
 async def dashboard_data(console: Viewer) -> Response:
-    """The daily series the dashboard's chart draws (cents and counts by Nairobi day)."""
-    figures = await console.run(console_dashboard.dashboard)
+    """The daily series the dashboard's chart draws (cents and counts by Nairobi day),
+    in total and stacked by kind."""
+    series = await console.run(console_rails.daily_by_kind)
+    days = range(len(series.days))
     return JSONResponse(
         {
-            "days": [day.day.isoformat() for day in figures.daily],
-            "value": [day.value for day in figures.daily],
-            "count": [day.count for day in figures.daily],
+            "days": [day.isoformat() for day in series.days],
+            "value": [sum(v[n] for v in series.groups.values()) for n in days],
+            "count": [sum(c[n] for c in series.counts.values()) for n in days],
+            "stacks": series.groups,
         },
         headers=SECURITY_HEADERS,
     )

@@ -18,6 +18,7 @@ from app.db.repositories.bills import BillerRepository, BillPaymentRepository
 from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.console import ConsoleRepository
+from app.db.repositories.console_rails import ConsoleRailsRepository
 from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.incoming import IncomingRepository
 from app.db.repositories.invitations import InvitationRepository
@@ -89,6 +90,7 @@ class UnitOfWork:
     webhook_deliveries: WebhookDeliveryRepository
     operators: OperatorRepository
     console: ConsoleRepository
+    console_rails: ConsoleRailsRepository
     schedules: ScheduleRepository
     billers: BillerRepository
     bill_payments: BillPaymentRepository
@@ -138,6 +140,7 @@ class UnitOfWork:
         self.webhook_deliveries = WebhookDeliveryRepository(self.conn)
         self.operators = OperatorRepository(self.conn)
         self.console = ConsoleRepository(self.conn)
+        self.console_rails = ConsoleRailsRepository(self.conn)
         self.schedules = ScheduleRepository(self.conn)
         self.billers = BillerRepository(self.conn)
         self.bill_payments = BillPaymentRepository(self.conn)

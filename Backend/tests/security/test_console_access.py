@@ -42,6 +42,7 @@ PAGES = (
     ("/console/callbacks", "/console/callbacks?provider=mpesa"),
     ("/console/merchants", "/console/merchants"),
     ("/console/merchants/{merchant_id}", "/console/merchants/1"),
+    ("/console/figures/{figure}", "/console/figures/movements?label=all"),
 )
 # Who may post each action: everyone signed in, operators, admins.
 ACTIONS = (

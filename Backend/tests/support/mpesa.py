@@ -85,6 +85,10 @@ class MpesaRig:
             r=reference,
         )
 
+    def deposit_statuses(self) -> list[str]:
+        """Every deposit's status, oldest first."""
+        return [s for (s,) in rows(self.database, "SELECT status FROM mpesa_deposits ORDER BY id")]
+
     def withdrawal(self, reference: str) -> tuple:
         return one(
             self.database,
