@@ -1822,3 +1822,7 @@ ALTER TABLE mpesa_status_queries ADD CONSTRAINT mpesa_status_queries_subject_che
     CHECK ((withdrawal_id IS NULL) <> (order_payment_id IS NULL));
 CREATE INDEX mpesa_status_queries_order_payment_idx
     ON mpesa_status_queries (order_payment_id, id) WHERE order_payment_id IS NOT NULL;
+
+-- ---- refunds through the rail (migration 0032) ------------------------------------
+-- A C2B confirmation carrying a deposit's receipt is refused: looked up by receipt.
+CREATE INDEX mpesa_deposits_receipt_idx ON mpesa_deposits (receipt) WHERE receipt IS NOT NULL;
