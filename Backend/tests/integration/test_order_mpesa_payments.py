@@ -135,10 +135,11 @@ def test_an_order_paid_from_m_pesa_is_listed_with_its_receipt_and_a_masked_phone
         "SELECT transaction_id, order_id, payer_user_id, rail_payer FROM merchant_payments",
     ) == [(tx_id, order["id"], None, "+2547****0777")]
     assert CUSTOMER[3:] not in listed.text  # the whole number is never shown
-    # Not refundable through the API until refunds go back through M-Pesa: nothing moved.
+    # Refunded by its listed reference back through M-Pesa (test_order_mpesa_refunds.py);
+    # all of it and its M-Pesa fee are more than the merchant holds: nothing moved.
     assert (refused.status_code, refused.json()["error"]) == (
         409,
-        "refund_through_rail_unavailable",
+        "insufficient_merchant_balance",
     )
     assert rows(rig.database, "SELECT count(*) FROM merchant_refunds") == [(0,)]
     assert balance_of(rig.database, rig.merchant.account_id) == AMOUNT - FEE
