@@ -166,10 +166,11 @@ CREATE TABLE ledger_accounts (
     -- 'merchant': what PayTrace owes a merchant (see merchants), never below zero.
     -- 'bill_hold': bill payments held until the rail's answer (see bill_payments);
     -- 'bill_clearing': what PayTrace owes a rail for delivered bills (one per rail).
+    -- 'stellar_hold': refunds of orders paid on Stellar held until sent on-chain.
     kind       TEXT        NOT NULL
                CHECK (kind IN ('wallet', 'fees', 'mpesa_float', 'suspense', 'stellar_clearing',
                                'campaign', 'mpesa_hold', 'merchant', 'bill_hold',
-                               'bill_clearing')),
+                               'bill_clearing', 'stellar_hold')),
     -- The owner of a wallet; system accounts have a code instead.
     user_id    BIGINT      UNIQUE REFERENCES users (id) ON DELETE RESTRICT,
     code       TEXT        UNIQUE,
@@ -201,7 +202,8 @@ LANGUAGE sql AS $$
            ('stellar_clearing', 'stellar_clearing'),
            ('bill_clearing', 'bill_clearing:at_airtime'),
            ('bill_clearing', 'bill_clearing:daraja_b2b'),
-           ('mpesa_hold', 'mpesa_owed_back')
+           ('mpesa_hold', 'mpesa_owed_back'),
+           ('stellar_hold', 'stellar_refund_hold')
     ON CONFLICT (code) DO NOTHING;
 $$;
 
@@ -227,6 +229,9 @@ CREATE TABLE journal_transactions (
     -- from M-Pesa), the merchant's fee from it; mpesa_owed_back: the float to
     -- 'mpesa_owed_back' (an M-Pesa payment an order could not take, to be returned);
     -- mpesa_order_returned: back to the float once M-Pesa confirms the reversal.
+    -- stellar_order_refund: a merchant's account to 'stellar_refund_hold' (a refund of
+    -- an order paid on Stellar, asked); stellar_order_refund_sent: the hold to
+    -- stellar_clearing once sent on-chain; stellar_order_refund_release: back (0032).
     kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal',
                                                            'contribution', 'campaign_payout',
                                                            'campaign_refund', 'deposit',
@@ -239,7 +244,10 @@ CREATE TABLE journal_transactions (
                                                            'bill_release',
                                                            'mpesa_order_payment',
                                                            'mpesa_owed_back',
-                                                           'mpesa_order_returned')),
+                                                           'mpesa_order_returned',
+                                                           'stellar_order_refund',
+                                                           'stellar_order_refund_sent',
+                                                           'stellar_order_refund_release')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -1841,3 +1849,14 @@ ALTER TABLE merchant_refunds
     ADD CONSTRAINT merchant_refunds_rail_check
         CHECK ((withdrawal_id IS NULL OR hold_transaction_id IS NOT NULL)
                AND (status <> 'pending' OR hold_transaction_id IS NOT NULL));
+
+-- A Stellar refund has a key of its own (id): it sends back a payment owed back (its
+-- incoming operation) or a merchant's refund (each partial refund its own), exactly one.
+ALTER TABLE stellar_refunds DROP CONSTRAINT stellar_refunds_pkey;
+ALTER TABLE stellar_refunds ADD COLUMN id BIGSERIAL PRIMARY KEY;
+ALTER TABLE stellar_refunds ALTER COLUMN operation_id DROP NOT NULL;
+ALTER TABLE stellar_refunds ADD CONSTRAINT stellar_refunds_operation_id_key UNIQUE (operation_id);
+ALTER TABLE stellar_refunds
+    ADD COLUMN merchant_refund_id BIGINT UNIQUE REFERENCES merchant_refunds (id),
+    ADD CONSTRAINT stellar_refunds_source_check
+        CHECK (num_nonnulls(operation_id, merchant_refund_id) = 1);

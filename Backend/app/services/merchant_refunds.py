@@ -36,6 +36,7 @@ from app.domain.records.pay_orders import snapshot as order_snapshot
 from app.errors import NotFound, NotRefundable, PaymentNotFound, RefundNotFound, refused
 from app.services import orders, webhooks
 from app.services import rail_refunds as rail
+from app.services import stellar_order_refunds as stellar_refunds
 from app.services.ledger import check_amount, request_hash, sms_time, with_fresh_reference
 from app.services.merchant_idempotency import Answer, answer_once
 from app.services.mpesa import order_refunds as mpesa_refunds
@@ -219,21 +220,20 @@ def _through_rail(
 ) -> tuple[int, dict]:
     """A refund of an order paid from M-Pesa or Stellar (its order's row held): the
     merchant's account locked, then the payment's row; pending until the rail answers."""
-    account, hold = mpesa_refunds.lock_merchant(uow, merchant)
+    on_mpesa = uow.merchant_refunds.payment(merchant.id, a.payment_reference).channel == rail.MPESA
+    lock = mpesa_refunds.lock_merchant if on_mpesa else stellar_refunds.lock_merchant
+    account, hold = lock(uow, merchant)
     payment = uow.merchant_refunds.payment(merchant.id, a.payment_reference, for_update=True)
     assert payment is not None
     amount = _refundable(payment, a)
     asked = rail.Asked(new_public_id(), merchant, payment, amount, a.reason)
-    if payment.channel == rail.MPESA:
+    if on_mpesa:
         phone = mpesa_refunds.mpesa_phone(uow, payment)
         mpesa_refunds.hold_mpesa(
             uow, asked, account, hold, phone=phone, result_wait_s=result_wait_s, now=now
         )
     else:
-        raise NotRefundable(
-            "refund_through_rail_unavailable",
-            "this payment was made on Stellar: it cannot be refunded here yet",
-        )
+        stellar_refunds.hold_stellar(uow, asked, account, hold, now=now)
     row = uow.merchant_refunds.get(merchant.id, asked.public_id)
     assert row is not None  # read in the transaction that wrote it
     return 201, snapshot(row)

@@ -37,7 +37,7 @@ class MerchantRefundRepository:
                        p.refunded_amount,
                        EXISTS (SELECT 1 FROM journal_transactions r
                                WHERE r.reverses_id = p.transaction_id),
-                       p.order_id, p.channel, p.rail_receipt
+                       p.order_id, p.channel, p.rail_receipt, p.rail_payer
                 FROM merchant_payments p
                 JOIN journal_transactions t ON t.id = p.transaction_id
                 WHERE t.reference = %(reference)s AND p.merchant_id = %(merchant)s{lock}

@@ -99,6 +99,7 @@ class RefundablePayment:
     order_id: int | None = None  # the pay order it paid, if any
     channel: str = "ussd"  # how it was paid: a wallet's channel, 'mpesa' or 'stellar'
     rail_receipt: str | None = None  # paid from a rail: the M-Pesa TransID, the tx hash
+    rail_payer: str | None = None  # the Stellar sender's address (an M-Pesa phone masked)
 
 
 @dataclass(frozen=True, slots=True)
