@@ -1190,7 +1190,7 @@ CREATE UNIQUE INDEX merchant_payments_order_idx ON merchant_payments (order_id)
 -- ---- refunds of payments to a till (migration 0019) --------------------------------
 -- A refund from a wallet-paid payment succeeds in the transaction that asks for it; the
 -- states pending and failed are for refunds that must go out through a rail (a pay order
--- paid from M-Pesa or Stellar, migration 0030), which are not built yet.
+-- paid from M-Pesa or Stellar, migration 0030), built with migration 0032 (below).
 CREATE TABLE merchant_refunds (
     id                     BIGSERIAL   PRIMARY KEY,
     public_id              TEXT        NOT NULL UNIQUE CHECK (public_id ~ '^re_[0-9a-f]{24}$'),
