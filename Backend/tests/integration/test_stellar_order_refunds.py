@@ -22,6 +22,7 @@ from app.services.stellar_order_links import pay_details, payee_of
 from app.worker.stellar_refunds import Refunder
 from tests.integration.test_ledger_concurrency import run_together
 from tests.integration.test_stellar_incoming import query
+from tests.support.stellar import books
 from tests.support.stellar_orders import (
     AMOUNT,
     FEE,
@@ -93,6 +94,13 @@ def status_of(world: World, public_id: str) -> str:
     return merchant_refunds.get(UnitOfWork(world.database), world.merchant.id, public_id).status
 
 
+def treasury_books(world: World) -> tuple[int, int | None]:
+    """The treasury's KES in the ledger (what it backs) and on-chain, in cents."""
+    ledger, on_chain = books(world.database, Horizon(world.outside.url), world.system)
+    treasury = world.system.treasury.public_key
+    return ledger[treasury], on_chain[treasury]
+
+
 def order_status(world: World, order_id: int) -> str:
     return query(world.database, "SELECT status FROM pay_orders WHERE id = %s", order_id)[0][0]
 
@@ -122,6 +130,9 @@ def test_two_partial_refunds_are_each_sent_back_on_chain_once(world):
         (50 * STROOPS_PER_KES, world.sender.public_key, None),
     ]
 
+    # Held, not yet sent: the treasury still holds it on-chain and in the ledger.
+    assert treasury_books(world) == (AMOUNT, AMOUNT)  # the merchant's and its fee
+
     assert refunder(world).send_owed() == 2
     assert refunder(world).send_owed() == 0  # nothing left to send
 
@@ -141,6 +152,8 @@ def test_two_partial_refunds_are_each_sent_back_on_chain_once(world):
     assert settled == [("settled", "incoming", True)] * 2
     events = query(world.database, "SELECT type FROM merchant_events ORDER BY id")
     assert [e for (e,) in events if e.startswith("refund.")] == ["refund.succeeded"] * 2
+    # Sent: out of the treasury on-chain and in the ledger alike.
+    assert treasury_books(world) == (AMOUNT - 150 * KES, AMOUNT - 150 * KES)
     # The watcher passes over PayTrace's own refunds.
     assert watcher(world).poll_once() == WatchPass()
     assert check_ledger(world.database).sound
