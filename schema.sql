@@ -166,10 +166,11 @@ CREATE TABLE ledger_accounts (
     -- 'merchant': what PayTrace owes a merchant (see merchants), never below zero.
     -- 'bill_hold': bill payments held until the rail's answer (see bill_payments);
     -- 'bill_clearing': what PayTrace owes a rail for delivered bills (one per rail).
+    -- 'stellar_hold': refunds of orders paid on Stellar held until sent on-chain.
     kind       TEXT        NOT NULL
                CHECK (kind IN ('wallet', 'fees', 'mpesa_float', 'suspense', 'stellar_clearing',
                                'campaign', 'mpesa_hold', 'merchant', 'bill_hold',
-                               'bill_clearing')),
+                               'bill_clearing', 'stellar_hold')),
     -- The owner of a wallet; system accounts have a code instead.
     user_id    BIGINT      UNIQUE REFERENCES users (id) ON DELETE RESTRICT,
     code       TEXT        UNIQUE,
@@ -201,7 +202,8 @@ LANGUAGE sql AS $$
            ('stellar_clearing', 'stellar_clearing'),
            ('bill_clearing', 'bill_clearing:at_airtime'),
            ('bill_clearing', 'bill_clearing:daraja_b2b'),
-           ('mpesa_hold', 'mpesa_owed_back')
+           ('mpesa_hold', 'mpesa_owed_back'),
+           ('stellar_hold', 'stellar_refund_hold')
     ON CONFLICT (code) DO NOTHING;
 $$;
 
@@ -227,6 +229,9 @@ CREATE TABLE journal_transactions (
     -- from M-Pesa), the merchant's fee from it; mpesa_owed_back: the float to
     -- 'mpesa_owed_back' (an M-Pesa payment an order could not take, to be returned);
     -- mpesa_order_returned: back to the float once M-Pesa confirms the reversal.
+    -- stellar_order_refund: a merchant's account to 'stellar_refund_hold' (a refund of
+    -- an order paid on Stellar, asked); stellar_order_refund_sent: the hold to
+    -- stellar_clearing once sent on-chain; stellar_order_refund_release: back (0032).
     kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal',
                                                            'contribution', 'campaign_payout',
                                                            'campaign_refund', 'deposit',
@@ -239,7 +244,10 @@ CREATE TABLE journal_transactions (
                                                            'bill_release',
                                                            'mpesa_order_payment',
                                                            'mpesa_owed_back',
-                                                           'mpesa_order_returned')),
+                                                           'mpesa_order_returned',
+                                                           'stellar_order_refund',
+                                                           'stellar_order_refund_sent',
+                                                           'stellar_order_refund_release')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -1182,7 +1190,7 @@ CREATE UNIQUE INDEX merchant_payments_order_idx ON merchant_payments (order_id)
 -- ---- refunds of payments to a till (migration 0019) --------------------------------
 -- A refund from a wallet-paid payment succeeds in the transaction that asks for it; the
 -- states pending and failed are for refunds that must go out through a rail (a pay order
--- paid from M-Pesa or Stellar, migration 0030), which are not built yet.
+-- paid from M-Pesa or Stellar, migration 0030), built with migration 0032 (below).
 CREATE TABLE merchant_refunds (
     id                     BIGSERIAL   PRIMARY KEY,
     public_id              TEXT        NOT NULL UNIQUE CHECK (public_id ~ '^re_[0-9a-f]{24}$'),
@@ -1826,3 +1834,33 @@ ALTER TABLE mpesa_status_queries ADD CONSTRAINT mpesa_status_queries_subject_che
     CHECK ((withdrawal_id IS NULL) <> (order_payment_id IS NULL));
 CREATE INDEX mpesa_status_queries_order_payment_idx
     ON mpesa_status_queries (order_payment_id, id) WHERE order_payment_id IS NOT NULL;
+
+-- ---- refunds through the rail (migration 0032) ------------------------------------
+-- A C2B confirmation carrying a deposit's receipt is refused: looked up by receipt.
+CREATE INDEX mpesa_deposits_receipt_idx ON mpesa_deposits (receipt) WHERE receipt IS NOT NULL;
+
+-- A refund of a pay order paid from a rail goes back through that rail: `pending`
+-- from when it is asked (the merchant's account debited by its hold, in that
+-- transaction) until the rail's answer, then `succeeded` or `failed`.
+-- * withdrawal_id: through M-Pesa, a B2C withdrawal from the merchant's account (its
+--   hold, B2C request, status queries and ending are the withdrawals' own);
+-- * hold_transaction_id: the journal transaction that took the money from the
+--   merchant's account when the refund was asked (a wallet's refund has none: it
+--   succeeds in the transaction that asks for it).
+ALTER TABLE merchant_refunds
+    ADD COLUMN withdrawal_id BIGINT UNIQUE REFERENCES mpesa_withdrawals (id),
+    ADD COLUMN hold_transaction_id BIGINT UNIQUE REFERENCES journal_transactions (id),
+    ADD CONSTRAINT merchant_refunds_rail_check
+        CHECK ((withdrawal_id IS NULL OR hold_transaction_id IS NOT NULL)
+               AND (status <> 'pending' OR hold_transaction_id IS NOT NULL));
+
+-- A Stellar refund has a key of its own (id): it sends back a payment owed back (its
+-- incoming operation) or a merchant's refund (each partial refund its own), exactly one.
+ALTER TABLE stellar_refunds DROP CONSTRAINT stellar_refunds_pkey;
+ALTER TABLE stellar_refunds ADD COLUMN id BIGSERIAL PRIMARY KEY;
+ALTER TABLE stellar_refunds ALTER COLUMN operation_id DROP NOT NULL;
+ALTER TABLE stellar_refunds ADD CONSTRAINT stellar_refunds_operation_id_key UNIQUE (operation_id);
+ALTER TABLE stellar_refunds
+    ADD COLUMN merchant_refund_id BIGINT UNIQUE REFERENCES merchant_refunds (id),
+    ADD CONSTRAINT stellar_refunds_source_check
+        CHECK (num_nonnulls(operation_id, merchant_refund_id) = 1);

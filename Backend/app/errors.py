@@ -332,7 +332,8 @@ class NotRefundable(Conflict):
     """The refund cannot be made as asked; `code` says why: payment_fully_refunded,
     exceeds_refundable (more than is left of the payment), insufficient_merchant_balance
     (the merchant's account holds less than the refund: it is never taken below zero),
-    refund_through_rail_unavailable (paid from M-Pesa or Stellar: no wallet to refund to)."""
+    refund_through_rail_unavailable (paid from a rail that named no payer to send it back
+    to: M-Pesa gave no whole phone number, Stellar no sender)."""
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)

@@ -12,9 +12,9 @@ of paying it), and moves the order to partially_refunded or refunded in the same
 transaction. The merchant's fee on the payment is not returned: it paid for the payment
 that happened. The merchant's account is never taken below zero: a refund larger than
 it holds is refused. A refund drawn from a wallet succeeds in the transaction that asks
-for it; `pending` and `failed` are for refunds that must go out through a rail (a pay
-order paid from M-Pesa or Stellar: its payment is listed, with no wallet payer, and
-refused here as `refund_through_rail_unavailable` until that is built).
+for it. A pay order paid from M-Pesa (its payment listed with no wallet payer) is
+refunded back through M-Pesa (services/mpesa/order_refunds.py): `pending` from the
+transaction that holds it until M-Pesa's answer, then `succeeded` or `failed`.
 """
 
 from __future__ import annotations
@@ -26,16 +26,27 @@ from datetime import datetime
 from app.db.repositories.ledger import Overdraft
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, new_reference
-from app.domain.records.merchants import RefundRow
+from app.domain.records.merchants import (
+    MerchantRow,
+    RefundablePayment,
+    RefundRow,
+    refund_snapshot,
+)
 from app.domain.records.pay_orders import snapshot as order_snapshot
 from app.errors import NotFound, NotRefundable, PaymentNotFound, RefundNotFound, refused
 from app.services import orders, webhooks
+from app.services import rail_refunds as rail
+from app.services import stellar_order_refunds as stellar_refunds
 from app.services.ledger import check_amount, request_hash, sms_time, with_fresh_reference
 from app.services.merchant_idempotency import Answer, answer_once
+from app.services.mpesa import order_refunds as mpesa_refunds
 from app.services.notifications import journal_sms_key, sms_message
 from app.services.transfers import MAX_TRANSFER
 
 REASON_MAX = 100
+# How long a B2C refund's result is awaited before M-Pesa is asked (the API passes the
+# setting MPESA_RESULT_WAIT_S).
+DEFAULT_RESULT_WAIT_S = 300.0
 _PUBLIC_ID = "re_"
 
 
@@ -73,29 +84,26 @@ def _checked(ask: RefundAsk) -> RefundAsk:
 
 def snapshot(refund: RefundRow) -> dict[str, object]:
     """The refund as the merchant API answers it (and as a replay repeats it)."""
-    return {
-        "id": refund.public_id,
-        "payment": refund.payment_reference,
-        "amount": refund.amount,
-        "reason": refund.reason,
-        "status": refund.status,
-        "refund_reference": refund.refund_reference,
-        "failure_reason": refund.failure_reason,
-        "created_at": refund.created_at.isoformat(),
-        "succeeded_at": refund.succeeded_at.isoformat() if refund.succeeded_at else None,
-        "failed_at": refund.failed_at.isoformat() if refund.failed_at else None,
-    }
+    return refund_snapshot(refund)
 
 
 def refund(
-    uow: UnitOfWork, merchant_id: int, idempotency_key: str, ask: RefundAsk, now: datetime
+    uow: UnitOfWork,
+    merchant_id: int,
+    idempotency_key: str,
+    ask: RefundAsk,
+    now: datetime,
+    *,
+    result_wait_s: float = DEFAULT_RESULT_WAIT_S,
 ) -> Answer:
-    """Refund (part of) a payment to the merchant's till (201 with the refund); commits.
-    Raises ValidationFailed ('invalid_amount', 'invalid_payment', 'invalid_reason',
-    'invalid_idempotency_key'), PaymentNotFound, NotRefundable ('payment_reversed',
+    """Refund (part of) a payment to the merchant's till (201 with the refund: succeeded
+    from a wallet, pending through a rail); commits. `result_wait_s`: how long a B2C
+    refund's result is awaited before M-Pesa is asked. Raises ValidationFailed
+    ('invalid_amount', 'invalid_payment', 'invalid_reason', 'invalid_idempotency_key',
+    'not_an_mpesa_number'), PaymentNotFound, NotRefundable ('payment_reversed',
     'payment_fully_refunded', 'exceeds_refundable', 'insufficient_merchant_balance',
-    'refund_through_rail_unavailable': paid from M-Pesa or Stellar),
-    IdempotencyConflict, ServiceUnavailable."""
+    'refund_through_rail_unavailable': no phone M-Pesa can pay back), IdempotencyConflict,
+    ServiceUnavailable."""
     a = _checked(ask)
     fingerprint = request_hash(
         kind="merchant_refund", payment=a.payment_reference, amount=a.amount, reason=a.reason
@@ -106,28 +114,27 @@ def refund(
             merchant_id,
             idempotency_key,
             fingerprint,
-            lambda: _refund(uow, merchant_id, a, now),
+            lambda: _refund(uow, merchant_id, a, now, result_wait_s),
         )
     )
 
 
-def _refund(uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime) -> tuple[int, dict]:
+def _refund(
+    uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime, result_wait_s: float
+) -> tuple[int, dict]:
     """The refund's effect, inside answer_once's transaction."""
     found = uow.merchant_refunds.payment(merchant_id, a.payment_reference)
     merchant = uow.merchants.get(merchant_id)
     if found is None or merchant is None:
         raise PaymentNotFound("no payment to this merchant has this reference")
-    if found.payer_user_id is None:
-        # Paid from M-Pesa or Stellar: its money went back out through the rail, never
-        # to a wallet the payer may not have. Nothing is written.
-        raise NotRefundable(
-            "refund_through_rail_unavailable",
-            "this payment was made from M-Pesa or Stellar: it cannot be refunded here yet",
-        )
     # A payment of a pay order: the order's row FIRST, then the accounts, the lock order
     # of paying it; refunds of one order queue here holding no account lock.
     if found.order_id is not None:
         orders.lock_refundable(uow, found.order_id)
+    if found.payer_user_id is None:
+        # Paid from M-Pesa or Stellar: paid back through that rail, never to a wallet
+        # the payer may not have.
+        return _through_rail(uow, merchant, a, now, result_wait_s)
     locked = uow.ledger.accounts(user_ids=[found.payer_user_id], account_ids=[merchant.account_id])
     till = next(acc for acc in locked if acc.id == merchant.account_id)
     wallet = next((acc for acc in locked if acc.user_id == found.payer_user_id), None)
@@ -137,18 +144,7 @@ def _refund(uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime) -> t
     # waits behind us.
     payment = uow.merchant_refunds.payment(merchant_id, a.payment_reference, for_update=True)
     assert payment is not None
-    if payment.reversed:
-        raise NotRefundable(
-            "payment_reversed", "an operator reversed this payment: its money is back"
-        )
-    left = payment.amount - payment.refunded_amount
-    if left == 0:
-        raise NotRefundable("payment_fully_refunded", "this payment is refunded in full")
-    amount = left if a.amount is None else a.amount
-    if amount > left:
-        raise NotRefundable(
-            "exceeds_refundable", f"at most KES {format_kes(left)} is left to refund of it"
-        )
+    amount = _refundable(payment, a)
     if till.balance < amount:
         raise NotRefundable(
             "insufficient_merchant_balance",
@@ -217,6 +213,48 @@ def _refund(uow: UnitOfWork, merchant_id: int, a: RefundAsk, now: datetime) -> t
         now=now,
     )
     return 201, body
+
+
+def _through_rail(
+    uow: UnitOfWork, merchant: MerchantRow, a: RefundAsk, now: datetime, result_wait_s: float
+) -> tuple[int, dict]:
+    """A refund of an order paid from M-Pesa or Stellar (its order's row held): the
+    merchant's account locked, then the payment's row; pending until the rail answers."""
+    on_mpesa = uow.merchant_refunds.payment(merchant.id, a.payment_reference).channel == rail.MPESA
+    lock = mpesa_refunds.lock_merchant if on_mpesa else stellar_refunds.lock_merchant
+    account, hold = lock(uow, merchant)
+    payment = uow.merchant_refunds.payment(merchant.id, a.payment_reference, for_update=True)
+    assert payment is not None
+    amount = _refundable(payment, a)
+    asked = rail.Asked(new_public_id(), merchant, payment, amount, a.reason)
+    if on_mpesa:
+        phone = mpesa_refunds.mpesa_phone(uow, payment)
+        mpesa_refunds.hold_mpesa(
+            uow, asked, account, hold, phone=phone, result_wait_s=result_wait_s, now=now
+        )
+    else:
+        stellar_refunds.hold_stellar(uow, asked, account, hold, now=now)
+    row = uow.merchant_refunds.get(merchant.id, asked.public_id)
+    assert row is not None  # read in the transaction that wrote it
+    return 201, snapshot(row)
+
+
+def _refundable(payment: RefundablePayment, a: RefundAsk) -> int:
+    """How much this refund takes of the payment, read under its row's lock (after
+    every refund asked before it, pending ones included). Raises NotRefundable."""
+    if payment.reversed:
+        raise NotRefundable(
+            "payment_reversed", "an operator reversed this payment: its money is back"
+        )
+    left = payment.amount - payment.refunded_amount
+    if left == 0:
+        raise NotRefundable("payment_fully_refunded", "this payment is refunded in full")
+    amount = left if a.amount is None else a.amount
+    if amount > left:
+        raise NotRefundable(
+            "exceeds_refundable", f"at most KES {format_kes(left)} is left to refund of it"
+        )
+    return amount
 
 
 def get(uow: UnitOfWork, merchant_id: int, public_id: str) -> RefundRow:

@@ -99,9 +99,12 @@ def take(uow: UnitOfWork, payment: Arrived, named: OrderNamed, now: datetime) ->
         return _owed(payment, payment.reason, order.id)
     if payment.closed_at is not None and payment.closed_at < order.created_at - _CLOCKS_APART:
         return _owed(payment, f"paid before order {order.code} was created", None)
-    # The order was created by another process whose clock may run a little ahead of
-    # this one: paid no earlier than created (the table's CHECK), never a stuck watcher.
-    now = max(now, order.created_at)
+    # In time or late is the network's word: its ledger's close time, never when this
+    # watcher got to it (a watcher catching up after a restart or an outage would owe
+    # back payments made in time). The order was created by another process whose
+    # clock may run a little ahead of the network's: paid no earlier than created (the
+    # table's CHECK), never a stuck watcher. The order is paid as of that time.
+    now = max(payment.closed_at or now, order.created_at)
     problem = rules.payable_problem(order.status, order.expires_at, now)
     if problem is not None:
         return _owed(payment, f"order {order.code} is {problem}", order.id)

@@ -1,5 +1,6 @@
 """Sending back, on-chain, a Stellar payment owed back to its sender (a payment naming a
-pay order it could not pay: services/stellar_order_payments.py), exactly once.
+pay order it could not pay: services/stellar_order_payments.py), or a merchant's refund
+of an order paid on Stellar, exactly once.
 
 One KES payment from the treasury (which received it) to the sender, of exactly what
 arrived (stroops: a fraction of a cent too), in a transaction the treasury sources
@@ -14,14 +15,17 @@ late: the network decides (services/settlement_expiry.py, never this clock): app
 after all, `sent`; dead (a ledger closed past its time bound, or the treasury's
 sequence passed it, and its hash not applied), forgotten and signed anew (`pending`);
 else resent. Refused for good (the sender removed its
-trustline, say): `failed`, for an operator. A refund is no ledger movement: the payment
-owed back was never in the ledger, only in the treasury on-chain.
+trustline, say): `failed`, for an operator. A refund of a payment owed back is no ledger
+movement: that payment was never in the ledger, only in the treasury on-chain. A
+merchant's refund of an order paid on Stellar (services/stellar_order_refunds.py) is
+sent the same way, keyed by its own id; its ledger movement ends with the answer, in
+the transaction that records it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from stellar_sdk import Account, Asset, Keypair, TransactionBuilder, TransactionEnvelope
@@ -29,6 +33,7 @@ from stellar_sdk import Account, Asset, Keypair, TransactionBuilder, Transaction
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.stellar_refunds import RefundRow
 from app.integrations.stellar import Submission, SubmitResult, stroops_to_amount
+from app.services import rail_refunds, stellar_order_refunds
 from app.services.settlement_expiry import EnvelopeBounds, Fate, Verdict
 from app.services.stellar_envelopes import BASE_FEE, time_bound
 
@@ -103,36 +108,52 @@ def sign(
     envelope.sign(signer.treasury)
     with uow:
         uow.incoming.refund_signed(
-            refund.operation_id,
+            refund.id,
             envelope_xdr=envelope.to_xdr(),
             tx_hash=envelope.hash_hex(),
             max_time=max_time,
         )
-        signed = uow.incoming.refund(refund.operation_id)
+        signed = uow.incoming.refund(refund.id)
         uow.commit()
     assert signed is not None
     return signed
 
 
 def record_answer(
-    uow: UnitOfWork, refund: RefundRow, result: SubmitResult, verdict: Verdict | None
+    uow: UnitOfWork,
+    refund: RefundRow,
+    result: SubmitResult,
+    verdict: Verdict | None,
+    now: datetime | None = None,
 ) -> Step:
     """Record what the network answered to a signed refund (and, after a bad-sequence or
-    too-late answer, its verdict); commits. Returns the step."""
+    too-late answer, its verdict); commits. A merchant's refund ends with it, in the
+    same transaction (services/stellar_order_refunds.py). Returns the step."""
     step = step_for(result.outcome, verdict.fate if verdict is not None else None)
     if step is Step.RESEND:
         return step
+    now = now or datetime.now(UTC)
     with uow:
+        # A merchant's refund: its order's row first, the lock order of asking for it.
+        merchant_refund = (
+            rail_refunds.lock_pending(uow, refund_id=refund.merchant_refund_id)
+            if refund.merchant_refund_id is not None and step is not Step.SIGN_AGAIN
+            else None
+        )
         if step is Step.SENT:
             ledger = result.ledger if result.outcome is Submission.APPLIED else None
             ledger = ledger if ledger is not None else (verdict.ledger if verdict else None)
             assert ledger is not None
-            uow.incoming.refund_sent(refund.operation_id, ledger)
+            moved = uow.incoming.refund_sent(refund.id, ledger)
+            if moved and merchant_refund is not None and merchant_refund.status == "pending":
+                stellar_order_refunds.sent(uow, merchant_refund, refund, now)
         elif step is Step.SIGN_AGAIN:
             assert verdict is not None
-            uow.incoming.refund_dead(refund.operation_id, f"{_error(result)}; {verdict.why}")
+            uow.incoming.refund_dead(refund.id, f"{_error(result)}; {verdict.why}")
         else:
-            uow.incoming.refund_failed(refund.operation_id, _error(result))
+            moved = uow.incoming.refund_failed(refund.id, _error(result))
+            if moved and merchant_refund is not None and merchant_refund.status == "pending":
+                stellar_order_refunds.refused(uow, merchant_refund, _error(result)[:150], now)
         uow.commit()
     return step
 

@@ -64,7 +64,11 @@ class Refunder:
             log.log(
                 logging.WARNING if step is Step.FAILED else logging.INFO,
                 "stellar refund " + step,
-                extra={"operation_id": refund.operation_id, "tx_hash": refund.tx_hash},
+                extra={
+                    "refund_id": refund.id,
+                    "operation_id": refund.operation_id,
+                    "tx_hash": refund.tx_hash,
+                },
             )
             if step is Step.RESEND:
                 break

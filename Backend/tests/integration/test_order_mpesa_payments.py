@@ -24,6 +24,7 @@ from app.services import orders
 from tests.support.daraja import reversal_body
 from tests.support.merchants import Keyed, fresh_timestamp, key_for, signed_request
 from tests.support.mpesa import mpesa_rig, rows
+from tests.support.mpesa_recon import deposit_settled
 from tests.support.order_mpesa import (
     AMOUNT,
     CUSTOMER,
@@ -134,10 +135,11 @@ def test_an_order_paid_from_m_pesa_is_listed_with_its_receipt_and_a_masked_phone
         "SELECT transaction_id, order_id, payer_user_id, rail_payer FROM merchant_payments",
     ) == [(tx_id, order["id"], None, "+2547****0777")]
     assert CUSTOMER[3:] not in listed.text  # the whole number is never shown
-    # Not refundable through the API until refunds go back through M-Pesa: nothing moved.
+    # Refunded by its listed reference back through M-Pesa (test_order_mpesa_refunds.py);
+    # all of it and its M-Pesa fee are more than the merchant holds: nothing moved.
     assert (refused.status_code, refused.json()["error"]) == (
         409,
-        "refund_through_rail_unavailable",
+        "insufficient_merchant_balance",
     )
     assert rows(rig.database, "SELECT count(*) FROM merchant_refunds") == [(0,)]
     assert balance_of(rig.database, rig.merchant.account_id) == AMOUNT - FEE
@@ -243,6 +245,31 @@ def test_a_replayed_confirmation_pays_once(rig):
     assert len(rig.journal("mpesa_order_payment")) == 1
     outcomes = [o for k, o in c2b_callbacks(rig) if k == "c2b_confirmation"]
     assert outcomes.count("duplicate") == 20
+
+
+def test_a_confirmation_carrying_a_deposits_receipt_is_refused_and_counts_once(rig):
+    # A user's own M-Pesa deposit, paid to PayTrace's paybill and credited to her wallet.
+    box, pin_hash = registration_secrets(rig.settings)
+    rig.user_id = register_user(rig.database, box, pin_hash, phone=phone_of(3))
+    deposit = deposit_settled(rig, AMOUNT, "completed")
+    receipt = rig.deposit(deposit)[4]
+    order = new_order(rig.database, rig.merchant.id)
+    shortcode = rig.settings.daraja_shortcode
+    # Its receipt replayed as a paybill payment of an order of the same amount: M-Pesa's
+    # status answer would say it happened, to this paybill, for KES 250.
+    body = c2b_body(order["code"], KES, receipt, shortcode, phone=phone_of(3)[1:])
+
+    answer = post_confirmation(rig, body)
+    rig.settle_for(0.5)
+
+    assert answer.status_code == 200
+    assert [o for k, o in c2b_callbacks(rig) if k == "c2b_confirmation"] == ["deposit_receipt"]
+    assert order_payments(rig.database) == []
+    assert order_status(rig.database, order["id"]) == "awaiting_payment"
+    assert rig.journal("mpesa_order_payment") == []
+    assert balance_of(rig.database, rig.merchant.account_id) == 0
+    assert float_balance(rig.database) == -AMOUNT  # the deposit's, once
+    assert check_ledger(rig.database).sound
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -59,14 +59,22 @@ def watcher(world: World, clock=lambda: datetime.now(UTC)) -> IncomingWatcher:
     return IncomingWatcher(world.database, server, world.system, interval_s=0.05, clock=clock)
 
 
-def new_order(database, merchant_id: int, key: str, amount: int = AMOUNT, minutes: int = 15):
+def new_order(
+    database,
+    merchant_id: int,
+    key: str,
+    amount: int = AMOUNT,
+    minutes: int = 15,
+    ago: timedelta = timedelta(0),
+):
+    """A pay order created `ago` (now by default), to be paid within `minutes`."""
     draft = orders.Draft(
         amount=amount,
         merchant_reference="INV-42",
         description="Sukuma wiki",
         expires_in_minutes=minutes,
     )
-    answer = orders.create(UnitOfWork(database), merchant_id, key, draft, datetime.now(UTC))
+    answer = orders.create(UnitOfWork(database), merchant_id, key, draft, datetime.now(UTC) - ago)
     assert answer.status == 201
     return answer.body
 

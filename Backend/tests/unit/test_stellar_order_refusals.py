@@ -61,7 +61,9 @@ def test_each_refusal_is_owed_back_with_its_reason(payment, named, rows, reason)
 
 
 def test_a_late_payment_is_owed_back():
-    taken, store = owed(Payment(), OrderNamed(code=CODE), row(), now=T0 + timedelta(minutes=15))
+    # Late by its ledger's close time, whatever the watcher's clock says.
+    late = Payment(closed_at=T0 + timedelta(minutes=15))
+    taken, store = owed(late, OrderNamed(code=CODE), row(), now=T0 + timedelta(seconds=10))
     assert taken.reason == f"order {CODE} is expired"
     assert store.locked == [1]
 

@@ -80,27 +80,41 @@ RefundId = Annotated[str, Path(min_length=1, max_length=40)]
     status_code=status.HTTP_201_CREATED,
     response_model=None,
     responses={
-        201: {"model": RefundOut, "description": "the refund, succeeded"},
+        201: {
+            "model": RefundOut,
+            "description": "the refund: succeeded (to a wallet), or pending (through M-Pesa)",
+        },
         400: _error("`idempotency_key_required`"),
         404: _error("`payment_not_found`: no payment to this merchant has this reference"),
         409: _error(
             "`payment_fully_refunded`, `exceeds_refundable`, `insufficient_merchant_balance`,"
-            " `refund_through_rail_unavailable` (paid from M-Pesa or Stellar),"
+            " `refund_through_rail_unavailable` (M-Pesa gave no phone to pay back),"
             " `idempotency_key_reused`"
         ),
-        422: _error("`invalid_amount`, `invalid_payment`, `invalid_reason`, `validation_failed`"),
+        422: _error(
+            "`invalid_amount` (through M-Pesa: whole shillings, KES 10 at least),"
+            " `invalid_payment`, `invalid_reason`, `not_an_mpesa_number`, `validation_failed`"
+        ),
     },
 )
 async def create_refund(
     body: RefundIn, api: Api, caller: SignedMerchant, key: MerchantIdempotencyKey
 ) -> JSONResponse:
     """Moves `amount` cents (all that is left when left out) from the merchant's account
-    back to the payer's wallet at once, with an SMS to the payer. Never more than was
-    paid, counting earlier refunds; the merchant's fee on the payment is not returned;
-    the merchant's account is never taken below zero."""
+    back to the payer's wallet at once, with an SMS to the payer; a pay order paid from
+    M-Pesa is paid back to the payer's phone (B2C): `pending` until M-Pesa answers,
+    then `refund.succeeded` or `refund.failed`, its M-Pesa fee charged to the merchant.
+    Never more than was paid, counting earlier refunds (pending ones too); the
+    merchant's fee on the payment is not returned; the merchant's account is never
+    taken below zero."""
     ask = merchant_refunds.RefundAsk(body.payment, body.amount, body.reason)
     answer = await api.services.run(
-        merchant_refunds.refund, caller.merchant_id, key, ask, datetime.now(UTC)
+        merchant_refunds.refund,
+        caller.merchant_id,
+        key,
+        ask,
+        datetime.now(UTC),
+        result_wait_s=api.services.settings.mpesa_result_wait_s,
     )
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return JSONResponse(answer.body, status_code=answer.status, headers=headers)

@@ -165,27 +165,37 @@ class IncomingRepository:
                 {"op": operation_id, "to": to_address, "stroops": stroops},
             )
 
+    def add_merchant_refund(self, merchant_refund_id: int, to_address: str, stroops: int) -> int:
+        """The on-chain refund of a merchant's refund (one each); returns its id."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO stellar_refunds (merchant_refund_id, to_address, stroops)"
+                " VALUES (%(refund)s, %(to)s, %(stroops)s) RETURNING id",
+                {"refund": merchant_refund_id, "to": to_address, "stroops": stroops},
+            )
+            return cur.fetchone()[0]
+
     def open_refund(self) -> RefundRow | None:
         """The oldest refund still to send (pending) or to resend (signed)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 f"SELECT {_REFUND_COLUMNS} FROM stellar_refunds"
-                " WHERE status IN ('pending', 'signed') ORDER BY created_at, operation_id LIMIT 1"
+                " WHERE status IN ('pending', 'signed') ORDER BY created_at, id LIMIT 1"
             )
             row = cur.fetchone()
         return RefundRow(*row) if row else None
 
-    def refund(self, operation_id: str) -> RefundRow | None:
+    def refund(self, refund_id: int) -> RefundRow | None:
         with self._conn.cursor() as cur:
             cur.execute(
-                f"SELECT {_REFUND_COLUMNS} FROM stellar_refunds WHERE operation_id = %(op)s",
-                {"op": operation_id},
+                f"SELECT {_REFUND_COLUMNS} FROM stellar_refunds WHERE id = %(id)s",
+                {"id": refund_id},
             )
             row = cur.fetchone()
         return RefundRow(*row) if row else None
 
     def refund_signed(
-        self, operation_id: str, *, envelope_xdr: str, tx_hash: str, max_time: datetime
+        self, refund_id: int, *, envelope_xdr: str, tx_hash: str, max_time: datetime
     ) -> bool:
         """Save a pending refund's envelope before it is submitted; False when it is not
         pending any more (another refunder got there first)."""
@@ -193,44 +203,45 @@ class IncomingRepository:
             "status = 'signed', envelope_xdr = %(xdr)s, tx_hash = %(hash)s,"
             " max_time = %(max_time)s, last_error = NULL",
             "pending",
-            {"op": operation_id, "xdr": envelope_xdr, "hash": tx_hash, "max_time": max_time},
+            {"id": refund_id, "xdr": envelope_xdr, "hash": tx_hash, "max_time": max_time},
         )
 
-    def refund_sent(self, operation_id: str, ledger: int) -> bool:
+    def refund_sent(self, refund_id: int, ledger: int) -> bool:
         return self._refund_moved(
             "status = 'sent', ledger = %(ledger)s, last_error = NULL",
             "signed",
-            {"op": operation_id, "ledger": ledger},
+            {"id": refund_id, "ledger": ledger},
         )
 
-    def refund_failed(self, operation_id: str, error: str) -> bool:
+    def refund_failed(self, refund_id: int, error: str) -> bool:
         return self._refund_moved(
             "status = 'failed', last_error = %(error)s",
             "signed",
-            {"op": operation_id, "error": error},
+            {"id": refund_id, "error": error},
         )
 
-    def refund_dead(self, operation_id: str, error: str) -> bool:
+    def refund_dead(self, refund_id: int, error: str) -> bool:
         """A signed envelope the network says can never apply: pending again, to be
         signed anew (its hash forgotten: it will never be on a ledger)."""
         return self._refund_moved(
             "status = 'pending', envelope_xdr = NULL, tx_hash = NULL, max_time = NULL,"
             " last_error = %(error)s",
             "signed",
-            {"op": operation_id, "error": error},
+            {"id": refund_id, "error": error},
         )
 
     def _refund_moved(self, assignments: str, expected: str, params: dict) -> bool:
         with self._conn.cursor() as cur:
             cur.execute(
                 f"UPDATE stellar_refunds SET {assignments}, updated_at = now()"
-                " WHERE operation_id = %(op)s AND status = %(expected)s",
+                " WHERE id = %(id)s AND status = %(expected)s",
                 {**params, "expected": expected},
             )
             return cur.rowcount == 1
 
 
 _REFUND_COLUMNS = (
-    "operation_id, to_address, stroops, status, envelope_xdr, tx_hash, max_time, ledger, last_error"
+    "id, operation_id, merchant_refund_id, to_address, stroops, status, envelope_xdr, tx_hash,"
+    " max_time, ledger, last_error"
 )
 _REFUND_COLUMNS_OF_R = ", ".join(f"r.{column.strip()}" for column in _REFUND_COLUMNS.split(","))

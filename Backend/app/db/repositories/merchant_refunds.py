@@ -37,7 +37,7 @@ class MerchantRefundRepository:
                        p.refunded_amount,
                        EXISTS (SELECT 1 FROM journal_transactions r
                                WHERE r.reverses_id = p.transaction_id),
-                       p.order_id
+                       p.order_id, p.channel, p.rail_receipt, p.rail_payer
                 FROM merchant_payments p
                 JOIN journal_transactions t ON t.id = p.transaction_id
                 WHERE t.reference = %(reference)s AND p.merchant_id = %(merchant)s{lock}
@@ -99,6 +99,90 @@ class MerchantRefundRepository:
                 },
             )
             return cur.fetchone()[0]
+
+    def insert_pending(
+        self,
+        *,
+        public_id: str,
+        merchant_id: int,
+        payment_transaction_id: int,
+        amount: int,
+        reason: str | None,
+        now: datetime,
+        withdrawal_id: int | None = None,
+        hold_transaction_id: int | None = None,
+    ) -> int:
+        """A refund going out through a rail: its B2C withdrawal (M-Pesa), or its hold
+        (Stellar: the stellar_refunds row names the refund)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO merchant_refunds
+                    (public_id, merchant_id, payment_transaction_id, amount, reason, status,
+                     created_at, withdrawal_id, hold_transaction_id)
+                VALUES (%(public_id)s, %(merchant)s, %(payment)s, %(amount)s, %(reason)s,
+                        'pending', %(now)s, %(withdrawal)s, %(hold)s)
+                RETURNING id
+                """,
+                {
+                    "public_id": public_id,
+                    "merchant": merchant_id,
+                    "payment": payment_transaction_id,
+                    "amount": amount,
+                    "reason": reason,
+                    "now": now,
+                    "withdrawal": withdrawal_id,
+                    "hold": hold_transaction_id,
+                },
+            )
+            return cur.fetchone()[0]
+
+    def pending_of(
+        self,
+        *,
+        withdrawal_id: int | None = None,
+        refund_id: int | None = None,
+        for_update: bool = True,
+    ) -> tuple | None:
+        """The refund a B2C withdrawal carries (or with this id), its row locked unless
+        for_update is False, with its payment's order: (refund id, merchant id, payment
+        transaction, order id, amount, status, public id); None when there is none (a
+        merchant's payout)."""
+        where = "r.withdrawal_id = %(v)s" if withdrawal_id is not None else "r.id = %(v)s"
+        value = withdrawal_id if withdrawal_id is not None else refund_id
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT r.id, r.merchant_id, r.payment_transaction_id, p.order_id, r.amount,
+                       r.status, r.public_id
+                FROM merchant_refunds r
+                JOIN merchant_payments p ON p.transaction_id = r.payment_transaction_id
+                WHERE {where}{" FOR UPDATE OF r" if for_update else ""}
+                """,
+                {"v": value},
+            )
+            return cur.fetchone()
+
+    def succeed(self, refund_id: int, *, refund_transaction_id: int, now: datetime) -> None:
+        """A pending refund's money reached the payer (once: a pending row only)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE merchant_refunds SET status = 'succeeded',"
+                " refund_transaction_id = %(tx)s, succeeded_at = %(now)s"
+                " WHERE id = %(id)s AND status = 'pending'",
+                {"id": refund_id, "tx": refund_transaction_id, "now": now},
+            )
+            assert cur.rowcount == 1, "only a pending refund succeeds"
+
+    def fail(self, refund_id: int, *, reason: str, now: datetime) -> None:
+        """A pending refund's money did not go out: failed, with why."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE merchant_refunds SET status = 'failed', failure_reason = %(reason)s,"
+                " failed_at = %(now)s WHERE id = %(id)s AND status = 'pending'",
+                {"id": refund_id, "reason": (reason or "failed")[:200], "now": now},
+            )
+            assert cur.rowcount == 1, "only a pending refund fails"
 
     def get(self, merchant_id: int, public_id: str) -> RefundRow | None:
         with self._conn.cursor() as cur:

@@ -85,6 +85,16 @@ class DepositRepository:
     def lock_by_reference(self, reference: str) -> Deposit | None:
         return self._one("reference = %(v)s", reference, lock=True)
 
+    def has_receipt(self, receipt: str) -> bool:
+        """Whether a deposit carries this M-Pesa receipt (mpesa_deposits_receipt_idx)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT EXISTS (SELECT 1 FROM mpesa_deposits WHERE receipt = %(receipt)s)",
+                {"receipt": receipt},
+            )
+            row = cur.fetchone()
+        return bool(row and row[0])
+
     def _one(self, where: str, value: object, *, lock: bool = False) -> Deposit | None:
         with self._conn.cursor() as cur:
             cur.execute(

@@ -97,6 +97,9 @@ class RefundablePayment:
     refunded_amount: int  # cents refunded so far
     reversed: bool  # an operator reversed it: its money is back with the payer
     order_id: int | None = None  # the pay order it paid, if any
+    channel: str = "ussd"  # how it was paid: a wallet's channel, 'mpesa' or 'stellar'
+    rail_receipt: str | None = None  # paid from a rail: the M-Pesa TransID, the tx hash
+    rail_payer: str | None = None  # the Stellar sender's address (an M-Pesa phone masked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,22 @@ class RefundRow:
     created_at: datetime
     succeeded_at: datetime | None
     failed_at: datetime | None
+
+
+def refund_snapshot(refund: RefundRow) -> dict[str, object]:
+    """The refund as the merchant API answers it (and as a replay repeats it)."""
+    return {
+        "id": refund.public_id,
+        "payment": refund.payment_reference,
+        "amount": refund.amount,
+        "reason": refund.reason,
+        "status": refund.status,
+        "refund_reference": refund.refund_reference,
+        "failure_reason": refund.failure_reason,
+        "created_at": refund.created_at.isoformat(),
+        "succeeded_at": refund.succeeded_at.isoformat() if refund.succeeded_at else None,
+        "failed_at": refund.failed_at.isoformat() if refund.failed_at else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)

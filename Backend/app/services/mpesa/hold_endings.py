@@ -2,10 +2,12 @@
 customer) or released back to where it came from. Called by `payouts` only, under the
 withdrawal's row lock, once M-Pesa's own answer has decided which.
 
-The source is a user's wallet (a withdrawal) or a merchant's account (a payout): the
-same legs through the same hold shard; a user is told by SMS either way and gets the
-amount back against their limits, a merchant is told by SMS when paid and by the webhook
-events `payout.paid` / `payout.failed`, in the same transaction.
+The source is a user's wallet (a withdrawal) or a merchant's account (a payout, or a
+refund of an order paid from M-Pesa): the same legs through the same hold shard; a user
+is told by SMS either way and gets the amount back against their limits, a merchant is
+told by SMS when paid and by the webhook events `payout.paid` / `payout.failed`, in the
+same transaction. A refund takes its order's row before any account and ends with it
+(services/mpesa/order_refunds.py: `refund.succeeded` / `refund.failed`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from app.domain.phone import mask
 from app.integrations.daraja_payloads import PaymentOutcome
 from app.services.ledger import request_hash, sms_time
 from app.services.mpesa import merchant_payouts
+from app.services.mpesa import order_refunds as rail_refunds
 from app.services.notifications import sms_message
 from app.services.transfers import fees_shard, hold_shard
 
 
 def pay_out(uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: datetime) -> None:
     """The hold to the float (paid out of M-Pesa) and the fee to PayTrace."""
+    # A merchant's refund: its order's row first, before any account (the lock order
+    # of asking for it).
+    refund = rail_refunds.lock_for_ending(uow, w.id) if w.merchant_id is not None else None
     hold_code, fee_code = hold_shard(w.owner_id), fees_shard(w.owner_id)
     codes = [hold_code, "mpesa_float"] + ([fee_code] if w.fee else [])
     by_code = {a.code: a for a in uow.ledger.accounts(codes=codes)}
@@ -45,7 +51,8 @@ def pay_out(uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: dateti
         created_at=now,
         initiator_user_id=w.user_id,
         note=f"{w.reference} M-Pesa {receipt}" if receipt else w.reference,
-        messages=(_sent_sms(uow, w, receipt, now),),
+        # A refund's payer hears from M-Pesa itself; its merchant by the webhook event.
+        messages=(_sent_sms(uow, w, receipt, now),) if refund is None else (),
     )
     uow.withdrawals.finish(
         w.id,
@@ -55,13 +62,16 @@ def pay_out(uow: UnitOfWork, w: Withdrawal, outcome: PaymentOutcome, now: dateti
         result_desc=outcome.result_desc,
         receipt=receipt,
     )
-    if w.merchant_id is not None:
+    if refund is not None:
+        rail_refunds.ended(uow, refund, paid_transaction_id=tx_id, failure=None, now=now)
+    elif w.merchant_id is not None:
         merchant_payouts.emit_ended(uow, w.id, "payout.paid", now)
 
 
 def release(uow: UnitOfWork, w: Withdrawal, code: str, desc: str, now: datetime) -> None:
     """The hold back to the wallet (the amount stops counting against the limits) or to
     the merchant's account."""
+    refund = rail_refunds.lock_for_ending(uow, w.id) if w.merchant_id is not None else None
     hold_code = hold_shard(w.owner_id)
     if w.merchant_id is None:
         locked = uow.ledger.accounts(user_ids=[w.user_id], codes=[hold_code])
@@ -105,7 +115,9 @@ def release(uow: UnitOfWork, w: Withdrawal, code: str, desc: str, now: datetime)
     uow.withdrawals.finish(
         w.id, status="released", outcome_id=tx_id, result_code=code, result_desc=desc
     )
-    if w.merchant_id is not None:
+    if refund is not None:
+        rail_refunds.ended(uow, refund, paid_transaction_id=None, failure=desc, now=now)
+    elif w.merchant_id is not None:
         merchant_payouts.emit_ended(uow, w.id, "payout.failed", now)
 
 

@@ -150,6 +150,10 @@ def _paid(
     if outcome.receipt != payment.trans_id or outcome.amount != payment.amount:
         desc = f"M-Pesa says {outcome.receipt} paid {outcome.amount} cents"
         return _review(uow, payment, f"{desc}: not what the confirmation said", now)
+    if uow.deposits.has_receipt(payment.trans_id):
+        # Credited to a wallet as a deposit since its confirmation was recorded (the
+        # confirmation refuses one already known): the money is counted once, there.
+        return _review(uow, payment, f"{payment.trans_id} is a deposit's receipt", now)
     return pay_or_return(uow, payment, order, now)
 
 

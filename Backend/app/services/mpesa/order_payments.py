@@ -43,6 +43,8 @@ INVALID_ACCOUNT = ("C2B00012", "Rejected")  # no order awaiting payment has this
 INVALID_AMOUNT = ("C2B00013", "Rejected")  # not exactly the order's amount
 INVALID_SHORTCODE = ("C2B00015", "Rejected")
 OTHER_ERROR = ("C2B00016", "Rejected")
+# A confirmation whose TransID a deposit already carries: refused, never recorded.
+DEPOSIT_RECEIPT = "deposit_receipt"
 
 
 def register_paybill(daraja: Daraja, *, callback_base: str, token: str) -> tuple[str, str]:
@@ -129,7 +131,8 @@ def confirm(
 ) -> str:
     """Record a C2B confirmation once per TransID, to be checked with M-Pesa at once;
     commits. Returns the callback's outcome: confirming, duplicate (its TransID was
-    recorded before), wrong_shortcode or malformed. Moves no money."""
+    recorded before), deposit_receipt (its TransID is a deposit's receipt: not
+    recorded), wrong_shortcode or malformed. Moves no money."""
     with uow:
         try:
             payment = parse_c2b(read_json(body))
@@ -139,6 +142,10 @@ def confirm(
             return "malformed"
         if payment.shortcode != shortcode:
             outcome, detail = "wrong_shortcode", payment.shortcode
+        elif uow.deposits.has_receipt(payment.trans_id):
+            # A user's deposit already counted this M-Pesa transaction (M-Pesa's status
+            # answer would confirm it: it happened, to this paybill): never twice.
+            outcome, detail = DEPOSIT_RECEIPT, "this TransID is a deposit's M-Pesa receipt"
         else:
             order = _order_named(uow, payment.bill_ref)
             added = uow.order_payments.add(
