@@ -77,12 +77,6 @@ def effect_cursor(cursor: str | None, order: str, latest_ledger: int) -> tuple[i
     return id_cursor(op_id, order, latest_ledger), int(index)
 
 
-def page_params(cursor: str | None, order: str | None, limit: str | None) -> tuple[int, str, int]:
-    """Horizon's paging parameters, checked: (cursor as an id, "asc"|"desc", limit)."""
-    order, size = order_and_limit(order, limit)
-    return id_cursor(cursor, order, INT64_MAX >> 32), order, size
-
-
 class Reader:
     """Reads over the network's database file."""
 
