@@ -73,7 +73,7 @@ def rows(database, sql: str, *params) -> list[tuple]:
     return found
 
 
-def until(check, within_s: float = 40.0) -> None:
+def until(check, within_s: float = 90.0) -> None:
     deadline = time.monotonic() + within_s
     while not check():
         assert time.monotonic() < deadline, "PayTrace did not settle in time"

@@ -61,7 +61,7 @@ class Processes:
     def worker(self, name: str, env: dict[str, str]) -> subprocess.Popen:
         return self._start(name, [sys.executable, "-m", "app.worker"], env)
 
-    def wait_healthy(self, url: str, timeout_s: float = 30) -> None:
+    def wait_healthy(self, url: str, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.started):
