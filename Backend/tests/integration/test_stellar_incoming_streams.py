@@ -155,3 +155,25 @@ def test_a_network_that_goes_away_is_paged_then_streamed_again_crediting_once(
     assert wallet_balance(clean_database, user_id) == 600
     assert len(sms_to(clean_database, phone_of(1))) == 3
     assert check_ledger(clean_database).sound
+
+
+def test_a_watcher_that_loses_its_lease_stops_following_within_an_interval(
+    settings, network, clean_database
+):
+    settings, system, payer = on_network(settings, network)
+    user_id, address = register_active(settings, clean_database, 1)
+    sender = payer.account()
+    answers = iter([True])  # the lease is held at the first interval, lost at the second
+    watcher = IncomingWatcher(clean_database, Server(network.url), system, interval_s=0.1)
+
+    thread = threading.Thread(
+        target=watcher.follow, args=(threading.Event(), lambda: next(answers, False))
+    )
+    thread.start()
+    thread.join(timeout=10)
+
+    assert not thread.is_alive()
+    payer.pay(sender, address, "5")  # its stream is closed: nobody records it now
+    time.sleep(0.5)
+    assert wallet_balance(clean_database, user_id) == 0
+    assert watcher.poll_once().credited == 1  # the next holder finds it from the cursor

@@ -177,3 +177,28 @@ def test_bad_listing_parameters_are_horizon_problems(horizon_url, path, params, 
 def test_a_descending_stream_is_refused_as_horizon_refuses_it(horizon_url):
     answer = httpx.get(f"{horizon_url}/payments", params={"order": "desc"}, headers=SSE)
     assert answer.status_code == 400 and answer.json()["extras"]["invalid_field"] == "order"
+
+
+def test_a_trustline_made_changed_and_removed_shows_horizons_three_effects(server, horizon_url):
+    issuer, holder = funded(horizon_url), funded(horizon_url)
+    asset = Asset("KES", issuer.public_key)
+    for limit in (None, "500", "0"):
+        builder = TransactionBuilder(server.load_account(holder.public_key), PASSPHRASE, 100)
+        envelope = builder.append_change_trust_op(asset, limit).set_timeout(60).build()
+        envelope.sign(holder)
+        server.submit_transaction(envelope)
+
+    ops = server.operations().for_account(holder.public_key).limit(200).call()
+    changes = [o for o in ops["_embedded"]["records"] if o["type"] == "change_trust"]
+    assert [(o["type_i"], o["trustor"], o["trustee"], o["limit"]) for o in changes] == [
+        (6, holder.public_key, issuer.public_key, "922337203685.4775807"),
+        (6, holder.public_key, issuer.public_key, "500.0000000"),
+        (6, holder.public_key, issuer.public_key, "0.0000000"),
+    ]
+    effects = server.effects().for_account(holder.public_key).limit(200).call()
+    lines = [e for e in effects["_embedded"]["records"] if e["type"].startswith("trustline")]
+    assert [(e["type"], e["type_i"], e["asset_code"], e["limit"]) for e in lines] == [
+        ("trustline_created", 20, "KES", "922337203685.4775807"),
+        ("trustline_updated", 22, "KES", "500.0000000"),
+        ("trustline_removed", 21, "KES", "0.0000000"),
+    ]
