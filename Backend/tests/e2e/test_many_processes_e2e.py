@@ -7,7 +7,9 @@ SMS, no outbox row was done twice, and one worker alone holds each loop's lease.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +46,8 @@ SENT = re.compile(r"^END Sent KES \d+ to ")
 
 @pytest.fixture
 def deployment(settings, tmp_path):
-    """The network, two API processes and two workers; yields (settings, API URLs)."""
+    """The network, two API processes and two workers; yields (settings, the APIs' URLs,
+    the workers' pids)."""
     with local_network(tmp_path / "net", close_interval_s=0.1) as net:
         live = custody_settings(settings, net.url, stellar_channels=4)
         prepared_system(live)
@@ -127,10 +130,10 @@ def sign_in(urls: list[str], n: int) -> str:
     return answer.json()["access_token"]
 
 
-def rest_sends(urls: list[str], n: int, token: str) -> list[int]:
-    """User n sends SENDS_EACH transfers, each retried with its key on the other API."""
+def rest_sends(urls: list[str], n: int, token: str, sends: int = SENDS_EACH) -> list[int]:
+    """User n sends `sends` transfers, each retried with its key on the other API."""
     statuses = []
-    for k in range(SENDS_EACH):
+    for k in range(sends):
         recipient = EVERYONE[(EVERYONE.index(n) + k + 1) % len(EVERYONE)]
         body = {"to": phone_of(recipient), "amount": (20 + k) * 100, "pin": PIN}
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
@@ -197,6 +200,25 @@ def test_two_apis_and_two_workers_move_and_settle_every_shilling_exactly_once(de
     assert sms_rows >= 2 * len(EVERYONE) * SENDS_EACH  # the sender's and the payee's
     assert len(delivered) == sms_rows and len(set(delivered)) == len(delivered)
     # One worker holds each loop's lease, and it is one of the two.
-    holders = rows(database, "SELECT name, holder FROM worker_leases WHERE expires_at > now()")
-    assert {name for name, _ in holders} >= {"settlement", "incoming-watcher"}
-    assert all(int(holder.split(":")[1]) in worker_pids for _, holder in holders)
+    holders = leases(database)
+    assert set(holders) >= {"settlement", "incoming-watcher"}
+    assert set(holders.values()) <= set(worker_pids)
+
+    # The worker holding the settler's lease dies (SIGKILL; nothing in flight): the
+    # other takes its leases over within WORKER_LEASE_TTL_S and settles what follows.
+    dead = holders["settlement"]
+    os.kill(dead, signal.SIGKILL)
+    [survivor] = [pid for pid in worker_pids if pid != dead]
+    after = rest_sends(urls, REST_SENDERS[0], tokens[REST_SENDERS[0]], sends=1)
+    assert after == [201]
+    until(settled)
+    until(lambda: set(leases(database).values()) == {survivor})
+    ledger, on_chain = books(database, Horizon(settings.stellar_horizon_url), system)
+    assert on_chain == ledger and check_ledger(database).sound
+    assert rows(database, "SELECT count(*) FROM outbox WHERE attempts <> 1") == [(0,)]
+
+
+def leases(database) -> dict[str, int]:
+    """Each live lease's name and the pid of the process holding it (host:pid:nonce)."""
+    found = rows(database, "SELECT name, holder FROM worker_leases WHERE expires_at > now()")
+    return {name: int(holder.split(":")[1]) for name, holder in found}
