@@ -265,7 +265,7 @@ class Settings(BaseSettings):
     # How long a settlement batch with room to spare may wait for more movements
     # (full batches go at once); about a quarter of a ledger close.
     stellar_batch_window_s: float = Field(default=0.25, ge=0.0, le=5.0)
-    # Seconds between the incoming watcher's polls of Horizon's payments.
+    # Seconds between the incoming watcher's rounds: lease, new wallets, paging fallback.
     stellar_watch_interval_s: float = Field(default=2.0, gt=0)
     # The local development network `make run` starts when STELLAR_HORIZON_URL is
     # unset: its port on 127.0.0.1, and the seconds between its ledger closes.

@@ -221,14 +221,20 @@ def free_port() -> int:
 class LiveServer:
     """A real uvicorn serving the app over real HTTP, in a background thread."""
 
-    def __init__(self, app, port: int) -> None:
+    def __init__(self, app, port: int, *, graceful_s: float | None = None) -> None:
         import uvicorn
 
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         # As production runs it: PayTrace reads X-Forwarded-For itself (TRUSTED_PROXIES).
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            proxy_headers=False,
+            # A server of endless responses (event streams) ends them after this long.
+            timeout_graceful_shutdown=graceful_s,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -191,26 +191,34 @@ def known_parties(uow: UnitOfWork, records: list[dict]) -> Known:
 
 
 def record(
-    uow: UnitOfWork, expected: str, token: str, payment: Sorted | None, *, now: datetime
+    uow: UnitOfWork,
+    expected: str,
+    token: str,
+    payment: Sorted | None,
+    *,
+    now: datetime,
+    cursor: str = CURSOR_NAME,
 ) -> str | None:
     """Record payment (and credit it, or pay the order it names), and move the cursor
-    from expected to token, in one transaction; returns the outcome recorded now
-    ('credited', 'ignored', 'order_paid', 'owed_back'), None when it was seen before.
-    Raises CursorMoved when another watcher moved the cursor, ServiceUnavailable when
-    no free transaction reference could be drawn."""
+    named `cursor` from expected to token, in one transaction; returns the outcome
+    recorded now ('credited', 'ignored', 'order_paid', 'owed_back'), None when it was
+    seen before. Raises CursorMoved when another watcher moved the cursor,
+    ServiceUnavailable when no free transaction reference could be drawn."""
 
     def attempt() -> str | None:
         with uow:
-            stored = uow.incoming.cursor(CURSOR_NAME, for_update=True)
+            stored = uow.incoming.cursor(cursor, for_update=True)
             if stored != expected:
                 raise CursorMoved(stored)
             row = None
+            if payment is not None:
+                uow.incoming.lock_operation(payment.operation_id)
             if payment is not None and not uow.incoming.seen(payment.operation_id):
                 row = _recorded(uow, payment, now)
                 uow.incoming.add(row)
                 if row.outcome == OWED_BACK:  # sent back by the refunder, exactly once
                     uow.incoming.add_refund(row.operation_id, row.from_address, payment.stroops)
-            uow.incoming.set_cursor(CURSOR_NAME, token)
+            uow.incoming.set_cursor(cursor, token)
             uow.commit()
         if row is not None and row.transaction_id is not None:
             log.info(
@@ -311,23 +319,17 @@ def _log_ignored(payment: Sorted) -> None:
 # ---- the cursor -----------------------------------------------------------------------
 
 
-def stored_cursor(uow: UnitOfWork) -> str | None:
-    """Where the watcher stopped on the network, or None before its first pass."""
+def stored_cursor(uow: UnitOfWork, name: str = CURSOR_NAME) -> str | None:
+    """Where the watcher stopped in a stream (by default the network's, `payments`), or
+    None before its first pass."""
     with uow:
-        return uow.incoming.cursor(CURSOR_NAME)
+        return uow.incoming.cursor(name)
 
 
-def start_cursor(uow: UnitOfWork, cursor: str) -> str:
+def start_cursor(uow: UnitOfWork, cursor: str, name: str = CURSOR_NAME) -> str:
     """Store a first watcher's starting cursor unless another stored one first; returns
     the stored one."""
     with uow:
-        stored = uow.incoming.start_cursor(CURSOR_NAME, cursor)
+        stored = uow.incoming.start_cursor(name, cursor)
         uow.commit()
     return stored
-
-
-def first_activation_ledger(uow: UnitOfWork) -> int | None:
-    """The ledger of PayTrace's first wallet activation (no wallet can be paid before),
-    or None when none has applied yet."""
-    with uow:
-        return uow.incoming.first_activation_ledger()

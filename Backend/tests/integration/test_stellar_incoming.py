@@ -137,8 +137,11 @@ def sms_to(database, phone: str) -> list[tuple[str, str]]:
     )
 
 
-def stored_cursor(database) -> str | None:
-    rows = query(database, "SELECT cursor FROM stellar_cursors WHERE name = 'payments'")
+def stored_cursor(database, address: str) -> str | None:
+    """The watcher's cursor in one account's payments."""
+    rows = query(
+        database, "SELECT cursor FROM stellar_cursors WHERE name = %s", f"account:{address}"
+    )
     return rows[0][0] if rows else None
 
 
@@ -150,15 +153,11 @@ def test_a_payment_from_outside_is_credited_once_and_confirmed_by_sms(
     sender = outside.account()
     tx_hash = outside.pay(sender, address, "12.34")
 
-    assert watcher(custody, clean_database).poll_once() == WatchPass(seen=2, credited=1, ignored=1)
+    # The issuer's payment to the sender is in no watched account's payments: unseen.
+    assert watcher(custody, clean_database).poll_once() == WatchPass(seen=1, credited=1)
 
     assert wallet_balance(clean_database, user_id) == 1234
-    [funding, credit] = incoming(clean_database)
-    assert (funding.to_address, funding.outcome, funding.reason) == (
-        sender.public_key,
-        "ignored",
-        "not a wallet",
-    )
+    [credit] = incoming(clean_database)
     assert (credit.tx_hash, credit.from_address, credit.to_address, credit.amount) == (
         tx_hash,
         sender.public_key,
@@ -214,11 +213,11 @@ def test_a_payment_from_outside_is_credited_once_and_confirmed_by_sms(
     assert again.poll_once() == WatchPass(seen=1, credited=1)
     assert wallet_balance(clean_database, user_id) == 1734
     assert len(sms_to(clean_database, phone_of(1))) == 2
-    assert [p.outcome for p in incoming(clean_database)] == ["ignored", "credited", "credited"]
-    assert stored_cursor(clean_database) == incoming(clean_database)[-1].operation_id
+    assert [p.outcome for p in incoming(clean_database)] == ["credited", "credited"]
+    assert stored_cursor(clean_database, address) == incoming(clean_database)[-1].operation_id
     # An operator moving the cursor back to read again: what was recorded stays once.
     with clean_database.connection() as conn:
-        IncomingRepository(conn).set_cursor("payments", "0")
+        IncomingRepository(conn).set_cursor(f"account:{address}", "0")
         conn.commit()
     assert watcher(custody, clean_database).poll_once() == WatchPass()
     assert wallet_balance(clean_database, user_id) == 1734
@@ -244,15 +243,16 @@ def test_what_is_not_credited_is_recorded_with_its_reason(custody, outside, clea
     outside.pay(sender, stranger.public_key, "4")
     outside.pay(sender, address, "7")
 
-    assert watch.poll_once() == WatchPass(seen=5, credited=1, ignored=4)
+    # A payment between accounts PayTrace does not hold (to the stranger) is in none of
+    # the watched accounts' payments.
+    assert watch.poll_once() == WatchPass(seen=4, credited=1, ignored=3)
 
     # PayTrace's own settlement payment is passed over, not recorded.
-    reasons = [(p.to_address, p.amount, p.reason) for p in incoming(clean_database)[2:]]
+    reasons = [(p.to_address, p.amount, p.reason) for p in incoming(clean_database)]
     assert reasons == [
         (address, 1, "amount not whole cents: 0.0050000 KES"),
         (address, 100, "not our asset: 1.0000000 XLM"),
         (system.treasury.public_key, 200, "to treasury: operator"),
-        (stranger.public_key, 400, "not a wallet"),
         (address, 700, None),
     ]
     assert wallet_balance(clean_database, user_id) == 50_000 + 700
@@ -304,7 +304,7 @@ def test_a_crash_before_commit_leaves_nothing_and_the_next_pass_credits_once(
     user_id, address = register_active(settings, clean_database, 1)
     sender = outside.account()
     watcher(custody, clean_database).poll_once()
-    start = stored_cursor(clean_database)
+    start = stored_cursor(clean_database, address)
     outside.pay(sender, address, "20")
 
     def crash(self, name, cursor):
@@ -315,9 +315,9 @@ def test_a_crash_before_commit_leaves_nothing_and_the_next_pass_credits_once(
         with pytest.raises(RuntimeError):
             watcher(custody, clean_database).poll_once()
 
-    assert stored_cursor(clean_database) == start
+    assert stored_cursor(clean_database, address) == start
     assert wallet_balance(clean_database, user_id) == 0
-    assert len(incoming(clean_database)) == 1 and sms_to(clean_database, phone_of(1)) == []
+    assert incoming(clean_database) == [] and sms_to(clean_database, phone_of(1)) == []
     assert watcher(custody, clean_database).poll_once() == WatchPass(seen=1, credited=1)
     assert wallet_balance(clean_database, user_id) == 2000
     assert len(sms_to(clean_database, phone_of(1))) == 1

@@ -21,7 +21,8 @@ from tests.conftest import LiveServer, free_port
 @contextmanager
 def local_network(data_dir: Path, *, close_interval_s: float = 0.1) -> Iterator[LiveServer]:
     """The local network on a free port; its ledgers close every close_interval_s."""
-    with LiveServer(create_app(data_dir, close_interval_s=close_interval_s), free_port()) as srv:
+    app = create_app(data_dir, close_interval_s=close_interval_s)
+    with LiveServer(app, free_port(), graceful_s=1.0) as srv:
         yield srv
 
 

@@ -16,11 +16,12 @@ from app.sandboxes.stellar import create_app
 
 @pytest.fixture(scope="module")
 def horizon_url(tmp_path_factory) -> Iterator[str]:
-    """A local network for the module, ledgers closing every 0.1 s."""
+    """A local network for the module, ledgers closing every 0.1 s; a quiet event stream
+    says hello every 0.3 s."""
     from tests.conftest import LiveServer, free_port
 
-    app = create_app(tmp_path_factory.mktemp("stellar"), close_interval_s=0.1)
-    with LiveServer(app, free_port()) as server:
+    app = create_app(tmp_path_factory.mktemp("stellar"), close_interval_s=0.1, keepalive_s=0.3)
+    with LiveServer(app, free_port(), graceful_s=1.0) as server:
         yield server.url
 
 

@@ -62,15 +62,16 @@ class IncomingRepository:
                 {"name": name, "cursor": cursor},
             )
 
-    def first_activation_ledger(self) -> int | None:
-        """The earliest ledger that applied one of PayTrace's activations: no wallet can
-        have been paid before it."""
+    def wallets_after(self, wallet_id: int, limit: int) -> list[tuple[int, str]]:
+        """(wallet id, address) of wallets created after wallet_id, oldest first: the
+        accounts the watcher follows, picked up as they are created."""
         with self._conn.cursor() as cur:
             cur.execute(
-                "SELECT min(ledger) FROM stellar_transactions"
-                " WHERE purpose IN ('activation', 'activations') AND ledger IS NOT NULL"
+                "SELECT id, stellar_address FROM wallets WHERE id > %(after)s"
+                " AND activation_status <> 'failed' ORDER BY id LIMIT %(limit)s",
+                {"after": wallet_id, "limit": limit},
             )
-            return cur.fetchone()[0]
+            return [(row[0], row[1]) for row in cur.fetchall()]
 
     # ---- sorting ----------------------------------------------------------------------
 
@@ -96,6 +97,16 @@ class IncomingRepository:
             return {row[0] for row in cur.fetchall()}
 
     # ---- incoming payments ------------------------------------------------------------
+
+    def lock_operation(self, operation_id: str) -> None:
+        """Hold, until this transaction ends, the lock on one operation id: a payment seen
+        in two accounts' streams (sender's and payee's) is recorded by one of them; a
+        transaction-level lock, so it is safe behind PgBouncer."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%(id)s, 19))",
+                {"id": f"stellar-incoming:{operation_id}"},
+            )
 
     def seen(self, operation_id: str) -> bool:
         with self._conn.cursor() as cur:

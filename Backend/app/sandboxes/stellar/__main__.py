@@ -40,7 +40,14 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(
         args.data_dir, passphrase=args.passphrase, close_interval_s=args.close_interval
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # Event streams never end by themselves: give them a second on the way out.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=1,
+    )
 
 
 if __name__ == "__main__":

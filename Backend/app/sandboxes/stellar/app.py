@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -21,10 +22,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from stellar_sdk import StrKey
 
-from app.sandboxes.stellar import problems, resources
+from app.sandboxes.stellar import history_routes, listings, problems, resources
 from app.sandboxes.stellar.checks import MalformedEnvelope
+from app.sandboxes.stellar.history_queries import History
 from app.sandboxes.stellar.network import DEFAULT_PASSPHRASE, LocalNetwork, Submitted
-from app.sandboxes.stellar.queries import BadQuery, Reader, page_params
+from app.sandboxes.stellar.queries import Reader
+from app.sandboxes.stellar.replies import base_url, hal, problem
 
 log = logging.getLogger("paytrace.sandbox.stellar")
 
@@ -32,6 +35,15 @@ router = APIRouter()
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 # Horizon gives up on a synchronous submission after 30 s with a 504.
 SUBMIT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How long one event stream lasts before its byebye, and how often a quiet one
+    says hello (streams.py)."""
+
+    max_s: float
+    keepalive_s: float
 
 
 class LedgerCloser:
@@ -70,18 +82,6 @@ class LedgerCloser:
         return True
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def _hal(body: dict, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=resources.HAL_JSON)
-
-
-def _problem(body: dict) -> JSONResponse:
-    return JSONResponse(body, status_code=body["status"], media_type=problems.PROBLEM_JSON)
-
-
 async def _answer(request: Request, submitted: Submitted) -> JSONResponse:
     """Horizon's answer to a submission: at once if refused, else once its ledger closed."""
     state = request.app.state
@@ -90,19 +90,19 @@ async def _answer(request: Request, submitted: Submitted) -> JSONResponse:
         failed = problems.transaction_failed(
             submitted.envelope_xdr, outcome.result_xdr(), outcome.result_codes()
         )
-        return _problem(failed)
+        return problem(failed)
     timeout_s = max(SUBMIT_TIMEOUT_S, 10 * state.closer.interval_s)
     if not await state.closer.wait_closed(submitted.ledger, timeout_s):
-        return _problem(problems.timeout())
+        return problem(problems.timeout())
     row = await asyncio.to_thread(state.reader.transaction, submitted.hash)
     if row is None:  # closed yet not found: only if the database was changed under us
-        return _problem(problems.timeout())
+        return problem(problems.timeout())
     if not row["successful"]:
         codes = json.loads(row["result_codes"])
         failed = problems.transaction_failed(submitted.envelope_xdr, row["result_xdr"], codes)
-        return _problem(failed)
+        return problem(failed)
     network = state.network
-    return _hal(resources.transaction(_base(request), row, network.passphrase, submitted.hash))
+    return hal(resources.transaction(base_url(request), row, network.passphrase, submitted.hash))
 
 
 @router.post("/transactions", summary="Submit a transaction (synchronous, as Horizon)")
@@ -116,7 +116,7 @@ async def submit_transaction(request: Request) -> JSONResponse:
     try:
         submitted = await asyncio.to_thread(request.app.state.network.submit, envelope_xdr)
     except MalformedEnvelope:
-        return _problem(problems.transaction_malformed(envelope_xdr))
+        return problem(problems.transaction_malformed(envelope_xdr))
     return await _answer(request, submitted)
 
 
@@ -124,7 +124,7 @@ async def submit_transaction(request: Request) -> JSONResponse:
 async def friendbot(request: Request, addr: str = "") -> JSONResponse:
     """Create `addr` from the network's root account, as testnet's friendbot does."""
     if not StrKey.is_valid_ed25519_public_key(addr):
-        return _problem(problems.bad_request("addr", "addr must be a G... account id"))
+        return problem(problems.bad_request("addr", "addr must be a G... account id"))
     submitted = await asyncio.to_thread(request.app.state.network.fund, addr)
     return await _answer(request, submitted)
 
@@ -132,150 +132,64 @@ async def friendbot(request: Request, addr: str = "") -> JSONResponse:
 @router.get("/", summary="The network (development tool)")
 def root(request: Request) -> JSONResponse:
     latest = request.app.state.reader.latest_ledger()
-    return _hal(resources.root(_base(request), latest, request.app.state.network.passphrase))
+    return hal(resources.root(base_url(request), latest, request.app.state.network.passphrase))
 
 
 @router.get("/accounts/{account_id}", summary="An account, as of the last closed ledger")
 def account(request: Request, account_id: str) -> JSONResponse:
     if not StrKey.is_valid_ed25519_public_key(account_id):
-        return _problem(problems.bad_request("account_id", "not a G... account id"))
+        return problem(problems.bad_request("account_id", "not a G... account id"))
     found = request.app.state.reader.account(account_id)
     if found is None:
-        return _problem(problems.not_found())
-    return _hal(resources.account(_base(request), *found))
-
-
-@router.get("/accounts/{account_id}/payments", summary="An account's payments, paged")
-def account_payments(
-    request: Request,
-    account_id: str,
-    cursor: str | None = None,
-    order: str | None = None,
-    limit: str | None = None,
-    join: str | None = None,
-) -> JSONResponse:
-    if not StrKey.is_valid_ed25519_public_key(account_id):
-        return _problem(problems.bad_request("account_id", "not a G... account id"))
-    try:
-        start, order, size = page_params(cursor, order, limit)
-        joined = _joined(join)
-    except BadQuery as exc:
-        return _problem(problems.bad_request(exc.field, exc.reason))
-    rows = request.app.state.reader.account_payments(account_id, start, order, size)
-    records = _payments(request, rows, joined)
-    href = f"{_base(request)}/accounts/{account_id}/payments"
-    return _hal(_page(href, records, cursor or "", order, size))
-
-
-@router.get("/payments", summary="Every payment on the network, paged")
-def payments(
-    request: Request,
-    cursor: str | None = None,
-    order: str | None = None,
-    limit: str | None = None,
-    join: str | None = None,
-) -> JSONResponse:
-    try:
-        start, order, size = page_params(cursor, order, limit)
-        joined = _joined(join)
-    except BadQuery as exc:
-        return _problem(problems.bad_request(exc.field, exc.reason))
-    rows = request.app.state.reader.payments(start, order, size)
-    records = _payments(request, rows, joined)
-    return _hal(_page(f"{_base(request)}/payments", records, cursor or "", order, size))
-
-
-def _joined(join: str | None) -> bool:
-    """Horizon's `join=transactions`: each payment carries its transaction (its memo)."""
-    if join not in (None, "transactions"):
-        raise BadQuery("join", "only `transactions` can be joined")
-    return join is not None
-
-
-def _payments(request: Request, rows: list[dict], joined: bool) -> list[dict]:
-    base, reader = _base(request), request.app.state.reader
-    records = [resources.payment(base, row) for row in rows]
-    if joined:
-        passphrase = request.app.state.network.passphrase
-        for record in records:
-            tx_hash = record["transaction_hash"]
-            row = reader.transaction(tx_hash)
-            assert row is not None  # a payment's transaction is in the same ledger
-            record["transaction"] = resources.transaction(base, row, passphrase, tx_hash)
-    return records
-
-
-def _page(href: str, records: list[dict], cursor: str, order: str, size: int) -> dict:
-    first = records[0]["paging_token"] if records else cursor
-    last = records[-1]["paging_token"] if records else cursor
-    reverse = "desc" if order == "asc" else "asc"
-    return resources.page(
-        f"{href}?cursor={cursor}&limit={size}&order={order}",
-        f"{href}?cursor={last}&limit={size}&order={order}",
-        f"{href}?cursor={first}&limit={size}&order={reverse}",
-        records,
-    )
+        return problem(problems.not_found())
+    return hal(resources.account(base_url(request), *found))
 
 
 @router.get("/transactions/{tx_hash}", summary="A transaction by hash (or inner hash)")
 def transaction(request: Request, tx_hash: str) -> JSONResponse:
     tx_hash = tx_hash.lower()
     if not _HASH.match(tx_hash):
-        return _problem(problems.bad_request("tx_id", "a transaction hash is 64 hex digits"))
+        return problem(problems.bad_request("tx_id", "a transaction hash is 64 hex digits"))
     row = request.app.state.reader.transaction(tx_hash)
     if row is None:
-        return _problem(problems.not_found())
+        return problem(problems.not_found())
     passphrase = request.app.state.network.passphrase
-    return _hal(resources.transaction(_base(request), row, passphrase, tx_hash))
-
-
-@router.get("/ledgers", summary="Closed ledgers, paged")
-def ledgers(
-    request: Request, cursor: str | None = None, order: str | None = None, limit: str | None = None
-) -> JSONResponse:
-    try:
-        start, order, size = page_params(cursor, order, limit)
-    except BadQuery as exc:
-        return _problem(problems.bad_request(exc.field, exc.reason))
-    network, base = request.app.state.network, _base(request)
-    rows = request.app.state.reader.ledgers(start, order, size)
-    records = [resources.ledger(base, row, network.base_fee, network.base_reserve) for row in rows]
-    return _hal(_page(f"{base}/ledgers", records, cursor or "", order, size))
+    return hal(resources.transaction(base_url(request), row, passphrase, tx_hash))
 
 
 @router.get("/ledgers/{sequence}", summary="One closed ledger")
 def ledger(request: Request, sequence: str) -> JSONResponse:
     if not sequence.isdigit() or int(sequence) >= 2**32:
-        return _problem(problems.bad_request("sequence", "a ledger sequence is a uint32"))
+        return problem(problems.bad_request("sequence", "a ledger sequence is a uint32"))
     row = request.app.state.reader.ledger(int(sequence))
     if row is None:
-        return _problem(problems.not_found())
+        return problem(problems.not_found())
     network = request.app.state.network
-    return _hal(resources.ledger(_base(request), row, network.base_fee, network.base_reserve))
+    return hal(resources.ledger(base_url(request), row, network.base_fee, network.base_reserve))
 
 
 @router.get("/fee_stats", summary="Fee statistics (always the base fee here)")
 def fee_stats(request: Request) -> JSONResponse:
     latest = request.app.state.reader.latest_ledger()
-    return _hal(resources.fee_stats(latest, request.app.state.network.base_fee))
+    return hal(resources.fee_stats(latest, request.app.state.network.base_fee))
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if exc.status_code == 404:
-        return _problem(problems.not_found())
+        return problem(problems.not_found())
     title = "Method Not Allowed" if exc.status_code == 405 else "Bad Request"
     kind = "method_not_allowed" if exc.status_code == 405 else "bad_request"
-    return _problem(problems.problem(kind, title, exc.status_code, str(exc.detail)))
+    return problem(problems.problem(kind, title, exc.status_code, str(exc.detail)))
 
 
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    return _problem(problems.bad_request("request", "the request's parameters are invalid"))
+    return problem(problems.bad_request("request", "the request's parameters are invalid"))
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error", exc_info=exc)
     detail = "An error occurred while processing this request (see the network's log)."
-    return _problem(problems.problem("server_error", "Internal Server Error", 500, detail))
+    return problem(problems.problem("server_error", "Internal Server Error", 500, detail))
 
 
 def create_app(
@@ -283,6 +197,8 @@ def create_app(
     *,
     passphrase: str = DEFAULT_PASSPHRASE,
     close_interval_s: float = 1.0,
+    stream_max_s: float = 60.0,
+    keepalive_s: float = 5.0,
 ) -> FastAPI:
     """PayTrace's local Horizon-compatible Stellar network over `data_dir` (a development
     tool). The database opens when the app starts serving and closes, after a final
@@ -295,6 +211,8 @@ def create_app(
         network = LocalNetwork(Path(data_dir), passphrase=passphrase)
         app.state.network = network
         app.state.reader = Reader(network.db_path)
+        app.state.history = History(app.state.reader, network.passphrase)
+        app.state.streams = StreamSettings(max_s=stream_max_s, keepalive_s=keepalive_s)
         app.state.closer = LedgerCloser(network, close_interval_s)
         closing = asyncio.create_task(app.state.closer.run())
         try:
@@ -311,6 +229,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(router)
+    app.include_router(listings.router)
+    app.include_router(history_routes.router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _server_error)

@@ -21,10 +21,11 @@ from pathlib import Path
 
 from stellar_sdk import Account, Keypair, TransactionBuilder
 
-from app.sandboxes.stellar import store
+from app.sandboxes.stellar import history, store
 from app.sandboxes.stellar.amounts import STROOPS_PER_UNIT, format_amount
 from app.sandboxes.stellar.checks import Decoded, Rules, check_envelope, decode
 from app.sandboxes.stellar.codes import Outcome, minimal_meta_xdr
+from app.sandboxes.stellar.history import toid
 from app.sandboxes.stellar.transactions import Applied, apply_envelope
 
 DEFAULT_PASSPHRASE = "PayTrace Local Network ; development only"  # noqa: S105 - not a secret
@@ -49,11 +50,6 @@ class Submitted:
 def root_keypair(passphrase: str) -> Keypair:
     """The network's root account, as standalone Stellar networks derive it."""
     return Keypair.from_raw_ed25519_seed(hashlib.sha256(passphrase.encode()).digest())
-
-
-def toid(ledger: int, order: int, op_index: int = 0) -> int:
-    """Horizon's total order id: ledger, transaction order in it, operation index."""
-    return (ledger << 32) | (order << 12) | op_index
 
 
 def _iso(ts: float) -> str:
@@ -83,11 +79,12 @@ class LocalNetwork:
         self._lock = threading.Lock()
         self._conn = store.connect(self.db_path)
         try:
-            self._conn.executescript(store.SCHEMA)
+            self._conn.executescript(store.SCHEMA + history.PARTICIPANTS_SCHEMA)
             last = self._conn.execute("SELECT * FROM ledgers ORDER BY sequence DESC").fetchone()
             if last is None:
                 last = self._genesis()
             self._check_passphrase()
+            history.backfill_participants(self._conn, passphrase)
             self._last = dict(last)
             self._open()
         except sqlite3.OperationalError as exc:
@@ -194,6 +191,13 @@ class LocalNetwork:
                 minimal_meta_xdr(ops),
                 json.dumps(outcome.result_codes()),
             ),
+        )
+        history.record_participants(
+            self._conn,
+            toid(self.open_seq, self._order),
+            decoded.xdr,
+            applied.fee_account,
+            self.passphrase,
         )
         for index, record in applied.payments:
             self._conn.execute(

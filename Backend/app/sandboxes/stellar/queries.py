@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from app.sandboxes.stellar.amounts import INT64_MAX
+
 _PAYMENTS = (
     "SELECT p.*, l.closed_at FROM payments p JOIN ledgers l ON l.sequence = p.ledger"
     " WHERE (p.from_account = ? OR p.to_account = ?)"
@@ -34,8 +36,8 @@ class BadQuery(ValueError):
         self.reason = reason
 
 
-def page_params(cursor: str | None, order: str | None, limit: str | None) -> tuple[int, str, int]:
-    """Horizon's paging parameters, checked: (cursor as an id, "asc"|"desc", limit)."""
+def order_and_limit(order: str | None, limit: str | None) -> tuple[str, int]:
+    """Horizon's `order` and `limit`, checked."""
     order = order or "asc"
     if order not in ("asc", "desc"):
         raise BadQuery("order", "order must be asc or desc")
@@ -45,17 +47,34 @@ def page_params(cursor: str | None, order: str | None, limit: str | None) -> tup
         raise BadQuery("limit", "limit must be a whole number") from None
     if not 1 <= size <= MAX_PAGE:
         raise BadQuery("limit", f"limit must be between 1 and {MAX_PAGE}")
+    return order, size
+
+
+def id_cursor(cursor: str | None, order: str, latest_ledger: int) -> int:
+    """A numeric paging token as an id to page after (asc) or before (desc). No cursor
+    starts from the oldest end (asc) or the newest (desc); `now` is the end of the
+    last closed ledger, so ascending from it gives only what closes later."""
     if not cursor or cursor == "now":
-        # "now" (and no cursor) start from the newest end when descending.
-        start = 2**63 - 1 if order == "desc" or cursor == "now" else 0
-        return start, order, size
+        if order == "desc":
+            return INT64_MAX
+        return ((latest_ledger + 1) << 32) - 1 if cursor == "now" else 0
     try:
         start = int(cursor)
     except ValueError:
         raise BadQuery("cursor", "cursor must be a paging token") from None
-    if start < 0:
-        raise BadQuery("cursor", "cursor must not be negative")
-    return start, order, size
+    if not 0 <= start <= INT64_MAX:
+        raise BadQuery("cursor", "cursor must be a paging token")
+    return start
+
+
+def effect_cursor(cursor: str | None, order: str, latest_ledger: int) -> tuple[int, int]:
+    """An effect's paging token ("<operation id>-<index>", or an operation id) as a key."""
+    if not cursor or cursor == "now" or "-" not in cursor:
+        return id_cursor(cursor, order, latest_ledger), 0
+    op_id, _, index = cursor.partition("-")
+    if not index.isdigit():
+        raise BadQuery("cursor", "cursor must be a paging token")
+    return id_cursor(op_id, order, latest_ledger), int(index)
 
 
 class Reader:
