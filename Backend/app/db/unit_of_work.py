@@ -45,6 +45,7 @@ from app.db.repositories.settlements import SettlementRepository
 from app.db.repositories.sms import SmsRepository
 from app.db.repositories.stellar import StellarRepository
 from app.db.repositories.users import UserRepository
+from app.db.repositories.wage_rules import WageRuleRepository
 from app.db.repositories.wallets import WalletRepository
 from app.db.repositories.webhook_deliveries import WebhookDeliveryRepository
 from app.db.repositories.webhooks import WebhookRepository
@@ -91,6 +92,7 @@ class UnitOfWork:
     schedules: ScheduleRepository
     billers: BillerRepository
     bill_payments: BillPaymentRepository
+    wage_rules: WageRuleRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -139,6 +141,7 @@ class UnitOfWork:
         self.schedules = ScheduleRepository(self.conn)
         self.billers = BillerRepository(self.conn)
         self.bill_payments = BillPaymentRepository(self.conn)
+        self.wage_rules = WageRuleRepository(self.conn)
         return self
 
     def __exit__(
