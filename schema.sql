@@ -78,7 +78,7 @@ CREATE TABLE outbox (
     kind             TEXT        NOT NULL CHECK (kind IN ('sms', 'stellar', 'mpesa_stk',
                                                           'mpesa_b2c', 'at_airtime',
                                                           'mpesa_reversal', 'mpesa_order_stk',
-                                                          'daraja_b2b')),
+                                                          'daraja_b2b', 'wage_line')),
     payload          JSONB       NOT NULL,
     dedupe_key       TEXT        NOT NULL UNIQUE,
     status           TEXT        NOT NULL DEFAULT 'pending'
@@ -166,10 +166,12 @@ CREATE TABLE ledger_accounts (
     -- 'merchant': what PayTrace owes a merchant (see merchants), never below zero.
     -- 'bill_hold': bill payments held until the rail's answer (see bill_payments);
     -- 'bill_clearing': what PayTrace owes a rail for delivered bills (one per rail).
+    -- 'wage_hold': approved pay runs' money until each line is paid or released;
+    -- 'wage_dues': what an employer owes an authority for one item (see pay_runs).
     kind       TEXT        NOT NULL
                CHECK (kind IN ('wallet', 'fees', 'mpesa_float', 'suspense', 'stellar_clearing',
                                'campaign', 'mpesa_hold', 'merchant', 'bill_hold',
-                               'bill_clearing')),
+                               'bill_clearing', 'wage_hold', 'wage_dues')),
     -- The owner of a wallet; system accounts have a code instead.
     user_id    BIGINT      UNIQUE REFERENCES users (id) ON DELETE RESTRICT,
     code       TEXT        UNIQUE,
@@ -196,6 +198,8 @@ LANGUAGE sql AS $$
     SELECT 'mpesa_hold', 'mpesa_hold:' || shard FROM generate_series(0, 15) AS shard
     UNION ALL
     SELECT 'bill_hold', 'bill_hold:' || shard FROM generate_series(0, 15) AS shard
+    UNION ALL
+    SELECT 'wage_hold', 'wage_hold:' || shard FROM generate_series(0, 15) AS shard
     UNION ALL
     VALUES ('mpesa_float', 'mpesa_float'), ('suspense', 'suspense'),
            ('stellar_clearing', 'stellar_clearing'),
@@ -227,6 +231,9 @@ CREATE TABLE journal_transactions (
     -- from M-Pesa), the merchant's fee from it; mpesa_owed_back: the float to
     -- 'mpesa_owed_back' (an M-Pesa payment an order could not take, to be returned);
     -- mpesa_order_returned: back to the float once M-Pesa confirms the reversal.
+    -- wage_hold: an employer's wallet into a wage hold (a pay run's cost);
+    -- wage_payment: one line, the hold to the worker (net) and to the employer's dues;
+    -- wage_release: one failed line's cost back to the employer.
     kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal',
                                                            'contribution', 'campaign_payout',
                                                            'campaign_refund', 'deposit',
@@ -239,7 +246,9 @@ CREATE TABLE journal_transactions (
                                                            'bill_release',
                                                            'mpesa_order_payment',
                                                            'mpesa_owed_back',
-                                                           'mpesa_order_returned')),
+                                                           'mpesa_order_returned',
+                                                           'wage_hold', 'wage_payment',
+                                                           'wage_release')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -1895,3 +1904,95 @@ VALUES ('2024-12-27', 1, 2400000, 1000),
        ('2024-12-27', 3, 50000000, 3000),
        ('2024-12-27', 4, 80000000, 3250),
        ('2024-12-27', 5, NULL, 3500);
+
+-- ---- wages: employers, workers, pay runs (docs/wages.md) ------------------------------
+
+-- Any user may become an employer: one row, made once.
+CREATE TABLE employers (
+    user_id    BIGINT      PRIMARY KEY REFERENCES users (id),
+    created_at TIMESTAMPTZ NOT NULL
+);
+
+-- A worker an employer pays, by phone: the worker need not be on PayTrace yet (an
+-- invitation is sent); the wallet is found by phone when a line is paid. The terms
+-- (gross pay, frequency, deductions) are what the next pay run copies.
+CREATE TABLE employed_workers (
+    id               BIGSERIAL   PRIMARY KEY,
+    employer_user_id BIGINT      NOT NULL REFERENCES employers (user_id),
+    phone            TEXT        NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{7,14}$'),
+    display_name     TEXT        NOT NULL CHECK (length(display_name) BETWEEN 1 AND 30),
+    gross_pay        BIGINT      NOT NULL CHECK (gross_pay > 0),
+    frequency        TEXT        NOT NULL CHECK (frequency IN ('monthly', 'weekly', 'daily')),
+    -- The statutory items this worker pays (app/domain/wages.py ITEMS).
+    deductions       TEXT[]      NOT NULL
+                     CHECK (deductions <@ ARRAY['nssf', 'shif', 'ahl', 'paye']::text[]),
+    status           TEXT        NOT NULL DEFAULT 'active'
+                     CHECK (status IN ('active', 'removed')),
+    created_at       TIMESTAMPTZ NOT NULL,
+    removed_at       TIMESTAMPTZ,
+    CHECK ((status = 'removed') = (removed_at IS NOT NULL))
+);
+-- One active entry per employer and phone.
+CREATE UNIQUE INDEX employed_workers_phone_idx ON employed_workers (employer_user_id, phone)
+    WHERE status = 'active';
+CREATE INDEX employed_workers_phone_lookup_idx ON employed_workers (phone);
+
+-- A pay run: one employer, one pay date (which chooses the rules in force).
+-- draft -> approved -> funded -> paying -> completed | partially_failed.
+-- Approving holds the run's whole cost (hold_id); the worker pays each line; once no
+-- line is queued the run ends completed (every line paid) or partially_failed.
+CREATE TABLE pay_runs (
+    id               BIGSERIAL   PRIMARY KEY,
+    reference        TEXT        NOT NULL UNIQUE CHECK (reference ~ '^[A-Z2-9]{10}$'),
+    employer_user_id BIGINT      NOT NULL REFERENCES employers (user_id),
+    pay_date         DATE        NOT NULL,
+    status           TEXT        NOT NULL DEFAULT 'draft'
+                     CHECK (status IN ('draft', 'approved', 'funded', 'paying', 'completed',
+                                       'partially_failed')),
+    -- Gross pay and employer shares of every line: what approving holds.
+    total_cost       BIGINT      NOT NULL CHECK (total_cost > 0),
+    channel          TEXT        NOT NULL CHECK (channel IN ('ussd', 'api')),
+    idempotency_key  TEXT        NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    request_hash     TEXT        NOT NULL,
+    hold_id          BIGINT      UNIQUE REFERENCES journal_transactions (id),
+    -- The Nairobi day the hold counted against the employer's limits.
+    hold_day         DATE,
+    created_at       TIMESTAMPTZ NOT NULL,
+    approved_at      TIMESTAMPTZ,
+    ended_at         TIMESTAMPTZ,
+    UNIQUE (employer_user_id, idempotency_key),
+    CHECK ((status = 'draft') = (approved_at IS NULL)),
+    CHECK ((status IN ('draft', 'approved')) = (hold_id IS NULL)),
+    CHECK ((hold_id IS NULL) = (hold_day IS NULL)),
+    CHECK ((status IN ('completed', 'partially_failed')) = (ended_at IS NOT NULL))
+);
+CREATE INDEX pay_runs_employer_idx ON pay_runs (employer_user_id, id);
+
+-- One worker's line of a run, its payslip computed when the run was made.
+-- queued -> paid | failed; failed -> retried (put into a new run by the employer).
+CREATE TABLE pay_run_lines (
+    id                     BIGSERIAL   PRIMARY KEY,
+    pay_run_id             BIGINT      NOT NULL REFERENCES pay_runs (id),
+    worker_id              BIGINT      NOT NULL REFERENCES employed_workers (id),
+    phone                  TEXT        NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{7,14}$'),
+    display_name           TEXT        NOT NULL CHECK (length(display_name) BETWEEN 1 AND 30),
+    gross                  BIGINT      NOT NULL CHECK (gross > 0),
+    frequency              TEXT        NOT NULL CHECK (frequency IN ('monthly', 'weekly', 'daily')),
+    -- The payslip's lines: [{"code", "item", "employee", "employer"}], cents.
+    deductions             JSONB       NOT NULL,
+    employee_deductions    BIGINT      NOT NULL CHECK (employee_deductions >= 0),
+    employer_contributions BIGINT      NOT NULL CHECK (employer_contributions >= 0),
+    net                    BIGINT      NOT NULL CHECK (net >= 0),
+    status                 TEXT        NOT NULL DEFAULT 'queued'
+                           CHECK (status IN ('queued', 'paid', 'failed', 'retried')),
+    -- wage_payment (paid) or wage_release (failed): the one ending.
+    transaction_id         BIGINT      UNIQUE REFERENCES journal_transactions (id),
+    failure                TEXT        CHECK (length(failure) <= 100),
+    ended_at               TIMESTAMPTZ,
+    UNIQUE (pay_run_id, worker_id),
+    CHECK (net + employee_deductions = gross),
+    CHECK ((status = 'queued') = (transaction_id IS NULL)),
+    CHECK ((status = 'queued') = (ended_at IS NULL)),
+    CHECK ((status IN ('failed', 'retried')) = (failure IS NOT NULL))
+);
+CREATE INDEX pay_run_lines_phone_idx ON pay_run_lines (phone, id);
