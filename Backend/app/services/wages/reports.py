@@ -10,8 +10,9 @@ import io
 from datetime import date
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.records.wages import PayRunLine
 from app.domain.wages import AUTHORITIES, ITEMS
-from app.errors import NotAnEmployer
+from app.errors import NotAnEmployer, NotFound
 
 HEADER = (
     "authority",
@@ -85,3 +86,16 @@ def dues_csv(uow: UnitOfWork, employer_user_id: int, year: int, month: int) -> s
 
 def _cell(name: str) -> str:
     return "'" + name if name[:1] in ("=", "+", "-", "@") else name
+
+
+MAX_PAYSLIPS = 12
+
+
+def payslips_of_worker(uow: UnitOfWork, user_id: int) -> list[tuple[PayRunLine, date]]:
+    """The lines paid to the user's phone by any employer, newest first (My pay), with
+    each run's pay date. Raises NotFound for an unknown user."""
+    with uow:
+        user = uow.users.get_by_id(user_id)
+        if user is None:
+            raise NotFound("no such user")
+        return uow.wages.paid_lines_of_phone(user.phone, MAX_PAYSLIPS)
