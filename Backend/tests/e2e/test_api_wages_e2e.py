@@ -91,4 +91,10 @@ def test_an_employer_pays_a_month_and_the_worker_gets_the_payslip(pwa, database,
     assert [(s["pay_date"], s["net"], s["reference"]) for s in slips] == [
         ("2025-11-28", 1_446_208, reference)
     ]
+    mine = pwa.http.get("/wallet/transactions", headers=pwa.bearer(achieng)).json()
+    assert [(t["type"], t["id"]) for t in mine["items"]] == [("wage_payment", reference)]
+    employer_kinds = {
+        t["type"] for t in pwa.http.get("/wallet/transactions", headers=auth).json()["items"]
+    }
+    assert "wage_hold" in employer_kinds
     assert check_ledger(database).sound

@@ -18,7 +18,8 @@ from app.errors import (
     WorkerExists,
 )
 from app.integrations.sms import FakeSms
-from app.services import outbox_dispatch
+from app.services import adjustments, outbox_dispatch
+from app.services.adjustments import NotReversible
 from app.services.wages import employers, line_payments, pay_runs, reports
 from app.worker.handlers import HandlerRegistry, SmsHandler
 from app.worker.outbox import OutboxWorker
@@ -241,6 +242,24 @@ def test_a_crash_mid_run_pays_nobody_twice(household):
     assert shown.run.status == "completed"
     assert len([p for p in outbox_payloads(db, "sms") if p["template"] == "payslip"]) == 2
     assert check_ledger(db) == CLEAN
+
+
+def test_no_wage_movement_can_be_reversed(household):
+    db, employer, _ = household
+    add(db, employer, phone_of(2), "Achieng")
+    add(db, employer, UNREGISTERED, "Baraka")
+    run = new_run(db, employer).run
+    approve(db, employer, run.id)
+    wage_worker(db).run_once()
+
+    with db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM journal_transactions WHERE kind LIKE 'wage_%%'")
+        ids = [row[0] for row in cur.fetchall()]
+        conn.rollback()
+    assert len(ids) == 3  # the hold, the payment, the release
+    for transaction_id in ids:
+        with pytest.raises(NotReversible):
+            adjustments.reverse(UnitOfWork(db), transaction_id=transaction_id, reason="test")
 
 
 def test_the_monthly_report_says_what_is_due_to_whom(household):
