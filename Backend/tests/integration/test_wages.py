@@ -17,11 +17,10 @@ from app.errors import (
     ValidationFailed,
     WorkerExists,
 )
-from app.integrations.sms import FakeSms
 from app.services import adjustments, outbox_dispatch
 from app.services.adjustments import NotReversible
-from app.services.wages import employers, line_payments, pay_runs, reports
-from app.worker.handlers import HandlerRegistry, SmsHandler
+from app.services.wages import employers, line_payments, pay_runs, reports, retries
+from app.worker.handlers import HandlerRegistry
 from app.worker.outbox import OutboxWorker
 from app.worker.wage_handlers import WageLineHandler
 from tests.support.wallets import (
@@ -68,7 +67,8 @@ def add(db, employer: int, phone: str, name: str, gross: int = MINIMUM_WAGE, ite
 
 
 def wage_worker(db) -> OutboxWorker:
-    handlers = HandlerRegistry(SmsHandler(FakeSms()), WageLineHandler())
+    # Wage lines only: the SMS they queue stay in the outbox, read there.
+    handlers = HandlerRegistry(WageLineHandler())
     return OutboxWorker(db, handlers, backoff=lambda attempt: 0.0, batch_size=5_000)
 
 
@@ -203,6 +203,40 @@ def test_a_line_to_a_phone_without_a_wallet_fails_and_its_cost_goes_back(househo
     assert (paid.status, failed.status, failed.failure) == ("paid", "failed", "not_registered")
     assert wallet_balance(db, employer) == before - paid.cost
     assert account_balance(db, f"wage_hold:{employer % 16}") == 0
+    assert check_ledger(db) == CLEAN
+
+
+def test_a_failed_line_is_retried_once_in_a_new_run_once_the_worker_registered(household, settings):
+    db, employer, _ = household
+    add(db, employer, phone_of(2), "Achieng")
+    add(db, employer, UNREGISTERED, "Baraka")
+    run = new_run(db, employer).run
+    approve(db, employer, run.id)
+    wage_worker(db).run_once()
+    box, pin_hash = registration_secrets(settings)
+    baraka = register(db, box, pin_hash, phone=UNREGISTERED, name="Baraka Mwangi")
+
+    retry = retries.retry_failed_lines(
+        UnitOfWork(db), employer_user_id=employer, run_id=run.id, idempotency_key="again"
+    )
+    assert [line.phone for line in retry.lines] == [UNREGISTERED]
+    assert retry.run.pay_date == PAY_DATE
+    statuses = [
+        line.status for line in pay_runs.show_pay_run(UnitOfWork(db), employer, run.id).lines
+    ]
+    assert statuses == ["paid", "retried"]
+    assert retries.retry_failed_lines(
+        UnitOfWork(db), employer_user_id=employer, run_id=run.id, idempotency_key="again"
+    ).replayed
+    with pytest.raises(ValidationFailed) as refused:
+        retries.retry_failed_lines(
+            UnitOfWork(db), employer_user_id=employer, run_id=run.id, idempotency_key="thrice"
+        )
+    assert refused.value.code == "nothing_to_retry"
+
+    approve(db, employer, retry.run.id)
+    wage_worker(db).run_once()
+    assert wallet_balance(db, baraka) == 1_446_208
     assert check_ledger(db) == CLEAN
 
 

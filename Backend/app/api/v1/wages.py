@@ -35,7 +35,7 @@ from app.api.v1.wages_models import (
 )
 from app.errors import InviteLimitReached, ValidationFailed
 from app.services.keys import keyed_digest
-from app.services.wages import employers, pay_runs, reports
+from app.services.wages import employers, pay_runs, reports, retries
 
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
 Month = Annotated[str, Path(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$", examples=["2025-11"])]
@@ -160,6 +160,30 @@ async def approve_run(
     if shown.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return run_out(shown.run, shown.lines)
+
+
+@router.post(
+    "/pay-runs/{run_id}/retry",
+    summary="Retry the failed lines in a new run",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(409),
+)
+async def retry_run(
+    response: Response, api: Api, caller: CurrentUser, run_id: ItemId, key: IdempotencyKey
+) -> PayRunOut:
+    """A new draft run (same pay date) of the workers whose lines failed (e.g. not on
+    PayTrace then); those lines become `retried`. Approve it as any run. Errors:
+    `pay_run_not_found` (404), `idempotency_key_reused` (409), `nothing_to_retry`,
+    `no_workers` (422)."""
+    made = await api.services.run(
+        retries.retry_failed_lines,
+        employer_user_id=caller.user_id,
+        run_id=run_id,
+        idempotency_key=key,
+    )
+    if made.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return run_out(made.run, made.lines)
 
 
 @router.get(

@@ -305,6 +305,18 @@ class WageRepository:
             )
             assert cur.rowcount == 1, "the line's row is locked and was queued"
 
+    def mark_retried(self, run_id: int, worker_ids: list[int]) -> None:
+        """The run's failed lines of these workers, put into a new run."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE pay_run_lines SET status = 'retried'
+                WHERE pay_run_id = %(run)s AND worker_id = ANY(%(workers)s)
+                  AND status = 'failed'
+                """,
+                {"run": run_id, "workers": worker_ids},
+            )
+
     def paid_lines_of_phone(self, phone: str, limit: int) -> list[tuple[PayRunLine, date]]:
         """The lines paid to a phone, newest first, with their run's pay date."""
         with self._conn.cursor() as cur:

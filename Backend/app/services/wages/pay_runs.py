@@ -9,6 +9,7 @@ the employer's shares of every line: net pay goes to the workers and every deduc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -98,30 +99,49 @@ def create_pay_run(
             raise NotAnEmployer("become an employer first")
         earlier = uow.wages.run_by_key(employer_user_id, key)
         if earlier is not None:
-            return _replayed(uow, earlier, fingerprint)
+            return replayed(uow, earlier, fingerprint)
         workers = uow.wages.workers(employer_user_id, ids=wanted)
-        if not workers or (wanted is not None and len(workers) != len(wanted)):
+        if wanted is not None and len(workers) != len(wanted):
             raise refused("no_workers", "name active workers of this employer")
-        if len(workers) > MAX_WORKERS:
-            raise refused("too_many_workers", f"at most {MAX_WORKERS} lines a run")
-        lines = payslips(uow, workers, pay_date)
-        run_id = uow.wages.insert_run(
-            reference=new_reference(),
-            employer_user_id=employer_user_id,
-            pay_date=pay_date,
-            total_cost=sum(slip.gross + slip.employer_contributions for _, slip in lines),
-            channel=channel,
-            idempotency_key=key,
-            request_hash=fingerprint,
-            now=now,
-            lines=lines,
-        )
-        if run_id is None:  # a concurrent request with this key committed it first
-            raced = uow.wages.run_by_key(employer_user_id, key)
-            assert raced is not None, "ON CONFLICT waited for the row it names"
-            return _replayed(uow, raced, fingerprint)
-        uow.commit()
-        return show_in(uow, employer_user_id, run_id)
+        return draft_in(uow, employer_user_id, pay_date, key, fingerprint, workers, channel, now)
+
+
+def draft_in(
+    uow: UnitOfWork,
+    employer_user_id: int,
+    pay_date: date,
+    key: str,
+    fingerprint: str,
+    workers: list[EmployedWorker],
+    channel: str,
+    now: datetime,
+    before_commit: Callable[[int], None] = lambda run_id: None,
+) -> RunShown:
+    """Inside `with uow`: insert a draft run of these workers (the key scoped, checked
+    not taken), run before_commit(run id) and commit; create_pay_run's errors."""
+    if not workers:
+        raise refused("no_workers", "name active workers of this employer")
+    if len(workers) > MAX_WORKERS:
+        raise refused("too_many_workers", f"at most {MAX_WORKERS} lines a run")
+    lines = payslips(uow, workers, pay_date)
+    run_id = uow.wages.insert_run(
+        reference=new_reference(),
+        employer_user_id=employer_user_id,
+        pay_date=pay_date,
+        total_cost=sum(slip.gross + slip.employer_contributions for _, slip in lines),
+        channel=channel,
+        idempotency_key=key,
+        request_hash=fingerprint,
+        now=now,
+        lines=lines,
+    )
+    if run_id is None:  # a concurrent request with this key committed it first
+        raced = uow.wages.run_by_key(employer_user_id, key)
+        assert raced is not None, "ON CONFLICT waited for the row it names"
+        return replayed(uow, raced, fingerprint)
+    before_commit(run_id)
+    uow.commit()
+    return show_in(uow, employer_user_id, run_id)
 
 
 def approve_pay_run(
@@ -173,7 +193,9 @@ def show_in(
     return RunShown(run=run, lines=uow.wages.lines(run_id), replayed=replayed)
 
 
-def _replayed(uow: UnitOfWork, earlier: PayRun, fingerprint: str) -> RunShown:
+def replayed(uow: UnitOfWork, earlier: PayRun, fingerprint: str) -> RunShown:
+    """Inside `with uow`: the run an earlier call made with this key; raises
+    IdempotencyConflict when it was another request."""
     if earlier.request_hash != fingerprint:
         raise IdempotencyConflict("this idempotency key was used for a different pay run")
     return show_in(uow, earlier.employer_user_id, earlier.id, replayed=True)
