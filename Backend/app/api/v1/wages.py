@@ -146,6 +146,8 @@ async def approve_run(
     """Holds the run's `total_cost` from the wallet; each line is then paid by the worker
     and its payslip sent by SMS. Errors: `wrong_pin` (401), `pin_locked` (403),
     `pay_run_not_found` (404), `insufficient_funds`, `limit_exceeded` (422)."""
+    # Another employer's run is not found before any PIN is checked (nor counted).
+    await api.services.run(pay_runs.show_pay_run, caller.user_id, run_id)
     pin_digest = keyed_digest(api.attempt_key, key, body.pin)
     attempt_key = f"api-pay-run:{caller.user_id}:{run_id}:{key}:{pin_digest}"
     shown = await api.services.pin_checked(
