@@ -15,6 +15,7 @@ from app.ussd.harambee.texts import HARAMBEE_TEXTS
 from app.ussd.mpesa.texts import MPESA_TEXTS
 from app.ussd.pay.texts import PAY_TEXTS
 from app.ussd.schedules.texts import SCHEDULE_TEXTS
+from app.ussd.wages.texts import WAGE_TEXTS
 
 LANGUAGES = ("en", "sw")
 
@@ -311,7 +312,7 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # The Harambee, M-Pesa, Pay, scheduled payments' and Buy airtime menus' words are kept
 # beside their screens.
-for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS, AIRTIME_TEXTS):
+for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS, AIRTIME_TEXTS, WAGE_TEXTS):
     for _language, _texts in _branch.items():
         TEXTS[_language].update(_texts)
 
