@@ -166,8 +166,8 @@ CREATE TABLE ledger_accounts (
     -- 'merchant': what PayTrace owes a merchant (see merchants), never below zero.
     -- 'bill_hold': bill payments held until the rail's answer (see bill_payments);
     -- 'bill_clearing': what PayTrace owes a rail for delivered bills (one per rail).
-    -- 'wage_hold': approved pay runs' money until each line is paid or released;
-    -- 'wage_dues': what an employer owes an authority for one item (see pay_runs).
+    -- 'wage_hold': approved pay runs' money until each line is paid or released (16
+    -- shards, opened on first use); 'wage_dues': what an employer owes for one item.
     kind       TEXT        NOT NULL
                CHECK (kind IN ('wallet', 'fees', 'mpesa_float', 'suspense', 'stellar_clearing',
                                'campaign', 'mpesa_hold', 'merchant', 'bill_hold',
@@ -198,8 +198,6 @@ LANGUAGE sql AS $$
     SELECT 'mpesa_hold', 'mpesa_hold:' || shard FROM generate_series(0, 15) AS shard
     UNION ALL
     SELECT 'bill_hold', 'bill_hold:' || shard FROM generate_series(0, 15) AS shard
-    UNION ALL
-    SELECT 'wage_hold', 'wage_hold:' || shard FROM generate_series(0, 15) AS shard
     UNION ALL
     VALUES ('mpesa_float', 'mpesa_float'), ('suspense', 'suspense'),
            ('stellar_clearing', 'stellar_clearing'),

@@ -257,7 +257,6 @@ def test_migrations_seed_the_same_tiers_fees_and_system_accounts_as_schema_sql(f
         + [("mpesa_float", "mpesa_float"), ("suspense", "suspense")]
         + [("stellar_clearing", "stellar_clearing")]
         + [("bill_hold", f"bill_hold:{shard}") for shard in range(transfers.FEE_SHARDS)]
-        + [("wage_hold", f"wage_hold:{shard}") for shard in range(transfers.FEE_SHARDS)]
         + [("bill_clearing", code) for code in CLEARING_CODES.values()]
         + [("mpesa_hold", OWED_BACK)]
     )

@@ -2,7 +2,8 @@
 -- the ledger accounts the money waits in and the deductions accrue to.
 
 -- wage_hold: approved pay runs' money, from the employer's wallet until each line is
--- paid or released (16 shards, by employer, as the other holds).
+-- paid or released (16 shards, 'wage_hold:<employer user id % 16>', as the other holds;
+-- opened on first use, so the seeded system accounts are not redefined here).
 -- wage_dues: what one employer owes one authority for one item ('wage_dues:<employer
 -- user id>:<item>', opened on the employer's first paid line). PayTrace reports it;
 -- it does not file or pay the authority.
@@ -11,27 +12,6 @@ ALTER TABLE ledger_accounts ADD CONSTRAINT ledger_accounts_kind_check
     CHECK (kind IN ('wallet', 'fees', 'mpesa_float', 'suspense', 'stellar_clearing',
                     'campaign', 'mpesa_hold', 'merchant', 'bill_hold', 'bill_clearing',
                     'wage_hold', 'wage_dues'));
-
-CREATE OR REPLACE FUNCTION paytrace_seed_system_accounts() RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO ledger_accounts (kind, code)
-    SELECT 'fees', 'fees:' || shard FROM generate_series(0, 15) AS shard
-    UNION ALL
-    SELECT 'mpesa_hold', 'mpesa_hold:' || shard FROM generate_series(0, 15) AS shard
-    UNION ALL
-    SELECT 'bill_hold', 'bill_hold:' || shard FROM generate_series(0, 15) AS shard
-    UNION ALL
-    SELECT 'wage_hold', 'wage_hold:' || shard FROM generate_series(0, 15) AS shard
-    UNION ALL
-    VALUES ('mpesa_float', 'mpesa_float'), ('suspense', 'suspense'),
-           ('stellar_clearing', 'stellar_clearing'),
-           ('bill_clearing', 'bill_clearing:at_airtime'),
-           ('bill_clearing', 'bill_clearing:daraja_b2b'),
-           ('mpesa_hold', 'mpesa_owed_back')
-    ON CONFLICT (code) DO NOTHING;
-$$;
-
-SELECT paytrace_seed_system_accounts();
 
 -- wage_hold: the employer's wallet into a wage hold (a pay run's whole cost: gross pay
 -- and the employer's shares); wage_payment: one line, the hold to the worker's wallet

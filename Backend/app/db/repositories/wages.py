@@ -348,16 +348,16 @@ class WageRepository:
             )
             return [_line(row) for row in cur.fetchall()]
 
-    def open_dues_accounts(self, codes: list[str]) -> None:
-        """The employer's dues accounts (kind wage_dues), opened on first use."""
+    def open_accounts(self, kind: str, codes: list[str]) -> None:
+        """Wages' system accounts (kind wage_hold or wage_dues), opened on first use."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 INSERT INTO ledger_accounts (kind, code)
-                SELECT 'wage_dues', code FROM unnest(%(codes)s::text[]) AS code
+                SELECT %(kind)s, code FROM unnest(%(codes)s::text[]) AS code
                 ON CONFLICT (code) DO NOTHING
                 """,
-                {"codes": codes},
+                {"kind": kind, "codes": codes},
             )
 
 

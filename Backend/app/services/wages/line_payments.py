@@ -100,7 +100,7 @@ def _pay(
         for item in ITEMS
         if any(x.item == item and (x.employee or x.employer) for x in line.deductions)
     }
-    uow.wages.open_dues_accounts(list(dues.values()))
+    uow.wages.open_accounts("wage_dues", list(dues.values()))
     locked = uow.ledger.accounts(user_ids=[worker_id], codes=[hold_code, *dues.values()])
     by_code: dict[str | None, LockedAccount] = {a.code: a for a in locked}
     wallet = next(a for a in locked if a.user_id == worker_id)

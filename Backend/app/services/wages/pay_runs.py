@@ -210,6 +210,7 @@ def _approve_once(uow: UnitOfWork, employer_user_id: int, run_id: int, now: date
         if run.status != "draft":  # approved before: the same answer
             return show_in(uow, employer_user_id, run_id, replayed=True)
         hold_code = hold_shard(employer_user_id, HOLD_KIND)
+        uow.wages.open_accounts(HOLD_KIND, [hold_code])  # the shard's first run opens it
         locked = uow.ledger.accounts(user_ids=[employer_user_id], codes=[hold_code])
         wallet = next((a for a in locked if a.user_id == employer_user_id), None)
         hold = next((a for a in locked if a.code == hold_code), None)
