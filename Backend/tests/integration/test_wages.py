@@ -4,6 +4,7 @@ the payslip SMS and the monthly dues report."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import pytest
@@ -314,3 +315,45 @@ def test_the_monthly_report_says_what_is_due_to_whom(household):
     assert text.splitlines()[0].startswith("authority,item,worker_phone")
     assert f"NSSF,nssf,{phone_of(2)},'=Achieng,1611375,96683,96683,193366" in text
     assert reports.dues_rows(UnitOfWork(db), employer, 2025, 10) == []
+
+
+def test_workers_racing_on_one_run_pay_every_line_once(crowd, settings):
+    """Four outbox workers and a rerun of every line's payment, all at once."""
+    db = crowd
+    box, pin_hash = registration_secrets(settings)
+    employer = register(db, box, pin_hash, phone=phone_of(1), name="Wanjiru Kamau")
+    fund(db, phone_of(1), 10_000_000)
+    employers.become_employer(UnitOfWork(db), employer)
+    workers = [
+        register(db, box, pin_hash, phone=phone_of(n), name="Fundi Mjenzi") for n in range(2, 42)
+    ]
+    for n in range(2, 42):
+        add(db, employer, phone_of(n), f"Fundi {n}", gross=100_000)
+    lines = approve(db, employer, new_run(db, employer).run.id).lines
+    start = threading.Barrier(5)
+
+    def outbox_worker() -> None:
+        start.wait()
+        wage_worker(db).run_once()
+
+    def rerun_every_line() -> None:
+        start.wait()
+        for line in reversed(lines):
+            line_payments.pay_line(UnitOfWork(db), line.id)
+
+    threads = [threading.Thread(target=outbox_worker) for _ in range(4)]
+    threads.append(threading.Thread(target=rerun_every_line))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert {wallet_balance(db, worker) for worker in workers} == {lines[0].net}
+    with db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM journal_transactions WHERE kind = 'wage_payment'")
+        assert cur.fetchone()[0] == len(lines)
+        conn.rollback()
+    shown = pay_runs.show_pay_run(UnitOfWork(db), employer, lines[0].pay_run_id)
+    assert shown.run.status == "completed"
+    assert account_balance(db, f"wage_hold:{employer % 16}") == 0
+    assert check_ledger(db) == CLEAN
