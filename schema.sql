@@ -78,7 +78,7 @@ CREATE TABLE outbox (
     kind             TEXT        NOT NULL CHECK (kind IN ('sms', 'stellar', 'mpesa_stk',
                                                           'mpesa_b2c', 'at_airtime',
                                                           'mpesa_reversal', 'mpesa_order_stk',
-                                                          'daraja_b2b')),
+                                                          'daraja_b2b', 'wage_line')),
     payload          JSONB       NOT NULL,
     dedupe_key       TEXT        NOT NULL UNIQUE,
     status           TEXT        NOT NULL DEFAULT 'pending'
@@ -167,10 +167,12 @@ CREATE TABLE ledger_accounts (
     -- 'bill_hold': bill payments held until the rail's answer (see bill_payments);
     -- 'bill_clearing': what PayTrace owes a rail for delivered bills (one per rail).
     -- 'stellar_hold': refunds of orders paid on Stellar held until sent on-chain.
+    -- 'wage_hold': approved pay runs' money until each line is paid or released (16
+    -- shards, opened on first use); 'wage_dues': what an employer owes for one item.
     kind       TEXT        NOT NULL
                CHECK (kind IN ('wallet', 'fees', 'mpesa_float', 'suspense', 'stellar_clearing',
                                'campaign', 'mpesa_hold', 'merchant', 'bill_hold',
-                               'bill_clearing', 'stellar_hold')),
+                               'bill_clearing', 'stellar_hold', 'wage_hold', 'wage_dues')),
     -- The owner of a wallet; system accounts have a code instead.
     user_id    BIGINT      UNIQUE REFERENCES users (id) ON DELETE RESTRICT,
     code       TEXT        UNIQUE,
@@ -232,6 +234,9 @@ CREATE TABLE journal_transactions (
     -- stellar_order_refund: a merchant's account to 'stellar_refund_hold' (a refund of
     -- an order paid on Stellar, asked); stellar_order_refund_sent: the hold to
     -- stellar_clearing once sent on-chain; stellar_order_refund_release: back (0032).
+    -- wage_hold: an employer's wallet into a wage hold (a pay run's cost);
+    -- wage_payment: one line, the hold to the worker (net) and to the employer's dues;
+    -- wage_release: one failed line's cost back to the employer.
     kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal',
                                                            'contribution', 'campaign_payout',
                                                            'campaign_refund', 'deposit',
@@ -247,7 +252,9 @@ CREATE TABLE journal_transactions (
                                                            'mpesa_order_returned',
                                                            'stellar_order_refund',
                                                            'stellar_order_refund_sent',
-                                                           'stellar_order_refund_release')),
+                                                           'stellar_order_refund_release',
+                                                           'wage_hold', 'wage_payment',
+                                                           'wage_release')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -1864,3 +1871,168 @@ ALTER TABLE stellar_refunds
     ADD COLUMN merchant_refund_id BIGINT UNIQUE REFERENCES merchant_refunds (id),
     ADD CONSTRAINT stellar_refunds_source_check
         CHECK (num_nonnulls(operation_id, merchant_refund_id) = 1);
+
+-- ---- wages: statutory deductions (docs/wages.md) -----------------------------------
+
+-- Wages (docs/wages.md): Kenya's statutory deductions as data, one row per version of
+-- each item, in force from its date until the next version of the same item. A change
+-- in the law is a new row (a migration), never an edit: a pay run keeps the amounts it
+-- computed, and older periods keep being computed with the rules of their day.
+--
+-- Amounts are monthly cents; rates are basis points (1/100 of a percent: 2.75 % = 275).
+-- A weekly or daily pay prorates every amount (docs/wages.md, app/domain/wages.py).
+--
+-- nssf: 6 % of pay up to the lower earnings limit (Tier I) and 6 % of pay between the
+--       lower and upper limits (Tier II), from the worker and the same from the employer.
+-- shif: a percentage of gross pay with a monthly minimum, from the worker only.
+-- ahl:  the Affordable Housing Levy, a percentage of gross pay from each side.
+-- paye: income tax on taxable pay by the bands in paye_bands, less personal relief.
+-- tax_deductible: the worker's share is taken off gross pay before PAYE.
+CREATE TABLE statutory_rules (
+    item             TEXT    NOT NULL CHECK (item IN ('nssf', 'shif', 'ahl', 'paye')),
+    effective_from   DATE    NOT NULL,
+    employee_rate_bp INTEGER NOT NULL CHECK (employee_rate_bp BETWEEN 0 AND 10000),
+    employer_rate_bp INTEGER NOT NULL CHECK (employer_rate_bp BETWEEN 0 AND 10000),
+    minimum          BIGINT  CHECK (minimum > 0),
+    lower_limit      BIGINT  CHECK (lower_limit > 0),
+    upper_limit      BIGINT  CHECK (upper_limit > lower_limit),
+    relief           BIGINT  CHECK (relief >= 0),
+    tax_deductible   BOOLEAN NOT NULL,
+    -- The law or notice this version comes from (docs/wages.md gives the detail).
+    source           TEXT    NOT NULL CHECK (length(source) BETWEEN 5 AND 200),
+    PRIMARY KEY (item, effective_from),
+    CHECK ((item = 'nssf') = (lower_limit IS NOT NULL AND upper_limit IS NOT NULL)),
+    CHECK ((item = 'paye') = (relief IS NOT NULL)),
+    CHECK (item <> 'paye' OR (employee_rate_bp = 0 AND employer_rate_bp = 0
+                              AND NOT tax_deductible AND minimum IS NULL))
+);
+
+-- PAYE's bands of one version (the statutory_rules paye row of the same date), lowest
+-- first: band n taxes taxable pay above band n-1's upper limit up to its own at
+-- rate_bp; the top band alone has no upper limit.
+CREATE TABLE paye_bands (
+    item           TEXT     NOT NULL DEFAULT 'paye' CHECK (item = 'paye'),
+    effective_from DATE     NOT NULL,
+    band           SMALLINT NOT NULL CHECK (band BETWEEN 1 AND 20),
+    upper_limit    BIGINT   CHECK (upper_limit > 0),
+    rate_bp        INTEGER  NOT NULL CHECK (rate_bp BETWEEN 0 AND 10000),
+    PRIMARY KEY (effective_from, band),
+    FOREIGN KEY (item, effective_from) REFERENCES statutory_rules (item, effective_from)
+);
+
+-- The versions in force from 27 December 2024, when the Tax Laws (Amendment) Act 2024
+-- made SHIF and the levy deductible before PAYE; a pay date before it has no rules
+-- (PayTrace does not compute earlier pay). Sources and dates: docs/wages.md.
+-- NSSF: the NSSF Act 2013's phase-in, a new lower and upper earnings limit each February.
+INSERT INTO statutory_rules
+    (item, effective_from, employee_rate_bp, employer_rate_bp, lower_limit, upper_limit, tax_deductible, source)
+VALUES ('nssf', '2024-02-01', 600, 600, 700000, 3600000, true, 'NSSF Act 2013 - limits from February 2024: LEL 7000 UEL 36000'),
+       ('nssf', '2025-02-01', 600, 600, 800000, 7200000, true, 'NSSF Act 2013 - limits from February 2025: LEL 8000 UEL 72000'),
+       ('nssf', '2026-02-01', 600, 600, 900000, 10800000, true, 'NSSF Act 2013 - limits from February 2026: LEL 9000 UEL 108000');
+INSERT INTO statutory_rules
+    (item, effective_from, employee_rate_bp, employer_rate_bp, minimum, tax_deductible, source)
+VALUES ('shif', '2024-12-27', 275, 0, 30000, true, 'Social Health Insurance Act 2023 - 2.75 pct with KES 300 minimum - deductible by Tax Laws Amendment Act 2024');
+INSERT INTO statutory_rules
+    (item, effective_from, employee_rate_bp, employer_rate_bp, tax_deductible, source)
+VALUES ('ahl', '2024-12-27', 150, 150, true, 'Affordable Housing Act 2024 - 1.5 pct each side - deductible by Tax Laws Amendment Act 2024');
+INSERT INTO statutory_rules
+    (item, effective_from, employee_rate_bp, employer_rate_bp, relief, tax_deductible, source)
+VALUES ('paye', '2024-12-27', 0, 0, 240000, false, 'Income Tax Act - monthly bands of the Finance Act 2023 and personal relief KES 2400');
+INSERT INTO paye_bands (effective_from, band, upper_limit, rate_bp)
+VALUES ('2024-12-27', 1, 2400000, 1000),
+       ('2024-12-27', 2, 3233300, 2500),
+       ('2024-12-27', 3, 50000000, 3000),
+       ('2024-12-27', 4, 80000000, 3250),
+       ('2024-12-27', 5, NULL, 3500);
+
+-- ---- wages: employers, workers, pay runs (docs/wages.md) ------------------------------
+
+-- Any user may become an employer: one row, made once.
+CREATE TABLE employers (
+    user_id    BIGINT      PRIMARY KEY REFERENCES users (id),
+    created_at TIMESTAMPTZ NOT NULL
+);
+
+-- A worker an employer pays, by phone: the worker need not be on PayTrace yet (an
+-- invitation is sent); the wallet is found by phone when a line is paid. The terms
+-- (gross pay, frequency, deductions) are what the next pay run copies.
+CREATE TABLE employed_workers (
+    id               BIGSERIAL   PRIMARY KEY,
+    employer_user_id BIGINT      NOT NULL REFERENCES employers (user_id),
+    phone            TEXT        NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{7,14}$'),
+    display_name     TEXT        NOT NULL CHECK (length(display_name) BETWEEN 1 AND 30),
+    gross_pay        BIGINT      NOT NULL CHECK (gross_pay > 0),
+    frequency        TEXT        NOT NULL CHECK (frequency IN ('monthly', 'weekly', 'daily')),
+    -- The statutory items this worker pays (app/domain/wages.py ITEMS).
+    deductions       TEXT[]      NOT NULL
+                     CHECK (deductions <@ ARRAY['nssf', 'shif', 'ahl', 'paye']::text[]),
+    status           TEXT        NOT NULL DEFAULT 'active'
+                     CHECK (status IN ('active', 'removed')),
+    created_at       TIMESTAMPTZ NOT NULL,
+    removed_at       TIMESTAMPTZ,
+    CHECK ((status = 'removed') = (removed_at IS NOT NULL))
+);
+-- One active entry per employer and phone.
+CREATE UNIQUE INDEX employed_workers_phone_idx ON employed_workers (employer_user_id, phone)
+    WHERE status = 'active';
+CREATE INDEX employed_workers_phone_lookup_idx ON employed_workers (phone);
+
+-- A pay run: one employer, one pay date (which chooses the rules in force).
+-- draft -> approved -> funded -> paying -> completed | partially_failed.
+-- Approving holds the run's whole cost (hold_id); the worker pays each line; once no
+-- line is queued the run ends completed (every line paid) or partially_failed.
+CREATE TABLE pay_runs (
+    id               BIGSERIAL   PRIMARY KEY,
+    reference        TEXT        NOT NULL UNIQUE CHECK (reference ~ '^[A-Z2-9]{10}$'),
+    employer_user_id BIGINT      NOT NULL REFERENCES employers (user_id),
+    pay_date         DATE        NOT NULL,
+    status           TEXT        NOT NULL DEFAULT 'draft'
+                     CHECK (status IN ('draft', 'approved', 'funded', 'paying', 'completed',
+                                       'partially_failed')),
+    -- Gross pay and employer shares of every line: what approving holds.
+    total_cost       BIGINT      NOT NULL CHECK (total_cost > 0),
+    channel          TEXT        NOT NULL CHECK (channel IN ('ussd', 'api')),
+    idempotency_key  TEXT        NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+    request_hash     TEXT        NOT NULL,
+    hold_id          BIGINT      UNIQUE REFERENCES journal_transactions (id),
+    -- The Nairobi day the hold counted against the employer's limits.
+    hold_day         DATE,
+    created_at       TIMESTAMPTZ NOT NULL,
+    approved_at      TIMESTAMPTZ,
+    ended_at         TIMESTAMPTZ,
+    UNIQUE (employer_user_id, idempotency_key),
+    CHECK ((status = 'draft') = (approved_at IS NULL)),
+    CHECK ((status IN ('draft', 'approved')) = (hold_id IS NULL)),
+    CHECK ((hold_id IS NULL) = (hold_day IS NULL)),
+    CHECK ((status IN ('completed', 'partially_failed')) = (ended_at IS NOT NULL))
+);
+CREATE INDEX pay_runs_employer_idx ON pay_runs (employer_user_id, id);
+
+-- One worker's line of a run, its payslip computed when the run was made.
+-- queued -> paid | failed; failed -> retried (put into a new run by the employer).
+CREATE TABLE pay_run_lines (
+    id                     BIGSERIAL   PRIMARY KEY,
+    pay_run_id             BIGINT      NOT NULL REFERENCES pay_runs (id),
+    worker_id              BIGINT      NOT NULL REFERENCES employed_workers (id),
+    phone                  TEXT        NOT NULL CHECK (phone ~ '^\+[1-9][0-9]{7,14}$'),
+    display_name           TEXT        NOT NULL CHECK (length(display_name) BETWEEN 1 AND 30),
+    gross                  BIGINT      NOT NULL CHECK (gross > 0),
+    frequency              TEXT        NOT NULL CHECK (frequency IN ('monthly', 'weekly', 'daily')),
+    -- The payslip's lines: [{"code", "item", "employee", "employer"}], cents.
+    deductions             JSONB       NOT NULL,
+    employee_deductions    BIGINT      NOT NULL CHECK (employee_deductions >= 0),
+    employer_contributions BIGINT      NOT NULL CHECK (employer_contributions >= 0),
+    net                    BIGINT      NOT NULL CHECK (net >= 0),
+    status                 TEXT        NOT NULL DEFAULT 'queued'
+                           CHECK (status IN ('queued', 'paid', 'failed', 'retried')),
+    -- wage_payment (paid) or wage_release (failed): the one ending.
+    transaction_id         BIGINT      UNIQUE REFERENCES journal_transactions (id),
+    failure                TEXT        CHECK (length(failure) <= 100),
+    ended_at               TIMESTAMPTZ,
+    UNIQUE (pay_run_id, worker_id),
+    CHECK (net + employee_deductions = gross),
+    CHECK ((status = 'queued') = (transaction_id IS NULL)),
+    CHECK ((status = 'queued') = (ended_at IS NULL)),
+    CHECK ((status IN ('failed', 'retried')) = (failure IS NOT NULL))
+);
+CREATE INDEX pay_run_lines_phone_idx ON pay_run_lines (phone, id);

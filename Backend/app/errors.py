@@ -445,3 +445,25 @@ class BillerUnavailable(Conflict):
 
 class BillPaymentNotFound(NotFound):
     code = "bill_payment_not_found"
+
+
+class NotAnEmployer(NotFound):
+    """The user has not become an employer (POST /api/v1/employer)."""
+
+    code = "not_an_employer"
+
+
+class WorkerNotFound(NotFound):
+    """No such active worker of this employer: another employer's is answered the same."""
+
+    code = "worker_not_found"
+
+
+class WorkerExists(Conflict):
+    """The employer already pays a worker on this phone."""
+
+    code = "worker_exists"
+
+
+class PayRunNotFound(NotFound):
+    code = "pay_run_not_found"

@@ -118,6 +118,8 @@ SEEDED_TABLES = (
     "fee_bands",
     "bill_account_rules",
     "billers",
+    "statutory_rules",
+    "paye_bands",
 )
 
 

@@ -47,6 +47,8 @@ from app.db.repositories.settlements import SettlementRepository
 from app.db.repositories.sms import SmsRepository
 from app.db.repositories.stellar import StellarRepository
 from app.db.repositories.users import UserRepository
+from app.db.repositories.wage_rules import WageRuleRepository
+from app.db.repositories.wages import WageRepository
 from app.db.repositories.wallets import WalletRepository
 from app.db.repositories.webhook_deliveries import WebhookDeliveryRepository
 from app.db.repositories.webhooks import WebhookRepository
@@ -95,6 +97,8 @@ class UnitOfWork:
     billers: BillerRepository
     bill_payments: BillPaymentRepository
     leases: LeaseRepository
+    wage_rules: WageRuleRepository
+    wages: WageRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -145,6 +149,8 @@ class UnitOfWork:
         self.billers = BillerRepository(self.conn)
         self.bill_payments = BillPaymentRepository(self.conn)
         self.leases = LeaseRepository(self.conn)
+        self.wage_rules = WageRuleRepository(self.conn)
+        self.wages = WageRepository(self.conn)
         return self
 
     def __exit__(

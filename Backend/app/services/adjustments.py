@@ -33,6 +33,9 @@ WITHDRAWAL_KINDS = ("withdrawal", "withdrawal_payout", "withdrawal_release")
 # A bill's hold is delivered or released only on its rail's word (services/bills); a
 # reversal could give the user the airtime and the money.
 BILL_KINDS = ("bill_hold", "bill_payment", "bill_release")
+# A pay run's hold is paid out or released line by line (services/wages); a reversal of
+# the hold or of a line would pay an employer back what a worker was paid.
+WAGE_KINDS = ("wage_hold", "wage_payment", "wage_release")
 
 
 class NotReversible(Conflict):
@@ -138,6 +141,8 @@ def reverse(
                 raise NotReversible("a withdrawal is settled or released by M-Pesa's result")
             if original.kind in BILL_KINDS:
                 raise NotReversible("a bill is delivered or released by its rail's answer")
+            if original.kind in WAGE_KINDS:
+                raise NotReversible("wages are paid or released line by line by the pay run")
             if original.kind == "merchant_refund":
                 raise NotReversible("a merchant's refund is final")
             locked = uow.ledger.accounts(account_ids=[leg.account_id for leg in original.legs])

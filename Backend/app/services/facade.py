@@ -31,6 +31,7 @@ from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilte
 from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
 from app.domain.records.schedules import Schedule
+from app.domain.records.wages import EmployedWorker, PayRunLine
 from app.errors import MpesaUnavailable, PinLocked
 from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
 from app.integrations.daraja import Daraja, DarajaClient
@@ -59,6 +60,9 @@ from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments import tills
 from app.services.mpesa import deposits, withdrawals
 from app.services.schedules import manage as schedules
+from app.services.wages import employers as wage_employers
+from app.services.wages import pay_runs as wage_runs
+from app.services.wages import reports as wage_reports
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -524,3 +528,43 @@ class ChannelServices:
         return await self.pin_checked(
             new.owner_user_id, pin, attempt_key, schedules.create, new, datetime.now(UTC)
         )
+
+    # ---- wages -------------------------------------------------------------------------
+
+    async def wage_workers(self, *, employer_user_id: int) -> list[EmployedWorker]:
+        """The employer's active workers, oldest first. Raises NotAnEmployer."""
+        return await self.run(wage_employers.list_workers, employer_user_id)
+
+    async def draft_pay(
+        self, *, employer_user_id: int, worker_id: int, pay_date: date, key: str
+    ) -> wage_runs.RunShown:
+        """A draft pay run of one worker (its payslip), once per key. Raises
+        NotAnEmployer, IdempotencyConflict, ValidationFailed ('no_workers',
+        'no_rule_in_force', 'pay_too_low')."""
+        return await self.run(
+            wage_runs.create_pay_run,
+            employer_user_id=employer_user_id,
+            pay_date=pay_date,
+            idempotency_key=key,
+            worker_ids=[worker_id],
+            channel="ussd",
+        )
+
+    async def approve_pay(
+        self, *, employer_user_id: int, run_id: int, pin: str, attempt_key: str
+    ) -> wage_runs.RunShown:
+        """Check the PIN, then hold the run's cost (the worker pays its lines). Raises
+        WrongPin, PinLocked, PinResetRequired, PayRunNotFound, LimitExceeded,
+        InsufficientFunds."""
+        return await self.pin_checked(
+            employer_user_id,
+            pin,
+            attempt_key,
+            wage_runs.approve_pay_run,
+            employer_user_id=employer_user_id,
+            run_id=run_id,
+        )
+
+    async def my_pay(self, *, user_id: int) -> list[tuple[PayRunLine, date]]:
+        """The lines paid to the user as a worker, newest first, with their pay dates."""
+        return await self.run(wage_reports.payslips_of_worker, user_id)

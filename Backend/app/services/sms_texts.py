@@ -176,6 +176,12 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "bila malipo kwa dakika moja, kwa simu yoyote."
         ),
     },
+    # A worker's payslip (docs/wages.md): one GSM-7 part; {deductions} lists the items
+    # the worker pays ("NSSF 967 SHIF 443 AHL 242 "), amounts in whole shillings.
+    "payslip": {
+        "en": "PayTrace pay {month}: Gross {gross} {deductions}Net {net}. Ref {reference}",
+        "sw": "PayTrace mshahara {month}: Gross {gross} {deductions}Net {net}. Ref {reference}",
+    },
     "pin_unlocked": {
         "en": "PayTrace: your PIN has been unlocked by PayTrace support. You can send money again.",
         "sw": "PayTrace: PIN yako imefunguliwa na huduma kwa wateja. Unaweza kutuma pesa tena.",

@@ -40,6 +40,8 @@ from app.ussd.pin_steps import confirm_pin, new_pin, pin_refused
 from app.ussd.schedules import flow as schedules
 from app.ussd.schedules import screens as schedule_screens
 from app.ussd.texts import text
+from app.ussd.wages import flow as wages
+from app.ussd.wages import screens as wage_screens
 
 # ---- registration -----------------------------------------------------------------
 
@@ -230,6 +232,8 @@ SCREENS = [
             Option("account.change_pin", goto="pin.old"),
             Option("account.language", goto="language"),
             Option("account.schedules", action=schedules.schedules_start),
+            Option("account.my_pay", action=wages.my_pay_open),
+            Option("account.pay_worker", action=wages.pay_worker_start),
         ),
     ),
     # send money
@@ -273,6 +277,7 @@ FLOW = Flow(
             *harambee.SCREENS,
             *pay_screens.SCREENS,
             *schedule_screens.SCREENS,
+            *wage_screens.SCREENS,
             *airtime_screens.SCREENS,
         ]
     },

@@ -17,6 +17,7 @@ from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilte
 from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
 from app.domain.records.schedules import Schedule
+from app.domain.records.wages import EmployedWorker, PayRunLine
 from app.errors import PinLocked
 from app.services.accounts import Profile
 from app.services.bills.catalogue import AccountCheck, BillQuote
@@ -33,6 +34,7 @@ from app.services.mpesa.withdrawals import Held, WithdrawalRequest
 from app.services.registration import NewUser
 from app.services.schedules.manage import Created, NewSchedule
 from app.services.transfers import Quote, Recipient, TransferRequest
+from app.services.wages.pay_runs import RunShown
 
 
 class UssdServices(Protocol):
@@ -106,6 +108,16 @@ class UssdServices(Protocol):
     async def schedule_transfer(
         self, new: NewSchedule, *, pin: str, attempt_key: str
     ) -> Created: ...
+
+    # ---- wages
+    async def wage_workers(self, *, employer_user_id: int) -> list[EmployedWorker]: ...
+    async def draft_pay(
+        self, *, employer_user_id: int, worker_id: int, pay_date: date, key: str
+    ) -> RunShown: ...
+    async def approve_pay(
+        self, *, employer_user_id: int, run_id: int, pin: str, attempt_key: str
+    ) -> RunShown: ...
+    async def my_pay(self, *, user_id: int) -> list[tuple[PayRunLine, date]]: ...
 
     # ---- Harambee
     async def campaigns(

@@ -15,6 +15,7 @@ from app.ussd.harambee.texts import HARAMBEE_TEXTS
 from app.ussd.mpesa.texts import MPESA_TEXTS
 from app.ussd.pay.texts import PAY_TEXTS
 from app.ussd.schedules.texts import SCHEDULE_TEXTS
+from app.ussd.wages.texts import WAGE_TEXTS
 
 LANGUAGES = ("en", "sw")
 
@@ -157,6 +158,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "statement.withdrawal_release": "Returned",
         "statement.bill_hold": "Bill",
         "statement.bill_release": "Returned",
+        "statement.wage_hold": "Wages",
+        "statement.wage_payment": "Pay",
+        "statement.wage_release": "Returned",
         "language.title": "Choose language",
         "language.changed": "Language set to English.",
         "lang.en": "English",
@@ -296,6 +300,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "statement.withdrawal_release": "Imerudi",
         "statement.bill_hold": "Bili",
         "statement.bill_release": "Imerudi",
+        "statement.wage_hold": "Mishahara",
+        "statement.wage_payment": "Mshahara",
+        "statement.wage_release": "Imerudi",
         "language.title": "Chagua lugha",
         "language.changed": "Lugha imewekwa Kiswahili.",
         "lang.en": "English",
@@ -305,7 +312,7 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # The Harambee, M-Pesa, Pay, scheduled payments' and Buy airtime menus' words are kept
 # beside their screens.
-for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS, AIRTIME_TEXTS):
+for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS, AIRTIME_TEXTS, WAGE_TEXTS):
     for _language, _texts in _branch.items():
         TEXTS[_language].update(_texts)
 

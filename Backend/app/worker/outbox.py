@@ -46,6 +46,7 @@ from app.worker.bill_handlers import AirtimeHandler
 from app.worker.context import uow_factory
 from app.worker.handlers import HandlerRegistry, Outcome, SmsHandler, Verdict
 from app.worker.mpesa_order_handlers import mpesa_handlers
+from app.worker.wage_handlers import WageLineHandler
 
 log = logging.getLogger("paytrace.worker")
 
@@ -212,6 +213,7 @@ def build_worker(
             settings, airtime or AfricasTalkingAirtime.from_settings(settings)
         )
     )
+    handlers.register(WageLineHandler())
     if settings.mpesa_enabled:
         for handler in mpesa_handlers(settings, daraja or DarajaClient.from_settings(settings)):
             handlers.register(handler)

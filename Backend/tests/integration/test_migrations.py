@@ -213,6 +213,8 @@ SEED_QUERIES = {
     "fee_bands": "SELECT * FROM fee_bands ORDER BY kind, min_amount",
     "bill_account_rules": "SELECT * FROM bill_account_rules ORDER BY name",
     "billers": "SELECT * FROM billers ORDER BY id",
+    "statutory_rules": "SELECT * FROM statutory_rules ORDER BY item, effective_from",
+    "paye_bands": "SELECT * FROM paye_bands ORDER BY effective_from, band",
     "system_accounts": """
         SELECT kind, code, currency, balance FROM ledger_accounts
         WHERE user_id IS NULL ORDER BY code
@@ -247,6 +249,8 @@ def test_migrations_seed_the_same_tiers_fees_and_system_accounts_as_schema_sql(f
         "airtime",
     }
     assert len(expected["billers"]) == len(seeded_rows("billers")) > 0
+    assert len(expected["statutory_rules"]) == len(seeded_rows("statutory_rules")) > 0
+    assert len(expected["paye_bands"]) == len(seeded_rows("paye_bands")) > 0
     assert sorted((kind, code) for kind, code, *_ in expected["system_accounts"]) == sorted(
         [("fees", f"fees:{shard}") for shard in range(transfers.FEE_SHARDS)]
         + [("mpesa_hold", f"mpesa_hold:{shard}") for shard in range(transfers.FEE_SHARDS)]

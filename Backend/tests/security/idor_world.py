@@ -38,6 +38,9 @@ WATCHED = (
     "pledges",
     "scheduled_payments",
     "scheduled_occurrences",
+    "employed_workers",
+    "pay_runs",
+    "pay_run_lines",
     "mpesa_deposits",
     "mpesa_withdrawals",
     "bill_payments",
@@ -191,7 +194,27 @@ def build_world(rig: MpesaRig) -> World:
             headers={"Idempotency-Key": "amina-buys-airtime"},
         )
     )
+    # Amina employs Kito: her worker and her draft pay run, hers alone.
+    assert world.as_amina("POST", "/employer").status_code == 200
+    worker = _created(
+        world.as_amina(
+            "POST",
+            "/employer/workers",
+            json={"phone": KITO, "display_name": "Kito", "gross_pay": 1_611_375,
+                  "frequency": "monthly", "deductions": ["nssf", "shif", "ahl", "paye"]},
+        )
+    )  # fmt: skip
+    pay_run = _created(
+        world.as_amina(
+            "POST",
+            "/employer/pay-runs",
+            json={"pay_date": "2025-11-28"},
+            headers={"Idempotency-Key": "amina-pays-kito"},
+        )
+    )
     world.ids.update(
+        worker=worker["id"],
+        run=pay_run["id"],
         schedule=schedule["id"],
         bill=airtime["id"],
         deposit=deposit["id"],

@@ -48,7 +48,7 @@ API, ADMIN = "/api/v1", "/api/v1/admin"
 # Ids that exist nowhere, of the same shape as Amina's.
 MISSING = {"deposit": "ZZZZZZZZZZ", "withdrawal": "ZZZZZZZZZZ", "campaign": 987654,
            "contribution": 987654, "pledge": 987654, "schedule": 987654,
-           "bill": "ZZZZZZZZZZ"}  # fmt: skip
+           "bill": "ZZZZZZZZZZ", "worker": 987654, "run": 987654}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,19 @@ def private(method: str, path: str, body: dict | None = None) -> Probe:
     def check(w: World) -> None:
         theirs = w.as_jane(method, path.format(**w.ids), json=body)
         nothing = w.as_jane(method, path.format(**{**w.ids, **MISSING}), json=body)
+        assert theirs.status_code == 404, theirs.text
+        assert theirs.json() == nothing.json(), (theirs.text, nothing.text)
+
+    return Probe("private", check)
+
+
+def private_keyed(method: str, path: str, body: dict | None = None) -> Probe:
+    """private, for a route that also needs an Idempotency-Key (Jane's own key)."""
+
+    def check(w: World) -> None:
+        key = {"Idempotency-Key": "jane-probes"}
+        theirs = w.as_jane(method, path.format(**w.ids), json=body, headers=key)
+        nothing = w.as_jane(method, path.format(**{**w.ids, **MISSING}), json=body, headers=key)
         assert theirs.status_code == 404, theirs.text
         assert theirs.json() == nothing.json(), (theirs.text, nothing.text)
 
@@ -212,6 +225,39 @@ def campaigns_mine_are_janes(w: World) -> None:
     everyone = w.as_jane("GET", "/campaigns").json()["items"]
     (hers,) = [c for c in everyone if c["id"] == w.ids["campaign"]]
     assert hers["is_organiser"] is False and AMINA not in str(everyone)
+
+
+def not_an_employer(method: str, path: str, body: dict | None = None) -> Callable[[World], None]:
+    """Jane employs no one: an employer's listing is refused, never Amina's shown."""
+
+    def check(w: World) -> None:
+        response = w.as_jane(method, path, json=body)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"] == "not_an_employer"
+        assert KITO not in response.text and "Kito" not in response.text
+
+    return check
+
+
+def adding_a_worker_names_no_user(w: World) -> None:
+    body = {"phone": KITO, "display_name": "Kito", "gross_pay": 100, "frequency": "daily",
+            "deductions": []}  # fmt: skip
+    response = w.as_jane("POST", "/employer/workers", json={**body, "user_id": 1})
+    assert response.status_code == 422, response.text
+    not_an_employer("POST", "/employer/workers", body)(w)
+
+
+def payslips_are_janes(w: World) -> None:
+    response = w.as_jane("GET", "/payslips")
+    assert (response.status_code, response.json()) == (200, {"payslips": []}), response.text
+
+
+def becoming_an_employer_shows_no_one_elses_workers(w: World) -> None:
+    assert w.as_jane("POST", "/employer").json() == {"employer": True, "created": True}
+    assert w.as_jane("GET", "/employer/workers").json() == {"workers": []}
+    assert w.as_jane("GET", "/employer/pay-runs").json() == {"pay_runs": []}
+    report = w.as_jane("GET", "/employer/reports/2025-11")
+    assert report.status_code == 200 and KITO not in report.text
 
 
 def signing_out_ends_only_my_session(w: World) -> None:
@@ -365,6 +411,22 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("POST", "/schedules/{schedule_id}/pause"): private("POST", "/schedules/{schedule}/pause"),
     ("POST", "/schedules/{schedule_id}/resume"): private("POST", "/schedules/{schedule}/resume"),
     ("POST", "/schedules/{schedule_id}/stop"): private("POST", "/schedules/{schedule}/stop"),
+    ("GET", "/employer/workers"): caller(not_an_employer("GET", "/employer/workers")),
+    ("POST", "/employer/workers"): caller(adding_a_worker_names_no_user),
+    ("DELETE", "/employer/workers/{worker_id}"): private("DELETE", "/employer/workers/{worker}"),
+    ("POST", "/employer/pay-runs"): refuses_a_user_in_the_body(
+        "POST", "/employer/pay-runs", {"pay_date": "2025-11-28"}),
+    ("GET", "/employer/pay-runs"): caller(not_an_employer("GET", "/employer/pay-runs")),
+    ("GET", "/employer/pay-runs/{run_id}"): private("GET", "/employer/pay-runs/{run}"),
+    ("POST", "/employer/pay-runs/{run_id}/approve"): private_keyed(
+        "POST", "/employer/pay-runs/{run}/approve", {"pin": PIN}),
+    ("POST", "/employer/pay-runs/{run_id}/retry"): private_keyed(
+        "POST", "/employer/pay-runs/{run}/retry"),
+    ("GET", "/employer/reports/{month}"): caller(
+        not_an_employer("GET", "/employer/reports/2025-11")),
+    ("GET", "/payslips"): caller(payslips_are_janes),
+    # After the employer routes above: Jane is no employer until this one (her own row).
+    ("POST", "/employer"): caller(becoming_an_employer_shows_no_one_elses_workers),
 }
 # fmt: on
 

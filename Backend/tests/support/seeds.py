@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from app.domain.bills import AccountRule, Biller
+from app.domain.wages import PayeBand, StatutoryRule
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "app" / "db" / "migrations"
 
@@ -42,15 +45,20 @@ class Tier:
     rolling_30_days: int  # cents
 
 
-def _value(text: str) -> int | str:
+_WORDS = {"NULL": None, "true": True, "false": False}
+
+
+def _value(text: str) -> int | str | bool | None:
     text = text.strip()
+    if text in _WORDS:
+        return _WORDS[text]
     return text[1:-1] if text.startswith("'") else int(text)
 
 
 @cache
-def seeded_rows(table: str) -> tuple[dict[str, int | str], ...]:
+def seeded_rows(table: str) -> tuple[dict[str, Any], ...]:
     """Every row the migrations INSERT into table, in migration order."""
-    rows: list[dict[str, int | str]] = []
+    rows: list[dict[str, Any]] = []
     for migration in sorted(MIGRATIONS.glob("*.sql")):
         for insert in _INSERT.finditer(migration.read_text()):
             if insert.group("table") != table:
@@ -125,3 +133,37 @@ def _position(code: str) -> int:
 def biller(code: str) -> Biller:
     """One seeded biller by code."""
     return next(b for b in billers() if b.code == code)
+
+
+@cache
+def statutory_rules() -> tuple[StatutoryRule, ...]:
+    """Every version of every statutory item the migrations seed (0034), as the domain
+    reads them."""
+    return tuple(
+        StatutoryRule(
+            item=row["item"],
+            effective_from=date.fromisoformat(row["effective_from"]),
+            employee_rate_bp=row["employee_rate_bp"],
+            employer_rate_bp=row["employer_rate_bp"],
+            tax_deductible=row["tax_deductible"],
+            minimum=row.get("minimum"),
+            lower_limit=row.get("lower_limit"),
+            upper_limit=row.get("upper_limit"),
+            relief=row.get("relief"),
+        )
+        for row in seeded_rows("statutory_rules")
+    )
+
+
+@cache
+def paye_bands() -> tuple[PayeBand, ...]:
+    """PAYE's seeded bands of every version."""
+    return tuple(
+        PayeBand(
+            effective_from=date.fromisoformat(row["effective_from"]),
+            band=row["band"],
+            upper_limit=row["upper_limit"],
+            rate_bp=row["rate_bp"],
+        )
+        for row in seeded_rows("paye_bands")
+    )

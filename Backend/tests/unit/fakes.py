@@ -32,6 +32,7 @@ from tests.unit.fake_bills import FakeBills
 from tests.unit.fake_merchants import FakeMerchants
 from tests.unit.fake_mpesa import FakeMpesaServices
 from tests.unit.fake_schedules import FakeSchedules
+from tests.unit.fake_wages import FakeWages
 from tests.unit.harambee_fakes import FakeHarambee
 
 # Tier 1 ('basic'), every new user's, as the migrations seed it.
@@ -49,10 +50,13 @@ def _refused(code: str) -> ValidationFailed:
     return error
 
 
-class FakeUssdServices(FakeMpesaServices, FakeHarambee, FakeMerchants, FakeSchedules, FakeBills):
+class FakeUssdServices(
+    FakeMpesaServices, FakeHarambee, FakeMerchants, FakeSchedules, FakeBills, FakeWages
+):
     """In-memory users, PINs and lockout, wallets and transfers (and M-Pesa deposits and
     withdrawals: fake_mpesa.py; merchants and payments to them: fake_merchants.py;
-    scheduled payments: fake_schedules.py; bills and airtime: fake_bills.py),
+    scheduled payments: fake_schedules.py; bills and airtime: fake_bills.py; wages:
+    fake_wages.py),
     counting every side effect."""
 
     def __init__(self, policy: PinPolicy | None = None, invites_per_day: int = 5) -> None:

@@ -18,11 +18,13 @@ from app.domain.pay_orders import DESCRIPTION_MAX
 from app.domain.pay_orders import MAX_AMOUNT as MAX_ORDER_AMOUNT
 from app.domain.phone import mask
 from app.services.accounts import Profile
+from app.services.wages.employers import MAX_GROSS
 from app.ussd.engine import Context, Info, Menu, Prompt, State, _render_current
 from app.ussd.flow import FLOW
 from app.ussd.money_flow import NAME_ON_SCREEN
 from app.ussd.statement_flow import statement_line
 from app.ussd.texts import LANGUAGES, TEXTS, text
+from app.ussd.wages.flow import MAX_SHOWN, NAME_SHOWN, PAYSLIPS_SHOWN
 from tests.support import seeds
 from tests.unit.fakes import FakeUssdServices, ledger_line
 from tests.unit.ussd_harness import PHONE, make_phone
@@ -64,6 +66,9 @@ LONGEST = {
     "phone": "0712 345 678",
     "low": "10",
     "high": "10,000",
+    # Wages: the largest gross pay's net, and My pay's three payslips at their longest
+    "net": "10,000,000",
+    "lines": "\n".join(["31/12/26 Net 10,000,000 ABCDEFGHJK"] * PAYSLIPS_SHOWN),
 }
 WORST_USER = Profile(
     user_id=1,
@@ -128,6 +133,16 @@ WORST_DATA = {
         "amount": seeds.fee_bands("transfer")[-1].max_amount,
         "frequency": "monthly",
         "day": 31,
+    },
+    # Pay worker: the most workers a screen lists, each with the longest name;
+    # the largest gross pay's payslip (every item) and cost.
+    "wg_list": [{"id": n, "name": "W" * NAME_SHOWN} for n in range(MAX_SHOWN)],
+    "wg_run": {
+        "id": 1,
+        "name": "W" * NAME_SHOWN,
+        "net": MAX_GROSS,
+        "cost": 2 * MAX_GROSS,
+        "deductions": {"nssf": 648_000, "shif": 27_500_000, "ahl": 15_000_000, "paye": 339_000_000},
     },
     # The top transfer band: the longest amount and fee a screen can show.
     "amount": seeds.fee_bands("transfer")[-1].max_amount,
@@ -230,6 +245,7 @@ REASONS = {
     ),
     "sch.new_day": ("err.sch_day_monthly", "err.sch_day_weekly"),
     "sch.new_pin": PIN_REASONS,
+    "wg.confirm": PIN_REASONS,
     "statement.pin": PIN_REASONS,
     "pin.old": PIN_REASONS,
     "pin.new": ("err.pin_format", "err.pin_weak"),

@@ -1,0 +1,100 @@
+"""Wages over the REST API, as the PWA uses them: an employer adds workers (one not on
+PayTrace, who is invited), makes a month's pay run, approves it with the PIN; the real
+worker pays each line and the payslip SMS reaches the worker's phone; the dues report
+comes as CSV and the worker reads their payslip."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support.wallets import check_ledger, fund, phone_of
+
+WANJIRU, ACHIENG, BARAKA = phone_of(1), phone_of(2), phone_of(3)
+PIN = "4821"
+
+
+@pytest.fixture
+def wanjiru(pwa, database) -> dict:
+    tokens = pwa.register(WANJIRU, "Wanjiru Kamau", PIN)
+    fund(database, WANJIRU, 10_000_000)
+    return tokens
+
+
+@pytest.fixture
+def achieng(pwa) -> dict:
+    return pwa.register(ACHIENG, "Achieng Odhiambo", "5937", language="sw")
+
+
+def worker(phone: str, name: str) -> dict:
+    return {
+        "phone": phone,
+        "display_name": name,
+        "gross_pay": 1_611_375,
+        "frequency": "monthly",
+        "deductions": ["nssf", "shif", "ahl", "paye"],
+    }
+
+
+def test_an_employer_pays_a_month_and_the_worker_gets_the_payslip(pwa, database, wanjiru, achieng):
+    auth = pwa.bearer(wanjiru)
+    assert (
+        pwa.http.post("/employer/workers", json=worker(ACHIENG, "Achieng"), headers=auth).json()[
+            "error"
+        ]
+        == "not_an_employer"
+    )
+    assert pwa.http.post("/employer", headers=auth).json() == {"employer": True, "created": True}
+
+    added = pwa.http.post("/employer/workers", json=worker("0711000002", "Achieng"), headers=auth)
+    assert added.status_code == 201, added.text
+    assert (added.json()["registered"], added.json()["invitation"]) == (True, None)
+    invited = pwa.http.post("/employer/workers", json=worker(BARAKA, "Baraka"), headers=auth)
+    assert invited.json()["invitation"] == "invited"
+    again = pwa.http.post("/employer/workers", json=worker(BARAKA, "Baraka"), headers=auth)
+    assert (again.status_code, again.json()["error"]) == (409, "worker_exists")
+
+    key = {**auth, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"pay_date": "2025-11-28", "workers": [added.json()["id"]]}
+    made = pwa.http.post("/employer/pay-runs", json=body, headers=key)
+    assert made.status_code == 201, made.text
+    run = made.json()
+    assert (run["status"], [line["net"] for line in run["lines"]]) == ("draft", [1_446_208])
+
+    wrong = pwa.http.post(
+        f"/employer/pay-runs/{run['id']}/approve", json={"pin": "1357"}, headers=key
+    )
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "wrong_pin")
+    approved = pwa.http.post(
+        f"/employer/pay-runs/{run['id']}/approve", json={"pin": PIN}, headers=key
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "funded"
+
+    pwa.deliver_sms()  # the worker pays the line and sends the payslip
+
+    shown = pwa.http.get(f"/employer/pay-runs/{run['id']}", headers=auth).json()
+    assert shown["status"] == "completed"
+    reference = shown["lines"][0]["reference"]
+    assert (
+        f"PayTrace mshahara Nov: Gross 16114 NSSF 967 SHIF 443 AHL 242 Net 14462. Ref {reference}"
+        in pwa.inbox(ACHIENG)
+    )
+    assert any("Wanjiru wants to send you money" in text for text in pwa.inbox(BARAKA))
+
+    report = pwa.http.get("/employer/reports/2025-11", headers=auth)
+    assert report.headers["content-type"].startswith("text/csv")
+    assert "NSSF,nssf,total,,1611375,96683,96683,193366" in report.text
+
+    slips = pwa.http.get("/payslips", headers=pwa.bearer(achieng)).json()["payslips"]
+    assert [(s["pay_date"], s["net"], s["reference"]) for s in slips] == [
+        ("2025-11-28", 1_446_208, reference)
+    ]
+    mine = pwa.http.get("/wallet/transactions", headers=pwa.bearer(achieng)).json()
+    assert [(t["type"], t["id"]) for t in mine["items"]] == [("wage_payment", reference)]
+    employer_kinds = {
+        t["type"] for t in pwa.http.get("/wallet/transactions", headers=auth).json()["items"]
+    }
+    assert "wage_hold" in employer_kinds
+    assert check_ledger(database).sound

@@ -1,0 +1,155 @@
+"""The USSD port's wages methods: FakeUssdServices and ChannelServices answer alike
+(tests/support/port_contract.py runs each scenario on both). Ids, references and times
+differ by nature and are left out of what is compared."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from app.db.unit_of_work import UnitOfWork
+from app.services.facade import ChannelServices
+from app.services.wages import employers, line_payments
+from app.services.wages.pay_runs import RunShown
+from tests.support.port_contract import (
+    AMINA,
+    BARAKA,
+    CHEPTOO,
+    PIN,
+    WRONG,
+    Side,
+    make_sides,
+    observe,
+    outcome,
+)
+from tests.unit.fakes import FakeUssdServices
+
+PAY_DATE = date(2025, 11, 28)
+MINIMUM_WAGE = 1_611_375
+
+
+@pytest.fixture
+def sides(request):
+    return make_sides(request)
+
+
+def add_worker(side: Side, employer: int, phone: str, name: str, gross: int) -> int:
+    """The employer (made one) pays a worker on phone every item; the worker's id."""
+    if isinstance(side.port, FakeUssdServices):
+        return side.port.add_wage_worker(employer, phone, name, gross).id
+    assert isinstance(side.port, ChannelServices)
+    database = side.port.runtime.database
+    employers.become_employer(UnitOfWork(database), employer)
+    return employers.add_worker(
+        UnitOfWork(database), employer_user_id=employer, phone=phone, display_name=name,
+        gross_pay=gross, frequency="monthly", deductions=["nssf", "shif", "ahl", "paye"],
+    ).id  # fmt: skip
+
+
+def pay_queued(side: Side) -> None:
+    """The worker pays every queued line."""
+    if isinstance(side.port, FakeUssdServices):
+        side.port.pay_queued()
+        return
+    database = side.port.runtime.database
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM pay_run_lines WHERE status = 'queued' ORDER BY id")
+        queued = [row[0] for row in cur.fetchall()]
+        conn.rollback()
+    for line_id in queued:
+        line_payments.pay_line(UnitOfWork(database), line_id)
+
+
+def shown(run: RunShown) -> tuple:
+    return (
+        run.run.status, run.run.pay_date, run.run.total_cost, run.replayed,
+        [(x.display_name, x.gross, x.deductions, x.net, x.status) for x in run.lines],
+    )  # fmt: skip
+
+
+def test_an_employer_pays_one_worker_behind_the_pin_and_the_worker_sees_the_pay(sides):
+    async def scenario(side: Side):
+        employer = side.add_user(AMINA, "Amina Wanjiru")
+        worker = side.add_user(BARAKA, "Baraka Otieno")
+        side.fund(AMINA, 5_000_000)
+        worker_id = add_worker(side, employer, BARAKA, "Baraka", MINIMUM_WAGE)
+        port = side.port
+        workers = [(w.display_name, w.gross_pay, w.registered, w.deductions)
+                   for w in await port.wage_workers(employer_user_id=employer)]  # fmt: skip
+        draft = await port.draft_pay(
+            employer_user_id=employer, worker_id=worker_id, pay_date=PAY_DATE, key="k1"
+        )
+        again = await port.draft_pay(
+            employer_user_id=employer, worker_id=worker_id, pay_date=PAY_DATE, key="k1"
+        )
+        other = await outcome(
+            port.draft_pay(employer_user_id=employer, worker_id=worker_id,
+                           pay_date=date(2025, 12, 31), key="k1")
+        )  # fmt: skip
+        wrong = await outcome(
+            port.approve_pay(employer_user_id=employer, run_id=draft.run.id, pin=WRONG,
+                             attempt_key="a1")
+        )  # fmt: skip
+        approved = await port.approve_pay(
+            employer_user_id=employer, run_id=draft.run.id, pin=PIN, attempt_key="a2"
+        )
+        twice = await port.approve_pay(
+            employer_user_id=employer, run_id=draft.run.id, pin=PIN, attempt_key="a3"
+        )
+        before = await port.my_pay(user_id=worker)
+        pay_queued(side)
+        after = [(line.gross, line.net, line.status, day) for line, day in
+                 await port.my_pay(user_id=worker)]  # fmt: skip
+        return (workers, shown(draft), shown(again), other, wrong, shown(approved),
+                shown(twice), before, after)  # fmt: skip
+
+    result = observe(sides, scenario)
+    assert result[1][0] == "draft" and result[2][3] is True
+    assert result[3] == ("IdempotencyConflict", {"code": "idempotency_key_reused"})
+    assert result[4] == ("WrongPin", {"code": "wrong_pin", "attempts_left": 2})
+    assert result[5][0] == "funded" and result[6][3] is True
+    assert result[8] == [(MINIMUM_WAGE, 1_446_208, "paid", PAY_DATE)]
+
+
+def test_paying_a_worker_is_refused_as_the_services_refuse_it(sides):
+    async def scenario(side: Side):
+        employer = side.add_user(AMINA, "Amina Wanjiru")
+        stranger = side.add_user(CHEPTOO, "Cheptoo Kip")
+        side.add_user(BARAKA, "Baraka Otieno")
+        side.fund(AMINA, 1_000_000)
+        worker_id = add_worker(side, employer, BARAKA, "Baraka", MINIMUM_WAGE)
+        port = side.port
+        not_employer = await outcome(port.wage_workers(employer_user_id=stranger))
+        not_theirs = await outcome(
+            port.draft_pay(employer_user_id=employer, worker_id=worker_id + 99,
+                           pay_date=PAY_DATE, key="k1")
+        )  # fmt: skip
+        too_early = await outcome(
+            port.draft_pay(employer_user_id=employer, worker_id=worker_id,
+                           pay_date=date(2024, 12, 1), key="k2")
+        )  # fmt: skip
+        draft = await port.draft_pay(
+            employer_user_id=employer, worker_id=worker_id, pay_date=PAY_DATE, key="k3"
+        )
+        short = await outcome(
+            port.approve_pay(employer_user_id=employer, run_id=draft.run.id, pin=PIN,
+                             attempt_key="a1")
+        )  # fmt: skip
+        foreign = await outcome(
+            port.approve_pay(employer_user_id=stranger, run_id=draft.run.id, pin=PIN,
+                             attempt_key="a2")
+        )  # fmt: skip
+        return not_employer, not_theirs, too_early, short, foreign
+
+    not_employer, not_theirs, too_early, short, foreign = observe(sides, scenario)
+    assert not_employer == ("NotAnEmployer", {"code": "not_an_employer"})
+    assert not_theirs == ("ValidationFailed", {"code": "no_workers"})
+    assert too_early == ("ValidationFailed", {"code": "no_rule_in_force"})
+    # The cost: gross pay and the employer's NSSF (966.83) and levy (241.71).
+    needed = MINIMUM_WAGE + 96_683 + 24_171
+    assert short == (
+        "InsufficientFunds",
+        {"code": "insufficient_funds", "balance": 1_000_000, "needed": needed},
+    )
+    assert foreign == ("PayRunNotFound", {"code": "pay_run_not_found"})

@@ -1,0 +1,170 @@
+"""The wages part of the fake USSD services: employers' workers, one-worker pay runs
+drafted with the real payslip arithmetic (app/domain/wages.py, the seeded rules) and
+approved behind the PIN with the real limits rule, lines paid when the test says the
+worker ran (pay_queued). tests/integration/test_wages_port_contract.py holds it to
+the facade."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from app.domain.records.wages import EmployedWorker, PayRun, PayRunLine
+from app.domain.wages import ITEMS, NoRuleInForce, PayTooLow, compute_payslip, rules_in_force
+from app.errors import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    NotAnEmployer,
+    PayRunNotFound,
+    refused,
+)
+from app.services.wages.pay_runs import RunShown, check_run_limits
+from app.services.wages.reports import MAX_PAYSLIPS
+from tests.support import seeds
+
+
+class FakeWages:
+    # Provided by FakeUssdServices.
+    calls: list[str]
+    users: dict[str, Any]
+    balances: dict[int, int]
+    limits: Any
+    sent_today: dict[int, int]
+    sent_30_days: dict[int, int]
+    _check_pin: Any
+    _user: Any
+
+    def _wages(self) -> dict[str, Any]:
+        if not hasattr(self, "_w"):
+            self._w: dict[str, Any] = {"employers": set(), "workers": {}, "runs": {}, "keys": {}}
+        return self._w
+
+    # ---- arranging a test ---------------------------------------------------------
+
+    def add_wage_worker(
+        self, employer: int, phone: str, name: str, gross: int, frequency: str = "monthly"
+    ) -> EmployedWorker:
+        """The employer (made one) pays a worker on phone every item, as add_worker does."""
+        found = self._wages()
+        found["employers"].add(employer)
+        worker = EmployedWorker(
+            id=len(found["workers"]) + 1, employer_user_id=employer, phone=phone,
+            display_name=name, gross_pay=gross, frequency=frequency, deductions=ITEMS,
+            status="active", created_at=datetime.now(UTC), registered=phone in self.users,
+        )  # fmt: skip
+        found["workers"][worker.id] = worker
+        return worker
+
+    def pay_queued(self) -> None:
+        """What the worker does with every queued line of a funded run."""
+        for run_id, (run, lines) in list(self._wages()["runs"].items()):
+            if run.status not in ("funded", "paying"):
+                continue
+            paid = []
+            for line in lines:
+                worker = self.users.get(line.phone)
+                if worker is None:
+                    self.balances[run.employer_user_id] += line.cost
+                    paid.append(replace(line, status="failed", failure="not_registered"))
+                else:
+                    self.balances[worker.user_id] += line.net
+                    paid.append(replace(line, status="paid", reference=f"WAGE{line.id:06d}"))
+            failed = any(line.status == "failed" for line in paid)
+            ended = replace(run, status="partially_failed" if failed else "completed")
+            self._wages()["runs"][run_id] = (ended, paid)
+
+    # ---- the port -------------------------------------------------------------------
+
+    async def wage_workers(self, *, employer_user_id: int) -> list[EmployedWorker]:
+        self.calls.append("wage_workers")
+        found = self._wages()
+        if employer_user_id not in found["employers"]:
+            raise NotAnEmployer("become an employer first")
+        return [
+            replace(w, registered=w.phone in self.users)
+            for w in found["workers"].values()
+            if w.employer_user_id == employer_user_id
+        ]
+
+    async def draft_pay(
+        self, *, employer_user_id: int, worker_id: int, pay_date: date, key: str
+    ) -> RunShown:
+        """As pay_runs.create_pay_run for one worker."""
+        self.calls.append("draft_pay")
+        found = self._wages()
+        if employer_user_id not in found["employers"]:
+            raise NotAnEmployer("become an employer first")
+        earlier = found["keys"].get((employer_user_id, key))
+        if earlier is not None:
+            if earlier[1] != (worker_id, pay_date):
+                raise IdempotencyConflict("this idempotency key was used for a different pay run")
+            run, lines = found["runs"][earlier[0]]
+            return RunShown(run=run, lines=lines, replayed=True)
+        worker = found["workers"].get(worker_id)
+        if worker is None or worker.employer_user_id != employer_user_id:
+            raise refused("no_workers", "name active workers of this employer")
+        try:
+            rules = rules_in_force(
+                list(seeds.statutory_rules()), list(seeds.paye_bands()), pay_date
+            )
+        except NoRuleInForce as exc:
+            raise refused("no_rule_in_force", f"no {exc.item} rule is in force then") from exc
+        try:
+            slip = compute_payslip(worker.gross_pay, worker.frequency, rules, frozenset(ITEMS))
+        except PayTooLow as exc:
+            raise refused("pay_too_low", f"{worker.display_name}: {exc}") from exc
+        run_id = len(found["runs"]) + 1
+        now = datetime.now(UTC)
+        line = PayRunLine(
+            id=run_id, pay_run_id=run_id, worker_id=worker.id, phone=worker.phone,
+            display_name=worker.display_name, gross=slip.gross, frequency=slip.frequency,
+            deductions=slip.lines, employee_deductions=slip.employee_deductions,
+            employer_contributions=slip.employer_contributions, net=slip.net, status="queued",
+            transaction_id=None, failure=None, ended_at=None, reference=None,
+        )  # fmt: skip
+        run = PayRun(
+            id=run_id, reference=f"RUN{run_id:07d}", employer_user_id=employer_user_id,
+            pay_date=pay_date, status="draft", total_cost=line.cost, channel="ussd",
+            request_hash="", hold_id=None, hold_day=None, created_at=now, approved_at=None,
+            ended_at=None,
+        )  # fmt: skip
+        found["runs"][run_id] = (run, [line])
+        found["keys"][(employer_user_id, key)] = (run_id, (worker_id, pay_date))
+        return RunShown(run=run, lines=[line])
+
+    async def approve_pay(
+        self, *, employer_user_id: int, run_id: int, pin: str, attempt_key: str
+    ) -> RunShown:
+        """As pay_runs.approve_pay_run behind the PIN: the same checks, in order."""
+        self.calls.append("approve_pay")
+        self._check_pin(employer_user_id, pin, attempt_key)
+        found = self._wages()["runs"].get(run_id)
+        if found is None or found[0].employer_user_id != employer_user_id:
+            raise PayRunNotFound("no such pay run")
+        run, lines = found
+        if run.status != "draft":
+            return RunShown(run=run, lines=lines, replayed=True)
+        today = self.sent_today.get(employer_user_id, 0)
+        month = self.sent_30_days.get(employer_user_id, 0)
+        check_run_limits(self.limits, run.total_cost, max(x.cost for x in lines), today, month)
+        balance = self.balances[employer_user_id]
+        if balance < run.total_cost:
+            raise InsufficientFunds(balance=balance, needed=run.total_cost)
+        self.balances[employer_user_id] -= run.total_cost
+        for totals in (self.sent_today, self.sent_30_days):
+            totals[employer_user_id] = totals.get(employer_user_id, 0) + run.total_cost
+        funded = replace(run, status="funded", approved_at=datetime.now(UTC))
+        self._wages()["runs"][run_id] = (funded, lines)
+        return RunShown(run=funded, lines=lines)
+
+    async def my_pay(self, *, user_id: int) -> list[tuple[PayRunLine, date]]:
+        self.calls.append("my_pay")
+        phone = self._user(user_id).phone
+        paid = [
+            (line, run.pay_date)
+            for run, lines in self._wages()["runs"].values()
+            for line in lines
+            if line.phone == phone and line.status == "paid"
+        ]
+        return sorted(paid, key=lambda pair: -pair[0].id)[:MAX_PAYSLIPS]
