@@ -16,6 +16,7 @@ from app.domain.mpesa_reconciliation import (
     AMOUNT_MISMATCH,
     DUPLICATE,
     MISSING_AT_MPESA,
+    STATE_MISMATCH,
     eat_day,
 )
 from app.services.mpesa_reconciliation import MpesaReport, reconcile_day
@@ -29,6 +30,7 @@ from tests.support.mpesa_recon import (
     mpesa_loses_reversal,
     mpesa_paybill_amount,
     order_payment_returned,
+    owed_back_reversed_by_hand,
     paid_order,
     recon_rig,
 )
@@ -123,6 +125,20 @@ def test_a_payment_owed_back_and_its_reversal_are_matched_and_a_lost_reversal_fo
 
     assert items(rig, drifted) == [
         (MISSING_AT_MPESA, "out", "order_reversal", trans_id, None, -AMOUNT)
+    ]
+
+
+def test_a_payment_still_owed_back_that_m_pesa_reversed_anyway_is_a_state_mismatch(rig):
+    trans_id = owed_back_reversed_by_hand(rig, rig.merchant.id, "o1")
+    [hand_reversal] = [e.receipt for e in rig.statement.entries(today()) if e.direction == "out"]
+
+    report = reconcile(rig)
+
+    # The payment in is matched (booked, owed back); its reversal is open on PayTrace's
+    # books while M-Pesa has paid it back: an operator closes it.
+    assert report.comparison.matched == 1
+    assert items(rig, report) == [
+        (STATE_MISMATCH, "out", "order_reversal", trans_id, hand_reversal, AMOUNT)
     ]
 
 

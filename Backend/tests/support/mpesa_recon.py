@@ -24,13 +24,22 @@ from app.integrations.mpesa_statement import SandboxStatement
 from app.sandboxes.daraja.store import DB_FILE
 from app.services import orders
 from app.services.bills.payments import BillRequest, pay_bill
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.mpesa import merchant_payouts, order_pushes
 from app.services.mpesa.deposits import DepositRequest, request_deposit
 from app.services.mpesa.withdrawals import WithdrawalRequest, withdraw
 from app.services.pins import PinHasher, PinPolicy
 from app.worker.bills import PaybillChecker
+from tests.support.daraja import reversal_body
 from tests.support.mpesa import MpesaRig, mpesa_rig, one, rows
-from tests.support.order_mpesa import CUSTOMER, new_order, order_status, pay_from_mpesa
+from tests.support.order_mpesa import (
+    CUSTOMER,
+    after_the_hold,
+    new_order,
+    order_status,
+    pay_from_mpesa,
+)
 from tests.support.wallets import fund, phone_of, register, registration_secrets
 
 KES = 100
@@ -259,3 +268,23 @@ def mpesa_lists_twice(rig: MpesaRig, receipt: str) -> None:
             " FROM b2b_payments WHERE transaction_id = ?",
             (receipt,),
         )
+
+
+def owed_back_reversed_by_hand(rig: MpesaRig, merchant_id: int, key: str) -> str:
+    """A paybill payment owed back (a wallet paid its order first) that someone reversed
+    at M-Pesa by hand: PayTrace's own reversal is refused, so on PayTrace's books it is
+    still owed back (review). Its TransID."""
+    order = new_order(rig.database, merchant_id, key)
+    pay_from_mpesa(rig, order["code"], order["amount"] // KES)
+    deadline = time.monotonic() + 5
+    while not (trans_id := _order_payment(rig, order["id"])):
+        assert time.monotonic() < deadline, "no confirmation came"
+        time.sleep(0.02)
+    request = MerchantPaymentRequest(rig.user_id, None, None, key, channel="ussd",
+                                     order_code=order["code"])  # fmt: skip
+    merchant_payments.pay(UnitOfWork(rig.database), request, now=after_the_hold())
+    nowhere = "http://127.0.0.1:9/nowhere"
+    body = reversal_body(rig.sandbox.config, trans_id, order["amount"] // KES, nowhere)
+    assert rig.sandbox.post("/mpesa/reversal/v1/request", body).status_code == 200
+    rig.until(lambda: _payment_status(rig, trans_id) == "review")
+    return trans_id
