@@ -234,13 +234,9 @@ def _as_application(merchant: MerchantRow) -> Application:
     )
 
 
-def _payout_floor(value: int, field: str) -> int:
+def _payout_floor(value: int, field: str, code: str) -> None:
     if not 0 <= value <= rules.MAX_PAYOUT_FLOOR_CENTS:
-        raise refused(
-            f"invalid_{field.removesuffix('_cents')}",
-            f"{field}: cents, 0 to {rules.MAX_PAYOUT_FLOOR_CENTS}",
-        )
-    return value
+        raise refused(code, f"{field}: cents, 0 to {rules.MAX_PAYOUT_FLOOR_CENTS}")
 
 
 def update(uow: UnitOfWork, merchant_id: int, changes: Changes) -> MerchantRow:
@@ -257,9 +253,9 @@ def update(uow: UnitOfWork, merchant_id: int, changes: Changes) -> MerchantRow:
     given = {name: getattr(changes, name) for name in changes.__slots__}
     keep, threshold = given.pop("payout_keep_cents"), given.pop("payout_threshold_cents")
     if keep is not None:
-        _payout_floor(keep, "payout_keep_cents")
+        _payout_floor(keep, "payout_keep_cents", "invalid_payout_keep")
     if threshold is not None:
-        _payout_floor(threshold, "payout_threshold_cents")
+        _payout_floor(threshold, "payout_threshold_cents", "invalid_payout_threshold")
     with uow:
         merchant = uow.merchants.get(merchant_id, for_update=True)
         if merchant is None:
