@@ -859,7 +859,7 @@ CREATE TABLE mpesa_reconciliation_items (
     report_id          BIGINT      NOT NULL REFERENCES mpesa_reconciliation_reports (id),
     kind               TEXT        NOT NULL
                        CHECK (kind IN ('missing_at_mpesa', 'missing_at_paytrace',
-                                       'amount_mismatch', 'state_mismatch')),
+                                       'amount_mismatch', 'state_mismatch', 'duplicate')),
     -- in: a deposit (paid in to PayTrace); out: a withdrawal (B2C).
     direction          TEXT        NOT NULL CHECK (direction IN ('in', 'out')),
     -- PayTrace's side (NULL when missing at PayTrace).
@@ -875,6 +875,11 @@ CREATE TABLE mpesa_reconciliation_items (
     mpesa_counterparty TEXT        CHECK (length(mpesa_counterparty) <= 20),
     -- M-Pesa's amount minus what PayTrace's ledger moved, in cents.
     delta              BIGINT      NOT NULL,
+    -- Which PayTrace record the item is about (migration 0038); NULL when missing at
+    -- PayTrace, and for items stored before it (deposits and withdrawals).
+    record             TEXT        CHECK (record IN ('deposit', 'withdrawal', 'merchant_payout',
+                                                     'order_payment', 'order_reversal',
+                                                     'bill_payment')),
     CHECK (paytrace_reference IS NOT NULL OR mpesa_receipt IS NOT NULL)
 );
 CREATE INDEX mpesa_reconciliation_items_report_idx ON mpesa_reconciliation_items (report_id, id);
@@ -927,7 +932,14 @@ CREATE TABLE merchants (
     request_hash    TEXT        NOT NULL,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- The language of its SMS (migration 0016): English unless onboarded otherwise.
-    language        TEXT        NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'sw'))
+    language        TEXT        NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'sw')),
+    -- A daily payout (migration 0038) pays what is available above payout_keep_cents,
+    -- its fee included, and only when that is at least payout_threshold_cents (0: any
+    -- amount M-Pesa pays). KES 10 bn at most.
+    payout_keep_cents      BIGINT NOT NULL DEFAULT 0
+                           CHECK (payout_keep_cents BETWEEN 0 AND 1000000000000),
+    payout_threshold_cents BIGINT NOT NULL DEFAULT 0
+                           CHECK (payout_threshold_cents BETWEEN 0 AND 1000000000000)
 );
 
 -- A merchant's API keys. The secret signs requests (HMAC-SHA256), so PayTrace needs it
@@ -1704,6 +1716,8 @@ CREATE TABLE bill_payments (
     CHECK ((status IN ('delivered', 'failed')) = (outcome_id IS NOT NULL))
 );
 CREATE INDEX bill_payments_user_idx ON bill_payments (user_id, id);
+-- A day's bills, read by M-Pesa reconciliation (migration 0038).
+CREATE INDEX bill_payments_created_idx ON bill_payments (created_at);
 CREATE INDEX bill_payments_check_idx ON bill_payments (check_after)
     WHERE status IN ('held', 'unknown') AND check_after IS NOT NULL;
 
@@ -1833,6 +1847,8 @@ CREATE INDEX mpesa_order_payments_due_idx ON mpesa_order_payments (next_check_at
     WHERE status IN ('confirming', 'returning');
 CREATE INDEX mpesa_order_payments_review_idx ON mpesa_order_payments (id)
     WHERE status = 'review';
+-- A day's paybill payments, read by M-Pesa reconciliation (migration 0038).
+CREATE INDEX mpesa_order_payments_received_idx ON mpesa_order_payments (received_at);
 
 -- A status query asks about a withdrawal or an order payment, never both.
 ALTER TABLE mpesa_status_queries

@@ -41,6 +41,8 @@ MERCHANT = {
     "balance": 0,
     "currency": "KES",
     "created_at": WHEN,
+    "payout_keep_cents": 0,
+    "payout_threshold_cents": 0,
 }
 
 
@@ -91,6 +93,14 @@ class MerchantPatch(BaseModel):
     fee_min_cents: StrictInt | None = None
     fee_max_cents: StrictInt | None = None
     language: StrictStr | None = Field(default=None, max_length=2)
+    payout_keep_cents: StrictInt | None = Field(
+        default=None, description="what a daily payout leaves in the account, cents (0: nothing)"
+    )
+    payout_threshold_cents: StrictInt | None = Field(
+        default=None,
+        description="no daily payout while the balance above the minimum to keep is less"
+        " than this, cents (0: none)",
+    )
 
 
 class MerchantOut(BaseModel):
@@ -111,6 +121,10 @@ class MerchantOut(BaseModel):
     currency: str = "KES"
     created_at: datetime
     language: str = Field(description="en | sw: the language of the merchant's SMS")
+    payout_keep_cents: int = Field(description="what a daily payout leaves, cents")
+    payout_threshold_cents: int = Field(
+        description="the least a daily payout is made for, above what it leaves; cents"
+    )
 
     @classmethod
     def of(cls, m: MerchantRow) -> Self:
@@ -129,6 +143,8 @@ class MerchantOut(BaseModel):
             balance=m.balance,
             created_at=m.created_at,
             language=m.language,
+            payout_keep_cents=m.payout_keep_cents,
+            payout_threshold_cents=m.payout_threshold_cents,
         )
 
 

@@ -186,7 +186,7 @@ async def revoke_merchant_key(
 
 @router.patch(
     "/merchants/{merchant_id}",
-    summary="Change a merchant's names, phones, payout schedule, fee or language",
+    summary="Change a merchant's names, phones, payouts, fee or language",
     responses=_errors(404),
 )
 async def update_merchant(
@@ -194,7 +194,9 @@ async def update_merchant(
 ) -> MerchantOut:
     """Only the fields sent change, each checked as at onboarding (the same 422 codes;
     `nothing_to_change` for an empty body). A fee given in part keeps the rest of the
-    current rule. The till never changes. Send `X-Audit-Reason`."""
+    current rule. `payout_keep_cents` and `payout_threshold_cents` (cents, 0 to
+    10^12; `invalid_payout_keep`, `invalid_payout_threshold`) shape the daily payout.
+    The till never changes. Send `X-Audit-Reason`."""
     runtime.audit.target("merchant", str(merchant_id))
     sent = body.model_dump(exclude_none=True)
     runtime.audit.detail["fields"] = sorted(sent)

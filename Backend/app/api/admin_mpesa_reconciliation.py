@@ -36,6 +36,7 @@ EXAMPLE_ITEM = {
     "mpesa_reference": "K7QX2M9PLA",
     "mpesa_counterparty": "254712345678",
     "delta": 50000,
+    "record": "withdrawal",
 }
 EXAMPLE = {
     "id": 31,
@@ -59,12 +60,14 @@ EXAMPLE = {
             "missing_at_paytrace": 0,
             "amount_mismatch": 0,
             "state_mismatch": 1,
+            "duplicate": 0,
         },
         "amounts": {
             "missing_at_mpesa": 0,
             "missing_at_paytrace": 0,
             "amount_mismatch": 0,
             "state_mismatch": 50000,
+            "duplicate": 0,
         },
     },
     "items": [EXAMPLE_ITEM],
@@ -72,9 +75,19 @@ EXAMPLE = {
 
 
 class MpesaDifferenceOut(BaseModel):
-    kind: Literal["missing_at_mpesa", "missing_at_paytrace", "amount_mismatch", "state_mismatch"]
-    direction: Literal["in", "out"] = Field(description="in: a deposit; out: a withdrawal")
-    paytrace_reference: str | None = Field(description="the deposit's or withdrawal's reference")
+    kind: Literal[
+        "missing_at_mpesa", "missing_at_paytrace", "amount_mismatch", "state_mismatch", "duplicate"
+    ]
+    direction: Literal["in", "out"] = Field(
+        description="in: paid in to PayTrace; out: paid out (B2C, B2B, a reversal)"
+    )
+    record: str | None = Field(
+        description="deposit, withdrawal, merchant_payout, order_payment, order_reversal,"
+        " bill_payment; null when missing at PayTrace (and for items stored before records)"
+    )
+    paytrace_reference: str | None = Field(
+        description="the record's reference (an order payment's and reversal's: M-Pesa's TransID)"
+    )
     paytrace_status: str | None
     paytrace_amount: int | None
     paytrace_at: datetime | None = Field(description="when PayTrace recorded it")
@@ -94,8 +107,8 @@ class MpesaDifferenceOut(BaseModel):
 class MpesaTotalsOut(BaseModel):
     mpesa_in: int = Field(description="the day's statement, paid in")
     mpesa_out: int = Field(description="the day's statement, withdrawn")
-    paytrace_in: int = Field(description="deposits PayTrace credited that belong to the day")
-    paytrace_out: int = Field(description="withdrawals PayTrace paid out that belong to the day")
+    paytrace_in: int = Field(description="what PayTrace's ledger took in that belongs to the day")
+    paytrace_out: int = Field(description="what PayTrace's ledger paid out that belongs to the day")
     difference_in: int = Field(description="mpesa_in - paytrace_in")
     difference_out: int = Field(description="mpesa_out - paytrace_out")
     counts: dict[str, int] = Field(description="differences of each kind")

@@ -37,6 +37,16 @@ def largest_payout(
     return best
 
 
+def daily_spendable(balance: int, *, keep: int, threshold: int) -> int | None:
+    """What a daily payout may take, its fee included: the balance above the minimum
+    to keep, never below zero; None when that is under the merchant's threshold (no
+    payout today). A threshold of 0 leaves it to the smallest payout M-Pesa makes."""
+    spendable = max(balance - keep, 0)
+    if spendable < threshold:
+        return None
+    return spendable
+
+
 def status_of(withdrawal_status: str, ended: bool) -> str:
     """pending | paid | failed, from the withdrawal's status (held, submitted,
     completed, released, review) and whether its hold was ended in the ledger. A

@@ -21,6 +21,8 @@ LANGUAGES = ("en", "sw")  # of a merchant's SMS
 STATUSES = ("active", "suspended")
 BPS_PER_UNIT = 10_000  # basis points in 100 %
 MAX_FEE_CENTS = 100_000_000_00  # KES 100 M: far above any fee, far below BIGINT
+# A daily payout's minimum to keep and threshold: cents, 0 up to KES 10 bn.
+MAX_PAYOUT_FLOOR_CENTS = 10_000_000_000_00
 MAX_LIVE_KEYS = 2  # one in use, one being rotated in
 KEY_ID_PREFIX = "mk_live_"
 

@@ -1,5 +1,6 @@
-"""M-Pesa reconciliation, pure: PayTrace's deposits and withdrawals against M-Pesa's
-account statement, for one day in East Africa Time.
+"""M-Pesa reconciliation, pure: what PayTrace moved through M-Pesa (deposits,
+withdrawals, merchant payouts, paybill and STK payments of pay orders, their reversals,
+B2B bills) against M-Pesa's account statement, for one day in East Africa Time.
 
 Which day a thing belongs to decides where a difference is reported, and each
 difference must be reported once, in one day's report, even when a deposit is paid at
@@ -17,7 +18,9 @@ yesterday's business, not a "missing at M-Pesa" today.
 Keys, strongest first: M-Pesa's receipt (MpesaReceiptNumber, B2C TransactionID), then
 the request's id at M-Pesa (CheckoutRequestID, B2C ConversationID), then PayTrace's
 own reference, which PayTrace sends as the STK AccountReference and the B2C Occasion.
-An entry is matched at most once. Amounts are integer cents throughout.
+An entry is matched at most once. A receipt the statement lists twice, or an entry a
+second PayTrace record claims by the same key, is a duplicate. Amounts are integer
+cents throughout.
 """
 
 from __future__ import annotations
@@ -29,13 +32,24 @@ from typing import Literal
 
 EAT = timezone(timedelta(hours=3), "EAT")
 
-Direction = Literal["in", "out"]  # in: a deposit (paid in); out: a withdrawal (B2C)
+Direction = Literal["in", "out"]  # in: paid in to PayTrace; out: paid out (B2C, B2B, reversal)
 
 MISSING_AT_MPESA = "missing_at_mpesa"  # PayTrace moved money; M-Pesa has no entry
 MISSING_AT_PAYTRACE = "missing_at_paytrace"  # M-Pesa has an entry PayTrace knows nothing of
 AMOUNT_MISMATCH = "amount_mismatch"  # both moved money, not the same amount
 STATE_MISMATCH = "state_mismatch"  # M-Pesa paid; PayTrace's ledger did not move it
-KINDS = (MISSING_AT_MPESA, MISSING_AT_PAYTRACE, AMOUNT_MISMATCH, STATE_MISMATCH)
+DUPLICATE = "duplicate"  # M-Pesa lists a receipt twice, or two records claim one entry
+KINDS = (MISSING_AT_MPESA, MISSING_AT_PAYTRACE, AMOUNT_MISMATCH, STATE_MISMATCH, DUPLICATE)
+
+# What a movement is, on PayTrace's side (mpesa_reconciliation_items.record).
+RECORDS = (
+    "deposit",  # mpesa_deposits: an STK push to a user's wallet (in)
+    "withdrawal",  # mpesa_withdrawals from a user's wallet (out, B2C)
+    "merchant_payout",  # mpesa_withdrawals from a merchant's account (out, B2C)
+    "order_payment",  # mpesa_order_payments: a pay order paid by Paybill or STK (in)
+    "order_reversal",  # the reversal of an order payment PayTrace owed back (out)
+    "bill_payment",  # bill_payments on the Daraja B2B rail (out)
+)
 
 # The PayTrace states in which the ledger moved the money with M-Pesa: a credited
 # deposit, a paid-out withdrawal. Any other state (failed, released, open, in review)
@@ -71,19 +85,23 @@ class StatementEntry:
 
 @dataclass(frozen=True)
 class Movement:
-    """One PayTrace deposit or withdrawal, as PayTrace recorded it."""
+    """One PayTrace movement through M-Pesa, as PayTrace recorded it."""
 
     direction: Direction
-    reference: str  # PayTrace's deposit or withdrawal reference
-    status: str  # the deposit's or withdrawal's status
-    amount: int  # cents (a withdrawal's amount, its fee excluded: M-Pesa pays the amount)
+    reference: str  # PayTrace's reference (an order payment's: M-Pesa's TransID)
+    status: str  # the record's own status
+    amount: int  # cents (a payout's amount, its fee excluded: M-Pesa pays the amount)
     created_at: datetime  # aware
     receipt: str | None = None
     conversation_id: str | None = None  # CheckoutRequestID / B2C ConversationID
+    record: str = "deposit"  # one of RECORDS
+    # Whether the ledger moved it, for records whose status alone does not say (an
+    # order payment is booked when paid and when owed back); None: status == MOVED.
+    booked: bool | None = None
 
     @property
     def moved(self) -> bool:
-        return self.status == MOVED
+        return self.status == MOVED if self.booked is None else self.booked
 
 
 @dataclass(frozen=True)
@@ -95,7 +113,10 @@ class Difference:
 
     @property
     def delta(self) -> int:
-        """M-Pesa's amount minus the amount PayTrace's ledger moved, in cents."""
+        """M-Pesa's amount minus the amount PayTrace's ledger moved, in cents. A duplicate
+        counts only its extra side: the entry it repeats, or the record it books again."""
+        if self.kind == DUPLICATE and self.movement is not None:
+            return -(self.movement.amount if self.movement.moved else 0)
         mpesa = self.entry.amount if self.entry else 0
         paytrace = self.movement.amount if self.movement and self.movement.moved else 0
         return mpesa - paytrace
@@ -148,11 +169,16 @@ class Comparison:
 
 
 class _Index:
-    """The entries of one direction, by each key, each entry taken at most once."""
+    """The entries of one direction, by each key, each entry taken at most once. An
+    entry whose receipt an earlier one has is a repeat: never matched, reported."""
 
     def __init__(self, entries: list[StatementEntry]) -> None:
         self._by: list[dict[str, StatementEntry]] = [{}, {}, {}]
+        self.repeats: set[int] = set()
         for entry in entries:
+            if entry.receipt in self._by[0]:
+                self.repeats.add(id(entry))
+                continue
             for keys, value in zip(
                 self._by, (entry.receipt, entry.conversation_id, entry.reference), strict=True
             ):
@@ -160,14 +186,21 @@ class _Index:
                     keys.setdefault(value, entry)
         self.taken: set[int] = set()
 
-    def take(self, movement: Movement) -> StatementEntry | None:
+    def take(self, movement: Movement) -> tuple[StatementEntry | None, bool]:
+        """The entry the movement matches, and whether another movement took it already
+        by M-Pesa's own keys (receipt, conversation id): a duplicate claim."""
         wanted = (movement.receipt, movement.conversation_id, movement.reference)
-        for keys, value in zip(self._by, wanted, strict=True):
+        claimed: StatementEntry | None = None
+        for position, (keys, value) in enumerate(zip(self._by, wanted, strict=True)):
             entry = keys.get(value) if value else None
-            if entry is not None and id(entry) not in self.taken:
+            if entry is None:
+                continue
+            if id(entry) not in self.taken:
                 self.taken.add(id(entry))
-                return entry
-        return None
+                return entry, False
+            if position < 2 and claimed is None:
+                claimed = entry
+        return claimed, claimed is not None
 
 
 def compare(
@@ -190,7 +223,7 @@ def compare(
             else:
                 totals.mpesa_out += entry.amount
     for movement in sorted(movements, key=lambda m: (m.created_at, m.reference)):
-        entry = indexes[movement.direction].take(movement)
+        entry, again = indexes[movement.direction].take(movement)
         in_day = eat_day(entry.completed_at if entry else movement.created_at) == day
         if not in_day:
             continue  # another day's report has it
@@ -199,14 +232,21 @@ def compare(
                 totals.paytrace_in += movement.amount
             else:
                 totals.paytrace_out += movement.amount
+        if again:
+            differences.append(Difference(DUPLICATE, movement.direction, movement, entry))
+            continue
         kind = _kind(movement, entry)
         if kind is None:
             matched += entry is not None
             continue
         differences.append(Difference(kind, movement.direction, movement, entry))
     for entry in entries:
-        taken = id(entry) in indexes[entry.direction].taken
-        if not taken and eat_day(entry.completed_at) == day:
+        index = indexes[entry.direction]
+        if eat_day(entry.completed_at) != day:
+            continue
+        if id(entry) in index.repeats:
+            differences.append(Difference(DUPLICATE, entry.direction, None, entry))
+        elif id(entry) not in index.taken:
             differences.append(Difference(MISSING_AT_PAYTRACE, entry.direction, None, entry))
     for difference in differences:
         totals.counts[difference.kind] += 1

@@ -212,6 +212,9 @@ class Changes:
     fee_min_cents: int | None = None
     fee_max_cents: int | None = None
     language: str | None = None
+    # A daily payout's minimum to keep and threshold, cents (0: none).
+    payout_keep_cents: int | None = None
+    payout_threshold_cents: int | None = None
 
     @property
     def empty(self) -> bool:
@@ -231,16 +234,28 @@ def _as_application(merchant: MerchantRow) -> Application:
     )
 
 
+def _payout_floor(value: int, field: str, code: str) -> None:
+    if not 0 <= value <= rules.MAX_PAYOUT_FLOOR_CENTS:
+        raise refused(code, f"{field}: cents, 0 to {rules.MAX_PAYOUT_FLOOR_CENTS}")
+
+
 def update(uow: UnitOfWork, merchant_id: int, changes: Changes) -> MerchantRow:
     """Apply an operator's changes, checked by the onboarding rules; commits.
 
     The stored onboarding fingerprint follows the merchant as it now is, so the original
-    onboarding request, replayed after an edit, is `till_taken`. Raises NotFound,
-    ValidationFailed ('nothing_to_change' and the onboarding codes).
+    onboarding request, replayed after an edit, is `till_taken`. The daily payouts'
+    minimum to keep and threshold are not part of onboarding (nor of its fingerprint).
+    Raises NotFound, ValidationFailed ('nothing_to_change', 'invalid_payout_keep',
+    'invalid_payout_threshold' and the onboarding codes).
     """
     if changes.empty:
         raise refused("nothing_to_change", "send at least one field to change")
     given = {name: getattr(changes, name) for name in changes.__slots__}
+    keep, threshold = given.pop("payout_keep_cents"), given.pop("payout_threshold_cents")
+    if keep is not None:
+        _payout_floor(keep, "payout_keep_cents", "invalid_payout_keep")
+    if threshold is not None:
+        _payout_floor(threshold, "payout_threshold_cents", "invalid_payout_threshold")
     with uow:
         merchant = uow.merchants.get(merchant_id, for_update=True)
         if merchant is None:
@@ -252,25 +267,40 @@ def update(uow: UnitOfWork, merchant_id: int, changes: Changes) -> MerchantRow:
             wanted.pop("fee_max_cents", merchant.fee_max_cents),
         )
         a = checked(replace(_as_application(merchant), fee=fee, **wanted))
-        if a == checked(_as_application(merchant)):
-            return merchant  # nothing differs: nothing written
-        uow.merchants.update(
-            merchant_id,
-            legal_name=a.legal_name,
-            display_name=a.display_name,
-            contact_phone=a.contact_phone,
-            payout_phone=a.payout_phone,
-            payout_schedule=a.payout_schedule,
-            fee_bps=a.fee.bps,
-            fee_min_cents=a.fee.min_cents,
-            fee_max_cents=a.fee.max_cents,
-            language=a.language,
-            request_hash=_fingerprint(a),
+        floor = (
+            merchant.payout_keep_cents if keep is None else keep,
+            merchant.payout_threshold_cents if threshold is None else threshold,
         )
+        same_floor = floor == (merchant.payout_keep_cents, merchant.payout_threshold_cents)
+        same = a == checked(_as_application(merchant))
+        if same and same_floor:
+            return merchant  # nothing differs: nothing written
+        if not same_floor:
+            uow.merchants.set_payout_floor(
+                merchant_id, keep_cents=floor[0], threshold_cents=floor[1]
+            )
+        if not same:
+            _write(uow, merchant_id, a)
         updated = uow.merchants.get(merchant_id)
         uow.commit()
     assert updated is not None  # read in the transaction that wrote it
     return updated
+
+
+def _write(uow: UnitOfWork, merchant_id: int, a: Application) -> None:
+    uow.merchants.update(
+        merchant_id,
+        legal_name=a.legal_name,
+        display_name=a.display_name,
+        contact_phone=a.contact_phone,
+        payout_phone=a.payout_phone,
+        payout_schedule=a.payout_schedule,
+        fee_bps=a.fee.bps,
+        fee_min_cents=a.fee.min_cents,
+        fee_max_cents=a.fee.max_cents,
+        language=a.language,
+        request_hash=_fingerprint(a),
+    )
 
 
 def set_status(uow: UnitOfWork, merchant_id: int, status: str) -> tuple[MerchantRow, bool]:

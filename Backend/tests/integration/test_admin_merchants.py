@@ -291,6 +291,39 @@ def test_an_edit_changes_only_the_fields_sent_each_checked_as_at_onboarding(admi
     assert admin.get(path).json()["fee_bps"] == 120
 
 
+def test_a_daily_payouts_minimum_and_threshold_are_set_checked_and_shown_to_the_merchant(
+    admin, clean_database, live_server, live_settings
+):
+    keyed = keyed_merchant(clean_database, live_settings)
+    path = f"/merchants/{keyed.merchant_id}"
+    assert admin.get(path).json()["payout_keep_cents"] == 0  # by default, nothing kept
+    edited = admin.patch(path, json={"payout_keep_cents": 50_000})
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["payout_keep_cents"], edited.json()["payout_threshold_cents"]) == (
+        50_000,
+        0,
+    )
+    both = admin.patch(path, json={"payout_threshold_cents": 100_000, "fee_bps": 70}).json()
+    assert (both["payout_keep_cents"], both["payout_threshold_cents"], both["fee_bps"]) == (
+        50_000,
+        100_000,
+        70,
+    )
+    assert_error(admin.patch(path, json={"payout_keep_cents": -1}), 422, "invalid_payout_keep")
+    assert_error(
+        admin.patch(path, json={"payout_threshold_cents": 10**12 + 1}),
+        422,
+        "invalid_payout_threshold",
+    )
+    assert_error(admin.patch(path, json={"payout_keep_cents": "500"}), 422, "validation_failed")
+    with httpx.Client(base_url=live_server.url, timeout=10) as http:
+        shown = me(http, keyed).json()
+    assert (shown["payout_keep_cents"], shown["payout_threshold_cents"]) == (50_000, 100_000)
+    # Clearing the threshold is 0; the minimum stays as it was.
+    cleared = admin.patch(path, json={"payout_threshold_cents": 0}).json()
+    assert (cleared["payout_keep_cents"], cleared["payout_threshold_cents"]) == (50_000, 0)
+
+
 def test_after_an_edit_the_original_onboarding_no_longer_replays(admin, clean_database):
     merchant = onboard(admin)
     admin.patch(f"/merchants/{merchant['id']}", json={"display_name": "DUKA LA MAMA"})

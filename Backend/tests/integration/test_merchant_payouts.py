@@ -250,6 +250,63 @@ def test_the_daily_run_pays_each_daily_merchant_once_a_day_however_often_it_runs
     assert check_ledger(rig.database).sound
 
 
+def daily_payouts(rig) -> list[tuple[int, int]]:
+    """(amount, fee) of each daily payout made."""
+    return rows(
+        rig.database,
+        "SELECT w.amount, w.fee FROM merchant_payouts p"
+        " JOIN mpesa_withdrawals w ON w.id = p.withdrawal_id WHERE p.origin = 'daily'",
+    )
+
+
+def test_a_daily_payout_leaves_the_minimum_to_keep_in_the_account(rig):
+    keep = 1_000 * KES
+    merchants.update(
+        UnitOfWork(rig.database),
+        rig.shop.merchant_id,
+        merchants.Changes(payout_keep_cents=keep),
+    )
+    job = DailyPayoutJob(rig.database, result_wait_s=rig.settings.mpesa_result_wait_s)
+
+    assert job.run_once() == 1
+    assert job.run_once() == 0  # still one a day
+
+    [(amount, fee)] = daily_payouts(rig)
+    # All above the minimum went (the largest whole-shilling amount whose fee fits).
+    assert amount + fee <= HELD - keep
+    assert HELD - keep - (amount + fee) < KES
+    assert balance(rig) >= keep
+    [payout] = get(rig, rig.shop, PATH).json()["payouts"]
+    ended(rig, payout["id"], "paid")
+    assert balance(rig) == HELD - amount - fee
+    assert check_ledger(rig.database).sound
+
+
+def test_no_daily_payout_below_the_threshold_nor_when_the_minimum_takes_it_all(rig):
+    job = DailyPayoutJob(rig.database, result_wait_s=rig.settings.mpesa_result_wait_s)
+    spare = 500 * KES  # the threshold is this above what is available over the minimum
+
+    def configure(keep: int, threshold: int) -> None:
+        merchants.update(
+            UnitOfWork(rig.database),
+            rig.shop.merchant_id,
+            merchants.Changes(payout_keep_cents=keep, payout_threshold_cents=threshold),
+        )
+
+    configure(1_000 * KES, HELD - 1_000 * KES + spare)
+    assert job.run_once() == 0
+    configure(HELD + 1, 0)  # keeping more than the account holds: never below zero
+    assert job.run_once() == 0
+    assert (daily_payouts(rig), balance(rig)) == ([], HELD)
+
+    # At the threshold exactly, the payout is made.
+    configure(1_000 * KES, HELD - 1_000 * KES)
+    assert job.run_once() == 1
+    [(amount, fee)] = daily_payouts(rig)
+    assert amount + fee <= HELD - 1_000 * KES
+    assert check_ledger(rig.database).sound
+
+
 def test_an_operator_pays_a_merchant_out(rig):
     token = rig.settings.admin_token.get_secret_value()
     path = f"/api/v1/admin/merchants/{rig.shop.merchant_id}/payouts"

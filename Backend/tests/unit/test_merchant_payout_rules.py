@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.merchant_payouts import is_public_id, largest_payout, status_of
+from app.domain.merchant_payouts import daily_spendable, is_public_id, largest_payout, status_of
 
 KES = 100
 # The seeded 'withdrawal' bands (migration 0008): (min, max, fee), cents, inclusive.
@@ -67,3 +67,16 @@ def test_public_ids():
     assert not is_public_id("re_" + "0a" * 12)
     assert not is_public_id("po_" + "0A" * 12)
     assert not is_public_id("po_123")
+
+
+def test_a_daily_payout_takes_only_what_is_above_the_minimum_to_keep():
+    assert daily_spendable(10_000, keep=0, threshold=0) == 10_000
+    assert daily_spendable(10_000, keep=4_000, threshold=0) == 6_000
+    # Never below zero, whatever the minimum.
+    assert daily_spendable(10_000, keep=12_000, threshold=0) == 0
+
+
+def test_no_daily_payout_while_what_is_above_the_minimum_is_under_the_threshold():
+    assert daily_spendable(10_000, keep=4_000, threshold=6_001) is None
+    assert daily_spendable(10_000, keep=4_000, threshold=6_000) == 6_000
+    assert daily_spendable(0, keep=0, threshold=1) is None

@@ -45,6 +45,11 @@ def test_schedules_statuses_and_basis_points_are_the_schemas():
     assert quoted(found(r"language IN \(([^)]*)\)")[0]) == rules.LANGUAGES
 
 
+def test_the_daily_payouts_minimum_and_threshold_bounds_are_the_schemas():
+    for column in ("payout_keep_cents", "payout_threshold_cents"):
+        assert found(rf"{column} BETWEEN 0 AND (\d+)") == (str(rules.MAX_PAYOUT_FLOOR_CENTS),)
+
+
 def test_key_ids_and_the_live_key_cap_are_the_schemas():
     assert found(r"key_id ~ '\^(\w+?)\[") == (rules.KEY_ID_PREFIX,)
     assert found(r"AND revoked_at IS NULL\) >= (\d+) THEN") == (str(rules.MAX_LIVE_KEYS),)

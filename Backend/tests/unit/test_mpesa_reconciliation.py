@@ -10,6 +10,7 @@ import pytest
 
 from app.domain.mpesa_reconciliation import (
     AMOUNT_MISMATCH,
+    DUPLICATE,
     EAT,
     KINDS,
     MISSING_AT_MPESA,
@@ -185,7 +186,12 @@ def test_an_entry_is_matched_once_and_a_deposit_never_matches_a_withdrawal_s_ent
     comparison = compare(DAY, movements, entries)
 
     assert comparison.matched == 1
-    assert kinds(comparison) == [(MISSING_AT_MPESA, "DEP2", None), (MISSING_AT_MPESA, "WDR1", None)]
+    # The second claim on one receipt is a duplicate (PayTrace booked it twice).
+    assert kinds(comparison) == [
+        (DUPLICATE, "DEP2", "UKT0000AA1"),
+        (MISSING_AT_MPESA, "WDR1", None),
+    ]
+    assert comparison.totals.difference_in == -100 * KES
 
 
 # ---- day boundaries, East Africa Time ------------------------------------------------------
@@ -259,6 +265,7 @@ def test_each_direction_s_difference_is_the_sum_of_its_differences_deltas():
         MISSING_AT_PAYTRACE: 2,
         AMOUNT_MISMATCH: 1,
         STATE_MISMATCH: 1,
+        DUPLICATE: 0,
     }
     for direction, difference in (("in", totals.difference_in), ("out", totals.difference_out)):
         deltas = [d.delta for d in comparison.differences if d.direction == direction]
@@ -268,6 +275,49 @@ def test_each_direction_s_difference_is_the_sum_of_its_differences_deltas():
         (80 - 600) * KES,
     )
     assert (totals.mpesa_in, totals.paytrace_in) == (1_020 * KES, 700 * KES)
+
+
+def test_a_receipt_m_pesa_lists_twice_is_a_duplicate_and_counts_once_more():
+    movements = [withdrawal("BILL1", 300 * KES, at(8), receipt="R1", record="bill_payment")]
+    entries = [paid_out("R1", 300 * KES, at(9)), paid_out("R1", 300 * KES, at(10))]
+
+    comparison = compare(DAY, movements, entries)
+
+    assert comparison.matched == 1
+    assert kinds(comparison) == [(DUPLICATE, None, "R1")]
+    assert comparison.totals.difference_out == comparison.differences[0].delta == 300 * KES
+
+
+def test_two_records_claiming_one_m_pesa_transaction_are_a_duplicate():
+    order = Movement("in", "R1", "paid", 250 * KES, at(8), receipt="R1", record="order_payment",
+                     booked=True)  # fmt: skip
+    movements = [deposit("DEP1", 250 * KES, at(7), receipt="R1"), order]
+
+    comparison = compare(DAY, movements, [paid_in("R1", 250 * KES, at(9))])
+
+    assert kinds(comparison) == [(DUPLICATE, "R1", "R1")]
+    assert comparison.totals.difference_in == comparison.differences[0].delta == -250 * KES
+
+
+def test_an_owed_back_payment_is_booked_and_its_reversal_matched_by_conversation_id():
+    payment = Movement("in", "R1", "returned", 250 * KES, at(8), receipt="R1",
+                       record="order_payment", booked=True)  # fmt: skip
+    reversal = Movement("out", "R1", "returned", 250 * KES, at(8, 5), conversation_id="AG_1",
+                        record="order_reversal", booked=True)  # fmt: skip
+    still_open = Movement("out", "R2", "returning", 90 * KES, at(8, 6), conversation_id="AG_2",
+                          record="order_reversal", booked=False)  # fmt: skip
+    entries = [
+        paid_in("R1", 250 * KES, at(8)),
+        paid_out("RV1", 250 * KES, at(8, 5), conversation_id="AG_1"),
+    ]
+
+    comparison = compare(DAY, [payment, reversal, still_open], entries)
+
+    assert comparison.sound and comparison.matched == 2
+    reversed_anyway = [*entries, paid_out("RV2", 90 * KES, at(8, 7), conversation_id="AG_2")]
+    assert kinds(compare(DAY, [payment, reversal, still_open], reversed_anyway)) == [
+        (STATE_MISMATCH, "R2", "RV2")
+    ]
 
 
 def test_naive_times_are_refused():

@@ -37,6 +37,8 @@ EXAMPLE = {
     "contact_phone": "+254712345678",
     "payout_phone": "+254712345678",
     "payout_schedule": "daily",
+    "payout_keep_cents": 50000,
+    "payout_threshold_cents": 100000,
     "fee": {"bps": 50, "min_cents": 0, "max_cents": 20000},
     "status": "active",
     "balance": 0,
@@ -61,6 +63,11 @@ class MerchantMeOut(BaseModel):
     contact_phone: str
     payout_phone: str
     payout_schedule: str = Field(description="on_request | daily")
+    payout_keep_cents: int = Field(description="what a daily payout leaves in the account, cents")
+    payout_threshold_cents: int = Field(
+        description="no daily payout while the balance above payout_keep_cents is less than"
+        " this, cents (0: none)"
+    )
     fee: FeeOut
     status: str
     balance: int = Field(description="the merchant account's balance, cents")
@@ -77,6 +84,8 @@ class MerchantMeOut(BaseModel):
             contact_phone=m.contact_phone,
             payout_phone=m.payout_phone,
             payout_schedule=m.payout_schedule,
+            payout_keep_cents=m.payout_keep_cents,
+            payout_threshold_cents=m.payout_threshold_cents,
             fee=FeeOut(bps=m.fee_bps, min_cents=m.fee_min_cents, max_cents=m.fee_max_cents),
             status=m.status,
             balance=m.balance,

@@ -85,15 +85,18 @@ class MerchantPayoutRepository:
             return [PayoutRow(*row) for row in cur.fetchall()]
 
     def daily_due(self, day: date, *, minimum: int, after_id: int, limit: int) -> list[int]:
-        """Active merchants paid out daily whose account holds at least minimum cents and
-        that have no payout for this day yet, by id above after_id."""
+        """Active merchants paid out daily whose account holds at least minimum cents
+        above the minimum they keep (and at least their threshold above it) and that
+        have no payout for this day yet, by id above after_id."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 SELECT m.id FROM merchants m
                 JOIN ledger_accounts a ON a.id = m.account_id
                 WHERE m.payout_schedule = 'daily' AND m.status = 'active'
-                  AND a.balance >= %(minimum)s AND m.id > %(after)s
+                  AND a.balance - m.payout_keep_cents
+                      >= greatest(%(minimum)s, m.payout_threshold_cents)
+                  AND m.id > %(after)s
                   AND NOT EXISTS (SELECT 1 FROM merchant_payouts p
                                   WHERE p.merchant_id = m.id AND p.payout_day = %(day)s)
                 ORDER BY m.id

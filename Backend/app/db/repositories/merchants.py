@@ -34,7 +34,8 @@ class TooManyLiveKeys(Exception):
 
 _COLUMNS = """m.id, m.legal_name, m.display_name, m.till_number, m.contact_phone,
     m.payout_phone, m.payout_schedule, m.fee_bps, m.fee_min_cents, m.fee_max_cents,
-    m.status, m.account_id, a.balance, m.created_at, m.language"""
+    m.status, m.account_id, a.balance, m.created_at, m.language, m.payout_keep_cents,
+    m.payout_threshold_cents"""
 _FROM = "FROM merchants m JOIN ledger_accounts a ON a.id = m.account_id"
 
 # The account and the merchant in one statement: neither exists without the other.
@@ -144,6 +145,18 @@ class MerchantRepository:
                     "language": language,
                     "hash": request_hash,
                 },
+            )
+
+    def set_payout_floor(self, merchant_id: int, *, keep_cents: int, threshold_cents: int) -> None:
+        """What a daily payout leaves in the account, and the least it is made for."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE merchants
+                SET payout_keep_cents = %(keep)s, payout_threshold_cents = %(threshold)s
+                WHERE id = %(id)s
+                """,
+                {"id": merchant_id, "keep": keep_cents, "threshold": threshold_cents},
             )
 
     def set_status(self, merchant_id: int, status: str) -> None:

@@ -1,5 +1,7 @@
-"""M-Pesa reconciliation: PayTrace's deposits and withdrawals of a period, and the
-stored reports (migration 0013), each day's versions append-only."""
+"""M-Pesa reconciliation: what PayTrace moved through M-Pesa in a period (deposits,
+withdrawals and merchant payouts, pay orders' paybill and STK payments and their
+reversals, B2B bills), and the stored reports (migrations 0013, 0038), each day's
+versions append-only."""
 
 from __future__ import annotations
 
@@ -18,27 +20,56 @@ _REPORT = (
 )
 
 
+# (direction, reference, status, amount, created_at, receipt, conversation_id, record,
+# booked): app.domain.mpesa_reconciliation.Movement's fields. booked NULL: the status
+# says (completed).
+_MOVEMENTS = """
+    SELECT 'in', reference, status, amount, created_at, receipt, checkout_request_id,
+           'deposit', NULL::boolean
+    FROM mpesa_deposits
+    WHERE created_at >= %(start)s AND created_at < %(end)s
+    UNION ALL
+    SELECT 'out', reference, status, amount, created_at, receipt, conversation_id,
+           CASE WHEN merchant_id IS NULL THEN 'withdrawal' ELSE 'merchant_payout' END,
+           NULL::boolean
+    FROM mpesa_withdrawals
+    WHERE created_at >= %(start)s AND created_at < %(end)s
+    UNION ALL
+    -- A push settled by STK query may carry its CheckoutRequestID as trans_id.
+    SELECT 'in', trans_id, status, amount, received_at, trans_id,
+           CASE WHEN source = 'stk' THEN trans_id END, 'order_payment',
+           transaction_id IS NOT NULL OR owed_transaction_id IS NOT NULL
+    FROM mpesa_order_payments
+    WHERE received_at >= %(start)s AND received_at < %(end)s
+    UNION ALL
+    SELECT 'out', p.trans_id, p.status, p.amount,
+           coalesce(returned.created_at, p.settled_at, p.received_at), NULL,
+           p.reversal_conversation_id, 'order_reversal', p.status = 'returned'
+    FROM mpesa_order_payments p
+    LEFT JOIN journal_transactions returned ON returned.id = p.returned_transaction_id
+    WHERE p.owed_transaction_id IS NOT NULL
+      AND p.received_at >= %(start)s AND p.received_at < %(end)s
+    UNION ALL
+    SELECT 'out', b.reference, b.status, b.amount, b.created_at, b.receipt, NULL,
+           'bill_payment', b.status = 'delivered'
+    FROM bill_payments b
+    JOIN billers r ON r.id = b.biller_id AND r.rail = 'daraja_b2b'
+    WHERE b.created_at >= %(start)s AND b.created_at < %(end)s
+"""
+
+
 class MpesaReconciliationRepository:
     def __init__(self, conn: psycopg2.extensions.connection) -> None:
         self._conn = conn
 
     def movements(self, start: datetime, end: datetime) -> list[Movement]:
-        """Every deposit and withdrawal PayTrace recorded in [start, end), any status.
-        A withdrawal's amount is what M-Pesa pays (its fee stays with PayTrace)."""
+        """Everything PayTrace recorded moving through M-Pesa in [start, end), any
+        status. A payout's or bill's amount is what M-Pesa pays (the fee stays with
+        PayTrace). An order payment is booked when paid and when owed back; the
+        reversal of one owed back (asked, done or refused) is read with the payment,
+        by when M-Pesa's payment arrived, and dated when the ledger returned it."""
         with self._conn.cursor() as cur:
-            cur.execute(
-                """
-                SELECT 'in', reference, status, amount, created_at, receipt,
-                       checkout_request_id
-                FROM mpesa_deposits
-                WHERE created_at >= %(start)s AND created_at < %(end)s
-                UNION ALL
-                SELECT 'out', reference, status, amount, created_at, receipt, conversation_id
-                FROM mpesa_withdrawals
-                WHERE created_at >= %(start)s AND created_at < %(end)s
-                """,
-                {"start": start, "end": end},
-            )
+            cur.execute(_MOVEMENTS, {"start": start, "end": end})
             return [Movement(*row) for row in cur.fetchall()]
 
     def add_report(
@@ -86,10 +117,10 @@ class MpesaReconciliationRepository:
                     INSERT INTO mpesa_reconciliation_items
                         (report_id, kind, direction, paytrace_reference, paytrace_status,
                          paytrace_amount, paytrace_at, mpesa_receipt, mpesa_amount, mpesa_at,
-                         mpesa_reference, mpesa_counterparty, delta)
+                         mpesa_reference, mpesa_counterparty, delta, record)
                     VALUES (%(report)s, %(kind)s, %(direction)s, %(p_ref)s, %(p_status)s,
                             %(p_amount)s, %(p_at)s, %(receipt)s, %(m_amount)s, %(m_at)s,
-                            %(m_ref)s, %(party)s, %(delta)s)
+                            %(m_ref)s, %(party)s, %(delta)s, %(record)s)
                     """,
                     [_item_params(report_id, difference) for difference in differences],
                 )
@@ -114,7 +145,7 @@ class MpesaReconciliationRepository:
                 """
                 SELECT id, kind, direction, paytrace_reference, paytrace_status,
                        paytrace_amount, paytrace_at, mpesa_receipt, mpesa_amount, mpesa_at,
-                       mpesa_reference, mpesa_counterparty, delta
+                       mpesa_reference, mpesa_counterparty, delta, record
                 FROM mpesa_reconciliation_items WHERE report_id = %(report)s
                 ORDER BY id LIMIT %(limit)s
                 """,
@@ -139,4 +170,5 @@ def _item_params(report_id: int, difference: Difference) -> dict:
         "m_ref": entry.reference[:100] if entry else None,
         "party": entry.counterparty[:20] if entry else None,
         "delta": difference.delta,
+        "record": movement.record if movement else None,
     }

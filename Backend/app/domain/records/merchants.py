@@ -27,6 +27,10 @@ class MerchantRow:
     balance: int  # cents: the merchant account's balance, read from the ledger
     created_at: datetime
     language: str = "en"  # of its SMS: en | sw
+    # Daily payouts (migration 0038): what stays in the account, and the least a daily
+    # payout is made for (0: any amount M-Pesa pays). Cents.
+    payout_keep_cents: int = 0
+    payout_threshold_cents: int = 0
 
     @property
     def fee(self) -> FeeRule:

@@ -42,6 +42,7 @@ class StoredItem:
     mpesa_reference: str | None
     mpesa_counterparty: str | None
     delta: int
+    record: str | None = None  # deposit, withdrawal, ... (RECORDS); None: missing at PayTrace
 
 
 @dataclass(frozen=True)

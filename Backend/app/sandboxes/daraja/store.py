@@ -425,6 +425,32 @@ class Store:
         )
         return [StkRecord(**dict(r)) for r in pushes], [B2CRecord(**dict(r)) for r in payments]
 
+    def rail_completed_between(
+        self, start: float, end: float
+    ) -> tuple[list[C2BRecord], list[B2BRecord], list[ReversalRecord]]:
+        """The paybill payments completed, the B2B payments made and the reversals done
+        in [start, end): the rest of a statement."""
+        c2b = self._all(
+            "SELECT * FROM c2b_payments WHERE status = 'completed' AND settled_at >= ?"
+            " AND settled_at < ? ORDER BY settled_at",
+            (start, end),
+        )
+        b2b = self._all(
+            "SELECT * FROM b2b_payments WHERE result_code = 0 AND settles_at >= ?"
+            " AND settles_at < ? ORDER BY settles_at",
+            (start, end),
+        )
+        reversals = self._all(
+            "SELECT * FROM reversals WHERE result_code = '0' AND settles_at >= ?"
+            " AND settles_at < ? ORDER BY settles_at",
+            (start, end),
+        )
+        return (
+            [C2BRecord(**dict(r)) for r in c2b],
+            [B2BRecord(**dict(r)) for r in b2b],
+            [ReversalRecord(**dict(r)) for r in reversals],
+        )
+
     # Scenario rules
     def rules(self) -> list[Rule]:
         return [Rule(**dict(row)) for row in self._all("SELECT * FROM rules ORDER BY id")]

@@ -107,9 +107,10 @@ def request_payout(
 def pay_daily(
     uow: UnitOfWork, merchant_id: int, *, day: date, result_wait_s: float, now: datetime
 ) -> PayoutRow | None:
-    """The merchant's daily payout for `day`: all available, once; commits. None when
-    there is nothing to pay out or the day's payout exists (made now by another worker
-    too). Raises ValidationFailed ('not_an_mpesa_number'), NotFound."""
+    """The merchant's daily payout for `day`: all available above its minimum to keep,
+    once; commits. None when there is nothing to pay out, less than its threshold, or
+    the day's payout exists (made now by another worker too). Raises ValidationFailed
+    ('not_an_mpesa_number'), NotFound."""
 
     def once() -> PayoutRow | None:
         with uow:
@@ -204,9 +205,20 @@ def _pay_out(
         if current is None or current.status != "active":
             return None
     b2c.payable(merchant.payout_phone)
+    available = account.balance
+    if origin == "daily":
+        # The merchant's minimum to keep stays; below its threshold, no payout today.
+        spendable = rules.daily_spendable(
+            account.balance,
+            keep=merchant.payout_keep_cents,
+            threshold=merchant.payout_threshold_cents,
+        )
+        if spendable is None:
+            return None
+        available = spendable
     if amount is None:
         best = rules.largest_payout(
-            account.balance,
+            available,
             uow.merchant_payouts.fee_bands(),
             minimum=mpesa.MIN_WITHDRAWAL,
             maximum=mpesa.MAX_PAYMENT,
