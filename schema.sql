@@ -878,7 +878,7 @@ CREATE TABLE mpesa_reconciliation_items (
     -- Which PayTrace record the item is about (migration 0038); NULL when missing at
     -- PayTrace, and for items stored before it (deposits and withdrawals).
     record             TEXT        CHECK (record IN ('deposit', 'withdrawal', 'merchant_payout',
-                                                     'order_payment', 'order_reversal',
+                                                     'order_refund', 'order_payment', 'order_reversal',
                                                      'bill_payment')),
     CHECK (paytrace_reference IS NOT NULL OR mpesa_receipt IS NOT NULL)
 );

@@ -46,6 +46,7 @@ RECORDS = (
     "deposit",  # mpesa_deposits: an STK push to a user's wallet (in)
     "withdrawal",  # mpesa_withdrawals from a user's wallet (out, B2C)
     "merchant_payout",  # mpesa_withdrawals from a merchant's account (out, B2C)
+    "order_refund",  # mpesa_withdrawals refunding an order payment to its payer (out, B2C)
     "order_payment",  # mpesa_order_payments: a pay order paid by Paybill or STK (in)
     "order_reversal",  # the reversal of an order payment PayTrace owed back (out)
     "bill_payment",  # bill_payments on the Daraja B2B rail (out)

@@ -15,11 +15,16 @@ import httpx
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.mpesa_reconciliation import MISSING_AT_MPESA, eat_day
 from app.errors import NotRefundable
+from app.integrations.mpesa_statement import SandboxStatement
+from app.sandboxes.daraja.store import DB_FILE
 from app.services import merchant_refunds
+from app.services.mpesa_reconciliation import reconcile_day
 from tests.integration.test_ledger_concurrency import run_together
 from tests.support.merchants import fresh_timestamp, key_for, signed_request
 from tests.support.mpesa import mpesa_rig, one, rows
+from tests.support.mpesa_recon import mpesa_loses
 from tests.support.order_mpesa import (
     AMOUNT,
     CUSTOMER,
@@ -98,7 +103,7 @@ def events(rig, prefix: str) -> list[tuple[str, dict]]:
     )
 
 
-def test_a_refund_is_held_at_once_then_paid_to_the_payers_phone_on_m_pesas_word(rig):
+def test_a_refund_is_held_at_once_then_paid_to_the_payers_phone_on_m_pesas_word(rig, tmp_path):
     amount, fee = 100 * KES, b2c_fee(rig, 100 * KES)
 
     made = post(rig, {"payment": rig.payment, "amount": amount, "reason": "one item short"})
@@ -140,6 +145,30 @@ def test_a_refund_is_held_at_once_then_paid_to_the_payers_phone_on_m_pesas_word(
     assert [kind for kind, _ in events(rig, "order.")] == ["order.paid", "order.partially_refunded"]
     assert [kind for kind, _ in events(rig, "payout.")] == []  # a refund, not a payout
     assert check_ledger(rig.database).sound
+    # M-Pesa's statement shows the order's payment in and the refund out, each matched,
+    # the refund as a refund (not as the merchant's payout).
+    statement = SandboxStatement(rig.settings.daraja_base_url)
+    report = reconcile_day(UnitOfWork(rig.database), statement, eat_day(datetime.now(UTC)))
+    assert report.sound, report.comparison.differences
+    assert report.comparison.matched == 2
+    assert report.comparison.totals.paytrace_out == report.comparison.totals.mpesa_out == amount
+    records = rows(
+        rig.database,
+        "SELECT record FROM mpesa_reconciliation_items WHERE report_id = %(r)s",
+        r=report.id,
+    )
+    assert records == []  # nothing to report: both matched
+    # M-Pesa loses the refund: the report names it as the order's refund.
+    [(receipt,)] = rows(rig.database, "SELECT receipt FROM mpesa_withdrawals")
+    rig.sandbox_db = tmp_path / "daraja" / DB_FILE
+    mpesa_loses(rig, receipt)
+    drifted = reconcile_day(UnitOfWork(rig.database), statement, eat_day(datetime.now(UTC)))
+    assert rows(
+        rig.database,
+        "SELECT kind, direction, record, delta FROM mpesa_reconciliation_items"
+        " WHERE report_id = %(r)s",
+        r=drifted.id,
+    ) == [(MISSING_AT_MPESA, "out", "order_refund", -amount)]
 
 
 def test_the_rest_refunded_later_refunds_the_order_in_full(rig):

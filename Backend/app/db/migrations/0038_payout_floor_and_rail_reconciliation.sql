@@ -24,8 +24,8 @@ ALTER TABLE mpesa_reconciliation_items ADD CONSTRAINT mpesa_reconciliation_items
 -- (they were deposits and withdrawals).
 ALTER TABLE mpesa_reconciliation_items
     ADD COLUMN record TEXT CONSTRAINT mpesa_reconciliation_items_record_check
-        CHECK (record IN ('deposit', 'withdrawal', 'merchant_payout', 'order_payment',
-                          'order_reversal', 'bill_payment'));
+        CHECK (record IN ('deposit', 'withdrawal', 'merchant_payout', 'order_refund',
+                          'order_payment', 'order_reversal', 'bill_payment'));
 
 -- A day's paybill payments of pay orders and its B2B bills, read by time.
 CREATE INDEX mpesa_order_payments_received_idx ON mpesa_order_payments (received_at);

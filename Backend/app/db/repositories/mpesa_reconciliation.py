@@ -30,9 +30,12 @@ _MOVEMENTS = """
     WHERE created_at >= %(start)s AND created_at < %(end)s
     UNION ALL
     SELECT 'out', reference, status, amount, created_at, receipt, conversation_id,
-           CASE WHEN merchant_id IS NULL THEN 'withdrawal' ELSE 'merchant_payout' END,
+           CASE WHEN merchant_id IS NULL THEN 'withdrawal'
+                WHEN EXISTS (SELECT 1 FROM merchant_refunds r WHERE r.withdrawal_id = w.id)
+                THEN 'order_refund'
+                ELSE 'merchant_payout' END,
            NULL::boolean
-    FROM mpesa_withdrawals
+    FROM mpesa_withdrawals w
     WHERE created_at >= %(start)s AND created_at < %(end)s
     UNION ALL
     -- A push settled by STK query may carry its CheckoutRequestID as trans_id.
