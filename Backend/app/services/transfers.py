@@ -152,45 +152,47 @@ def _transfer_once(
     today = nairobi_day(now)
     reference = new_reference()
     with uow:
-        # Two round trips and COMMIT: one read without a lock (who the SMS go to, the
-        # fee), then one call that checks and posts everything under the accounts'
-        # locks (migration 0037), so a hot account stays locked only for the end of
-        # that call and the COMMIT.
-        parties = uow.ledger.transfer_parties(
-            sender_user_id=sender_id,
-            recipient_phone=request.recipient_phone,
-            fee_kind="transfer",
-            amount=amount,
-        )
-        if parties.recipient is None:
-            raise RecipientNotRegistered("this number is not registered with PayTrace")
-        if parties.sender is None:
-            raise NotFound("no wallet for this user")
-        sender, receiver, fee = parties.sender, parties.recipient, parties.fee
-        try:
-            posted = uow.ledger.post_transfer(
+        # Two round trips, each its own transaction: a read without a lock (who the SMS
+        # go to, the fee), then one statement that checks and posts everything under
+        # the accounts' locks and commits (migration 0037): a hot account stays locked
+        # only inside PostgreSQL, never across a round trip.
+        with uow.statements_commit_themselves():
+            parties = uow.ledger.transfer_parties(
                 sender_user_id=sender_id,
-                recipient=receiver,
-                fees_code=fees_shard(sender_id),
+                recipient_phone=request.recipient_phone,
+                fee_kind="transfer",
                 amount=amount,
-                fee=fee,
-                idempotency_key=key,
-                request_hash=fingerprint,
-                reference=reference,
-                channel=request.channel,
-                note=request.note,
-                created_at=now,
-                today=today,
-                messages=_pending_confirmations(reference, amount, fee or 0, now, sender, receiver),
             )
-        except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
-            raise InsufficientFunds(balance=0, needed=amount + (fee or 0)) from None
-        _refuse_unless_posted(uow, posted, sender_id, amount, fee)
+            if parties.recipient is None:
+                raise RecipientNotRegistered("this number is not registered with PayTrace")
+            if parties.sender is None:
+                raise NotFound("no wallet for this user")
+            sender, receiver, fee = parties.sender, parties.recipient, parties.fee
+            try:
+                posted = uow.ledger.post_transfer(
+                    sender_user_id=sender_id,
+                    recipient=receiver,
+                    fees_code=fees_shard(sender_id),
+                    amount=amount,
+                    fee=fee,
+                    idempotency_key=key,
+                    request_hash=fingerprint,
+                    reference=reference,
+                    channel=request.channel,
+                    note=request.note,
+                    created_at=now,
+                    today=today,
+                    messages=_pending_confirmations(
+                        reference, amount, fee or 0, now, sender, receiver
+                    ),
+                )
+            except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
+                raise InsufficientFunds(balance=0, needed=amount + (fee or 0)) from None
+            _refuse_unless_posted(uow, posted, sender_id, amount, fee)
         if posted.outcome == "replay":
             earlier = earlier_result(uow, key, fingerprint)
             assert earlier is not None
             return earlier
-        uow.commit()
     assert posted.transaction_id is not None and fee is not None
     assert posted.sender_balance is not None and posted.receiver_balance is not None
     balances = {sender_id: posted.sender_balance, receiver.user_id: posted.receiver_balance}
@@ -204,7 +206,7 @@ def _refuse_unless_posted(
     amount: int,
     fee: int | None,
 ) -> None:
-    """Raise the refusal ledger_transfer answered (the caller's `with uow:` rolls back)."""
+    """Raise the refusal ledger_transfer answered (it wrote nothing)."""
     match posted.outcome:
         case "posted" | "replay":
             return

@@ -218,7 +218,7 @@ def assert_transfer_made_once(
     ]
 
 
-def test_a_sender_killed_before_commit_loses_nothing_and_the_retry_moves_once(
+def test_a_sender_killed_mid_transfer_loses_nothing_and_the_retry_moves_once(
     clean_database, watcher, alice_and_bob
 ):
     alice, bob = alice_and_bob
@@ -235,10 +235,15 @@ def test_a_sender_killed_before_commit_loses_nothing_and_the_retry_moves_once(
     watcher.release()
     watcher.wait_until_gone(paused)
 
-    assert ledger_snapshot(clean_database) == before
+    # The transfer is one statement that commits itself (ledger_transfer, migration
+    # 0037): once sent, PostgreSQL, not the dead client, decides. It is there whole,
+    # with its SMS, or not at all; the retry replays it or makes it, once.
+    left = ledger_snapshot(clean_database)
     retried = send(clean_database, alice, BOB, 100_000, "ussd:hop-1")
-    assert not retried.replayed
+    assert retried.replayed == (left != before)
     assert_transfer_made_once(before, ledger_snapshot(clean_database), retried, alice, bob)
+    if left != before:
+        assert left == ledger_snapshot(clean_database)
     again = send(clean_database, alice, BOB, 100_000, "ussd:hop-1")
     assert again.replayed and again.transaction_id == retried.transaction_id
     assert ledger_snapshot(clean_database).journal_transactions == before.journal_transactions + 1

@@ -1,17 +1,17 @@
--- A transfer in one call (docs/benchmarks.md, "The ledger in one call").
+-- A transfer in one statement (docs/benchmarks.md, "The ledger in one statement").
 --
--- ledger_transfer does under one statement what a transfer did in three round trips
--- (lock, read the key and outflows, post), with its plans cached for the session:
--- PL/pgSQL keeps them per backend, so it stays safe behind PgBouncer in transaction
--- mode where a session's PREPARE would not be. Everything that needs no lock is done
--- before the first lock (the key, the journal row, the settlement row); the accounts
--- are then locked in id order, as every movement locks them, so deadlocks stay
--- impossible; a row stays locked only for the rest of the call and the COMMIT.
+-- ledger_transfer does in one call what a transfer did in three round trips (lock,
+-- read the key and outflows, post), with its plans cached for the session: PL/pgSQL
+-- keeps them per backend, so it stays safe behind PgBouncer in transaction mode where
+-- a session's PREPARE would not be. The service runs it as a transaction of its own
+-- (autocommit), so the accounts' locks end inside PostgreSQL at the statement's
+-- COMMIT, never waiting on a round trip to the client. What needs no lock is read
+-- before the first lock; the accounts are then locked in id order, as every movement
+-- locks them, so deadlocks stay impossible.
 --
--- A refusal is an outcome, not an error: the caller raises it and rolls back (the
--- journal row written before the checks goes with it). Unique and CHECK violations
--- (a key or reference taken concurrently, an overdraft) are raised as before, with
--- the same constraint names.
+-- A refusal is an outcome, not an error, and writes nothing. Unique and CHECK
+-- violations (a key or reference taken concurrently, an overdraft) are raised as by
+-- LedgerRepository.post, with the same constraint names.
 
 -- format_kes (app/domain/money.py) in SQL: 12345 -> '123.45', 100000 -> '1,000'.
 -- A test holds the two to the same answers.
@@ -103,15 +103,6 @@ BEGIN
         SELECT a.id INTO STRICT v_fees FROM ledger_accounts a WHERE a.code = p_fees_code;
     END IF;
 
-    -- The journal row claims the key and the reference: a concurrent call with the
-    -- same key waits here on the unique index, not on an account.
-    INSERT INTO journal_transactions
-        (reference, kind, amount, fee, idempotency_key, request_hash, channel,
-         initiator_user_id, note, created_at)
-    VALUES (p_reference, 'transfer', p_amount, coalesce(p_fee, 0), p_key, p_request_hash,
-            p_channel, p_sender_user_id, p_note, p_created_at)
-    RETURNING id INTO v_tx;
-
     v_accounts := ARRAY[v_sender, v_receiver];
     v_amounts := ARRAY[-(p_amount + coalesce(p_fee, 0)), p_amount];
     IF v_fees IS NOT NULL THEN
@@ -119,27 +110,18 @@ BEGIN
         v_amounts := v_amounts || p_fee;
     END IF;
 
-    -- Where each leg's money lives on-chain, netted (as LedgerRepository.post).
-    INSERT INTO stellar_settlements (transaction_id, payers, parties, status, origin)
-    SELECT v_tx,
-           coalesce(array_agg(p.party ORDER BY p.party) FILTER (WHERE p.net < 0), '{}'),
-           array_agg(p.party ORDER BY p.party), 'pending', 'paytrace'
-    FROM (
-        SELECT CASE WHEN a.kind = 'wallet' THEN a.id ELSE 0 END AS party,
-               sum(leg.amount) AS net
-        FROM unnest(v_accounts, v_amounts) AS leg (account_id, amount)
-        JOIN ledger_accounts a ON a.id = leg.account_id
-        WHERE a.kind <> ALL (p_issuer_kinds)
-        GROUP BY 1
-        HAVING sum(leg.amount) <> 0
-    ) p
-    HAVING count(*) > 0;
-
     -- ---- under the locks, in id order ----------------------------------------------
     -- NO KEY UPDATE: what the balance's UPDATE takes anyway; it excludes every other
     -- movement (theirs is FOR UPDATE or this) but not a foreign key's check.
     PERFORM 1 FROM ledger_accounts a WHERE a.id = ANY (v_accounts) ORDER BY a.id
     FOR NO KEY UPDATE;
+    -- Again under the sender's lock: a concurrent call with this key that held it first
+    -- has committed by now, and this one is its replay, whatever the balance says.
+    IF EXISTS (SELECT 1 FROM journal_transactions t WHERE t.idempotency_key = p_key) THEN
+        RETURN QUERY SELECT 'replay'::text, NULL::bigint, NULL::bigint, NULL::bigint,
+                            NULL::bigint, NULL::bigint;
+        RETURN;
+    END IF;
     SELECT a.balance INTO v_balance FROM ledger_accounts a WHERE a.id = v_sender;
     SELECT coalesce(sum(o.amount) FILTER (WHERE o.day = p_today), 0),
            coalesce(sum(o.amount), 0)
@@ -164,6 +146,31 @@ BEGIN
                             v_day, v_30_days;
         RETURN;
     END IF;
+
+    -- Checked: everything is written now (a refusal above wrote nothing). A concurrent
+    -- call that took the key or the reference first makes this INSERT fail.
+    INSERT INTO journal_transactions
+        (reference, kind, amount, fee, idempotency_key, request_hash, channel,
+         initiator_user_id, note, created_at)
+    VALUES (p_reference, 'transfer', p_amount, p_fee, p_key, p_request_hash,
+            p_channel, p_sender_user_id, p_note, p_created_at)
+    RETURNING id INTO v_tx;
+
+    -- Where each leg's money lives on-chain, netted (as LedgerRepository.post).
+    INSERT INTO stellar_settlements (transaction_id, payers, parties, status, origin)
+    SELECT v_tx,
+           coalesce(array_agg(p.party ORDER BY p.party) FILTER (WHERE p.net < 0), '{}'),
+           array_agg(p.party ORDER BY p.party), 'pending', 'paytrace'
+    FROM (
+        SELECT CASE WHEN a.kind = 'wallet' THEN a.id ELSE 0 END AS party,
+               sum(leg.amount) AS net
+        FROM unnest(v_accounts, v_amounts) AS leg (account_id, amount)
+        JOIN ledger_accounts a ON a.id = leg.account_id
+        WHERE a.kind <> ALL (p_issuer_kinds)
+        GROUP BY 1
+        HAVING sum(leg.amount) <> 0
+    ) p
+    HAVING count(*) > 0;
 
     -- The leg trigger moves each balance and sets balance_after.
     INSERT INTO journal_legs (transaction_id, account_id, amount, balance_after)
