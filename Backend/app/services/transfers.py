@@ -187,7 +187,8 @@ def _transfer_once(
                     ),
                 )
             except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
-                raise InsufficientFunds(balance=0, needed=amount + (fee or 0)) from None
+                balance = uow.ledger.wallet_balance(sender_id) or 0  # autocommit: no abort
+                raise InsufficientFunds(balance=balance, needed=amount + (fee or 0)) from None
             _refuse_unless_posted(uow, posted, sender_id, amount, fee)
         if posted.outcome == "replay":
             earlier = earlier_result(uow, key, fingerprint)

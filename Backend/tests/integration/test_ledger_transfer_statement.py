@@ -17,6 +17,7 @@ from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, nairobi_day
 from app.errors import PayTraceError
+from app.infra.request_context import request_scope
 from app.services import transfers
 from app.services.transfers import TransferRequest
 from tests.conftest import _truncate_all
@@ -221,3 +222,25 @@ def test_retries_racing_for_the_last_shilling_replay_instead_of_refusing(
     assert wallet_balance(clean_database, alice) == 0
     assert wallet_balance(clean_database, bob) == 10_000
     assert check_ledger(clean_database) == LedgerCheck(0, 0, 0, 0, 0)
+
+
+def test_a_transfers_sms_carry_its_request_id_and_its_statements_their_timeout(
+    clean_database, pair
+):
+    # Both ride in front of each autocommit statement (app/db/pool.py), as in front of
+    # a transaction's first: the outbox rows take the id, the statements the timeout.
+    alice, _ = pair
+    with request_scope("req-transfer-0001"):
+        moved = send(clean_database, alice, BOB, 5_000, "ussd:rid")()
+
+    with clean_database.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT request_id FROM outbox WHERE payload->>'template' LIKE 'transfer%%'"
+        )
+        assert cur.fetchall() == [("req-transfer-0001",)]
+        conn.rollback()
+    assert not moved.replayed
+    uow = UnitOfWork(clean_database)
+    with uow, uow.statements_commit_themselves(), uow.conn.cursor() as cur:
+        cur.execute("SELECT current_setting('statement_timeout')")
+        assert cur.fetchone()[0] != "0"
