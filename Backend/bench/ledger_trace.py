@@ -5,7 +5,8 @@ so each figure is the cost of the work itself. Every cursor.execute is one round
 trip, labelled by the repository method that made it; psycopg2 sends BEGIN in
 the same call as the first statement of a transaction (one extra round trip,
 counted here), and COMMIT is timed on its own: it is where PostgreSQL waits for
-the WAL flush.
+the WAL flush. A statement run in autocommit mode (a transfer's ledger_transfer)
+is a transaction of its own: no BEGIN, its COMMIT and WAL flush inside its time.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def _caller_label() -> str:
 class _TracingCursor(psycopg2.extensions.cursor):
     def execute(self, query, vars=None):
         label = _caller_label()
-        if self.connection.status == psycopg2.extensions.STATUS_READY:
+        conn = self.connection
+        if conn.status == psycopg2.extensions.STATUS_READY and not conn.autocommit:
             _COUNTS["BEGIN (sent with the next statement)"] += 1
         started = time.perf_counter()
         try:

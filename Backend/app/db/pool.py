@@ -7,7 +7,10 @@ The statement timeout is set per transaction (`SET LOCAL`), not per session: beh
 PgBouncer in transaction mode a client's session settings would leak to whichever
 client gets its server connection next, and PgBouncer refuses the startup `options`
 parameter outright. It costs no round trip: the first statement of each transaction
-carries `SET LOCAL statement_timeout = ...;` in front of it, in the same message.
+carries `SET LOCAL statement_timeout = ...;` in front of it, in the same message. In
+autocommit mode (a statement that is its own transaction: UnitOfWork.
+statements_commit_themselves) every statement carries it: the two run in one
+implicit transaction, so the setting still ends with it.
 """
 
 from __future__ import annotations
@@ -45,8 +48,9 @@ def timed_cursor(statement_timeout_ms: int) -> type[psycopg2.extensions.cursor]:
         def execute(self, query, vars=None):
             conn = self.connection
             idle = conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
-            if idle and not conn.autocommit:
-                # This statement opens a transaction: the timeout rides in with it.
+            if idle:
+                # This statement opens a transaction (an implicit one in autocommit
+                # mode): the timeout rides in with it.
                 arm = opening()
                 if isinstance(query, bytes):
                     query = arm.encode() + query

@@ -6,6 +6,8 @@ repositories, the only place SQL lives.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 import psycopg2
@@ -54,6 +56,8 @@ from app.db.repositories.webhook_deliveries import WebhookDeliveryRepository
 from app.db.repositories.webhooks import WebhookRepository
 from app.errors import ServiceUnavailable
 from app.infra.metrics import LEDGER_MOVEMENTS
+
+_IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
 
 
 class UnitOfWork:
@@ -168,6 +172,23 @@ class UnitOfWork:
         finally:
             cm, self._cm, self.conn = self._cm, None, None
         return cm.__exit__(exc_type, exc, tb)
+
+    @contextmanager
+    def statements_commit_themselves(self) -> Iterator[None]:
+        """Inside, each statement is a transaction of its own (autocommit): for a
+        movement checked and posted by one statement (ledger_transfer), whose locks then
+        end at its COMMIT inside PostgreSQL instead of a round trip later. Only between
+        transactions; a movement posted inside is counted as committed."""
+        assert self.conn is not None, "statements_commit_themselves() outside `with uow:`"
+        assert self.conn.info.transaction_status == _IDLE, "a transaction is open"
+        self.conn.autocommit = True
+        try:
+            yield
+        finally:
+            if not self.conn.closed:
+                self.conn.autocommit = False
+            for kind in self.ledger.take_posted():
+                LEDGER_MOVEMENTS.labels(kind).inc()
 
     def commit(self) -> None:
         assert self.conn is not None, "commit() outside `with uow:`"

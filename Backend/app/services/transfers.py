@@ -5,12 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.db.repositories.ledger import LockedAccount, Overdraft
+from app.db.repositories.ledger import (
+    Overdraft,
+    Party,
+    PendingMessage,
+    TransferOutcome,
+)
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, nairobi_day, new_reference
 from app.domain.phone import mask
-from app.errors import InsufficientFunds, NotFound, RecipientNotRegistered, refused
+from app.errors import (
+    InsufficientFunds,
+    NotFound,
+    RecipientNotRegistered,
+    ServiceUnavailable,
+    refused,
+)
 from app.services import pins
 from app.services.ledger import (
     CHANNELS,
@@ -145,63 +156,85 @@ def _transfer_once(
     sender_id, amount = request.sender_user_id, request.amount
     now = now or datetime.now(UTC)
     today = nairobi_day(now)
+    reference = new_reference()
     with uow:
-        # Round trips are lock time on a hot account: one to lock (with the
-        # recipient and the fee), one for what must be read after the locks, one
-        # to write everything, then COMMIT.
-        locked, recipient_id, fee = uow.ledger.lock_for_transfer(
-            sender_user_id=sender_id,
-            recipient_phone=request.recipient_phone,
-            fees_code=fees_shard(sender_id),
-            fee_kind="transfer",
-            amount=amount,
-        )
-        if recipient_id is None:
-            raise RecipientNotRegistered("this number is not registered with PayTrace")
-        sender = _wallet(locked, sender_id)
-        earlier_id, day_total, rolling_total = uow.ledger.key_and_outflows(key, sender.id, today)
-        if earlier_id is not None:
+        # Two round trips, each its own transaction: a read without a lock (who the SMS
+        # go to, the fee), then one statement that checks and posts everything under
+        # the accounts' locks and commits (migration 0037): a hot account stays locked
+        # only inside PostgreSQL, never across a round trip.
+        with uow.statements_commit_themselves():
+            parties = uow.ledger.transfer_parties(
+                sender_user_id=sender_id,
+                recipient_phone=request.recipient_phone,
+                fee_kind="transfer",
+                amount=amount,
+            )
+            if parties.recipient is None:
+                raise RecipientNotRegistered("this number is not registered with PayTrace")
+            if parties.sender is None:
+                raise NotFound("no wallet for this user")
+            sender, receiver, fee = parties.sender, parties.recipient, parties.fee
+            try:
+                posted = uow.ledger.post_transfer(
+                    sender_user_id=sender_id,
+                    recipient=receiver,
+                    fees_code=fees_shard(sender_id),
+                    amount=amount,
+                    fee=fee,
+                    idempotency_key=key,
+                    request_hash=fingerprint,
+                    reference=reference,
+                    channel=request.channel,
+                    note=request.note,
+                    created_at=now,
+                    today=today,
+                    messages=_pending_confirmations(
+                        reference, amount, fee or 0, now, sender, receiver
+                    ),
+                )
+            except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
+                balance = uow.ledger.wallet_balance(sender_id) or 0  # autocommit: no abort
+                raise InsufficientFunds(balance=balance, needed=amount + (fee or 0)) from None
+            _refuse_unless_posted(uow, posted, sender_id, amount, fee)
+        if posted.outcome == "replay":
             earlier = earlier_result(uow, key, fingerprint)
             assert earlier is not None
             return earlier
-        if recipient_id == sender_id:
+    assert posted.transaction_id is not None and fee is not None
+    assert posted.sender_balance is not None and posted.receiver_balance is not None
+    balances = {sender_id: posted.sender_balance, receiver.user_id: posted.receiver_balance}
+    return Movement(posted.transaction_id, reference, "transfer", amount, fee, now, balances)
+
+
+def _refuse_unless_posted(
+    uow: UnitOfWork,
+    posted: TransferOutcome,
+    sender_id: int,
+    amount: int,
+    fee: int | None,
+) -> None:
+    """Raise the refusal ledger_transfer answered (it wrote nothing)."""
+    match posted.outcome:
+        case "posted" | "replay":
+            return
+        case "self":
             raise refused("send_to_self", "you cannot send money to yourself")
-        receiver = _wallet(locked, recipient_id)
-        fees = next(a for a in locked if a.kind == "fees")
-        assert sender.limits is not None
-        check_limits(sender.limits, amount, day_total, rolling_total)
-        if fee is None:
+        case "stale":  # the phone changed hands between the two round trips
+            raise ServiceUnavailable("the recipient changed; try again")
+        case "no_sender_wallet" | "no_recipient_wallet":
+            raise NotFound("no wallet for this user")
+        case "limits":
+            limits = uow.ledger.tier_limits(sender_id)
+            assert limits is not None
+            assert posted.day_total is not None and posted.rolling_total is not None
+            check_limits(limits, amount, posted.day_total, posted.rolling_total)
+            raise AssertionError("ledger_transfer and check_limits disagree")
+        case "no_fee_band":
             raise refused("invalid_amount", "no fee band covers this amount")
-        if sender.balance < amount + fee:
-            raise InsufficientFunds(balance=sender.balance, needed=amount + fee)
-        legs = [(sender.id, -(amount + fee)), (receiver.id, amount)]
-        if fee:
-            legs.append((fees.id, fee))
-        reference = new_reference()
-        balances = {
-            sender_id: sender.balance - amount - fee,
-            recipient_id: receiver.balance + amount,
-        }
-        try:
-            tx_id = uow.ledger.post(
-                reference=reference,
-                kind="transfer",
-                amount=amount,
-                fee=fee,
-                idempotency_key=key,
-                request_hash=fingerprint,
-                legs=legs,
-                channel=request.channel,
-                created_at=now,
-                initiator_user_id=sender_id,
-                note=request.note,
-                outflow=(sender.id, today, amount),
-                messages=_confirmations(reference, amount, fee, now, sender, receiver, balances),
-            )
-        except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
-            raise InsufficientFunds(balance=sender.balance, needed=amount + fee) from None
-        uow.commit()
-    return Movement(tx_id, reference, "transfer", amount, fee, now, balances)
+        case "insufficient":
+            assert posted.sender_balance is not None and fee is not None
+            raise InsufficientFunds(balance=posted.sender_balance, needed=amount + fee)
+    raise AssertionError(f"unknown ledger_transfer outcome {posted.outcome}")
 
 
 def send_money(
@@ -231,13 +264,6 @@ def send_money(
     return transfer(uow, request, now=now)
 
 
-def _wallet(locked: list[LockedAccount], user_id: int) -> LockedAccount:
-    found = next((a for a in locked if a.user_id == user_id), None)
-    if found is None:
-        raise NotFound("no wallet for this user")
-    return found
-
-
 def _fee(uow: UnitOfWork, amount: int) -> int:
     fee = uow.ledger.fee("transfer", amount)
     if fee is None:
@@ -245,18 +271,42 @@ def _fee(uow: UnitOfWork, amount: int) -> int:
     return fee
 
 
-def _confirmations(
+# Stands for a balance in a rendered SMS until ledger_transfer knows it: PostgreSQL
+# text can hold no NUL, so no name or template can contain it.
+_BALANCE_SLOT = "\x00"
+
+
+def _pending_confirmations(
+    reference: str, amount: int, fee: int, now: datetime, sender: Party, receiver: Party
+) -> tuple[PendingMessage, ...]:
+    """The SMS to both sides, each in its reader's language, their balances left for
+    ledger_transfer to write in."""
+    pending = []
+    for message, reader in zip(
+        confirmations(reference, amount, fee, now, sender, receiver, _BALANCE_SLOT, _BALANCE_SLOT),
+        (sender, receiver),
+        strict=True,
+    ):
+        payload = dict(message.payload)
+        parts = tuple(payload.pop("message").split(_BALANCE_SLOT))
+        pending.append(
+            PendingMessage(message.kind, payload, message.dedupe_key, parts, reader.user_id)
+        )
+    return tuple(pending)
+
+
+def confirmations(
     reference: str,
     amount: int,
     fee: int,
     now: datetime,
-    sender: LockedAccount,
-    receiver: LockedAccount,
-    balances: dict[int, int],
+    sender: Party,
+    receiver: Party,
+    sender_balance: str,
+    receiver_balance: str,
 ) -> tuple[OutboxMessage, OutboxMessage]:
-    """The SMS to both sides, each in its reader's language."""
-    assert sender.user_id is not None and receiver.user_id is not None
-    assert sender.phone is not None and receiver.phone is not None
+    """The SMS to both sides of a transfer, each in its reader's language, with each
+    one's balance after it (formatted)."""
     common = {"reference": reference, "amount": format_kes(amount), "when": sms_time(now)}
     return (
         sms_message(
@@ -267,7 +317,7 @@ def _confirmations(
             name=receiver.full_name,
             phone=mask(receiver.phone),
             fee=format_kes(fee),
-            balance=format_kes(balances[sender.user_id]),
+            balance=sender_balance,
             **common,
         ),
         sms_message(
@@ -277,7 +327,7 @@ def _confirmations(
             dedupe_key=journal_sms_key(reference, receiver.user_id),
             name=sender.full_name,
             phone=mask(sender.phone),
-            balance=format_kes(balances[receiver.user_id]),
+            balance=receiver_balance,
             **common,
         ),
     )

@@ -1,13 +1,14 @@
 """A process or connection that dies mid-movement loses nothing and duplicates nothing.
 
 Each movement runs in a real OS process (python -c, PayTrace's own services, real
-PostgreSQL). To stop it at a known point, the test holds a row lock that the
-movement's last check must wait for: the foreign key from its journal transaction
-to the initiating user (a transfer) or to the original (a reversal). PostgreSQL
-checks foreign keys at the end of the statement that writes the journal
-transaction, its legs, the outflow and the SMS, so the process is then paused with
-everything written and only COMMIT missing. The test then kills it, or cuts its
-connection, and retries with the same idempotency key.
+PostgreSQL). To stop it at a known point, the test holds what the movement's last
+write must wait for. A transfer (one call of `ledger_transfer`, migration 0037)
+writes the sender's outflow last: the test holds an uncommitted outflow row of the
+same account and day, so the upsert waits on it. A reversal's one statement writes
+everything and PostgreSQL checks its foreign keys at its end: the test holds the
+original journal transaction's row. Either way the process is paused with the
+journal transaction, its legs and the SMS written and only COMMIT missing. The test
+then kills it, or cuts its connection, and retries with the same idempotency key.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
@@ -25,6 +27,7 @@ import pytest
 
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.money import nairobi_day
 from app.services import adjustments, transfers
 from app.services.ledger import Movement
 from app.services.transfers import TransferRequest
@@ -75,18 +78,19 @@ if die:
 print("moved", moved.transaction_id, moved.reference, flush=True)
 """
 
-# The movement's backend, stopped on the test's row lock inside its posting statement.
+# The movement's backend, stopped on the test's lock inside its posting statement.
 _PAUSED_SQL = """
     SELECT pid FROM pg_stat_activity
     WHERE datname = current_database() AND application_name = 'paytrace'
       AND wait_event_type = 'Lock' AND query LIKE '%%INSERT INTO journal_transactions%%'
 """
-# A backend waiting to lock accounts for a transfer.
-_LOCKING_SQL = """
+_PAUSED_TRANSFER_SQL = """
     SELECT pid FROM pg_stat_activity
     WHERE datname = current_database() AND application_name = 'paytrace'
-      AND wait_event_type = 'Lock' AND query LIKE '%%FOR UPDATE OF a%%'
+      AND wait_event_type = 'Lock' AND query LIKE '%%ledger_transfer(%%'
 """
+# A second transfer's backend waiting behind the paused one (on its key).
+_QUEUED_TRANSFER_SQL = _PAUSED_TRANSFER_SQL + " AND pid <> %(paused)s"
 _SEQUENCES = ("journal_transactions_id_seq", "journal_legs_id_seq", "outbox_id_seq")
 
 
@@ -103,15 +107,28 @@ class Watcher:
         with self._holder.cursor() as cur:
             cur.execute(f"SELECT 1 FROM {table} WHERE id = %(id)s FOR UPDATE", {"id": row_id})
 
+    def hold_outflow(self, user_id: int) -> None:
+        """Write, uncommitted until release(), the user's wallet's outflow row of today
+        (Nairobi): a transfer's upsert of that row must wait."""
+        with self._holder.cursor() as cur:
+            cur.execute(
+                "INSERT INTO account_outflows (account_id, day, amount, movements)"
+                " SELECT id, %(day)s, 0, 0 FROM ledger_accounts WHERE user_id = %(user_id)s",
+                {"user_id": user_id, "day": nairobi_day(datetime.now(UTC))},
+            )
+            assert cur.rowcount == 1
+
     def release(self) -> None:
         self._holder.rollback()
 
-    def wait_for(self, sql: str, proc: subprocess.Popen | None = None) -> int:
+    def wait_for(
+        self, sql: str, proc: subprocess.Popen | None = None, params: dict | None = None
+    ) -> int:
         """The pid the query finds, polling for up to 20 s."""
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with self.conn.cursor() as cur:
-                cur.execute(sql)
+                cur.execute(sql, params)
                 row = cur.fetchone()
             if row:
                 return row[0]
@@ -201,14 +218,14 @@ def assert_transfer_made_once(
     ]
 
 
-def test_a_sender_killed_before_commit_loses_nothing_and_the_retry_moves_once(
+def test_a_sender_killed_mid_transfer_loses_nothing_and_the_retry_moves_once(
     clean_database, watcher, alice_and_bob
 ):
     alice, bob = alice_and_bob
     before, issued = ledger_snapshot(clean_database), watcher.issued()
-    watcher.hold("users", alice)
+    watcher.hold_outflow(alice)
     mover = start_mover(clean_database.dsn, "transfer", alice, BOB, 100_000, "ussd:hop-1")
-    paused = watcher.wait_for(_PAUSED_SQL, mover)
+    paused = watcher.wait_for(_PAUSED_TRANSFER_SQL, mover)
 
     # Paused with its journal transaction, three legs and two SMS written, uncommitted.
     assert tuple(b - a for a, b in zip(issued, watcher.issued(), strict=True)) == (1, 3, 2)
@@ -218,10 +235,15 @@ def test_a_sender_killed_before_commit_loses_nothing_and_the_retry_moves_once(
     watcher.release()
     watcher.wait_until_gone(paused)
 
-    assert ledger_snapshot(clean_database) == before
+    # The transfer is one statement that commits itself (ledger_transfer, migration
+    # 0037): once sent, PostgreSQL, not the dead client, decides. It is there whole,
+    # with its SMS, or not at all; the retry replays it or makes it, once.
+    left = ledger_snapshot(clean_database)
     retried = send(clean_database, alice, BOB, 100_000, "ussd:hop-1")
-    assert not retried.replayed
+    assert retried.replayed == (left != before)
     assert_transfer_made_once(before, ledger_snapshot(clean_database), retried, alice, bob)
+    if left != before:
+        assert left == ledger_snapshot(clean_database)
     again = send(clean_database, alice, BOB, 100_000, "ussd:hop-1")
     assert again.replayed and again.transaction_id == retried.transaction_id
     assert ledger_snapshot(clean_database).journal_transactions == before.journal_transactions + 1
@@ -233,17 +255,17 @@ def test_a_retry_waiting_on_a_cut_connection_moves_the_money_once(
 ):
     alice, bob = alice_and_bob
     before = ledger_snapshot(clean_database)
-    watcher.hold("users", alice)
+    watcher.hold_outflow(alice)
     mover = start_mover(clean_database.dsn, "transfer", alice, BOB, 100_000, "ussd:hop-2")
-    paused = watcher.wait_for(_PAUSED_SQL, mover)
-    # The gateway gives up on the first attempt and retries; the retry queues on the
-    # sender's account, still locked by the first.
+    paused = watcher.wait_for(_PAUSED_TRANSFER_SQL, mover)
+    # The gateway gives up on the first attempt and retries; the retry queues behind
+    # the first (on its idempotency key).
     retry: list[object] = []
     thread = threading.Thread(
         target=lambda: retry.append(send(clean_database, alice, BOB, 100_000, "ussd:hop-2"))
     )
     thread.start()
-    watcher.wait_for(_LOCKING_SQL)
+    watcher.wait_for(_QUEUED_TRANSFER_SQL, params={"paused": paused})
 
     watcher.terminate(paused)  # the first attempt's connection is cut
     watcher.release()

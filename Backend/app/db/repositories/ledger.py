@@ -21,7 +21,7 @@ import psycopg2.errors
 import psycopg2.extensions
 
 from app.db.repositories.outbox import OutboxMessage
-from app.domain.accounts import ISSUER_KINDS_SQL
+from app.domain.accounts import ISSUER_KINDS, ISSUER_KINDS_SQL
 from app.domain.records.ledger import StatementFilter, StatementLine
 
 
@@ -97,6 +97,64 @@ class LedgerCheck:
     @property
     def sound(self) -> bool:
         return not any(astuple(self))
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A user on one side of a transfer, as the SMS to them are written."""
+
+    user_id: int
+    full_name: str
+    phone: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferParties:
+    sender: Party | None  # None: no such user
+    recipient: Party | None  # None: the phone is not registered
+    fee: int | None  # None: no fee band covers the amount
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    """An outbox message whose text waits for a balance known only under the lock:
+    `parts` joined by the balance after the movement of `balance_of`'s wallet."""
+
+    kind: str
+    payload: dict  # without "message"
+    dedupe_key: str
+    parts: tuple[str, ...]
+    balance_of: int  # a user id
+
+    def as_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "payload": self.payload,
+            "dedupe_key": self.dedupe_key,
+            "parts": list(self.parts),
+            "balance_of": self.balance_of,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOutcome:
+    """What `ledger_transfer` answered (migration 0037 lists the outcomes)."""
+
+    outcome: str
+    transaction_id: int | None
+    sender_balance: int | None  # after the transfer; before it on a refusal
+    receiver_balance: int | None
+    day_total: int | None  # the sender's outflows today and over 30 days (limits)
+    rolling_total: int | None
+
+
+_TRANSFER_SQL = """
+    SELECT * FROM ledger_transfer(
+        %(sender)s, %(recipient)s, %(phone)s, %(fees_code)s, %(amount)s, %(fee)s, %(key)s,
+        %(hash)s, %(reference)s, %(channel)s, %(note)s, %(created_at)s, %(today)s,
+        %(issuer_kinds)s::text[], %(messages)s::jsonb)
+"""
 
 
 _ENTRY_SQL = """
@@ -253,47 +311,94 @@ class LedgerRepository:
             rows = cur.fetchall()
         return [_locked(row) for row in rows]
 
-    def lock_for_transfer(
-        self,
-        *,
-        sender_user_id: int,
-        recipient_phone: str,
-        fees_code: str,
-        fee_kind: str,
-        amount: int,
-    ) -> tuple[list[LockedAccount], int | None, int | None]:
-        """Lock sender, recipient and a fees shard in id order, in one round trip.
-
-        Returns the locked accounts, the recipient's user id (None: not registered)
-        and the fee for the amount (None: no band covers it).
-        """
+    def transfer_parties(
+        self, *, sender_user_id: int, recipient_phone: str, fee_kind: str, amount: int
+    ) -> TransferParties:
+        """Who a transfer is between and its fee, read without a lock (the SMS to both
+        are written from it): the posting checks again under lock what must hold."""
         with self._conn.cursor() as cur:
             cur.execute(
-                f"""
-                WITH recipient AS (SELECT id FROM users WHERE phone = %(phone)s)
-                SELECT {_ACCOUNT_COLUMNS},
-                       (SELECT id FROM recipient),
+                """
+                SELECT s.id, s.full_name, s.phone, s.language,
+                       r.id, r.full_name, r.phone, r.language,
                        (SELECT fee FROM fee_bands
                         WHERE kind = %(fee_kind)s
                           AND %(amount)s BETWEEN min_amount AND max_amount)
-                {_ACCOUNT_FROM}
-                WHERE a.user_id = %(sender)s OR a.user_id = (SELECT id FROM recipient)
-                   OR a.code = %(fees_code)s
-                ORDER BY a.id
-                FOR UPDATE OF a
+                FROM (SELECT 1) AS one
+                LEFT JOIN users s ON s.id = %(sender)s
+                LEFT JOIN users r ON r.phone = %(phone)s
                 """,
                 {
-                    "phone": recipient_phone,
                     "sender": sender_user_id,
-                    "fees_code": fees_code,
+                    "phone": recipient_phone,
                     "fee_kind": fee_kind,
                     "amount": amount,
                 },
             )
-            rows = cur.fetchall()
-        if not rows:
-            return [], None, None
-        return [_locked(row) for row in rows], rows[0][12], rows[0][13]
+            row = cur.fetchone()
+        sender = Party(*row[0:4]) if row[0] is not None else None
+        recipient = Party(*row[4:8]) if row[4] is not None else None
+        return TransferParties(sender, recipient, row[8])
+
+    def post_transfer(
+        self,
+        *,
+        sender_user_id: int,
+        recipient: Party,
+        fees_code: str,
+        amount: int,
+        fee: int | None,
+        idempotency_key: str,
+        request_hash: str,
+        reference: str,
+        channel: str,
+        note: str | None,
+        created_at: datetime,
+        today: date,
+        messages: tuple[PendingMessage, ...],
+    ) -> TransferOutcome:
+        """Check and post a transfer in one call of `ledger_transfer` (migration 0037):
+        the key, the limits, the fee band and the sender's balance checked under the
+        accounts' locks, then the journal transaction, its legs, the outflow, the
+        settlement row and the SMS (each `PendingMessage`'s text completed with its
+        reader's balance after the transfer). A refusal comes back as the outcome,
+        with the transaction still to roll back.
+
+        Raises KeyTaken, ReferenceTaken or Overdraft (as `post`); each leaves the
+        database transaction aborted, so the caller must roll back.
+        """
+        params = {
+            "sender": sender_user_id,
+            "recipient": recipient.user_id,
+            "phone": recipient.phone,
+            "fees_code": fees_code,
+            "amount": amount,
+            "fee": fee,
+            "key": idempotency_key,
+            "hash": request_hash,
+            "reference": reference,
+            "channel": channel,
+            "note": note,
+            "created_at": created_at,
+            "today": today,
+            "issuer_kinds": list(ISSUER_KINDS),
+            "messages": json.dumps([m.as_json() for m in messages]),
+        }
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(_TRANSFER_SQL, params)
+                outcome = TransferOutcome(*cur.fetchone())
+        except psycopg2.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "journal_transactions_reference_key":
+                raise ReferenceTaken from exc
+            raise KeyTaken from exc
+        except psycopg2.errors.CheckViolation as exc:
+            if exc.diag.constraint_name == "ledger_accounts_non_negative":
+                raise Overdraft from exc
+            raise
+        if outcome.outcome == "posted":
+            self._posted.append("transfer")
+        return outcome
 
     def key_and_outflows(
         self, key: str, account_id: int, today: date
