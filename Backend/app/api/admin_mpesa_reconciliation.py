@@ -82,8 +82,9 @@ class MpesaDifferenceOut(BaseModel):
         description="in: paid in to PayTrace; out: paid out (B2C, B2B, a reversal)"
     )
     record: str | None = Field(
-        description="deposit, withdrawal, merchant_payout, order_refund, order_payment, order_reversal,"
-        " bill_payment; null when missing at PayTrace (and for items stored before records)"
+        description="deposit, withdrawal, merchant_payout, order_refund, order_payment,"
+        " order_reversal, bill_payment; null when missing at PayTrace (and for items"
+        " stored before records)"
     )
     paytrace_reference: str | None = Field(
         description="the record's reference (an order payment's and reversal's: M-Pesa's TransID)"
