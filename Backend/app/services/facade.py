@@ -21,19 +21,21 @@ with the refusals it raises: a channel reads it, not the services behind it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.bills import Biller
 from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
 from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
 from app.domain.records.schedules import Schedule
 from app.errors import MpesaUnavailable, PinLocked
 from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
-from app.integrations.daraja import Daraja, DarajaClient
+from app.integrations.daraja import Daraja, DarajaClient, DarajaConfig
 from app.runtime import Runtime
 from app.services import (
     accounts,
@@ -47,6 +49,7 @@ from app.services import (
 from app.services.accounts import Profile
 from app.services.bills import catalogue as bill_catalogue
 from app.services.bills import payments as bill_payments
+from app.services.bills import tokens as bill_tokens
 from app.services.custody import SecretBox
 from app.services.harambee import campaigns, closing, pledges
 from app.services.harambee.contributions import (
@@ -61,6 +64,9 @@ from app.services.mpesa import deposits, withdrawals
 from app.services.schedules import manage as schedules
 
 P = ParamSpec("P")
+# How long a USSD hop waits for a biller to name an account's holder (AT gives a hop
+# 15 s in all).
+USSD_LOOKUP_TIMEOUT_S = 4.0
 T = TypeVar("T")
 
 
@@ -79,6 +85,15 @@ class ChannelServices:
         # Daraja (or its local sandbox) where M-Pesa is on: a Paybill account's holder.
         self.daraja: Daraja | None = (
             DarajaClient.from_settings(settings) if settings.mpesa_enabled else None
+        )
+        # The same, asked inside a USSD hop: a biller slower than this is not waited for
+        # (the account's form is checked; the biller is asked again at payment).
+        self.bill_lookup: Daraja | None = (
+            DarajaClient(
+                replace(DarajaConfig.from_settings(settings), timeout_s=USSD_LOOKUP_TIMEOUT_S)
+            )
+            if settings.mpesa_enabled
+            else None
         )
 
     # ---- the two ways to call a service -----------------------------------------------
@@ -263,6 +278,27 @@ class ChannelServices:
         BillerNotFound."""
         return await self.run(bill_catalogue.airtime_biller, phone=phone)
 
+    async def payable_billers(self) -> list[Biller]:
+        """The active billers whose rail is open here, in screen order."""
+        return await self.run(bill_catalogue.payable_billers, self.settings.bill_rails)
+
+    async def validate_bill_account(
+        self, *, biller_code: str, account: str
+    ) -> bill_catalogue.AccountCheck:
+        """The account as it will be paid and, for a Paybill biller, its holder's name
+        as the biller gives it (not waited for past USSD_LOOKUP_TIMEOUT_S). Raises
+        BillerNotFound, ValidationFailed ('invalid_account', 'not_on_network')."""
+        return await self.run(
+            bill_catalogue.validate_account,
+            biller_code=biller_code,
+            account=account,
+            lookup=self.bill_lookup,
+        )
+
+    async def resend_tokens(self, *, user_id: int, key: str) -> int:
+        """The user's last prepaid tokens sent again by SMS, once per key; how many."""
+        return await self.run(bill_tokens.resend_tokens, user_id=user_id, key=key)
+
     async def quote_bill(
         self, *, user_id: int, biller_code: str, account: str, amount: int
     ) -> bill_catalogue.BillQuote:
@@ -282,7 +318,13 @@ class ChannelServices:
         """Check the PIN, then hold the bill and queue it to its rail, once per key. Raises
         BillerNotFound, BillerUnavailable, ValidationFailed, WrongPin, PinLocked,
         LimitExceeded, InsufficientFunds."""
-        return await self.run_pin(bill_payments.pay_bill, request, pin=pin, attempt_key=attempt_key)
+        return await self.run_pin(
+            bill_payments.pay_bill,
+            request,
+            pin=pin,
+            attempt_key=attempt_key,
+            open_rails=self.settings.bill_rails,
+        )
 
     async def pending_pay_request(self, *, payer_user_id: int) -> PendingPayRequest | None:
         """The payer's newest request to pay they can still pay now, or None."""

@@ -11,6 +11,7 @@ by side; no logic lives here.
 from __future__ import annotations
 
 from app.ussd.airtime.texts import AIRTIME_TEXTS
+from app.ussd.bills.texts import BILL_TEXTS
 from app.ussd.harambee.texts import HARAMBEE_TEXTS
 from app.ussd.mpesa.texts import MPESA_TEXTS
 from app.ussd.pay.texts import PAY_TEXTS
@@ -305,7 +306,7 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # The Harambee, M-Pesa, Pay, scheduled payments' and Buy airtime menus' words are kept
 # beside their screens.
-for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS, AIRTIME_TEXTS):
+for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS, AIRTIME_TEXTS, BILL_TEXTS):
     for _language, _texts in _branch.items():
         TEXTS[_language].update(_texts)
 

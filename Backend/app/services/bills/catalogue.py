@@ -36,6 +36,8 @@ class BillQuote:
     amount: int  # cents
     fee: int  # cents
     balance: int  # the payer's balance now
+    # What the bill would earn back once delivered (cashback rules; 0: none applies).
+    cashback: int = 0
 
     @property
     def total(self) -> int:
@@ -46,6 +48,11 @@ def list_billers(uow: UnitOfWork) -> list[Biller]:
     """The billers a user can pay now, in screen order."""
     with uow:
         return uow.billers.active()
+
+
+def payable_billers(uow: UnitOfWork, open_rails: tuple[str, ...]) -> list[Biller]:
+    """The active billers whose rail is open here, in screen order: what USSD offers."""
+    return [b for b in list_billers(uow) if b.rail in open_rails]
 
 
 def biller(uow: UnitOfWork, code: str) -> Biller:
