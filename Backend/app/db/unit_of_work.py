@@ -39,6 +39,7 @@ from app.db.repositories.pay_orders import MerchantIdempotencyRepository, PayOrd
 from app.db.repositories.pay_requests import PayRequestRepository
 from app.db.repositories.pins import PinRepository
 from app.db.repositories.pledges import PledgeRepository
+from app.db.repositories.promotions import PromotionRepository
 from app.db.repositories.reconciliation import ReconciliationRepository
 from app.db.repositories.schedules import ScheduleRepository
 from app.db.repositories.settlements import SettlementRepository
@@ -91,6 +92,7 @@ class UnitOfWork:
     schedules: ScheduleRepository
     billers: BillerRepository
     bill_payments: BillPaymentRepository
+    promotions: PromotionRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -139,6 +141,7 @@ class UnitOfWork:
         self.schedules = ScheduleRepository(self.conn)
         self.billers = BillerRepository(self.conn)
         self.bill_payments = BillPaymentRepository(self.conn)
+        self.promotions = PromotionRepository(self.conn)
         return self
 
     def __exit__(

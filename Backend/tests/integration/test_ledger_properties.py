@@ -69,6 +69,8 @@ MAX_USERS = 5
 FEES, FLOAT, SUSPENSE, CLEARING = "fees", "mpesa_float", "suspense", "stellar_clearing"
 HOLDS = "mpesa_hold"  # withdrawals to M-Pesa wait there; none are made here
 BILL_HOLDS, BILL_CLEARING = "bill_hold", "bill_clearing"  # bills: none are paid here
+# Cashback and referral bonuses: none here (test_cashback.py, test_referrals.py).
+PROMOTIONS = "promotions"
 MERCHANT, TILL, NO_TILL = "merchant", "512345", "999999"
 # A merchant's fee with a minimum, so small payments hit the "never above the payment" cap.
 MERCHANT_FEE = FeeRule(50, 100, 20_000)
@@ -177,6 +179,7 @@ class Model:
             MERCHANT: 0,
             BILL_HOLDS: 0,
             BILL_CLEARING: 0,
+            PROMOTIONS: 0,
         }
         self.users: dict[str, int] = {}  # phone -> user id
         self.phones: dict[int, str] = {}

@@ -15,6 +15,7 @@ import pytest
 
 from app.db.migrate import apply_migrations
 from app.domain.bills import CLEARING_CODES
+from app.domain.promotions import PROMOTIONS
 from app.services import transfers
 from app.services.mpesa.order_returns import OWED_BACK
 from tests.conftest import drop_database, make_database
@@ -255,6 +256,7 @@ def test_migrations_seed_the_same_tiers_fees_and_system_accounts_as_schema_sql(f
         + [("bill_hold", f"bill_hold:{shard}") for shard in range(transfers.FEE_SHARDS)]
         + [("bill_clearing", code) for code in CLEARING_CODES.values()]
         + [("mpesa_hold", OWED_BACK)]
+        + [("promotions", PROMOTIONS)]
     )
     assert seed_data(migrated) == expected
 

@@ -18,8 +18,9 @@ from datetime import date
 
 from app.domain import bills
 from app.domain.bills import AccountRefused, Biller
-from app.domain.money import format_kes
+from app.domain.money import format_kes, nairobi_day
 from app.domain.phone import InvalidPhone, normalise
+from app.domain.promotions import CashbackRule, earned, rule_for
 from app.domain.records.bills import BillPayment
 from app.errors import (
     BillerNotFound,
@@ -40,6 +41,10 @@ class FakeBills:
 
     open_rails: tuple[str, ...] = bills.BUILT_RAILS
     bill_holders: Mapping[tuple[str, str], str] | None = None
+    # Cashback as the promotions services read it: the rules (none unless a test adds
+    # some, as a fresh database) and what the promotions account holds.
+    cashback_rules: tuple[CashbackRule, ...] = ()
+    promotions: int = 0
 
     def _bill_state(self) -> dict:
         if not hasattr(self, "_bills"):
@@ -90,7 +95,16 @@ class FakeBills:
         balance = self.balances[user_id]
         if balance < cents + fee:
             raise InsufficientFunds(balance=balance, needed=cents + fee)
-        return BillQuote(biller, checked, cents, fee, balance)
+        return BillQuote(
+            biller, checked, cents, fee, balance, cashback=self._cashback(biller, cents)
+        )
+
+    def _cashback(self, biller: Biller, amount: int) -> int:
+        """As cashback.quoted_cashback, by the same rules (nothing earned yet here)."""
+        day = nairobi_day(self.clock)
+        rule = rule_for(self.cashback_rules, biller_id=biller.id, category=biller.category, day=day)
+        value = earned(rule, amount, 0) if rule is not None else 0
+        return value if value <= self.promotions else 0
 
     async def airtime_biller(self, *, phone: str) -> AccountCheck:
         self.calls.append("airtime_biller")

@@ -4,8 +4,11 @@ re-prompt, the PIN, a confirm hop that can never pay twice, and My recent tokens
 
 from __future__ import annotations
 
+from datetime import date
+
 from app.domain.bills import AT_AIRTIME
 from app.domain.money import format_kes
+from app.domain.promotions import CashbackRule, CashbackTier
 from app.services.bills.tokens import RECENT_TOKENS
 from app.ussd.bills.flow import PER_SCREEN
 from tests.support import seeds
@@ -57,6 +60,20 @@ def test_kplc_prepaid_walks_to_an_end_with_the_holder_s_name_and_the_reference()
     [payment] = phone.services.bill_payments
     assert (payment.biller_code, payment.account, payment.amount) == (KPLC.code, METER, 100_000)
     assert phone.services.balances[jane] == 1_000 * KES - fee
+
+
+def test_the_confirmation_shows_the_cashback_a_rule_gives():
+    phone, _ = jane_at_bills()
+    phone.services.cashback_rules = (
+        CashbackRule(1, KPLC.id, None, 200 * KES, date(2020, 1, 1), None,
+                     (CashbackTier(1, KPLC.max_amount, 100),)),
+    )  # fmt: skip
+    phone.services.promotions = 1_000 * KES
+    for value in ("2", "1", METER):
+        phone.send(value)
+    assert phone.send("1000").startswith(
+        "CON KPLC prepaid, meter 12345678901, JANE W.\nKES 1,000 + fee KES 0, cashback KES 10\n"
+    )
 
 
 def test_the_billers_are_paged_and_airtime_is_its_own_choice():

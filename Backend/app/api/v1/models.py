@@ -239,7 +239,8 @@ class WalletOut(BaseModel):
 # Journal kinds: harambee adds a contribution, a campaign's payout and its refunds;
 # M-Pesa a deposit, a withdrawal (its hold) and a withdrawal's release; Pay a payment to
 # a merchant's till (its note names the merchant and the till); Bills a bill's hold (its
-# note names the biller) and its release.
+# note names the biller) and its release; a bill's cashback and a referral bonus, from
+# PayTrace's promotions account.
 TransactionType = Literal[
     "transfer",
     "cash_in",
@@ -254,6 +255,8 @@ TransactionType = Literal[
     "merchant_refund",
     "bill_hold",
     "bill_release",
+    "cashback",
+    "referral_bonus",
 ]
 
 

@@ -15,6 +15,7 @@ from app.domain.phone import InvalidPhone, normalise
 from app.errors import BillerNotFound, BillerUnavailable, InsufficientFunds, NotFound, refused
 from app.integrations.daraja import Daraja, DarajaError
 from app.services.ledger import check_limits
+from app.services.promotions import cashback
 
 log = logging.getLogger("paytrace.bills")
 
@@ -133,7 +134,8 @@ def quote_bill(
     amount: object,
     now: datetime | None = None,
 ) -> BillQuote:
-    """What paying this bill would cost now, without holding anything. Raises
+    """What paying this bill would cost now, and what it would earn back delivered today
+    (cashback), without holding anything. Raises
     BillerNotFound, ValidationFailed ('invalid_account', 'not_on_network',
     'invalid_amount'), LimitExceeded, InsufficientFunds, NotFound. Paying checks all of
     it again under lock."""
@@ -148,9 +150,10 @@ def quote_bill(
         wallet = wallets[0]
         check_limits(wallet.limits, cents, *uow.ledger.outflows(wallet.id, today))
         fee = bill_fee(uow, found, cents)
-    if wallet.balance < cents + fee:
-        raise InsufficientFunds(balance=wallet.balance, needed=cents + fee)
-    return BillQuote(found, checked, cents, fee, wallet.balance)
+        if wallet.balance < cents + fee:
+            raise InsufficientFunds(balance=wallet.balance, needed=cents + fee)
+        back = cashback.quoted_cashback(uow, user_id=user_id, found=found, amount=cents, day=today)
+    return BillQuote(found, checked, cents, fee, wallet.balance, cashback=back)
 
 
 def airtime_biller(uow: UnitOfWork, *, phone: object) -> AccountCheck:
