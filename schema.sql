@@ -1435,13 +1435,14 @@ CREATE TABLE operators (
 -- A user's payment that repeats itself (docs/schedules.md): weekly on a weekday or
 -- monthly on a day of the month, at a Nairobi time, from a start date until a date or a
 -- count. Its kind says what it pays and which executor pays it (transfer: Send money to
--- another wallet; bills and airtime add their kinds to the CHECK). Each due instant is an
+-- another wallet; bill, airtime: a biller, the payee '<biller code>:<account>', migration
+-- 0036). Each due instant is an
 -- occurrence, made once (unique per schedule and instant) and accounted for once: paid,
 -- or skipped with its reason.
 CREATE TABLE scheduled_payments (
     id                BIGSERIAL   PRIMARY KEY,
     owner_user_id     BIGINT      NOT NULL REFERENCES users (id),
-    kind              TEXT        NOT NULL CHECK (kind IN ('transfer')),
+    kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'bill', 'airtime')),
     -- Whom it pays, as the kind reads it (transfer: the recipient's E.164 phone), and the
     -- name the owner saw when creating it.
     payee             TEXT        NOT NULL CHECK (payee <> ''),
@@ -1667,7 +1668,8 @@ CREATE TABLE bill_payments (
     fee             BIGINT      NOT NULL CHECK (fee >= 0),
     status          TEXT        NOT NULL DEFAULT 'held'
                     CHECK (status IN ('held', 'delivered', 'failed', 'unknown')),
-    channel         TEXT        NOT NULL CHECK (channel IN ('ussd', 'api')),
+    -- 'system': a scheduled payment the worker holds (migration 0036).
+    channel         TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'system')),
     hold_id         BIGINT      NOT NULL UNIQUE REFERENCES journal_transactions (id),
     -- The East Africa day the hold counted against the user's limits (given back on
     -- release).

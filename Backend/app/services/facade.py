@@ -564,5 +564,11 @@ class ChannelServices:
         """Check the owner's PIN, then schedule a repeating Send money. Raises WrongPin,
         PinLocked, PinResetRequired, then what schedules.create raises."""
         return await self.pin_checked(
-            new.owner_user_id, pin, attempt_key, schedules.create, new, datetime.now(UTC)
+            new.owner_user_id,
+            pin,
+            attempt_key,
+            schedules.create,
+            new,
+            datetime.now(UTC),
+            bill_rails=self.settings.bill_rails,
         )

@@ -128,7 +128,13 @@ async def create(
     pin_digest = keyed_digest(api.attempt_key, idempotency_key, body.pin)
     attempt_key = f"api-schedule:{caller.user_id}:{idempotency_key}:{pin_digest}"
     made = await api.services.pin_checked(
-        caller.user_id, body.pin, attempt_key, manage.create, new, datetime.now(UTC)
+        caller.user_id,
+        body.pin,
+        attempt_key,
+        manage.create,
+        new,
+        datetime.now(UTC),
+        bill_rails=api.services.settings.bill_rails,
     )
     if made.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -1,5 +1,6 @@
 -- Cashback on bills and referral bonuses (docs/bills.md), both paid from one funded
--- promotions account that never goes below zero.
+-- promotions account that never goes below zero; and bills and airtime as kinds of a
+-- scheduled payment (docs/schedules.md).
 
 -- promotions: what PayTrace has set aside for cashback and referral bonuses, funded
 -- from the M-Pesa float by an operator ('promotions_funding').
@@ -119,3 +120,13 @@ CREATE TABLE referrals (
     CHECK (outcome IS NULL OR referred_user_id IS NOT NULL)
 );
 CREATE INDEX referrals_referrer_idx ON referrals (referrer_user_id);
+
+-- Bills and airtime as scheduled payments (services/schedules/bill_executors.py): the
+-- payee is '<biller code>:<account>'; each occurrence is held by the worker
+-- (channel 'system', no PIN: the owner gave it when scheduling).
+ALTER TABLE scheduled_payments DROP CONSTRAINT scheduled_payments_kind_check;
+ALTER TABLE scheduled_payments ADD CONSTRAINT scheduled_payments_kind_check
+    CHECK (kind IN ('transfer', 'bill', 'airtime'));
+ALTER TABLE bill_payments DROP CONSTRAINT bill_payments_channel_check;
+ALTER TABLE bill_payments ADD CONSTRAINT bill_payments_channel_check
+    CHECK (channel IN ('ussd', 'api', 'system'));
