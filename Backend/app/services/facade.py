@@ -20,6 +20,7 @@ with the refusals it raises: a channel reads it, not the services behind it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -64,9 +65,12 @@ from app.services.mpesa import deposits, withdrawals
 from app.services.schedules import manage as schedules
 
 P = ParamSpec("P")
-# How long a USSD hop waits for a biller to name an account's holder (AT gives a hop
-# 15 s in all).
-USSD_LOOKUP_TIMEOUT_S = 4.0
+# How long a USSD hop waits for a biller to name an account's holder: well inside the
+# hop's own deadline (Settings.ussd_hop_deadline_s, 1.5 s), which ends the session with
+# an apology when passed. Slower, only the account's form is checked.
+USSD_LOOKUP_WAIT_S = 0.7
+# The lookup's own HTTP timeout: it bounds the thread a late answer keeps busy.
+USSD_LOOKUP_TIMEOUT_S = 2.0
 T = TypeVar("T")
 
 
@@ -286,14 +290,21 @@ class ChannelServices:
         self, *, biller_code: str, account: str
     ) -> bill_catalogue.AccountCheck:
         """The account as it will be paid and, for a Paybill biller, its holder's name
-        as the biller gives it (not waited for past USSD_LOOKUP_TIMEOUT_S). Raises
-        BillerNotFound, ValidationFailed ('invalid_account', 'not_on_network')."""
-        return await self.run(
-            bill_catalogue.validate_account,
-            biller_code=biller_code,
-            account=account,
-            lookup=self.bill_lookup,
-        )
+        as the biller gives it (not waited for past USSD_LOOKUP_WAIT_S: then the form
+        only, looked_up False). Raises BillerNotFound, ValidationFailed
+        ('invalid_account', 'not_on_network')."""
+        try:
+            async with asyncio.timeout(USSD_LOOKUP_WAIT_S):
+                return await self.run(
+                    bill_catalogue.validate_account,
+                    biller_code=biller_code,
+                    account=account,
+                    lookup=self.bill_lookup,
+                )
+        except TimeoutError:
+            return await self.run(
+                bill_catalogue.validate_account, biller_code=biller_code, account=account
+            )
 
     async def resend_tokens(self, *, user_id: int, key: str) -> int:
         """The user's last prepaid tokens sent again by SMS, once per key; how many."""
