@@ -169,10 +169,13 @@ CREATE TABLE ledger_accounts (
     -- 'stellar_hold': refunds of orders paid on Stellar held until sent on-chain.
     -- 'wage_hold': approved pay runs' money until each line is paid or released (16
     -- shards, opened on first use); 'wage_dues': what an employer owes for one item.
+    -- 'promotions': what PayTrace set aside for cashback and referral bonuses, never
+    -- below zero (migration 0036).
     kind       TEXT        NOT NULL
                CHECK (kind IN ('wallet', 'fees', 'mpesa_float', 'suspense', 'stellar_clearing',
                                'campaign', 'mpesa_hold', 'merchant', 'bill_hold',
-                               'bill_clearing', 'stellar_hold', 'wage_hold', 'wage_dues')),
+                               'bill_clearing', 'stellar_hold', 'wage_hold', 'wage_dues',
+                               'promotions')),
     -- The owner of a wallet; system accounts have a code instead.
     user_id    BIGINT      UNIQUE REFERENCES users (id) ON DELETE RESTRICT,
     code       TEXT        UNIQUE,
@@ -205,7 +208,8 @@ LANGUAGE sql AS $$
            ('bill_clearing', 'bill_clearing:at_airtime'),
            ('bill_clearing', 'bill_clearing:daraja_b2b'),
            ('mpesa_hold', 'mpesa_owed_back'),
-           ('stellar_hold', 'stellar_refund_hold')
+           ('stellar_hold', 'stellar_refund_hold'),
+           ('promotions', 'promotions')
     ON CONFLICT (code) DO NOTHING;
 $$;
 
@@ -237,6 +241,9 @@ CREATE TABLE journal_transactions (
     -- wage_hold: an employer's wallet into a wage hold (a pay run's cost);
     -- wage_payment: one line, the hold to the worker (net) and to the employer's dues;
     -- wage_release: one failed line's cost back to the employer.
+    -- promotions_funding: the float to 'promotions'; cashback: 'promotions' to a wallet
+    -- as a bill is delivered; referral_bonus: 'promotions' to a referrer's wallet as the
+    -- new user's first deposit is credited (migration 0036).
     kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'cash_in', 'reversal',
                                                            'contribution', 'campaign_payout',
                                                            'campaign_refund', 'deposit',
@@ -254,7 +261,9 @@ CREATE TABLE journal_transactions (
                                                            'stellar_order_refund_sent',
                                                            'stellar_order_refund_release',
                                                            'wage_hold', 'wage_payment',
-                                                           'wage_release')),
+                                                           'wage_release',
+                                                           'promotions_funding', 'cashback',
+                                                           'referral_bonus')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -1458,13 +1467,14 @@ CREATE TABLE operators (
 -- A user's payment that repeats itself (docs/schedules.md): weekly on a weekday or
 -- monthly on a day of the month, at a Nairobi time, from a start date until a date or a
 -- count. Its kind says what it pays and which executor pays it (transfer: Send money to
--- another wallet; bills and airtime add their kinds to the CHECK). Each due instant is an
+-- another wallet; bill, airtime: a biller, the payee '<biller code>:<account>', migration
+-- 0036). Each due instant is an
 -- occurrence, made once (unique per schedule and instant) and accounted for once: paid,
 -- or skipped with its reason.
 CREATE TABLE scheduled_payments (
     id                BIGSERIAL   PRIMARY KEY,
     owner_user_id     BIGINT      NOT NULL REFERENCES users (id),
-    kind              TEXT        NOT NULL CHECK (kind IN ('transfer')),
+    kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'bill', 'airtime')),
     -- Whom it pays, as the kind reads it (transfer: the recipient's E.164 phone), and the
     -- name the owner saw when creating it.
     payee             TEXT        NOT NULL CHECK (payee <> ''),
@@ -1690,7 +1700,8 @@ CREATE TABLE bill_payments (
     fee             BIGINT      NOT NULL CHECK (fee >= 0),
     status          TEXT        NOT NULL DEFAULT 'held'
                     CHECK (status IN ('held', 'delivered', 'failed', 'unknown')),
-    channel         TEXT        NOT NULL CHECK (channel IN ('ussd', 'api')),
+    -- 'system': a scheduled payment the worker holds (migration 0036).
+    channel         TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'system')),
     hold_id         BIGINT      NOT NULL UNIQUE REFERENCES journal_transactions (id),
     -- The East Africa day the hold counted against the user's limits (given back on
     -- release).
@@ -2261,3 +2272,83 @@ BEGIN
                         v_day + p_amount, v_30_days + p_amount;
 END;
 $$;
+
+-- ---- cashback and referrals (migration 0036) --------------------------------------
+
+-- A cashback rule: for one biller, or every biller of a category (a biller's own rule
+-- wins), from valid_from to valid_until (Nairobi days, both inclusive; NULL: open);
+-- of the rules valid on a day, the newest applies. What one user earns under it in a
+-- Nairobi month is at most monthly_cap.
+CREATE TABLE cashback_rules (
+    id          BIGSERIAL   PRIMARY KEY,
+    name        TEXT        NOT NULL CHECK (length(name) BETWEEN 2 AND 60),
+    biller_id   BIGINT      REFERENCES billers (id),
+    category    TEXT        CHECK (category IN ('electricity', 'water', 'tv', 'airtime')),
+    monthly_cap BIGINT      NOT NULL CHECK (monthly_cap > 0),
+    valid_from  DATE        NOT NULL,
+    valid_until DATE,
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CHECK ((biller_id IS NULL) <> (category IS NULL)),
+    CHECK (valid_until IS NULL OR valid_until >= valid_from)
+);
+CREATE INDEX cashback_rules_biller_idx ON cashback_rules (biller_id) WHERE biller_id IS NOT NULL;
+
+-- A rule's amount tiers: a bill of min_amount..max_amount cents (both inclusive) earns
+-- rate_bp basis points of its amount (rounded down to the cent); an amount no tier
+-- covers earns nothing.
+CREATE TABLE cashback_tiers (
+    rule_id    BIGINT  NOT NULL REFERENCES cashback_rules (id),
+    min_amount BIGINT  NOT NULL CHECK (min_amount > 0),
+    max_amount BIGINT  NOT NULL,
+    rate_bp    INTEGER NOT NULL CHECK (rate_bp BETWEEN 1 AND 10000),
+    PRIMARY KEY (rule_id, min_amount),
+    CHECK (max_amount >= min_amount)
+);
+
+-- Cashback paid: one per delivered bill at most, counted against its rule's cap for
+-- the user's month (the first day of the Nairobi month).
+CREATE TABLE cashback_awards (
+    id              BIGSERIAL   PRIMARY KEY,
+    bill_payment_id BIGINT      NOT NULL UNIQUE REFERENCES bill_payments (id),
+    rule_id         BIGINT      NOT NULL REFERENCES cashback_rules (id),
+    user_id         BIGINT      NOT NULL REFERENCES users (id),
+    month           DATE        NOT NULL CHECK (extract(day FROM month) = 1),
+    amount          BIGINT      NOT NULL CHECK (amount > 0),
+    transaction_id  BIGINT      NOT NULL UNIQUE REFERENCES journal_transactions (id),
+    created_at      TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX cashback_awards_month_idx ON cashback_awards (user_id, rule_id, month);
+
+-- The referral programme: a bonus to whoever invited a new user, paid when the new
+-- user's first deposit is credited, while the budget lasts (spent never exceeds it).
+-- Of the programmes valid on a day (Nairobi, both ends inclusive), the newest applies.
+CREATE TABLE referral_programs (
+    id          BIGSERIAL   PRIMARY KEY,
+    bonus       BIGINT      NOT NULL CHECK (bonus > 0),
+    budget      BIGINT      NOT NULL CHECK (budget > 0),
+    spent       BIGINT      NOT NULL DEFAULT 0 CHECK (spent >= 0),
+    valid_from  DATE        NOT NULL,
+    valid_until DATE,
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CHECK (spent <= budget),
+    CHECK (valid_until IS NULL OR valid_until >= valid_from)
+);
+
+-- Who invited a number first (Send money's invitation SMS): the referrer of the user
+-- who registers with it. Decided once, at that user's first deposit: 'paid' (the
+-- bonus's transaction), or why not ('no_programme', 'budget_spent', 'promotions_empty').
+CREATE TABLE referrals (
+    invitee_phone    TEXT        PRIMARY KEY CHECK (invitee_phone ~ '^\+[1-9][0-9]{6,14}$'),
+    referrer_user_id BIGINT      NOT NULL REFERENCES users (id),
+    invited_at       TIMESTAMPTZ NOT NULL,
+    referred_user_id BIGINT      UNIQUE REFERENCES users (id),
+    outcome          TEXT        CHECK (outcome IN ('paid', 'no_programme', 'budget_spent',
+                                                    'promotions_empty')),
+    program_id       BIGINT      REFERENCES referral_programs (id),
+    transaction_id   BIGINT      UNIQUE REFERENCES journal_transactions (id),
+    decided_at       TIMESTAMPTZ,
+    CHECK ((outcome IS NULL) = (decided_at IS NULL)),
+    CHECK ((outcome = 'paid') = (transaction_id IS NOT NULL)),
+    CHECK (outcome IS NULL OR referred_user_id IS NOT NULL)
+);
+CREATE INDEX referrals_referrer_idx ON referrals (referrer_user_id);

@@ -43,6 +43,7 @@ from app.db.repositories.pay_orders import MerchantIdempotencyRepository, PayOrd
 from app.db.repositories.pay_requests import PayRequestRepository
 from app.db.repositories.pins import PinRepository
 from app.db.repositories.pledges import PledgeRepository
+from app.db.repositories.promotions import PromotionRepository
 from app.db.repositories.reconciliation import ReconciliationRepository
 from app.db.repositories.schedules import ScheduleRepository
 from app.db.repositories.settlements import SettlementRepository
@@ -103,6 +104,7 @@ class UnitOfWork:
     leases: LeaseRepository
     wage_rules: WageRuleRepository
     wages: WageRepository
+    promotions: PromotionRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -155,6 +157,7 @@ class UnitOfWork:
         self.leases = LeaseRepository(self.conn)
         self.wage_rules = WageRuleRepository(self.conn)
         self.wages = WageRepository(self.conn)
+        self.promotions = PromotionRepository(self.conn)
         return self
 
     def __exit__(

@@ -20,13 +20,16 @@ with the refusals it raises: a channel reads it, not the services behind it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.bills import Biller
 from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
 from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
@@ -34,7 +37,7 @@ from app.domain.records.schedules import Schedule
 from app.domain.records.wages import EmployedWorker, PayRunLine
 from app.errors import MpesaUnavailable, PinLocked
 from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
-from app.integrations.daraja import Daraja, DarajaClient
+from app.integrations.daraja import Daraja, DarajaClient, DarajaConfig
 from app.runtime import Runtime
 from app.services import (
     accounts,
@@ -48,6 +51,7 @@ from app.services import (
 from app.services.accounts import Profile
 from app.services.bills import catalogue as bill_catalogue
 from app.services.bills import payments as bill_payments
+from app.services.bills import tokens as bill_tokens
 from app.services.custody import SecretBox
 from app.services.harambee import campaigns, closing, pledges
 from app.services.harambee.contributions import (
@@ -65,6 +69,12 @@ from app.services.wages import pay_runs as wage_runs
 from app.services.wages import reports as wage_reports
 
 P = ParamSpec("P")
+# How long a USSD hop waits for a biller to name an account's holder: well inside the
+# hop's own deadline (Settings.ussd_hop_deadline_s, 1.5 s), which ends the session with
+# an apology when passed. Slower, only the account's form is checked.
+USSD_LOOKUP_WAIT_S = 0.7
+# The lookup's own HTTP timeout: it bounds the thread a late answer keeps busy.
+USSD_LOOKUP_TIMEOUT_S = 2.0
 T = TypeVar("T")
 
 
@@ -83,6 +93,15 @@ class ChannelServices:
         # Daraja (or its local sandbox) where M-Pesa is on: a Paybill account's holder.
         self.daraja: Daraja | None = (
             DarajaClient.from_settings(settings) if settings.mpesa_enabled else None
+        )
+        # The same, asked inside a USSD hop: a biller slower than this is not waited for
+        # (the account's form is checked; the biller is asked again at payment).
+        self.bill_lookup: Daraja | None = (
+            DarajaClient(
+                replace(DarajaConfig.from_settings(settings), timeout_s=USSD_LOOKUP_TIMEOUT_S)
+            )
+            if settings.mpesa_enabled
+            else None
         )
 
     # ---- the two ways to call a service -----------------------------------------------
@@ -267,6 +286,34 @@ class ChannelServices:
         BillerNotFound."""
         return await self.run(bill_catalogue.airtime_biller, phone=phone)
 
+    async def payable_billers(self) -> list[Biller]:
+        """The active billers whose rail is open here, in screen order."""
+        return await self.run(bill_catalogue.payable_billers, self.settings.bill_rails)
+
+    async def validate_bill_account(
+        self, *, biller_code: str, account: str
+    ) -> bill_catalogue.AccountCheck:
+        """The account as it will be paid and, for a Paybill biller, its holder's name
+        as the biller gives it (not waited for past USSD_LOOKUP_WAIT_S: then the form
+        only, looked_up False). Raises BillerNotFound, ValidationFailed
+        ('invalid_account', 'not_on_network')."""
+        try:
+            async with asyncio.timeout(USSD_LOOKUP_WAIT_S):
+                return await self.run(
+                    bill_catalogue.validate_account,
+                    biller_code=biller_code,
+                    account=account,
+                    lookup=self.bill_lookup,
+                )
+        except TimeoutError:
+            return await self.run(
+                bill_catalogue.validate_account, biller_code=biller_code, account=account
+            )
+
+    async def resend_tokens(self, *, user_id: int, key: str) -> int:
+        """The user's last prepaid tokens sent again by SMS, once per key; how many."""
+        return await self.run(bill_tokens.resend_tokens, user_id=user_id, key=key)
+
     async def quote_bill(
         self, *, user_id: int, biller_code: str, account: str, amount: int
     ) -> bill_catalogue.BillQuote:
@@ -286,7 +333,13 @@ class ChannelServices:
         """Check the PIN, then hold the bill and queue it to its rail, once per key. Raises
         BillerNotFound, BillerUnavailable, ValidationFailed, WrongPin, PinLocked,
         LimitExceeded, InsufficientFunds."""
-        return await self.run_pin(bill_payments.pay_bill, request, pin=pin, attempt_key=attempt_key)
+        return await self.run_pin(
+            bill_payments.pay_bill,
+            request,
+            pin=pin,
+            attempt_key=attempt_key,
+            open_rails=self.settings.bill_rails,
+        )
 
     async def pending_pay_request(self, *, payer_user_id: int) -> PendingPayRequest | None:
         """The payer's newest request to pay they can still pay now, or None."""
@@ -526,7 +579,13 @@ class ChannelServices:
         """Check the owner's PIN, then schedule a repeating Send money. Raises WrongPin,
         PinLocked, PinResetRequired, then what schedules.create raises."""
         return await self.pin_checked(
-            new.owner_user_id, pin, attempt_key, schedules.create, new, datetime.now(UTC)
+            new.owner_user_id,
+            pin,
+            attempt_key,
+            schedules.create,
+            new,
+            datetime.now(UTC),
+            bill_rails=self.settings.bill_rails,
         )
 
     # ---- wages -------------------------------------------------------------------------

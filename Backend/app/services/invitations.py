@@ -14,6 +14,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.money import nairobi_day
 from app.errors import InviteLimitReached, NotFound, refused
 from app.services.notifications import queue_sms
+from app.services.promotions import referrals
 
 
 def invite(
@@ -54,5 +55,9 @@ def invite(
         # Counted after the number's own check, so a repeat never uses up the day.
         if not uow.invitations.take(sender_user_id, day, daily_limit):
             raise InviteLimitReached(daily_limit)  # rolls back the queued SMS
+        # The first to invite a number is its referrer (services/promotions/referrals.py).
+        referrals.record_invitation(
+            uow, referrer_user_id=sender_user_id, phone=phone, at=now or datetime.now(UTC)
+        )
         uow.commit()
     return True

@@ -146,6 +146,25 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
         "en": "PayTrace {reference} KPLC token for meter {account}: {token}. Units {units}.",
         "sw": "PayTrace {reference} tokeni ya KPLC ya mita {account}: {token}. Uniti {units}.",
     },
+    "cashback": {
+        "en": (
+            "PayTrace {reference}: KES {amount} cashback for {biller} {bill}. "
+            "Balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: zawadi ya KES {amount} kwa {biller} {bill}. Salio KES {balance}."
+        ),
+    },
+    "referral_bonus": {
+        "en": (
+            "PayTrace {reference}: KES {amount} referral bonus. Someone you invited joined "
+            "PayTrace. Balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: bonasi ya KES {amount}. Uliyemwalika amejiunga na "
+            "PayTrace. Salio KES {balance}."
+        ),
+    },
     "bill_failed": {
         "en": (
             "PayTrace {reference}: {biller} {account} KES {amount} did not go through. "

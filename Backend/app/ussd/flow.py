@@ -3,9 +3,9 @@
 Screens name their texts (texts.py) and their next screen; the few handlers
 below validate input and call the service port. The money journeys' handlers
 live in money_flow.py (send money) and statement_flow.py (balance, mini statement);
-the M-Pesa (deposit, withdraw), Harambee, Pay and scheduled payments branches are
-packages of their own, mpesa/, harambee/, pay/ and schedules/, each declaring its
-screens. docs/ussd.md draws this tree.
+the M-Pesa (deposit, withdraw), Harambee, Pay, bills, airtime and scheduled payments
+branches are packages of their own, mpesa/, harambee/, pay/, bills/, airtime/ and
+schedules/, each declaring its screens. docs/ussd.md draws this tree.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from app.services.registration import NewUser
 from app.ussd import money_flow as send
 from app.ussd import statement_flow as statement
 from app.ussd.airtime import screens as airtime_screens
+from app.ussd.bills import screens as bill_screens
 from app.ussd.engine import (
     Context,
     End,
@@ -279,6 +280,7 @@ FLOW = Flow(
             *schedule_screens.SCREENS,
             *wage_screens.SCREENS,
             *airtime_screens.SCREENS,
+            *bill_screens.SCREENS,
         ]
     },
     home_registered="main",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Protocol
 
+from app.domain.bills import Biller
 from app.domain.records.harambee import CampaignFilter, CampaignRow, PledgeFilter, PledgeRow
 from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
@@ -72,8 +73,11 @@ class UssdServices(Protocol):
         self, request: MerchantPaymentRequest, *, pin: str, attempt_key: str | None = None
     ) -> MerchantPayment: ...
 
-    # ---- Pay: buy airtime
+    # ---- Pay: bills and airtime
     async def airtime_biller(self, *, phone: str) -> AccountCheck: ...
+    async def payable_billers(self) -> list[Biller]: ...
+    async def validate_bill_account(self, *, biller_code: str, account: str) -> AccountCheck: ...
+    async def resend_tokens(self, *, user_id: int, key: str) -> int: ...
     async def quote_bill(
         self, *, user_id: int, biller_code: str, account: str, amount: int
     ) -> BillQuote: ...

@@ -21,8 +21,8 @@ LINES_PER_PAGE = 3
 # Movements shown by what they were rather than by whom (texts "statement.<kind>").
 KINDS_SHOWN_BY_NAME = ("cash_in", "reversal", "deposit", "withdrawal", "withdrawal_release")
 KINDS_SHOWN_BY_NAME += ("contribution", "campaign_payout", "campaign_refund", "merchant_payment")
-KINDS_SHOWN_BY_NAME += ("merchant_refund", "bill_hold", "bill_release")
-KINDS_SHOWN_BY_NAME += ("wage_hold", "wage_payment", "wage_release")
+KINDS_SHOWN_BY_NAME += ("merchant_refund", "bill_hold", "bill_release", "cashback")
+KINDS_SHOWN_BY_NAME += ("referral_bonus", "wage_hold", "wage_payment", "wage_release")
 
 
 async def balance_pin(ctx: Context, value: str) -> Outcome:

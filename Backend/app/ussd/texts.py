@@ -11,6 +11,7 @@ by side; no logic lives here.
 from __future__ import annotations
 
 from app.ussd.airtime.texts import AIRTIME_TEXTS
+from app.ussd.bills.texts import BILL_TEXTS
 from app.ussd.harambee.texts import HARAMBEE_TEXTS
 from app.ussd.mpesa.texts import MPESA_TEXTS
 from app.ussd.pay.texts import PAY_TEXTS
@@ -161,6 +162,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "statement.wage_hold": "Wages",
         "statement.wage_payment": "Pay",
         "statement.wage_release": "Returned",
+        "statement.cashback": "Cashback",
+        "statement.referral_bonus": "Referral",
         "language.title": "Choose language",
         "language.changed": "Language set to English.",
         "lang.en": "English",
@@ -303,6 +306,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "statement.wage_hold": "Mishahara",
         "statement.wage_payment": "Mshahara",
         "statement.wage_release": "Imerudi",
+        "statement.cashback": "Zawadi",
+        "statement.referral_bonus": "Bonasi",
         "language.title": "Chagua lugha",
         "language.changed": "Lugha imewekwa Kiswahili.",
         "lang.en": "English",
@@ -312,7 +317,15 @@ TEXTS: dict[str, dict[str, str]] = {
 
 # The Harambee, M-Pesa, Pay, scheduled payments' and Buy airtime menus' words are kept
 # beside their screens.
-for _branch in (HARAMBEE_TEXTS, MPESA_TEXTS, PAY_TEXTS, SCHEDULE_TEXTS, AIRTIME_TEXTS, WAGE_TEXTS):
+for _branch in (
+    HARAMBEE_TEXTS,
+    MPESA_TEXTS,
+    PAY_TEXTS,
+    SCHEDULE_TEXTS,
+    AIRTIME_TEXTS,
+    WAGE_TEXTS,
+    BILL_TEXTS,
+):
     for _language, _texts in _branch.items():
         TEXTS[_language].update(_texts)
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from app.config import Settings
 from app.db.pool import Database
+from app.domain.bills import AT_AIRTIME
 from app.services.schedules import runs
 from app.worker.context import uow_factory
 from app.worker.repeat import run_until_stopped
@@ -44,17 +45,21 @@ class ScheduledPaymentsJob:
         database: Database,
         *,
         shortcode: str,
+        bill_rails: tuple[str, ...] = (AT_AIRTIME,),
         interval_s: float = INTERVAL_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._uow = uow_factory(database)
         self._shortcode = shortcode
+        self._bill_rails = bill_rails
         self._interval_s = interval_s
         self._clock = clock
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database) -> ScheduledPaymentsJob:
-        return cls(database, shortcode=settings.ussd_service_codes[0])
+        return cls(
+            database, shortcode=settings.ussd_service_codes[0], bill_rails=settings.bill_rails
+        )
 
     def run_forever(self, stop: threading.Event) -> None:
         """Run once a minute until stop is set; never raises."""
@@ -86,6 +91,8 @@ class ScheduledPaymentsJob:
             done.reminded += reminded
             if reminded < runs.BATCH:
                 break
-        while ran := runs.run_next(self._uow(), self._uow(), now, shortcode=self._shortcode):
+        while ran := runs.run_next(
+            self._uow(), self._uow(), now, shortcode=self._shortcode, bill_rails=self._bill_rails
+        ):
             done.ran.append(ran)
         return done

@@ -121,3 +121,30 @@ def test_the_worker_pays_an_occurrence_and_it_is_shown_with_its_reference(
     assert datetime.fromisoformat(occurrence["due_at"]).astimezone(UTC).time() == time(6, 0)
     assert pwa.http.get("/wallet", headers=pwa.bearer(amina)).json()["balance"] == 1_500 * KES
     assert check_ledger(database).sound
+
+
+def test_a_monthly_kplc_bill_is_scheduled_and_a_payee_its_kind_lacks_is_refused(pwa, jane):
+    bill = rent(kind="bill", biller="kplc_prepaid", account="1234 5678 901", amount=500 * KES)
+    del bill["to"]
+    made = create(pwa, jane, bill)
+    assert made.status_code == 201, made.text
+    schedule = made.json()
+    assert (schedule["kind"], schedule["to"], schedule["recipient_name"]) == (
+        "bill",
+        "kplc_prepaid:12345678901",
+        "KPLC prepaid 12345678901",
+    )
+    listed = pwa.http.get("/schedules", headers=pwa.bearer(jane)).json()["schedules"]
+    assert [s["kind"] for s in listed] == ["bill"]
+
+    airtime = {**bill, "kind": "airtime", "biller": "airtime_safaricom", "account": "0711000002"}
+    assert create(pwa, jane, {**airtime, "amount": 100 * KES}).status_code == 201
+    for wrong, status, code in [
+        ({**bill, "to": "0711000002"}, 422, "invalid_payee"),
+        ({**bill, "kind": "airtime"}, 422, "invalid_payee"),
+        ({**bill, "account": "12"}, 422, "invalid_account"),
+        ({**bill, "biller": "nobody"}, 404, "biller_not_found"),
+        ({k: v for k, v in bill.items() if k != "biller"}, 422, "invalid_payee"),
+    ]:
+        answer = create(pwa, jane, wrong)
+        assert (answer.status_code, answer.json()["error"]) == (status, code), answer.text

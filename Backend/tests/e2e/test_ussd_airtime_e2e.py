@@ -38,7 +38,7 @@ def jane(live_settings, database):
 
 def buy(server_url: str, number: str) -> tuple[AtGateway, str]:
     gateway = AtGateway(server_url, JANE)
-    screen = gateway.walk("5", "1", "2", number, "100")
+    screen = gateway.walk("5", "1", "1", "2", number, "100")
     assert screen.startswith(
         f"CON Airtime Safaricom {number[:4]} {number[4:7]} {number[7:]} KES 100 + fee KES "
     )

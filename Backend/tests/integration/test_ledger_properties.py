@@ -70,6 +70,8 @@ FEES, FLOAT, SUSPENSE, CLEARING = "fees", "mpesa_float", "suspense", "stellar_cl
 HOLDS = "mpesa_hold"  # withdrawals to M-Pesa wait there; none are made here
 BILL_HOLDS, BILL_CLEARING = "bill_hold", "bill_clearing"  # bills: none are paid here
 STELLAR_HOLDS = "stellar_hold"  # refunds on Stellar wait there; none are made here
+# Cashback and referral bonuses: none here (test_cashback.py, test_referrals.py).
+PROMOTIONS = "promotions"
 MERCHANT, TILL, NO_TILL = "merchant", "512345", "999999"
 # A merchant's fee with a minimum, so small payments hit the "never above the payment" cap.
 MERCHANT_FEE = FeeRule(50, 100, 20_000)
@@ -179,6 +181,7 @@ class Model:
             BILL_HOLDS: 0,
             BILL_CLEARING: 0,
             STELLAR_HOLDS: 0,
+            PROMOTIONS: 0,
         }
         self.users: dict[str, int] = {}  # phone -> user id
         self.phones: dict[int, str] = {}

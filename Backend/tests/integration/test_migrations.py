@@ -15,6 +15,7 @@ import pytest
 
 from app.db.migrate import apply_migrations
 from app.domain.bills import CLEARING_CODES
+from app.domain.promotions import PROMOTIONS
 from app.services import stellar_order_refunds, transfers
 from app.services.mpesa.order_returns import OWED_BACK
 from tests.conftest import drop_database, make_database
@@ -260,6 +261,7 @@ def test_migrations_seed_the_same_tiers_fees_and_system_accounts_as_schema_sql(f
         + [("bill_clearing", code) for code in CLEARING_CODES.values()]
         + [("mpesa_hold", OWED_BACK)]
         + [("stellar_hold", stellar_order_refunds.HOLD)]
+        + [("promotions", PROMOTIONS)]
     )
     assert seed_data(migrated) == expected
 

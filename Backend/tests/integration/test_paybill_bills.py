@@ -18,6 +18,7 @@ from app.errors import ValidationFailed
 from app.integrations.daraja import DarajaClient
 from app.services.bills.catalogue import validate_account
 from app.services.bills.payments import BillHeld, BillRequest, pay_bill
+from app.services.bills.tokens import resend_tokens
 from app.services.pins import PinHasher, PinPolicy
 from app.worker.bills import PaybillChecker
 from tests.support.mpesa import mpesa_rig, rows
@@ -110,6 +111,20 @@ def test_kplc_prepaid_is_paid_once_and_its_token_reaches_jane_once(rig):
     assert [o for k, o in stored if k == "b2b_result"] == ["checking"]
     answers = [o for k, o in stored if k == "status_result"]
     assert answers.count("delivered") == 1 and set(answers) <= {"delivered", "ended"}
+    assert check_ledger(rig.database).sound
+
+
+def test_my_recent_tokens_sends_a_delivered_token_again_once_per_request(rig):
+    p = pay(rig, "kplc_prepaid", meter(), 500 * KES).payment
+    done = ended(rig, p.reference, "delivered")
+    rig.until(lambda: len(rig.sms(JANE, about="KPLC token")) == 1)
+    for _ in range(2):  # the same request (a USSD hop repeated): one SMS
+        assert resend_tokens(UnitOfWork(rig.database), user_id=rig.user_id, key="ussd:h1") == 1
+    rig.until(lambda: len(rig.sms(JANE, about="KPLC token")) == 2)
+    rig.settle_for(0.5)
+    again = rig.sms(JANE, about="KPLC token")
+    spaced = "-".join(done.token[i : i + 4] for i in range(0, 20, 4))
+    assert len(again) == 2 and all(spaced in sms for sms in again)
     assert check_ledger(rig.database).sound
 
 

@@ -18,7 +18,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.services.schedules import manage, runs
-from app.services.schedules.executors import EXECUTORS
+from app.services.schedules.kinds import EXECUTORS
 from app.worker.schedules import ScheduledPaymentsJob
 from tests.support.schedules import (
     eat,
@@ -162,7 +162,7 @@ def test_a_payment_made_before_a_crash_is_recorded_and_not_made_again(clean_data
     # The worker paid, then died before recording it: the payment is committed, the
     # occurrence still due.
     paid = EXECUTORS["transfer"].pay(
-        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due
+        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due, bill_rails=()
     )
     ran = runs.run_next(UnitOfWork(db), UnitOfWork(db), due + timedelta(minutes=5), shortcode="*1")
     assert (ran.status, ran.reference) == ("paid", paid.reference)

@@ -1,15 +1,26 @@
-"""Buy airtime (and bills) in FakeUssdServices: the seeded catalogue, the real domain
-rules, a hold that leaves the balance at once. Held to ChannelServices by
-tests/integration/test_ussd_port_contract.py."""
+"""Bills and airtime in FakeUssdServices: the seeded catalogue, the real domain rules,
+a hold that leaves the balance at once. Held to ChannelServices by
+tests/integration/test_ussd_port_contract.py.
+
+`open_rails` stands for Settings.bill_rails: both rails, as everywhere M-Pesa is on
+(the local Daraja sandbox stands in outside production); a test closes the Paybill rail
+by setting it. `bill_holders` stands for the billers' records, asked through Daraja:
+None, the biller cannot be asked (only the account's form is checked, as the contract's
+real side, whose sandbox is not served); else (paybill, account) -> the holder's name,
+an account missing from it being one its biller does not know.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 
 from app.domain import bills
 from app.domain.bills import AccountRefused, Biller
-from app.domain.money import format_kes
+from app.domain.money import format_kes, nairobi_day
 from app.domain.phone import InvalidPhone, normalise
+from app.domain.promotions import CashbackRule, earned, rule_for
 from app.domain.records.bills import BillPayment
 from app.errors import (
     BillerNotFound,
@@ -20,6 +31,7 @@ from app.errors import (
 )
 from app.services.bills.catalogue import AccountCheck, BillQuote
 from app.services.bills.payments import BillHeld, BillRequest
+from app.services.bills.tokens import RECENT_TOKENS
 from app.services.ledger import check_key
 from tests.support import seeds
 
@@ -27,10 +39,24 @@ from tests.support import seeds
 class FakeBills:
     """Mixed into FakeUssdServices (which supplies users, balances, PINs and limits)."""
 
+    open_rails: tuple[str, ...] = bills.BUILT_RAILS
+    bill_holders: Mapping[tuple[str, str], str] | None = None
+    # Cashback as the promotions services read it: the rules (none unless a test adds
+    # some, as a fresh database) and what the promotions account holds.
+    cashback_rules: tuple[CashbackRule, ...] = ()
+    promotions: int = 0
+
     def _bill_state(self) -> dict:
         if not hasattr(self, "_bills"):
-            self._bills = {"by_key": {}, "payments": []}
+            self._bills = {"by_key": {}, "payments": [], "resent": {}}
         return self._bills
+
+    def deliver_bill(self, reference: str, token: str | None = None, units: str = "1.00") -> None:
+        """The rail delivered the bill (as endings.deliver): its token kept."""
+        payments = self.bill_payments
+        at = next(i for i, p in enumerate(payments) if p.reference == reference)
+        ended = replace(payments[at], status=bills.DELIVERED, token=token, units=units)
+        payments[at] = ended
 
     @property
     def bill_payments(self) -> list[BillPayment]:
@@ -69,7 +95,16 @@ class FakeBills:
         balance = self.balances[user_id]
         if balance < cents + fee:
             raise InsufficientFunds(balance=balance, needed=cents + fee)
-        return BillQuote(biller, checked, cents, fee, balance)
+        return BillQuote(
+            biller, checked, cents, fee, balance, cashback=self._cashback(biller, cents)
+        )
+
+    def _cashback(self, biller: Biller, amount: int) -> int:
+        """As cashback.quoted_cashback, by the same rules (nothing earned yet here)."""
+        day = nairobi_day(self.clock)
+        rule = rule_for(self.cashback_rules, biller_id=biller.id, category=biller.category, day=day)
+        value = earned(rule, amount, 0) if rule is not None else 0
+        return value if value <= self.promotions else 0
 
     async def airtime_biller(self, *, phone: str) -> AccountCheck:
         self.calls.append("airtime_biller")
@@ -87,6 +122,34 @@ class FakeBills:
             raise BillerNotFound("no airtime for this network")
         return AccountCheck(found, e164, holder_name=None, looked_up=False)
 
+    async def payable_billers(self) -> list[Biller]:
+        self.calls.append("payable_billers")
+        return [b for b in seeds.billers() if b.rail in self.open_rails]
+
+    async def validate_bill_account(self, *, biller_code: str, account: str) -> AccountCheck:
+        self.calls.append("validate_bill_account")
+        biller = self._biller(biller_code)
+        checked = self._account(biller, account)
+        # Daraja is asked only where M-Pesa is on, for a Paybill biller.
+        closed = biller.rail != bills.DARAJA_B2B or bills.DARAJA_B2B not in self.open_rails
+        if closed or self.bill_holders is None:
+            return AccountCheck(biller, checked, holder_name=None, looked_up=False)
+        holder = self.bill_holders.get((biller.paybill or "", checked))
+        if holder is None:
+            raise refused("invalid_account", "the biller does not know this account")
+        return AccountCheck(biller, checked, holder_name=holder, looked_up=True)
+
+    async def resend_tokens(self, *, user_id: int, key: str) -> int:
+        self.calls.append("resend_tokens")
+        resent = self._bill_state()["resent"]
+        if (user_id, key) in resent:
+            return resent[user_id, key]
+        mine = [p for p in reversed(self.bill_payments) if p.user_id == user_id]
+        found = [p for p in mine if p.status == bills.DELIVERED and p.token][:RECENT_TOKENS]
+        self.sms += [(self._user(user_id).phone, "bill_token") for _ in found]
+        resent[user_id, key] = len(found)
+        return len(found)
+
     async def quote_bill(
         self, *, user_id: int, biller_code: str, account: str, amount: int
     ) -> BillQuote:
@@ -101,7 +164,7 @@ class FakeBills:
         biller = self._biller(request.biller_code)
         account = self._account(biller, request.account)
         amount = self._bill_amount(biller, request.amount)
-        if biller.rail != bills.AT_AIRTIME:  # USSD pays airtime only (the facade)
+        if biller.rail not in self.open_rails:
             raise BillerUnavailable(f"{biller.name} cannot be paid yet")
         self._check_pin(user_id, pin, attempt_key or f"bill:{user_id}:{key}")
         asked = (user_id, biller.code, account, amount)

@@ -15,7 +15,8 @@ SAFARICOM = seeds.biller("airtime_safaricom")
 
 
 def jane_dialled(balance: int = 1_000 * KES, language: str = "en"):
-    """Jane (PIN 4821, a Safaricom number) has dialled and chosen Pay, then Buy airtime."""
+    """Jane (PIN 4821, a Safaricom number) has dialled and chosen Pay, then Bills /
+    Airtime."""
     services = FakeUssdServices()
     jane = services.add_user(PHONE, "Jane Wanjiku", "4821", language)
     if balance:
@@ -23,6 +24,7 @@ def jane_dialled(balance: int = 1_000 * KES, language: str = "en"):
     phone = make_phone(services=services)
     phone.dial()
     phone.send("5")
+    phone.send("1")
     return phone, jane.user_id
 
 

@@ -44,9 +44,8 @@ def at_confirm(amount: str = "250", **kwargs):
 
 def test_pay_walk_shows_the_merchant_and_no_fee_then_ends_with_reference_and_balance():
     phone, jane = jane_dialled()
-    assert (
-        phone.send("5")
-        == "CON Pay a merchant\nEnter till number or order code\n1. Buy airtime\n0. Back 00. Home"
+    assert phone.send("5") == (
+        "CON Pay a merchant\nEnter till number or order code\n1. Bills / Airtime\n0. Back 00. Home"
     )
     assert phone.send(TILL) == (
         "CON Pay MAMA MBOGA (till 512345)\nEnter amount in KES\n0. Back 00. Home"
@@ -69,7 +68,7 @@ def test_pay_walk_in_kiswahili():
     phone, _ = jane_dialled(language="sw")
     assert phone.send("5") == (
         "CON Lipa mfanyabiashara\nWeka nambari ya till au msimbo wa oda\n"
-        "1. Nunua muda wa maongezi\n0. Rudi 00. Mwanzo"
+        "1. Bili / Muda wa maongezi\n0. Rudi 00. Mwanzo"
     )
     assert phone.send(TILL) == (
         "CON Lipa MAMA MBOGA (till 512345)\nWeka kiasi cha KES\n0. Rudi 00. Mwanzo"

@@ -18,7 +18,9 @@ from app.domain.pay_orders import DESCRIPTION_MAX
 from app.domain.pay_orders import MAX_AMOUNT as MAX_ORDER_AMOUNT
 from app.domain.phone import mask
 from app.services.accounts import Profile
+from app.services.bills.tokens import RECENT_TOKENS
 from app.services.wages.employers import MAX_GROSS
+from app.ussd.bills.flow import HOLDER_ON_SCREEN, PER_SCREEN
 from app.ussd.engine import Context, Info, Menu, Prompt, State, _render_current
 from app.ussd.flow import FLOW
 from app.ussd.money_flow import NAME_ON_SCREEN
@@ -69,6 +71,14 @@ LONGEST = {
     # Wages: the largest gross pay's net, and My pay's three payslips at their longest
     "net": "10,000,000",
     "lines": "\n".join(["31/12/26 Net 10,000,000 ABCDEFGHJK"] * PAYSLIPS_SHOWN),
+    # Pay a bill: the longest word for an account, the longest account a rule takes, the
+    # largest cashback (no more than the largest bill), the most tokens resent.
+    "what": max(
+        (t for k, t in (*TEXTS["en"].items(), *TEXTS["sw"].items()) if k.startswith("bill.word_")),
+        key=len,
+    ),
+    "account": "9" * max(b.rule.max_length or 0 for b in seeds.billers()),
+    "count": RECENT_TOKENS,
 }
 WORST_USER = Profile(
     user_id=1,
@@ -113,6 +123,32 @@ WORST_DATA = {
         "phone": "+254712345678",
         "low": 1_000,
         "high": 1_000_000,
+    },
+    # Pay a bill: a page of the longest names (its paging is held to a handset in
+    # test_ussd_bills.py), the longest account and holder's name, the largest bill and
+    # cashback.
+    "b_all": [
+        {
+            "code": b.code,
+            "name": "W" * bills.NAME_MAX,
+            "rule": "dstv_smartcard",
+            "low": b.min_amount,
+            "high": b.max_amount,
+        }
+        for b in seeds.billers()[:PER_SCREEN]
+    ],
+    "bill": {
+        "code": "kplc_postpaid",
+        "name": "W" * bills.NAME_MAX,
+        "rule": "dstv_smartcard",
+        "account": "9" * max(b.rule.max_length or 0 for b in seeds.billers()),
+        "holder": "W" * HOLDER_ON_SCREEN,
+        "low": max(b.min_amount for b in seeds.billers()),
+        "high": max(b.max_amount for b in seeds.billers()),
+        "amount": max(b.max_amount for b in seeds.billers()),
+        "fee": max(band.fee for band in seeds.fee_bands("bill")),
+        # No cashback is more than its bill.
+        "cashback": max(b.max_amount for b in seeds.billers()),
     },
     # A merchant's request to pay: the longest name, order amount and description.
     "request": {
@@ -214,6 +250,19 @@ REASONS = {
         "err.insufficient",
     ),
     "air.confirm": PIN_REASONS,
+    "bill.account": ("err.bill_account",),
+    "bill.amount": (
+        "err.amount_not_a_number",
+        "err.amount_not_whole",
+        "err.amount_not_positive",
+        "err.amount_too_large",
+        "err.bill_amount",
+        "err.limit_per_transaction",
+        "err.limit_daily",
+        "err.limit_rolling_30_days",
+        "err.insufficient",
+    ),
+    "bill.confirm": PIN_REASONS,
     "deposit.amount": (
         "err.amount_not_a_number",
         "err.amount_not_whole",

@@ -81,6 +81,8 @@ class QuoteOut(BaseModel):
     fee: int
     total: int
     balance: int
+    # What the bill would earn back delivered today (cashback rules; 0: none).
+    cashback: int
 
     @classmethod
     def of(cls, q: BillQuote) -> Self:
@@ -91,6 +93,7 @@ class QuoteOut(BaseModel):
             fee=q.fee,
             total=q.total,
             balance=q.balance,
+            cashback=q.cashback,
         )
 
 

@@ -240,7 +240,8 @@ class WalletOut(BaseModel):
 # M-Pesa a deposit, a withdrawal (its hold) and a withdrawal's release; Pay a payment to
 # a merchant's till (its note names the merchant and the till); Bills a bill's hold (its
 # note names the biller) and its release; Wages a pay run's hold (the employer's), a
-# worker's pay and a failed line's release.
+# worker's pay and a failed line's release; a bill's cashback and a referral bonus, from
+# PayTrace's promotions account.
 TransactionType = Literal[
     "transfer",
     "cash_in",
@@ -258,6 +259,8 @@ TransactionType = Literal[
     "wage_hold",
     "wage_payment",
     "wage_release",
+    "cashback",
+    "referral_bonus",
 ]
 
 

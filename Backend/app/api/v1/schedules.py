@@ -1,4 +1,5 @@
-"""Scheduled payments over REST: Send money that repeats itself, weekly or monthly.
+"""Scheduled payments over REST: Send money, a bill or airtime that repeats itself,
+weekly or monthly.
 
 `POST /api/v1/schedules` needs an `Idempotency-Key` and the PIN, as Send money does:
 the same key with the same body answers the same schedule; with another body, 409.
@@ -23,6 +24,7 @@ from app.api.v1.responses import COMMON, SIGNED_IN, errors
 from app.api.v1.transfers import IdempotencyKey
 from app.domain import schedules as rules
 from app.domain.records.schedules import Occurrence, Schedule
+from app.errors import refused
 from app.services.keys import keyed_digest
 from app.services.schedules import manage
 from app.services.transfers import MAX_TRANSFER, NOTE_MAX
@@ -32,8 +34,18 @@ ScheduleId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
 Clock = Annotated[StrictStr, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
+BillerCode = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
+
+
 class ScheduleIn(Strict):
-    to: Phone
+    kind: Literal["transfer", "bill", "airtime"] = Field(
+        default="transfer", description="transfer: `to`; bill, airtime: `biller` and `account`"
+    )
+    to: Phone | None = Field(default=None, description="transfer: the recipient's phone")
+    biller: BillerCode | None = Field(default=None, examples=["kplc_prepaid"])
+    account: PrintableStr | None = Field(
+        default=None, max_length=32, description="bill: the account; airtime: the phone"
+    )
     amount: StrictInt = Field(gt=0, le=MAX_TRANSFER, description="cents (50000 = KES 500)")
     frequency: Literal["weekly", "monthly"]
     day: StrictInt = Field(
@@ -62,9 +74,9 @@ class OccurrenceOut(BaseModel):
 
 class ScheduleOut(BaseModel):
     id: int
-    kind: Literal["transfer"]
-    to: str
-    recipient_name: str
+    kind: Literal["transfer", "bill", "airtime"]
+    to: str = Field(description="transfer: the recipient's phone; bill, airtime: biller:account")
+    recipient_name: str = Field(description="whom it pays, as the owner is shown it")
     amount: int = Field(description="cents")
     note: str | None
     frequency: Literal["weekly", "monthly"]
@@ -93,7 +105,7 @@ router = APIRouter(
 
 @router.post(
     "",
-    summary="Schedule a repeating Send money",
+    summary="Schedule a repeating Send money, bill or airtime",
     status_code=status.HTTP_201_CREATED,
     responses=errors(403, 404, 409),
 )
@@ -104,16 +116,19 @@ async def create(
     caller: CurrentUser,
     idempotency_key: IdempotencyKey,
 ) -> ScheduleOut:
-    """Pay `amount` cents to the wallet on `to` every week or month from `start`, until
-    `until` or `count` times (or for five years). Errors: `wrong_pin` (401),
-    `pin_locked` (403), `recipient_not_registered` (404), `idempotency_key_reused`
-    (409), `invalid_schedule` / `invalid_start` / `too_many_schedules` /
-    `send_to_self` (422)."""
+    """Pay `amount` cents to the wallet on `to` (kind `transfer`), or to `biller` for
+    `account` (kinds `bill`, `airtime`: held when due, then paid by the rail, as
+    `/bills/payments`), every week or month from `start`, until `until` or `count` times
+    (or for five years). Errors: `wrong_pin` (401), `pin_locked` (403),
+    `recipient_not_registered` / `biller_not_found` (404), `idempotency_key_reused` /
+    `biller_unavailable` (409), `invalid_schedule` / `invalid_start` /
+    `too_many_schedules` / `send_to_self` / `invalid_payee` / `invalid_account` /
+    `not_on_network` / `invalid_amount` (422)."""
     hour, minute = (int(part) for part in body.time.split(":"))
     new = manage.NewSchedule(
         owner_user_id=caller.user_id,
-        kind="transfer",
-        payee=e164(body.to),
+        kind=body.kind,
+        payee=_payee(body),
         amount=body.amount,
         frequency=body.frequency,
         day=body.day,
@@ -128,7 +143,13 @@ async def create(
     pin_digest = keyed_digest(api.attempt_key, idempotency_key, body.pin)
     attempt_key = f"api-schedule:{caller.user_id}:{idempotency_key}:{pin_digest}"
     made = await api.services.pin_checked(
-        caller.user_id, body.pin, attempt_key, manage.create, new, datetime.now(UTC)
+        caller.user_id,
+        body.pin,
+        attempt_key,
+        manage.create,
+        new,
+        datetime.now(UTC),
+        bill_rails=api.services.settings.bill_rails,
     )
     if made.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -180,10 +201,21 @@ async def _change(api: Api, caller: CurrentUser, schedule_id: int, change) -> Sc
     return schedule_out(changed)
 
 
+def _payee(body: ScheduleIn) -> str:
+    """The payee as the kind stores it; refuses what the kind lacks (422)."""
+    if body.kind == "transfer":
+        if body.to is None or body.biller is not None or body.account is not None:
+            raise refused("invalid_payee", "a transfer takes `to` only")
+        return e164(body.to)
+    if body.biller is None or body.account is None or body.to is not None:
+        raise refused("invalid_payee", f"a {body.kind} takes `biller` and `account`")
+    return f"{body.biller}:{body.account}"
+
+
 def schedule_out(s: Schedule, occurrences: list[Occurrence] | None = None) -> ScheduleOut:
     return ScheduleOut(
         id=s.id,
-        kind="transfer",
+        kind=s.kind,
         to=s.payee,
         recipient_name=s.payee_name,
         amount=s.amount,

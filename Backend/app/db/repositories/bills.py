@@ -316,6 +316,18 @@ class BillPaymentRepository:
             )
             return [BillPayment(*row) for row in cur.fetchall()]
 
+    def with_tokens(self, user_id: int, *, limit: int) -> list[BillPayment]:
+        """The user's delivered bills that carry a prepaid token, newest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                _PAYMENT_SQL
+                + """ WHERE p.user_id = %(user_id)s AND p.status = 'delivered'
+                        AND p.token IS NOT NULL
+                      ORDER BY p.id DESC LIMIT %(limit)s""",
+                {"user_id": user_id, "limit": limit},
+            )
+            return [BillPayment(*row) for row in cur.fetchall()]
+
     def _update(self, payment_id: int, **fields: object) -> None:
         # Column names come from the methods above, never from input.
         sets = ", ".join(f"{name} = %({name})s" for name in fields)

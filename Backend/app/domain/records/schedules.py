@@ -17,7 +17,7 @@ OPEN = (DUE, RETRYING)
 class Schedule:
     id: int
     owner_user_id: int
-    kind: str  # transfer (bill, airtime later)
+    kind: str  # transfer | bill | airtime (payee "<biller code>:<account>")
     payee: str  # as the kind reads it; transfer: the recipient's E.164 phone
     payee_name: str
     amount: int  # cents

@@ -15,6 +15,7 @@ from app.domain.phone import InvalidPhone, normalise
 from app.errors import BillerNotFound, BillerUnavailable, InsufficientFunds, NotFound, refused
 from app.integrations.daraja import Daraja, DarajaError
 from app.services.ledger import check_limits
+from app.services.promotions import cashback
 
 log = logging.getLogger("paytrace.bills")
 
@@ -36,6 +37,8 @@ class BillQuote:
     amount: int  # cents
     fee: int  # cents
     balance: int  # the payer's balance now
+    # What the bill would earn back once delivered (cashback rules; 0: none applies).
+    cashback: int = 0
 
     @property
     def total(self) -> int:
@@ -46,6 +49,11 @@ def list_billers(uow: UnitOfWork) -> list[Biller]:
     """The billers a user can pay now, in screen order."""
     with uow:
         return uow.billers.active()
+
+
+def payable_billers(uow: UnitOfWork, open_rails: tuple[str, ...]) -> list[Biller]:
+    """The active billers whose rail is open here, in screen order: what USSD offers."""
+    return [b for b in list_billers(uow) if b.rail in open_rails]
 
 
 def biller(uow: UnitOfWork, code: str) -> Biller:
@@ -126,7 +134,8 @@ def quote_bill(
     amount: object,
     now: datetime | None = None,
 ) -> BillQuote:
-    """What paying this bill would cost now, without holding anything. Raises
+    """What paying this bill would cost now, and what it would earn back delivered today
+    (cashback), without holding anything. Raises
     BillerNotFound, ValidationFailed ('invalid_account', 'not_on_network',
     'invalid_amount'), LimitExceeded, InsufficientFunds, NotFound. Paying checks all of
     it again under lock."""
@@ -141,9 +150,10 @@ def quote_bill(
         wallet = wallets[0]
         check_limits(wallet.limits, cents, *uow.ledger.outflows(wallet.id, today))
         fee = bill_fee(uow, found, cents)
-    if wallet.balance < cents + fee:
-        raise InsufficientFunds(balance=wallet.balance, needed=cents + fee)
-    return BillQuote(found, checked, cents, fee, wallet.balance)
+        if wallet.balance < cents + fee:
+            raise InsufficientFunds(balance=wallet.balance, needed=cents + fee)
+        back = cashback.quoted_cashback(uow, user_id=user_id, found=found, amount=cents, day=today)
+    return BillQuote(found, checked, cents, fee, wallet.balance, cashback=back)
 
 
 def airtime_biller(uow: UnitOfWork, *, phone: object) -> AccountCheck:

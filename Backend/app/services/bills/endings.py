@@ -3,6 +3,8 @@ rail's own answer has decided which:
 
 * delivered - 'bill_payment': the hold to the rail's clearing account (what PayTrace
   owes the provider) and the fee to a fees shard; the user's SMS with the receipt;
+  and, where a rule gives one, 'cashback' from the promotions account in the same
+  transaction (services/promotions/cashback.py);
 * failed - 'bill_release': the hold back to the wallet, the amount no longer counting
   against the day's limits; the user's SMS.
 
@@ -17,11 +19,13 @@ from datetime import datetime
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain.bills import CLEARING_CODES, DELIVERED, FAILED
-from app.domain.money import format_kes, new_reference
+from app.domain.money import format_kes, nairobi_day, new_reference
 from app.domain.phone import mask
+from app.domain.promotions import PROMOTIONS
 from app.domain.records.bills import BillPayment
 from app.services.ledger import request_hash, sms_time
 from app.services.notifications import sms_message
+from app.services.promotions import cashback
 from app.services.transfers import fees_shard, hold_shard
 
 HOLD_KIND = "bill_hold"
@@ -51,7 +55,10 @@ def deliver(
     prepaid token's own SMS (a short one the user types into the meter)."""
     hold_code, fee_code = hold_shard(p.user_id, HOLD_KIND), fees_shard(p.user_id)
     clearing = CLEARING_CODES[p.rail]
-    codes = [hold_code, clearing] + ([fee_code] if p.fee else [])
+    biller = uow.billers.get(biller_id=p.biller_id)
+    rule = cashback.rule_of(uow, biller, nairobi_day(now)) if biller is not None else None
+    # The promotions row only when a rule may pay: every other delivery leaves it alone.
+    codes = [hold_code, clearing] + ([fee_code] if p.fee else []) + ([PROMOTIONS] if rule else [])
     locked = uow.ledger.accounts(user_ids=[p.user_id], codes=codes)
     by_code = {a.code: a for a in locked}
     wallet = next(a for a in locked if a.user_id == p.user_id)
@@ -100,6 +107,8 @@ def deliver(
         note=f"{p.reference} {receipt}"[:100],
         messages=tuple(messages),
     )
+    if rule is not None:
+        cashback.pay_cashback(uow, p, rule, wallet=wallet, promotions=by_code[PROMOTIONS], now=now)
     uow.bill_payments.finish(
         p.id,
         status=DELIVERED,

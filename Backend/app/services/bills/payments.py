@@ -33,7 +33,8 @@ from app.services.transfers import hold_shard
 
 log = logging.getLogger("paytrace.bills")
 
-CHANNELS = ("ussd", "api")
+# 'system': a scheduled payment the worker runs (hold_bill, no PIN).
+CHANNELS = ("ussd", "api", "system")
 HOLD_KIND = "bill_hold"
 MAX_HISTORY = 50
 
@@ -96,14 +97,9 @@ def pay_bill(
     'invalid_amount', 'invalid_channel', 'invalid_idempotency_key'), WrongPin,
     PinLocked, LimitExceeded, InsufficientFunds, NotFound.
     """
-    if request.channel not in CHANNELS:
+    if request.channel not in CHANNELS[:2]:  # 'system' pays without a PIN: hold_bill
         raise refused("invalid_channel", "unknown channel")
-    key = scoped_key("bill", request.user_id, request.idempotency_key)
-    with uow:
-        found = catalogue.biller(uow, request.biller_code)
-    account = catalogue.check_account(found, request.account)
-    amount = catalogue.check_amount(found, request.amount)
-    catalogue.payable(found, open_rails)
+    found, account, amount = _checked(uow, request, open_rails)
     pins.verify_pin(
         uow,
         hasher,
@@ -112,6 +108,49 @@ def pay_bill(
         pin=pin,
         attempt_key=attempt_key or f"bill:{request.user_id}:{request.idempotency_key}",
     )
+    return _hold(uow, request, found, account, amount, now)
+
+
+def hold_bill(
+    uow: UnitOfWork,
+    request: BillRequest,
+    *,
+    open_rails: tuple[str, ...],
+    now: datetime | None = None,
+) -> BillHeld:
+    """Hold the amount and fee and queue the rail's request without a PIN: for a payment
+    its owner authorised with the PIN earlier (a scheduled payment the worker runs,
+    channel 'system'). Idempotent on the request's key, as pay_bill. Raises as pay_bill,
+    without WrongPin and PinLocked."""
+    if request.channel not in CHANNELS:
+        raise refused("invalid_channel", "unknown channel")
+    found, account, amount = _checked(uow, request, open_rails)
+    return _hold(uow, request, found, account, amount, now)
+
+
+def _checked(
+    uow: UnitOfWork, request: BillRequest, open_rails: tuple[str, ...]
+) -> tuple[Biller, str, int]:
+    """The key, the biller, the account as paid and the amount, each checked; the rail
+    open. Raises as pay_bill, before any PIN is checked."""
+    scoped_key("bill", request.user_id, request.idempotency_key)
+    with uow:
+        found = catalogue.biller(uow, request.biller_code)
+    account = catalogue.check_account(found, request.account)
+    amount = catalogue.check_amount(found, request.amount)
+    catalogue.payable(found, open_rails)
+    return found, account, amount
+
+
+def _hold(
+    uow: UnitOfWork,
+    request: BillRequest,
+    found: Biller,
+    account: str,
+    amount: int,
+    now: datetime | None,
+) -> BillHeld:
+    key = scoped_key("bill", request.user_id, request.idempotency_key)
     fingerprint = request_hash(
         kind="bill", user=request.user_id, biller=found.code, account=account, amount=amount
     )

@@ -23,9 +23,11 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain import mpesa
 from app.domain.money import format_kes, new_reference
 from app.domain.phone import mask
+from app.domain.promotions import PROMOTIONS
 from app.integrations.daraja_payloads import StkOutcome
 from app.services.ledger import request_hash, sms_time, with_fresh_reference
 from app.services.notifications import journal_sms_key, queue_sms, sms_message
+from app.services.promotions import referrals
 from app.services.sms_texts import DEPOSIT_FAILURE_REASONS
 
 log = logging.getLogger("paytrace.mpesa")
@@ -231,13 +233,20 @@ def _complete(
 
 
 def _credit(uow: UnitOfWork, deposit: Deposit, receipt: str | None, now: datetime) -> int:
-    locked = uow.ledger.accounts(user_ids=[deposit.user_id], codes=["mpesa_float"])
+    # A referral still to decide: its referrer's wallet and the promotions account are
+    # locked with the new user's, in one statement (id order), never after.
+    user = uow.users.get_by_id(deposit.user_id)
+    referrer_id = referrals.pending_referrer(uow, user.phone) if user is not None else None
+    extra_users, extra_codes = ([referrer_id], [PROMOTIONS]) if referrer_id else ([], [])
+    locked = uow.ledger.accounts(
+        user_ids=[deposit.user_id, *extra_users], codes=["mpesa_float", *extra_codes]
+    )
     wallet = next(a for a in locked if a.user_id == deposit.user_id)
     float_account = next(a for a in locked if a.code == "mpesa_float")
     amount, reference = deposit.amount, new_reference()
     balance = wallet.balance + amount
     assert wallet.phone is not None
-    return uow.ledger.post(
+    tx_id = uow.ledger.post(
         reference=reference,
         kind="deposit",
         amount=amount,
@@ -263,6 +272,16 @@ def _credit(uow: UnitOfWork, deposit: Deposit, receipt: str | None, now: datetim
             ),
         ),
     )
+    if referrer_id is not None:
+        referrals.reward_first_deposit(
+            uow,
+            user_id=deposit.user_id,
+            phone=wallet.phone,
+            referrer=next(a for a in locked if a.user_id == referrer_id),
+            promotions=next(a for a in locked if a.code == PROMOTIONS),
+            now=now,
+        )
+    return tx_id
 
 
 def tell_failure(uow: UnitOfWork, deposit: Deposit, reason: str) -> None:

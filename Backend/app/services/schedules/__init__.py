@@ -4,6 +4,6 @@ monthly, paid by the worker exactly once per occurrence.
 - `manage`: create (idempotent), list, show, pause, resume, stop: the owner's side.
 - `runs`: the worker's steps: make the occurrences that are due (catching up after
   downtime), remind the day before, run one occurrence.
-- `executors`: one executor per kind of payment (transfer now; bill and airtime plug in
-  the same way), the only code that knows what a kind pays and how.
+- `executors`, `bill_executors`: one executor per kind of payment (transfer; bill and
+  airtime), the only code that knows what a kind pays and how; `kinds` lists them.
 """

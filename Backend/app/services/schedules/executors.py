@@ -1,9 +1,9 @@
 """One executor per kind of scheduled payment: what it pays, and how.
 
-A kind plugs in by adding an Executor to EXECUTORS (and its name to the CHECK on
-scheduled_payments.kind). The schedule's machinery (dates, occurrences, retries, SMS)
-never looks inside a payee: the executor checks it when the schedule is created and pays
-it when an occurrence runs.
+A kind plugs in by adding an Executor to kinds.EXECUTORS (and its name to the CHECK on
+scheduled_payments.kind): transfers here, bills and airtime in bill_executors.py. The
+schedule's machinery (dates, occurrences, retries, SMS) never looks inside a payee: the
+executor checks it when the schedule is created and pays it when an occurrence runs.
 
 An executor's `pay` is called again for the same occurrence after a crash, with the same
 idempotency key: it must pay once per key (the ledger's keys do that for transfers).
@@ -40,12 +40,27 @@ class Executor(Protocol):
     kind: str
     max_amount: int
 
-    def payee(self, uow: UnitOfWork, owner_user_id: int, payee: str) -> Payee:
-        """The payee checked and named; raises what the kind refuses."""
+    def payee(
+        self,
+        uow: UnitOfWork,
+        owner_user_id: int,
+        payee: str,
+        *,
+        amount: int,
+        bill_rails: tuple[str, ...],
+    ) -> Payee:
+        """The payee checked (with the amount, for a kind whose payee bounds it) and
+        named; raises what the kind refuses. `bill_rails`: Settings.bill_rails."""
         ...
 
     def pay(
-        self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        schedule: Schedule,
+        idempotency_key: str,
+        now: datetime,
+        *,
+        bill_rails: tuple[str, ...],
     ) -> Payment:
         """Pay the schedule's amount once per idempotency_key; commits. Raises as the
         module docstring says."""
@@ -64,13 +79,29 @@ class TransferExecutor:
     kind = "transfer"
     max_amount = transfers.MAX_TRANSFER
 
-    def payee(self, uow: UnitOfWork, owner_user_id: int, payee: str) -> Payee:
+    def payee(
+        self,
+        uow: UnitOfWork,
+        owner_user_id: int,
+        payee: str,
+        *,
+        amount: int,
+        bill_rails: tuple[str, ...],
+    ) -> Payee:
+        del amount, bill_rails  # any amount create allows; no rail
         found = transfers.find_recipient(uow, sender_user_id=owner_user_id, phone=payee)
         return Payee(key=found.phone, name=found.full_name)
 
     def pay(
-        self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str, now: datetime
+        self,
+        uow: UnitOfWork,
+        schedule: Schedule,
+        idempotency_key: str,
+        now: datetime,
+        *,
+        bill_rails: tuple[str, ...],
     ) -> Payment:
+        del bill_rails
         movement = transfers.transfer(
             uow,
             transfers.TransferRequest(
@@ -88,7 +119,3 @@ class TransferExecutor:
     def made(self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str) -> Payment | None:
         found = uow.ledger.find(key=transfers.transfer_key(schedule.owner_user_id, idempotency_key))
         return Payment(found.id, found.reference) if found is not None else None
-
-
-EXECUTORS: dict[str, Executor] = {"transfer": TransferExecutor()}
-KINDS = tuple(EXECUTORS)

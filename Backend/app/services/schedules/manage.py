@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain import schedules as rules
+from app.domain.bills import AT_AIRTIME
 from app.domain.money import nairobi_day
 from app.domain.records.schedules import (
     ACTIVE,
@@ -26,7 +27,7 @@ from app.domain.records.schedules import (
 from app.errors import IdempotencyConflict, ScheduleEnded, ScheduleNotFound, refused
 from app.services.ledger import check_amount, check_key, request_hash
 from app.services.schedules import runs
-from app.services.schedules.executors import EXECUTORS
+from app.services.schedules.kinds import EXECUTORS
 from app.services.transfers import NOTE_MAX
 
 # A user's active and paused schedules at most: a bound on what the dial pages through
@@ -73,13 +74,21 @@ class Created:
 START_WITHIN = timedelta(days=366)
 
 
-def create(uow: UnitOfWork, new: NewSchedule, now: datetime) -> Created:
+def create(
+    uow: UnitOfWork,
+    new: NewSchedule,
+    now: datetime,
+    *,
+    bill_rails: tuple[str, ...] = (AT_AIRTIME,),
+) -> Created:
     """A new active schedule, its first occurrence the first instant after `now`;
     commits. The same key with the same request answers the same schedule (replayed);
     with another request, IdempotencyConflict. Raises ValidationFailed ('invalid_kind',
     'invalid_amount', 'invalid_schedule', 'invalid_start', 'invalid_note',
-    'invalid_channel', 'invalid_idempotency_key', 'too_many_schedules', 'send_to_self'),
-    RecipientNotRegistered."""
+    'invalid_channel', 'invalid_idempotency_key', 'too_many_schedules', 'send_to_self';
+    a bill's 'invalid_payee', 'invalid_account', 'not_on_network'), RecipientNotRegistered,
+    BillerNotFound, BillerUnavailable (its rail is not among `bill_rails`:
+    Settings.bill_rails)."""
     executor = EXECUTORS.get(new.kind)
     if executor is None:
         raise refused("invalid_kind", f"kind: one of {', '.join(EXECUTORS)}")
@@ -121,7 +130,9 @@ def create(uow: UnitOfWork, new: NewSchedule, now: datetime) -> Created:
         earlier = uow.schedules.by_key(new.owner_user_id, key)
     if earlier is not None:
         return _replay(earlier, fingerprint)
-    payee = executor.payee(uow, new.owner_user_id, new.payee)
+    payee = executor.payee(
+        uow, new.owner_user_id, new.payee, amount=new.amount, bill_rails=bill_rails
+    )
     with uow:
         if uow.schedules.lock_owner_and_count_live(new.owner_user_id) >= MAX_LIVE:
             raise refused("too_many_schedules", f"at most {MAX_LIVE} scheduled payments")

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain import schedules as rules
+from app.domain.bills import AT_AIRTIME
 from app.domain.money import format_kes
 from app.domain.records.schedules import (
     ACTIVE,
@@ -36,7 +37,8 @@ from app.domain.records.schedules import (
 from app.errors import InsufficientFunds, LimitExceeded, PayTraceError, ServiceUnavailable
 from app.services.ledger import sms_time
 from app.services.notifications import queue_sms
-from app.services.schedules.executors import EXECUTORS, Payment
+from app.services.schedules.executors import Payment
+from app.services.schedules.kinds import EXECUTORS
 
 BATCH = 100
 # An instant made this long after it fell due was missed (the worker was down): its
@@ -118,11 +120,17 @@ def remind(uow: UnitOfWork, now: datetime, *, shortcode: str) -> int:
 
 
 def run_next(
-    claim_uow: UnitOfWork, pay_uow: UnitOfWork, now: datetime, *, shortcode: str
+    claim_uow: UnitOfWork,
+    pay_uow: UnitOfWork,
+    now: datetime,
+    *,
+    shortcode: str,
+    bill_rails: tuple[str, ...] = (AT_AIRTIME,),
 ) -> Ran | None:
     """Run one open occurrence whose time has come; None when there is none. Two units
-    of work: the claim's (held open) and the executor's payment. Raises
-    ServiceUnavailable (nothing recorded: the occurrence runs again later)."""
+    of work: the claim's (held open) and the executor's payment. `bill_rails`:
+    Settings.bill_rails. Raises ServiceUnavailable (nothing recorded: the occurrence
+    runs again later)."""
     with claim_uow:
         claimed = claim_uow.schedules.claim_occurrence(now)
         if claimed is None:
@@ -135,7 +143,7 @@ def run_next(
             # Pausing and stopping halt open occurrences themselves; this is the backstop.
             ran = _skip(claim_uow, occurrence, schedule, schedule.status, now, count=False)
         else:
-            ran = _attempt(claim_uow, pay_uow, occurrence, schedule, now, shortcode)
+            ran = _attempt(claim_uow, pay_uow, occurrence, schedule, now, shortcode, bill_rails)
         claim_uow.commit()
     return ran
 
@@ -171,10 +179,13 @@ def _attempt(
     schedule: Schedule,
     now: datetime,
     shortcode: str,
+    bill_rails: tuple[str, ...],
 ) -> Ran:
     executor = EXECUTORS[schedule.kind]
     try:
-        payment = executor.pay(pay_uow, schedule, occurrence_key(occurrence.id), now)
+        payment = executor.pay(
+            pay_uow, schedule, occurrence_key(occurrence.id), now, bill_rails=bill_rails
+        )
     except ServiceUnavailable:
         raise
     except (InsufficientFunds, LimitExceeded) as short:

@@ -1,6 +1,6 @@
-"""Buy airtime over USSD: Pay's first screen, 1 -> my number or another number -> the
-amount -> "Airtime Safaricom 0712 345 678 KES 100 + fee KES 0" + PIN -> END with the
-reference. The network (and so the biller) is the number's own: the user types a
+"""Buy airtime over USSD: Pay's first screen, 1 (Bills / Airtime), 1 -> my number or
+another number -> the amount -> "Airtime Safaricom 0712 345 678 KES 100 + fee KES 0" +
+PIN -> END with the reference. The network (and so the biller) is the number's own: the user types a
 number, never picks a network.
 
 As Pay a merchant: the PIN-lock gate first, a re-prompt with the reason for a bad
@@ -31,9 +31,6 @@ from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_lock_gate, pin_refused
 from app.ussd.texts import text
 
-# What Pay's first screen takes for airtime: a till is 5 to 7 digits, never 1.
-CHOICE = "1"
-
 
 def _why_not(exc: LimitExceeded | InsufficientFunds) -> Reprompt:
     if isinstance(exc, LimitExceeded):
@@ -62,7 +59,7 @@ def confirm_values(ctx: Context) -> dict[str, Any]:
 
 
 async def airtime_start(ctx: Context) -> Outcome:
-    """Pay's first screen, 1: a locked PIN cannot pay, so say so before asking."""
+    """Bills / Airtime, 1: a locked PIN cannot pay, so say so before asking."""
     return await pin_lock_gate(ctx) or Goto("air.who")
 
 

@@ -1,6 +1,7 @@
 """Buy airtime's screens, declared as data (app/ussd/flow.py adds them).
 
-Pay's first screen, 1 -> (PIN-lock gate) -> 1. My number / 2. Another number
+Pay's first screen, 1 (Bills / Airtime), 1 -> (PIN-lock gate)
+    -> 1. My number / 2. Another number
     -> (another: the number) -> the amount
     -> "Airtime Safaricom 0712 345 678 KES 100 + fee KES 0" + PIN -> END with the reference
 The handlers are in flow.py.

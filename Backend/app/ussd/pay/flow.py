@@ -33,10 +33,12 @@ from app.errors import (
     WrongPin,
 )
 from app.services.merchant_payments.payments import MerchantPaymentRequest
-from app.ussd.airtime import flow as airtime
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_lock_gate, pin_refused
 from app.ussd.texts import text
+
+# What Pay's first screen takes for Bills / Airtime: a till is 5 to 7 digits, never 1.
+BILLS = "1"
 
 
 def merchant_values(ctx: Context) -> dict[str, Any]:
@@ -92,8 +94,8 @@ async def pay_start(ctx: Context, _: str) -> Outcome:
 
 async def pay_till(ctx: Context, value: str) -> Outcome:
     till = value.strip()
-    if till == airtime.CHOICE:
-        return await airtime.airtime_start(ctx)
+    if till == BILLS:
+        return Goto("bills")
     if len(till) == CODE_LENGTH and till.isdigit():
         return await pay_order_code(ctx, till)
     if not is_till(till):

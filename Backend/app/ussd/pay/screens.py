@@ -1,7 +1,7 @@
 """The Pay branch of the USSD menu tree, declared as data (app/ussd/flow.py adds it).
 
-Main menu 5. Pay -> (PIN-lock gate) -> till number or order code (or 1. Buy airtime:
-    app/ussd/airtime/screens.py)
+Main menu 5. Pay -> (PIN-lock gate) -> till number or order code (or 1. Bills / Airtime:
+    app/ussd/bills/screens.py and app/ussd/airtime/screens.py)
     till (5-7 digits) -> amount
         -> "Pay MAMA MBOGA (till 512345) KES 250. Fee KES 0." + PIN -> END "Paid ... Ref ..."
     order code (8 digits, Luhn-checked)

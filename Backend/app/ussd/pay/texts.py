@@ -9,7 +9,7 @@ from __future__ import annotations
 
 PAY_TEXTS: dict[str, dict[str, str]] = {
     "en": {
-        "pay.till": "Pay a merchant\nEnter till number or order code\n1. Buy airtime",
+        "pay.till": "Pay a merchant\nEnter till number or order code\n1. Bills / Airtime",
         "pay.amount": "Pay {name} (till {till})\nEnter amount in KES",
         "pay.confirm": (
             "Pay {name} (till {till}) KES {amount}. Fee KES {fee}.\nEnter PIN to confirm"
@@ -44,7 +44,7 @@ PAY_TEXTS: dict[str, dict[str, str]] = {
     },
     "sw": {
         "pay.till": (
-            "Lipa mfanyabiashara\nWeka nambari ya till au msimbo wa oda\n1. Nunua muda wa maongezi"
+            "Lipa mfanyabiashara\nWeka nambari ya till au msimbo wa oda\n1. Bili / Muda wa maongezi"
         ),
         "pay.amount": "Lipa {name} (till {till})\nWeka kiasi cha KES",
         "pay.confirm": (

@@ -1,0 +1,1 @@
+"""Cashback and referral bonuses, paid from the promotions account (docs/bills.md)."""

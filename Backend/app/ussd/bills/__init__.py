@@ -1,0 +1,1 @@
+"""Pay a bill: Pay's Bills / Airtime branch (docs/bills.md)."""
