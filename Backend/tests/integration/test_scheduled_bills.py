@@ -12,7 +12,8 @@ import pytest
 from app.db.unit_of_work import UnitOfWork
 from app.domain.bills import AT_AIRTIME, BUILT_RAILS
 from app.errors import BillerNotFound, BillerUnavailable, ValidationFailed
-from app.services.schedules import manage
+from app.services.schedules import manage, runs
+from app.services.schedules.kinds import EXECUTORS
 from app.worker.schedules import ScheduledPaymentsJob
 from tests.support import seeds
 from tests.support.bills import rows
@@ -109,3 +110,29 @@ def test_a_bill_schedule_is_checked_against_its_biller(clean_database, jane, kin
 def test_a_biller_whose_rail_is_closed_here_cannot_be_scheduled(clean_database, jane):
     with pytest.raises(BillerUnavailable):
         create(clean_database, new(jane, "bill", f"kplc_prepaid:{METER}"), rails=(AT_AIRTIME,))
+
+
+def test_a_bill_held_before_a_crash_is_recorded_paid_when_the_schedule_is_then_paused(
+    clean_database, jane
+):
+    """The worker held the occurrence's bill, then died before recording it; the owner
+    then pauses: the occurrence is recorded paid with that hold (its money moved), never
+    skipped, and the bill is never held twice."""
+    db = clean_database
+    fund(db, phone_of(1), 2_000 * KES)
+    made = create(db, new(jane, "bill", f"kplc_prepaid:{METER}"))
+    due = eat(2027, 6, 5, 9)
+    runs.materialise_due(UnitOfWork(db), due, shortcode="*384#")
+    [occurrence] = occurrences(db, made)
+    with UnitOfWork(db) as uow:
+        schedule = uow.schedules.get(made)
+    held = EXECUTORS["bill"].pay(
+        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due, bill_rails=BUILT_RAILS
+    )
+    manage.pause(UnitOfWork(db), jane, made, due + timedelta(minutes=1))
+
+    [after] = occurrences(db, made)
+    assert (after.status, after.transaction_id) == ("paid", held.transaction_id)
+    job(db, due + timedelta(days=1)).run_once()
+    assert len(rows(db, "SELECT id FROM bill_payments")) == 1
+    assert check_ledger(db).sound

@@ -190,7 +190,7 @@ def test_a_payment_made_before_a_crash_is_recorded_paid_when_the_schedule_is_the
         schedule = uow.schedules.get(made)
     # The worker paid, then died before recording it; the owner then pauses or stops.
     paid = EXECUTORS["transfer"].pay(
-        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due
+        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due, bill_rails=()
     )
     change(UnitOfWork(db), users[0], made, due + timedelta(minutes=1))
 
