@@ -52,6 +52,7 @@ from app.api.v1 import transfers as v1_transfers
 from app.api.v1 import wallet as v1_wallet
 from app.api.v1.context import ApiServices
 from app.config import Settings, get_settings
+from app.console import campaigns as console_campaigns
 from app.console import figures as console_figures
 from app.console import merchants as console_merchants
 from app.console import money as console_money
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_figures.router)
     app.include_router(console_money.router)
     app.include_router(console_merchants.router)
+    app.include_router(console_campaigns.router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     mount_sandboxes(app, settings)
     return app

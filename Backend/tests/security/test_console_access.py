@@ -43,6 +43,8 @@ PAGES = (
     ("/console/merchants", "/console/merchants"),
     ("/console/merchants/{merchant_id}", "/console/merchants/1"),
     ("/console/figures/{figure}", "/console/figures/movements?label=all"),
+    ("/console/campaigns", "/console/campaigns?q=school&status=active"),
+    ("/console/campaigns/{campaign_id}", "/console/campaigns/1"),
 )
 # Who may post each action: everyone signed in, operators, admins.
 ACTIONS = (
@@ -61,6 +63,7 @@ ACTIONS = (
     ),
     ("/console/merchants/{merchant_id}/suspend", "/console/merchants/1/suspend", "admin"),
     ("/console/merchants/{merchant_id}/reactivate", "/console/merchants/1/reactivate", "admin"),
+    ("/console/campaigns/{campaign_id}/refund", "/console/campaigns/1/refund", "operator"),
 )
 # Pages that only show what an action would do, for those who may do it.
 OPERATOR_PAGES = ("/console/transactions/1/reverse",)
