@@ -56,6 +56,7 @@ from app.console import campaigns as console_campaigns
 from app.console import figures as console_figures
 from app.console import merchants as console_merchants
 from app.console import money as console_money
+from app.console import operators as console_operators
 from app.console import pages as console_pages
 from app.console import sign_in as console_sign_in
 from app.console.web import STATIC_DIR as CONSOLE_STATIC
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_money.router)
     app.include_router(console_merchants.router)
     app.include_router(console_campaigns.router)
+    app.include_router(console_operators.router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     mount_sandboxes(app, settings)
     return app
