@@ -46,6 +46,8 @@ PAGES = (
     ("/console/campaigns", "/console/campaigns?q=school&status=active"),
     ("/console/campaigns/{campaign_id}", "/console/campaigns/1"),
     ("/console/operators", "/console/operators"),
+    ("/console/reconciliation", "/console/reconciliation"),
+    ("/console/stellar", "/console/stellar"),
 )
 # Who may post each action: everyone signed in, operators, admins.
 ACTIONS = (
