@@ -129,3 +129,6 @@ def test_the_reconciliation_reports_and_paytraces_stellar_accounts(
     assert page.locator("#stellar-accounts tbody tr").count() == 5  # issuer, treasury, fee, 2
     assert page.inner_text("tr[data-account=treasury] [data-field=kes]") != ""
     page.shot("stellar-accounts")
+    page.click("nav >> text=Callbacks")
+    page.wait_for_selector("h1")
+    page.shot("callbacks")
