@@ -246,7 +246,7 @@ def rows(
         if figure == "sms":
             return repo.sms_listed(label, since, until, ROWS_LIMIT)
         if figure == "registrations":
-            return repo.registrations_listed(since, until, ROWS_LIMIT)
+            return uow.console.registrations_listed(since, until, ROWS_LIMIT)
         return repo.fees_listed(since, until, ROWS_LIMIT)
 
 

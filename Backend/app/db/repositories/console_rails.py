@@ -205,19 +205,6 @@ class ConsoleRailsRepository:
             {"kinds": list(kinds), "since": since, "until": until, "limit": limit},
         )
 
-    def registrations_listed(self, since: datetime, until: datetime, limit: int) -> Listing:
-        """Users created in the window (the KPI strip's new registrations' rows)."""
-        return self._listing(
-            ("paytrace_id", "phone", "full_name", "language", "kyc_tier", "created_at"),
-            """
-            SELECT u.paytrace_id, u.phone, u.full_name, u.language, u.kyc_tier, u.created_at
-            FROM users u
-            WHERE u.created_at >= %(since)s AND u.created_at < %(until)s
-            ORDER BY u.id DESC LIMIT %(limit)s
-            """,
-            {"since": since, "until": until, "limit": limit},
-        )
-
     def fees_listed(self, since: datetime, until: datetime, limit: int) -> Listing:
         """Transactions with a leg on a fee account in the window: what each earned
         (fees_earned's rows)."""
