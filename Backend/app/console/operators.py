@@ -50,14 +50,16 @@ async def create(request: Request, console: Admin) -> Response:
     email = console.form.get("email", "")
     console.audit.target("operator", operators.normalised_email(email))
     console.audit.detail["role"] = console.form.get("role", "")
-    created = await console.run(
-        operators.create,
-        hasher,
-        box,
-        email=email,
-        role=console.form.get("role", ""),
-        password=console.form.get("password", ""),
-    )
+    # The password's argon2 hash takes the sign-ins' turn, never the USSD PIN checks'.
+    async with console.runtime.console_sign_ins:
+        created = await console.run(
+            operators.create,
+            hasher,
+            box,
+            email=email,
+            role=console.form.get("role", ""),
+            password=console.form.get("password", ""),
+        )
     return await _list_page(
         console, "created", provisioned=created.operator, uri=created.provisioning_uri
     )
