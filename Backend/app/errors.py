@@ -372,6 +372,18 @@ class OperatorExists(Conflict):
     code = "operator_exists"
 
 
+class LastAdmin(Conflict):
+    """The change would leave the console without an enabled admin."""
+
+    code = "last_admin"
+
+
+class OwnAccount(Conflict):
+    """An admin may not demote or disable themselves: they could lock themselves out."""
+
+    code = "own_account"
+
+
 class SignInRefused(Unauthorized):
     """A console sign-in with a wrong email, password or TOTP code (which one is not said),
     or a disabled operator."""

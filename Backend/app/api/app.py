@@ -53,10 +53,13 @@ from app.api.v1 import wages as v1_wages
 from app.api.v1 import wallet as v1_wallet
 from app.api.v1.context import ApiServices
 from app.config import Settings, get_settings
+from app.console import campaigns as console_campaigns
 from app.console import figures as console_figures
 from app.console import merchants as console_merchants
 from app.console import money as console_money
+from app.console import operators as console_operators
 from app.console import pages as console_pages
+from app.console import reconciliation as console_reconciliation
 from app.console import sign_in as console_sign_in
 from app.console.web import STATIC_DIR as CONSOLE_STATIC
 from app.db.migrate import migrate_at_start
@@ -172,6 +175,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_figures.router)
     app.include_router(console_money.router)
     app.include_router(console_merchants.router)
+    app.include_router(console_campaigns.router)
+    app.include_router(console_operators.router)
+    app.include_router(console_reconciliation.router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     mount_sandboxes(app, settings)
     return app

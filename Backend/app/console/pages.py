@@ -14,7 +14,7 @@ from app.console.web import SECURITY_HEADERS, reason_of, redirect
 from app.domain.phone import InvalidPhone, normalise
 from app.domain.records.admin import AuditFilter
 from app.errors import refused
-from app.services import admin_audit, console_rails, console_users
+from app.services import admin_audit, console_rails, console_reconciliation, console_users
 from app.services.admin_audit import REASON_MAX
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
@@ -26,6 +26,7 @@ ACTOR = r"^[a-z]+(:[0-9a-f]{1,32})?$"  # operator:12, token:3f9a2c81d4e0, anonym
 @router.get("", name="dashboard")
 async def dashboard(console: Viewer) -> Response:
     seen = await console.run(console_rails.overview)
+    recon = await console.run(console_reconciliation.overview)
     return console.page(
         "dashboard.html",
         figures=seen.figures,
@@ -33,6 +34,7 @@ async def dashboard(console: Viewer) -> Response:
         positions=seen.positions,
         groups=(*console_rails.KIND_GROUPS, console_rails.OTHER),
         stk_meanings=console_rails.STK_MEANINGS,
+        recon=recon,
     )
 
 

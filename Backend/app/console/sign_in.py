@@ -35,7 +35,7 @@ pages = APIRouter(prefix="/console", include_in_schema=False)
 actions = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 
 
-def _credentials(request: Request) -> tuple[PinHasher, SecretBox]:
+def credentials_of(request: Request) -> tuple[PinHasher, SecretBox]:
     """The password hasher and the TOTP seeds' box, built once per app."""
     built = getattr(request.app.state, "console_credentials", None)
     if built is None:
@@ -93,7 +93,7 @@ async def sign_in(request: Request) -> Response:
         raise CsrfRejected("the sign-in form is stale: reload it and retry")
     email = operators.normalised_email(form.get("email", ""))[:128]
     entry.target("operator", email.encode("utf-8", "replace").decode().replace("\x00", ""))
-    hasher, box = _credentials(request)
+    hasher, box = credentials_of(request)
     throttle = _throttle(runtime)
     address = request_client(request, runtime.settings.trusted_proxies)
     try:

@@ -43,7 +43,7 @@ STK_MEANINGS = {
     "1037": "phone not reached",
     "2001": "wrong M-Pesa PIN",
 }
-FIGURES = ("movements", "deposits", "withdrawals", "sms", "fees")
+FIGURES = ("movements", "deposits", "withdrawals", "sms", "fees", "registrations")
 WINDOWS = (1, 7, 30)
 
 
@@ -219,7 +219,8 @@ def rows(
     now: datetime | None = None,
 ) -> Listing:
     """The rows behind a figure: `movements` of a stack (label), `deposits` by
-    ResultCode, `withdrawals` by status, `sms` by status, `fees`; over one Nairobi day
+    ResultCode, `withdrawals` by status, `sms` by status, `fees`, `registrations` (the
+    users created); over one Nairobi day
     or the last `days` days. Raises ValidationFailed ('invalid_figure',
     'invalid_window'), ServiceUnavailable."""
     now = now or datetime.now(UTC)
@@ -244,6 +245,8 @@ def rows(
             return repo.withdrawals_listed(label, since, until, ROWS_LIMIT)
         if figure == "sms":
             return repo.sms_listed(label, since, until, ROWS_LIMIT)
+        if figure == "registrations":
+            return uow.console.registrations_listed(since, until, ROWS_LIMIT)
         return repo.fees_listed(since, until, ROWS_LIMIT)
 
 

@@ -115,6 +115,8 @@ def test_an_admin_redelivers_an_event_and_suspends_a_merchant(
     signed_in(page, live_server, live_settings, clean_database, "admin")
 
     page.click("nav >> text=Merchants")
+    page.wait_for_selector("#merchants >> text=MAMA MBOGA")
+    page.shot("merchants")
     page.click("#merchants >> text=MAMA MBOGA")
     page.wait_for_selector("#merchant")
     assert page.inner_text("[data-field=status]") == "active"

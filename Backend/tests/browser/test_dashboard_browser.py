@@ -43,3 +43,10 @@ def test_the_dashboard_draws_the_demo_history_and_drills_down_to_rows(
     kinds = page.locator("#figure-rows tbody td:nth-child(3)").all_inner_texts()
     assert kinds and set(kinds) == {"merchant_payment"}
     page.shot("merchant-payments")
+
+    page.goto(f"{live_server.url}/console")
+    page.click(".kpi[data-window='30'] [data-kpi=registrations]")
+    page.wait_for_selector("#figure-rows[data-figure=registrations]")
+    names = page.locator("#figure-rows tbody td:nth-child(3)").all_inner_texts()
+    assert names and all(name.startswith("Demo ") for name in names)
+    page.shot("registrations")

@@ -43,6 +43,11 @@ PAGES = (
     ("/console/merchants", "/console/merchants"),
     ("/console/merchants/{merchant_id}", "/console/merchants/1"),
     ("/console/figures/{figure}", "/console/figures/movements?label=all"),
+    ("/console/campaigns", "/console/campaigns?q=school&status=active"),
+    ("/console/campaigns/{campaign_id}", "/console/campaigns/1"),
+    ("/console/operators", "/console/operators"),
+    ("/console/reconciliation", "/console/reconciliation"),
+    ("/console/stellar", "/console/stellar"),
 )
 # Who may post each action: everyone signed in, operators, admins.
 ACTIONS = (
@@ -61,9 +66,17 @@ ACTIONS = (
     ),
     ("/console/merchants/{merchant_id}/suspend", "/console/merchants/1/suspend", "admin"),
     ("/console/merchants/{merchant_id}/reactivate", "/console/merchants/1/reactivate", "admin"),
+    ("/console/campaigns/{campaign_id}/refund", "/console/campaigns/1/refund", "operator"),
+    ("/console/operators", "/console/operators", "admin"),
+    ("/console/operators/{operator_id}/role", "/console/operators/1/role", "admin"),
+    ("/console/operators/{operator_id}/disable", "/console/operators/1/disable", "admin"),
+    ("/console/operators/{operator_id}/enable", "/console/operators/1/enable", "admin"),
+    ("/console/operators/{operator_id}/totp", "/console/operators/1/totp", "admin"),
 )
 # Pages that only show what an action would do, for those who may do it.
 OPERATOR_PAGES = ("/console/transactions/1/reverse",)
+# Pages only admins may read: what operators there are.
+ADMIN_PAGES = ("/console/operators",)
 
 
 @pytest.fixture
@@ -214,8 +227,12 @@ def test_no_one_posts_an_action_above_their_role(live_server, live_settings, cle
         seen = client.get(page).status_code
         # An operator gets past the role to the service: no transaction 1 here.
         assert seen == (404 if operators.allows(role, "operator") else 403), page
+    for page in ADMIN_PAGES:
+        answer = client.get(page)
+        assert answer.status_code == 403 and "role_refused" in answer.text, page
     refusals = [row for row in audit_rows(clean_database) if row[3] == "role_refused"]
-    assert len(refusals) == len(above) + (role == "viewer") * len(OPERATOR_PAGES)
+    expected = len(above) + (role == "viewer") * len(OPERATOR_PAGES) + len(ADMIN_PAGES)
+    assert len(refusals) == expected
     client.close()
 
 

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 import psycopg2.extensions
 
 from app.domain.records.console import DayTotal, Movement
+from app.domain.records.console_rails import Listing
 
 _TOUCHES_A_WALLET = """EXISTS (
     SELECT 1 FROM journal_legs l JOIN ledger_accounts a ON a.id = l.account_id
@@ -44,6 +45,20 @@ class ConsoleRepository:
                 {"since": since, "until": until},
             )
             return cur.fetchone()[0]
+
+    def registrations_listed(self, since: datetime, until: datetime, limit: int) -> Listing:
+        """The users created in the window, newest first (registrations' rows)."""
+        columns = ("paytrace_id", "phone", "full_name", "language", "kyc_tier", "created_at")
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT paytrace_id, phone, full_name, language, kyc_tier, created_at
+                FROM users WHERE created_at >= %(since)s AND created_at < %(until)s
+                ORDER BY id DESC LIMIT %(limit)s
+                """,
+                {"since": since, "until": until, "limit": limit},
+            )
+            return Listing(columns=columns, rows=tuple(tuple(r) for r in cur))
 
     def daily_movements(
         self, first: date, last: date, offset: timedelta, since: datetime

@@ -142,6 +142,17 @@ class MpesaReconciliationRepository:
             row = cur.fetchone()
         return StoredMpesaReport(*row) if row else None
 
+    def latest_per_day(self, first: date) -> list[StoredMpesaReport]:
+        """The latest version of each day's report from first on, newest day first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT DISTINCT ON (day) id, day, version, source, started_at, finished_at,"
+                " matched, differences, totals FROM mpesa_reconciliation_reports"
+                " WHERE day >= %(first)s ORDER BY day DESC, version DESC",
+                {"first": first},
+            )
+            return [StoredMpesaReport(*row) for row in cur.fetchall()]
+
     def items(self, report_id: int, limit: int) -> list[StoredItem]:
         with self._conn.cursor() as cur:
             cur.execute(

@@ -44,8 +44,39 @@ class OperatorRepository:
         lock = " FOR UPDATE" if for_update else ""
         return self._one(f"SELECT {_COLUMNS} FROM operators WHERE email = %(v)s{lock}", email)
 
-    def by_id(self, operator_id: int) -> Operator | None:
-        return self._one(f"SELECT {_COLUMNS} FROM operators WHERE id = %(v)s", operator_id)
+    def by_id(self, operator_id: int, *, for_update: bool = False) -> Operator | None:
+        lock = " FOR UPDATE" if for_update else ""
+        return self._one(f"SELECT {_COLUMNS} FROM operators WHERE id = %(v)s{lock}", operator_id)
+
+    def all(self) -> list[Operator]:
+        """Every operator, in the order they were created."""
+        with self._conn.cursor() as cur:
+            cur.execute(f"SELECT {_COLUMNS} FROM operators ORDER BY id")
+            return [Operator(*row) for row in cur.fetchall()]
+
+    def lock_enabled_admins(self) -> list[int]:
+        """The ids of the enabled admins, locked: two admins demoting each other at once
+        queue here, and the second sees the first's change."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT id FROM operators WHERE role = 'admin' AND NOT disabled"
+                " ORDER BY id FOR UPDATE"
+            )
+            return [row[0] for row in cur.fetchall()]
+
+    def set_role(self, operator_id: int, role: str) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE operators SET role = %(role)s WHERE id = %(id)s",
+                {"role": role, "id": operator_id},
+            )
+
+    def set_disabled_by_id(self, operator_id: int, disabled: bool) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE operators SET disabled = %(d)s WHERE id = %(id)s",
+                {"d": disabled, "id": operator_id},
+            )
 
     def _one(self, sql: str, value: object) -> Operator | None:
         with self._conn.cursor() as cur:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg2.extensions
 
@@ -240,6 +240,22 @@ class ReconciliationRepository:
             )
             row = cur.fetchone()
         return StoredReport(*row) if row else None
+
+    def daily_runs(self, since: datetime, offset: timedelta) -> list[tuple]:
+        """Per day at UTC+offset from since, newest first: (day, runs, drifts of the day's last
+        run, most drifts of any run, accounts of the last run)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT (finished_at AT TIME ZONE 'UTC' + %(offset)s)::date AS day, count(*),
+                       (array_agg(drifts ORDER BY id DESC))[1], max(drifts),
+                       (array_agg(accounts ORDER BY id DESC))[1]
+                FROM reconciliation_reports WHERE finished_at >= %(since)s
+                GROUP BY day ORDER BY day DESC
+                """,
+                {"since": since, "offset": offset},
+            )
+            return [tuple(row) for row in cur.fetchall()]
 
     def last_finished_at(self) -> datetime | None:
         with self._conn.cursor() as cur:
