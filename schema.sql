@@ -1452,7 +1452,8 @@ CREATE TABLE operators (
 CREATE TABLE scheduled_payments (
     id                BIGSERIAL   PRIMARY KEY,
     owner_user_id     BIGINT      NOT NULL REFERENCES users (id),
-    kind              TEXT        NOT NULL CHECK (kind IN ('transfer')),
+    -- wage: a worker's pay (migration 0040): payee is the employed worker's id.
+    kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'wage')),
     -- Whom it pays, as the kind reads it (transfer: the recipient's E.164 phone), and the
     -- name the owner saw when creating it.
     payee             TEXT        NOT NULL CHECK (payee <> ''),
@@ -1991,7 +1992,8 @@ CREATE TABLE pay_runs (
                                        'partially_failed')),
     -- Gross pay and employer shares of every line: what approving holds.
     total_cost       BIGINT      NOT NULL CHECK (total_cost > 0),
-    channel          TEXT        NOT NULL CHECK (channel IN ('ussd', 'api')),
+    -- system: made by a wage schedule's occurrence (migration 0040).
+    channel          TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'system')),
     idempotency_key  TEXT        NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
     request_hash     TEXT        NOT NULL,
     hold_id          BIGINT      UNIQUE REFERENCES journal_transactions (id),

@@ -62,8 +62,8 @@ class OccurrenceOut(BaseModel):
 
 class ScheduleOut(BaseModel):
     id: int
-    kind: Literal["transfer"]
-    to: str
+    kind: Literal["transfer", "wage"]
+    to: str = Field(description="transfer: the recipient's phone; wage: the worker's id")
     recipient_name: str
     amount: int = Field(description="cents")
     note: str | None
@@ -183,7 +183,7 @@ async def _change(api: Api, caller: CurrentUser, schedule_id: int, change) -> Sc
 def schedule_out(s: Schedule, occurrences: list[Occurrence] | None = None) -> ScheduleOut:
     return ScheduleOut(
         id=s.id,
-        kind="transfer",
+        kind=s.kind,
         to=s.payee,
         recipient_name=s.payee_name,
         amount=s.amount,

@@ -174,7 +174,9 @@ def _attempt(
 ) -> Ran:
     executor = EXECUTORS[schedule.kind]
     try:
-        payment = executor.pay(pay_uow, schedule, occurrence_key(occurrence.id), now)
+        payment = executor.pay(
+            pay_uow, schedule, occurrence_key(occurrence.id), now, occurrence.due_at
+        )
     except ServiceUnavailable:
         raise
     except (InsufficientFunds, LimitExceeded) as short:

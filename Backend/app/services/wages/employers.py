@@ -103,3 +103,19 @@ def remove_worker(
         if not uow.wages.remove_worker(employer_user_id, worker_id, now or datetime.now(UTC)):
             raise WorkerNotFound("no such worker")
         uow.commit()
+
+
+def find_worker(uow: UnitOfWork, employer_user_id: int, worker_id: str | int) -> EmployedWorker:
+    """One of the employer's active workers, by id (as a schedule's payee keeps it).
+    Raises NotAnEmployer, WorkerNotFound."""
+    try:
+        wanted = int(worker_id)
+    except (TypeError, ValueError):
+        raise WorkerNotFound("no such worker") from None
+    with uow:
+        if not uow.wages.is_employer(employer_user_id):
+            raise NotAnEmployer("become an employer first")
+        found = uow.wages.workers(employer_user_id, ids=[wanted])
+    if not found:
+        raise WorkerNotFound("no such worker")
+    return found[0]
