@@ -1499,6 +1499,9 @@ CREATE INDEX scheduled_payments_owner_idx ON scheduled_payments (owner_user_id, 
 -- What the worker reads each minute: active schedules by their next instant.
 CREATE INDEX scheduled_payments_due_idx ON scheduled_payments (next_due_at)
     WHERE status = 'active';
+-- What *My pay* reads: a worker's wage schedules by the worker's id (migration 0040).
+CREATE INDEX scheduled_payments_wage_payee_idx ON scheduled_payments (payee)
+    WHERE kind = 'wage';
 
 CREATE TABLE scheduled_occurrences (
     id              BIGSERIAL   PRIMARY KEY,

@@ -11,3 +11,7 @@ ALTER TABLE scheduled_payments ADD CONSTRAINT scheduled_payments_kind_check
 ALTER TABLE pay_runs DROP CONSTRAINT pay_runs_channel_check;
 ALTER TABLE pay_runs ADD CONSTRAINT pay_runs_channel_check
     CHECK (channel IN ('ussd', 'api', 'system'));
+
+-- What *My pay* reads: a worker's wage schedules by the worker's id.
+CREATE INDEX scheduled_payments_wage_payee_idx ON scheduled_payments (payee)
+    WHERE kind = 'wage';

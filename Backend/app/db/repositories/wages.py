@@ -348,6 +348,24 @@ class WageRepository:
             )
             return [_line(row) for row in cur.fetchall()]
 
+    def next_pay_dates(self, phone: str, limit: int) -> list[tuple[str, datetime]]:
+        """For a worker's phone: each active wage schedule paying it (its employer's
+        name, its next instant), soonest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT u.full_name, s.next_due_at
+                FROM employed_workers w
+                JOIN scheduled_payments s ON s.kind = 'wage' AND s.payee = w.id::text
+                JOIN users u ON u.id = s.owner_user_id
+                WHERE w.phone = %(phone)s AND w.status = 'active'
+                  AND s.status = 'active' AND s.next_due_at IS NOT NULL
+                ORDER BY s.next_due_at, s.id LIMIT %(limit)s
+                """,
+                {"phone": phone, "limit": limit},
+            )
+            return [(row[0], row[1]) for row in cur.fetchall()]
+
     def open_accounts(self, kind: str, codes: list[str]) -> None:
         """Wages' system accounts (kind wage_hold or wage_dues), opened on first use."""
         with self._conn.cursor() as cur:

@@ -73,3 +73,11 @@ def list_wage_schedules(uow: UnitOfWork, employer_user_id: int) -> list[Schedule
     only. Raises nothing."""
     found = manage.list_for(uow, employer_user_id, limit=manage.MAX_SHOWN)
     return [schedule for schedule in found if schedule.kind == KIND]
+
+
+def next_pay_dates(uow: UnitOfWork, user_id: int, limit: int = 3) -> list[tuple[str, datetime]]:
+    """For the user as a worker: each employer's name and the next instant an active wage
+    schedule pays them, soonest first; reads only. Raises nothing."""
+    with uow:
+        user = uow.users.get_by_id(user_id)
+        return [] if user is None else uow.wages.next_pay_dates(user.phone, limit)
