@@ -130,3 +130,28 @@ def test_an_employer_puts_a_worker_on_a_schedule_lists_pauses_and_stops_it(pwa, 
         assert changed.json()["status"] == status, changed.text
     ended = pwa.http.post(f"/employer/schedules/{shown['id']}/resume", headers=auth)
     assert (ended.status_code, ended.json()["error"]) == (409, "schedule_ended")
+
+
+def test_an_employer_changes_a_workers_terms_and_bad_changes_are_refused(pwa, wanjiru, achieng):
+    auth = pwa.bearer(wanjiru)
+    pwa.http.post("/employer", headers=auth)
+    added = pwa.http.post("/employer/workers", json=worker(ACHIENG, "Achieng"), headers=auth)
+    path = f"/employer/workers/{added.json()['id']}"
+    changed = pwa.http.patch(path, json={"gross_pay": 2_000_000, "frequency": "weekly"},
+                             headers=auth)  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["gross_pay"], changed.json()["frequency"]) == (2_000_000, "weekly")
+    assert changed.json()["display_name"] == "Achieng"
+    for body, code in (
+        ({}, "nothing_to_change"),
+        ({"phone": BARAKA}, "validation_failed"),  # the phone never changes
+        ({"display_name": "=cmd|"}, None),  # plain GSM-7: accepted, the report quotes it
+        ({"deductions": ["lottery"]}, "validation_failed"),
+    ):
+        answer = pwa.http.patch(path, json=body, headers=auth)
+        if code is None:
+            assert answer.status_code == 200, answer.text
+        else:
+            assert (answer.status_code, answer.json()["error"]) == (422, code), answer.text
+    missing = pwa.http.patch("/employer/workers/987654", json={"gross_pay": 1}, headers=auth)
+    assert (missing.status_code, missing.json()["error"]) == (404, "worker_not_found")

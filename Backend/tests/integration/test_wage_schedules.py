@@ -203,3 +203,38 @@ def test_a_weekly_worker_is_paid_on_the_weekday_and_listed_and_stopped(household
     stopped = manage.stop(UnitOfWork(db), employer, made.id, NOW)
     assert stopped.status == "stopped"
     assert job_at(db, eat(2027, 1, 22, 9)).run_once().ran == []
+
+
+def test_edited_terms_pay_the_next_run_and_a_scheduled_worker_keeps_the_frequency(household):
+    db, employer, worker_user, worker = household
+    fund(db, phone_of(1), 10_000_000)
+    made = schedule(db, employer, worker.id, day=31).schedule
+    edited = employers.edit_worker(
+        UnitOfWork(db), employer, worker.id, display_name=" Achieng O ", gross_pay=2_000_000,
+        deductions=["paye", "nssf"],
+    )  # fmt: skip
+    assert (edited.display_name, edited.gross_pay, edited.frequency, edited.deductions) == (
+        "Achieng O", 2_000_000, "monthly", ("nssf", "paye"))  # fmt: skip
+    with pytest.raises(ValidationFailed) as refused:
+        employers.edit_worker(UnitOfWork(db), employer, worker.id, frequency="weekly")
+    assert refused.value.code == "frequency_scheduled"
+    with pytest.raises(ValidationFailed) as refused:
+        employers.edit_worker(UnitOfWork(db), employer, worker.id, deductions=["lottery"])
+    assert refused.value.code == "invalid_deductions"
+    with pytest.raises(WorkerNotFound):
+        employers.edit_worker(UnitOfWork(db), employer, worker.id + 99, gross_pay=1)
+
+    assert [r.status for r in job_at(db, eat(2027, 1, 31, 9)).run_once().ran] == ["paid"]
+    pay_lines(db)
+    # KES 20,000 gross: NSSF 6 % (1,200), no SHIF nor levy; PAYE on 18,800 (1,880) is
+    # under the relief (2,400), so none.
+    assert wallet_balance(db, worker_user) == 2_000_000 - 120_000
+    with db.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT display_name, gross FROM pay_run_lines")
+        assert cur.fetchall() == [("Achieng O", 2_000_000)]
+        conn.rollback()
+
+    manage.stop(UnitOfWork(db), employer, made.id, eat(2027, 2, 1))
+    weekly = employers.edit_worker(UnitOfWork(db), employer, worker.id, frequency="weekly")
+    assert weekly.frequency == "weekly"
+    assert check_ledger(db) == CLEAN

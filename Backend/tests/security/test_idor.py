@@ -421,6 +421,8 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/employer/workers"): caller(not_an_employer("GET", "/employer/workers")),
     ("POST", "/employer/workers"): caller(adding_a_worker_names_no_user),
     ("DELETE", "/employer/workers/{worker_id}"): private("DELETE", "/employer/workers/{worker}"),
+    ("PATCH", "/employer/workers/{worker_id}"): private(
+        "PATCH", "/employer/workers/{worker}", {"gross_pay": 1}),
     ("POST", "/employer/pay-runs"): refuses_a_user_in_the_body(
         "POST", "/employer/pay-runs", {"pay_date": "2025-11-28"}),
     ("GET", "/employer/pay-runs"): caller(not_an_employer("GET", "/employer/pay-runs")),
