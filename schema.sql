@@ -1474,7 +1474,9 @@ CREATE TABLE operators (
 CREATE TABLE scheduled_payments (
     id                BIGSERIAL   PRIMARY KEY,
     owner_user_id     BIGINT      NOT NULL REFERENCES users (id),
-    kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'bill', 'airtime')),
+    -- wage: a worker's pay (migration 0040): payee is the employed worker's id.
+    kind              TEXT        NOT NULL CHECK (kind IN ('transfer', 'bill', 'airtime',
+                                                           'wage')),
     -- Whom it pays, as the kind reads it (transfer: the recipient's E.164 phone), and the
     -- name the owner saw when creating it.
     payee             TEXT        NOT NULL CHECK (payee <> ''),
@@ -1520,6 +1522,9 @@ CREATE INDEX scheduled_payments_owner_idx ON scheduled_payments (owner_user_id, 
 -- What the worker reads each minute: active schedules by their next instant.
 CREATE INDEX scheduled_payments_due_idx ON scheduled_payments (next_due_at)
     WHERE status = 'active';
+-- What *My pay* reads: a worker's wage schedules by the worker's id (migration 0040).
+CREATE INDEX scheduled_payments_wage_payee_idx ON scheduled_payments (payee)
+    WHERE kind = 'wage';
 
 CREATE TABLE scheduled_occurrences (
     id              BIGSERIAL   PRIMARY KEY,
@@ -2018,7 +2023,8 @@ CREATE TABLE pay_runs (
                                        'partially_failed')),
     -- Gross pay and employer shares of every line: what approving holds.
     total_cost       BIGINT      NOT NULL CHECK (total_cost > 0),
-    channel          TEXT        NOT NULL CHECK (channel IN ('ussd', 'api')),
+    -- system: made by a wage schedule's occurrence (migration 0040).
+    channel          TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'system')),
     idempotency_key  TEXT        NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
     request_hash     TEXT        NOT NULL,
     hold_id          BIGINT      UNIQUE REFERENCES journal_transactions (id),

@@ -49,6 +49,7 @@ from app.api.v1 import payments as v1_payments
 from app.api.v1 import pledges as v1_pledges
 from app.api.v1 import schedules as v1_schedules
 from app.api.v1 import transfers as v1_transfers
+from app.api.v1 import wage_schedules as v1_wage_schedules
 from app.api.v1 import wages as v1_wages
 from app.api.v1 import wallet as v1_wallet
 from app.api.v1.context import ApiServices
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1_bills.router)
     app.include_router(v1_wages.router)
     app.include_router(v1_wages.payslips)
+    app.include_router(v1_wage_schedules.router)
     for harambee in (v1_campaigns, v1_contributions, v1_pledges):
         app.include_router(harambee.router)
     app.include_router(admin.router)

@@ -35,7 +35,8 @@ from app.domain.records.ledger import StatementLine
 from app.domain.records.pay_requests import PendingPayRequest
 from app.domain.records.schedules import Schedule
 from app.domain.records.wages import EmployedWorker, PayRunLine
-from app.errors import MpesaUnavailable, PinLocked
+from app.domain.wages import ITEMS
+from app.errors import InviteLimitReached, MpesaUnavailable, PinLocked, ValidationFailed
 from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
 from app.integrations.daraja import Daraja, DarajaClient, DarajaConfig
 from app.runtime import Runtime
@@ -64,6 +65,7 @@ from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments import tills
 from app.services.mpesa import deposits, withdrawals
 from app.services.schedules import manage as schedules
+from app.services.schedules import wages as wage_schedules
 from app.services.wages import employers as wage_employers
 from app.services.wages import pay_runs as wage_runs
 from app.services.wages import reports as wage_reports
@@ -623,6 +625,43 @@ class ChannelServices:
             employer_user_id=employer_user_id,
             run_id=run_id,
         )
+
+    async def employ_worker(
+        self,
+        *,
+        employer_user_id: int,
+        phone: str,
+        display_name: str,
+        gross_pay: int,
+        frequency: str,
+    ) -> tuple[EmployedWorker, str | None]:
+        """Make the user an employer (once) and add a worker on an E.164 phone who pays
+        every statutory item; a phone not on PayTrace is invited. The invitation:
+        'invited', 'already_invited', 'not_sent' or None (registered). Raises
+        WorkerExists, ValidationFailed (check_terms' codes, 'send_to_self',
+        'too_many_workers')."""
+        await self.run(wage_employers.become_employer, employer_user_id)
+        added = await self.run(
+            wage_employers.add_worker,
+            employer_user_id=employer_user_id,
+            phone=phone,
+            display_name=display_name,
+            gross_pay=gross_pay,
+            frequency=frequency,
+            deductions=list(ITEMS),
+        )
+        if added.registered:
+            return added, None
+        try:
+            sent = await self.invite(sender_user_id=employer_user_id, phone=added.phone)
+        except (InviteLimitReached, ValidationFailed):  # the worker is added all the same
+            return added, "not_sent"
+        return added, "invited" if sent else "already_invited"
+
+    async def next_pay(self, *, user_id: int) -> list[tuple[str, datetime]]:
+        """The user's next pay as a worker: each employer's name and the instant its
+        wage schedule pays next, soonest first."""
+        return await self.run(wage_schedules.next_pay_dates, user_id)
 
     async def my_pay(self, *, user_id: int) -> list[tuple[PayRunLine, date]]:
         """The lines paid to the user as a worker, newest first, with their pay dates."""

@@ -10,7 +10,7 @@ Every type here is a service's own: the menus render them, never copy them.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from app.domain.bills import Biller
@@ -122,6 +122,16 @@ class UssdServices(Protocol):
         self, *, employer_user_id: int, run_id: int, pin: str, attempt_key: str
     ) -> RunShown: ...
     async def my_pay(self, *, user_id: int) -> list[tuple[PayRunLine, date]]: ...
+    async def employ_worker(
+        self,
+        *,
+        employer_user_id: int,
+        phone: str,
+        display_name: str,
+        gross_pay: int,
+        frequency: str,
+    ) -> tuple[EmployedWorker, str | None]: ...
+    async def next_pay(self, *, user_id: int) -> list[tuple[str, datetime]]: ...
 
     # ---- Harambee
     async def campaigns(

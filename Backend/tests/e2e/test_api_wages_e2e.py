@@ -6,9 +6,11 @@ comes as CSV and the worker reads their payslip."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
+from app.domain.money import nairobi_day
 from tests.support.wallets import check_ledger, fund, phone_of
 
 WANJIRU, ACHIENG, BARAKA = phone_of(1), phone_of(2), phone_of(3)
@@ -98,3 +100,58 @@ def test_an_employer_pays_a_month_and_the_worker_gets_the_payslip(pwa, database,
     }
     assert "wage_hold" in employer_kinds
     assert check_ledger(database).sound
+
+
+def test_an_employer_puts_a_worker_on_a_schedule_lists_pauses_and_stops_it(pwa, wanjiru, achieng):
+    auth = pwa.bearer(wanjiru)
+    pwa.http.post("/employer", headers=auth)
+    added = pwa.http.post("/employer/workers", json=worker(ACHIENG, "Achieng"), headers=auth)
+    path = f"/employer/workers/{added.json()['id']}/schedule"
+    key = {**auth, "Idempotency-Key": str(uuid.uuid4())}
+    body = {"day": 31, "start": "2099-01-01", "pin": PIN}
+    assert pwa.http.post(path, json=body, headers=key).json()["error"] == "invalid_start"
+    body["start"] = nairobi_day(datetime.now(UTC)).isoformat()
+    wrong = pwa.http.post(path, json={**body, "pin": "1357"}, headers=key)
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "wrong_pin")
+    made = pwa.http.post(path, json=body, headers=key)
+    assert made.status_code == 201, made.text
+    shown = made.json()
+    assert (shown["kind"], shown["to"], shown["recipient_name"], shown["frequency"]) == (
+        "wage", str(added.json()["id"]), "Achieng", "monthly")  # fmt: skip
+    again = pwa.http.post(path, json=body, headers=key)
+    assert (again.headers["Idempotent-Replayed"], again.json()["id"]) == ("true", shown["id"])
+    listed = pwa.http.get("/employer/schedules", headers=auth).json()["schedules"]
+    assert [s["id"] for s in listed] == [shown["id"]]
+    assert [s["kind"] for s in pwa.http.get("/schedules", headers=auth).json()["schedules"]] == [
+        "wage"
+    ]
+    for change, status in (("pause", "paused"), ("resume", "active"), ("stop", "stopped")):
+        changed = pwa.http.post(f"/employer/schedules/{shown['id']}/{change}", headers=auth)
+        assert changed.json()["status"] == status, changed.text
+    ended = pwa.http.post(f"/employer/schedules/{shown['id']}/resume", headers=auth)
+    assert (ended.status_code, ended.json()["error"]) == (409, "schedule_ended")
+
+
+def test_an_employer_changes_a_workers_terms_and_bad_changes_are_refused(pwa, wanjiru, achieng):
+    auth = pwa.bearer(wanjiru)
+    pwa.http.post("/employer", headers=auth)
+    added = pwa.http.post("/employer/workers", json=worker(ACHIENG, "Achieng"), headers=auth)
+    path = f"/employer/workers/{added.json()['id']}"
+    changed = pwa.http.patch(path, json={"gross_pay": 2_000_000, "frequency": "weekly"},
+                             headers=auth)  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["gross_pay"], changed.json()["frequency"]) == (2_000_000, "weekly")
+    assert changed.json()["display_name"] == "Achieng"
+    for body, code in (
+        ({}, "nothing_to_change"),
+        ({"phone": BARAKA}, "validation_failed"),  # the phone never changes
+        ({"display_name": "=cmd|"}, None),  # plain GSM-7: accepted, the report quotes it
+        ({"deductions": ["lottery"]}, "validation_failed"),
+    ):
+        answer = pwa.http.patch(path, json=body, headers=auth)
+        if code is None:
+            assert answer.status_code == 200, answer.text
+        else:
+            assert (answer.status_code, answer.json()["error"]) == (422, code), answer.text
+    missing = pwa.http.patch("/employer/workers/987654", json={"gross_pay": 1}, headers=auth)
+    assert (missing.status_code, missing.json()["error"]) == (404, "worker_not_found")

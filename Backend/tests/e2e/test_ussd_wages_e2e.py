@@ -1,6 +1,7 @@
-"""Wages end to end over /ussd as AT drives it: an employer pays a worker a month with
-the PIN (My account > Pay worker), the real worker pays the line and the payslip SMS
-reaches the worker's phone through the sandbox, and the worker reads it under My pay."""
+"""Wages end to end over /ussd as AT drives it: an employer adds a worker and pays them
+a month with the PIN (My account > I employ someone), the real worker pays the line and
+the payslip SMS reaches the worker's phone through the sandbox, and the worker reads it
+under My pay."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from app.db.unit_of_work import UnitOfWork
 from app.domain.money import nairobi_day
 from app.services.custody import SecretBox
 from app.services.pins import PinHasher
-from app.services.wages import employers
 from app.worker.outbox import build_worker
 from tests.e2e.at_gateway import AtGateway
 from tests.support.wallets import check_ledger, fund, phone_of, register, wallet_balance
@@ -25,21 +24,28 @@ def test_an_employer_pays_a_month_over_ussd_and_the_worker_gets_the_payslip(
 ):
     hasher = PinHasher.from_settings(live_settings)
     box = SecretBox.from_settings(live_settings)
-    jane = register(database, box, hasher.hash("4821"), phone=JANE, name="Jane Wanjiku")
+    register(database, box, hasher.hash("4821"), phone=JANE, name="Jane Wanjiku")
     achieng = register(
         database, box, hasher.hash("5937"), phone=ACHIENG, name="Achieng Odhiambo",
         language="sw",
     )  # fmt: skip
     fund(database, JANE, 10_000_000)
-    # The worker is added over REST (docs/api.md); USSD pays them.
-    employers.become_employer(UnitOfWork(database), jane)
-    employers.add_worker(
-        UnitOfWork(database), employer_user_id=jane, phone=ACHIENG, display_name="Achieng",
-        gross_pay=1_611_375, frequency="monthly", deductions=["nssf", "shif", "ahl", "paye"],
-    )  # fmt: skip
 
     employer = AtGateway(live_server.url, JANE)
-    assert employer.walk("6", "9") == "CON Pay which worker?\n1. Achieng\n0. Back 00. Home"
+    # No worker yet: straight to adding one (Jane becomes an employer on the first).
+    assert employer.walk("6", "9").startswith("CON Add a worker\n")
+    assert employer.send(ACHIENG).startswith("CON Enter the worker's name")
+    assert employer.send("Achieng").startswith("CON Gross pay of Achieng")
+    assert employer.send("16,114").startswith("CON Achieng: KES 16,114 gross.")
+    assert employer.send("1").startswith("CON Add Achieng ")
+    assert employer.send("1") == (
+        "END Achieng added: KES 16,114 a month. Pay them under My account > I employ someone."
+    )
+
+    employer = AtGateway(live_server.url, JANE)
+    assert employer.walk("6", "9") == (
+        "CON Pay which worker?\n1. Achieng\n9. Add worker\n0. Back 00. Home"
+    )
     assert employer.send("1").startswith("CON Pay Achieng net KES 14,462\n")
     assert employer.send("4821") == "END Paid: Achieng gets KES 14,462 and a payslip by SMS."
 
@@ -47,7 +53,7 @@ def test_an_employer_pays_a_month_over_ussd_and_the_worker_gets_the_payslip(
     while worker.run_once():
         pass
 
-    assert wallet_balance(database, achieng) == 1_446_208
+    assert wallet_balance(database, achieng) == 1_446_231  # KES 16,114 gross
     sent = httpx.get(f"{live_settings.base_url}/sandbox/sms", params={"to": ACHIENG}).json()
     (slip,) = [m["message"] for m in sent if "mshahara" in m["message"]]
     assert slip.startswith("PayTrace mshahara ") and " Net 14462. Ref " in slip

@@ -127,7 +127,12 @@ def test_a_bill_held_before_a_crash_is_recorded_paid_when_the_schedule_is_then_p
     with UnitOfWork(db) as uow:
         schedule = uow.schedules.get(made)
     held = EXECUTORS["bill"].pay(
-        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due, bill_rails=BUILT_RAILS
+        UnitOfWork(db),
+        schedule,
+        runs.occurrence_key(occurrence.id),
+        due,
+        due,
+        bill_rails=BUILT_RAILS,
     )
     manage.pause(UnitOfWork(db), jane, made, due + timedelta(minutes=1))
 

@@ -162,7 +162,7 @@ def test_a_payment_made_before_a_crash_is_recorded_and_not_made_again(clean_data
     # The worker paid, then died before recording it: the payment is committed, the
     # occurrence still due.
     paid = EXECUTORS["transfer"].pay(
-        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due, bill_rails=()
+        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due, due, bill_rails=()
     )
     ran = runs.run_next(UnitOfWork(db), UnitOfWork(db), due + timedelta(minutes=5), shortcode="*1")
     assert (ran.status, ran.reference) == ("paid", paid.reference)
@@ -190,7 +190,7 @@ def test_a_payment_made_before_a_crash_is_recorded_paid_when_the_schedule_is_the
         schedule = uow.schedules.get(made)
     # The worker paid, then died before recording it; the owner then pauses or stops.
     paid = EXECUTORS["transfer"].pay(
-        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due, bill_rails=()
+        UnitOfWork(db), schedule, runs.occurrence_key(occurrence.id), due, due, bill_rails=()
     )
     change(UnitOfWork(db), users[0], made, due + timedelta(minutes=1))
 

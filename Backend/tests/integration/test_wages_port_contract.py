@@ -4,12 +4,14 @@ differ by nature and are left out of what is compared."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain import schedules as rules
 from app.services.facade import ChannelServices
+from app.services.schedules import wages as wage_schedules
 from app.services.wages import employers, line_payments
 from app.services.wages.pay_runs import RunShown
 from tests.support.port_contract import (
@@ -153,3 +155,72 @@ def test_paying_a_worker_is_refused_as_the_services_refuse_it(sides):
         {"code": "insufficient_funds", "balance": 1_000_000, "needed": needed},
     )
     assert foreign == ("PayRunNotFound", {"code": "pay_run_not_found"})
+
+
+def schedule_pay(side: Side, employer: int, worker_id: int, now: datetime) -> None:
+    """The employer pays the worker monthly on the 31st at 09:00 from now."""
+    if isinstance(side.port, FakeUssdServices):
+        rule = rules.Recurrence("monthly", 31, time(9, 0), now.date())
+        due = rules.next_due(rule, now)
+        assert due is not None
+        side.port.schedule_wage_pay(employer, worker_id, due)
+        return
+    database = side.port.runtime.database
+    wage_schedules.schedule_pay(
+        UnitOfWork(database),
+        wage_schedules.NewWageSchedule(
+            employer_user_id=employer, worker_id=worker_id, day=31, at_time=time(9, 0),
+            start_date=now.date(), idempotency_key=f"k{worker_id}", channel="ussd",
+        ),
+        now,
+    )  # fmt: skip
+
+
+def test_an_employer_adds_workers_and_the_worker_sees_the_next_pay_date(sides):
+    async def scenario(side: Side):
+        employer = side.add_user(AMINA, "Amina Wanjiru")
+        worker = side.add_user(BARAKA, "Baraka Otieno")
+        port = side.port
+        added, invitation = await port.employ_worker(
+            employer_user_id=employer, phone=BARAKA, display_name=" Baraka ",
+            gross_pay=MINIMUM_WAGE, frequency="monthly",
+        )  # fmt: skip
+        stranger, invited = await port.employ_worker(
+            employer_user_id=employer, phone=CHEPTOO, display_name="Cheptoo",
+            gross_pay=50_000, frequency="daily",
+        )  # fmt: skip
+        twice = await outcome(
+            port.employ_worker(employer_user_id=employer, phone=BARAKA, display_name="B",
+                               gross_pay=1, frequency="weekly")
+        )  # fmt: skip
+        themselves = await outcome(
+            port.employ_worker(employer_user_id=employer, phone=AMINA, display_name="A",
+                               gross_pay=1, frequency="weekly")
+        )  # fmt: skip
+        bad_name = await outcome(
+            port.employ_worker(employer_user_id=employer, phone=CHEPTOO, display_name="",
+                               gross_pay=1, frequency="weekly")
+        )  # fmt: skip
+        listed = [(w.display_name, w.gross_pay, w.frequency, w.deductions, w.registered)
+                  for w in await port.wage_workers(employer_user_id=employer)]  # fmt: skip
+        before = await port.next_pay(user_id=worker)
+        now = datetime(2027, 1, 20, 7, tzinfo=UTC)
+        schedule_pay(side, employer, added.id, now)
+        after = await port.next_pay(user_id=worker)
+        return (added.display_name, invitation, stranger.registered, invited, twice,
+                themselves, bad_name, listed, before, after)  # fmt: skip
+
+    result = observe(sides, scenario)
+    assert result[:4] == ("Baraka", None, False, "invited")
+    assert result[4] == ("WorkerExists", {"code": "worker_exists"})
+    assert result[5] == ("ValidationFailed", {"code": "send_to_self"})
+    assert result[6] == ("ValidationFailed", {"code": "invalid_name"})
+    assert result[7][0] == (
+        "Baraka",
+        MINIMUM_WAGE,
+        "monthly",
+        ("nssf", "shif", "ahl", "paye"),
+        True,
+    )
+    assert result[8] == []
+    assert result[9] == [("Amina Wanjiru", datetime(2027, 1, 31, 6, tzinfo=UTC))]

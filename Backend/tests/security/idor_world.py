@@ -204,6 +204,15 @@ def build_world(rig: MpesaRig) -> World:
                   "frequency": "monthly", "deductions": ["nssf", "shif", "ahl", "paye"]},
         )
     )  # fmt: skip
+    # And pays Kito on the 31st: a wage schedule, hers alone.
+    _created(
+        world.as_amina(
+            "POST",
+            f"/employer/workers/{worker['id']}/schedule",
+            json={"day": 31, "start": due, "pin": PIN},
+            headers={"Idempotency-Key": "amina-schedules-kito"},
+        )
+    )
     pay_run = _created(
         world.as_amina(
             "POST",

@@ -227,6 +227,13 @@ def campaigns_mine_are_janes(w: World) -> None:
     assert hers["is_organiser"] is False and AMINA not in str(everyone)
 
 
+def wage_schedules_are_janes(w: World) -> None:
+    """Amina pays Kito on a schedule; Jane's list of wage schedules is her own (empty)."""
+    page = w.as_jane("GET", "/employer/schedules")
+    assert page.status_code == 200, page.text
+    assert page.json()["schedules"] == []
+
+
 def not_an_employer(method: str, path: str, body: dict | None = None) -> Callable[[World], None]:
     """Jane employs no one: an employer's listing is refused, never Amina's shown."""
 
@@ -414,6 +421,8 @@ ROUTES: dict[tuple[str, str], Probe] = {
     ("GET", "/employer/workers"): caller(not_an_employer("GET", "/employer/workers")),
     ("POST", "/employer/workers"): caller(adding_a_worker_names_no_user),
     ("DELETE", "/employer/workers/{worker_id}"): private("DELETE", "/employer/workers/{worker}"),
+    ("PATCH", "/employer/workers/{worker_id}"): private(
+        "PATCH", "/employer/workers/{worker}", {"gross_pay": 1}),
     ("POST", "/employer/pay-runs"): refuses_a_user_in_the_body(
         "POST", "/employer/pay-runs", {"pay_date": "2025-11-28"}),
     ("GET", "/employer/pay-runs"): caller(not_an_employer("GET", "/employer/pay-runs")),
@@ -422,6 +431,16 @@ ROUTES: dict[tuple[str, str], Probe] = {
         "POST", "/employer/pay-runs/{run}/approve", {"pin": PIN}),
     ("POST", "/employer/pay-runs/{run_id}/retry"): private_keyed(
         "POST", "/employer/pay-runs/{run}/retry"),
+    ("POST", "/employer/workers/{worker_id}/schedule"): private_keyed(
+        "POST", "/employer/workers/{worker}/schedule",
+        {"day": 31, "start": "2099-01-01", "pin": PIN}),
+    ("GET", "/employer/schedules"): caller(wage_schedules_are_janes),
+    ("POST", "/employer/schedules/{schedule_id}/pause"): private(
+        "POST", "/employer/schedules/{schedule}/pause"),
+    ("POST", "/employer/schedules/{schedule_id}/resume"): private(
+        "POST", "/employer/schedules/{schedule}/resume"),
+    ("POST", "/employer/schedules/{schedule_id}/stop"): private(
+        "POST", "/employer/schedules/{schedule}/stop"),
     ("GET", "/employer/reports/{month}"): caller(
         not_an_employer("GET", "/employer/reports/2025-11")),
     ("GET", "/payslips"): caller(payslips_are_janes),

@@ -15,10 +15,14 @@ from app.domain.wages import ITEMS, NoRuleInForce, PayTooLow, compute_payslip, r
 from app.errors import (
     IdempotencyConflict,
     InsufficientFunds,
+    InviteLimitReached,
     NotAnEmployer,
     PayRunNotFound,
+    ValidationFailed,
+    WorkerExists,
     refused,
 )
+from app.services.wages.employers import MAX_WORKERS, check_terms
 from app.services.wages.pay_runs import RunShown, check_run_limits
 from app.services.wages.reports import MAX_PAYSLIPS
 from tests.support import seeds
@@ -34,10 +38,13 @@ class FakeWages:
     sent_30_days: dict[int, int]
     _check_pin: Any
     _user: Any
+    invite: Any
 
     def _wages(self) -> dict[str, Any]:
         if not hasattr(self, "_w"):
-            self._w: dict[str, Any] = {"employers": set(), "workers": {}, "runs": {}, "keys": {}}
+            self._w: dict[str, Any] = {
+                "employers": set(), "workers": {}, "runs": {}, "keys": {}, "schedules": [],
+            }  # fmt: skip
         return self._w
 
     # ---- arranging a test ---------------------------------------------------------
@@ -55,6 +62,10 @@ class FakeWages:
         )  # fmt: skip
         found["workers"][worker.id] = worker
         return worker
+
+    def schedule_wage_pay(self, employer: int, worker_id: int, next_due: datetime) -> None:
+        """The employer pays the worker on a schedule, next at next_due."""
+        self._wages()["schedules"].append((employer, worker_id, next_due))
 
     def pay_queued(self) -> None:
         """What the worker does with every queued line of a funded run."""
@@ -168,3 +179,44 @@ class FakeWages:
             if line.phone == phone and line.status == "paid"
         ]
         return sorted(paid, key=lambda pair: -pair[0].id)[:MAX_PAYSLIPS]
+
+    async def employ_worker(
+        self,
+        *,
+        employer_user_id: int,
+        phone: str,
+        display_name: str,
+        gross_pay: int,
+        frequency: str,
+    ) -> tuple[EmployedWorker, str | None]:
+        """As the facade: become an employer, add_worker's checks in order, invite."""
+        self.calls.append("employ_worker")
+        name = check_terms(display_name, gross_pay, frequency, list(ITEMS))
+        found = self._wages()
+        found["employers"].add(employer_user_id)
+        if self._user(employer_user_id).phone == phone:
+            raise refused("send_to_self", "an employer does not pay themselves")
+        mine = [w for w in found["workers"].values() if w.employer_user_id == employer_user_id]
+        if len(mine) >= MAX_WORKERS:
+            raise refused("too_many_workers", f"at most {MAX_WORKERS} workers")
+        if any(w.phone == phone for w in mine):
+            raise WorkerExists("this employer already pays a worker on this phone")
+        added = self.add_wage_worker(employer_user_id, phone, name, gross_pay, frequency)
+        if added.registered:
+            return added, None
+        try:
+            sent = await self.invite(sender_user_id=employer_user_id, phone=phone)
+        except (InviteLimitReached, ValidationFailed):
+            return added, "not_sent"
+        return added, "invited" if sent else "already_invited"
+
+    async def next_pay(self, *, user_id: int) -> list[tuple[str, datetime]]:
+        self.calls.append("next_pay")
+        phone = self._user(user_id).phone
+        found = self._wages()
+        upcoming = [
+            (self._user(employer).full_name, due)
+            for employer, worker_id, due in found["schedules"]
+            if found["workers"][worker_id].phone == phone
+        ]
+        return sorted(upcoming, key=lambda pair: pair[1])[:3]

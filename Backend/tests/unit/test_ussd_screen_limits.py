@@ -19,7 +19,7 @@ from app.domain.pay_orders import MAX_AMOUNT as MAX_ORDER_AMOUNT
 from app.domain.phone import mask
 from app.services.accounts import Profile
 from app.services.bills.tokens import RECENT_TOKENS
-from app.services.wages.employers import MAX_GROSS
+from app.services.wages.employers import MAX_GROSS, NAME_MAX
 from app.ussd.bills.flow import HOLDER_ON_SCREEN, PER_SCREEN
 from app.ussd.engine import Context, Info, Menu, Prompt, State, _render_current
 from app.ussd.flow import FLOW
@@ -79,6 +79,10 @@ LONGEST = {
     ),
     "account": "9" * max(b.rule.max_length or 0 for b in seeds.billers()),
     "count": RECENT_TOKENS,
+    # I employ someone: the largest gross pay, the longest "every", My pay's next pay line
+    "gross": "10,000,000",
+    "every": "kwa mwezi",
+    "next": "Mshahara ujao 31/12/26 kutoka " + "W" * NAME_SHOWN + "\n",
 }
 WORST_USER = Profile(
     user_id=1,
@@ -179,6 +183,13 @@ WORST_DATA = {
         "net": MAX_GROSS,
         "cost": 2 * MAX_GROSS,
         "deductions": {"nssf": 648_000, "shif": 27_500_000, "ahl": 15_000_000, "paye": 339_000_000},
+    },
+    # Add worker: the longest name and number, the largest gross pay, monthly.
+    "wg_new": {
+        "phone": LONGEST_PHONE,
+        "name": "W" * NAME_MAX,
+        "gross": MAX_GROSS,
+        "frequency": "monthly",
     },
     # The top transfer band: the longest amount and fee a screen can show.
     "amount": seeds.fee_bands("transfer")[-1].max_amount,
@@ -295,6 +306,14 @@ REASONS = {
     "sch.new_day": ("err.sch_day_monthly", "err.sch_day_weekly"),
     "sch.new_pin": PIN_REASONS,
     "wg.confirm": PIN_REASONS,
+    "wg.add_phone": ("err.phone_invalid", "err.wg_self"),
+    "wg.add_name": ("err.wg_name",),
+    "wg.add_gross": (
+        "err.amount_not_a_number",
+        "err.amount_not_whole",
+        "err.amount_not_positive",
+        "err.amount_too_large",
+    ),
     "statement.pin": PIN_REASONS,
     "pin.old": PIN_REASONS,
     "pin.new": ("err.pin_format", "err.pin_weak"),
@@ -341,6 +360,10 @@ def test_every_screen_fits_a_handset_on_every_page(language, screen_id):
 # Why a confirmed transfer was not sent after all (the balance or limits changed).
 NOT_SENT_REASONS = (
     "err.sch_too_many",
+    "err.wg_exists",
+    "err.wg_too_many",
+    "err.wg_self",
+    "err.wg_name",
     "err.limit_per_transaction",
     "err.limit_daily",
     "err.limit_rolling_30_days",

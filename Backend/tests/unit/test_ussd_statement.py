@@ -33,7 +33,7 @@ def test_my_account_lists_balance_and_mini_statement_first():
     assert phone.send("6") == (
         "CON My account\n1. Balance\n2. Mini statement\n3. My details\n"
         "4. My Stellar address\n5. Change PIN\n6. Language\n7. Scheduled payments\n"
-        "8. My pay\n9. Pay worker\n0. Back 00. Home"
+        "8. My pay\n9. I employ someone\n0. Back 00. Home"
     )
 
 

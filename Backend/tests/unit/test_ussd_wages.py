@@ -4,6 +4,8 @@ reads the payslips."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.unit.fakes import FakeUssdServices
 from tests.unit.ussd_harness import PHONE, make_phone
 
@@ -32,7 +34,7 @@ def test_an_employer_pays_a_worker_with_the_pin_and_the_worker_reads_the_payslip
     services, jane = household()
     phone = at_account(services)
 
-    assert phone.send("9") == "CON Pay which worker?\n1. Achieng\n0. Back 00. Home"
+    assert phone.send("9") == ("CON Pay which worker?\n1. Achieng\n9. Add worker\n0. Back 00. Home")
     assert phone.send("1") == (
         "CON Pay Achieng net KES 14,462\nNSSF 967 SHIF 443 AHL 242\n"
         "You pay KES 17,322. Enter PIN\n0. Back 00. Home"
@@ -61,11 +63,67 @@ def test_my_pay_lists_the_last_payslips_and_says_when_there_is_none():
     )
 
 
-def test_someone_who_employs_no_one_is_told_how_to_add_workers():
+def test_someone_who_employs_no_one_adds_a_worker_and_then_pays_them():
     services = FakeUssdServices()
-    services.add_user(PHONE, "Jane Wanjiku", "4821")
-    assert at_account(services).send("9") == (
-        "END You have no workers yet. Add them in the PayTrace app, then pay them here."
+    jane = services.add_user(PHONE, "Jane Wanjiku", "4821")
+    services.add_user(ACHIENG, "Achieng Odhiambo", "5937", "sw")
+    phone = at_account(services)
+    assert phone.send("9") == (
+        "CON Add a worker\nEnter the worker's phone number\n0. Back 00. Home"
+    )
+    assert phone.send(PHONE).startswith("CON You cannot employ yourself.")
+    assert phone.send("0711000002").startswith("CON Enter the worker's name")
+    assert phone.send("W" * 31).startswith("CON Use 1 to 30 plain letters.")
+    assert phone.send("Achieng") == (
+        "CON Gross pay of Achieng each time, in KES (before deductions)\n0. Back 00. Home"
+    )
+    assert phone.send("12.50").startswith("CON ")  # not whole: re-prompted
+    assert phone.send("16,114") == (
+        "CON Achieng: KES 16,114 gross. Paid how often?\n1. Monthly\n2. Weekly\n3. Daily"
+        "\n0. Back 00. Home"
+    )
+    assert phone.send("1") == (
+        "CON Add Achieng +2547****0002: KES 16,114 a month gross. NSSF, SHIF, housing levy and "
+        "PAYE are deducted.\n1. Add\n0. Back 00. Home"
+    )
+    assert phone.send("1") == (
+        "END Achieng added: KES 16,114 a month. Pay them under My account > I employ someone."
+    )
+    (worker,) = services._wages()["workers"].values()
+    assert (worker.employer_user_id, worker.gross_pay, worker.frequency) == (
+        jane.user_id, 1_611_400, "monthly")  # fmt: skip
+    assert services.sms == []  # registered: no invitation
+
+    again = at_account(services)
+    again.send("9")
+    assert again.send("1").startswith("CON Pay Achieng net KES")
+
+
+def test_a_worker_not_on_paytrace_is_invited_and_a_second_add_is_refused():
+    services, _ = household()
+    phone = at_account(services)
+    phone.send("9")
+    phone.send("9")  # 9. Add worker
+    phone.send("0722000333")
+    phone.send("Baraka")
+    phone.send("500")
+    phone.send("3")  # daily
+    assert phone.send("1") == (
+        "END Baraka added: KES 500 a day. We sent +2547****0333 an SMS to join PayTrace to be paid."
+    )
+    assert services.sms == [("+254722000333", "invite")]
+    phone = at_account(services)
+    for answer in ("9", "9", "0711000002", "Achieng", "16114", "1"):
+        phone.send(answer)
+    assert phone.send("1") == ("END Worker not added. You already employ someone on that number.")
+
+
+def test_my_pay_shows_the_next_pay_date_of_a_wage_schedule():
+    services, jane = household()
+    services.schedule_wage_pay(jane, 1, datetime(2027, 1, 31, 6, tzinfo=UTC))
+    assert at_account(services, ACHIENG).send("8") == (
+        "END Mshahara wangu\nMshahara ujao 31/01/27 kutoka Jane Wanjiku\n"
+        "Hakuna mshahara uliopokelewa kupitia PayTrace bado."
     )
 
 

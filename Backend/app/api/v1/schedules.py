@@ -74,8 +74,11 @@ class OccurrenceOut(BaseModel):
 
 class ScheduleOut(BaseModel):
     id: int
-    kind: Literal["transfer", "bill", "airtime"]
-    to: str = Field(description="transfer: the recipient's phone; bill, airtime: biller:account")
+    kind: Literal["transfer", "bill", "airtime", "wage"]
+    to: str = Field(
+        description="transfer: the recipient's phone; bill, airtime: biller:account;"
+        " wage: the worker's id"
+    )
     recipient_name: str = Field(description="whom it pays, as the owner is shown it")
     amount: int = Field(description="cents")
     note: str | None

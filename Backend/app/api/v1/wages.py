@@ -29,11 +29,12 @@ from app.api.v1.wages_models import (
     WorkerIn,
     WorkerOut,
     WorkerPage,
+    WorkerPatch,
     deductions_out,
     run_out,
     worker_out,
 )
-from app.errors import InviteLimitReached, ValidationFailed
+from app.errors import InviteLimitReached, ValidationFailed, refused
 from app.services.keys import keyed_digest
 from app.services.wages import employers, pay_runs, reports, retries
 
@@ -85,6 +86,22 @@ async def add_worker(body: WorkerIn, api: Api, caller: CurrentUser) -> WorkerOut
         except (InviteLimitReached, ValidationFailed):  # the worker is added all the same
             invitation = "not_sent"
     return worker_out(added, invitation)
+
+
+@router.patch("/workers/{worker_id}", summary="Change a worker's terms", responses=errors(404))
+async def edit_worker(
+    body: WorkerPatch, api: Api, caller: CurrentUser, worker_id: ItemId
+) -> WorkerOut:
+    """The name, gross pay, frequency or statutory items (those given; at least one).
+    Runs made before keep their payslips; the next run uses the new terms. Errors:
+    `not_an_employer` / `worker_not_found` (404), `nothing_to_change`, `invalid_name`,
+    `invalid_deductions`, `frequency_scheduled` (a live wage schedule: stop it first)
+    (422)."""
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise refused("nothing_to_change", "give at least one term to change")
+    edited = await api.services.run(employers.edit_worker, caller.user_id, worker_id, **changes)
+    return worker_out(edited)
 
 
 @router.delete(

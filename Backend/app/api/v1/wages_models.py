@@ -34,6 +34,15 @@ class WorkerIn(Strict):
     )
 
 
+class WorkerPatch(Strict):
+    """The terms to change (at least one); the phone never changes."""
+
+    display_name: StrictStr | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    gross_pay: StrictInt | None = Field(default=None, gt=0, le=MAX_GROSS, description="cents")
+    frequency: Frequency | None = None
+    deductions: list[Item] | None = Field(default=None, max_length=4)
+
+
 class WorkerOut(BaseModel):
     id: int
     phone: str

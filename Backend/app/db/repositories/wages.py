@@ -123,6 +123,55 @@ class WageRepository:
             )
             return cur.rowcount == 1
 
+    def update_terms(
+        self,
+        employer_user_id: int,
+        worker_id: int,
+        *,
+        display_name: str,
+        gross_pay: int,
+        frequency: str,
+        deductions: list[str],
+    ) -> EmployedWorker | None:
+        """An active worker's new terms; None when the employer has no such worker."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                WITH w AS (
+                    UPDATE employed_workers SET display_name = %(name)s,
+                        gross_pay = %(gross)s, frequency = %(frequency)s,
+                        deductions = %(deductions)s
+                    WHERE id = %(id)s AND employer_user_id = %(employer)s
+                      AND status = 'active'
+                    RETURNING *
+                )
+                SELECT {_WORKER} FROM w
+                """,
+                {
+                    "id": worker_id,
+                    "employer": employer_user_id,
+                    "name": display_name,
+                    "gross": gross_pay,
+                    "frequency": frequency,
+                    "deductions": deductions,
+                },
+            )
+            row = cur.fetchone()
+        return _worker(row) if row else None
+
+    def live_schedule_frequencies(self, employer_user_id: int, worker_id: int) -> set[str]:
+        """The frequencies of the employer's active and paused wage schedules of a worker."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT DISTINCT frequency FROM scheduled_payments
+                WHERE owner_user_id = %(employer)s AND kind = 'wage' AND payee = %(payee)s
+                  AND status IN ('active', 'paused')
+                """,
+                {"employer": employer_user_id, "payee": str(worker_id)},
+            )
+            return {row[0] for row in cur.fetchall()}
+
     # ---- pay runs ----------------------------------------------------------------------
 
     def insert_run(
@@ -347,6 +396,24 @@ class WageRepository:
                 {"employer": employer_user_id, "first": first, "last": last},
             )
             return [_line(row) for row in cur.fetchall()]
+
+    def next_pay_dates(self, phone: str, limit: int) -> list[tuple[str, datetime]]:
+        """For a worker's phone: each active wage schedule paying it (its employer's
+        name, its next instant), soonest first."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT u.full_name, s.next_due_at
+                FROM employed_workers w
+                JOIN scheduled_payments s ON s.kind = 'wage' AND s.payee = w.id::text
+                JOIN users u ON u.id = s.owner_user_id
+                WHERE w.phone = %(phone)s AND w.status = 'active'
+                  AND s.status = 'active' AND s.next_due_at IS NOT NULL
+                ORDER BY s.next_due_at, s.id LIMIT %(limit)s
+                """,
+                {"phone": phone, "limit": limit},
+            )
+            return [(row[0], row[1]) for row in cur.fetchall()]
 
     def open_accounts(self, kind: str, codes: list[str]) -> None:
         """Wages' system accounts (kind wage_hold or wage_dues), opened on first use."""

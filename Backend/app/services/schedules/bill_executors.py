@@ -67,9 +67,11 @@ class BillExecutor:
         schedule: Schedule,
         idempotency_key: str,
         now: datetime,
+        due_at: datetime,
         *,
         bill_rails: tuple[str, ...],
     ) -> Payment:
+        del due_at  # a bill is paid as of when it runs
         code, account = split_payee(schedule.payee)
         held = hold_bill(
             uow,

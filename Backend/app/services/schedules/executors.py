@@ -1,9 +1,10 @@
 """One executor per kind of scheduled payment: what it pays, and how.
 
 A kind plugs in by adding an Executor to kinds.EXECUTORS (and its name to the CHECK on
-scheduled_payments.kind): transfers here, bills and airtime in bill_executors.py. The
-schedule's machinery (dates, occurrences, retries, SMS) never looks inside a payee: the
-executor checks it when the schedule is created and pays it when an occurrence runs.
+scheduled_payments.kind): 'transfer' (Send money) and 'wage' (a pay run of one worker)
+here, bills and airtime in bill_executors.py. The schedule's machinery (dates,
+occurrences, retries, SMS) never looks inside a payee: the executor checks it when the
+schedule is created and pays it when an occurrence runs.
 
 An executor's `pay` is called again for the same occurrence after a crash, with the same
 idempotency key: it must pay once per key (the ledger's keys do that for transfers).
@@ -20,8 +21,11 @@ from datetime import datetime
 from typing import Protocol
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.money import nairobi_day
 from app.domain.records.schedules import Schedule
 from app.services import transfers
+from app.services.ledger import scoped_key
+from app.services.wages import employers, pay_runs
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,12 @@ class Executor(Protocol):
         schedule: Schedule,
         idempotency_key: str,
         now: datetime,
+        due_at: datetime,
         *,
         bill_rails: tuple[str, ...],
     ) -> Payment:
-        """Pay the schedule's amount once per idempotency_key; commits. Raises as the
-        module docstring says."""
+        """Pay the occurrence due at due_at once per idempotency_key; commits. Raises as
+        the module docstring says."""
         ...
 
     def made(self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str) -> Payment | None:
@@ -98,6 +103,7 @@ class TransferExecutor:
         schedule: Schedule,
         idempotency_key: str,
         now: datetime,
+        due_at: datetime,
         *,
         bill_rails: tuple[str, ...],
     ) -> Payment:
@@ -119,3 +125,61 @@ class TransferExecutor:
     def made(self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str) -> Payment | None:
         found = uow.ledger.find(key=transfers.transfer_key(schedule.owner_user_id, idempotency_key))
         return Payment(found.id, found.reference) if found is not None else None
+
+
+class WageExecutor:
+    """A pay run of one employed worker (the payee: the worker's id), dated the
+    occurrence's Nairobi day, made and approved with the occurrence's key: the hold of
+    the worker's whole cost is the payment; the outbox worker then pays the line
+    (services/wages/line_payments.py). Made under the worker's terms of the day it runs.
+    A removed worker refuses the run ('no_workers': skipped); no funds or over a limit
+    leaves the draft run, which the retry approves."""
+
+    kind = "wage"
+    max_amount = 2 * employers.MAX_GROSS  # gross pay and the employer's shares
+
+    def payee(
+        self,
+        uow: UnitOfWork,
+        owner_user_id: int,
+        payee: str,
+        *,
+        amount: int,
+        bill_rails: tuple[str, ...],
+    ) -> Payee:
+        del amount, bill_rails  # the amount is the worker's cost; no rail
+        worker = employers.find_worker(uow, owner_user_id, payee)
+        return Payee(key=str(worker.id), name=worker.display_name)
+
+    def pay(
+        self,
+        uow: UnitOfWork,
+        schedule: Schedule,
+        idempotency_key: str,
+        now: datetime,
+        due_at: datetime,
+        *,
+        bill_rails: tuple[str, ...],
+    ) -> Payment:
+        del bill_rails
+        made = pay_runs.create_pay_run(
+            uow,
+            employer_user_id=schedule.owner_user_id,
+            pay_date=nairobi_day(due_at),
+            idempotency_key=idempotency_key,
+            worker_ids=[int(schedule.payee)],
+            channel="system",
+            now=now,
+        )
+        approved = pay_runs.approve_pay_run(
+            uow, employer_user_id=schedule.owner_user_id, run_id=made.run.id, now=now
+        )
+        assert approved.run.hold_id is not None  # approved: held
+        return Payment(approved.run.hold_id, approved.run.reference)
+
+    def made(self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str) -> Payment | None:
+        owner = schedule.owner_user_id
+        run = uow.wages.run_by_key(owner, scoped_key("pay_run", owner, idempotency_key))
+        if run is None or run.hold_id is None:  # not made, or made and not yet held
+            return None
+        return Payment(run.hold_id, run.reference)

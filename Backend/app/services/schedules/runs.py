@@ -184,7 +184,12 @@ def _attempt(
     executor = EXECUTORS[schedule.kind]
     try:
         payment = executor.pay(
-            pay_uow, schedule, occurrence_key(occurrence.id), now, bill_rails=bill_rails
+            pay_uow,
+            schedule,
+            occurrence_key(occurrence.id),
+            now,
+            occurrence.due_at,
+            bill_rails=bill_rails,
         )
     except ServiceUnavailable:
         raise

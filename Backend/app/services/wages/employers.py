@@ -103,3 +103,67 @@ def remove_worker(
         if not uow.wages.remove_worker(employer_user_id, worker_id, now or datetime.now(UTC)):
             raise WorkerNotFound("no such worker")
         uow.commit()
+
+
+def find_worker(uow: UnitOfWork, employer_user_id: int, worker_id: str | int) -> EmployedWorker:
+    """One of the employer's active workers, by id (as a schedule's payee keeps it).
+    Raises NotAnEmployer, WorkerNotFound."""
+    try:
+        wanted = int(worker_id)
+    except (TypeError, ValueError):
+        raise WorkerNotFound("no such worker") from None
+    with uow:
+        if not uow.wages.is_employer(employer_user_id):
+            raise NotAnEmployer("become an employer first")
+        found = uow.wages.workers(employer_user_id, ids=[wanted])
+    if not found:
+        raise WorkerNotFound("no such worker")
+    return found[0]
+
+
+def edit_worker(
+    uow: UnitOfWork,
+    employer_user_id: int,
+    worker_id: int,
+    *,
+    display_name: str | None = None,
+    gross_pay: int | None = None,
+    frequency: str | None = None,
+    deductions: list[str] | None = None,
+) -> EmployedWorker:
+    """Change an active worker's terms (the fields given); commits. Pay runs made
+    before keep their payslips; the next run (a wage schedule's too) uses the new
+    terms. The phone never changes (remove and add again). A worker on a live wage
+    schedule keeps their frequency (the schedule's dates follow it): stop the schedule
+    first. Raises NotAnEmployer, WorkerNotFound, ValidationFailed (check_terms' codes,
+    'frequency_scheduled')."""
+    with uow:
+        if not uow.wages.is_employer(employer_user_id):
+            raise NotAnEmployer("become an employer first")
+        found = uow.wages.workers(employer_user_id, ids=[worker_id])
+        if not found:
+            raise WorkerNotFound("no such worker")
+        was = found[0]
+        terms = (
+            was.display_name if display_name is None else display_name,
+            was.gross_pay if gross_pay is None else gross_pay,
+            was.frequency if frequency is None else frequency,
+            list(was.deductions) if deductions is None else deductions,
+        )
+        name = check_terms(*terms)
+        if terms[2] != was.frequency and uow.wages.live_schedule_frequencies(
+            employer_user_id, worker_id
+        ):
+            raise refused("frequency_scheduled", "the worker is paid on a schedule: stop it first")
+        edited = uow.wages.update_terms(
+            employer_user_id,
+            worker_id,
+            display_name=name,
+            gross_pay=terms[1],
+            frequency=terms[2],
+            deductions=[item for item in ITEMS if item in terms[3]],
+        )
+        if edited is None:  # removed meanwhile
+            raise WorkerNotFound("no such worker")
+        uow.commit()
+    return edited

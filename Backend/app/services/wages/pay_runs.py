@@ -32,7 +32,7 @@ from app.services.ledger import request_hash, scoped_key, with_fresh_reference
 from app.services.transfers import hold_shard
 from app.services.wages.employers import MAX_WORKERS
 
-CHANNELS = ("ussd", "api")
+CHANNELS = ("ussd", "api", "system")  # system: a wage schedule's run
 HOLD_KIND = "wage_hold"
 LINE_KIND = "wage_line"
 MAX_SHOWN = 50

@@ -1,1 +1,2 @@
-"""My account > Pay worker (an employer) and My pay (a worker): docs/wages.md."""
+"""My account > I employ someone (an employer: pay a worker, add one) and My pay (a
+worker): docs/wages.md."""

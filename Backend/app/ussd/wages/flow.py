@@ -1,11 +1,13 @@
-"""My account > Pay worker and My pay (docs/wages.md).
+"""My account > I employ someone (Pay worker) and My pay (docs/wages.md).
 
-Pay worker: the employer's workers (the first MAX_SHOWN; more are paid over REST) ->
+I employ someone: the employer's workers (the first MAX_SHOWN; more are paid over REST)
+and 9 Add worker (employ.py; straight there with no worker yet) ->
 pick one -> this month's payslip (today's pay date, the rules in force) with net pay,
 the deductions and the cost to the employer -> PIN -> END. The pay run is drafted on
 the pick (once per hop, by its key) and approved on the PIN; the worker pays the line
 and the payslip SMS goes to the worker.
-My pay: the caller's last payslips as a worker, newest first.
+My pay: the caller's next pay date (a wage schedule's) and last payslips as a worker,
+newest first.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.domain import pin as pin_rules
-from app.domain.money import format_kes, nairobi_day
+from app.domain.money import NAIROBI, format_kes, nairobi_day
 from app.domain.wages import ITEMS, whole_shillings
 from app.errors import (
     InsufficientFunds,
@@ -28,12 +30,14 @@ from app.errors import (
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_refused
 from app.ussd.texts import text
+from app.ussd.wages import employ
 
 MAX_SHOWN = 5  # five of the longest names fit one screen, with a reason above
 PAYSLIPS_SHOWN = 3
 # The payslip's names of the items, as the SMS (app/services/wages/line_payments.py).
 SLIP_NAMES = {"nssf": "NSSF", "shif": "SHIF", "ahl": "AHL", "paye": "PAYE"}
 NAME_SHOWN = 12
+ADD = "9"  # the list's 9. Add worker (at most MAX_SHOWN workers above it)
 
 
 def shillings(cents: int) -> str:
@@ -47,7 +51,7 @@ async def pay_worker_start(ctx: Context, _: str) -> Outcome:
     except NotAnEmployer:
         workers = []
     if not workers:
-        return End("end.wg_no_workers")
+        return await employ.add_start(ctx)
     ctx.state.data["wg_list"] = [
         {"id": w.id, "name": w.display_name[:NAME_SHOWN]} for w in workers[:MAX_SHOWN]
     ]
@@ -63,6 +67,8 @@ def workers_values(ctx: Context) -> dict[str, Any]:
 
 async def worker_chosen(ctx: Context, value: str) -> Outcome:
     items = ctx.state.data.get("wg_list") or []
+    if value == ADD:
+        return await employ.add_start(ctx)
     if not value.isdigit() or not 1 <= int(value) <= len(items):
         return Reprompt("err.invalid_option")
     item = items[int(value) - 1]
@@ -135,10 +141,16 @@ async def pay_confirm(ctx: Context, value: str) -> Outcome:
 
 async def my_pay_open(ctx: Context, _: str) -> Outcome:
     found = await ctx.services.my_pay(user_id=ctx.user.user_id)
+    upcoming = await ctx.services.next_pay(user_id=ctx.user.user_id)
+    shown = ""
+    if upcoming:
+        employer, when = upcoming[0]
+        day = when.astimezone(NAIROBI).strftime("%d/%m/%y")
+        shown = text(ctx.lang, "wg.next_pay", date=day, name=employer[:NAME_SHOWN]) + "\n"
     if not found:
-        return End("end.wg_no_pay")
+        return End("end.wg_no_pay", {"next": shown})
     lines = [
         f"{day.strftime('%d/%m/%y')} Net {shillings(line.net)} {line.reference or ''}".rstrip()
         for line, day in found[:PAYSLIPS_SHOWN]
     ]
-    return End("end.wg_my_pay", {"lines": "\n".join(lines)})
+    return End("end.wg_my_pay", {"next": shown, "lines": "\n".join(lines)})

@@ -1,17 +1,39 @@
 """My account > Pay worker, declared as data (app/ussd/flow.py adds it; My pay is one
 END, an action of the account menu). The handlers are in flow.py.
 
-My account 9. Pay worker -> "1. Achieng" (5 at most) -> pick
+My account 9. I employ someone -> "1. Achieng" (5 at most), "9. Add worker" -> pick
     -> "Pay Achieng net KES 14,462 / NSSF 967 SHIF 443 AHL 242 / You pay KES 17,322.
         Enter PIN" -> END "Paid: Achieng gets KES 14,462 and a payslip by SMS."
+    9 Add worker -> phone -> name -> gross pay -> monthly/weekly/daily -> 1. Add -> END
 """
 
 from __future__ import annotations
 
-from app.ussd.engine import Prompt
+from app.ussd.engine import Menu, Option, Prompt
+from app.ussd.wages import employ
 from app.ussd.wages import flow as wages
 
 SCREENS = [
     Prompt("wg.workers", "wg.workers", wages.worker_chosen, values=wages.workers_values),
     Prompt("wg.confirm", "wg.confirm", wages.pay_confirm, values=wages.confirm_values),
+    # 9 Add worker (employ.py)
+    Prompt("wg.add_phone", "wg.add_phone", employ.add_phone),
+    Prompt("wg.add_name", "wg.add_name", employ.add_name, values=employ.add_values),
+    Prompt("wg.add_gross", "wg.add_gross", employ.add_gross, values=employ.add_values),
+    Menu(
+        "wg.add_every",
+        "wg.add_every",
+        (
+            Option("wg.monthly", action=employ.every_month),
+            Option("wg.weekly", action=employ.every_week),
+            Option("wg.daily", action=employ.every_day),
+        ),
+        values=employ.add_values,
+    ),
+    Menu(
+        "wg.add_confirm",
+        "wg.add_confirm",
+        (Option("wg.add_yes", action=employ.add_confirm),),
+        values=employ.add_values,
+    ),
 ]

@@ -9,28 +9,80 @@ from __future__ import annotations
 WAGE_TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "account.my_pay": "My pay",
-        "account.pay_worker": "Pay worker",
-        "wg.workers": "Pay which worker?\n{lines}",
-        "wg.confirm": "Pay {name} net KES {net}\n{deductions}\nYou pay KES {cost}. Enter PIN",
-        "end.wg_no_workers": (
-            "You have no workers yet. Add them in the PayTrace app, then pay them here."
+        "account.pay_worker": "I employ someone",
+        "wg.workers": "Pay which worker?\n{lines}\n9. Add worker",
+        "wg.add_phone": "Add a worker\nEnter the worker's phone number",
+        "wg.add_name": "Enter the worker's name for the payslip (up to 30 letters)",
+        "wg.add_gross": "Gross pay of {name} each time, in KES (before deductions)",
+        "wg.add_every": "{name}: KES {gross} gross. Paid how often?",
+        "wg.monthly": "Monthly",
+        "wg.weekly": "Weekly",
+        "wg.daily": "Daily",
+        "wg.every_monthly": "a month",
+        "wg.every_weekly": "a week",
+        "wg.every_daily": "a day",
+        "wg.add_confirm": (
+            "Add {name} {masked_phone}: KES {gross} {every} gross. NSSF, SHIF, housing levy "
+            "and PAYE are deducted."
         ),
+        "wg.add_yes": "Add",
+        "wg.next_pay": "Next pay {date} from {name}",
+        "err.wg_self": "You cannot employ yourself.",
+        "err.wg_name": "Use 1 to 30 plain letters.",
+        "err.wg_exists": "You already employ someone on that number.",
+        "err.wg_too_many": "You have the most workers USSD allows.",
+        "end.wg_added": (
+            "{name} added: KES {gross} {every}. Pay them under My account > I employ someone."
+        ),
+        "end.wg_added_invited": (
+            "{name} added: KES {gross} {every}. We sent {masked_phone} an SMS to join PayTrace "
+            "to be paid."
+        ),
+        "end.wg_not_added": "Worker not added. {reason}",
+        "wg.confirm": "Pay {name} net KES {net}\n{deductions}\nYou pay KES {cost}. Enter PIN",
         "end.wg_cannot_pay": "{name} cannot be paid now. Check the worker in the PayTrace app.",
         "end.wg_paid": "Paid: {name} gets KES {net} and a payslip by SMS.",
-        "end.wg_no_pay": "My pay\nNo pay received through PayTrace yet.",
-        "end.wg_my_pay": "My pay\n{lines}",
+        "end.wg_no_pay": "My pay\n{next}No pay received through PayTrace yet.",
+        "end.wg_my_pay": "My pay\n{next}{lines}",
     },
     "sw": {
         "account.my_pay": "Mshahara wangu",
-        "account.pay_worker": "Lipa mfanyakazi",
-        "wg.workers": "Lipa mfanyakazi yupi?\n{lines}",
-        "wg.confirm": "Lipa {name} net KES {net}\n{deductions}\nUnalipa KES {cost}. Weka PIN",
-        "end.wg_no_workers": (
-            "Huna wafanyakazi bado. Waongeze kwenye app ya PayTrace, kisha uwalipe hapa."
+        "account.pay_worker": "Ninaajiri mtu",
+        "wg.workers": "Lipa mfanyakazi yupi?\n{lines}\n9. Ongeza mfanyakazi",
+        "wg.add_phone": "Ongeza mfanyakazi\nWeka nambari ya simu ya mfanyakazi",
+        "wg.add_name": "Weka jina la mfanyakazi kwa hati ya mshahara (hadi herufi 30)",
+        "wg.add_gross": "Mshahara wa {name} kila mara, KES (kabla ya makato)",
+        "wg.add_every": "{name}: KES {gross} kabla ya makato. Analipwa kila lini?",
+        "wg.monthly": "Kila mwezi",
+        "wg.weekly": "Kila wiki",
+        "wg.daily": "Kila siku",
+        "wg.every_monthly": "kwa mwezi",
+        "wg.every_weekly": "kwa wiki",
+        "wg.every_daily": "kwa siku",
+        "wg.add_confirm": (
+            "Ongeza {name} {masked_phone}: KES {gross} {every} kabla ya makato. NSSF, SHIF, "
+            "ushuru wa nyumba na PAYE hukatwa."
         ),
+        "wg.add_yes": "Ongeza",
+        "wg.next_pay": "Mshahara ujao {date} kutoka {name}",
+        "err.wg_self": "Huwezi kujiajiri mwenyewe.",
+        "err.wg_name": "Tumia herufi 1 hadi 30 za kawaida.",
+        "err.wg_exists": "Tayari unaajiri mtu kwenye nambari hiyo.",
+        "err.wg_too_many": "Una wafanyakazi wengi zaidi USSD inavyoruhusu.",
+        "end.wg_added": (
+            "{name} ameongezwa: KES {gross} {every}. Mlipe kwenye Akaunti yangu > Ninaajiri mtu."
+        ),
+        "end.wg_added_invited": (
+            "{name} ameongezwa: KES {gross} {every}. Tumetuma {masked_phone} SMS ajiunge na "
+            "PayTrace ili alipwe."
+        ),
+        "end.wg_not_added": "Mfanyakazi hajaongezwa. {reason}",
+        "wg.confirm": "Lipa {name} net KES {net}\n{deductions}\nUnalipa KES {cost}. Weka PIN",
         "end.wg_cannot_pay": "{name} hawezi kulipwa sasa. Angalia mfanyakazi kwenye app.",
         "end.wg_paid": "Umelipa: {name} anapata KES {net} na hati ya mshahara kwa SMS.",
-        "end.wg_no_pay": "Mshahara wangu\nHakuna mshahara uliopokelewa kupitia PayTrace bado.",
-        "end.wg_my_pay": "Mshahara wangu\n{lines}",
+        "end.wg_no_pay": (
+            "Mshahara wangu\n{next}Hakuna mshahara uliopokelewa kupitia PayTrace bado."
+        ),
+        "end.wg_my_pay": "Mshahara wangu\n{next}{lines}",
     },
 }

@@ -1,0 +1,112 @@
+"""My account > I employ someone > 9 Add worker (docs/wages.md, docs/ussd.md).
+
+phone -> name on the payslip -> gross pay each time (whole shillings) -> monthly /
+weekly / daily -> "1. Add" -> END. The caller becomes an employer on the first worker;
+a worker added on USSD pays every statutory item (REST chooses them). A phone not on
+PayTrace gets an invitation SMS. The session keeps the phone, name, pay and frequency.
+Adding moves no money: paying the worker needs the PIN (Pay worker).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.domain.gsm7 import is_gsm7
+from app.domain.money import InvalidAmount, format_kes, parse_shillings
+from app.domain.phone import InvalidPhone, mask, normalise
+from app.errors import ValidationFailed, WorkerExists
+from app.services.wages.employers import MAX_GROSS, NAME_MAX
+from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
+from app.ussd.money_flow import NAME_ON_SCREEN
+from app.ussd.texts import text
+
+FREQUENCIES = ("monthly", "weekly", "daily")
+# Why adding failed, by the service's code: the reason the END shows.
+NOT_ADDED = {"too_many_workers": "err.wg_too_many", "send_to_self": "err.wg_self"}
+
+
+async def add_start(ctx: Context, _: str = "") -> Outcome:
+    ctx.state.data["wg_new"] = {}
+    return Goto("wg.add_phone")
+
+
+async def add_phone(ctx: Context, value: str) -> Outcome:
+    try:
+        phone = normalise(value)
+    except InvalidPhone:
+        return Reprompt("err.phone_invalid")
+    if phone == ctx.state.phone:
+        return Reprompt("err.wg_self")
+    ctx.state.data["wg_new"] = {"phone": phone}
+    return Goto("wg.add_name")
+
+
+async def add_name(ctx: Context, value: str) -> Outcome:
+    new = ctx.state.data.get("wg_new")
+    if not new or "phone" not in new:
+        return Goto("account", reset=True)
+    name = value.strip()
+    if not 1 <= len(name) <= NAME_MAX or not is_gsm7(name) or not name.isprintable():
+        return Reprompt("err.wg_name")
+    new["name"] = name
+    return Goto("wg.add_gross")
+
+
+async def add_gross(ctx: Context, value: str) -> Outcome:
+    new = ctx.state.data.get("wg_new")
+    if not new or "name" not in new:
+        return Goto("account", reset=True)
+    try:
+        gross = parse_shillings(value)
+    except InvalidAmount as exc:
+        return Reprompt(f"err.amount_{exc.reason}")
+    if gross > MAX_GROSS:
+        return Reprompt("err.amount_too_large")
+    new["gross"] = gross
+    return Goto("wg.add_every")
+
+
+def _every(frequency: str):
+    async def handler(ctx: Context, _: str) -> Outcome:
+        new = ctx.state.data.get("wg_new")
+        if not new or "gross" not in new:
+            return Goto("account", reset=True)
+        new["frequency"] = frequency
+        return Goto("wg.add_confirm")
+
+    return handler
+
+
+every_month, every_week, every_day = (_every(f) for f in FREQUENCIES)
+
+
+async def add_confirm(ctx: Context, _: str) -> Outcome:
+    new = ctx.state.data.get("wg_new")
+    if not new or "frequency" not in new:
+        return Goto("account", reset=True)
+    ctx.committing()
+    try:
+        _, invitation = await ctx.services.employ_worker(
+            employer_user_id=ctx.user.user_id,
+            phone=new["phone"],
+            display_name=new["name"],
+            gross_pay=new["gross"],
+            frequency=new["frequency"],
+        )
+    except WorkerExists:
+        return End("end.wg_not_added", {"reason": text(ctx.lang, "err.wg_exists")})
+    except ValidationFailed as exc:
+        reason = NOT_ADDED.get(exc.code, "err.wg_name")
+        return End("end.wg_not_added", {"reason": text(ctx.lang, reason)})
+    key = "end.wg_added_invited" if invitation == "invited" else "end.wg_added"
+    return End(key, add_values(ctx))
+
+
+def add_values(ctx: Context) -> dict[str, Any]:
+    new = ctx.state.data.get("wg_new") or {}
+    return {
+        "name": new.get("name", "")[:NAME_ON_SCREEN],
+        "masked_phone": mask(new.get("phone", "")),
+        "gross": format_kes(new.get("gross", 0)),
+        "every": text(ctx.lang, f"wg.every_{new.get('frequency', 'monthly')}"),
+    }
