@@ -11,6 +11,12 @@ With --money each call is a Send money journey (bench.ussd_money): callers are
 also funded through the real cash-in service, and the final PIN hop (PIN check,
 ledger transaction, outbox) is reported apart from the navigation hops.
 
+The original prototype's handler (`make bench-prototype`: a checkout of the public
+stellarites Backend/ at a pinned commit with its own venv, in $PROTOTYPE_DIR) is a
+second reference: started with its own venv's uvicorn and driven with its own menu
+walk (dial, then "2": two screens, each one Redis GET and SETEX), so every run
+prints PayTrace/prototype beside PayTrace/floor. Without it the run says so.
+
     python -m bench.ussd_load [--sessions 200] [--duration 15] [--money] [--url http://...]
 """
 
@@ -25,6 +31,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from app.cli.devserver import Child, Supervisor, child_env, uvicorn_argv
@@ -47,6 +54,29 @@ REGISTRATION = ["1", "Bench Caller", PIN, PIN, "1", "1"]  # Register, name, PIN 
 # Registered: My account, my details, back, home, My account, my details, home.
 REGISTERED_WALK = ["6", "1", "0", "00", "6", "1", "00"]
 UNREGISTERED_WALK = ["2", "0", "2", "00"]  # About, back, About, home
+# The prototype's menu: dial (main menu), then 2 (Sign in: "Enter your phone number").
+PROTOTYPE_WALK = ["2"]
+PROTOTYPE_HINT = (
+    "prototype reference absent: `make -C Backend bench-prototype` prepares it "
+    "(PROTOTYPE_REPO may name a local mirror of github.com/bizzy604/stellarites)"
+)
+
+
+def prototype_dir() -> Path:
+    """Where `make bench-prototype` put the checkout ($PROTOTYPE_DIR, relative to Backend/)."""
+    given = Path(os.environ.get("PROTOTYPE_DIR") or ".bench/prototype")
+    return given if given.is_absolute() else BACKEND_DIR / given
+
+
+def prototype_child(port: int) -> Child | None:
+    """The prototype's uvicorn from its own venv, as PayTrace's is run; None if absent."""
+    root = prototype_dir()
+    python, backend = root / ".venv" / "bin" / "python", root / "Backend"
+    if not python.exists() or not (backend / "app" / "main.py").exists():
+        return None
+    argv = [str(python), "-m", "uvicorn", "app.main:app", "--app-dir", str(backend)]
+    argv += ["--host", HOST, "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+    return Child("prototype", [*argv, "--no-access-log", "--log-level", "warning"])
 
 
 def phone_number(index: int) -> str:
@@ -224,11 +254,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             apply_migrations(database_url)
         env = child_env(database_url, redis_url)
-        env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING")
+        # The prototype's SQLite file (its handler's menus never read it) stays in .data.
+        env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", DB_PATH=str(data_dir / "proto.db"))
         floor_port = _free_port()
         children.append(
             Child("floor", uvicorn_argv("bench.floor_app:create_app", HOST, floor_port, "warning"))
         )
+        prototype_port = _free_port()
+        prototype = prototype_child(prototype_port)
+        if prototype is not None:
+            children.append(prototype)
         if not args.url:
             api_port = _free_port()
             children.append(
@@ -239,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.start()
         wait_ready(f"{args.url}/health/ready", supervisor)
         wait_ready(f"http://{HOST}:{floor_port}/floor", supervisor)
-        return _measure(args, token, floor_port, supervisor, database_url)
+        if prototype is not None:
+            wait_ready(f"http://{HOST}:{prototype_port}/health", supervisor)
+        ports = {"floor": floor_port, "prototype": prototype_port if prototype else None}
+        return _measure(args, token, ports, supervisor, database_url)
     finally:
         if supervisor is not None:
             supervisor.stop()
@@ -249,11 +287,12 @@ def main(argv: list[str] | None = None) -> int:
 def _measure(
     args: argparse.Namespace,
     token: str | None,
-    floor_port: int,
+    ports: dict[str, int | None],
     sup: Supervisor,
     database_url: str,
 ) -> int:
     api_port = urlsplit(args.url).port or 80
+    floor_port, prototype_port = ports["floor"], ports["prototype"]
     hop_kind = None
     if args.endpoint == "ussd":
         if not ussd_route_exists(args.url, args.service_code, token):
@@ -292,14 +331,16 @@ def _measure(
         f"{args.sessions} sessions, {args.think_ms:.0f} ms think time, "
         f"{args.warmup:.0f} s warm-up (first dials spread over {stagger_s:.1f} s) "
         f"+ {args.duration:.0f} s; "
-        f"PayTrace: {what}; floor: GET /floor (Redis GET + SET)"
+        f"PayTrace: {what}; prototype: dial + 2; floor: GET /floor (Redis GET + SET)"
     )
     results = []
     server_pids = {c.name: c.proc.pid for c in sup.children if c.proc is not None}
-    for name, port, builder, checker, kinds in (
-        ("paytrace", api_port, build, check, hop_kind),
-        ("floor", floor_port, get_call(floor_port, "/floor"), is_ok, None),
-    ):
+    targets = [("paytrace", api_port, build, check, hop_kind)]
+    if prototype_port is not None and args.endpoint == "ussd" and not args.money:
+        walk = ussd_call(prototype_port, args.service_code, None, PROTOTYPE_WALK)
+        targets.append(("prototype", prototype_port, walk, is_navigation_answer, None))
+    targets.append(("floor", floor_port, get_call(floor_port, "/floor"), is_ok, None))
+    for name, port, builder, checker, kinds in targets:
         cpu_before, wall_before = process_cpu_s(server_pids.get(name)), time.monotonic()
         results.append(
             _run(
@@ -321,7 +362,14 @@ def _measure(
         spent = process_cpu_s(server_pids.get(name)) - cpu_before
         results[-1].server_cpu_pct = 100 * spent / (time.monotonic() - wall_before)
     print(table(results))
-    paytrace, floor = results
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    named = {r.name: r for r in results}
+    paytrace, floor = named["paytrace"], named["floor"]
+    if "prototype" in named and named["prototype"].hops_per_s:
+        ratio = paytrace.hops_per_s / named["prototype"].hops_per_s
+        print(f"PayTrace/prototype throughput: {ratio:.2f}")
+    elif not args.money and args.endpoint == "ussd":
+        print(PROTOTYPE_HINT)
     if floor.hops_per_s:
         print(f"PayTrace/floor throughput: {paytrace.hops_per_s / floor.hops_per_s:.2f}")
     if args.money:
@@ -329,7 +377,7 @@ def _measure(
     for r in results:
         for sample in r.error_samples:
             print(f"  {r.name} error: {sample}")
-    return 1 if paytrace.errors or floor.errors else 0
+    return 1 if any(r.errors for r in results) else 0
 
 
 def _run(coro):
