@@ -176,9 +176,13 @@ def seed_callers(base_url: str, count: int, service_code: str, token: str | None
 
 def table(results: list[Result]) -> str:
     head = f"{'target':<12}{'hops/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-    lines = [head + f"{'hops':>9}{'errors':>8}{'gen cpu':>9}{'srv cpu':>9}", "-" * (len(head) + 35)]
+    tail_head = f"{'hops':>9}{'errors':>8}{'gen cpu':>9}{'srv cpu':>9}{'cpu/hop':>9}"
+    lines = [head + tail_head, "-" * (len(head) + 44)]
     for r in results:
-        rows = [(r.name, r, f"{r.errors:>8}{r.generator_cpu_pct:>8.0f}%{r.server_cpu_pct:>8.0f}%")]
+        # The server's CPU per hop (ms): steadier than hops/s on a machine others load.
+        per_hop = 10 * r.server_cpu_pct / r.hops_per_s if r.hops_per_s else float("nan")
+        tail = f"{r.errors:>8}{r.generator_cpu_pct:>8.0f}%{r.server_cpu_pct:>8.0f}%{per_hop:>9.2f}"
+        rows = [(r.name, r, tail)]
         rows += [(f"  {k}", r.kind(k), f"{r.kind(k).errors:>8}") for k in sorted(r.by_kind)]
         for name, figures_of, tail in rows:
             figures = [figures_of.percentile_ms(p) for p in (50, 90, 99, 100)]
