@@ -16,6 +16,7 @@ stellarites Backend/ at a pinned commit with its own venv, in $PROTOTYPE_DIR) is
 second reference: started with its own venv's uvicorn and driven with its own menu
 walk (dial, then "2": two screens, each one Redis GET and SETEX), so every run
 prints PayTrace/prototype beside PayTrace/floor. Without it the run says so.
+Last, PIN checks per second per core (argon2id at production cost, bench/pin_checks.py).
 
     python -m bench.ussd_load [--sessions 200] [--duration 15] [--money] [--url http://...]
 """
@@ -45,7 +46,7 @@ from app.cli.terminal_phone import (
 from app.config import BACKEND_DIR, Settings
 from app.db.migrate import apply_migrations
 from app.infra.embedded import EmbeddedServers, ensure_servers, start_redis
-from bench import ussd_money
+from bench import pin_checks, ussd_money
 from bench.loadgen import Result, http_request, pin_cores, process_cpu_s, run_load
 
 HOST = "127.0.0.1"
@@ -378,6 +379,8 @@ def _measure(
         print(f"PayTrace/floor throughput: {paytrace.hops_per_s / floor.hops_per_s:.2f}")
     if args.money:
         print(ussd_money.summary(paytrace))
+    # What a money hop's PIN check costs, per core, after the load (bench/pin_checks.py).
+    print(pin_checks.measure(2.0))
     for r in results:
         for sample in r.error_samples:
             print(f"  {r.name} error: {sample}")
