@@ -84,13 +84,22 @@ def phone_number(index: int) -> str:
     return f"+2547{index:08d}"  # a valid Kenyan mobile range, one number per session
 
 
-def ussd_call(port: int, service_code: str, token: str | None, walk: list[str]):
-    """The raw requests of one call: dial, then each input, text accumulating as AT's does."""
+def new_caller(index: int, call_no: int) -> str:
+    """A number no call has dialled from before in this run (nor any seeded caller)."""
+    return f"+2547{50_000_000 + (index * 100_000 + call_no) % 50_000_000:08d}"
+
+
+def ussd_call(
+    port: int, service_code: str, token: str | None, walk: list[str], first_hops: bool = False
+):
+    """The raw requests of one call: dial, then each input, text accumulating as AT's does.
+    With first_hops, each call is a dial from a new number: a profile no cache holds."""
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     headers = f"Content-Type: application/x-www-form-urlencoded\r\n{auth}"
 
-    def build(index: int, _call_no: int) -> list[bytes]:
-        session_id, phone = new_session_id(), phone_number(index)
+    def build(index: int, call_no: int) -> list[bytes]:
+        session_id = new_session_id()
+        phone = new_caller(index, call_no) if first_hops else phone_number(index)
         texts = ["*".join(walk[:n]) for n in range(len(walk) + 1)]
         return [
             http_request(
@@ -215,6 +224,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="each call sends money (1, number, amount, PIN); callers are funded first",
     )
     parser.add_argument(
+        "--first-hops",
+        action="store_true",
+        help="each call is one dial from a new number: the first hop of a caller no cache knows",
+    )
+    parser.add_argument(
         "--think-ms",
         type=float,
         default=0.0,
@@ -227,6 +241,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--sessions must be 1..2000 and --duration 0..600 s")
     if args.url and urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
         parser.error("--url must be on 127.0.0.1: load is only ever sent to this machine")
+    if args.first_hops and (args.money or args.endpoint != "ussd"):
+        parser.error("--first-hops is a navigation run: no --money, --endpoint ussd")
     if args.money and (args.endpoint != "ussd" or args.sessions < 2):
         parser.error("--money needs --endpoint ussd and at least 2 sessions")
     return args
@@ -310,8 +326,12 @@ def _measure(
             f"({time.monotonic() - started:.1f} s)"
         )
         walk = REGISTERED_WALK if registered == args.sessions else UNREGISTERED_WALK
-        build = ussd_call(api_port, args.service_code, token, walk)
+        if args.first_hops:
+            walk = []
+        build = ussd_call(api_port, args.service_code, token, walk, args.first_hops)
         check, what = is_navigation_answer, f"USSD call: dial + {'/'.join(walk)}"
+        if args.first_hops:
+            what = "first hops: one dial from a new (unregistered) number each call"
         if args.money:
             if registered != args.sessions:
                 print("bench: --money needs every caller registered", file=sys.stderr)
@@ -336,13 +356,15 @@ def _measure(
         f"{args.sessions} sessions, {args.think_ms:.0f} ms think time, "
         f"{args.warmup:.0f} s warm-up (first dials spread over {stagger_s:.1f} s) "
         f"+ {args.duration:.0f} s; "
-        f"PayTrace: {what}; prototype: dial + 2; floor: GET /floor (Redis GET + SET)"
+        f"PayTrace: {what}; prototype: dial{'' if args.first_hops else ' + 2'}; "
+        "floor: GET /floor (Redis GET + SET)"
     )
     results = []
     server_pids = {c.name: c.proc.pid for c in sup.children if c.proc is not None}
     targets = [("paytrace", api_port, build, check, hop_kind)]
     if prototype_port is not None and args.endpoint == "ussd" and not args.money:
-        walk = ussd_call(prototype_port, args.service_code, None, PROTOTYPE_WALK)
+        prototype_walk = [] if args.first_hops else PROTOTYPE_WALK
+        walk = ussd_call(prototype_port, args.service_code, None, prototype_walk, args.first_hops)
         targets.append(("prototype", prototype_port, walk, is_navigation_answer, None))
     targets.append(("floor", floor_port, get_call(floor_port, "/floor"), is_ok, None))
     for name, port, builder, checker, kinds in targets:
