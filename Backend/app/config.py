@@ -101,6 +101,13 @@ def _split_csv(value: object) -> object:
     return value
 
 
+def _process_cores() -> int:
+    """The cores this process may run on (its CPU affinity, else the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=BACKEND_DIR / ".env",
@@ -161,9 +168,10 @@ class Settings(BaseSettings):
     # argon2id cost; OWASP's minimum profile by default.
     pin_kdf_time_cost: int = 2
     pin_kdf_memory_kib: int = 19456
-    # PIN checks (argon2id) run at once per API process; more wait their turn, so
-    # navigation hops keep a share of the CPU during a burst of PIN hops.
-    pin_checks_in_flight: int = 2
+    # PIN checks (argon2id) run at once per API process, each on a thread of its own
+    # below the event loop's priority; more wait their turn. Default: one per core the
+    # process may run on (at least 2, so a console sign-in's own turn stays smaller).
+    pin_checks_in_flight: int = Field(default_factory=lambda: max(2, _process_cores()), ge=1)
 
     # Keys (url-safe base64 Fernet keys) for wallet secrets: the first encrypts,
     # all decrypt. Rotate by prepending a new key, then `make -C Backend rekey`.

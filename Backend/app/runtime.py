@@ -11,6 +11,7 @@ from redis.asyncio.cluster import RedisCluster
 from app.config import Settings
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
+from app.infra.pin_pool import PinPool
 
 
 def redis_client(settings: Settings) -> aioredis.Redis:
@@ -34,9 +35,12 @@ class Runtime:
     settings: Settings
     database: Database
     redis: aioredis.Redis
-    # argon2id is ~30 ms of CPU per PIN: a burst of PIN checks (USSD and REST alike)
-    # must not take every core from the event loop, or every other request waits.
+    # argon2id is ~30 ms of CPU per PIN: PIN checks (USSD and REST alike) take turns
+    # under this semaphore and run on the PIN pool's threads, one per core, below the
+    # event loop's priority (app/infra/pin_pool.py), so they use every core and a
+    # navigation hop never waits behind them.
     pin_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    pin_pool: PinPool = field(default_factory=lambda: PinPool(2))
     # Console password checks (argon2id too) take their own, smaller turn: a flood of
     # sign-ins must not hold the PIN checks' slots.
     console_sign_ins: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
@@ -50,6 +54,7 @@ class Runtime:
             database=database,
             redis=client,
             pin_checks=asyncio.Semaphore(settings.pin_checks_in_flight),
+            pin_pool=PinPool(settings.pin_checks_in_flight),
             console_sign_ins=asyncio.Semaphore(settings.console_sign_ins_in_flight),
         )
 
@@ -62,4 +67,5 @@ class Runtime:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        self.pin_pool.close()
         self.database.close()

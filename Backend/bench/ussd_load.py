@@ -11,6 +11,13 @@ With --money each call is a Send money journey (bench.ussd_money): callers are
 also funded through the real cash-in service, and the final PIN hop (PIN check,
 ledger transaction, outbox) is reported apart from the navigation hops.
 
+The original prototype's handler (`make bench-prototype`: a checkout of the public
+stellarites Backend/ at a pinned commit with its own venv, in $PROTOTYPE_DIR) is a
+second reference: started with its own venv's uvicorn and driven with its own menu
+walk (dial, then "2": two screens, each one Redis GET and SETEX), so every run
+prints PayTrace/prototype beside PayTrace/floor. Without it the run says so.
+Last, PIN checks per second per core (argon2id at production cost, bench/pin_checks.py).
+
     python -m bench.ussd_load [--sessions 200] [--duration 15] [--money] [--url http://...]
 """
 
@@ -25,6 +32,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from app.cli.devserver import Child, Supervisor, child_env, uvicorn_argv
@@ -38,7 +46,7 @@ from app.cli.terminal_phone import (
 from app.config import BACKEND_DIR, Settings
 from app.db.migrate import apply_migrations
 from app.infra.embedded import EmbeddedServers, ensure_servers, start_redis
-from bench import ussd_money
+from bench import pin_checks, ussd_money
 from bench.loadgen import Result, http_request, pin_cores, process_cpu_s, run_load
 
 HOST = "127.0.0.1"
@@ -47,19 +55,51 @@ REGISTRATION = ["1", "Bench Caller", PIN, PIN, "1", "1"]  # Register, name, PIN 
 # Registered: My account, my details, back, home, My account, my details, home.
 REGISTERED_WALK = ["6", "1", "0", "00", "6", "1", "00"]
 UNREGISTERED_WALK = ["2", "0", "2", "00"]  # About, back, About, home
+# The prototype's menu: dial (main menu), then 2 (Sign in: "Enter your phone number").
+PROTOTYPE_WALK = ["2"]
+PROTOTYPE_HINT = (
+    "prototype reference absent: `make -C Backend bench-prototype` prepares it "
+    "(PROTOTYPE_REPO may name a local mirror of github.com/bizzy604/stellarites)"
+)
+
+
+def prototype_dir() -> Path:
+    """Where `make bench-prototype` put the checkout ($PROTOTYPE_DIR, relative to Backend/)."""
+    given = Path(os.environ.get("PROTOTYPE_DIR") or ".bench/prototype")
+    return given if given.is_absolute() else BACKEND_DIR / given
+
+
+def prototype_child(port: int) -> Child | None:
+    """The prototype's uvicorn from its own venv, as PayTrace's is run; None if absent."""
+    root = prototype_dir()
+    python, backend = root / ".venv" / "bin" / "python", root / "Backend"
+    if not python.exists() or not (backend / "app" / "main.py").exists():
+        return None
+    argv = [str(python), "-m", "uvicorn", "app.main:app", "--app-dir", str(backend)]
+    argv += ["--host", HOST, "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
+    return Child("prototype", [*argv, "--no-access-log", "--log-level", "warning"])
 
 
 def phone_number(index: int) -> str:
     return f"+2547{index:08d}"  # a valid Kenyan mobile range, one number per session
 
 
-def ussd_call(port: int, service_code: str, token: str | None, walk: list[str]):
-    """The raw requests of one call: dial, then each input, text accumulating as AT's does."""
+def new_caller(index: int, call_no: int) -> str:
+    """A number no call has dialled from before in this run (nor any seeded caller)."""
+    return f"+2547{50_000_000 + (index * 100_000 + call_no) % 50_000_000:08d}"
+
+
+def ussd_call(
+    port: int, service_code: str, token: str | None, walk: list[str], first_hops: bool = False
+):
+    """The raw requests of one call: dial, then each input, text accumulating as AT's does.
+    With first_hops, each call is a dial from a new number: a profile no cache holds."""
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     headers = f"Content-Type: application/x-www-form-urlencoded\r\n{auth}"
 
-    def build(index: int, _call_no: int) -> list[bytes]:
-        session_id, phone = new_session_id(), phone_number(index)
+    def build(index: int, call_no: int) -> list[bytes]:
+        session_id = new_session_id()
+        phone = new_caller(index, call_no) if first_hops else phone_number(index)
         texts = ["*".join(walk[:n]) for n in range(len(walk) + 1)]
         return [
             http_request(
@@ -146,9 +186,13 @@ def seed_callers(base_url: str, count: int, service_code: str, token: str | None
 
 def table(results: list[Result]) -> str:
     head = f"{'target':<12}{'hops/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-    lines = [head + f"{'hops':>9}{'errors':>8}{'gen cpu':>9}{'srv cpu':>9}", "-" * (len(head) + 35)]
+    tail_head = f"{'hops':>9}{'errors':>8}{'gen cpu':>9}{'srv cpu':>9}{'cpu/hop':>9}"
+    lines = [head + tail_head, "-" * (len(head) + 44)]
     for r in results:
-        rows = [(r.name, r, f"{r.errors:>8}{r.generator_cpu_pct:>8.0f}%{r.server_cpu_pct:>8.0f}%")]
+        # The server's CPU per hop (ms): steadier than hops/s on a machine others load.
+        per_hop = 10 * r.server_cpu_pct / r.hops_per_s if r.hops_per_s else float("nan")
+        tail = f"{r.errors:>8}{r.generator_cpu_pct:>8.0f}%{r.server_cpu_pct:>8.0f}%{per_hop:>9.2f}"
+        rows = [(r.name, r, tail)]
         rows += [(f"  {k}", r.kind(k), f"{r.kind(k).errors:>8}") for k in sorted(r.by_kind)]
         for name, figures_of, tail in rows:
             figures = [figures_of.percentile_ms(p) for p in (50, 90, 99, 100)]
@@ -180,6 +224,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="each call sends money (1, number, amount, PIN); callers are funded first",
     )
     parser.add_argument(
+        "--first-hops",
+        action="store_true",
+        help="each call is one dial from a new number: the first hop of a caller no cache knows",
+    )
+    parser.add_argument(
         "--think-ms",
         type=float,
         default=0.0,
@@ -192,6 +241,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--sessions must be 1..2000 and --duration 0..600 s")
     if args.url and urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
         parser.error("--url must be on 127.0.0.1: load is only ever sent to this machine")
+    if args.first_hops and (args.money or args.endpoint != "ussd"):
+        parser.error("--first-hops is a navigation run: no --money, --endpoint ussd")
     if args.money and (args.endpoint != "ussd" or args.sessions < 2):
         parser.error("--money needs --endpoint ussd and at least 2 sessions")
     return args
@@ -224,11 +275,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             apply_migrations(database_url)
         env = child_env(database_url, redis_url)
-        env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING")
+        # The prototype's SQLite file (its handler's menus never read it) stays in .data.
+        env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", DB_PATH=str(data_dir / "proto.db"))
         floor_port = _free_port()
         children.append(
             Child("floor", uvicorn_argv("bench.floor_app:create_app", HOST, floor_port, "warning"))
         )
+        prototype_port = _free_port()
+        prototype = prototype_child(prototype_port)
+        if prototype is not None:
+            children.append(prototype)
         if not args.url:
             api_port = _free_port()
             children.append(
@@ -239,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.start()
         wait_ready(f"{args.url}/health/ready", supervisor)
         wait_ready(f"http://{HOST}:{floor_port}/floor", supervisor)
-        return _measure(args, token, floor_port, supervisor, database_url)
+        if prototype is not None:
+            wait_ready(f"http://{HOST}:{prototype_port}/health", supervisor)
+        ports = {"floor": floor_port, "prototype": prototype_port if prototype else None}
+        return _measure(args, token, ports, supervisor, database_url)
     finally:
         if supervisor is not None:
             supervisor.stop()
@@ -249,11 +308,12 @@ def main(argv: list[str] | None = None) -> int:
 def _measure(
     args: argparse.Namespace,
     token: str | None,
-    floor_port: int,
+    ports: dict[str, int | None],
     sup: Supervisor,
     database_url: str,
 ) -> int:
     api_port = urlsplit(args.url).port or 80
+    floor_port, prototype_port = ports["floor"], ports["prototype"]
     hop_kind = None
     if args.endpoint == "ussd":
         if not ussd_route_exists(args.url, args.service_code, token):
@@ -266,8 +326,12 @@ def _measure(
             f"({time.monotonic() - started:.1f} s)"
         )
         walk = REGISTERED_WALK if registered == args.sessions else UNREGISTERED_WALK
-        build = ussd_call(api_port, args.service_code, token, walk)
+        if args.first_hops:
+            walk = []
+        build = ussd_call(api_port, args.service_code, token, walk, args.first_hops)
         check, what = is_navigation_answer, f"USSD call: dial + {'/'.join(walk)}"
+        if args.first_hops:
+            what = "first hops: one dial from a new (unregistered) number each call"
         if args.money:
             if registered != args.sessions:
                 print("bench: --money needs every caller registered", file=sys.stderr)
@@ -292,14 +356,18 @@ def _measure(
         f"{args.sessions} sessions, {args.think_ms:.0f} ms think time, "
         f"{args.warmup:.0f} s warm-up (first dials spread over {stagger_s:.1f} s) "
         f"+ {args.duration:.0f} s; "
-        f"PayTrace: {what}; floor: GET /floor (Redis GET + SET)"
+        f"PayTrace: {what}; prototype: dial{'' if args.first_hops else ' + 2'}; "
+        "floor: GET /floor (Redis GET + SET)"
     )
     results = []
     server_pids = {c.name: c.proc.pid for c in sup.children if c.proc is not None}
-    for name, port, builder, checker, kinds in (
-        ("paytrace", api_port, build, check, hop_kind),
-        ("floor", floor_port, get_call(floor_port, "/floor"), is_ok, None),
-    ):
+    targets = [("paytrace", api_port, build, check, hop_kind)]
+    if prototype_port is not None and args.endpoint == "ussd" and not args.money:
+        prototype_walk = [] if args.first_hops else PROTOTYPE_WALK
+        walk = ussd_call(prototype_port, args.service_code, None, prototype_walk, args.first_hops)
+        targets.append(("prototype", prototype_port, walk, is_navigation_answer, None))
+    targets.append(("floor", floor_port, get_call(floor_port, "/floor"), is_ok, None))
+    for name, port, builder, checker, kinds in targets:
         cpu_before, wall_before = process_cpu_s(server_pids.get(name)), time.monotonic()
         results.append(
             _run(
@@ -321,15 +389,24 @@ def _measure(
         spent = process_cpu_s(server_pids.get(name)) - cpu_before
         results[-1].server_cpu_pct = 100 * spent / (time.monotonic() - wall_before)
     print(table(results))
-    paytrace, floor = results
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    named = {r.name: r for r in results}
+    paytrace, floor = named["paytrace"], named["floor"]
+    if "prototype" in named and named["prototype"].hops_per_s:
+        ratio = paytrace.hops_per_s / named["prototype"].hops_per_s
+        print(f"PayTrace/prototype throughput: {ratio:.2f}")
+    elif not args.money and args.endpoint == "ussd":
+        print(PROTOTYPE_HINT)
     if floor.hops_per_s:
         print(f"PayTrace/floor throughput: {paytrace.hops_per_s / floor.hops_per_s:.2f}")
     if args.money:
         print(ussd_money.summary(paytrace))
+    # What a money hop's PIN check costs, per core, after the load (bench/pin_checks.py).
+    print(pin_checks.measure(2.0))
     for r in results:
         for sample in r.error_samples:
             print(f"  {r.name} error: {sample}")
-    return 1 if paytrace.errors or floor.errors else 0
+    return 1 if any(r.errors for r in results) else 0
 
 
 def _run(coro):

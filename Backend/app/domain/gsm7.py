@@ -12,9 +12,11 @@ USSD_MAX_CHARS = 182
 
 
 def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7_CHARS for ch in text)
+    return GSM7_CHARS.issuperset(text)
 
 
 def to_gsm7(text: str, replacement: str = "?") -> str:
     """Replace what a handset cannot show; used on user-supplied values."""
+    if GSM7_CHARS.issuperset(text):  # every screen of ours: one C loop, no new string
+        return text
     return "".join(ch if ch in GSM7_CHARS else replacement for ch in text)

@@ -3,8 +3,9 @@
 The services are synchronous (psycopg2 and argon2 block), the channels are async.
 Every channel call goes through `ChannelServices`: `run` hands a service function a
 fresh unit of work in the thread pool, and every call that checks or hashes a PIN
-takes its turn under one semaphore per process, USSD and REST alike, so a burst of
-argon2 cannot take every core from the event loop.
+takes its turn under one semaphore per process, USSD and REST alike, on the PIN
+pool's threads (one per core, below the event loop's priority: app/infra/pin_pool.py),
+so argon2 uses every core and never makes a navigation hop wait.
 
 The methods take the services' own request types and return their own result types
 (`TransferRequest` → `Movement`, `Profile`, `Quote`...): a channel renders those, it
@@ -90,6 +91,7 @@ class ChannelServices:
         self.box = SecretBox.from_settings(settings)
         self.shortcode = settings.ussd_service_codes[0]
         self._pin_checks = runtime.pin_checks
+        self._pin_pool = runtime.pin_pool
         # AT's Airtime API (or its local sandbox): its status, asked when AT calls back.
         self.airtime: AirtimeRail = AfricasTalkingAirtime.from_settings(settings)
         # Daraja (or its local sandbox) where M-Pesa is on: a Paybill account's holder.
@@ -115,9 +117,10 @@ class ChannelServices:
         return await run_in_threadpool(service, self.runtime.uow(), *args, **kw)
 
     async def with_pin(self, work: Callable[[], T]) -> T:
-        """Blocking work that checks or hashes a PIN, a few at a time per process."""
+        """Blocking work that checks or hashes a PIN: one per core at a time, on the PIN
+        pool's low-priority threads, never in the shared thread pool."""
         async with self._pin_checks:
-            return await run_in_threadpool(work)
+            return await self._pin_pool.run(work)
 
     async def run_pin(
         self,

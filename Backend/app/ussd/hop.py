@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from app.domain.phone import mask
 from app.infra.metrics import USSD_HOPS
+from app.services.accounts import Profile
 from app.ussd.engine import Context, Flow, State, new_inputs, run_hop
 from app.ussd.pay import requests
 from app.ussd.ports import UssdServices
 from app.ussd.render import render_end
-from app.ussd.session_store import SessionStore
+from app.ussd.session_store import KEEP, SessionStore
 from app.ussd.texts import text
 
 log = logging.getLogger("paytrace.ussd")
@@ -56,6 +57,8 @@ async def handle_hop(
     """Answer one hop with a CON/END string; side effects happen at most once per hop."""
     digest = hop_digest(config.secret, hop.session_id, hop.text)
     stored, profile, known, asked = await store.load(hop.session_id, hop.phone)
+    # A profile read from PostgreSQL is cached with the session's save: one round trip.
+    to_cache: Profile | object | None = KEEP
     if stored is not None:
         answer = stored["answers"].get(digest)
         if answer is not None:
@@ -64,8 +67,7 @@ async def handle_hop(
         state = State.from_dict(stored["state"])
     else:
         if not known:
-            profile = await services.profile(hop.phone)
-            await store.cache_profile(hop.phone, profile)
+            profile = to_cache = await services.profile(hop.phone)
         state = State(
             phone=hop.phone,
             language=profile.language if profile else "en",
@@ -90,8 +92,16 @@ async def handle_hop(
     if state.user is not None and state.user != user_before:
         # Registered, or changed language, or a fresher wallet status: the next
         # session's first hop reads it from the cache.
-        await store.cache_profile(hop.phone, state.user)
-    await store.save(hop.session_id, hop.phone, stored, state.to_dict(), digest, rendered.response)
+        to_cache = state.user
+    await store.save(
+        hop.session_id,
+        hop.phone,
+        stored,
+        state.to_dict(),
+        digest,
+        rendered.response,
+        profile=to_cache,
+    )
     screen = state.stack[-1] if state.stack else "-"
     USSD_HOPS.labels(screen, "end" if rendered.ends else "con").inc()
     if log.isEnabledFor(logging.DEBUG):

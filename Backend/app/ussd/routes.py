@@ -7,6 +7,11 @@ flow, or an END that says what happened. Only a wrong callback token is refused
 (403), because then the caller is not AT. The body is read with a cap (an AT hop is
 a few hundred bytes): past USSD_MAX_BODY_BYTES nothing more is read, nothing is
 stored, and the caller gets an END apology (200, which AT shows on the phone).
+
+The routes below document the endpoint and serve a hop that carries an Origin header
+(CORS applies); every other hop is claimed by `claim_hop` and answered by
+`hop_endpoint`, a lean ASGI path the app factory puts ahead of the framework's routing
+behind the same guards (request id, metrics, source networks): the same `_ussd`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from redis.exceptions import RedisError
+from starlette.types import Receive, Scope, Send
 
 from app.domain.phone import InvalidPhone, normalise
 from app.errors import ServiceUnavailable
@@ -156,3 +162,33 @@ async def ussd(request: Request) -> Response:
 )
 async def ussd_with_token(request: Request, token: str) -> Response:
     return await _ussd(request, token)
+
+
+_PLAIN, _WITH_TOKEN = router.routes  # (/ussd, /ussd/{token}): their templates label metrics
+
+
+def claim_hop(scope: Scope) -> bool:
+    """True for a POST /ussd or /ussd/{token} the lean path answers; marks the scope
+    with its route (the metrics' label) and path parameters as the router would."""
+    if scope["method"] != "POST":
+        return False
+    path = scope["path"]
+    if path == "/ussd":
+        route, params = _PLAIN, {}
+    elif path.startswith("/ussd/") and len(path) > 6 and "/" not in path[6:]:
+        route, params = _WITH_TOKEN, {"token": path[6:]}
+    else:
+        return False
+    for name, _ in scope["headers"]:
+        if name == b"origin":  # a browser's hop: the full stack's CORS answers it
+            return False
+    scope["route"] = route
+    scope["path_params"] = params
+    return True
+
+
+async def hop_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """A claimed hop: the route's own handler, without the router and FastAPI around it."""
+    request = Request(scope, receive)
+    response = await _ussd(request, scope["path_params"].get("token"))
+    await response(scope, receive, send)

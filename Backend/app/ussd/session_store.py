@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from app.services.accounts import Profile
 
 _NO_USER = "-"  # a cached "this phone is not registered"
+KEEP = object()  # save(): leave the cached profile as it is
 NEGATIVE_TTL_S = 30
 # AT only retries the hop in flight; a few more cover a retry overtaken by the next hop.
 ANSWERS_KEPT = 4
@@ -88,21 +89,30 @@ class SessionStore:
         state: dict[str, Any],
         digest: str,
         answer: str,
+        profile: Profile | object | None = KEEP,
     ) -> None:
+        """One SET; with a profile to cache too (a first hop that read PostgreSQL, or a
+        changed profile), both SETs in one pipeline: still one round trip."""
         answers = dict(stored["answers"]) if stored else {}
         answers[digest] = answer
         while len(answers) > ANSWERS_KEPT:
             answers.pop(next(iter(answers)))
         value = json.dumps({"state": state, "answers": answers}, separators=(",", ":"))
-        await self._redis.set(session_key(self._prefix, phone, session_id), value, ex=self._ttl)
+        key = session_key(self._prefix, phone, session_id)
+        if profile is KEEP:
+            await self._redis.set(key, value, ex=self._ttl)
+            return
+        # The two keys share the phone's hash tag: one slot on Redis Cluster too.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(key, value, ex=self._ttl)
+            cached, ttl = self._profile_value(profile)  # type: ignore[arg-type]
+            pipe.set(self._profile_key(phone), cached, ex=ttl)
+            await pipe.execute()
 
-    async def cache_profile(self, phone: str, profile: Profile | None) -> None:
+    def _profile_value(self, profile: Profile | None) -> tuple[str, int]:
         if profile is None:
-            await self._redis.set(self._profile_key(phone), _NO_USER, ex=NEGATIVE_TTL_S)
-        else:
-            await self._redis.set(
-                self._profile_key(phone), json.dumps(asdict(profile)), ex=self._profile_ttl
-            )
+            return _NO_USER, NEGATIVE_TTL_S
+        return json.dumps(asdict(profile)), self._profile_ttl
 
     async def forget_profile(self, phone: str) -> None:
         """Drop a cached profile (changed elsewhere, e.g. over the REST API)."""
