@@ -102,6 +102,12 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    if started:
+                        # The answer is already on its way (a file response listens for
+                        # the client going away while it sends): the body is read no
+                        # further, and the app is told the client left. A 413 can no
+                        # longer be sent, and raising here would break the answer.
+                        return {"type": "http.disconnect"}
                     raise BodyTooLarge(limit)
             return message
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.domain.gsm7 import GSM7_CHARS, USSD_MAX_CHARS
 
@@ -42,8 +42,10 @@ _MSISDN = re.compile(r"^\+?(254[0-9]{9})$")
 
 
 @router.get("/sandbox/phone", summary="The web phone (sandbox)", description=DEV_ONLY)
-def phone_page() -> FileResponse:
-    return FileResponse(STATIC_DIR / "phone.html", media_type="text/html", headers=HEADERS)
+def phone_page() -> HTMLResponse:
+    # Read and sent whole (a few KiB): a file response would listen for the client
+    # going away by reading the request's body, which a GET has no business reading.
+    return HTMLResponse((STATIC_DIR / "phone.html").read_bytes(), headers=HEADERS)
 
 
 @router.get("/sandbox/phone/config.json", summary="What the web phone dials", description=DEV_ONLY)
