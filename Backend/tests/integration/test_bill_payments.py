@@ -12,7 +12,7 @@ import psycopg2.errors
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
-from app.errors import BillerUnavailable, IdempotencyConflict, InsufficientFunds
+from app.errors import BillerNotFound, BillerUnavailable, IdempotencyConflict, InsufficientFunds
 from app.services.bills import payments as bill_payments
 from tests.support import seeds
 from tests.support.bills import (
@@ -125,6 +125,15 @@ def test_a_paybill_biller_is_refused_before_anything_is_held(rig):
     with pytest.raises(InsufficientFunds):
         rig.pay(AIRTIME, MOTHER, seeds.biller(AIRTIME).max_amount)
     assert journal_kinds(rig.database) == [] and check_ledger(rig.database).sound
+
+
+@pytest.mark.parametrize("code", ["airtime_safaricom\x00", "\x00", "AIRTIME_SAFARICOM", "a" * 33])
+def test_a_biller_code_no_biller_can_have_is_no_such_biller_and_nothing_is_held(rig, code):
+    """Caught by fuzzing the API: a NUL in the code reached PostgreSQL (which refuses it
+    in any string) and answered 500."""
+    with pytest.raises(BillerNotFound):
+        rig.pay(code, MOTHER, 100 * KES)
+    assert journal_kinds(rig.database) == []
 
 
 def test_a_forged_status_callback_moves_nothing(rig, live_server):

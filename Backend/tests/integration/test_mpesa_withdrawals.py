@@ -81,6 +81,7 @@ def test_a_withdrawal_is_held_at_once_then_paid_out_once(rig):
         "bill_hold": 0,
         "bill_clearing": 0,
         "stellar_refund_hold": 0,
+        "promotions": 0,
     }
     [(payout_id, _, amount, fee)] = rig.journal("withdrawal_payout")
     assert (payout_id, amount, fee) == (outcome_id, 500 * KES, 15 * KES)

@@ -4,6 +4,7 @@ biller's rule, and a quote (amount and fee) before anything is held."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -56,9 +57,15 @@ def payable_billers(uow: UnitOfWork, open_rails: tuple[str, ...]) -> list[Biller
     return [b for b in list_billers(uow) if b.rail in open_rails]
 
 
+# A biller's code as the catalogue's CHECK allows it (migration 0024): anything else
+# names no biller and is never sent to the database (a NUL cannot even be).
+_CODE = re.compile(r"[a-z][a-z0-9_]{1,31}")
+
+
 def biller(uow: UnitOfWork, code: str) -> Biller:
     """An active biller, inside the caller's transaction; raises BillerNotFound."""
-    found = uow.billers.get(code=code) if isinstance(code, str) else None
+    known = isinstance(code, str) and _CODE.fullmatch(code) is not None
+    found = uow.billers.get(code=code) if known else None
     if found is None or not found.active:
         raise BillerNotFound("no such biller")
     return found
