@@ -11,8 +11,10 @@ from datetime import date
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.wages import EmployerMonth, MonthLine
+from app.domain.wages import ITEMS
 from app.errors import NotAnEmployer
 from app.services.console_users import phone_of
+from app.services.wages.line_payments import dues_code
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class EmployerCard:
     full_name: str
     month: EmployerMonth | None  # None: no line paid in runs dated that month
     lines: tuple[MonthLine, ...]  # every line of the month's approved runs
+    # Each item's wage_dues account now: what every month's paid lines accrued (nothing
+    # leaves those accounts yet, docs/wages.md), the ledger's side of the report.
+    accrued: dict[str, int]
 
 
 def month_bounds(year: int, month: int) -> tuple[date, date]:
@@ -53,8 +58,9 @@ def page(
 
 
 def card(uow: UnitOfWork, employer_user_id: int, year: int, month: int) -> EmployerCard:
-    """An employer's month: its sums and dues, and each line of its runs dated that
-    month with the run's reference. Raises NotAnEmployer, ValueError for a bad month."""
+    """An employer's month: its sums and dues, each line of its runs dated that month
+    with the run's reference, and its dues accounts' balances. Raises NotAnEmployer,
+    ValueError for a bad month."""
     first, last = month_bounds(year, month)
     with uow:
         user = uow.users.get_by_id(employer_user_id)
@@ -64,6 +70,8 @@ def card(uow: UnitOfWork, employer_user_id: int, year: int, month: int) -> Emplo
             first, last, employer_user_id=employer_user_id, limit=1
         )
         lines = uow.wages.month_lines(employer_user_id, first, last)
+        codes = {item: dues_code(employer_user_id, item) for item in ITEMS}
+        balances = uow.console_wages.balances(list(codes.values()))
     return EmployerCard(
         employer_user_id=employer_user_id,
         paytrace_id=user.paytrace_id,
@@ -71,4 +79,5 @@ def card(uow: UnitOfWork, employer_user_id: int, year: int, month: int) -> Emplo
         full_name=user.full_name,
         month=found[0] if found else None,
         lines=tuple(lines),
+        accrued={item: balances.get(code, 0) for item, code in codes.items()},
     )

@@ -17,8 +17,9 @@ from app.domain.money import format_kes, nairobi_day
 from app.domain.phone import mask
 from app.domain.wages import ITEMS
 from app.services.wages import employers, reports
+from app.services.wages.line_payments import dues_code
 from tests.integration.test_console_tables import audited, console_as, query
-from tests.integration.test_wages import UNREGISTERED, add, approve, new_run
+from tests.integration.test_wages import UNREGISTERED, account_balance, add, approve, new_run
 from tests.integration.test_wages import wage_worker as outbox_of_wages
 from tests.support.wallets import fund, phone_of, register, registration_secrets
 
@@ -149,7 +150,10 @@ def test_an_employers_page_shows_its_dues_and_every_line(viewer, clean_database,
             "worker": format_kes(november[f"{item}_worker"]),
             "employer": format_kes(november[f"{item}_employer"]),
             "total": format_kes(november[f"{item}_worker"] + november[f"{item}_employer"]),
+            # Wanjiru paid in November only: the ledger's dues account holds the month.
+            "accrued": format_kes(account_balance(clean_database, dues_code(wanjiru, item))),
         }
+        assert fields_of(row)["accrued"] == fields_of(row)["total"]
     lines = query(
         clean_database,
         """SELECT l.id, l.status, r.reference FROM pay_run_lines l

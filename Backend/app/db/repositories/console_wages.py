@@ -99,3 +99,12 @@ class ConsoleWagesRepository:
             )
             for row in heads
         ]
+
+    def balances(self, codes: list[str]) -> dict[str, int]:
+        """The balances of the ledger accounts with these codes (those opened)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT code, balance FROM ledger_accounts WHERE code = ANY(%(codes)s)",
+                {"codes": codes},
+            )
+            return {code: int(balance) for code, balance in cur.fetchall()}
