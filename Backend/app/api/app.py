@@ -62,6 +62,7 @@ from app.console import operators as console_operators
 from app.console import pages as console_pages
 from app.console import reconciliation as console_reconciliation
 from app.console import sign_in as console_sign_in
+from app.console import wages as console_wages
 from app.console.web import STATIC_DIR as CONSOLE_STATIC
 from app.db.migrate import migrate_at_start
 from app.http.body_limit import BodyLimit
@@ -193,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_campaigns.router)
     app.include_router(console_operators.router)
     app.include_router(console_reconciliation.router)
+    app.include_router(console_wages.router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     mount_sandboxes(app, settings)
     return app

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.config import Settings
 from app.domain.money import format_kes
+from app.domain.phone import mask
 from app.errors import refused
 from app.services.admin_audit import REASON_MAX
 
@@ -29,6 +30,7 @@ _templates = Environment(
     autoescape=select_autoescape(default=True, default_for_string=True),
 )
 _templates.filters["kes"] = format_kes
+_templates.filters["masked"] = mask  # a worker's phone on a page
 
 # No script or style from anywhere but the console itself; never framed.
 SECURITY_HEADERS = {

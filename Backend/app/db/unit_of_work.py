@@ -21,6 +21,7 @@ from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.console import ConsoleRepository
 from app.db.repositories.console_rails import ConsoleRailsRepository
+from app.db.repositories.console_wages import ConsoleWagesRepository
 from app.db.repositories.contributions import ContributionRepository
 from app.db.repositories.incoming import IncomingRepository
 from app.db.repositories.invitations import InvitationRepository
@@ -98,6 +99,7 @@ class UnitOfWork:
     operators: OperatorRepository
     console: ConsoleRepository
     console_rails: ConsoleRailsRepository
+    console_wages: ConsoleWagesRepository
     schedules: ScheduleRepository
     billers: BillerRepository
     bill_payments: BillPaymentRepository
@@ -151,6 +153,7 @@ class UnitOfWork:
         self.operators = OperatorRepository(self.conn)
         self.console = ConsoleRepository(self.conn)
         self.console_rails = ConsoleRailsRepository(self.conn)
+        self.console_wages = ConsoleWagesRepository(self.conn)
         self.schedules = ScheduleRepository(self.conn)
         self.billers = BillerRepository(self.conn)
         self.bill_payments = BillPaymentRepository(self.conn)

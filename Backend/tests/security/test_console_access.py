@@ -48,6 +48,9 @@ PAGES = (
     ("/console/operators", "/console/operators"),
     ("/console/reconciliation", "/console/reconciliation"),
     ("/console/stellar", "/console/stellar"),
+    ("/console/wages", "/console/wages?month=2025-11&q=0711000001"),
+    ("/console/wages/{employer_user_id}", "/console/wages/1?month=2025-11"),
+    ("/console/wages/{employer_user_id}/dues.csv", "/console/wages/1/dues.csv?month=2025-11"),
 )
 # Who may post each action: everyone signed in, operators, admins.
 ACTIONS = (

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import psycopg2.extensions
 from psycopg2.extras import execute_values
 
-from app.domain.records.wages import EmployedWorker, PayRun, PayRunLine
+from app.domain.records.wages import EmployedWorker, MonthLine, PayRun, PayRunLine
 from app.domain.wages import PayLine, Payslip
 
 _WORKER = """w.id, w.employer_user_id, w.phone, w.display_name, w.gross_pay, w.frequency,
@@ -396,6 +396,22 @@ class WageRepository:
                 {"employer": employer_user_id, "first": first, "last": last},
             )
             return [_line(row) for row in cur.fetchall()]
+
+    def month_lines(self, employer_user_id: int, first: date, last: date) -> list[MonthLine]:
+        """Every line of the employer's runs dated first..last that were approved (a
+        draft moves nothing), whatever its status, in run and line order."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT {_LINE}, r.reference, r.pay_date FROM {_LINE_FROM}
+                JOIN pay_runs r ON r.id = l.pay_run_id
+                WHERE r.employer_user_id = %(employer)s AND r.status <> 'draft'
+                  AND r.pay_date BETWEEN %(first)s AND %(last)s
+                ORDER BY r.id, l.id
+                """,
+                {"employer": employer_user_id, "first": first, "last": last},
+            )
+            return [MonthLine(_line(row[:-2]), row[-2], row[-1]) for row in cur.fetchall()]
 
     def next_pay_dates(self, phone: str, limit: int) -> list[tuple[str, datetime]]:
         """For a worker's phone: each active wage schedule paying it (its employer's

@@ -63,3 +63,46 @@ class PayRunLine:
     def cost(self) -> int:
         """What the line holds of the employer's money."""
         return self.gross + self.employer_contributions
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDue:
+    item: str  # one of app.domain.wages.ITEMS
+    employee: int  # cents: the workers' shares
+    employer: int  # cents: the employer's share
+
+    @property
+    def total(self) -> int:
+        return self.employee + self.employer
+
+
+@dataclass(frozen=True, slots=True)
+class EmployerMonth:
+    """One employer's paid lines of the runs dated in one month, summed (the console)."""
+
+    employer_user_id: int
+    paytrace_id: str
+    phone: str
+    full_name: str
+    runs: int  # pay runs with a line paid
+    workers: int  # distinct phones paid
+    gross: int
+    net: int
+    dues: tuple[ItemDue, ...]  # one per item with a deduction, in ITEMS order
+
+    @property
+    def total_due(self) -> int:
+        return sum(due.total for due in self.dues)
+
+    def due(self, item: str) -> ItemDue:
+        """The item's dues (zero when no line paid it)."""
+        return next((d for d in self.dues if d.item == item), ItemDue(item, 0, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class MonthLine:
+    """A line of a run dated in the month, with its run's reference and pay date."""
+
+    line: PayRunLine
+    run_reference: str
+    pay_date: date
