@@ -158,7 +158,12 @@ def test_statements_read_the_replica_while_money_moves_on_the_primary(
 
     statement = AtGateway(live_server.url, JANE).walk("6", "2", JANE_PIN)
     assert statement.startswith("CON Mini statement") and "Amina O. -255" in statement
-    assert last_read(database, role) > after_history  # the mini statement read it too
+    after_statement = last_read(database, role)
+    assert after_statement > after_history  # the mini statement read it too
+
+    bills = pwa.http.get("/bills/payments", headers=pwa.bearer(jane))
+    assert bills.status_code == 200 and bills.json()["items"] == []
+    assert last_read(database, role) > after_statement  # and the bill payments' history
     check_ledger(database)
 
 
