@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     # Unset: the development runner starts embedded servers and fills these in.
     database_url: str = ""
     redis_url: str = ""
+    # Optional: a streaming replica of DATABASE_URL. Statements, history and the
+    # console's figures read it (read-only transactions); every write and every read a
+    # money decision rests on stays on DATABASE_URL. Unset: everything on the primary.
+    database_replica_url: str = ""
     # REDIS_URL names one node of a Redis Cluster: PayTrace uses a cluster client, and
     # what one request reads together shares a hash slot (app/ussd/session_store.py).
     redis_cluster: bool = False

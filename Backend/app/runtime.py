@@ -44,11 +44,18 @@ class Runtime:
     # Console password checks (argon2id too) take their own, smaller turn: a flood of
     # sign-ins must not hold the PIN checks' slots.
     console_sign_ins: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    # DATABASE_REPLICA_URL's read-only pool, or None: reads then stay on the primary.
+    replica: Database | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
         database = Database.from_settings(settings, max_connections=settings.db_pool_max)
         client = redis_client(settings)
+        replica = (
+            Database.replica_from_settings(settings, max_connections=settings.db_pool_max)
+            if settings.database_replica_url
+            else None
+        )
         return cls(
             settings=settings,
             database=database,
@@ -56,10 +63,18 @@ class Runtime:
             pin_checks=asyncio.Semaphore(settings.pin_checks_in_flight),
             pin_pool=PinPool(settings.pin_checks_in_flight),
             console_sign_ins=asyncio.Semaphore(settings.console_sign_ins_in_flight),
+            replica=replica,
         )
 
     def uow(self) -> UnitOfWork:
+        """A unit of work on the primary: every write, and every read a decision rests on."""
         return UnitOfWork(self.database)
+
+    def read_uow(self) -> UnitOfWork:
+        """A unit of work for what is only shown (statements, history, the console's
+        figures): on the read replica when there is one, which may lag the primary by
+        its replication delay. Never for a read a write or a money decision follows."""
+        return UnitOfWork(self.replica or self.database)
 
     def key(self, *parts: str) -> str:
         """A Redis key inside this instance's namespace."""
@@ -69,3 +84,5 @@ class Runtime:
         await self.redis.aclose()
         self.pin_pool.close()
         self.database.close()
+        if self.replica is not None:
+            self.replica.close()

@@ -22,7 +22,7 @@ async def figure_rows(
     days: Annotated[int, Query(ge=1, le=366)] = console_rails.RAILS_DAYS,
 ) -> Response:
     console.audit.detail.update(figure=figure, label=label, day=str(day) if day else None)
-    listing = await console.run(console_rails.rows, figure, label=label, day=day, days=days)
+    listing = await console.read(console_rails.rows, figure, label=label, day=day, days=days)
     return console.page(
         "figures.html",
         figure=figure,

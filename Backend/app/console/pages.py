@@ -25,8 +25,8 @@ ACTOR = r"^[a-z]+(:[0-9a-f]{1,32})?$"  # operator:12, token:3f9a2c81d4e0, anonym
 
 @router.get("", name="dashboard")
 async def dashboard(console: Viewer) -> Response:
-    seen = await console.run(console_rails.overview)
-    recon = await console.run(console_reconciliation.overview)
+    seen = await console.read(console_rails.overview)
+    recon = await console.read(console_reconciliation.overview)
     return console.page(
         "dashboard.html",
         figures=seen.figures,
@@ -42,7 +42,7 @@ async def dashboard(console: Viewer) -> Response:
 async def dashboard_data(console: Viewer) -> Response:
     """The daily series the dashboard's chart draws (cents and counts by Nairobi day),
     in total and stacked by kind."""
-    series = await console.run(console_rails.daily_by_kind)
+    series = await console.read(console_rails.daily_by_kind)
     days = range(len(series.days))
     return JSONResponse(
         {

@@ -141,6 +141,14 @@ class Console:
         """service(uow, *args, **kw) in the thread pool, its unit of work audited."""
         return await run_in_threadpool(service, self.uow(), *args, **kw)
 
+    async def read(
+        self, service: Callable[Concatenate[UnitOfWork, P], T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """service(uow, *args, **kw) for figures only shown: on the read replica when
+        there is one (Runtime.read_uow). Nothing is written through it: the request's
+        audit row is written on the primary when the request ends (finish)."""
+        return await run_in_threadpool(service, self.runtime.read_uow(), *args, **kw)
+
     def page(self, name: str, **context: Any) -> Response:
         return render(name, session=self.session, **context)
 

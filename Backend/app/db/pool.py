@@ -11,6 +11,10 @@ carries `SET LOCAL statement_timeout = ...;` in front of it, in the same message
 autocommit mode (a statement that is its own transaction: UnitOfWork.
 statements_commit_themselves) every statement carries it: the two run in one
 implicit transaction, so the setting still ends with it.
+
+A pool on a read replica (`read_only=True`) also opens every transaction with `SET
+TRANSACTION READ ONLY`, in the same message: a write sent there by mistake fails at
+once, on a standby and on a primary alike.
 """
 
 from __future__ import annotations
@@ -31,11 +35,16 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 
-def timed_cursor(statement_timeout_ms: int) -> type[psycopg2.extensions.cursor]:
-    """A cursor class that opens every transaction with the statement timeout, and with
-    the id of the request it runs for (`paytrace.request_id`: the outbox's rows take it
-    as their default)."""
-    timeout = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+def timed_cursor(
+    statement_timeout_ms: int, *, read_only: bool = False
+) -> type[psycopg2.extensions.cursor]:
+    """A cursor class that opens every transaction with the statement timeout (and, when
+    read_only, as a read-only transaction), and with the id of the request it runs for
+    (`paytrace.request_id`: the outbox's rows take it as their default)."""
+    # SET TRANSACTION comes first: it must precede any query of the transaction.
+    timeout = ("SET TRANSACTION READ ONLY; " if read_only else "") + (
+        f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+    )
 
     def opening() -> str:
         request_id = current_request_id.get()
@@ -69,7 +78,8 @@ class Database:
     Connections are opened on demand, kept for reuse (most recently used first,
     so a quiet pool shrinks to the connections it really needs warm), and never
     more than max_connections at once: a caller beyond that waits up to the
-    connect timeout, then gets ServiceUnavailable.
+    connect timeout, then gets ServiceUnavailable. `read_only`: every transaction is
+    read-only (the read replica's pool).
     """
 
     def __init__(
@@ -79,13 +89,16 @@ class Database:
         max_connections: int = 16,
         connect_timeout_s: int = 2,
         statement_timeout_ms: int = 5000,
+        read_only: bool = False,
     ) -> None:
         self.dsn = dsn
+        self.read_only = read_only
         self._wait_s = connect_timeout_s
         self._kwargs = {
             "connect_timeout": connect_timeout_s,
-            "cursor_factory": timed_cursor(statement_timeout_ms),
-            "application_name": "paytrace",
+            "cursor_factory": timed_cursor(statement_timeout_ms, read_only=read_only),
+            # pg_stat_activity tells the replica's readers from the primary's clients.
+            "application_name": "paytrace-read" if read_only else "paytrace",
         }
         self._idle: list[psycopg2.extensions.connection] = []
         self._lock = threading.Lock()
@@ -100,6 +113,18 @@ class Database:
             max_connections=max_connections,
             connect_timeout_s=settings.db_connect_timeout_s,
             statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
+
+    @classmethod
+    def replica_from_settings(cls, settings: Settings, *, max_connections: int) -> Database:
+        """A read-only pool on DATABASE_REPLICA_URL (set), with the same timeouts."""
+        assert settings.database_replica_url, "DATABASE_REPLICA_URL is not set"
+        return cls(
+            settings.database_replica_url,
+            max_connections=max_connections,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            read_only=True,
         )
 
     def _acquire(self) -> psycopg2.extensions.connection:

@@ -116,6 +116,13 @@ class ChannelServices:
         """service(uow, *args, **kw) in the thread pool, with a fresh unit of work."""
         return await run_in_threadpool(service, self.runtime.uow(), *args, **kw)
 
+    async def read(
+        self, service: Callable[Concatenate[UnitOfWork, P], T], /, *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """run(), for a service that only reads what is shown (a statement, a history):
+        on the read replica when there is one (Runtime.read_uow)."""
+        return await run_in_threadpool(service, self.runtime.read_uow(), *args, **kw)
+
     async def with_pin(self, work: Callable[[], T]) -> T:
         """Blocking work that checks or hashes a PIN: one per core at a time, on the PIN
         pool's low-priority threads, never in the shared thread pool."""
@@ -161,6 +168,25 @@ class ChannelServices:
         def work() -> T:
             self._verify(user_id, pin, attempt_key)
             return service(self.runtime.uow(), *args, **kw)
+
+        return await self.with_pin(work)
+
+    async def pin_checked_read(
+        self,
+        user_id: int,
+        pin: str,
+        attempt_key: str,
+        service: Callable[Concatenate[UnitOfWork, P], T],
+        /,
+        *args: P.args,
+        **kw: P.kwargs,
+    ) -> T:
+        """pin_checked() for a service that only reads what is shown: the PIN is checked
+        (and its attempts written) on the primary, the service reads the replica."""
+
+        def work() -> T:
+            self._verify(user_id, pin, attempt_key)
+            return service(self.runtime.read_uow(), *args, **kw)
 
         return await self.with_pin(work)
 
@@ -399,8 +425,9 @@ class ChannelServices:
     async def mini_statement(
         self, *, user_id: int, pin: str, attempt_key: str
     ) -> list[StatementLine]:
-        """The latest movements, newest first, once the PIN checks."""
-        return await self.pin_checked(
+        """The latest movements, newest first, once the PIN checks (read from the
+        replica when there is one: it may lag by the replica's delay)."""
+        return await self.pin_checked_read(
             user_id, pin, attempt_key, statements.mini_statement, user_id=user_id
         )
 

@@ -135,7 +135,8 @@ async def list_payments(
     ] = None,
 ) -> BillPaymentPage:
     """Cursor-paginated: pass `next_cursor` back as `cursor` until it is null."""
-    rows, more = await api.services.run(
+    # Shown, not decided on: from the read replica when there is one.
+    rows, more = await api.services.read(
         payments.bill_history,
         user_id=caller.user_id,
         before_id=decode_cursor(_CURSOR, cursor),
