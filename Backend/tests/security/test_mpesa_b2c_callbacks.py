@@ -89,7 +89,17 @@ def test_a_forged_queue_timeout_moves_nothing(rig):
     assert outcomes(rig, "status_timeout") == ["unknown_request"]
 
 
-def test_a_replayed_status_answer_counts_once(rig):
+@pytest.fixture
+def patient_rig(live_settings, database, tmp_path):
+    """The rig whose checker asks M-Pesa again only after 30 s: what moves in the test
+    is the replays' doing, never a genuine second answer landing beside them (with the
+    fast rig's 0.4 s, a slow machine let one in and the hold was rightly released)."""
+    with mpesa_rig(live_settings, database, tmp_path, mpesa_status_query_interval_s=30.0) as rig:
+        yield with_jane(rig)
+
+
+def test_a_replayed_status_answer_counts_once(patient_rig):
+    rig = patient_rig
     w = take(rig, 137 * KES)  # times out in M-Pesa's queue: never found
     rig.until(lambda: rig.withdrawal(w.reference)[4] == 1)  # one "no such payment"
     [query] = rows(
