@@ -1460,7 +1460,10 @@ CREATE TABLE operators (
     failed_attempts INTEGER     NOT NULL DEFAULT 0 CHECK (failed_attempts >= 0),
     last_failed_at  TIMESTAMPTZ,
     last_sign_in_at TIMESTAMPTZ,
-    created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- When the second factor was last replaced (migration 0039): a console session
+    -- opened before it ends at its next request.
+    credentials_changed_at TIMESTAMPTZ
 );
 
 -- ---- scheduled payments (migration 0025) -------------------------------------------

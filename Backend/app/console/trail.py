@@ -168,6 +168,12 @@ def _console_for(needed: str) -> Callable[[Request], Awaitable[Console]]:
         if operator is None:
             await sessions_of(runtime).close(token)
             raise SignInRequired("this operator is disabled")
+        changed = operator.credentials_changed_at
+        if changed is not None and changed.timestamp() >= session.started_at:
+            # The second factor was replaced after this session began (a lost phone):
+            # whoever holds that session signs in again, with the new one.
+            await sessions_of(runtime).close(token)
+            raise SignInRequired("your sign-in details changed: sign in again")
         console = Console(runtime, session, entry)
         if request.method == "POST":
             console.form = await form_of(request)

@@ -74,11 +74,12 @@ def set_disabled(uow: UnitOfWork, *, acting_id: int, operator_id: int, disabled:
 
 def reset_totp(uow: UnitOfWork, box: SecretBox, *, acting_id: int, operator_id: int) -> str:
     """A new TOTP seed for the operator (a lost phone); commits. Returns the otpauth://
-    URI, shown once; the old seed's codes are refused from now on. Raises NotFound,
+    URI, shown once; the old seed's codes are refused from now on, and the operator's
+    sessions opened before now end at their next request. Raises NotFound,
     OwnAccount (an admin who closed the page unscanned would be locked out)."""
     seed = pyotp.random_base32()
     with uow:
         target = _checked_change(uow, acting_id, operator_id)
-        uow.operators.set_totp_secret(operator_id, box.encrypt(seed))
+        uow.operators.replace_totp_secret(operator_id, box.encrypt(seed))
         uow.commit()
     return pyotp.TOTP(seed).provisioning_uri(name=target.email, issuer_name=TOTP_ISSUER)

@@ -18,7 +18,7 @@ import pyotp
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.console import ROLES, Operator
-from app.errors import SignInRefused, SignInSlowed, refused
+from app.errors import LastAdmin, SignInRefused, SignInSlowed, refused
 from app.services import custody
 from app.services.custody import SecretBox
 from app.services.pins import PinHasher
@@ -102,9 +102,17 @@ def create(
 
 def set_disabled(uow: UnitOfWork, *, email: str, disabled: bool) -> bool:
     """Disable (or enable again) an operator; commits. False when no operator has this
-    email. A disabled operator's open sessions end at their next request."""
+    email. A disabled operator's open sessions end at their next request. Raises
+    LastAdmin: the console keeps at least one enabled admin, from the shell too (the
+    enabled admins are locked first, as the console's own change does)."""
     with uow:
-        changed = uow.operators.set_disabled(normalised_email(email), disabled)
+        admins = uow.operators.lock_enabled_admins()
+        target = uow.operators.by_email(normalised_email(email), for_update=True)
+        if target is None:
+            return False
+        if disabled and admins == [target.id]:
+            raise LastAdmin("the console needs at least one enabled admin")
+        changed = uow.operators.set_disabled(target.email, disabled)
         uow.commit()
     return changed
 

@@ -161,8 +161,16 @@ def test_two_admins_disabling_each_other_leave_one_enabled(live_settings, clean_
 def test_a_reset_totp_seed_replaces_the_old_one(admin, live_server, live_settings, clean_database):
     ops = make_operator(live_settings, clean_database, "operator", "ops@paytrace.test")
     csrf = csrf_of(admin.get("/console/operators").text)
+    # Whoever holds the lost phone may hold a session too: it ends with the reset.
+    lost = client_of(live_server)
+    assert sign_in(lost, ops.email, PASSWORD, ops.code()).status_code == 200
+    assert lost.get("/console", follow_redirects=False).status_code == 200
     reset = admin.post(f"/console/operators/{ops.id}/totp", data={"csrf": csrf})
     assert reset.status_code == 200 and f"new TOTP seed for operator #{ops.id}" in reset.text
+    ended = lost.get("/console", follow_redirects=False)
+    assert (ended.status_code, ended.headers.get("location")) == (303, "/console/login")
+    lost.close()
+    assert admin.get("/console", follow_redirects=False).status_code == 200  # only theirs
     seed = seed_in(reset.text)
     with client_of(live_server) as theirs:
         old = sign_in(theirs, ops.email, PASSWORD, ops.code())

@@ -68,7 +68,7 @@ def test_create_refuses_a_short_password_and_a_taken_email(
 
 
 def test_a_disabled_operator_cannot_sign_in(environment, clean_database, monkeypatch, capsys):
-    assert create(monkeypatch, "ops@paytrace.test") == 0
+    assert create(monkeypatch, "ops@paytrace.test", role="operator") == 0
     seed = pyotp.parse_uri(capsys.readouterr().out.splitlines()[-1]).secret
     assert cli.main(["disable", "--email", "ops@paytrace.test"]) == 0
     assert cli.main(["disable", "--email", "nobody@paytrace.test"]) == 1
@@ -82,3 +82,18 @@ def test_a_disabled_operator_cannot_sign_in(environment, clean_database, monkeyp
             code=pyotp.TOTP(seed).now(),
             now=datetime.now(UTC),
         )
+
+
+def test_the_last_enabled_admin_cannot_be_disabled_from_the_shell(
+    environment, clean_database, monkeypatch, capsys
+):
+    assert create(monkeypatch, "first@paytrace.test") == 0
+    assert cli.main(["disable", "--email", "first@paytrace.test"]) == 1
+    assert "at least one enabled admin" in capsys.readouterr().err
+    assert create(monkeypatch, "second@paytrace.test") == 0
+    assert cli.main(["disable", "--email", "first@paytrace.test"]) == 0
+    assert cli.main(["disable", "--email", "second@paytrace.test"]) == 1  # now the last
+    assert cli.main(["enable", "--email", "first@paytrace.test"]) == 0
+    with UnitOfWork(clean_database) as uow:
+        enabled = [o.email for o in uow.operators.all() if not o.disabled]
+    assert enabled == ["first@paytrace.test", "second@paytrace.test"]

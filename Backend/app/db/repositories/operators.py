@@ -12,7 +12,7 @@ from app.domain.records.console import Operator
 from app.errors import OperatorExists
 
 _COLUMNS = """id, email, role, password_hash, totp_secret_ct, totp_last_step, disabled,
-    failed_attempts, last_failed_at, last_sign_in_at, created_at"""
+    failed_attempts, last_failed_at, last_sign_in_at, created_at, credentials_changed_at"""
 
 
 class OperatorRepository:
@@ -118,8 +118,19 @@ class OperatorRepository:
             return [(row[0], row[1]) for row in cur.fetchall()]
 
     def set_totp_secret(self, operator_id: int, totp_secret_ct: str) -> None:
+        """The same seed under another key (make rotate-keys): nothing else changes."""
         with self._conn.cursor() as cur:
             cur.execute(
                 "UPDATE operators SET totp_secret_ct = %(ct)s WHERE id = %(id)s",
+                {"ct": totp_secret_ct, "id": operator_id},
+            )
+
+    def replace_totp_secret(self, operator_id: int, totp_secret_ct: str) -> None:
+        """A new second factor (a lost phone): the old seed's codes and the sessions
+        opened before now end (credentials_changed_at)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE operators SET totp_secret_ct = %(ct)s, totp_last_step = NULL,"
+                " credentials_changed_at = now() WHERE id = %(id)s",
                 {"ct": totp_secret_ct, "id": operator_id},
             )

@@ -24,6 +24,7 @@ class Operator:
     last_failed_at: datetime | None
     last_sign_in_at: datetime | None
     created_at: datetime
+    credentials_changed_at: datetime | None = None  # the second factor last replaced
 
     def __repr__(self) -> str:  # the hashes stay out of reprs and tracebacks
         return f"Operator(id={self.id}, email={self.email!r}, role={self.role!r})"
