@@ -19,29 +19,14 @@ from app.domain.money import InvalidAmount, format_kes, parse_shillings
 from app.domain.phone import local
 from app.errors import (
     BillerNotFound,
-    BillerUnavailable,
     InsufficientFunds,
     LimitExceeded,
-    PinLocked,
     ValidationFailed,
-    WrongPin,
 )
-from app.services.bills.payments import BillRequest
+from app.services.bills.payments import BillHeld
+from app.ussd.bill_hold import hold_bill, why_not
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
-from app.ussd.pin_steps import pin_lock_gate, pin_refused
-from app.ussd.texts import text
-
-
-def _why_not(exc: LimitExceeded | InsufficientFunds) -> Reprompt:
-    if isinstance(exc, LimitExceeded):
-        return Reprompt(f"err.limit_{exc.limit}", {"allowed": format_kes(exc.allowed)})
-    return Reprompt(
-        "err.insufficient", {"balance": format_kes(exc.balance), "needed": format_kes(exc.needed)}
-    )
-
-
-def _not_paid(ctx: Context, reason: Reprompt) -> End:
-    return End("end.not_paid", {"reason": text(ctx.lang, reason.error, **reason.values)})
+from app.ussd.pin_steps import pin_lock_gate
 
 
 def number_values(ctx: Context) -> dict[str, Any]:
@@ -101,7 +86,7 @@ async def airtime_amount(ctx: Context, value: str) -> Outcome:
             user_id=ctx.user.user_id, biller_code=air["biller"], account=air["phone"], amount=amount
         )
     except (LimitExceeded, InsufficientFunds) as exc:
-        return _why_not(exc)
+        return why_not(exc)
     except ValidationFailed:
         low, high = format_kes(air["low"]), format_kes(air["high"])
         return Reprompt("err.air_amount", {"low": low, "high": high})
@@ -118,26 +103,16 @@ async def airtime_confirm(ctx: Context, value: str) -> Outcome:
         return Goto("air.who", reset=True)
     if not pin_rules.is_well_formed(value):
         return Reprompt("err.pin_format")
-    ctx.committing()
-    try:
-        held = await ctx.services.pay_bill(
-            BillRequest(
-                user_id=ctx.user.user_id,
-                biller_code=air["biller"],
-                account=air["phone"],
-                amount=data["amount"],
-                idempotency_key=f"ussd:{ctx.hop_key}",
-                channel="ussd",
-            ),
-            pin=value,
-        )
-    except (WrongPin, PinLocked) as exc:
-        return pin_refused(ctx, exc)
-    # The balance or the limits changed since the quote: nothing was paid.
-    except (LimitExceeded, InsufficientFunds) as exc:
-        return _not_paid(ctx, _why_not(exc))
-    except (BillerNotFound, BillerUnavailable, ValidationFailed):
-        return End("end.air_not_sold")
+    held = await hold_bill(
+        ctx,
+        value,
+        biller_code=air["biller"],
+        account=air["phone"],
+        amount=data["amount"],
+        not_sold="end.air_not_sold",
+    )
+    if not isinstance(held, BillHeld):
+        return held
     return End(
         "end.airtime",
         {

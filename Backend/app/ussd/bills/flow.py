@@ -22,18 +22,16 @@ from app.domain.gsm7 import to_gsm7
 from app.domain.money import InvalidAmount, format_kes, parse_shillings
 from app.errors import (
     BillerNotFound,
-    BillerUnavailable,
     InsufficientFunds,
     LimitExceeded,
-    PinLocked,
     ValidationFailed,
-    WrongPin,
 )
-from app.services.bills.payments import BillRequest
+from app.services.bills.payments import BillHeld
 from app.ussd.airtime import flow as airtime
+from app.ussd.bill_hold import hold_bill, why_not
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.money_flow import display_name
-from app.ussd.pin_steps import pin_lock_gate, pin_refused
+from app.ussd.pin_steps import pin_lock_gate
 from app.ussd.texts import TEXTS, text
 
 PER_SCREEN = 5
@@ -145,14 +143,6 @@ def amount_values(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _why_not(exc: LimitExceeded | InsufficientFunds) -> Reprompt:
-    if isinstance(exc, LimitExceeded):
-        return Reprompt(f"err.limit_{exc.limit}", {"allowed": format_kes(exc.allowed)})
-    return Reprompt(
-        "err.insufficient", {"balance": format_kes(exc.balance), "needed": format_kes(exc.needed)}
-    )
-
-
 async def bill_amount(ctx: Context, value: str) -> Outcome:
     bill = ctx.state.data.get("bill")
     if not bill or not bill.get("account"):
@@ -169,7 +159,7 @@ async def bill_amount(ctx: Context, value: str) -> Outcome:
             amount=amount,
         )
     except (LimitExceeded, InsufficientFunds) as exc:
-        return _why_not(exc)
+        return why_not(exc)
     except ValidationFailed:
         return Reprompt("err.bill_amount", amount_values(ctx))
     except BillerNotFound:
@@ -197,27 +187,16 @@ async def bill_confirm(ctx: Context, value: str) -> Outcome:
         return Goto("bills", reset=True)
     if not pin_rules.is_well_formed(value):
         return Reprompt("err.pin_format")
-    ctx.committing()
-    try:
-        held = await ctx.services.pay_bill(
-            BillRequest(
-                user_id=ctx.user.user_id,
-                biller_code=bill["code"],
-                account=bill["account"],
-                amount=bill["amount"],
-                idempotency_key=f"ussd:{ctx.hop_key}",
-                channel="ussd",
-            ),
-            pin=value,
-        )
-    except (WrongPin, PinLocked) as exc:
-        return pin_refused(ctx, exc)
-    # The balance or the limits changed since the quote: nothing was paid.
-    except (LimitExceeded, InsufficientFunds) as exc:
-        reason = _why_not(exc)
-        return End("end.not_paid", {"reason": text(ctx.lang, reason.error, **reason.values)})
-    except (BillerNotFound, BillerUnavailable, ValidationFailed):
-        return End("end.bill_not_sold")
+    held = await hold_bill(
+        ctx,
+        value,
+        biller_code=bill["code"],
+        account=bill["account"],
+        amount=bill["amount"],
+        not_sold="end.bill_not_sold",
+    )
+    if not isinstance(held, BillHeld):
+        return held
     return End(
         "end.bill",
         {
