@@ -123,7 +123,7 @@ def test_a_duplicated_callback_arrives_twice_identical(daraja, receiver, path, p
     first, second = receiver.wait_for(path, 2)
     assert first == second
     assert callback(first)["ResultCode"] == 0
-    sent = daraja.callbacks(accepted["CheckoutRequestID"])
+    sent = daraja.delivered(accepted["CheckoutRequestID"], 2)
     assert [(s["kind"], s["status_code"]) for s in sent] == [("stk_callback", 200)] * 2
     time.sleep(QUIET_S)
     assert len(receiver.received(path)) == 2

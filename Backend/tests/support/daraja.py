@@ -207,6 +207,18 @@ class DarajaClient:
     def callbacks(self, reference: str) -> list[dict]:
         return self.http.get("/sandbox/callbacks", params={"reference": reference}).json()
 
+    def delivered(self, reference: str, count: int, timeout_s: float = 5.0) -> list[dict]:
+        """The callbacks sent for `reference` once `count` of them have been answered: the
+        receiver holds a body before the sandbox has recorded the answer to it."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            sent = self.callbacks(reference)
+            if sum(s["status_code"] is not None for s in sent) >= count:
+                return sent
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(sent)} callbacks for {reference}: {sent}")
+            time.sleep(0.01)
+
 
 def items(stk_callback: dict) -> dict:
     """An STK callback's CallbackMetadata as {Name: Value}, read by name."""
