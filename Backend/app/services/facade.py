@@ -66,6 +66,7 @@ from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments import tills
 from app.services.mpesa import deposits, withdrawals
 from app.services.schedules import manage as schedules
+from app.services.schedules import repeat as schedule_repeat
 from app.services.schedules import wages as wage_schedules
 from app.services.wages import employers as wage_employers
 from app.services.wages import pay_runs as wage_runs
@@ -616,6 +617,20 @@ class ChannelServices:
             attempt_key,
             schedules.create,
             new,
+            datetime.now(UTC),
+            bill_rails=self.settings.bill_rails,
+        )
+
+    async def repeat_payment(
+        self, new: schedules.NewSchedule, *, paid_key: str
+    ) -> schedules.Created:
+        """Schedule the monthly repeat of a payment the owner has just made with the PIN
+        under paid_key (no PIN asked again: the payment's was). Raises ValidationFailed
+        ('not_paid'), then what schedules.create raises."""
+        return await self.run(
+            schedule_repeat.repeat_payment,
+            new,
+            paid_key,
             datetime.now(UTC),
             bill_rails=self.settings.bill_rails,
         )

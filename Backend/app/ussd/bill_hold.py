@@ -1,5 +1,6 @@
 """The confirm hop that Buy airtime and Pay a bill both end on: the PIN checked and the
-amount and fee held, once per hop (the hop's key), or the screen that says why not."""
+amount and fee held, once per hop (the hop's key), or the screen that says why not; and
+with '9. Repeat monthly', the monthly schedule of the bill held (app/ussd/repeat/)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from app.errors import (
 from app.services.bills.payments import BillHeld, BillRequest
 from app.ussd.engine import Context, End, Outcome, Reprompt
 from app.ussd.pin_steps import pin_refused
+from app.ussd.repeat import flow as repeat
 from app.ussd.texts import text
 
 
@@ -25,6 +27,24 @@ def why_not(exc: LimitExceeded | InsufficientFunds) -> Reprompt:
         return Reprompt(f"err.limit_{exc.limit}", {"allowed": format_kes(exc.allowed)})
     return Reprompt(
         "err.insufficient", {"balance": format_kes(exc.balance), "needed": format_kes(exc.needed)}
+    )
+
+
+def paid_key(ctx: Context) -> str:
+    """The bill's idempotency key: the confirming hop's."""
+    return f"ussd:{ctx.hop_key}"
+
+
+async def repeat_held(ctx: Context, held: BillHeld, kind: str) -> str | None:
+    """The monthly schedule (kind 'bill' or 'airtime') of the bill this hop held: None
+    when made, else the text key of why not (the bill stands)."""
+    paid = held.payment
+    return await repeat.schedule(
+        ctx,
+        kind=kind,
+        payee=f"{paid.biller_code}:{paid.account}",
+        amount=paid.amount,
+        paid_key=paid_key(ctx),
     )
 
 
@@ -42,7 +62,7 @@ async def hold_bill(
                 biller_code=biller_code,
                 account=account,
                 amount=amount,
-                idempotency_key=f"ussd:{ctx.hop_key}",
+                idempotency_key=paid_key(ctx),
                 channel="ussd",
             ),
             pin=pin,

@@ -250,6 +250,7 @@ SCREENS = [
     ),
     Prompt("send.amount", "send.amount", send.send_amount, values=send.recipient_values),
     Prompt("send.confirm", "send.confirm", send.send_confirm, values=send.confirm_values),
+    Prompt("send.repeat", "send.repeat", send.send_repeat, values=send.repeat_values),
     # my account
     Prompt("balance.pin", "balance.pin", statement.balance_pin),
     Prompt("statement.pin", "statement.pin", statement.statement_pin),

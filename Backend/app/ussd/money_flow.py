@@ -1,10 +1,11 @@
 """Send money over USSD: recipient, amount, confirmation with the PIN.
 
 The session keeps only what the next screen needs (the recipient's name and
-number, the quoted amount and fee), never the PIN. The confirm hop's idempotency
-key is derived from the hop (`ussd:<hop key>`, an HMAC of AT's sessionId and the
-text), so a gateway retry of that hop can never send twice, even one that misses
-the hop replay cache.
+number, the quoted amount and fee), never the PIN. 9 on the confirmation (Repeat
+monthly) sends the same way, then schedules it monthly (app/ussd/repeat/flow.py).
+The confirm hop's idempotency key is derived from the hop (`ussd:<hop key>`, an HMAC
+of AT's sessionId and the text), so a gateway retry of that hop can never send twice,
+even one that misses the hop replay cache.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
+from app.services.ledger import Movement
 from app.services.transfers import TransferRequest
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_lock_gate, pin_refused
+from app.ussd.repeat import flow as repeat
 from app.ussd.texts import text
 
 # Enough for most full names; keeps the confirmation on one screen in both languages.
@@ -154,17 +157,69 @@ async def send_confirm(ctx: Context, value: str) -> Outcome:
     data = ctx.state.data
     if not data.get("to") or not data.get("amount"):
         return Goto("send.phone", reset=True)
+    if value == repeat.CHOICE:
+        return repeat.chosen(ctx, "send.repeat")
+    sent = await _send(ctx, value)
+    if not isinstance(sent, Movement):
+        return sent
+    return End(
+        "end.sent",
+        {
+            **recipient_values(ctx),
+            "amount": format_kes(sent.amount),
+            "fee": format_kes(sent.fee),
+            "reference": sent.reference,
+            "balance": format_kes(sent.balances[ctx.user.user_id]),
+        },
+    )
+
+
+def repeat_values(ctx: Context) -> dict[str, Any]:
+    return {**confirm_values(ctx), **repeat.values(ctx)}
+
+
+async def send_repeat(ctx: Context, value: str) -> Outcome:
+    """Send money's '9. Repeat monthly': sent now as the confirmation sends, then the
+    monthly schedule of the same transfer (app/ussd/repeat/flow.py)."""
+    data = ctx.state.data
+    if not data.get("to") or not data.get("amount") or not repeat.wanted(ctx):
+        return Goto("send.phone", reset=True)
+    sent = await _send(ctx, value)
+    if not isinstance(sent, Movement):
+        return sent
+    why = await repeat.schedule(
+        ctx,
+        kind="transfer",
+        payee=data["to"]["phone"],
+        amount=sent.amount,
+        paid_key=_key(ctx),
+    )
+    shown = {
+        **recipient_values(ctx),
+        "amount": format_kes(sent.amount),
+        "reference": sent.reference,
+    }
+    return repeat.end(ctx, "sent", why, shown)
+
+
+def _key(ctx: Context) -> str:
+    return f"ussd:{ctx.hop_key}"
+
+
+async def _send(ctx: Context, value: str) -> Movement | Outcome:
+    """The transfer the session quoted, with the PIN: what the ledger moved, or the
+    outcome that ends the hop (a PIN refused; nothing sent, and why)."""
     if not pin_rules.is_well_formed(value):
         return Reprompt("err.pin_format")
-    to = data["to"]
+    data = ctx.state.data
     ctx.committing()
     try:
-        sent = await ctx.services.send_money(
+        return await ctx.services.send_money(
             TransferRequest(
                 sender_user_id=ctx.user.user_id,
-                recipient_phone=to["phone"],
+                recipient_phone=data["to"]["phone"],
                 amount=data["amount"],
-                idempotency_key=f"ussd:{ctx.hop_key}",
+                idempotency_key=_key(ctx),
                 channel="ussd",
             ),
             pin=value,
@@ -178,13 +233,3 @@ async def send_confirm(ctx: Context, value: str) -> Outcome:
         return _not_sent(ctx, _funds_reason(exc))
     except RecipientNotRegistered:
         return _not_sent(ctx, Reprompt("err.recipient_gone"))
-    return End(
-        "end.sent",
-        {
-            **recipient_values(ctx),
-            "amount": format_kes(sent.amount),
-            "fee": format_kes(sent.fee),
-            "reference": sent.reference,
-            "balance": format_kes(sent.balances[ctx.user.user_id]),
-        },
-    )

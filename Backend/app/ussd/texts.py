@@ -15,6 +15,7 @@ from app.ussd.bills.texts import BILL_TEXTS
 from app.ussd.harambee.texts import HARAMBEE_TEXTS
 from app.ussd.mpesa.texts import MPESA_TEXTS
 from app.ussd.pay.texts import PAY_TEXTS
+from app.ussd.repeat.texts import REPEAT_TEXTS
 from app.ussd.schedules.texts import SCHEDULE_TEXTS
 from app.ussd.wages.texts import WAGE_TEXTS
 
@@ -112,9 +113,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "send.invite": "Send them an invite SMS",
         "send.other_number": "Enter another number",
         "send.amount": "Send to {name} {masked_phone}\nEnter amount in KES",
+        # Tight for '9. Repeat monthly' (schedules, "Repeat monthly"): the longest
+        # Kiswahili, with a wrong-PIN line above it, is 180 of 182 characters.
         "send.confirm": (
-            "Send KES {amount} to {name} ({masked_phone})? Fee KES {fee}. Total KES {total}.\n"
-            "Enter PIN to confirm"
+            "Send KES {amount} to {name} {masked_phone}\nFee {fee}, total KES {total}\n"
+            "Enter PIN\n9. Repeat monthly"
         ),
         "err.phone_invalid": "That is not a valid phone number.",
         "err.send_to_self": "You cannot send money to yourself.",
@@ -258,8 +261,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "send.other_number": "Weka nambari nyingine",
         "send.amount": "Tuma kwa {name} {masked_phone}\nWeka kiasi cha KES",
         "send.confirm": (
-            "Tuma KES {amount} kwa {name} ({masked_phone})? Ada KES {fee}. Jumla KES {total}.\n"
-            "Weka PIN kuthibitisha"
+            "Tuma KES {amount} kwa {name} {masked_phone}\nAda {fee}, jumla KES {total}\n"
+            "Weka PIN\n9. Rudia kila mwezi"
         ),
         "err.phone_invalid": "Nambari hiyo ya simu si sahihi.",
         "err.send_to_self": "Huwezi kujitumia pesa mwenyewe.",
@@ -315,8 +318,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-# The Harambee, M-Pesa, Pay, scheduled payments' and Buy airtime menus' words are kept
-# beside their screens.
+# The Harambee, M-Pesa, Pay, scheduled payments', Buy airtime, wages', bills' and
+# Repeat monthly's words are kept beside their screens.
 for _branch in (
     HARAMBEE_TEXTS,
     MPESA_TEXTS,
@@ -325,6 +328,7 @@ for _branch in (
     AIRTIME_TEXTS,
     WAGE_TEXTS,
     BILL_TEXTS,
+    REPEAT_TEXTS,
 ):
     for _language, _texts in _branch.items():
         TEXTS[_language].update(_texts)

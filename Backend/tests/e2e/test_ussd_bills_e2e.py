@@ -62,7 +62,7 @@ def test_kplc_prepaid_over_ussd_then_my_recent_tokens(rig):
     assert gateway.send(meter) == (
         f"CON KPLC prepaid {meter}, {name}\nEnter amount in KES\n0. Back 00. Home"
     )
-    assert gateway.send("500").startswith(f"CON KPLC prepaid, meter {meter}, {name}\nKES 500")
+    assert gateway.send("500").startswith(f"CON KPLC prepaid {meter}, {name}\nKES 500")
     end = gateway.send(PIN)
     shown, reference, balance = ENDED.match(end).groups()
     assert (shown, balance) == (meter, f"{(1_000 * KES - 500 * KES - FEE) // KES:,}")

@@ -69,8 +69,8 @@ def at_confirm(server_url: str) -> AtGateway:
     assert gateway.send("1").startswith("CON Enter the phone number to send to")
     assert gateway.send(AMINA_LOCAL).startswith("CON Send to Amina Otieno +2547****0002")
     assert gateway.send("250").startswith(
-        "CON Send KES 250 to Amina Otieno (+2547****0002)? Fee KES 5. Total KES 255.\n"
-        "Enter PIN to confirm"
+        "CON Send KES 250 to Amina Otieno +2547****0002\nFee 5, total KES 255\n"
+        "Enter PIN\n9. Repeat monthly"
     )
     return gateway
 

@@ -6,7 +6,7 @@ tests/integration/test_ussd_port_contract.py holds it to the facade."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from app.domain import schedules as rules
@@ -51,12 +51,31 @@ class FakeSchedules:
         at: time = time(9, 0),
     ) -> Schedule:
         """An active schedule, as manage.create makes it (from today, Nairobi)."""
+        payee = self._user(to)
+        return self._store_schedule(
+            owner, "transfer", payee.phone, payee.full_name, amount,
+            frequency=frequency, day=day, at=at, start=nairobi_day(datetime.now(UTC)),
+        )  # fmt: skip
+
+    def _store_schedule(
+        self,
+        owner: int,
+        kind: str,
+        payee: str,
+        payee_name: str,
+        amount: int,
+        *,
+        frequency: str,
+        day: int,
+        at: time,
+        start: date,
+    ) -> Schedule:
         now = datetime.now(UTC)
-        rule = rules.Recurrence(frequency, day, at, nairobi_day(now))
+        rule = rules.Recurrence(frequency, day, at, start)
         found = self._schedules()
         schedule = Schedule(
-            id=len(found) + 1, owner_user_id=owner, kind="transfer",
-            payee=self._user(to).phone, payee_name=self._user(to).full_name, amount=amount,
+            id=len(found) + 1, owner_user_id=owner, kind=kind,
+            payee=payee, payee_name=payee_name, amount=amount,
             note=None, frequency=frequency, day=day, at_time=at, start_date=rule.start,
             until_date=None, max_count=None, status=ACTIVE, consecutive_skips=0,
             next_due_at=rules.next_due(rule, now), reminded_for=None, channel="ussd",

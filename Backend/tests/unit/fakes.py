@@ -31,6 +31,7 @@ from tests.support import seeds
 from tests.unit.fake_bills import FakeBills
 from tests.unit.fake_merchants import FakeMerchants
 from tests.unit.fake_mpesa import FakeMpesaServices
+from tests.unit.fake_repeat import FakeRepeat
 from tests.unit.fake_schedules import FakeSchedules
 from tests.unit.fake_wages import FakeWages
 from tests.unit.harambee_fakes import FakeHarambee
@@ -51,7 +52,13 @@ def _refused(code: str) -> ValidationFailed:
 
 
 class FakeUssdServices(
-    FakeMpesaServices, FakeHarambee, FakeMerchants, FakeSchedules, FakeBills, FakeWages
+    FakeMpesaServices,
+    FakeHarambee,
+    FakeMerchants,
+    FakeSchedules,
+    FakeRepeat,
+    FakeBills,
+    FakeWages,
 ):
     """In-memory users, PINs and lockout, wallets and transfers (and M-Pesa deposits and
     withdrawals: fake_mpesa.py; merchants and payments to them: fake_merchants.py;

@@ -38,7 +38,7 @@ def test_airtime_for_another_number_walks_to_an_end_with_the_reference():
     )
     assert phone.send("100") == (
         f"CON Airtime Safaricom 0711 000 201 KES 100 + fee KES {format_kes(fee)}\n"
-        "Enter PIN to confirm" + NAV
+        "Enter PIN to confirm\n9. Repeat monthly" + NAV
     )
     end = phone.send("4821")
     assert end == (

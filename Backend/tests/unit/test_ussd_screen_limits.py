@@ -24,6 +24,7 @@ from app.ussd.bills.flow import HOLDER_ON_SCREEN, PER_SCREEN
 from app.ussd.engine import Context, Info, Menu, Prompt, State, _render_current
 from app.ussd.flow import FLOW
 from app.ussd.money_flow import NAME_ON_SCREEN
+from app.ussd.repeat.flow import day_words
 from app.ussd.statement_flow import statement_line
 from app.ussd.texts import LANGUAGES, TEXTS, text
 from app.ussd.wages.flow import MAX_SHOWN, NAME_SHOWN, PAYSLIPS_SHOWN
@@ -31,6 +32,8 @@ from tests.support import seeds
 from tests.unit.fakes import FakeUssdServices, ledger_line
 from tests.unit.ussd_harness import PHONE, make_phone
 
+# Why a payment made with '9. Repeat monthly' was not set to repeat (repeat/flow.py).
+REPEAT_WHY = ("err.sch_too_many", "rpt.failed")
 LONGEST_NAME = "W" * 30 + " " + "W" * 29  # 60 characters, the most registration takes
 LONGEST_PHONE = "+123456789012345"  # E.164's 15 digits
 LONGEST = {
@@ -83,6 +86,10 @@ LONGEST = {
     "gross": "10,000,000",
     "every": "kwa mwezi",
     "next": "Mshahara ujao 31/12/26 kutoka " + "W" * NAME_SHOWN + "\n",
+    # Repeat monthly: the longest day (a 29th-31st says "or month end"), the longest
+    # reason a payment made was not set to repeat.
+    "on": max((day_words(lang, 31) for lang in LANGUAGES), key=len),
+    "why": max((text(lang, k) for lang in LANGUAGES for k in REPEAT_WHY), key=len),
 }
 WORST_USER = Profile(
     user_id=1,
@@ -191,6 +198,8 @@ WORST_DATA = {
         "gross": MAX_GROSS,
         "frequency": "monthly",
     },
+    # Repeat monthly chosen on the 31st: the longest day a repeat screen says.
+    "repeat": {"day": 31, "start": "2027-01-01"},
     # The top transfer band: the longest amount and fee a screen can show.
     "amount": seeds.fee_bands("transfer")[-1].max_amount,
     "fee": seeds.fee_bands("transfer")[-1].fee,
@@ -226,6 +235,7 @@ REASONS = {
         "err.insufficient",
     ),
     "send.confirm": PIN_REASONS,
+    "send.repeat": PIN_REASONS,
     "pay.till": (
         "err.till_invalid",
         "err.till_unknown",
@@ -261,6 +271,7 @@ REASONS = {
         "err.insufficient",
     ),
     "air.confirm": PIN_REASONS,
+    "air.repeat": PIN_REASONS,
     "bill.account": ("err.bill_account",),
     "bill.amount": (
         "err.amount_not_a_number",
@@ -274,6 +285,7 @@ REASONS = {
         "err.insufficient",
     ),
     "bill.confirm": PIN_REASONS,
+    "bill.repeat": PIN_REASONS,
     "deposit.amount": (
         "err.amount_not_a_number",
         "err.amount_not_whole",

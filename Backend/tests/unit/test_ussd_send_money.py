@@ -54,8 +54,8 @@ def test_send_money_walk_shows_name_and_fee_then_ends_with_reference_and_balance
         "CON Send to Amina Otieno +2547****0002\nEnter amount in KES\n0. Back 00. Home"
     )
     assert phone.send("500") == (
-        "CON Send KES 500 to Amina Otieno (+2547****0002)? Fee KES 5. Total KES 505.\n"
-        "Enter PIN to confirm\n0. Back 00. Home"
+        "CON Send KES 500 to Amina Otieno +2547****0002\nFee 5, total KES 505\n"
+        "Enter PIN\n9. Repeat monthly\n0. Back 00. Home"
     )
     end = phone.send("4821")
     assert end == (
@@ -90,7 +90,7 @@ def test_98_on_the_amount_prompt_is_an_amount_not_more():
 
 def test_send_money_speaks_kiswahili_to_a_kiswahili_user():
     phone, _ = at_amount(language="sw")
-    assert phone.send("100").startswith("CON Tuma KES 100 kwa Amina Otieno (+2547****0002)?")
+    assert phone.send("100").startswith("CON Tuma KES 100 kwa Amina Otieno +2547****0002\n")
     assert phone.send("4821").startswith("END Umetuma KES 100 kwa Amina Otieno")
 
 

@@ -24,9 +24,10 @@ from app.errors import (
     ValidationFailed,
 )
 from app.services.bills.payments import BillHeld
-from app.ussd.bill_hold import hold_bill, why_not
+from app.ussd.bill_hold import hold_bill, repeat_held, why_not
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_lock_gate
+from app.ussd.repeat import flow as repeat
 
 
 def number_values(ctx: Context) -> dict[str, Any]:
@@ -98,12 +99,38 @@ async def airtime_amount(ctx: Context, value: str) -> Outcome:
 
 async def airtime_confirm(ctx: Context, value: str) -> Outcome:
     data = ctx.state.data
-    air = data.get("air")
-    if not air or not data.get("amount"):
+    if not data.get("air") or not data.get("amount"):
         return Goto("air.who", reset=True)
+    if value == repeat.CHOICE:
+        return repeat.chosen(ctx, "air.repeat")
+    held = await _hold(ctx, value)
+    if not isinstance(held, BillHeld):
+        return held
+    return End("end.airtime", {**_shown(ctx, held), "balance": format_kes(held.balance)})
+
+
+def repeat_values(ctx: Context) -> dict[str, Any]:
+    return {**confirm_values(ctx), **repeat.values(ctx)}
+
+
+async def airtime_repeat(ctx: Context, value: str) -> Outcome:
+    """'9. Repeat monthly': bought now as the confirmation buys, then the same top-up
+    scheduled monthly (app/ussd/repeat/flow.py)."""
+    data = ctx.state.data
+    if not data.get("air") or not data.get("amount") or not repeat.wanted(ctx):
+        return Goto("air.who", reset=True)
+    held = await _hold(ctx, value)
+    if not isinstance(held, BillHeld):
+        return held
+    why = await repeat_held(ctx, held, "airtime")
+    return repeat.end(ctx, "airtime", why, _shown(ctx, held))
+
+
+async def _hold(ctx: Context, value: str) -> BillHeld | Outcome:
     if not pin_rules.is_well_formed(value):
         return Reprompt("err.pin_format")
-    held = await hold_bill(
+    air, data = ctx.state.data["air"], ctx.state.data
+    return await hold_bill(
         ctx,
         value,
         biller_code=air["biller"],
@@ -111,15 +138,12 @@ async def airtime_confirm(ctx: Context, value: str) -> Outcome:
         amount=data["amount"],
         not_sold="end.air_not_sold",
     )
-    if not isinstance(held, BillHeld):
-        return held
-    return End(
-        "end.airtime",
-        {
-            "biller": air["name"],
-            "amount": format_kes(held.payment.amount),
-            "phone": local(held.payment.account),
-            "reference": held.payment.reference,
-            "balance": format_kes(held.balance),
-        },
-    )
+
+
+def _shown(ctx: Context, held: BillHeld) -> dict[str, Any]:
+    return {
+        "biller": ctx.state.data["air"]["name"],
+        "amount": format_kes(held.payment.amount),
+        "phone": local(held.payment.account),
+        "reference": held.payment.reference,
+    }

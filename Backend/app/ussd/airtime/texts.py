@@ -13,7 +13,9 @@ AIRTIME_TEXTS: dict[str, dict[str, str]] = {
         "air.other": "Another number",
         "air.phone": "Buy airtime\nEnter phone number",
         "air.amount": "{biller} {phone}\nEnter amount in KES",
-        "air.confirm": ("{biller} {phone} KES {amount} + fee KES {fee}\nEnter PIN to confirm"),
+        "air.confirm": (
+            "{biller} {phone} KES {amount} + fee KES {fee}\nEnter PIN to confirm\n9. Repeat monthly"
+        ),
         "err.air_phone": "Enter a Kenyan mobile number, e.g. 0712345678.",
         "err.air_network": "PayTrace does not sell airtime for that network yet.",
         "err.air_amount": "Airtime is KES {low} to {high}.",
@@ -29,7 +31,10 @@ AIRTIME_TEXTS: dict[str, dict[str, str]] = {
         "air.other": "Nambari nyingine",
         "air.phone": "Nunua muda wa maongezi\nWeka nambari ya simu",
         "air.amount": "{biller} {phone}\nWeka kiasi cha KES",
-        "air.confirm": ("{biller} {phone} KES {amount} + ada KES {fee}\nWeka PIN kuthibitisha"),
+        "air.confirm": (
+            "{biller} {phone} KES {amount} + ada KES {fee}\nWeka PIN kuthibitisha\n"
+            "9. Rudia kila mwezi"
+        ),
         "err.air_phone": "Weka nambari ya simu ya Kenya, mfano 0712345678.",
         "err.air_network": "PayTrace bado haiuzi muda wa maongezi wa mtandao huo.",
         "err.air_amount": "Muda wa maongezi ni KES {low} hadi {high}.",

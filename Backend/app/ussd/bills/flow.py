@@ -1,8 +1,8 @@
 """Pay a bill over USSD: Pay's first screen, 1 (Bills / Airtime) -> 2. Pay a bill -> the
 biller (paged) -> the account -> the holder's name as the biller gives it, and the
-amount -> "KPLC prepaid, meter 12345678901, JANE W. KES 1,000 + fee KES 0, cashback
-KES 10" + PIN -> END with the reference. 3. My recent tokens sends the last five
-prepaid tokens again by SMS.
+amount -> "KPLC prepaid 12345678901, JANE W. KES 1,000 + fee 0, cashback 10" + PIN
+-> END with the reference (or 9, Repeat monthly: app/ussd/repeat/flow.py). 3. My
+recent tokens sends the last five prepaid tokens again by SMS.
 
 As Buy airtime (app/ussd/airtime/flow.py): the PIN-lock gate before anything is asked,
 a re-prompt with the reason for a bad account, amount, limit or balance, and the confirm
@@ -28,10 +28,11 @@ from app.errors import (
 )
 from app.services.bills.payments import BillHeld
 from app.ussd.airtime import flow as airtime
-from app.ussd.bill_hold import hold_bill, why_not
+from app.ussd.bill_hold import hold_bill, repeat_held, why_not
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.money_flow import display_name
 from app.ussd.pin_steps import pin_lock_gate
+from app.ussd.repeat import flow as repeat
 from app.ussd.texts import TEXTS, text
 
 PER_SCREEN = 5
@@ -185,9 +186,36 @@ async def bill_confirm(ctx: Context, value: str) -> Outcome:
     bill = ctx.state.data.get("bill")
     if not bill or not bill.get("account") or not bill.get("amount"):
         return Goto("bills", reset=True)
+    if value == repeat.CHOICE:
+        return repeat.chosen(ctx, "bill.repeat")
+    held = await _hold(ctx, value)
+    if not isinstance(held, BillHeld):
+        return held
+    return End("end.bill", {**_shown(ctx, held), "balance": format_kes(held.balance)})
+
+
+def repeat_values(ctx: Context) -> dict[str, Any]:
+    return {**confirm_values(ctx), **repeat.values(ctx)}
+
+
+async def bill_repeat(ctx: Context, value: str) -> Outcome:
+    """'9. Repeat monthly': paid now as the confirmation pays, then the same bill
+    scheduled monthly (app/ussd/repeat/flow.py)."""
+    bill = ctx.state.data.get("bill")
+    if not bill or not bill.get("account") or not bill.get("amount") or not repeat.wanted(ctx):
+        return Goto("bills", reset=True)
+    held = await _hold(ctx, value)
+    if not isinstance(held, BillHeld):
+        return held
+    why = await repeat_held(ctx, held, "bill")
+    return repeat.end(ctx, "bill", why, _shown(ctx, held))
+
+
+async def _hold(ctx: Context, value: str) -> BillHeld | Outcome:
     if not pin_rules.is_well_formed(value):
         return Reprompt("err.pin_format")
-    held = await hold_bill(
+    bill = ctx.state.data["bill"]
+    return await hold_bill(
         ctx,
         value,
         biller_code=bill["code"],
@@ -195,19 +223,17 @@ async def bill_confirm(ctx: Context, value: str) -> Outcome:
         amount=bill["amount"],
         not_sold="end.bill_not_sold",
     )
-    if not isinstance(held, BillHeld):
-        return held
-    return End(
-        "end.bill",
-        {
-            "biller": bill["name"],
-            "what": account_word(ctx, bill["rule"]),
-            "account": held.payment.account,
-            "amount": format_kes(held.payment.amount),
-            "reference": held.payment.reference,
-            "balance": format_kes(held.balance),
-        },
-    )
+
+
+def _shown(ctx: Context, held: BillHeld) -> dict[str, Any]:
+    bill = ctx.state.data["bill"]
+    return {
+        "biller": bill["name"],
+        "what": account_word(ctx, bill["rule"]),
+        "account": held.payment.account,
+        "amount": format_kes(held.payment.amount),
+        "reference": held.payment.reference,
+    }
 
 
 async def tokens_resend(ctx: Context, _: str) -> Outcome:

@@ -17,11 +17,13 @@ BILL_TEXTS: dict[str, dict[str, str]] = {
         "bill.list": "Pay a bill\n{lines}",
         "bill.account": "{biller}\nEnter {what} number",
         "bill.amount": "{biller} {account}{holder}\nEnter amount in KES",
+        # Tight for '9. Repeat monthly': the longest Kiswahili, with a wrong-PIN line
+        # above it, is 178 of 182 characters (so no word for the account here).
         "bill.confirm": (
-            "{biller}, {what} {account}{holder}\nKES {amount} + fee KES {fee}{cashback}\n"
-            "Enter PIN to pay"
+            "{biller} {account}{holder}\nKES {amount} + fee {fee}{cashback}\n"
+            "Enter PIN\n9. Repeat monthly"
         ),
-        "bill.cashback": ", cashback KES {cashback}",
+        "bill.cashback": ", cashback {cashback}",
         "bill.word_account": "account",
         "bill.word_kplc_meter": "meter",
         "bill.word_kplc_account": "account",
@@ -49,10 +51,10 @@ BILL_TEXTS: dict[str, dict[str, str]] = {
         "bill.account": "{biller}\nWeka nambari ya {what}",
         "bill.amount": "{biller} {account}{holder}\nWeka kiasi cha KES",
         "bill.confirm": (
-            "{biller}, {what} {account}{holder}\nKES {amount} + ada KES {fee}{cashback}\n"
-            "Weka PIN kulipa"
+            "{biller} {account}{holder}\nKES {amount} + ada {fee}{cashback}\n"
+            "Weka PIN\n9. Rudia kila mwezi"
         ),
-        "bill.cashback": ", zawadi KES {cashback}",
+        "bill.cashback": ", zawadi {cashback}",
         "bill.word_account": "akaunti",
         "bill.word_kplc_meter": "mita",
         "bill.word_kplc_account": "akaunti",

@@ -1,0 +1,1 @@
+"""'9. Repeat monthly' on the confirmation of Send money, Buy airtime and Pay a bill."""
