@@ -441,6 +441,74 @@ def test_a_repeating_send_money_is_scheduled_once_per_key_behind_the_pin(sides):
     ]
 
 
+def test_a_payment_made_is_repeated_monthly_once_per_key_and_nothing_unpaid_is(sides):
+    """'9. Repeat monthly' (app/ussd/repeat/): a schedule only of a payment the owner's
+    ledger holds under the key given, of the same kind; once per key."""
+    today = nairobi_day(datetime.now(UTC))
+    tomorrow = today + timedelta(days=1)
+
+    def new(owner: int, kind: str, payee: str, key: str, amount: int = 10_000) -> NewSchedule:
+        return NewSchedule(
+            owner_user_id=owner, kind=kind, payee=payee, amount=amount, frequency="monthly",
+            day=today.day, at_time=time(9, 0), start_date=tomorrow,
+            idempotency_key=f"repeat:{key}", channel="ussd",
+        )  # fmt: skip
+
+    async def scenario(side: Side):
+        amina = side.add_user(AMINA, "Amina Njeri")
+        baraka = side.add_user(BARAKA, "Baraka Mwangi")
+        side.fund(AMINA, 50_000)
+        port = side.port
+        airtime = f"{AIRTIME.code}:{BARAKA}"
+
+        async def repeat(request: NewSchedule, paid_key: str):
+            done = await outcome(port.repeat_payment(request, paid_key=paid_key))
+            if isinstance(done, tuple):
+                return done
+            s = done.schedule
+            return (
+                s.kind, s.payee, s.payee_name, s.amount, s.frequency, s.day,
+                s.start_date == tomorrow, s.status, done.replayed,
+            )  # fmt: skip
+
+        unpaid = await repeat(new(amina, "transfer", BARAKA, "t1"), "t1")
+        await port.send_money(transfer(amina, BARAKA, 10_000, "t1"), pin=PIN)
+        await port.pay_bill(bill(amina, 10_000, "b1"), pin=PIN)
+        live_before, _ = await port.schedules(owner_user_id=amina, limit=10)
+        steps = [
+            unpaid,
+            await repeat(new(amina, "transfer", BARAKA, "t1"), "t1"),
+            await repeat(new(amina, "transfer", BARAKA, "t1"), "t1"),
+            await repeat(new(amina, "transfer", BARAKA, "t1", amount=10_001), "t1"),
+            await repeat(new(baraka, "transfer", AMINA, "t1"), "t1"),  # Amina's key
+            await repeat(new(amina, "airtime", airtime, "t1-airtime"), "t1"),  # not a bill
+            await repeat(new(amina, "airtime", airtime, "b1"), "b1"),
+            await repeat(new(amina, "bill", airtime, "b1-bill"), "b1"),
+            await repeat(new(amina, "wage", "1", "b1-wage"), "b1"),
+        ]
+        live, _ = await port.schedules(owner_user_id=amina, limit=10)
+        return live_before, steps, len(live)
+
+    live_before, steps, live = observe(sides, scenario)
+    day, airtime = today.day, f"{AIRTIME.code}:{BARAKA}"
+    assert live_before == []
+    assert steps == [
+        ("ValidationFailed", {"code": "not_paid"}),
+        ("transfer", BARAKA, "Baraka Mwangi", 10_000, "monthly", day, True, "active",
+         False),
+        ("transfer", BARAKA, "Baraka Mwangi", 10_000, "monthly", day, True, "active",
+         True),
+        ("IdempotencyConflict", {"code": "idempotency_key_reused"}),
+        ("ValidationFailed", {"code": "not_paid"}),
+        ("ValidationFailed", {"code": "not_paid"}),
+        ("airtime", airtime, "Airtime Safaricom 0711 000 202", 10_000, "monthly",
+         day, True, "active", False),
+        ("ValidationFailed", {"code": "invalid_payee"}),
+        ("ValidationFailed", {"code": "invalid_kind"}),
+    ]  # fmt: skip
+    assert live == 2
+
+
 # ---- Buy airtime (docs/bills.md) ----------------------------------------------------
 
 AIRTIME = seeds.biller("airtime_safaricom")
