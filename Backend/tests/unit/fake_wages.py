@@ -29,7 +29,7 @@ from app.errors import (
 from app.services.schedules.manage import MAX_LIVE, Created
 from app.services.schedules.wages import SCHEDULED_FREQUENCIES, NewWageSchedule
 from app.services.wages.employers import MAX_WORKERS, check_terms
-from app.services.wages.pay_runs import RunShown, check_run_limits
+from app.services.wages.pay_runs import UNFUNDED, RunShown, check_run_limits
 from app.services.wages.reports import MAX_PAYSLIPS
 from tests.support import seeds
 
@@ -152,7 +152,7 @@ class FakeWages:
         if found is None or found[0].employer_user_id != employer_user_id:
             raise PayRunNotFound("no such pay run")
         run, lines = found
-        if run.status != "draft":
+        if run.status not in UNFUNDED:  # held before, or ended
             return RunShown(run=run, lines=lines, replayed=True)
         today = self.sent_today.get(employer_user_id, 0)
         month = self.sent_30_days.get(employer_user_id, 0)
