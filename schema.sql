@@ -2013,9 +2013,12 @@ CREATE UNIQUE INDEX employed_workers_phone_idx ON employed_workers (employer_use
 CREATE INDEX employed_workers_phone_lookup_idx ON employed_workers (phone);
 
 -- A pay run: one employer, one pay date (which chooses the rules in force).
--- draft -> approved -> funded -> paying -> completed | partially_failed.
+-- draft -> approved -> funded -> paying -> completed | partially_failed;
+-- draft | approved -> canceled (nothing held), for good (migration 0043).
 -- Approving holds the run's whole cost (hold_id); the worker pays each line; once no
--- line is queued the run ends completed (every line paid) or partially_failed.
+-- line is queued the run ends completed (every line paid) or partially_failed. A wage
+-- schedule's run the wallet cannot pay yet waits 'approved' (nothing held) and is
+-- 'canceled' when its occurrence is skipped.
 CREATE TABLE pay_runs (
     id               BIGSERIAL   PRIMARY KEY,
     reference        TEXT        NOT NULL UNIQUE CHECK (reference ~ '^[A-Z2-9]{10}$'),
@@ -2023,7 +2026,7 @@ CREATE TABLE pay_runs (
     pay_date         DATE        NOT NULL,
     status           TEXT        NOT NULL DEFAULT 'draft'
                      CHECK (status IN ('draft', 'approved', 'funded', 'paying', 'completed',
-                                       'partially_failed')),
+                                       'partially_failed', 'canceled')),
     -- Gross pay and employer shares of every line: what approving holds.
     total_cost       BIGINT      NOT NULL CHECK (total_cost > 0),
     -- system: made by a wage schedule's occurrence (migration 0040).
@@ -2037,12 +2040,56 @@ CREATE TABLE pay_runs (
     approved_at      TIMESTAMPTZ,
     ended_at         TIMESTAMPTZ,
     UNIQUE (employer_user_id, idempotency_key),
-    CHECK ((status = 'draft') = (approved_at IS NULL)),
-    CHECK ((status IN ('draft', 'approved')) = (hold_id IS NULL)),
+    -- A run canceled as a draft was never approved; one canceled while approved was.
+    CHECK (status = 'canceled' OR (status = 'draft') = (approved_at IS NULL)),
+    CHECK ((status IN ('draft', 'approved', 'canceled')) = (hold_id IS NULL)),
     CHECK ((hold_id IS NULL) = (hold_day IS NULL)),
-    CHECK ((status IN ('completed', 'partially_failed')) = (ended_at IS NOT NULL))
+    CHECK ((status IN ('completed', 'partially_failed', 'canceled')) = (ended_at IS NOT NULL))
 );
 CREATE INDEX pay_runs_employer_idx ON pay_runs (employer_user_id, id);
+
+-- A run moves one way only, along the steps above; an ended run stays ended; what it
+-- pays (its date, cost, key) never changes; it is never deleted.
+CREATE FUNCTION pay_runs_guard() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'a pay run is never deleted' USING ERRCODE = 'check_violation';
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status <> 'draft' THEN
+            RAISE EXCEPTION 'a pay run is created a draft' USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF (NEW.id, NEW.reference, NEW.employer_user_id, NEW.pay_date, NEW.total_cost,
+        NEW.channel, NEW.idempotency_key, NEW.request_hash, NEW.created_at)
+       IS DISTINCT FROM
+       (OLD.id, OLD.reference, OLD.employer_user_id, OLD.pay_date, OLD.total_cost,
+        OLD.channel, OLD.idempotency_key, OLD.request_hash, OLD.created_at) THEN
+        RAISE EXCEPTION 'a pay run''s terms are never edited' USING ERRCODE = 'check_violation';
+    END IF;
+    IF OLD.status IN ('completed', 'partially_failed', 'canceled')
+       AND NEW IS DISTINCT FROM OLD THEN
+        RAISE EXCEPTION 'a pay run that is % stays so', OLD.status
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.status IS DISTINCT FROM OLD.status AND NOT (
+        (OLD.status = 'draft' AND NEW.status IN ('approved', 'funded', 'canceled'))
+        OR (OLD.status = 'approved' AND NEW.status IN ('funded', 'canceled'))
+        OR (OLD.status = 'funded' AND NEW.status IN ('paying', 'completed', 'partially_failed'))
+        OR (OLD.status = 'paying' AND NEW.status IN ('completed', 'partially_failed'))
+    ) THEN
+        RAISE EXCEPTION 'a pay run cannot go from % to %', OLD.status, NEW.status
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER pay_runs_guard
+    BEFORE INSERT OR UPDATE OR DELETE ON pay_runs
+    FOR EACH ROW EXECUTE FUNCTION pay_runs_guard();
 
 -- One worker's line of a run, its payslip computed when the run was made.
 -- queued -> paid | failed; failed -> retried (put into a new run by the employer).

@@ -703,6 +703,49 @@ class ChannelServices:
             return added, "not_sent"
         return added, "invited" if sent else "already_invited"
 
+    async def schedule_wage(
+        self, new: wage_schedules.NewWageSchedule, *, pin: str, attempt_key: str
+    ) -> schedules.Created:
+        """Check the employer's PIN, then put the worker's pay on a schedule at the
+        worker's frequency (wage_schedules.schedule_pay, as REST). Raises WrongPin,
+        PinLocked, PinResetRequired, then NotAnEmployer, WorkerNotFound,
+        IdempotencyConflict, ValidationFailed ('daily_not_scheduled',
+        'too_many_schedules', 'invalid_schedule', 'invalid_start', 'no_rule_in_force',
+        'pay_too_low')."""
+        return await self.pin_checked(
+            new.employer_user_id,
+            pin,
+            attempt_key,
+            wage_schedules.schedule_pay,
+            new,
+            datetime.now(UTC),
+        )
+
+    async def edit_worker(
+        self,
+        *,
+        employer_user_id: int,
+        worker_id: int,
+        gross_pay: int,
+        frequency: str,
+        pin: str,
+        attempt_key: str,
+    ) -> EmployedWorker:
+        """Check the employer's PIN, then change the worker's gross pay and frequency
+        (employers.edit_worker, as REST's PATCH). Raises WrongPin, PinLocked,
+        PinResetRequired, then NotAnEmployer, WorkerNotFound, ValidationFailed
+        ('invalid_amount', 'invalid_frequency', 'frequency_scheduled')."""
+        return await self.pin_checked(
+            employer_user_id,
+            pin,
+            attempt_key,
+            wage_employers.edit_worker,
+            employer_user_id,
+            worker_id,
+            gross_pay=gross_pay,
+            frequency=frequency,
+        )
+
     async def next_pay(self, *, user_id: int) -> list[tuple[str, datetime]]:
         """The user's next pay as a worker: each employer's name and the instant its
         wage schedule pays next, soonest first."""

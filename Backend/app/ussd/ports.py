@@ -34,6 +34,7 @@ from app.services.mpesa.deposits import DepositRequest, Requested
 from app.services.mpesa.withdrawals import Held, WithdrawalRequest
 from app.services.registration import NewUser
 from app.services.schedules.manage import Created, NewSchedule
+from app.services.schedules.wages import NewWageSchedule
 from app.services.transfers import Quote, Recipient, TransferRequest
 from app.services.wages.pay_runs import RunShown
 
@@ -133,6 +134,19 @@ class UssdServices(Protocol):
         frequency: str,
     ) -> tuple[EmployedWorker, str | None]: ...
     async def next_pay(self, *, user_id: int) -> list[tuple[str, datetime]]: ...
+    async def schedule_wage(
+        self, new: NewWageSchedule, *, pin: str, attempt_key: str
+    ) -> Created: ...
+    async def edit_worker(
+        self,
+        *,
+        employer_user_id: int,
+        worker_id: int,
+        gross_pay: int,
+        frequency: str,
+        pin: str,
+        attempt_key: str,
+    ) -> EmployedWorker: ...
 
     # ---- Harambee
     async def campaigns(

@@ -1,7 +1,8 @@
 """Wages end to end over /ussd as AT drives it: an employer adds a worker and pays them
 a month with the PIN (My account > I employ someone), the real worker pays the line and
 the payslip SMS reaches the worker's phone through the sandbox, and the worker reads it
-under My pay."""
+under My pay; then the employer puts the worker's pay on a monthly schedule, which lists
+under Scheduled payments."""
 
 from __future__ import annotations
 
@@ -44,8 +45,9 @@ def test_an_employer_pays_a_month_over_ussd_and_the_worker_gets_the_payslip(
 
     employer = AtGateway(live_server.url, JANE)
     assert employer.walk("6", "9") == (
-        "CON Pay which worker?\n1. Achieng\n9. Add worker\n0. Back 00. Home"
+        "CON Your workers\n1. Achieng\n9. Add worker\n0. Back 00. Home"
     )
+    assert employer.send("1").startswith("CON Achieng: KES 16,114 a month gross\n1. Pay now\n")
     assert employer.send("1").startswith("CON Pay Achieng net KES 14,462\n")
     assert employer.send("4821") == "END Paid: Achieng gets KES 14,462 and a payslip by SMS."
 
@@ -63,3 +65,24 @@ def test_an_employer_pays_a_month_over_ussd_and_the_worker_gets_the_payslip(
         f"END Mshahara wangu\n{today} Net 14,462 {reference}"
     )
     assert check_ledger(database).sound
+
+    # Then Jane puts Achieng's pay on the 31st of every month, with the PIN.
+    employer = AtGateway(live_server.url, JANE)
+    employer.walk("6", "9", "1")
+    assert employer.send("2").startswith("CON Pay Achieng on a schedule\n")
+    assert employer.send("31").startswith("CON Pay Achieng KES 16,114 gross, Monthly, day 31")
+    assert employer.send("4821").startswith("END Scheduled: Achieng's pay, Monthly, day 31, ")
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT kind, payee, day, channel, status FROM scheduled_payments")
+        assert cur.fetchall() == [("wage", str(worker_id(database)), 31, "ussd", "active")]
+        conn.rollback()
+    listed = AtGateway(live_server.url, JANE).walk("6", "7")
+    assert listed.startswith("CON Scheduled payments\n1. ") and "Achieng" in listed
+
+
+def worker_id(database) -> int:
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM employed_workers")
+        (found,) = cur.fetchone()
+        conn.rollback()
+    return found

@@ -1,7 +1,8 @@
 """Recurring pay runs on real PostgreSQL: a worker's pay on a schedule, paid through the
 scheduled payments' machinery (the 31st on the last day of February, leap or not), the
 day-before SMS once, the no-funds policy, a run approved before a crash recorded paid,
-and the worker paid once by the outbox."""
+and the worker paid once by the outbox. A run waiting for funds:
+test_wage_schedules_funds.py."""
 
 from __future__ import annotations
 
@@ -147,14 +148,16 @@ def test_no_funds_is_retried_then_skipped_and_three_skips_pause(household):
     assert schedule_status(db, made.id) == ("active", 1)
     assert len(sms_keys(db, "schedule_short:")) == 2
     assert len(sms_keys(db, "schedule_skipped:")) == 1
-    # The draft stays a draft: nothing was held, nothing paid.
-    assert runs_of(db) == [(date(2027, 1, 31), "draft", "system")]
+    # The run waited approved, then was canceled with its occurrence: nothing held.
+    assert runs_of(db) == [(date(2027, 1, 31), "canceled", "system")]
     assert wallet_balance(db, worker_user) == 0
     for due in (eat(2027, 2, 28, 9), eat(2027, 3, 31, 9)):
         for day in range(3):
             job_at(db, due + timedelta(days=day)).run_once()
     assert schedule_status(db, made.id) == ("paused", 3)
     assert len(sms_keys(db, "schedule_paused:")) == 1
+    # No run of a skipped occurrence is left open.
+    assert {status for _, status, _ in runs_of(db)} == {"canceled"}
     assert check_ledger(db) == CLEAN
 
 

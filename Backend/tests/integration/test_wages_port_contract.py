@@ -10,6 +10,7 @@ import pytest
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain import schedules as rules
+from app.domain.money import nairobi_day
 from app.services.facade import ChannelServices
 from app.services.schedules import wages as wage_schedules
 from app.services.wages import employers, line_payments
@@ -36,16 +37,18 @@ def sides(request):
     return make_sides(request)
 
 
-def add_worker(side: Side, employer: int, phone: str, name: str, gross: int) -> int:
+def add_worker(
+    side: Side, employer: int, phone: str, name: str, gross: int, frequency: str = "monthly"
+) -> int:
     """The employer (made one) pays a worker on phone every item; the worker's id."""
     if isinstance(side.port, FakeUssdServices):
-        return side.port.add_wage_worker(employer, phone, name, gross).id
+        return side.port.add_wage_worker(employer, phone, name, gross, frequency).id
     assert isinstance(side.port, ChannelServices)
     database = side.port.runtime.database
     employers.become_employer(UnitOfWork(database), employer)
     return employers.add_worker(
         UnitOfWork(database), employer_user_id=employer, phone=phone, display_name=name,
-        gross_pay=gross, frequency="monthly", deductions=["nssf", "shif", "ahl", "paye"],
+        gross_pay=gross, frequency=frequency, deductions=["nssf", "shif", "ahl", "paye"],
     ).id  # fmt: skip
 
 
@@ -224,3 +227,108 @@ def test_an_employer_adds_workers_and_the_worker_sees_the_next_pay_date(sides):
     )
     assert result[8] == []
     assert result[9] == [("Amina Wanjiru", datetime(2027, 1, 31, 6, tzinfo=UTC))]
+
+
+def new_wage_schedule(employer: int, worker_id: int, day: int, key: str):
+    return wage_schedules.NewWageSchedule(
+        employer_user_id=employer, worker_id=worker_id, day=day, at_time=time(9, 0),
+        start_date=nairobi_day(datetime.now(UTC)), idempotency_key=key, channel="ussd",
+    )  # fmt: skip
+
+
+def test_an_employer_schedules_a_workers_pay_behind_the_pin_once_per_key(sides):
+    async def scenario(side: Side):
+        employer = side.add_user(AMINA, "Amina Wanjiru")
+        worker = side.add_user(BARAKA, "Baraka Otieno")
+        stranger = side.add_user(CHEPTOO, "Cheptoo Kip")
+        monthly = add_worker(side, employer, BARAKA, "Baraka", MINIMUM_WAGE)
+        daily = add_worker(side, employer, CHEPTOO, "Cheptoo", 50_000, "daily")
+        port = side.port
+
+        async def make(who: int, worker_id: int, day: int, key: str, pin: str = PIN):
+            return await outcome(
+                port.schedule_wage(new_wage_schedule(who, worker_id, day, key), pin=pin,
+                                   attempt_key=f"{key}:{pin}")
+            )  # fmt: skip
+
+        wrong = await make(employer, monthly, 31, "k1", WRONG)
+        made = await port.schedule_wage(
+            new_wage_schedule(employer, monthly, 31, "k1"), pin=PIN, attempt_key="k1:ok"
+        )
+        again = await port.schedule_wage(
+            new_wage_schedule(employer, monthly, 31, "k1"), pin=PIN, attempt_key="k1:again"
+        )
+        other = await make(employer, monthly, 15, "k1")
+        s = made.schedule
+        listed, _ = await port.schedules(owner_user_id=employer, limit=5)
+        return (
+            wrong,
+            (s.kind, s.payee, s.payee_name, s.amount, s.frequency, s.day, s.status),
+            s.next_due_at is not None and s.next_due_at > datetime.now(UTC),
+            (again.replayed, again.schedule.id == s.id),
+            other,
+            [(x.id == s.id, x.kind) for x in listed],
+            await make(employer, daily, 1, "k2"),
+            await make(employer, monthly + 99, 1, "k3"),
+            await make(stranger, monthly, 1, "k4"),
+            await make(employer, monthly, 32, "k5"),
+            [name for name, _ in await port.next_pay(user_id=worker)],
+            str(monthly),
+        )
+
+    result = observe(sides, scenario)
+    assert result[0] == ("WrongPin", {"code": "wrong_pin", "attempts_left": 2})
+    # The whole cost: gross pay and the employer's NSSF and levy.
+    cost = MINIMUM_WAGE + 96_683 + 24_171
+    assert result[1] == ("wage", result[11], "Baraka", cost, "monthly", 31, "active")
+    assert result[2] is True and result[3] == (True, True)
+    assert result[4] == ("IdempotencyConflict", {"code": "idempotency_key_reused"})
+    assert result[5] == [(True, "wage")]
+    assert result[6] == ("ValidationFailed", {"code": "daily_not_scheduled"})
+    assert result[7] == ("WorkerNotFound", {"code": "worker_not_found"})
+    assert result[8] == ("NotAnEmployer", {"code": "not_an_employer"})
+    assert result[9] == ("ValidationFailed", {"code": "invalid_schedule"})
+    assert result[10] == ["Amina Wanjiru"]
+
+
+def test_an_employer_changes_a_workers_pay_behind_the_pin(sides):
+    async def scenario(side: Side):
+        employer = side.add_user(AMINA, "Amina Wanjiru")
+        stranger = side.add_user(CHEPTOO, "Cheptoo Kip")
+        side.add_user(BARAKA, "Baraka Otieno")
+        worker_id = add_worker(side, employer, BARAKA, "Baraka", MINIMUM_WAGE)
+        port = side.port
+
+        async def edit(who: int, wid: int, gross: int, every: str, key: str, pin: str = PIN):
+            found = await outcome(
+                port.edit_worker(employer_user_id=who, worker_id=wid, gross_pay=gross,
+                                 frequency=every, pin=pin, attempt_key=key)
+            )  # fmt: skip
+            if isinstance(found, tuple):
+                return found
+            return (found.display_name, found.gross_pay, found.frequency, found.deductions)
+
+        wrong = await edit(employer, worker_id, 2_000_000, "weekly", "a1", WRONG)
+        weekly = await edit(employer, worker_id, 2_000_000, "weekly", "a2")
+        listed = [(w.gross_pay, w.frequency)
+                  for w in await port.wage_workers(employer_user_id=employer)]  # fmt: skip
+        await port.schedule_wage(
+            new_wage_schedule(employer, worker_id, 5, "s1"), pin=PIN, attempt_key="s1"
+        )
+        scheduled = await edit(employer, worker_id, 2_000_000, "monthly", "a3")
+        same_every = await edit(employer, worker_id, 2_500_000, "weekly", "a4")
+        zero = await edit(employer, worker_id, 0, "weekly", "a5")
+        foreign = await edit(employer, worker_id + 99, 100, "weekly", "a6")
+        not_employer = await edit(stranger, worker_id, 100, "weekly", "a7")
+        return wrong, weekly, listed, scheduled, same_every, zero, foreign, not_employer
+
+    result = observe(sides, scenario)
+    assert result[0] == ("WrongPin", {"code": "wrong_pin", "attempts_left": 2})
+    items = ("nssf", "shif", "ahl", "paye")
+    assert result[1] == ("Baraka", 2_000_000, "weekly", items)
+    assert result[2] == [(2_000_000, "weekly")]
+    assert result[3] == ("ValidationFailed", {"code": "frequency_scheduled"})
+    assert result[4] == ("Baraka", 2_500_000, "weekly", items)
+    assert result[5] == ("ValidationFailed", {"code": "invalid_amount"})
+    assert result[6] == ("WorkerNotFound", {"code": "worker_not_found"})
+    assert result[7] == ("NotAnEmployer", {"code": "not_an_employer"})

@@ -10,6 +10,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+from app.domain import schedules as rules
+from app.domain.money import nairobi_day
+from app.domain.records.schedules import ACTIVE, PAUSED, Schedule
 from app.domain.records.wages import EmployedWorker, PayRun, PayRunLine
 from app.domain.wages import ITEMS, NoRuleInForce, PayTooLow, compute_payslip, rules_in_force
 from app.errors import (
@@ -20,10 +23,13 @@ from app.errors import (
     PayRunNotFound,
     ValidationFailed,
     WorkerExists,
+    WorkerNotFound,
     refused,
 )
+from app.services.schedules.manage import MAX_LIVE, Created
+from app.services.schedules.wages import SCHEDULED_FREQUENCIES, NewWageSchedule
 from app.services.wages.employers import MAX_WORKERS, check_terms
-from app.services.wages.pay_runs import RunShown, check_run_limits
+from app.services.wages.pay_runs import UNFUNDED, RunShown, check_run_limits
 from app.services.wages.reports import MAX_PAYSLIPS
 from tests.support import seeds
 
@@ -39,6 +45,7 @@ class FakeWages:
     _check_pin: Any
     _user: Any
     invite: Any
+    _schedules: Any  # FakeSchedules': a wage schedule lists with the others
 
     def _wages(self) -> dict[str, Any]:
         if not hasattr(self, "_w"):
@@ -115,16 +122,7 @@ class FakeWages:
         worker = found["workers"].get(worker_id)
         if worker is None or worker.employer_user_id != employer_user_id:
             raise refused("no_workers", "name active workers of this employer")
-        try:
-            rules = rules_in_force(
-                list(seeds.statutory_rules()), list(seeds.paye_bands()), pay_date
-            )
-        except NoRuleInForce as exc:
-            raise refused("no_rule_in_force", f"no {exc.item} rule is in force then") from exc
-        try:
-            slip = compute_payslip(worker.gross_pay, worker.frequency, rules, frozenset(ITEMS))
-        except PayTooLow as exc:
-            raise refused("pay_too_low", f"{worker.display_name}: {exc}") from exc
+        slip = _payslip(worker, pay_date)
         run_id = len(found["runs"]) + 1
         now = datetime.now(UTC)
         line = PayRunLine(
@@ -154,7 +152,7 @@ class FakeWages:
         if found is None or found[0].employer_user_id != employer_user_id:
             raise PayRunNotFound("no such pay run")
         run, lines = found
-        if run.status != "draft":
+        if run.status not in UNFUNDED:  # held before, or ended
             return RunShown(run=run, lines=lines, replayed=True)
         today = self.sent_today.get(employer_user_id, 0)
         month = self.sent_30_days.get(employer_user_id, 0)
@@ -220,3 +218,95 @@ class FakeWages:
             if found["workers"][worker_id].phone == phone
         ]
         return sorted(upcoming, key=lambda pair: pair[1])[:3]
+
+    async def schedule_wage(self, new: NewWageSchedule, *, pin: str, attempt_key: str) -> Created:
+        """As schedule_pay behind the PIN: the checks a USSD journey can meet, in the same
+        order; one schedule per key, listed with the owner's other schedules."""
+        self.calls.append("schedule_wage")
+        self._check_pin(new.employer_user_id, pin, attempt_key)
+        worker = self._worker(new.employer_user_id, new.worker_id)
+        if worker.frequency not in SCHEDULED_FREQUENCIES:
+            raise refused("daily_not_scheduled", "a worker paid daily is paid by a pay run")
+        now = datetime.now(UTC)
+        slip = _payslip(worker, nairobi_day(now))
+        rule = rules.Recurrence(worker.frequency, new.day, new.at_time, new.start_date)
+        try:
+            rules.check(rule)
+        except rules.InvalidSchedule:
+            raise refused("invalid_schedule", "invalid schedule") from None
+        if new.start_date < nairobi_day(now):
+            raise refused("invalid_start", "start: today or later")
+        keys = self._wages().setdefault("schedule_keys", {})
+        asked = (worker.id, new.day, new.at_time, new.start_date)
+        earlier = keys.get((new.employer_user_id, new.idempotency_key))
+        if earlier is not None:
+            if earlier[1] != asked:
+                raise IdempotencyConflict("this idempotency key was used for another schedule")
+            return Created(self._schedules()[earlier[0]], replayed=True)
+        found = self._schedules()
+        live = [s for s in found.values() if s.owner_user_id == new.employer_user_id
+                and s.status in (ACTIVE, PAUSED)]  # fmt: skip
+        if len(live) >= MAX_LIVE:
+            raise refused("too_many_schedules", f"at most {MAX_LIVE} scheduled payments")
+        made = Schedule(
+            id=len(found) + 1, owner_user_id=new.employer_user_id, kind="wage",
+            payee=str(worker.id), payee_name=worker.display_name,
+            amount=slip.gross + slip.employer_contributions, note=None,
+            frequency=worker.frequency, day=new.day, at_time=new.at_time,
+            start_date=new.start_date, until_date=None, max_count=None, status=ACTIVE,
+            consecutive_skips=0, next_due_at=rules.next_due(rule, now), reminded_for=None,
+            channel=new.channel, request_hash="", created_at=now, paused_at=None,
+            stopped_at=None, finished_at=None,
+        )  # fmt: skip
+        found[made.id] = made
+        keys[(new.employer_user_id, new.idempotency_key)] = (made.id, asked)
+        assert made.next_due_at is not None
+        self.schedule_wage_pay(new.employer_user_id, worker.id, made.next_due_at)
+        return Created(made, replayed=False)
+
+    async def edit_worker(
+        self,
+        *,
+        employer_user_id: int,
+        worker_id: int,
+        gross_pay: int,
+        frequency: str,
+        pin: str,
+        attempt_key: str,
+    ) -> EmployedWorker:
+        """As employers.edit_worker behind the PIN: the same checks, in order."""
+        self.calls.append("edit_worker")
+        self._check_pin(employer_user_id, pin, attempt_key)
+        was = self._worker(employer_user_id, worker_id)
+        check_terms(was.display_name, gross_pay, frequency, list(was.deductions))
+        live = [s for s in self._schedules().values() if s.kind == "wage"
+                and s.payee == str(worker_id) and s.status in (ACTIVE, PAUSED)]  # fmt: skip
+        if frequency != was.frequency and live:
+            raise refused("frequency_scheduled", "the worker is paid on a schedule: stop it first")
+        edited = replace(was, gross_pay=gross_pay, frequency=frequency)
+        self._wages()["workers"][worker_id] = edited
+        return replace(edited, registered=edited.phone in self.users)
+
+    def _worker(self, employer_user_id: int, worker_id: int) -> EmployedWorker:
+        """As employers.find_worker: NotAnEmployer, then WorkerNotFound."""
+        found = self._wages()
+        if employer_user_id not in found["employers"]:
+            raise NotAnEmployer("become an employer first")
+        worker = found["workers"].get(worker_id)
+        if worker is None or worker.employer_user_id != employer_user_id:
+            raise WorkerNotFound("no such worker")
+        return worker
+
+
+def _payslip(worker: EmployedWorker, pay_date: date):
+    """As pay_runs.payslips for one worker, under the seeded rules."""
+    try:
+        in_force = rules_in_force(list(seeds.statutory_rules()), list(seeds.paye_bands()), pay_date)
+    except NoRuleInForce as exc:
+        raise refused("no_rule_in_force", f"no {exc.item} rule is in force then") from exc
+    try:
+        return compute_payslip(
+            worker.gross_pay, worker.frequency, in_force, frozenset(worker.deductions)
+        )
+    except PayTooLow as exc:
+        raise refused("pay_too_low", f"{worker.display_name}: {exc}") from exc

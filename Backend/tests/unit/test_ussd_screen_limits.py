@@ -183,7 +183,16 @@ WORST_DATA = {
     },
     # Pay worker: the most workers a screen lists, each with the longest name;
     # the largest gross pay's payslip (every item) and cost.
-    "wg_list": [{"id": n, "name": "W" * NAME_SHOWN} for n in range(MAX_SHOWN)],
+    "wg_list": [
+        {"id": n, "name": "W" * NAME_SHOWN, "gross": MAX_GROSS, "frequency": "monthly"}
+        for n in range(MAX_SHOWN)
+    ],
+    # A worker picked: the longest name, the largest gross pay, monthly (the longer
+    # option, the longer day question); a schedule on the 31st; new terms at their
+    # largest.
+    "wg_pick": {"id": 1, "name": "W" * NAME_SHOWN, "gross": MAX_GROSS, "frequency": "monthly"},
+    "wg_sched": {"day": 31},
+    "wg_edit": {"gross": MAX_GROSS, "frequency": "monthly"},
     "wg_run": {
         "id": 1,
         "name": "W" * NAME_SHOWN,
@@ -318,6 +327,15 @@ REASONS = {
     "sch.new_day": ("err.sch_day_monthly", "err.sch_day_weekly"),
     "sch.new_pin": PIN_REASONS,
     "wg.confirm": PIN_REASONS,
+    "wg.sched_day": ("err.sch_day_monthly", "err.sch_day_weekly"),
+    "wg.sched_pin": PIN_REASONS,
+    "wg.edit_gross": (
+        "err.amount_not_a_number",
+        "err.amount_not_whole",
+        "err.amount_not_positive",
+        "err.amount_too_large",
+    ),
+    "wg.edit_pin": PIN_REASONS,
     "wg.add_phone": ("err.phone_invalid", "err.wg_self"),
     "wg.add_name": ("err.wg_name",),
     "wg.add_gross": (
@@ -376,6 +394,8 @@ NOT_SENT_REASONS = (
     "err.wg_too_many",
     "err.wg_self",
     "err.wg_name",
+    "err.wg_daily",
+    "err.wg_scheduled",
     "err.limit_per_transaction",
     "err.limit_daily",
     "err.limit_rolling_30_days",

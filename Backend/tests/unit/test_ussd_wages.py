@@ -1,6 +1,7 @@
 """My account > Pay worker and My pay over USSD, with fake services: the employer picks
 a worker, sees net pay, the deductions and the cost, pays with the PIN; the worker
-reads the payslips."""
+reads the payslips. Putting a worker's pay on a schedule and changing a worker's pay:
+test_ussd_wage_terms.py."""
 
 from __future__ import annotations
 
@@ -34,7 +35,11 @@ def test_an_employer_pays_a_worker_with_the_pin_and_the_worker_reads_the_payslip
     services, jane = household()
     phone = at_account(services)
 
-    assert phone.send("9") == ("CON Pay which worker?\n1. Achieng\n9. Add worker\n0. Back 00. Home")
+    assert phone.send("9") == ("CON Your workers\n1. Achieng\n9. Add worker\n0. Back 00. Home")
+    assert phone.send("1") == (
+        "CON Achieng: KES 16,113.75 a month gross\n1. Pay now\n2. Pay monthly on a day\n"
+        "3. Change pay\n0. Back 00. Home"
+    )
     assert phone.send("1") == (
         "CON Pay Achieng net KES 14,462\nNSSF 967 SHIF 443 AHL 242\n"
         "You pay KES 17,322. Enter PIN\n0. Back 00. Home"
@@ -54,6 +59,7 @@ def test_my_pay_lists_the_last_payslips_and_says_when_there_is_none():
     )
     phone = at_account(services)
     phone.send("9")
+    phone.send("1")
     phone.send("1")
     phone.send("4821")
     services.pay_queued()
@@ -96,6 +102,7 @@ def test_someone_who_employs_no_one_adds_a_worker_and_then_pays_them():
 
     again = at_account(services)
     again.send("9")
+    again.send("1")
     assert again.send("1").startswith("CON Pay Achieng net KES")
 
 
@@ -133,6 +140,7 @@ def test_too_little_money_pays_nothing_and_says_why():
     phone = at_account(services)
     phone.send("9")
     phone.send("1")
+    phone.send("1")
     assert phone.send("4821") == (
         "END Not paid. Balance too low: KES 10,000. With the fee this needs KES 17,322.29."
     )
@@ -144,4 +152,4 @@ def test_a_choice_off_the_list_reprompts():
     phone = at_account(services)
     phone.send("9")
     assert phone.send("7").startswith("CON ")
-    assert "Lipa mfanyakazi yupi?" in phone.send("7")
+    assert "Wafanyakazi wako" in phone.send("7")

@@ -102,7 +102,9 @@ class PayRunOut(BaseModel):
     id: int
     reference: str
     pay_date: date
-    status: Literal["draft", "approved", "funded", "paying", "completed", "partially_failed"]
+    status: Literal[
+        "draft", "approved", "funded", "paying", "completed", "partially_failed", "canceled"
+    ]
     total_cost: int = Field(description="cents: gross pay and employer shares, held on approval")
     created_at: datetime
     approved_at: datetime | None

@@ -255,11 +255,14 @@ class WageRepository:
             row = cur.fetchone()
         return PayRun(*row) if row else None
 
-    def run_by_key(self, employer_user_id: int, key: str) -> PayRun | None:
+    def run_by_key(
+        self, employer_user_id: int, key: str, *, for_update: bool = False
+    ) -> PayRun | None:
         with self._conn.cursor() as cur:
             cur.execute(
                 f"""SELECT {_RUN} FROM pay_runs r
-                WHERE r.employer_user_id = %(employer)s AND r.idempotency_key = %(key)s""",
+                WHERE r.employer_user_id = %(employer)s AND r.idempotency_key = %(key)s"""
+                + (" FOR UPDATE" if for_update else ""),
                 {"employer": employer_user_id, "key": key},
             )
             row = cur.fetchone()
@@ -275,16 +278,41 @@ class WageRepository:
             return [PayRun(*row) for row in cur.fetchall()]
 
     def mark_funded(self, run_id: int, *, hold_id: int, hold_day: date, now: datetime) -> None:
+        """A draft or approved run, held; an approved run keeps when it was approved."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
                 UPDATE pay_runs SET status = 'funded', hold_id = %(hold)s, hold_day = %(day)s,
-                    approved_at = %(now)s
-                WHERE id = %(id)s AND status = 'draft'
+                    approved_at = COALESCE(approved_at, %(now)s)
+                WHERE id = %(id)s AND status IN ('draft', 'approved')
                 """,
                 {"id": run_id, "hold": hold_id, "day": hold_day, "now": now},
             )
+            assert cur.rowcount == 1, "the run's row is locked and was not yet held"
+
+    def mark_approved(self, run_id: int, now: datetime) -> None:
+        """A draft approved without its money: it waits for funds (nothing held)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE pay_runs SET status = 'approved', approved_at = %(now)s
+                WHERE id = %(id)s AND status = 'draft'
+                """,
+                {"id": run_id, "now": now},
+            )
             assert cur.rowcount == 1, "the run's row is locked and was a draft"
+
+    def cancel_run(self, run_id: int, now: datetime) -> None:
+        """A draft or approved run (nothing held) closed for good."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE pay_runs SET status = 'canceled', ended_at = %(now)s
+                WHERE id = %(id)s AND status IN ('draft', 'approved')
+                """,
+                {"id": run_id, "now": now},
+            )
+            assert cur.rowcount == 1, "the run's row is locked and held nothing"
 
     def settle_run_status(self, run_id: int, now: datetime) -> str:
         """After a line ended: paying while lines are queued, then completed (every line
@@ -398,14 +426,15 @@ class WageRepository:
             return [_line(row) for row in cur.fetchall()]
 
     def month_lines(self, employer_user_id: int, first: date, last: date) -> list[MonthLine]:
-        """Every line of the employer's runs dated first..last that were approved (a
-        draft moves nothing), whatever its status, in run and line order."""
+        """Every line of the employer's runs dated first..last that were held (a draft,
+        a run waiting for funds or one canceled moves nothing), whatever its status, in
+        run and line order."""
         with self._conn.cursor() as cur:
             cur.execute(
                 f"""
                 SELECT {_LINE}, r.reference, r.pay_date FROM {_LINE_FROM}
                 JOIN pay_runs r ON r.id = l.pay_run_id
-                WHERE r.employer_user_id = %(employer)s AND r.status <> 'draft'
+                WHERE r.employer_user_id = %(employer)s AND r.hold_id IS NOT NULL
                   AND r.pay_date BETWEEN %(first)s AND %(last)s
                 ORDER BY r.id, l.id
                 """,

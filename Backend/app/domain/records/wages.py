@@ -29,7 +29,7 @@ class PayRun:
     reference: str
     employer_user_id: int
     pay_date: date
-    status: str  # draft | approved | funded | paying | completed | partially_failed
+    status: str  # draft | approved | funded | paying | completed | partially_failed | canceled
     total_cost: int  # cents: gross pay and employer shares of every line
     channel: str
     request_hash: str

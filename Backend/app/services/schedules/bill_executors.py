@@ -93,3 +93,9 @@ class BillExecutor:
         key = scoped_key("bill", schedule.owner_user_id, idempotency_key)
         found = uow.ledger.find(key=key)
         return Payment(found.id, found.reference) if found is not None else None
+
+    def abandon(
+        self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str, now: datetime
+    ) -> Payment | None:
+        del now  # a bill's hold is one posting: made whole or not at all
+        return self.made(uow, schedule, idempotency_key)

@@ -76,6 +76,15 @@ class Executor(Protocol):
         Raises nothing."""
         ...
 
+    def abandon(
+        self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str, now: datetime
+    ) -> Payment | None:
+        """Inside the caller's transaction: the occurrence of idempotency_key is being
+        skipped. Close what the key made that holds no money (a wage run waiting for
+        funds), so nothing of it is left open; answer the payment the key made if one
+        is held after all (the caller records it paid, not skipped). Raises nothing."""
+        ...
+
 
 class TransferExecutor:
     """Send money to another PayTrace wallet, through transfers.transfer (its fee,
@@ -126,6 +135,12 @@ class TransferExecutor:
         found = uow.ledger.find(key=transfers.transfer_key(schedule.owner_user_id, idempotency_key))
         return Payment(found.id, found.reference) if found is not None else None
 
+    def abandon(
+        self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str, now: datetime
+    ) -> Payment | None:
+        del now  # a transfer is one posting: made whole or not at all
+        return self.made(uow, schedule, idempotency_key)
+
 
 class WageExecutor:
     """A pay run of one employed worker (the payee: the worker's id), dated the
@@ -133,7 +148,8 @@ class WageExecutor:
     the worker's whole cost is the payment; the outbox worker then pays the line
     (services/wages/line_payments.py). Made under the worker's terms of the day it runs.
     A removed worker refuses the run ('no_workers': skipped); no funds or over a limit
-    leaves the draft run, which the retry approves."""
+    approves the run without its money ('approved', waiting for funds): the retry holds
+    it, once (the run's row lock); a skipped occurrence cancels it (abandon)."""
 
     kind = "wage"
     max_amount = 2 * employers.MAX_GROSS  # gross pay and the employer's shares
@@ -171,8 +187,13 @@ class WageExecutor:
             channel="system",
             now=now,
         )
+        # Short of funds or over a limit, the run waits 'approved' for the retry.
         approved = pay_runs.approve_pay_run(
-            uow, employer_user_id=schedule.owner_user_id, run_id=made.run.id, now=now
+            uow,
+            employer_user_id=schedule.owner_user_id,
+            run_id=made.run.id,
+            now=now,
+            wait_for_funds=True,
         )
         assert approved.run.hold_id is not None  # approved: held
         return Payment(approved.run.hold_id, approved.run.reference)
@@ -181,5 +202,15 @@ class WageExecutor:
         owner = schedule.owner_user_id
         run = uow.wages.run_by_key(owner, scoped_key("pay_run", owner, idempotency_key))
         if run is None or run.hold_id is None:  # not made, or made and not yet held
+            return None
+        return Payment(run.hold_id, run.reference)
+
+    def abandon(
+        self, uow: UnitOfWork, schedule: Schedule, idempotency_key: str, now: datetime
+    ) -> Payment | None:
+        owner = schedule.owner_user_id
+        key = scoped_key("pay_run", owner, idempotency_key)
+        run = pay_runs.cancel_unfunded(uow, owner, key, now)
+        if run is None or run.hold_id is None:  # none made, or canceled holding nothing
             return None
         return Payment(run.hold_id, run.reference)

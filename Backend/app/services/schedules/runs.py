@@ -141,7 +141,12 @@ def run_next(
             ran = _paid(claim_uow, occurrence, schedule, made, now)
         elif schedule.status not in (ACTIVE, FINISHED):
             # Pausing and stopping halt open occurrences themselves; this is the backstop.
-            ran = _skip(claim_uow, occurrence, schedule, schedule.status, now, count=False)
+            key = occurrence_key(occurrence.id)
+            held = EXECUTORS[schedule.kind].abandon(claim_uow, schedule, key, now)
+            if held is not None:
+                ran = _paid(claim_uow, occurrence, schedule, held, now)
+            else:
+                ran = _skip(claim_uow, occurrence, schedule, schedule.status, now, count=False)
         else:
             ran = _attempt(claim_uow, pay_uow, occurrence, schedule, now, shortcode, bill_rails)
         claim_uow.commit()
@@ -152,9 +157,11 @@ def halt_open(uow: UnitOfWork, schedule: Schedule, reason: str, now: datetime) -
     """The schedule is paused or stopped (reason): its open occurrences end, in the
     caller's transaction. One whose payment the ledger holds (made just before a crash,
     not yet recorded) is recorded paid, never skipped: its money moved. The rest are
-    skipped. Returns how many were skipped. Raises nothing."""
+    skipped, and what they made that holds nothing is closed (a wage run waiting for
+    funds is canceled). Returns how many were skipped. Raises nothing."""
+    executor = EXECUTORS[schedule.kind]
     for occurrence in uow.schedules.open_occurrences(schedule.id):
-        made = _made(uow, occurrence, schedule)
+        made = executor.abandon(uow, schedule, occurrence_key(occurrence.id), now)
         if made is not None:
             uow.schedules.settle(
                 occurrence.id, status=PAID, now=now, transaction_id=made.transaction_id
@@ -196,9 +203,7 @@ def _attempt(
     except (InsufficientFunds, LimitExceeded) as short:
         return _short(uow, occurrence, schedule, SHORT[type(short)], now, shortcode)
     except PayTraceError as refusal:
-        ran = _skip(uow, occurrence, schedule, f"refused:{refusal.code}", now, count=True)
-        _tell_skipped(uow, schedule, occurrence, ran, shortcode)
-        return ran
+        return _skip_and_tell(uow, occurrence, schedule, f"refused:{refusal.code}", now, shortcode)
     return _paid(uow, occurrence, schedule, payment, now)
 
 
@@ -238,6 +243,24 @@ def _short(
             retry=sms_time(retry_at),
         )
         return Ran(occurrence.id, schedule.id, RETRYING, reason, None, paused=False)
+    return _skip_and_tell(uow, occurrence, schedule, reason, now, shortcode)
+
+
+def _skip_and_tell(
+    uow: UnitOfWork,
+    occurrence: Occurrence,
+    schedule: Schedule,
+    reason: str,
+    now: datetime,
+    shortcode: str,
+) -> Ran:
+    """The occurrence will not be paid: what it made that holds nothing is closed (a
+    wage run waiting for funds is canceled), then it is skipped and the owner told. A
+    payment found held instead (the employer approved the run meanwhile) is recorded
+    paid, with no SMS."""
+    made = EXECUTORS[schedule.kind].abandon(uow, schedule, occurrence_key(occurrence.id), now)
+    if made is not None:
+        return _paid(uow, occurrence, schedule, made, now)
     ran = _skip(uow, occurrence, schedule, reason, now, count=True)
     _tell_skipped(uow, schedule, occurrence, ran, shortcode)
     return ran

@@ -36,6 +36,8 @@ CHANNELS = ("ussd", "api", "system")  # system: a wage schedule's run
 HOLD_KIND = "wage_hold"
 LINE_KIND = "wage_line"
 MAX_SHOWN = 50
+# A run holding nothing yet: approving holds it; a skipped occurrence cancels it.
+UNFUNDED = ("draft", "approved")
 
 
 @dataclass(frozen=True)
@@ -145,14 +147,39 @@ def draft_in(
 
 
 def approve_pay_run(
-    uow: UnitOfWork, *, employer_user_id: int, run_id: int, now: datetime | None = None
+    uow: UnitOfWork,
+    *,
+    employer_user_id: int,
+    run_id: int,
+    now: datetime | None = None,
+    wait_for_funds: bool = False,
 ) -> RunShown:
     """Hold the run's whole cost from the employer's wallet and queue every line for
-    the worker; commits. The channel checks the PIN first. Approving a run already
-    approved answers it as it is (replayed). Raises PayRunNotFound, LimitExceeded,
-    InsufficientFunds, NotFound (no wallet)."""
+    the worker; commits. The channel checks the PIN first. A draft, or a run approved
+    and waiting for funds, is held now; a run held before, or ended, is answered as it
+    is (replayed). With wait_for_funds (a wage schedule's run), a draft the wallet
+    cannot pay (funds or limits) is committed `approved` before the refusal is raised:
+    approved, waiting for funds, nothing held; a later call holds it. Raises
+    PayRunNotFound, LimitExceeded, InsufficientFunds, NotFound (no wallet)."""
     now = now or datetime.now(UTC)
-    return with_fresh_reference(lambda: _approve_once(uow, employer_user_id, run_id, now))
+    return with_fresh_reference(
+        lambda: _approve_once(uow, employer_user_id, run_id, now, wait_for_funds)
+    )
+
+
+def cancel_unfunded(
+    uow: UnitOfWork, employer_user_id: int, key: str, now: datetime
+) -> PayRun | None:
+    """Inside the caller's transaction: the run made with this scoped key will not be
+    paid (its wage schedule's occurrence is skipped). A draft or a run waiting for funds
+    is canceled under its row lock; the run is returned as it is after, or None when the
+    key made none. A run found held (approved by the employer meanwhile) is left as it
+    is: the caller records its payment. Raises nothing."""
+    run = uow.wages.run_by_key(employer_user_id, key, for_update=True)
+    if run is None or run.status not in UNFUNDED:
+        return run
+    uow.wages.cancel_run(run.id, now)
+    return uow.wages.run(run.id)
 
 
 def check_run_limits(
@@ -201,51 +228,72 @@ def replayed(uow: UnitOfWork, earlier: PayRun, fingerprint: str) -> RunShown:
     return show_in(uow, earlier.employer_user_id, earlier.id, replayed=True)
 
 
-def _approve_once(uow: UnitOfWork, employer_user_id: int, run_id: int, now: datetime) -> RunShown:
-    today = nairobi_day(now)
+def _approve_once(
+    uow: UnitOfWork, employer_user_id: int, run_id: int, now: datetime, wait_for_funds: bool
+) -> RunShown:
     with uow:
         run = uow.wages.run(run_id, employer_user_id=employer_user_id, for_update=True)
         if run is None:
             raise PayRunNotFound("no such pay run")
-        if run.status != "draft":  # approved before: the same answer
+        if run.status not in UNFUNDED:  # held before, or ended: the same answer
             return show_in(uow, employer_user_id, run_id, replayed=True)
-        hold_code = hold_shard(employer_user_id, HOLD_KIND)
-        uow.wages.open_accounts(HOLD_KIND, [hold_code])  # the shard's first run opens it
-        locked = uow.ledger.accounts(user_ids=[employer_user_id], codes=[hold_code])
-        wallet = next((a for a in locked if a.user_id == employer_user_id), None)
-        hold = next((a for a in locked if a.code == hold_code), None)
-        if wallet is None or hold is None or wallet.limits is None:
-            raise NotFound("no wallet for this user")
-        key = f"{HOLD_KIND}:{run.id}"
-        _, day_total, rolling_total = uow.ledger.key_and_outflows(key, wallet.id, today)
-        lines = uow.wages.lines(run.id)
-        check_run_limits(
-            wallet.limits, run.total_cost, max(x.cost for x in lines), day_total, rolling_total
-        )
-        if wallet.balance < run.total_cost:
-            raise InsufficientFunds(balance=wallet.balance, needed=run.total_cost)
         try:
-            hold_id = uow.ledger.post(
-                reference=new_reference(),
-                kind=HOLD_KIND,
-                amount=run.total_cost,
-                fee=0,
-                idempotency_key=key,
-                request_hash=request_hash(kind=HOLD_KIND, run=run.id, cost=run.total_cost),
-                legs=[(wallet.id, -run.total_cost), (hold.id, run.total_cost)],
-                channel=run.channel,
-                created_at=now,
-                initiator_user_id=employer_user_id,
-                note=f"pay run {run.reference}",
-                outflow=(wallet.id, today, run.total_cost),
-                messages=tuple(line_job(line.id) for line in lines),
-            )
-        except Overdraft:
+            return _hold(uow, run, now)
+        except (InsufficientFunds, LimitExceeded):
+            if not wait_for_funds:
+                raise
+            # Nothing of the failed hold is kept, and its lock went with it: lock the run
+            # again; a draft waits approved (once), one held meanwhile is left as it is.
             uow.rollback()
-            raise InsufficientFunds(balance=wallet.balance, needed=run.total_cost) from None
-        except KeyTaken:  # impossible under the run's row lock; kept for the loud failure
-            uow.rollback()
+            again = uow.wages.run(run.id, for_update=True)
+            if again is not None and again.status == "draft":
+                uow.wages.mark_approved(run.id, now)
+            uow.commit()
             raise
-        uow.wages.mark_funded(run.id, hold_id=hold_id, hold_day=today, now=now)
-        uow.commit()
-        return show_in(uow, employer_user_id, run_id)
+
+
+def _hold(uow: UnitOfWork, run: PayRun, now: datetime) -> RunShown:
+    """Inside `with uow`, the run's row locked and holding nothing: hold its cost and
+    queue its lines; commits. Raises LimitExceeded, InsufficientFunds, NotFound."""
+    today = nairobi_day(now)
+    employer_user_id = run.employer_user_id
+    hold_code = hold_shard(employer_user_id, HOLD_KIND)
+    uow.wages.open_accounts(HOLD_KIND, [hold_code])  # the shard's first run opens it
+    locked = uow.ledger.accounts(user_ids=[employer_user_id], codes=[hold_code])
+    wallet = next((a for a in locked if a.user_id == employer_user_id), None)
+    hold = next((a for a in locked if a.code == hold_code), None)
+    if wallet is None or hold is None or wallet.limits is None:
+        raise NotFound("no wallet for this user")
+    key = f"{HOLD_KIND}:{run.id}"
+    _, day_total, rolling_total = uow.ledger.key_and_outflows(key, wallet.id, today)
+    lines = uow.wages.lines(run.id)
+    check_run_limits(
+        wallet.limits, run.total_cost, max(x.cost for x in lines), day_total, rolling_total
+    )
+    if wallet.balance < run.total_cost:
+        raise InsufficientFunds(balance=wallet.balance, needed=run.total_cost)
+    try:
+        hold_id = uow.ledger.post(
+            reference=new_reference(),
+            kind=HOLD_KIND,
+            amount=run.total_cost,
+            fee=0,
+            idempotency_key=key,
+            request_hash=request_hash(kind=HOLD_KIND, run=run.id, cost=run.total_cost),
+            legs=[(wallet.id, -run.total_cost), (hold.id, run.total_cost)],
+            channel=run.channel,
+            created_at=now,
+            initiator_user_id=employer_user_id,
+            note=f"pay run {run.reference}",
+            outflow=(wallet.id, today, run.total_cost),
+            messages=tuple(line_job(line.id) for line in lines),
+        )
+    except Overdraft:
+        uow.rollback()
+        raise InsufficientFunds(balance=wallet.balance, needed=run.total_cost) from None
+    except KeyTaken:  # impossible under the run's row lock; kept for the loud failure
+        uow.rollback()
+        raise
+    uow.wages.mark_funded(run.id, hold_id=hold_id, hold_day=today, now=now)
+    uow.commit()
+    return show_in(uow, employer_user_id, run.id)

@@ -1,11 +1,12 @@
 """My account > I employ someone (Pay worker) and My pay (docs/wages.md).
 
 I employ someone: the employer's workers (the first MAX_SHOWN; more are paid over REST)
-and 9 Add worker (employ.py; straight there with no worker yet) ->
-pick one -> this month's payslip (today's pay date, the rules in force) with net pay,
-the deductions and the cost to the employer -> PIN -> END. The pay run is drafted on
-the pick (once per hop, by its key) and approved on the PIN; the worker pays the line
-and the payslip SMS goes to the worker.
+and 9 Add worker (employ.py; straight there with no worker yet) -> pick one -> the
+worker's terms and 1 Pay now, 2 Pay monthly (weekly) on a day, 3 Change pay (the
+last two in terms.py). Pay now: this month's payslip (today's pay date, the rules in
+force) with net pay, the deductions and the cost to the employer -> PIN -> END. The
+pay run is drafted on 1 (once per hop, by its key) and approved on the PIN; the worker
+pays the line and the payslip SMS goes to the worker.
 My pay: the caller's next pay date (a wage schedule's) and last payslips as a worker,
 newest first.
 """
@@ -27,6 +28,7 @@ from app.errors import (
     ValidationFailed,
     WrongPin,
 )
+from app.services.schedules.wages import SCHEDULED_FREQUENCIES
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_refused
 from app.ussd.texts import text
@@ -53,7 +55,13 @@ async def pay_worker_start(ctx: Context, _: str) -> Outcome:
     if not workers:
         return await employ.add_start(ctx)
     ctx.state.data["wg_list"] = [
-        {"id": w.id, "name": w.display_name[:NAME_SHOWN]} for w in workers[:MAX_SHOWN]
+        {
+            "id": w.id,
+            "name": w.display_name[:NAME_SHOWN],
+            "gross": w.gross_pay,
+            "frequency": w.frequency,
+        }
+        for w in workers[:MAX_SHOWN]
     ]
     ctx.state.data.pop("wg_run", None)
     return Goto("wg.workers")
@@ -71,7 +79,39 @@ async def worker_chosen(ctx: Context, value: str) -> Outcome:
         return await employ.add_start(ctx)
     if not value.isdigit() or not 1 <= int(value) <= len(items):
         return Reprompt("err.invalid_option")
-    item = items[int(value) - 1]
+    ctx.state.data["wg_pick"] = dict(items[int(value) - 1])
+    return Goto("wg.worker")
+
+
+def worker_values(ctx: Context) -> dict[str, Any]:
+    pick = ctx.state.data.get("wg_pick") or {"name": "", "gross": 0, "frequency": "daily"}
+    frequency = pick["frequency"]
+    scheduled = frequency in SCHEDULED_FREQUENCIES
+    return {
+        "name": pick["name"],
+        "gross": format_kes(pick["gross"]),
+        "every": text(ctx.lang, f"wg.every_{frequency}"),
+        "schedule": text(ctx.lang, f"wg.opt_{frequency}") + "\n" if scheduled else "",
+    }
+
+
+async def worker_action(ctx: Context, value: str) -> Outcome:
+    """1 Pay now, 2 Pay on a schedule (a worker paid weekly or monthly), 3 Change pay."""
+    pick = ctx.state.data.get("wg_pick")
+    if not pick:
+        return Goto("account", reset=True)
+    if value == "1":
+        return await _pay_now(ctx, pick)
+    if value == "2" and pick["frequency"] in SCHEDULED_FREQUENCIES:
+        ctx.state.data["wg_sched"] = {}
+        return Goto("wg.sched_day")
+    if value == "3":
+        ctx.state.data["wg_edit"] = {}
+        return Goto("wg.edit_gross")
+    return Reprompt("err.invalid_option")
+
+
+async def _pay_now(ctx: Context, item: dict[str, Any]) -> Outcome:
     try:
         draft = await ctx.services.draft_pay(
             employer_user_id=ctx.user.user_id,

@@ -2,19 +2,39 @@
 END, an action of the account menu). The handlers are in flow.py.
 
 My account 9. I employ someone -> "1. Achieng" (5 at most), "9. Add worker" -> pick
-    -> "Pay Achieng net KES 14,462 / NSSF 967 SHIF 443 AHL 242 / You pay KES 17,322.
+    -> "Achieng: KES 16,114 a month gross / 1. Pay now / 2. Pay monthly on a day /
+        3. Change pay"
+    1 -> "Pay Achieng net KES 14,462 / NSSF 967 SHIF 443 AHL 242 / You pay KES 17,322.
         Enter PIN" -> END "Paid: Achieng gets KES 14,462 and a payslip by SMS."
+    2 -> the day -> PIN -> END (terms.py)
+    3 -> new gross pay -> monthly/weekly/daily -> PIN -> END (terms.py)
     9 Add worker -> phone -> name -> gross pay -> monthly/weekly/daily -> 1. Add -> END
 """
 
 from __future__ import annotations
 
 from app.ussd.engine import Menu, Option, Prompt
-from app.ussd.wages import employ
+from app.ussd.wages import employ, terms
 from app.ussd.wages import flow as wages
 
 SCREENS = [
     Prompt("wg.workers", "wg.workers", wages.worker_chosen, values=wages.workers_values),
+    Prompt("wg.worker", "wg.worker", wages.worker_action, values=wages.worker_values),
+    # 2 Pay on a schedule, 3 Change pay (terms.py)
+    Prompt("wg.sched_day", "wg.sched_day", terms.sched_day, values=terms.sched_values),
+    Prompt("wg.sched_pin", "wg.sched_pin", terms.sched_confirm, values=terms.sched_values),
+    Prompt("wg.edit_gross", "wg.edit_gross", terms.edit_gross, values=terms.edit_values),
+    Menu(
+        "wg.edit_every",
+        "wg.add_every",
+        (
+            Option("wg.monthly", action=terms.edit_month),
+            Option("wg.weekly", action=terms.edit_week),
+            Option("wg.daily", action=terms.edit_day),
+        ),
+        values=terms.edit_values,
+    ),
+    Prompt("wg.edit_pin", "wg.edit_pin", terms.edit_confirm, values=terms.edit_values),
     Prompt("wg.confirm", "wg.confirm", wages.pay_confirm, values=wages.confirm_values),
     # 9 Add worker (employ.py)
     Prompt("wg.add_phone", "wg.add_phone", employ.add_phone),

@@ -10,7 +10,28 @@ WAGE_TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "account.my_pay": "My pay",
         "account.pay_worker": "I employ someone",
-        "wg.workers": "Pay which worker?\n{lines}\n9. Add worker",
+        "wg.workers": "Your workers\n{lines}\n9. Add worker",
+        "wg.worker": "{name}: KES {gross} {every} gross\n1. Pay now\n{schedule}3. Change pay",
+        "wg.opt_monthly": "2. Pay monthly on a day",
+        "wg.opt_weekly": "2. Pay weekly on a day",
+        "wg.sched_day": "Pay {name} on a schedule\n{question}",
+        "wg.sched_pin": "Pay {name} KES {gross} gross, {rule}, from today.\nEnter PIN to confirm",
+        "wg.edit_gross": "New gross pay of {name} each time, in KES (now {now})",
+        "wg.edit_pin": "{name}: KES {gross} {every} gross from the next pay.\nEnter PIN to confirm",
+        "err.wg_daily": "A worker paid daily is paid with Pay now.",
+        "err.wg_scheduled": (
+            "The worker is paid on a schedule: stop it under Scheduled payments to change "
+            "how often."
+        ),
+        "end.wg_scheduled": (
+            "Scheduled: {name}'s pay, {rule}. First {when}. We SMS you the day before. "
+            "See Scheduled payments."
+        ),
+        "end.wg_not_scheduled": "Not scheduled. {reason}",
+        "end.wg_changed": (
+            "Changed: {name} now gets KES {gross} {every} gross. The next pay uses it."
+        ),
+        "end.wg_not_changed": "Not changed. {reason}",
         "wg.add_phone": "Add a worker\nEnter the worker's phone number",
         "wg.add_name": "Enter the worker's name for the payslip (up to 30 letters)",
         "wg.add_gross": "Gross pay of {name} each time, in KES (before deductions)",
@@ -48,7 +69,33 @@ WAGE_TEXTS: dict[str, dict[str, str]] = {
     "sw": {
         "account.my_pay": "Mshahara wangu",
         "account.pay_worker": "Ninaajiri mtu",
-        "wg.workers": "Lipa mfanyakazi yupi?\n{lines}\n9. Ongeza mfanyakazi",
+        "wg.workers": "Wafanyakazi wako\n{lines}\n9. Ongeza mfanyakazi",
+        "wg.worker": "{name}: KES {gross} {every}\n1. Lipa sasa\n{schedule}3. Badilisha mshahara",
+        "wg.opt_monthly": "2. Lipa kila mwezi tarehe fulani",
+        "wg.opt_weekly": "2. Lipa kila wiki siku fulani",
+        "wg.sched_day": "Lipa {name} kwa ratiba\n{question}",
+        "wg.sched_pin": (
+            "Lipa {name} KES {gross} kabla ya makato, {rule}, kuanzia leo.\nWeka PIN kuthibitisha"
+        ),
+        "wg.edit_gross": "Mshahara mpya wa {name} kila mara, KES (sasa {now})",
+        "wg.edit_pin": (
+            "{name}: KES {gross} {every} kabla ya makato kuanzia mshahara ujao.\n"
+            "Weka PIN kuthibitisha"
+        ),
+        "err.wg_daily": "Mfanyakazi wa kila siku hulipwa kwa Lipa sasa.",
+        "err.wg_scheduled": (
+            "Mfanyakazi analipwa kwa ratiba: isimamishe kwenye Malipo ya ratiba ili kubadilisha."
+        ),
+        "end.wg_scheduled": (
+            "Imepangwa: mshahara wa {name}, {rule}. Kwanza {when}. Tutakutumia SMS siku "
+            "moja kabla. Tazama Malipo ya ratiba."
+        ),
+        "end.wg_not_scheduled": "Haijapangwa. {reason}",
+        "end.wg_changed": (
+            "Imebadilishwa: {name} sasa anapata KES {gross} {every} kabla ya makato. "
+            "Mshahara ujao utatumia hii."
+        ),
+        "end.wg_not_changed": "Haijabadilishwa. {reason}",
         "wg.add_phone": "Ongeza mfanyakazi\nWeka nambari ya simu ya mfanyakazi",
         "wg.add_name": "Weka jina la mfanyakazi kwa hati ya mshahara (hadi herufi 30)",
         "wg.add_gross": "Mshahara wa {name} kila mara, KES (kabla ya makato)",
