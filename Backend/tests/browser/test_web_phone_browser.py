@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from app.worker.outbox import build_worker
-from tests.support.mpesa import mpesa_rig
+from tests.support.mpesa import mpesa_rig, rows
 from tests.support.wallets import fund, phone_of, registration_secrets
 from tests.support.wallets import register as register_user
 
@@ -178,3 +178,21 @@ def test_the_m_pesa_prompt_pops_up_when_the_push_arrives_and_is_answered_on_the_
     rig.until(lambda: rig.deposit_statuses() == ["completed", "failed"])
     rig.sms(JANE)
     inbox_has(page, JANE, "the M-Pesa prompt was cancelled")
+
+
+def test_an_m_pesa_prompt_nobody_answers_times_out_and_leaves_the_screen(
+    page, live_settings, database, tmp_path
+):
+    with mpesa_rig(live_settings, database, tmp_path, {"prompt_timeout_s": 2.0}) as rig:
+        box, pin_hash = registration_secrets(rig.settings, "4821")
+        register_user(database, box, pin_hash, phone=JANE, name="Jane Wanjiku")
+        page.goto(f"{rig.paytrace.url}/sandbox/phone?phones={quote(JANE)}")
+        page.wait_for_selector("body[data-ready=yes]")
+        phone(page, JANE).locator("[data-role=mpesa]").select_option("ask")
+        page.wait_for_selector(f"section.phone[data-phone='{JANE}'][data-mpesa=ask]")
+        assert deposit(page, "300").startswith("END Check your phone")
+        prompt = prompt_pops(page, rig, JANE)
+        page.wait_for_selector(f"section.phone[data-phone='{JANE}'][data-prompt=gone]")
+        assert not prompt.is_visible()
+        rig.until(lambda: rig.deposit_statuses() == ["failed"])
+        assert rows(database, "SELECT result_code FROM mpesa_deposits") == [("1037",)]
