@@ -6,8 +6,9 @@ histogram per minute, and a background task (`keep_flushing`) adds them into Red
 every few seconds with one pipelined write (HINCRBY per bucket into one hash per UTC
 hour, `<REDIS_PREFIX>ussd:hop_latency:<hour>`, kept 26 hours). The console reads the
 last 24 hours (`hourly`): hops per hour and their 50th, 95th and 99th percentiles, each
-the upper bound of the bucket that holds it (what a fixed-bucket histogram can say;
-Prometheus's `paytrace_ussd_hop_seconds` has the same buckets).
+the upper bound of the bucket that holds it (what a fixed-bucket histogram can say).
+Prometheus's `paytrace_ussd_hop_seconds` times the same span over the same buckets,
+but for 1.5 s (the hop's deadline) and 10 s, which only these have.
 """
 
 from __future__ import annotations
