@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -69,6 +70,7 @@ from app.http.body_limit import BodyLimit
 from app.http.fast_path import FastPath
 from app.logging_setup import configure_logging
 from app.runtime import Runtime
+from app.services import hop_latency
 from app.services.facade import ChannelServices
 from app.ussd import routes as ussd_routes
 from app.ussd.wiring import build_ussd
@@ -96,9 +98,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.api = ApiServices.build(
             services, store.forget_profile, flag_pay_request=store.flag_pay_request
         )
+        # The USSD hops' latencies, written from memory every few seconds, never per hop.
+        flushing = asyncio.create_task(
+            hop_latency.keep_flushing(
+                app.state.ussd.latencies, runtime.redis, settings.redis_prefix
+            )
+        )
         try:
             yield
         finally:
+            flushing.cancel()
+            with suppress(asyncio.CancelledError):
+                await flushing
             await runtime.close()
 
     app = FastAPI(

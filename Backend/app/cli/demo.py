@@ -37,7 +37,9 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
         description="Fill a development database with deterministic, marked demo history.",
     )
     parser.add_argument("--users", type=int, default=300, help="people (3 to 10,000)")
-    parser.add_argument("--days", type=int, default=30, help="days of history (1 to 366)")
+    parser.add_argument(
+        "--days", type=int, default=30, help="Nairobi days of history, today the last (1 to 366)"
+    )
     parser.add_argument("--seed", type=int, default=17, help="another seed, another story")
     return parser.parse_args(list(argv))
 

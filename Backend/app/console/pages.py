@@ -9,12 +9,19 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 
-from app.console.trail import ConsoleRoute, Operating, Viewer
+from app.console.trail import Console, ConsoleRoute, Operating, Viewer
 from app.console.web import SECURITY_HEADERS, reason_of, redirect
+from app.domain.money import NAIROBI
 from app.domain.phone import InvalidPhone, normalise
 from app.domain.records.admin import AuditFilter
 from app.errors import refused
-from app.services import admin_audit, console_rails, console_reconciliation, console_users
+from app.services import (
+    admin_audit,
+    console_rails,
+    console_reconciliation,
+    console_users,
+    hop_latency,
+)
 from app.services.admin_audit import REASON_MAX
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
@@ -27,6 +34,7 @@ ACTOR = r"^[a-z]+(:[0-9a-f]{1,32})?$"  # operator:12, token:3f9a2c81d4e0, anonym
 async def dashboard(console: Viewer) -> Response:
     seen = await console.read(console_rails.overview)
     recon = await console.read(console_reconciliation.overview)
+    hops = await _hop_latency(console)
     return console.page(
         "dashboard.html",
         figures=seen.figures,
@@ -35,6 +43,33 @@ async def dashboard(console: Viewer) -> Response:
         groups=(*console_rails.KIND_GROUPS, console_rails.OTHER),
         stk_meanings=console_rails.STK_MEANINGS,
         recon=recon,
+        hops=hops,
+        nairobi=NAIROBI,
+    )
+
+
+async def _hop_latency(console: Console) -> list[hop_latency.HourOfHops]:
+    runtime = console.runtime
+    return await hop_latency.hourly(runtime.redis, runtime.settings.redis_prefix)
+
+
+@router.get("/hop_latency.json", name="hop_latency_data")
+async def hop_latency_data(console: Viewer) -> Response:
+    """USSD hops per hour over the last 24 hours (every hour, the current one last) and
+    their 50th, 95th and 99th percentiles in milliseconds (null: no hop that hour), each
+    the upper bound of the histogram bucket holding it."""
+    hours = await _hop_latency(console)
+    return JSONResponse(
+        {
+            "hours": [h.hour.isoformat() for h in hours],
+            "labels": [h.hour.astimezone(NAIROBI).strftime("%H:00") for h in hours],
+            "hops": [h.hops for h in hours],
+            "p50_ms": [h.p50_ms for h in hours],
+            "p95_ms": [h.p95_ms for h in hours],
+            "p99_ms": [h.p99_ms for h in hours],
+            "bucket_bounds_ms": [round(b * 1000) for b in hop_latency.BOUNDS_S],
+        },
+        headers=SECURITY_HEADERS,
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.runtime import Runtime
 from app.services.facade import ChannelServices
+from app.services.hop_latency import HopLatencies
 from app.ussd.hop import HopConfig
 from app.ussd.ports import UssdServices
 from app.ussd.session_store import SessionStore
@@ -19,6 +20,8 @@ class UssdHub:
     service_codes: list[str]
     deadline_s: float
     commit_deadline_s: float
+    # Each hop's time, counted in memory; the app's flusher writes it (hop_latency.py).
+    latencies: HopLatencies
 
 
 def build_ussd(runtime: Runtime, services: ChannelServices) -> UssdHub:
@@ -40,4 +43,5 @@ def build_ussd(runtime: Runtime, services: ChannelServices) -> UssdHub:
         service_codes=settings.ussd_service_codes,
         deadline_s=settings.ussd_hop_deadline_s,
         commit_deadline_s=settings.ussd_commit_deadline_s,
+        latencies=HopLatencies(),
     )

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from app.worker.outbox import build_worker
-from tests.support.mpesa import mpesa_rig
+from tests.support.mpesa import mpesa_rig, rows
 from tests.support.wallets import fund, phone_of, registration_secrets
 from tests.support.wallets import register as register_user
 
@@ -137,3 +137,62 @@ def test_a_phone_cancels_then_accepts_the_m_pesa_prompt(page, rig):
     rig.sms(JANE)
     inbox_has(page, JANE, "KES 1,000")
     page.shot("mpesa-accepted")
+
+
+def prompt_pops(page, rig, number: str):
+    """The phone's M-Pesa prompt, once the worker has sent the push and the page has
+    polled the sandbox for it."""
+    prompt = phone(page, number).locator("[data-role=stk]")
+    rig.until(prompt.is_visible)
+    return prompt
+
+
+def test_the_m_pesa_prompt_pops_up_when_the_push_arrives_and_is_answered_on_the_phone(page, rig):
+    page.goto(f"{rig.paytrace.url}/sandbox/phone?phones={quote(JANE)}")
+    page.wait_for_selector("body[data-ready=yes]")
+    handset = phone(page, JANE)
+    handset.locator("[data-role=mpesa]").select_option("ask")
+    page.wait_for_selector(f"section.phone[data-phone='{JANE}'][data-mpesa=ask]")
+
+    assert deposit(page, "500").startswith("END Check your phone")
+    prompt = prompt_pops(page, rig, JANE)
+    text = prompt.locator("[data-role=stk-text]").inner_text()
+    assert text.startswith("Do you want to pay KES 500 to PAYTRACE SANDBOX"), text
+    assert text.endswith("Enter M-PESA PIN:"), text
+    assert rig.deposit_statuses() == ["pending"]  # nothing decided while the prompt waits
+    page.shot("mpesa-prompt")
+    prompt.locator("[data-role=stk-pin]").fill("1234")
+    prompt.locator("[data-role=stk-send]").click()
+    page.wait_for_selector(f"section.phone[data-phone='{JANE}'][data-prompt=success]")
+    assert not prompt.is_visible()
+    rig.until(lambda: rig.deposit_statuses() == ["completed"])
+    rig.sms(JANE)
+    inbox_has(page, JANE, "KES 500")
+    page.shot("mpesa-prompt-accepted")
+
+    assert deposit(page, "200").startswith("END Check your phone")
+    prompt = prompt_pops(page, rig, JANE)
+    assert "pay KES 200 to" in prompt.locator("[data-role=stk-text]").inner_text()
+    prompt.locator("[data-role=stk-cancel]").click()
+    page.wait_for_selector(f"section.phone[data-phone='{JANE}'][data-prompt=cancelled]")
+    rig.until(lambda: rig.deposit_statuses() == ["completed", "failed"])
+    rig.sms(JANE)
+    inbox_has(page, JANE, "the M-Pesa prompt was cancelled")
+
+
+def test_an_m_pesa_prompt_nobody_answers_times_out_and_leaves_the_screen(
+    page, live_settings, database, tmp_path
+):
+    with mpesa_rig(live_settings, database, tmp_path, {"prompt_timeout_s": 2.0}) as rig:
+        box, pin_hash = registration_secrets(rig.settings, "4821")
+        register_user(database, box, pin_hash, phone=JANE, name="Jane Wanjiku")
+        page.goto(f"{rig.paytrace.url}/sandbox/phone?phones={quote(JANE)}")
+        page.wait_for_selector("body[data-ready=yes]")
+        phone(page, JANE).locator("[data-role=mpesa]").select_option("ask")
+        page.wait_for_selector(f"section.phone[data-phone='{JANE}'][data-mpesa=ask]")
+        assert deposit(page, "300").startswith("END Check your phone")
+        prompt = prompt_pops(page, rig, JANE)
+        page.wait_for_selector(f"section.phone[data-phone='{JANE}'][data-prompt=gone]")
+        assert not prompt.is_visible()
+        rig.until(lambda: rig.deposit_statuses() == ["failed"])
+        assert rows(database, "SELECT result_code FROM mpesa_deposits") == [("1037",)]

@@ -4,12 +4,14 @@ nothing, and production is refused."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime
 
 import pytest
 
 from app.db.repositories.ledger import LedgerCheck
 from app.db.unit_of_work import UnitOfWork
+from app.domain.money import NAIROBI
 from app.errors import ValidationFailed
 from app.services import console_dashboard, demo
 from app.services.demo.plan import DEMO_PHONE_PREFIX, plan
@@ -36,6 +38,20 @@ def test_the_plan_is_the_same_story_for_the_same_seed():
     assert all(e.key.startswith("demo:") for e in first.events)
 
 
+@pytest.mark.parametrize("hour", [0, 9, 23])
+def test_the_history_runs_every_nairobi_day_up_to_today_whatever_the_hour(hour):
+    now = datetime(2026, 12, 5, hour, 20, tzinfo=NAIROBI)
+    story = plan(users=20, days=3, seed=17, now=now)
+    days = Counter(
+        e.at.astimezone(NAIROBI).date() for e in story.events if e.kind != "registration"
+    )
+    assert sorted(days) == [date(2026, 12, 3), date(2026, 12, 4), date(2026, 12, 5)], days
+    assert days[date(2026, 12, 5)] >= 3, days  # today has its movements, even at 00:20
+    assert all(e.at < now for e in story.events)
+    first = min(e.at for e in story.events).astimezone(NAIROBI)
+    assert first.date() == date(2026, 12, 3), first  # three days: today and the two before
+
+
 def test_a_small_demo_fills_every_kind_and_the_dashboard_shows_it(settings, clean_database):
     filled = demo.fill(
         lambda: UnitOfWork(clean_database), settings, users=20, days=3, seed=17, now=NOW
@@ -55,7 +71,8 @@ def test_a_small_demo_fills_every_kind_and_the_dashboard_shows_it(settings, clea
     assert check_ledger(clean_database) == LedgerCheck(0, 0, 0, 0, 0)
 
     figures = console_dashboard.dashboard(UnitOfWork(clean_database), now=NOW)
-    month = figures.windows[-1]
+    today, month = figures.windows[0], figures.windows[-1]
+    assert today.days == 1 and today.moved.count > 0, today  # the history reaches today
     assert month.moved.value > 0 and month.moved.count > 0
     assert month.registrations == 20
     assert sum(day.value for day in figures.daily) == month.moved.value

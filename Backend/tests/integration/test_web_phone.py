@@ -31,6 +31,7 @@ def test_the_web_phone_is_absent_in_production(live_settings, clean_database):
             "/sandbox/phone",
             "/sandbox/phone/config.json",
             "/sandbox/phone/static/phone.js",
+            "/sandbox/phone/mpesa/prompts?phone=%2B254711000001",
         ):
             answer = httpx.get(f"{server.url}{path}", timeout=10)
             assert (answer.status_code, answer.json()["error"]) == (404, "not_found"), path
@@ -49,3 +50,23 @@ def test_the_m_pesa_answer_refuses_bad_input_and_says_when_the_sandbox_is_away(
             assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request"), body
         answer = httpx.post(url, json={"phone": "+254711000001", "answer": "accept"}, timeout=10)
         assert (answer.status_code, answer.json()["error"]) == (503, "service_unavailable")
+
+
+def test_the_m_pesa_prompts_refuse_bad_input_and_say_when_the_sandbox_is_away(
+    live_settings, clean_database
+):
+    away = live_settings.model_copy(update={"daraja_base_url": f"http://127.0.0.1:{free_port()}"})
+    with LiveServer(create_app(away), away.port) as server:
+        prompts = f"{server.url}/sandbox/phone/mpesa/prompts"
+        for phone in ("", "12345", "+2547110000011"):
+            answer = httpx.get(prompts, params={"phone": phone}, timeout=10)
+            assert (answer.status_code, answer.json()["error"]) == (422, "invalid_request"), phone
+        bad_id = httpx.post(f"{prompts}/ws..CO", json={"answer": "cancel"}, timeout=10)
+        assert (bad_id.status_code, bad_id.json()["error"]) == (422, "invalid_request")
+        bad_body = httpx.post(f"{prompts}/ws_CO_1", content=b"{", timeout=10)
+        assert (bad_body.status_code, bad_body.json()["error"]) == (422, "invalid_request")
+        for answer in (
+            httpx.get(prompts, params={"phone": "+254711000001"}, timeout=10),
+            httpx.post(f"{prompts}/ws_CO_1", json={"answer": "cancel"}, timeout=10),
+        ):
+            assert (answer.status_code, answer.json()["error"]) == (503, "service_unavailable")

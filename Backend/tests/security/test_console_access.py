@@ -33,6 +33,7 @@ EVENT = "evt_" + "ab" * 12
 PAGES = (
     ("/console", "/console"),
     ("/console/dashboard.json", "/console/dashboard.json"),
+    ("/console/hop_latency.json", "/console/hop_latency.json"),
     ("/console/users", "/console/users?q=0711000001"),
     ("/console/audit", "/console/audit"),
     ("/console/transactions", "/console/transactions?q=0711000001"),

@@ -19,6 +19,7 @@ DEFAULT_PASSKEY = shared.DARAJA_PASSKEY
 DEFAULT_B2C_SHORTCODE = shared.DARAJA_B2C_SHORTCODE
 DEFAULT_INITIATOR_NAME = shared.DARAJA_INITIATOR_NAME
 DEFAULT_SECURITY_CREDENTIAL = shared.DARAJA_SECURITY_CREDENTIAL
+DEFAULT_CUSTOMER_PIN = "1234"  # not a secret: every sandbox customer's M-PESA PIN
 TOKEN_TTL_S = 3599
 
 
@@ -37,6 +38,11 @@ class SandboxConfig:
     # Seconds between a request and its result (the customer answering the prompt,
     # M-Pesa paying out); the result callback is sent then.
     callback_delay_s: float = 1.0
+    # Seconds an STK prompt waiting for the customer (the `ask` scenario) stays on the
+    # phone before M-Pesa gives up: then 1037, "DS timeout user cannot be reached".
+    prompt_timeout_s: float = 60.0
+    # The sandbox customer's M-PESA PIN for answering a prompt; any other is a wrong PIN.
+    customer_pin: str = DEFAULT_CUSTOMER_PIN
     # Seconds between the two copies of a duplicated callback.
     duplicate_gap_s: float = 0.2
     token_ttl_s: int = TOKEN_TTL_S
@@ -45,8 +51,8 @@ class SandboxConfig:
     c2b_validation_timeout_s: float = 8.0
 
     def __post_init__(self) -> None:
-        if self.callback_delay_s < 0 or self.duplicate_gap_s < 0:
-            raise ValueError("delays cannot be negative")
+        if self.callback_delay_s < 0 or self.duplicate_gap_s < 0 or self.prompt_timeout_s <= 0:
+            raise ValueError("delays cannot be negative, nor a prompt's timeout zero")
         if self.token_ttl_s <= 0:
             raise ValueError("token_ttl_s must be positive")
 

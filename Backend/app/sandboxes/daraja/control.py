@@ -1,5 +1,6 @@
 """The sandbox's own control routes under `/sandbox/` (no Daraja equivalent): choose
-what the customer and M-Pesa do, see what callbacks were sent, expire tokens.
+what the customer and M-Pesa do, answer a customer's STK prompt, see what callbacks
+were sent, expire tokens.
 
 Errors here are `{"error", "detail"}`, not Daraja-shaped: these routes are the
 sandbox's, for developers and tests.
@@ -13,6 +14,7 @@ import time
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.sandboxes.daraja import prompts
 from app.sandboxes.daraja.faults import parse_fault
 from app.sandboxes.daraja.identifiers import eat
 from app.sandboxes.daraja.scenarios import DEFAULT_RULES, BadScenario, parse_rule
@@ -122,3 +124,40 @@ def list_faults(request: Request) -> list[dict]:
 def clear_faults(request: Request) -> Response:
     request.app.state.faults.clear()
     return Response(status_code=204)
+
+
+@router.get("/prompts", summary="STK prompts waiting on a phone", description=_DEV_ONLY)
+def list_prompts(request: Request, phone: str = "") -> JSONResponse:
+    """`?phone=2547...`: the prompts of pushes under an `ask` rule still on its screen."""
+    phone = phone.strip().lstrip("+")
+    if not (phone.isdigit() and phone.startswith("254") and len(phone) == 12):
+        return _bad("phone must be an MSISDN such as 254712345678", 422)
+    now, config = time.time(), request.app.state.config
+    waiting = _store(request).open_prompts(phone, now)
+    return JSONResponse({"prompts": [prompts.listed(p, config, now) for p in waiting]})
+
+
+@router.post(
+    "/prompts/{checkout_request_id}", summary="Answer an STK prompt", description=_DEV_ONLY
+)
+async def answer_prompt(request: Request, checkout_request_id: str) -> JSONResponse:
+    """`{"answer": "accept", "pin": "1234"}` or `{"answer": "cancel"}`: the push's result
+    now (paid, wrong PIN 2001, cancelled 1032) and its callback sent."""
+    try:
+        given = prompts.parse_answer(json.loads(await request.body() or b"null"))
+        answered = prompts.answer(
+            _store(request), request.app.state.config, checkout_request_id, given, time.time()
+        )
+    except prompts.PromptRefused as refused:
+        body = {"error": refused.code, "detail": refused.detail}
+        return JSONResponse(body, status_code=refused.status)
+    except (ValueError, UnicodeDecodeError):
+        return JSONResponse({"error": "invalid_answer", "detail": "send a JSON object"}, 400)
+    return JSONResponse(
+        {
+            "checkout_request_id": answered.checkout_request_id,
+            "result": answered.result,
+            "result_code": answered.result_code,
+            "result_desc": answered.result_desc,
+        }
+    )

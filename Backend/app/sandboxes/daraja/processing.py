@@ -1,6 +1,7 @@
 """M-Pesa's side of the sandbox: what becomes of a request Daraja has accepted.
 
-Each request's outcome is decided when it arrives (by the scenario rules) and stored
+Each request's outcome is decided when it arrives (by the scenario rules; an STK push
+under the `ask` rule waits for the customer's answer instead, prompts.py) and stored
 with the callbacks it will cause, due `callback_delay_s` later; until then an STK
 query says the transaction is being processed. A transaction status query answers
 from what is stored as of the moment its own result is due.
@@ -13,6 +14,7 @@ import sqlite3
 from app.sandboxes.daraja import b2b, errors, identifiers, payloads, reversals
 from app.sandboxes.daraja.config import SandboxConfig
 from app.sandboxes.daraja.scenarios import (
+    ASK,
     SUCCESS_DESC,
     WRONG_INITIATOR_DESC,
     Scenario,
@@ -46,8 +48,11 @@ def accept_stk_push(
     """Record an STK push with its outcome, and its callbacks (none, one or two);
     `metadata=False` sends a paid one without its CallbackMetadata (a fault)."""
     scenario = resolve(store.rules(), "stk", push.phone, push.amount)
-    code, desc = result_for("stk", scenario.result)
-    settles_at = now + config.callback_delay_s
+    asks = scenario.result == ASK
+    # A prompt that waits for the customer is planned as the customer not answering:
+    # the timeout, when the prompt expires, unless an answer replaces it (prompts.py).
+    code, desc = result_for("stk", "timeout" if asks else scenario.result)
+    settles_at = now + (config.prompt_timeout_s if asks else config.callback_delay_s)
     for _ in range(5):  # a CheckoutRequestID can collide within one second
         record = StkRecord(
             checkout_request_id=identifiers.checkout_request_id(now, push.phone),
@@ -57,7 +62,7 @@ def accept_stk_push(
             party_b=push.party_b,
             account_reference=push.account_reference,
             callback_url=push.callback_url,
-            result=scenario.result,
+            result="timeout" if asks else scenario.result,
             result_code=code,
             result_desc=desc,
             receipt=identifiers.receipt(settles_at) if code == 0 else None,
@@ -75,7 +80,10 @@ def accept_stk_push(
             config.duplicate_gap_s,
         )
         try:
-            store.add_stk(record, deliveries)
+            if asks:
+                store.add_stk_prompt(record, deliveries, scenario.delivery)
+            else:
+                store.add_stk(record, deliveries)
         except sqlite3.IntegrityError:
             continue
         return record

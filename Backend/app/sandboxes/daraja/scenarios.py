@@ -1,8 +1,9 @@
 """What the sandbox's customer and M-Pesa do with a request: its result, and how its
 callback is delivered.
 
-A scenario is a result (success, cancelled, timeout, wrong_pin, insufficient_funds)
-and a delivery (once, duplicate, none). Rules set through `POST /sandbox/scenarios`
+A scenario is a result (success, cancelled, timeout, wrong_pin, insufficient_funds,
+or, for STK only, `ask`: the prompt waits for the customer's answer, prompts.py) and a
+delivery (once, duplicate, none). Rules set through `POST /sandbox/scenarios`
 pick it per phone number or per amount; a phone rule beats an amount rule, the newest
 rule beats an older one, and without a rule the amount decides (`DEFAULT_RULES`):
 amounts under 100 KES always succeed; from 100 KES up, the last two digits choose.
@@ -14,7 +15,9 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 Api = Literal["stk", "b2c", "b2b"]
-RESULTS = ("success", "cancelled", "timeout", "wrong_pin", "insufficient_funds")
+# STK only: no result decided on arrival; the prompt waits for the customer (prompts.py).
+ASK = "ask"
+RESULTS = ("success", "cancelled", "timeout", "wrong_pin", "insufficient_funds", ASK)
 DELIVERIES = ("once", "duplicate", "none")
 
 SUCCESS_DESC = "The service request is processed successfully."
@@ -67,7 +70,9 @@ class Rule:
     id: int | None = None
 
     def applies_to(self, api: Api, phone: str, amount: int) -> bool:
-        if self.api not in (None, api) or self.result not in _RESULTS_BY_API[api]:
+        if self.api not in (None, api):
+            return False
+        if self.result not in _RESULTS_BY_API[api] and not (api == "stk" and self.result == ASK):
             return False
         return self.phone == phone if self.phone is not None else self.amount == amount
 
@@ -130,8 +135,8 @@ def parse_rule(body: object) -> Rule:
     api = body.get("api")
     if api not in (None, "stk", "b2c", "b2b"):
         raise BadScenario("api must be stk, b2c or b2b (or absent for all)")
-    if api in ("b2c", "b2b") and result == "cancelled":
-        raise BadScenario("a B2C or B2B payment has no customer prompt to cancel")
+    if api in ("b2c", "b2b") and result in ("cancelled", ASK):
+        raise BadScenario("a B2C or B2B payment has no customer prompt to cancel or answer")
     phone, amount = body.get("phone"), body.get("amount")
     if (phone is None) == (amount is None):
         raise BadScenario("give exactly one of phone and amount")

@@ -1,5 +1,6 @@
 """The sandbox's state in SQLite under its data directory: issued tokens, every STK
-push and B2C payment with the outcome it was given, the paybill's C2B URLs and
+push and B2C payment with the outcome it was given, the STK prompts waiting for the
+customer's answer, the paybill's C2B URLs and
 payments, reversals, the scenario rules, and every callback planned and sent. It
 survives restarts, so a query after a restart answers as before and callbacks due
 meanwhile are still sent.
@@ -122,6 +123,15 @@ CREATE TABLE IF NOT EXISTS reversals (
     created_at REAL NOT NULL,
     settles_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stk_prompts (
+    checkout_request_id TEXT PRIMARY KEY REFERENCES stk_pushes (checkout_request_id),
+    phone TEXT NOT NULL,
+    delivery TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    answer TEXT,
+    answered_at REAL
+);
+CREATE INDEX IF NOT EXISTS stk_prompts_open ON stk_prompts (phone) WHERE answer IS NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS reversals_once ON reversals (trans_id) WHERE result_code = '0';
 CREATE INDEX IF NOT EXISTS callbacks_unsent ON callbacks (due_at) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS callbacks_by_reference ON callbacks (reference);
@@ -317,6 +327,83 @@ class Store:
     def add_stk(self, record: StkRecord, deliveries: list[Delivery]) -> None:
         """Raises sqlite3.IntegrityError if the CheckoutRequestID is taken."""
         self._add("stk_pushes", record, deliveries)
+
+    def add_stk_prompt(self, record: StkRecord, deliveries: list[Delivery], delivery: str) -> None:
+        """A push whose prompt waits for the customer: stored with its timeout outcome
+        and callbacks (due at `settles_at`, when the prompt expires), replaced if the
+        customer answers first. Raises sqlite3.IntegrityError if the id is taken."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    f"INSERT INTO stk_pushes ({_columns(StkRecord)})"  # noqa: S608 - fixed names
+                    f" VALUES ({_placeholders(StkRecord)})",
+                    astuple(record),
+                )
+                self._conn.execute(
+                    "INSERT INTO stk_prompts (checkout_request_id, phone, delivery, expires_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (record.checkout_request_id, record.phone, delivery, record.settles_at),
+                )
+                self._insert_deliveries(deliveries)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def open_prompts(self, phone: str, now: float) -> list[StkRecord]:
+        """The pushes whose prompt is on `phone`'s screen at `now`, oldest first."""
+        rows = self._all(
+            "SELECT s.* FROM stk_prompts p JOIN stk_pushes s USING (checkout_request_id)"
+            " WHERE p.phone = ? AND p.answer IS NULL AND p.expires_at > ? ORDER BY s.created_at",
+            (phone, now),
+        )
+        return [StkRecord(**dict(row)) for row in rows]
+
+    def prompt_delivery(self, checkout_request_id: str) -> str | None:
+        """How the prompt's callback is to be delivered; None for a push with no prompt."""
+        row = self._one(
+            "SELECT delivery FROM stk_prompts WHERE checkout_request_id = ?",
+            (checkout_request_id,),
+        )
+        return row["delivery"] if row else None
+
+    def answer_prompt(self, answered: StkRecord, deliveries: list[Delivery], now: float) -> bool:
+        """The customer's answer: the push's outcome and callbacks replaced, in one
+        transaction, if its prompt is still open at `now` (False otherwise: answered
+        already, or timed out and its callback due)."""
+        reference = answered.checkout_request_id
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                closed = self._conn.execute(
+                    "UPDATE stk_prompts SET answer = ?, answered_at = ? WHERE"
+                    " checkout_request_id = ? AND answer IS NULL AND expires_at > ?",
+                    (answered.result, now, reference, now),
+                ).rowcount
+                if closed:
+                    self._conn.execute(
+                        "UPDATE stk_pushes SET result = ?, result_code = ?, result_desc = ?,"
+                        " receipt = ?, settles_at = ? WHERE checkout_request_id = ?",
+                        (
+                            answered.result,
+                            answered.result_code,
+                            answered.result_desc,
+                            answered.receipt,
+                            answered.settles_at,
+                            reference,
+                        ),
+                    )
+                    self._conn.execute(
+                        "DELETE FROM callbacks WHERE reference = ? AND sent_at IS NULL",
+                        (reference,),
+                    )
+                    self._insert_deliveries(deliveries)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return bool(closed)
 
     def add_b2c(self, record: B2CRecord, deliveries: list[Delivery]) -> None:
         """Raises sqlite3.IntegrityError on an OriginatorConversationID seen before."""

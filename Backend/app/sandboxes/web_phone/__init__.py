@@ -5,9 +5,12 @@ speaks Africa's Talking's USSD protocol to PayTrace's own `POST /ussd`, as AT do
 posts of sessionId, serviceCode, phoneNumber, networkCode and the cumulative text, a new
 sessionId per dial), shows each phone's SMS from the AT sandbox's outbox
 (`GET /sandbox/sms?to=`), and the 182-character budget of every screen. Each phone
-chooses how it answers M-Pesa's prompts (accept, cancel, or let it time out): the
-choice becomes a rule for that phone's STK pushes in the local Daraja sandbox
-(`POST /sandbox/scenarios`), set through `POST /sandbox/phone/mpesa` since the page may
+chooses how it answers M-Pesa's prompts: on the phone when the push arrives (`ask`:
+the page polls `GET /sandbox/phone/mpesa/prompts?phone=` and answers with
+`POST /sandbox/phone/mpesa/prompts/{CheckoutRequestID}`, both passed on to the Daraja
+sandbox's prompts), or beforehand (accept, cancel, or let it time out). The choice
+becomes a rule for that phone's STK pushes in the local Daraja sandbox
+(`POST /sandbox/scenarios`), set through `POST /sandbox/phone/mpesa`: the page may
 talk to its own origin only. Mounted by `app/api/dev_wiring.py` outside production only;
 absent (404) in production.
 """
@@ -37,7 +40,14 @@ HEADERS = {
 router = APIRouter(tags=["sandbox"], include_in_schema=False)
 # The phone's answer to M-Pesa's prompt, as the Daraja sandbox's STK result; "amount"
 # removes the phone's rule: the sandbox's default by amount applies again.
-ANSWERS = {"accept": "success", "cancel": "cancelled", "ignore": "timeout", "amount": None}
+ANSWERS = {
+    "ask": "ask",
+    "accept": "success",
+    "cancel": "cancelled",
+    "ignore": "timeout",
+    "amount": None,
+}
+_CHECKOUT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MSISDN = re.compile(r"^\+?(254[0-9]{9})$")
 
 
@@ -73,7 +83,7 @@ def _error(code: str, detail: str, status: int) -> JSONResponse:
 
 @router.post("/sandbox/phone/mpesa", summary="How a phone answers M-Pesa", description=DEV_ONLY)
 async def answer_mpesa(request: Request) -> JSONResponse:
-    """`{"phone": "+2547...", "answer": "accept" | "cancel" | "ignore" | "amount"}`: the
+    """`{"phone": "+2547...", "answer": "ask" | "accept" | "cancel" | "ignore" | "amount"}`: the
     Daraja sandbox's rule for that phone's STK pushes, replacing any earlier one."""
     settings = request.app.state.runtime.settings
     if not settings.daraja_sandbox_enabled:
@@ -100,3 +110,49 @@ async def answer_mpesa(request: Request) -> JSONResponse:
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return _error("service_unavailable", "the local Daraja sandbox did not answer", 503)
     return JSONResponse({"phone": f"+{phone}", "answer": answer}, headers=HEADERS)
+
+
+async def _to_sandbox(request: Request, method: str, path: str, **sent: object) -> JSONResponse:
+    """The Daraja sandbox's answer to `method path`, passed on as it is (its 4xx
+    bodies are `{"error", "detail"}` already); 404 where there is no such sandbox."""
+    settings = request.app.state.runtime.settings
+    if not settings.daraja_sandbox_enabled:
+        return _error("not_found", "no local Daraja sandbox: M-Pesa is real here", 404)
+    base = settings.daraja_base_url.rstrip("/")
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5.0) as sandbox:
+            answer = await sandbox.request(method, path, **sent)
+        body = answer.json()
+    except (httpx.HTTPError, ValueError):
+        return _error("service_unavailable", "the local Daraja sandbox did not answer", 503)
+    status = answer.status_code if answer.status_code < 500 else 503
+    return JSONResponse(body, status_code=status, headers=HEADERS)
+
+
+@router.get(
+    "/sandbox/phone/mpesa/prompts", summary="A phone's M-Pesa prompts", description=DEV_ONLY
+)
+async def mpesa_prompts(request: Request, phone: str = "") -> JSONResponse:
+    """The STK prompts on the phone's screen now (pushes under its `ask` rule)."""
+    msisdn = _MSISDN.match(phone.strip().replace(" ", "+", 1))
+    if msisdn is None:
+        return _error("invalid_request", "a Kenyan phone such as +254712345678", 422)
+    return await _to_sandbox(request, "GET", "/sandbox/prompts", params={"phone": msisdn.group(1)})
+
+
+@router.post(
+    "/sandbox/phone/mpesa/prompts/{checkout_request_id}",
+    summary="Answer an M-Pesa prompt",
+    description=DEV_ONLY,
+)
+async def answer_mpesa_prompt(request: Request, checkout_request_id: str) -> JSONResponse:
+    """`{"answer": "accept", "pin": "1234"}` or `{"answer": "cancel"}`, as the customer
+    answers the prompt on the phone."""
+    if not _CHECKOUT.match(checkout_request_id):
+        return _error("invalid_request", "not a CheckoutRequestID", 422)
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return _error("invalid_request", 'send {"answer", "pin"?}', 422)
+    path = f"/sandbox/prompts/{checkout_request_id}"
+    return await _to_sandbox(request, "POST", path, json=body)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+
+from app.domain.money import NAIROBI
 
 DEMO_PHONE_PREFIX = "+25470099"  # + four digits: up to 10,000 demo people
 MAX_USERS = 10_000
@@ -51,6 +53,8 @@ CAMPAIGNS = ("Demo: church roof", "Demo: school fees for Baraka", "Demo: water t
 # What a planned M-Pesa request ends as: the share of each, drawn per request.
 STK_ENDINGS = (("paid", 80), ("cancelled", 10), ("timeout", 6), ("insufficient", 4))
 B2C_ENDINGS = (("paid", 90), ("failed", 10))
+# The shortest history: a one-day demo run just after midnight still has an evening.
+MIN_SPAN = timedelta(hours=12)
 # The chance per registered person and day of each movement.
 DAILY_CHANCE = {
     "deposit": 0.10,
@@ -100,18 +104,24 @@ def _shillings(rng: random.Random, low: int, high: int, step: int = 10) -> int:
     return rng.randrange(low, high + 1, step) * 100
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), NAIROBI)
+
+
 def plan(*, users: int, days: int, seed: int, now: datetime) -> Plan:
-    """The people and their movements over `days` days ending at `now`, oldest first.
-    Raises ValueError for sizes out of range."""
+    """The people and their movements over `days` Nairobi days ending with today (today
+    up to `now`), oldest first. Raises ValueError for sizes out of range."""
     if not 3 <= users <= MAX_USERS or not 1 <= days <= 366:
         raise ValueError(f"users must be 3 to {MAX_USERS}, days 1 to 366")
     rng = random.Random(seed)  # noqa: S311 - a repeatable story, not a secret
-    start = now - timedelta(days=days)
+    today = now.astimezone(NAIROBI).date()
+    start = min(_midnight(today - timedelta(days=days - 1)), now - MIN_SPAN)
+    span_s = (now - start).total_seconds()
     people = []
     for n in range(users):
         # Most people are there from the first day; the rest join along the way.
-        joins = 0.0 if n < max(3, users * 6 // 10) else rng.uniform(0, days * 0.9)
-        at = start + timedelta(days=joins, seconds=rng.randrange(60, 3600))
+        joins = 0.0 if n < max(3, users * 6 // 10) else rng.uniform(0, span_s * 0.85)
+        at = start + timedelta(seconds=joins + rng.randrange(60, 3600))
         name = f"Demo {rng.choice(FIRST)} {rng.choice(LAST)}"
         language = "sw" if rng.random() < 0.3 else "en"
         people.append(Person(n, phone_of(n), name, language, at))
@@ -128,18 +138,21 @@ def plan(*, users: int, days: int, seed: int, now: datetime) -> Plan:
             events.append(
                 Event(missed, "deposit", p.n, amount, 0, ending, f"demo:{seed}:miss:{p.n}")
             )
-    for day in range(days):
-        opens = start + timedelta(days=day)
+    # Each Nairobi day from the first to today has its day's movements: today's fall
+    # between its midnight and `now`, however early, so the history reaches today.
+    day, n = start.astimezone(NAIROBI).date(), 0
+    while day <= today:
+        opens = max(start, _midnight(day))
+        span = min(_midnight(day + timedelta(days=1)), now) - opens
         for p in people:
             for kind, chance in DAILY_CHANCE.items():
                 if rng.random() >= chance:
                     continue
-                at = opens + timedelta(seconds=rng.randrange(3600, 86_000))
+                at = opens + span * (rng.randrange(3600, 86_000) / 86_400)
                 if at <= p.registers_at or at >= now:
                     continue
-                events.append(
-                    _movement(rng, kind, p, at, users, f"demo:{seed}:{day}:{len(events)}")
-                )
+                events.append(_movement(rng, kind, p, at, users, f"demo:{seed}:{n}:{len(events)}"))
+        day, n = day + timedelta(days=1), n + 1
     events.sort(key=lambda e: (e.at, e.kind != "registration"))
     return Plan(tuple(people), tuple(events))
 

@@ -69,6 +69,12 @@
     this.part("remove").addEventListener("click", function () { self.remove(); });
     this.part("mpesa-field").hidden = !config.mpesa_prompts;
     this.part("mpesa").addEventListener("change", function () { self.answerMpesa(); });
+    this.prompt = null;    // the M-Pesa prompt on screen: {checkout_request_id, ...}
+    this.part("stk").addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.answerPrompt("accept");
+    });
+    this.part("stk-cancel").addEventListener("click", function () { self.answerPrompt("cancel"); });
     this.show("", "idle");
   }
 
@@ -171,8 +177,67 @@
       .catch(function () { self.part("mpesa-field").title = "PayTrace did not answer"; });
   };
 
+  // M-Pesa's STK prompt, as the phone shows it when the push arrives (the Daraja
+  // sandbox's "ask" rule): polled from the sandbox through PayTrace; not answering
+  // lets it time out there (1037), and it leaves the screen.
+  Phone.prototype.pollPrompts = function () {
+    var self = this;
+    if (!config.mpesa_prompts || this.answering) { return; }
+    fetch("/sandbox/phone/mpesa/prompts?phone=" + encodeURIComponent(this.number))
+      .then(function (answer) { return answer.ok ? answer.json() : { prompts: [] }; })
+      .then(function (found) { self.showPrompt((found.prompts || [])[0] || null); })
+      .catch(function () { /* the next poll tries again */ });
+  };
+
+  Phone.prototype.showPrompt = function (prompt) {
+    var form = this.part("stk");
+    var same = prompt && this.prompt &&
+      prompt.checkout_request_id === this.prompt.checkout_request_id;
+    if (same || (!prompt && !this.prompt)) { return; }
+    this.prompt = prompt;
+    if (!prompt) {
+      form.hidden = true;
+      this.node.dataset.prompt = "gone";
+      return;
+    }
+    this.part("stk-text").textContent = "Do you want to pay KES " +
+      prompt.amount.toLocaleString("en-KE") + " to " + prompt.business +
+      " account no. " + prompt.account_reference + "? Enter M-PESA PIN:";
+    this.part("stk-pin").value = "";
+    form.hidden = false;
+    this.node.dataset.prompt = "shown";
+    this.part("stk-pin").focus();
+  };
+
+  Phone.prototype.answerPrompt = function (answer) {
+    var self = this;
+    var prompt = this.prompt;
+    if (!prompt || this.answering) { return; }
+    var body = { answer: answer };
+    if (answer === "accept") { body.pin = this.part("stk-pin").value.trim(); }
+    this.answering = true;
+    fetch("/sandbox/phone/mpesa/prompts/" + encodeURIComponent(prompt.checkout_request_id), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    })
+      .then(function (reply) { return reply.json().then(function (b) { return { ok: reply.ok, body: b }; }); })
+      .then(function (reply) {
+        if (!reply.ok && reply.body.error === "invalid_answer") {
+          self.part("stk-text").textContent = reply.body.detail + ". Enter M-PESA PIN:";
+          return;
+        }
+        self.part("stk").hidden = true;
+        self.prompt = null;
+        self.node.dataset.prompt = reply.ok ? reply.body.result : "gone";
+      })
+      .catch(function () { /* still on screen: answer again */ })
+      .finally(function () { self.answering = false; });
+  };
+
   Phone.prototype.poll = function () {
     var self = this;
+    this.pollPrompts();
     if (!config.sms_sandbox) { return; }
     fetch("/sandbox/sms?to=" + encodeURIComponent(this.number))
       .then(function (answer) { return answer.ok ? answer.json() : []; })
