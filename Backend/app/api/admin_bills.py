@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Annotated, Self
 
 from fastapi import Path, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.admin_auth import AdminRuntime, admin_router
-from app.api.admin_models import ErrorOut
+from app.api.admin_models import ErrorOut, PrintableStr
 from app.domain.records.bills import BillPayment
 from app.services.bills import payments as bill_payments
 from app.services.bills import reversals
@@ -83,12 +83,13 @@ class BillReverseRequest(BaseModel):
         },
     )
 
-    refund_reference: StrictStr = Field(
+    # Printable: both are written to the audit row, which keeps only text PostgreSQL can.
+    refund_reference: PrintableStr = Field(
         max_length=64,
         description="the biller's reference of its refund to PayTrace (3 to 64 letters,"
         " digits, '.', '/', '_' or '-'); one refund reverses one bill",
     )
-    reason: StrictStr = Field(max_length=reversals.REASON_MAX, description="why, for the audit")
+    reason: PrintableStr = Field(max_length=reversals.REASON_MAX, description="why, for the audit")
 
 
 class BillReversalOut(BaseModel):
@@ -121,8 +122,14 @@ class BillReversalOut(BaseModel):
         )
 
 
+# Letters and digits only: the id is the audit row's target before the bill is looked up.
 BillId = Annotated[
-    str, Path(max_length=10, description="the bill's reference", examples=["K7QX2M9PLA"])
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9]{1,10}$",
+        description="the bill's reference",
+        examples=["K7QX2M9PLA"],
+    ),
 ]
 
 
@@ -132,6 +139,7 @@ BillId = Annotated[
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": BillReversalOut, "description": "reversed before by this same request"},
+        400: {"model": ErrorOut, "description": "the body is not JSON text (e.g. not UTF-8)"},
         404: {"model": ErrorOut, "description": "no such bill"},
         409: {
             "model": ErrorOut,

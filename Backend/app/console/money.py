@@ -103,8 +103,9 @@ async def reverse_bill(transaction_id: TransactionId, console: Operating) -> Res
     if console.form.get("confirm") != "yes":
         raise refused("not_confirmed", "confirm the reversal on its confirmation page")
     console.audit.reason = reason_of(console.form)
-    refund = console.form.get("refund_reference", "")
-    console.audit.detail["refund_reference"] = refund[:64]
+    refund = console.form.get("refund_reference", "").strip()
+    if bill_reversals.REFUND_REFERENCE.match(refund):  # only text the audit row can keep
+        console.audit.detail["refund_reference"] = refund
     done = await console.run(
         console_transactions.reverse_bill,
         transaction_id=transaction_id,
