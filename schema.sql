@@ -263,7 +263,8 @@ CREATE TABLE journal_transactions (
                                                            'wage_hold', 'wage_payment',
                                                            'wage_release',
                                                            'promotions_funding', 'cashback',
-                                                           'referral_bonus')),
+                                                           'referral_bonus',
+                                                           'bill_reversal')),
     -- The movement's own amount and fee (cents), as the user was shown them.
     amount            BIGINT      NOT NULL CHECK (amount > 0),
     fee               BIGINT      NOT NULL DEFAULT 0 CHECK (fee >= 0),
@@ -1696,7 +1697,8 @@ VALUES ('airtime_safaricom', 'Airtime Safaricom', 'airtime', 'phone', 1000, 1000
 
 -- One row per bill payment. Its reference is its hold's (the journal transaction that
 -- carries the channel's idempotency key). held -> delivered | failed | unknown;
--- unknown -> delivered | failed, only on the rail's own status answer.
+-- unknown -> delivered | failed, only on the rail's own status answer; delivered ->
+-- reversed by an operator once the biller refunded it (migration 0041).
 CREATE TABLE bill_payments (
     id              BIGSERIAL   PRIMARY KEY,
     reference       TEXT        NOT NULL UNIQUE CHECK (reference ~ '^[A-Z2-9]{10}$'),
@@ -1707,7 +1709,7 @@ CREATE TABLE bill_payments (
     amount          BIGINT      NOT NULL CHECK (amount > 0),
     fee             BIGINT      NOT NULL CHECK (fee >= 0),
     status          TEXT        NOT NULL DEFAULT 'held'
-                    CHECK (status IN ('held', 'delivered', 'failed', 'unknown')),
+                    CHECK (status IN ('held', 'delivered', 'failed', 'unknown', 'reversed')),
     -- 'system': a scheduled payment the worker holds (migration 0036).
     channel         TEXT        NOT NULL CHECK (channel IN ('ussd', 'api', 'system')),
     hold_id         BIGINT      NOT NULL UNIQUE REFERENCES journal_transactions (id),
@@ -1731,8 +1733,11 @@ CREATE TABLE bill_payments (
     not_found_answers INTEGER NOT NULL DEFAULT 0 CHECK (not_found_answers >= 0),
     token           TEXT        CHECK (token ~ '^[0-9]{20}$'),
     units           TEXT        CHECK (units ~ '^[0-9]{1,7}(\.[0-9]{1,2})?$'),
-    CHECK ((status IN ('delivered', 'failed')) = (ended_at IS NOT NULL)),
-    CHECK ((status IN ('delivered', 'failed')) = (outcome_id IS NOT NULL))
+    -- A reversed bill (migration 0041) keeps its ending (bill_payment) and when it ended.
+    CONSTRAINT bill_payments_ended_check
+        CHECK ((status IN ('delivered', 'failed', 'reversed')) = (ended_at IS NOT NULL)),
+    CONSTRAINT bill_payments_outcome_check
+        CHECK ((status IN ('delivered', 'failed', 'reversed')) = (outcome_id IS NOT NULL))
 );
 CREATE INDEX bill_payments_user_idx ON bill_payments (user_id, id);
 -- A day's bills, read by M-Pesa reconciliation (migration 0038).
@@ -1751,7 +1756,8 @@ CREATE TABLE bill_status_queries (
 );
 CREATE INDEX bill_status_queries_bill_idx ON bill_status_queries (bill_payment_id);
 
--- Only the state machine's steps; an ended payment stays ended; its terms never change.
+-- Only the state machine's steps; an ended payment stays ended (but for a delivered one
+-- reversed once its bill_reversals row is written, migration 0041); its terms never change.
 CREATE FUNCTION bill_payments_guard() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -1772,7 +1778,18 @@ BEGIN
         RAISE EXCEPTION 'a bill payment''s terms are never edited'
             USING ERRCODE = 'check_violation';
     END IF;
-    IF OLD.status IN ('delivered', 'failed') AND NEW IS DISTINCT FROM OLD THEN
+    IF OLD.status = 'delivered' AND NEW.status IN ('reversed') THEN
+        IF (to_jsonb(NEW) - 'status') IS DISTINCT FROM (to_jsonb(OLD) - 'status') THEN
+            RAISE EXCEPTION 'a bill payment''s reversal changes only its state'
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM bill_reversals WHERE bill_payment_id = NEW.id) THEN
+            RAISE EXCEPTION 'a bill payment is reversed only with its reversal'
+                USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF OLD.status IN ('delivered', 'failed', 'reversed') AND NEW IS DISTINCT FROM OLD THEN
         RAISE EXCEPTION 'a bill payment that is % stays so', OLD.status
             USING ERRCODE = 'check_violation';
     END IF;
@@ -2408,3 +2425,21 @@ CREATE TABLE referrals (
     CHECK (outcome IS NULL OR referred_user_id IS NOT NULL)
 );
 CREATE INDEX referrals_referrer_idx ON referrals (referrer_user_id);
+
+
+-- ---- bill reversals (migration 0041, docs/bills.md) -------------------------------
+
+-- One per bill, ever: the biller's refund reference (one refund reverses one bill),
+-- the operator's reason, the journal movement, and what it gave back.
+CREATE TABLE bill_reversals (
+    bill_payment_id   BIGINT      PRIMARY KEY REFERENCES bill_payments (id),
+    transaction_id    BIGINT      NOT NULL UNIQUE REFERENCES journal_transactions (id),
+    refund_reference  TEXT        NOT NULL UNIQUE
+                      CHECK (refund_reference ~ '^[A-Za-z0-9][A-Za-z0-9./_-]{2,63}$'),
+    reason            TEXT        NOT NULL CHECK (length(reason) BETWEEN 1 AND 200),
+    -- What the wallet got back (amount + fee - cashback) and the cashback returned to
+    -- the promotions account (0: none earned, or already reversed on its own).
+    refunded          BIGINT      NOT NULL CHECK (refunded >= 0),
+    cashback_returned BIGINT      NOT NULL CHECK (cashback_returned >= 0),
+    created_at        TIMESTAMPTZ NOT NULL
+);

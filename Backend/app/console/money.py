@@ -1,5 +1,6 @@
 """The console's money tables: transactions (find, detail, reversal behind a
-confirmation), parked settlements (retry), and the callback log."""
+confirmation; a delivered bill's reversal once the biller refunded it), parked
+settlements (retry), and the callback log."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from app.integrations.stellar import Horizon
 from app.services import console_transactions, inbound_callbacks, settlement_admin
 from app.services.admin_audit import REASON_MAX
 from app.services.admin_views import TransactionView
+from app.services.bills import reversals as bill_reversals
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 
@@ -47,9 +49,13 @@ async def transaction(
     reversed_: Annotated[str | None, Query(alias="reversed", max_length=8)] = None,
 ) -> Response:
     view = await _view(console, transaction_id)
+    bill = None
+    if view.kind == "bill_payment":  # reversed as a bill, once the biller refunded it
+        bill = await console.run(console_transactions.bill_of, transaction_id)
     return console.page(
         "transaction.html",
         tx=view,
+        bill=bill,
         reversed=reversed_,
         may_act=console.session.role != "viewer",
     )
@@ -72,6 +78,41 @@ async def reverse_transaction(transaction_id: TransactionId, console: Operating)
         console_transactions.reverse, transaction_id=transaction_id, reason=console.audit.reason
     )
     return redirect(f"/console/transactions/{movement.transaction_id}?reversed=yes")
+
+
+@router.get("/transactions/{transaction_id}/reverse-bill", name="confirm_bill_reversal")
+async def confirm_bill_reversal(transaction_id: TransactionId, console: Operating) -> Response:
+    """The confirmation page of a delivered bill's reversal: the bill, what comes back,
+    the biller's refund reference and the reason to give."""
+    view = await _view(console, transaction_id)
+    bill = await console.run(console_transactions.bill_of, transaction_id)
+    if bill is None:
+        raise NotFound("no bill was delivered by this transaction")
+    return console.page(
+        "reverse_bill.html",
+        tx=view,
+        bill=bill,
+        csrf=console.session.csrf,
+        reason_max=bill_reversals.REASON_MAX,
+    )
+
+
+@router.post("/transactions/{transaction_id}/reverse-bill", name="reverse_bill")
+async def reverse_bill(transaction_id: TransactionId, console: Operating) -> Response:
+    console.audit.target("transaction", str(transaction_id))
+    if console.form.get("confirm") != "yes":
+        raise refused("not_confirmed", "confirm the reversal on its confirmation page")
+    console.audit.reason = reason_of(console.form)
+    refund = console.form.get("refund_reference", "").strip()
+    if bill_reversals.REFUND_REFERENCE.match(refund):  # only text the audit row can keep
+        console.audit.detail["refund_reference"] = refund
+    done = await console.run(
+        console_transactions.reverse_bill,
+        transaction_id=transaction_id,
+        refund_reference=refund,
+        reason=console.audit.reason,
+    )
+    return redirect(f"/console/transactions/{done.transaction_id}?reversed=bill")
 
 
 @router.get("/settlements", name="settlements")

@@ -20,9 +20,12 @@ from app.domain.phone import InvalidPhone, normalise
 
 # A bill payment's states and steps (schema.sql: bill_payments_guard holds the same).
 HELD, DELIVERED, FAILED, UNKNOWN = "held", "delivered", "failed", "unknown"
+# A delivered bill the biller refunded, reversed by an operator (services/bills/reversals).
+REVERSED = "reversed"
 OPEN_STATES = (HELD, UNKNOWN)
 STEPS = frozenset(
     {(HELD, DELIVERED), (HELD, FAILED), (HELD, UNKNOWN), (UNKNOWN, DELIVERED), (UNKNOWN, FAILED)}
+    | {(DELIVERED, REVERSED)}
 )
 # Rails a biller is paid through (docs/bills.md); Daraja B2B is open only where M-Pesa
 # is on (Settings.bill_rails).

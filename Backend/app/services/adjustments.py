@@ -31,8 +31,9 @@ HARAMBEE_KINDS = ("contribution", "campaign_payout", "campaign_refund")
 # reversing one of its movements could pay the user twice.
 WITHDRAWAL_KINDS = ("withdrawal", "withdrawal_payout", "withdrawal_release")
 # A bill's hold is delivered or released only on its rail's word (services/bills); a
-# reversal could give the user the airtime and the money.
-BILL_KINDS = ("bill_hold", "bill_payment", "bill_release")
+# reversal could give the user the airtime and the money. A delivered bill the biller
+# refunded is reversed as a bill (services/bills/reversals), with its cashback, once.
+BILL_KINDS = ("bill_hold", "bill_payment", "bill_release", "bill_reversal")
 # A pay run's hold is paid out or released line by line (services/wages); a reversal of
 # the hold or of a line would pay an employer back what a worker was paid.
 WAGE_KINDS = ("wage_hold", "wage_payment", "wage_release")
@@ -140,12 +141,21 @@ def reverse(
             if original.kind in WITHDRAWAL_KINDS:
                 raise NotReversible("a withdrawal is settled or released by M-Pesa's result")
             if original.kind in BILL_KINDS:
-                raise NotReversible("a bill is delivered or released by its rail's answer")
+                raise NotReversible(
+                    "a bill is delivered or released by its rail's answer; a delivered bill"
+                    " the biller refunded is reversed as a bill (admin/bills/{id}/reverse)"
+                )
             if original.kind in WAGE_KINDS:
                 raise NotReversible("wages are paid or released line by line by the pay run")
             if original.kind == "merchant_refund":
                 raise NotReversible("a merchant's refund is final")
             locked = uow.ledger.accounts(account_ids=[leg.account_id for leg in original.legs])
+            # Under the wallet's lock, which a bill's reversal takes too: a cashback its
+            # bill's reversal already returned is not taken from the user again.
+            if original.kind == "cashback" and (
+                uow.promotions.awarded_bill_status(original.id) == "reversed"
+            ):
+                raise NotReversible("its bill was reversed, and the cashback with it")
             # Under the merchant account's lock, which every refund takes too: a payment
             # its merchant has refunded (some of) is not also reversed (the payer would be
             # paid back twice); the merchant refunds the rest.

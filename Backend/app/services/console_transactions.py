@@ -1,5 +1,6 @@
 """The console's transactions table: find journal transactions by their reference, or
-a user's by phone or PayTrace ID; read one with its legs and settlement; reverse it."""
+a user's by phone or PayTrace ID; read one with its legs and settlement; reverse it, or,
+for a delivered bill the biller refunded, reverse the bill (services/bills/reversals)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.db.unit_of_work import UnitOfWork
+from app.domain.records.bills import BillPayment
 from app.domain.records.ledger import StatementFilter
+from app.errors import NotFound
 from app.services import adjustments, admin_views, console_users, statements
 from app.services.admin_views import TransactionView
+from app.services.bills import reversals
 from app.services.ledger import Movement
 
 REFERENCE = re.compile(r"^[A-Z2-9]{10}$")  # as journal_transactions.reference's CHECK
@@ -82,3 +86,24 @@ def reverse(uow: UnitOfWork, *, transaction_id: int, reason: str) -> Movement:
     # The journal knows operators' channel as 'admin' (its CHECK); the audit row says
     # the console.
     return adjustments.reverse(uow, transaction_id=transaction_id, reason=reason, channel="admin")
+
+
+def bill_of(uow: UnitOfWork, transaction_id: int) -> BillPayment | None:
+    """The bill a 'bill_payment' transaction delivered, or None. Reads only."""
+    with uow:
+        reference = uow.bill_payments.by_outcome(transaction_id)
+        return uow.bill_payments.get(reference) if reference is not None else None
+
+
+def reverse_bill(
+    uow: UnitOfWork, *, transaction_id: int, refund_reference: str, reason: str
+) -> reversals.BillReversal:
+    """The admin API's bill reversal (reversals.reverse_bill) of the bill this
+    'bill_payment' transaction delivered. Raises NotFound (no such bill), and as
+    reverse_bill."""
+    found = bill_of(uow, transaction_id)
+    if found is None:
+        raise NotFound("no bill was delivered by this transaction")
+    return reversals.reverse_bill(
+        uow, bill_reference=found.reference, refund_reference=refund_reference, reason=reason
+    )

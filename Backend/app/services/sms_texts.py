@@ -155,6 +155,16 @@ SMS_TEXTS: dict[str, dict[str, str]] = {
             "PayTrace {reference}: zawadi ya KES {amount} kwa {biller} {bill}. Salio KES {balance}."
         ),
     },
+    "bill_reversed": {
+        "en": (
+            "PayTrace {reference}: {biller} refunded bill {bill}. KES {refunded} is back in "
+            "your wallet (less cashback KES {cashback}). Balance KES {balance}."
+        ),
+        "sw": (
+            "PayTrace {reference}: {biller} imerudisha bili {bill}. KES {refunded} imerudi "
+            "kwenye pochi yako (toa zawadi KES {cashback}). Salio KES {balance}."
+        ),
+    },
     "referral_bonus": {
         "en": (
             "PayTrace {reference}: KES {amount} referral bonus. Someone you invited joined "

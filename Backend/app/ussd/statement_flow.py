@@ -23,6 +23,7 @@ KINDS_SHOWN_BY_NAME = ("cash_in", "reversal", "deposit", "withdrawal", "withdraw
 KINDS_SHOWN_BY_NAME += ("contribution", "campaign_payout", "campaign_refund", "merchant_payment")
 KINDS_SHOWN_BY_NAME += ("merchant_refund", "bill_hold", "bill_release", "cashback")
 KINDS_SHOWN_BY_NAME += ("referral_bonus", "wage_hold", "wage_payment", "wage_release")
+KINDS_SHOWN_BY_NAME += ("bill_reversal",)
 
 
 async def balance_pin(ctx: Context, value: str) -> Outcome:

@@ -60,6 +60,9 @@ CASES = [
     Case("GET", "/settlements", 200, "/settlements?status=pending"),
     Case("GET", "/stellar/owed-back", 200, "/stellar/owed-back?limit=5"),
     Case("GET", "/bills/needing-operator", 200, "/bills/needing-operator?limit=5"),
+    # No bill by that reference: refused, its row written like a read's.
+    Case("POST", "/bills/{bill_id}/reverse", 404, "/bills/ZZZZZZZZZZ/reverse",
+         ("bill", "ZZZZZZZZZZ"), {"refund_reference": "KPLC-RF-1", "reason": "wrong meter"}),
     # The world's settlement is pending (no network here): the retry answers its state
     # and changes nothing, so its row is written like a read's, not by an action's commit.
     Case("POST", "/settlements/{transaction_id}/retry", 200, "/settlements/{cash_in}/retry",

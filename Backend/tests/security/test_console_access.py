@@ -39,6 +39,10 @@ PAGES = (
     ("/console/transactions", "/console/transactions?q=0711000001"),
     ("/console/transactions/{transaction_id}", "/console/transactions/1"),
     ("/console/transactions/{transaction_id}/reverse", "/console/transactions/1/reverse"),
+    (
+        "/console/transactions/{transaction_id}/reverse-bill",
+        "/console/transactions/1/reverse-bill",
+    ),
     ("/console/settlements", "/console/settlements"),
     ("/console/callbacks", "/console/callbacks?provider=mpesa"),
     ("/console/merchants", "/console/merchants"),
@@ -62,6 +66,11 @@ ACTIONS = (
         "/console/transactions/1/reverse",
         "operator",
     ),
+    (
+        "/console/transactions/{transaction_id}/reverse-bill",
+        "/console/transactions/1/reverse-bill",
+        "operator",
+    ),
     ("/console/settlements/{transaction_id}/retry", "/console/settlements/1/retry", "operator"),
     (
         "/console/merchants/{merchant_id}/events/{event_id}/redeliver",
@@ -78,7 +87,7 @@ ACTIONS = (
     ("/console/operators/{operator_id}/totp", "/console/operators/1/totp", "admin"),
 )
 # Pages that only show what an action would do, for those who may do it.
-OPERATOR_PAGES = ("/console/transactions/1/reverse",)
+OPERATOR_PAGES = ("/console/transactions/1/reverse", "/console/transactions/1/reverse-bill")
 # Pages only admins may read: what operators there are.
 ADMIN_PAGES = ("/console/operators",)
 

@@ -78,7 +78,7 @@ def test_however_the_month_s_bills_come_the_cap_holds_and_nothing_is_rounded_up(
     assert so_far == min(cap, sum(a * rate // BASIS_POINTS for a in amounts))
 
 
-@pytest.mark.parametrize("template", ["cashback", "referral_bonus"])
+@pytest.mark.parametrize("template", ["cashback", "referral_bonus", "bill_reversed"])
 @pytest.mark.parametrize("language", ["en", "sw"])
 def test_promotion_sms_are_gsm7_one_part_at_their_longest_in_both_languages(template, language):
     fields = {
@@ -92,6 +92,9 @@ def test_promotion_sms_are_gsm7_one_part_at_their_longest_in_both_languages(temp
         "amount": "70,000",
         "biller": "W" * NAME_MAX,
         "balance": "99,999,999.99",
+        # A bill reversal's: the largest bill (KES 70,000) and fee back, a 100 % cashback.
+        "refunded": "70,030",
+        "cashback": "70,000",
     }
     message = render_sms(template, language, **longest)
     assert is_gsm7(message) and len(message) <= 160, (len(message), message)

@@ -10,17 +10,18 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from app.api.v1.models import Pin, Strict
-from app.domain.bills import DELIVERED, FAILED, Biller
+from app.domain.bills import DELIVERED, FAILED, REVERSED, Biller
 from app.domain.records.bills import BillPayment
 from app.services.bills.catalogue import AccountCheck, BillQuote
 
 BillerCode = StrictStr
 Account = Field(min_length=1, max_length=32, description="meter/account number, or a phone")
-PublicStatus = Literal["pending", "delivered", "failed"]
+PublicStatus = Literal["pending", "delivered", "failed", "reversed"]
 STATUS_HELP = (
     "pending: the amount and fee are held while the biller is paid (or while PayTrace asks"
     " the biller how it went); delivered: paid, the receipt is in `receipt`; failed: not"
-    " paid, the amount and fee are back in the wallet"
+    " paid, the amount and fee are back in the wallet; reversed: delivered, then refunded"
+    " by the biller: the amount and fee are back in the wallet, less the bill's cashback"
 )
 
 
@@ -118,7 +119,7 @@ class BillPaymentOut(BaseModel):
 
     @classmethod
     def of(cls, p: BillPayment, balance: int | None = None) -> Self:
-        status = p.status if p.status in (DELIVERED, FAILED) else "pending"
+        status = p.status if p.status in (DELIVERED, FAILED, REVERSED) else "pending"
         return cls(
             id=p.reference,
             biller=p.biller_code,

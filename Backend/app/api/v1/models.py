@@ -241,7 +241,7 @@ class WalletOut(BaseModel):
 # a merchant's till (its note names the merchant and the till); Bills a bill's hold (its
 # note names the biller) and its release; Wages a pay run's hold (the employer's), a
 # worker's pay and a failed line's release; a bill's cashback and a referral bonus, from
-# PayTrace's promotions account.
+# PayTrace's promotions account; a delivered bill the biller refunded (bill_reversal).
 TransactionType = Literal[
     "transfer",
     "cash_in",
@@ -261,6 +261,7 @@ TransactionType = Literal[
     "wage_release",
     "cashback",
     "referral_bonus",
+    "bill_reversal",
 ]
 
 

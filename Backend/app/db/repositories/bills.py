@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import psycopg2.errors
 import psycopg2.extensions
 
 from app.domain.bills import AccountRule, Biller
-from app.domain.records.bills import BillPayment
+from app.domain.records.bills import BillPayment, BillReversalRow
+
+
+class RefundReferenceTaken(Exception):
+    """The biller's refund reference already reversed another bill."""
+
 
 _BILLER_SQL = """
     SELECT b.id, b.code, b.name, b.category, r.name, r.kind, r.label, r.min_length,
@@ -303,6 +309,66 @@ class BillPaymentRepository:
                     "failure": failure[:200] if failure else None,
                 },
             )
+
+    def add_reversal(self, reversal: BillReversalRow) -> None:
+        """The bill's one reversal (the bill_reversals row the guard asks for before
+        the bill may be marked reversed). Raises RefundReferenceTaken when the biller's
+        refund reference already reversed another bill (the transaction is then aborted)."""
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(
+                    """
+                    INSERT INTO bill_reversals (bill_payment_id, transaction_id,
+                        refund_reference, reason, refunded, cashback_returned, created_at)
+                    VALUES (%(bill)s, %(tx)s, %(refund)s, %(reason)s, %(refunded)s,
+                            %(cashback)s, %(at)s)
+                    """,
+                    {
+                        "bill": reversal.bill_payment_id,
+                        "tx": reversal.transaction_id,
+                        "refund": reversal.refund_reference,
+                        "reason": reversal.reason,
+                        "refunded": reversal.refunded,
+                        "cashback": reversal.cashback_returned,
+                        "at": reversal.created_at,
+                    },
+                )
+        except psycopg2.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "bill_reversals_refund_reference_key":
+                raise RefundReferenceTaken from exc
+            raise
+        self._update(reversal.bill_payment_id, status="reversed")
+
+    def reversal(self, bill_payment_id: int) -> BillReversalRow | None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT bill_payment_id, transaction_id, refund_reference, reason, refunded,
+                       cashback_returned, created_at
+                FROM bill_reversals WHERE bill_payment_id = %(id)s
+                """,
+                {"id": bill_payment_id},
+            )
+            row = cur.fetchone()
+        return BillReversalRow(*row) if row else None
+
+    def refund_reference_used(self, refund_reference: str) -> bool:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT 1 FROM bill_reversals WHERE refund_reference = %(r)s",
+                {"r": refund_reference},
+            )
+            return cur.fetchone() is not None
+
+    def by_outcome(self, transaction_id: int) -> str | None:
+        """The reference of the bill a 'bill_payment' journal transaction delivered."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT reference FROM bill_payments WHERE outcome_id = %(tx)s",
+                {"tx": transaction_id},
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
 
     def history(self, user_id: int, *, before_id: int | None, limit: int) -> list[BillPayment]:
         """The user's bill payments, newest first, older than before_id."""

@@ -54,7 +54,7 @@ _MOVEMENTS = """
       AND p.received_at >= %(start)s AND p.received_at < %(end)s
     UNION ALL
     SELECT 'out', b.reference, b.status, b.amount, b.created_at, b.receipt, NULL,
-           'bill_payment', b.status = 'delivered'
+           'bill_payment', b.status IN ('delivered', 'reversed')
     FROM bill_payments b
     JOIN billers r ON r.id = b.biller_id AND r.rail = 'daraja_b2b'
     WHERE b.created_at >= %(start)s AND b.created_at < %(end)s

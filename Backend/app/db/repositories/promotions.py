@@ -50,12 +50,15 @@ class PromotionRepository:
         return [CashbackRule(*head, tiers=tuple(tiers[i])) for i, head in rules.items()]
 
     def earned(self, *, user_id: int, rule_id: int, month: date) -> int:
-        """What the user earned under the rule in the month (its first day)."""
+        """What the user earned under the rule in the month (its first day): a reversed
+        bill's cashback went back to the promotions account and no longer counts."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
-                SELECT coalesce(sum(amount), 0) FROM cashback_awards
-                WHERE user_id = %(user_id)s AND rule_id = %(rule_id)s AND month = %(month)s
+                SELECT coalesce(sum(a.amount), 0)
+                FROM cashback_awards a JOIN bill_payments p ON p.id = a.bill_payment_id
+                WHERE a.user_id = %(user_id)s AND a.rule_id = %(rule_id)s
+                  AND a.month = %(month)s AND p.status <> 'reversed'
                 """,
                 {"user_id": user_id, "rule_id": rule_id, "month": month},
             )
@@ -89,6 +92,30 @@ class PromotionRepository:
                     "at": created_at,
                 },
             )
+
+    def award_transaction(self, bill_payment_id: int) -> tuple[int, int] | None:
+        """The cashback a bill earned and its journal transaction, or None."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT amount, transaction_id FROM cashback_awards WHERE bill_payment_id = %(id)s",
+                {"id": bill_payment_id},
+            )
+            row = cur.fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def awarded_bill_status(self, transaction_id: int) -> str | None:
+        """The state of the bill a cashback journal transaction was paid for, or None."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT p.status FROM cashback_awards a
+                JOIN bill_payments p ON p.id = a.bill_payment_id
+                WHERE a.transaction_id = %(tx)s
+                """,
+                {"tx": transaction_id},
+            )
+            row = cur.fetchone()
+        return row[0] if row else None
 
     def award_of(self, bill_payment_id: int) -> int:
         """The cashback a bill earned (0: none)."""

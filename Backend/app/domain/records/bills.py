@@ -37,3 +37,16 @@ class BillPayment:
     @property
     def total(self) -> int:
         return self.amount + self.fee
+
+
+@dataclass(frozen=True, slots=True)
+class BillReversalRow:
+    """A delivered bill's one reversal (migration 0041: bill_reversals)."""
+
+    bill_payment_id: int
+    transaction_id: int
+    refund_reference: str
+    reason: str
+    refunded: int  # cents back to the wallet: amount + fee - cashback
+    cashback_returned: int  # cents back to the promotions account
+    created_at: datetime
