@@ -1,13 +1,18 @@
 """The local network streams to the JS stellar-sdk too (npm, no code shared with the
 Python SDK): `server.payments().forAccount(id).cursor('now').stream({onmessage})` gets a
 payment made after the stream opened, once; on the network's byebye the SDK reconnects
-from the last record's cursor and misses nothing; `.transactions()` streams the same
-way. Skipped where Node.js is not installed (tests/support/node_js.py)."""
+from the last record's cursor and misses nothing; when the connection drops instead,
+the SDK's EventSource reconnects to the same `cursor=now` URL with `Last-Event-ID`, and
+the network resumes after that id, so a payment made while it was away still arrives;
+`.transactions()` streams the same way. Skipped where Node.js is not installed
+(tests/support/node_js.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -78,6 +83,54 @@ def cursor_of(url: str) -> str:
     return parse_qs(urlsplit(url).query)["cursor"][0]
 
 
+class DroppingProxy:
+    """A TCP relay in front of the local network that cuts its first connection just
+    after relaying the first record (`id:` frame), as a load balancer or a network
+    blip would, and relays later ones whole; it keeps each request's head."""
+
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self.upstream = (parts.hostname, parts.port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.requests: list[str] = []
+        self.dropped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream)
+            first = not self.requests
+            self.requests.append(client.recv(65536).decode("latin-1"))
+            upstream.sendall(self.requests[-1].encode("latin-1"))
+            threading.Thread(target=self._pump, args=(upstream, client, first), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, cut: bool) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+                if cut and b"\nid: " in b"\n" + chunk:
+                    break
+        except OSError:
+            pass
+        for end in (source, sink):
+            # shutdown, not only close: the other direction's thread is blocked reading
+            # this socket, and a bare close would leave the connection open under it.
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+        if cut:
+            self.dropped.set()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 def test_the_js_sdk_streams_payments_from_now_and_resumes_from_its_cursor(
     js_stream, server, horizon_url
 ):
@@ -106,6 +159,35 @@ def test_the_js_sdk_streams_payments_from_now_and_resumes_from_its_cursor(
     assert [r["paging_token"] for r in records] == [
         r["paging_token"] for r in paged["_embedded"]["records"][-3:]
     ]
+
+
+def test_a_dropped_js_stream_resumes_from_last_event_id_and_misses_nothing(
+    js_stream, server, horizon_url
+):
+    payer, payee = funded(horizon_url), funded(horizon_url)
+    proxy = DroppingProxy(horizon_url)
+    try:
+        with js_stream_of(
+            js_stream, proxy.url, "payments", payee.public_key, limit=0, count=3
+        ) as stream:
+            stream.next("connected")
+            pay(server, payer, payee.public_key, "1")
+            first = stream.next("record")
+            assert proxy.dropped.wait(10)
+            pay(server, payer, payee.public_key, "2")  # while the stream is down
+            stream.next("connected")  # the EventSource's own reconnection
+            pay(server, payer, payee.public_key, "3")
+            lines = stream.rest()
+    finally:
+        proxy.close()
+
+    records = [first, *(line["record"] for line in lines if "record" in line)]
+    assert [r["amount"] for r in records] == ["1.0000000", "2.0000000", "3.0000000"]
+    # It asked for cursor=now again: only Last-Event-ID made the network resume after
+    # the first payment rather than after the last closed ledger.
+    again = proxy.requests[1]
+    assert again.startswith("GET ") and "cursor=now" in again.split("\r\n")[0]
+    assert f"last-event-id: {first['paging_token']}\r\n" in again.lower()
 
 
 def test_the_js_sdk_streams_an_accounts_transactions_from_now(js_stream, server, horizon_url):
