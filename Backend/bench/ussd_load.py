@@ -236,6 +236,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " more share every core with the generator, unpinned)",
     )
     parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="one process too shares every core with the generator (to compare with several)",
+    )
+    parser.add_argument(
         "--think-ms",
         type=float,
         default=0.0,
@@ -355,12 +360,12 @@ def _measure(
     else:
         build, check, what = get_call(api_port, "/health/ready"), is_ok, "GET /health/ready"
     pids = [c.proc.pid for c in sup.children if c.proc is not None]
-    if args.api_processes == 1:
+    if args.api_processes == 1 and not args.no_pin:
         print(pin_cores(pids))
     else:
         print(
-            f"{args.api_processes} processes per server (uvicorn --workers), unpinned: they and"
-            f" the load generator share {len(os.sched_getaffinity(0))} cores"
+            f"{args.api_processes} process(es) per server (uvicorn --workers), unpinned: they"
+            f" and the load generator share {len(os.sched_getaffinity(0))} cores"
         )
     # With think time, stagger the first dials over one call and warm up for at
     # least that long, so the measured window sees callers at every step of a call.
