@@ -18,6 +18,9 @@ walk (dial, then "2": two screens, each one Redis GET and SETEX), so every run
 prints PayTrace/prototype beside PayTrace/floor. Without it the run says so.
 Last, PIN checks per second per core (argon2id at production cost, bench/pin_checks.py).
 
+With --api-processes N (API_PROCESSES=N from make) PayTrace and the floor each run as
+uvicorn --workers N, unpinned; --no-pin leaves one process unpinned too, to compare.
+
     python -m bench.ussd_load [--sessions 200] [--duration 15] [--money] [--url http://...]
 """
 
