@@ -38,7 +38,7 @@ from app.services.harambee.contributions import ContributionRequest, contribute
 from app.services.pins import PinHasher
 from app.services.registration import NewUser, register_user
 from app.services.transfers import TransferRequest, transfer
-from bench import floors
+from bench import floors, pgbouncer
 from bench.ledger_trace import OneConnection, trace
 from bench.ledger_workers import OperationFactory, PhaseResult, run_phase
 from bench.scratch_db import scratch_database, server_summary
@@ -188,12 +188,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--phases", default="spread,hot,campaign", help="any of spread, hot, campaign"
     )
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench floor")
+    parser.add_argument(
+        "--pgbouncer",
+        type=int,
+        default=0,
+        metavar="SERVER_CONNECTIONS",
+        help="everything (floors too) through a local PgBouncer in transaction mode with this"
+        " many server connections (default 0: straight to PostgreSQL)",
+    )
     args = parser.parse_args(argv)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if set(args.phases) - set(TARGETS) or not args.phases:
         parser.error("--phases takes spread, hot and/or campaign")
     if not 10 <= args.users <= 100_000 or not 1 <= args.threads <= 64:
         parser.error("--users must be 10..100000 and --threads 1..64")
+    if not 0 <= args.pgbouncer <= 90:
+        parser.error("--pgbouncer takes 0..90 server connections")
     if not 1 <= args.procs <= args.threads or not 0 < args.duration <= 600:
         parser.error("--procs must be 1..threads and --duration 0..600 s")
     return args
@@ -203,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         with scratch_database() as db:
-            return _run(args, db.dsn, db.server)
+            if not args.pgbouncer:
+                return _run(args, db.dsn, db.server)
+            with pgbouncer.in_front_of(db.dsn, args.pgbouncer) as through:
+                where = f"PgBouncer (transaction mode, {args.pgbouncer} server connections)"
+                return _run(args, through, f"{db.server} through {where}")
     except KeyboardInterrupt:
         print("bench: interrupted; scratch database dropped", file=sys.stderr)
         return 130

@@ -99,7 +99,8 @@ class OneConnection:
 
         try:
             times = psutil.Process(self._conn.info.backend_pid).cpu_times()
-        except psutil.Error:
+        except (psutil.Error, ValueError):
+            # Through PgBouncer the "backend pid" is the pooler's cancel key, any number.
             return float("nan")
         return times.user + times.system
 

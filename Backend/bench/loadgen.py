@@ -231,11 +231,32 @@ def pin_cores(server_pids: list[int]) -> str:
     return f"uvicorn on core {cores[0]}, load generator on core {cores[1]} (PG/Redis unpinned)"
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (uvicorn --workers: the master and its workers)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{tid}/children") as children:
+                    pending += [int(child) for child in children.read().split()]
+    return found
+
+
 def process_cpu_s(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far (NaN when unknown)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except (OSError, TypeError):
+    """User + system CPU seconds of a process and its descendants so far (NaN when
+    unknown): one uvicorn worker, or all of them with --workers."""
+    if pid is None:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            if member == pid:
+                return float("nan")
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total

@@ -18,6 +18,9 @@ walk (dial, then "2": two screens, each one Redis GET and SETEX), so every run
 prints PayTrace/prototype beside PayTrace/floor. Without it the run says so.
 Last, PIN checks per second per core (argon2id at production cost, bench/pin_checks.py).
 
+With --api-processes N (API_PROCESSES=N from make) PayTrace and the floor each run as
+uvicorn --workers N, unpinned; --no-pin leaves one process unpinned too, to compare.
+
     python -m bench.ussd_load [--sessions 200] [--duration 15] [--money] [--url http://...]
 """
 
@@ -229,6 +232,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="each call is one dial from a new number: the first hop of a caller no cache knows",
     )
     parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=int(os.environ.get("API_PROCESSES") or 1),
+        help="uvicorn --workers for PayTrace and the floor alike (default 1, pinned to a core;"
+        " more share every core with the generator, unpinned)",
+    )
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="one process too shares every core with the generator (to compare with several)",
+    )
+    parser.add_argument(
         "--think-ms",
         type=float,
         default=0.0,
@@ -239,6 +254,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--think-ms must be 0..60000")
     if not 1 <= args.sessions <= 2000 or not 0 < args.duration <= 600:
         parser.error("--sessions must be 1..2000 and --duration 0..600 s")
+    if not 1 <= args.api_processes <= 16 or (args.url and args.api_processes != 1):
+        parser.error("--api-processes must be 1..16, and 1 with --url (a server it starts)")
     if args.url and urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
         parser.error("--url must be on 127.0.0.1: load is only ever sent to this machine")
     if args.first_hops and (args.money or args.endpoint != "ussd"):
@@ -278,18 +295,19 @@ def main(argv: list[str] | None = None) -> int:
         # The prototype's SQLite file (its handler's menus never read it) stays in .data.
         env.update(DATA_DIR=str(data_dir), LOG_LEVEL="WARNING", DB_PATH=str(data_dir / "proto.db"))
         floor_port = _free_port()
-        children.append(
-            Child("floor", uvicorn_argv("bench.floor_app:create_app", HOST, floor_port, "warning"))
-        )
+        # Several processes: uvicorn's own --workers, as the image runs the API, and the
+        # floor the same, so PayTrace/floor compares like with like.
+        workers = ["--workers", str(args.api_processes)] if args.api_processes > 1 else []
+        floor_argv = uvicorn_argv("bench.floor_app:create_app", HOST, floor_port, "warning")
+        children.append(Child("floor", floor_argv + workers))
         prototype_port = _free_port()
         prototype = prototype_child(prototype_port)
         if prototype is not None:
             children.append(prototype)
         if not args.url:
             api_port = _free_port()
-            children.append(
-                Child("paytrace", uvicorn_argv("app.api.app:create_app", HOST, api_port, "warning"))
-            )
+            api_argv = uvicorn_argv("app.api.app:create_app", HOST, api_port, "warning")
+            children.append(Child("paytrace", api_argv + workers))
             args.url = f"http://{HOST}:{api_port}"
         supervisor = Supervisor(children, env)
         supervisor.start()
@@ -345,7 +363,13 @@ def _measure(
     else:
         build, check, what = get_call(api_port, "/health/ready"), is_ok, "GET /health/ready"
     pids = [c.proc.pid for c in sup.children if c.proc is not None]
-    print(pin_cores(pids))
+    if args.api_processes == 1 and not args.no_pin:
+        print(pin_cores(pids))
+    else:
+        print(
+            f"{args.api_processes} process(es) per server (uvicorn --workers), unpinned: they"
+            f" and the load generator share {len(os.sched_getaffinity(0))} cores"
+        )
     # With think time, stagger the first dials over one call and warm up for at
     # least that long, so the measured window sees callers at every step of a call.
     hops_per_call = len(build(0, 1))

@@ -1,11 +1,11 @@
 """An independent implementation checks what PayTrace signs: the JS stellar-base (npm)
 computes the same hash from the envelope's bytes and finds the signatures PayTrace
-should have made, and only those. Skipped where Node.js is not installed."""
+should have made, and only those. Skipped where Node.js is not installed
+(tests/support/node_js.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,24 +19,15 @@ from app.services import stellar_envelopes
 from app.services.custody import SecretBox, SystemAccounts
 from app.services.transfers import TransferRequest, transfer
 from app.worker.settlement import Settler
+from tests.support.node_js import js_tools
 from tests.support.wallets import fund, phone_of, register, registration_secrets
 
-JS_DIR = Path(__file__).resolve().parents[1] / "js"
 PASSPHRASE = "PayTrace Local Network ; development only"
 
 
 @pytest.fixture(scope="module")
 def js_checker() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js is not installed: the independent JS check cannot run")
-    if not (JS_DIR / "node_modules" / "@stellar" / "stellar-base").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--silent"],
-            cwd=JS_DIR,
-            check=True,
-            timeout=300,
-        )
-    return JS_DIR / "verify_envelopes.mjs"
+    return js_tools() / "verify_envelopes.mjs"
 
 
 def check(script: Path, *requests: dict) -> list[dict]:

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from app.api.app import create_app
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, free_port
 from tests.e2e.at_gateway import AtGateway
 from tests.support.mpesa import one
 from tests.support.pwa import Pwa
@@ -113,3 +113,35 @@ def test_metrics_need_the_token_when_set_and_are_absent_in_production_without(
     with LiveServer(create_app(bare), bare.port) as server:
         hidden = httpx.get(f"{server.url}/metrics", timeout=10)
         assert (hidden.status_code, hidden.json()["error"]) == (404, "not_found")
+
+
+def test_outbox_and_settlement_figures_read_the_primary_never_the_replica(
+    live_settings, clean_database
+):
+    """A replica lags, and an outbox that looks emptier than it is hides a stuck worker:
+    /metrics reads the primary even when DATABASE_REPLICA_URL is set. Here the replica
+    is down (nothing listens on its port): what reads it fails, the figures do not."""
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/paytrace"
+    with_replica = live_settings.model_copy(update={"database_replica_url": down})
+    with LiveServer(create_app(with_replica), with_replica.port) as server:
+        pwa = Pwa(server.url, with_replica, clean_database)
+        tokens = pwa.register(JANE, "Jane Wanjiku", PIN)
+        for n in range(2):
+            assert pwa.ask_code(f"+25471100096{n}", "register").status_code == 202
+        # The history reads the replica: it is really in use, and really down.
+        history = pwa.http.get("/wallet/transactions", headers=Pwa.bearer(tokens))
+        assert history.status_code == 503, history.text
+        pwa.close()
+        samples = scrape(server.url)
+
+    (pending,) = one(
+        clean_database,
+        "SELECT count(*) FROM outbox WHERE kind = 'sms' AND status = 'pending'"
+        " AND available_at <= now()",
+    )
+    assert pending >= 2
+    assert value(samples, "paytrace_outbox_pending", kind="sms") == pending
+    (open_settlements,) = one(
+        clean_database, "SELECT count(*) FROM stellar_settlements WHERE status <> 'settled'"
+    )
+    assert value(samples, "paytrace_settlements_open") == open_settlements

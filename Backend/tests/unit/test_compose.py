@@ -46,6 +46,7 @@ def test_compose_runs_two_apis_two_workers_and_what_they_need():
         *WORKERS,
         "migrate",
         "postgres",
+        "postgres-replica",
         "pgbouncer",
         "redis",
         "prometheus",
@@ -93,6 +94,34 @@ def test_the_apps_reach_postgresql_through_pgbouncer_in_transaction_mode():
     port = pgbouncer["LISTEN_PORT"]
     for name in (*APIS, *WORKERS):
         assert f"@pgbouncer:{port}/" in found[name]["environment"]["DATABASE_URL"]
+
+
+def test_the_apis_read_a_streaming_standby_the_primary_feeds_and_the_workers_never_do():
+    found = services()
+    replica = found["postgres-replica"]
+    assert replica["image"] == found["postgres"]["image"]
+    for name in APIS:
+        env = found[name]["environment"]
+        # Backend/.env may name another standby; empty there still means this one.
+        assert re.fullmatch(
+            r"\$\{DATABASE_REPLICA_URL:-postgresql://[^@]+@postgres-replica:5432/paytrace\}",
+            env["DATABASE_REPLICA_URL"],
+        )
+        assert found[name]["depends_on"]["postgres-replica"]["condition"] == "service_healthy"
+    # Workers decide about money: nothing of theirs may read a copy that lags.
+    for name in (*WORKERS, "migrate"):
+        assert "DATABASE_REPLICA_URL" not in found[name]["environment"], name
+    # The standby is cloned from the primary, through the slot the primary's first start
+    # creates, and told to stream from it (-R); the primary lets it replicate.
+    script = replica["command"][-1]
+    assert re.search(r"pg_basebackup -h postgres .*-X stream -R -S paytrace_replica", script)
+    assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+    init = next(v for v in found["postgres"]["volumes"] if "docker-entrypoint-initdb.d" in v)
+    source = init.split(":")[0]
+    primary_init = (REPO / source).read_text()
+    assert "pg_create_physical_replication_slot('paytrace_replica')" in primary_init
+    assert "host replication paytrace all" in primary_init
+    assert "postgres-replica-data" in load(REPO / "docker-compose.yml")["volumes"]
 
 
 def test_prometheus_scrapes_every_api_and_worker_with_the_metrics_token():
