@@ -216,6 +216,10 @@ def test_a_payout_form_posted_twice_makes_one_payout(
         listed = operator.get(path)
         assert listed.status_code == 200
         assert listed.text.count('<tr><td><a href="/console/transactions?q=') == 1
+        link = re.search(r'href="(/console/transactions\?q=[^"]+)"', listed.text)
+        hold = operator.get(link.group(1).replace("&amp;", "&"))
+        assert hold.status_code == 200  # the payout's hold, found by its reference
+        assert '<td>withdrawal</td><td class="num">500</td>' in hold.text
     finally:
         operator.close()
     rows = audited(clean_database, "console_request_merchant_payout")
