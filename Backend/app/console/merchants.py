@@ -5,6 +5,7 @@ a merchant, its keys and its money are in merchant_forms.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -41,7 +42,14 @@ async def merchant(
     return await merchant_page(console, merchant_id, done=done)
 
 
-async def _rows_page(console: Console, merchant_id: int, table: str, rows: list, more: bool, older):
+async def _rows_page(
+    console: Console,
+    merchant_id: int,
+    table: str,
+    rows: Sequence[object],
+    more: bool,
+    older: int | None,
+) -> Response:
     found = await console.run(merchants.get, merchant_id)
     if found is None:
         raise NotFound("no such merchant")
