@@ -1,30 +1,35 @@
-"""The console's merchants: the list, a merchant's page, suspend and reactivate (admin),
-and an event's redelivery to the merchant's webhook endpoints (operator)."""
+"""The console's merchants: the list (with the onboarding form for admins), a merchant's
+page, its full paged payments, orders and payouts, suspend and reactivate (admin), and an
+event's redelivery to the merchant's webhook endpoints (operator). The forms that change
+a merchant, its keys and its money are in merchant_forms.py."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.console.trail import Admin, ConsoleRoute, Operating, Viewer
+from app.console.merchant_pages import list_page, merchant_page
+from app.console.trail import Admin, Console, ConsoleRoute, Operating, Viewer
 from app.console.web import redirect
+from app.domain.records.pay_orders import OrderFilter
 from app.errors import NotFound
-from app.services import console_merchants, merchants
+from app.services import console_merchants, merchants, orders
+from app.services.mpesa import merchant_payouts
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 
 MerchantId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 EventId = Annotated[str, Path(max_length=40, pattern=r"^evt_[0-9a-f]{1,36}$")]
-MERCHANTS_PAGE = 50
+Before = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
+ROWS_PAGE = 50  # rows of a merchant's full payments, orders or payouts
 
 
 @router.get("/merchants", name="merchants")
-async def merchant_list(
-    console: Viewer, before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
-) -> Response:
-    rows, more = await console.run(merchants.page, limit=MERCHANTS_PAGE, before_id=before)
-    return console.page("merchants.html", rows=rows, older=rows[-1].id if more and rows else None)
+async def merchant_list(console: Viewer, before: Before = None) -> Response:
+    return await list_page(console, before)
 
 
 @router.get("/merchants/{merchant_id}", name="merchant")
@@ -34,18 +39,65 @@ async def merchant(
     done: Annotated[str | None, Query(max_length=16, pattern=r"^[a-z_]+$")] = None,
 ) -> Response:
     console.audit.target("merchant", str(merchant_id))
-    card = await console.run(console_merchants.card, merchant_id)
-    if card is None:
+    return await merchant_page(console, merchant_id, done=done)
+
+
+async def _rows_page(
+    console: Console,
+    merchant_id: int,
+    table: str,
+    rows: Sequence[object],
+    more: bool,
+    older: int | None,
+) -> Response:
+    found = await console.run(merchants.get, merchant_id)
+    if found is None:
         raise NotFound("no such merchant")
-    role = console.session.role
     return console.page(
-        "merchant.html",
-        card=card,
-        done=done,
-        csrf=console.session.csrf,
-        may_act=role != "viewer",
-        may_admin=role == "admin",
+        "merchant_rows.html",
+        m=found,
+        table=table,
+        rows=rows,
+        older=older if more and rows else None,
     )
+
+
+@router.get("/merchants/{merchant_id}/payments", name="merchant_payments")
+async def merchant_payments(merchant_id: MerchantId, console: Viewer, before: Before = None):
+    """Every payment to the merchant's till, newest first, ROWS_PAGE at a time (keyset on
+    the payment's transaction, as the merchant API pages them)."""
+    console.audit.target("merchant", str(merchant_id))
+    rows, more = await console.run(
+        merchants.payments_page, merchant_id, limit=ROWS_PAGE, before_id=before
+    )
+    older = rows[-1].transaction_id if rows else None
+    return await _rows_page(console, merchant_id, "payments", rows, more, older)
+
+
+@router.get("/merchants/{merchant_id}/orders", name="merchant_orders")
+async def merchant_orders(merchant_id: MerchantId, console: Viewer, before: Before = None):
+    """The merchant's pay orders, newest first, as they are now (an overdue one expired)."""
+    console.audit.target("merchant", str(merchant_id))
+    rows, more = await console.run(
+        orders.page,
+        merchant_id,
+        OrderFilter(before_id=before),
+        limit=ROWS_PAGE,
+        now=datetime.now(UTC),
+    )
+    older = rows[-1].id if rows else None
+    return await _rows_page(console, merchant_id, "orders", rows, more, older)
+
+
+@router.get("/merchants/{merchant_id}/payouts", name="merchant_payouts")
+async def merchant_payout_list(merchant_id: MerchantId, console: Viewer, before: Before = None):
+    """The merchant's payouts to its M-Pesa, newest first."""
+    console.audit.target("merchant", str(merchant_id))
+    rows, more = await console.run(
+        merchant_payouts.page, merchant_id, limit=ROWS_PAGE, before_id=before
+    )
+    older = rows[-1].id if rows else None
+    return await _rows_page(console, merchant_id, "payouts", rows, more, older)
 
 
 async def _set_status(console: Admin, merchant_id: int, status: str) -> Response:
