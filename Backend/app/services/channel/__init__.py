@@ -1,0 +1,1 @@
+"""ChannelServices' areas, one module each, composed by app/services/facade.py."""
