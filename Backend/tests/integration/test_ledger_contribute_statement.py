@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from prometheus_client import REGISTRY
+
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.errors import PayTraceError
@@ -182,7 +184,9 @@ def test_the_one_statement_contribution_leaves_the_books_the_statements_did(
 ):
     by_statements = _scenario(clean_database, settings, contribute_by_statements)
     _truncate_all(clean_database)
+    counted = _movements_counted()
     in_one_statement = _scenario(clean_database, settings, contributions.contribute)
+    assert _movements_counted() - counted == 6  # each posted contribution, once
 
     outcomes, books = in_one_statement
     for n, (new, old) in enumerate(zip(outcomes, by_statements[0], strict=True)):
@@ -193,3 +197,10 @@ def test_the_one_statement_contribution_leaves_the_books_the_statements_did(
     for part in books:
         assert books[part] == by_statements[1][part], part
     assert check_ledger(clean_database) == LedgerCheck(0, 0, 0, 0, 0)
+
+
+def _movements_counted() -> float:
+    return (
+        REGISTRY.get_sample_value("paytrace_ledger_movements_total", {"kind": "contribution"})
+        or 0.0
+    )
