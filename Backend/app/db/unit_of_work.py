@@ -138,7 +138,7 @@ class UnitOfWork:
         self.order_pushes = OrderPushRepository(self.conn)
         self.callbacks = CallbackRepository(self.conn)
         self.campaigns = CampaignRepository(self.conn)
-        self.contributions = ContributionRepository(self.conn)
+        self.contributions = ContributionRepository(self.conn, self.ledger.posted)
         self.pledges = PledgeRepository(self.conn)
         self.admin_audit = AdminAuditRepository(self.conn)
         self.merchants = MerchantRepository(self.conn)

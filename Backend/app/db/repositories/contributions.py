@@ -5,12 +5,18 @@ after taking their locks. Amounts, references and times are the journal's.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
+import psycopg2.errors
 import psycopg2.extensions
 
+from app.db.repositories.campaigns import CampaignHead
+from app.db.repositories.ledger import KeyTaken, Overdraft, Party, ReferenceTaken
 from app.db.repositories.pledges import PAID_LATERAL, STATUS_SQL
+from app.domain.accounts import ISSUER_KINDS
 from app.domain.records.harambee import ContributionRow
 
 
@@ -33,6 +39,52 @@ class ContributionState:
     end_date: date | None
     target_amount: int
     pledge: PledgeState | None  # the pledge being paid, if any (and if it is this campaign's)
+
+
+@dataclass(frozen=True, slots=True)
+class SlottedMessage:
+    """An outbox message whose text (and dedupe key) wait for values known only under
+    the lock: `parts` alternate literal text and a value's name (ledger_fill_slots,
+    migration 0045, lists the names)."""
+
+    kind: str
+    payload: dict  # without "message"
+    dedupe_key: tuple[str, ...]  # parts, as the text's
+    parts: tuple[str, ...]
+    percent: int | None = None  # a milestone's: sent when the escrow crosses it
+
+    def as_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "payload": self.payload,
+            "dedupe_key": list(self.dedupe_key),
+            "parts": list(self.parts),
+            "percent": self.percent,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ContributionOutcome:
+    """What `ledger_contribute` answered (migration 0045 lists the outcomes)."""
+
+    outcome: str
+    transaction_id: int | None
+    contribution_id: int | None
+    amount: int | None  # what was (or would have been) paid
+    balance: int | None  # the wallet's: after when posted, before on a refusal
+    raised: int | None  # the escrow's after
+    day_total: int | None  # the wallet's outflows today and over 30 days (limits)
+    rolling_total: int | None
+    detail: str | None  # the campaign's status (not_open) or the pledge's (pledge_closed)
+    remaining: int | None  # what remains to pay on the pledge (exceeds_pledge)
+
+
+_CONTRIBUTE_SQL = """
+    SELECT * FROM ledger_contribute(
+        %(user)s, %(campaign)s, %(escrow)s, %(amount)s, %(pledge)s, %(key)s, %(hash)s,
+        %(reference)s, %(channel)s, %(note)s, %(created_at)s, %(today)s, %(anonymous)s,
+        %(message)s, %(issuer_kinds)s::text[], %(receipt)s::jsonb, %(milestones)s::jsonb)
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +134,92 @@ _NAIROBI_DAY = "((t.created_at AT TIME ZONE 'UTC') + interval '3 hours')::date"
 
 
 class ContributionRepository:
-    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+    def __init__(
+        self,
+        conn: psycopg2.extensions.connection,
+        posted: Callable[[str], None] = lambda kind: None,
+    ) -> None:
         self._conn = conn
+        self._posted = posted  # counts a movement posted here (LedgerRepository.posted)
+
+    def parties(self, campaign_id: int, user_id: int) -> tuple[CampaignHead | None, Party | None]:
+        """The campaign's head and the contributor, read without a lock (the SMS are
+        written from them): one round trip before a contribution."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT c.id, c.code, c.title, c.account_id, c.organiser_id, o.phone,
+                       o.language, u.id, u.full_name, u.phone, u.language
+                FROM (SELECT 1) AS one
+                LEFT JOIN campaigns c ON c.id = %(campaign)s
+                LEFT JOIN users o ON o.id = c.organiser_id
+                LEFT JOIN users u ON u.id = %(user)s
+                """,
+                {"campaign": campaign_id, "user": user_id},
+            )
+            row = cur.fetchone()
+        head = CampaignHead(*row[0:7]) if row[0] is not None else None
+        return head, (Party(*row[7:11]) if row[7] is not None else None)
+
+    def post(
+        self,
+        *,
+        user_id: int,
+        head: CampaignHead,
+        amount: int | None,
+        pledge_id: int | None,
+        idempotency_key: str,
+        request_hash: str,
+        reference: str,
+        channel: str,
+        created_at: datetime,
+        today: date,
+        is_anonymous: bool,
+        message: str | None,
+        receipt: SlottedMessage,
+        milestones: tuple[SlottedMessage, ...],
+    ) -> ContributionOutcome:
+        """Check and post a contribution in one call of `ledger_contribute` (migration
+        0045): the key, the campaign's state, the pledge, the limits and the balance
+        checked under the wallet's and the escrow's locks, then the journal transaction,
+        its legs, the outflow, the settlement row, the SMS and the contribution's row.
+
+        Raises KeyTaken, ReferenceTaken or Overdraft (as LedgerRepository.post).
+        """
+        params = {
+            "user": user_id,
+            "campaign": head.id,
+            "escrow": head.account_id,
+            "amount": amount,
+            "pledge": pledge_id,
+            "key": idempotency_key,
+            "hash": request_hash,
+            "reference": reference,
+            "channel": channel,
+            "note": head.title,
+            "created_at": created_at,
+            "today": today,
+            "anonymous": is_anonymous,
+            "message": message,
+            "issuer_kinds": list(ISSUER_KINDS),
+            "receipt": json.dumps(receipt.as_json()),
+            "milestones": json.dumps([m.as_json() for m in milestones]),
+        }
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(_CONTRIBUTE_SQL, params)
+                outcome = ContributionOutcome(*cur.fetchone())
+        except psycopg2.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "journal_transactions_reference_key":
+                raise ReferenceTaken from exc
+            raise KeyTaken from exc
+        except psycopg2.errors.CheckViolation as exc:
+            if exc.diag.constraint_name == "ledger_accounts_non_negative":
+                raise Overdraft from exc
+            raise
+        if outcome.outcome == "posted":
+            self._posted("contribution")
+        return outcome
 
     def state_after_lock(
         self,

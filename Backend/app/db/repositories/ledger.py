@@ -261,6 +261,10 @@ class LedgerRepository:
         self._conn = conn
         self._posted: list[str] = []  # kinds posted in this transaction, for the metrics
 
+    def posted(self, kind: str) -> None:
+        """Count a movement another repository's statement posted (a contribution)."""
+        self._posted.append(kind)
+
     def take_posted(self) -> list[str]:
         """The kinds posted since the last call (the unit of work counts them once
         committed)."""

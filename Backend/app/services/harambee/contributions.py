@@ -1,11 +1,12 @@
 """Contributing: money from a wallet into a campaign's escrow, paying now or toward
 a pledge, with the receipt SMS and the organiser's milestone SMS.
 
-A contribution is a ledger movement like Send money: one transaction locks the
-wallet and the escrow in id order, reads the key, the outflows, the campaign and
-the pledge after the locks, checks the rules and the tier limits, posts, records
-the contribution, commits. The escrow is a hot account (everyone pays into it), so
-nothing else happens while its lock is held.
+A contribution is a ledger movement like Send money: one read without a lock (the
+campaign's head, the contributor), then one statement, `ledger_contribute` (migration
+0045), that locks the wallet and the escrow in id order, reads the key, the outflows,
+the campaign and the pledge after the locks, checks the rules and the tier limits,
+posts, records the contribution and commits. The escrow is a hot account (everyone
+pays into it), so its lock is never held across a round trip to the client.
 
 Long (over 300 lines) because a contribution's one transaction, its replay and its
 two SMS (receipt and milestone) are kept beside each other.
@@ -17,12 +18,16 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from app.db.repositories.campaigns import CampaignHead
-from app.db.repositories.contributions import ContributionRow, ContributionState, PledgeState
-from app.db.repositories.ledger import LockedAccount, Overdraft
+from app.db.repositories.contributions import (
+    ContributionOutcome,
+    ContributionRow,
+    SlottedMessage,
+)
+from app.db.repositories.ledger import Overdraft, Party
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain import harambee as rules
-from app.domain.money import format_kes, nairobi_day, new_reference
+from app.domain.money import nairobi_day, new_reference
 from app.errors import InsufficientFunds, NotFound, refused
 from app.services import pins
 from app.services.harambee.common import (
@@ -155,88 +160,99 @@ def _contribute_once(
     now: datetime | None,
 ) -> Contribution | Movement:
     now = now or datetime.now(UTC)
-    today = nairobi_day(now)
+    reference = new_reference()
     with uow:
-        # Read before the locks: nothing in the head changes while money moves.
-        head = uow.campaigns.head(request.campaign_id)
-        if head is None:
-            raise campaign_not_found()
-        locked = uow.ledger.accounts(user_ids=[request.user_id], account_ids=[head.account_id])
-        wallet = next((a for a in locked if a.user_id == request.user_id), None)
-        escrow = next(a for a in locked if a.id == head.account_id)
-        if wallet is None:
-            raise NotFound("no wallet for this user")
-        state = uow.contributions.state_after_lock(
-            key=key,
-            campaign_id=head.id,
-            wallet_account_id=wallet.id,
-            today=today,
-            pledge_id=request.pledge_id,
-        )
-        assert state is not None  # campaigns are never deleted
-        if state.earlier_id is not None:
+        # Two round trips, each its own transaction: a read without a lock (the
+        # campaign's head and the contributor, for the SMS), then one statement that
+        # checks and posts everything under the wallet's and the escrow's locks and
+        # commits (migration 0045): the escrow, a hot account, stays locked only inside
+        # PostgreSQL, never across a round trip.
+        with uow.statements_commit_themselves():
+            head, contributor = uow.contributions.parties(request.campaign_id, request.user_id)
+            if head is None:
+                raise campaign_not_found()
+            if contributor is None:
+                raise NotFound("no wallet for this user")
+            try:
+                posted = uow.contributions.post(
+                    user_id=request.user_id,
+                    head=head,
+                    amount=request.amount,
+                    pledge_id=request.pledge_id,
+                    idempotency_key=key,
+                    request_hash=fingerprint,
+                    reference=reference,
+                    channel=request.channel,
+                    created_at=now,
+                    today=nairobi_day(now),
+                    is_anonymous=request.is_anonymous,
+                    message=request.message,
+                    receipt=_slotted(receipt_sms(head, contributor, reference, now, **_SLOTS)),
+                    milestones=tuple(
+                        _slotted(milestone_sms(head, percent, **_MILESTONE_SLOTS), percent)
+                        for percent in rules.MILESTONES
+                    ),
+                )
+            except Overdraft:  # unreachable under the row lock; the CHECK is the backstop
+                balance = uow.ledger.wallet_balance(request.user_id) or 0  # autocommit
+                raise InsufficientFunds(balance=balance, needed=request.amount or 0) from None
+            _refuse_unless_posted(uow, posted, request)
+        if posted.outcome == "replay":
             earlier = earlier_result(uow, key, fingerprint)
             assert earlier is not None
             return earlier
-        if not rules.takes_money(state.status, state.end_date, today):
-            raise CampaignNotOpen(_why_not_open(state.status))
-        amount = request.amount
-        if request.pledge_id is not None:
-            amount = _pledge_payment(state.pledge, request)
-        assert amount is not None and wallet.limits is not None
-        check_limits(wallet.limits, amount, state.day_total, state.rolling_total)
-        if wallet.balance < amount:
-            raise InsufficientFunds(balance=wallet.balance, needed=amount)
-        reference = new_reference()
-        balance, raised = wallet.balance - amount, escrow.balance + amount
-        messages = [_receipt_sms(head, wallet, reference, amount, now, balance, raised, state)]
-        milestone = rules.milestone_reached(escrow.balance, raised, state.target_amount)
-        if milestone is not None:
-            messages.append(_milestone_sms(head, milestone, raised, state.target_amount))
-        try:
-            tx_id = uow.ledger.post(
-                reference=reference,
-                kind="contribution",
-                amount=amount,
-                fee=0,
-                idempotency_key=key,
-                request_hash=fingerprint,
-                legs=[(wallet.id, -amount), (escrow.id, amount)],
-                channel=request.channel,
-                created_at=now,
-                initiator_user_id=request.user_id,
-                note=head.title,
-                outflow=(wallet.id, today, amount),
-                messages=tuple(messages),
-            )
-        except Overdraft:  # unreachable under the row lock; the CHECK is the backstop
-            raise InsufficientFunds(balance=wallet.balance, needed=amount) from None
-        contribution_id = uow.contributions.record(
-            transaction_id=tx_id,
-            campaign_id=head.id,
-            user_id=request.user_id,
-            pledge_id=request.pledge_id,
-            is_anonymous=request.is_anonymous,
-            message=request.message,
-        )
-        uow.commit()
-    assert wallet.full_name is not None
+    assert posted.transaction_id is not None and posted.contribution_id is not None
+    assert posted.amount is not None and posted.balance is not None
+    assert posted.raised is not None
     return Contribution(
-        id=contribution_id,
-        transaction_id=tx_id,
+        id=posted.contribution_id,
+        transaction_id=posted.transaction_id,
         reference=reference,
         campaign_id=head.id,
         user_id=request.user_id,
-        contributor_name=wallet.full_name,
-        amount=amount,
+        contributor_name=contributor.full_name,
+        amount=posted.amount,
         pledge_id=request.pledge_id,
         is_anonymous=request.is_anonymous,
         message=request.message,
         created_at=now,
-        balance=balance,
-        raised=raised,
+        balance=posted.balance,
+        raised=posted.raised,
         replayed=False,
     )
+
+
+def _refuse_unless_posted(
+    uow: UnitOfWork, posted: ContributionOutcome, request: ContributionRequest
+) -> None:
+    """Raise the refusal ledger_contribute answered (it wrote nothing), as the
+    statement-by-statement contribution raised it."""
+    match posted.outcome:
+        case "posted" | "replay":
+            return
+        case "no_wallet":
+            raise NotFound("no wallet for this user")
+        case "not_open":
+            assert posted.detail is not None
+            raise CampaignNotOpen(_why_not_open(posted.detail))
+        case "no_pledge":
+            raise NotFound("no such pledge")
+        case "pledge_closed":
+            raise PledgeNotOpen(f"the pledge is {posted.detail}")
+        case "exceeds_pledge":
+            raise refused(
+                "exceeds_pledge", f"{posted.remaining} cents remain to pay on this pledge"
+            )
+        case "limits":
+            limits = uow.ledger.tier_limits(request.user_id)
+            assert limits is not None and posted.amount is not None
+            assert posted.day_total is not None and posted.rolling_total is not None
+            check_limits(limits, posted.amount, posted.day_total, posted.rolling_total)
+            raise AssertionError("ledger_contribute and check_limits disagree")
+        case "insufficient":
+            assert posted.balance is not None and posted.amount is not None
+            raise InsufficientFunds(balance=posted.balance, needed=posted.amount)
+    raise AssertionError(f"unknown ledger_contribute outcome {posted.outcome}")
 
 
 def _why_not_open(status: str) -> str:
@@ -245,58 +261,75 @@ def _why_not_open(status: str) -> str:
     return f"the campaign is {status}"
 
 
-def _pledge_payment(pledge: PledgeState | None, request: ContributionRequest) -> int:
-    """The amount to pay toward the pledge, checked against what remains of it."""
-    if pledge is None or pledge.user_id != request.user_id:
-        raise NotFound("no such pledge")
-    if pledge.status in ("fulfilled", "cancelled"):
-        raise PledgeNotOpen(f"the pledge is {pledge.status}")
-    remaining = pledge.amount - pledge.paid
-    amount = remaining if request.amount is None else request.amount
-    if amount > remaining:
-        raise refused("exceeds_pledge", f"{remaining} cents remain to pay on this pledge")
-    return amount
+# Stand for the values ledger_contribute knows only under the lock; PostgreSQL text can
+# hold no NUL, so no title, name or template contains one.
+def _slot(name: str) -> str:
+    return f"\x00{name}\x00"
 
 
-def _receipt_sms(
-    head: CampaignHead,
-    wallet: LockedAccount,
-    reference: str,
-    amount: int,
-    now: datetime,
-    balance: int,
-    raised: int,
-    state: ContributionState,
-) -> OutboxMessage:
-    assert wallet.phone is not None
-    return sms_message(
-        to=wallet.phone,
-        template="harambee_contributed",
-        language=wallet.language or "en",
-        dedupe_key=journal_sms_key(reference, wallet.user_id),
-        reference=reference,
-        amount=format_kes(amount),
-        code=head.code,
-        title=head.title,
-        when=sms_time(now),
-        raised=format_kes(raised),
-        target=format_kes(state.target_amount),
-        balance=format_kes(balance),
+_SLOTS = {name: _slot(name) for name in ("amount", "balance", "raised", "target")}
+_MILESTONE_SLOTS = {
+    "raised": _slot("raised"),
+    "target": _slot("target"),
+    "target_cents": _slot("target_cents"),
+}
+
+
+def _slotted(message: OutboxMessage, percent: int | None = None) -> SlottedMessage:
+    payload = dict(message.payload)
+    text = payload.pop("message")
+    return SlottedMessage(
+        message.kind,
+        payload,
+        tuple(message.dedupe_key.split("\x00")),
+        tuple(text.split("\x00")),
+        percent,
     )
 
 
-def _milestone_sms(head: CampaignHead, percent: int, raised: int, target: int) -> OutboxMessage:
+def receipt_sms(
+    head: CampaignHead,
+    contributor: Party,
+    reference: str,
+    now: datetime,
+    *,
+    amount: str,
+    balance: str,
+    raised: str,
+    target: str,
+) -> OutboxMessage:
+    """The contributor's receipt, amounts already formatted (or slots)."""
+    return sms_message(
+        to=contributor.phone,
+        template="harambee_contributed",
+        language=contributor.language or "en",
+        dedupe_key=journal_sms_key(reference, contributor.user_id),
+        reference=reference,
+        amount=amount,
+        code=head.code,
+        title=head.title,
+        when=sms_time(now),
+        raised=raised,
+        target=target,
+        balance=balance,
+    )
+
+
+def milestone_sms(
+    head: CampaignHead, percent: int, *, raised: str, target: str, target_cents: str
+) -> OutboxMessage:
+    """The organiser's SMS when the escrow crosses `percent` of the target."""
     return sms_message(
         to=head.organiser_phone,
         template="harambee_milestone",
         language=head.organiser_language,
         # Once per milestone and target: a raised target may be reached again.
-        dedupe_key=f"harambee:{head.id}:milestone:{percent}:{target}",
+        dedupe_key=f"harambee:{head.id}:milestone:{percent}:{target_cents}",
         code=head.code,
         title=head.title,
         percent=percent,
-        raised=format_kes(raised),
-        target=format_kes(target),
+        raised=raised,
+        target=target,
     )
 
 
