@@ -75,9 +75,8 @@ async def det_confirm(ctx: Context, value: str) -> Outcome:
         )
     except (WrongPin, PinLocked) as exc:
         return pin_refused(ctx, exc)
-    except (WorkerNotFound, NotAnEmployer):  # removed meanwhile
-        return End("end.wg_cannot_pay", {"name": pick["name"]})
-    except ValidationFailed:  # terms the screens never let through
+    except (WorkerNotFound, NotAnEmployer, ValidationFailed):
+        # Removed meanwhile, or terms the screens never let through.
         return End("end.wg_cannot_pay", {"name": pick["name"]})
     return End("end.wg_det_changed", det_values(ctx))
 
