@@ -132,6 +132,7 @@ class UssdServices(Protocol):
         display_name: str,
         gross_pay: int,
         frequency: str,
+        deductions: list[str],
     ) -> tuple[EmployedWorker, str | None]: ...
     async def next_pay(self, *, user_id: int) -> list[tuple[str, datetime]]: ...
     async def schedule_wage(
@@ -142,10 +143,12 @@ class UssdServices(Protocol):
         *,
         employer_user_id: int,
         worker_id: int,
-        gross_pay: int,
-        frequency: str,
         pin: str,
         attempt_key: str,
+        display_name: str | None = None,
+        gross_pay: int | None = None,
+        frequency: str | None = None,
+        deductions: list[str] | None = None,
     ) -> EmployedWorker: ...
 
     # ---- Harambee

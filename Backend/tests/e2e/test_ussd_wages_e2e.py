@@ -2,7 +2,8 @@
 a month with the PIN (My account > I employ someone), the real worker pays the line and
 the payslip SMS reaches the worker's phone through the sandbox, and the worker reads it
 under My pay; then the employer puts the worker's pay on a monthly schedule, which lists
-under Scheduled payments."""
+under Scheduled payments, and renames the worker. The worker is added without PAYE
+(chosen on USSD), none being due on this pay."""
 
 from __future__ import annotations
 
@@ -38,7 +39,13 @@ def test_an_employer_pays_a_month_over_ussd_and_the_worker_gets_the_payslip(
     assert employer.send(ACHIENG).startswith("CON Enter the worker's name")
     assert employer.send("Achieng").startswith("CON Gross pay of Achieng")
     assert employer.send("16,114").startswith("CON Achieng: KES 16,114 gross.")
-    assert employer.send("1").startswith("CON Add Achieng ")
+    assert employer.send("1").startswith("CON Achieng: KES 16,114 a month gross. Deductions?")
+    # Jane chooses the items: PAYE off (none is due on this pay: the payslip is the same).
+    assert employer.send("2").startswith("CON Deductions of Achieng, pick to switch:\n")
+    assert employer.send("4").endswith("4. PAYE: no\n5. Done\n0. Back 00. Home")
+    assert employer.send("5").endswith(
+        "Deducted: NSSF, SHIF, Housing levy.\n1. Add\n0. Back 00. Home"
+    )
     assert employer.send("1") == (
         "END Achieng added: KES 16,114 a month. Pay them under My account > I employ someone."
     )
@@ -78,6 +85,17 @@ def test_an_employer_pays_a_month_over_ussd_and_the_worker_gets_the_payslip(
         conn.rollback()
     listed = AtGateway(live_server.url, JANE).walk("6", "7")
     assert listed.startswith("CON Scheduled payments\n1. ") and "Achieng" in listed
+
+    # Jane renames Achieng on the payslip with the PIN (PATCH worker's service).
+    employer = AtGateway(live_server.url, JANE)
+    assert employer.walk("6", "9", "1", "4").startswith("CON Achieng: deducted NSSF, SHIF, Hous")
+    employer.send("1")
+    assert employer.send("Achieng Odhiambo").startswith("CON Achieng from the next pay: ")
+    assert employer.send("4821").startswith("END Changed: Achieng from the next pay: ")
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT display_name, deductions FROM employed_workers")
+        assert cur.fetchall() == [("Achieng Odhiambo", ["nssf", "shif", "ahl"])]
+        conn.rollback()
 
 
 def worker_id(database) -> int:

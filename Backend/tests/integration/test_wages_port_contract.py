@@ -11,6 +11,7 @@ import pytest
 from app.db.unit_of_work import UnitOfWork
 from app.domain import schedules as rules
 from app.domain.money import nairobi_day
+from app.domain.wages import ITEMS
 from app.services.facade import ChannelServices
 from app.services.schedules import wages as wage_schedules
 from app.services.wages import employers, line_payments
@@ -186,23 +187,23 @@ def test_an_employer_adds_workers_and_the_worker_sees_the_next_pay_date(sides):
         port = side.port
         added, invitation = await port.employ_worker(
             employer_user_id=employer, phone=BARAKA, display_name=" Baraka ",
-            gross_pay=MINIMUM_WAGE, frequency="monthly",
+            gross_pay=MINIMUM_WAGE, frequency="monthly", deductions=list(ITEMS),
         )  # fmt: skip
         stranger, invited = await port.employ_worker(
             employer_user_id=employer, phone=CHEPTOO, display_name="Cheptoo",
-            gross_pay=50_000, frequency="daily",
+            gross_pay=50_000, frequency="daily", deductions=["paye", "nssf"],
         )  # fmt: skip
         twice = await outcome(
             port.employ_worker(employer_user_id=employer, phone=BARAKA, display_name="B",
-                               gross_pay=1, frequency="weekly")
+                               gross_pay=1, frequency="weekly", deductions=[])
         )  # fmt: skip
         themselves = await outcome(
             port.employ_worker(employer_user_id=employer, phone=AMINA, display_name="A",
-                               gross_pay=1, frequency="weekly")
+                               gross_pay=1, frequency="weekly", deductions=[])
         )  # fmt: skip
         bad_name = await outcome(
             port.employ_worker(employer_user_id=employer, phone=CHEPTOO, display_name="",
-                               gross_pay=1, frequency="weekly")
+                               gross_pay=1, frequency="weekly", deductions=[])
         )  # fmt: skip
         listed = [(w.display_name, w.gross_pay, w.frequency, w.deductions, w.registered)
                   for w in await port.wage_workers(employer_user_id=employer)]  # fmt: skip
@@ -225,6 +226,8 @@ def test_an_employer_adds_workers_and_the_worker_sees_the_next_pay_date(sides):
         ("nssf", "shif", "ahl", "paye"),
         True,
     )
+    # What was chosen is what is kept, in ITEMS' order.
+    assert result[7][1] == ("Cheptoo", 50_000, "daily", ("nssf", "paye"), False)
     assert result[8] == []
     assert result[9] == [("Amina Wanjiru", datetime(2027, 1, 31, 6, tzinfo=UTC))]
 
@@ -332,3 +335,38 @@ def test_an_employer_changes_a_workers_pay_behind_the_pin(sides):
     assert result[5] == ("ValidationFailed", {"code": "invalid_amount"})
     assert result[6] == ("WorkerNotFound", {"code": "worker_not_found"})
     assert result[7] == ("NotAnEmployer", {"code": "not_an_employer"})
+
+
+def test_an_employer_renames_a_worker_and_chooses_the_deductions_behind_the_pin(sides):
+    async def scenario(side: Side):
+        employer = side.add_user(AMINA, "Amina Wanjiru")
+        side.add_user(BARAKA, "Baraka Otieno")
+        worker_id = add_worker(side, employer, BARAKA, "Baraka", MINIMUM_WAGE)
+        port = side.port
+
+        async def edit(key: str, pin: str = PIN, **changes):
+            found = await outcome(
+                port.edit_worker(employer_user_id=employer, worker_id=worker_id, pin=pin,
+                                 attempt_key=key, **changes)
+            )  # fmt: skip
+            if isinstance(found, tuple):
+                return found
+            return (found.display_name, found.gross_pay, found.frequency, found.deductions)
+
+        wrong = await edit("b1", WRONG, display_name="Baraka O")
+        renamed = await edit("b2", display_name=" Baraka O ")
+        chosen = await edit("b3", deductions=["paye", "nssf"])
+        none = await edit("b4", deductions=[])
+        bad_name = await edit("b5", display_name="W" * 31)
+        bad_item = await edit("b6", deductions=["lottery"])
+        twice = await edit("b7", deductions=["nssf", "nssf"])
+        return wrong, renamed, chosen, none, bad_name, bad_item, twice
+
+    result = observe(sides, scenario)
+    assert result[0] == ("WrongPin", {"code": "wrong_pin", "attempts_left": 2})
+    assert result[1] == ("Baraka O", MINIMUM_WAGE, "monthly", ITEMS)
+    assert result[2] == ("Baraka O", MINIMUM_WAGE, "monthly", ("nssf", "paye"))
+    assert result[3] == ("Baraka O", MINIMUM_WAGE, "monthly", ())
+    assert result[4] == ("ValidationFailed", {"code": "invalid_name"})
+    assert result[5] == ("ValidationFailed", {"code": "invalid_deductions"})
+    assert result[6] == ("ValidationFailed", {"code": "invalid_deductions"})

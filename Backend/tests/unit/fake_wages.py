@@ -186,10 +186,11 @@ class FakeWages:
         display_name: str,
         gross_pay: int,
         frequency: str,
+        deductions: list[str],
     ) -> tuple[EmployedWorker, str | None]:
         """As the facade: become an employer, add_worker's checks in order, invite."""
         self.calls.append("employ_worker")
-        name = check_terms(display_name, gross_pay, frequency, list(ITEMS))
+        name = check_terms(display_name, gross_pay, frequency, deductions)
         found = self._wages()
         found["employers"].add(employer_user_id)
         if self._user(employer_user_id).phone == phone:
@@ -200,6 +201,8 @@ class FakeWages:
         if any(w.phone == phone for w in mine):
             raise WorkerExists("this employer already pays a worker on this phone")
         added = self.add_wage_worker(employer_user_id, phone, name, gross_pay, frequency)
+        added = replace(added, deductions=tuple(i for i in ITEMS if i in deductions))
+        found["workers"][added.id] = added
         if added.registered:
             return added, None
         try:
@@ -269,21 +272,34 @@ class FakeWages:
         *,
         employer_user_id: int,
         worker_id: int,
-        gross_pay: int,
-        frequency: str,
         pin: str,
         attempt_key: str,
+        display_name: str | None = None,
+        gross_pay: int | None = None,
+        frequency: str | None = None,
+        deductions: list[str] | None = None,
     ) -> EmployedWorker:
         """As employers.edit_worker behind the PIN: the same checks, in order."""
         self.calls.append("edit_worker")
         self._check_pin(employer_user_id, pin, attempt_key)
         was = self._worker(employer_user_id, worker_id)
-        check_terms(was.display_name, gross_pay, frequency, list(was.deductions))
+        gross_pay = was.gross_pay if gross_pay is None else gross_pay
+        frequency = was.frequency if frequency is None else frequency
+        deductions = list(was.deductions) if deductions is None else deductions
+        name = check_terms(
+            was.display_name if display_name is None else display_name,
+            gross_pay,
+            frequency,
+            deductions,
+        )
         live = [s for s in self._schedules().values() if s.kind == "wage"
                 and s.payee == str(worker_id) and s.status in (ACTIVE, PAUSED)]  # fmt: skip
         if frequency != was.frequency and live:
             raise refused("frequency_scheduled", "the worker is paid on a schedule: stop it first")
-        edited = replace(was, gross_pay=gross_pay, frequency=frequency)
+        edited = replace(
+            was, display_name=name, gross_pay=gross_pay, frequency=frequency,
+            deductions=tuple(item for item in ITEMS if item in deductions),
+        )  # fmt: skip
         self._wages()["workers"][worker_id] = edited
         return replace(edited, registered=edited.phone in self.users)
 

@@ -17,6 +17,7 @@ from app.domain.merchants import DISPLAY_NAME_MAX
 from app.domain.pay_orders import DESCRIPTION_MAX
 from app.domain.pay_orders import MAX_AMOUNT as MAX_ORDER_AMOUNT
 from app.domain.phone import mask
+from app.domain.wages import ITEMS
 from app.services.accounts import Profile
 from app.services.bills.tokens import RECENT_TOKENS
 from app.services.wages.employers import MAX_GROSS, NAME_MAX
@@ -86,6 +87,8 @@ LONGEST = {
     "gross": "10,000,000",
     "every": "kwa mwezi",
     "next": "Mshahara ujao 31/12/26 kutoka " + "W" * NAME_SHOWN + "\n",
+    # A worker's name or deductions changed: the longest change (a new name at its longest)
+    "change": "hati ya mshahara inasema " + "W" * NAME_MAX,
     # Repeat monthly: the longest day (a 29th-31st says "or month end"), the longest
     # reason a payment made was not set to repeat.
     "on": max((day_words(lang, 31) for lang in LANGUAGES), key=len),
@@ -184,13 +187,28 @@ WORST_DATA = {
     # Pay worker: the most workers a screen lists, each with the longest name;
     # the largest gross pay's payslip (every item) and cost.
     "wg_list": [
-        {"id": n, "name": "W" * NAME_SHOWN, "gross": MAX_GROSS, "frequency": "monthly"}
+        {
+            "id": n,
+            "name": "W" * NAME_SHOWN,
+            "gross": MAX_GROSS,
+            "frequency": "monthly",
+            "items": list(ITEMS),
+        }
         for n in range(MAX_SHOWN)
     ],
     # A worker picked: the longest name, the largest gross pay, monthly (the longer
     # option, the longer day question); a schedule on the 31st; new terms at their
     # largest.
-    "wg_pick": {"id": 1, "name": "W" * NAME_SHOWN, "gross": MAX_GROSS, "frequency": "monthly"},
+    # every item deducted (the longest list); the longest new name (longer than any list
+    # of items: test_the_deductions_switches_fit_with_every_choice renders the rest).
+    "wg_pick": {
+        "id": 1,
+        "name": "W" * NAME_SHOWN,
+        "gross": MAX_GROSS,
+        "frequency": "monthly",
+        "items": list(ITEMS),
+    },
+    "wg_det": {"name": "W" * NAME_MAX},
     "wg_sched": {"day": 31},
     "wg_edit": {"gross": MAX_GROSS, "frequency": "monthly"},
     "wg_run": {
@@ -206,6 +224,7 @@ WORST_DATA = {
         "name": "W" * NAME_MAX,
         "gross": MAX_GROSS,
         "frequency": "monthly",
+        "items": list(ITEMS),
     },
     # Repeat monthly chosen on the 31st: the longest day a repeat screen says.
     "repeat": {"day": 31, "start": "2027-01-01"},
@@ -338,6 +357,8 @@ REASONS = {
     "wg.edit_pin": PIN_REASONS,
     "wg.add_phone": ("err.phone_invalid", "err.wg_self"),
     "wg.add_name": ("err.wg_name",),
+    "wg.det_name": ("err.wg_name",),
+    "wg.det_pin": PIN_REASONS,
     "wg.add_gross": (
         "err.amount_not_a_number",
         "err.amount_not_whole",
@@ -385,6 +406,29 @@ def test_every_screen_fits_a_handset_on_every_page(language, screen_id):
         assert "\n0. " in seen[0], seen[0]
     else:  # back/home offered off the home screen
         assert text(language, "nav.back_home") in seen[0]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("screen_id", ["wg.add_items", "wg.det_items"])
+def test_the_deductions_switches_fit_with_every_choice(language, screen_id):
+    # Every subset of the four items ("no" is longer than "yes" in Kiswahili), with the
+    # longest name each journey shows and every reason the screen can show above it.
+    for mask_ in range(2 ** len(ITEMS)):
+        chosen = [item for n, item in enumerate(ITEMS) if mask_ >> n & 1]
+        data = {
+            **WORST_DATA,
+            "wg_new": {**WORST_DATA["wg_new"], "items": chosen},
+            "wg_det": {"items": chosen},
+        }
+        state = State(
+            phone=PHONE, language=language, user=WORST_USER,
+            stack=[FLOW.home_registered, screen_id], data=data,
+        )  # fmt: skip
+        ctx = Context(state, FakeUssdServices(), "s", "h", "*384*123*999#", 1440)
+        for error in [None, *((key, LONGEST) for key in ANYWHERE)]:
+            rendered = _render_current(FLOW, ctx, error)
+            _fits(rendered.response)
+            assert text(language, "nav.more") not in rendered.response, rendered.response
 
 
 # Why a confirmed transfer was not sent after all (the balance or limits changed).

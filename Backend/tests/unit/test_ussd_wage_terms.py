@@ -62,7 +62,7 @@ def test_a_weekly_worker_is_scheduled_on_a_weekday_and_a_daily_one_has_no_schedu
     weekly, menu = at_worker(services, "2")
     assert menu == (
         "CON Baraka: KES 3,000 kwa wiki\n1. Lipa sasa\n2. Lipa kila wiki siku fulani\n"
-        "3. Badilisha mshahara\n0. Rudi 00. Mwanzo"
+        "3. Badilisha mshahara\n4. Badilisha jina au makato\n0. Rudi 00. Mwanzo"
     )
     assert weekly.send("2") == (
         "CON Lipa Baraka kwa ratiba\nSiku ya wiki:\n1 Jtatu 2 Jnne 3 Jtano 4 Alh 5 Ijm "
@@ -75,7 +75,8 @@ def test_a_weekly_worker_is_scheduled_on_a_weekday_and_a_daily_one_has_no_schedu
 
     daily, menu = at_worker(services, "3")
     assert menu == (
-        "CON Kiprop: KES 500 kwa siku\n1. Lipa sasa\n3. Badilisha mshahara\n0. Rudi 00. Mwanzo"
+        "CON Kiprop: KES 500 kwa siku\n1. Lipa sasa\n3. Badilisha mshahara\n"
+        "4. Badilisha jina au makato\n0. Rudi 00. Mwanzo"
     )
     reprompted = daily.send("2")
     assert reprompted.startswith("CON ") and "Kiprop" in reprompted

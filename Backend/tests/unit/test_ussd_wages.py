@@ -38,7 +38,7 @@ def test_an_employer_pays_a_worker_with_the_pin_and_the_worker_reads_the_payslip
     assert phone.send("9") == ("CON Your workers\n1. Achieng\n9. Add worker\n0. Back 00. Home")
     assert phone.send("1") == (
         "CON Achieng: KES 16,113.75 a month gross\n1. Pay now\n2. Pay monthly on a day\n"
-        "3. Change pay\n0. Back 00. Home"
+        "3. Change pay\n4. Change name or deductions\n0. Back 00. Home"
     )
     assert phone.send("1") == (
         "CON Pay Achieng net KES 14,462\nNSSF 967 SHIF 443 AHL 242\n"
@@ -89,15 +89,19 @@ def test_someone_who_employs_no_one_adds_a_worker_and_then_pays_them():
         "\n0. Back 00. Home"
     )
     assert phone.send("1") == (
-        "CON Add Achieng +2547****0002: KES 16,114 a month gross. NSSF, SHIF, housing levy and "
-        "PAYE are deducted.\n1. Add\n0. Back 00. Home"
+        "CON Achieng: KES 16,114 a month gross. Deductions?\n"
+        "1. All (NSSF, SHIF, Housing levy, PAYE)\n2. Choose\n0. Back 00. Home"
+    )
+    assert phone.send("1") == (
+        "CON Add Achieng +2547****0002: KES 16,114 a month gross. Deducted: NSSF, SHIF, "
+        "Housing levy, PAYE.\n1. Add\n0. Back 00. Home"
     )
     assert phone.send("1") == (
         "END Achieng added: KES 16,114 a month. Pay them under My account > I employ someone."
     )
     (worker,) = services._wages()["workers"].values()
-    assert (worker.employer_user_id, worker.gross_pay, worker.frequency) == (
-        jane.user_id, 1_611_400, "monthly")  # fmt: skip
+    assert (worker.employer_user_id, worker.gross_pay, worker.frequency, worker.deductions) == (
+        jane.user_id, 1_611_400, "monthly", ("nssf", "shif", "ahl", "paye"))  # fmt: skip
     assert services.sms == []  # registered: no invitation
 
     again = at_account(services)
@@ -115,12 +119,13 @@ def test_a_worker_not_on_paytrace_is_invited_and_a_second_add_is_refused():
     phone.send("Baraka")
     phone.send("500")
     phone.send("3")  # daily
+    phone.send("1")  # every item
     assert phone.send("1") == (
         "END Baraka added: KES 500 a day. We sent +2547****0333 an SMS to join PayTrace to be paid."
     )
     assert services.sms == [("+254722000333", "invite")]
     phone = at_account(services)
-    for answer in ("9", "9", "0711000002", "Achieng", "16114", "1"):
+    for answer in ("9", "9", "0711000002", "Achieng", "16114", "1", "1"):
         phone.send(answer)
     assert phone.send("1") == ("END Worker not added. You already employ someone on that number.")
 

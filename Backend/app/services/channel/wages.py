@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from app.domain.records.wages import EmployedWorker, PayRunLine
-from app.domain.wages import ITEMS
 from app.errors import InviteLimitReached, ValidationFailed
 from app.services.channel.calling import ChannelCore
 from app.services.schedules import manage as schedules
@@ -64,10 +63,11 @@ class WageServices(ChannelCore):
         display_name: str,
         gross_pay: int,
         frequency: str,
+        deductions: list[str],
     ) -> tuple[EmployedWorker, str | None]:
         """Make the user an employer (once) and add a worker on an E.164 phone who pays
-        every statutory item; a phone not on PayTrace is invited. The invitation:
-        'invited', 'already_invited', 'not_sent' or None (registered). Raises
+        the statutory items named (any of ITEMS); a phone not on PayTrace is invited.
+        The invitation: 'invited', 'already_invited', 'not_sent' or None (registered). Raises
         WorkerExists, ValidationFailed (check_terms' codes, 'send_to_self',
         'too_many_workers')."""
         await self.run(wage_employers.become_employer, employer_user_id)
@@ -78,7 +78,7 @@ class WageServices(ChannelCore):
             display_name=display_name,
             gross_pay=gross_pay,
             frequency=frequency,
-            deductions=list(ITEMS),
+            deductions=deductions,
         )
         if added.registered:
             return added, None
@@ -111,15 +111,17 @@ class WageServices(ChannelCore):
         *,
         employer_user_id: int,
         worker_id: int,
-        gross_pay: int,
-        frequency: str,
         pin: str,
         attempt_key: str,
+        display_name: str | None = None,
+        gross_pay: int | None = None,
+        frequency: str | None = None,
+        deductions: list[str] | None = None,
     ) -> EmployedWorker:
-        """Check the employer's PIN, then change the worker's gross pay and frequency
-        (employers.edit_worker, as REST's PATCH). Raises WrongPin, PinLocked,
-        PinResetRequired, then NotAnEmployer, WorkerNotFound, ValidationFailed
-        ('invalid_amount', 'invalid_frequency', 'frequency_scheduled')."""
+        """Check the employer's PIN, then change the terms given (None keeps one): the
+        display name, gross pay, frequency, statutory items (employers.edit_worker, as
+        REST's PATCH). Raises WrongPin, PinLocked, PinResetRequired, then NotAnEmployer,
+        WorkerNotFound, ValidationFailed (check_terms' codes, 'frequency_scheduled')."""
         return await self.pin_checked(
             employer_user_id,
             pin,
@@ -127,8 +129,10 @@ class WageServices(ChannelCore):
             wage_employers.edit_worker,
             employer_user_id,
             worker_id,
+            display_name=display_name,
             gross_pay=gross_pay,
             frequency=frequency,
+            deductions=deductions,
         )
 
     async def next_pay(self, *, user_id: int) -> list[tuple[str, datetime]]:

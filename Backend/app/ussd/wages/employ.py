@@ -1,9 +1,10 @@
 """My account > I employ someone > 9 Add worker (docs/wages.md, docs/ussd.md).
 
 phone -> name on the payslip -> gross pay each time (whole shillings) -> monthly /
-weekly / daily -> "1. Add" -> END. The caller becomes an employer on the first worker;
-a worker added on USSD pays every statutory item (REST chooses them). A phone not on
-PayTrace gets an invitation SMS. The session keeps the phone, name, pay and frequency.
+weekly / daily -> the deductions: 1 All (NSSF, SHIF, Housing levy, PAYE) or 2 Choose
+(items.py: switch each, 5 Done) -> "1. Add" naming what is deducted -> END. The caller
+becomes an employer on the first worker. A phone not on PayTrace gets an invitation
+SMS. The session keeps the phone, name, pay, frequency and items.
 Adding moves no money: paying the worker needs the PIN (Pay worker).
 """
 
@@ -14,15 +15,25 @@ from typing import Any
 from app.domain.gsm7 import is_gsm7
 from app.domain.money import InvalidAmount, format_kes, parse_shillings
 from app.domain.phone import InvalidPhone, mask, normalise
+from app.domain.wages import ITEMS
 from app.errors import ValidationFailed, WorkerExists
 from app.services.wages.employers import MAX_GROSS, NAME_MAX
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.money_flow import NAME_ON_SCREEN
 from app.ussd.texts import text
+from app.ussd.wages.items import items_text
 
 FREQUENCIES = ("monthly", "weekly", "daily")
 # Why adding failed, by the service's code: the reason the END shows.
 NOT_ADDED = {"too_many_workers": "err.wg_too_many", "send_to_self": "err.wg_self"}
+
+
+def payslip_name(value: str) -> str | None:
+    """The name trimmed, if it passes REST's rule (employers.check_terms), else None."""
+    name = value.strip()
+    if not 1 <= len(name) <= NAME_MAX or not is_gsm7(name) or not name.isprintable():
+        return None
+    return name
 
 
 async def add_start(ctx: Context, _: str = "") -> Outcome:
@@ -45,8 +56,8 @@ async def add_name(ctx: Context, value: str) -> Outcome:
     new = ctx.state.data.get("wg_new")
     if not new or "phone" not in new:
         return Goto("account", reset=True)
-    name = value.strip()
-    if not 1 <= len(name) <= NAME_MAX or not is_gsm7(name) or not name.isprintable():
+    name = payslip_name(value)
+    if name is None:
         return Reprompt("err.wg_name")
     new["name"] = name
     return Goto("wg.add_gross")
@@ -72,7 +83,7 @@ def _every(frequency: str):
         if not new or "gross" not in new:
             return Goto("account", reset=True)
         new["frequency"] = frequency
-        return Goto("wg.add_confirm")
+        return Goto("wg.add_ded")
 
     return handler
 
@@ -80,9 +91,30 @@ def _every(frequency: str):
 every_month, every_week, every_day = (_every(f) for f in FREQUENCIES)
 
 
-async def add_confirm(ctx: Context, _: str) -> Outcome:
+async def all_items(ctx: Context, _: str) -> Outcome:
     new = ctx.state.data.get("wg_new")
     if not new or "frequency" not in new:
+        return Goto("account", reset=True)
+    new["items"] = list(ITEMS)
+    return Goto("wg.add_confirm")
+
+
+async def choose_items(ctx: Context, _: str) -> Outcome:
+    """The switches start from every item: the employer turns off what is not due."""
+    new = ctx.state.data.get("wg_new")
+    if not new or "frequency" not in new:
+        return Goto("account", reset=True)
+    new["items"] = list(ITEMS)
+    return Goto("wg.add_items")
+
+
+def new_name(ctx: Context) -> str:
+    return (ctx.state.data.get("wg_new") or {}).get("name", "")[:NAME_ON_SCREEN]
+
+
+async def add_confirm(ctx: Context, _: str) -> Outcome:
+    new = ctx.state.data.get("wg_new")
+    if not new or "items" not in new:
         return Goto("account", reset=True)
     ctx.committing()
     try:
@@ -92,6 +124,7 @@ async def add_confirm(ctx: Context, _: str) -> Outcome:
             display_name=new["name"],
             gross_pay=new["gross"],
             frequency=new["frequency"],
+            deductions=new["items"],
         )
     except WorkerExists:
         return End("end.wg_not_added", {"reason": text(ctx.lang, "err.wg_exists")})
@@ -109,4 +142,5 @@ def add_values(ctx: Context) -> dict[str, Any]:
         "masked_phone": mask(new.get("phone", "")),
         "gross": format_kes(new.get("gross", 0)),
         "every": text(ctx.lang, f"wg.every_{new.get('frequency', 'monthly')}"),
+        "items": items_text(ctx.lang, new.get("items", ITEMS)),
     }

@@ -3,10 +3,11 @@
 I employ someone: the employer's workers (the first MAX_SHOWN; more are paid over REST)
 and 9 Add worker (employ.py; straight there with no worker yet) -> pick one -> the
 worker's terms and 1 Pay now, 2 Pay monthly (weekly) on a day, 3 Change pay (the
-last two in terms.py). Pay now: this month's payslip (today's pay date, the rules in
-force) with net pay, the deductions and the cost to the employer -> PIN -> END. The
-pay run is drafted on 1 (once per hop, by its key) and approved on the PIN; the worker
-pays the line and the payslip SMS goes to the worker.
+last two in terms.py), 4 Change name or deductions (details.py). Pay now: this
+month's payslip (today's pay date, the rules in force) with net pay, the deductions
+and the cost to the employer -> PIN -> END. The pay run is drafted on 1 (once per hop,
+by its key) and approved on the PIN; the worker pays the line and the payslip SMS goes
+to the worker.
 My pay: the caller's next pay date (a wage schedule's) and last payslips as a worker,
 newest first.
 """
@@ -60,6 +61,7 @@ async def pay_worker_start(ctx: Context, _: str) -> Outcome:
             "name": w.display_name[:NAME_SHOWN],
             "gross": w.gross_pay,
             "frequency": w.frequency,
+            "items": list(w.deductions),
         }
         for w in workers[:MAX_SHOWN]
     ]
@@ -96,7 +98,8 @@ def worker_values(ctx: Context) -> dict[str, Any]:
 
 
 async def worker_action(ctx: Context, value: str) -> Outcome:
-    """1 Pay now, 2 Pay on a schedule (a worker paid weekly or monthly), 3 Change pay."""
+    """1 Pay now, 2 Pay on a schedule (a worker paid weekly or monthly), 3 Change pay,
+    4 Change name or deductions (details.py)."""
     pick = ctx.state.data.get("wg_pick")
     if not pick:
         return Goto("account", reset=True)
@@ -108,6 +111,8 @@ async def worker_action(ctx: Context, value: str) -> Outcome:
     if value == "3":
         ctx.state.data["wg_edit"] = {}
         return Goto("wg.edit_gross")
+    if value == "4":
+        return Goto("wg.det")
     return Reprompt("err.invalid_option")
 
 

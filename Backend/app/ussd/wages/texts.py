@@ -11,7 +11,10 @@ WAGE_TEXTS: dict[str, dict[str, str]] = {
         "account.my_pay": "My pay",
         "account.pay_worker": "I employ someone",
         "wg.workers": "Your workers\n{lines}\n9. Add worker",
-        "wg.worker": "{name}: KES {gross} {every} gross\n1. Pay now\n{schedule}3. Change pay",
+        "wg.worker": (
+            "{name}: KES {gross} {every} gross\n1. Pay now\n{schedule}3. Change pay\n"
+            "4. Change name or deductions"
+        ),
         "wg.opt_monthly": "2. Pay monthly on a day",
         "wg.opt_weekly": "2. Pay weekly on a day",
         "wg.sched_day": "Pay {name} on a schedule\n{question}",
@@ -43,10 +46,28 @@ WAGE_TEXTS: dict[str, dict[str, str]] = {
         "wg.every_weekly": "a week",
         "wg.every_daily": "a day",
         "wg.add_confirm": (
-            "Add {name} {masked_phone}: KES {gross} {every} gross. NSSF, SHIF, housing levy "
-            "and PAYE are deducted."
+            "Add {name} {masked_phone}: KES {gross} {every} gross. Deducted: {items}."
         ),
         "wg.add_yes": "Add",
+        "wg.add_ded": "{name}: KES {gross} {every} gross. Deductions?",
+        "wg.ded_all": "All (NSSF, SHIF, Housing levy, PAYE)",
+        "wg.ded_choose": "Choose",
+        "wg.items": "Deductions of {name}, pick to switch:\n{switches}\n5. Done",
+        "wg.item_nssf": "NSSF",
+        "wg.item_shif": "SHIF",
+        "wg.item_ahl": "Housing levy",
+        "wg.item_paye": "PAYE",
+        "wg.item_on": "yes",
+        "wg.item_off": "no",
+        "wg.items_none": "none",
+        "wg.det": "{name}: deducted {items}",
+        "wg.det_name_opt": "Change name",
+        "wg.det_items_opt": "Change deductions",
+        "wg.det_name": "New name of {name} for the payslip (up to 30 letters)",
+        "wg.det_pin": "{name} from the next pay: {change}.\nEnter PIN to confirm",
+        "wg.change_name": "the payslip says {new_name}",
+        "wg.change_items": "deducted {items}",
+        "end.wg_det_changed": "Changed: {name} from the next pay: {change}.",
         "wg.next_pay": "Next pay {date} from {name}",
         "err.wg_self": "You cannot employ yourself.",
         "err.wg_name": "Use 1 to 30 plain letters.",
@@ -70,7 +91,10 @@ WAGE_TEXTS: dict[str, dict[str, str]] = {
         "account.my_pay": "Mshahara wangu",
         "account.pay_worker": "Ninaajiri mtu",
         "wg.workers": "Wafanyakazi wako\n{lines}\n9. Ongeza mfanyakazi",
-        "wg.worker": "{name}: KES {gross} {every}\n1. Lipa sasa\n{schedule}3. Badilisha mshahara",
+        "wg.worker": (
+            "{name}: KES {gross} {every}\n1. Lipa sasa\n{schedule}3. Badilisha mshahara\n"
+            "4. Badilisha jina au makato"
+        ),
         "wg.opt_monthly": "2. Lipa kila mwezi tarehe fulani",
         "wg.opt_weekly": "2. Lipa kila wiki siku fulani",
         "wg.sched_day": "Lipa {name} kwa ratiba\n{question}",
@@ -107,10 +131,28 @@ WAGE_TEXTS: dict[str, dict[str, str]] = {
         "wg.every_weekly": "kwa wiki",
         "wg.every_daily": "kwa siku",
         "wg.add_confirm": (
-            "Ongeza {name} {masked_phone}: KES {gross} {every} kabla ya makato. NSSF, SHIF, "
-            "ushuru wa nyumba na PAYE hukatwa."
+            "Ongeza {name} {masked_phone}: KES {gross} {every} kabla ya makato. Makato: {items}."
         ),
         "wg.add_yes": "Ongeza",
+        "wg.add_ded": "{name}: KES {gross} {every} kabla ya makato. Makato gani?",
+        "wg.ded_all": "Yote (NSSF, SHIF, Ushuru wa nyumba, PAYE)",
+        "wg.ded_choose": "Chagua",
+        "wg.items": "Makato ya {name}, chagua kubadilisha:\n{switches}\n5. Maliza",
+        "wg.item_nssf": "NSSF",
+        "wg.item_shif": "SHIF",
+        "wg.item_ahl": "Ushuru wa nyumba",
+        "wg.item_paye": "PAYE",
+        "wg.item_on": "ndiyo",
+        "wg.item_off": "hapana",
+        "wg.items_none": "hakuna",
+        "wg.det": "{name}: makato {items}",
+        "wg.det_name_opt": "Badilisha jina",
+        "wg.det_items_opt": "Badilisha makato",
+        "wg.det_name": "Jina jipya la {name} kwa hati ya mshahara (hadi herufi 30)",
+        "wg.det_pin": "{name} kuanzia mshahara ujao: {change}.\nWeka PIN kuthibitisha",
+        "wg.change_name": "hati ya mshahara inasema {new_name}",
+        "wg.change_items": "makato {items}",
+        "end.wg_det_changed": "Imebadilishwa: {name} kuanzia mshahara ujao: {change}.",
         "wg.next_pay": "Mshahara ujao {date} kutoka {name}",
         "err.wg_self": "Huwezi kujiajiri mwenyewe.",
         "err.wg_name": "Tumia herufi 1 hadi 30 za kawaida.",
