@@ -55,9 +55,9 @@ def viewer(live_server, live_settings, clean_database) -> Iterator[httpx.Client]
     client.close()
 
 
-def ledger_sums(database) -> dict[str, int]:
-    """The promotions account's legs as the test reads them: by what each movement was,
-    this Nairobi month."""
+def ledger_sums(database) -> dict[date, dict[str, int]]:
+    """The promotions account's legs as the test reads them: by Nairobi day, by what each
+    movement was, and the account's balance under the key None."""
     legs = query(
         database,
         "SELECT t.kind, r.kind, l.amount, t.created_at FROM journal_legs l"
@@ -66,19 +66,36 @@ def ledger_sums(database) -> dict[str, int]:
         " JOIN ledger_accounts a ON a.id = l.account_id WHERE a.code = %(c)s",
         {"c": PROMOTIONS},
     )
-    month = today().replace(day=1)
-    sums = {"paid": 0, "reversed": 0, "referral": 0, "balance": 0}
+    days: dict = {None: {"balance": 0}}
     for kind, reversed_kind, amount, at in legs:
-        sums["balance"] += amount
-        if at.astimezone(NAIROBI).date() < month:
-            continue
+        days[None]["balance"] += amount
+        day = days.setdefault(
+            at.astimezone(NAIROBI).date(), {"paid": 0, "reversed": 0, "referral": 0}
+        )
         if kind == "cashback":
-            sums["paid"] -= amount
+            day["paid"] -= amount
         elif kind == "bill_reversal" or (kind == "reversal" and reversed_kind == "cashback"):
-            sums["reversed"] += amount
+            day["reversed"] += amount
         elif kind == "referral_bonus":
-            sums["referral"] -= amount
-    return sums
+            day["referral"] -= amount
+    return days
+
+
+def month_of_sums(days: dict) -> dict[str, int]:
+    month = today().replace(day=1)
+    return {
+        name: sum(v[name] for d, v in days.items() if d is not None and d >= month)
+        for name in ("paid", "reversed", "referral")
+    }
+
+
+def day_row(day: date, sums: dict[str, int]) -> str:
+    return (
+        f'<tr data-day="{day.isoformat()}"><td>{day.isoformat()}</td>'
+        f'<td class="num">{format_kes(sums["paid"])}</td>'
+        f'<td class="num">{format_kes(sums["reversed"])}</td>'
+        f'<td class="num">{format_kes(sums["referral"])}</td></tr>'
+    )
 
 
 def figure(html: str, name: str) -> str:
@@ -99,39 +116,35 @@ def test_a_viewer_reads_the_promotions_figures_the_ledger_adds_up_to(
     bills = [
         hold_bill(live_settings, db, jane, phone_of(1), amount) for amount in (300 * KES, 500 * KES)
     ]
-    for bill in bills:
-        deliver(db, bill)
+    deliver(db, bills[0])
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    deliver(db, bills[1], now=yesterday)  # a day earlier: its own row
     reverse_bill(UnitOfWork(db), bill_reference=bills[0], refund_reference="SAF-1", reason="x")
     program(db, 1_000)
     invite(db, jane, phone_of(2))
     newcomer = register(db, box, pin_hash, phone=phone_of(2))
     deposit(db, newcomer)  # the first deposit pays jane the referral bonus
 
-    sums = ledger_sums(db)
-    assert sums == {  # 3 + 5 paid, 3 back with the reversed bill, one bonus of 50
-        "paid": 8 * KES,
-        "reversed": 3 * KES,
-        "referral": 50 * KES,
-        "balance": (100 - 8 + 3 - 50) * KES,
-    }
-    assert promotions_balance(db) == sums["balance"]
+    days = ledger_sums(db)
+    before = yesterday.astimezone(NAIROBI).date()
+    assert days[today()] == {"paid": 3 * KES, "reversed": 3 * KES, "referral": 50 * KES}
+    assert days[before] == {"paid": 5 * KES, "reversed": 0, "referral": 0}
+    balance = days[None]["balance"]
+    assert balance == (100 - 8 + 3 - 50) * KES == promotions_balance(db)
+    month = month_of_sums(days)  # yesterday may be last month's
     page = viewer.get("/console/promotions")
     assert page.status_code == 200
     text = page.text
-    assert figure(text, "balance") == f"KES {format_kes(sums['balance'])}"
-    assert figure(text, "cashback-paid") == f"KES {format_kes(sums['paid'])}"
-    assert figure(text, "cashback-reversed") == f"KES {format_kes(sums['reversed'])}"
-    assert figure(text, "referral-paid") == f"KES {format_kes(sums['referral'])}"
+    assert figure(text, "balance") == f"KES {format_kes(balance)}"
+    assert figure(text, "cashback-paid") == f"KES {format_kes(month['paid'])}"
+    assert figure(text, "cashback-reversed") == f"KES {format_kes(month['reversed'])}"
+    assert figure(text, "referral-paid") == f"KES {format_kes(month['referral'])}"
     assert figure(text, "referral-left") == f"KES {format_kes(950 * KES)}"
-    days = re.findall(r'<tr data-day="([0-9-]+)">', text)
+    rows = re.findall(r'<tr data-day="([0-9-]+)">', text)
     first = today() - timedelta(days=29)
-    assert days == [(today() - timedelta(days=n)).isoformat() for n in range(30)]  # zero-filled
-    assert (
-        f'<tr data-day="{today().isoformat()}"><td>{today().isoformat()}</td>'
-        f'<td class="num">{format_kes(sums["paid"])}</td>'
-        f'<td class="num">{format_kes(sums["reversed"])}</td>'
-        f'<td class="num">{format_kes(sums["referral"])}</td></tr>'
-    ) in text
+    assert rows == [(today() - timedelta(days=n)).isoformat() for n in range(30)]  # zero-filled
+    assert day_row(today(), days[today()]) in text
+    assert day_row(before, days[before]) in text
     assert (
         f'<tr data-day="{first.isoformat()}"><td>{first.isoformat()}</td><td class="num">0</td>'
         in text
