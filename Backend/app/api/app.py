@@ -62,6 +62,7 @@ from app.console import merchants as console_merchants
 from app.console import money as console_money
 from app.console import operators as console_operators
 from app.console import pages as console_pages
+from app.console import promotions as console_promotions
 from app.console import reconciliation as console_reconciliation
 from app.console import sign_in as console_sign_in
 from app.console import wages as console_wages
@@ -208,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_operators.router)
     app.include_router(console_reconciliation.router)
     app.include_router(console_wages.router)
+    app.include_router(console_promotions.router)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console_static")
     mount_sandboxes(app, settings)
     return app

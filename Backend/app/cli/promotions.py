@@ -5,6 +5,7 @@
         --cap-kes 200 --tier 100:35000:100 --from 2026-03-01 --until 2026-03-31
     python -m app.cli.promotions referral-programme --bonus-kes 50 --budget-kes 100000 \
         --from 2026-03-01
+    python -m app.cli.promotions end-cashback-rule --rule 3 --last-day 2026-03-15
     python -m app.cli.promotions balance
 
 Amounts in whole shillings; a tier is MIN_KES:MAX_KES:BASIS_POINTS (100 = 1 %). Funding
@@ -18,14 +19,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
 
 from app.config import Settings
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
-from app.domain.money import CENTS_PER_SHILLING, format_kes
+from app.domain.money import CENTS_PER_SHILLING, NAIROBI, format_kes
 from app.domain.promotions import CashbackTier
 from app.errors import PayTraceError
 from app.services.promotions import budget
@@ -58,6 +59,9 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     rule.add_argument("--tier", type=_tier, action="append", required=True)
     rule.add_argument("--from", dest="valid_from", type=date.fromisoformat, required=True)
     rule.add_argument("--until", dest="valid_until", type=date.fromisoformat)
+    end = commands.add_parser("end-cashback-rule", help="end a rule (today, or a later day)")
+    end.add_argument("--rule", type=int, required=True)
+    end.add_argument("--last-day", type=date.fromisoformat)
     programme = commands.add_parser("referral-programme", help="open a referral programme")
     programme.add_argument("--bonus-kes", type=int, required=True)
     programme.add_argument("--budget-kes", type=int, required=True)
@@ -87,6 +91,13 @@ def _run(args: argparse.Namespace, database: Database) -> str:
             category=args.category,
         )
         return f"cashback rule {rule_id} added"
+    if args.command == "end-cashback-rule":
+        today = datetime.now(UTC).astimezone(NAIROBI).date()
+        last_day = args.last_day or today
+        changed = budget.end_cashback_rule(uow, args.rule, last_day=last_day, today=today)
+        if not changed:
+            return f"cashback rule {args.rule} already ends by {last_day}: nothing changed"
+        return f"cashback rule {args.rule} ends after {last_day}"
     if args.command == "referral-programme":
         program_id = budget.open_referral_program(
             uow,

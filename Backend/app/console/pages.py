@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -85,6 +86,25 @@ async def dashboard_data(console: Viewer) -> Response:
             "value": [sum(v[n] for v in series.groups.values()) for n in days],
             "count": [sum(c[n] for c in series.counts.values()) for n in days],
             "stacks": series.groups,
+        },
+        headers=SECURITY_HEADERS,
+    )
+
+
+@router.get("/reconciliation.json", name="reconciliation_data")
+async def reconciliation_data(console: Viewer) -> Response:
+    """The dashboard's reconciliation chart: by Nairobi day over 30 days, the parties
+    drifting at the day's last ledger-against-Stellar run (and the most at any run) and
+    the day's latest M-Pesa report's differences; null: no report that day."""
+    now = datetime.now(UTC)
+    seen = await console.read(console_reconciliation.overview, now)
+    series = console_reconciliation.drift_by_day(seen, now)
+    return JSONResponse(
+        {
+            "days": [day.isoformat() for day in series.days],
+            "stellar_drifting": list(series.stellar_drifting),
+            "stellar_most": list(series.stellar_most),
+            "mpesa_differences": list(series.mpesa_differences),
         },
         headers=SECURITY_HEADERS,
     )

@@ -20,6 +20,7 @@ from app.db.repositories.bills import BillerRepository, BillPaymentRepository
 from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
 from app.db.repositories.console import ConsoleRepository
+from app.db.repositories.console_promotions import ConsolePromotionsRepository
 from app.db.repositories.console_rails import ConsoleRailsRepository
 from app.db.repositories.console_wages import ConsoleWagesRepository
 from app.db.repositories.contributions import ContributionRepository
@@ -100,6 +101,7 @@ class UnitOfWork:
     console: ConsoleRepository
     console_rails: ConsoleRailsRepository
     console_wages: ConsoleWagesRepository
+    console_promotions: ConsolePromotionsRepository
     schedules: ScheduleRepository
     billers: BillerRepository
     bill_payments: BillPaymentRepository
@@ -154,6 +156,7 @@ class UnitOfWork:
         self.console = ConsoleRepository(self.conn)
         self.console_rails = ConsoleRailsRepository(self.conn)
         self.console_wages = ConsoleWagesRepository(self.conn)
+        self.console_promotions = ConsolePromotionsRepository(self.conn)
         self.schedules = ScheduleRepository(self.conn)
         self.billers = BillerRepository(self.conn)
         self.bill_payments = BillPaymentRepository(self.conn)

@@ -52,3 +52,28 @@ def overview(uow: UnitOfWork, now: datetime | None = None) -> Reconciliation:
         items = uow.mpesa_reconciliation.items(mpesa.id, LISTED_ITEMS) if mpesa else []
         mpesa_days = tuple(uow.mpesa_reconciliation.latest_per_day(first - timedelta(days=1)))
     return Reconciliation(stellar, stellar_days, mpesa, tuple(items), mpesa_days)
+
+
+@dataclass(frozen=True)
+class DriftSeries:
+    """The dashboard's reconciliation chart: every Nairobi day of the window, oldest
+    first; None where no report was stored that day (not the same as no drift)."""
+
+    days: tuple[date, ...]
+    stellar_drifting: tuple[int | None, ...]  # parties drifting at the day's last run
+    stellar_most: tuple[int | None, ...]  # most drifting at any run that day
+    mpesa_differences: tuple[int | None, ...]  # the day's latest M-Pesa report's
+
+
+def drift_by_day(seen: Reconciliation, now: datetime) -> DriftSeries:
+    """The reports `overview` read (at `now`), one entry a day over HISTORY_DAYS."""
+    today = now.astimezone(NAIROBI).date()
+    days = tuple(today - timedelta(days=n) for n in range(HISTORY_DAYS - 1, -1, -1))
+    stellar = {d.day: d for d in seen.stellar_days}
+    mpesa = {m.day: m.differences for m in seen.mpesa_days}
+    return DriftSeries(
+        days,
+        tuple(stellar[d].last_drifts if d in stellar else None for d in days),
+        tuple(stellar[d].most_drifts if d in stellar else None for d in days),
+        tuple(mpesa.get(d) for d in days),
+    )

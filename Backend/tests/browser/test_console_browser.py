@@ -24,15 +24,16 @@ def alice_locked(live_settings, clean_database) -> int:
     return alice
 
 
-def canvas_is_blank(page) -> bool:
+def canvas_is_blank(page, canvas_id: str = "daily") -> bool:
     return page.evaluate(
-        """() => {
-            const canvas = document.getElementById('daily');
+        """(canvasId) => {
+            const canvas = document.getElementById(canvasId);
             const pixels = canvas.getContext('2d')
                 .getImageData(0, 0, canvas.width, canvas.height).data;
             for (let i = 3; i < pixels.length; i += 4) { if (pixels[i] !== 0) return false; }
             return true;
-        }"""
+        }""",
+        canvas_id,
     )
 
 

@@ -1,7 +1,7 @@
 """The dashboard in a real browser on the demo's history (written small through the real
 services): the stacked chart drawn, the rails and positions shown, the USSD hop latency
-of hours of hops the test feeds, and a figure followed to the rows behind it. A
-screenshot of each page is kept (see conftest.py)."""
+of hours of hops the test feeds, the reconciliation drift chart drawn, and a figure
+followed to the rows behind it. A screenshot of each page is kept (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def test_the_dashboard_draws_the_demo_history_and_drills_down_to_rows(
         lambda: UnitOfWork(clean_database), live_settings, users=20, days=3, now=datetime.now(UTC)
     )
     fed = feed_hops(live_settings)
+    with UnitOfWork(clean_database) as uow:  # a reconciliation run that found one drifting
+        now = datetime.now(UTC)
+        uow.reconciliation.add_report(
+            started_at=now, finished_at=now, accounts=20, drifts=1, report={"drifting": []}
+        )
+        uow.commit()
     who = make_operator(live_settings, clean_database, "viewer", "viewer@paytrace.test")
     page.goto(f"{live_server.url}/console/login")
     page.fill("input[name=email]", who.email)
@@ -68,6 +74,8 @@ def test_the_dashboard_draws_the_demo_history_and_drills_down_to_rows(
     assert rows.count() == 24
     hops = [int(t) for t in page.locator("#hop-latency tbody td:nth-child(2)").all_inner_texts()]
     assert sum(hops) == fed
+    page.wait_for_selector("canvas#drift[data-drawn=yes]")
+    assert not canvas_is_blank(page, "drift")
     page.shot("dashboard-demo")
     page.locator("#hop-latency").screenshot(path=str(artifacts_dir() / "hop-latency.png"))
 

@@ -1,12 +1,15 @@
 """`python -m app.cli.promotions`: an operator funds the promotions account once per
-reference, adds a cashback rule and a referral programme; bad input is refused with a
-message, never a traceback."""
+reference, adds a cashback rule and a referral programme, ends a rule; bad input is
+refused with a message, never a traceback."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
 from app.cli import promotions as cli
+from app.domain.money import NAIROBI
 from tests.support.bills import rows
 from tests.support.promotions import promotions_balance
 from tests.support.wallets import check_ledger
@@ -38,15 +41,32 @@ def test_an_operator_funds_once_per_reference_and_sets_the_rules(
     assert cli.main(["balance"]) == 0
     assert "promotions hold KES 5,000" in capsys.readouterr().out
 
+    [(rule_id,)] = rows(clean_database, "SELECT id FROM cashback_rules")
+    assert cli.main(["end-cashback-rule", "--rule", str(rule_id), "--last-day", "2999-01-01"]) == 0
+    assert "nothing changed" in capsys.readouterr().out  # it ends 2026-03-31 already
+    assert cli.main(["cashback-rule", "--name", "Water", "--category", "water", "--cap-kes", "1",
+                     "--tier", "1:2:3", "--from", "2020-01-01"]) == 0  # fmt: skip
+    [(open_id,)] = rows(clean_database, "SELECT id FROM cashback_rules WHERE valid_until IS NULL")
+    assert cli.main(["end-cashback-rule", "--rule", str(open_id), "--last-day", "2020-06-01"]) == 1
+    assert "today or later" in capsys.readouterr().err  # never into the past
+    assert cli.main(["end-cashback-rule", "--rule", str(open_id)]) == 0
+    today = datetime.now(UTC).astimezone(NAIROBI).date()
+    assert rows(
+        clean_database, "SELECT valid_until FROM cashback_rules WHERE id = %(i)s", {"i": open_id}
+    ) == [(today,)]
+
 
 @pytest.mark.parametrize(
     "argv",
     [
         ["fund", "--kes", "0", "--reference", "X"],
-        ["cashback-rule", "--name", "x", "--biller", "nobody", "--cap-kes", "1",
+        ["cashback-rule", "--name", "Nobody", "--biller", "nobody", "--cap-kes", "1",
          "--tier", "1:2:3", "--from", "2026-01-01"],
-        ["cashback-rule", "--name", "x", "--category", "tv", "--cap-kes", "1",
+        ["cashback-rule", "--name", "TV", "--category", "tv", "--cap-kes", "1",
          "--tier", "1:2:20000", "--from", "2026-01-01"],
+        ["cashback-rule", "--name", "x", "--category", "tv", "--cap-kes", "1",
+         "--tier", "1:2:3", "--from", "2026-01-01"],
+        ["end-cashback-rule", "--rule", "404"],
         ["referral-programme", "--bonus-kes", "50", "--budget-kes", "10", "--from", "2026-01-01"],
     ],
 )  # fmt: skip

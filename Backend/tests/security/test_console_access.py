@@ -55,6 +55,8 @@ PAGES = (
     ("/console/campaigns/{campaign_id}", "/console/campaigns/1"),
     ("/console/operators", "/console/operators"),
     ("/console/reconciliation", "/console/reconciliation"),
+    ("/console/reconciliation.json", "/console/reconciliation.json"),
+    ("/console/promotions", "/console/promotions?done=funded"),
     ("/console/stellar", "/console/stellar"),
     ("/console/wages", "/console/wages?month=2025-11&q=0711000001"),
     ("/console/wages/{employer_user_id}", "/console/wages/1?month=2025-11"),
@@ -97,6 +99,10 @@ ACTIONS = (
     ("/console/operators/{operator_id}/disable", "/console/operators/1/disable", "admin"),
     ("/console/operators/{operator_id}/enable", "/console/operators/1/enable", "admin"),
     ("/console/operators/{operator_id}/totp", "/console/operators/1/totp", "admin"),
+    ("/console/promotions/rules", "/console/promotions/rules", "admin"),
+    ("/console/promotions/rules/{rule_id}/end", "/console/promotions/rules/1/end", "admin"),
+    ("/console/promotions/fund", "/console/promotions/fund", "admin"),
+    ("/console/promotions/referral-programme", "/console/promotions/referral-programme", "admin"),
 )
 # Pages that only show what an action would do, for those who may do it.
 OPERATOR_PAGES = ("/console/transactions/1/reverse", "/console/transactions/1/reverse-bill")

@@ -10,7 +10,7 @@ from itertools import pairwise
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import new_reference
 from app.domain.promotions import PROMOTIONS, CashbackTier
-from app.errors import BillerNotFound, refused
+from app.errors import BillerNotFound, NotFound, refused
 from app.services.ledger import Movement, check_amount, earlier_result, request_hash, run_idempotent
 
 MAX_FUNDING = 1_000_000_000  # KES 10,000,000 at once: above that is a typo
@@ -75,6 +75,9 @@ def add_cashback_rule(
 ) -> int:
     """A cashback rule for one biller or a category, with its amount tiers; commits and
     returns its id. Raises ValidationFailed ('invalid_rule'), BillerNotFound."""
+    if not isinstance(name, str) or not 2 <= len(name.strip()) <= 60:
+        raise refused("invalid_rule", "a name of 2 to 60 characters")
+    name = name.strip()
     if (biller_code is None) == (category is None) or (category and category not in CATEGORIES):
         raise refused("invalid_rule", "one biller or one category")
     ordered = sorted(tiers, key=lambda t: t.min_amount)
@@ -102,6 +105,26 @@ def add_cashback_rule(
         )
         uow.commit()
     return rule_id
+
+
+def end_cashback_rule(uow: UnitOfWork, rule_id: int, *, last_day: date, today: date) -> bool:
+    """End a rule: `last_day` becomes its last valid day (Nairobi, inclusive); commits.
+    A rule is otherwise never changed (a new rule replaces it), and ending only shortens
+    it: from today on, never into a day already past. Returns False when the rule
+    already ended on or before `last_day` (nothing changed). Raises NotFound,
+    ValidationFailed ('invalid_end')."""
+    with uow:
+        dates = uow.console_promotions.rule_dates(rule_id)
+        if dates is None:
+            raise NotFound("no such cashback rule")
+        valid_from, valid_until = dates
+        if valid_until is not None and valid_until <= last_day:
+            return False
+        if last_day < today or last_day < valid_from:
+            raise refused("invalid_end", "the last day is today or later, and not before its first")
+        uow.console_promotions.end_rule(rule_id, last_day)
+        uow.commit()
+    return True
 
 
 def open_referral_program(
