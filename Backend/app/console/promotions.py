@@ -3,15 +3,15 @@
 rule, end one, fund the promotions account from the float, open a referral programme.
 
 A refused form answers the page again with the error and what was typed (never a 500);
-its audit row says `refused` with the error's code. The funding form carries a nonce
-that becomes the funding's reference, the service's idempotency key: a form posted
-twice funds once.
+its audit row says `refused` with the error's code. The funding form asks for the
+reference of the money PayTrace paid into the float (its bank or M-Pesa reference), the
+service's idempotency key exactly as on the command line: a form posted twice, or the
+same money recorded once here and once from the command line, funds once.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated
@@ -35,7 +35,6 @@ RuleId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FORM_REFUSALS = (ValidationFailed, Conflict, NotFound)
 _KES = re.compile(r"[0-9]{1,9}")
 _TIER = re.compile(r"([0-9]{1,9}):([0-9]{1,9}):([0-9]{1,5})")
-_NONCE = re.compile(r"[0-9a-f]{32}")
 MAX_TIERS = 10
 DONE = {
     "rule_added": "Cashback rule added.",
@@ -111,7 +110,6 @@ async def promotions_page(
         values=values or {},
         csrf=console.session.csrf,
         may_admin=console.session.role == "admin",
-        nonce=secrets.token_hex(16),
         categories=budget.CATEGORIES,
         reason_max=REASON_MAX,
         days=console_promotions.SERIES_DAYS,
@@ -119,7 +117,7 @@ async def promotions_page(
 
 
 def _typed(form: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in form.items() if k not in ("csrf", "nonce")}
+    return {k: v for k, v in form.items() if k != "csrf"}
 
 
 async def _refused(console: Console, name: str, exc: PayTraceError) -> Response:
@@ -186,14 +184,16 @@ async def end_rule(rule_id: RuleId, console: Admin) -> Response:
 
 @router.post("/promotions/fund", name="fund_promotions")
 async def fund(console: Admin) -> Response:
-    """The command line's `fund`, its reference the form's nonce: the same form posted
-    twice moves the money once. PayTrace's own money, so a reason is required."""
+    """The command line's `fund`, keyed by the same reference (the money's own, paid into
+    the float): the same money recorded twice, here or there, moves once. PayTrace's own
+    money, so a reason is required."""
     form = console.form
     try:
-        nonce = form.get("nonce", "")
-        if _NONCE.fullmatch(nonce) is None:
-            raise refused("invalid_form", "the form is incomplete: reload the page and retry")
-        reference = f"console-{nonce}"
+        reference = form.get("reference", "").strip()
+        # Checked before the audit row names it (a NUL cannot be stored); the service
+        # checks its length again.
+        if not reference or not reference.isprintable():
+            raise refused("invalid_reference", "the reference of the money paid into the float")
         console.audit.target("promotions_funding", reference)
         console.audit.reason = reason_of(form)
         amount = _kes(form, "amount_kes", "invalid_amount")

@@ -16,6 +16,7 @@ def test_an_admin_funds_promotions_and_adds_then_ends_a_cashback_rule(
     signed_in(page, live_server, live_settings, clean_database, "admin")
     page.click("nav a:has-text('Promotions')")
     page.wait_for_selector("h1:has-text('Promotions')")
+    page.fill("#fund input[name=reference]", "BANK-0301")
     page.fill("#fund input[name=amount_kes]", "5000")
     page.fill("#fund input[name=reason]", "March cashback budget")
     page.click("#fund button[type=submit]")

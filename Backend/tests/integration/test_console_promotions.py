@@ -21,6 +21,7 @@ from app.domain.money import NAIROBI, format_kes
 from app.domain.mpesa_reconciliation import Difference, StatementEntry
 from app.domain.promotions import PROMOTIONS
 from app.services.bills.reversals import reverse_bill
+from app.services.promotions import budget
 from tests.integration.test_console_reconciliation import mpesa_report, stellar_report
 from tests.integration.test_console_tables import audited, console_as, query
 from tests.integration.test_referrals import deposit, invite, program
@@ -238,17 +239,19 @@ def test_an_admin_ends_a_rule_never_into_the_past(admin, clean_database):
     assert rows[2][5]["committed_with_action"] is True and rows[4][5]["changed"] is False
 
 
-def test_funding_from_the_float_posted_twice_moves_the_money_once(admin, viewer, clean_database):
-    page = admin.get("/console/promotions")
-    csrf = csrf_of(page.text)
-    nonce = re.search(r'name="nonce" value="([0-9a-f]{32})"', page.text)[1]
-    form = {"csrf": csrf, "nonce": nonce, "amount_kes": "5,000", "reason": "March budget"}
+def test_funding_from_the_float_is_keyed_by_the_money_s_reference_as_on_the_command_line(
+    admin, viewer, clean_database
+):
+    csrf = csrf_of(admin.get("/console/promotions").text)
+    form = {"csrf": csrf, "reference": "BANK-0301", "amount_kes": "5,000", "reason": "March"}
     assert admin.post("/console/promotions/fund", data={**form, "reason": ""}).status_code == 422
     assert (
         admin.post("/console/promotions/fund", data={**form, "amount_kes": "1.5"}).status_code
         == 422
     )
-    assert admin.post("/console/promotions/fund", data={**form, "nonce": "x"}).status_code == 422
+    for bad in ("", "  ", "BANK\x000301", "B" * 65):
+        answer = admin.post("/console/promotions/fund", data={**form, "reference": bad})
+        assert answer.status_code == 422 and "invalid_reference" in answer.text, bad
     assert (
         admin.post("/console/promotions/fund", data={**form, "csrf": "forged"}).status_code == 403
     )
@@ -261,6 +264,8 @@ def test_funding_from_the_float_posted_twice_moves_the_money_once(admin, viewer,
     assert first.status_code == again.status_code == 200
     assert "funded from the float" in again.text
     assert figure(again.text, "balance") == "KES 5,000"
+    # The same money recorded again from the command line moves nothing more.
+    budget.fund_promotions(UnitOfWork(clean_database), amount=5_000 * KES, reference="BANK-0301")
     assert promotions_balance(clean_database) == 5_000 * KES
     assert query(
         clean_database,
@@ -268,14 +273,12 @@ def test_funding_from_the_float_posted_twice_moves_the_money_once(admin, viewer,
     ) == [(1, 5_000 * KES)]
     other = admin.post("/console/promotions/fund", data={**form, "amount_kes": "6000"})
     assert other.status_code == 409 and "idempotency_key_reused" in other.text
-    fresh = csrf_of(other.text), re.search(r'name="nonce" value="([0-9a-f]{32})"', other.text)[1]
-    assert fresh[1] != nonce  # a new form funds anew
     rows = audited(clean_database, "console_fund_promotions")
-    assert [r[4] for r in rows] == ["refused"] * 5 + ["done", "done", "refused"]
-    _, kind, target, reason, _, detail = rows[5]
-    assert (kind, target, reason) == ("promotions_funding", f"console-{nonce}", "March budget")
+    assert [r[4] for r in rows] == ["refused"] * 8 + ["done", "done", "refused"]
+    _, kind, target, reason, _, detail = rows[8]
+    assert (kind, target, reason) == ("promotions_funding", "BANK-0301", "March")
     assert detail["committed_with_action"] is True and detail["amount"] == 5_000 * KES
-    assert rows[6][5]["replayed"] is True
+    assert rows[9][5]["replayed"] is True
 
 
 def test_an_admin_opens_a_referral_programme(admin, clean_database):
