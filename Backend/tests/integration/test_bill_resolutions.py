@@ -17,6 +17,7 @@ from app.db.unit_of_work import UnitOfWork
 from app.domain.mpesa_reconciliation import eat_day
 from app.domain.records.bills import BillPayment
 from app.integrations.mpesa_statement import statement_from_settings
+from app.services.bills import resolutions
 from app.services.bills.payments import BillHeld, BillRequest, pay_bill
 from app.services.pins import PinHasher, PinPolicy
 from app.worker.outbox import build_worker
@@ -248,3 +249,30 @@ def test_the_console_resolves_a_stuck_bill_behind_a_confirmation_audited(rig):
     assert detail["outcome"] == "failed"
     viewer.close()
     operator.close()
+
+
+def test_an_unclear_send_m_pesa_never_paid_is_released_only_once_its_statement_shows_none(rig):
+    # Daraja answers 500 without taking the request: unclear, so unknown; M-Pesa paid nothing.
+    assert rig.sandbox.http.post(
+        "/sandbox/faults", json={"api": "b2b", "fault": "http_500"}
+    ).status_code == 201  # fmt: skip
+    p = pay(rig, 150 * KES).payment
+    rig.worker.run_once()
+    assert payment(rig, p.reference).status == "unknown"
+    body = {"outcome": "failed", "reason": "not on M-Pesa's statement"}
+    early = resolve(rig, p.reference, **body)  # M-Pesa may still have it in its queue
+    assert (early.status_code, early.json()["error"]) == (409, "too_early")
+    assert kinds(rig) == ["bill_hold"]
+
+    later = datetime.now(UTC) + resolutions.RELEASE_GRACE
+    done = resolutions.resolve_bill(
+        UnitOfWork(rig.database),
+        resolutions.Rails.from_settings(rig.settings),
+        bill_reference=p.reference,
+        **body,
+        receipt=None,
+        now=later,
+    )
+    assert (done.outcome, done.grounds, done.replayed) == ("failed", "statement_clear", False)
+    assert kinds(rig) == ["bill_hold", "bill_release"]
+    assert payment(rig, p.reference).status == "failed" and check_ledger(rig.database).sound
