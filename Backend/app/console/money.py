@@ -17,6 +17,7 @@ from app.integrations.stellar import Horizon
 from app.services import console_transactions, inbound_callbacks, settlement_admin
 from app.services.admin_audit import REASON_MAX
 from app.services.admin_views import TransactionView
+from app.services.bills import payments as bill_payments
 from app.services.bills import resolutions as bill_resolutions
 from app.services.bills import reversals as bill_reversals
 
@@ -25,6 +26,7 @@ router = APIRouter(prefix="/console", include_in_schema=False, route_class=Conso
 TransactionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 SETTLEMENTS_PAGE = 50
 CALLBACKS_PAGE = 50
+STUCK_BILLS_PAGE = bill_payments.STUCK_PAGE_MAX
 
 
 @router.get("/transactions", name="find_transactions")
@@ -119,6 +121,14 @@ async def reverse_bill(transaction_id: TransactionId, console: Operating) -> Res
 
 # Letters and digits only: the audit row's target before the bill is looked up.
 BillId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,10}$")]
+
+
+@router.get("/bills", name="stuck_bills")
+async def stuck_bills(console: Viewer) -> Response:
+    """The admin API's bills needing an operator, each with its resolution for those
+    who may resolve it."""
+    rows = await console.run(bill_payments.bills_needing_an_operator, STUCK_BILLS_PAGE)
+    return console.page("stuck_bills.html", rows=rows, may_act=console.session.role != "viewer")
 
 
 @router.get("/bills/{bill_id}/resolve", name="confirm_bill_resolution")

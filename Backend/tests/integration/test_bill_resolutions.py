@@ -220,6 +220,9 @@ def test_the_console_resolves_a_stuck_bill_behind_a_confirmation_audited(rig):
     viewer = console_as(rig.paytrace, rig.settings, rig.database, "viewer")
     operator = console_as(rig.paytrace, rig.settings, rig.database, "operator")
     page = f"/console/bills/{p.reference}/resolve"
+    listed = viewer.get("/console/bills")
+    assert listed.status_code == 200 and p.reference in listed.text and page not in listed.text
+    assert f'href="{page}"' in operator.get("/console/bills").text
     assert viewer.get(page).status_code == 403
     assert operator.get("/console/bills/ZZZZZZZZZZ/resolve").status_code == 404
     confirm = operator.get(page)
@@ -242,6 +245,7 @@ def test_the_console_resolves_a_stuck_bill_behind_a_confirmation_audited(rig):
     again = operator.post(page, data=good)
     assert again.status_code == 200 and str(again.url) == str(done.url)
     assert kinds(rig) == ["bill_hold", "bill_release"]
+    assert p.reference not in operator.get("/console/bills").text  # no longer stuck
     audit = audited(rig.database, "console_resolve_bill")
     assert [row[4] for row in audit] == ["refused"] * 5 + ["done", "done"]
     _, target_kind, target, reason, _, detail = audit[5]

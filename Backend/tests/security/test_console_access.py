@@ -43,6 +43,7 @@ PAGES = (
         "/console/transactions/{transaction_id}/reverse-bill",
         "/console/transactions/1/reverse-bill",
     ),
+    ("/console/bills", "/console/bills"),
     ("/console/bills/{bill_id}/resolve", "/console/bills/K7QX2M9PLA/resolve"),
     ("/console/settlements", "/console/settlements"),
     ("/console/callbacks", "/console/callbacks?provider=mpesa"),
