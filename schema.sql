@@ -2461,3 +2461,5 @@ CREATE TABLE bill_resolutions (
 );
 CREATE UNIQUE INDEX bill_resolutions_receipt_key ON bill_resolutions (receipt)
     WHERE receipt IS NOT NULL;
+-- A resolution asks whether a receipt already ended another bill.
+CREATE INDEX bill_payments_receipt_idx ON bill_payments (receipt) WHERE receipt IS NOT NULL;
