@@ -127,6 +127,10 @@ def resolve_bill(
             evidence.receipt_on_statement(window, receipt, p, biller, now)
             grounds = "mpesa_statement"
         else:
+            if p.rail_request_id is not None and p.rail_request_id != receipt:
+                raise ResolutionRefused(
+                    "receipt_mismatch", f"AT knows this bill as {p.rail_request_id}: resolve it so"
+                )
             evidence.topup_delivered(rails.airtime, receipt, p)
             grounds = "at_status"
     elif gave_up:
