@@ -1,5 +1,6 @@
 """The admin API's bills: the list an operator must look at
-(`GET /api/v1/admin/bills/needing-operator`) and the reversal of a delivered bill the
+(`GET /api/v1/admin/bills/needing-operator`), its resolution on the rail's own evidence
+(`POST /api/v1/admin/bills/{bill_id}/resolve`) and the reversal of a delivered bill the
 biller refunded (`POST /api/v1/admin/bills/{bill_id}/reverse`).
 
 A bill's amount and fee stay held until the rail's confirmed answer ends it
@@ -13,7 +14,7 @@ failures, amounts in cents.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from fastapi import Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +23,7 @@ from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.admin_models import ErrorOut, PrintableStr
 from app.domain.records.bills import BillPayment
 from app.services.bills import payments as bill_payments
-from app.services.bills import reversals
+from app.services.bills import resolutions, reversals
 
 router = admin_router()
 
@@ -174,3 +175,110 @@ async def reverse_bill(
     if done.replayed:
         response.status_code = status.HTTP_200_OK
     return BillReversalOut.of(done)
+
+
+class BillResolveRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "outcome": "delivered",
+                    "receipt": "UKT7ZQ4M2P",
+                    "reason": "M-Pesa's statement shows the B2B payment",
+                },
+                {"outcome": "failed", "reason": "the send never reached M-Pesa"},
+            ]
+        },
+    )
+
+    outcome: Literal["delivered", "failed"]
+    # Printable: both are written to the audit row, which keeps only text PostgreSQL can.
+    receipt: PrintableStr | None = Field(
+        default=None,
+        max_length=64,
+        description="delivered only: M-Pesa's receipt of the B2B payment (a Paybill"
+        " bill), AT's transactionId (a top-up)",
+    )
+    reason: PrintableStr = Field(
+        max_length=resolutions.REASON_MAX, description="why, for the audit"
+    )
+
+
+class BillResolutionOut(BaseModel):
+    bill: str = Field(description="the bill's reference (its id)")
+    outcome: str = Field(description="delivered | failed")
+    grounds: str = Field(
+        description="mpesa_statement | at_status (the rail's evidence of a delivery);"
+        " outbox_gave_up | statement_clear (the rail provably has no payment)"
+    )
+    receipt: str | None
+    transaction_id: int = Field(description="the ending's journal transaction")
+    reason: str
+    created_at: datetime
+    replayed: bool = Field(description="true: resolved before by this same request")
+
+    @classmethod
+    def of(cls, r: resolutions.BillResolution) -> Self:
+        return cls(
+            bill=r.bill,
+            outcome=r.outcome,
+            grounds=r.grounds,
+            receipt=r.receipt,
+            transaction_id=r.transaction_id,
+            reason=r.reason,
+            created_at=r.created_at,
+            replayed=r.replayed,
+        )
+
+
+@router.post(
+    "/bills/{bill_id}/resolve",
+    summary="End a stuck bill on the rail's own evidence",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": BillResolutionOut, "description": "resolved before by this same request"},
+        400: {"model": ErrorOut, "description": "the body is not JSON text (e.g. not UTF-8)"},
+        404: {"model": ErrorOut, "description": "no such bill"},
+        409: {
+            "model": ErrorOut,
+            "description": "`not_stuck`, `already_resolved`; delivered: `receipt_not_on_statement`,"
+            " `receipt_not_found`, `receipt_mismatch`, `receipt_used`; failed:"
+            " `rail_may_have_paid`, `mpesa_paid`, `too_early`, `statement_incomplete`;"
+            " `window_too_long`",
+        },
+        422: {
+            "model": ErrorOut,
+            "description": "`invalid_outcome`, `invalid_receipt`, `invalid_reason`, or the"
+            " request is malformed",
+        },
+        503: {
+            "model": ErrorOut,
+            "description": "`statement_unavailable`, `rail_unavailable`: the rail cannot be"
+            " asked now",
+        },
+    },
+)
+async def resolve_bill(
+    bill_id: BillId, body: BillResolveRequest, response: Response, runtime: AdminRuntime
+) -> BillResolutionOut:
+    """Once per bill, ever: delivered (the rail's receipt, checked against M-Pesa's
+    statement or AT's status) or failed (the rail provably has no payment), through the
+    same endings as the rail's own answer: ledger, SMS, cashback, settlement. The same
+    request again answers the same resolution (200)."""
+    runtime.audit.target("bill", bill_id)
+    runtime.audit.reason = body.reason.strip()[:200] or None
+    runtime.audit.detail["outcome"] = body.outcome
+    if body.receipt and resolutions.RECEIPT.match(body.receipt.strip()):
+        runtime.audit.detail["receipt"] = body.receipt.strip()
+    done = await runtime.run(
+        resolutions.resolve_bill,
+        resolutions.Rails.from_settings(runtime.settings),
+        bill_reference=bill_id,
+        outcome=body.outcome,
+        receipt=body.receipt,
+        reason=body.reason,
+    )
+    if done.replayed:
+        response.status_code = status.HTTP_200_OK
+    return BillResolutionOut.of(done)

@@ -1,5 +1,6 @@
 """The console's money tables: transactions (find, detail, reversal behind a
-confirmation; a delivered bill's reversal once the biller refunded it), parked
+confirmation; a delivered bill's reversal once the biller refunded it; a stuck bill's
+resolution on the rail's own evidence), parked
 settlements (retry), and the callback log."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from app.integrations.stellar import Horizon
 from app.services import console_transactions, inbound_callbacks, settlement_admin
 from app.services.admin_audit import REASON_MAX
 from app.services.admin_views import TransactionView
+from app.services.bills import payments as bill_payments
+from app.services.bills import resolutions as bill_resolutions
 from app.services.bills import reversals as bill_reversals
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
@@ -23,6 +26,7 @@ router = APIRouter(prefix="/console", include_in_schema=False, route_class=Conso
 TransactionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 SETTLEMENTS_PAGE = 50
 CALLBACKS_PAGE = 50
+STUCK_BILLS_PAGE = bill_payments.STUCK_PAGE_MAX
 
 
 @router.get("/transactions", name="find_transactions")
@@ -113,6 +117,57 @@ async def reverse_bill(transaction_id: TransactionId, console: Operating) -> Res
         reason=console.audit.reason,
     )
     return redirect(f"/console/transactions/{done.transaction_id}?reversed=bill")
+
+
+# Letters and digits only: the audit row's target before the bill is looked up.
+BillId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,10}$")]
+
+
+@router.get("/bills", name="stuck_bills")
+async def stuck_bills(console: Viewer) -> Response:
+    """The admin API's bills needing an operator, each with its resolution for those
+    who may resolve it."""
+    rows = await console.run(bill_payments.bills_needing_an_operator, STUCK_BILLS_PAGE)
+    return console.page("stuck_bills.html", rows=rows, may_act=console.session.role != "viewer")
+
+
+@router.get("/bills/{bill_id}/resolve", name="confirm_bill_resolution")
+async def confirm_bill_resolution(bill_id: BillId, console: Operating) -> Response:
+    """The confirmation page of a stuck bill's resolution: the bill, what each outcome
+    moves, the rail's receipt and the reason to give."""
+    console.audit.target("bill", bill_id)
+    bill = await console.run(bill_resolutions.bill, bill_id)
+    if bill is None:
+        raise NotFound("no such bill")
+    return console.page(
+        "resolve_bill.html",
+        bill=bill,
+        csrf=console.session.csrf,
+        reason_max=bill_resolutions.REASON_MAX,
+    )
+
+
+@router.post("/bills/{bill_id}/resolve", name="resolve_bill")
+async def resolve_bill(bill_id: BillId, console: Operating) -> Response:
+    console.audit.target("bill", bill_id)
+    if console.form.get("confirm") != "yes":
+        raise refused("not_confirmed", "confirm the resolution on its confirmation page")
+    console.audit.reason = reason_of(console.form)
+    outcome = console.form.get("outcome", "")
+    receipt = console.form.get("receipt", "").strip() or None
+    if outcome in bill_resolutions.OUTCOMES:  # only text the audit row can keep
+        console.audit.detail["outcome"] = outcome
+    if receipt and bill_resolutions.RECEIPT.match(receipt):
+        console.audit.detail["receipt"] = receipt
+    done = await console.run(
+        bill_resolutions.resolve_bill,
+        bill_resolutions.Rails.from_settings(console.runtime.settings),
+        bill_reference=bill_id,
+        outcome=outcome,
+        receipt=receipt,
+        reason=console.audit.reason,
+    )
+    return redirect(f"/console/transactions/{done.transaction_id}")
 
 
 @router.get("/settlements", name="settlements")

@@ -16,6 +16,7 @@ import psycopg2.extensions
 from app.db.pool import Database
 from app.db.repositories.admin_audit import AdminAuditRepository
 from app.db.repositories.api_sessions import ApiSessionRepository
+from app.db.repositories.bill_resolutions import BillResolutionRepository
 from app.db.repositories.bills import BillerRepository, BillPaymentRepository
 from app.db.repositories.callbacks import CallbackRepository
 from app.db.repositories.campaigns import CampaignRepository
@@ -105,6 +106,7 @@ class UnitOfWork:
     schedules: ScheduleRepository
     billers: BillerRepository
     bill_payments: BillPaymentRepository
+    bill_resolutions: BillResolutionRepository
     leases: LeaseRepository
     wage_rules: WageRuleRepository
     wages: WageRepository
@@ -160,6 +162,7 @@ class UnitOfWork:
         self.schedules = ScheduleRepository(self.conn)
         self.billers = BillerRepository(self.conn)
         self.bill_payments = BillPaymentRepository(self.conn)
+        self.bill_resolutions = BillResolutionRepository(self.conn)
         self.leases = LeaseRepository(self.conn)
         self.wage_rules = WageRuleRepository(self.conn)
         self.wages = WageRepository(self.conn)

@@ -63,6 +63,8 @@ CASES = [
     # No bill by that reference: refused, its row written like a read's.
     Case("POST", "/bills/{bill_id}/reverse", 404, "/bills/ZZZZZZZZZZ/reverse",
          ("bill", "ZZZZZZZZZZ"), {"refund_reference": "KPLC-RF-1", "reason": "wrong meter"}),
+    Case("POST", "/bills/{bill_id}/resolve", 404, "/bills/ZZZZZZZZZZ/resolve",
+         ("bill", "ZZZZZZZZZZ"), {"outcome": "failed", "reason": "never reached M-Pesa"}),
     # The world's settlement is pending (no network here): the retry answers its state
     # and changes nothing, so its row is written like a read's, not by an action's commit.
     Case("POST", "/settlements/{transaction_id}/retry", 200, "/settlements/{cash_in}/retry",

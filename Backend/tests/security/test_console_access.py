@@ -43,6 +43,8 @@ PAGES = (
         "/console/transactions/{transaction_id}/reverse-bill",
         "/console/transactions/1/reverse-bill",
     ),
+    ("/console/bills", "/console/bills"),
+    ("/console/bills/{bill_id}/resolve", "/console/bills/K7QX2M9PLA/resolve"),
     ("/console/settlements", "/console/settlements"),
     ("/console/callbacks", "/console/callbacks?provider=mpesa"),
     ("/console/merchants", "/console/merchants"),
@@ -76,6 +78,7 @@ ACTIONS = (
         "/console/transactions/1/reverse-bill",
         "operator",
     ),
+    ("/console/bills/{bill_id}/resolve", "/console/bills/K7QX2M9PLA/resolve", "operator"),
     ("/console/settlements/{transaction_id}/retry", "/console/settlements/1/retry", "operator"),
     (
         "/console/merchants/{merchant_id}/events/{event_id}/redeliver",
@@ -105,7 +108,11 @@ ACTIONS = (
     ("/console/promotions/referral-programme", "/console/promotions/referral-programme", "admin"),
 )
 # Pages that only show what an action would do, for those who may do it.
-OPERATOR_PAGES = ("/console/transactions/1/reverse", "/console/transactions/1/reverse-bill")
+OPERATOR_PAGES = (
+    "/console/transactions/1/reverse",
+    "/console/transactions/1/reverse-bill",
+    "/console/bills/K7QX2M9PLA/resolve",
+)
 # Pages only admins may read: what operators there are.
 ADMIN_PAGES = ("/console/operators",)
 

@@ -50,3 +50,16 @@ class BillReversalRow:
     refunded: int  # cents back to the wallet: amount + fee - cashback
     cashback_returned: int  # cents back to the promotions account
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class BillResolutionRow:
+    """A stuck bill's one resolution by an operator (migration 0048: bill_resolutions)."""
+
+    bill_payment_id: int
+    outcome: str  # delivered | failed
+    receipt: str | None  # delivered: the rail's id of the payment
+    grounds: str  # mpesa_statement | at_status | outbox_gave_up | statement_clear
+    reason: str
+    transaction_id: int  # the ending's journal transaction
+    created_at: datetime
