@@ -28,6 +28,16 @@ from app.db.migrate import apply_migrations
 from app.db.pool import Database
 from app.infra.embedded import EmbeddedServers, start_postgres, start_redis
 
+# httpx reads certifi's whole CA bundle into every client it makes, 18 ms of CPU each
+# (and each httpx.get makes one): thousands of times in a run, in the tests' own clients
+# and in the servers they start. The tests speak plain HTTP to local servers; the
+# system's hashed certificate directory, which OpenSSL reads only when it verifies a TLS
+# peer, trusts the same public authorities at no cost. SSL_CERT_DIR is httpx's own
+# setting (trust_env); a run that sets SSL_CERT_FILE or SSL_CERT_DIR keeps its own.
+_SYSTEM_CERTS = "/etc/ssl/certs"
+if Path(_SYSTEM_CERTS).is_dir() and not os.environ.get("SSL_CERT_FILE"):
+    os.environ.setdefault("SSL_CERT_DIR", _SYSTEM_CERTS)
+
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = BACKEND_DIR / ".data" / "test"
 _RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
