@@ -28,6 +28,16 @@ from app.db.migrate import apply_migrations
 from app.db.pool import Database
 from app.infra.embedded import EmbeddedServers, start_postgres, start_redis
 
+# httpx reads certifi's whole CA bundle into every client it makes, 18 ms of CPU each
+# (and each httpx.get makes one): thousands of times in a run, in the tests' own clients
+# and in the servers they start. The tests speak plain HTTP to local servers; the
+# system's hashed certificate directory, which OpenSSL reads only when it verifies a TLS
+# peer, trusts the same public authorities at no cost. SSL_CERT_DIR is httpx's own
+# setting (trust_env); a run that sets SSL_CERT_FILE or SSL_CERT_DIR keeps its own.
+_SYSTEM_CERTS = "/etc/ssl/certs"
+if Path(_SYSTEM_CERTS).is_dir() and not os.environ.get("SSL_CERT_FILE"):
+    os.environ.setdefault("SSL_CERT_DIR", _SYSTEM_CERTS)
+
 BACKEND_DIR = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = BACKEND_DIR / ".data" / "test"
 _RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
@@ -47,9 +57,16 @@ def _embedded() -> Iterator[EmbeddedServers]:
     servers.stop()
 
 
+# Databases tests made, dropped when the run ends (drop_database_later).
+_DROP_AT_END: list[tuple[str, str]] = []
+
+
 @pytest.fixture(scope="session")
-def pg_admin_url(_embedded: EmbeddedServers) -> str:
-    return os.environ.get("TEST_DATABASE_URL") or start_postgres(TEST_DATA_DIR, _embedded)
+def pg_admin_url(_embedded: EmbeddedServers) -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL") or start_postgres(TEST_DATA_DIR, _embedded)
+    yield url
+    while _DROP_AT_END:
+        drop_database(*_DROP_AT_END.pop())
 
 
 @pytest.fixture(scope="session")
@@ -79,11 +96,27 @@ def _admin_exec(admin_url: str, sql: str) -> None:
 def make_database(admin_url: str, name: str) -> str:
     """Create an empty database next to admin_url's; returns its DSN."""
     _admin_exec(admin_url, f'CREATE DATABASE "{name}"')
+    # A commit here does not wait for its WAL to reach the disk: a test database is thrown
+    # away, and no test outlives a PostgreSQL crash. What every session sees is the same
+    # (a commit is visible to the others at once either way); only the flush is skipped,
+    # a few milliseconds a commit on a busy disk, and the suite commits tens of thousands
+    # of times. Every connection to the database takes it, the API and worker processes
+    # the tests start and PgBouncer's included.
+    _admin_exec(admin_url, f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     return psycopg2.extensions.make_dsn(admin_url, dbname=name)
 
 
 def drop_database(admin_url: str, name: str) -> None:
     _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_database_later(admin_url: str, name: str) -> None:
+    """Drop a database a test made when the run ends, not in the test. PostgreSQL makes
+    every DROP DATABASE wait for a checkpoint, which writes out what every other test
+    process has changed meanwhile: 5-18 s a drop beside a busy suite (the PgBouncer
+    migration test took 32 s in CI, mostly its drop). At the end they come one after
+    another, and after the first there is little left to write."""
+    _DROP_AT_END.append((admin_url, name))
 
 
 @pytest.fixture(scope="session")
@@ -123,10 +156,13 @@ SEEDED_TABLES = (
 )
 
 
-# Empties the tables a test wrote to, and only those, in one round trip: TRUNCATE costs
-# per table (a new file each), and truncating every table before each of ~1,000 tests
-# took 133 ms a time (54 ms this way). Every sequence is reset whether or not its table
-# was written (a rolled-back insert advances one), so ids start afresh in every test.
+# Empties the tables a test wrote to, and only those, in one round trip. DELETE, not
+# TRUNCATE: a test leaves a few rows, and TRUNCATE costs per table whatever it holds (a
+# new file each, the old ones unlinked at commit, and a commit that drops files always
+# waits for its flush): 54 ms a test on a quiet machine, 375-545 ms beside a busy suite,
+# against 4-7 ms for DELETE (autovacuum takes the dead rows). Every sequence is reset
+# whether or not its table was written (a rolled-back insert advances one), so ids start
+# afresh in every test.
 _EMPTY_WRITTEN_TABLES = """
 DO $$
 DECLARE
@@ -142,7 +178,9 @@ BEGIN
         END IF;
     END LOOP;
     IF cardinality(dirty) > 0 THEN
-        EXECUTE 'TRUNCATE ' || array_to_string(dirty, ', ') || ' CASCADE';
+        FOREACH t IN ARRAY dirty LOOP
+            EXECUTE 'DELETE FROM ' || t;
+        END LOOP;
     END IF;
     PERFORM setval(format('%%I.%%I', s.schemaname, s.sequencename), s.start_value, false)
     FROM pg_sequences s WHERE s.schemaname = 'public';
@@ -152,11 +190,12 @@ END $$
 
 def _truncate_all(database: Database) -> None:
     with database.connection() as conn, conn.cursor() as cur:
-        # admin_audit refuses TRUNCATE by a trigger (append-only in the database). A
-        # test database is emptied anyway: as superuser, the 'replica' role skips
-        # ordinary triggers for this transaction only (SET LOCAL), and 'origin' is
-        # back before the seed runs. tests/security/test_audit_trail.py proves the
-        # trigger still refuses everyone else.
+        # admin_audit refuses DELETE and TRUNCATE by triggers (append-only in the
+        # database). A test database is emptied anyway: as superuser, the 'replica' role
+        # skips ordinary triggers (the foreign keys' checks too: every written table is
+        # emptied, so none is left pointing at a deleted row) for this transaction only
+        # (SET LOCAL), and 'origin' is back before the seed runs.
+        # tests/security/test_audit_trail.py proves the trigger still refuses everyone else.
         cur.execute("SET LOCAL session_replication_role = replica")
         cur.execute(_EMPTY_WRITTEN_TABLES, {"kept": list(SEEDED_TABLES)})
         cur.execute("SET LOCAL session_replication_role = origin")
@@ -211,6 +250,12 @@ def settings(
         # Cheap KDF in tests; production cost is a setting, exercised by the benchmark.
         pin_kdf_time_cost=1,
         pin_kdf_memory_kib=1024,
+        # The run's database is migrated once (database_url): a server a test starts in
+        # this process need not check 39 migrations again, 0.35 s a start, hundreds of
+        # starts. The API and worker processes tests start (tests/support/processes.py)
+        # still migrate at start as production does (test_many_processes_e2e: two APIs
+        # at once).
+        migrate_on_start=False,
     )
 
 

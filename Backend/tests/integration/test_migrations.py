@@ -18,7 +18,7 @@ from app.domain.bills import CLEARING_CODES
 from app.domain.promotions import PROMOTIONS
 from app.services import stellar_order_refunds, transfers
 from app.services.mpesa.order_returns import OWED_BACK
-from tests.conftest import drop_database, make_database
+from tests.conftest import drop_database_later, make_database
 from tests.support.seeds import seeded_rows
 
 SCHEMA_SQL = Path(__file__).resolve().parents[3] / "schema.sql"
@@ -146,7 +146,7 @@ def run_sql(dsn: str, sql: str) -> None:
 
 @pytest.fixture
 def fresh_database(pg_admin_url) -> Iterator:
-    """A factory of empty databases, all dropped after the test."""
+    """A factory of empty databases, all dropped when the run ends."""
     names: list[str] = []
 
     def make() -> str:
@@ -155,7 +155,7 @@ def fresh_database(pg_admin_url) -> Iterator:
 
     yield make
     for name in names:
-        drop_database(pg_admin_url, name)
+        drop_database_later(pg_admin_url, name)
 
 
 def assert_same_catalog(left: dict, right: dict) -> None:

@@ -24,7 +24,7 @@ from app.services.notifications import queue_sms
 from app.services.transfers import TransferRequest
 from app.worker.handlers import HandlerRegistry, SmsHandler
 from app.worker.outbox import OutboxWorker
-from tests.conftest import drop_database, make_database, truncate_all
+from tests.conftest import drop_database_later, make_database, truncate_all
 from tests.support.pgbouncer import pgbouncer
 from tests.support.wallets import (
     check_ledger,
@@ -69,7 +69,7 @@ def test_migrations_apply_through_pgbouncer_once_even_when_two_processes_start(
         applied = Counter(name for run in runs for name in run)
         assert applied == Counter(path.name for path in migration_files())
     finally:
-        drop_database(pg_admin_url, name)
+        drop_database_later(pg_admin_url, name)
 
 
 def test_the_statement_timeout_holds_in_every_transaction(through):
