@@ -17,7 +17,9 @@ from app.services import console_dashboard, demo
 from app.services.demo.plan import DEMO_PHONE_PREFIX, plan
 from tests.support.wallets import check_ledger
 
-NOW = datetime.now(UTC)
+# A fixed moment whose story has a withdrawal refused for want of funds (checked below):
+# a second run must refuse it again, though by then the balance holds later deposits.
+NOW = datetime(2026, 12, 5, 0, 15, tzinfo=UTC)
 
 
 def journal_kinds(database) -> dict[str, int]:
@@ -58,6 +60,7 @@ def test_a_small_demo_fills_every_kind_and_the_dashboard_shows_it(settings, clea
     )
     assert filled.done["registration"] == 20
     assert filled.done["deposit: credited"] > 0
+    assert filled.refused == {"withdrawal: InsufficientFunds": 1}
     kinds = journal_kinds(clean_database)
     for kind in (
         "deposit",

@@ -556,6 +556,17 @@ class LedgerRepository:
                 raise Overdraft from exc
             raise
 
+    def latest_keyed(self, key_part: str) -> datetime | None:
+        """When the newest journal transaction whose idempotency key holds `key_part` was
+        made (the demo's resumption point); a full scan, for development databases."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT max(created_at) FROM journal_transactions"
+                " WHERE strpos(idempotency_key, %s) > 0",
+                (key_part,),
+            )
+            return cur.fetchone()[0]
+
     def find(
         self,
         *,

@@ -59,8 +59,15 @@ def fill(
         raise refused("production", "the demo writes made-up history: never in production")
     story = plan(users=users, days=days, seed=seed, now=now or datetime.now(UTC))
     run = _Run(uow, settings, story, seed)
+    # A second run resumes after the newest movement an earlier one wrote: an event
+    # before it was done (replayed harmlessly) or refused at its moment (no funds, a
+    # limit), and asked again now it would meet the balances of the whole history and
+    # might pass, adding a movement the first run did not make.
+    with uow() as reading:
+        resume_after = reading.ledger.latest_keyed(f"demo:{seed}:")
     for i, event in enumerate(story.events):
-        run.perform(event)
+        if event.kind == "registration" or resume_after is None or event.at >= resume_after:
+            run.perform(event)
         if i % 200 == 0:
             progress(i, len(story.events))
     progress(len(story.events), len(story.events))
