@@ -15,7 +15,7 @@ so the worker's real SDK code path runs unchanged:
 Test numbers (by their last four digits):
 
   ...0403  'Failed' at once (nothing sent)
-  ...0408  topped up, but answered only after 3 s (a read timeout for a hasty client)
+  ...0408  topped up, but answered only after 6 s (a read timeout for a hasty client)
   ...0410  'Sent', then final status Failed
 """
 
@@ -37,7 +37,7 @@ log = logging.getLogger("paytrace.sandbox.at")
 router = APIRouter(tags=["sandbox"])
 
 STATUS_CALLBACK_DELAY_S = 0.2
-SLOW_ANSWER_S = 3.0
+SLOW_ANSWER_S = 6.0
 DISCOUNT_RATE = 0.04  # what AT gives back on a top-up, as its answers show it
 _DEV_ONLY = "Development tool (local Africa's Talking sandbox); absent in production."
 

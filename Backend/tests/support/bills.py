@@ -28,8 +28,10 @@ T = TypeVar("T")
 KES = 100
 PIN = "4821"
 JANE = phone_of(1)
-# A send's read timeout shorter than the sandbox's slow answer (...0408 takes 3 s).
-SEND_TIMEOUT_S = 1.5
+# A send's read timeout shorter than the sandbox's slow answer (...0408 takes 6 s), and
+# long enough that the sandbox's prompt answers never miss it beside a busy suite (1.5 s
+# did once: a refusal read as unknown).
+SEND_TIMEOUT_S = 4.0
 
 
 @dataclass
