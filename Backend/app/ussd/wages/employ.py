@@ -63,32 +63,44 @@ async def add_name(ctx: Context, value: str) -> Outcome:
     return Goto("wg.add_gross")
 
 
-async def add_gross(ctx: Context, value: str) -> Outcome:
-    new = ctx.state.data.get("wg_new")
-    if not new or "name" not in new:
-        return Goto("account", reset=True)
+def read_gross(value: str) -> int | Reprompt:
+    """Gross pay typed in whole shillings, as cents, or the re-prompt saying what is
+    wrong (adding a worker and changing their pay read it alike)."""
     try:
         gross = parse_shillings(value)
     except InvalidAmount as exc:
         return Reprompt(f"err.amount_{exc.reason}")
-    if gross > MAX_GROSS:
-        return Reprompt("err.amount_too_large")
+    return Reprompt("err.amount_too_large") if gross > MAX_GROSS else gross
+
+
+async def add_gross(ctx: Context, value: str) -> Outcome:
+    new = ctx.state.data.get("wg_new")
+    if not new or "name" not in new:
+        return Goto("account", reset=True)
+    gross = read_gross(value)
+    if isinstance(gross, Reprompt):
+        return gross
     new["gross"] = gross
     return Goto("wg.add_every")
 
 
-def _every(frequency: str):
+def choose_frequency(frequency: str, draft: str, then: str):
+    """The handler of one "how often" choice: the draft in session data `draft` (which
+    must have its gross pay by now) takes `frequency`, then the screen `then`."""
+
     async def handler(ctx: Context, _: str) -> Outcome:
-        new = ctx.state.data.get("wg_new")
-        if not new or "gross" not in new:
+        terms = ctx.state.data.get(draft)
+        if not terms or "gross" not in terms:
             return Goto("account", reset=True)
-        new["frequency"] = frequency
-        return Goto("wg.add_ded")
+        terms["frequency"] = frequency
+        return Goto(then)
 
     return handler
 
 
-every_month, every_week, every_day = (_every(f) for f in FREQUENCIES)
+every_month, every_week, every_day = (
+    choose_frequency(f, "wg_new", "wg.add_ded") for f in FREQUENCIES
+)
 
 
 async def all_items(ctx: Context, _: str) -> Outcome:

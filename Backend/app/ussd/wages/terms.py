@@ -18,16 +18,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.domain import pin as pin_rules
-from app.domain.money import InvalidAmount, format_kes, nairobi_day, parse_shillings
+from app.domain.money import format_kes, nairobi_day
 from app.errors import NotAnEmployer, PinLocked, ValidationFailed, WorkerNotFound, WrongPin
 from app.services.schedules.wages import NewWageSchedule
-from app.services.wages.employers import MAX_GROSS
 from app.ussd.engine import Context, End, Goto, Outcome, Reprompt
 from app.ussd.pin_steps import pin_refused
 from app.ussd.schedules.flow import rule_text, when_text
 from app.ussd.schedules.new import DAYS, USSD_TIME
 from app.ussd.texts import text
-from app.ussd.wages.employ import FREQUENCIES
+from app.ussd.wages.employ import FREQUENCIES, choose_frequency, read_gross
 
 # Why a schedule was not made, by the service's code: the reason the END shows.
 NOT_SCHEDULED = {"too_many_schedules": "err.sch_too_many", "daily_not_scheduled": "err.wg_daily"}
@@ -103,28 +102,16 @@ async def edit_gross(ctx: Context, value: str) -> Outcome:
     edit = ctx.state.data.get("wg_edit")
     if edit is None or not ctx.state.data.get("wg_pick"):
         return Goto("account", reset=True)
-    try:
-        gross = parse_shillings(value)
-    except InvalidAmount as exc:
-        return Reprompt(f"err.amount_{exc.reason}")
-    if gross > MAX_GROSS:
-        return Reprompt("err.amount_too_large")
+    gross = read_gross(value)
+    if isinstance(gross, Reprompt):
+        return gross
     edit["gross"] = gross
     return Goto("wg.edit_every")
 
 
-def _every(frequency: str):
-    async def handler(ctx: Context, _: str) -> Outcome:
-        edit = ctx.state.data.get("wg_edit")
-        if not edit or "gross" not in edit:
-            return Goto("account", reset=True)
-        edit["frequency"] = frequency
-        return Goto("wg.edit_pin")
-
-    return handler
-
-
-edit_month, edit_week, edit_day = (_every(f) for f in FREQUENCIES)
+edit_month, edit_week, edit_day = (
+    choose_frequency(f, "wg_edit", "wg.edit_pin") for f in FREQUENCIES
+)
 
 
 async def edit_confirm(ctx: Context, value: str) -> Outcome:
