@@ -1,3 +1,4 @@
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
@@ -59,6 +60,10 @@ def test_references_are_ten_unambiguous_characters():
     assert len(references) == 1000
     assert all(len(r) == 10 and set(r) <= set(REFERENCE_ALPHABET) for r in references)
     assert not set("01IOL") & set(REFERENCE_ALPHABET)
+    # Every character is drawn, about as often as any other (10,000 draws, ~323 each).
+    counts = Counter("".join(references))
+    assert set(counts) == set(REFERENCE_ALPHABET)
+    assert max(counts.values()) < 2 * min(counts.values())
 
 
 def test_the_day_of_a_limit_is_the_day_in_nairobi():
