@@ -65,7 +65,7 @@ def test_an_endpoint_is_created_with_a_secret_shown_once_and_stored_encrypted(
     assert made.headers["cache-control"] == "no-store"
     # A retry with the same key answers the same endpoint and secret; no second row.
     again = create(http, shop)
-    assert again.status_code == 200 and again.json() == body
+    assert again.status_code == 201 and again.json() == body
     assert again.headers["idempotent-replayed"] == "true"
     other = create(http, shop, url="http://127.0.0.1:10/hooks")
     assert (other.status_code, other.json()["error"]) == (409, "idempotency_key_reused")

@@ -76,8 +76,9 @@ async def create_endpoint(
     headers = {"Cache-Control": "no-store"}
     if made.replayed:
         headers["Idempotent-Replayed"] = "true"
-    code = status.HTTP_200_OK if made.replayed else status.HTTP_201_CREATED
-    return JSONResponse(body, status_code=code, headers=headers)
+    # A retry gets the same answer as the first call, its status too (as every other
+    # keyed POST of the merchant API): only the header says it was replayed.
+    return JSONResponse(body, status_code=status.HTTP_201_CREATED, headers=headers)
 
 
 @router.get("/webhook-endpoints", summary="The merchant's webhook endpoints")
