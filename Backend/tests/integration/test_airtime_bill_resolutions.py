@@ -74,3 +74,24 @@ def test_a_top_up_made_but_answered_too_late_is_delivered_once_on_at_s_transacti
     assert p is not None and (p.status, p.rail_request_id, p.receipt) == ("delivered", made, made)
     assert journal_kinds(db) == ["bill_hold", "bill_hold", "bill_payment"]
     assert check_ledger(db).sound
+
+
+def test_a_top_up_whose_send_gave_up_is_never_failed_a_resumed_try_may_have_reached_at(
+    live_settings, clean_database
+):
+    db = clean_database
+    box, pin_hash = registration_secrets(live_settings)
+    user = register(db, box, pin_hash, phone=phone_of(1), name="Jane Wanjiku")
+    fund(db, phone_of(1), 1_000 * KES)
+    reference = hold_bill(live_settings, db, user, phone_of(1), 200 * KES)
+    # A top-up's send is resumed after a worker died mid-call (AT may have it), then its
+    # later tries fail to connect and the row gives up: that proves nothing of the first.
+    with db.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "UPDATE outbox SET status = 'failed', last_error = %s WHERE dedupe_key = %s",
+            ("gave up after 3 attempts: connection refused", f"bill:{reference}:send"),
+        )
+        conn.commit()
+    assert refused_code(db, FakeAirtime(), reference, outcome="failed", receipt=None,
+                        reason="x") == "rail_may_have_paid"  # fmt: skip
+    assert journal_kinds(db) == ["bill_hold"]

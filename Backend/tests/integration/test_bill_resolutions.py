@@ -8,17 +8,18 @@ from __future__ import annotations
 import secrets
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 import httpx
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
-from app.domain.mpesa_reconciliation import eat_day
+from app.domain.mpesa_reconciliation import EAT, eat_day
 from app.domain.records.bills import BillPayment
 from app.integrations.mpesa_statement import statement_from_settings
 from app.services.bills import resolutions
 from app.services.bills.payments import BillHeld, BillRequest, pay_bill
+from app.services.bills.rail_evidence import ResolutionRefused
 from app.services.pins import PinHasher, PinPolicy
 from app.worker.outbox import build_worker
 from tests.integration.test_console_tables import audited, console_as
@@ -268,7 +269,24 @@ def test_an_unclear_send_m_pesa_never_paid_is_released_only_once_its_statement_s
     assert (early.status_code, early.json()["error"]) == (409, "too_early")
     assert kinds(rig) == ["bill_hold"]
 
-    later = datetime.now(UTC) + resolutions.RELEASE_GRACE
+    # Past the grace but on the same East Africa Time day: that day's statement is not
+    # over, so it proves nothing yet.
+    same_day = resolutions.resolve_bill
+    hold_day_end = datetime.combine(
+        eat_day(datetime.now(UTC) + resolutions.RELEASE_GRACE), time.max, tzinfo=EAT
+    )
+    with pytest.raises(ResolutionRefused) as waiting:
+        same_day(
+            UnitOfWork(rig.database),
+            resolutions.Rails.from_settings(rig.settings),
+            bill_reference=p.reference,
+            **body,
+            receipt=None,
+            now=hold_day_end - timedelta(seconds=1),
+        )
+    assert waiting.value.code == "too_early" and kinds(rig) == ["bill_hold"]
+
+    later = hold_day_end + timedelta(seconds=1)
     done = resolutions.resolve_bill(
         UnitOfWork(rig.database),
         resolutions.Rails.from_settings(rig.settings),

@@ -85,3 +85,29 @@ def test_an_unreadable_or_absent_statement_is_unavailable_not_proof():
         evidence.statement_window(None, bill(), NOW)
     with pytest.raises(evidence.StatementUnreadable):
         evidence.statement_window(FakeStatement(broken={date(2026, 3, 10)}), bill(), NOW)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"counterparty": ""},  # the parser could not read the paybill: no alibi
+        {"reference": ""},
+    ],
+)
+def test_proving_nothing_paid_counts_any_line_that_could_be_the_bill_s(changes):
+    assert evidence.may_pay_bill(paid(**changes), bill(), KPLC, NOW)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"direction": "in"},
+        {"amount": 79_900},
+        {"counterparty": "888888"},
+        {"reference": "99999999999"},
+        {"completed_at": HELD_AT - timedelta(hours=1)},
+    ],
+)
+def test_a_line_that_plainly_is_another_payment_is_no_payment_of_the_bill(changes):
+    assert not evidence.may_pay_bill(paid(**changes), bill(), KPLC, NOW)

@@ -92,6 +92,21 @@ def pays_bill(entry: StatementEntry, p: BillPayment, biller: Biller, now: dateti
     return None
 
 
+def may_pay_bill(entry: StatementEntry, p: BillPayment, biller: Biller, now: datetime) -> bool:
+    """Whether a statement entry could be this bill's payment, read loosely: proving
+    that M-Pesa paid *nothing* must not hang on the parser reading the paybill and the
+    account exactly (a counterparty or account it could not read is no alibi). A money
+    out of the bill's amount in its window counts unless its line plainly names another
+    paybill or another account."""
+    if entry.direction != "out" or entry.amount != p.amount:
+        return False
+    if not p.created_at - CLOCK_SKEW <= entry.completed_at <= now:
+        return False
+    if entry.counterparty and entry.counterparty != (biller.paybill or ""):
+        return False
+    return not (entry.reference and entry.reference != p.account)
+
+
 def receipt_on_statement(
     window: StatementWindow, receipt: str, p: BillPayment, biller: Biller, now: datetime
 ) -> None:

@@ -31,6 +31,7 @@ from app.config import Settings
 from app.db.repositories.bill_resolutions import ReceiptTaken
 from app.db.unit_of_work import UnitOfWork
 from app.domain.bills import AT_AIRTIME, DARAJA_B2B, DELIVERED, FAILED, HELD, UNKNOWN
+from app.domain.mpesa_reconciliation import eat_day
 from app.domain.records.bills import BillPayment, BillResolutionRow
 from app.errors import NotFound, refused
 from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
@@ -201,7 +202,12 @@ def _stuck(uow: UnitOfWork, p: BillPayment) -> None:
 
 
 def _gave_up(uow: UnitOfWork, p: BillPayment) -> bool:
-    """The send's outbox row gave up after its retries, none of which reached the rail."""
+    """The send's outbox row gave up after its retries, none of which reached the rail.
+    Only a Paybill send proves it: it is never resumed (worker/bill_handlers.py), while
+    a top-up's send is resumed after a worker died mid-call, a call that may have reached
+    AT before the later tries failed to connect and the row gave up."""
+    if p.rail != DARAJA_B2B:
+        return False
     sent = uow.bill_resolutions.send_state(p.reference)
     return sent is not None and sent[0] == "failed" and (sent[1] or "").startswith(GAVE_UP)
 
@@ -211,7 +217,7 @@ def _no_payment_on_statement(
 ) -> None:
     window = evidence.statement_window(rails.statement, p, now)
     for entry in window.entries:
-        if evidence.pays_bill(entry, p, biller, now) is not None:
+        if not evidence.may_pay_bill(entry, p, biller, now):
             continue
         with uow:
             owner = uow.bill_resolutions.receipt_owner(entry.receipt)
@@ -221,9 +227,14 @@ def _no_payment_on_statement(
                 f"M-Pesa's statement shows {entry.receipt} paying this bill: resolve it"
                 " delivered with that receipt",
             )
-    if now < p.created_at + grace:
+    # A day's statement proves nothing paid only once the day is over: a file taken
+    # mid-day (downloaded by hand in production) stops at its download.
+    settled_day = eat_day(p.created_at + grace)
+    if eat_day(now) <= settled_day:
         raise ResolutionRefused(
-            "too_early", f"M-Pesa may still pay it: wait until {(p.created_at + grace).isoformat()}"
+            "too_early",
+            f"M-Pesa may still pay it: wait for its statement of {settled_day.isoformat()}"
+            " to end (East Africa Time)",
         )
     if window.missing_days:
         raise ResolutionRefused(
