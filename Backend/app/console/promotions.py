@@ -147,6 +147,9 @@ async def add_rule(console: Admin) -> Response:
         category = form.get("category", "").strip() if scope == "category" else None
         if scope not in ("biller", "category"):
             raise refused("invalid_rule", "one biller or one category")
+        # Checked before the audit row names it (a NUL cannot be stored).
+        if not (biller or category or "").isprintable():
+            raise refused("invalid_rule", "one biller or one category")
         console.audit.target("cashback_rule", (biller or category or "none")[:32])
         await console.run(
             budget.add_cashback_rule,

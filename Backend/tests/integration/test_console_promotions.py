@@ -178,7 +178,10 @@ def test_an_admin_adds_a_rule_the_command_lines_way_and_bad_ones_are_told_on_the
         ({"cap_kes": "lots"}, 422, "cap kes: whole shillings"),
         ({"valid_from": "2026-13-01"}, 422, "a date, YYYY-MM-DD"),
         ({"valid_until": "2020-01-01"}, 422, "dates in order"),
-        ({"name": "K"}, 422, "a name of 2 to 60 characters"),
+        ({"name": "K"}, 422, "a name of 2 to 60 printable characters"),
+        ({"name": "KPLC\x00 1%"}, 422, "a name of 2 to 60 printable characters"),
+        ({"biller": "airtime\x00safaricom"}, 422, "one biller or one category"),
+        ({"scope": "category", "category": "water\x00"}, 422, "one biller or one category"),
         ({"scope": "everything"}, 422, "one biller or one category"),
         ({"biller": "no_such_biller"}, 404, "no such biller"),
     ):
@@ -211,9 +214,9 @@ def test_an_admin_adds_a_rule_the_command_lines_way_and_bad_ones_are_told_on_the
         {"r": rule_id},
     ) == [(100 * KES, 999 * KES, 50), (1_000 * KES, 35_000 * KES, 100)]
     rows = audited(clean_database, "console_add_cashback_rule")
-    assert [r[4] for r in rows] == ["refused"] * 11 + ["done", "done"]
+    assert [r[4] for r in rows] == ["refused"] * 14 + ["done", "done"]
     assert rows[-2][5]["committed_with_action"] is True and rows[-2][2] == "airtime_safaricom"
-    assert rows[0][5]["error"] == "invalid_rule" and rows[8][5]["error"] == "biller_not_found"
+    assert rows[0][5]["error"] == "invalid_rule" and rows[11][5]["error"] == "biller_not_found"
 
 
 def test_an_admin_ends_a_rule_never_into_the_past(admin, clean_database):

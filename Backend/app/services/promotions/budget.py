@@ -75,9 +75,11 @@ def add_cashback_rule(
 ) -> int:
     """A cashback rule for one biller or a category, with its amount tiers; commits and
     returns its id. Raises ValidationFailed ('invalid_rule'), BillerNotFound."""
-    if not isinstance(name, str) or not 2 <= len(name.strip()) <= 60:
-        raise refused("invalid_rule", "a name of 2 to 60 characters")
+    if not isinstance(name, str) or not 2 <= len(name.strip()) <= 60 or not name.isprintable():
+        raise refused("invalid_rule", "a name of 2 to 60 printable characters")
     name = name.strip()
+    if biller_code is not None and not biller_code.isprintable():  # a NUL reaches no query
+        raise BillerNotFound("no such biller")
     if (biller_code is None) == (category is None) or (category and category not in CATEGORIES):
         raise refused("invalid_rule", "one biller or one category")
     ordered = sorted(tiers, key=lambda t: t.min_amount)
