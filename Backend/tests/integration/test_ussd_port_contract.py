@@ -480,6 +480,7 @@ def test_a_payment_made_is_repeated_monthly_once_per_key_and_nothing_unpaid_is(s
             await repeat(new(amina, "transfer", BARAKA, "t1"), "t1"),
             await repeat(new(amina, "transfer", BARAKA, "t1"), "t1"),
             await repeat(new(amina, "transfer", BARAKA, "t1", amount=10_001), "t1"),
+            await repeat(new(amina, "transfer", AMINA, "t1-other"), "t1"),  # not the payee
             await repeat(new(baraka, "transfer", AMINA, "t1"), "t1"),  # Amina's key
             await repeat(new(amina, "airtime", airtime, "t1-airtime"), "t1"),  # not a bill
             await repeat(new(amina, "airtime", airtime, "b1"), "b1"),
@@ -498,7 +499,8 @@ def test_a_payment_made_is_repeated_monthly_once_per_key_and_nothing_unpaid_is(s
          False),
         ("transfer", BARAKA, "Baraka Mwangi", 10_000, "monthly", day, True, "active",
          True),
-        ("IdempotencyConflict", {"code": "idempotency_key_reused"}),
+        ("ValidationFailed", {"code": "not_paid"}),  # not the amount paid
+        ("ValidationFailed", {"code": "not_paid"}),  # not the payee paid
         ("ValidationFailed", {"code": "not_paid"}),
         ("ValidationFailed", {"code": "not_paid"}),
         ("airtime", airtime, "Airtime Safaricom 0711 000 202", 10_000, "monthly",

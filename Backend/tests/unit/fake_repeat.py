@@ -33,10 +33,16 @@ class FakeRepeat:
     _account: Any
     _bill_amount: Any
 
-    def _paid(self, owner: int, kind: str, key: str) -> bool:
-        if kind == "transfer":
-            return key in self.results and self.results[key][0][0] == owner
-        return (owner, key) in self._bill_state()["by_key"]
+    def _paid(self, new: NewSchedule, key: str) -> bool:
+        """The owner's payment under `key` paid this payee this amount."""
+        if new.kind == "transfer":
+            asked = self.results.get(key, ((None,),))[0]
+            return asked[0] == new.owner_user_id and asked[1:3] == (new.payee, new.amount)
+        found = self._bill_state()["by_key"].get((new.owner_user_id, key))
+        if found is None:
+            return False
+        _, code, account, amount = found[0]
+        return (f"{code}:{account}", amount) == (new.payee, new.amount)
 
     def _repeat_payee(self, new: NewSchedule) -> tuple[str, str]:
         """The payee's key and name, checked as the kind's executor checks them."""
@@ -64,7 +70,7 @@ class FakeRepeat:
         self.calls.append("repeat_payment")
         if new.kind not in PAID_SCOPE:
             raise refused("invalid_kind", "not a repeatable kind")
-        if not self._paid(new.owner_user_id, new.kind, paid_key):
+        if not self._paid(new, paid_key):
             raise refused("not_paid", "no payment of yours under this key to repeat")
         check_amount(new.amount, maximum=MAX_TRANSFER)
         rule = rules.Recurrence(new.frequency, new.day, new.at_time, new.start_date)
