@@ -82,7 +82,12 @@ class BillResolutionRepository:
         with self._conn.cursor() as cur:
             cur.execute(
                 "SELECT status, last_error FROM outbox WHERE dedupe_key = %(key)s",
-                {"key": f"bill:{reference}:send"},
+                {"key": send_dedupe_key(reference)},
             )
             found = cur.fetchone()
         return (found[0], found[1]) if found else None
+
+
+def send_dedupe_key(reference: str) -> str:
+    """The outbox dedupe key of the row that sends a bill to its rail."""
+    return f"bill:{reference}:send"

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from app.db.repositories.bill_resolutions import send_dedupe_key
 from app.db.repositories.ledger import KeyTaken, Overdraft
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
@@ -72,7 +73,7 @@ def rail_request(
         assert found.rail == AT_AIRTIME  # catalogue.payable refused any other
         payload = {"bill": payment_reference, "phone": account, "amount": amount}
     return OutboxMessage(
-        kind=found.rail, payload=payload, dedupe_key=f"bill:{payment_reference}:send"
+        kind=found.rail, payload=payload, dedupe_key=send_dedupe_key(payment_reference)
     )
 
 
