@@ -122,6 +122,19 @@ def test_a_worker_is_added_once_per_phone_and_never_the_employer(household):
     assert refused.value.code == "invalid_deductions"
 
 
+def test_an_employer_pays_at_most_max_workers_active_at_once(household, monkeypatch):
+    """The cap counts active workers in PostgreSQL (a count, not the list read back):
+    a removed worker frees a place. The cap is lowered here so the test hires three."""
+    db, employer, _ = household
+    monkeypatch.setattr(employers, "MAX_WORKERS", 3)
+    hired = [add(db, employer, phone_of(10 + n), f"Worker {n}") for n in range(3)]
+    with pytest.raises(ValidationFailed) as refused:
+        add(db, employer, phone_of(20), "One too many")
+    assert refused.value.code == "too_many_workers"
+    employers.remove_worker(UnitOfWork(db), employer, hired[0].id)
+    assert add(db, employer, phone_of(20), "In their place").display_name == "In their place"
+
+
 def test_a_draft_run_shows_each_payslip_and_its_key_answers_the_same_run(household):
     db, employer, _ = household
     add(db, employer, phone_of(2), "Achieng")

@@ -77,6 +77,17 @@ class EmployerWorkerRepository:
             row = cur.fetchone()
         return _worker(row) if row else None
 
+    def active_worker_count(self, employer_user_id: int) -> int:
+        """How many active workers the employer has: counted by the partial index on
+        (employer, phone) of active workers, no row read back to the client."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM employed_workers"
+                " WHERE employer_user_id = %(employer)s AND status = 'active'",
+                {"employer": employer_user_id},
+            )
+            return cur.fetchone()[0]
+
     def workers(
         self, employer_user_id: int, *, ids: list[int] | None = None
     ) -> list[EmployedWorker]:

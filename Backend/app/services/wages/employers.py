@@ -69,7 +69,8 @@ def add_worker(
         employer = uow.users.get_by_id(employer_user_id)
         if employer is not None and employer.phone == phone:
             raise refused("send_to_self", "an employer does not pay themselves")
-        if len(uow.wages.workers(employer_user_id)) >= MAX_WORKERS:
+        # A count, not the list: hiring the thousandth worker read the other 999 back.
+        if uow.wages.active_worker_count(employer_user_id) >= MAX_WORKERS:
             raise refused("too_many_workers", f"at most {MAX_WORKERS} workers")
         added = uow.wages.add_worker(
             employer_user_id=employer_user_id,
