@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from time import perf_counter
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -34,6 +33,7 @@ from app.http.error_body import error_body
 from app.http.tokens import callback_token_matches
 from app.infra.metrics import USSD_HOP_SECONDS
 from app.ussd.flow import FLOW
+from app.ussd.form import form_fields
 from app.ussd.hop import Hop, handle_hop
 from app.ussd.texts import text
 
@@ -100,10 +100,7 @@ async def _ussd(request: Request, path_token: str | None) -> Response:
     if body is None:
         log.warning("ussd hop over the body limit refused", extra={"address": _caller(request)})
         return _end("end.bad_request")
-    fields = {
-        k: v[0]
-        for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
-    }
+    fields = form_fields(body)
     session_id = fields.get("sessionId", "")
     raw_phone = fields.get("phoneNumber", "")
     service_code = fields.get("serviceCode", "")
