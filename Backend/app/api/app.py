@@ -119,6 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="USSD-first mobile money with Stellar custody.",
         lifespan=lifespan,
+        # PayTrace's metrics are Prometheus's (app/infra/metrics.py) and it configures
+        # no OpenTelemetry provider, so FastAPI's own telemetry never recorded anything;
+        # left on, it still asked OpenTelemetry (the environment included) whether a
+        # provider had appeared on every request, about 3 % of a USSD hop.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     # Every entry point has a body cap: /api's own, the callbacks' (far above anything

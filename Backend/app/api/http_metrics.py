@@ -10,7 +10,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.infra.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from app.infra.metrics import HTTP_REQUESTS_BY, HTTP_SECONDS_BY
 
 
 class HttpMetrics:
@@ -35,5 +35,5 @@ class HttpMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(template, scope["method"], str(status)).inc()
-            HTTP_SECONDS.labels(template).observe(time.perf_counter() - started)
+            HTTP_REQUESTS_BY(template, scope["method"], str(status)).inc()
+            HTTP_SECONDS_BY(template).observe(time.perf_counter() - started)

@@ -5,7 +5,7 @@ client's log into the worker's."""
 
 from __future__ import annotations
 
-import uuid
+import secrets
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.infra.request_context import SANE_ID, request_scope
 
 HEADER = "X-Request-ID"
+_HEADER_KEY = HEADER.lower().encode("latin-1")
 # A caller's (or a proxy's) own id is kept when it is sane: short, and characters that
 # can go into a log line or a header unescaped. Anything else is replaced, not refused.
 _SANE = SANE_ID
@@ -23,7 +24,9 @@ def sane_request_id(given: str | None) -> str:
     """The given id when it is sane, else a new one (32 hex digits)."""
     if given is not None and _SANE.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    # 32 hex digits as uuid4().hex gave (random all through, where a UUID fixes six
+    # bits), without building a UUID object: a sixth of its CPU, on each AT hop.
+    return secrets.token_hex(16)
 
 
 def request_id_of(request: Request) -> str:
@@ -52,7 +55,12 @@ class RequestId:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[HEADER] = request_id
+                headers = message["headers"] = list(message["headers"])
+                if any(name == _HEADER_KEY for name, _ in headers):
+                    MutableHeaders(scope=message)[HEADER] = request_id  # replaced in place
+                else:
+                    # The common case, appended as MutableHeaders would, without it.
+                    headers.append((_HEADER_KEY, request_id.encode("latin-1")))
             await send(message)
 
         with request_scope(request_id):  # every log line and outbox row of the request

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.error_body import error_body
@@ -37,18 +37,26 @@ def declared_too_large(scope: Scope, max_bytes: int) -> bool:
     return False
 
 
-async def read_body_capped(request: Request, max_bytes: int) -> bytes | None:
-    """The whole body, or None as soon as it is over max_bytes (nothing more is read)."""
-    if declared_too_large(request.scope, max_bytes):
+async def read_capped(scope: Scope, receive: Receive, max_bytes: int) -> bytes | None:
+    """The whole body, or None as soon as it is over max_bytes (nothing more is read).
+    Read from `receive` as Request.stream() reads it (a client gone raises
+    ClientDisconnect), without a Request object."""
+    if declared_too_large(scope, max_bytes):
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > max_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -60,7 +68,7 @@ class BodyLimit:
 
     `limits` maps path prefixes to their own limit (the longest matching prefix
     wins); every other path gets `max_bytes`. Paths under `exempt` pass untouched:
-    /ussd must always answer a screen, so it caps its own body (read_body_capped).
+    /ussd must always answer a screen, so it caps its own body (read_capped).
     """
 
     def __init__(

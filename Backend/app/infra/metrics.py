@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
@@ -68,6 +69,29 @@ OUTBOX_DONE = Counter(
     "Outbox rows performed by the worker, by kind and verdict",
     ["kind", "verdict"],
 )
+
+
+class Children:
+    """A labelled metric's children, each looked up once: `labels()` checks, converts
+    and joins its values under a lock on every call, three times a USSD hop, where a
+    dict lookup will do. The children are the metric's own (labels() makes each), so
+    the scrape and the multi-process files see exactly what labels() would give."""
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
+# What the hot paths count with (a USSD hop, every HTTP answer).
+USSD_HOPS_BY = Children(USSD_HOPS)
+HTTP_REQUESTS_BY = Children(HTTP_REQUESTS)
+HTTP_SECONDS_BY = Children(HTTP_SECONDS)
 
 
 class _Server(ThreadingMixIn, WSGIServer):

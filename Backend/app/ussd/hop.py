@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.domain.phone import mask
-from app.infra.metrics import USSD_HOPS
+from app.infra.metrics import USSD_HOPS_BY
 from app.services.accounts import Profile
 from app.ussd.engine import Context, Flow, State, new_inputs, run_hop
 from app.ussd.pay import requests
@@ -62,7 +62,7 @@ async def handle_hop(
     if stored is not None:
         answer = stored["answers"].get(digest)
         if answer is not None:
-            USSD_HOPS.labels("-", "replay").inc()
+            USSD_HOPS_BY("-", "replay").inc()
             return answer  # a gateway retry: same answer, nothing runs again
         state = State.from_dict(stored["state"])
     else:
@@ -103,7 +103,7 @@ async def handle_hop(
         profile=to_cache,
     )
     screen = state.stack[-1] if state.stack else "-"
-    USSD_HOPS.labels(screen, "end" if rendered.ends else "con").inc()
+    USSD_HOPS_BY(screen, "end" if rendered.ends else "con").inc()
     if log.isEnabledFor(logging.DEBUG):
         log.debug(
             "ussd hop",

@@ -11,7 +11,9 @@ stored, and the caller gets an END apology (200, which AT shows on the phone).
 The routes below document the endpoint and serve a hop that carries an Origin header
 (CORS applies); every other hop is claimed by `claim_hop` and answered by
 `hop_endpoint`, a lean ASGI path the app factory puts ahead of the framework's routing
-behind the same guards (request id, metrics, source networks): the same `_ussd`.
+behind the same guards (request id, metrics, source networks). Both answer with the
+same `answer_hop`, which reads the ASGI scope and receive itself, so the lean path
+builds no Request or Response object (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -19,21 +21,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from time import perf_counter
-from urllib.parse import parse_qs
+from typing import NamedTuple
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 from starlette.types import Receive, Scope, Send
 
+from app.config import Settings
 from app.domain.phone import InvalidPhone, normalise
 from app.errors import ServiceUnavailable
-from app.http.body_limit import read_body_capped
+from app.http.body_limit import read_capped
 from app.http.client_address import request_client
 from app.http.error_body import error_body
 from app.http.tokens import callback_token_matches
 from app.infra.metrics import USSD_HOP_SECONDS
 from app.ussd.flow import FLOW
+from app.ussd.form import form_fields
 from app.ussd.hop import Hop, handle_hop
 from app.ussd.texts import text
 
@@ -71,45 +75,70 @@ _FORM_SCHEMA = {
 }
 
 
-def _end(key: str, **values: object) -> PlainTextResponse:
-    return PlainTextResponse(f"END {text('en', key, **values)}")
+class Answer(NamedTuple):
+    """What a hop is answered: the same bytes on the lean path and the routed one."""
+
+    status: int
+    content_type: bytes
+    body: bytes
 
 
-def _token_ok(request: Request, path_token: str | None) -> bool:
+_TEXT = b"text/plain; charset=utf-8"  # what PlainTextResponse sends
+# Rendered once, by the class that rendered it per hop before: the same bytes.
+_FORBIDDEN = Answer(
+    403, b"application/json", JSONResponse(error_body("forbidden", "bad callback token")).body
+)
+
+
+def _screen(answer: str) -> Answer:
+    return Answer(200, _TEXT, answer.encode())
+
+
+def _end(key: str, **values: object) -> Answer:
+    return _screen(f"END {text('en', key, **values)}")
+
+
+def _token_ok(scope: Scope, settings: Settings, path_token: str | None) -> bool:
     given = path_token
-    auth = request.headers.get("authorization", "")
-    if not given and auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
-    settings = request.app.state.runtime.settings
+    if not given:
+        for name, value in scope["headers"]:
+            if name == b"authorization":  # the first one, as Headers.get reads it
+                auth = value.decode("latin-1")
+                if auth.lower().startswith("bearer "):
+                    given = auth[7:].strip()
+                break
     return callback_token_matches(
         settings.ussd_callback_token, settings.ussd_callback_token_previous, given
     )
 
 
-def _caller(request: Request) -> str:
-    return request_client(request, request.app.state.runtime.settings.trusted_proxies)
+def _caller(scope: Scope, settings: Settings) -> str:
+    return request_client(Request(scope), settings.trusted_proxies)
 
 
-async def _ussd(request: Request, path_token: str | None) -> Response:
-    if not _token_ok(request, path_token):
+async def answer_hop(scope: Scope, receive: Receive, path_token: str | None) -> Answer:
+    """One hop, read from the ASGI scope and receive: both routes and the lean path."""
+    state = scope["app"].state
+    settings = state.runtime.settings
+    if not _token_ok(scope, settings, path_token):
         log.warning(
-            "ussd hop with a wrong callback token refused", extra={"address": _caller(request)}
+            "ussd hop with a wrong callback token refused",
+            extra={"address": _caller(scope, settings)},
         )
-        return JSONResponse(error_body("forbidden", "bad callback token"), status_code=403)
-    body = await read_body_capped(request, USSD_MAX_BODY_BYTES)
+        return _FORBIDDEN
+    body = await read_capped(scope, receive, USSD_MAX_BODY_BYTES)
     if body is None:
-        log.warning("ussd hop over the body limit refused", extra={"address": _caller(request)})
+        log.warning(
+            "ussd hop over the body limit refused", extra={"address": _caller(scope, settings)}
+        )
         return _end("end.bad_request")
-    fields = {
-        k: v[0]
-        for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
-    }
+    fields = form_fields(body)
     session_id = fields.get("sessionId", "")
     raw_phone = fields.get("phoneNumber", "")
     service_code = fields.get("serviceCode", "")
     if not session_id or len(session_id) > 128 or not raw_phone or not service_code:
         return _end("end.bad_request")
-    hub = request.app.state.ussd
+    hub = state.ussd
     if service_code not in hub.service_codes:
         return _end("end.unknown_code", shortcode=hub.service_codes[0])
     try:
@@ -154,12 +183,17 @@ async def _ussd(request: Request, path_token: str | None) -> Response:
     except Exception:
         log.exception("ussd hop failed")
         return _end("end.sorry")
-    return PlainTextResponse(answer)
+    return _screen(answer)
+
+
+def _response(answer: Answer) -> Response:
+    # Response sets content-length then content-type, as the lean path's _send does.
+    return Response(answer.body, answer.status, media_type=answer.content_type.decode())
 
 
 @router.post("/ussd", summary="Africa's Talking USSD callback", openapi_extra=_FORM_SCHEMA)
 async def ussd(request: Request) -> Response:
-    return await _ussd(request, None)
+    return _response(await answer_hop(request.scope, request.receive, None))
 
 
 @router.post(
@@ -168,7 +202,7 @@ async def ussd(request: Request) -> Response:
     openapi_extra=_FORM_SCHEMA,
 )
 async def ussd_with_token(request: Request, token: str) -> Response:
-    return await _ussd(request, token)
+    return _response(await answer_hop(request.scope, request.receive, token))
 
 
 _PLAIN, _WITH_TOKEN = router.routes  # (/ussd, /ussd/{token}): their templates label metrics
@@ -195,7 +229,17 @@ def claim_hop(scope: Scope) -> bool:
 
 
 async def hop_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-    """A claimed hop: the route's own handler, without the router and FastAPI around it."""
-    request = Request(scope, receive)
-    response = await _ussd(request, scope["path_params"].get("token"))
-    await response(scope, receive, send)
+    """A claimed hop: the routes' own answer_hop, without the router, FastAPI, or a
+    Request and a Response object around it; the messages a Response would send."""
+    answer = await answer_hop(scope, receive, scope["path_params"].get("token"))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": answer.status,
+            "headers": [
+                (b"content-length", str(len(answer.body)).encode()),
+                (b"content-type", answer.content_type),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": answer.body})
