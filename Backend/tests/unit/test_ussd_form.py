@@ -66,3 +66,15 @@ def test_a_repeated_field_keeps_its_first_value_and_blank_values_stay():
         "networkCode": "",
         "sessionId": "",
     }
+
+
+def test_what_the_caller_typed_is_never_kept_in_the_cache():
+    """A PIN is in `text` (1*...*4826): decoded for the hop, never held by the cache."""
+    from app.ussd import form
+
+    form._decoded.cache_clear()
+    body = b"phoneNumber=%2B254712345678&text=1%2A0712345678%2A500%2A4826&serviceCode=%2A384%23"
+    assert form_fields(body)["text"] == "1*0712345678*500*4826"
+    assert form._decoded.cache_info().currsize == 2  # the number and the service code
+    assert form_fields(body)["text"] == "1*0712345678*500*4826"
+    assert form._decoded.cache_info().hits == 2
