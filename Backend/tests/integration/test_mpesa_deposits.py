@@ -11,7 +11,7 @@ import pytest
 
 from app.db.unit_of_work import UnitOfWork
 from app.services.mpesa.deposits import DepositRequest, request_deposit
-from tests.support.mpesa import mpesa_rig, one, rows, stk_paid_body
+from tests.support.mpesa import CALLBACK_FIRST, mpesa_rig, one, rows, stk_paid_body
 from tests.support.wallets import check_ledger, phone_of, register, registration_secrets
 
 KES = 100
@@ -22,6 +22,15 @@ MSISDN = JANE.removeprefix("+")
 @pytest.fixture
 def rig(live_settings, database, tmp_path):
     with mpesa_rig(live_settings, database, tmp_path) as rig:
+        box, pin_hash = registration_secrets(rig.settings)
+        rig.user_id = register(database, box, pin_hash, phone=JANE, name="Jane Wanjiku")
+        yield rig
+
+
+@pytest.fixture
+def callback_first_rig(live_settings, database, tmp_path):
+    """The rig for a test whose push must be settled by M-Pesa's callback, not the query."""
+    with mpesa_rig(live_settings, database, tmp_path, **CALLBACK_FIRST) as rig:
         box, pin_hash = registration_secrets(rig.settings)
         rig.user_id = register(database, box, pin_hash, phone=JANE, name="Jane Wanjiku")
         yield rig
@@ -223,7 +232,10 @@ def test_a_missing_failure_callback_is_settled_as_failed_by_the_query(rig):
         (111, "1", "your M-Pesa balance was too low"),
     ],
 )
-def test_a_failed_push_credits_nothing_and_says_why_in_plain_words(rig, amount, code, words):
+def test_a_failed_push_credits_nothing_and_says_why_in_plain_words(
+    callback_first_rig, amount, code, words
+):
+    rig = callback_first_rig
     reference = ask(rig, amount * KES)
     assert rig.until(lambda: rig.deposit(reference)[0] == "failed")
     assert rig.deposit(reference)[3] == code

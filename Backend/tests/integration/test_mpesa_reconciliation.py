@@ -28,7 +28,7 @@ from app.integrations.mpesa_statement import StatementFiles, StatementUnavailabl
 from app.integrations.mpesa_statement_fake import FakeStatement
 from app.services.mpesa_reconciliation import reconcile_day
 from app.worker.mpesa_reconciliation import MpesaReconciliationJob
-from tests.support.mpesa import rows
+from tests.support.mpesa import CALLBACK_FIRST, rows
 from tests.support.mpesa_recon import (
     KES,
     deposit_left_pending,
@@ -45,6 +45,13 @@ from tests.support.mpesa_recon import (
 @pytest.fixture
 def rig(live_settings, database, tmp_path):
     with recon_rig(live_settings, database, tmp_path) as rig:
+        yield rig
+
+
+@pytest.fixture
+def callback_first_rig(live_settings, database, tmp_path):
+    """The rig for a test whose pushes must be settled by callbacks (they carry receipts)."""
+    with recon_rig(live_settings, database, tmp_path, **CALLBACK_FIRST) as rig:
         yield rig
 
 
@@ -69,7 +76,10 @@ def stored_items(database, report_id: int) -> list[tuple]:
     )
 
 
-def test_what_paytrace_moved_through_m_pesa_agrees_with_the_sandbox_statement(rig):
+def test_what_paytrace_moved_through_m_pesa_agrees_with_the_sandbox_statement(
+    callback_first_rig,
+):
+    rig = callback_first_rig
     paid_in = [
         deposit_settled(rig, 500 * KES, "completed"),
         deposit_settled(rig, 40 * KES, "completed"),

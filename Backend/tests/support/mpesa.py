@@ -27,6 +27,11 @@ FAST = {
     "mpesa_release_after_not_found": 2,
     "mpesa_check_interval_s": 0.1,
 }
+# For a test that needs M-Pesa's callback to be what settles a push: the sandbox calls
+# back after 0.1 s, but on a loaded machine the delivery has taken longer than FAST's
+# 0.6 s, and the checker's STK query settled the push first (rightly: a callback is not
+# awaited). The query comes late enough here that only a lost callback waits for it.
+CALLBACK_FIRST = {"mpesa_stk_query_after_s": 8.0}
 
 
 def rows(database: Database, sql: str, **params) -> list[tuple]:

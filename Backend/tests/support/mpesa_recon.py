@@ -49,10 +49,11 @@ PIN = "4821"
 
 
 @contextmanager
-def recon_rig(live_settings, database, tmp_path: Path) -> Iterator[MpesaRig]:
+def recon_rig(live_settings, database, tmp_path: Path, **overrides: object) -> Iterator[MpesaRig]:
     """The M-Pesa rig with Jane registered and KES 10,000 in her wallet; `rig.statement`
-    reads the sandbox's statement, `rig.sandbox_db` is the sandbox's SQLite file."""
-    with mpesa_rig(live_settings, database, tmp_path) as rig:
+    reads the sandbox's statement, `rig.sandbox_db` is the sandbox's SQLite file;
+    `overrides` are settings, as mpesa_rig takes them."""
+    with mpesa_rig(live_settings, database, tmp_path, **overrides) as rig:
         box, pin_hash = registration_secrets(rig.settings, PIN)
         rig.user_id = register(database, box, pin_hash, phone=JANE, name="Jane Wanjiku")
         fund(database, JANE, 10_000 * KES)
