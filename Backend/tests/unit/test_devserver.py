@@ -260,9 +260,12 @@ def test_a_grandchild_is_stopped_with_its_parent(tmp_path):
     pid_file = tmp_path / "grandchild"
     parent = _child(
         "worker",
-        "import pathlib, subprocess, sys, time\n"
+        "import os, pathlib, subprocess, sys, time\n"
         "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        f"pathlib.Path({str(pid_file)!r}).write_text(str(g.pid))\n"
+        # Written aside and renamed: the file is never seen empty (a stop can come
+        # between a write_text's create and its write on a loaded machine).
+        f"pathlib.Path({str(pid_file)!r} + '.tmp').write_text(str(g.pid))\n"
+        f"os.replace({str(pid_file)!r} + '.tmp', {str(pid_file)!r})\n"
         "time.sleep(60)\n",
     )
     stop = threading.Event()
