@@ -256,6 +256,10 @@ def settings(
         # still migrate at start as production does (test_many_processes_e2e: two APIs
         # at once).
         migrate_on_start=False,
+        # A Redis command may wait for a core on a loaded CI machine (four workers on two
+        # cores): past the 0.5 s default a merchant's signature check answered 503
+        # "retry". A dead Redis still fails at once (connection refused); no test hangs one.
+        redis_timeout_s=5.0,
     )
 
 
