@@ -24,7 +24,6 @@ import random
 import sys
 import time
 
-import psutil
 import psycopg2
 
 from bench.ledger_load import set_up_users, transfers
@@ -76,13 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(50):  # warm caches and the functions' kept plans, not counted
             operation()
         cur.execute("SELECT pg_stat_statements_reset()")
-        backend = psutil.Process(traced._conn.info.backend_pid)
-        cpu = sum(backend.cpu_times()[:2])
+        cpu = traced.backend_cpu_s()
         started = time.perf_counter()
         for _ in range(args.transfers):
             operation()
         wall = time.perf_counter() - started
-        cpu = sum(backend.cpu_times()[:2]) - cpu
+        cpu = traced.backend_cpu_s() - cpu
         per = args.transfers
         print(f"PayTrace ledger, statement by statement; {server_summary(scratch.dsn)}")
         print(
