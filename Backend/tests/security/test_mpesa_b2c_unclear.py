@@ -27,7 +27,7 @@ def test_a_b2c_m_pesa_took_whose_answer_was_lost_is_never_resent_and_paid_once(r
     fault(rig, api="b2c", fault=kind, after_send=True, delay_s=1.5)
     w = take(rig, 100 * KES)
 
-    rig.until(lambda: rig.withdrawal(w.reference)[0] == "completed", timeout_s=20)
+    rig.until(lambda: rig.withdrawal(w.reference)[0] == "completed", timeout_s=40)
     rig.settle_for(0.5)
 
     assert b2c_requests(rig) == [("unknown", 1)]  # one request, never sent again

@@ -52,7 +52,7 @@ def test_a_query_error_never_fails_a_paid_deposit(rig, kind):
     rig.until(lambda: query_errors(rig)[0] == 1)
     assert rig.deposit(reference)[0] == "pending" and rig.journal("deposit") == []
 
-    rig.until(lambda: rig.deposit(reference)[0] == "completed", timeout_s=20)
+    rig.until(lambda: rig.deposit(reference)[0] == "completed", timeout_s=40)
     errors, last = query_errors(rig)
     assert errors == 1 and last
     assert len(rig.journal("deposit")) == 1
@@ -64,7 +64,7 @@ def test_repeated_query_errors_are_counted_and_alerted_then_the_result_decides(r
     reference = ask(rig, 300 * KES)
 
     with caplog.at_level(logging.WARNING, logger="paytrace.mpesa"):
-        rig.until(lambda: rig.deposit(reference)[0] == "failed", timeout_s=30)
+        rig.until(lambda: rig.deposit(reference)[0] == "failed", timeout_s=40)
 
     assert rig.deposit(reference)[3] == "1032"  # an explicit ResultCode, not the 400s
     errors, last = query_errors(rig)

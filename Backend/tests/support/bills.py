@@ -84,7 +84,7 @@ def bills_rig(settings: Settings, database: Database, balance: int = 2_000 * KES
     )
 
 
-def until(check: Callable[[], T], timeout_s: float = 8.0) -> T:
+def until(check: Callable[[], T], timeout_s: float = 30.0) -> T:
     """check()'s first truthy value, polled; fails after timeout_s."""
     deadline = time.monotonic() + timeout_s
     while True:

@@ -63,8 +63,9 @@ class MpesaRig:
         """One pass of the outbox worker and of the checker."""
         return self.worker.run_once() + self.checker.run_once()
 
-    def until(self, condition: Callable[[], object], timeout_s: float = 10.0) -> object:
-        """Work until condition() is truthy; returns it."""
+    def until(self, condition: Callable[[], object], timeout_s: float = 30.0) -> object:
+        """Work until condition() is truthy; returns it. The wait is generous: it costs
+        nothing when the condition comes, and a loaded CI machine ran out of 10 s."""
         deadline = time.monotonic() + timeout_s
         while True:
             self.work()
