@@ -15,6 +15,7 @@ from app.db.pool import Database
 from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
 from app.integrations.daraja import Daraja, DarajaClient, DarajaError
 from app.services.bills import b2b_answers, rail_answers
+from app.services.mpesa import inbound, payouts
 from app.worker.context import uow_factory
 from app.worker.mpesa_handlers import CallbackLinks
 from app.worker.repeat import run_until_stopped
@@ -75,14 +76,15 @@ class PaybillChecker:
         daraja: Daraja,
         links: CallbackLinks,
         *,
-        recheck_s: float,
+        policy: payouts.CheckPolicy,
         interval_s: float = INTERVAL_S,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._uow = uow_factory(database)
         self._daraja = daraja
         self._links = links
-        self._recheck_s = recheck_s
+        self._policy = policy
+        self._recheck_s = policy.status_interval_s
         self._interval_s = interval_s
         self._clock = clock
 
@@ -92,7 +94,7 @@ class PaybillChecker:
             database,
             DarajaClient.from_settings(settings),
             CallbackLinks.from_settings(settings),
-            recheck_s=settings.mpesa_status_query_interval_s,
+            policy=payouts.CheckPolicy.from_settings(settings),
         )
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -125,6 +127,9 @@ class PaybillChecker:
                 conversation_id=accepted.conversation_id,
                 recheck_s=self._recheck_s,
                 now=now,
+            )
+            inbound.answer_early(
+                self._uow(), accepted.conversation_id, policy=self._policy, now=None
             )
             asked += 1
         return asked

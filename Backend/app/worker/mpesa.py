@@ -200,6 +200,7 @@ class MpesaChecker:
             conversation_id=accepted.conversation_id,
             originator_conversation_id=accepted.originator_conversation_id,
         )
+        inbound.answer_early(self._uow(), accepted.conversation_id, policy=self._policy, now=None)
         log.info("transaction status asked", extra={"withdrawal": withdrawal.reference})
         return 1
 
@@ -239,6 +240,7 @@ class MpesaChecker:
             conversation_id=accepted.conversation_id,
             originator_conversation_id=accepted.originator_conversation_id,
         )
+        inbound.answer_early(self._uow(), accepted.conversation_id, policy=self._policy, now=None)
         return 1
 
     def _claim_order_pushes(self) -> list[OrderPush]:

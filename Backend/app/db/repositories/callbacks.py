@@ -140,3 +140,24 @@ class CallbackRepository:
                 {"provider": provider, "before": received_before, "limit": limit},
             )
             return [InboundCallback(*row) for row in cur.fetchall()]
+
+    def reclaim_unmatched(
+        self, *, provider: str, kinds: tuple[str, ...], reference: str
+    ) -> list[InboundCallback]:
+        """Callbacks found 'unknown_request' that named `reference`, set back to
+        'received' to be processed again. The UPDATE is the claim: of two callers, one
+        gets each callback (a claim cut off before processing is left to the stale
+        pass)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                UPDATE inbound_callbacks
+                SET outcome = 'received', detail = NULL, processed_at = NULL
+                WHERE outcome = 'unknown_request' AND reference = %(reference)s
+                  AND provider = %(provider)s AND kind = ANY(%(kinds)s)
+                  AND verification <> 'token_mismatch'
+                RETURNING {_COLUMNS}
+                """,
+                {"provider": provider, "kinds": list(kinds), "reference": reference},
+            )
+            return sorted((InboundCallback(*row) for row in cur.fetchall()), key=lambda c: c.id)

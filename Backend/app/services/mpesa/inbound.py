@@ -50,6 +50,7 @@ MPESA_KINDS = (
     "b2b_result",
     "b2b_timeout",
 )
+STATUS_KINDS = ("status_result", "status_timeout")
 # A callback still 'received' this long after it arrived is processed again.
 STALE_AFTER = timedelta(seconds=60)
 
@@ -63,6 +64,7 @@ def process_mpesa(
     query: str | None,
     policy: payouts.CheckPolicy,
     now: datetime | None = None,
+    early_check: bool = True,
 ) -> str:
     """Act on a stored M-Pesa callback, once whatever the number of deliveries;
     returns its outcome ('malformed' when it is not a body Daraja sends)."""
@@ -117,7 +119,48 @@ def process_mpesa(
         return order_payment_results.settle(
             uow, payment, policy=policy, callback_id=callback_id, now=now
         )
-    return payouts.settle(uow, payment, policy=policy, callback_id=callback_id, now=now)
+    outcome = payouts.settle(uow, payment, policy=policy, callback_id=callback_id, now=now)
+    asked = payment.query_conversation_id or ""
+    # PayTrace may have recorded the query between the look above and now: the asker
+    # looks for early answers after its record commits, and this looks for the record
+    # after the answer's outcome commits, so one of the two sees the other.
+    if (
+        outcome == "unknown_request"
+        and kind in STATUS_KINDS
+        and early_check
+        and _asked(uow, asked)
+        and answer_early(uow, asked, policy=policy, now=now)
+    ):
+        with uow:
+            found = uow.callbacks.get(callback_id)
+        return found.outcome if found else outcome
+    return outcome
+
+
+def answer_early(
+    uow: UnitOfWork, conversation_id: str, *, policy: payouts.CheckPolicy, now: datetime | None
+) -> int:
+    """Process the status answers that came before PayTrace's record of the query they
+    answer (M-Pesa answered while PayTrace was still writing its question down), each
+    by one caller; returns how many. Called by whoever records a status query, once
+    the record has committed."""
+    with uow:
+        waiting = uow.callbacks.reclaim_unmatched(
+            provider="mpesa", kinds=STATUS_KINDS, reference=conversation_id
+        )
+        uow.commit()
+    for callback in waiting:
+        _again(uow, callback, policy, now or datetime.now(UTC), early_check=False)
+    return len(waiting)
+
+
+def _asked(uow: UnitOfWork, conversation_id: str) -> bool:
+    """Whether PayTrace has recorded a status query with this ConversationID."""
+    with uow:
+        return (
+            uow.status_queries.find(conversation_id) is not None
+            or uow.bill_payments.by_status_query(conversation_id) is not None
+        )
 
 
 def _hint(query: str | None) -> str | None:
@@ -144,7 +187,12 @@ def process_stale(
 
 
 def _again(
-    uow: UnitOfWork, callback: InboundCallback, policy: payouts.CheckPolicy, now: datetime
+    uow: UnitOfWork,
+    callback: InboundCallback,
+    policy: payouts.CheckPolicy,
+    now: datetime,
+    *,
+    early_check: bool = True,
 ) -> None:
     try:
         outcome = process_mpesa(
@@ -155,6 +203,7 @@ def _again(
             query=callback.query,
             policy=policy,
             now=now,
+            early_check=early_check,
         )
     except Exception as exc:
         log.exception("M-Pesa callback failed again", extra={"callback_id": callback.id})

@@ -90,6 +90,10 @@ def _settle_once(
         if callback_id is not None:
             named = withdrawal.originator_conversation_id if withdrawal else None
             reference = named or outcome.originator_conversation_id or outcome.query_conversation_id
+            if verdict == "unknown_request" and outcome.source in STATUS_SOURCES:
+                # The query it answers, by which inbound.answer_early finds it should
+                # PayTrace's record of that query commit after it.
+                reference = outcome.query_conversation_id
             uow.callbacks.set_outcome(callback_id, verdict, detail, reference=reference)
         uow.commit()
     serious = verdict in SERIOUS
