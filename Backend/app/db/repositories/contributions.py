@@ -179,10 +179,13 @@ class ContributionRepository:
         receipt: SlottedMessage,
         milestones: tuple[SlottedMessage, ...],
     ) -> ContributionOutcome:
-        """Check and post a contribution in one call of `ledger_contribute` (migration
-        0045): the key, the campaign's state, the pledge, the limits and the balance
-        checked under the wallet's and the escrow's locks, then the journal transaction,
-        its legs, the outflow, the settlement row, the SMS and the contribution's row.
+        """Check and post a contribution in one call of `ledger_contribute` (migrations
+        0045, 0054): the key, the pledge, the limits and the balance checked under the
+        wallet's lock, the campaign's state under the escrow's too, then the journal
+        transaction, its legs, the outflow, the settlement row, the SMS and the
+        contribution's row. Must run as a statement of its own (autocommit): a campaign
+        ended between the function's two looks fails the statement, answered here as
+        'not_open'.
 
         Raises KeyTaken, ReferenceTaken or Overdraft (as LedgerRepository.post).
         """
@@ -217,6 +220,11 @@ class ContributionRepository:
             if exc.diag.constraint_name == "ledger_accounts_non_negative":
                 raise Overdraft from exc
             raise
+        except psycopg2.errors.ObjectNotInPrerequisiteState as exc:
+            # The campaign ended between the function's first look and the escrow's
+            # lock (migration 0054): the statement failed, nothing was written.
+            status = exc.diag.message_detail or "closed"
+            return ContributionOutcome("not_open", *([None] * 7), status, None)
         if outcome.outcome == "posted":
             self._posted("contribution")
         return outcome
