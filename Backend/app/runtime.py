@@ -12,6 +12,7 @@ from app.config import Settings
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.infra.pin_pool import PinPool
+from app.infra.redis_lane import RedisLane
 
 
 def redis_client(settings: Settings) -> aioredis.Redis:
@@ -46,6 +47,9 @@ class Runtime:
     console_sign_ins: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     # DATABASE_REPLICA_URL's read-only pool, or None: reads then stay on the primary.
     replica: Database | None = None
+    # The USSD hop's MGET and SET on connections of their own (app/infra/redis_lane.py);
+    # None on Redis Cluster, whose client routes keys itself.
+    redis_lane: RedisLane | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -64,6 +68,7 @@ class Runtime:
             pin_pool=PinPool(settings.pin_checks_in_flight),
             console_sign_ins=asyncio.Semaphore(settings.console_sign_ins_in_flight),
             replica=replica,
+            redis_lane=None if settings.redis_cluster else RedisLane(client),
         )
 
     def uow(self) -> UnitOfWork:
@@ -81,6 +86,8 @@ class Runtime:
         return self.settings.redis_prefix + ":".join(parts)
 
     async def close(self) -> None:
+        if self.redis_lane is not None:
+            await self.redis_lane.close()
         await self.redis.aclose()
         self.pin_pool.close()
         self.database.close()

@@ -22,6 +22,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from app.infra.redis_lane import RedisLane
 from app.services.accounts import Profile
 
 _NO_USER = "-"  # a cached "this phone is not registered"
@@ -51,11 +52,21 @@ def pay_request_key(prefix: str, phone: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: int, profile_ttl_s: int) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str,
+        ttl_s: int,
+        profile_ttl_s: int,
+        lane: RedisLane | None = None,
+    ) -> None:
         self._redis = client
         self._prefix = prefix
         self._ttl = ttl_s
         self._profile_ttl = profile_ttl_s
+        # Every hop's MGET and SET: on the lane when there is one (app/infra/redis_lane.py),
+        # else through the client's own execute_command (a cluster's, a test's fake).
+        self._command = lane.execute if lane is not None else client.execute_command
 
     def _profile_key(self, phone: str) -> str:
         return profile_key(self._prefix, phone)
@@ -68,7 +79,8 @@ class SessionStore:
     ) -> tuple[dict[str, Any] | None, Profile | None, bool, bool]:
         """(stored session or None, cached profile, whether the profile cache answered,
         whether the phone is flagged as asked to pay)."""
-        session, profile, asked = await self._redis.mget(
+        session, profile, asked = await self._command(
+            "MGET",
             session_key(self._prefix, phone, session_id),
             self._profile_key(phone),
             self._pay_request_key(phone),
@@ -100,7 +112,7 @@ class SessionStore:
         value = json.dumps({"state": state, "answers": answers}, separators=(",", ":"))
         key = session_key(self._prefix, phone, session_id)
         if profile is KEEP:
-            await self._redis.set(key, value, ex=self._ttl)
+            await self._command("SET", key, value, "EX", self._ttl)
             return
         # The two keys share the phone's hash tag: one slot on Redis Cluster too.
         async with self._redis.pipeline(transaction=False) as pipe:

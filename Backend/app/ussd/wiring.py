@@ -31,6 +31,7 @@ def build_ussd(runtime: Runtime, services: ChannelServices) -> UssdHub:
         settings.redis_prefix,
         ttl_s=settings.ussd_session_ttl_s,
         profile_ttl_s=settings.profile_cache_ttl_s,
+        lane=runtime.redis_lane,
     )
     assert settings.session_secret is not None  # filled in outside production
     return UssdHub(

@@ -1,0 +1,94 @@
+"""A lane of Redis connections for the one hot path: a USSD hop's MGET and SET.
+
+redis-py 8's client costs each command tens of microseconds of CPU beyond its round
+trip: the pool's asyncio lock, a deprecation check of `get_connection`'s arguments,
+connection-count metrics and a health check through a retry wrapper, then the
+command's own argument check. On a navigation hop, whose whole work is those two
+commands and one screen, that was about a tenth of its CPU (docs/benchmarks.md, "The
+hop's Redis commands without the pool's toll"). The lane sends them on connections
+of the client's own kind, made with the client pool's own class and settings (TLS,
+password, database, timeouts, decoding), taken in turn from a queue: the same bytes on
+the wire, the same answers and errors, without the toll.
+
+A connection that fails is disconnected and connects again on its next use; a reused
+connection that fails to connect or send (Redis closed it while idle) is tried once
+more on a fresh connection, as the client's own retry would (both commands are
+idempotent). A cancelled command disconnects its connection: its answer may still be
+on the way, and the next command must never read it.
+
+Not for Redis Cluster (the cluster client routes each key to its node): there the
+store uses the client itself (app/runtime.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+DEFAULT_SIZE = 512  # the client's max_connections (app/runtime.py)
+
+
+class RedisLane:
+    def __init__(self, client: aioredis.Redis, *, size: int | None = None) -> None:
+        pool = client.connection_pool
+        self._class = pool.connection_class
+        self._kwargs = pool.connection_kwargs
+        # As many as the client's pool may open: a hop never waits for a connection
+        # (asyncio.Queue wakes its waiters unfairly, a waiter can starve under load).
+        self._size = size or getattr(pool, "max_connections", 0) or DEFAULT_SIZE
+        self._all: list[AbstractConnection] = []
+        # Last used first: a quiet process keeps few connections busy.
+        self._idle: asyncio.LifoQueue[AbstractConnection] = asyncio.LifoQueue()
+
+    async def execute(self, *args: str | int) -> Any:
+        """Send one command and read its answer (decoded as the client's would be).
+        Raises what the client would: ResponseError, ConnectionError, TimeoutError."""
+        connection = await self._take()
+        try:
+            return await self._send(connection, args)
+        finally:
+            self._idle.put_nowait(connection)
+
+    async def _take(self) -> AbstractConnection:
+        if self._idle.empty() and len(self._all) < self._size:
+            connection = self._class(**self._kwargs)  # connects on first use
+            self._all.append(connection)
+            return connection
+        return await self._idle.get()
+
+    async def _send(self, connection: AbstractConnection, args: tuple[str | int, ...]) -> Any:
+        reused = connection.is_connected
+        try:
+            if not reused:
+                await connection.connect()
+            await connection.send_command(*args)
+            return await connection.read_response()
+        except ResponseError:
+            raise  # Redis answered: the connection is sound
+        except RedisConnectionError:
+            await connection.disconnect()
+            if not reused:
+                raise
+        except BaseException:
+            await connection.disconnect()
+            raise
+        # A reused connection Redis had closed: once more, on a fresh one.
+        try:
+            await connection.connect()
+            await connection.send_command(*args)
+            return await connection.read_response()
+        except ResponseError:
+            raise
+        except BaseException:
+            await connection.disconnect()
+            raise
+
+    async def close(self) -> None:
+        """Disconnect every connection (those in use too: called at shutdown)."""
+        for connection in self._all:
+            await connection.disconnect()
