@@ -8,7 +8,8 @@ commands and one screen, that was about a tenth of its CPU (docs/benchmarks.md, 
 hop's Redis commands without the pool's toll"). The lane sends them on connections
 of the client's own kind, made with the client pool's own class and settings (TLS,
 password, database, timeouts, decoding), taken in turn from a queue: the same bytes on
-the wire, the same answers and errors, without the toll.
+the wire and the same errors, without the toll. Answers are Redis's replies, decoded,
+without the client's response callbacks (a SET answers "OK", where the client says True).
 
 A connection that fails is disconnected and connects again on its next use; a reused
 connection that fails to connect or send (Redis closed it while idle) is tried once
@@ -46,11 +47,17 @@ class RedisLane:
         self._idle: asyncio.LifoQueue[AbstractConnection] = asyncio.LifoQueue()
 
     async def execute(self, *args: str | int) -> Any:
-        """Send one command and read its answer (decoded as the client's would be).
-        Raises what the client would: ResponseError, ConnectionError, TimeoutError."""
+        """Send one command and read Redis's reply, decoded. Raises what the client
+        would: ResponseError, ConnectionError, TimeoutError."""
+        return (await self.pipeline((args,)))[0]
+
+    async def pipeline(self, commands: tuple[tuple[str | int, ...], ...]) -> list[Any]:
+        """Send commands in one write and read their answers in order (one round trip,
+        no MULTI: as the client's pipeline(transaction=False)). Every command must be
+        idempotent: a reused connection Redis had closed sends them all again."""
         connection = await self._take()
         try:
-            return await self._send(connection, args)
+            return await self._send(connection, commands)
         finally:
             self._idle.put_nowait(connection)
 
@@ -61,13 +68,14 @@ class RedisLane:
             return connection
         return await self._idle.get()
 
-    async def _send(self, connection: AbstractConnection, args: tuple[str | int, ...]) -> Any:
+    async def _send(
+        self, connection: AbstractConnection, commands: tuple[tuple[str | int, ...], ...]
+    ) -> list[Any]:
         reused = connection.is_connected
         try:
             if not reused:
                 await connection.connect()
-            await connection.send_command(*args)
-            return await connection.read_response()
+            return await _round_trip(connection, commands)
         except ResponseError:
             raise  # Redis answered: the connection is sound
         except RedisConnectionError:
@@ -80,8 +88,7 @@ class RedisLane:
         # A reused connection Redis had closed: once more, on a fresh one.
         try:
             await connection.connect()
-            await connection.send_command(*args)
-            return await connection.read_response()
+            return await _round_trip(connection, commands)
         except ResponseError:
             raise
         except BaseException:
@@ -92,3 +99,21 @@ class RedisLane:
         """Disconnect every connection (those in use too: called at shutdown)."""
         for connection in self._all:
             await connection.disconnect()
+
+
+async def _round_trip(
+    connection: AbstractConnection, commands: tuple[tuple[str | int, ...], ...]
+) -> list[Any]:
+    """Every command in one write, then every answer; an error answer is raised once
+    all are read (the connection stays in step)."""
+    await connection.send_packed_command(connection.pack_commands(commands))
+    answers: list[Any] = []
+    for _ in commands:
+        try:
+            answers.append(await connection.read_response())
+        except ResponseError as error:  # Redis's answer to this one: read the rest
+            answers.append(error)
+    for answer in answers:
+        if isinstance(answer, ResponseError):
+            raise answer
+    return answers

@@ -66,6 +66,7 @@ class SessionStore:
         self._profile_ttl = profile_ttl_s
         # Every hop's MGET and SET: on the lane when there is one (app/infra/redis_lane.py),
         # else through the client's own execute_command (a cluster's, a test's fake).
+        self._lane = lane
         self._command = lane.execute if lane is not None else client.execute_command
 
     def _profile_key(self, phone: str) -> str:
@@ -115,9 +116,17 @@ class SessionStore:
             await self._command("SET", key, value, "EX", self._ttl)
             return
         # The two keys share the phone's hash tag: one slot on Redis Cluster too.
+        cached, ttl = self._profile_value(profile)  # type: ignore[arg-type]
+        if self._lane is not None:
+            await self._lane.pipeline(
+                (
+                    ("SET", key, value, "EX", self._ttl),
+                    ("SET", self._profile_key(phone), cached, "EX", ttl),
+                )
+            )
+            return
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(key, value, ex=self._ttl)
-            cached, ttl = self._profile_value(profile)  # type: ignore[arg-type]
             pipe.set(self._profile_key(phone), cached, ex=ttl)
             await pipe.execute()
 

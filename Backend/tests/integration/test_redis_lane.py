@@ -89,3 +89,20 @@ async def test_close_disconnects_every_connection(client, lane, prefix):
     await asyncio.sleep(0.1)
     listed = await client.client_list()
     assert not any(c.get("name") == name for c in listed)
+
+
+@run
+async def test_a_pipeline_answers_in_order_and_an_error_leaves_the_lane_in_step(
+    client, lane, prefix
+):
+    answers = await lane.pipeline(
+        (("SET", f"{prefix}p1", "a", "EX", 60), ("SET", f"{prefix}p2", "b"), ("GET", f"{prefix}p1"))
+    )
+    assert answers == ["OK", "OK", "a"]  # Redis's replies, decoded
+    with pytest.raises(ResponseError):
+        await lane.pipeline(
+            (("INCR", f"{prefix}p1"), ("SET", f"{prefix}p3", "c"), ("GET", f"{prefix}p2"))
+        )
+    assert await client.get(f"{prefix}p3") == "c"  # the commands after the error ran
+    # Every answer of the failed pipeline was read: the next command gets its own.
+    assert await lane.execute("GET", f"{prefix}p2") == "b"
