@@ -48,7 +48,7 @@ class RedisLane:
 
     async def execute(self, *args: str | int) -> Any:
         """Send one command and read Redis's reply, decoded. Raises what the client
-        would: ResponseError, ConnectionError, TimeoutError."""
+        would: ResponseError, ConnectionError, TimeoutError (redis's own)."""
         return (await self.pipeline((args,)))[0]
 
     async def pipeline(self, commands: tuple[tuple[str | int, ...], ...]) -> list[Any]:

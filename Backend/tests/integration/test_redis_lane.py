@@ -10,6 +10,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.infra.redis_lane import RedisLane
 
@@ -106,3 +107,22 @@ async def test_a_pipeline_answers_in_order_and_an_error_leaves_the_lane_in_step(
     assert await client.get(f"{prefix}p3") == "c"  # the commands after the error ran
     # Every answer of the failed pipeline was read: the next command gets its own.
     assert await lane.execute("GET", f"{prefix}p2") == "b"
+
+
+def test_a_command_past_the_clients_socket_timeout_fails_and_the_lane_goes_on(
+    redis_url, redis_prefix
+):
+    async def body() -> None:
+        client = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_timeout=0.3)
+        lane = RedisLane(client)
+        try:
+            with pytest.raises(RedisTimeoutError):
+                await lane.execute("BLPOP", f"{redis_prefix}never", 2)  # Redis waits 2 s
+            await client.rpush(f"{redis_prefix}never", "late")  # BLPOP's answer, had it lived
+            await client.set(f"{redis_prefix}k", "v")
+            assert await lane.execute("GET", f"{redis_prefix}k") == "v"
+        finally:
+            await lane.close()
+            await client.aclose()
+
+    asyncio.run(body())
