@@ -71,29 +71,23 @@ class RedisLane:
     async def _send(
         self, connection: AbstractConnection, commands: tuple[tuple[str | int, ...], ...]
     ) -> list[Any]:
-        reused = connection.is_connected
-        try:
-            if not reused:
-                await connection.connect()
-            return await _round_trip(connection, commands)
-        except ResponseError:
-            raise  # Redis answered: the connection is sound
-        except RedisConnectionError:
-            await connection.disconnect()
-            if not reused:
+        while True:
+            reused = connection.is_connected
+            try:
+                if not reused:
+                    await connection.connect()
+                return await _round_trip(connection, commands)
+            except ResponseError:
+                raise  # Redis answered: the connection is sound
+            except RedisConnectionError:
+                await connection.disconnect()
+                if not reused:
+                    raise
+                # A reused connection Redis had closed: once more, on a fresh one
+                # (disconnected now, so a second failure is raised above).
+            except BaseException:
+                await connection.disconnect()
                 raise
-        except BaseException:
-            await connection.disconnect()
-            raise
-        # A reused connection Redis had closed: once more, on a fresh one.
-        try:
-            await connection.connect()
-            return await _round_trip(connection, commands)
-        except ResponseError:
-            raise
-        except BaseException:
-            await connection.disconnect()
-            raise
 
     async def close(self) -> None:
         """Disconnect every connection (those in use too: called at shutdown)."""

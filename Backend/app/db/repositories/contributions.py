@@ -223,8 +223,18 @@ class ContributionRepository:
         except psycopg2.errors.ObjectNotInPrerequisiteState as exc:
             # The campaign ended between the function's first look and the escrow's
             # lock (migration 0054): the statement failed, nothing was written.
-            status = exc.diag.message_detail or "closed"
-            return ContributionOutcome("not_open", *([None] * 7), status, None)
+            return ContributionOutcome(
+                outcome="not_open",
+                transaction_id=None,
+                contribution_id=None,
+                amount=None,
+                balance=None,
+                raised=None,
+                day_total=None,
+                rolling_total=None,
+                detail=exc.diag.message_detail or "closed",
+                remaining=None,
+            )
         if outcome.outcome == "posted":
             self._posted("contribution")
         return outcome

@@ -157,10 +157,8 @@ def answer_early(
 def _asked(uow: UnitOfWork, conversation_id: str) -> bool:
     """Whether PayTrace has recorded a status query with this ConversationID."""
     with uow:
-        return (
-            uow.status_queries.find(conversation_id) is not None
-            or uow.bill_payments.by_status_query(conversation_id) is not None
-        )
+        found = uow.status_queries.find(conversation_id)  # a withdrawal's or an order's
+    return found is not None or b2b_answers.answers(uow, conversation_id)
 
 
 def _hint(query: str | None) -> str | None:
