@@ -150,7 +150,7 @@ def test_a_payout_and_a_refund_at_once_cannot_overdraw_the_account(rig):
             UnitOfWork(rig.database),
             rig.shop.merchant_id,
             "race-payout",
-            None,
+            3_000 * KES,  # with its fee and the refund's 4,000, more than HELD: one fits
             result_wait_s=rig.settings.mpesa_result_wait_s,
             now=now,
         )
