@@ -95,6 +95,10 @@ def _machine_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+# How long before a phase's deadline its closing CPU sample is taken (CpuMeter.watch).
+END_SAMPLE_EARLY_S = 0.2
+
+
 def _postgres_cpu_s(dsn: str) -> dict[int, float]:
     """CPU seconds, by pid, of our database's backends and the server's own processes
     (WAL writer, checkpointer...): not of other databases on a shared server."""
@@ -125,8 +129,11 @@ class CpuMeter:
         self._dsn = dsn
         self._samples: list[tuple[float, tuple[int, int], dict[int, float]]] = []
         self._thread: threading.Thread | None = None
+        self._window_s = 0.0
 
     def watch(self, window: Window) -> None:
+        self._window_s = window.deadline - window.measure_from
+
         def sample_at(moment: float) -> None:
             delay = moment - time.monotonic()
             if delay > 0:
@@ -136,7 +143,10 @@ class CpuMeter:
 
         def run() -> None:
             sample_at(window.measure_from)
-            sample_at(window.deadline)
+            # A little before the deadline: the workers close their pools as it passes,
+            # and a backend that has exited can no longer be read (its CPU was counted
+            # as "other"). The rates are over the samples' own interval.
+            sample_at(window.deadline - END_SAMPLE_EARLY_S)
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
@@ -152,9 +162,11 @@ class CpuMeter:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         busy = 100 * cores * (b1 - b0) / (n1 - n0) if n1 > n0 else 0.0
         # Per process: a backend that started in the window counts from zero; one
-        # that ended in it is lost (the pools stay open until after the window).
+        # that ended in it is lost (the pools stay open until the deadline).
         postgres_s = sum(cpu - pg0.get(pid, 0.0) for pid, cpu in pg1.items())
-        client, postgres = 100 * client_cpu_s / wall, 100 * postgres_s / wall
+        # The workers measure their own CPU over the whole window.
+        client = 100 * client_cpu_s / (self._window_s or wall)
+        postgres = 100 * postgres_s / wall
         return {
             "busy": busy,
             "client": client,

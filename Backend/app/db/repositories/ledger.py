@@ -319,19 +319,12 @@ class LedgerRepository:
         self, *, sender_user_id: int, recipient_phone: str, fee_kind: str, amount: int
     ) -> TransferParties:
         """Who a transfer is between and its fee, read without a lock (the SMS to both
-        are written from it): the posting checks again under lock what must hold."""
+        are written from it): the posting checks again under lock what must hold.
+        A function (migration 0055), so its plan is kept for the session."""
         with self._conn.cursor() as cur:
             cur.execute(
-                """
-                SELECT s.id, s.full_name, s.phone, s.language,
-                       r.id, r.full_name, r.phone, r.language,
-                       (SELECT fee FROM fee_bands
-                        WHERE kind = %(fee_kind)s
-                          AND %(amount)s BETWEEN min_amount AND max_amount)
-                FROM (SELECT 1) AS one
-                LEFT JOIN users s ON s.id = %(sender)s
-                LEFT JOIN users r ON r.phone = %(phone)s
-                """,
+                "SELECT * FROM ledger_transfer_parties(%(sender)s, %(phone)s, %(fee_kind)s,"
+                " %(amount)s)",
                 {
                     "sender": sender_user_id,
                     "phone": recipient_phone,
