@@ -144,17 +144,11 @@ class ContributionRepository:
 
     def parties(self, campaign_id: int, user_id: int) -> tuple[CampaignHead | None, Party | None]:
         """The campaign's head and the contributor, read without a lock (the SMS are
-        written from them): one round trip before a contribution."""
+        written from them): one round trip before a contribution. A function
+        (migration 0056), so its plan is kept for the session."""
         with self._conn.cursor() as cur:
             cur.execute(
-                """
-                SELECT c.id, c.code, c.title, c.account_id, c.organiser_id, o.phone,
-                       o.language, u.id, u.full_name, u.phone, u.language
-                FROM (SELECT 1) AS one
-                LEFT JOIN campaigns c ON c.id = %(campaign)s
-                LEFT JOIN users o ON o.id = c.organiser_id
-                LEFT JOIN users u ON u.id = %(user)s
-                """,
+                "SELECT * FROM ledger_contribution_parties(%(campaign)s, %(user)s)",
                 {"campaign": campaign_id, "user": user_id},
             )
             row = cur.fetchone()
