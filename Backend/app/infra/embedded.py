@@ -93,6 +93,18 @@ class _PidStop:
         stop_pid(self.pid, self.first, timeout_s)
 
 
+class _OwnPostgresStop:
+    """Stops a server this process started, and tells pgserver so: its exit hook would
+    otherwise run `pg_ctl stop` on the stopped server and print a failure."""
+
+    def __init__(self, server: object, stop: _PidStop) -> None:
+        self.server, self.stop = server, stop
+
+    def __call__(self, timeout_s: float) -> None:
+        self.server.cleanup_mode = None  # pgserver's hook: nothing left to stop
+        self.stop(timeout_s)
+
+
 def _postmaster_pid(pgdata: Path) -> int | None:
     try:
         return int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
@@ -115,7 +127,7 @@ def start_postgres(data_dir: Path, servers: EmbeddedServers) -> str:
         servers._stops.append(lambda _timeout_s: server.cleanup())
     else:
         # SIGINT is PostgreSQL's fast shutdown: sessions ended, data flushed.
-        servers._stops.append(_PidStop(pid, signal.SIGINT))
+        servers._stops.append(_OwnPostgresStop(server, _PidStop(pid, signal.SIGINT)))
     servers.database_url = server.get_uri()
     return servers.database_url
 
