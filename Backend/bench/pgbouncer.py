@@ -31,6 +31,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _run_as(host: str) -> str:
+    """Whom pgbouncer runs as when started by root: the owner of the server's socket
+    directory when it listens on one (the embedded server's is its data directory, open
+    to its owner alone), else postgres."""
+    if host.startswith("/"):
+        owner = Path(host).stat().st_uid
+        if owner != 0:
+            return pwd.getpwuid(owner).pw_name
+    return pwd.getpwnam("postgres").pw_name
+
+
 @contextmanager
 def in_front_of(dsn: str, pool_size: int) -> Iterator[str]:
     """dsn rewritten to go through a PgBouncer started for the run, stopped after it."""
@@ -56,7 +67,7 @@ def in_front_of(dsn: str, pool_size: int) -> Iterator[str]:
         "ignore_startup_parameters = extra_float_digits",
     ]
     if os.geteuid() == 0:  # pgbouncer refuses to run as root
-        lines.append(f"user = {pwd.getpwnam('postgres').pw_name}")
+        lines.append(f"user = {_run_as(host)}")
         work.chmod(0o755)
     ini = work / "pgbouncer.ini"
     ini.write_text("\n".join(lines) + "\n")
