@@ -125,6 +125,8 @@ BEGIN
     IF v_fees IS NULL THEN
         v_accounts := ARRAY[least(v_sender, v_receiver), greatest(v_sender, v_receiver)];
     ELSE
+        -- Three distinct ids sorted without a statement: the middle one is their sum
+        -- less the least and the greatest.
         v_accounts := ARRAY[least(v_sender, v_receiver, v_fees),
                             v_sender + v_receiver + v_fees
                               - least(v_sender, v_receiver, v_fees)
