@@ -70,6 +70,7 @@ from app.console.web import STATIC_DIR as CONSOLE_STATIC
 from app.db.migrate import migrate_at_start
 from app.http.body_limit import BodyLimit
 from app.http.fast_path import FastPath
+from app.infra.heap import frozen_start_up_heap
 from app.logging_setup import configure_logging
 from app.runtime import Runtime
 from app.services import hop_latency
@@ -107,7 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         )
         try:
-            yield
+            with frozen_start_up_heap():
+                yield
         finally:
             flushing.cancel()
             with suppress(asyncio.CancelledError):
