@@ -80,8 +80,12 @@ class UserRepository:
         return User(*row)
 
     def get_with_wallet_by_phone(self, phone: str) -> tuple[User, str, str] | None:
-        """The user, their Stellar address and its activation status in one round trip."""
-        return self._with_wallet("u.phone = %(v)s", phone)
+        """The user, their Stellar address and its activation status in one round trip:
+        the USSD first hop's read, through a function whose plan is kept (migration 0057)."""
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT * FROM user_with_wallet_by_phone(%(v)s)", {"v": phone})
+            row = cur.fetchone()
+        return (User(*row[:-2]), row[-2], row[-1]) if row else None
 
     def get_with_wallet_by_id(self, user_id: int) -> tuple[User, str, str] | None:
         """As get_with_wallet_by_phone, by user id."""
