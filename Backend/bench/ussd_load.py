@@ -60,6 +60,10 @@ REGISTERED_WALK = ["6", "1", "0", "00", "6", "1", "00"]
 UNREGISTERED_WALK = ["2", "0", "2", "00"]  # About, back, About, home
 # The prototype's menu: dial (main menu), then 2 (Sign in: "Enter your phone number").
 PROTOTYPE_WALK = ["2"]
+# Issue 18's targets for navigation and first hops, side by side with both references.
+PROTOTYPE_TARGET = 3.0
+FLOOR_TARGET = 0.7
+NAVIGATION_P99_MS = 100  # at 200 sessions with no think time
 PROTOTYPE_HINT = (
     "prototype reference absent: `make -C Backend bench-prototype` prepares it "
     "(PROTOTYPE_REPO may name a local mirror of github.com/bizzy604/stellarites)"
@@ -423,6 +427,17 @@ def _measure(
         print(PROTOTYPE_HINT)
     if floor.hops_per_s:
         print(f"PayTrace/floor throughput: {paytrace.hops_per_s / floor.hops_per_s:.2f}")
+    if not args.money and args.endpoint == "ussd":
+        prototype = named.get("prototype")
+        saturated = args.think_ms == 0 and args.sessions == 200 and not args.first_hops
+        print(
+            verdicts(
+                paytrace.hops_per_s,
+                prototype.hops_per_s if prototype else None,
+                floor.hops_per_s,
+                paytrace.percentile_ms(99) if saturated else None,
+            )
+        )
     if args.money:
         print(ussd_money.summary(paytrace))
     # What a money hop's PIN check costs, per core, after the load (bench/pin_checks.py).
@@ -431,6 +446,31 @@ def _measure(
         for sample in r.error_samples:
             print(f"  {r.name} error: {sample}")
     return 1 if any(r.errors for r in results) else 0
+
+
+def verdicts(
+    hops_per_s: float,
+    prototype_per_s: float | None,
+    floor_per_s: float,
+    navigation_p99_ms: float | None,
+) -> str:
+    """Each target this run can judge, met or MISSED; a reference that did not run (or
+    a p99 measured off the target's conditions: None) is not judged."""
+
+    def judged(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    parts = []
+    if prototype_per_s:
+        ratio = hops_per_s / prototype_per_s
+        parts.append(f">= {PROTOTYPE_TARGET:g}x the prototype: {judged(ratio >= PROTOTYPE_TARGET)}")
+    if floor_per_s:
+        ratio = hops_per_s / floor_per_s
+        parts.append(f">= {FLOOR_TARGET:g}x the floor: {judged(ratio >= FLOOR_TARGET)}")
+    if navigation_p99_ms is not None:
+        ok = navigation_p99_ms < NAVIGATION_P99_MS
+        parts.append(f"p99 < {NAVIGATION_P99_MS} ms at 200 sessions: {judged(ok)}")
+    return "targets: " + ("; ".join(parts) if parts else "none judged in this run")
 
 
 def _run(coro):
