@@ -13,6 +13,7 @@ from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.infra.pin_pool import PinPool
 from app.infra.redis_lane import RedisLane
+from app.infra.worker_threads import WorkerThreads
 
 
 def redis_client(settings: Settings) -> aioredis.Redis:
@@ -31,6 +32,11 @@ def redis_client(settings: Settings) -> aioredis.Redis:
     return aioredis.Redis.from_url(settings.redis_url, **options)
 
 
+# As many as anyio's default limiter allowed the same calls before (Starlette's thread
+# pool): a call past the database pool's size waits for a connection in its thread.
+SERVICE_THREADS = 40
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -42,6 +48,11 @@ class Runtime:
     # navigation hop never waits behind them.
     pin_checks: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     pin_pool: PinPool = field(default_factory=lambda: PinPool(2))
+    # Every service call the channels make (ChannelCore.run and read): psycopg2 and the
+    # rails' clients block, so they run here, off the event loop (app/infra/worker_threads.py).
+    service_threads: WorkerThreads = field(
+        default_factory=lambda: WorkerThreads(SERVICE_THREADS, "service")
+    )
     # Console password checks (argon2id too) take their own, smaller turn: a flood of
     # sign-ins must not hold the PIN checks' slots.
     console_sign_ins: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
@@ -66,6 +77,7 @@ class Runtime:
             redis=client,
             pin_checks=asyncio.Semaphore(settings.pin_checks_in_flight),
             pin_pool=PinPool(settings.pin_checks_in_flight),
+            service_threads=WorkerThreads(SERVICE_THREADS, "service"),
             console_sign_ins=asyncio.Semaphore(settings.console_sign_ins_in_flight),
             replica=replica,
             redis_lane=None if settings.redis_cluster else RedisLane(client),
@@ -90,6 +102,7 @@ class Runtime:
             await self.redis_lane.close()
         await self.redis.aclose()
         self.pin_pool.close()
+        self.service_threads.close()
         self.database.close()
         if self.replica is not None:
             self.replica.close()

@@ -2,23 +2,24 @@
 
 argon2id at production cost is ~30 ms of CPU per check and releases the GIL while
 it hashes, so checks in threads use every core the process has. Two things keep
-them from making a navigation hop wait: they never take the shared thread pool's
-places (a navigation hop's profile read runs there), and on Linux their threads run
-at a lower priority (nice +10): the scheduler gives the event loop's thread a core
-whenever it has a hop to answer, and the checks take every cycle left over.
+them from making a navigation hop wait: they never take the service threads' places
+(app/infra/worker_threads.py: a first hop's profile read runs there), and on Linux
+their threads run at a lower priority (nice +10): the scheduler gives the event loop's
+thread a core whenever it has a hop to answer, and the checks take every cycle left
+over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+
+from app.infra.worker_threads import WorkerThreads
 
 T = TypeVar("T")
 NICENESS = 10
@@ -32,27 +33,21 @@ def _lower_own_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
 
 
-class PinPool:
+class PinPool(WorkerThreads):
+    """One thread per PIN check in flight, each below the event loop's priority."""
+
     def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="pin-check", initializer=_lower_own_priority
-        )
+        super().__init__(workers, "pin-check", initializer=_lower_own_priority)
 
     async def run(self, work: Callable[[], T]) -> T:
         """work() on a PIN thread, with the caller's context (request id for the logs).
 
-        As the shared thread pool does, a cancelled caller (a hop's deadline) still
-        waits for the work to finish before it is cancelled: a PIN check may have
-        committed, and the hop must know whether it was committing."""
-        future = asyncio.get_running_loop().run_in_executor(
-            self._pool, contextvars.copy_context().run, work
-        )
+        A cancelled caller (a hop's deadline) still waits for the work to finish
+        before it is cancelled: a PIN check may have committed, and the hop must know
+        whether it was committing."""
+        future = self._submit(work)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             await asyncio.wait([future])
             raise
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)

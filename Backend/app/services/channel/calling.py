@@ -1,14 +1,13 @@
 """The core every area of ChannelServices shares: what it holds (settings, the PIN
-hasher and policy, the rails it asks) and the two ways to call a service, in the thread
-pool with a fresh unit of work or on the PIN pool under the PIN semaphore."""
+hasher and policy, the rails it asks) and the two ways to call a service, on the
+service threads with a fresh unit of work or on the PIN pool under the PIN semaphore."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Concatenate, ParamSpec, TypeVar
-
-from starlette.concurrency import run_in_threadpool
 
 from app.db.unit_of_work import UnitOfWork
 from app.integrations.airtime import AfricasTalkingAirtime, AirtimeRail
@@ -38,6 +37,7 @@ class ChannelCore:
         self.shortcode = settings.ussd_service_codes[0]
         self._pin_checks = runtime.pin_checks
         self._pin_pool = runtime.pin_pool
+        self._threads = runtime.service_threads
         # AT's Airtime API (or its local sandbox): its status, asked when AT calls back.
         self.airtime: AirtimeRail = AfricasTalkingAirtime.from_settings(settings)
         # Daraja (or its local sandbox) where M-Pesa is on: a Paybill account's holder.
@@ -59,15 +59,15 @@ class ChannelCore:
     async def run(
         self, service: Callable[Concatenate[UnitOfWork, P], T], /, *args: P.args, **kw: P.kwargs
     ) -> T:
-        """service(uow, *args, **kw) in the thread pool, with a fresh unit of work."""
-        return await run_in_threadpool(service, self.runtime.uow(), *args, **kw)
+        """service(uow, *args, **kw) on the service threads, with a fresh unit of work."""
+        return await self._threads.run(partial(service, self.runtime.uow(), *args, **kw))
 
     async def read(
         self, service: Callable[Concatenate[UnitOfWork, P], T], /, *args: P.args, **kw: P.kwargs
     ) -> T:
         """run(), for a service that only reads what is shown (a statement, a history):
         on the read replica when there is one (Runtime.read_uow)."""
-        return await run_in_threadpool(service, self.runtime.read_uow(), *args, **kw)
+        return await self._threads.run(partial(service, self.runtime.read_uow(), *args, **kw))
 
     async def with_pin(self, work: Callable[[], T]) -> T:
         """Blocking work that checks or hashes a PIN: one per core at a time, on the PIN
@@ -83,7 +83,7 @@ class ChannelCore:
         **kw: P.kwargs,
     ) -> T:
         """service(uow, hasher, policy, *args, **kw): a service that checks a PIN itself,
-        in the thread pool, taking its turn with every other PIN check."""
+        on the PIN pool, taking its turn with every other PIN check."""
         return await self.with_pin(
             lambda: service(self.runtime.uow(), self.hasher, self.pin_policy, *args, **kw)
         )
