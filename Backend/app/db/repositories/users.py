@@ -82,26 +82,24 @@ class UserRepository:
     def get_with_wallet_by_phone(self, phone: str) -> tuple[User, str, str] | None:
         """The user, their Stellar address and its activation status in one round trip:
         the USSD first hop's read, through a function whose plan is kept (migration 0057)."""
-        with self._conn.cursor() as cur:
-            cur.execute("SELECT * FROM user_with_wallet_by_phone(%(v)s)", {"v": phone})
-            row = cur.fetchone()
-        return (User(*row[:-2]), row[-2], row[-1]) if row else None
+        return self._with_wallet("SELECT * FROM user_with_wallet_by_phone(%(v)s)", phone)
 
     def get_with_wallet_by_id(self, user_id: int) -> tuple[User, str, str] | None:
         """As get_with_wallet_by_phone, by user id."""
-        return self._with_wallet("u.id = %(v)s", user_id)
-
-    def _with_wallet(self, where: str, value: object) -> tuple[User, str, str] | None:
         columns = ", ".join(f"u.{c.strip()}" for c in _COLUMNS.split(","))
+        return self._with_wallet(
+            f"""
+            SELECT {columns}, w.stellar_address, w.activation_status
+            FROM users u JOIN wallets w ON w.user_id = u.id
+            WHERE u.id = %(v)s
+            """,
+            user_id,
+        )
+
+    def _with_wallet(self, query: str, value: object) -> tuple[User, str, str] | None:
+        """One row of the user's columns, then their wallet's address and status."""
         with self._conn.cursor() as cur:
-            cur.execute(
-                f"""
-                SELECT {columns}, w.stellar_address, w.activation_status
-                FROM users u JOIN wallets w ON w.user_id = u.id
-                WHERE {where}
-                """,
-                {"v": value},
-            )
+            cur.execute(query, {"v": value})
             row = cur.fetchone()
         return (User(*row[:-2]), row[-2], row[-1]) if row else None
 
