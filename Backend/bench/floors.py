@@ -234,7 +234,7 @@ class WaitSampler:
 def table(rows: list[tuple[PhaseResult, PhaseResult, PgbenchResult | None, dict]], targets) -> str:
     """One line per phase: our figures, the target, each floor and our share of it."""
     head = (
-        f"{'phase':<7}{'xfers/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'count':>7}{'refused':>8}"
+        f"{'phase':<9}{'xfers/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'count':>7}{'refused':>8}"
         f"{'errors':>7}  {'target/s':<12}{'floor/s':>8}{'p99 ms':>7}{'ratio':>6}"
         f"{'pgbench/s':>10}{'ratio':>6}  {'CPU % of a core':<15}"
     )
@@ -249,7 +249,7 @@ def table(rows: list[tuple[PhaseResult, PhaseResult, PgbenchResult | None, dict]
         )
         use = "/".join(f"{cpu[k]:.0f}" for k in ("busy", "client", "postgres", "other"))
         lines.append(
-            f"{result.name:<7}{result.per_s:>8.0f}{result.percentile_ms(50):>8.1f}"
+            f"{result.name:<9}{result.per_s:>8.0f}{result.percentile_ms(50):>8.1f}"
             f"{result.percentile_ms(99):>8.1f}{result.done:>7}{sum(result.refusals.values()):>8}"
             f"{sum(result.errors.values()):>7}  {verdict:<12}{floor.per_s:>8.0f}"
             f"{floor.percentile_ms(99):>7.1f}{_ratio(result.per_s, floor.per_s):>6.2f}"

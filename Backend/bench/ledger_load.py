@@ -3,7 +3,9 @@
 In a scratch database (see bench.scratch_db) it registers and funds N users
 through the real services, traces one transfer's round trips, then runs two
 phases of `app.services.transfers.transfer` from T concurrent workers: "spread"
-(random sender and recipient) and "hot" (everyone pays one wallet), and one of
+(random sender and recipient), "hot" (everyone pays one wallet, the lowest id of
+all, so locked first) and "hot-last" (the same wallet marked locked last by the
+operators' own call, app.services.lock_order), and one of
 `app.services.harambee.contributions.contribute`: "campaign" (everyone contributes
 to one harambee: its escrow is the hot account). Each phase
 is preceded by its floor, measured the same way in the same run: a one-row
@@ -18,23 +20,26 @@ each floor and the PRODUCT.md targets, then checks the ledger's invariants.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet
 
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
-from app.services import statements
+from app.services import lock_order, statements
 from app.services.adjustments import cash_in
 from app.services.custody import SecretBox
 from app.services.harambee.campaigns import start_campaign
 from app.services.harambee.contributions import ContributionRequest, contribute
+from app.services.lock_order import Owner
 from app.services.pins import PinHasher
 from app.services.registration import NewUser, register_user
 from app.services.transfers import TransferRequest, transfer
@@ -44,7 +49,8 @@ from bench.ledger_workers import OperationFactory, PhaseResult, run_phase
 from bench.scratch_db import scratch_database, server_summary
 
 # PRODUCT.md, "Quality bars": ledger alone, on a 2-core machine.
-TARGETS = {"spread": 2000, "hot": 1000, "campaign": 1000}
+TARGETS = {"spread": 2000, "hot": 1000, "hot-last": 1000, "campaign": 1000}
+_RUNS = itertools.count()
 FUNDING = 10_000_000  # KES 100,000 per user: no transfer in a run is refused for funds
 SHORTCODE = "*384*123#"
 
@@ -83,9 +89,11 @@ def set_up_users(dsn: str, count: int, workers: int = 8) -> tuple[list[tuple[int
     return users, took
 
 
-def transfers(users: list[tuple[int, str]], hot: bool) -> OperationFactory:
-    """Random distinct sender and recipient (or every sender to users[0]), unique keys."""
-    phase = "hot" if hot else "spread"
+def transfers(users: list[tuple[int, str]], phase: str) -> OperationFactory:
+    """Random distinct sender and recipient (or, in the hot phases, every sender to
+    users[0]), keys unique to the phase."""
+    hot = phase != "spread"
+    run = next(_RUNS)  # a phase run twice in one bench keeps its keys apart
 
     def make(database: Database, rng: random.Random, tag: str) -> Callable[[], object]:
         counter = iter(range(1 << 62))
@@ -99,13 +107,29 @@ def transfers(users: list[tuple[int, str]], hot: bool) -> OperationFactory:
                 sender_user_id=sender[0],
                 recipient_phone=recipient[1],
                 amount=random_amount(rng),
-                idempotency_key=f"bench:{phase}:{tag}:{next(counter)}",
+                idempotency_key=f"bench:{phase}:{run}:{tag}:{next(counter)}",
             )
             return transfer(UnitOfWork(database), request)
 
         return one
 
     return make
+
+
+@contextmanager
+def hot_wallet_locked_last(dsn: str, phone: str, marked: bool) -> Iterator[None]:
+    """The hot wallet marked locked last for the block (if `marked`), through the
+    operators' own service, and unmarked after it: the other phases see id order."""
+    if not marked:
+        yield
+        return
+    database = Database(dsn, max_connections=1)
+    try:
+        lock_order.mark_locked_last(UnitOfWork(database), Owner(phone), True)
+        yield
+        lock_order.mark_locked_last(UnitOfWork(database), Owner(phone), False)
+    finally:
+        database.close()
 
 
 def open_campaign(dsn: str, organiser: int) -> int:
@@ -185,7 +209,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
     parser.add_argument("--trace", type=int, default=300, help="transfers to trace (0: none)")
     parser.add_argument(
-        "--phases", default="spread,hot,campaign", help="any of spread, hot, campaign"
+        "--phases",
+        default="spread,hot,hot-last,campaign",
+        help="any of spread, hot, hot-last, campaign",
     )
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench floor")
     parser.add_argument(
@@ -199,7 +225,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if set(args.phases) - set(TARGETS) or not args.phases:
-        parser.error("--phases takes spread, hot and/or campaign")
+        parser.error("--phases takes spread, hot, hot-last and/or campaign")
     if not 10 <= args.users <= 100_000 or not 1 <= args.threads <= 64:
         parser.error("--users must be 10..100000 and --threads 1..64")
     if not 0 <= args.pgbouncer <= 90:
@@ -231,7 +257,7 @@ def _run(args: argparse.Namespace, dsn: str, where: str) -> int:
     print(f"set-up: {len(users)} users through register_user and cash_in: {took}")
     if args.trace:
         traced = OneConnection(dsn)
-        make = transfers(users, hot=False)(traced, random.Random(7), "trace")  # type: ignore[arg-type]
+        make = transfers(users, "spread")(traced, random.Random(7), "trace")  # type: ignore[arg-type]
         for line in trace(traced, make, args.trace).lines():
             print(line)
         traced.close()
@@ -259,8 +285,9 @@ def _run(args: argparse.Namespace, dsn: str, where: str) -> int:
             meter.watch(window)
             waits.watch(window)
 
-        work = contributions(users, campaign_id) if phase == "campaign" else transfers(users, hot)
-        result = run_phase(phase, work, dsn, on_window=watch, **common)
+        work = contributions(users, campaign_id) if phase == "campaign" else transfers(users, phase)
+        with hot_wallet_locked_last(dsn, users[0][1], phase == "hot-last"):
+            result = run_phase(phase, work, dsn, on_window=watch, **common)
         rows.append((result, floor, pgbench, meter.read(result.client_cpu_s)))
         states.append((phase, waits.read()))
         failed |= bool(result.errors or floor.errors)

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         users, _ = set_up_users(scratch.dsn, args.users)
         traced = OneConnection(scratch.dsn)
-        operation = transfers(users, hot=False)(traced, random.Random(7), "statements")  # type: ignore[arg-type]
+        operation = transfers(users, "spread")(traced, random.Random(7), "statements")  # type: ignore[arg-type]
         for _ in range(50):  # warm caches and the functions' kept plans, not counted
             operation()
         cur.execute("SELECT pg_stat_statements_reset()")

@@ -17,6 +17,7 @@ from app.api import (
     admin_audit,
     admin_bills,
     admin_callbacks,
+    admin_lock_order,
     admin_merchants,
     admin_mpesa,
     admin_mpesa_reconciliation,
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_mpesa.router)
     app.include_router(admin_mpesa_reconciliation.router)
     app.include_router(admin_stellar.router)
+    app.include_router(admin_lock_order.router)
     app.include_router(admin_bills.router)
     app.include_router(admin_merchants.router)
     app.include_router(merchant_me.router)

@@ -30,6 +30,7 @@ from app.db.repositories.incoming import IncomingRepository
 from app.db.repositories.invitations import InvitationRepository
 from app.db.repositories.leases import LeaseRepository
 from app.db.repositories.ledger import LedgerRepository
+from app.db.repositories.lock_order import LockOrderRepository
 from app.db.repositories.merchant_payouts import MerchantPayoutRepository
 from app.db.repositories.merchant_refunds import MerchantRefundRepository
 from app.db.repositories.merchants import MerchantKeyRepository, MerchantRepository
@@ -102,6 +103,7 @@ class UnitOfWork:
     outbox = _Repository(OutboxRepository)
     sms = _Repository(SmsRepository)
     ledger = _Repository(LedgerRepository)
+    lock_order = _Repository(LockOrderRepository)
     metrics = _Repository(MetricsRepository)
     otps = _Repository(OtpRepository)
     invitations = _Repository(InvitationRepository)

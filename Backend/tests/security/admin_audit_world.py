@@ -61,7 +61,9 @@ def world(live_settings: Settings, clean_database) -> dict[str, int | str]:
         )
     cash_in = query(clean_database, "SELECT min(id) FROM journal_transactions")[0][0]
     merchant = keyed_merchant(clean_database, live_settings)
+    wallet = query(clean_database, f"SELECT id FROM ledger_accounts WHERE user_id = {alice}")[0][0]
     return {
+        "alice_wallet": wallet,
         "transfer": moved.transaction_id,
         "cash_in": cash_in,
         "alice": alice,

@@ -90,6 +90,10 @@ CASES = [
     # The world's merchant holds nothing: its payout is refused, the row written as a read's.
     Case("POST", "/merchants/{merchant_id}/payouts", 409, "/merchants/{merchant}/payouts",
          MERCHANT, {"amount": "all"}, headers={"Idempotency-Key": "audit-payout"}),
+    Case("GET", "/lock-order", 200, "/lock-order?limit=5"),
+    # The account's id names the row, written by the mark's commit.
+    Case("PUT", "/lock-order", 200, target=("ledger_account", "{alice_wallet}"),
+         json={"phone": ALICE, "locked_last": True}, tx=True),
 ]
 # fmt: on
 

@@ -291,7 +291,8 @@ class LedgerRepository:
         account_ids: list[int] | None = None,
         for_update: bool = True,
     ) -> list[LockedAccount]:
-        """Users' wallets, named system accounts or accounts by id, in id order.
+        """Users' wallets, named system accounts or accounts by id, in the ledger's
+        lock order: (locked_last, id), migration 0058.
 
         for_update locks them: one fixed order for every caller is what makes
         deadlocks impossible.
@@ -303,7 +304,7 @@ class LedgerRepository:
                 {_ACCOUNT_FROM}
                 WHERE a.user_id = ANY(%(user_ids)s) OR a.code = ANY(%(codes)s)
                    OR a.id = ANY(%(ids)s)
-                ORDER BY a.id
+                ORDER BY a.locked_last, a.id
                 """
                 + (" FOR UPDATE OF a" if for_update else ""),
                 {

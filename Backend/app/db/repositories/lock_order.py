@@ -1,0 +1,81 @@
+"""The ledger's lock order: which accounts an operator marked locked last (migration
+0058). Every movement locks its accounts in (locked_last, id) order. The accounts that
+can be hot, and so marked, are the ones an owner is paid into: a user's wallet, a
+merchant's account, a harambee's escrow. System accounts that take every movement of a
+kind are split into shards instead (fees, holds), and keep their place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg2.extensions
+
+
+@dataclass(frozen=True)
+class AccountLockOrder:
+    account_id: int
+    kind: str  # wallet | merchant | campaign
+    locked_last: bool
+    phone: str | None  # the wallet's owner
+    merchant_id: int | None
+    campaign_code: str | None
+
+
+_SELECT = """
+    SELECT a.id, a.kind, a.locked_last, u.phone, m.id, c.code
+    FROM ledger_accounts a
+    LEFT JOIN users u ON a.kind = 'wallet' AND u.id = a.user_id
+    LEFT JOIN merchants m ON a.kind = 'merchant' AND m.account_id = a.id
+    LEFT JOIN campaigns c ON a.kind = 'campaign' AND c.account_id = a.id
+"""
+
+
+class LockOrderRepository:
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        self._conn = conn
+
+    def find(
+        self,
+        *,
+        phone: str | None = None,
+        merchant_id: int | None = None,
+        campaign_code: str | None = None,
+    ) -> AccountLockOrder | None:
+        """The wallet of the phone's user, the merchant's account or the campaign's
+        escrow (the one given)."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                _SELECT
+                + """
+                WHERE (a.kind = 'wallet' AND u.phone = %(phone)s)
+                   OR (a.kind = 'merchant' AND m.id = %(merchant_id)s)
+                   OR (a.kind = 'campaign' AND c.code = %(campaign_code)s)
+                """,
+                {"phone": phone, "merchant_id": merchant_id, "campaign_code": campaign_code},
+            )
+            row = cur.fetchone()
+        return AccountLockOrder(*row) if row else None
+
+    def marked(self, limit: int) -> list[AccountLockOrder]:
+        """The accounts marked locked last, in id order."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                _SELECT + " WHERE a.locked_last ORDER BY a.id LIMIT %(limit)s", {"limit": limit}
+            )
+            return [AccountLockOrder(*row) for row in cur.fetchall()]
+
+    def fence(self, wait_ms: int) -> None:
+        """Wait (at most wait_ms, else psycopg2.errors.LockNotAvailable) until no
+        transaction that read ledger_accounts is running, and keep every new one out
+        until this transaction ends: a movement reads an account's place in the order
+        and locks by it in one transaction, so none runs across a change of order."""
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT set_config('lock_timeout', %(ms)s, true)", {"ms": f"{wait_ms}ms"})
+            cur.execute("LOCK TABLE ledger_accounts IN ACCESS EXCLUSIVE MODE")
+
+    def mark(self, account_id: int, locked_last: bool) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "UPDATE ledger_accounts SET locked_last = %(last)s WHERE id = %(id)s",
+                {"id": account_id, "last": locked_last},
+            )
