@@ -1,7 +1,7 @@
 """What every money movement shares: idempotency, limits, the posted result.
 
 A movement is one call of a service function (transfer, cash-in, reversal), one
-PostgreSQL transaction: lock the accounts it touches in id order, check the key
+PostgreSQL transaction: lock the accounts it touches in the lock order, check the key
 was not used before, check the rules, post the journal transaction, queue its SMS
 through the outbox, commit. The database refuses what the rules should never let
 through (unbalanced legs, an overdrawn wallet).

@@ -4,7 +4,7 @@ payer's wallet).
 
 A refund is asked through the merchant API under an Idempotency-Key (the same key and
 request answer the same refund). One transaction locks the payer's wallet and the
-merchant's account (id order, as every movement), then the payment's row, reads what is
+merchant's account (lock order, as every movement), then the payment's row, reads what is
 left to refund, posts `merchant_refund`, counts it on the payment (a CHECK refuses more
 than was paid, whatever the code) and records the refund, with an SMS to the payer. A
 payment of a pay order first takes the order's row, before any account (the lock order

@@ -3,7 +3,7 @@ incoming watcher: the order paid, or the payment owed back to its sender.
 
 It runs inside the watcher's transaction (services/incoming_payments.record), which
 already holds the cursor's row; then, as every payer of an order does, the order's row
-FIRST, then the ledger accounts in id order (docs/merchants.md, the lock order). So a
+FIRST, then the ledger accounts in their lock order (docs/merchants.md). So a
 Stellar payment and a wallet payment of one order at once queue on the order's row:
 the first commits `paid`, the second finds it paid. Nothing here waits for an account
 while holding one.

@@ -4,7 +4,7 @@ exactly once by the refunder that sends back payments owed back
 on every retry).
 
 Asked (merchant_refunds.refund, in its transaction, the order's row already locked):
-the merchant's account and 'stellar_refund_hold' are locked (one statement, id order),
+the merchant's account and 'stellar_refund_hold' are locked (one statement, lock order),
 then the payment's row; the refund is held from the merchant's account (journal kind
 `stellar_order_refund`: both sides are the treasury's on-chain, so nothing settles),
 counted at once against the payment's `refunded_amount` (two refunds at once never
@@ -44,7 +44,7 @@ STROOPS_PER_CENT = STROOPS_PER_UNIT // 100
 
 
 def lock_merchant(uow: UnitOfWork, merchant: MerchantRow) -> tuple[LockedAccount, LockedAccount]:
-    """The merchant's account and the refunds' hold, locked (one statement, id order)."""
+    """The merchant's account and the refunds' hold, locked (one statement, lock order)."""
     locked = uow.ledger.accounts(account_ids=[merchant.account_id], codes=[HOLD])
     account = next(a for a in locked if a.id == merchant.account_id)
     hold = next(a for a in locked if a.code == HOLD)

@@ -1,6 +1,6 @@
 """A contribution posted the way PayTrace posted it before ledger_contribute (migration
 0045): statement by statement in one transaction (read the campaign's head, lock the
-wallet and the escrow in id order, read the key, outflows, campaign and pledge, check in
+wallet and the escrow in the lock order, read the key, outflows, campaign and pledge, check in
 Python, `LedgerRepository.post`, record the contribution), then COMMIT.
 
 Tests hold the one-statement path to it: the same requests must leave the same journal,

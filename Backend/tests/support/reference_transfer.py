@@ -1,6 +1,7 @@
 """A transfer posted the way PayTrace posted it before ledger_transfer (migration 0037):
-statement by statement through the ledger's generic methods (lock in id order, read the
-key and the outflows, check in Python, `LedgerRepository.post`), then COMMIT.
+statement by statement through the ledger's generic methods (lock in the ledger's lock
+order, read the key and the outflows, check in Python, `LedgerRepository.post`), then
+COMMIT.
 
 Tests hold the one-statement path to it: the same requests must leave the same
 journal, legs, settlements, outflows and SMS, and meet the same refusals.

@@ -1,7 +1,7 @@
 """Employers, their workers, pay runs and their lines (migration 0035).
 
 Lock order, for every caller: a line's row, then its run's row, then ledger accounts
-(in id order, LedgerRepository.accounts): approving and paying lines never wait on
+(in the lock order, LedgerRepository.accounts): approving and paying lines never wait on
 each other the other way round.
 """
 

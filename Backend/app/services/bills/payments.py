@@ -1,6 +1,6 @@
 """Paying a bill: the PIN, then the amount and fee held from the wallet and the rail's
 request queued through the outbox, in one transaction (as a withdrawal holds: the wallet
-and its hold shard locked in id order, the limits, the key, then the hold).
+and its hold shard locked in the lock order, the limits, the key, then the hold).
 
 The hold ('bill_hold': wallet -> bill_hold shard, amount + fee) counts against the
 user's limits like any outflow; what ends it is in endings.py, and only the rail's own

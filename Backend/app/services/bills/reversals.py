@@ -138,7 +138,7 @@ def _post(
     clearing, fee_code = CLEARING_CODES[p.rail], fees_shard(p.user_id)
     award = uow.promotions.award_transaction(p.id)
     codes = [clearing] + ([fee_code] if p.fee else []) + ([PROMOTIONS] if award else [])
-    # One statement, id order: the wallet (which every delivery of the user's bills and
+    # One statement, lock order: the wallet (which every delivery of the user's bills and
     # every reversal of a cashback locks too) and the system accounts.
     locked = uow.ledger.accounts(user_ids=[p.user_id], codes=codes)
     by_code = {a.code: a for a in locked}

@@ -3,7 +3,7 @@ a pledge, with the receipt SMS and the organiser's milestone SMS.
 
 A contribution is a ledger movement like Send money: one read without a lock (the
 campaign's head, the contributor), then one statement, `ledger_contribute` (migration
-0045), that locks the wallet and the escrow in id order, reads the key, the outflows,
+0045), that locks the wallet and the escrow in the lock order, reads the key, the outflows,
 the campaign and the pledge after the locks, checks the rules and the tier limits,
 posts, records the contribution and commits. The escrow is a hot account (everyone
 pays into it), so its lock is never held across a round trip to the client.

@@ -7,14 +7,14 @@ payer -amount, merchant +amount, merchant -fee, fees +fee. The fee is never more
 the payment, so a payment can never take a merchant account below zero.
 
 A payment is a ledger movement like Send money: one transaction locks the payer's
-wallet, the merchant's account and a fees shard in id order, reads the key and the
+wallet, the merchant's account and a fees shard in the lock order, reads the key and the
 outflows after the locks, checks the tier limits and the balance, posts, records the
 payment (`merchant_payments`), commits. The merchant's account is a hot row (every
 payer pays into it), so nothing else happens while its lock is held.
 
 A payment names its merchant by till, or by a pay order's code
 (`MerchantPaymentRequest.order_code`): then the order's row is locked FIRST, before the
-accounts (the lock order: order row, then accounts in id order, so payers of one order
+accounts (the lock order: order row, then accounts in the lock order, so payers of one order
 queue on its row holding no account lock and cannot deadlock), its merchant and amount
 are the payment's, and it is marked paid in the same transaction (docs/merchants.md,
 "Paying a pay order"). `payments._pay_once` is the movement both share.

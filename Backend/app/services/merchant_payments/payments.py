@@ -159,7 +159,7 @@ def _pay_once(
     with uow:
         order: PayOrderRow | None = None
         if request.order_code is not None:
-            # Lock order: the order's row FIRST, then the ledger accounts in id order
+            # Lock order: the order's row FIRST, then the ledger accounts in their lock order
             # (docs/merchants.md). Payers of one order queue on its row while holding
             # no account lock, so they cannot deadlock; the first commits, and each
             # one after finds it paid and moves nothing.

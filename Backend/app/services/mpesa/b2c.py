@@ -3,7 +3,7 @@ their wallet (withdrawals.py) and a merchant's payout from its account
 (merchant_payouts.py).
 
 `hold` is called inside the caller's transaction, after the caller locked the source
-account and its hold shard (in id order, one statement) and checked its own rules. It
+account and its hold shard (in the lock order, one statement) and checked its own rules. It
 posts the hold ('withdrawal': source -> mpesa_hold, amount and fee), queues the B2C
 request (outbox kind 'mpesa_b2c') under a fresh OriginatorConversationID and records the
 withdrawal row. From there on one machinery runs, whoever the source: the outbox worker

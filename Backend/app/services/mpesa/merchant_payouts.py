@@ -3,7 +3,7 @@ by an operator (an amount, or all that is available), or made by the worker once
 East Africa day for merchants paid out daily.
 
 A payout is a withdrawal whose source is the merchant's account: one transaction locks
-the merchant's account and its hold shard (id order, one statement; a refund takes the
+the merchant's account and its hold shard (lock order, one statement; a refund takes the
 same account lock, so the two queue and the account never goes below zero), checks the
 balance covers the amount and its B2C fee, and hands over to the B2C core (b2c.hold).
 From there the withdrawals' machinery runs unchanged (the outbox sends the B2C request,

@@ -4,7 +4,7 @@ query (never on the confirmation's word): paid with its order, owed back and ret
 
 Under one transaction, in the lock order every order payment keeps: the status query's
 row, the order's row, the payment's row, then the ledger accounts (float, merchant,
-fee shard) in id order. A wallet payer of the same order queues on the order's row, so
+fee shard) in the lock order. A wallet payer of the same order queues on the order's row, so
 the order is paid once: whoever commits second finds it paid (a USSD payer is refused;
 this payment is owed back and reversed - never kept).
 """

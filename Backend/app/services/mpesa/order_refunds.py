@@ -2,7 +2,7 @@
 core the withdrawals and the merchants' payouts share (services/mpesa/b2c.py).
 
 Asked (merchant_refunds.refund, in its transaction, the order's row already locked):
-the merchant's account and its hold shard are locked (one statement, id order), then
+the merchant's account and its hold shard are locked (one statement, lock order), then
 the payment's row; the refund's amount and its B2C fee are held from the merchant's
 account (b2c.hold: journal kind `withdrawal`, the B2C request queued in the outbox in
 that transaction), counted at once against the payment's `refunded_amount` (so two
@@ -42,7 +42,7 @@ log = logging.getLogger("paytrace.merchants")
 
 
 def lock_merchant(uow: UnitOfWork, merchant: MerchantRow) -> tuple[LockedAccount, LockedAccount]:
-    """The merchant's account and its hold shard, locked (one statement, id order)."""
+    """The merchant's account and its hold shard, locked (one statement, lock order)."""
     locked = uow.ledger.accounts(account_ids=[merchant.account_id], codes=[hold_shard(merchant.id)])
     account = next(a for a in locked if a.id == merchant.account_id)
     hold = next(a for a in locked if a.kind == "mpesa_hold")

@@ -234,7 +234,7 @@ def _complete(
 
 def _credit(uow: UnitOfWork, deposit: Deposit, receipt: str | None, now: datetime) -> int:
     # A referral still to decide: its referrer's wallet and the promotions account are
-    # locked with the new user's, in one statement (id order), never after.
+    # locked with the new user's, in one statement (lock order), never after.
     user = uow.users.get_by_id(deposit.user_id)
     referrer_id = referrals.pending_referrer(uow, user.phone) if user is not None else None
     extra_users, extra_codes = ([referrer_id], [PROMOTIONS]) if referrer_id else ([], [])

@@ -2,7 +2,7 @@
 own M-Pesa through the outbox.
 
 `withdraw` is Send money's twin: the same PIN check and lock, limits and
-idempotency, one transaction that locks the wallet and its hold shard in id order,
+idempotency, one transaction that locks the wallet and its hold shard in the lock order,
 checks the user's rules, then hands over to the B2C core (b2c.hold: the hold
 'withdrawal': wallet -> mpesa_hold, and the B2C request through the outbox), which a
 merchant's payout shares. What happens next is in payouts.py.

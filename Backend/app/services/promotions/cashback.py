@@ -5,7 +5,7 @@ Paid only when the bill is delivered, in the transaction that posts it
 never on hold. The monthly cap holds under concurrency because what the user earned
 this month is read after the user's wallet row is locked, and every delivery of the
 user's bills locks that row first. The promotions account never goes below zero: its
-row is locked with the wallet's (one statement, id order), and a cashback it cannot pay
+row is locked with the wallet's (one statement, lock order), and a cashback it cannot pay
 in full is not paid (the bill is delivered all the same). A bill the biller refunded
 and an operator reversed gives its cashback back in its reversal's one movement
 (`bills/reversals.py`), and no longer counts against the user's month.

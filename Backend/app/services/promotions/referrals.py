@@ -31,7 +31,7 @@ def record_invitation(uow: UnitOfWork, *, referrer_user_id: int, phone: str, at:
 
 def pending_referrer(uow: UnitOfWork, phone: str) -> int | None:
     """The referrer of a number whose bonus is not decided yet (read before the deposit
-    locks its accounts, so that the referrer's wallet is locked with them, in id order)."""
+    locks its accounts, so that the referrer's wallet is locked with them, in the lock order)."""
     found = uow.promotions.referral(phone)
     return found.referrer_user_id if found is not None and found.outcome is None else None
 
