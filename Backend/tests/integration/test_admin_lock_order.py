@@ -4,27 +4,17 @@ ones, and every bad body a clear 4xx with nothing changed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from app.config import Settings
-from tests.conftest import LiveServer
+from tests.integration import test_admin_merchants
 from tests.integration.test_harambee_concurrency import open_campaign
 from tests.security.admin_audit_world import audit_rows, query
 from tests.support.merchants import ADMIN, onboard_body
 from tests.support.wallets import phone_of, register, registration_secrets
 
-
-@pytest.fixture
-def admin(live_server: LiveServer, live_settings: Settings) -> Iterator[httpx.Client]:
-    assert live_settings.admin_token is not None
-    token = live_settings.admin_token.get_secret_value()
-    with httpx.Client(
-        base_url=live_server.url + ADMIN, headers={"Authorization": f"Bearer {token}"}, timeout=10
-    ) as client:
-        yield client
+# The admin API's client and error check, used here under their own names.
+admin, assert_error = test_admin_merchants.admin, test_admin_merchants.assert_error
 
 
 @pytest.fixture
@@ -35,12 +25,6 @@ def user(clean_database, settings) -> int:
 
 def marked_ids(database) -> list[int]:
     return [r[0] for r in query(database, "SELECT id FROM ledger_accounts WHERE locked_last")]
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "detail"} and body["error"] == code, body
 
 
 def test_a_wallet_is_marked_by_its_owners_phone_listed_and_unmarked(admin, clean_database, user):
