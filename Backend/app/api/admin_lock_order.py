@@ -13,6 +13,7 @@ ADMIN_TOKEN as a bearer token, `{"error", "detail"}` failures.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Annotated, Self
 
 from fastapi import Query
@@ -20,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from app.api.admin_auth import AdminRuntime, admin_router
 from app.api.phone_input import e164
+from app.domain.records.ledger import AccountLockOrder
 from app.services import lock_order
-from app.services.lock_order import AccountLockOrder, Owner
+from app.services.lock_order import Owner
 
 log = logging.getLogger("paytrace.admin")
 
@@ -77,7 +79,7 @@ class LockOrderOut(BaseModel):
 
     @classmethod
     def of(cls, account: AccountLockOrder) -> Self:
-        return cls(**account.__dict__)
+        return cls(**asdict(account))
 
 
 class LockOrderChangeOut(BaseModel):

@@ -20,11 +20,9 @@ from dataclasses import dataclass, replace
 
 import psycopg2.errors
 
-from app.db.repositories.lock_order import AccountLockOrder
 from app.db.unit_of_work import UnitOfWork
+from app.domain.records.ledger import AccountLockOrder
 from app.errors import NotFound, ServiceUnavailable
-
-__all__ = ["AccountLockOrder", "Owner", "account_of", "mark_locked_last", "marked"]
 
 FENCE_WAIT_MS = 2_000  # what every ledger read may wait at most, once, for a change
 MARKED_PAGE_MAX = 500

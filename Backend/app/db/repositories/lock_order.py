@@ -6,20 +6,9 @@ kind are split into shards instead (fees, holds), and keep their place."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import psycopg2.extensions
 
-
-@dataclass(frozen=True)
-class AccountLockOrder:
-    account_id: int
-    kind: str  # wallet | merchant | campaign
-    locked_last: bool
-    phone: str | None  # the wallet's owner
-    merchant_id: int | None
-    campaign_code: str | None
-
+from app.domain.records.ledger import AccountLockOrder
 
 _SELECT = """
     SELECT a.id, a.kind, a.locked_last, u.phone, m.id, c.code

@@ -39,3 +39,16 @@ class StatementFilter:
     until: datetime | None = None  # created before
     kinds: tuple[str, ...] = ()  # empty: every kind
     direction: str | None = None  # 'in' | 'out' | None for both
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLockOrder:
+    """An account that can be hot, and its place in the ledger's lock order
+    (migration 0058: every movement locks its accounts in (locked_last, id) order)."""
+
+    account_id: int
+    kind: str  # wallet | merchant | campaign
+    locked_last: bool
+    phone: str | None  # the wallet's owner
+    merchant_id: int | None
+    campaign_code: str | None
