@@ -58,6 +58,7 @@ from app.api.v1.context import ApiServices
 from app.config import Settings, get_settings
 from app.console import campaigns as console_campaigns
 from app.console import figures as console_figures
+from app.console import lock_order as console_lock_order
 from app.console import merchant_forms as console_merchant_forms
 from app.console import merchants as console_merchants
 from app.console import money as console_money
@@ -214,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_money.router)
     app.include_router(console_merchants.router)
     app.include_router(console_merchant_forms.router)
+    app.include_router(console_lock_order.router)
     app.include_router(console_campaigns.router)
     app.include_router(console_operators.router)
     app.include_router(console_reconciliation.router)

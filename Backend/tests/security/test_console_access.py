@@ -59,6 +59,7 @@ PAGES = (
     ("/console/reconciliation", "/console/reconciliation"),
     ("/console/reconciliation.json", "/console/reconciliation.json"),
     ("/console/promotions", "/console/promotions?done=funded"),
+    ("/console/lock-order", "/console/lock-order?done=marked"),
     ("/console/stellar", "/console/stellar"),
     ("/console/wages", "/console/wages?month=2025-11&q=0711000001"),
     ("/console/wages/{employer_user_id}", "/console/wages/1?month=2025-11"),
@@ -106,6 +107,7 @@ ACTIONS = (
     ("/console/promotions/rules/{rule_id}/end", "/console/promotions/rules/1/end", "admin"),
     ("/console/promotions/fund", "/console/promotions/fund", "admin"),
     ("/console/promotions/referral-programme", "/console/promotions/referral-programme", "admin"),
+    ("/console/lock-order", "/console/lock-order", "admin"),
 )
 # Pages that only show what an action would do, for those who may do it.
 OPERATOR_PAGES = (
