@@ -4080,7 +4080,7 @@ $$;
 -- ---- migration 0058: a hot account locked last ----
 
 -- A hot account an operator marks "locked last" (issue 18; docs/architecture.md, "The
--- ledger's lock order"). Every movement locks its accounts in
+-- lock order"). Every movement locks its accounts in
 -- one order, which is what makes deadlocks impossible; until now that order was the
 -- accounts' ids, so a wallet everyone pays was locked first whenever its id was low (an
 -- early user, a shop that opened its wallet years ago) and held through every check and

@@ -4,7 +4,7 @@ An operator marks a hot account (a wallet everyone pays, a merchant's account, a
 harambee's escrow) locked last: every movement locks its accounts in (locked_last, id)
 order, so a movement that only credits a marked account holds its lock for the legs,
 the SMS and COMMIT only (app/services/lock_order.py; docs/architecture.md, "The
-ledger's lock order"). A change waits up to two seconds for movements in flight, and
+lock order"). A change waits up to two seconds for movements in flight, and
 every ledger read waits for it meanwhile; if the ledger stays busy, nothing changes and
 the answer is 503 `service_unavailable`: retry. Same conventions as app/api/admin.py:
 ADMIN_TOKEN as a bearer token, `{"error", "detail"}` failures.

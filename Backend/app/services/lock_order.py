@@ -5,7 +5,7 @@ which is what makes deadlocks impossible (migration 0058). A movement that only
 credits the account that sorts last leaves that lock to its leg's UPDATE, so a marked
 account everyone pays (a busy shop's wallet, a merchant's account, a harambee's
 escrow) is held for a movement's legs, SMS and COMMIT instead of all its checks and
-rows: docs/architecture.md, "The ledger's lock order"; docs/benchmarks.md measures it.
+rows: docs/architecture.md, "The lock order"; docs/benchmarks.md measures it.
 
 Changing the order while movements run could let two of them lock the same accounts
 in opposite orders, so a change first waits until no transaction that read the
@@ -18,11 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import psycopg2.errors
-
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.ledger import AccountLockOrder
-from app.errors import NotFound, ServiceUnavailable
+from app.errors import NotFound
 
 FENCE_WAIT_MS = 2_000  # what every ledger read may wait at most, once, for a change
 MARKED_PAGE_MAX = 500
@@ -70,11 +68,9 @@ def mark_locked_last(
     if found.locked_last == locked_last:
         return found, False
     with uow:
-        try:
-            uow.lock_order.fence(wait_ms)
-        except psycopg2.errors.LockNotAvailable:
-            busy = "movements kept the ledger busy; nothing changed, retry"
-            raise ServiceUnavailable(busy) from None
-        uow.lock_order.mark(found.account_id, locked_last)
-        uow.commit()
-    return replace(found, locked_last=locked_last), True
+        uow.lock_order.fence(wait_ms)
+        # Under the fence: another operator's change may have come first.
+        changed = uow.lock_order.mark(found.account_id, locked_last)
+        if changed:
+            uow.commit()
+    return replace(found, locked_last=locked_last), changed

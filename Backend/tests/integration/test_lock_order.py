@@ -170,6 +170,10 @@ def test_a_mark_waits_for_movements_and_changes_nothing_if_the_ledger_stays_busy
 
     assert mark(clean_database, 1)  # the reader is gone
     assert not mark(clean_database, 1)  # again: nothing to change, no fence
+    uow = UnitOfWork(clean_database)
+    with uow:  # a second operator's change, decided before the first's committed
+        uow.lock_order.fence(200)
+        assert uow.lock_order.mark(account, True) is False
     marked = lock_order.marked(UnitOfWork(clean_database))
     assert [(m.account_id, m.kind, m.phone) for m in marked] == [(account, "wallet", phone_of(1))]
     assert mark(clean_database, 1, locked_last=False)

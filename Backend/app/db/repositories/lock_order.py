@@ -6,9 +6,11 @@ kind are split into shards instead (fees, holds), and keep their place."""
 
 from __future__ import annotations
 
+import psycopg2.errors
 import psycopg2.extensions
 
 from app.domain.records.ledger import AccountLockOrder
+from app.errors import ServiceUnavailable
 
 _SELECT = """
     SELECT a.id, a.kind, a.locked_last, u.phone, m.id, c.code
@@ -54,17 +56,24 @@ class LockOrderRepository:
             return [AccountLockOrder(*row) for row in cur.fetchall()]
 
     def fence(self, wait_ms: int) -> None:
-        """Wait (at most wait_ms, else psycopg2.errors.LockNotAvailable) until no
-        transaction that read ledger_accounts is running, and keep every new one out
-        until this transaction ends: a movement reads an account's place in the order
-        and locks by it in one transaction, so none runs across a change of order."""
+        """Wait (at most wait_ms, else ServiceUnavailable) until no transaction that
+        read ledger_accounts is running, and keep every new one out until this
+        transaction ends: a movement reads an account's place in the order and locks
+        by it in one transaction, so none runs across a change of order."""
         with self._conn.cursor() as cur:
             cur.execute("SELECT set_config('lock_timeout', %(ms)s, true)", {"ms": f"{wait_ms}ms"})
-            cur.execute("LOCK TABLE ledger_accounts IN ACCESS EXCLUSIVE MODE")
+            try:
+                cur.execute("LOCK TABLE ledger_accounts IN ACCESS EXCLUSIVE MODE")
+            except psycopg2.errors.LockNotAvailable:
+                busy = "movements kept the ledger busy; nothing changed, retry"
+                raise ServiceUnavailable(busy) from None
 
-    def mark(self, account_id: int, locked_last: bool) -> None:
+    def mark(self, account_id: int, locked_last: bool) -> bool:
+        """Whether the account's mark changed (it may have had it already)."""
         with self._conn.cursor() as cur:
             cur.execute(
-                "UPDATE ledger_accounts SET locked_last = %(last)s WHERE id = %(id)s",
+                "UPDATE ledger_accounts SET locked_last = %(last)s"
+                " WHERE id = %(id)s AND locked_last <> %(last)s",
                 {"id": account_id, "last": locked_last},
             )
+            return cur.rowcount == 1
