@@ -3,8 +3,9 @@
 A state machine registers users, cashes in, sends money (above and below the
 balance, across the fee bands, to oneself, to unregistered numbers), pays a
 merchant's till (its fee taken from the merchant's side), repeats
-requests with their idempotency key, reuses a key for another request and
-reverses movements, again and again. A plain-Python model predicts every outcome:
+requests with their idempotency key, reuses a key for another request,
+reverses movements and marks accounts locked last or unmarks them (the lock order
+changes who waits, never the books), again and again. A plain-Python model predicts every outcome:
 what is refused and why, the fee, the balances. After every step the database
 must agree with the model and with double entry.
 """
@@ -39,9 +40,10 @@ from app.errors import (
     RecipientNotRegistered,
     ValidationFailed,
 )
-from app.services import adjustments, merchants, transfers
+from app.services import adjustments, lock_order, merchants, transfers
 from app.services.adjustments import MAX_CASH_IN, NotReversible
 from app.services.ledger import Movement
+from app.services.lock_order import Owner
 from app.services.merchant_payments import payments as merchant_payments
 from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.transfers import TransferRequest
@@ -308,7 +310,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         truncate_all(self.database)
-        merchants.onboard(UnitOfWork(self.database), application(TILL, fee=MERCHANT_FEE))
+        onboarded = merchants.onboard(
+            UnitOfWork(self.database), application(TILL, fee=MERCHANT_FEE)
+        )
+        self.merchant_id = onboarded.merchant.id
         self.model = Model()
         self.requests: list[Send | CashIn | Pay] = []  # every request made, refused ones too
         self.counter = 0
@@ -461,6 +466,18 @@ class LedgerMachine(RuleBasedStateMachine):
         request = Pay(payer, till, amount, self._next("till"))
         self.requests.append(request)
         self._submit(request)
+
+    @precondition(lambda self: self.model.users)
+    @rule(data=st.data(), locked_last=st.booleans())
+    def mark_an_account_locked_last(self, data: st.DataObject, locked_last: bool) -> None:
+        # The lock order (migration 0058) changes who waits for whom, never the books:
+        # the model knows nothing of it, and every invariant must still hold.
+        owners = [Owner(phone=p) for p in sorted(self.model.users)]
+        owner = data.draw(
+            st.sampled_from([*owners, Owner(merchant_id=self.merchant_id)]), label="owner"
+        )
+        lock_order.mark_locked_last(UnitOfWork(self.database), owner, locked_last)
+        OUTCOMES[f"marked: {locked_last}"] += 1
 
     @precondition(lambda self: self.requests)
     @rule(data=st.data())
