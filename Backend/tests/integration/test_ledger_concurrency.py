@@ -17,8 +17,9 @@ from psycopg2.errors import DeadlockDetected
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.errors import IdempotencyConflict, InsufficientFunds
-from app.services import adjustments, transfers
+from app.services import adjustments, lock_order, transfers
 from app.services.ledger import Movement
+from app.services.lock_order import Owner
 from app.services.transfers import TransferRequest
 from tests.support.wallets import (
     LedgerCheck,
@@ -184,14 +185,23 @@ def test_20_different_requests_racing_for_one_key_one_wins(clean_database, crowd
     assert found.journal_transactions == 2
 
 
-def test_transfers_both_ways_and_in_rings_never_deadlock(clean_database, crowd, sign_up):
+# The lowest-id wallet marked locked last (migration 0058) turns the lock order around
+# for every movement that touches it: transfers (ledger_transfer), reversals and
+# cash-ins (LedgerRepository.accounts) must all agree on it.
+MARKS = pytest.mark.parametrize("marked", [False, True], ids=["id order", "first locked last"])
+
+
+@MARKS
+def test_transfers_both_ways_and_in_rings_never_deadlock(clean_database, crowd, sign_up, marked):
     people = sign_up(3)
     for n in (1, 2, 3):
         fund(clean_database, phone_of(n), 1_000_000)
+    if marked:
+        lock_order.mark_locked_last(UnitOfWork(clean_database), Owner(phone_of(1)), True)
     pairs = [(a, b) for a in range(3) for b in range(3) if a != b]  # A->B, B->A, ..., rings
     # Earlier fee-free transfers to reverse meanwhile: a reversal locks only two
     # wallets, a cash-in the float and one wallet, a transfer the fees account and
-    # two wallets; each in id order, or threads would wait on each other forever.
+    # two wallets; each in the lock order, or threads would wait on each other forever.
     earlier = [
         send(clean_database, people[a], phone_of(b + 1), 10_000, f"earlier-{a}{b}{i}")()
         for a, b in pairs
@@ -220,8 +230,11 @@ def test_transfers_both_ways_and_in_rings_never_deadlock(clean_database, crowd, 
     assert check_ledger(clean_database) == CLEAN
 
 
-def test_many_senders_to_one_hot_recipient_add_up_exactly(clean_database, crowd, sign_up):
+@MARKS
+def test_many_senders_to_one_hot_recipient_add_up_exactly(clean_database, crowd, sign_up, marked):
     shop, *senders = sign_up(33)
+    if marked:  # the shop, the lowest id: locked first in id order, last when marked
+        lock_order.mark_locked_last(UnitOfWork(clean_database), Owner(phone_of(1)), True)
     amounts = [5_000, 30_000, 80_000, 150_000]  # one per fee band
     expected_received = 0
     calls = []
