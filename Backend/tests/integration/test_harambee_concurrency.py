@@ -11,9 +11,11 @@ import pytest
 
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
+from app.services import lock_order
 from app.services.harambee import campaigns, closing
 from app.services.harambee.common import CampaignEnded, CampaignNotOpen
 from app.services.harambee.contributions import Contribution, ContributionRequest, contribute
+from app.services.lock_order import Owner
 from tests.integration.test_ledger_concurrency import errors_of, run_together
 from tests.support.wallets import (
     SHORTCODE,
@@ -97,11 +99,24 @@ def test_one_key_sent_by_32_threads_at_once_contributes_once(clean_database, cro
     assert templates(clean_database)["harambee_contributed"] == 1
 
 
+# Marked locked last (migration 0058), every wallet sorts after the escrow (in id order
+# it comes after them all): contributions, refunds and the close must agree on the order.
+MARKS = pytest.mark.parametrize("marked", [False, True], ids=["id order", "wallets last"])
+
+
+def mark_wallets(database: Database) -> None:
+    for n in range(1, USERS + 1):
+        lock_order.mark_locked_last(UnitOfWork(database), Owner(phone_of(n)), True)
+
+
+@MARKS
 def test_contributions_racing_a_cancel_are_refunded_or_refused_never_lost(
-    clean_database, crowd, users
+    clean_database, crowd, users, marked
 ):
     organiser = users[0]
     campaign_id = open_campaign(clean_database, organiser, target=10_000_000)
+    if marked:
+        mark_wallets(clean_database)
     calls = [give(crowd, users[i % USERS], campaign_id, 2_000, f"race-{i}") for i in range(48)]
     calls.insert(
         24,
@@ -132,9 +147,12 @@ def test_contributions_racing_a_cancel_are_refunded_or_refused_never_lost(
     assert check_ledger(clean_database).sound
 
 
-def test_contributions_racing_a_close_are_paid_out_or_refused(clean_database, crowd, users):
+@MARKS
+def test_contributions_racing_a_close_are_paid_out_or_refused(clean_database, crowd, users, marked):
     organiser = users[0]
     campaign_id = open_campaign(clean_database, organiser, target=10_000_000)
+    if marked:
+        mark_wallets(clean_database)
     calls = [
         give(crowd, users[1 + i % (USERS - 1)], campaign_id, 3_000, f"close-{i}") for i in range(40)
     ]
