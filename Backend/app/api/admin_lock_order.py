@@ -4,10 +4,10 @@ An operator marks a hot account (a wallet everyone pays, a merchant's account, a
 harambee's escrow) locked last: every movement locks its accounts in (locked_last, id)
 order, so a movement that only credits a marked account holds its lock for the legs,
 the SMS and COMMIT only (app/services/lock_order.py; docs/architecture.md, "The
-lock order"). A change waits up to two seconds for movements in flight, and
-every ledger read waits for it meanwhile; if the ledger stays busy, nothing changes and
-the answer is 503 `service_unavailable`: retry. Same conventions as app/api/admin.py:
-ADMIN_TOKEN as a bearer token, `{"error", "detail"}` failures.
+lock order"). A change waits for the movements in flight, a quarter of a second at a
+time (every ledger read queues behind it meanwhile), five tries; if the ledger stays
+busy, nothing changes and the answer is 503 `ledger_busy`: retry. Same conventions as
+app/api/admin.py: ADMIN_TOKEN as a bearer token, `{"error", "detail"}` failures.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ log = logging.getLogger("paytrace.admin")
 router = admin_router(
     r400="the body is not JSON text (e.g. not UTF-8)",
     r404="no account belongs to the owner named",
-    r503="movements kept the ledger busy for two seconds: nothing changed, retry",
+    r503="ledger_busy: movements kept the ledger busy at every try; nothing changed, retry",
 )
 
 MAX_ID = 2**63 - 1

@@ -4,8 +4,8 @@ API's own service (app/services/lock_order.py; docs/operations.md, "A hot accoun
 
 A refused form answers the page again with the error and what was typed (never a 500);
 its audit row says `refused` with the error's code. A change waits for movements in
-flight (at most two seconds); if the ledger stays busy the form says so and nothing
-changed.
+flight (a quarter of a second a try, five tries); if the ledger stays busy the form says
+so and nothing changed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Response
 from app.console.trail import Admin, Console, ConsoleRoute, Viewer
 from app.console.web import reason_of, redirect
 from app.domain.phone import InvalidPhone, normalise
-from app.errors import NotFound, PayTraceError, ServiceUnavailable, ValidationFailed, refused
+from app.errors import LedgerBusy, NotFound, PayTraceError, ValidationFailed, refused
 from app.services import lock_order
 from app.services.admin_audit import REASON_MAX
 from app.services.lock_order import Owner
@@ -35,7 +35,7 @@ DONE = {
     "unmarked": "Unmarked: its lock takes its place by its id again.",
     "unchanged": "It already was so: nothing changed.",
 }
-FORM_REFUSALS = (ValidationFailed, NotFound, ServiceUnavailable)
+FORM_REFUSALS = (ValidationFailed, NotFound, LedgerBusy)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,14 @@ class MpesaUnavailable(ServiceUnavailable):
     code = "mpesa_unavailable"
 
 
+class LedgerBusy(ServiceUnavailable):
+    """A change of the ledger's lock order did not get its moment: movements or a long
+    read kept the accounts busy past every try (app/services/lock_order.py). Nothing
+    changed; safe to retry."""
+
+    code = "ledger_busy"
+
+
 class ScheduleNotFound(NotFound):
     """No scheduled payment with this id for this user: another user's is answered the
     same, as if absent."""

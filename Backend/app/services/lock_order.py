@@ -10,19 +10,24 @@ rows: docs/architecture.md, "The lock order"; docs/benchmarks.md measures it.
 Changing the order while movements run could let two of them lock the same accounts
 in opposite orders, so a change first waits until no transaction that read the
 accounts is running and keeps new ones out until it commits (an ACCESS EXCLUSIVE
-lock: every ledger read waits for it, for at most `wait_ms`). If movements keep the
-ledger busy past that, nothing changes and ServiceUnavailable says to retry.
+lock). Every ledger read that comes meanwhile queues behind it, so it waits briefly
+(FENCE_WAIT_MS) and tries again after a pause, a few times: a long read (a
+reconciliation's scan) costs the ledger a quarter of a second per try, never seconds.
+If every try finds the ledger busy, nothing changes and LedgerBusy says to retry.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 from app.db.unit_of_work import UnitOfWork
 from app.domain.records.ledger import AccountLockOrder
-from app.errors import NotFound
+from app.errors import LedgerBusy, NotFound
 
-FENCE_WAIT_MS = 2_000  # what every ledger read may wait at most, once, for a change
+FENCE_WAIT_MS = 250  # what a ledger read may wait at most for one try of a change
+FENCE_TRIES = 5
+FENCE_PAUSE_S = 0.1  # between tries: what was queued behind one runs
 MARKED_PAGE_MAX = 500
 
 
@@ -58,19 +63,31 @@ def marked(uow: UnitOfWork, limit: int = MARKED_PAGE_MAX) -> list[AccountLockOrd
 
 
 def mark_locked_last(
-    uow: UnitOfWork, owner: Owner, locked_last: bool, *, wait_ms: int = FENCE_WAIT_MS
+    uow: UnitOfWork,
+    owner: Owner,
+    locked_last: bool,
+    *,
+    wait_ms: int = FENCE_WAIT_MS,
+    tries: int = FENCE_TRIES,
 ) -> tuple[AccountLockOrder, bool]:
     """Mark (or unmark) the owner's account locked last; commits. Returns the account
     and whether anything changed (marking it again changes nothing and takes no
-    fence). Raises NotFound, ServiceUnavailable (the fence was not had within
-    wait_ms; nothing changed)."""
+    fence). Raises NotFound, LedgerBusy (no try had the fence within wait_ms;
+    nothing changed)."""
     found = account_of(uow, owner)
     if found.locked_last == locked_last:
         return found, False
-    with uow:
-        uow.lock_order.fence(wait_ms)
-        # Under the fence: another operator's change may have come first.
-        changed = uow.lock_order.mark(found.account_id, locked_last)
-        if changed:
-            uow.commit()
-    return replace(found, locked_last=locked_last), changed
+    for attempt in range(1, tries + 1):
+        try:
+            with uow:
+                uow.lock_order.fence(wait_ms)
+                # Under the fence: another operator's change may have come first.
+                changed = uow.lock_order.mark(found.account_id, locked_last)
+                if changed:
+                    uow.commit()
+            return replace(found, locked_last=locked_last), changed
+        except LedgerBusy:
+            if attempt == tries:
+                raise
+            time.sleep(FENCE_PAUSE_S)
+    raise AssertionError("unreachable: the last try returns or raises")

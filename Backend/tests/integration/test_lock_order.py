@@ -9,6 +9,7 @@ while the ledger is busy, nothing twice."""
 from __future__ import annotations
 
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
@@ -16,7 +17,7 @@ import pytest
 
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
-from app.errors import NotFound, ServiceUnavailable
+from app.errors import LedgerBusy, NotFound
 from app.services import lock_order, transfers
 from app.services.harambee.contributions import ContributionRequest, contribute
 from app.services.lock_order import Owner
@@ -159,10 +160,13 @@ def test_a_mark_waits_for_movements_and_changes_nothing_if_the_ledger_stays_busy
     try:
         with conn.cursor() as cur:  # a transaction that read the order, still open
             cur.execute("SELECT locked_last FROM ledger_accounts WHERE id = %s", (account,))
-        with pytest.raises(ServiceUnavailable):
+        started = time.monotonic()
+        with pytest.raises(LedgerBusy):
             lock_order.mark_locked_last(
-                UnitOfWork(clean_database), Owner(phone_of(1)), True, wait_ms=200
+                UnitOfWork(clean_database), Owner(phone_of(1)), True, wait_ms=100, tries=3
             )
+        # Three tries of 0.1 s, two pauses of 0.1 s: no reader waited longer than a try.
+        assert 0.5 <= time.monotonic() - started < 2.0
     finally:
         conn.rollback()
         conn.close()
@@ -178,6 +182,25 @@ def test_a_mark_waits_for_movements_and_changes_nothing_if_the_ledger_stays_busy
     assert [(m.account_id, m.kind, m.phone) for m in marked] == [(account, "wallet", phone_of(1))]
     assert mark(clean_database, 1, locked_last=False)
     assert lock_order.marked(UnitOfWork(clean_database)) == []
+
+
+def test_a_mark_that_finds_the_ledger_busy_tries_again_and_lands(clean_database, three):
+    """A long read holds the accounts past the first try; it ends, a later try lands."""
+    conn = psycopg2.connect(clean_database.dsn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM ledger_accounts")
+    thread, result = in_thread(
+        lambda: lock_order.mark_locked_last(
+            UnitOfWork(clean_database), Owner(phone_of(1)), True, wait_ms=100, tries=5
+        )
+    )
+    time.sleep(0.3)  # past the first try
+    conn.rollback()
+    conn.close()
+    thread.join(timeout=10)
+
+    assert result and result[0][1] is True, result
+    assert lock_order.account_of(UnitOfWork(clean_database), Owner(phone_of(1))).locked_last
 
 
 def test_an_owner_with_no_account_is_not_found(clean_database, three):

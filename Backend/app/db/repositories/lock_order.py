@@ -10,7 +10,7 @@ import psycopg2.errors
 import psycopg2.extensions
 
 from app.domain.records.ledger import AccountLockOrder
-from app.errors import ServiceUnavailable
+from app.errors import LedgerBusy
 
 _SELECT = """
     SELECT a.id, a.kind, a.locked_last, u.phone, m.id, c.code
@@ -56,17 +56,17 @@ class LockOrderRepository:
             return [AccountLockOrder(*row) for row in cur.fetchall()]
 
     def fence(self, wait_ms: int) -> None:
-        """Wait (at most wait_ms, else ServiceUnavailable) until no transaction that
-        read ledger_accounts is running, and keep every new one out until this
-        transaction ends: a movement reads an account's place in the order and locks
-        by it in one transaction, so none runs across a change of order."""
+        """Wait (at most wait_ms, else LedgerBusy) until no transaction that read
+        ledger_accounts is running, and keep every new one out until this transaction
+        ends: a movement reads an account's place in the order and locks by it in one
+        transaction, so none runs across a change of order. While it waits, every new
+        reader of the accounts queues behind it: wait_ms is what they may lose."""
         with self._conn.cursor() as cur:
             cur.execute("SELECT set_config('lock_timeout', %(ms)s, true)", {"ms": f"{wait_ms}ms"})
             try:
                 cur.execute("LOCK TABLE ledger_accounts IN ACCESS EXCLUSIVE MODE")
             except psycopg2.errors.LockNotAvailable:
-                busy = "movements kept the ledger busy; nothing changed, retry"
-                raise ServiceUnavailable(busy) from None
+                raise LedgerBusy("movements kept the ledger busy; nothing changed") from None
 
     def mark(self, account_id: int, locked_last: bool) -> bool:
         """Whether the account's mark changed (it may have had it already)."""
