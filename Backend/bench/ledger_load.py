@@ -152,6 +152,8 @@ def open_campaign(dsn: str, organiser: int) -> int:
 def contributions(users: list[tuple[int, str]], campaign_id: int) -> OperationFactory:
     """Every worker's users contribute to one campaign (its escrow locked by each), unique keys."""
 
+    run = next(_RUNS)
+
     def make(database: Database, rng: random.Random, tag: str) -> Callable[[], object]:
         counter = iter(range(1 << 62))
 
@@ -161,7 +163,7 @@ def contributions(users: list[tuple[int, str]], campaign_id: int) -> OperationFa
                 user_id=user_id,
                 campaign_id=campaign_id,
                 amount=random_amount(rng),
-                idempotency_key=f"bench:campaign:{tag}:{next(counter)}",
+                idempotency_key=f"bench:campaign:{run}:{tag}:{next(counter)}",
             )
             return contribute(UnitOfWork(database), request)
 

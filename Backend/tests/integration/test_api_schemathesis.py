@@ -293,7 +293,7 @@ def test_contributions_with_any_amount_message_and_key_stay_on_schema_and_move_m
 
 def escrow_balance(database) -> int:
     with database.connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT balance FROM ledger_accounts WHERE kind = 'campaign'")
+        cur.execute("SELECT sum(balance)::bigint FROM ledger_accounts WHERE kind = 'campaign'")
         (balance,) = cur.fetchone()
         conn.rollback()
     return balance

@@ -24,7 +24,7 @@ from app.services import transfers
 from app.services.harambee.common import CampaignNotOpen
 from app.services.harambee.contributions import ContributionRequest, contribute
 from app.services.transfers import TransferRequest
-from tests.integration.test_harambee_concurrency import open_campaign
+from tests.integration.test_harambee_concurrency import escrow_paid_by, open_campaign
 from tests.support.wallets import (
     check_ledger,
     fund,
@@ -147,9 +147,7 @@ def test_a_contribution_waits_for_the_escrow_last_and_is_refused_if_it_ended_mea
 ):
     organiser, giver = two
     campaign_id = open_campaign(clean_database, organiser, target=50_000 * KES)
-    with clean_database.connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT account_id FROM campaigns WHERE id = %s", (campaign_id,))
-        [escrow] = cur.fetchone()
+    escrow = escrow_paid_by(clean_database, campaign_id, giver)
     assert escrow > account_of(clean_database, giver)  # the escrow's lock comes last
     before = ledger_snapshot(clean_database)
     request = ContributionRequest(giver, campaign_id, 300 * KES, "meanwhile")

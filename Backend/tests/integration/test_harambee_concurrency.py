@@ -54,6 +54,20 @@ def open_campaign(database: Database, organiser: int, target: int) -> int:
     ).campaign.id
 
 
+def escrow_paid_by(database: Database, campaign_id: int, user_id: int) -> int:
+    """The escrow account a user's contributions to the campaign go to: its shard for
+    the user's wallet (migration 0059)."""
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT e.account_id FROM campaign_escrows e JOIN ledger_accounts w"
+            " ON w.user_id = %(user)s AND e.shard = w.id %% 8 WHERE e.campaign_id = %(c)s",
+            {"user": user_id, "c": campaign_id},
+        )
+        [account] = cur.fetchone()
+        conn.rollback()
+    return account
+
+
 def give(database: Database, user: int, campaign_id: int, amount: int, key: str):
     request = ContributionRequest(user, campaign_id, amount, key)
     return lambda: contribute(UnitOfWork(database), request)

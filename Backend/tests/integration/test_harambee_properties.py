@@ -422,18 +422,18 @@ def _refunds(database) -> dict[tuple[int, int], list[int]]:
     with database.connection() as conn, conn.cursor() as cur:
         cur.execute(
             """
-            SELECT c.id, a.user_id, t.amount
+            SELECT DISTINCT t.id, ce.campaign_id, a.user_id, t.amount
             FROM journal_transactions t
             JOIN journal_legs l ON l.transaction_id = t.id AND l.amount > 0
             JOIN ledger_accounts a ON a.id = l.account_id
             JOIN journal_legs e ON e.transaction_id = t.id AND e.amount < 0
-            JOIN campaigns c ON c.account_id = e.account_id
+            JOIN campaign_escrows ce ON ce.account_id = e.account_id
             WHERE t.kind = 'campaign_refund'
             ORDER BY t.id
             """
         )
         found: dict[tuple[int, int], list[int]] = {}
-        for campaign_id, user_id, amount in cur.fetchall():
+        for _, campaign_id, user_id, amount in cur.fetchall():
             found.setdefault((campaign_id, user_id), []).append(amount)
         conn.rollback()
     return found

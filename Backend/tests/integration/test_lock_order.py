@@ -30,7 +30,7 @@ from tests.integration.test_credited_account_locked_last import (
     send,
     waiting_backend,
 )
-from tests.integration.test_harambee_concurrency import open_campaign
+from tests.integration.test_harambee_concurrency import escrow_paid_by, open_campaign
 from tests.support.wallets import check_ledger, fund, phone_of, register, registration_secrets
 
 KES = 100
@@ -110,9 +110,7 @@ def test_accounts_are_locked_in_the_same_order_by_the_services_own_statement(cle
 def test_a_contribution_from_a_marked_wallet_takes_the_escrow_first(clean_database, three):
     organiser, giver, _ = three
     campaign_id = open_campaign(clean_database, organiser, target=50_000 * KES)
-    with clean_database.connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT account_id FROM campaigns WHERE id = %s", (campaign_id,))
-        [escrow] = cur.fetchone()
+    escrow = escrow_paid_by(clean_database, campaign_id, giver)
     assert escrow > account_of(clean_database, giver)  # unmarked, the escrow is last
     mark(clean_database, 2)
     request = ContributionRequest(giver, campaign_id, 300 * KES, "marked-giver")

@@ -46,11 +46,20 @@ def _once(uow, request: ContributionRequest, key: str, fingerprint: str, now):
         head = uow.campaigns.head(request.campaign_id)
         if head is None:
             raise campaign_not_found()
-        locked = uow.ledger.accounts(user_ids=[request.user_id], account_ids=[head.account_id])
-        wallet = next((a for a in locked if a.user_id == request.user_id), None)
-        escrow = next(a for a in locked if a.id == head.account_id)
-        if wallet is None:
+        # The escrow account this wallet pays: its shard (migration 0059), else shard 0.
+        escrows = uow.campaigns.escrow_accounts(head.id)
+        found = uow.ledger.accounts(user_ids=[request.user_id], for_update=False)
+        if not found:
             raise NotFound("no wallet for this user")
+        shard = found[0].id % 8
+        escrow_id = escrows[shard] if shard < len(escrows) else escrows[0]
+        locked = uow.ledger.accounts(user_ids=[request.user_id], account_ids=[escrow_id])
+        wallet = next(a for a in locked if a.user_id == request.user_id)
+        escrow = next(a for a in locked if a.id == escrow_id)
+        others = uow.ledger.accounts(
+            account_ids=[e for e in escrows if e != escrow_id], for_update=False
+        )
+        held = escrow.balance + sum(a.balance for a in others)  # the campaign's escrow
         state = uow.contributions.state_after_lock(
             key=key,
             campaign_id=head.id,
@@ -73,7 +82,7 @@ def _once(uow, request: ContributionRequest, key: str, fingerprint: str, now):
         if wallet.balance < amount:
             raise InsufficientFunds(balance=wallet.balance, needed=amount)
         reference = new_reference()
-        balance, raised = wallet.balance - amount, escrow.balance + amount
+        balance, raised = wallet.balance - amount, held + amount
         assert wallet.user_id is not None and wallet.full_name is not None
         assert wallet.phone is not None and wallet.language is not None
         contributor = Party(wallet.user_id, wallet.full_name, wallet.phone, wallet.language)
@@ -90,7 +99,7 @@ def _once(uow, request: ContributionRequest, key: str, fingerprint: str, now):
                 target=format_kes(target),
             )
         ]
-        milestone = rules.milestone_reached(escrow.balance, raised, target)
+        milestone = rules.milestone_reached(held, raised, target)
         if milestone is not None:
             messages.append(
                 milestone_sms(

@@ -1,7 +1,10 @@
 """Campaigns: their rows, with what they raised read from their escrow accounts.
 
 A campaign's current amount is its escrow's balance, plus what was paid out to the
-organiser once it closed: the ledger's numbers, never a counter kept beside them.
+organiser once it closed: the ledger's numbers, never a counter kept beside them. Its
+escrow is up to eight accounts (campaign_escrows, migration 0059: a contributor always
+pays the same one, so that contributions do not queue on one row); its balance is
+their sum.
 """
 
 from __future__ import annotations
@@ -41,8 +44,13 @@ class CampaignHead:
 _COLUMNS = """c.id, c.code, c.title, c.description, c.target_amount,
        a.balance + coalesce(p.amount, 0), c.status, a.balance, c.organiser_id, u.full_name,
        c.end_date, c.created_at, c.updated_at, c.ended_at, c.account_id, c.payout_id"""
-_FROM = """FROM campaigns c
-    JOIN ledger_accounts a ON a.id = c.account_id
+# The escrow's balance: every escrow account of the campaign (campaign_escrows).
+_ESCROW = """JOIN LATERAL (
+        SELECT coalesce(sum(ea.balance), 0)::bigint AS balance
+        FROM campaign_escrows e JOIN ledger_accounts ea ON ea.id = e.account_id
+        WHERE e.campaign_id = c.id) a ON true"""
+_FROM = f"""FROM campaigns c
+    {_ESCROW}
     JOIN users u ON u.id = c.organiser_id
     LEFT JOIN journal_transactions p ON p.id = c.payout_id"""
 # The status users see, in SQL (app.domain.harambee.campaign_status in Python).
@@ -50,18 +58,33 @@ SHOWN_STATUS = (
     "CASE WHEN c.status = 'active' AND a.balance >= c.target_amount THEN 'funded' ELSE c.status END"
 )
 
+# The campaign, its escrow's shard 0 (campaigns.account_id) and shards 1 to 7, each an
+# account of its own, in one statement.
 _CREATE_SQL = """
     WITH account AS (
         INSERT INTO ledger_accounts (kind, code)
         VALUES ('campaign', 'campaign:' || %(code)s)
         RETURNING id
+    ), campaign AS (
+        INSERT INTO campaigns (code, title, description, target_amount, organiser_id,
+                               account_id, end_date, creation_key, request_hash, created_at,
+                               updated_at)
+        SELECT %(code)s, %(title)s, %(description)s, %(target)s, %(organiser)s, account.id,
+               %(end_date)s, %(key)s, %(hash)s, %(now)s, %(now)s
+        FROM account
+        RETURNING id, account_id
+    ), shards AS (
+        INSERT INTO ledger_accounts (kind, code)
+        SELECT 'campaign', 'campaign:' || %(code)s || ':' || n FROM generate_series(1, 7) n
+        RETURNING id, code
+    ), escrows AS (
+        INSERT INTO campaign_escrows (campaign_id, shard, account_id)
+        SELECT campaign.id, 0, campaign.account_id FROM campaign
+        UNION ALL
+        SELECT campaign.id, split_part(shards.code, ':', 3)::smallint, shards.id
+        FROM campaign, shards
     )
-    INSERT INTO campaigns (code, title, description, target_amount, organiser_id, account_id,
-                           end_date, creation_key, request_hash, created_at, updated_at)
-    SELECT %(code)s, %(title)s, %(description)s, %(target)s, %(organiser)s, account.id,
-           %(end_date)s, %(key)s, %(hash)s, %(now)s, %(now)s
-    FROM account
-    RETURNING id
+    SELECT id FROM campaign
 """
 
 
@@ -216,12 +239,21 @@ class CampaignRepository:
             if cur.rowcount != 1:
                 raise RuntimeError(f"campaign {campaign_id} was not active")
 
+    def escrow_accounts(self, campaign_id: int) -> list[int]:
+        """The campaign's escrow accounts (shard 0 first), for a lock on all of them."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT account_id FROM campaign_escrows WHERE campaign_id = %(id)s ORDER BY shard",
+                {"id": campaign_id},
+            )
+            return [row[0] for row in cur.fetchall()]
+
     def cancelled_holding_money(self, limit: int) -> list[int]:
         """Cancelled campaigns whose escrow still holds money: refunds to finish."""
         with self._conn.cursor() as cur:
             cur.execute(
-                """
-                SELECT c.id FROM campaigns c JOIN ledger_accounts a ON a.id = c.account_id
+                f"""
+                SELECT c.id FROM campaigns c {_ESCROW}
                 WHERE c.status = 'cancelled' AND a.balance > 0
                 ORDER BY c.id LIMIT %(limit)s
                 """,

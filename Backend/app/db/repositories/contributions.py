@@ -319,19 +319,24 @@ class ContributionRepository:
             )
             return [ContributionRow(*row) for row in cur.fetchall()]
 
-    def contributed(self, campaign_id: int, user_id: int) -> int:
-        """Cents a user has contributed to a campaign (read it under the escrow's lock)."""
+    def contributed_by_account(self, campaign_id: int, user_id: int) -> list[tuple[int, int]]:
+        """(escrow account, cents) a user's contributions to a campaign paid into, in
+        account order (read it under the escrow accounts' locks)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 """
-                SELECT coalesce(sum(t.amount), 0)
+                SELECT l.account_id, sum(l.amount)::bigint
                 FROM campaign_contributions cc
-                JOIN journal_transactions t ON t.id = cc.transaction_id
+                JOIN journal_legs l ON l.transaction_id = cc.transaction_id
+                JOIN campaign_escrows e
+                  ON e.campaign_id = cc.campaign_id AND e.account_id = l.account_id
                 WHERE cc.campaign_id = %(campaign)s AND cc.user_id = %(user)s
+                GROUP BY l.account_id
+                ORDER BY l.account_id
                 """,
                 {"campaign": campaign_id, "user": user_id},
             )
-            return int(cur.fetchone()[0])
+            return [(account, int(cents)) for account, cents in cur.fetchall()]
 
     def unrefunded(self, campaign_id: int, limit: int) -> list[int]:
         """Contributors of a campaign with no refund yet (by its key), in user order."""

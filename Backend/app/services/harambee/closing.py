@@ -89,8 +89,9 @@ def _close_once(
 ) -> Closed:
     key = payout_key(head.id)
     with uow:
-        locked = uow.ledger.accounts(user_ids=[head.organiser_id], account_ids=[head.account_id])
-        escrow, wallet = _split(locked, head, head.organiser_id)
+        escrow_ids = uow.campaigns.escrow_accounts(head.id)
+        locked = uow.ledger.accounts(user_ids=[head.organiser_id], account_ids=escrow_ids)
+        escrows, wallet = _split(locked, escrow_ids, head.organiser_id)
         status = uow.campaigns.stored_status(head.id)
         if status == "cancelled":
             raise CampaignEnded("the campaign was cancelled")
@@ -100,15 +101,15 @@ def _close_once(
             assert campaign is not None
             return Closed(campaign, earlier)
         payout = None
-        if escrow.balance > 0:
+        held = sum(e.balance for e in escrows)
+        if held > 0:
             payout = _post(
                 uow,
                 kind="campaign_payout",
                 template="harambee_payout",
                 head=head,
-                escrow=escrow,
+                draws=[(e.id, e.balance) for e in escrows if e.balance],
                 wallet=wallet,
-                amount=escrow.balance,
                 key=key,
                 fingerprint=fingerprint,
                 channel=channel,
@@ -138,10 +139,11 @@ def cancel_campaign(
     movement and one SMS each); commits once per step. Repeating it finishes what
     an interrupted call left and refunds nobody twice. Raises NotFound,
     NotOrganiser, CampaignEnded (closed and paid out)."""
-    head = _organisers_head(uow, campaign_id, user_id)
+    _organisers_head(uow, campaign_id, user_id)  # raises unless the caller organises it
     with uow:
-        # The escrow's lock: every contribution takes it and reads the status after.
-        uow.ledger.accounts(account_ids=[head.account_id])
+        # The escrow's locks: every contribution takes one of them and reads the status
+        # after.
+        uow.ledger.accounts(account_ids=uow.campaigns.escrow_accounts(campaign_id))
         status = uow.campaigns.stored_status(campaign_id)
         if status == "closed":
             raise CampaignEnded("the campaign was closed and paid out")
@@ -203,24 +205,25 @@ def refund_contributor(
             head = uow.campaigns.head(campaign_id)
             if head is None:
                 raise campaign_not_found()
-            locked = uow.ledger.accounts(user_ids=[user_id], account_ids=[head.account_id])
-            escrow, wallet = _split(locked, head, user_id)
+            escrow_ids = uow.campaigns.escrow_accounts(campaign_id)
+            locked = uow.ledger.accounts(user_ids=[user_id], account_ids=escrow_ids)
+            _, wallet = _split(locked, escrow_ids, user_id)
             earlier = earlier_result(uow, key, fingerprint)
             if earlier is not None:
                 return earlier
             if uow.campaigns.stored_status(campaign_id) != "cancelled":
                 raise NotCancelled("only a cancelled campaign refunds its contributors")
-            amount = uow.contributions.contributed(campaign_id, user_id)
-            if amount == 0:
+            # From the escrow accounts the user's contributions went to, each its part.
+            draws = uow.contributions.contributed_by_account(campaign_id, user_id)
+            if not draws:
                 raise NotFound("this user did not contribute to the campaign")
             movement = _post(
                 uow,
                 kind="campaign_refund",
                 template="harambee_refund",
                 head=head,
-                escrow=escrow,
+                draws=draws,
                 wallet=wallet,
-                amount=amount,
                 key=key,
                 fingerprint=fingerprint,
                 channel=channel,
@@ -243,13 +246,14 @@ def finish_refunds(uow: UnitOfWork, *, campaigns: int = 10) -> int:
 
 
 def _split(
-    locked: list[LockedAccount], head: CampaignHead, user_id: int
-) -> tuple[LockedAccount, LockedAccount]:
-    escrow = next(a for a in locked if a.id == head.account_id)
+    locked: list[LockedAccount], escrow_ids: list[int], user_id: int
+) -> tuple[list[LockedAccount], LockedAccount]:
+    """The campaign's escrow accounts and the user's wallet, from one locking read."""
+    escrows = [a for a in locked if a.id in escrow_ids]
     wallet = next((a for a in locked if a.user_id == user_id), None)
     if wallet is None:
         raise NotFound("no wallet for this user")
-    return escrow, wallet
+    return escrows, wallet
 
 
 def _post(
@@ -258,16 +262,17 @@ def _post(
     kind: str,
     template: str,
     head: CampaignHead,
-    escrow: LockedAccount,
+    draws: list[tuple[int, int]],
     wallet: LockedAccount,
-    amount: int,
     key: str,
     fingerprint: str,
     channel: str,
     now: datetime,
 ) -> Movement:
-    """Escrow to wallet: a payout or a refund, with its SMS, in the open transaction."""
+    """Escrow to wallet: a payout or a refund, with its SMS, in the open transaction.
+    `draws`: (escrow account, cents) from each escrow account it takes money from."""
     assert wallet.user_id is not None and wallet.phone is not None
+    amount = sum(cents for _, cents in draws)
     reference = new_reference()
     balance = wallet.balance + amount
     tx_id = uow.ledger.post(
@@ -277,7 +282,7 @@ def _post(
         fee=0,
         idempotency_key=key,
         request_hash=fingerprint,
-        legs=[(escrow.id, -amount), (wallet.id, amount)],
+        legs=[*((account, -cents) for account, cents in draws), (wallet.id, amount)],
         channel=channel,
         created_at=now,
         note=head.title,
