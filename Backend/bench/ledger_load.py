@@ -7,7 +7,7 @@ phases of `app.services.transfers.transfer` from T concurrent workers: "spread"
 all, so locked first) and "hot-last" (the same wallet marked locked last by the
 operators' own call, app.services.lock_order), and one of
 `app.services.harambee.contributions.contribute`: "campaign" (everyone contributes
-to one harambee: its escrow is the hot account). Each phase
+to one harambee: its escrow, in eight shards, is the hot account). Each phase
 is preceded by its floor, measured the same way in the same run: a one-row
 `UPDATE ... SET n = n + 1` and COMMIT per operation, through the same pool and
 driver (spread over many rows, or onto one row), and the same SQL from pgbench
