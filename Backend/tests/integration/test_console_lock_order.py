@@ -6,11 +6,11 @@ page again with its error and nothing changed, never a 500."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from tests.integration import test_console_promotions
 from tests.integration.test_console_tables import audited, console_as, query
 from tests.integration.test_harambee_concurrency import open_campaign
 from tests.support.console import csrf_of
@@ -19,12 +19,8 @@ from tests.support.wallets import phone_of, register, registration_secrets
 
 PAGE = "/console/lock-order"
 
-
-@pytest.fixture
-def admin(live_server, live_settings, clean_database) -> Iterator[httpx.Client]:
-    client = console_as(live_server, live_settings, clean_database, "admin")
-    yield client
-    client.close()
+# An admin signed in to the console, as the promotions tests have one.
+admin = test_console_promotions.admin
 
 
 @pytest.fixture
