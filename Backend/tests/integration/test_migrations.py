@@ -4,6 +4,7 @@ pg_dump text differs between PostgreSQL versions (15 on hosts, 16 embedded), so
 the comparison reads the catalogs of two databases on the same server instead.
 """
 
+import hashlib
 import re
 import secrets
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from app.db.migrate import apply_migrations
+from app.db.migrate import _BOOKKEEPING as _BOOKKEEPING_SQL
+from app.db.migrate import apply_migrations, migration_files
 from app.domain.bills import CLEARING_CODES
 from app.domain.promotions import PROMOTIONS
 from app.services import stellar_order_refunds, transfers
@@ -302,3 +304,48 @@ def test_every_amount_a_tier_lets_through_has_a_transfer_fee(database_url):
     top_of_bands = max(high for kind, _, high, _ in seeded["fee_bands"] if kind == "transfer")
 
     assert top_of_bands >= largest_allowed
+
+
+def test_0059_gives_every_campaign_it_finds_its_one_escrow_as_shard_0(fresh_database):
+    """A database at 0058 with a campaign in it (its one escrow account, as campaigns
+    were opened then): 0059 applied by the runner makes that account its shard 0, and
+    the campaign reads what the account holds."""
+    dsn = fresh_database()
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:  # what the runner does, up to 0058
+            cur.execute(_BOOKKEEPING_SQL)
+            for path in migration_files():
+                if path.name[:4] >= "0059":
+                    break
+                sql = path.read_text()
+                cur.execute(sql)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                    (path.name[:4], path.name, hashlib.sha256(sql.encode()).hexdigest()),
+                )
+            cur.execute(
+                "INSERT INTO users (paytrace_id, phone, full_name, registration_key,"
+                " terms_accepted_at) VALUES ('PT00000001', '+254711000001', 'Wanjiru Kamau',"
+                " 'r1', now()) RETURNING id"
+            )
+            [organiser] = cur.fetchone()
+            cur.execute(  # 0058's campaign: one escrow account
+                "WITH account AS (INSERT INTO ledger_accounts (kind, code)"
+                " VALUES ('campaign', 'campaign:123456') RETURNING id)"
+                " INSERT INTO campaigns (code, title, description, target_amount, organiser_id,"
+                " account_id, creation_key, request_hash)"
+                " SELECT '123456', 'School fees', '', 100000, %s, account.id, 'k', 'h'"
+                " FROM account RETURNING id, account_id",
+                (organiser,),
+            )
+            campaign, escrow = cur.fetchone()
+        conn.commit()
+    finally:
+        conn.close()
+
+    assert [name[:4] for name in apply_migrations(dsn)] == ["0059"]
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT campaign_id, shard, account_id FROM campaign_escrows")
+        assert cur.fetchall() == [(campaign, 0, escrow)]
+    conn.close()
