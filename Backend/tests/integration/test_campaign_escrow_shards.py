@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from app.db.unit_of_work import UnitOfWork
-from app.services.harambee import campaigns, closing
+from app.services.harambee import campaigns, closing, milestones
 from tests.integration import test_harambee_concurrency as harambee
 from tests.integration.test_console_tables import query
 from tests.integration.test_credited_account_locked_last import held, in_thread
@@ -22,7 +22,13 @@ from tests.integration.test_harambee_concurrency import (
     give,
     open_campaign,
 )
-from tests.support.wallets import check_ledger, ledger_snapshot, wallet_balance
+from tests.support.wallets import (
+    SHORTCODE,
+    check_ledger,
+    ledger_snapshot,
+    phone_of,
+    wallet_balance,
+)
 
 KES = 100
 
@@ -182,3 +188,59 @@ def test_each_milestone_is_told_once(clean_database, users, step):
         )
     ]
     assert [k.split(":")[3] for k in keys] == ["50", "100"]  # each once, in order
+
+
+def test_a_milestone_no_contribution_told_is_told_by_the_job_once(clean_database, users):
+    """As if the two contributions that reached 50 % and 100 % each missed the other:
+    their milestone SMS are not there. The job tells the highest reached, once; a
+    campaign told already, or cancelled, is left alone."""
+    told = open_campaign(clean_database, users[0], target=1_000 * KES)
+    untold = campaigns.start_campaign(
+        UnitOfWork(clean_database),
+        organiser_user_id=users[1],
+        title="Church roof",
+        target_amount=1_000 * KES,
+        key="roof",
+        shortcode=SHORTCODE,
+    ).campaign.id
+    for n, user in enumerate(users[2:6], start=2):
+        give(clean_database, user, told, 300 * KES, f"t{n}")()  # 50 %, then 100 %
+        give(clean_database, user, untold, 300 * KES, f"u{n}")()
+    with clean_database.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "DELETE FROM outbox WHERE dedupe_key LIKE %(k)s",
+            {"k": f"harambee:{untold}:milestone:%"},
+        )
+        conn.commit()
+
+    assert milestones.tell_untold_milestones(UnitOfWork(clean_database)) == 1
+    assert milestones.tell_untold_milestones(UnitOfWork(clean_database)) == 0
+    rows = query(
+        clean_database,
+        "SELECT dedupe_key, payload->>'to' FROM outbox WHERE dedupe_key LIKE %(k)s",
+        {"k": f"harambee:{untold}:milestone:%"},
+    )
+    assert rows == [(f"harambee:{untold}:milestone:100:{1_000 * KES}", phone_of(2))]
+
+
+def test_the_job_leaves_a_campaign_under_its_first_milestone_or_ended_alone(clean_database, users):
+    low = open_campaign(clean_database, users[0], target=1_000 * KES)
+    give(clean_database, users[1], low, 400 * KES, "low")()  # 40 %: nothing reached
+    ended = campaigns.start_campaign(
+        UnitOfWork(clean_database),
+        organiser_user_id=users[2],
+        title="Harambee ended",
+        target_amount=1_000 * KES,
+        key="ended",
+        shortcode=SHORTCODE,
+    ).campaign.id
+    give(clean_database, users[3], ended, 600 * KES, "e")()
+    with clean_database.connection() as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM outbox WHERE dedupe_key LIKE 'harambee:%%:milestone:%%'")
+        cur.execute(
+            "UPDATE campaigns SET status = 'cancelled', ended_at = now() WHERE id = %(c)s",
+            {"c": ended},
+        )
+        conn.commit()
+
+    assert milestones.tell_untold_milestones(UnitOfWork(clean_database)) == 0

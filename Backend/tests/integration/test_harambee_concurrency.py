@@ -12,7 +12,7 @@ import pytest
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
 from app.services import lock_order
-from app.services.harambee import campaigns, closing
+from app.services.harambee import campaigns, closing, milestones
 from app.services.harambee.common import CampaignEnded, CampaignNotOpen
 from app.services.harambee.contributions import Contribution, ContributionRequest, contribute
 from app.services.lock_order import Owner
@@ -92,12 +92,16 @@ def test_64_contributions_at_once_to_one_campaign_all_land_exactly(clean_databas
     for n, user in enumerate(users):
         paid = sum(1_000 + i for i in range(64) if i % USERS == n)
         assert wallet_balance(clean_database, user) == OPENING - paid
-    # Every receipt shows the escrow right after it: 64 different, consecutive sums.
-    raised = sorted(o.raised for o in outcomes if isinstance(o, Contribution))
-    assert len(set(raised)) == 64 and raised[-1] == escrow(clean_database, campaign_id)
+    # Every receipt shows the escrow as it saw it: its own money and what had
+    # committed on the other shards (one committing at the same moment may be missing).
+    landed = [o for o in outcomes if isinstance(o, Contribution)]
+    assert all(o.amount <= o.raised <= escrow(clean_database, campaign_id) for o in landed)
+    # The milestones: each told once, by a contribution or, for one two of them
+    # reached together without either counting the other, by the harambee job.
+    milestones.tell_untold_milestones(UnitOfWork(clean_database))
     sms = templates(clean_database)
     assert sms["harambee_contributed"] == 64
-    assert sms["harambee_milestone"] == 2  # 50 % and 100 %, each crossed by one of them
+    assert sms["harambee_milestone"] == 2  # 50 % and 100 %
     assert check_ledger(clean_database).sound
 
 

@@ -85,14 +85,14 @@ def test_a_pledge_is_reminded_two_days_before_and_on_the_day_once_each(clean_dat
     pledges.cancel_pledge(UnitOfWork(clean_database), pledge_id=cancelled, user_id=akinyi)
 
     three_days_before = START + timedelta(days=4)
-    assert job_at(clean_database, three_days_before).run_once() == (0, 0)
+    assert job_at(clean_database, three_days_before).run_once() == (0, 0, 0)
     two_days_before = START + timedelta(days=5)
-    assert job_at(clean_database, two_days_before).run_once() == (1, 0)
-    assert job_at(clean_database, two_days_before).run_once() == (0, 0)  # queued once
+    assert job_at(clean_database, two_days_before).run_once() == (1, 0, 0)
+    assert job_at(clean_database, two_days_before).run_once() == (0, 0, 0)  # queued once
     assert reminders(clean_database) == [(phone_of(2), "harambee_reminder_soon")]
 
     on_the_day = START + timedelta(days=7)
-    assert job_at(clean_database, on_the_day).run_once() == (1, 0)
+    assert job_at(clean_database, on_the_day).run_once() == (1, 0, 0)
     job_at(clean_database, on_the_day).run_once()
     assert reminders(clean_database) == [
         (phone_of(2), "harambee_reminder_soon"),
@@ -122,8 +122,8 @@ def test_a_cancel_left_unfinished_is_refunded_by_the_job_once(clean_database, pe
         uow.campaigns.end(campaign_id, status="cancelled", payout_id=None, now=START)
         uow.commit()
 
-    assert job_at(clean_database, START).run_once() == (0, 2)
-    assert job_at(clean_database, START).run_once() == (0, 0)
+    assert job_at(clean_database, START).run_once() == (0, 2, 0)
+    assert job_at(clean_database, START).run_once() == (0, 0, 0)
     assert wallet_balance(clean_database, otieno) == 10_000_00
     assert wallet_balance(clean_database, akinyi) == 10_000_00
     again = closing.cancel_campaign(

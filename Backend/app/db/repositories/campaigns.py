@@ -248,6 +248,35 @@ class CampaignRepository:
             )
             return [row[0] for row in cur.fetchall()]
 
+    def untold_milestones(
+        self, milestones: tuple[int, ...], limit: int
+    ) -> list[tuple[CampaignHead, int, int, int]]:
+        """Active campaigns whose escrow reached a milestone (percent of the target)
+        with no SMS for its highest one yet: (head, percent, escrow, target), in id
+        order. The SMS's dedupe key is the one milestone_sms writes."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                f"""
+                SELECT c.id, c.code, c.title, c.account_id, c.organiser_id, u.phone,
+                       u.language, m.percent, a.balance, c.target_amount
+                FROM campaigns c
+                JOIN users u ON u.id = c.organiser_id
+                {_ESCROW}
+                CROSS JOIN LATERAL (
+                    SELECT max(p) AS percent FROM unnest(%(milestones)s::int[]) p
+                    WHERE p::bigint * c.target_amount <= a.balance * 100) m
+                WHERE c.status = 'active' AND m.percent IS NOT NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM outbox o
+                      WHERE o.dedupe_key = 'harambee:' || c.id || ':milestone:'
+                                           || m.percent || ':' || c.target_amount)
+                ORDER BY c.id
+                LIMIT %(limit)s
+                """,
+                {"milestones": list(milestones), "limit": limit},
+            )
+            return [(CampaignHead(*row[:7]), row[7], row[8], row[9]) for row in cur.fetchall()]
+
     def cancelled_holding_money(self, limit: int) -> list[int]:
         """Cancelled campaigns whose escrow still holds money: refunds to finish."""
         with self._conn.cursor() as cur:
