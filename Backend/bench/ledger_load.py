@@ -1,13 +1,15 @@
 """`make -C Backend bench-ledger`: transfers/s through the real service layer.
 
 In a scratch database (see bench.scratch_db) it registers and funds N users
-through the real services, traces one transfer's round trips, then runs two
+through the real services, traces one transfer's round trips, then runs three
 phases of `app.services.transfers.transfer` from T concurrent workers: "spread"
 (random sender and recipient), "hot" (everyone pays one wallet, the lowest id of
 all, so locked first) and "hot-last" (the same wallet marked locked last by the
 operators' own call, app.services.lock_order), and one of
 `app.services.harambee.contributions.contribute`: "campaign" (everyone contributes
-to one harambee: its escrow, in eight shards, is the hot account). Each phase
+to one harambee: its escrow, in eight shards, is the hot account), and one of
+`app.services.merchant_payments.payments.pay`: "merchant" (everyone pays one till:
+the merchant's account is the hot account). Each phase
 is preceded by its floor, measured the same way in the same run: a one-row
 `UPDATE ... SET n = n + 1` and COMMIT per operation, through the same pool and
 driver (spread over many rows, or onto one row), and the same SQL from pgbench
@@ -34,12 +36,15 @@ from cryptography.fernet import Fernet
 
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
-from app.services import lock_order, statements
+from app.domain.merchants import FeeRule
+from app.services import lock_order, merchants, statements
 from app.services.adjustments import cash_in
 from app.services.custody import SecretBox
 from app.services.harambee.campaigns import start_campaign
 from app.services.harambee.contributions import ContributionRequest, contribute
 from app.services.lock_order import Owner
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.pins import PinHasher
 from app.services.registration import NewUser, register_user
 from app.services.transfers import TransferRequest, transfer
@@ -49,7 +54,8 @@ from bench.ledger_workers import OperationFactory, PhaseResult, run_phase
 from bench.scratch_db import scratch_database, server_summary
 
 # PRODUCT.md, "Quality bars": ledger alone, on a 2-core machine.
-TARGETS = {"spread": 2000, "hot": 1000, "hot-last": 1000, "campaign": 1000}
+TARGETS = {"spread": 2000, "hot": 1000, "hot-last": 1000, "campaign": 1000, "merchant": 1000}
+BENCH_TILL = "598765"
 _RUNS = itertools.count()
 FUNDING = 10_000_000  # KES 100,000 per user: no transfer in a run is refused for funds
 SHORTCODE = "*384*123#"
@@ -172,6 +178,47 @@ def contributions(users: list[tuple[int, str]], campaign_id: int) -> OperationFa
     return make
 
 
+def open_merchant(dsn: str) -> None:
+    """A merchant everyone will pay at its till, onboarded through the real service."""
+    database = Database(dsn, max_connections=1)
+    try:
+        merchants.onboard(
+            UnitOfWork(database),
+            merchants.Application(
+                legal_name="Bench Supermarket Ltd",
+                display_name="BENCH SUPERMARKET",
+                till_number=BENCH_TILL,
+                contact_phone=phone_of(1_000_001),
+                payout_phone=phone_of(1_000_002),
+                payout_schedule="daily",
+                fee=FeeRule(50, 0, 20_000),
+            ),
+        )
+    finally:
+        database.close()
+
+
+def till_payments(users: list[tuple[int, str]]) -> OperationFactory:
+    """Every worker's users pay one merchant's till (its account locked by each)."""
+    run = next(_RUNS)
+
+    def make(database: Database, rng: random.Random, tag: str) -> Callable[[], object]:
+        counter = iter(range(1 << 62))
+
+        def one() -> object:
+            request = MerchantPaymentRequest(
+                payer_user_id=users[rng.randrange(1, len(users))][0],
+                till=BENCH_TILL,
+                amount=random_amount(rng),
+                idempotency_key=f"bench:merchant:{run}:{tag}:{next(counter)}",
+            )
+            return merchant_payments.pay(UnitOfWork(database), request)
+
+        return one
+
+    return make
+
+
 def check_ledger(dsn: str) -> dict[str, int]:
     """The ledger's invariants from scratch (the operators' check), and the transfers."""
     database = Database(dsn, max_connections=1)
@@ -180,7 +227,7 @@ def check_ledger(dsn: str) -> dict[str, int]:
         with database.connection() as conn, conn.cursor() as cur:
             cur.execute(
                 "SELECT count(*) FROM journal_transactions"
-                " WHERE kind IN ('transfer', 'contribution')"
+                " WHERE kind IN ('transfer', 'contribution', 'merchant_payment')"
             )
             transfers_in_journal = cur.fetchone()[0]
             conn.rollback()
@@ -212,8 +259,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trace", type=int, default=300, help="transfers to trace (0: none)")
     parser.add_argument(
         "--phases",
-        default="spread,hot,hot-last,campaign",
-        help="any of spread, hot, hot-last, campaign",
+        default="spread,hot,hot-last,campaign,merchant",
+        help="any of spread, hot, hot-last, campaign, merchant",
     )
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench floor")
     parser.add_argument(
@@ -227,7 +274,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if set(args.phases) - set(TARGETS) or not args.phases:
-        parser.error("--phases takes spread, hot, hot-last and/or campaign")
+        parser.error("--phases takes spread, hot, hot-last, campaign and/or merchant")
     if not 10 <= args.users <= 100_000 or not 1 <= args.threads <= 64:
         parser.error("--users must be 10..100000 and --threads 1..64")
     if not 0 <= args.pgbouncer <= 90:
@@ -264,6 +311,8 @@ def _run(args: argparse.Namespace, dsn: str, where: str) -> int:
             print(line)
         traced.close()
     campaign_id = open_campaign(dsn, users[0][0]) if "campaign" in args.phases else 0
+    if "merchant" in args.phases:
+        open_merchant(dsn)
     floors.create_table(dsn, args.users)
     layout = "threads in 1 process" if args.procs == 1 else f"threads over {args.procs} processes"
     print(
@@ -287,7 +336,12 @@ def _run(args: argparse.Namespace, dsn: str, where: str) -> int:
             meter.watch(window)
             waits.watch(window)
 
-        work = contributions(users, campaign_id) if phase == "campaign" else transfers(users, phase)
+        if phase == "campaign":
+            work = contributions(users, campaign_id)
+        elif phase == "merchant":
+            work = till_payments(users)
+        else:
+            work = transfers(users, phase)
         with hot_wallet_locked_last(dsn, users[0][1], phase == "hot-last"):
             result = run_phase(phase, work, dsn, on_window=watch, **common)
         rows.append((result, floor, pgbench, meter.read(result.client_cpu_s)))
