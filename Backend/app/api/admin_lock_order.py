@@ -20,6 +20,7 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from app.api.admin_auth import AdminRuntime, admin_router
+from app.api.cursors import MAX_ID
 from app.api.phone_input import e164
 from app.domain.records.ledger import AccountLockOrder
 from app.services import lock_order
@@ -33,7 +34,6 @@ router = admin_router(
     r503="ledger_busy: movements kept the ledger busy at every try; nothing changed, retry",
 )
 
-MAX_ID = 2**63 - 1
 ACCOUNT = {
     "account_id": 1042,
     "kind": "merchant",

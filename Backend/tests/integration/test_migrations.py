@@ -344,7 +344,7 @@ def test_0059_gives_every_campaign_it_finds_its_one_escrow_as_shard_0(fresh_data
     finally:
         conn.close()
 
-    assert [name[:4] for name in apply_migrations(dsn)] == ["0059"]
+    assert apply_migrations(dsn)[0].startswith("0059_")  # and those after it
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT campaign_id, shard, account_id FROM campaign_escrows")
         assert cur.fetchall() == [(campaign, 0, escrow)]

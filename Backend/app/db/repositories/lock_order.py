@@ -34,13 +34,17 @@ class LockOrderRepository:
     ) -> AccountLockOrder | None:
         """The wallet of the phone's user, the merchant's account or the campaign's
         escrow (the one given)."""
+        # The account's id through the owner's own unique key: index lookups, never a
+        # scan of every account.
         with self._conn.cursor() as cur:
             cur.execute(
                 _SELECT
                 + """
-                WHERE (a.kind = 'wallet' AND u.phone = %(phone)s)
-                   OR (a.kind = 'merchant' AND m.id = %(merchant_id)s)
-                   OR (a.kind = 'campaign' AND c.code = %(campaign_code)s)
+                WHERE a.id = coalesce(
+                    (SELECT w.id FROM users o JOIN ledger_accounts w ON w.user_id = o.id
+                     WHERE o.phone = %(phone)s),
+                    (SELECT o.account_id FROM merchants o WHERE o.id = %(merchant_id)s),
+                    (SELECT o.account_id FROM campaigns o WHERE o.code = %(campaign_code)s))
                 """,
                 {"phone": phone, "merchant_id": merchant_id, "campaign_code": campaign_code},
             )
@@ -48,7 +52,8 @@ class LockOrderRepository:
         return AccountLockOrder(*row) if row else None
 
     def marked(self, limit: int) -> list[AccountLockOrder]:
-        """The accounts marked locked last, in id order."""
+        """The accounts marked locked last, in id order (a partial index holds just
+        them: migration 0060)."""
         with self._conn.cursor() as cur:
             cur.execute(
                 _SELECT + " WHERE a.locked_last ORDER BY a.id LIMIT %(limit)s", {"limit": limit}
