@@ -31,6 +31,7 @@ from app.db.repositories.invitations import InvitationRepository
 from app.db.repositories.leases import LeaseRepository
 from app.db.repositories.ledger import LedgerRepository
 from app.db.repositories.lock_order import LockOrderRepository
+from app.db.repositories.merchant_payments import MerchantPaymentRepository
 from app.db.repositories.merchant_payouts import MerchantPayoutRepository
 from app.db.repositories.merchant_refunds import MerchantRefundRepository
 from app.db.repositories.merchants import MerchantKeyRepository, MerchantRepository
@@ -130,6 +131,7 @@ class UnitOfWork:
     merchant_idempotency = _Repository(MerchantIdempotencyRepository)
     merchant_refunds = _Repository(MerchantRefundRepository)
     merchant_payouts = _Repository(MerchantPayoutRepository)
+    merchant_payments = _Repository(MerchantPaymentRepository, counts_postings=True)
     webhooks = _Repository(WebhookRepository)
     webhook_deliveries = _Repository(WebhookDeliveryRepository)
     operators = _Repository(OperatorRepository)

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from app.db.repositories.ledger import JournalEntry, KeyTaken, ReferenceTaken, TierLimits
+from app.db.repositories.ledger import (
+    JournalEntry,
+    KeyTaken,
+    PendingMessage,
+    ReferenceTaken,
+    TierLimits,
+)
+from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import NAIROBI
 from app.errors import IdempotencyConflict, LimitExceeded, ServiceUnavailable, refused
@@ -28,6 +35,18 @@ MAX_KEY_LENGTH = 128
 _REFERENCE_DRAWS = 5
 
 T = TypeVar("T")
+
+# Stands for a balance in a rendered SMS until the statement that posts the movement
+# knows it: PostgreSQL text can hold no NUL, so no name or template can contain it.
+BALANCE_SLOT = "\x00"
+
+
+def pending_balance(message: OutboxMessage, balance_of: int) -> PendingMessage:
+    """An SMS rendered with BALANCE_SLOT where its reader's balance goes, as the posting
+    statement completes it (with the balance after the movement of `balance_of`)."""
+    payload = dict(message.payload)
+    parts = tuple(payload.pop("message").split(BALANCE_SLOT))
+    return PendingMessage(message.kind, payload, message.dedupe_key, parts, balance_of)
 
 
 def with_fresh_reference(attempt: Callable[[], T]) -> T:

@@ -24,11 +24,13 @@ from app.errors import (
 )
 from app.services import pins
 from app.services.ledger import (
+    BALANCE_SLOT,
     CHANNELS,
     Movement,
     check_amount,
     check_limits,
     earlier_result,
+    pending_balance,
     request_hash,
     run_idempotent,
     scoped_key,
@@ -271,28 +273,18 @@ def _fee(uow: UnitOfWork, amount: int) -> int:
     return fee
 
 
-# Stands for a balance in a rendered SMS until ledger_transfer knows it: PostgreSQL
-# text can hold no NUL, so no name or template can contain it.
-_BALANCE_SLOT = "\x00"
-
-
 def _pending_confirmations(
     reference: str, amount: int, fee: int, now: datetime, sender: Party, receiver: Party
 ) -> tuple[PendingMessage, ...]:
     """The SMS to both sides, each in its reader's language, their balances left for
     ledger_transfer to write in."""
-    pending = []
-    for message, reader in zip(
-        confirmations(reference, amount, fee, now, sender, receiver, _BALANCE_SLOT, _BALANCE_SLOT),
-        (sender, receiver),
-        strict=True,
-    ):
-        payload = dict(message.payload)
-        parts = tuple(payload.pop("message").split(_BALANCE_SLOT))
-        pending.append(
-            PendingMessage(message.kind, payload, message.dedupe_key, parts, reader.user_id)
-        )
-    return tuple(pending)
+    rendered = confirmations(
+        reference, amount, fee, now, sender, receiver, BALANCE_SLOT, BALANCE_SLOT
+    )
+    return tuple(
+        pending_balance(message, reader.user_id)
+        for message, reader in zip(rendered, (sender, receiver), strict=True)
+    )
 
 
 def confirmations(

@@ -20,6 +20,7 @@ from app.errors import PayTraceError
 from app.services.harambee import campaigns, closing, contributions, pledges
 from app.services.harambee.contributions import ContributionRequest
 from tests.conftest import _truncate_all
+from tests.support.books import movement_books
 from tests.support.reference_contribution import contribute_by_statements
 from tests.support.wallets import (
     SHORTCODE,
@@ -128,55 +129,13 @@ def _plain(made) -> tuple:
 
 
 def _books(database: Database) -> dict:
-    """Everything a contribution writes, references and campaign codes replaced by their
-    order (the
-    funding's rows, stamped with the moment the test ran, without their times)."""
-    with database.connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT reference FROM journal_transactions ORDER BY id")
-        references = [row[0] for row in cur.fetchall()]
-        cur.execute("SELECT code FROM campaigns ORDER BY id")
-        codes = [row[0] for row in cur.fetchall()]
-
-        def plain(value: object) -> object:
-            text = str(value)
-            for n, reference in enumerate(references):
-                text = text.replace(reference, f"<ref {n}>")
-            for n, code in enumerate(codes):  # random too
-                text = text.replace(code, f"<code {n}>")
-            return text
-
-        books: dict[str, list] = {}
-        cur.execute(
-            "SELECT id, kind, amount, fee, idempotency_key, request_hash, reverses_id, channel,"
-            " initiator_user_id, note, created_at FROM journal_transactions ORDER BY id"
-        )
-        # The funding's rows are stamped with the moment the test ran.
-        books["journal"] = [row if row[1] == "contribution" else row[:-1] for row in cur]
-        cur.execute(
-            "SELECT transaction_id, account_id, amount, balance_after FROM journal_legs ORDER BY id"
-        )
-        books["legs"] = cur.fetchall()
-        cur.execute(
-            "SELECT transaction_id, status, payers, parties, origin, tx_hash, settled_at"
-            " FROM stellar_settlements ORDER BY transaction_id"
-        )
-        books["settlements"] = cur.fetchall()
-        cur.execute("SELECT * FROM account_outflows ORDER BY account_id, day")
-        books["outflows"] = cur.fetchall()
-        cur.execute("SELECT * FROM campaign_contributions ORDER BY id")
-        books["contributions"] = cur.fetchall()
-        cur.execute(
-            "SELECT id, kind, payload, dedupe_key, status FROM outbox"
-            " WHERE payload->>'template' LIKE 'harambee_%%' ORDER BY id"
-        )
-        books["outbox"] = [
-            (n, kind, plain(sorted(payload.items())), plain(key), status)
-            for n, kind, payload, key, status in cur.fetchall()
-        ]
-        cur.execute("SELECT id, kind, code, user_id, balance FROM ledger_accounts ORDER BY id")
-        books["accounts"] = [(*row[:2], plain(row[2]), *row[3:]) for row in cur.fetchall()]
-        conn.rollback()
-    return books
+    """Everything a contribution writes."""
+    return movement_books(
+        database,
+        kind="contribution",
+        tables={"contributions": "SELECT * FROM campaign_contributions ORDER BY id"},
+        templates="harambee_%",
+    )
 
 
 def test_the_one_statement_contribution_leaves_the_books_the_statements_did(

@@ -17,10 +17,13 @@ import pytest
 
 from app.db.pool import Database
 from app.db.unit_of_work import UnitOfWork
+from app.domain.merchants import FeeRule
 from app.errors import LedgerBusy, NotFound
-from app.services import lock_order, transfers
+from app.services import lock_order, merchants, transfers
 from app.services.harambee.contributions import ContributionRequest, contribute
 from app.services.lock_order import Owner
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments.payments import MerchantPaymentRequest
 from app.services.transfers import TransferRequest
 from tests.integration.test_credited_account_locked_last import (
     account_of,
@@ -31,6 +34,7 @@ from tests.integration.test_credited_account_locked_last import (
     waiting_backend,
 )
 from tests.integration.test_harambee_concurrency import escrow_paid_by, open_campaign
+from tests.support.merchants import application
 from tests.support.wallets import check_ledger, fund, phone_of, register, registration_secrets
 
 KES = 100
@@ -207,3 +211,51 @@ def test_an_owner_with_no_account_is_not_found(clean_database, three):
             lock_order.mark_locked_last(UnitOfWork(clean_database), owner, True)
     with pytest.raises(ValueError):
         Owner(phone=phone_of(1), merchant_id=1)
+
+
+def _merchant(database: Database) -> tuple[int, str]:
+    """A merchant onboarded after the users (its account has the highest id) with a
+    fee, so a payment locks a fees shard too: (its account, its till)."""
+    onboarded = merchants.onboard(
+        UnitOfWork(database), application("512345", fee=FeeRule(50, 100, 20_000))
+    ).merchant
+    return onboarded.account_id, onboarded.till_number
+
+
+def _pay(database: Database, payer: int, till: str, key: str):
+    request = MerchantPaymentRequest(payer, till, 250 * KES, key)
+    return lambda: merchant_payments.pay(UnitOfWork(database), request)
+
+
+def test_a_till_payment_writes_its_journal_before_the_merchants_lock(clean_database, three):
+    """The merchant's account, only credited and last in the lock order, is locked by its
+    leg (ledger_merchant_pay, migration 0061): held elsewhere, the payment has written
+    its journal row and holds its payer's wallet while it waits for it."""
+    payer, _, _ = three
+    account, till = _merchant(clean_database)
+    with held(clean_database, account):
+        thread, result = in_thread(_pay(clean_database, payer, till, "till-last"))
+        pid = waiting_backend(clean_database, "ledger_merchant_pay")
+        assert has_written_journal(clean_database, pid)
+        assert not lockable_now(clean_database, account_of(clean_database, payer))
+    thread.join(timeout=30)
+
+    assert result and not isinstance(result[0], Exception), result
+    assert check_ledger(clean_database).sound
+
+
+def test_a_till_payment_from_a_marked_wallet_takes_the_merchants_account_first(
+    clean_database, three
+):
+    payer, _, _ = three
+    account, till = _merchant(clean_database)
+    mark(clean_database, 1)  # the payer's wallet now sorts after the merchant's account
+    with held(clean_database, account):
+        thread, result = in_thread(_pay(clean_database, payer, till, "marked-payer"))
+        pid = waiting_backend(clean_database, "ledger_merchant_pay")
+        assert not has_written_journal(clean_database, pid)
+        assert lockable_now(clean_database, account_of(clean_database, payer))
+    thread.join(timeout=30)
+
+    assert result and not isinstance(result[0], Exception), result
+    assert check_ledger(clean_database).sound

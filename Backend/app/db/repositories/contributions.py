@@ -14,7 +14,7 @@ import psycopg2.errors
 import psycopg2.extensions
 
 from app.db.repositories.campaigns import CampaignHead
-from app.db.repositories.ledger import KeyTaken, Overdraft, Party, ReferenceTaken
+from app.db.repositories.ledger import Party, posting_errors
 from app.db.repositories.pledges import PAID_LATERAL, STATUS_SQL
 from app.domain.accounts import ISSUER_KINDS
 from app.domain.records.harambee import ContributionRow
@@ -203,17 +203,9 @@ class ContributionRepository:
             "milestones": json.dumps([m.as_json() for m in milestones]),
         }
         try:
-            with self._conn.cursor() as cur:
+            with posting_errors(), self._conn.cursor() as cur:
                 cur.execute(_CONTRIBUTE_SQL, params)
                 outcome = ContributionOutcome(*cur.fetchone())
-        except psycopg2.errors.UniqueViolation as exc:
-            if exc.diag.constraint_name == "journal_transactions_reference_key":
-                raise ReferenceTaken from exc
-            raise KeyTaken from exc
-        except psycopg2.errors.CheckViolation as exc:
-            if exc.diag.constraint_name == "ledger_accounts_non_negative":
-                raise Overdraft from exc
-            raise
         except psycopg2.errors.ObjectNotInPrerequisiteState as exc:
             # The campaign ended between the function's first look and the escrow's
             # lock (migration 0054): the statement failed, nothing was written.

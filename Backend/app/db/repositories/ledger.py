@@ -13,6 +13,8 @@ the transactions a transfer runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from datetime import date, datetime
 
@@ -35,6 +37,22 @@ class ReferenceTaken(Exception):
 
 class Overdraft(Exception):
     """A leg would take an account below zero that may not go there."""
+
+
+@contextmanager
+def posting_errors() -> Iterator[None]:
+    """Translate the driver's errors of a statement that posts a movement: KeyTaken,
+    ReferenceTaken, Overdraft (each leaves the database transaction aborted)."""
+    try:
+        yield
+    except psycopg2.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == "journal_transactions_reference_key":
+            raise ReferenceTaken from exc
+        raise KeyTaken from exc
+    except psycopg2.errors.CheckViolation as exc:
+        if exc.diag.constraint_name == "ledger_accounts_non_negative":
+            raise Overdraft from exc
+        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,18 +400,9 @@ class LedgerRepository:
             "issuer_kinds": list(ISSUER_KINDS),
             "messages": json.dumps([m.as_json() for m in messages]),
         }
-        try:
-            with self._conn.cursor() as cur:
-                cur.execute(_TRANSFER_SQL, params)
-                outcome = TransferOutcome(*cur.fetchone())
-        except psycopg2.errors.UniqueViolation as exc:
-            if exc.diag.constraint_name == "journal_transactions_reference_key":
-                raise ReferenceTaken from exc
-            raise KeyTaken from exc
-        except psycopg2.errors.CheckViolation as exc:
-            if exc.diag.constraint_name == "ledger_accounts_non_negative":
-                raise Overdraft from exc
-            raise
+        with posting_errors(), self._conn.cursor() as cur:
+            cur.execute(_TRANSFER_SQL, params)
+            outcome = TransferOutcome(*cur.fetchone())
         if outcome.outcome == "posted":
             self._posted.append("transfer")
         return outcome
@@ -535,20 +544,11 @@ class LedgerRepository:
             "m_keys": [m.dedupe_key for m in messages],
             "on_chain_hash": on_chain_hash,
         }
-        try:
-            with self._conn.cursor() as cur:
-                cur.execute(_POST_SQL, params)
-                transaction_id = cur.fetchone()[0]
-            self._posted.append(kind)
-            return transaction_id
-        except psycopg2.errors.UniqueViolation as exc:
-            if exc.diag.constraint_name == "journal_transactions_reference_key":
-                raise ReferenceTaken from exc
-            raise KeyTaken from exc
-        except psycopg2.errors.CheckViolation as exc:
-            if exc.diag.constraint_name == "ledger_accounts_non_negative":
-                raise Overdraft from exc
-            raise
+        with posting_errors(), self._conn.cursor() as cur:
+            cur.execute(_POST_SQL, params)
+            transaction_id = cur.fetchone()[0]
+        self._posted.append(kind)
+        return transaction_id
 
     def latest_keyed(self, key_part: str) -> datetime | None:
         """When the newest journal transaction whose idempotency key holds `key_part` was

@@ -1,9 +1,10 @@
 """A payment to a merchant, at its till or toward one of its pay orders: one journal
 transaction, its record and its SMS (the package's docstring tells the movement).
 
-Long (over 300 lines) because the till and the order paths share one transaction, its
-lock order (the order's row before any account) and its replay, which are safest read
-in one place; the merchant's reads and fee rule are in tills.py.
+Long (over 300 lines) because the till's one-statement path and the order's
+statement-by-statement one (the order's row before any account) make the same movement,
+answer the same refusals and replay alike, which is safest read in one place; the
+merchant's reads and fee rule are in tills.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.db.repositories.ledger import LockedAccount, Overdraft
+from app.db.repositories.ledger import Overdraft, Party
+from app.db.repositories.merchant_payments import MERCHANT_BALANCE, MerchantPayOutcome
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
 from app.domain.money import format_kes, nairobi_day, new_reference
@@ -28,11 +30,13 @@ from app.errors import (
 )
 from app.services import orders, pins
 from app.services.ledger import (
+    BALANCE_SLOT,
     CHANNELS,
     Movement,
     check_amount,
     check_limits,
     earlier_result,
+    pending_balance,
     request_hash,
     run_idempotent,
     scoped_key,
@@ -40,7 +44,6 @@ from app.services.ledger import (
 )
 from app.services.merchant_payments.tills import (
     PAYER_FEE,
-    by_till,
     check_till,
     merchant_fee,
     order_label,
@@ -153,101 +156,224 @@ def _pay_once(
     fingerprint: str,
     now: datetime | None,
 ) -> MerchantPayment | Movement:
-    payer_id = request.payer_user_id
     now = now or datetime.now(UTC)
+    if request.order_code is None:
+        return _pay_till(uow, request, key, fingerprint, now)
+    with uow:
+        # Lock order: the order's row FIRST, then the ledger accounts in their lock order
+        # (docs/merchants.md). Payers of one order queue on its row while holding
+        # no account lock, so they cannot deadlock; the first commits, and each
+        # one after finds it paid and moves nothing.
+        try:
+            order = orders.lock_payable(uow, request.order_code, now=now)
+        except OrderNotPayable:
+            # This payer's own earlier payment of it (a retry racing the original
+            # or coming after): answer it again.
+            earlier = earlier_result(uow, key, fingerprint)
+            if earlier is not None:
+                return earlier
+            raise
+        if request.amount is not None and request.amount != order.amount:
+            raise WrongOrderAmount(f"this order is paid with exactly {order.amount} cents")
+        merchant = uow.merchants.get(order.merchant_id)
+        if merchant is None:
+            raise MerchantNotFound("no merchant has this till number")
+        return pay_by_statements(uow, request, key, fingerprint, now, merchant, order.amount, order)
+
+
+def _pay_till(
+    uow: UnitOfWork,
+    request: MerchantPaymentRequest,
+    key: str,
+    fingerprint: str,
+    now: datetime,
+) -> MerchantPayment | Movement:
+    """A payment at a till: two round trips, each its own transaction. A read without a
+    lock (the merchant at the till, its status and fee rule, and the payer, for the
+    SMS), then one statement that checks and posts everything under the accounts'
+    locks and commits (migration 0061): the merchant's account, a hot account, stays
+    locked only inside PostgreSQL, never across a round trip. An operator's fee edit
+    or suspension committed after the read applies from the next payment."""
+    payer_id, amount = request.payer_user_id, request.amount
+    assert amount is not None  # _checked
+    reference = new_reference()
     today = nairobi_day(now)
     with uow:
-        order: PayOrderRow | None = None
-        if request.order_code is not None:
-            # Lock order: the order's row FIRST, then the ledger accounts in their lock order
-            # (docs/merchants.md). Payers of one order queue on its row while holding
-            # no account lock, so they cannot deadlock; the first commits, and each
-            # one after finds it paid and moves nothing.
-            try:
-                order = orders.lock_payable(uow, request.order_code, now=now)
-            except OrderNotPayable:
-                # This payer's own earlier payment of it (a retry racing the original
-                # or coming after): answer it again.
+        with uow.statements_commit_themselves():
+            merchant, payer = uow.merchant_payments.parties(request.till or "", payer_id)
+            if merchant is None:
+                raise MerchantNotFound("no merchant has this till number")
+            if payer is None:
+                raise NotFound("no wallet for this user")
+            if merchant.status != "active":
+                # A suspended merchant's till refuses new payments, never the answer to
+                # one this payer made before (a retry).
                 earlier = earlier_result(uow, key, fingerprint)
                 if earlier is not None:
                     return earlier
-                raise
-            if request.amount is not None and request.amount != order.amount:
-                raise WrongOrderAmount(f"this order is paid with exactly {order.amount} cents")
-            merchant = uow.merchants.get(order.merchant_id)
-            amount = order.amount
-        else:
-            # Read before the locks, to keep the merchant's row out of the hot path: its
-            # till and account never change; an operator's fee edit or suspension
-            # committed meanwhile applies from the next payment (this one keeps what it
-            # read).
-            merchant = by_till(uow, request.till or "")
-            assert request.amount is not None  # _checked
-            amount = request.amount
-        if merchant is None:
-            raise MerchantNotFound("no merchant has this till number")
-        locked = uow.ledger.accounts(
-            user_ids=[payer_id], account_ids=[merchant.account_id], codes=[fees_shard(payer_id)]
-        )
-        wallet = next((a for a in locked if a.user_id == payer_id), None)
-        if wallet is None:
-            raise NotFound("no wallet for this user")
-        till_account = next(a for a in locked if a.id == merchant.account_id)
-        fees = next(a for a in locked if a.kind == "fees")
-        earlier_id, day_total, rolling_total = uow.ledger.key_and_outflows(key, wallet.id, today)
-        if earlier_id is not None:
+                payable(merchant)
+            fee = merchant_fee(merchant.fee, amount)
+            try:
+                posted = uow.merchant_payments.pay(
+                    payer_user_id=payer_id,
+                    merchant=merchant,
+                    fees_code=fees_shard(payer_id),
+                    amount=amount,
+                    fee=fee,
+                    idempotency_key=key,
+                    request_hash=fingerprint,
+                    reference=reference,
+                    channel=request.channel,
+                    note=_note(merchant, None),
+                    created_at=now,
+                    today=today,
+                    messages=tuple(
+                        pending_balance(message, reader)
+                        for message, reader in zip(
+                            _confirmations(
+                                reference,
+                                merchant,
+                                payer,
+                                amount,
+                                fee,
+                                now,
+                                BALANCE_SLOT,
+                                BALANCE_SLOT,
+                            ),
+                            (payer_id, MERCHANT_BALANCE),
+                            strict=True,
+                        )
+                    ),
+                )
+            except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
+                balance = uow.ledger.wallet_balance(payer_id) or 0  # autocommit: no abort
+                raise InsufficientFunds(balance=balance, needed=amount) from None
+            _refuse_unless_posted(uow, posted, payer_id, amount)
+        if posted.outcome == "replay":
             earlier = earlier_result(uow, key, fingerprint)
             assert earlier is not None
             return earlier
-        payable(merchant)
-        assert wallet.limits is not None
-        check_limits(wallet.limits, amount, day_total, rolling_total)
-        if wallet.balance < amount:
-            raise InsufficientFunds(balance=wallet.balance, needed=amount)
-        fee = merchant_fee(merchant.fee, amount)
-        legs = [(wallet.id, -amount), (till_account.id, amount)]
-        if fee:
-            legs += [(till_account.id, -fee), (fees.id, fee)]
-        reference = new_reference()
-        balance = wallet.balance - amount
-        merchant_balance = till_account.balance + amount - fee
-        try:
-            tx_id = uow.ledger.post(
-                reference=reference,
-                kind="merchant_payment",
-                amount=amount,
-                fee=fee,  # the merchant's: the journal records the fee the movement took
-                idempotency_key=key,
-                request_hash=fingerprint,
-                legs=legs,
-                channel=request.channel,
-                created_at=now,
-                initiator_user_id=payer_id,
-                note=(
-                    f"{merchant.display_name} (order {order.code})"
-                    if order
-                    else f"{merchant.display_name} (till {merchant.till_number})"
-                ),
-                outflow=(wallet.id, today, amount),
-                messages=_confirmations(
-                    reference, merchant, wallet, amount, fee, now, balance, merchant_balance, order
-                ),
-            )
-        except Overdraft:  # unreachable under the row locks; the CHECK is the backstop
-            raise InsufficientFunds(balance=wallet.balance, needed=amount) from None
-        if order is not None:
-            orders.mark_paid(uow, order.id, tx_id, amount, now, payer_user_id=payer_id)
-        uow.merchants.record_payment(
-            transaction_id=tx_id,
-            merchant_id=merchant.id,
-            payer_user_id=payer_id,
+    assert posted.transaction_id is not None and posted.balance is not None
+    return MerchantPayment(
+        transaction_id=posted.transaction_id,
+        reference=reference,
+        display_name=merchant.display_name,
+        till=merchant.till_number,
+        amount=amount,
+        payer_fee=PAYER_FEE,
+        merchant_fee=fee,
+        balance=posted.balance,
+        created_at=now,
+    )
+
+
+def _refuse_unless_posted(
+    uow: UnitOfWork, posted: MerchantPayOutcome, payer_id: int, amount: int
+) -> None:
+    """Raise the refusal ledger_merchant_pay answered (it wrote nothing)."""
+    match posted.outcome:
+        case "posted" | "replay":
+            return
+        case "no_wallet":
+            raise NotFound("no wallet for this user")
+        case "limits":
+            limits = uow.ledger.tier_limits(payer_id)
+            assert limits is not None
+            assert posted.day_total is not None and posted.rolling_total is not None
+            check_limits(limits, amount, posted.day_total, posted.rolling_total)
+            raise AssertionError("ledger_merchant_pay and check_limits disagree")
+        case "insufficient":
+            assert posted.balance is not None
+            raise InsufficientFunds(balance=posted.balance, needed=amount)
+    raise AssertionError(f"unknown ledger_merchant_pay outcome {posted.outcome}")
+
+
+def pay_by_statements(
+    uow: UnitOfWork,
+    request: MerchantPaymentRequest,
+    key: str,
+    fingerprint: str,
+    now: datetime,
+    merchant: MerchantRow,
+    amount: int,
+    order: PayOrderRow | None,
+) -> MerchantPayment | Movement:
+    """The payment statement by statement, in the caller's `with uow:` (a pay order's,
+    whose row the caller locked first): lock the payer's wallet, the merchant's account
+    and a fees shard in the lock order, read the key and the outflows, check, post,
+    record the payment (and mark the order paid), commit. A payment at a till was
+    made this way before migration 0061; tests hold ledger_merchant_pay to it."""
+    payer_id = request.payer_user_id
+    today = nairobi_day(now)
+    locked = uow.ledger.accounts(
+        user_ids=[payer_id], account_ids=[merchant.account_id], codes=[fees_shard(payer_id)]
+    )
+    wallet = next((a for a in locked if a.user_id == payer_id), None)
+    if wallet is None:
+        raise NotFound("no wallet for this user")
+    till_account = next(a for a in locked if a.id == merchant.account_id)
+    fees = next(a for a in locked if a.kind == "fees")
+    earlier_id, day_total, rolling_total = uow.ledger.key_and_outflows(key, wallet.id, today)
+    if earlier_id is not None:
+        earlier = earlier_result(uow, key, fingerprint)
+        assert earlier is not None
+        return earlier
+    payable(merchant)
+    assert wallet.limits is not None
+    check_limits(wallet.limits, amount, day_total, rolling_total)
+    if wallet.balance < amount:
+        raise InsufficientFunds(balance=wallet.balance, needed=amount)
+    fee = merchant_fee(merchant.fee, amount)
+    legs = [(wallet.id, -amount), (till_account.id, amount)]
+    if fee:
+        legs += [(till_account.id, -fee), (fees.id, fee)]
+    reference = new_reference()
+    balance = wallet.balance - amount
+    merchant_balance = till_account.balance + amount - fee
+    assert wallet.user_id is not None and wallet.phone is not None
+    assert wallet.full_name is not None
+    payer = Party(wallet.user_id, wallet.full_name, wallet.phone, wallet.language or "en")
+    try:
+        tx_id = uow.ledger.post(
+            reference=reference,
+            kind="merchant_payment",
             amount=amount,
-            fee=fee,
+            fee=fee,  # the merchant's: the journal records the fee the movement took
+            idempotency_key=key,
+            request_hash=fingerprint,
+            legs=legs,
             channel=request.channel,
             created_at=now,
-            order_id=order.id if order else None,
+            initiator_user_id=payer_id,
+            note=_note(merchant, order),
+            outflow=(wallet.id, today, amount),
+            messages=_confirmations(
+                reference,
+                merchant,
+                payer,
+                amount,
+                fee,
+                now,
+                format_kes(balance),
+                format_kes(merchant_balance),
+                order,
+            ),
         )
-        uow.commit()
+    except Overdraft:  # unreachable under the row locks; the CHECK is the backstop
+        raise InsufficientFunds(balance=wallet.balance, needed=amount) from None
+    if order is not None:
+        orders.mark_paid(uow, order.id, tx_id, amount, now, payer_user_id=payer_id)
+    uow.merchants.record_payment(
+        transaction_id=tx_id,
+        merchant_id=merchant.id,
+        payer_user_id=payer_id,
+        amount=amount,
+        fee=fee,
+        channel=request.channel,
+        created_at=now,
+        order_id=order.id if order else None,
+    )
+    uow.commit()
     return MerchantPayment(
         transaction_id=tx_id,
         reference=reference,
@@ -260,6 +386,13 @@ def _pay_once(
         created_at=now,
         **_order_fields(order),
     )
+
+
+def _note(merchant: MerchantRow, order: PayOrderRow | None) -> str:
+    """The journal's note of a payment to the merchant."""
+    if order is not None:
+        return f"{merchant.display_name} (order {order.code})"
+    return f"{merchant.display_name} (till {merchant.till_number})"
 
 
 def _order_fields(order: PayOrderRow | None) -> dict[str, str | None]:
@@ -301,18 +434,17 @@ def _replayed(
 def _confirmations(
     reference: str,
     merchant: MerchantRow,
-    payer: LockedAccount,
+    payer: Party,
     amount: int,
     fee: int,
     now: datetime,
-    balance: int,
-    merchant_balance: int,
+    balance: str,
+    merchant_balance: str,
     order: PayOrderRow | None = None,
 ) -> tuple[OutboxMessage, OutboxMessage]:
     """The payer's receipt in their language, and the merchant's notice (for an order:
-    naming it, its description and the merchant's reference)."""
-    assert payer.user_id is not None and payer.phone is not None
-    assert payer.full_name is not None
+    naming it, its description and the merchant's reference), each with its reader's
+    balance after the payment (formatted, or BALANCE_SLOT)."""
     common = {
         "reference": reference,
         "amount": format_kes(amount),
@@ -330,7 +462,7 @@ def _confirmations(
             language=payer.language or "en",
             dedupe_key=journal_sms_key(reference, payer.user_id),
             name=merchant.display_name,
-            balance=format_kes(balance),
+            balance=balance,
             **common,
         ),
         sms_message(
@@ -341,7 +473,7 @@ def _confirmations(
             payer=payer.full_name,
             phone=mask(payer.phone),
             fee=format_kes(fee),
-            balance=format_kes(merchant_balance),
+            balance=merchant_balance,
             **common,
         ),
     )
@@ -350,15 +482,13 @@ def _confirmations(
 def _order_confirmations(
     reference: str,
     merchant: MerchantRow,
-    payer: LockedAccount,
+    payer: Party,
     fee: int,
-    balance: int,
-    merchant_balance: int,
+    balance: str,
+    merchant_balance: str,
     order: PayOrderRow,
     common: dict[str, str],
 ) -> tuple[OutboxMessage, OutboxMessage]:
-    assert payer.user_id is not None and payer.phone is not None
-    assert payer.full_name is not None
     named = ", ".join(part for part in (order.description, order.merchant_reference) if part)
     return (
         sms_message(
@@ -368,7 +498,7 @@ def _order_confirmations(
             dedupe_key=journal_sms_key(reference, payer.user_id),
             name=merchant.display_name,
             order=order_label(order),
-            balance=format_kes(balance),
+            balance=balance,
             **common,
         ),
         sms_message(
@@ -381,7 +511,7 @@ def _order_confirmations(
             payer=payer.full_name,
             phone=mask(payer.phone),
             fee=format_kes(fee),
-            balance=format_kes(merchant_balance),
+            balance=merchant_balance,
             **common,
         ),
     )
