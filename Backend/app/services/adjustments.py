@@ -18,6 +18,7 @@ from app.services.ledger import (
     run_idempotent,
     sms_time,
 )
+from app.services.merchant_accounts import MerchantFunds
 from app.services.notifications import journal_sms_key, sms_message
 from app.services.sms_texts import REVERSAL_DIRECTION
 
@@ -149,7 +150,17 @@ def reverse(
                 raise NotReversible("wages are paid or released line by line by the pay run")
             if original.kind == "merchant_refund":
                 raise NotReversible("a merchant's refund is final")
-            locked = uow.ledger.accounts(account_ids=[leg.account_id for leg in original.legs])
+            # A merchant's account is one of its shards (migration 0062): all of them are
+            # locked, and what the reversal takes back from the merchant is drawn from
+            # them (the shard the payment went to may have paid out since).
+            owned = {leg.account_id for leg in original.legs if leg.kind == "merchant"}
+            shards = {account: uow.merchants.accounts_beside(account) for account in owned}
+            locked = uow.ledger.accounts(
+                account_ids=[
+                    *(leg.account_id for leg in original.legs),
+                    *(shard for beside in shards.values() for shard in beside),
+                ]
+            )
             # Under the wallet's lock, which a bill's reversal takes too: a cashback its
             # bill's reversal already returned is not taken from the user again.
             if original.kind == "cashback" and (
@@ -169,6 +180,7 @@ def reverse(
             balances: dict[int, int] = {}
             messages = []
             nets = _netted(original)
+            legs: list[tuple[int, int]] = []
             for account_id, amount in nets:
                 account = by_id[account_id]
                 if account.kind == "wallet" and account.balance < amount:
@@ -176,6 +188,13 @@ def reverse(
                 if account.user_id is not None:
                     balances[account.user_id] = account.balance - amount
                     messages.append(_reversal_sms(original, account, -amount, ref))
+                if shards.get(account_id) and amount > 0:
+                    funds = MerchantFunds(tuple(by_id[shard] for shard in shards[account_id]))
+                    if funds.balance < amount:
+                        raise InsufficientFunds(balance=funds.balance, needed=amount)
+                    legs += funds.draw(amount)
+                else:
+                    legs.append((account_id, -amount))
             try:
                 tx_id = uow.ledger.post(
                     reference=ref,
@@ -184,7 +203,7 @@ def reverse(
                     fee=original.fee,
                     idempotency_key=key,
                     request_hash=fingerprint,
-                    legs=[(account_id, -amount) for account_id, amount in nets],
+                    legs=legs,
                     channel=channel,
                     created_at=now,
                     reverses_id=original.id,

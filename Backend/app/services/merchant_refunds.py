@@ -34,7 +34,7 @@ from app.domain.records.merchants import (
 )
 from app.domain.records.pay_orders import snapshot as order_snapshot
 from app.errors import NotFound, NotRefundable, PaymentNotFound, RefundNotFound, refused
-from app.services import orders, webhooks
+from app.services import merchant_accounts, orders, webhooks
 from app.services import rail_refunds as rail
 from app.services import stellar_order_refunds as stellar_refunds
 from app.services.ledger import check_amount, request_hash, sms_time, with_fresh_reference
@@ -135,9 +135,8 @@ def _refund(
         # Paid from M-Pesa or Stellar: paid back through that rail, never to a wallet
         # the payer may not have.
         return _through_rail(uow, merchant, a, now, result_wait_s)
-    locked = uow.ledger.accounts(user_ids=[found.payer_user_id], account_ids=[merchant.account_id])
-    till = next(acc for acc in locked if acc.id == merchant.account_id)
-    wallet = next((acc for acc in locked if acc.user_id == found.payer_user_id), None)
+    till, others = merchant_accounts.lock(uow, merchant, user_ids=[found.payer_user_id])
+    wallet = next((acc for acc in others if acc.user_id == found.payer_user_id), None)
     if wallet is None or wallet.phone is None:
         raise NotFound("the payer's wallet is gone")
     # Read again under the locks: a concurrent refund of this payment has committed or
@@ -161,7 +160,7 @@ def _refund(
             fee=0,
             idempotency_key=f"merchant_refund:{merchant_id}:{public_id}",
             request_hash=request_hash(kind="merchant_refund", refund=public_id),
-            legs=[(till.id, -amount), (wallet.id, amount)],
+            legs=[*till.draw(amount), (wallet.id, amount)],
             channel="api",
             created_at=now,
             note=f"refund from {merchant.display_name} (till {merchant.till_number})",

@@ -37,7 +37,7 @@ from app.domain.records.merchants import MerchantRow
 from app.domain.records.pay_orders import PayOrderRow
 from app.domain.records.stellar_refunds import RefundRow
 from app.integrations.stellar import cents_to_amount
-from app.services import orders
+from app.services import merchant_accounts, orders
 from app.services.ledger import request_hash, sms_time
 from app.services.merchant_payments import rail_payments
 from app.services.merchant_payments.tills import merchant_fee
@@ -164,11 +164,13 @@ def _post(
     uow: UnitOfWork, payment: Arrived, order: PayOrderRow, merchant: MerchantRow, now: datetime
 ) -> int:
     """The movement and the merchant's SMS; returns the journal transaction's id."""
-    locked = uow.ledger.accounts(
-        account_ids=[merchant.account_id], codes=["stellar_clearing", fees_shard(order.id)]
+    # Every account of the merchant locked (its balance in the SMS is their sum); the
+    # money goes to shard 0.
+    funds, locked = merchant_accounts.lock(
+        uow, merchant, codes=["stellar_clearing", fees_shard(order.id)]
     )
     clearing = next(a for a in locked if a.code == "stellar_clearing")
-    till_account = next(a for a in locked if a.id == merchant.account_id)
+    till_account = funds.main
     fees = next(a for a in locked if a.kind == "fees")
     amount = order.amount
     fee = merchant_fee(merchant.fee, amount)
@@ -203,7 +205,7 @@ def _post(
                 sender=shorten(payment.from_address),
                 when=sms_time(now),
                 fee=format_kes(fee),
-                balance=format_kes(till_account.balance + amount - fee),
+                balance=format_kes(funds.balance + amount - fee),
             ),
         ),
         on_chain_hash=payment.tx_hash,

@@ -34,7 +34,9 @@ from app.domain.records.merchants import MerchantRow
 from app.domain.records.stellar_refunds import RefundRow as OnChainRefund
 from app.errors import NotRefundable
 from app.integrations.stellar import STROOPS_PER_UNIT
+from app.services import merchant_accounts
 from app.services.ledger import request_hash
+from app.services.merchant_accounts import MerchantFunds
 from app.services.rail_refunds import Asked, Pending, failed, succeeded
 
 log = logging.getLogger("paytrace.merchants")
@@ -43,23 +45,21 @@ HOLD = "stellar_refund_hold"
 STROOPS_PER_CENT = STROOPS_PER_UNIT // 100
 
 
-def lock_merchant(uow: UnitOfWork, merchant: MerchantRow) -> tuple[LockedAccount, LockedAccount]:
-    """The merchant's account and the refunds' hold, locked (one statement, lock order)."""
-    locked = uow.ledger.accounts(account_ids=[merchant.account_id], codes=[HOLD])
-    account = next(a for a in locked if a.id == merchant.account_id)
-    hold = next(a for a in locked if a.code == HOLD)
-    return account, hold
+def lock_merchant(uow: UnitOfWork, merchant: MerchantRow) -> tuple[MerchantFunds, LockedAccount]:
+    """The merchant's accounts and the refunds' hold, locked (one statement, lock order)."""
+    funds, others = merchant_accounts.lock(uow, merchant, codes=[HOLD])
+    return funds, next(a for a in others if a.code == HOLD)
 
 
 def hold_stellar(
     uow: UnitOfWork,
     asked: Asked,
-    account: LockedAccount,
+    account: MerchantFunds,
     hold: LockedAccount,
     *,
     now: datetime,
 ) -> int:
-    """Hold the refund from the merchant's account, record it pending and queue its
+    """Hold the refund from the merchant's accounts, record it pending and queue its
     on-chain refund to the sender, in the caller's transaction; returns the refund's id.
     Raises NotRefundable ('insufficient_merchant_balance', 'refund_through_rail_unavailable':
     no sender's address)."""
@@ -82,7 +82,7 @@ def hold_stellar(
             fee=0,
             idempotency_key=f"stellar_order_refund:{merchant.id}:{asked.public_id}",
             request_hash=request_hash(kind="stellar_order_refund", refund=asked.public_id),
-            legs=[(account.id, -asked.amount), (hold.id, asked.amount)],
+            legs=[*account.draw(asked.amount), (hold.id, asked.amount)],
             channel="api",
             created_at=now,
             note=f"refund on Stellar (till {merchant.till_number})",

@@ -34,7 +34,7 @@ from tests.integration.test_credited_account_locked_last import (
     waiting_backend,
 )
 from tests.integration.test_harambee_concurrency import escrow_paid_by, open_campaign
-from tests.support.merchants import application
+from tests.support.merchants import account_paid_by, application
 from tests.support.wallets import check_ledger, fund, phone_of, register, registration_secrets
 
 KES = 100
@@ -213,13 +213,13 @@ def test_an_owner_with_no_account_is_not_found(clean_database, three):
         Owner(phone=phone_of(1), merchant_id=1)
 
 
-def _merchant(database: Database) -> tuple[int, str]:
-    """A merchant onboarded after the users (its account has the highest id) with a
-    fee, so a payment locks a fees shard too: (its account, its till)."""
+def _merchant(database: Database, payer: int) -> tuple[int, str]:
+    """A merchant onboarded after the users (its accounts have the highest ids) with a
+    fee, so a payment locks a fees shard too: (the account the payer pays, its till)."""
     onboarded = merchants.onboard(
         UnitOfWork(database), application("512345", fee=FeeRule(50, 100, 20_000))
     ).merchant
-    return onboarded.account_id, onboarded.till_number
+    return account_paid_by(database, onboarded.id, payer), onboarded.till_number
 
 
 def _pay(database: Database, payer: int, till: str, key: str):
@@ -232,7 +232,7 @@ def test_a_till_payment_writes_its_journal_before_the_merchants_lock(clean_datab
     leg (ledger_merchant_pay, migration 0061): held elsewhere, the payment has written
     its journal row and holds its payer's wallet while it waits for it."""
     payer, _, _ = three
-    account, till = _merchant(clean_database)
+    account, till = _merchant(clean_database, payer)
     with held(clean_database, account):
         thread, result = in_thread(_pay(clean_database, payer, till, "till-last"))
         pid = waiting_backend(clean_database, "ledger_merchant_pay")
@@ -248,7 +248,7 @@ def test_a_till_payment_from_a_marked_wallet_takes_the_merchants_account_first(
     clean_database, three
 ):
     payer, _, _ = three
-    account, till = _merchant(clean_database)
+    account, till = _merchant(clean_database, payer)
     mark(clean_database, 1)  # the payer's wallet now sorts after the merchant's account
     with held(clean_database, account):
         thread, result = in_thread(_pay(clean_database, payer, till, "marked-payer"))

@@ -54,14 +54,17 @@ def test_keys_issued_at_once_stop_at_the_live_cap(settings, clean_database):
     assert live == [(MAX_LIVE_KEYS,)]
 
 
-def test_one_onboarding_sent_at_once_makes_one_merchant_and_one_account(settings, clean_database):
+def test_one_onboarding_sent_at_once_makes_one_merchant_and_its_accounts(settings, clean_database):
     results = at_once(lambda: merchants.onboard(UnitOfWork(clean_database), application()))
 
     assert all(isinstance(r, merchants.Onboarded) for r in results), results
     assert len({r.merchant.id for r in results}) == 1  # type: ignore[union-attr]
     assert sum(not r.replayed for r in results) == 1  # type: ignore[union-attr]
+    # Its eight shards (migration 0062), each listed once.
     accounts = "SELECT count(*) FROM ledger_accounts WHERE kind = 'merchant'"
-    assert query(clean_database, accounts) == [(1,)]
+    assert query(clean_database, accounts) == [(8,)]
+    listed = "SELECT count(DISTINCT account_id), count(DISTINCT shard) FROM merchant_accounts"
+    assert query(clean_database, listed) == [(8, 8)]
 
 
 def test_two_merchants_racing_for_one_till_one_wins(settings, clean_database):

@@ -306,6 +306,20 @@ def test_every_amount_a_tier_lets_through_has_a_transfer_fee(database_url):
     assert top_of_bands >= largest_allowed
 
 
+def _apply_before(cur, version: str) -> None:
+    """What the runner does, up to the migration before `version`."""
+    cur.execute(_BOOKKEEPING_SQL)
+    for path in migration_files():
+        if path.name[:4] >= version:
+            break
+        sql = path.read_text()
+        cur.execute(sql)
+        cur.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+            (path.name[:4], path.name, hashlib.sha256(sql.encode()).hexdigest()),
+        )
+
+
 def test_0059_gives_every_campaign_it_finds_its_one_escrow_as_shard_0(fresh_database):
     """A database at 0058 with a campaign in it (its one escrow account, as campaigns
     were opened then): 0059 applied by the runner makes that account its shard 0, and
@@ -313,17 +327,8 @@ def test_0059_gives_every_campaign_it_finds_its_one_escrow_as_shard_0(fresh_data
     dsn = fresh_database()
     conn = psycopg2.connect(dsn)
     try:
-        with conn.cursor() as cur:  # what the runner does, up to 0058
-            cur.execute(_BOOKKEEPING_SQL)
-            for path in migration_files():
-                if path.name[:4] >= "0059":
-                    break
-                sql = path.read_text()
-                cur.execute(sql)
-                cur.execute(
-                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                    (path.name[:4], path.name, hashlib.sha256(sql.encode()).hexdigest()),
-                )
+        with conn.cursor() as cur:
+            _apply_before(cur, "0059")
             cur.execute(
                 "INSERT INTO users (paytrace_id, phone, full_name, registration_key,"
                 " terms_accepted_at) VALUES ('PT00000001', '+254711000001', 'Wanjiru Kamau',"
@@ -348,4 +353,48 @@ def test_0059_gives_every_campaign_it_finds_its_one_escrow_as_shard_0(fresh_data
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("SELECT campaign_id, shard, account_id FROM campaign_escrows")
         assert cur.fetchall() == [(campaign, 0, escrow)]
+    conn.close()
+
+
+def test_0062_gives_every_merchant_it_finds_eight_accounts_its_own_as_shard_0(fresh_database):
+    """A database at 0061 with two merchants in it (one account each, as merchants were
+    onboarded then): 0062 applied by the runner makes each one's account its shard 0 and
+    opens shards 1 to 7 for it, empty, coded by its till."""
+    dsn = fresh_database()
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            _apply_before(cur, "0062")
+            found = {}
+            for till in ("512345", "5123456"):
+                cur.execute(  # 0061's merchant: one account
+                    "WITH account AS (INSERT INTO ledger_accounts (kind, code)"
+                    " VALUES ('merchant', 'merchant:' || %(till)s) RETURNING id)"
+                    " INSERT INTO merchants (legal_name, display_name, till_number,"
+                    " contact_phone, payout_phone, fee_bps, fee_min_cents, fee_max_cents,"
+                    " account_id, request_hash)"
+                    " SELECT 'Duka Ltd', 'DUKA', %(till)s, '+254711000101', '+254711000102',"
+                    " 50, 0, 20000, account.id, 'h' FROM account RETURNING id, account_id",
+                    {"till": till},
+                )
+                found[till] = cur.fetchone()
+        conn.commit()
+    finally:
+        conn.close()
+
+    assert apply_migrations(dsn)[0].startswith("0062_")  # and those after it
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        for till, (merchant, account) in found.items():
+            cur.execute(
+                "SELECT m.shard, m.account_id, a.kind, a.code, a.balance"
+                " FROM merchant_accounts m JOIN ledger_accounts a ON a.id = m.account_id"
+                " WHERE m.merchant_id = %s ORDER BY m.shard",
+                (merchant,),
+            )
+            shards = cur.fetchall()
+            assert shards[0] == (0, account, "merchant", f"merchant:{till}", 0)
+            assert [row[0] for row in shards] == list(range(8))
+            assert [(row[2], row[3], row[4]) for row in shards[1:]] == [
+                ("merchant", f"merchant:{till}:{n}", 0) for n in range(1, 8)
+            ]
     conn.close()

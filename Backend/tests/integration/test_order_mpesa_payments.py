@@ -31,9 +31,9 @@ from tests.support.order_mpesa import (
     FEE,
     MERCHANT_PHONE,
     after_the_hold,
-    balance_of,
     c2b_body,
     float_balance,
+    merchant_holds,
     new_order,
     onboard,
     order_payments,
@@ -92,7 +92,7 @@ def test_an_order_paid_from_the_paybill_is_paid_once_m_pesa_confirmed(rig):
 
     [(trans_id, code, amount, status, order_id, tx_id)] = order_payments(rig.database)
     assert (code, amount, status, order_id) == (order["code"], AMOUNT, "paid", order["id"])
-    assert balance_of(rig.database, rig.merchant.account_id) == AMOUNT - FEE
+    assert merchant_holds(rig.database, rig.merchant.id) == AMOUNT - FEE
     assert float_balance(rig.database) == -AMOUNT
     [(journal_id, _, journal_amount, fee)] = rig.journal("mpesa_order_payment")
     assert (journal_id, journal_amount, fee) == (tx_id, AMOUNT, FEE)
@@ -153,7 +153,7 @@ def test_an_order_paid_from_m_pesa_is_listed_with_its_receipt_and_a_masked_phone
         "insufficient_merchant_balance",
     )
     assert rows(rig.database, "SELECT count(*) FROM merchant_refunds") == [(0,)]
-    assert balance_of(rig.database, rig.merchant.account_id) == AMOUNT - FEE
+    assert merchant_holds(rig.database, rig.merchant.id) == AMOUNT - FEE
     assert order_status(rig.database, order["id"]) == "paid"
 
 
@@ -279,7 +279,7 @@ def test_a_confirmation_carrying_a_deposits_receipt_is_refused_and_counts_once(c
     assert order_payments(rig.database) == []
     assert order_status(rig.database, order["id"]) == "awaiting_payment"
     assert rig.journal("mpesa_order_payment") == []
-    assert balance_of(rig.database, rig.merchant.account_id) == 0
+    assert merchant_holds(rig.database, rig.merchant.id) == 0
     assert float_balance(rig.database) == -AMOUNT  # the deposit's, once
     assert check_ledger(rig.database).sound
 
@@ -362,7 +362,7 @@ def test_an_order_paid_at_once_from_a_wallet_and_m_pesa_is_paid_once(rig, payer,
     assert len(rig.journal("merchant_payment")) == int(paid_by_wallet)
     if not paid_by_wallet:
         assert wallet_result.code in ("order_paid", "order_in_progress")
-    assert balance_of(rig.database, rig.merchant.account_id) == AMOUNT - FEE
+    assert merchant_holds(rig.database, rig.merchant.id) == AMOUNT - FEE
     assert float_balance(rig.database) == funded - (0 if paid_by_wallet else AMOUNT)
     assert owed_back(rig.database) == 0
     assert check_ledger(rig.database).sound

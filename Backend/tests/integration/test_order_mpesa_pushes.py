@@ -21,8 +21,8 @@ from tests.support.order_mpesa import (
     AMOUNT,
     FEE,
     after_the_hold,
-    balance_of,
     float_balance,
+    merchant_holds,
     new_order,
     onboard,
     order_payments,
@@ -94,7 +94,7 @@ def test_an_order_pushed_to_a_phone_is_paid_once_m_pesa_confirmed(rig):
         "paid",
         order["id"],
     )
-    assert balance_of(rig.database, rig.merchant.account_id) == AMOUNT - FEE
+    assert merchant_holds(rig.database, rig.merchant.id) == AMOUNT - FEE
     assert len(rig.journal("mpesa_order_payment")) == 1
     assert [o for k, _, o, _, _ in rig.callbacks() if k == "order_stk"] == ["confirming"]
     assert check_ledger(rig.database).sound

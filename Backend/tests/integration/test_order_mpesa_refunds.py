@@ -29,7 +29,7 @@ from tests.support.order_mpesa import (
     AMOUNT,
     CUSTOMER,
     FEE,
-    balance_of,
+    merchant_holds,
     new_order,
     onboard,
     order_status,
@@ -88,7 +88,7 @@ def b2c_fee(rig, amount: int) -> int:
 
 
 def merchant_balance(rig) -> int:
-    return balance_of(rig.database, rig.merchant.account_id)
+    return merchant_holds(rig.database, rig.merchant.id)
 
 
 def refunded_of_payment(rig) -> int:

@@ -127,3 +127,17 @@ def execute(database: Database, sql: str, params: dict | None = None) -> None:
     with database.connection() as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         conn.commit()
+
+
+def account_paid_by(database: Database, merchant_id: int, user_id: int) -> int:
+    """The merchant's account a user's payments at its till go to: its shard for the
+    user's wallet (migration 0062)."""
+    with database.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT m.account_id FROM merchant_accounts m JOIN ledger_accounts w"
+            " ON w.user_id = %(user)s AND m.shard = w.id %% 8 WHERE m.merchant_id = %(m)s",
+            {"user": user_id, "m": merchant_id},
+        )
+        [account] = cur.fetchone()
+        conn.rollback()
+    return account

@@ -76,6 +76,16 @@ def balance_of(database: Database, account_id: int) -> int:
     return one(database, "SELECT balance FROM ledger_accounts WHERE id = %(i)s", i=account_id)[0]
 
 
+def merchant_holds(database: Database, merchant_id: int) -> int:
+    """What the merchant holds: the sum of its accounts (migration 0062)."""
+    return one(
+        database,
+        "SELECT coalesce(sum(a.balance), 0) FROM merchant_accounts m"
+        " JOIN ledger_accounts a ON a.id = m.account_id WHERE m.merchant_id = %(m)s",
+        m=merchant_id,
+    )[0]
+
+
 def float_balance(database: Database) -> int:
     return one(database, "SELECT balance FROM ledger_accounts WHERE code = 'mpesa_float'")[0]
 

@@ -92,7 +92,10 @@ class MerchantPayoutRepository:
             cur.execute(
                 """
                 SELECT m.id FROM merchants m
-                JOIN ledger_accounts a ON a.id = m.account_id
+                JOIN LATERAL (
+                    SELECT coalesce(sum(sa.balance), 0)::bigint AS balance
+                    FROM merchant_accounts ma JOIN ledger_accounts sa ON sa.id = ma.account_id
+                    WHERE ma.merchant_id = m.id) a ON true
                 WHERE m.payout_schedule = 'daily' AND m.status = 'active'
                   AND a.balance - m.payout_keep_cents
                       >= greatest(%(minimum)s, m.payout_threshold_cents)

@@ -36,23 +36,43 @@ _COLUMNS = """m.id, m.legal_name, m.display_name, m.till_number, m.contact_phone
     m.payout_phone, m.payout_schedule, m.fee_bps, m.fee_min_cents, m.fee_max_cents,
     m.status, m.account_id, a.balance, m.created_at, m.language, m.payout_keep_cents,
     m.payout_threshold_cents"""
-_FROM = "FROM merchants m JOIN ledger_accounts a ON a.id = m.account_id"
+# What the merchant holds: every account of it (merchant_accounts, migration 0062: a
+# payer at its till always pays the same one, so that payments do not queue on one row).
+_FROM = """FROM merchants m
+    JOIN LATERAL (
+        SELECT coalesce(sum(sa.balance), 0)::bigint AS balance
+        FROM merchant_accounts ma JOIN ledger_accounts sa ON sa.id = ma.account_id
+        WHERE ma.merchant_id = m.id) a ON true"""
 
-# The account and the merchant in one statement: neither exists without the other.
+# The merchant and its accounts in one statement, neither existing without the other:
+# shard 0 (merchants.account_id, code 'merchant:<till>') and shards 1 to 7
+# ('merchant:<till>:<n>').
 _CREATE_SQL = """
     WITH account AS (
         INSERT INTO ledger_accounts (kind, code)
         VALUES ('merchant', 'merchant:' || %(till)s)
         RETURNING id
+    ), merchant AS (
+        INSERT INTO merchants (legal_name, display_name, till_number, contact_phone,
+                               payout_phone, payout_schedule, fee_bps, fee_min_cents,
+                               fee_max_cents, account_id, request_hash, language)
+        SELECT %(legal_name)s, %(display_name)s, %(till)s, %(contact_phone)s,
+               %(payout_phone)s, %(payout_schedule)s, %(fee_bps)s, %(fee_min)s, %(fee_max)s,
+               account.id, %(hash)s, %(language)s
+        FROM account
+        RETURNING id, account_id
+    ), shards AS (
+        INSERT INTO ledger_accounts (kind, code)
+        SELECT 'merchant', 'merchant:' || %(till)s || ':' || n FROM generate_series(1, 7) n
+        RETURNING id, code
+    ), accounts AS (
+        INSERT INTO merchant_accounts (merchant_id, shard, account_id)
+        SELECT merchant.id, 0, merchant.account_id FROM merchant
+        UNION ALL
+        SELECT merchant.id, split_part(shards.code, ':', 3)::smallint, shards.id
+        FROM merchant, shards
     )
-    INSERT INTO merchants (legal_name, display_name, till_number, contact_phone,
-                           payout_phone, payout_schedule, fee_bps, fee_min_cents,
-                           fee_max_cents, account_id, request_hash, language)
-    SELECT %(legal_name)s, %(display_name)s, %(till)s, %(contact_phone)s, %(payout_phone)s,
-           %(payout_schedule)s, %(fee_bps)s, %(fee_min)s, %(fee_max)s, account.id, %(hash)s,
-           %(language)s
-    FROM account
-    RETURNING id
+    SELECT id FROM merchant
 """
 
 
@@ -96,6 +116,30 @@ class MerchantRepository:
         except psycopg2.errors.UniqueViolation as exc:
             # The till's own index, or the account code 'merchant:<till>' it implies.
             raise TillTaken from exc
+
+    def account_ids(self, merchant_id: int) -> list[int]:
+        """The merchant's accounts (shard 0 first), for a lock on all of them."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT account_id FROM merchant_accounts WHERE merchant_id = %(id)s"
+                " ORDER BY shard",
+                {"id": merchant_id},
+            )
+            return [row[0] for row in cur.fetchall()]
+
+    def accounts_beside(self, account_id: int) -> list[int]:
+        """Every account of the merchant that owns this account (shard 0 first); none
+        for an account no merchant owns."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT o.account_id FROM merchant_accounts a
+                JOIN merchant_accounts o ON o.merchant_id = a.merchant_id
+                WHERE a.account_id = %(id)s ORDER BY o.shard
+                """,
+                {"id": account_id},
+            )
+            return [row[0] for row in cur.fetchall()]
 
     def get(self, merchant_id: int, *, for_update: bool = False) -> MerchantRow | None:
         """One merchant; for_update locks its row (what key issuing serialises on)."""

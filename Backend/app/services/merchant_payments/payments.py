@@ -42,6 +42,7 @@ from app.services.ledger import (
     scoped_key,
     sms_time,
 )
+from app.services.merchant_accounts import MERCHANT_SHARDS
 from app.services.merchant_payments.tills import (
     PAYER_FEE,
     check_till,
@@ -300,19 +301,28 @@ def pay_by_statements(
 ) -> MerchantPayment | Movement:
     """The payment statement by statement, in the caller's `with uow:` (a pay order's,
     whose row the caller locked first): lock the payer's wallet, the merchant's account
-    and a fees shard in the lock order, read the key and the outflows, check, post,
-    record the payment (and mark the order paid), commit. A payment at a till was
-    made this way before migration 0061; tests hold ledger_merchant_pay to it."""
+    it pays (its shard) and a fees shard in the lock order, read the key and the
+    outflows, check, post, record the payment (and mark the order paid), commit. A
+    payment at a till was made this way before migration 0061; tests hold
+    ledger_merchant_pay to it."""
     payer_id = request.payer_user_id
     today = nairobi_day(now)
-    locked = uow.ledger.accounts(
-        user_ids=[payer_id], account_ids=[merchant.account_id], codes=[fees_shard(payer_id)]
-    )
-    wallet = next((a for a in locked if a.user_id == payer_id), None)
-    if wallet is None:
+    found = uow.ledger.accounts(user_ids=[payer_id], for_update=False)
+    if not found:
         raise NotFound("no wallet for this user")
-    till_account = next(a for a in locked if a.id == merchant.account_id)
+    # The merchant's account this payer pays: the shard of its wallet's id mod 8
+    # (migration 0062), as ledger_merchant_pay picks it.
+    shards = uow.merchants.account_ids(merchant.id)
+    n = found[0].id % MERCHANT_SHARDS
+    shard_id = shards[n] if n < len(shards) else merchant.account_id
+    locked = uow.ledger.accounts(
+        user_ids=[payer_id], account_ids=[shard_id], codes=[fees_shard(payer_id)]
+    )
+    wallet = next(a for a in locked if a.user_id == payer_id)
+    till_account = next(a for a in locked if a.id == shard_id)
     fees = next(a for a in locked if a.kind == "fees")
+    # The merchant's other shards as committed, for the balance in its notice.
+    beside = uow.ledger.accounts(account_ids=[s for s in shards if s != shard_id], for_update=False)
     earlier_id, day_total, rolling_total = uow.ledger.key_and_outflows(key, wallet.id, today)
     if earlier_id is not None:
         earlier = earlier_result(uow, key, fingerprint)
@@ -329,7 +339,7 @@ def pay_by_statements(
         legs += [(till_account.id, -fee), (fees.id, fee)]
     reference = new_reference()
     balance = wallet.balance - amount
-    merchant_balance = till_account.balance + amount - fee
+    merchant_balance = till_account.balance + amount - fee + sum(a.balance for a in beside)
     assert wallet.user_id is not None and wallet.phone is not None
     assert wallet.full_name is not None
     payer = Party(wallet.user_id, wallet.full_name, wallet.phone, wallet.language or "en")

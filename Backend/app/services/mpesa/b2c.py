@@ -25,16 +25,23 @@ from app.domain import mpesa
 from app.domain.money import new_reference
 from app.domain.phone import InvalidPhone
 from app.errors import refused
+from app.services.merchant_accounts import MerchantFunds
 
 
 @dataclass(frozen=True)
 class Source:
     """Where the money of a B2C payment comes from, locked by the caller."""
 
-    account: LockedAccount  # the user's wallet or the merchant's account
+    account: LockedAccount | MerchantFunds  # the user's wallet or the merchant's accounts
     hold: LockedAccount  # its hold shard
     user_id: int | None = None
     merchant_id: int | None = None
+
+    def debits(self, total: int) -> list[tuple[int, int]]:
+        """The legs that take `total` cents from it."""
+        if isinstance(self.account, MerchantFunds):
+            return self.account.draw(total)
+        return [(self.account.id, -total)]
 
 
 def payable(phone: str) -> str:
@@ -79,7 +86,7 @@ def hold(
         fee=fee,
         idempotency_key=key,
         request_hash=fingerprint,
-        legs=[(source.account.id, -(amount + fee)), (source.hold.id, amount + fee)],
+        legs=[*source.debits(amount + fee), (source.hold.id, amount + fee)],
         channel=channel,
         created_at=now,
         initiator_user_id=source.user_id,

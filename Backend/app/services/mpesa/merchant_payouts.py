@@ -2,10 +2,11 @@
 by an operator (an amount, or all that is available), or made by the worker once per
 East Africa day for merchants paid out daily.
 
-A payout is a withdrawal whose source is the merchant's account: one transaction locks
-the merchant's account and its hold shard (lock order, one statement; a refund takes the
-same account lock, so the two queue and the account never goes below zero), checks the
-balance covers the amount and its B2C fee, and hands over to the B2C core (b2c.hold).
+A payout is a withdrawal whose source is the merchant's accounts: one transaction locks
+all of them and its hold shard (lock order, one statement; a refund takes the same
+locks, so the two queue and no account goes below zero), checks their sum covers the
+amount and its B2C fee, and hands over to the B2C core (b2c.hold), which draws it from
+them (merchant_accounts).
 From there the withdrawals' machinery runs unchanged (the outbox sends the B2C request,
 a callback only makes the checker ask M-Pesa, M-Pesa's status answer pays out or
 releases: payouts.py); hold_endings.py adds the merchant's SMS and the webhook events
@@ -30,7 +31,7 @@ from app.domain import mpesa
 from app.domain.money import format_kes, nairobi_day
 from app.domain.records.merchants import PayoutRow
 from app.errors import NotFound, PayoutNotFound, PayoutRefused
-from app.services import webhooks
+from app.services import merchant_accounts, webhooks
 from app.services.ledger import request_hash, with_fresh_reference
 from app.services.merchant_idempotency import Answer, answer_once
 from app.services.mpesa import b2c
@@ -193,9 +194,8 @@ def _pay_out(
     merchant = uow.merchants.get(merchant_id)
     if merchant is None:
         raise NotFound("no such merchant")
-    locked = uow.ledger.accounts(account_ids=[merchant.account_id], codes=[hold_shard(merchant_id)])
-    account = next(a for a in locked if a.id == merchant.account_id)
-    hold = next(a for a in locked if a.kind == "mpesa_hold")
+    account, others = merchant_accounts.lock(uow, merchant, codes=[hold_shard(merchant_id)])
+    hold = next(a for a in others if a.kind == "mpesa_hold")
     # Read under the account's lock: a concurrent daily run for this day has committed.
     if day is not None and uow.merchant_payouts.daily_exists(merchant_id, day):
         return None

@@ -23,7 +23,7 @@ from app.domain.records.mpesa import OrderPayment
 from app.domain.records.pay_orders import PayOrderRow
 from app.errors import PayTraceError
 from app.integrations.daraja_payloads import PaymentOutcome, Verdict
-from app.services import orders
+from app.services import merchant_accounts, orders
 from app.services.ledger import request_hash, sms_time, with_fresh_reference
 from app.services.merchant_payments import rail_payments
 from app.services.merchant_payments.tills import merchant_fee, order_label, payable
@@ -220,12 +220,13 @@ def _review(uow: UnitOfWork, payment: OrderPayment, desc: str, now: datetime) ->
 def _credit(
     uow: UnitOfWork, payment: OrderPayment, order: PayOrderRow, merchant: MerchantRow, now: datetime
 ) -> int:
-    """The float to the merchant's account, the merchant's fee to PayTrace; SMS to the
+    """The float to the merchant's account (shard 0), the merchant's fee to PayTrace; SMS to the
     merchant and (when M-Pesa gave a whole number) the payer."""
     fee_code = fees_shard(merchant.id)
-    locked = uow.ledger.accounts(account_ids=[merchant.account_id], codes=["mpesa_float", fee_code])
-    by_id = {a.id: a for a in locked}
-    till = by_id[merchant.account_id]
+    # Every account of the merchant locked (its balance in the SMS is their sum); the
+    # money goes to shard 0.
+    funds, locked = merchant_accounts.lock(uow, merchant, codes=["mpesa_float", fee_code])
+    till = funds.main
     float_id = next(a.id for a in locked if a.code == "mpesa_float")
     fees_id = next(a.id for a in locked if a.code == fee_code)
     amount = payment.amount
@@ -249,7 +250,7 @@ def _credit(
             phone=mask(payer) if payer else "",
             till=merchant.till_number,
             fee=format_kes(fee),
-            balance=format_kes(till.balance + amount - fee),
+            balance=format_kes(funds.balance + amount - fee),
             **common,
         )
     ]

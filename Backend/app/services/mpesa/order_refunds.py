@@ -31,7 +31,9 @@ from app.domain import mpesa
 from app.domain.money import format_kes, nairobi_day
 from app.domain.records.merchants import MerchantRow, RefundablePayment
 from app.errors import NotRefundable
+from app.services import merchant_accounts
 from app.services.ledger import request_hash
+from app.services.merchant_accounts import MerchantFunds
 from app.services.mpesa import b2c
 from app.services.mpesa.amounts import check_mpesa_amount
 from app.services.mpesa.order_returns import payer_phone
@@ -41,12 +43,10 @@ from app.services.transfers import hold_shard
 log = logging.getLogger("paytrace.merchants")
 
 
-def lock_merchant(uow: UnitOfWork, merchant: MerchantRow) -> tuple[LockedAccount, LockedAccount]:
-    """The merchant's account and its hold shard, locked (one statement, lock order)."""
-    locked = uow.ledger.accounts(account_ids=[merchant.account_id], codes=[hold_shard(merchant.id)])
-    account = next(a for a in locked if a.id == merchant.account_id)
-    hold = next(a for a in locked if a.kind == "mpesa_hold")
-    return account, hold
+def lock_merchant(uow: UnitOfWork, merchant: MerchantRow) -> tuple[MerchantFunds, LockedAccount]:
+    """The merchant's accounts and its hold shard, locked (one statement, lock order)."""
+    funds, others = merchant_accounts.lock(uow, merchant, codes=[hold_shard(merchant.id)])
+    return funds, next(a for a in others if a.kind == "mpesa_hold")
 
 
 def mpesa_phone(uow: UnitOfWork, payment: RefundablePayment) -> str:
@@ -71,7 +71,7 @@ def check_refund_amount(amount: int) -> None:
 def hold_mpesa(
     uow: UnitOfWork,
     asked: Asked,
-    account: LockedAccount,
+    account: MerchantFunds,
     hold: LockedAccount,
     *,
     phone: str,
