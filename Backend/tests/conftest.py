@@ -269,6 +269,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Ports held for a LiveServer of this process: bound and listening from the moment they
+# are chosen until the server takes the socket. A port merely found free could be taken
+# before the server binds it (another worker's server, or a client's ephemeral source
+# port on a busy machine: "address already in use").
+_RESERVED: dict[int, socket.socket] = {}
+
+
+def reserved_port() -> int:
+    """A port no one else can take until a LiveServer on it starts (or release_port)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    _RESERVED[port] = sock
+    return port
+
+
+def release_port(port: int) -> None:
+    """Close the port's held socket, if no server took it."""
+    sock = _RESERVED.pop(port, None)
+    if sock is not None:
+        sock.close()
+
+
 class LiveServer:
     """A real uvicorn serving the app over real HTTP, in a background thread."""
 
@@ -288,7 +312,11 @@ class LiveServer:
             timeout_graceful_shutdown=graceful_s,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        held = _RESERVED.pop(port, None)  # a reserved port: serve on its socket
+        sockets = [held] if held is not None else None
+        self._thread = threading.Thread(
+            target=lambda: self._server.run(sockets=sockets), daemon=True
+        )
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
@@ -305,12 +333,14 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_settings(settings: Settings) -> Settings:
-    """Settings whose base URL is a free port; the AT SDK is pointed at its sandbox."""
-    port = free_port()
-    return settings.model_copy(
+def live_settings(settings: Settings) -> Iterator[Settings]:
+    """Settings whose base URL is a port held for the test's LiveServer; the AT SDK is
+    pointed at its sandbox."""
+    port = reserved_port()
+    yield settings.model_copy(
         update={"port": port, "at_base_url": f"http://127.0.0.1:{port}/sandbox/at"}
     )
+    release_port(port)
 
 
 @pytest.fixture
