@@ -192,8 +192,9 @@ def _pay_till(
     """A payment at a till: two round trips, each its own transaction. A read without a
     lock (the merchant at the till, its status and fee rule, and the payer, for the
     SMS), then one statement that checks and posts everything under the accounts'
-    locks and commits (migration 0061): the merchant's account, a hot account, stays
-    locked only inside PostgreSQL, never across a round trip. An operator's fee edit
+    locks and commits (migrations 0061, 0062): the merchant's account the payer pays (its
+    shard for the payer's wallet), a hot account, stays locked only inside PostgreSQL,
+    never across a round trip. An operator's fee edit
     or suspension committed after the read applies from the next payment."""
     payer_id, amount = request.payer_user_id, request.amount
     assert amount is not None  # _checked
