@@ -2,10 +2,10 @@
 
 A payer at a till always pays the shard of their wallet's id mod 8, so that payments to
 one merchant do not queue on one row (ledger_merchant_pay). Money paid from M-Pesa or
-Stellar, and a payout M-Pesa failed, go to shard 0 (`merchants.account_id`). What the
-merchant holds is the shards' sum: every payout, refund and reversal locks all of them
-(with its other accounts, in one statement: the lock order) and draws what it takes from
-them, largest first.
+Stellar, and a payout M-Pesa failed, go to shard 0 (`merchants.account_id`), locking
+that one alone. What the merchant holds is the shards' sum: every payout, refund and
+reversal locks all of them (with its other accounts, in one statement: the lock order)
+and draws what it takes from them, the fullest first.
 """
 
 from __future__ import annotations
@@ -73,3 +73,13 @@ def lock(
     by_id = {account.id: account for account in locked}
     funds = MerchantFunds(tuple(by_id[account_id] for account_id in ids))
     return funds, [account for account in locked if not funds.holds(account.id)]
+
+
+def held(uow: UnitOfWork, merchant: MerchantRow) -> int:
+    """What the merchant holds as this transaction sees it: the shards it locked as they
+    are, the others as committed (a payment in flight on another shard is not counted
+    yet), as a till payment's notice reads it (ledger_merchant_pay). For a credit that
+    locks shard 0 alone, so that it never holds up the payers of the other seven."""
+    found = uow.merchants.get(merchant.id)
+    assert found is not None  # merchants are never deleted
+    return found.balance

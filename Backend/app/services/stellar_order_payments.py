@@ -164,13 +164,12 @@ def _post(
     uow: UnitOfWork, payment: Arrived, order: PayOrderRow, merchant: MerchantRow, now: datetime
 ) -> int:
     """The movement and the merchant's SMS; returns the journal transaction's id."""
-    # Every account of the merchant locked (its balance in the SMS is their sum); the
-    # money goes to shard 0.
-    funds, locked = merchant_accounts.lock(
-        uow, merchant, codes=["stellar_clearing", fees_shard(order.id)]
+    # The money goes to shard 0, the only one of the merchant's accounts locked here.
+    locked = uow.ledger.accounts(
+        account_ids=[merchant.account_id], codes=["stellar_clearing", fees_shard(order.id)]
     )
     clearing = next(a for a in locked if a.code == "stellar_clearing")
-    till_account = funds.main
+    till_account = next(a for a in locked if a.id == merchant.account_id)
     fees = next(a for a in locked if a.kind == "fees")
     amount = order.amount
     fee = merchant_fee(merchant.fee, amount)
@@ -205,7 +204,7 @@ def _post(
                 sender=shorten(payment.from_address),
                 when=sms_time(now),
                 fee=format_kes(fee),
-                balance=format_kes(funds.balance + amount - fee),
+                balance=format_kes(merchant_accounts.held(uow, merchant) + amount - fee),
             ),
         ),
         on_chain_hash=payment.tx_hash,

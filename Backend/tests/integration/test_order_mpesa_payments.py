@@ -19,10 +19,20 @@ from pydantic import SecretStr
 
 from app.cli import register_c2b
 from app.db.unit_of_work import UnitOfWork
+from app.domain.money import format_kes
 from app.errors import OrderNotPayable
 from app.services import orders
+from app.services.merchant_payments import payments as merchant_payments
+from app.services.merchant_payments.payments import MerchantPaymentRequest
+from tests.integration.test_credited_account_locked_last import held
 from tests.support.daraja import reversal_body
-from tests.support.merchants import Keyed, fresh_timestamp, key_for, signed_request
+from tests.support.merchants import (
+    Keyed,
+    account_paid_by,
+    fresh_timestamp,
+    key_for,
+    signed_request,
+)
 from tests.support.mpesa import CALLBACK_FIRST, mpesa_rig, rows
 from tests.support.mpesa_recon import deposit_settled
 from tests.support.order_mpesa import (
@@ -511,3 +521,32 @@ def test_the_registration_command_registers_the_paybill_or_says_why_not(rig, cap
     # Daraja refuses a URL with a word it forbids, even inside a random token.
     unlucky = rig.settings.model_copy(update={"mpesa_callback_token": SecretStr("x" * 30 + "sql")})
     assert register_c2b.register(unlucky) == register_c2b.REFUSED
+
+
+def test_an_order_paid_from_m_pesa_locks_only_the_merchants_first_account(rig, payer):
+    """Money from M-Pesa goes to the merchant's shard 0 (migration 0062), locking that
+    one alone: a till payer holding another shard does not hold it up, and the
+    merchant's notice still tells what every shard holds."""
+    paid = pay_at_till(rig.database, payer, 100_00)
+    shard = account_paid_by(rig.database, rig.merchant.id, payer)
+    assert shard != rig.merchant.account_id  # the payer's shard is not shard 0
+    order = new_order(rig.database, rig.merchant.id)
+
+    with held(rig.database, shard):  # a till payment on that shard, mid-way
+        pay_from_mpesa(rig, order["code"], KES)
+        rig.until(lambda: order_status(rig.database, order["id"]) == "paid")
+
+    total = paid.amount - paid.merchant_fee + AMOUNT - FEE
+    assert merchant_holds(rig.database, rig.merchant.id) == total
+    [(notice,)] = rows(
+        rig.database,
+        "SELECT payload->>'message' FROM outbox"
+        " WHERE payload->>'template' = 'merchant_order_payment_received'",
+    )
+    assert f"KES {format_kes(total)}" in notice
+    assert check_ledger(rig.database).sound
+
+
+def pay_at_till(database, payer: int, amount: int):
+    request = MerchantPaymentRequest(payer, "512345", amount, "till-first")
+    return merchant_payments.pay(UnitOfWork(database), request)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.db.repositories.ledger import Overdraft, Party
+from app.db.repositories.ledger import Overdraft, Party, PendingMessage
 from app.db.repositories.merchant_payments import MERCHANT_BALANCE, MerchantPayOutcome
 from app.db.repositories.outbox import OutboxMessage
 from app.db.unit_of_work import UnitOfWork
@@ -229,23 +229,7 @@ def _pay_till(
                     note=_note(merchant, None),
                     created_at=now,
                     today=today,
-                    messages=tuple(
-                        pending_balance(message, reader)
-                        for message, reader in zip(
-                            _confirmations(
-                                reference,
-                                merchant,
-                                payer,
-                                amount,
-                                fee,
-                                now,
-                                BALANCE_SLOT,
-                                BALANCE_SLOT,
-                            ),
-                            (payer_id, MERCHANT_BALANCE),
-                            strict=True,
-                        )
-                    ),
+                    messages=_pending_confirmations(reference, merchant, payer, amount, fee, now),
                 )
             except Overdraft:  # the row lock makes this unreachable; the CHECK is the backstop
                 balance = uow.ledger.wallet_balance(payer_id) or 0  # autocommit: no abort
@@ -439,6 +423,20 @@ def _replayed(
         created_at=movement.created_at,
         replayed=movement.replayed,
         **_order_fields(order),
+    )
+
+
+def _pending_confirmations(
+    reference: str, merchant: MerchantRow, payer: Party, amount: int, fee: int, now: datetime
+) -> tuple[PendingMessage, ...]:
+    """Both SMS of a till payment, each reader's balance left for ledger_merchant_pay to
+    write in: the payer's wallet's, and (MERCHANT_BALANCE) the merchant's."""
+    rendered = _confirmations(
+        reference, merchant, payer, amount, fee, now, BALANCE_SLOT, BALANCE_SLOT
+    )
+    return tuple(
+        pending_balance(message, reader)
+        for message, reader in zip(rendered, (payer.user_id, MERCHANT_BALANCE), strict=True)
     )
 
 

@@ -223,10 +223,9 @@ def _credit(
     """The float to the merchant's account (shard 0), the merchant's fee to PayTrace; SMS to the
     merchant and (when M-Pesa gave a whole number) the payer."""
     fee_code = fees_shard(merchant.id)
-    # Every account of the merchant locked (its balance in the SMS is their sum); the
-    # money goes to shard 0.
-    funds, locked = merchant_accounts.lock(uow, merchant, codes=["mpesa_float", fee_code])
-    till = funds.main
+    # The money goes to shard 0, the only one of the merchant's accounts locked here.
+    locked = uow.ledger.accounts(account_ids=[merchant.account_id], codes=["mpesa_float", fee_code])
+    till = next(a for a in locked if a.id == merchant.account_id)
     float_id = next(a.id for a in locked if a.code == "mpesa_float")
     fees_id = next(a.id for a in locked if a.code == fee_code)
     amount = payment.amount
@@ -250,7 +249,7 @@ def _credit(
             phone=mask(payer) if payer else "",
             till=merchant.till_number,
             fee=format_kes(fee),
-            balance=format_kes(funds.balance + amount - fee),
+            balance=format_kes(merchant_accounts.held(uow, merchant) + amount - fee),
             **common,
         )
     ]
