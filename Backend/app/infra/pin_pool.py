@@ -45,7 +45,7 @@ class PinPool(WorkerThreads):
         A cancelled caller (a hop's deadline) still waits for the work to finish
         before it is cancelled: a PIN check may have committed, and the hop must know
         whether it was committing."""
-        future = self._submit(work)
+        future = self.submit(work)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -38,9 +38,10 @@ class WorkerThreads:
 
     async def run(self, work: Callable[[], T]) -> T:
         """work() on one of these threads, with the caller's context."""
-        return await self._submit(work)
+        return await self.submit(work)
 
-    def _submit(self, work: Callable[[], T]) -> asyncio.Future[T]:
+    def submit(self, work: Callable[[], T]) -> asyncio.Future[T]:
+        """work() on one of these threads, with the caller's context: its future."""
         return asyncio.get_running_loop().run_in_executor(
             self._pool, contextvars.copy_context().run, work
         )

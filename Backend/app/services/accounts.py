@@ -35,6 +35,14 @@ def get_profile(uow: UnitOfWork, phone: str) -> Profile | None:
     return profile_of(user, address, activation_status)
 
 
+def get_profiles(uow: UnitOfWork, phones: list[str]) -> dict[str, Profile]:
+    """get_profile for several phones in one statement (its own transaction, as
+    get_profile's): the registered ones' profiles by phone; raises ServiceUnavailable."""
+    with uow, uow.statements_commit_themselves():
+        found = uow.users.get_with_wallet_by_phones(phones)
+    return {phone: profile_of(*row) for phone, row in found.items()}
+
+
 def get_profile_by_id(uow: UnitOfWork, user_id: int) -> Profile:
     """The profile of a user by id; raises NotFound, ServiceUnavailable."""
     with uow:

@@ -4,17 +4,29 @@ as both channels ask for them (ChannelServices composes this)."""
 from __future__ import annotations
 
 from app.errors import PinLocked
+from app.infra.coalesced_reads import CoalescedReads
+from app.runtime import Runtime
 from app.services import accounts, pins, registration
 from app.services.accounts import Profile
 from app.services.channel.calling import ChannelCore
 
 
 class CallerServices(ChannelCore):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        # First hops of callers no cache knows, read together when they come at once.
+        self._profiles: CoalescedReads[str, Profile] = CoalescedReads(
+            runtime.service_threads, self._read_profiles
+        )
+
     # ---- who is calling ------------------------------------------------------------------
 
     async def profile(self, phone: str) -> Profile | None:
         """The registered user behind a phone, or None."""
-        return await self.run(accounts.get_profile, phone)
+        return await self._profiles.get(phone)
+
+    def _read_profiles(self, phones: list[str]) -> dict[str, Profile]:
+        return accounts.get_profiles(self.runtime.uow(), phones)
 
     async def hash_pin(self, pin: str) -> str:
         """A slow salted hash of a PIN, safe to keep in a USSD session."""
