@@ -80,13 +80,13 @@ class UserRepository:
         return User(*row)
 
     def get_with_wallet_by_phone(self, phone: str) -> tuple[User, str, str] | None:
-        """The user, their Stellar address and its activation status in one round trip:
-        the USSD first hop's read, through a function whose plan is kept (migration 0057)."""
-        return self._with_wallet("SELECT * FROM user_with_wallet_by_phone(%(v)s)", phone)
+        """The user, their Stellar address and its activation status in one round trip."""
+        return self.get_with_wallet_by_phones([phone]).get(phone)
 
     def get_with_wallet_by_phones(self, phones: list[str]) -> dict[str, tuple[User, str, str]]:
-        """get_with_wallet_by_phone for several phones in one round trip (migration
-        0063), by phone; a phone with no user is left out."""
+        """get_with_wallet_by_phone for several phones in one round trip, by phone (a
+        phone with no user is left out): the USSD first hops' read, through a function
+        whose plan is kept (migration 0063)."""
         with self._conn.cursor() as cur:
             cur.execute("SELECT * FROM users_with_wallet_by_phones(%(v)s)", {"v": phones})
             rows = cur.fetchall()
