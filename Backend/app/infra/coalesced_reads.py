@@ -11,7 +11,8 @@ that CPU is short. A quiet process reads each key alone, as before, with no wait
 a key waits only while `at_once` reads are already out.
 
 The answers are the same as one read per key: each caller gets its key's value, or
-None where `read_many` found none, or the exception the read raised. A caller
+None where `read_many` found none, or the exception the read raised (or, once the
+threads are shut down, the error their refusal raised: never a wait for nothing). A caller
 cancelled while it waits (a hop's deadline) stops waiting at once; a key whose every
 caller was cancelled before its read went out is not read.
 """
@@ -64,8 +65,12 @@ class CoalescedReads(Generic[K, V]):
         batch = self._take()
         if not batch:
             return
+        try:
+            out = self._threads.submit(partial(self._read_many, list(batch)))
+        except RuntimeError as exc:  # the threads shut down: nothing will read these
+            _fail(batch, exc)
+            return
         self._out += 1
-        out = self._threads.submit(partial(self._read_many, list(batch)))
         out.add_done_callback(partial(self._answer, batch))
 
     def _take(self) -> _Waiting:
@@ -89,10 +94,7 @@ class CoalescedReads(Generic[K, V]):
                 for future in futures:
                     future.cancel()
         elif (error := out.exception()) is not None:
-            for futures in batch.values():
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(error)
+            _fail(batch, error)
         else:
             found = out.result()
             for key, futures in batch.items():
@@ -102,3 +104,10 @@ class CoalescedReads(Generic[K, V]):
                         future.set_result(value)
         if self._waiting:
             self._send()
+
+
+def _fail(batch: _Waiting, error: BaseException) -> None:
+    for futures in batch.values():
+        for future in futures:
+            if not future.done():
+                future.set_exception(error)

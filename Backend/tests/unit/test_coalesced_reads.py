@@ -168,6 +168,26 @@ def test_callers_of_a_read_the_threads_never_ran_are_cancelled():
     assert isinstance(outcome, asyncio.CancelledError)
 
 
+def test_a_caller_waiting_when_the_threads_shut_down_gets_their_error_not_a_wait():
+    pool = WorkerThreads(1, "service")
+    store = Store({"a": 1, "b": 2})
+    reads = CoalescedReads(pool, store.read_many, at_once=1)
+
+    async def main():
+        first = asyncio.ensure_future(reads.get("a"))
+        await _started(store, 1)
+        second = asyncio.ensure_future(reads.get("b"))  # waits for "a"'s read
+        await asyncio.sleep(0.01)
+        pool.close()  # "a"'s read runs its course; no read can go out after it
+        store.go.set()
+        return await first, *await asyncio.gather(second, return_exceptions=True)
+
+    first, second = _run(main())
+    assert first == 1
+    assert isinstance(second, RuntimeError)
+    assert store.reads == [["a"]]
+
+
 @pytest.mark.parametrize("at_once, most", [(0, 1), (1, 0)])
 def test_at_once_and_most_are_at_least_one(threads, at_once, most):
     with pytest.raises(ValueError):
