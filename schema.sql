@@ -5425,12 +5425,10 @@ $$;
 
 -- The USSD first hop's reads of callers no cache knows, several in one statement
 -- (issue 18; docs/benchmarks.md, "First hops' profile reads, coalesced"). Concurrent
--- first hops' reads are gathered while two are out (app/infra/coalesced_reads.py) and
+-- first hops' reads are gathered while one is out (app/infra/coalesced_reads.py) and
 -- sent together: the users and their wallets by phone, as user_with_wallet_by_phone
--- (0057) read one, in a PL/pgSQL function whose plan the backend keeps. A phone with
--- no user has no row. One phone is read by the same function (an array of one), so
--- 0057's is dropped.
-DROP FUNCTION user_with_wallet_by_phone(TEXT);
+-- (0057) reads one, in a PL/pgSQL function whose plan the backend keeps. A phone with
+-- no user has no row.
 CREATE FUNCTION users_with_wallet_by_phones(p_phones TEXT[])
 RETURNS TABLE (id BIGINT, paytrace_id TEXT, phone TEXT, full_name TEXT, role TEXT,
                language TEXT, registration_key TEXT, created_at TIMESTAMPTZ,
@@ -5444,3 +5442,11 @@ BEGIN
     WHERE u.phone = ANY (p_phones);
 END;
 $$;
+
+-- ---- migration 0064: one read of profiles by phone ----
+
+-- One read of profiles by phone (issue 18): a single phone is now read by 0063's
+-- users_with_wallet_by_phones as an array of one (UserRepository.get_with_wallet_by_phone:
+-- the console's and the admin API's look-ups), the same function the USSD first hops'
+-- gathered reads use, so 0057's single-phone function is dropped.
+DROP FUNCTION user_with_wallet_by_phone(TEXT);

@@ -1,11 +1,9 @@
 -- The USSD first hop's reads of callers no cache knows, several in one statement
 -- (issue 18; docs/benchmarks.md, "First hops' profile reads, coalesced"). Concurrent
--- first hops' reads are gathered while two are out (app/infra/coalesced_reads.py) and
+-- first hops' reads are gathered while one is out (app/infra/coalesced_reads.py) and
 -- sent together: the users and their wallets by phone, as user_with_wallet_by_phone
--- (0057) read one, in a PL/pgSQL function whose plan the backend keeps. A phone with
--- no user has no row. One phone is read by the same function (an array of one), so
--- 0057's is dropped.
-DROP FUNCTION user_with_wallet_by_phone(TEXT);
+-- (0057) reads one, in a PL/pgSQL function whose plan the backend keeps. A phone with
+-- no user has no row.
 CREATE FUNCTION users_with_wallet_by_phones(p_phones TEXT[])
 RETURNS TABLE (id BIGINT, paytrace_id TEXT, phone TEXT, full_name TEXT, role TEXT,
                language TEXT, registration_key TEXT, created_at TIMESTAMPTZ,
