@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import psycopg2.extensions
 
+from app.db.repositories.merchants import HELD_LATERAL
 from app.domain.records.merchants import PayoutRow
 
 _COLUMNS = """
@@ -90,12 +91,9 @@ class MerchantPayoutRepository:
         have no payout for this day yet, by id above after_id."""
         with self._conn.cursor() as cur:
             cur.execute(
-                """
+                f"""
                 SELECT m.id FROM merchants m
-                JOIN LATERAL (
-                    SELECT coalesce(sum(sa.balance), 0)::bigint AS balance
-                    FROM merchant_accounts ma JOIN ledger_accounts sa ON sa.id = ma.account_id
-                    WHERE ma.merchant_id = m.id) a ON true
+                {HELD_LATERAL}
                 WHERE m.payout_schedule = 'daily' AND m.status = 'active'
                   AND a.balance - m.payout_keep_cents
                       >= greatest(%(minimum)s, m.payout_threshold_cents)

@@ -36,13 +36,14 @@ _COLUMNS = """m.id, m.legal_name, m.display_name, m.till_number, m.contact_phone
     m.payout_phone, m.payout_schedule, m.fee_bps, m.fee_min_cents, m.fee_max_cents,
     m.status, m.account_id, a.balance, m.created_at, m.language, m.payout_keep_cents,
     m.payout_threshold_cents"""
-# What the merchant holds: every account of it (merchant_accounts, migration 0062: a
-# payer at its till always pays the same one, so that payments do not queue on one row).
-_FROM = """FROM merchants m
-    JOIN LATERAL (
+# What the merchant `m` holds, as `a.balance`: the sum of every account of it
+# (merchant_accounts, migration 0062: a payer at its till always pays the same one, so
+# that payments do not queue on one row).
+HELD_LATERAL = """JOIN LATERAL (
         SELECT coalesce(sum(sa.balance), 0)::bigint AS balance
         FROM merchant_accounts ma JOIN ledger_accounts sa ON sa.id = ma.account_id
         WHERE ma.merchant_id = m.id) a ON true"""
+_FROM = f"FROM merchants m {HELD_LATERAL}"
 
 # The merchant and its accounts in one statement, neither existing without the other:
 # shard 0 (merchants.account_id, code 'merchant:<till>') and shards 1 to 7

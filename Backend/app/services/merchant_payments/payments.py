@@ -298,8 +298,7 @@ def pay_by_statements(
     # The merchant's account this payer pays: the shard of its wallet's id mod 8
     # (migration 0062), as ledger_merchant_pay picks it.
     shards = uow.merchants.account_ids(merchant.id)
-    n = found[0].id % MERCHANT_SHARDS
-    shard_id = shards[n] if n < len(shards) else merchant.account_id
+    shard_id = shards[found[0].id % MERCHANT_SHARDS]
     locked = uow.ledger.accounts(
         user_ids=[payer_id], account_ids=[shard_id], codes=[fees_shard(payer_id)]
     )
